@@ -1,0 +1,106 @@
+/**
+ * The confinement rule of the agent: every image path a request names must
+ * resolve, symlinks included, to a place under one of the configured image
+ * roots. The check happens on the resolved path, so a symlink inside a root
+ * that points outside it is refused like the outside path itself.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { invalidArgument, notFound, permissionDenied, errnoCode } from '../../shared/errors.js';
+import { checkAbsolutePath } from '../../shared/validation.js';
+
+/** Resolved, existing directories under which the agent may read and write images. */
+export class ImageRoots {
+  private constructor(readonly roots: readonly string[]) {}
+
+  /** Resolves the configured roots; each must exist and be a directory. */
+  static async open(configured: readonly string[]): Promise<ImageRoots> {
+    if (configured.length === 0) throw invalidArgument('at least one image root is required');
+    const resolved: string[] = [];
+    for (const root of configured) {
+      const path = checkAbsolutePath(root, 'images root');
+      let real: string;
+      try {
+        real = await realpath(path);
+      } catch (err) {
+        throw invalidArgument(`images root ${path} cannot be resolved: ${errnoCode(err) ?? String(err)}`);
+      }
+      if (!(await stat(real)).isDirectory()) throw invalidArgument(`images root ${path} is not a directory`);
+      if (!resolved.includes(real)) resolved.push(real);
+    }
+    return new ImageRoots(resolved);
+  }
+
+  /** True when a resolved path is a root or lies beneath one. */
+  contains(resolved: string): boolean {
+    return this.roots.some((root) => resolved === root || resolved.startsWith(root === '/' ? '/' : `${root}/`));
+  }
+
+  private confine(requested: string, resolved: string, field: string): string {
+    if (!this.contains(resolved)) {
+      const via = resolved === requested ? '' : ` (it resolves to ${resolved})`;
+      throw permissionDenied(`${field}: ${requested} is outside the agent's image roots${via}`);
+    }
+    return resolved;
+  }
+
+  /** Resolves a path that must exist; NOT_FOUND if it does not, PERMISSION_DENIED outside the roots. */
+  async existing(path: unknown, field = 'path'): Promise<string> {
+    const requested = checkAbsolutePath(path, field);
+    let resolved: string;
+    try {
+      resolved = await realpath(requested);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        // Refuse outside paths before admitting whether they exist.
+        await this.nearestExisting(requested, field);
+        throw notFound(`${field}: ${requested} does not exist`);
+      }
+      throw err;
+    }
+    return this.confine(requested, resolved, field);
+  }
+
+  /**
+   * Resolves a path for a file about to be created: its directory must exist
+   * and resolve under a root; the file itself may or may not exist (a symlink
+   * in its place is resolved and checked too).
+   */
+  async forCreate(path: unknown, field = 'path'): Promise<string> {
+    const requested = checkAbsolutePath(path, field);
+    const name = basename(requested);
+    if (name === '' || requested === '/') throw invalidArgument(`${field}: ${requested} names no file`);
+    let dir: string;
+    try {
+      dir = await realpath(dirname(requested));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        await this.nearestExisting(requested, field);
+        throw notFound(`${field}: directory ${dirname(requested)} does not exist`);
+      }
+      throw err;
+    }
+    this.confine(requested, dir, field);
+    const candidate = join(dir, name);
+    try {
+      return this.confine(requested, await realpath(candidate), field);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return this.confine(requested, candidate, field);
+      throw err;
+    }
+  }
+
+  /** The nearest existing ancestor of a path (or the path itself), resolved and confined. */
+  async nearestExisting(path: unknown, field = 'path'): Promise<string> {
+    let current = checkAbsolutePath(path, field);
+    const requested = current;
+    for (;;) {
+      try {
+        return this.confine(requested, await realpath(current), field);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' || current === '/') throw err;
+        current = dirname(current);
+      }
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Adapters from grpc-js call objects to plain async functions.
+ *
+ * Service code is written as `async (request, ctx) => response` and never
+ * touches a call object: these wrappers give it an AbortSignal (client
+ * cancel, call deadline and agent shutdown combined), send what it returns,
+ * honour backpressure on server streams, and route every error through
+ * `toStatus` — always exactly once.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { once } from 'node:events';
+import type { Logger } from 'pino';
+import { toStatus } from './to-status.js';
+
+/** What every handler gets besides its request. */
+export interface CallContext {
+  /** Aborts on client cancel, deadline or agent shutdown. */
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+/** Process-wide things the wrappers need. */
+export interface RpcDeps {
+  readonly log: Logger;
+  /** Aborted when the agent begins shutting down. */
+  readonly shutdown: AbortSignal;
+}
+
+/** Sends one message of a server stream, waiting while the client is slow. */
+export type StreamSink<T> = (message: T) => Promise<void>;
+
+/** The part of every grpc-js server call the wrappers use. */
+interface AnyCall {
+  on(event: 'cancelled', listener: () => void): unknown;
+  removeListener(event: 'cancelled', listener: () => void): unknown;
+  getDeadline(): grpc.Deadline;
+}
+
+function callSignal(call: AnyCall, deps: RpcDeps): { signal: AbortSignal; dispose: () => void } {
+  const cancelled = new AbortController();
+  const onCancel = (): void => cancelled.abort(new DOMException('call cancelled by client', 'AbortError'));
+  call.on('cancelled', onCancel);
+  const signals = [cancelled.signal, deps.shutdown];
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? deadline - Date.now() : Infinity;
+  if (Number.isFinite(ms)) signals.push(AbortSignal.timeout(Math.max(0, ms)));
+  return { signal: AbortSignal.any(signals), dispose: () => call.removeListener('cancelled', onCancel) };
+}
+
+function context(method: string, deps: RpcDeps, signal: AbortSignal): CallContext {
+  return { signal, log: deps.log.child({ method }) };
+}
+
+/** Wraps a unary handler. */
+export function unary<Req, Res>(
+  method: string,
+  deps: RpcDeps,
+  fn: (request: Req, ctx: CallContext) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const { signal, dispose } = callSignal(call as AnyCall, deps);
+    fn(call.request, context(method, deps, signal)).then(
+      (response) => {
+        dispose();
+        callback(null, response);
+      },
+      (err: unknown) => {
+        dispose();
+        callback(toStatus(err, deps.log, method));
+      },
+    );
+  };
+}
+
+/** Wraps a server-streaming handler; `send` resolves when the message is queued within the window. */
+export function serverStream<Req, Res>(
+  method: string,
+  deps: RpcDeps,
+  fn: (request: Req, send: StreamSink<Res>, ctx: CallContext) => Promise<void>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const { signal, dispose } = callSignal(call as AnyCall, deps);
+    const send: StreamSink<Res> = async (message) => {
+      signal.throwIfAborted();
+      // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
+      if (!call.write(message)) await once(call, 'drain', { signal });
+    };
+    fn(call.request, send, context(method, deps, signal)).then(
+      () => {
+        dispose();
+        call.end();
+      },
+      (err: unknown) => {
+        dispose();
+        call.emit('error', toStatus(err, deps.log, method));
+      },
+    );
+  };
+}
+
+/** Wraps a client-streaming handler; the messages arrive as an async iterable that stops on abort. */
+export function clientStream<Req, Res>(
+  method: string,
+  deps: RpcDeps,
+  fn: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+): grpc.handleClientStreamingCall<Req, Res> {
+  return (call, callback) => {
+    const { signal, dispose } = callSignal(call as AnyCall, deps);
+    const onAbort = (): void => {
+      call.destroy(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    async function* messages(): AsyncGenerator<Req> {
+      for await (const message of call as AsyncIterable<Req>) {
+        signal.throwIfAborted();
+        yield message;
+      }
+      signal.throwIfAborted();
+    }
+    fn(messages(), context(method, deps, signal)).then(
+      (response) => {
+        signal.removeEventListener('abort', onAbort);
+        dispose();
+        callback(null, response);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        dispose();
+        callback(toStatus(signal.aborted ? signal.reason ?? err : err, deps.log, method));
+      },
+    );
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * A grpc-js Server whose HTTP/2 windows are 16 MiB.
+ *
+ * grpc-js 1.14 ignores `grpc-node.flow_control_window` on the server side, and
+ * a receiver's small window throttles every client stream (WriteRanges) to a
+ * few MB/s through an SSH tunnel. Both windows must be raised: the stream
+ * window (`updateSettings({ initialWindowSize })`) and the connection window
+ * (`session.setLocalWindowSize`); either alone stays at 3–6 MB/s. grpc-js
+ * builds its http2 server in the private `createHttp2Server`, so we wrap that
+ * method. The grpc-js version is pinned in package.json and this wrapper is
+ * checked at construction: a grpc-js without the method fails loudly instead
+ * of silently serving slow.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type * as http2 from 'node:http2';
+import { FLOW_CONTROL_WINDOW_BYTES, SERVER_OPTIONS } from '../../shared/grpc-tuning.js';
+
+type Http2ServerFactory = (credentials: grpc.ServerCredentials) => http2.Http2Server;
+
+/** grpc.Server with wide HTTP/2 windows; `widenedSessions` counts sessions it tuned. */
+export class WideWindowServer extends grpc.Server {
+  /** Number of HTTP/2 sessions whose connection window was raised (for tests and diagnostics). */
+  widenedSessions = 0;
+
+  constructor(options: grpc.ServerOptions = {}) {
+    super({ ...SERVER_OPTIONS, ...options });
+    const internals = this as unknown as { createHttp2Server?: Http2ServerFactory };
+    const original = internals.createHttp2Server;
+    if (typeof original !== 'function') {
+      throw new Error('this @grpc/grpc-js has no Server.createHttp2Server: the window tuning needs the pinned grpc-js version');
+    }
+    internals.createHttp2Server = (credentials) => {
+      const server = original.call(this, credentials);
+      server.updateSettings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
+      server.on('session', (session: http2.ServerHttp2Session) => {
+        const widen = (): void => {
+          try {
+            session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
+            this.widenedSessions += 1;
+          } catch {
+            // A session that closed before it connected needs no window.
+          }
+        };
+        if (session.connecting) session.once('connect', widen);
+        else widen();
+      });
+      return server;
+    };
+  }
+}

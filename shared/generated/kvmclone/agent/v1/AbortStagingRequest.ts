@@ -1,0 +1,12 @@
+// Original file: proto/kvmclone/agent/v1/disk.proto
+
+
+export interface AbortStagingRequest {
+  'targetPath'?: (string);
+  'stagingId'?: (string);
+}
+
+export interface AbortStagingRequest__Output {
+  'targetPath': (string);
+  'stagingId': (string);
+}

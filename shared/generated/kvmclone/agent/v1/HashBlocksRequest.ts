@@ -1,0 +1,43 @@
+// Original file: proto/kvmclone/agent/v1/disk.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface HashBlocksRequest {
+  'path'?: (string);
+  /**
+   * Power of two from 4096 to 4194304; 0 means 65536.
+   */
+  'blockSize'?: (number);
+  /**
+   * First byte to hash; must be a multiple of block_size.
+   */
+  'offset'?: (number | string | Long);
+  /**
+   * Bytes to hash from offset; 0 means to the end of the file.
+   */
+  'length'?: (number | string | Long);
+  /**
+   * Blocks per response message, 1 to 65536; 0 means 1024.
+   */
+  'batchBlocks'?: (number);
+}
+
+export interface HashBlocksRequest__Output {
+  'path': (string);
+  /**
+   * Power of two from 4096 to 4194304; 0 means 65536.
+   */
+  'blockSize': (number);
+  /**
+   * First byte to hash; must be a multiple of block_size.
+   */
+  'offset': (number);
+  /**
+   * Bytes to hash from offset; 0 means to the end of the file.
+   */
+  'length': (number);
+  /**
+   * Blocks per response message, 1 to 65536; 0 means 1024.
+   */
+  'batchBlocks': (number);
+}

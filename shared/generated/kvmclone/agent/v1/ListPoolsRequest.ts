@@ -1,0 +1,8 @@
+// Original file: proto/kvmclone/agent/v1/storage.proto
+
+
+export interface ListPoolsRequest {
+}
+
+export interface ListPoolsRequest__Output {
+}

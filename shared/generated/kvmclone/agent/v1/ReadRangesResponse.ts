@@ -1,0 +1,22 @@
+// Original file: proto/kvmclone/agent/v1/disk.proto
+
+import type { DataChunk as _kvmclone_agent_v1_DataChunk, DataChunk__Output as _kvmclone_agent_v1_DataChunk__Output } from '../../../kvmclone/agent/v1/DataChunk.js';
+import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
+
+export interface ReadRangesResponse {
+  'data'?: (_kvmclone_agent_v1_DataChunk | null);
+  /**
+   * A range that reads as zeros (hole or all-zero blocks): no bytes sent.
+   */
+  'zero'?: (_kvmclone_agent_v1_ByteRange | null);
+  'payload'?: "data"|"zero";
+}
+
+export interface ReadRangesResponse__Output {
+  'data'?: (_kvmclone_agent_v1_DataChunk__Output | null);
+  /**
+   * A range that reads as zeros (hole or all-zero blocks): no bytes sent.
+   */
+  'zero'?: (_kvmclone_agent_v1_ByteRange__Output | null);
+  'payload'?: "data"|"zero";
+}
