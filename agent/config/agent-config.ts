@@ -1,0 +1,98 @@
+/**
+ * The agent's configuration: raw (what a YAML file or flags say) compiled
+ * into normalised options (durations in ms, mode as a number, paths checked).
+ *
+ * Precedence: built-in defaults < /etc/kvmclone/agent.yaml (or --config) <
+ * command-line flags. Unknown keys are errors, every one named at once.
+ */
+import { z } from 'zod';
+import { ConfigError, durationMs, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
+import { LOG_LEVELS } from '../../shared/logger.js';
+import { checkAbsolutePath } from '../../shared/validation.js';
+
+/** Defaults of CONTRACT.md. */
+export const AGENT_DEFAULTS = {
+  configPath: '/etc/kvmclone/agent.yaml',
+  socket: '/run/kvmclone/agent.sock',
+  imageRoots: ['/var/lib/libvirt/images'],
+  libvirtUri: 'qemu:///system',
+} as const;
+
+const absolutePath = z.string().superRefine((value, ctx) => {
+  try {
+    checkAbsolutePath(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^path: /, '') : String(err) });
+  }
+});
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = durationMs(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration (e.g. 10s, 500ms, 2m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** The YAML file's schema (snake_case keys). */
+export const agentFileSchema = z.strictObject({
+  socket: absolutePath.optional(),
+  /** Octal string, e.g. "0660". */
+  socket_mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"').optional(),
+  /** Group (name or numeric id) given access to the socket. */
+  socket_group: z.union([z.string().regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'must be a group name or id'), z.number().int().nonnegative()]).optional(),
+  image_roots: z.array(absolutePath).min(1, 'at least one images root is required').optional(),
+  libvirt_uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system').optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  /** How long SIGTERM waits for calls to finish before cancelling them. */
+  shutdown_grace: duration.optional(),
+});
+
+/** Compiled agent options. */
+export interface AgentOptions {
+  socket: string;
+  socketMode: number;
+  socketGroup: string | number | undefined;
+  imageRoots: string[];
+  libvirtUri: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownGraceMs: number;
+}
+
+/** Command-line overrides (CONTRACT.md). */
+export interface AgentFlags {
+  config?: string;
+  socket?: string;
+  imagesRoot?: string[];
+  libvirtUri?: string;
+}
+
+/** Loads the file (absent default file = defaults), applies flags, validates everything. */
+export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions> {
+  const path = flags.config ?? AGENT_DEFAULTS.configPath;
+  const raw = await readYamlFile(path, flags.config !== undefined);
+  const file = parseConfig(agentFileSchema, raw, path);
+  const overrides = parseConfig(
+    agentFileSchema,
+    {
+      ...(flags.socket !== undefined && { socket: flags.socket }),
+      ...(flags.imagesRoot !== undefined && flags.imagesRoot.length > 0 && { image_roots: flags.imagesRoot }),
+      ...(flags.libvirtUri !== undefined && { libvirt_uri: flags.libvirtUri }),
+    },
+    'command-line flags',
+  );
+  const merged = { ...file, ...overrides };
+  if (merged.socket_mode !== undefined && (Number.parseInt(merged.socket_mode, 8) & 0o007) !== 0) {
+    throw new ConfigError(path, ['socket_mode: the socket must not be accessible to others (last digit must be 0)']);
+  }
+  return {
+    socket: merged.socket ?? AGENT_DEFAULTS.socket,
+    socketMode: merged.socket_mode !== undefined ? Number.parseInt(merged.socket_mode, 8) : 0o660,
+    socketGroup: merged.socket_group,
+    imageRoots: merged.image_roots ?? [...AGENT_DEFAULTS.imageRoots],
+    libvirtUri: merged.libvirt_uri ?? AGENT_DEFAULTS.libvirtUri,
+    logLevel: merged.log_level ?? 'info',
+    shutdownGraceMs: merged.shutdown_grace ?? 10_000,
+  };
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * kvmclone-agent: parses the command line of CONTRACT.md, loads the config,
+ * and runs the agent. Exit codes: 0 stopped cleanly, 1 failed, 2 bad config
+ * or usage.
+ */
+import { Command, Option } from 'commander';
+import { ConfigError } from '../shared/config/config-file.js';
+import { KVMCLONE_VERSION } from '../shared/version.js';
+import { loadAgentOptions } from './config/agent-config.js';
+import { runAgent } from './run-agent.js';
+
+const program = new Command('kvmclone-agent')
+  .description('kvmclone host agent: serves the kvmclone gRPC API on a unix socket')
+  .version(KVMCLONE_VERSION)
+  .addOption(new Option('--config <file>', 'config file (default /etc/kvmclone/agent.yaml; absent = defaults)'))
+  .addOption(new Option('--socket <path>', 'unix socket to serve on (default /run/kvmclone/agent.sock)'))
+  .addOption(
+    new Option('--images-root <dir>', 'directory images may be read from and written to (repeatable; default /var/lib/libvirt/images)').argParser(
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    ),
+  )
+  .addOption(new Option('--libvirt-uri <uri>', 'libvirt connection URI (default qemu:///system)'))
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+try {
+  program.parse();
+} catch (err) {
+  const code = (err as { exitCode?: number }).exitCode;
+  process.exit(code === 0 ? 0 : 2);
+}
+const flags = program.opts<{ config?: string; socket?: string; imagesRoot?: string[]; libvirtUri?: string }>();
+try {
+  const options = await loadAgentOptions(flags);
+  process.exit(await runAgent(options));
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`kvmclone-agent: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

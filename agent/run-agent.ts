@@ -1,0 +1,61 @@
+/**
+ * The agent process from start to exit: options → logger → libvirt port →
+ * image roots → server → READY, then SIGTERM/SIGINT → STOPPING → exit 0.
+ * main.ts only parses flags and calls this.
+ */
+import type { Logger } from 'pino';
+import { createLogger } from '../shared/logger.js';
+import { KVMCLONE_VERSION } from '../shared/version.js';
+import type { AgentOptions } from './config/agent-config.js';
+import { AgentStateMachine } from './lifecycle/agent-state.js';
+import { createSystemdNotifier, type ServiceNotifier } from './lifecycle/systemd-notifier.js';
+import { LibvirtAdapter } from './libvirt/libvirt-adapter.js';
+import { ImageRoots } from './paths/image-roots.js';
+import { startAgentServer } from './server/agent-server.js';
+
+/** Runs the agent until a stop signal; resolves with the exit code. */
+export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
+  const log: Logger = createLogger('kvmclone-agent', options.logLevel);
+  const lifecycle = new AgentStateMachine();
+  // Files the agent creates (staging images, sockets before chmod) start private.
+  process.umask(0o077);
+  const libvirt = new LibvirtAdapter({ uri: options.libvirtUri, log });
+  let running;
+  try {
+    const roots = await ImageRoots.open(options.imageRoots);
+    running = await startAgentServer({ log, libvirt, roots, socket: options.socket, socketMode: options.socketMode, socketGroup: options.socketGroup });
+    lifecycle.transition('RUNNING');
+    const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;
+    notifier.ready(status);
+    const watchdog = notifier.startWatchdog();
+    log.info({ version: KVMCLONE_VERSION, socket: options.socket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, watchdog }, 'agent ready');
+  } catch (err) {
+    lifecycle.transition('FAILED');
+    log.fatal({ err }, 'agent failed to start');
+    await libvirt.close().catch(() => undefined);
+    log.flush();
+    return 1;
+  }
+  const server = running;
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  lifecycle.transition('STOPPING');
+  notifier.stopping(`stopping on ${signal}`);
+  log.info({ signal }, 'agent stopping');
+  try {
+    await server.close(options.shutdownGraceMs);
+    notifier.stopWatchdog();
+    await libvirt.close();
+    lifecycle.transition('STOPPED');
+    log.info('agent stopped');
+    log.flush();
+    return 0;
+  } catch (err) {
+    lifecycle.transition('FAILED');
+    log.error({ err }, 'agent did not stop cleanly');
+    log.flush();
+    return 1;
+  }
+}

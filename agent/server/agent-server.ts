@@ -1,0 +1,93 @@
+/**
+ * Assembles the agent's gRPC server: the four v1 services, grpc.health.v1 and
+ * server reflection, on a unix socket and nothing else. Owns the shutdown
+ * signal every call is tied to, so stopping the server cancels the streams.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import type { Logger } from 'pino';
+import { loadAgentProto } from '../../shared/proto.js';
+import { KvmcloneError } from '../../shared/errors.js';
+import type { LibvirtPort } from '../libvirt/libvirt-port.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import type { RpcDeps } from '../rpc/handlers.js';
+import { WideWindowServer } from '../rpc/wide-window-server.js';
+import { createDiskService } from '../services/disk-service.js';
+import { createDomainService } from '../services/domain-service.js';
+import { createInfoService } from '../services/info-service.js';
+import { createStorageService } from '../services/storage-service.js';
+import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
+
+/** What the server needs from the process. */
+export interface AgentServerDeps {
+  log: Logger;
+  libvirt: LibvirtPort;
+  roots: ImageRoots;
+  socket: string;
+  socketMode: number;
+  socketGroup?: string | number | undefined;
+}
+
+/** A running agent server. */
+export interface RunningAgentServer {
+  readonly server: WideWindowServer;
+  readonly socket: string;
+  /** Stops accepting, cancels running calls after `graceMs`, removes the socket. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Names under which health is reported: the whole server ("") and each service. */
+export const HEALTH_SERVICES = [
+  '',
+  'kvmclone.agent.v1.InfoService',
+  'kvmclone.agent.v1.StorageService',
+  'kvmclone.agent.v1.DomainService',
+  'kvmclone.agent.v1.DiskService',
+] as const;
+
+/** Builds, binds and starts the server. */
+export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAgentServer> {
+  const { definition, proto } = loadAgentProto();
+  const v1 = proto.kvmclone.agent.v1;
+  const shutdown = new AbortController();
+  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal };
+  const server = new WideWindowServer();
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots };
+  server.addService(v1.InfoService.service, createInfoService(services));
+  server.addService(v1.StorageService.service, createStorageService(services));
+  server.addService(v1.DomainService.service, createDomainService(services));
+  server.addService(v1.DiskService.service, createDiskService(services));
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
+  health.addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+
+  await prepareSocketPath(deps.socket);
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+  await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs: number): Promise<void> => {
+    closing ??= (async () => {
+      for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
+      // Streams see the abort at their next chunk and clean up (staging files are removed).
+      shutdown.abort(new KvmcloneError('UNAVAILABLE', 'the agent is shutting down'));
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          deps.log.warn({ graceMs }, 'calls still running after the grace period: forcing shutdown');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await removeSocket(deps.socket);
+    })();
+    return closing;
+  };
+  return { server, socket: deps.socket, close };
+}

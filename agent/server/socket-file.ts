@@ -1,0 +1,68 @@
+/**
+ * The agent's unix socket is its only door, and its file permissions are the
+ * access control. This module prepares the directory (created 0755 by root,
+ * refused if others could write to it), clears a stale socket left by a crash
+ * (but never one a live agent is serving), and sets mode and group after bind.
+ */
+import { connect } from 'node:net';
+import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Makes the socket's directory safe and removes a stale socket at `path`. */
+export async function prepareSocketPath(path: string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const dirStat = await lstat(dir);
+  if (!dirStat.isDirectory()) throw failedPrecondition(`socket directory ${dir} is not a directory`);
+  if ((dirStat.mode & 0o002) !== 0 && (dirStat.mode & 0o1000) === 0) {
+    throw failedPrecondition(`socket directory ${dir} is writable by everyone: refusing to serve there`);
+  }
+  let existing;
+  try {
+    existing = await lstat(path);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  if (!existing.isSocket()) throw failedPrecondition(`${path} exists and is not a socket: refusing to replace it`);
+  if (await probe(path)) throw failedPrecondition(`another agent is already serving on ${path}`);
+  await unlink(path);
+}
+
+async function groupId(group: string | number): Promise<number> {
+  if (typeof group === 'number') return group;
+  if (/^\d+$/.test(group)) return Number(group);
+  const lines = (await readFile('/etc/group', 'utf8')).split('\n');
+  for (const line of lines) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined) return Number(gid);
+  }
+  throw invalidArgument(`socket_group: no group named ${group}`);
+}
+
+/** Applies the configured mode and group to the bound socket. */
+export async function secureSocket(path: string, mode: number, group: string | number | undefined): Promise<void> {
+  if (group !== undefined) await chown(path, -1, await groupId(group));
+  await chmod(path, mode);
+}
+
+/** Removes the socket file on shutdown (ignores a missing one). */
+export async function removeSocket(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+}

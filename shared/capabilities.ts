@@ -1,0 +1,27 @@
+/**
+ * Named capabilities of the agent API. A client checks the ones it needs in
+ * the Info answer before it starts, so an older agent is refused with a clear
+ * sentence instead of failing halfway with UNIMPLEMENTED.
+ */
+export const AGENT_CAPABILITIES = [
+  'domain.list',
+  'domain.describe',
+  'domain.define',
+  'domain.lifecycle',
+  'domain.undefine',
+  'storage.free-space',
+  'storage.pools',
+  'disk.stat',
+  'disk.extents',
+  'disk.hash',
+  'disk.digest',
+  'disk.read',
+  'disk.write',
+  'disk.staging',
+] as const;
+
+/** One capability name. */
+export type AgentCapability = (typeof AGENT_CAPABILITIES)[number];
+
+/** API versions this build serves, newest first. */
+export const SERVED_API_VERSIONS = ['v1'] as const;

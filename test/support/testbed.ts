@@ -1,0 +1,101 @@
+/**
+ * The testbed from TypeScript: bring simulated hosts up and down, run
+ * commands inside them, manage their agents, and reach an agent's socket the
+ * way kvmctl does — an OpenSSH streamlocal forward through the host's sshd.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Source directory of the testbed scripts (from dist/test/support → test/testbed). */
+export const TESTBED_DIR = fileURLToPath(new URL('../../../test/testbed/', import.meta.url));
+/** The built agent, as the command the testbed starts inside a host. */
+export const AGENT_JS = fileURLToPath(new URL('../../agent/main.js', import.meta.url));
+/** State directory of the e2e testbed. */
+export const E2E_DIR = process.env.E2E ?? '/tmp/kvmclone-e2e';
+
+const env = (): NodeJS.ProcessEnv => ({ ...process.env, E2E: E2E_DIR });
+
+async function script(name: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const { stdout } = await run(join(TESTBED_DIR, name), args, { env: { ...env(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${name} ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+  }
+}
+
+/** Brings host `name` up with the agent inside (default roots and socket). */
+export async function hostUp(name: string, idx: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+  await script('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_JS}`, ...extraEnv });
+}
+
+/** Tears host `name` down (safe when it is partly up). */
+export async function hostDown(name: string): Promise<void> {
+  await script('host-down.sh', [name]);
+}
+
+/** Runs a command inside host `name`; resolves with stdout. */
+export async function hostExec(name: string, argv: string[]): Promise<string> {
+  return script('host-exec.sh', [name, ...argv]);
+}
+
+/** start | stop | kill | restart | status of the agent inside host `name`. */
+export async function hostAgent(name: string, action: 'start' | 'stop' | 'kill' | 'restart' | 'status'): Promise<string> {
+  return script('host-agent.sh', [name, action]);
+}
+
+/** The host's /var/lib/libvirt/images as seen from outside (plain mode). */
+export function hostImagesDir(name: string): string {
+  return join(E2E_DIR, name, 'images');
+}
+
+/** The ssh_config the testbed writes (Host entries for every host). */
+export function sshConfigPath(): string {
+  return join(E2E_DIR, 'client', 'ssh_config');
+}
+
+/** An OpenSSH -L forward of a remote unix socket to a local one. */
+export interface SocketForward {
+  readonly localSocket: string;
+  close(): Promise<void>;
+}
+
+/** Forwards `remoteSocket` on host `name` to a fresh local socket, like kvmctl's OpenSSH engine. */
+export async function forwardAgentSocket(name: string, remoteSocket = '/run/kvmclone/agent.sock'): Promise<SocketForward> {
+  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-fwd-'));
+  const localSocket = join(dir, 'agent.sock');
+  const child: ChildProcess = spawn(
+    'ssh',
+    ['-F', sshConfigPath(), '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes', '-L', `${localSocket}:${remoteSocket}`, name],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  for (let i = 0; i < 200; i += 1) {
+    try {
+      await access(localSocket);
+      break;
+    } catch {
+      if (child.exitCode !== null) throw new Error(`ssh forward to ${name} failed: ${stderr}`);
+      await sleep(50);
+    }
+  }
+  return {
+    localSocket,
+    close: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadAgentOptions } from '../../agent/config/agent-config.js';
+import { ConfigError } from '../../shared/config/config-file.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kvmclone-config-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(name: string, text: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+test('a valid file is compiled: durations to ms, modes to numbers', async () => {
+  const config = await file('ok.yaml', 'socket: /run/x/agent.sock\nsocket_mode: "0640"\nimage_roots: [/srv/images]\nshutdown_grace: 2s\nlog_level: debug\n');
+  const options = await loadAgentOptions({ config });
+  assert.equal(options.socket, '/run/x/agent.sock');
+  assert.equal(options.socketMode, 0o640);
+  assert.deepEqual(options.imageRoots, ['/srv/images']);
+  assert.equal(options.shutdownGraceMs, 2000);
+  assert.equal(options.logLevel, 'debug');
+  assert.equal(options.libvirtUri, 'qemu:///system');
+});
+
+test('flags override the file', async () => {
+  const config = await file('base.yaml', 'socket: /run/x/agent.sock\nimage_roots: [/srv/images]\n');
+  const options = await loadAgentOptions({ config, socket: '/tmp/s.sock', imagesRoot: ['/a', '/b'], libvirtUri: 'test:///default' });
+  assert.equal(options.socket, '/tmp/s.sock');
+  assert.deepEqual(options.imageRoots, ['/a', '/b']);
+  assert.equal(options.libvirtUri, 'test:///default');
+});
+
+test('every bad key is named at once', async () => {
+  const config = await file('bad.yaml', 'sockt: /x\nimage_roots: [relative/dir, /ok, /a/../b]\nlog_level: loud\nshutdown_grace: soon\nsocket_mode: 777\n');
+  await assert.rejects(loadAgentOptions({ config }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    assert.match(text, /sockt: unknown key/);
+    assert.match(text, /image_roots\.0: .*not an absolute path/);
+    assert.match(text, /image_roots\.2: .*'\.\.' segment/);
+    assert.match(text, /log_level: /);
+    assert.match(text, /shutdown_grace: "soon" is not a duration/);
+    assert.match(text, /socket_mode: /);
+    assert.equal(err.problems.length, 6);
+    return true;
+  });
+});
+
+test('a world-accessible socket mode is refused; broken YAML and a missing named file are config errors', async () => {
+  await assert.rejects(loadAgentOptions({ config: await file('mode.yaml', 'socket_mode: "0666"\n') }), /must not be accessible to others/);
+  await assert.rejects(loadAgentOptions({ config: await file('broken.yaml', 'socket: [unclosed\n') }), /not valid YAML/);
+  await assert.rejects(loadAgentOptions({ config: join(dir, 'absent.yaml') }), /cannot read the file: ENOENT/);
+  await assert.rejects(loadAgentOptions({ config: await file('empty-roots.yaml', 'image_roots: []\n') }), /at least one images root/);
+});

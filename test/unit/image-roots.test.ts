@@ -1,0 +1,71 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageRoots } from '../../agent/paths/image-roots.js';
+import { KvmcloneError } from '../../shared/errors.js';
+
+let base: string;
+let root: string;
+let outside: string;
+let roots: ImageRoots;
+
+before(async () => {
+  base = await mkdtemp(join(tmpdir(), 'kvmclone-roots-'));
+  root = join(base, 'images');
+  outside = join(base, 'outside');
+  await mkdir(join(root, 'sub'), { recursive: true });
+  await mkdir(outside);
+  await writeFile(join(root, 'a.raw'), 'a');
+  await writeFile(join(outside, 'secret'), 's');
+  await symlink(join(outside, 'secret'), join(root, 'escape.raw'));
+  await symlink(outside, join(root, 'escape-dir'));
+  await symlink(join(root, 'a.raw'), join(root, 'inside-link.raw'));
+  roots = await ImageRoots.open([root]);
+});
+
+after(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (err) {
+    return err instanceof KvmcloneError ? err.code : `raw:${String(err)}`;
+  }
+}
+
+test('existing: files under the root resolve, symlinks inside the root are followed', async () => {
+  assert.equal(await roots.existing(join(root, 'a.raw')), join(root, 'a.raw'));
+  assert.equal(await roots.existing(join(root, 'inside-link.raw')), join(root, 'a.raw'));
+});
+
+test('existing: outside paths and escaping symlinks are PERMISSION_DENIED, missing inside is NOT_FOUND', async () => {
+  assert.equal(await codeOf(roots.existing(join(outside, 'secret'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.existing(join(root, 'escape.raw'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.existing(join(root, 'escape-dir', 'secret'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.existing('/etc/passwd')), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.existing(join(outside, 'missing'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.existing(join(root, 'missing.raw'))), 'NOT_FOUND');
+  assert.equal(await codeOf(roots.existing(`${root}/../outside/secret`)), 'INVALID_ARGUMENT');
+});
+
+test('forCreate: new files under the root are allowed; through an escaping link or outside, refused', async () => {
+  assert.equal(await roots.forCreate(join(root, 'sub', 'new.qcow2')), join(root, 'sub', 'new.qcow2'));
+  assert.equal(await codeOf(roots.forCreate(join(root, 'escape-dir', 'new.qcow2'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.forCreate(join(root, 'escape.raw'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.forCreate(join(outside, 'new.qcow2'))), 'PERMISSION_DENIED');
+  assert.equal(await codeOf(roots.forCreate(join(root, 'nodir', 'new.qcow2'))), 'NOT_FOUND');
+});
+
+test('nearestExisting measures a not-yet-existing path at its parent, still confined', async () => {
+  assert.equal(await roots.nearestExisting(join(root, 'sub', 'x', 'y')), join(root, 'sub'));
+  assert.equal(await codeOf(roots.nearestExisting(join(outside, 'x'))), 'PERMISSION_DENIED');
+});
+
+test('open: a root that does not exist is refused with its name', async () => {
+  await assert.rejects(ImageRoots.open([join(base, 'nope')]), /images root .*nope cannot be resolved/);
+});
