@@ -1,0 +1,37 @@
+#!/bin/bash
+# Internal: the bootstrap of one simulated host, run by host-up.sh inside the host's
+# fresh network + mount namespaces. Do not run by hand.
+# Usage: host-inner.sh R IMAGES_MODE   (IMAGES_MODE: dir | loop)
+# Ends as the namespace holder (sleep infinity); its PID goes to R/pids/holder.pid.
+set -euo pipefail
+R=$1; MODE=$2
+[ -d "$R/pids" ] || { echo "host-inner.sh: no $R/pids" >&2; exit 1; }
+
+mount --make-rprivate /
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/sshd /run/libvirt /run/lock
+mount --bind "$R/etc-libvirt" /etc/libvirt
+mount --bind "$R/var-lib-libvirt" /var/lib/libvirt
+mount --bind "$R/var-log-libvirt" /var/log/libvirt
+mount --bind "$R/var-cache-libvirt" /var/cache/libvirt
+if [ "$MODE" = loop ]; then
+  # loop device with autoclear: it goes away once the last mount namespace using it is gone
+  mount -t ext4 -o loop "$R/images.ext4" /var/lib/libvirt/images
+  rmdir /var/lib/libvirt/images/lost+found 2>/dev/null || true
+else
+  mount --bind "$R/images" /var/lib/libvirt/images
+fi
+chmod 755 /var/lib/libvirt/images
+ip link set lo up
+
+virtlogd -d -p "$R/pids/virtlogd.pid"
+# Pin libvirtd to one CPU: its QEMU capabilities cache is keyed on the host CPUID, which on
+# this kind of machine differs per CPU (APIC id), so an unpinned libvirtd re-probes QEMU
+# (~8 s) on half of its starts. QEMU processes are not affected (libvirt resets their
+# affinity to all CPUs).
+PIN=()
+if taskset -c 0 true 2>/dev/null; then PIN=(taskset -c 0); fi
+"${PIN[@]}" libvirtd -d -p "$R/pids/libvirtd.pid"
+/usr/sbin/sshd -f "$R/ssh/sshd_config" -E "$R/sshd.log"
+echo "$$" >"$R/pids/holder.pid"
+exec sleep infinity
