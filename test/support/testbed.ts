@@ -4,7 +4,8 @@
  * way kvmctl does — an OpenSSH streamlocal forward through the host's sshd.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, rm } from 'node:fs/promises';
+import { access, mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,13 +33,33 @@ async function script(name: string, args: string[], extraEnv: NodeJS.ProcessEnv 
   }
 }
 
+const flock = (createRequire(import.meta.url)('fs-ext') as { flock(fd: number, op: 'ex', cb: (err: Error | null) => void): void }).flock;
+let testbedLock: Promise<FileHandle> | undefined;
+
+/**
+ * Takes the machine-wide testbed lock for the rest of this process's life.
+ * Hosts have fixed names, addresses and namespaces, so two test processes
+ * (two e2e files, or two people's runs) must never hold them at once; node
+ * --test runs each file in its own process, so each file waits its turn.
+ */
+export function lockTestbed(): Promise<FileHandle> {
+  testbedLock ??= (async () => {
+    const handle = await open('/tmp/kvmclone-testbed.lock', 'a');
+    await new Promise<void>((resolve, reject) => flock(handle.fd, 'ex', (err) => (err ? reject(err) : resolve())));
+    return handle;
+  })();
+  return testbedLock;
+}
+
 /** Brings host `name` up with the agent inside (default roots and socket). */
 export async function hostUp(name: string, idx: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+  await lockTestbed();
   await script('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_JS}`, ...extraEnv });
 }
 
 /** Tears host `name` down (safe when it is partly up). */
 export async function hostDown(name: string): Promise<void> {
+  await lockTestbed();
   await script('host-down.sh', [name]);
 }
 
