@@ -10,6 +10,10 @@ import { KVMCLONE_VERSION } from '../shared/version.js';
 import { loadAgentOptions } from './config/agent-config.js';
 import { runAgent } from './run-agent.js';
 
+// libvirt binding calls and file I/O share libuv's pool: a hung libvirtd must
+// not starve disk reads. Set before the pool's first use (no I/O happens at import).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const program = new Command('kvmclone-agent')
   .description('kvmclone host agent: serves the kvmclone gRPC API on a unix socket')
   .version(KVMCLONE_VERSION)

@@ -59,7 +59,7 @@ export function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
-    fn(call.request, context(method, deps, signal)).then(
+    Promise.resolve().then(() => fn(call.request, context(method, deps, signal))).then(
       (response) => {
         dispose();
         callback(null, response);
@@ -85,7 +85,7 @@ export function serverStream<Req, Res>(
       // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
       if (!call.write(message)) await once(call, 'drain', { signal });
     };
-    fn(call.request, send, context(method, deps, signal)).then(
+    Promise.resolve().then(() => fn(call.request, send, context(method, deps, signal))).then(
       () => {
         dispose();
         call.end();
@@ -117,7 +117,7 @@ export function clientStream<Req, Res>(
       }
       signal.throwIfAborted();
     }
-    fn(messages(), context(method, deps, signal)).then(
+    Promise.resolve().then(() => fn(messages(), context(method, deps, signal))).then(
       (response) => {
         signal.removeEventListener('abort', onAbort);
         dispose();

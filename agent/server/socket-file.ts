@@ -23,7 +23,11 @@ function probe(path: string): Promise<boolean> {
 /** Makes the socket's directory safe and removes a stale socket at `path`. */
 export async function prepareSocketPath(path: string): Promise<void> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const created = await mkdir(dir, { recursive: true, mode: 0o755 });
+  // The agent runs with umask 077; directories it creates for the socket are 0755 all the same.
+  if (created !== undefined) {
+    for (let d = dir; d.length >= created.length; d = dirname(d)) await chmod(d, 0o755);
+  }
   const dirStat = await lstat(dir);
   if (!dirStat.isDirectory()) throw failedPrecondition(`socket directory ${dir} is not a directory`);
   if ((dirStat.mode & 0o002) !== 0 && (dirStat.mode & 0o1000) === 0) {

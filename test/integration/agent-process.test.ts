@@ -62,7 +62,7 @@ test('the socket is 0660 in a 0755 directory', async () => {
 });
 
 test('grpc.health.v1 reports SERVING for the server and each service', async () => {
-  const def = protoLoader.loadSync(healthProtoPath);
+  const def = protoLoader.loadSync(healthProtoPath, { enums: String });
   const Health = (grpc.loadPackageDefinition(def) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }).grpc.health.v1.Health;
   const health = new Health(`unix:${socket}`, grpc.credentials.createInsecure());
   try {

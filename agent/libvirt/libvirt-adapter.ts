@@ -1,0 +1,327 @@
+/**
+ * The real LibvirtPort: `@unraid/libvirt` (N-API, one connection) for the
+ * domain calls it has, and `virsh -c URI` for what it lacks — storage pools,
+ * host capabilities and versions, memory statistics, and undefine with NVRAM
+ * and TPM flags.
+ *
+ * The connection opens on first use. When libvirtd restarts, the next call on
+ * the old connection fails at once ("client socket is closed", "Cannot write
+ * data"); the adapter then drops it, connects anew and runs the call once
+ * more. A call cut off while libvirtd was processing it is retried too: for a
+ * start or destroy that already happened, the retry reports the domain's new
+ * state as FAILED_PRECONDITION, never a second action.
+ *
+ * The binding's calls cannot be cancelled: a call whose signal aborts rejects
+ * at once, and libvirt's worker thread finishes on its own.
+ */
+import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainState, type Domain } from '@unraid/libvirt';
+import type { Logger } from 'pino';
+import { runCommand } from '../process/run-command.js';
+import { KvmcloneError } from '../../shared/errors.js';
+import { attr, child, childrenNamed, parseXml, textContent } from './domain-xml.js';
+import { isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
+import type { DomainRecord, DomainStateName, HostRecord, LibvirtPort, PoolRecord, PortCallOptions } from './libvirt-port.js';
+
+const STATE_NAMES: Readonly<Record<number, DomainStateName>> = {
+  [DomainState.NOSTATE]: 'nostate',
+  [DomainState.RUNNING]: 'running',
+  [DomainState.BLOCKED]: 'blocked',
+  [DomainState.PAUSED]: 'paused',
+  [DomainState.SHUTDOWN]: 'shutdown',
+  [DomainState.SHUTOFF]: 'shutoff',
+  [DomainState.CRASHED]: 'crashed',
+  [DomainState.PMSUSPENDED]: 'pmsuspended',
+};
+
+/** Time limit of one virsh run. */
+const VIRSH_TIMEOUT_MS = 60_000;
+
+/** Thrown by a connection that was closed between being handed out and being used: the call takes a fresh one. */
+class ConnectionClosed extends Error {}
+
+/** One open connection and the calls running on it; closed once dropped and idle. */
+class Connection {
+  private inflight = 0;
+  private dropped = false;
+  private closed = false;
+
+  constructor(readonly hypervisor: Hypervisor) {}
+
+  async use<T>(fn: (h: Hypervisor) => Promise<T>): Promise<T> {
+    // checked and counted in the same tick, so it cannot be closed under the call
+    if (this.closed) throw new ConnectionClosed('libvirt connection already closed');
+    this.inflight += 1;
+    try {
+      return await fn(this.hypervisor);
+    } finally {
+      this.inflight -= 1;
+      this.closeIfIdle();
+    }
+  }
+
+  /** Marks the connection dead; it is closed when its last call returns (virConnectClose under a running call is unsafe). */
+  drop(): void {
+    this.dropped = true;
+    this.closeIfIdle();
+  }
+
+  private closeIfIdle(): void {
+    if (this.dropped && this.inflight === 0 && !this.closed) {
+      this.closed = true;
+      this.hypervisor.connectClose().catch(() => undefined);
+    }
+  }
+}
+
+/** Rejects when the signal aborts, without waiting for work that cannot be cancelled. */
+function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** LibvirtPort on a real libvirtd. */
+export class LibvirtAdapter implements LibvirtPort {
+  private readonly uri: string;
+  private readonly log: Logger;
+  private current: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+
+  constructor(options: { uri: string; log: Logger }) {
+    this.uri = options.uri;
+    this.log = options.log.child({ component: 'libvirt' });
+  }
+
+  private connection(): Promise<Connection> {
+    if (this.current) return Promise.resolve(this.current);
+    this.connecting ??= (async () => {
+      const hypervisor = new Hypervisor({ uri: this.uri });
+      try {
+        await hypervisor.connectOpen();
+      } catch (err) {
+        throw libvirtFailure(err, `connect to ${this.uri}`);
+      } finally {
+        this.connecting = undefined;
+      }
+      this.current = new Connection(hypervisor);
+      this.log.info({ uri: this.uri }, 'connected to libvirtd');
+      return this.current;
+    })();
+    return this.connecting;
+  }
+
+  /** Runs a binding call, reconnecting once if the connection turns out to be dead. */
+  private async call<T>(doing: string, options: PortCallOptions | undefined, fn: (h: Hypervisor) => Promise<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      const connection = await this.connection();
+      try {
+        return await connection.use(fn);
+      } catch (err) {
+        if (isConnectionError(err) && this.current === connection) {
+          this.current = undefined;
+          connection.drop();
+        }
+        throw err;
+      }
+    };
+    const run = async (): Promise<T> => {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (err instanceof ConnectionClosed) return await attempt();
+        if (!isConnectionError(err)) throw err;
+        this.log.warn({ err: String(err), doing }, 'libvirt connection lost: reconnecting once');
+        return await attempt();
+      }
+    };
+    try {
+      return await raceSignal(run(), options?.signal);
+    } catch (err) {
+      throw libvirtFailure(err, doing);
+    }
+  }
+
+  private async virsh(doing: string, args: readonly string[], options?: PortCallOptions): Promise<string> {
+    try {
+      return await runCommand('virsh', ['-q', '-c', this.uri, ...args], { signal: options?.signal, timeoutMs: VIRSH_TIMEOUT_MS });
+    } catch (err) {
+      throw libvirtFailure(err, doing);
+    }
+  }
+
+  private async uuidsOf(h: Hypervisor, flags: ConnectListAllDomainsFlags): Promise<Set<string>> {
+    const domains = await h.connectListAllDomains(flags);
+    return new Set(await Promise.all(domains.map((d) => d.getUUIDString())));
+  }
+
+  private async record(domain: Domain, persistent: (uuid: string, state: DomainStateName) => Promise<boolean>): Promise<DomainRecord> {
+    const [name, uuid, info] = await Promise.all([domain.getName(), domain.getUUIDString(), domain.getInfo()]);
+    const state = STATE_NAMES[info.state] ?? 'nostate';
+    return { name, uuid, state, persistent: await persistent(uuid, state), vcpus: info.nrVirtCpu, memoryBytes: info.maxMem * 1024 };
+  }
+
+  /** Persistence of one domain: an inactive domain always is; an active one if libvirt lists it as persistent. */
+  private persistence(h: Hypervisor): (uuid: string, state: DomainStateName) => Promise<boolean> {
+    return async (uuid, state) => state === 'shutoff' || (await this.uuidsOf(h, ConnectListAllDomainsFlags.ACTIVE | ConnectListAllDomainsFlags.PERSISTENT)).has(uuid);
+  }
+
+  private lookupRecord(h: Hypervisor, name: string): Promise<DomainRecord> {
+    return h.domainLookupByName(name).then((d) => this.record(d, this.persistence(h)));
+  }
+
+  async listDomains(options?: PortCallOptions): Promise<DomainRecord[]> {
+    return this.call('list domains', options, async (h) => {
+      const [all, persistent] = await Promise.all([
+        h.connectListAllDomains(ConnectListAllDomainsFlags.ACTIVE | ConnectListAllDomainsFlags.INACTIVE),
+        this.uuidsOf(h, ConnectListAllDomainsFlags.PERSISTENT),
+      ]);
+      const records = await Promise.all(
+        all.map((d) =>
+          this.record(d, async (uuid) => persistent.has(uuid)).catch((err: unknown) => {
+            if (isNoDomain(err)) return undefined; // went away while listing
+            throw err;
+          }),
+        ),
+      );
+      return records.filter((r): r is DomainRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+    });
+  }
+
+  async getDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call(`look up domain '${name}'`, options, (h) => this.lookupRecord(h, name));
+  }
+
+  async getDomainXml(name: string, options?: PortCallOptions): Promise<string> {
+    return this.call(`read the XML of domain '${name}'`, options, async (h) => {
+      const domain = await h.domainLookupByName(name);
+      return domain.getXMLDesc(DomainGetXMLDescFlags.INACTIVE);
+    });
+  }
+
+  async defineDomain(xml: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call('define domain', options, async (h) => this.record(await h.domainDefineXML(xml), this.persistence(h)));
+  }
+
+  async startDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call(`start domain '${name}'`, options, async (h) => {
+      await (await h.domainLookupByName(name)).create();
+      return this.lookupRecord(h, name);
+    });
+  }
+
+  async shutdownDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call(`shut down domain '${name}'`, options, async (h) => {
+      await (await h.domainLookupByName(name)).shutdown();
+      return this.lookupRecord(h, name);
+    });
+  }
+
+  async destroyDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call(`destroy domain '${name}'`, options, async (h) => {
+      const domain = await h.domainLookupByName(name);
+      const before = await this.record(domain, this.persistence(h));
+      await domain.destroy();
+      // a transient domain is gone once destroyed
+      return this.lookupRecord(h, name).catch((err: unknown) => {
+        if (isNoDomain(err)) return { ...before, state: 'shutoff' as const };
+        throw err;
+      });
+    });
+  }
+
+  /**
+   * virsh, for the flags the binding lacks: NVRAM removed or kept as asked,
+   * TPM state always kept (the caller decides). virsh is given the UUID, not
+   * the name: it tries a domain argument as an ID first, then as a UUID, so a
+   * domain named "12" would otherwise reach whichever domain runs with ID 12.
+   */
+  async undefineDomain(name: string, removeNvram: boolean, options?: PortCallOptions): Promise<void> {
+    const doing = `undefine domain '${name}'`;
+    const uuid = await this.call(doing, options, async (h) => (await h.domainLookupByName(name)).getUUIDString());
+    await this.virsh(doing, ['undefine', '--domain', uuid, removeNvram ? '--nvram' : '--keep-nvram', '--keep-tpm'], options);
+  }
+
+  async hostFacts(options?: PortCallOptions): Promise<HostRecord> {
+    const [node, version, capabilities, memory] = await Promise.all([
+      this.call('read host facts', options, async (h) => ({ hostname: await h.connectGetHostname(), info: await h.nodeGetInfo() })),
+      this.virsh('read versions', ['version', '--daemon'], options),
+      this.virsh('read host capabilities', ['capabilities'], options),
+      // Drivers without memory statistics (e.g. test:///) fall back to virNodeGetInfo below.
+      this.virsh('read host memory', ['nodememstats'], options).catch((err: unknown) => {
+        if (err instanceof Error && /not supported/.test(err.message)) return '';
+        throw err;
+      }),
+    ]);
+    const cpu = child(child(parseXml(capabilities, 'virsh capabilities'), 'host'), 'cpu');
+    const kib = (key: string): number => Number(/^(\S+)\s*:\s*(\d+) KiB$/m.exec(memory.split('\n').find((l) => l.startsWith(key)) ?? '')?.[2] ?? 0) * 1024;
+    return {
+      hostname: node.hostname,
+      arch: textContent(child(cpu, 'arch')).trim(),
+      cpuModel: textContent(child(cpu, 'model')).trim(),
+      cpuFeatures: childrenNamed(cpu, 'feature').map((f) => attr(f, 'name')),
+      cpus: node.info.cpus,
+      // virNodeGetMemoryStats reads MemTotal/MemFree; virNodeGetInfo can count NUMA node 0 only
+      memoryBytes: kib('total') || node.info.memory * 1024,
+      freeMemoryBytes: kib('free'),
+      libvirtVersion: /^Running against daemon: (\S+)/m.exec(version)?.[1] ?? /^Using library: libvirt (\S+)/m.exec(version)?.[1] ?? '',
+      qemuVersion: /^Running hypervisor: QEMU (\S+)/m.exec(version)?.[1] ?? '',
+    };
+  }
+
+  /** Pools are addressed by UUID (virsh takes a pool argument as a UUID first, then as a name). */
+  async listPools(options?: PortCallOptions): Promise<PoolRecord[]> {
+    const uuids = (await this.virsh('list storage pools', ['pool-list', '--all', '--uuid'], options))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
+    const pools = await Promise.all(
+      uuids.map((uuid) =>
+        this.pool(uuid, options).catch((err: unknown) => {
+          if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined; // went away while listing
+          throw err;
+        }),
+      ),
+    );
+    return pools.filter((p): p is PoolRecord => p !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private async pool(uuid: string, options?: PortCallOptions): Promise<PoolRecord> {
+    const [xml, info] = await Promise.all([
+      this.virsh(`describe storage pool ${uuid}`, ['pool-dumpxml', '--pool', uuid], options),
+      this.virsh(`read storage pool ${uuid}`, ['pool-info', '--bytes', '--pool', uuid], options),
+    ]);
+    const root = parseXml(xml, `XML of storage pool ${uuid}`);
+    const field = (label: string): string => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
+    const bytes = (label: string): number => Number(/^\d+/.exec(field(label))?.[0] ?? 0);
+    return {
+      name: textContent(child(root, 'name')),
+      uuid,
+      type: attr(root, 'type'),
+      path: textContent(child(child(root, 'target'), 'path')).trim(),
+      active: field('State') === 'running',
+      autostart: field('Autostart') === 'yes',
+      capacityBytes: bytes('Capacity'),
+      allocationBytes: bytes('Allocation'),
+      availableBytes: bytes('Available'),
+    };
+  }
+
+  async close(): Promise<void> {
+    const connection = this.current;
+    this.current = undefined;
+    connection?.drop();
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Libvirt failures, recognised in one place (as kubevirt's virtwrap/errors).
+ *
+ * Two sources: `@unraid/libvirt` rejects with a LibvirtError whose `code` is
+ * always -1 (its native layer passes only libvirt's message string), and
+ * `virsh` exits non-zero with `error: ...` lines on stderr. Either way the
+ * message starts with libvirt's own text for the error number (virerror.c's
+ * table: "Domain not found: ...", "Requested operation is not valid: ..."),
+ * so the number is recovered from that prefix when no usable code came along.
+ * Messages are English: the agent runs virsh with LC_ALL=C and libvirtd under
+ * systemd speaks C.
+ *
+ * `libvirtFailure` turns any of these into the KvmcloneError a client should
+ * see, or hands back the original error for INTERNAL.
+ */
+import { CommandError } from '../process/run-command.js';
+import { KvmcloneError, isAbortError, type ErrorCode } from '../../shared/errors.js';
+
+/** libvirt's virErrorNumber values that kvmclone tells apart (include/libvirt/virterror.h). */
+export const VIR_ERR = {
+  INTERNAL_ERROR: 1,
+  NO_SUPPORT: 3,
+  NO_CONNECT: 5,
+  INVALID_CONN: 6,
+  INVALID_ARG: 8,
+  OPERATION_FAILED: 9,
+  XML_ERROR: 27,
+  DOM_EXIST: 28,
+  OPERATION_DENIED: 29,
+  XML_DETAIL: 35,
+  SYSTEM_ERROR: 38,
+  RPC: 39,
+  NO_DOMAIN: 42,
+  NO_STORAGE_POOL: 49,
+  NO_STORAGE_VOL: 50,
+  OPERATION_INVALID: 55,
+  CONFIG_UNSUPPORTED: 67,
+  OPERATION_TIMEOUT: 68,
+  ARGUMENT_UNSUPPORTED: 74,
+  OPERATION_UNSUPPORTED: 84,
+  RESOURCE_BUSY: 87,
+  ACCESS_DENIED: 88,
+  CPU_INCOMPATIBLE: 91,
+  XML_INVALID_SCHEMA: 92,
+} as const;
+
+/** Message prefixes from libvirt's virErrorMsgStrings table, most specific first. */
+const MESSAGE_PREFIXES: ReadonlyArray<readonly [RegExp, number]> = [
+  [/^Domain not found\b/, VIR_ERR.NO_DOMAIN],
+  [/^Storage pool not found\b/, VIR_ERR.NO_STORAGE_POOL],
+  [/^Storage volume not found\b/, VIR_ERR.NO_STORAGE_VOL],
+  [/^Requested operation is not valid\b/, VIR_ERR.OPERATION_INVALID],
+  [/^XML error: |^XML description is invalid or not well formed/, VIR_ERR.XML_ERROR],
+  // XML_DETAIL has no prefix of its own: it is libxml2's "(name):line: message"
+  [/^\([\w.-]+\):\d+: /, VIR_ERR.XML_DETAIL],
+  [/^XML document failed to validate against schema/, VIR_ERR.XML_INVALID_SCHEMA],
+  [/^this domain exists already|^domain .* exists already$/, VIR_ERR.DOM_EXIST],
+  [/^operation failed\b/, VIR_ERR.OPERATION_FAILED],
+  [/^operation forbidden\b/, VIR_ERR.OPERATION_DENIED],
+  [/^access denied\b/, VIR_ERR.ACCESS_DENIED],
+  [/^invalid argument\b/, VIR_ERR.INVALID_ARG],
+  [/^unsupported configuration\b/, VIR_ERR.CONFIG_UNSUPPORTED],
+  [/^argument unsupported\b/, VIR_ERR.ARGUMENT_UNSUPPORTED],
+  [/^Operation not supported\b/, VIR_ERR.OPERATION_UNSUPPORTED],
+  [/^this function is not supported by the connection driver/, VIR_ERR.NO_SUPPORT],
+  [/^Timed out during operation\b/, VIR_ERR.OPERATION_TIMEOUT],
+  [/^resource busy\b/, VIR_ERR.RESOURCE_BUSY],
+  [/^the CPU is incompatible with host CPU/, VIR_ERR.CPU_INCOMPATIBLE],
+  [/^no connection driver available\b/, VIR_ERR.NO_CONNECT],
+  [/^invalid connection pointer in\b/, VIR_ERR.INVALID_CONN],
+  [/^internal error\b/, VIR_ERR.INTERNAL_ERROR],
+  // virsh's own context lines, when libvirt's line is missing (a failed lookup prints only this)
+  [/^failed to get domain\b/, VIR_ERR.NO_DOMAIN],
+  [/^failed to get pool\b/, VIR_ERR.NO_STORAGE_POOL],
+  [/^failed to connect to the hypervisor/, VIR_ERR.NO_CONNECT],
+];
+
+/** How the connection to libvirtd reads when it is gone or never came (system and RPC errors carry no prefix). */
+const CONNECTION_LOST =
+  /^(Failed to connect socket|Cannot (recv|write) data|End of file while (reading|writing) data|internal error: client socket is closed|unable to connect to server|failed to connect to the hypervisor)/;
+
+/** A libvirt failure reduced to what matters: libvirt's error number (when known) and its message. */
+export interface LibvirtFailureInfo {
+  code: number | undefined;
+  message: string;
+}
+
+function codeFromMessage(message: string): number | undefined {
+  return MESSAGE_PREFIXES.find(([re]) => re.test(message))?.[1];
+}
+
+/** Shape of @unraid/libvirt's LibvirtError, checked structurally so this module does not load the binding. */
+function isBindingError(err: unknown): err is Error & { code: number } {
+  return err instanceof Error && err.name === 'LibvirtError' && typeof (err as { code?: unknown }).code === 'number';
+}
+
+/** The libvirt message lines of virsh's stderr (`error: ` stripped), libvirt's own line last. */
+function virshErrorLines(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('error: '))
+    .map((l) => l.slice('error: '.length));
+}
+
+/** Reads a binding or virsh failure; undefined for anything else (programming errors, fs errors, aborts). */
+export function libvirtFailureInfo(err: unknown): LibvirtFailureInfo | undefined {
+  if (isBindingError(err)) {
+    return { code: err.code > 0 ? err.code : codeFromMessage(err.message), message: err.message };
+  }
+  if (err instanceof CommandError && err.program === 'virsh') {
+    const lines = virshErrorLines(err.stderr);
+    const message = lines.length > 0 ? lines.join(': ') : err.stderr;
+    // libvirt's line (last) is the precise one; virsh's context line is the fallback
+    const code = [...lines].reverse().map(codeFromMessage).find((c) => c !== undefined);
+    return { code, message };
+  }
+  return undefined;
+}
+
+function has(err: unknown, ...codes: number[]): boolean {
+  const info = libvirtFailureInfo(err);
+  return info?.code !== undefined && codes.includes(info.code);
+}
+
+/** No such domain (VIR_ERR_NO_DOMAIN). */
+export const isNoDomain = (err: unknown): boolean => has(err, VIR_ERR.NO_DOMAIN);
+/** No such storage pool (VIR_ERR_NO_STORAGE_POOL). */
+export const isNoStoragePool = (err: unknown): boolean => has(err, VIR_ERR.NO_STORAGE_POOL);
+/** The domain is not in a state for this (not running, already running, has snapshots...). */
+export const isOperationInvalid = (err: unknown): boolean => has(err, VIR_ERR.OPERATION_INVALID);
+/** The XML was refused: malformed, invalid, or asking for something unsupported. */
+export const isXmlError = (err: unknown): boolean =>
+  has(err, VIR_ERR.XML_ERROR, VIR_ERR.XML_DETAIL, VIR_ERR.XML_INVALID_SCHEMA, VIR_ERR.CONFIG_UNSUPPORTED, VIR_ERR.INVALID_ARG);
+
+/**
+ * Another domain already has this name or UUID. libvirt says so with
+ * VIR_ERR_DOM_EXIST, or, when defining, with VIR_ERR_OPERATION_FAILED
+ * "domain 'x' already exists with uuid ..." / "... is already defined with uuid ...".
+ */
+export function isDomainExists(err: unknown): boolean {
+  if (has(err, VIR_ERR.DOM_EXIST)) return true;
+  return has(err, VIR_ERR.OPERATION_FAILED) && /already (exists|defined)/.test(libvirtFailureInfo(err)?.message ?? '');
+}
+
+/** libvirtd cannot be reached, or the connection to it was lost (it restarted). */
+export function isConnectionError(err: unknown): boolean {
+  const info = libvirtFailureInfo(err);
+  if (!info) return false;
+  if (info.code === VIR_ERR.NO_CONNECT || info.code === VIR_ERR.INVALID_CONN) return true;
+  return CONNECTION_LOST.test(info.message);
+}
+
+const CODE_OF: ReadonlyArray<readonly [(err: unknown) => boolean, ErrorCode]> = [
+  [isConnectionError, 'UNAVAILABLE'],
+  [isNoDomain, 'NOT_FOUND'],
+  [isNoStoragePool, 'NOT_FOUND'],
+  [(e) => has(e, VIR_ERR.NO_STORAGE_VOL), 'NOT_FOUND'],
+  [isDomainExists, 'ALREADY_EXISTS'],
+  [isXmlError, 'INVALID_ARGUMENT'],
+  [isOperationInvalid, 'FAILED_PRECONDITION'],
+  [(e) => has(e, VIR_ERR.OPERATION_FAILED, VIR_ERR.CPU_INCOMPATIBLE, VIR_ERR.NO_SUPPORT, VIR_ERR.OPERATION_UNSUPPORTED, VIR_ERR.ARGUMENT_UNSUPPORTED), 'FAILED_PRECONDITION'],
+  [(e) => has(e, VIR_ERR.OPERATION_TIMEOUT, VIR_ERR.RESOURCE_BUSY), 'ABORTED'],
+  [(e) => has(e, VIR_ERR.ACCESS_DENIED, VIR_ERR.OPERATION_DENIED), 'PERMISSION_DENIED'],
+];
+
+/**
+ * The error to throw for a failed libvirt call: a KvmcloneError with the
+ * matching code and libvirt's message (prefixed with what was being done), or
+ * the original error when the failure is not one a client can act on — it
+ * then becomes INTERNAL, logged in full. Aborts and KvmcloneErrors pass
+ * through unchanged.
+ * @param doing what the call was, for the message: "start domain 'vm1'"
+ */
+export function libvirtFailure(err: unknown, doing: string): unknown {
+  if (err instanceof KvmcloneError || isAbortError(err)) return err;
+  const info = libvirtFailureInfo(err);
+  if (!info) return err;
+  const code = CODE_OF.find(([test]) => test(err))?.[1];
+  if (code === undefined) return err;
+  const message = code === 'UNAVAILABLE' ? `libvirtd is unreachable (${doing}): ${info.message}` : `${doing}: ${info.message}`;
+  return new KvmcloneError(code, message, { cause: err });
+}
