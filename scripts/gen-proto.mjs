@@ -3,7 +3,7 @@
 // With --check, generates into a temporary directory and fails when the
 // committed types differ: stale generated types are a build error.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +36,12 @@ function listTree(dir) {
 }
 
 if (!check) {
-  generate(committed);
+  // Generate aside, then swap: a failing generator leaves the committed types alone.
+  const fresh = mkdtempSync(join(tmpdir(), 'kvmclone-proto-'));
+  generate(fresh);
+  rmSync(committed, { recursive: true, force: true });
+  cpSync(fresh, committed, { recursive: true });
+  rmSync(fresh, { recursive: true, force: true });
   console.log(`generated ${listTree(committed).length} files into shared/generated`);
 } else {
   const tmp = mkdtempSync(join(tmpdir(), 'kvmclone-proto-'));

@@ -10,6 +10,7 @@ import type { ProtoGrpcType as InfoProto } from './generated/info.js';
 import type { ProtoGrpcType as StorageProto } from './generated/storage.js';
 import type { ProtoGrpcType as DomainProto } from './generated/domain.js';
 import type { ProtoGrpcType as DiskProto } from './generated/disk.js';
+import type { ProtoGrpcType as TransferProto } from './generated/transfer.js';
 
 /** The API version this build speaks (the proto package's suffix). */
 export const API_VERSION = 'v1';
@@ -18,7 +19,7 @@ export const API_VERSION = 'v1';
 export const PROTO_ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../proto/' : '../proto/', import.meta.url));
 
 /** The proto files of the agent API, relative to PROTO_ROOT. */
-export const AGENT_PROTO_FILES = ['info', 'storage', 'domain', 'disk'].map((n) => `kvmclone/agent/${API_VERSION}/${n}.proto`);
+export const AGENT_PROTO_FILES = ['info', 'storage', 'domain', 'disk', 'transfer'].map((n) => `kvmclone/agent/${API_VERSION}/${n}.proto`);
 
 /** Options matching `scripts/gen-proto.mjs` (longs as numbers, enums as strings, defaults, oneofs). */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
@@ -30,7 +31,7 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 };
 
 /** Everything the agent package defines, typed. */
-export type AgentProto = InfoProto & StorageProto & DomainProto & DiskProto;
+export type AgentProto = InfoProto & StorageProto & DomainProto & DiskProto & TransferProto;
 
 let cached: { definition: protoLoader.PackageDefinition; proto: AgentProto } | undefined;
 

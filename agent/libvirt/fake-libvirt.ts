@@ -38,6 +38,8 @@ const DEFAULT_HOST: HostRecord = {
   freeMemoryBytes: 6 * 1024 ** 3,
   libvirtVersion: '9.0.0',
   qemuVersion: '7.2.0',
+  usableCpuModels: ['qemu64', 'Westmere', 'Broadwell'],
+  kvm: true,
 };
 
 /** What the fake's guests do with an ACPI power-off request. */

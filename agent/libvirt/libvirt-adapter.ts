@@ -255,7 +255,7 @@ export class LibvirtAdapter implements LibvirtPort {
   }
 
   async hostFacts(options?: PortCallOptions): Promise<HostRecord> {
-    const [node, version, capabilities, memory] = await Promise.all([
+    const [node, version, capabilities, memory, domcaps] = await Promise.all([
       this.call('read host facts', options, async (h) => ({ hostname: await h.connectGetHostname(), info: await h.nodeGetInfo() })),
       this.virsh('read versions', ['version', '--daemon'], options),
       this.virsh('read host capabilities', ['capabilities'], options),
@@ -264,8 +264,21 @@ export class LibvirtAdapter implements LibvirtPort {
         if (err instanceof Error && /not supported/.test(err.message)) return '';
         throw err;
       }),
+      // Which named CPU models a guest can be given here (for the clone's CPU preflight).
+      this.virsh('read domain capabilities', ['domcapabilities'], options).catch((err: unknown) => {
+        if (err instanceof Error && /not supported|unsupported/i.test(err.message)) return '';
+        throw err;
+      }),
     ]);
-    const cpu = child(child(parseXml(capabilities, 'virsh capabilities'), 'host'), 'cpu');
+    const customMode = domcaps
+      ? childrenNamed(child(parseXml(domcaps, 'virsh domcapabilities'), 'cpu'), 'mode').find((m) => attr(m, 'name') === 'custom')
+      : undefined;
+    const usableCpuModels = childrenNamed(customMode, 'model')
+      .filter((m) => attr(m, 'usable') === 'yes')
+      .map((m) => textContent(m).trim());
+    const caps = parseXml(capabilities, 'virsh capabilities');
+    const kvm = childrenNamed(caps, 'guest').some((g) => childrenNamed(child(g, 'arch'), 'domain').some((d) => attr(d, 'type') === 'kvm'));
+    const cpu = child(child(caps, 'host'), 'cpu');
     const kib = (key: string): number => Number(/^(\S+)\s*:\s*(\d+) KiB$/m.exec(memory.split('\n').find((l) => l.startsWith(key)) ?? '')?.[2] ?? 0) * 1024;
     return {
       hostname: node.hostname,
@@ -278,6 +291,8 @@ export class LibvirtAdapter implements LibvirtPort {
       freeMemoryBytes: kib('free'),
       libvirtVersion: /^Running against daemon: (\S+)/m.exec(version)?.[1] ?? /^Using library: libvirt (\S+)/m.exec(version)?.[1] ?? '',
       qemuVersion: /^Running hypervisor: QEMU (\S+)/m.exec(version)?.[1] ?? '',
+      usableCpuModels,
+      kvm,
     };
   }
 

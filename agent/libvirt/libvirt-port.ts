@@ -39,6 +39,10 @@ export interface HostRecord {
   freeMemoryBytes: number;
   libvirtVersion: string;
   qemuVersion: string;
+  /** Named CPU models a guest can be given on this host. */
+  usableCpuModels: string[];
+  /** Whether KVM guests can run here. */
+  kvm: boolean;
 }
 
 /** A libvirt storage pool. */

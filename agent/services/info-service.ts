@@ -33,6 +33,8 @@ export function createInfoService(deps: { rpc: RpcDeps; libvirt: LibvirtPort; ro
           libvirtVersion: host.libvirtVersion,
           qemuVersion: host.qemuVersion,
           kernelRelease: release(),
+          usableCpuModels: host.usableCpuModels,
+          kvm: host.kvm,
         },
       };
     }),

@@ -25,6 +25,16 @@ export interface HostFacts {
    */
   'qemuVersion'?: (string);
   'kernelRelease'?: (string);
+  /**
+   * CPU models the hypervisor can give a guest on this host (libvirt
+   * domcapabilities, custom mode, usable='yes'); a VM with a named model can
+   * run here only if its model is listed.
+   */
+  'usableCpuModels'?: (string)[];
+  /**
+   * Whether this host can run KVM guests (domain type 'kvm').
+   */
+  'kvm'?: (boolean);
 }
 
 export interface HostFacts__Output {
@@ -50,4 +60,14 @@ export interface HostFacts__Output {
    */
   'qemuVersion': (string);
   'kernelRelease': (string);
+  /**
+   * CPU models the hypervisor can give a guest on this host (libvirt
+   * domcapabilities, custom mode, usable='yes'); a VM with a named model can
+   * run here only if its model is listed.
+   */
+  'usableCpuModels': (string)[];
+  /**
+   * Whether this host can run KVM guests (domain type 'kvm').
+   */
+  'kvm': (boolean);
 }

@@ -1,0 +1,144 @@
+/**
+ * kvmctl's configuration: the YAML file (default
+ * $XDG_CONFIG_HOME/kvmclone/kvmctl.yaml; absent = defaults) compiled into
+ * normalised options, then the global flags on top. Strict like the agent's:
+ * unknown keys are errors and every problem is named at once (exit 2).
+ * No secret ever lives here: keys come from ssh-agent or key files.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { durationMs, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
+import { checkAbsolutePath } from '../../shared/validation.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = durationMs(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration (e.g. 10s, 500ms, 2m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const path = z.string().min(1);
+const absolutePath = z.string().superRefine((value, ctx) => {
+  try {
+    checkAbsolutePath(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^path: /, '') : String(err) });
+  }
+});
+
+/** The file's schema (snake_case keys, sections of CONTRACT.md). */
+export const controllerFileSchema = z.strictObject({
+  ssh: z
+    .strictObject({
+      /** auto: OpenSSH when the `ssh` binary is present, else ssh2. */
+      engine: z.enum(['auto', 'openssh', 'ssh2']).optional(),
+      connect_timeout: duration.optional(),
+      keepalive: duration.optional(),
+      ciphers: z.array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name')).min(1).optional(),
+      known_hosts: path.optional(),
+      config_file: path.optional(),
+      identity_file: path.optional(),
+    })
+    .optional(),
+  agent: z.strictObject({ socket: absolutePath.optional() }).optional(),
+  transfer: z
+    .strictObject({
+      /** Disks copied at the same time. */
+      concurrency: z.number().int().min(1).max(16).optional(),
+    })
+    .optional(),
+  retry: z
+    .strictObject({
+      /** Attempts to establish an SSH connection before giving up. */
+      attempts: z.number().int().min(1).max(10).optional(),
+      base_delay: duration.optional(),
+      max_delay: duration.optional(),
+    })
+    .optional(),
+  timeouts: z
+    .strictObject({
+      /** Deadline of each control call (inventory, define, commit). */
+      call: duration.optional(),
+      /** Abort a transfer when no byte has moved for this long. */
+      no_progress: duration.optional(),
+    })
+    .optional(),
+  state: z.strictObject({ database: path.optional() }).optional(),
+});
+
+/** Compiled controller options. */
+export interface ControllerOptions {
+  ssh: {
+    engine: 'auto' | 'openssh' | 'ssh2';
+    connectTimeoutS: number;
+    keepaliveS: number;
+    ciphers: string[];
+    knownHostsFile: string | undefined;
+    configFile: string;
+    identityFile: string | undefined;
+  };
+  agentSocket: string;
+  transfer: { concurrency: number };
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  timeouts: { callMs: number; noProgressMs: number };
+  databasePath: string;
+}
+
+/** Global flags that override the file (CONTRACT.md). */
+export interface GlobalFlags {
+  config?: string;
+  sshConfig?: string;
+  knownHosts?: string;
+  identity?: string;
+  agentSocket?: string;
+  engine?: 'auto' | 'openssh' | 'ssh2';
+}
+
+function xdg(variable: 'XDG_CONFIG_HOME' | 'XDG_STATE_HOME', fallback: string): string {
+  const value = process.env[variable];
+  return value && value.startsWith('/') ? value : join(homedir(), fallback);
+}
+
+/** Default config file path. */
+export function defaultConfigPath(): string {
+  return join(xdg('XDG_CONFIG_HOME', '.config'), 'kvmclone', 'kvmctl.yaml');
+}
+
+/** Loads and compiles the controller's options. */
+export async function loadControllerOptions(flags: GlobalFlags): Promise<ControllerOptions> {
+  const file = flags.config ?? defaultConfigPath();
+  const raw = parseConfig(controllerFileSchema, await readYamlFile(file, flags.config !== undefined), file);
+  const flagged = parseConfig(
+    controllerFileSchema,
+    {
+      ssh: {
+        ...(flags.sshConfig !== undefined && { config_file: flags.sshConfig }),
+        ...(flags.knownHosts !== undefined && { known_hosts: flags.knownHosts }),
+        ...(flags.identity !== undefined && { identity_file: flags.identity }),
+        ...(flags.engine !== undefined && { engine: flags.engine }),
+      },
+      agent: flags.agentSocket !== undefined ? { socket: flags.agentSocket } : {},
+    },
+    'command-line flags',
+  );
+  const ssh = { ...raw.ssh, ...flagged.ssh };
+  return {
+    ssh: {
+      engine: ssh.engine ?? 'auto',
+      connectTimeoutS: Math.ceil((ssh.connect_timeout ?? 10_000) / 1000),
+      keepaliveS: Math.ceil((ssh.keepalive ?? 15_000) / 1000),
+      ciphers: ssh.ciphers ?? ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr'],
+      knownHostsFile: ssh.known_hosts,
+      configFile: ssh.config_file ?? join(homedir(), '.ssh', 'config'),
+      identityFile: ssh.identity_file,
+    },
+    agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? '/run/kvmclone/agent.sock',
+    transfer: { concurrency: raw.transfer?.concurrency ?? 2 },
+    retry: { attempts: raw.retry?.attempts ?? 3, baseDelayMs: raw.retry?.base_delay ?? 500, maxDelayMs: raw.retry?.max_delay ?? 5000 },
+    timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },
+    databasePath: raw.state?.database ?? join(xdg('XDG_STATE_HOME', '.local/state'), 'kvmclone', 'history.sqlite'),
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * The controller's one error mapper: a gRPC ServiceError from an agent
+ * becomes a KvmcloneError with the same code name and the agent's message,
+ * prefixed with the host, so every failure reads "hostb: ...".
+ */
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { ERROR_CODES, KvmcloneError, isAbortError, type ErrorCode } from '../../shared/errors.js';
+
+function isServiceError(err: unknown): err is ServiceError {
+  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err;
+}
+
+/** Converts anything an agent call threw into a KvmcloneError naming the host. */
+export function fromStatus(err: unknown, host: string): KvmcloneError {
+  if (err instanceof KvmcloneError) return err;
+  if (isAbortError(err)) return new KvmcloneError('CANCELLED', 'interrupted', { cause: err });
+  if (isServiceError(err)) {
+    const name = status[err.code] as string | undefined;
+    const code: ErrorCode = (ERROR_CODES as readonly string[]).includes(name ?? '') ? (name as ErrorCode) : 'INTERNAL';
+    const details = err.details || name || 'unknown error';
+    if (err.code === status.UNAVAILABLE && /No connection established|connect|ECONNREFUSED|ENOENT/i.test(details)) {
+      return new KvmcloneError('UNAVAILABLE', `${host}: the agent cannot be reached (${details}); is kvmclone-agent running there?`, { cause: err });
+    }
+    return new KvmcloneError(code, `${host}: ${details}`, { cause: err });
+  }
+  return new KvmcloneError('INTERNAL', `${host}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}

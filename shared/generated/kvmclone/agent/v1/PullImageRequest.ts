@@ -1,0 +1,55 @@
+// Original file: proto/kvmclone/agent/v1/transfer.proto
+
+import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
+
+export interface PullImageRequest {
+  /**
+   * Socket on this host that reaches the source agent's peer socket; must be
+   * a fresh per-operation path under the agent's runtime directory.
+   */
+  'peerSocket'?: (string);
+  'ticket'?: (string);
+  /**
+   * Image path on the source host.
+   */
+  'sourcePath'?: (string);
+  /**
+   * Final path on this host; the staging file is created beside it.
+   */
+  'targetPath'?: (string);
+  /**
+   * Continue an interrupted pull into this staging file; "" starts afresh.
+   */
+  'stagingId'?: (string);
+  'operationId'?: (string);
+  /**
+   * Pull only these ranges of the source (sync); empty pulls everything.
+   */
+  'ranges'?: (_kvmclone_agent_v1_ByteRange)[];
+}
+
+export interface PullImageRequest__Output {
+  /**
+   * Socket on this host that reaches the source agent's peer socket; must be
+   * a fresh per-operation path under the agent's runtime directory.
+   */
+  'peerSocket': (string);
+  'ticket': (string);
+  /**
+   * Image path on the source host.
+   */
+  'sourcePath': (string);
+  /**
+   * Final path on this host; the staging file is created beside it.
+   */
+  'targetPath': (string);
+  /**
+   * Continue an interrupted pull into this staging file; "" starts afresh.
+   */
+  'stagingId': (string);
+  'operationId': (string);
+  /**
+   * Pull only these ranges of the source (sync); empty pulls everything.
+   */
+  'ranges': (_kvmclone_agent_v1_ByteRange__Output)[];
+}

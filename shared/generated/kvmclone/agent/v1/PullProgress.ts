@@ -1,0 +1,41 @@
+// Original file: proto/kvmclone/agent/v1/transfer.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface PullProgress {
+  'stagingId'?: (string);
+  'stagingPath'?: (string);
+  /**
+   * Bytes of the source file covered so far (data sent plus zero ranges).
+   */
+  'bytesDone'?: (number | string | Long);
+  'bytesTotal'?: (number | string | Long);
+  /**
+   * Data bytes received from the source (what crossed the wire).
+   */
+  'bytesTransferred'?: (number | string | Long);
+  /**
+   * Set on the last message: digest of the staging file (DigestImage form).
+   */
+  'digest'?: (string);
+  'done'?: (boolean);
+}
+
+export interface PullProgress__Output {
+  'stagingId': (string);
+  'stagingPath': (string);
+  /**
+   * Bytes of the source file covered so far (data sent plus zero ranges).
+   */
+  'bytesDone': (number);
+  'bytesTotal': (number);
+  /**
+   * Data bytes received from the source (what crossed the wire).
+   */
+  'bytesTransferred': (number);
+  /**
+   * Set on the last message: digest of the staging file (DigestImage form).
+   */
+  'digest': (string);
+  'done': (boolean);
+}

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rewriteDomainXml, randomMac } from '../../controller/operations/clone/domain-xml-rewrite.js';
+import { checkCpuCompatibility } from '../../controller/operations/clone/cpu-compat.js';
+import type { HostFacts__Output } from '../../shared/generated/kvmclone/agent/v1/HostFacts.js';
+
+const SOURCE = `<domain type='kvm'>
+  <name>web1</name>
+  <uuid>11111111-2222-3333-4444-555555555555</uuid>
+  <!-- keep me -->
+  <memory unit='KiB'>65536</memory>
+  <os firmware='efi'><type arch='x86_64' machine='pc'>hvm</type><nvram template='/usr/share/OVMF/OVMF_VARS.fd'>/var/lib/libvirt/qemu/nvram/web1_VARS.fd</nvram></os>
+  <cpu mode='host-model'/>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/web1.qcow2'/><backingStore/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/var/lib/libvirt/images/web1-data.raw'/><target dev='vdb' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>
+    <interface type='network'><mac address='52:54:00:aa:bb:cc'/><source network='default'/><model type='virtio'/></interface>
+    <interface type='network'><source network='default'/></interface>
+    <serial type='file'><source path='/var/log/libvirt/qemu/web1-serial.log'/><target port='0'/></serial>
+  </devices>
+</domain>`;
+
+test('the clone gets a new name, UUID, MACs and remapped paths, and nothing else changes', () => {
+  const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02'];
+  const result = rewriteDomainXml(SOURCE, {
+    name: 'web1-clone',
+    uuid: '99999999-8888-7777-6666-555555555555',
+    diskPaths: new Map([
+      ['/var/lib/libvirt/images/web1.qcow2', '/srv/vms/web1-clone.qcow2'],
+      ['/var/lib/libvirt/images/web1-data.raw', '/srv/vms/web1-clone-data.raw'],
+    ]),
+    nvramPath: '/var/lib/libvirt/qemu/nvram/web1-clone_VARS.fd',
+    newMac: () => macs.shift() ?? 'x',
+  });
+  const xml = result.xml;
+  assert.match(xml, /<name>web1-clone<\/name>/);
+  assert.match(xml, /<uuid>99999999-8888-7777-6666-555555555555<\/uuid>/);
+  assert.doesNotMatch(xml, /11111111-2222/);
+  assert.match(xml, /file="\/srv\/vms\/web1-clone.qcow2"/);
+  assert.match(xml, /file="\/srv\/vms\/web1-clone-data.raw"/);
+  assert.doesNotMatch(xml, /images\/web1/);
+  assert.match(xml, />\/var\/lib\/libvirt\/qemu\/nvram\/web1-clone_VARS.fd<\/nvram>/);
+  assert.match(xml, /template="\/usr\/share\/OVMF\/OVMF_VARS.fd"/);
+  assert.match(xml, /<mac address="52:54:00:00:00:01"\/>/);
+  assert.match(xml, /<mac address="52:54:00:00:00:02"\/>/);
+  assert.doesNotMatch(xml, /aa:bb:cc/);
+  assert.deepEqual(result.macs, [
+    { from: '52:54:00:aa:bb:cc', to: '52:54:00:00:00:01' },
+    { from: '', to: '52:54:00:00:00:02' },
+  ]);
+  assert.match(xml, /<!-- keep me -->/);
+  assert.match(xml, /<cpu mode="host-model"\/>/);
+  assert.match(xml, /web1-serial.log/, 'paths that are not disks, NVRAM or TPM are left alone');
+  assert.doesNotMatch(xml, /backingStore/);
+});
+
+test('a disk without a planned destination is an error, not a silent copy of the source path', () => {
+  assert.throws(() => rewriteDomainXml(SOURCE, { name: 'x', diskPaths: new Map() }), /no destination path was planned for disk \/var\/lib\/libvirt\/images\/web1.qcow2/);
+});
+
+test('random MACs are unicast, locally administered in 52:54:00, and differ', () => {
+  const a = randomMac();
+  assert.match(a, /^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$/);
+  const many = new Set(Array.from({ length: 50 }, randomMac));
+  assert.ok(many.size > 45);
+});
+
+const host = (over: Partial<HostFacts__Output>): HostFacts__Output => ({
+  hostname: 'h',
+  arch: 'x86_64',
+  cpuModel: 'EPYC-Rome',
+  cpuFeatures: ['avx2', 'sse4.2'],
+  cpus: 4,
+  memoryBytes: 8 << 30,
+  freeMemoryBytes: 4 << 30,
+  libvirtVersion: '9.0.0',
+  qemuVersion: '7.2.0',
+  kernelRelease: '6.1',
+  usableCpuModels: ['qemu64', 'Westmere', 'EPYC-Rome'],
+  kvm: true,
+  ...over,
+});
+
+test('CPU: host-model passes, passthrough needs the same CPU, named models must be usable, KVM must exist', () => {
+  assert.deepEqual(checkCpuCompatibility({ mode: 'host-model', model: '', domainType: 'kvm' }, host({}), host({ cpuModel: 'Skylake' }), 'hostb'), []);
+  assert.throws(
+    () => checkCpuCompatibility({ mode: 'host-passthrough', model: '', domainType: 'kvm' }, host({}), host({ cpuModel: 'Skylake', cpuFeatures: ['sse4.2'] }), 'hostb'),
+    /host-passthrough.*EPYC-Rome.*hostb has Skylake; it lacks avx2/,
+  );
+  assert.deepEqual(checkCpuCompatibility({ mode: 'host-passthrough', model: '', domainType: 'kvm' }, host({}), host({}), 'hostb'), []);
+  assert.throws(() => checkCpuCompatibility({ mode: 'custom', model: 'Icelake-Server', domainType: 'kvm' }, host({}), host({}), 'hostb'), /CPU model Icelake-Server is not usable on hostb/);
+  assert.deepEqual(checkCpuCompatibility({ mode: 'custom', model: 'Westmere', domainType: 'kvm' }, host({}), host({}), 'hostb'), []);
+  assert.equal(checkCpuCompatibility({ mode: 'custom', model: 'Westmere', domainType: 'kvm' }, host({}), host({ usableCpuModels: [] }), 'hostb').length, 1);
+  assert.throws(() => checkCpuCompatibility({ mode: '', model: '', domainType: 'kvm' }, host({}), host({ kvm: false }), 'hostb'), /cannot run KVM guests/);
+  assert.deepEqual(checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ kvm: false }), 'hostb'), []);
+  assert.throws(() => checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ arch: 'aarch64' }), 'hostb'), /aarch64/);
+});
