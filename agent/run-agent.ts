@@ -23,7 +23,7 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   let running;
   try {
     const roots = await ImageRoots.open(options.imageRoots);
-    running = await startAgentServer({ log, libvirt, roots, socket: options.socket, socketMode: options.socketMode, socketGroup: options.socketGroup });
+    running = await startAgentServer({ log, libvirt, roots, socket: options.socket, socketMode: options.socketMode, socketGroup: options.socketGroup, peerSocket: options.peerSocket });
     lifecycle.transition('RUNNING');
     const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;
     notifier.ready(status);

@@ -8,15 +8,17 @@ import type { DiskServiceClient } from './generated/kvmclone/agent/v1/DiskServic
 import type { DomainServiceClient } from './generated/kvmclone/agent/v1/DomainService.js';
 import type { InfoServiceClient } from './generated/kvmclone/agent/v1/InfoService.js';
 import type { StorageServiceClient } from './generated/kvmclone/agent/v1/StorageService.js';
+import type { TransferServiceClient } from './generated/kvmclone/agent/v1/TransferService.js';
 import { CLIENT_CHANNEL_OPTIONS } from './grpc-tuning.js';
 import { loadAgentProto } from './proto.js';
 
-/** The four service clients of one agent, sharing one channel. */
+/** The service clients of one agent, sharing one channel. */
 export interface AgentClients {
   readonly info: InfoServiceClient;
   readonly storage: StorageServiceClient;
   readonly domain: DomainServiceClient;
   readonly disk: DiskServiceClient;
+  readonly transfer: TransferServiceClient;
   /** Closes the shared channel. */
   close(): void;
 }
@@ -33,6 +35,7 @@ export function createAgentClients(target: string, options: grpc.ChannelOptions 
     storage: new v1.StorageService(target, credentials, shared),
     domain: new v1.DomainService(target, credentials, shared),
     disk: new v1.DiskService(target, credentials, shared),
+    transfer: new v1.TransferService(target, credentials, shared),
     close: () => info.close(),
   };
 }

@@ -5,6 +5,7 @@
  * Precedence: built-in defaults < /etc/kvmclone/agent.yaml (or --config) <
  * command-line flags. Unknown keys are errors, every one named at once.
  */
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, durationMs, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
 import { LOG_LEVELS } from '../../shared/logger.js';
@@ -38,6 +39,8 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 /** The YAML file's schema (snake_case keys). */
 export const agentFileSchema = z.strictObject({
   socket: absolutePath.optional(),
+  /** Read-only, ticket-guarded socket that peer agents pull from (default: peer.sock beside the socket). */
+  peer_socket: absolutePath.optional(),
   /** Octal string, e.g. "0660". */
   socket_mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"').optional(),
   /** Group (name or numeric id) given access to the socket. */
@@ -52,6 +55,7 @@ export const agentFileSchema = z.strictObject({
 /** Compiled agent options. */
 export interface AgentOptions {
   socket: string;
+  peerSocket: string;
   socketMode: number;
   socketGroup: string | number | undefined;
   imageRoots: string[];
@@ -88,6 +92,7 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
   }
   return {
     socket: merged.socket ?? AGENT_DEFAULTS.socket,
+    peerSocket: merged.peer_socket ?? join(dirname(merged.socket ?? AGENT_DEFAULTS.socket), 'peer.sock'),
     socketMode: merged.socket_mode !== undefined ? Number.parseInt(merged.socket_mode, 8) : 0o660,
     socketGroup: merged.socket_group,
     imageRoots: merged.image_roots ?? [...AGENT_DEFAULTS.imageRoots],

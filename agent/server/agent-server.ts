@@ -17,7 +17,12 @@ import { createDiskService } from '../services/disk-service.js';
 import { createDomainService } from '../services/domain-service.js';
 import { createInfoService } from '../services/info-service.js';
 import { createStorageService } from '../services/storage-service.js';
+import { createTransferService } from '../services/transfer-service.js';
+import { LockRegistry } from '../transfer/lock-registry.js';
+import { TicketRegistry } from '../transfer/ticket-registry.js';
+import { startPeerServer } from './peer-server.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
+import { dirname } from 'node:path';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
@@ -27,6 +32,8 @@ export interface AgentServerDeps {
   socket: string;
   socketMode: number;
   socketGroup?: string | number | undefined;
+  /** The ticket-guarded read-only socket other agents pull from. */
+  peerSocket: string;
 }
 
 /** A running agent server. */
@@ -44,6 +51,7 @@ export const HEALTH_SERVICES = [
   'kvmclone.agent.v1.StorageService',
   'kvmclone.agent.v1.DomainService',
   'kvmclone.agent.v1.DiskService',
+  'kvmclone.agent.v1.TransferService',
 ] as const;
 
 /** Builds, binds and starts the server. */
@@ -58,6 +66,12 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   server.addService(v1.StorageService.service, createStorageService(services));
   server.addService(v1.DomainService.service, createDomainService(services));
   server.addService(v1.DiskService.service, createDiskService(services));
+  const tickets = new TicketRegistry();
+  const locks = new LockRegistry();
+  server.addService(
+    v1.TransferService.service,
+    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket }),
+  );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
   new ReflectionService(definition).addToServer(server);
@@ -67,6 +81,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
+  const peer = await startPeerServer({ rpc, roots: deps.roots, tickets, socket: deps.peerSocket });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
@@ -85,6 +100,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
           resolve();
         });
       });
+      await peer.close();
       await removeSocket(deps.socket);
     })();
     return closing;

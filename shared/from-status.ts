@@ -1,10 +1,11 @@
 /**
- * The controller's one error mapper: a gRPC ServiceError from an agent
+ * The client side's one error mapper (kvmctl, and an agent pulling from a peer):
+ * a gRPC ServiceError from an agent
  * becomes a KvmcloneError with the same code name and the agent's message,
  * prefixed with the host, so every failure reads "hostb: ...".
  */
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ERROR_CODES, KvmcloneError, isAbortError, type ErrorCode } from '../../shared/errors.js';
+import { ERROR_CODES, KvmcloneError, isAbortError, type ErrorCode } from './errors.js';
 
 function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err;

@@ -1,0 +1,77 @@
+/**
+ * TransferService: tickets for the peer socket (source side), image pulls
+ * (destination side) and operation locks (both sides). Long-lived state —
+ * tickets and locks — is tied to open calls, so it ends when they end.
+ */
+import { once } from 'node:events';
+import type { TransferServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/TransferService.js';
+import { invalidArgument } from '../../shared/errors.js';
+import { checkId, checkVmName } from '../../shared/validation.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import { serverStream, type RpcDeps } from '../rpc/handlers.js';
+import type { LockRegistry } from '../transfer/lock-registry.js';
+import { pullImage } from '../transfer/pull-image.js';
+import type { TicketRegistry } from '../transfer/ticket-registry.js';
+
+/** What TransferService needs. */
+export interface TransferServiceDeps {
+  rpc: RpcDeps;
+  roots: ImageRoots;
+  tickets: TicketRegistry;
+  locks: LockRegistry;
+  /** The agent's runtime directory (where its sockets and per-operation peer sockets live). */
+  runtimeDir: string;
+  /** The peer socket path announced with each ticket. */
+  peerSocket: string;
+}
+
+/** Most paths one ticket may name (a VM's disks, backing files, NVRAM, TPM state). */
+const MAX_TICKET_PATHS = 256;
+
+/** Resolves when `signal` aborts (the call ended). */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : once(signal, 'abort').then(() => undefined);
+}
+
+/** Builds the TransferService handlers. */
+export function createTransferService(deps: TransferServiceDeps): TransferServiceHandlers {
+  const { rpc, roots, tickets, locks } = deps;
+  return {
+    OpenTicket: serverStream('OpenTicket', rpc, async (req, send, ctx) => {
+      const operationId = checkId(req.operationId, 'operation_id');
+      if (req.paths.length === 0 || req.paths.length > MAX_TICKET_PATHS) throw invalidArgument(`paths: 1 to ${MAX_TICKET_PATHS} paths are required`);
+      const resolved = await Promise.all(req.paths.map((p, i) => roots.existing(p, `paths[${i}]`)));
+      const ticket = tickets.issue(resolved, operationId);
+      ctx.log.info({ operationId, paths: resolved }, 'ticket issued');
+      try {
+        await send({ ticket, peerSocket: deps.peerSocket });
+        await untilAborted(ctx.signal);
+      } finally {
+        tickets.revoke(ticket);
+        ctx.log.info({ operationId }, 'ticket revoked');
+      }
+    }),
+
+    PullImage: serverStream('PullImage', rpc, async (req, send, ctx) => {
+      checkId(req.operationId, 'operation_id');
+      ctx.log.info({ operationId: req.operationId, source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '' }, 'pull started');
+      await pullImage(req, { roots, runtimeDir: deps.runtimeDir }, send, ctx.signal);
+      ctx.log.info({ operationId: req.operationId, target: req.targetPath }, 'pull finished');
+    }),
+
+    HoldLock: serverStream('HoldLock', rpc, async (req, send, ctx) => {
+      const vm = checkVmName(req.vmName, 'vm_name');
+      const operationId = checkId(req.operationId, 'operation_id');
+      const purpose = req.purpose.slice(0, 200);
+      const release = locks.acquire(vm, operationId, purpose);
+      ctx.log.info({ vm, operationId, purpose }, 'lock taken');
+      try {
+        await send({ held: true });
+        await untilAborted(ctx.signal);
+      } finally {
+        release();
+        ctx.log.info({ vm, operationId }, 'lock released');
+      }
+    }),
+  };
+}

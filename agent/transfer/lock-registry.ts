@@ -1,0 +1,35 @@
+/**
+ * Operation locks: one clone or sync per VM name per host at a time. A lock
+ * is held by an open HoldLock call and released when that call ends for any
+ * reason, so a controller that dies cannot leave a stale lock behind.
+ */
+import { aborted } from '../../shared/errors.js';
+
+interface Holder {
+  operationId: string;
+  purpose: string;
+  since: Date;
+}
+
+/** In-memory locks of this agent, keyed by VM name. */
+export class LockRegistry {
+  private readonly held = new Map<string, Holder>();
+
+  /** Takes the lock of `vm` or throws ABORTED naming who holds it; returns the release function. */
+  acquire(vm: string, operationId: string, purpose: string): () => void {
+    const current = this.held.get(vm);
+    if (current) {
+      throw aborted(`VM ${vm} is locked by operation ${current.operationId} (${current.purpose}) since ${current.since.toISOString()}`);
+    }
+    const holder: Holder = { operationId, purpose, since: new Date() };
+    this.held.set(vm, holder);
+    return () => {
+      if (this.held.get(vm) === holder) this.held.delete(vm);
+    };
+  }
+
+  /** Whether `vm` is locked (tests and diagnostics). */
+  isLocked(vm: string): boolean {
+    return this.held.has(vm);
+  }
+}

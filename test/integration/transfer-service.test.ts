@@ -1,0 +1,181 @@
+/**
+ * Agent-to-agent transfer on one machine: two real agent processes, the
+ * source's peer socket re-exposed in the destination's runtime directory by a
+ * byte proxy (what the controller's SSH forwards do between hosts).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { createConnection, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
+import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
+import { rejectsWithStatus } from '../support/grpc-status.js';
+import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+
+const run = promisify(execFile);
+const T = { deadlineMs: 30_000 };
+let dir: string;
+let agents: AgentProcess[] = [];
+let a: AgentClients;
+let b: AgentClients;
+let runB: string;
+let proxies: Server[] = [];
+const MiB = 1024 * 1024;
+
+async function startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string }> {
+  const runtime = join(dir, name, 'run');
+  const images = join(dir, name, 'images');
+  await mkdir(images, { recursive: true });
+  const agent = spawnAgent(['--socket', join(runtime, 'agent.sock'), '--images-root', images, '--libvirt-uri', 'test:///default']);
+  agents.push(agent);
+  await waitForSocket(agent, join(runtime, 'agent.sock'));
+  await waitForSocket(agent, join(runtime, 'peer.sock'));
+  return { clients: createAgentClients(`unix:${join(runtime, 'agent.sock')}`), runtime, images };
+}
+
+/** Re-exposes `target` at `path`, byte for byte. */
+async function proxy(path: string, target: string): Promise<void> {
+  const server = createServer((socket) => {
+    const upstream = createConnection(target);
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  proxies.push(server);
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+}
+
+function openTicket(paths: string[]): Promise<{ ticket: TicketEvent__Output; call: ClientReadableStream<TicketEvent__Output> }> {
+  const call = a.transfer.openTicket({ paths, operationId: randomUUID() });
+  return new Promise((resolve, reject) => {
+    call.once('data', (ticket: TicketEvent__Output) => resolve({ ticket, call }));
+    call.once('error', reject);
+  });
+}
+
+function pull(request: object): Promise<PullProgress__Output[]> {
+  return new Promise((resolve, reject) => {
+    const events: PullProgress__Output[] = [];
+    const call = b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
+    call.on('data', (e: PullProgress__Output) => events.push(e));
+    call.on('error', reject);
+    call.on('end', () => resolve(events));
+  });
+}
+
+let imagesA: string;
+let imagesB: string;
+let peerA: string;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kvmclone-transfer-'));
+  const sa = await startAgent('a');
+  const sb = await startAgent('b');
+  a = sa.clients;
+  b = sb.clients;
+  runB = sb.runtime;
+  imagesA = sa.images;
+  imagesB = sb.images;
+  peerA = join(sa.runtime, 'peer.sock');
+  // 256 MiB sparse image with 20 scattered MiB of random data and one all-zero allocated MiB.
+  const fh = await open(join(imagesA, 'disk.raw'), 'w');
+  await fh.truncate(256 * MiB);
+  for (let i = 0; i < 20; i += 1) await fh.write(randomBytes(MiB), 0, MiB, (i * 12 + 1) * MiB);
+  await fh.write(Buffer.alloc(MiB), 0, MiB, 250 * MiB);
+  await fh.close();
+});
+
+after(async () => {
+  a?.close();
+  b?.close();
+  for (const p of proxies) p.close();
+  for (const agent of agents) if (agent.child.exitCode === null) agent.child.kill('SIGTERM');
+  await Promise.all(agents.map((x) => x.exited));
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a pull through a ticket moves only data, lands in a sparse staging file, and reports a matching digest', async () => {
+  const source = join(imagesA, 'disk.raw');
+  const { ticket, call } = await openTicket([source]);
+  assert.equal(ticket.peerSocket, peerA);
+  const peer = join(runB, `peer-${randomUUID()}.sock`);
+  await proxy(peer, ticket.peerSocket);
+  const target = join(imagesB, 'disk.raw');
+  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [] });
+  call.cancel();
+  const last = events.at(-1);
+  assert.ok(last?.done, 'the last event is the final one');
+  assert.equal(last.bytesTransferred, 20 * MiB, 'holes and zero blocks are not sent');
+  assert.equal(last.bytesTotal, 256 * MiB);
+  assert.ok(events.length >= 3, 'progress is reported on the way');
+  const staging = await stat(last.stagingPath);
+  assert.ok(staging.blocks * 512 <= 22 * MiB, `staging is sparse (${staging.blocks * 512} bytes allocated)`);
+  const digestA = await unaryCall(a.disk, a.disk.digestImage, { path: source }, T);
+  assert.equal(last.digest, digestA.digest);
+  await unaryCall(b.disk, b.disk.commitStaging, { targetPath: target, stagingId: last.stagingId, replace: false }, T);
+  await run('cmp', [source, target]);
+});
+
+test('the peer socket: no ticket, a ticket for another path, or a write are PERMISSION_DENIED', async () => {
+  const peer = createAgentClients(`unix:${peerA}`);
+  try {
+    await rejectsWithStatus(unaryCall(peer.disk, peer.disk.statImage, { path: join(imagesA, 'disk.raw') }, T), 'PERMISSION_DENIED');
+    const other = join(imagesA, 'other.raw');
+    const fh = await open(other, 'w');
+    await fh.truncate(MiB);
+    await fh.close();
+    const { ticket, call } = await openTicket([other]);
+    const metadata = new Metadata();
+    metadata.set('kvmclone-ticket', ticket.ticket);
+    await unaryCall(peer.disk, peer.disk.statImage, { path: other }, { ...T, metadata });
+    await rejectsWithStatus(unaryCall(peer.disk, peer.disk.statImage, { path: join(imagesA, 'disk.raw') }, { ...T, metadata }), 'PERMISSION_DENIED');
+    await rejectsWithStatus(unaryCall(peer.disk, peer.disk.abortStaging, { targetPath: other, stagingId: randomUUID() }, { ...T, metadata }), 'PERMISSION_DENIED');
+    call.cancel();
+    await new Promise((r) => setTimeout(r, 200));
+    await rejectsWithStatus(unaryCall(peer.disk, peer.disk.statImage, { path: other }, { ...T, metadata }), 'PERMISSION_DENIED');
+  } finally {
+    peer.close();
+  }
+});
+
+test('a revoked ticket stops a pull before it writes, and no staging file is left', async () => {
+  const source = join(imagesA, 'disk.raw');
+  const { ticket, call } = await openTicket([source]);
+  call.cancel();
+  await new Promise((r) => setTimeout(r, 200));
+  const peer = join(runB, `peer-${randomUUID()}.sock`);
+  await proxy(peer, ticket.peerSocket);
+  await rejectsWithStatus(pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [] }), 'PERMISSION_DENIED');
+  assert.deepEqual((await readdir(imagesB)).filter((f) => f.includes('kvmclone-staging')), []);
+});
+
+test('pull refuses a peer socket outside the runtime directory', async () => {
+  await rejectsWithStatus(
+    pull({ peerSocket: '/tmp/evil.sock', ticket: 'a'.repeat(64), sourcePath: '/x', targetPath: join(imagesB, 'y.raw'), stagingId: '', operationId: randomUUID(), ranges: [] }),
+    'INVALID_ARGUMENT',
+  );
+});
+
+test('locks: one holder per VM name; released when the holder goes away', async () => {
+  const hold = (op: string): Promise<ClientReadableStream<unknown>> =>
+    new Promise((resolve, reject) => {
+      const call = b.transfer.holdLock({ vmName: 'vm1', operationId: op, purpose: 'test' });
+      call.once('data', () => resolve(call));
+      call.once('error', reject);
+    });
+  const first = await hold(randomUUID());
+  const details = await rejectsWithStatus(hold(randomUUID()), 'ABORTED');
+  assert.match(details, /VM vm1 is locked by operation/);
+  first.cancel();
+  await new Promise((r) => setTimeout(r, 200));
+  const again = await hold(randomUUID());
+  again.cancel();
+  await rejectsWithStatus(hold('bad id!'), 'INVALID_ARGUMENT');
+});
