@@ -115,6 +115,9 @@ export function clientStream<Req, Res>(
         signal.throwIfAborted();
         yield message;
       }
+      // grpc-js delivers a client's cancel a few ticks after the end of its stream:
+      // let it arrive before the end is taken as a normal one.
+      await new Promise((resolve) => setImmediate(resolve));
       signal.throwIfAborted();
     }
     Promise.resolve().then(() => fn(messages(), context(method, deps, signal))).then(

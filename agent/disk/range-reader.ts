@@ -1,0 +1,93 @@
+/**
+ * ReadRanges: the bytes of an image as offset-stamped chunks, each with its
+ * hash, and everything that reads as zeros (holes, all-zero 64 KiB blocks)
+ * announced as a zero range instead of being sent.
+ *
+ * This is the hot path of a clone. The next reads are already in flight
+ * while a chunk is hashed and handed to gRPC, `send` waits while the client's
+ * window is full (so a slow peer holds at most a few chunks of memory here),
+ * and the signal is checked per chunk so a cancelled call stops within one.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { chunkHash } from '../../shared/block-hash.js';
+import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
+import { fileExtents, planReads, zeroRuns } from './extent-map.js';
+import { readAhead, type PlannedRead } from './read-ahead.js';
+import type { ByteSpan } from './request-limits.js';
+
+/** Reads in flight ahead of the chunk being sent. */
+const READ_DEPTH = 3;
+
+/** Sends one response message; resolves when the transport can take more. */
+export type ChunkSink = (message: ReadRangesResponse) => Promise<void>;
+
+/** What one ReadRanges call moved (for logs and tests). */
+export interface ReadTotals {
+  dataBytes: number;
+  dataChunks: number;
+  zeroBytes: number;
+}
+
+/** The read plan of every range in turn, so read-ahead crosses from one range into the next. */
+async function* planAll(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number): AsyncGenerator<PlannedRead> {
+  for (const r of ranges) {
+    const end = r.offset + r.length;
+    yield* planReads(fileExtents(fh.fd, r.offset, end), r.offset, end, 1, chunkSize);
+  }
+}
+
+/**
+ * Streams `ranges` (validated, sorted, merged: request-limits.ts
+ * normalizeRanges) of an open file through `send`. Data chunks are at most
+ * `chunkSize` bytes and cut on multiples of it; adjacent zero ranges are
+ * merged into one message.
+ */
+export async function readRanges(
+  fh: FileHandle,
+  ranges: readonly ByteSpan[],
+  chunkSize: number,
+  send: ChunkSink,
+  signal: AbortSignal,
+): Promise<ReadTotals> {
+  const totals: ReadTotals = { dataBytes: 0, dataChunks: 0, zeroBytes: 0 };
+  let zeroOffset = 0;
+  let zeroLength = 0;
+
+  const flushZero = async (): Promise<void> => {
+    if (zeroLength === 0) return;
+    const zero = { offset: zeroOffset, length: zeroLength };
+    totals.zeroBytes += zeroLength;
+    zeroLength = 0;
+    await send({ zero });
+  };
+  const addZero = async (offset: number, length: number): Promise<void> => {
+    if (zeroLength > 0 && zeroOffset + zeroLength === offset) {
+      zeroLength += length;
+      return;
+    }
+    await flushZero();
+    zeroOffset = offset;
+    zeroLength = length;
+  };
+
+  for await (const { item, data } of readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH)) {
+    if (data === null) {
+      await addZero(item.offset, item.length);
+      continue;
+    }
+    for (const run of zeroRuns(data, item.offset)) {
+      if (run.zero) {
+        await addZero(run.offset, run.length);
+        continue;
+      }
+      await flushZero();
+      signal.throwIfAborted();
+      const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
+      await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } });
+      totals.dataBytes += run.length;
+      totals.dataChunks += 1;
+    }
+  }
+  await flushZero();
+  return totals;
+}

@@ -1,0 +1,102 @@
+/**
+ * Ordered reads with a few in flight: the disk reads the next 1–4 MiB while
+ * the caller hashes or sends the current piece. Measured here, one read at a
+ * time leaves the disk idle while a chunk is hashed and framed; two to four
+ * reads in flight keep it busy without holding much memory.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { failedPrecondition } from '../../shared/errors.js';
+
+/** One step of a read plan: a span of the file, read or only passed through (a hole). */
+export interface PlannedRead {
+  readonly offset: number;
+  readonly length: number;
+  /** False for a span that is known to read as zeros and is not read. */
+  readonly read: boolean;
+}
+
+/** A plan step with its bytes (null for steps that are not read). */
+export interface ReadResult<T extends PlannedRead> {
+  readonly item: T;
+  readonly data: Buffer | null;
+}
+
+/** How many reads the agent keeps in flight on one file by default. */
+export const READ_AHEAD_DEPTH = 3;
+
+/** Most plan steps buffered ahead of the caller (bounds the queue when many holes lie between reads). */
+const MAX_QUEUED_STEPS = 256;
+
+/**
+ * Reads exactly `length` bytes at `position` into a new buffer. A short read
+ * means the file shrank under us: the bytes the caller planned for no longer
+ * exist, which is refused rather than padded.
+ */
+export async function readExactly(fh: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await fh.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) {
+      throw failedPrecondition(`the file ended at byte ${position + filled} while ${length} bytes from ${position} were being read: it changed during the call`);
+    }
+    filled += bytesRead;
+  }
+  return buffer;
+}
+
+/**
+ * Yields the plan's steps in order with their bytes, keeping up to `depth`
+ * reads in flight ahead of the consumer. When the consumer stops early (an
+ * error, a cancel) the reads still in flight are awaited before returning, so
+ * the caller may close the file handle as soon as its loop ends.
+ */
+export async function* readAhead<T extends PlannedRead>(
+  fh: FileHandle,
+  plan: AsyncIterable<T> | Iterable<T>,
+  signal: AbortSignal,
+  depth: number = READ_AHEAD_DEPTH,
+): AsyncGenerator<ReadResult<T>> {
+  const steps: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in plan ? plan[Symbol.asyncIterator]() : plan[Symbol.iterator]();
+  const queue: { item: T; data: Promise<Buffer> | null }[] = [];
+  let reading = 0;
+  let exhausted = false;
+
+  const fill = async (): Promise<void> => {
+    while (!exhausted && reading < depth && queue.length < MAX_QUEUED_STEPS) {
+      const next = await steps.next();
+      if (next.done === true) {
+        exhausted = true;
+        return;
+      }
+      const item = next.value;
+      if (!item.read) {
+        queue.push({ item, data: null });
+        continue;
+      }
+      const data = readExactly(fh, item.offset, item.length);
+      // Handled when it reaches the head of the queue; this only silences the early rejection.
+      data.catch(() => undefined);
+      queue.push({ item, data });
+      reading += 1;
+    }
+  };
+
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      await fill();
+      const head = queue.shift();
+      if (head === undefined) return;
+      let data: Buffer | null = null;
+      if (head.data !== null) {
+        reading -= 1;
+        data = await head.data;
+      }
+      yield { item: head.item, data };
+    }
+  } finally {
+    await Promise.allSettled(queue.map((entry) => entry.data));
+    await steps.return?.();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * A set of byte spans kept as sorted, merged intervals.
+ *
+ * WriteRanges uses it to know which bytes of a new staging file this stream
+ * has written: a zero range over untouched bytes of a new (sparse) file needs
+ * nothing, but one over bytes written earlier in the same stream must be
+ * punched, or a re-sent range would leave stale data behind. Writes arrive
+ * mostly in offset order, so adding at the end is O(1) and the set stays as
+ * small as the number of data runs.
+ */
+export class SpanSet {
+  /** Sorted, disjoint, non-touching: starts[i] < ends[i] < starts[i + 1]. */
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+
+  /** Number of disjoint intervals held. */
+  get size(): number {
+    return this.starts.length;
+  }
+
+  /** Index of the first interval whose end is >= offset (binary search). */
+  private firstEndingAtOrAfter(offset: number): number {
+    let lo = 0;
+    let hi = this.ends.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.ends[mid] as number) < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Adds [offset, offset + length), merging with every interval it overlaps or touches. */
+  add(offset: number, length: number): void {
+    if (length <= 0) return;
+    const end = offset + length;
+    const last = this.ends.length - 1;
+    if (last < 0 || offset > (this.ends[last] as number)) {
+      this.starts.push(offset);
+      this.ends.push(end);
+      return;
+    }
+    const i = this.firstEndingAtOrAfter(offset);
+    let j = i;
+    while (j < this.starts.length && (this.starts[j] as number) <= end) j += 1;
+    if (i === j) {
+      this.starts.splice(i, 0, offset);
+      this.ends.splice(i, 0, end);
+      return;
+    }
+    const start = Math.min(offset, this.starts[i] as number);
+    const stop = Math.max(end, this.ends[j - 1] as number);
+    this.starts.splice(i, j - i, start);
+    this.ends.splice(i, j - i, stop);
+  }
+
+  /** True when any byte of [offset, offset + length) is in the set. */
+  overlaps(offset: number, length: number): boolean {
+    if (length <= 0) return false;
+    const i = this.firstEndingAtOrAfter(offset + 1);
+    return i < this.starts.length && (this.starts[i] as number) < offset + length;
+  }
+}

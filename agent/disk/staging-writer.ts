@@ -1,0 +1,196 @@
+/**
+ * WriteRanges: chunks into a sparse staging file beside the target.
+ *
+ * Nothing half-made is left behind: a staging file this call created is
+ * removed on any failure or cancel, while one reopened to resume an earlier
+ * write is kept (it holds that earlier progress). Every chunk's hash is
+ * checked before it touches the disk. A few writes stay in flight while the
+ * next message is verified, and the call ends with fdatasync, so its response
+ * is a durable checkpoint a resumed transfer can trust.
+ */
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
+import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
+import { dataLoss, errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
+import type { WriteOpen__Output } from '../../shared/generated/kvmclone/agent/v1/WriteOpen.js';
+import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
+import type { WriteRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesResponse.js';
+import { checkId } from '../../shared/validation.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import { CommandError, runCommand } from '../process/run-command.js';
+import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
+import { SpanSet } from './span-set.js';
+import { lockExclusive, openStagingLocked, stagingPathFor } from './staging-file.js';
+
+/** Writes in flight while the next message is checked. */
+const WRITE_DEPTH = 4;
+
+/** Source of zeros when a filesystem cannot punch holes. */
+const ZEROES = Buffer.alloc(1024 * 1024);
+
+/** One write in flight and the bytes it covers. */
+interface PendingWrite {
+  readonly start: number;
+  readonly end: number;
+  readonly done: Promise<void>;
+}
+
+/** Writes all of `data` at `position` (pwrite may write less than asked). */
+async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** An open staging file and what this call has done to it. */
+class StagingSession {
+  private readonly pending: PendingWrite[] = [];
+  private readonly written = new SpanSet();
+  readonly totals: WriteRangesResponse__Output;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly id: string,
+    readonly size: number,
+    /** Created by this call: holes are still holes, and failure removes it. */
+    readonly created: boolean,
+  ) {
+    this.totals = { stagingId: id, stagingPath: path, bytesWritten: 0, chunksWritten: 0, zeroBytes: 0 };
+  }
+
+  /** Creates (empty staging_id) or reopens (resume) the staging file of an open message. */
+  static async open(request: WriteOpen__Output, roots: ImageRoots): Promise<StagingSession> {
+    const size = checkImageSize(request.size);
+    const resumeId = request.stagingId === '' ? undefined : checkId(request.stagingId, 'open.staging_id');
+    const target = await roots.forCreate(request.targetPath, 'open.target_path');
+    // An existing target is allowed here (a commit with replace overwrites it) but must be a file.
+    const existing = await lstat(target).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
+    if (existing !== undefined && !existing.isFile()) throw failedPrecondition(`open.target_path: ${target} exists and is not a regular file`);
+    if (resumeId !== undefined) {
+      const id = resumeId;
+      const path = stagingPathFor(target, id);
+      const fh = await openStagingLocked(path, id, constants.O_WRONLY);
+      const actual = (await fh.stat()).size;
+      if (actual !== size) {
+        await fh.close();
+        throw failedPrecondition(`open.size: staging file ${id} is ${actual} bytes but the resumed write declares ${size}`);
+      }
+      return new StagingSession(fh, path, id, size, false);
+    }
+    const id = randomUUID();
+    const path = stagingPathFor(target, id);
+    const fh = await open(path, 'wx', 0o600);
+    try {
+      await lockExclusive(fh, `staging file ${id}`);
+      await fh.truncate(size);
+    } catch (err) {
+      await fh.close();
+      await unlink(path).catch(() => undefined);
+      throw err;
+    }
+    return new StagingSession(fh, path, id, size, true);
+  }
+
+  /** Applies one message after the open. */
+  async apply(message: WriteRangesRequest__Output): Promise<void> {
+    if (message.payload === 'data' && message.data) return this.writeChunk(message.data.offset, message.data.data, message.data.hash);
+    if (message.payload === 'zero' && message.zero) return this.zeroRange(message.zero.offset, message.zero.length);
+    if (message.payload === 'open') throw invalidArgument('open: the stream already has its open message; a second one is not allowed');
+    throw invalidArgument('payload: a message after open must carry data or zero');
+  }
+
+  private async writeChunk(rawOffset: number, data: Buffer, hash: Buffer): Promise<void> {
+    const offset = checkByteCount(rawOffset, 'data.offset');
+    if (data.length === 0) throw invalidArgument(`data.data: the chunk at offset ${offset} is empty`);
+    if (offset + data.length > this.size) {
+      throw outOfRange(`data: bytes ${offset} to ${offset + data.length} lie past the declared image size (${this.size} bytes)`);
+    }
+    if (hash.length !== HASH_BYTES) throw invalidArgument(`data.hash: the chunk at offset ${offset} has a ${hash.length}-byte hash, not ${HASH_BYTES}`);
+    if (!chunkHash(data).equals(hash)) throw dataLoss(`data: the chunk at offset ${offset} (${data.length} bytes) does not match its hash; it was damaged on the way`);
+    const end = offset + data.length;
+    // Writes to overlapping bytes must land in arrival order.
+    if (this.pending.some((p) => p.start < end && p.end > offset)) await this.drain();
+    if (this.pending.length >= WRITE_DEPTH) await (this.pending.shift() as PendingWrite).done;
+    const done = writeFully(this.fh, data, offset);
+    done.catch(() => undefined);
+    this.pending.push({ start: offset, end, done });
+    if (this.created) this.written.add(offset, data.length);
+    this.totals.bytesWritten += data.length;
+    this.totals.chunksWritten += 1;
+  }
+
+  private async zeroRange(rawOffset: number, rawLength: number): Promise<void> {
+    const { offset, length } = checkSpan({ offset: rawOffset, length: rawLength }, this.size, 'zero');
+    this.totals.zeroBytes += length;
+    // A new file is all holes except what this stream wrote.
+    if (this.created && !this.written.overlaps(offset, length)) return;
+    await this.drain();
+    try {
+      await runCommand('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), this.path], { timeoutMs: 60_000 });
+    } catch (err) {
+      // A filesystem without hole punching still gets the zeros, written out.
+      if (!(err instanceof CommandError && /not supported/i.test(err.stderr))) throw err;
+      for (let at = offset; at < offset + length; at += ZEROES.length) {
+        await writeFully(this.fh, ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - at)), at);
+      }
+    }
+  }
+
+  /** Waits for every write in flight; the first failure is thrown. */
+  private async drain(): Promise<void> {
+    const all = this.pending.splice(0);
+    const results = await Promise.allSettled(all.map((p) => p.done));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+
+  /** Ends a successful stream: all writes done and on disk, file closed (lock released). */
+  async finish(): Promise<void> {
+    await this.drain();
+    await this.fh.datasync();
+    await this.fh.close();
+  }
+
+  /** Ends a failed stream: a file this call created is removed, a resumed one kept. */
+  async fail(): Promise<void> {
+    await Promise.allSettled(this.pending.splice(0).map((p) => p.done));
+    await this.fh.close().catch(() => undefined);
+    if (this.created) await unlink(this.path).catch(() => undefined);
+  }
+}
+
+/**
+ * Runs one WriteRanges stream: the first message must be `open`, then data
+ * chunks and zero ranges in any order (writes are idempotent by offset).
+ */
+export async function writeRanges(
+  messages: AsyncIterable<WriteRangesRequest__Output>,
+  roots: ImageRoots,
+  signal: AbortSignal,
+): Promise<WriteRangesResponse__Output> {
+  const stream = messages[Symbol.asyncIterator]();
+  const first = await stream.next();
+  if (first.done === true) throw invalidArgument('open: the stream ended before its open message');
+  if (first.value.payload !== 'open' || !first.value.open) throw invalidArgument('open: the first message of WriteRanges must be open');
+  const session = await StagingSession.open(first.value.open, roots);
+  try {
+    for (;;) {
+      signal.throwIfAborted();
+      const next = await stream.next();
+      if (next.done === true) break;
+      await session.apply(next.value);
+    }
+    await session.finish();
+    // grpc-js reports a client's cancel first as the end of the stream and only
+    // a moment later as a cancel: look again after the final sync, so a
+    // cancelled write is removed rather than kept as if it had completed.
+    signal.throwIfAborted();
+    return session.totals;
+  } catch (err) {
+    await session.fail();
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * StatImage: one image file as both qemu-img and the filesystem see it.
+ *
+ * The controller plans a copy from these facts: the format decides whether
+ * the guest layer may be mapped, the file size is what ReadRanges moves, and
+ * the allocated size (not the virtual size) is what the destination must have
+ * room for.
+ */
+import { stat } from 'node:fs/promises';
+import { failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/agent/v1/StatImageResponse.js';
+import { qemuImgInfo } from '../images/qemu-img.js';
+import { CommandError } from '../process/run-command.js';
+
+/** Facts about the image at `resolved` (a path already confined by ImageRoots). */
+export async function statImage(resolved: string, signal: AbortSignal): Promise<StatImageResponse__Output> {
+  const st = await stat(resolved);
+  if (!st.isFile()) throw invalidArgument(`path: ${resolved} is not a regular file`);
+  let info;
+  try {
+    info = await qemuImgInfo(resolved, signal);
+  } catch (err) {
+    if (err instanceof CommandError) throw failedPrecondition(`path: qemu-img cannot read ${resolved} as an image: ${err.stderr.slice(0, 500)}`);
+    throw err;
+  }
+  return {
+    path: resolved,
+    format: info.format,
+    virtualSize: info.virtualSize,
+    fileSize: st.size,
+    allocatedSize: st.blocks * 512,
+    backingReference: info.backingReference,
+    backingFormat: info.backingFormat,
+  };
+}

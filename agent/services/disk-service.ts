@@ -1,0 +1,143 @@
+/**
+ * DiskService: the agent's data plane, wired from the pieces in agent/disk.
+ *
+ * This file holds only the wiring and the order of checks: every request
+ * field is validated first (INVALID_ARGUMENT naming the field), then every
+ * path is confined to the image roots (PERMISSION_DENIED) before any file is
+ * opened, and images are opened without following a symlink swapped in after
+ * the check.
+ */
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { invalidArgument } from '../../shared/errors.js';
+import type { DiskServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DiskService.js';
+import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent/v1/Extent.js';
+import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from '../rpc/handlers.js';
+import { digestFile, hashBlocks } from '../disk/block-hasher.js';
+import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
+import { readRanges } from '../disk/range-reader.js';
+import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, normalizeRanges } from '../disk/request-limits.js';
+import { abortStaging, commitStaging } from '../disk/staging-commit.js';
+import { writeRanges } from '../disk/staging-writer.js';
+import { statImage } from '../disk/stat-image.js';
+
+/** What DiskService needs from the agent. */
+export interface DiskServiceDeps {
+  readonly rpc: RpcDeps;
+  readonly roots: ImageRoots;
+}
+
+/** Extents per MapExtents message (~15 bytes each on the wire). */
+const EXTENTS_PER_MESSAGE = 4096;
+
+const WIRE_KIND: Readonly<Record<ExtentKind, WireExtent['kind']>> = {
+  data: 'EXTENT_KIND_DATA',
+  hole: 'EXTENT_KIND_HOLE',
+  zero: 'EXTENT_KIND_ZERO',
+};
+
+/** Opens a confined image read-only: a regular file, its size taken once. */
+async function openImage(roots: ImageRoots, path: string): Promise<{ fh: FileHandle; size: number }> {
+  const resolved = await roots.existing(path, 'path');
+  const fh = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw err;
+  });
+  if (!st.isFile()) {
+    await fh.close();
+    throw invalidArgument(`path: ${resolved} is not a regular file`);
+  }
+  return { fh, size: st.size };
+}
+
+/** Runs `fn` on an open image and closes it however `fn` ends. */
+async function withImage<T>(roots: ImageRoots, path: string, fn: (fh: FileHandle, size: number) => Promise<T>): Promise<T> {
+  const { fh, size } = await openImage(roots, path);
+  try {
+    return await fn(fh, size);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Sends extents in messages of EXTENTS_PER_MESSAGE; always at least one, so `size` always arrives. */
+async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, size: number, send: StreamSink<MapExtentsResponse>): Promise<void> {
+  let batch: WireExtent[] = [];
+  let sent = false;
+  for await (const e of extents) {
+    batch.push({ offset: e.offset, length: e.length, kind: WIRE_KIND[e.kind] });
+    if (batch.length === EXTENTS_PER_MESSAGE) {
+      await send({ extents: batch, size });
+      batch = [];
+      sent = true;
+    }
+  }
+  if (batch.length > 0 || !sent) await send({ extents: batch, size });
+}
+
+/** Builds the DiskService handlers for the agent's gRPC server. */
+export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
+  const { rpc, roots } = deps;
+  return {
+    StatImage: unary('StatImage', rpc, async (req, ctx) => statImage(await roots.existing(req.path, 'path'), ctx.signal)),
+
+    MapExtents: serverStream('MapExtents', rpc, async (req, send, ctx) => {
+      const layer: unknown = req.layer;
+      if (layer === 'EXTENT_LAYER_GUEST') {
+        if (req.detectZeroes) throw invalidArgument('detect_zeroes: only the FILE layer detects zeroes; the GUEST layer reports what qemu-img knows');
+        const { size, extents } = await mapGuestExtents(await roots.existing(req.path, 'path'), ctx.signal);
+        return sendExtents(extents, size, send);
+      }
+      if (layer !== 'EXTENT_LAYER_FILE' && layer !== 'EXTENT_LAYER_UNSPECIFIED') throw invalidArgument(`layer: ${String(layer)} is not a known extent layer`);
+      return withImage(roots, req.path, (fh, size) => sendExtents(mapFileExtents(fh, size, req.detectZeroes, ctx.signal), size, send));
+    }),
+
+    HashBlocks: serverStream('HashBlocks', rpc, async (req, send, ctx) => {
+      const blockSize = checkBlockSize(req.blockSize);
+      const batchBlocks = checkBatchBlocks(req.batchBlocks);
+      const offset = checkByteCount(req.offset, 'offset');
+      const length = checkByteCount(req.length, 'length');
+      if (offset % blockSize !== 0) throw invalidArgument(`offset: ${offset} is not a multiple of block_size ${blockSize}`);
+      await withImage(roots, req.path, async (fh, size) => {
+        let sent = false;
+        for await (const batch of hashBlocks(fh, size, { blockSize, offset, length, batchBlocks }, ctx.signal)) {
+          await send({ offset: batch.offset, blockSize, blockCount: batch.blockCount, hashes: batch.hashes, fileSize: size });
+          sent = true;
+        }
+        // Nothing to hash (offset at the end of the file): one empty batch still tells the file size.
+        if (!sent) await send({ offset, blockSize, blockCount: 0, hashes: Buffer.alloc(0), fileSize: size });
+      });
+    }),
+
+    DigestImage: unary('DigestImage', rpc, (req, ctx) => withImage(roots, req.path, async (fh, size) => ({ size, digest: await digestFile(fh, size, ctx.signal) }))),
+
+    ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
+      const chunkSize = checkChunkSize(req.chunkSize);
+      await withImage(roots, req.path, async (fh, size) => {
+        const totals = await readRanges(fh, normalizeRanges(req.ranges, size), chunkSize, send, ctx.signal);
+        ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
+      });
+    }),
+
+    WriteRanges: clientStream('WriteRanges', rpc, async (messages, ctx) => {
+      const result = await writeRanges(messages, roots, ctx.signal);
+      ctx.log.info({ stagingId: result.stagingId, stagingPath: result.stagingPath, bytes: result.bytesWritten, zeroBytes: result.zeroBytes }, 'staging written');
+      return result;
+    }),
+
+    CommitStaging: unary('CommitStaging', rpc, async (req, ctx) => {
+      const result = await commitStaging(req, roots, ctx.signal);
+      ctx.log.info({ path: result.path, stagingId: req.stagingId, replace: req.replace, size: result.size }, 'staging committed');
+      return result;
+    }),
+
+    AbortStaging: unary('AbortStaging', rpc, async (req, ctx) => {
+      const result = await abortStaging(req, roots);
+      ctx.log.info({ targetPath: req.targetPath, stagingId: req.stagingId, removed: result.removed }, 'staging aborted');
+      return result;
+    }),
+  };
+}
