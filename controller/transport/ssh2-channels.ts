@@ -1,0 +1,155 @@
+/**
+ * (Worker side.) Everything done over one established ssh2 connection:
+ * local unix sockets relayed to remote sockets (`direct-streamlocal`),
+ * remote sockets relayed back to local ones (`streamlocal-forward`), and
+ * commands. Bytes are piped as opaque channel data with stream
+ * backpressure in both directions — never parsed, never on the main thread.
+ */
+import { chmod, rm } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Client as Ssh2Client } from 'ssh2';
+import { RemoteCommands } from './ssh2-exec.js';
+import { SshError, shellQuote, type RemoteExecResult } from './ssh-engine.js';
+
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Pipes a local socket and an SSH channel into each other. A clean end in
+ * one direction ends the other side's writer after its buffered bytes are
+ * flushed (no destroy, which would drop them); an error tears both down.
+ */
+export function relay(sock: Socket, channel: Duplex): void {
+  sock.pipe(channel);
+  channel.pipe(sock);
+  const fail = (): void => {
+    sock.destroy();
+    channel.destroy();
+  };
+  sock.on('error', fail);
+  channel.on('error', fail);
+  channel.on('close', () => {
+    if (!sock.writableEnded) sock.end();
+  });
+  sock.on('close', () => {
+    if (!channel.writableEnded) channel.end();
+  });
+}
+
+/** Forwards, commands and their cleanup on one connection (the last of a ProxyJump chain). */
+export class ChannelSession {
+  private readonly servers = new Map<string, Server>();
+  private readonly sockets = new Set<Socket>();
+  private readonly remote = new Map<string, string>();
+  private readonly commands: RemoteCommands;
+  private seq = 0;
+
+  constructor(
+    private readonly client: Ssh2Client,
+    private readonly host: string,
+    private readonly socketDir: string,
+  ) {
+    this.commands = new RemoteCommands(client, host);
+    client.on('unix connection', (info, accept, reject) => {
+      const local = this.remote.get(info.socketPath);
+      if (local === undefined) return void reject();
+      const sock = connect(local);
+      this.track(sock);
+      relay(sock, accept());
+    });
+  }
+
+  private track(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.once('close', () => this.sockets.delete(sock));
+  }
+
+  /** A fresh socket in the connection's private directory, relayed to `remoteSocket` for every connection made to it. */
+  async forwardToLocal(remoteSocket: string): Promise<string> {
+    this.seq += 1;
+    const path = join(this.socketDir, `fwd-${this.seq}.sock`);
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw new SshError('config', this.host, `local socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter runtime directory`);
+    }
+    const server = createServer((sock) => {
+      this.track(sock);
+      this.client.openssh_forwardOutStreamLocal(remoteSocket, (err, channel) => {
+        if (err || sock.destroyed) {
+          sock.destroy();
+          channel?.close();
+          return;
+        }
+        relay(sock, channel);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    await chmod(path, 0o600);
+    this.servers.set(path, server);
+    return path;
+  }
+
+  /** Stops accepting on a local forward and removes its socket file; relays already open run on until they end. */
+  async closeLocal(path: string): Promise<void> {
+    this.servers.get(path)?.close();
+    this.servers.delete(path);
+    await rm(path, { force: true });
+  }
+
+  /** Asks sshd to listen at `remotePath`; its connections are relayed to `localSocket`. */
+  async forwardToRemote(remotePath: string, localSocket: string): Promise<void> {
+    if (this.remote.has(remotePath)) throw new SshError('forward', this.host, `${this.host}: ${remotePath} is already forwarded on this connection`);
+    this.remote.set(remotePath, localSocket);
+    try {
+      await new Promise<void>((resolve, reject) => this.client.openssh_forwardInStreamLocal(remotePath, (err) => (err ? reject(err) : resolve())));
+    } catch (err) {
+      this.remote.delete(remotePath);
+      throw new SshError(
+        'forward',
+        this.host,
+        `${this.host}: sshd refused to listen at ${remotePath}: ${(err as Error).message} (the path must not exist yet and its directory must; sshd needs AllowStreamLocalForwarding)`,
+      );
+    }
+  }
+
+  /** Stops listening at `remotePath` and removes the socket file, which sshd leaves behind. Idempotent. */
+  async cancelRemoteForward(remotePath: string): Promise<void> {
+    if (this.remote.has(remotePath)) {
+      await new Promise<void>((resolve, reject) => this.client.openssh_unforwardInStreamLocal(remotePath, (err) => (err ? reject(err) : resolve()))).catch((err: Error) => {
+        throw new SshError('forward', this.host, `${this.host}: could not stop the forward at ${remotePath}: ${err.message}`);
+      });
+      this.remote.delete(remotePath);
+    }
+    const rmResult = await this.commands.run(0, `rm -f -- ${shellQuote(remotePath)}`);
+    if (rmResult.code !== 0) throw new SshError('forward', this.host, `${this.host}: could not remove ${remotePath}: ${rmResult.stderr.trim()}`);
+  }
+
+  /** Runs a command line (already quoted) with stdin at EOF; `id` makes it cancellable. */
+  exec(id: number, command: string): Promise<RemoteExecResult> {
+    return this.commands.run(id, command);
+  }
+
+  /** Kills a running command (see ssh2-exec.ts). */
+  cancelExec(id: number): Promise<void> {
+    return this.commands.cancel(id);
+  }
+
+  /** Removes remote forwards (best effort), stops local ones, drops every relayed socket and command. */
+  async close(): Promise<void> {
+    const remote = [...this.remote.keys()];
+    await Promise.race([
+      Promise.allSettled(remote.map((p) => this.cancelRemoteForward(p))),
+      new Promise((resolve) => setTimeout(resolve, 3_000).unref()),
+    ]);
+    await this.commands.cancelAll();
+    for (const sock of this.sockets) sock.destroy();
+    await Promise.all([...this.servers.keys()].map((p) => this.closeLocal(p)));
+  }
+}
