@@ -18,6 +18,10 @@ export const AGENT_CAPABILITIES = [
   'disk.read',
   'disk.write',
   'disk.staging',
+  'disk.rebase',
+  'transfer.pull',
+  'transfer.ticket',
+  'transfer.lock',
 ] as const;
 
 /** One capability name. */

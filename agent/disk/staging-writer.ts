@@ -170,6 +170,8 @@ export async function writeRanges(
   messages: AsyncIterable<WriteRangesRequest__Output>,
   roots: ImageRoots,
   signal: AbortSignal,
+  /** Called once the staging file exists, before any byte is written (PullImage announces it). */
+  onOpen?: (staging: { id: string; path: string }) => Promise<void>,
 ): Promise<WriteRangesResponse__Output> {
   const stream = messages[Symbol.asyncIterator]();
   const first = await stream.next();
@@ -177,6 +179,7 @@ export async function writeRanges(
   if (first.value.payload !== 'open' || !first.value.open) throw invalidArgument('open: the first message of WriteRanges must be open');
   const session = await StagingSession.open(first.value.open, roots);
   try {
+    await onOpen?.({ id: session.id, path: session.path });
     for (;;) {
       signal.throwIfAborted();
       const next = await stream.next();

@@ -58,6 +58,7 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoot
       callback(toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer'))) as grpc.handleClientStreamingCall<unknown, unknown>,
     CommitStaging: readOnly,
     AbortStaging: readOnly,
+    RebaseStaging: readOnly,
   };
 }
 

@@ -22,6 +22,7 @@ import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, norma
 import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import { statImage } from '../disk/stat-image.js';
+import { rebaseStaging } from '../disk/staging-rebase.js';
 
 /** What DiskService needs from the agent. */
 export interface DiskServiceDeps {
@@ -131,6 +132,12 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     CommitStaging: unary('CommitStaging', rpc, async (req, ctx) => {
       const result = await commitStaging(req, roots, ctx.signal);
       ctx.log.info({ path: result.path, stagingId: req.stagingId, replace: req.replace, size: result.size }, 'staging committed');
+      return result;
+    }),
+
+    RebaseStaging: unary('RebaseStaging', rpc, async (req, ctx) => {
+      const result = await rebaseStaging(req, roots, ctx.signal);
+      ctx.log.info({ targetPath: req.targetPath, stagingId: req.stagingId, backing: result.backingReference }, 'staging rebased');
       return result;
     }),
 

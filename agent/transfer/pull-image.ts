@@ -84,7 +84,10 @@ export async function pullImage(
     }
     let staging;
     try {
-      staging = await writeRanges(writes(), deps.roots, signal);
+      // The controller learns the staging file first, so it can remove it even if this agent dies.
+      staging = await writeRanges(writes(), deps.roots, signal, (opened) =>
+        send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
+      );
     } finally {
       signal.removeEventListener('abort', onAbort);
     }

@@ -15,7 +15,7 @@ export const EXIT_REFUSED = 3;
 export const EXIT_INTERRUPTED = 130;
 
 /** Error codes that mean "preflight said no" rather than "something broke". */
-const REFUSALS: ReadonlySet<ErrorCode> = new Set(['FAILED_PRECONDITION', 'ALREADY_EXISTS', 'RESOURCE_EXHAUSTED', 'PERMISSION_DENIED']);
+const REFUSALS: ReadonlySet<ErrorCode> = new Set(['FAILED_PRECONDITION', 'ALREADY_EXISTS', 'RESOURCE_EXHAUSTED', 'PERMISSION_DENIED', 'NOT_FOUND', 'ABORTED']);
 
 /** The exit code for an error code reached during `phase`. */
 export function exitCodeFor(code: ErrorCode, phase: 'preflight' | 'run'): number {

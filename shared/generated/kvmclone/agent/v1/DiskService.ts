@@ -14,6 +14,8 @@ import type { MapExtentsRequest as _kvmclone_agent_v1_MapExtentsRequest, MapExte
 import type { MapExtentsResponse as _kvmclone_agent_v1_MapExtentsResponse, MapExtentsResponse__Output as _kvmclone_agent_v1_MapExtentsResponse__Output } from '../../../kvmclone/agent/v1/MapExtentsResponse.js';
 import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRangesRequest__Output as _kvmclone_agent_v1_ReadRangesRequest__Output } from '../../../kvmclone/agent/v1/ReadRangesRequest.js';
 import type { ReadRangesResponse as _kvmclone_agent_v1_ReadRangesResponse, ReadRangesResponse__Output as _kvmclone_agent_v1_ReadRangesResponse__Output } from '../../../kvmclone/agent/v1/ReadRangesResponse.js';
+import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, RebaseStagingRequest__Output as _kvmclone_agent_v1_RebaseStagingRequest__Output } from '../../../kvmclone/agent/v1/RebaseStagingRequest.js';
+import type { RebaseStagingResponse as _kvmclone_agent_v1_RebaseStagingResponse, RebaseStagingResponse__Output as _kvmclone_agent_v1_RebaseStagingResponse__Output } from '../../../kvmclone/agent/v1/RebaseStagingResponse.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from '../../../kvmclone/agent/v1/StatImageRequest.js';
 import type { StatImageResponse as _kvmclone_agent_v1_StatImageResponse, StatImageResponse__Output as _kvmclone_agent_v1_StatImageResponse__Output } from '../../../kvmclone/agent/v1/StatImageResponse.js';
 import type { WriteRangesRequest as _kvmclone_agent_v1_WriteRangesRequest, WriteRangesRequest__Output as _kvmclone_agent_v1_WriteRangesRequest__Output } from '../../../kvmclone/agent/v1/WriteRangesRequest.js';
@@ -111,6 +113,23 @@ export interface DiskServiceClient extends grpc.Client {
   readRanges(argument: _kvmclone_agent_v1_ReadRangesRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_ReadRangesResponse__Output>;
   
   /**
+   * Point a staged qcow2 image at a new backing file (its header only; the
+   * data is not touched), so a copied chain keeps working at its new paths.
+   */
+  RebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  RebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  RebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  RebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Point a staged qcow2 image at a new backing file (its header only; the
+   * data is not touched), so a copied chain keeps working at its new paths.
+   */
+  rebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  rebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  rebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  rebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Facts about one image file (qemu-img info plus the filesystem's view).
    */
   StatImage(argument: _kvmclone_agent_v1_StatImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_StatImageResponse__Output>): grpc.ClientUnaryCall;
@@ -187,6 +206,12 @@ export interface DiskServiceHandlers extends grpc.UntypedServiceImplementation {
   ReadRanges: grpc.handleServerStreamingCall<_kvmclone_agent_v1_ReadRangesRequest__Output, _kvmclone_agent_v1_ReadRangesResponse>;
   
   /**
+   * Point a staged qcow2 image at a new backing file (its header only; the
+   * data is not touched), so a copied chain keeps working at its new paths.
+   */
+  RebaseStaging: grpc.handleUnaryCall<_kvmclone_agent_v1_RebaseStagingRequest__Output, _kvmclone_agent_v1_RebaseStagingResponse>;
+  
+  /**
    * Facts about one image file (qemu-img info plus the filesystem's view).
    */
   StatImage: grpc.handleUnaryCall<_kvmclone_agent_v1_StatImageRequest__Output, _kvmclone_agent_v1_StatImageResponse>;
@@ -206,6 +231,7 @@ export interface DiskServiceDefinition extends grpc.ServiceDefinition {
   HashBlocks: MethodDefinition<_kvmclone_agent_v1_HashBlocksRequest, _kvmclone_agent_v1_HashBlocksResponse, _kvmclone_agent_v1_HashBlocksRequest__Output, _kvmclone_agent_v1_HashBlocksResponse__Output>
   MapExtents: MethodDefinition<_kvmclone_agent_v1_MapExtentsRequest, _kvmclone_agent_v1_MapExtentsResponse, _kvmclone_agent_v1_MapExtentsRequest__Output, _kvmclone_agent_v1_MapExtentsResponse__Output>
   ReadRanges: MethodDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesRequest__Output, _kvmclone_agent_v1_ReadRangesResponse__Output>
+  RebaseStaging: MethodDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingResponse, _kvmclone_agent_v1_RebaseStagingRequest__Output, _kvmclone_agent_v1_RebaseStagingResponse__Output>
   StatImage: MethodDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageResponse, _kvmclone_agent_v1_StatImageRequest__Output, _kvmclone_agent_v1_StatImageResponse__Output>
   WriteRanges: MethodDefinition<_kvmclone_agent_v1_WriteRangesRequest, _kvmclone_agent_v1_WriteRangesResponse, _kvmclone_agent_v1_WriteRangesRequest__Output, _kvmclone_agent_v1_WriteRangesResponse__Output>
 }

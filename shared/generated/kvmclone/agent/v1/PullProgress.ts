@@ -3,6 +3,10 @@
 import type { Long } from '@grpc/proto-loader';
 
 export interface PullProgress {
+  /**
+   * Set on the first message (sent as soon as the staging file exists) and
+   * on the last; absent in between.
+   */
   'stagingId'?: (string);
   'stagingPath'?: (string);
   /**
@@ -22,6 +26,10 @@ export interface PullProgress {
 }
 
 export interface PullProgress__Output {
+  /**
+   * Set on the first message (sent as soon as the staging file exists) and
+   * on the last; absent in between.
+   */
   'stagingId': (string);
   'stagingPath': (string);
   /**

@@ -1,0 +1,98 @@
+/**
+ * What every kvmctl command needs, set up and torn down in one place: the
+ * compiled options, the SSH engine, the history store, the reporter, a
+ * private runtime directory for local sockets, and an AbortSignal that
+ * Ctrl-C trips (a second Ctrl-C exits at once). Errors before the operation
+ * starts become exit codes here (config → 2).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../shared/config/config-file.js';
+import { KvmcloneError } from '../../shared/errors.js';
+import { loadControllerOptions, type ControllerOptions, type GlobalFlags } from '../config/controller-config.js';
+import { OperationStore } from '../history/operation-store.js';
+import type { SshEngine } from '../transport/ssh-engine.js';
+import { SshError } from '../transport/ssh-engine.js';
+import { selectEngine } from '../transport/select-engine.js';
+import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
+import { JsonReporter, type Reporter } from './reporter.js';
+import { TextReporter } from './text-reporter.js';
+
+/** Global flags as commander parses them. */
+export interface GlobalCliFlags extends GlobalFlags {
+  json?: boolean;
+  yes?: boolean;
+}
+
+/** Everything a command's action gets. */
+export interface CommandContext {
+  options: ControllerOptions;
+  engine: SshEngine;
+  reporter: Reporter;
+  json: boolean;
+  signal: AbortSignal;
+  /** Opened on first use. */
+  store(): OperationStore;
+}
+
+/** The exit code and message for an SSH failure (unknown/changed host keys are refusals). */
+function sshExit(err: SshError): number {
+  return err.kind === 'unknown-host-key' || err.kind === 'changed-host-key' ? EXIT_REFUSED : err.kind === 'config' ? EXIT_USAGE : EXIT_FAILED;
+}
+
+/**
+ * Runs a command body with a context; returns the exit code. The body returns
+ * its own code; thrown errors are reported (as a result line with --json).
+ */
+export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: CommandContext) => Promise<number>): Promise<number> {
+  const json = flags.json === true;
+  const reporter: Reporter = json ? new JsonReporter() : new TextReporter();
+  const fail = (code: string, message: string, exit: number): number => {
+    reporter.result({ ok: false, error: { code, message } });
+    return exit;
+  };
+  let options: ControllerOptions;
+  try {
+    options = await loadControllerOptions(flags);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail('INVALID_ARGUMENT', err.message, EXIT_USAGE);
+    throw err;
+  }
+  const runtimeDir = await mkdtemp(join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'kvmctl-'));
+  const aborter = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
+    reporter.warn('interrupted: reverting (press Ctrl-C again to exit at once)');
+    aborter.abort(new DOMException('interrupted', 'AbortError'));
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  let store: OperationStore | undefined;
+  try {
+    const engine = await selectEngine(options, runtimeDir);
+    return await body({
+      options,
+      engine,
+      reporter,
+      json,
+      signal: aborter.signal,
+      store: () => (store ??= new OperationStore(options.databasePath)),
+    });
+  } catch (err) {
+    if (err instanceof SshError) return fail(`SSH_${err.kind.toUpperCase().replace(/-/g, '_')}`, err.message, sshExit(err));
+    if (err instanceof KvmcloneError) {
+      const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
+      return fail(err.code, err.message, exit);
+    }
+    return fail('INTERNAL', err instanceof Error ? err.message : String(err), EXIT_FAILED);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    reporter.close();
+    store?.close();
+    await rm(runtimeDir, { recursive: true, force: true });
+  }
+}

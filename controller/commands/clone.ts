@@ -1,0 +1,67 @@
+/**
+ * `kvmctl clone VM --from HOST --to HOST [--name NEW] [--target-dir DIR]
+ * [--start] [--dry-run]`: copy a shut-off VM, all of it, to another host (or
+ * to the same host under a new name). See operations/clone/run-clone.ts.
+ */
+import { Command } from 'commander';
+import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
+import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { confirm } from '../cli/confirm.js';
+import { EXIT_USAGE } from '../cli/exit-codes.js';
+import { runClone } from '../operations/clone/run-clone.js';
+import { parseHostSpec } from '../transport/host-spec.js';
+
+interface CloneFlags {
+  from: string;
+  to: string;
+  name?: string;
+  targetDir?: string;
+  start?: boolean;
+  dryRun?: boolean;
+}
+
+/** The clone command. */
+export function cloneCommand(run: (code: Promise<number>) => void): Command {
+  return new Command('clone')
+    .description('clone a shut-off VM to another host (or to the same host under a new name)')
+    .argument('<vm>', 'the VM to clone')
+    .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
+    .requiredOption('--to <host>', 'host to clone it to')
+    .option('--name <new>', 'name of the clone (default: the same name)')
+    .option('--target-dir <dir>', 'directory for the clone\'s disks on the destination (default: the source directories)')
+    .option('--start', 'start the clone and check that it runs')
+    .option('--dry-run', 'print the plan and stop')
+    .action((vm: string, flags: CloneFlags, command: Command) => {
+      const global = command.optsWithGlobals<GlobalCliFlags & CloneFlags>();
+      run(
+        withCommandContext(global, async (ctx) => {
+          const destVm = checkVmName(flags.name ?? vm, '--name');
+          parseHostSpec(flags.from);
+          parseHostSpec(flags.to);
+          if (flags.from === flags.to && destVm === checkVmName(vm, 'VM')) {
+            ctx.reporter.result({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'a clone on the same host needs a new name: add --name' } });
+            return EXIT_USAGE;
+          }
+          return runClone(
+            {
+              vm: checkVmName(vm, 'VM'),
+              from: flags.from,
+              to: flags.to,
+              destVm,
+              ...(flags.targetDir !== undefined && { targetDir: checkAbsolutePath(flags.targetDir, '--target-dir') }),
+              start: flags.start === true,
+              dryRun: flags.dryRun === true,
+            },
+            {
+              engine: ctx.engine,
+              options: ctx.options,
+              reporter: ctx.reporter,
+              store: ctx.store(),
+              signal: ctx.signal,
+              confirm: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal }),
+            },
+          );
+        }),
+      );
+    });
+}

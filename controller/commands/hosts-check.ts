@@ -1,0 +1,54 @@
+/**
+ * `kvmctl hosts check HOST...`: reach each agent over SSH and report its
+ * version, capabilities, host facts and free space — the first thing to run
+ * against a new host. Exit 0 only when every host answered.
+ */
+import { Command } from 'commander';
+import { KvmcloneError } from '../../shared/errors.js';
+import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
+import { formatBytes } from '../cli/reporter.js';
+import { HostSession } from '../transport/host-session.js';
+import { SshError } from '../transport/ssh-engine.js';
+
+/** The hosts command group (check). */
+export function hostsCommand(run: (code: Promise<number>) => void): Command {
+  const hosts = new Command('hosts').description('check hosts and their agents');
+  hosts
+    .command('check')
+    .description('reach each agent: version, capabilities, free space')
+    .argument('<host...>', 'ssh config aliases or [user@]host[:port]')
+    .action((list: string[], _flags: unknown, command: Command) => {
+      run(
+        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
+          const results = [];
+          for (const host of list) {
+            try {
+              const s = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, callMs: ctx.options.timeouts.callMs, signal: ctx.signal });
+              try {
+                const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
+                const h = s.info.host;
+                results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })) });
+                if (!ctx.json) {
+                  process.stdout.write(
+                    `${host}: ok — agent ${s.info.agentVersion} (API ${s.info.apiVersions.join(', ')}), ${h?.hostname}, ${h?.cpus} CPUs ${h?.cpuModel}, ${formatBytes(h?.memoryBytes ?? 0)}, libvirt ${h?.libvirtVersion}, QEMU ${h?.qemuVersion}${h?.kvm ? ', KVM' : ''}\n` +
+                      space.map((x) => `  ${x.path}: ${formatBytes(x.availableBytes)} free of ${formatBytes(x.totalBytes)}\n`).join(''),
+                  );
+                }
+              } finally {
+                await s.close();
+              }
+            } catch (err) {
+              if (!(err instanceof KvmcloneError || err instanceof SshError)) throw err;
+              results.push({ host, ok: false, error: { code: err instanceof SshError ? err.kind : err.code, message: err.message } });
+              if (!ctx.json) process.stdout.write(`${host}: FAILED — ${err.message}\n`);
+            }
+          }
+          const ok = results.every((r) => r.ok);
+          if (ctx.json) ctx.reporter.result({ ok, operation: 'hosts-check', hosts: results });
+          return ok ? EXIT_OK : EXIT_FAILED;
+        }),
+      );
+    });
+  return hosts;
+}

@@ -1,0 +1,51 @@
+/**
+ * `kvmctl ls HOST`: the VMs of a host with their state, disks and sizes,
+ * straight from its agent.
+ */
+import { Command } from 'commander';
+import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { EXIT_OK } from '../cli/exit-codes.js';
+import { formatBytes } from '../cli/reporter.js';
+import { HostSession } from '../transport/host-session.js';
+
+/** The ls command. */
+export function lsCommand(run: (code: Promise<number>) => void): Command {
+  return new Command('ls')
+    .description('list the VMs of a host: state, disks, sizes')
+    .argument('<host>', 'an ssh config alias or [user@]host[:port]')
+    .action((host: string, _flags: unknown, command: Command) => {
+      run(
+        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
+          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.list', 'domain.describe'] });
+          try {
+            const { domains } = await session.call(session.clients.domain, session.clients.domain.listDomains, {}, ctx.signal);
+            const vms = [];
+            for (const d of domains) {
+              const described = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name: d.name }, ctx.signal);
+              vms.push({
+                name: d.name,
+                uuid: d.uuid,
+                state: d.state.replace('DOMAIN_STATE_', '').toLowerCase(),
+                vcpus: d.vcpus,
+                memoryBytes: d.memoryBytes,
+                disks: described.disks.map((k) => ({ target: k.target, device: k.device, path: k.path, format: k.format, virtualSize: k.virtualSize, allocatedSize: k.allocatedSize })),
+              });
+            }
+            if (ctx.json) {
+              ctx.reporter.result({ ok: true, operation: 'ls', host, vms });
+            } else {
+              const out = process.stdout;
+              out.write(`${'NAME'.padEnd(20)} ${'STATE'.padEnd(10)} ${'VCPU'.padStart(4)} ${'MEMORY'.padStart(10)}  DISKS\n`);
+              for (const vm of vms) {
+                const disks = vm.disks.map((k) => `${k.target}:${k.format} ${formatBytes(k.virtualSize)} (${formatBytes(k.allocatedSize)} used) ${k.path}`).join('; ');
+                out.write(`${vm.name.padEnd(20)} ${vm.state.padEnd(10)} ${String(vm.vcpus).padStart(4)} ${formatBytes(vm.memoryBytes).padStart(10)}  ${disks}\n`);
+              }
+            }
+            return EXIT_OK;
+          } finally {
+            await session.close();
+          }
+        }),
+      );
+    });
+}

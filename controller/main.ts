@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * kvmctl: the controller CLI (CONTRACT.md). Only parses the command line and
+ * hands each verb to its file in commands/; exits with the verb's code.
+ */
+import { Command, Option } from 'commander';
+import { KVMCLONE_VERSION } from '../shared/version.js';
+import { cloneCommand } from './commands/clone.js';
+import { hostsCommand } from './commands/hosts-check.js';
+import { lsCommand } from './commands/ls.js';
+import { opsCommand } from './commands/ops.js';
+import { EXIT_USAGE } from './cli/exit-codes.js';
+
+const run = (code: Promise<number>): void => {
+  code.then(
+    (c) => process.exit(c),
+    (err: unknown) => {
+      process.stderr.write(`kvmctl: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+};
+
+const program = new Command('kvmctl')
+  .description('clone KVM VMs between hosts over SSH and keep clones in sync')
+  .version(KVMCLONE_VERSION)
+  .option('--config <file>', 'config file (default $XDG_CONFIG_HOME/kvmclone/kvmctl.yaml; absent = defaults)')
+  .option('--ssh-config <file>', 'ssh config file (default ~/.ssh/config)')
+  .option('--known-hosts <file>', "known_hosts file (default: what the ssh config says, else ~/.ssh/known_hosts)")
+  .option('--identity <file>', "identity file, in addition to ssh-agent and the ssh config's IdentityFile")
+  .option('--agent-socket <path>', "the agent's socket on the remote hosts (default /run/kvmclone/agent.sock)")
+  .addOption(new Option('--engine <engine>', 'SSH engine (default auto: OpenSSH when installed, else ssh2)').choices(['auto', 'openssh', 'ssh2']))
+  .option('--json', 'NDJSON events on stdout; the last line is the result object')
+  .option('--yes', 'never prompt')
+  .exitOverride()
+  .showHelpAfterError();
+
+program.addCommand(hostsCommand(run));
+program.addCommand(lsCommand(run));
+program.addCommand(cloneCommand(run));
+program.addCommand(opsCommand(run));
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  const code = (err as { exitCode?: number }).exitCode;
+  process.exit(code === 0 ? 0 : EXIT_USAGE);
+}

@@ -1,0 +1,129 @@
+/**
+ * Clone preflight: everything that can refuse the clone is checked here,
+ * before any byte is written on either host — VM state, name, disks, CPU,
+ * memory, target paths and free space. A refusal says what to change.
+ */
+import { alreadyExists, failedPrecondition, KvmcloneError, permissionDenied, resourceExhausted } from '../../../shared/errors.js';
+import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
+import type { HostSession } from '../../transport/host-session.js';
+import { formatBytes } from '../../cli/reporter.js';
+import { planFiles, spaceNeeded, type PlannedFile } from './clone-plan.js';
+import { checkCpuCompatibility } from './cpu-compat.js';
+
+/** What the user asked for. */
+export interface CloneRequest {
+  vm: string;
+  from: string;
+  to: string;
+  destVm: string;
+  targetDir?: string;
+  start: boolean;
+  dryRun: boolean;
+}
+
+/** What preflight established: the source definition, the file plan and the space figures. */
+export interface CloneFacts {
+  source: DescribeDomainResponse__Output;
+  files: PlannedFile[];
+  space: { dir: string; availableBytes: number; neededBytes: number }[];
+  warnings: string[];
+}
+
+function stateName(state: string): string {
+  return state.replace('DOMAIN_STATE_', '').toLowerCase();
+}
+
+async function exists(session: HostSession, path: string, signal: AbortSignal): Promise<boolean> {
+  try {
+    await session.call(session.clients.disk, session.clients.disk.statImage, { path }, signal);
+    return true;
+  } catch (err) {
+    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return false;
+    if (err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED') {
+      throw permissionDenied(`${session.host}: ${path} is outside the agent's image roots there (${session.info.imageRoots.join(', ')}); choose --target-dir under one of them`);
+    }
+    throw err;
+  }
+}
+
+/** Runs every check; throws the first refusal. */
+export async function preflightClone(req: CloneRequest, src: HostSession, dst: HostSession, signal: AbortSignal): Promise<CloneFacts> {
+  const warnings: string[] = [];
+  const source = await src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal);
+  const domain = source.domain;
+  if (!domain) throw new KvmcloneError('INTERNAL', `${src.host}: DescribeDomain returned no domain`);
+  if (domain.state !== 'DOMAIN_STATE_SHUTOFF') {
+    throw failedPrecondition(`${req.vm} on ${src.host} is ${stateName(domain.state)}: shut it down first (cloning a running VM is not supported yet)`);
+  }
+  if (source.tpmStatePath !== '') {
+    throw failedPrecondition(`${req.vm} has an emulated TPM (${source.tpmStatePath}); carrying TPM state is not supported yet, and a clone without it would lose the secrets sealed in it`);
+  }
+  for (const disk of source.disks) {
+    if (disk.path.startsWith('/dev/')) throw failedPrecondition(`disk ${disk.target} of ${req.vm} is a block device (${disk.path}); only file-backed disks can be cloned`);
+    if (disk.shareable) warnings.push(`disk ${disk.target} is shareable: the clone gets its own copy`);
+    if ((disk.device === 'cdrom' || disk.device === 'floppy') && disk.path !== '' && src.host !== dst.host) {
+      warnings.push(`${disk.device} ${disk.target} keeps ${disk.path}: make sure it exists on ${dst.host}`);
+    }
+  }
+
+  const { domains } = await dst.call(dst.clients.domain, dst.clients.domain.listDomains, {}, signal);
+  if (domains.some((d) => d.name === req.destVm)) throw alreadyExists(`${dst.host} already has a VM named ${req.destVm}; pick another with --name`);
+
+  const host = dst.info.host;
+  const srcHost = src.info.host;
+  if (!host || !srcHost) throw new KvmcloneError('INTERNAL', 'an agent sent no host facts');
+  if (domain.memoryBytes > host.memoryBytes) {
+    throw failedPrecondition(`${req.vm} needs ${formatBytes(domain.memoryBytes)} of memory; ${dst.host} has ${formatBytes(host.memoryBytes)} in all`);
+  }
+  if (domain.vcpus > host.cpus) throw failedPrecondition(`${req.vm} has ${domain.vcpus} vCPUs; ${dst.host} has ${host.cpus} CPUs`);
+  const domainType = /<domain\b[^>]*\btype=['"]([a-z]+)['"]/.exec(source.xml)?.[1] ?? 'kvm';
+  warnings.push(...checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType }, srcHost, host, dst.host));
+
+  const files = planFiles({
+    vm: req.vm,
+    destVm: req.destVm,
+    sameHost: src.host === dst.host,
+    targetDir: req.targetDir,
+    disks: source.disks.map((d) => ({
+      target: d.target,
+      device: d.device,
+      path: d.path,
+      format: d.format,
+      virtualSize: d.virtualSize,
+      allocatedSize: d.allocatedSize,
+      backingReference: d.backingReference,
+      backingChain: d.backingChain,
+    })),
+    nvramPath: source.nvramPath,
+  });
+
+  for (const file of files) {
+    if (file.action !== 'copy') continue;
+    if (!(await exists(dst, file.targetPath, signal))) continue;
+    if (file.role === 'backing') {
+      const [mine, theirs] = await Promise.all([
+        src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal),
+        dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: file.targetPath }, signal),
+      ]);
+      if (mine.digest === theirs.digest) {
+        file.action = 'reuse';
+        continue;
+      }
+      throw alreadyExists(`${dst.host}: ${file.targetPath} exists and differs from the backing file ${file.sourcePath}; use --target-dir`);
+    }
+    throw alreadyExists(`${dst.host}: ${file.targetPath} already exists; use --name or --target-dir`);
+  }
+
+  const space: CloneFacts['space'] = [];
+  for (const [dir, neededBytes] of spaceNeeded(files)) {
+    const free = await dst.call(dst.clients.storage, dst.clients.storage.getFreeSpace, { path: dir }, signal);
+    if (free.path !== dir) throw failedPrecondition(`${dst.host}: the target directory ${dir} does not exist`);
+    space.push({ dir, availableBytes: free.availableBytes, neededBytes });
+    if (free.availableBytes < neededBytes) {
+      throw resourceExhausted(
+        `${dst.host}: ${dir} has ${formatBytes(free.availableBytes)} free; the clone needs ${formatBytes(neededBytes)} (allocated size of the disks plus 15 %)`,
+      );
+    }
+  }
+  return { source, files, space, warnings };
+}

@@ -1,0 +1,183 @@
+/**
+ * TRANSFER and VERIFY: the brokered agent-to-agent path and the pulls over it.
+ *
+ * The source agent issues a ticket for exactly the files of this operation;
+ * its peer socket is forwarded to the controller and re-exposed on the
+ * destination host at a fresh per-operation path; the destination agent
+ * pulls each file through it into a staging file. The controller sees
+ * progress only. Each file's digest (computed by the destination from what it
+ * wrote) is compared with the source's own digest of the original.
+ */
+import { basename, dirname } from 'node:path';
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { dataLoss, KvmcloneError } from '../../../shared/errors.js';
+import { fromStatus } from '../../../shared/from-status.js';
+import type { PullProgress__Output } from '../../../shared/generated/kvmclone/agent/v1/PullProgress.js';
+import type { TicketEvent__Output } from '../../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
+import type { RevertStack } from '../../../shared/revert-stack.js';
+import type { Reporter } from '../../cli/reporter.js';
+import { formatBytes } from '../../cli/reporter.js';
+import type { HostSession } from '../../transport/host-session.js';
+import type { PlannedFile } from './clone-plan.js';
+
+/** A file that arrived in a verified staging file. */
+export interface StagedFile {
+  file: PlannedFile;
+  stagingId: string;
+  digest: string;
+  bytesTransferred: number;
+}
+
+/** Settings of the transfer. */
+export interface TransferSettings {
+  operationId: string;
+  concurrency: number;
+  /** Abort when a pull reports no progress for this long. */
+  noProgressMs: number;
+}
+
+/** Holds the ticket call open; resolves with the ticket. */
+function openTicket(src: HostSession, paths: string[], operationId: string): Promise<{ ticket: TicketEvent__Output; call: ClientReadableStream<TicketEvent__Output> }> {
+  const call = src.clients.transfer.openTicket({ paths, operationId });
+  return new Promise((resolve, reject) => {
+    call.once('data', (ticket: TicketEvent__Output) => resolve({ ticket, call }));
+    call.once('error', (err) => reject(fromStatus(err, src.host)));
+  });
+}
+
+/** Opens the brokered path; everything it opens is registered on `revert` (and closed by `close`). */
+export async function openBrokeredPath(
+  src: HostSession,
+  dst: HostSession,
+  files: readonly PlannedFile[],
+  operationId: string,
+  signal: AbortSignal,
+): Promise<{ ticket: string; remotePeer: string; close(): Promise<void> }> {
+  const { ticket, call } = await openTicket(src, files.map((f) => f.sourcePath), operationId);
+  const cleanups: (() => Promise<void>)[] = [async () => call.cancel()];
+  const close = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const localPeer = await src.connection.forwardToLocal(ticket.peerSocket, { signal });
+    const remotePeer = `${dirname(dst.agentSocket)}/peer-${operationId}.sock`;
+    await dst.connection.forwardToRemote(remotePeer, localPeer, { signal });
+    cleanups.push(() => dst.connection.cancelRemoteForward(remotePeer));
+    return { ticket: ticket.ticket, remotePeer, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** A staging file path as agents name them: `.<name>.<id>.kvmclone-staging` beside the target. */
+const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
+
+/**
+ * Registers the removal of a staging file: through its agent, or — when that
+ * agent is gone (killed mid-transfer) — with `rm` over the SSH connection, so
+ * a failed clone leaves nothing on the destination either way.
+ */
+function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPath: string, stagingId: string, stagingPath: string): void {
+  revert.push(`remove staging file ${stagingPath} on ${dst.host}`, async () => {
+    try {
+      await dst.call(dst.clients.disk, dst.clients.disk.abortStaging, { targetPath, stagingId });
+    } catch (err) {
+      if (!(err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED'))) throw err;
+      if (dirname(stagingPath) !== dirname(targetPath) || !STAGING_NAME.test(basename(stagingPath))) throw err;
+      const removed = await dst.connection.exec(['rm', '-f', '--', stagingPath], { timeoutMs: 30_000 });
+      if (removed.code !== 0) throw new KvmcloneError('INTERNAL', `rm ${stagingPath} on ${dst.host} failed: ${removed.stderr.trim()}`);
+    }
+  });
+}
+
+/** Pulls one file, reporting progress; resolves with the final event. */
+function pullOne(
+  dst: HostSession,
+  request: Record<string, unknown>,
+  file: PlannedFile,
+  reporter: Reporter,
+  settings: TransferSettings,
+  revert: RevertStack,
+  signal: AbortSignal,
+): Promise<PullProgress__Output> {
+  return new Promise((resolve, reject) => {
+    const call = dst.clients.transfer.pullImage(request);
+    let last: PullProgress__Output | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        call.cancel();
+        finish(new KvmcloneError('DEADLINE_EXCEEDED', `${file.label}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`));
+      }, settings.noProgressMs);
+    };
+    const onAbort = (): void => call.cancel();
+    const finish = (err?: unknown): void => {
+      clearTimeout(watchdog);
+      signal.removeEventListener('abort', onAbort);
+      if (err !== undefined) reject(signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : err instanceof KvmcloneError ? err : fromStatus(err, dst.host));
+      else if (last?.done) resolve(last);
+      else reject(new KvmcloneError('UNAVAILABLE', `${dst.host}: the pull of ${file.label} ended without its final report`));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm();
+    call.on('data', (event: PullProgress__Output) => {
+      if (last === undefined && event.stagingId !== '') registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
+      last = event;
+      arm();
+      reporter.progress(file.label, event.bytesDone, event.bytesTotal);
+    });
+    call.on('error', (err) => finish(err));
+    call.on('end', () => finish());
+  });
+}
+
+/** Pulls and verifies every file to copy, `concurrency` at a time. */
+export async function transferFiles(
+  src: HostSession,
+  dst: HostSession,
+  files: readonly PlannedFile[],
+  path: { ticket: string; remotePeer: string },
+  revert: RevertStack,
+  reporter: Reporter,
+  settings: TransferSettings,
+  signal: AbortSignal,
+): Promise<StagedFile[]> {
+  const staged: StagedFile[] = [];
+  const queue = [...files];
+  // The first failure stops the other pulls: no point finishing copies that will be reverted.
+  const stop = new AbortController();
+  const outer = signal;
+  signal = AbortSignal.any([outer, stop.signal]);
+  const pullAndVerify = async (file: PlannedFile): Promise<void> => {
+    const sourceDigest = src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
+    sourceDigest.catch(() => undefined);
+    const request = { peerSocket: path.remotePeer, ticket: path.ticket, sourcePath: file.sourcePath, targetPath: file.targetPath, stagingId: '', operationId: settings.operationId, ranges: [] };
+    const final = await pullOne(dst, request, file, reporter, settings, revert, signal);
+    const expected = await sourceDigest;
+    if (expected.digest !== final.digest) {
+      throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
+    }
+    reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
+    staged.push({ file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred });
+  };
+  const worker = async (): Promise<void> => {
+    try {
+      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+        signal.throwIfAborted();
+        await pullAndVerify(file);
+      }
+    } catch (err) {
+      stop.abort();
+      throw err;
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(settings.concurrency, files.length)) }, worker);
+  const results = await Promise.allSettled(workers);
+  outer.throwIfAborted();
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  const first = failures.find((e) => !(e instanceof KvmcloneError && e.code === 'CANCELLED')) ?? failures[0];
+  if (first !== undefined) throw first;
+  return staged;
+}

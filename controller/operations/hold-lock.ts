@@ -1,0 +1,25 @@
+/**
+ * Takes an agent's operation lock on a VM name for the life of an operation.
+ * The lock lives as long as the HoldLock call stays open, so cancelling the
+ * call releases it, and a controller that dies cannot leave it behind.
+ */
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { fromStatus } from '../../shared/from-status.js';
+import type { HostSession } from '../transport/host-session.js';
+
+/** A held lock. */
+export interface HeldLock {
+  release(): void;
+}
+
+/** Resolves once the lock is held; rejects with ABORTED when another operation holds it. */
+export function holdLock(session: HostSession, vm: string, operationId: string, purpose: string): Promise<HeldLock> {
+  const call: ClientReadableStream<unknown> = session.clients.transfer.holdLock({ vmName: vm, operationId, purpose });
+  return new Promise((resolve, reject) => {
+    call.once('data', () => {
+      call.on('error', () => undefined); // the cancel at release ends the call with CANCELLED
+      resolve({ release: () => call.cancel() });
+    });
+    call.once('error', (err) => reject(fromStatus(err, session.host)));
+  });
+}

@@ -1,0 +1,30 @@
+/**
+ * Picks the SSH engine: OpenSSH when configured, or by default when the
+ * `ssh` binary is present; ssh2 when configured or when there is no `ssh`.
+ */
+import { invalidArgument } from '../../shared/errors.js';
+import type { ControllerOptions } from '../config/controller-config.js';
+import { findOpenSsh } from './openssh-args.js';
+import { OpenSshEngine } from './openssh-engine.js';
+import type { SshEngine, SshSettings } from './ssh-engine.js';
+import { Ssh2Engine } from './ssh2-engine.js';
+
+/** The engine for these options; its local sockets live under `runtimeDir`. */
+export async function selectEngine(options: ControllerOptions, runtimeDir: string): Promise<SshEngine> {
+  const settings: SshSettings = {
+    configFile: options.ssh.configFile,
+    knownHostsFile: options.ssh.knownHostsFile,
+    identityFile: options.ssh.identityFile,
+    connectTimeoutS: options.ssh.connectTimeoutS,
+    keepaliveS: options.ssh.keepaliveS,
+    ciphers: options.ssh.ciphers,
+    runtimeDir,
+  };
+  const ssh = findOpenSsh();
+  if (options.ssh.engine === 'openssh') {
+    if (ssh === undefined) throw invalidArgument('ssh.engine is openssh but there is no `ssh` binary on PATH; install openssh-client or use the ssh2 engine');
+    return new OpenSshEngine(settings);
+  }
+  if (options.ssh.engine === 'ssh2' || ssh === undefined) return new Ssh2Engine(settings);
+  return new OpenSshEngine(settings);
+}

@@ -1,0 +1,189 @@
+/**
+ * kvmctl clone on the testbed, real KVM, with both SSH engines: the main
+ * clone, a same-host clone, the refusals, and an agent killed mid-transfer.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kvmctl, startKvmctl } from '../support/kvmctl.js';
+import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
+import { makeTwoDiskVm } from '../support/two-disk-vm.js';
+
+const run = promisify(execFile);
+const IMAGES = '/var/lib/libvirt/images';
+let state: string;
+
+before(async () => {
+  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
+  await hostUp('hosta', 1);
+  await hostUp('hostb', 2);
+  await hostUp('hostc', 3, { IMAGES_SIZE_MB: '48' });
+  state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-e2e-'));
+  await makeTwoDiskVm('hosta', 'vm2', { rawGiB: 4, dataMiB: 40 });
+});
+
+after(async () => {
+  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
+  await rm(state, { recursive: true, force: true });
+});
+
+async function domains(host: string): Promise<string[]> {
+  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+}
+
+async function imageFiles(host: string): Promise<string[]> {
+  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
+}
+
+async function allocated(path: string): Promise<number> {
+  return (await stat(path)).blocks * 512;
+}
+
+async function sourceSnapshot(): Promise<string> {
+  return hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm2.qcow2 vm2-base.qcow2 vm2-data.raw && virsh -c qemu:///system dumpxml --inactive vm2 | sha256sum`]);
+}
+
+for (const engine of ['openssh', 'ssh2'] as const) {
+  test(`clone A → B with the ${engine} engine: equal disks, sparse, new identity, boots, source untouched`, async () => {
+    const before = await sourceSnapshot();
+    const destVm = `vm2-${engine}`;
+    const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', destVm, '--start'], { stateDir: state, engine });
+    assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+    const result = out.result;
+    assert.ok(result && result.ok === true, JSON.stringify(result));
+    assert.equal(result.operation, 'clone');
+    assert.equal(result.destVm, destVm);
+    const disks = result.disks as { source: string; target: string; bytesTransferred: number; digest: string }[];
+    const targets = disks.map((d) => d.target);
+    assert.ok(targets.includes(`${IMAGES}/${destVm}.qcow2`) && targets.includes(`${IMAGES}/${destVm}-data.raw`), targets.join(', '));
+    // The backing file is copied once; a later clone finds the identical file there and reuses it.
+    assert.equal(targets.includes(`${IMAGES}/vm2-base.qcow2`), engine === 'openssh');
+    for (const d of disks) assert.match(d.digest, /^blake3:[0-9a-f]{64}$/);
+    assert.equal(result.bytesOnWire, disks.reduce((n, d) => n + d.bytesTransferred, 0));
+    assert.ok((result.bytesOnWire as number) < 60 * 1024 * 1024, `holes are not sent (${String(result.bytesOnWire)} bytes on the wire)`);
+    assert.ok(out.events.some((e) => e.type === 'progress'), 'progress events were emitted');
+    assert.deepEqual(out.events.filter((e) => e.type === 'phase').map((e) => e.phase), ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'START']);
+
+    const a = hostImagesDir('hosta');
+    const b = hostImagesDir('hostb');
+    await run('qemu-img', ['compare', '-q', join(a, 'vm2-data.raw'), join(b, `${destVm}-data.raw`)]);
+    await run('qemu-img', ['compare', '-q', join(a, 'vm2.qcow2'), join(b, `${destVm}.qcow2`)]);
+    const srcAlloc = await allocated(join(a, 'vm2-data.raw'));
+    const dstAlloc = await allocated(join(b, `${destVm}-data.raw`));
+    assert.ok(Math.abs(dstAlloc - srcAlloc) <= 4 * 1024 * 1024, `allocation ${dstAlloc} close to ${srcAlloc}`);
+
+    const xmlA = await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', 'vm2']);
+    const xmlB = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', destVm]);
+    const uuid = (x: string): string => /<uuid>([^<]+)<\/uuid>/.exec(x)?.[1] ?? '';
+    const mac = (x: string): string => /<mac address='([^']+)'/.exec(x)?.[1] ?? '';
+    assert.notEqual(uuid(xmlB), uuid(xmlA));
+    assert.equal(uuid(xmlB), result.uuid);
+    assert.notEqual(mac(xmlB), mac(xmlA));
+    assert.match(mac(xmlB), /^52:54:00:/);
+    assert.match(xmlB, new RegExp(`${IMAGES}/${destVm}-data.raw`));
+
+    const listed = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'domstate', destVm]);
+    assert.match(listed, /running/);
+    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', 'vm2-serial.log');
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
+      await sleep(100);
+      text = await readFile(serial, 'utf8').catch(() => '');
+    }
+    assert.match(text, /HI/, 'the clone boots from its copied chain');
+    await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'destroy', destVm]);
+    assert.equal(await sourceSnapshot(), before, 'the source VM and its disks are unchanged');
+
+    const history = await kvmctl(['--json', 'ops', 'show', String(result.id)], { stateDir: state, engine });
+    assert.equal(history.code, 0);
+    assert.equal((history.result?.record as { state: string }).state, 'succeeded');
+  });
+}
+
+test('same-host clone under a new name shares the backing file and boots', async () => {
+  const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hosta', '--name', 'vm2-twin', '--start'], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  const a = hostImagesDir('hosta');
+  await run('qemu-img', ['compare', '-q', join(a, 'vm2.qcow2'), join(a, 'vm2-twin.qcow2')]);
+  await run('qemu-img', ['compare', '-q', join(a, 'vm2-data.raw'), join(a, 'vm2-twin-data.raw')]);
+  const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', join(a, 'vm2-twin.qcow2')])).stdout) as { 'full-backing-filename': string };
+  assert.equal(info['full-backing-filename'], join(a, 'vm2-base.qcow2'), 'the twin shares the source backing file');
+  assert.match(await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'domstate', 'vm2-twin']), /running/);
+  await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2-twin']);
+});
+
+async function assertRefused(args: string[], code: number, message: RegExp, host = 'hostb', extraGlobal: string[] = []): Promise<void> {
+  const domainsBefore = await domains(host);
+  const filesBefore = await imageFiles(host);
+  const out = await kvmctl(['--json', ...args], { stateDir: state, extraGlobal });
+  assert.equal(out.code, code, `${out.stdout}\n${out.stderr}`);
+  const error = (out.result?.error ?? {}) as { message?: string };
+  assert.match(error.message ?? '', message);
+  assert.deepEqual(await domains(host), domainsBefore, 'no domain is left');
+  assert.deepEqual(await imageFiles(host), filesBefore, 'no file is left');
+}
+
+test('refused: not enough space on the destination', async () => {
+  await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostc'], 3, /hostc: .* free; the clone needs/, 'hostc');
+});
+
+test('refused: the name is taken', async () => {
+  await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-openssh'], 3, /hostb already has a VM named vm2-openssh/);
+});
+
+test('refused: the VM is running', async () => {
+  await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'start', 'vm2']);
+  try {
+    await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-live'], 3, /vm2 on hosta is running: shut it down first/);
+  } finally {
+    await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2']);
+  }
+});
+
+test('refused: unknown and changed host keys, with the fingerprint', async () => {
+  const empty = join(state, 'known_hosts.empty');
+  await writeFile(empty, '');
+  const fingerprint = (await run('ssh-keygen', ['-lf', join(E2E_DIR, 'hosta', 'ssh', 'host_ed25519_key.pub')])).stdout.split(' ')[1] ?? '';
+  assert.match(fingerprint, /^SHA256:/);
+  for (const engine of ['openssh', 'ssh2']) {
+    const out = await kvmctl(['--json', '--engine', engine, '--known-hosts', empty, 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'x1'], { stateDir: state });
+    assert.equal(out.code, 3, `${engine}: ${out.stdout}\n${out.stderr}`);
+    const message = String((out.result?.error as { message?: string } | undefined)?.message);
+    assert.ok(message.includes('hosta') && message.includes(fingerprint), `${engine}: ${message}`);
+  }
+  const changed = join(state, 'known_hosts.changed');
+  const otherKey = (await readFile(join(E2E_DIR, 'hostb', 'ssh', 'host_ed25519_key.pub'), 'utf8')).split(' ').slice(0, 2).join(' ');
+  await writeFile(changed, `169.254.201.2 ${otherKey}\n`);
+  for (const engine of ['openssh', 'ssh2']) {
+    const out = await kvmctl(['--json', '--engine', engine, '--known-hosts', changed, 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'x2'], { stateDir: state });
+    assert.equal(out.code, 3, `${engine}: ${out.stdout}\n${out.stderr}`);
+    const message = String((out.result?.error as { message?: string } | undefined)?.message);
+    assert.match(message, /chang/i, `${engine}: ${message}`);
+    assert.ok(message.includes(fingerprint), `${engine}: ${message}`);
+  }
+});
+
+test('the destination agent killed mid-transfer: exit 1, no staging file and no domain left on B', async () => {
+  await makeTwoDiskVm('hosta', 'vm3', { rawGiB: 2, dataMiB: 700 });
+  const domainsBefore = await domains('hostb');
+  const filesBefore = await imageFiles('hostb');
+  const clone = startKvmctl(['--json', 'clone', 'vm3', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  let killed = false;
+  clone.onEvent((e) => {
+    if (!killed && e.type === 'progress' && Number(e.bytesDone) > 50 * 1024 * 1024) {
+      killed = true;
+      void hostAgent('hostb', 'kill');
+    }
+  });
+  const out = await clone.done;
+  assert.ok(killed, `the transfer was under way when the agent was killed: ${out.stdout}`);
+  assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
+  assert.deepEqual(await domains('hostb'), domainsBefore);
+  assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
+  await hostAgent('hostb', 'start');
+});

@@ -1,0 +1,63 @@
+/**
+ * Runs the built kvmctl (dist/controller/main.js) as a user would, with the
+ * testbed's ssh config and a private history database, and parses its
+ * --json output: NDJSON events, the last line being the result.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { sshConfigPath } from './testbed.js';
+
+/** Path of the compiled kvmctl entry point. */
+export const KVMCTL_MAIN = fileURLToPath(new URL('../../controller/main.js', import.meta.url));
+
+/** The outcome of one kvmctl run. */
+export interface KvmctlRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  events: Record<string, unknown>[];
+  result: Record<string, unknown> | undefined;
+}
+
+/** A running kvmctl whose events can be watched as they come. */
+export interface KvmctlProcess {
+  child: ChildProcess;
+  onEvent(listener: (event: Record<string, unknown>) => void): void;
+  done: Promise<KvmctlRun>;
+}
+
+/** Starts kvmctl with `args` (global flags for the testbed are added in front). */
+export function startKvmctl(args: string[], opts: { stateDir: string; engine?: 'openssh' | 'ssh2'; extraGlobal?: string[] }): KvmctlProcess {
+  const global = ['--ssh-config', sshConfigPath(), ...(opts.engine ? ['--engine', opts.engine] : []), ...(opts.extraGlobal ?? [])];
+  const child = spawn(process.execPath, [KVMCTL_MAIN, ...global, ...args], {
+    env: { ...process.env, XDG_STATE_HOME: opts.stateDir, XDG_CONFIG_HOME: opts.stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let pending = '';
+  const events: Record<string, unknown>[] = [];
+  const listeners: ((e: Record<string, unknown>) => void)[] = [];
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+    pending += s;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      const event = JSON.parse(line) as Record<string, unknown>;
+      events.push(event);
+      for (const l of listeners) l(event);
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<KvmctlRun>((resolve) =>
+    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr, events, result: events.filter((e) => e.type === 'result').at(-1) })),
+  );
+  return { child, onEvent: (l) => listeners.push(l), done };
+}
+
+/** Runs kvmctl to the end. */
+export function kvmctl(args: string[], opts: { stateDir: string; engine?: 'openssh' | 'ssh2'; extraGlobal?: string[] }): Promise<KvmctlRun> {
+  return startKvmctl(args, opts).done;
+}

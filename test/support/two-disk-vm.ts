@@ -1,0 +1,41 @@
+/**
+ * A VM worth cloning, made inside a testbed host: a qcow2 system disk on a
+ * backing file (relative reference, as virt-manager writes them) that boots
+ * the test boot sector, a sparse raw data disk with scattered random data,
+ * and a user-mode network interface with a MAC.
+ */
+import { hostExec, TESTBED_DIR } from './testbed.js';
+
+const IMAGES = '/var/lib/libvirt/images';
+
+/** Creates and defines VM `name` on `host`; `dataMiB` 1 MiB pieces of random data go into a `rawGiB` GiB raw disk. */
+export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: number; dataMiB: number }): Promise<void> {
+  const xml = `<domain type='kvm'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}-data.raw'/><target dev='vdb' bus='virtio'/></disk>
+    <interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>
+    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>`;
+  const script = [
+    'set -e',
+    `cd ${IMAGES}`,
+    `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin ${name}-base.qcow2`,
+    `qemu-img resize -q -f qcow2 ${name}-base.qcow2 1M`,
+    `qemu-img create -q -f qcow2 -b ${name}-base.qcow2 -F qcow2 ${name}.qcow2`,
+    `qemu-io -f qcow2 -c 'write -P 0x6b 512k 256k' ${name}.qcow2 >/dev/null`,
+    `truncate -s ${opts.rawGiB}G ${name}-data.raw`,
+    `for i in $(seq 0 $((${opts.dataMiB}-1))); do dd if=/dev/urandom of=${name}-data.raw bs=1M count=1 seek=$(( (i * 2654435761) % (${opts.rawGiB} * 1024 - 1) )) conv=notrunc status=none; done`,
+    `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
+    `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
+    `rm -f /tmp/${name}.xml`,
+  ].join('\n');
+  await hostExec(host, ['bash', '-c', script]);
+}
