@@ -1,0 +1,257 @@
+/**
+ * The SshEngine over the OpenSSH `ssh` binary — the default engine: fastest
+ * here, and it honours the user's ssh config, ssh-agent, certificates and
+ * known_hosts natively. One master per host; every forward is added to it
+ * with `ssh -O forward`, so forwarded bytes flow sshd → ssh → unix socket and
+ * never through Node. Remote commands are mux sessions on the same master.
+ */
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from './openssh-args.js';
+import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
+import { OpenSshMaster } from './openssh-master.js';
+import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
+import { SshError, shellQuote, type RemoteExecResult, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+
+export { findOpenSsh } from './openssh-args.js';
+
+/** A mux request waits for the server's answer (for -R): allow a slow link. */
+const MUX_TIMEOUT_MS = 30_000;
+/** How long a local forward socket may take to appear after the master accepted it. */
+const LOCAL_SOCKET_WAIT_MS = 2000;
+
+let counter = 0;
+const nextId = (): number => ++counter;
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses a runtimeDir that others could plant sockets in (our control and forward sockets live there). */
+function checkRuntimeDir(host: string, dir: string): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (err) {
+    throw new SshError('config', host, `runtimeDir ${dir} is not usable: ${(err as Error).message}`);
+  }
+  if (!st.isDirectory() || (st.mode & 0o022) !== 0 || st.uid !== process.getuid?.()) {
+    throw new SshError('config', host, `runtimeDir ${dir} must be a directory owned by this user and writable by no one else (mode 0700)`);
+  }
+}
+
+/** The OpenSSH engine. Construct it with the settings every connection shares. */
+export class OpenSshEngine implements SshEngine {
+  readonly name = 'openssh' as const;
+  /** The ssh binary this engine runs. */
+  readonly sshPath: string;
+
+  /** Throws if no `ssh` binary is given or found on PATH: pick the ssh2 engine then (see findOpenSsh). */
+  constructor(
+    private readonly settings: SshSettings,
+    options: { sshPath?: string } = {},
+  ) {
+    const sshPath = options.sshPath ?? findOpenSsh();
+    if (sshPath === undefined) throw new Error('no OpenSSH client (ssh) on PATH; use the ssh2 engine');
+    this.sshPath = sshPath;
+  }
+
+  /** Starts a master connection to `host` (strict host-key checking, batch mode) and waits until it is up. */
+  async connect(host: string, options: { signal?: AbortSignal } = {}): Promise<OpenSshConnection> {
+    destinationArgs(host); // validates HOST before anything runs
+    checkRuntimeDir(host, this.settings.runtimeDir);
+    if (this.settings.identityFile !== undefined) {
+      try {
+        accessSync(this.settings.identityFile, constants.R_OK);
+      } catch (err) {
+        throw new SshError('config', host, `identity file ${this.settings.identityFile} is not readable: ${(err as Error).message}`);
+      }
+    }
+    const controlPath = join(this.settings.runtimeDir, `cm-${nextId()}`);
+    const master = await OpenSshMaster.start({ sshPath: this.sshPath, settings: this.settings, host, controlPath, signal: options.signal });
+    return new OpenSshConnection(this.sshPath, this.settings, host, master, controlPath);
+  }
+}
+
+/** One master connection and the forwards added to it. Created by OpenSshEngine.connect. */
+export class OpenSshConnection implements SshConnection {
+  /** local socket path → remote socket it reaches */
+  private readonly localForwards = new Map<string, string>();
+  /** remote listen path → local socket it reaches */
+  private readonly remoteForwards = new Map<string, string>();
+  /** Forward requests in flight: close() waits for them, so none lands after the cleanup. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly sshPath: string,
+    private readonly settings: SshSettings,
+    readonly host: string,
+    private readonly master: OpenSshMaster,
+    private readonly controlPath: string,
+  ) {}
+
+  /** What the master learned: host key fingerprint, address, negotiated cipher, non-debug stderr lines. */
+  facts(): SshStderrFacts {
+    return this.master.facts();
+  }
+
+  /** PID of the master process (tests check it is gone after close). */
+  get masterPid(): number | undefined {
+    return this.master.pid;
+  }
+
+  forwardToLocal(remoteSocket: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    return this.tracked(() => this.addLocalForward(remoteSocket, options.signal));
+  }
+
+  private async addLocalForward(remoteSocket: string, signal: AbortSignal | undefined): Promise<string> {
+    this.usable();
+    checkSocketPath(this.host, 'remote socket', remoteSocket);
+    const localPath = join(this.settings.runtimeDir, `fwd-${nextId()}.sock`);
+    checkSocketPath(this.host, 'local forward socket (under runtimeDir)', localPath);
+    const spec = ['-L', `${localPath}:${remoteSocket}`];
+    ownPath(localPath);
+    this.localForwards.set(localPath, remoteSocket);
+    try {
+      const r = await this.mux('forward', spec, signal);
+      if (r.code !== 0 || muxRequestFailed(r.stderr)) throw this.forwardError(`cannot forward ${localPath} to ${this.host}:${remoteSocket}`, r);
+      // the master binds before it replies; poll briefly in case a future ssh does not
+      const start = Date.now();
+      while (!isSocket(localPath)) {
+        if (Date.now() - start > LOCAL_SOCKET_WAIT_MS) throw new SshError('forward', this.host, `${this.host}: ssh accepted the forward but ${localPath} never appeared`);
+        await sleep(10, undefined, { signal });
+      }
+      return localPath;
+    } catch (err) {
+      this.localForwards.delete(localPath);
+      if (this.master.alive) await this.mux('cancel', spec).catch(() => undefined);
+      releasePath(localPath);
+      throw err;
+    }
+  }
+
+  /**
+   * The mux reply to `-O forward -R` comes only after sshd answered the
+   * global request (verified on OpenSSH 9.2: the socket exists when ssh
+   * returns), so no extra round trip is needed to know it is bound. A path
+   * that exists on the host is refused by sshd (StreamLocalBindUnlink no):
+   * never a silent takeover.
+   */
+  forwardToRemote(remotePath: string, localSocket: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.tracked(() => this.addRemoteForward(remotePath, localSocket, options.signal));
+  }
+
+  private async addRemoteForward(remotePath: string, localSocket: string, signal: AbortSignal | undefined): Promise<void> {
+    this.usable();
+    checkSocketPath(this.host, 'remote listen path', remotePath);
+    checkSocketPath(this.host, 'local socket', localSocket);
+    // ssh itself answers "ok" to a repeated identical spec without asking the server
+    if (this.remoteForwards.has(remotePath)) {
+      throw new SshError('forward', this.host, `${this.host}:${remotePath} is already forwarded by this connection; use a fresh path per operation`);
+    }
+    if (!isSocket(localSocket)) throw new SshError('forward', this.host, `local socket ${localSocket} does not exist: nothing would answer at ${this.host}:${remotePath}`);
+    const spec = ['-R', `${remotePath}:${localSocket}`];
+    this.remoteForwards.set(remotePath, localSocket);
+    try {
+      const r = await this.mux('forward', spec, signal);
+      if (r.code !== 0 || muxRequestFailed(r.stderr)) {
+        throw this.forwardError(`cannot listen at ${this.host}:${remotePath} (it exists already, or its directory is missing or not writable by the login user)`, r);
+      }
+    } catch (err) {
+      this.remoteForwards.delete(remotePath);
+      // cancel only: the path may be someone else's live socket, never remove it
+      if (this.master.alive) await this.mux('cancel', spec).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A path this connection does not forward is left alone: it may belong to someone else. */
+  async cancelRemoteForward(remotePath: string): Promise<void> {
+    const localSocket = this.remoteForwards.get(remotePath);
+    if (localSocket === undefined) return;
+    this.usable();
+    this.remoteForwards.delete(remotePath);
+    await this.removeRemote(remotePath, localSocket);
+  }
+
+  /**
+   * Runs argv through a mux session. The command line is argv quoted for a
+   * POSIX shell, since sshd always runs commands through the login shell.
+   * Killing the ssh (timeout, abort) closes the session; a remote command
+   * that never reads or writes again is not signalled (no tty).
+   */
+  async exec(argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RemoteExecResult> {
+    this.usable();
+    return this.run(argv, options);
+  }
+
+  /** Cancels every forward, removes remote sockets we bound, ends the master, removes local sockets. Never throws. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
+    if (this.master.alive) {
+      const remote = [...this.remoteForwards].map(([path, local]) => this.removeRemote(path, local));
+      const local = [...this.localForwards].map(([path, remoteSocket]) => this.mux('cancel', ['-L', `${path}:${remoteSocket}`]));
+      await Promise.allSettled([...remote, ...local]);
+    }
+    this.remoteForwards.clear();
+    await this.master.stop();
+    for (const path of this.localForwards.keys()) releasePath(path);
+    this.localForwards.clear();
+  }
+
+  private tracked<T>(op: () => Promise<T>): Promise<T> {
+    const p = op();
+    this.pending.add(p);
+    const forget = (): void => void this.pending.delete(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async removeRemote(remotePath: string, localSocket: string): Promise<void> {
+    const cancel = await this.mux('cancel', ['-R', `${remotePath}:${localSocket}`]);
+    // sshd never unlinks a -R socket: remove it, or the next bind of this path fails
+    const rm = await this.run(['rm', '-f', '--', remotePath], { timeoutMs: MUX_TIMEOUT_MS });
+    if (cancel.code !== 0 || muxRequestFailed(cancel.stderr)) throw this.forwardError(`cannot cancel the forward at ${this.host}:${remotePath}`, cancel);
+    if (rm.code !== 0) throw new SshError('other', this.host, `${this.host}: cannot remove ${remotePath}: ${rm.stderr.trim()}`);
+  }
+
+  private async run(argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number }): Promise<RemoteExecResult> {
+    const name = argv[0];
+    if (name === undefined) throw new TypeError('exec needs a command');
+    const command = argv.map(shellQuote).join(' ');
+    const r = await runSsh(this.sshPath, execArgs(this.settings, this.host, this.controlPath, command), options);
+    if (r.timedOut) throw new SshError('other', this.host, `${this.host}: ${name} did not finish within ${options.timeoutMs} ms (killed)`);
+    if (r.overflow) throw new SshError('other', this.host, `${this.host}: ${name} wrote more output than exec collects`);
+    if (r.code === null) throw new SshError('other', this.host, `${this.host}: ssh running ${name} was killed by ${r.signal}`);
+    if (r.code === 255 && !this.master.alive) throw this.master.lost();
+    if (r.code === 255 && muxRequestFailed(r.stderr)) throw new SshError('other', this.host, `${this.host}: no session for ${name}: ${r.stderr.trim()}`);
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  private mux(command: 'forward' | 'cancel', spec: string[], signal?: AbortSignal): Promise<SshRun> {
+    return runSsh(this.sshPath, muxArgs(this.host, this.controlPath, command, spec), { signal, timeoutMs: MUX_TIMEOUT_MS });
+  }
+
+  private forwardError(what: string, r: SshRun): SshError {
+    if (!this.master.alive) return this.master.lost();
+    const said = r.stderr.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('debug')).join(' | ');
+    return new SshError('forward', this.host, `${this.host}: ${what}: ${said || `ssh exited with status ${r.code}`}`);
+  }
+
+  private usable(): void {
+    if (this.closing) throw new SshError('other', this.host, `${this.host}: the SSH connection is closed`);
+    if (!this.master.alive) throw this.master.lost();
+  }
+}
+

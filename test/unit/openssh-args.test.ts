@@ -1,0 +1,150 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CIPHERS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
+import { SshError, type SshSettings } from '../../controller/transport/ssh-engine.js';
+
+const SSH = findOpenSsh();
+const dir = mkdtempSync(join(tmpdir(), 'openssh-args-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** What ssh itself resolves from a command line (`ssh -G` connects nowhere). */
+function resolved(args: string[]): Map<string, string> {
+  assert.ok(SSH, 'ssh binary needed');
+  const text = execFileSync(SSH, ['-G', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const map = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const at = line.indexOf(' ');
+    if (at > 0 && !map.has(line.slice(0, at))) map.set(line.slice(0, at), line.slice(at + 1));
+  }
+  return map;
+}
+
+const lax = join(dir, 'lax_config');
+writeFileSync(
+  lax,
+  [
+    'Host h1',
+    '  HostName 192.0.2.7',
+    '  StrictHostKeyChecking no',
+    '  BatchMode no',
+    '  Ciphers aes256-ctr',
+    '  ControlMaster auto',
+    '  ControlPersist 10m',
+    '  ForkAfterAuthentication yes',
+    '  ExitOnForwardFailure no',
+    '  ClearAllForwardings no',
+    '  StreamLocalBindUnlink yes',
+    '  UserKnownHostsFile /etc/should-not-win',
+    '',
+  ].join('\n'),
+);
+const settings = (over: Partial<SshSettings> = {}): SshSettings => ({
+  configFile: lax,
+  knownHostsFile: join(dir, 'known hosts%x'),
+  connectTimeoutS: 7,
+  keepaliveS: 15,
+  ciphers: [],
+  runtimeDir: dir,
+  ...over,
+});
+
+test('findOpenSsh finds an executable ssh on PATH and nothing else', () => {
+  const bin = join(dir, 'bin');
+  const noexec = join(dir, 'noexec');
+  execFileSync('mkdir', ['-p', bin, noexec]);
+  writeFileSync(join(bin, 'ssh'), '#!/bin/sh\n');
+  chmodSync(join(bin, 'ssh'), 0o755);
+  writeFileSync(join(noexec, 'ssh'), '#!/bin/sh\n');
+  chmodSync(join(noexec, 'ssh'), 0o644);
+  assert.equal(findOpenSsh(`${noexec}:${bin}`), join(bin, 'ssh'));
+  assert.equal(findOpenSsh(noexec), undefined);
+  assert.equal(findOpenSsh('relative/bin:'), undefined);
+  assert.equal(findOpenSsh(''), undefined);
+});
+
+test('the master command line wins over a lax config: strict keys, batch mode, our ciphers, a foreground master', { skip: !SSH }, () => {
+  const control = join(dir, 'cm-1');
+  const args = masterArgs(settings(), 'h1', control);
+  assert.deepEqual(args.slice(-4), ['-v', '-N', '--', 'h1']);
+  const r = resolved(args);
+  assert.equal(r.get('hostname'), '192.0.2.7');
+  assert.equal(r.get('stricthostkeychecking'), 'true');
+  assert.equal(r.get('batchmode'), 'yes');
+  assert.equal(r.get('ciphers'), DEFAULT_CIPHERS.join(','));
+  assert.equal(DEFAULT_CIPHERS[0], 'aes128-gcm@openssh.com');
+  assert.equal(r.get('controlmaster'), 'true');
+  assert.equal(r.get('controlpersist'), 'no');
+  assert.equal(r.get('controlpath'), control);
+  assert.equal(r.get('forkafterauthentication'), 'no');
+  assert.equal(r.get('exitonforwardfailure'), 'yes');
+  assert.equal(r.get('clearallforwardings'), 'yes');
+  assert.equal(r.get('streamlocalbindunlink'), 'no');
+  assert.equal(r.get('sessiontype'), 'none');
+  assert.equal(r.get('connecttimeout'), '7');
+  assert.equal(r.get('serveraliveinterval'), '15');
+  // one file whose name has a space and a '%', not two files and not a token
+  assert.equal(r.get('userknownhostsfile'), join(dir, 'known hosts%x'));
+});
+
+test('configured ciphers are used in the given order', { skip: !SSH }, () => {
+  const r = resolved(masterArgs(settings({ ciphers: ['chacha20-poly1305@openssh.com', 'aes128-gcm@openssh.com'] }), 'h1', join(dir, 'cm-2')));
+  assert.equal(r.get('ciphers'), 'chacha20-poly1305@openssh.com,aes128-gcm@openssh.com');
+});
+
+test('an absent config file means no config at all', { skip: !SSH }, () => {
+  const args = masterArgs(settings({ configFile: join(dir, 'absent') }), 'h1', join(dir, 'cm-3'));
+  assert.deepEqual(args.slice(0, 2), ['-F', 'none']);
+  assert.equal(resolved(args).get('hostname'), 'h1');
+});
+
+test('mux requests read no config (a LocalForward there would ride along) and name the control socket', { skip: !SSH }, () => {
+  const args = muxArgs('h1', join(dir, 'cm-4'), 'forward', ['-L', '/tmp/a.sock:/run/b.sock']);
+  assert.deepEqual(args.slice(0, 2), ['-F', 'none']);
+  assert.deepEqual(args.slice(-6), ['-O', 'forward', '-L', '/tmp/a.sock:/run/b.sock', '--', 'h1']);
+  assert.equal(resolved(args).get('controlpath'), join(dir, 'cm-4'));
+});
+
+test('a remote command is one argument after the host, with the master\'s trust options', { skip: !SSH }, () => {
+  const args = execArgs(settings(), 'h1', join(dir, 'cm-5'), "printf '%s' 'a b'");
+  assert.deepEqual(args.slice(-3), ['--', 'h1', "printf '%s' 'a b'"]);
+  const r = resolved(args.slice(0, -1));
+  assert.equal(r.get('stricthostkeychecking'), 'true');
+  assert.equal(r.get('clearallforwardings'), 'yes');
+  assert.equal(r.get('controlmaster'), 'false');
+});
+
+test('HOST with a port becomes -p PORT before --, since ssh takes no host:port', { skip: !SSH }, () => {
+  assert.deepEqual(destinationArgs('h1'), ['--', 'h1']);
+  assert.deepEqual(destinationArgs('admin@h1'), ['--', 'admin@h1']);
+  assert.deepEqual(destinationArgs('admin@h1:2222'), ['-p', '2222', '--', 'admin@h1']);
+  assert.deepEqual(destinationArgs('[fd00::2]:2200'), ['-p', '2200', '--', 'fd00::2']);
+  // the alias still matches its Host block (HostName from the config), the port from HOST wins
+  const r = resolved(masterArgs(settings(), 'admin@h1:2222', join(dir, 'cm-6')));
+  assert.equal(r.get('hostname'), '192.0.2.7');
+  assert.equal(r.get('port'), '2222');
+  assert.equal(r.get('user'), 'admin');
+  const v6 = resolved(muxArgs('admin@[fd00::2]:2200', join(dir, 'cm-7'), 'check'));
+  assert.equal(v6.get('hostname'), 'fd00::2');
+  assert.equal(v6.get('port'), '2200');
+  assert.throws(() => destinationArgs('h1:99999'), (e: unknown) => e instanceof SshError && e.kind === 'config');
+});
+
+test('hosts that ssh could read as options, and unquotable or unsafe paths, are refused', () => {
+  for (const host of ['-oProxyCommand=touch /tmp/x', '', 'a b', 'a\nb']) {
+    assert.throws(() => checkHost(host), (e: unknown) => e instanceof SshError && e.kind === 'config', JSON.stringify(host));
+    assert.throws(() => destinationArgs(host), (e: unknown) => e instanceof SshError && e.kind === 'config', JSON.stringify(host));
+  }
+  checkHost('root@hosta');
+  for (const path of ['relative/k', '/tmp/a"b', '/tmp/a\\b', '/tmp/${HOME}/k', '/tmp/a\nb']) {
+    assert.throws(() => sshOptionPath('h1', 'identity file', path), SshError, JSON.stringify(path));
+  }
+  assert.equal(sshOptionPath('h1', 'x', '/tmp/a b%c'), '"/tmp/a b%%c"');
+  for (const path of ['/run/a:b.sock', 'run/a.sock', '/run/a b.sock', '/run/%h.sock', '/run/../etc/x', `/run/${'x'.repeat(110)}`]) {
+    assert.throws(() => checkSocketPath('h1', 'socket', path), (e: unknown) => e instanceof SshError && e.kind === 'forward', path);
+  }
+  checkSocketPath('h1', 'socket', '/run/kvmclone/op-12_ab.sock');
+});
