@@ -176,7 +176,10 @@ export function libvirtFailure(err: unknown, doing: string): unknown {
   if (err instanceof KvmcloneError || isAbortError(err)) return err;
   const info = libvirtFailureInfo(err);
   if (!info) return err;
-  const code = CODE_OF.find(([test]) => test(err))?.[1];
+  // Any other refusal from libvirt (a start that cannot open a log file, a missing emulator, ...) is
+  // libvirt saying no, with a message written for operators: pass it on rather than hide it as INTERNAL.
+  // libvirt's own "internal error" stays INTERNAL (logged in full, a reference on the wire).
+  const code = CODE_OF.find(([test]) => test(err))?.[1] ?? (/(^|: )internal error/.test(info.message) ? undefined : 'FAILED_PRECONDITION');
   if (code === undefined) return err;
   const message = code === 'UNAVAILABLE' ? `libvirtd is unreachable (${doing}): ${info.message}` : `${doing}: ${info.message}`;
   return new KvmcloneError(code, message, { cause: err });

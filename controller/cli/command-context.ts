@@ -15,6 +15,7 @@ import { OperationStore } from '../history/operation-store.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { SshError } from '../transport/ssh-engine.js';
 import { selectEngine } from '../transport/select-engine.js';
+import { fromSshError } from '../transport/ssh-error-code.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { JsonReporter, type Reporter } from './reporter.js';
 import { TextReporter } from './text-reporter.js';
@@ -82,7 +83,7 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
       store: () => (store ??= new OperationStore(options.databasePath)),
     });
   } catch (err) {
-    if (err instanceof SshError) return fail(`SSH_${err.kind.toUpperCase().replace(/-/g, '_')}`, err.message, sshExit(err));
+    if (err instanceof SshError) return fail(fromSshError(err).code, err.message, sshExit(err));
     if (err instanceof KvmcloneError) {
       const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
       return fail(err.code, err.message, exit);

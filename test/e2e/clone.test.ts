@@ -71,8 +71,8 @@ for (const engine of ['openssh', 'ssh2'] as const) {
 
     const a = hostImagesDir('hosta');
     const b = hostImagesDir('hostb');
-    await run('qemu-img', ['compare', '-q', join(a, 'vm2-data.raw'), join(b, `${destVm}-data.raw`)]);
-    await run('qemu-img', ['compare', '-q', join(a, 'vm2.qcow2'), join(b, `${destVm}.qcow2`)]);
+    await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2-data.raw'), join(b, `${destVm}-data.raw`)]);
+    await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2.qcow2'), join(b, `${destVm}.qcow2`)]);
     const srcAlloc = await allocated(join(a, 'vm2-data.raw'));
     const dstAlloc = await allocated(join(b, `${destVm}-data.raw`));
     assert.ok(Math.abs(dstAlloc - srcAlloc) <= 4 * 1024 * 1024, `allocation ${dstAlloc} close to ${srcAlloc}`);
@@ -89,7 +89,7 @@ for (const engine of ['openssh', 'ssh2'] as const) {
 
     const listed = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'domstate', destVm]);
     assert.match(listed, /running/);
-    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', 'vm2-serial.log');
+    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', `${destVm}-serial.log`);
     let text = '';
     for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
       await sleep(100);
@@ -109,12 +109,15 @@ test('same-host clone under a new name shares the backing file and boots', async
   const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hosta', '--name', 'vm2-twin', '--start'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
   const a = hostImagesDir('hosta');
-  await run('qemu-img', ['compare', '-q', join(a, 'vm2.qcow2'), join(a, 'vm2-twin.qcow2')]);
-  await run('qemu-img', ['compare', '-q', join(a, 'vm2-data.raw'), join(a, 'vm2-twin-data.raw')]);
+  await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2.qcow2'), join(a, 'vm2-twin.qcow2')]);
+  await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2-data.raw'), join(a, 'vm2-twin-data.raw')]);
   const info = JSON.parse((await run('qemu-img', ['info', '--output=json', '-U', join(a, 'vm2-twin.qcow2')])).stdout) as { 'full-backing-filename': string };
   assert.equal(info['full-backing-filename'], join(a, 'vm2-base.qcow2'), 'the twin shares the source backing file');
-  assert.match(await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'domstate', 'vm2-twin']), /running/);
-  await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2-twin']);
+  try {
+    assert.match(await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'domstate', 'vm2-twin']), /running/);
+  } finally {
+    await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2-twin']);
+  }
 });
 
 async function assertRefused(args: string[], code: number, message: RegExp, host = 'hostb', extraGlobal: string[] = []): Promise<void> {

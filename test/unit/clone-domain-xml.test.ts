@@ -25,6 +25,7 @@ test('the clone gets a new name, UUID, MACs and remapped paths, and nothing else
   const macs = ['52:54:00:00:00:01', '52:54:00:00:00:02'];
   const result = rewriteDomainXml(SOURCE, {
     name: 'web1-clone',
+    sourceName: 'web1',
     uuid: '99999999-8888-7777-6666-555555555555',
     diskPaths: new Map([
       ['/var/lib/libvirt/images/web1.qcow2', '/srv/vms/web1-clone.qcow2'],
@@ -51,7 +52,8 @@ test('the clone gets a new name, UUID, MACs and remapped paths, and nothing else
   ]);
   assert.match(xml, /<!-- keep me -->/);
   assert.match(xml, /<cpu mode="host-model"\/>/);
-  assert.match(xml, /web1-serial.log/, 'paths that are not disks, NVRAM or TPM are left alone');
+  assert.match(xml, /\/var\/log\/libvirt\/qemu\/web1-clone-serial.log/, 'a log file named after the VM follows the new name');
+  assert.match(xml, /<source network="default"\/>/, 'everything else is left alone');
   assert.doesNotMatch(xml, /backingStore/);
 });
 
@@ -89,8 +91,14 @@ test('CPU: host-model passes, passthrough needs the same CPU, named models must 
     /host-passthrough.*EPYC-Rome.*hostb has Skylake; it lacks avx2/,
   );
   assert.deepEqual(checkCpuCompatibility({ mode: 'host-passthrough', model: '', domainType: 'kvm' }, host({}), host({}), 'hostb'), []);
-  assert.throws(() => checkCpuCompatibility({ mode: 'custom', model: 'Icelake-Server', domainType: 'kvm' }, host({}), host({}), 'hostb'), /CPU model Icelake-Server is not usable on hostb/);
+  assert.throws(
+    () => checkCpuCompatibility({ mode: 'custom', model: 'Icelake-Server', domainType: 'kvm' }, host({ usableCpuModels: ['Icelake-Server'] }), host({}), 'hostb'),
+    /CPU model Icelake-Server is not usable on hostb/,
+  );
   assert.deepEqual(checkCpuCompatibility({ mode: 'custom', model: 'Westmere', domainType: 'kvm' }, host({}), host({}), 'hostb'), []);
+  const old = { usableCpuModels: ['pentium3', '486'] };
+  assert.equal(checkCpuCompatibility({ mode: 'custom', model: 'qemu64', domainType: 'kvm' }, host(old), host(old), 'hostb').length, 1, 'unusable on both alike hosts: a warning');
+  assert.throws(() => checkCpuCompatibility({ mode: 'custom', model: 'qemu64', domainType: 'kvm' }, host({}), host(old), 'hostb'), /qemu64 is not usable on hostb/);
   assert.equal(checkCpuCompatibility({ mode: 'custom', model: 'Westmere', domainType: 'kvm' }, host({}), host({ usableCpuModels: [] }), 'hostb').length, 1);
   assert.throws(() => checkCpuCompatibility({ mode: '', model: '', domainType: 'kvm' }, host({}), host({ kvm: false }), 'hostb'), /cannot run KVM guests/);
   assert.deepEqual(checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ kvm: false }), 'hostb'), []);

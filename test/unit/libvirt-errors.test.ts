@@ -52,6 +52,7 @@ const CASES: ReadonlyArray<readonly [string, unknown, string]> = [
   ['virsh: libvirtd down', virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/tmp/nonexist/sock': No such file or directory"), 'UNAVAILABLE'],
   ['virsh: running domain with snapshots', virsh("error: Failed to undefine domain 'vm1'\nerror: Requested operation is not valid: cannot delete inactive domain with 2 snapshots"), 'FAILED_PRECONDITION'],
   ['virsh: unknown failure', virsh("error: Failed to undefine domain 'vm1'\nerror: internal error: something odd"), 'INTERNAL'],
+  ['binding: a start refused by libvirt with its reason', binding("Cannot open log file: '/var/log/libvirt/qemu/vm1-serial.log': Device or resource busy"), 'FAILED_PRECONDITION'],
   ['another program', new CommandError('qemu-img', ['info'], 1, "Domain not found: looks like libvirt but is not", 'x'), 'INTERNAL'],
   ['a plain error', new Error('Domain not found: a plain Error is no libvirt failure'), 'INTERNAL'],
 ];

@@ -43,7 +43,13 @@ export function checkCpuCompatibility(vm: VmCpu, source: HostFacts__Output, dest
       if (dest.usableCpuModels.length === 0) {
         warnings.push(`${destHost} did not report its usable CPU models; CPU model ${vm.model} could not be checked`);
       } else if (!dest.usableCpuModels.includes(vm.model)) {
-        throw failedPrecondition(`CPU model ${vm.model} is not usable on ${destHost} (usable there: ${dest.usableCpuModels.join(', ')})`);
+        // libvirt's "usable" is judged against what the host can give a guest; where the source does not
+        // list the model either and the VM runs there anyway (check='none', emulated features), the two
+        // hosts are alike and the destination will do the same.
+        if (source.usableCpuModels.includes(vm.model) || source.cpuModel !== dest.cpuModel) {
+          throw failedPrecondition(`CPU model ${vm.model} is not usable on ${destHost} (usable there: ${dest.usableCpuModels.join(', ')})`);
+        }
+        warnings.push(`CPU model ${vm.model} is not listed as usable on either host (both are ${dest.cpuModel}); the clone will run as the source does`);
       }
       break;
     default:

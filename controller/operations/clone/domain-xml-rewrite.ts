@@ -1,7 +1,8 @@
 /**
  * Rewrites a source domain's XML into the clone's: new name, new UUID, a new
- * MAC for every interface, and disk, NVRAM and TPM paths remapped to the
- * destination — nothing else. The XML is edited as a DOM and serialised back,
+ * MAC for every interface, disk, NVRAM and TPM paths remapped to the
+ * destination, and log files named after the VM renamed after the clone (so
+ * clone and source can run side by side) — nothing else. The XML is edited as a DOM and serialised back,
  * so every element, attribute and comment we do not touch survives as it was.
  */
 import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
@@ -11,6 +12,8 @@ import { invalidArgument } from '../../../shared/errors.js';
 /** What changes between the source definition and the clone's. */
 export interface DomainRewrite {
   name: string;
+  /** The source VM's name: character-device log files named after it are renamed after the clone. */
+  sourceName?: string;
   /** Defaults to a random UUID. */
   uuid?: string;
   /** Source path → destination path, for every disk source file. */
@@ -91,6 +94,25 @@ export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): Rew
     source.setAttribute('file', mapped);
     // A <backingStore> element describes the source host's chain; libvirt re-reads it from the image.
     for (const backing of elements(disk, 'backingStore')) disk.removeChild(backing);
+  }
+
+  // Log files of character devices named after the VM (e.g. /var/log/libvirt/qemu/web1-serial.log) follow
+  // the new name: two VMs cannot hold one log file, and a clone must be able to run beside its source.
+  const oldName = rewrite.sourceName;
+  if (oldName !== undefined && oldName !== rewrite.name && devices) {
+    for (const kind of ['serial', 'console', 'channel', 'parallel']) {
+      for (const dev of elements(devices, kind)) {
+        for (const el of [...elements(dev, 'source'), ...elements(dev, 'log')]) {
+          const attr = el.tagName === 'log' ? 'file' : 'path';
+          const path = el.getAttribute(attr);
+          if (dev.getAttribute('type') !== 'file' && el.tagName === 'source') continue;
+          if (!path) continue;
+          const slash = path.lastIndexOf('/');
+          const base = path.slice(slash + 1);
+          if (base.includes(oldName)) el.setAttribute(attr, `${path.slice(0, slash + 1)}${base.replace(oldName, rewrite.name)}`);
+        }
+      }
+    }
   }
 
   const os = only(domain, 'os');

@@ -13,6 +13,7 @@ import type { ControllerOptions } from '../../config/controller-config.js';
 import type { OperationStore } from '../../history/operation-store.js';
 import { HostSession } from '../../transport/host-session.js';
 import type { SshEngine } from '../../transport/ssh-engine.js';
+import { normalizeSshError } from '../../transport/ssh-error-code.js';
 import { holdLock, type HeldLock } from '../hold-lock.js';
 import type { PlannedFile } from './clone-plan.js';
 import { preflightClone, type CloneRequest } from './preflight.js';
@@ -106,7 +107,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     const diskPaths = new Map<string, string>(facts.source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
     for (const f of facts.files) if (f.role === 'disk') diskPaths.set(f.sourcePath, f.targetPath);
     const nvram = facts.files.find((f) => f.role === 'nvram');
-    const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }) });
+    const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, sourceName: req.vm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }) });
     let committedAny = false;
     await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, deps.signal);
     revert.push(`undefine ${req.destVm} on ${req.to}`, async () => {
@@ -148,7 +149,8 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     store.finish(id, 'succeeded', { bytesOnWire, result });
     reporter.result(result);
     return EXIT_OK;
-  } catch (raw) {
+  } catch (thrown) {
+    const raw = normalizeSshError(thrown);
     const err = raw instanceof KvmcloneError ? raw : isAbortError(raw) || deps.signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : new KvmcloneError('INTERNAL', raw instanceof Error ? raw.message : String(raw), { cause: raw });
     if (revert.size > 0) {
       reporter.phase('REVERT', `undoing ${revert.size} step(s)`);
