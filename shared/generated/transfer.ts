@@ -70,6 +70,7 @@ export interface ProtoGrpcType {
         MapExtentsResponse: MessageTypeDefinition<_kvmclone_agent_v1_MapExtentsResponse, _kvmclone_agent_v1_MapExtentsResponse__Output>
         OpenTicketRequest: MessageTypeDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_OpenTicketRequest__Output>
         PullImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullImageRequest__Output>
+        PullMode: EnumTypeDefinition
         PullProgress: MessageTypeDefinition<_kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullProgress__Output>
         ReadRangesRequest: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesRequest__Output>
         ReadRangesResponse: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesResponse__Output>

@@ -1,6 +1,7 @@
 // Original file: proto/kvmclone/agent/v1/transfer.proto
 
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
+import type { PullMode as _kvmclone_agent_v1_PullMode, PullMode__Output as _kvmclone_agent_v1_PullMode__Output } from '../../../kvmclone/agent/v1/PullMode.js';
 
 export interface PullImageRequest {
   /**
@@ -23,9 +24,11 @@ export interface PullImageRequest {
   'stagingId'?: (string);
   'operationId'?: (string);
   /**
-   * Pull only these ranges of the source (sync); empty pulls everything.
+   * Pull only these ranges of the source (sync, resume); empty pulls
+   * everything (STAGING mode only).
    */
   'ranges'?: (_kvmclone_agent_v1_ByteRange)[];
+  'mode'?: (_kvmclone_agent_v1_PullMode);
 }
 
 export interface PullImageRequest__Output {
@@ -49,7 +52,9 @@ export interface PullImageRequest__Output {
   'stagingId': (string);
   'operationId': (string);
   /**
-   * Pull only these ranges of the source (sync); empty pulls everything.
+   * Pull only these ranges of the source (sync, resume); empty pulls
+   * everything (STAGING mode only).
    */
   'ranges': (_kvmclone_agent_v1_ByteRange__Output)[];
+  'mode': (_kvmclone_agent_v1_PullMode__Output);
 }

@@ -23,6 +23,11 @@ export interface PullProgress {
    */
   'digest'?: (string);
   'done'?: (boolean);
+  /**
+   * "transfer" while bytes arrive, "apply" once an in-place pull writes its
+   * complete journal into the image.
+   */
+  'phase'?: (string);
 }
 
 export interface PullProgress__Output {
@@ -46,4 +51,9 @@ export interface PullProgress__Output {
    */
   'digest': (string);
   'done': (boolean);
+  /**
+   * "transfer" while bytes arrive, "apply" once an in-place pull writes its
+   * complete journal into the image.
+   */
+  'phase': (string);
 }
