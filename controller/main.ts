@@ -9,6 +9,7 @@ import { cloneCommand } from './commands/clone.js';
 import { hostsCommand } from './commands/hosts-check.js';
 import { lsCommand } from './commands/ls.js';
 import { opsCommand } from './commands/ops.js';
+import { syncCommand } from './commands/sync.js';
 import { EXIT_USAGE } from './cli/exit-codes.js';
 
 const run = (code: Promise<number>): void => {
@@ -38,6 +39,7 @@ const program = new Command('kvmctl')
 program.addCommand(hostsCommand(run));
 program.addCommand(lsCommand(run));
 program.addCommand(cloneCommand(run));
+program.addCommand(syncCommand(run));
 program.addCommand(opsCommand(run));
 
 try {

@@ -19,6 +19,8 @@ export const AGENT_CAPABILITIES = [
   'disk.write',
   'disk.staging',
   'disk.rebase',
+  'disk.remove',
+  'transfer.pull-in-place',
   'transfer.pull',
   'transfer.ticket',
   'transfer.lock',

@@ -59,6 +59,7 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoot
     CommitStaging: readOnly,
     AbortStaging: readOnly,
     RebaseStaging: readOnly,
+    RemoveImage: readOnly,
   };
 }
 

@@ -23,6 +23,7 @@ import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import { statImage } from '../disk/stat-image.js';
 import { rebaseStaging } from '../disk/staging-rebase.js';
+import { removeImage } from '../disk/remove-image.js';
 
 /** What DiskService needs from the agent. */
 export interface DiskServiceDeps {
@@ -138,6 +139,12 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     RebaseStaging: unary('RebaseStaging', rpc, async (req, ctx) => {
       const result = await rebaseStaging(req, roots, ctx.signal);
       ctx.log.info({ targetPath: req.targetPath, stagingId: req.stagingId, backing: result.backingReference }, 'staging rebased');
+      return result;
+    }),
+
+    RemoveImage: unary('RemoveImage', rpc, async (req, ctx) => {
+      const result = await removeImage(req.path, roots);
+      ctx.log.info({ path: req.path, removed: result.removed }, 'image removed');
       return result;
     }),
 

@@ -58,7 +58,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
               reporter: ctx.reporter,
               store: ctx.store(),
               signal: ctx.signal,
-              confirm: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal }),
+              confirm: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: true }),
             },
           );
         }),

@@ -19,6 +19,8 @@ import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRan
 import type { ReadRangesResponse as _kvmclone_agent_v1_ReadRangesResponse, ReadRangesResponse__Output as _kvmclone_agent_v1_ReadRangesResponse__Output } from './kvmclone/agent/v1/ReadRangesResponse.js';
 import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, RebaseStagingRequest__Output as _kvmclone_agent_v1_RebaseStagingRequest__Output } from './kvmclone/agent/v1/RebaseStagingRequest.js';
 import type { RebaseStagingResponse as _kvmclone_agent_v1_RebaseStagingResponse, RebaseStagingResponse__Output as _kvmclone_agent_v1_RebaseStagingResponse__Output } from './kvmclone/agent/v1/RebaseStagingResponse.js';
+import type { RemoveImageRequest as _kvmclone_agent_v1_RemoveImageRequest, RemoveImageRequest__Output as _kvmclone_agent_v1_RemoveImageRequest__Output } from './kvmclone/agent/v1/RemoveImageRequest.js';
+import type { RemoveImageResponse as _kvmclone_agent_v1_RemoveImageResponse, RemoveImageResponse__Output as _kvmclone_agent_v1_RemoveImageResponse__Output } from './kvmclone/agent/v1/RemoveImageResponse.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from './kvmclone/agent/v1/StatImageRequest.js';
 import type { StatImageResponse as _kvmclone_agent_v1_StatImageResponse, StatImageResponse__Output as _kvmclone_agent_v1_StatImageResponse__Output } from './kvmclone/agent/v1/StatImageResponse.js';
 import type { WriteOpen as _kvmclone_agent_v1_WriteOpen, WriteOpen__Output as _kvmclone_agent_v1_WriteOpen__Output } from './kvmclone/agent/v1/WriteOpen.js';
@@ -63,6 +65,8 @@ export interface ProtoGrpcType {
         ReadRangesResponse: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesResponse__Output>
         RebaseStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingRequest__Output>
         RebaseStagingResponse: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingResponse, _kvmclone_agent_v1_RebaseStagingResponse__Output>
+        RemoveImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageRequest, _kvmclone_agent_v1_RemoveImageRequest__Output>
+        RemoveImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageResponse, _kvmclone_agent_v1_RemoveImageResponse__Output>
         StatImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageRequest__Output>
         StatImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_StatImageResponse, _kvmclone_agent_v1_StatImageResponse__Output>
         WriteOpen: MessageTypeDefinition<_kvmclone_agent_v1_WriteOpen, _kvmclone_agent_v1_WriteOpen__Output>

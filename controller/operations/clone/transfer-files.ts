@@ -49,7 +49,7 @@ function openTicket(src: HostSession, paths: string[], operationId: string): Pro
 export async function openBrokeredPath(
   src: HostSession,
   dst: HostSession,
-  files: readonly PlannedFile[],
+  files: readonly Pick<PlannedFile, 'sourcePath'>[],
   operationId: string,
   signal: AbortSignal,
 ): Promise<{ ticket: string; remotePeer: string; close(): Promise<void> }> {
@@ -91,13 +91,17 @@ function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPat
   });
 }
 
-/** Pulls one file, reporting progress; resolves with the final event. */
-function pullOne(
+/**
+ * Pulls one file (any PullImage mode), reporting progress under `file.label`;
+ * a staging file is put on the revert stack as soon as the agent names it.
+ * Resolves with the final event.
+ */
+export function pullFile(
   dst: HostSession,
   request: Record<string, unknown>,
-  file: PlannedFile,
+  file: Pick<PlannedFile, 'label' | 'targetPath'>,
   reporter: Reporter,
-  settings: TransferSettings,
+  settings: Pick<TransferSettings, 'noProgressMs'>,
   revert: RevertStack,
   signal: AbortSignal,
 ): Promise<PullProgress__Output> {
@@ -154,7 +158,7 @@ export async function transferFiles(
     const sourceDigest = src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
     sourceDigest.catch(() => undefined);
     const request = { peerSocket: path.remotePeer, ticket: path.ticket, sourcePath: file.sourcePath, targetPath: file.targetPath, stagingId: '', operationId: settings.operationId, ranges: [] };
-    const final = await pullOne(dst, request, file, reporter, settings, revert, signal);
+    const final = await pullFile(dst, request, file, reporter, settings, revert, signal);
     const expected = await sourceDigest;
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);

@@ -16,6 +16,8 @@ import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRan
 import type { ReadRangesResponse as _kvmclone_agent_v1_ReadRangesResponse, ReadRangesResponse__Output as _kvmclone_agent_v1_ReadRangesResponse__Output } from '../../../kvmclone/agent/v1/ReadRangesResponse.js';
 import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, RebaseStagingRequest__Output as _kvmclone_agent_v1_RebaseStagingRequest__Output } from '../../../kvmclone/agent/v1/RebaseStagingRequest.js';
 import type { RebaseStagingResponse as _kvmclone_agent_v1_RebaseStagingResponse, RebaseStagingResponse__Output as _kvmclone_agent_v1_RebaseStagingResponse__Output } from '../../../kvmclone/agent/v1/RebaseStagingResponse.js';
+import type { RemoveImageRequest as _kvmclone_agent_v1_RemoveImageRequest, RemoveImageRequest__Output as _kvmclone_agent_v1_RemoveImageRequest__Output } from '../../../kvmclone/agent/v1/RemoveImageRequest.js';
+import type { RemoveImageResponse as _kvmclone_agent_v1_RemoveImageResponse, RemoveImageResponse__Output as _kvmclone_agent_v1_RemoveImageResponse__Output } from '../../../kvmclone/agent/v1/RemoveImageResponse.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from '../../../kvmclone/agent/v1/StatImageRequest.js';
 import type { StatImageResponse as _kvmclone_agent_v1_StatImageResponse, StatImageResponse__Output as _kvmclone_agent_v1_StatImageResponse__Output } from '../../../kvmclone/agent/v1/StatImageResponse.js';
 import type { WriteRangesRequest as _kvmclone_agent_v1_WriteRangesRequest, WriteRangesRequest__Output as _kvmclone_agent_v1_WriteRangesRequest__Output } from '../../../kvmclone/agent/v1/WriteRangesRequest.js';
@@ -130,6 +132,23 @@ export interface DiskServiceClient extends grpc.Client {
   rebaseStaging(argument: _kvmclone_agent_v1_RebaseStagingRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RebaseStagingResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Delete an image file under the roots (a disk removed from a synced VM).
+   * Removing one that is already gone succeeds with removed = false.
+   */
+  RemoveImage(argument: _kvmclone_agent_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  RemoveImage(argument: _kvmclone_agent_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  RemoveImage(argument: _kvmclone_agent_v1_RemoveImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  RemoveImage(argument: _kvmclone_agent_v1_RemoveImageRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Delete an image file under the roots (a disk removed from a synced VM).
+   * Removing one that is already gone succeeds with removed = false.
+   */
+  removeImage(argument: _kvmclone_agent_v1_RemoveImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  removeImage(argument: _kvmclone_agent_v1_RemoveImageRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  removeImage(argument: _kvmclone_agent_v1_RemoveImageRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  removeImage(argument: _kvmclone_agent_v1_RemoveImageRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveImageResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Facts about one image file (qemu-img info plus the filesystem's view).
    */
   StatImage(argument: _kvmclone_agent_v1_StatImageRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_StatImageResponse__Output>): grpc.ClientUnaryCall;
@@ -212,6 +231,12 @@ export interface DiskServiceHandlers extends grpc.UntypedServiceImplementation {
   RebaseStaging: grpc.handleUnaryCall<_kvmclone_agent_v1_RebaseStagingRequest__Output, _kvmclone_agent_v1_RebaseStagingResponse>;
   
   /**
+   * Delete an image file under the roots (a disk removed from a synced VM).
+   * Removing one that is already gone succeeds with removed = false.
+   */
+  RemoveImage: grpc.handleUnaryCall<_kvmclone_agent_v1_RemoveImageRequest__Output, _kvmclone_agent_v1_RemoveImageResponse>;
+  
+  /**
    * Facts about one image file (qemu-img info plus the filesystem's view).
    */
   StatImage: grpc.handleUnaryCall<_kvmclone_agent_v1_StatImageRequest__Output, _kvmclone_agent_v1_StatImageResponse>;
@@ -232,6 +257,7 @@ export interface DiskServiceDefinition extends grpc.ServiceDefinition {
   MapExtents: MethodDefinition<_kvmclone_agent_v1_MapExtentsRequest, _kvmclone_agent_v1_MapExtentsResponse, _kvmclone_agent_v1_MapExtentsRequest__Output, _kvmclone_agent_v1_MapExtentsResponse__Output>
   ReadRanges: MethodDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesRequest__Output, _kvmclone_agent_v1_ReadRangesResponse__Output>
   RebaseStaging: MethodDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingResponse, _kvmclone_agent_v1_RebaseStagingRequest__Output, _kvmclone_agent_v1_RebaseStagingResponse__Output>
+  RemoveImage: MethodDefinition<_kvmclone_agent_v1_RemoveImageRequest, _kvmclone_agent_v1_RemoveImageResponse, _kvmclone_agent_v1_RemoveImageRequest__Output, _kvmclone_agent_v1_RemoveImageResponse__Output>
   StatImage: MethodDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageResponse, _kvmclone_agent_v1_StatImageRequest__Output, _kvmclone_agent_v1_StatImageResponse__Output>
   WriteRanges: MethodDefinition<_kvmclone_agent_v1_WriteRangesRequest, _kvmclone_agent_v1_WriteRangesResponse, _kvmclone_agent_v1_WriteRangesRequest__Output, _kvmclone_agent_v1_WriteRangesResponse__Output>
 }

@@ -1,0 +1,49 @@
+/**
+ * `kvmctl sync VM --from HOST --to HOST [--name DEST_VM] [--dry-run]`: bring
+ * an existing copy up to date with its shut-off source, moving only changed
+ * blocks. See operations/sync/run-sync.ts.
+ */
+import { Command } from 'commander';
+import { checkVmName } from '../../shared/validation.js';
+import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { confirm } from '../cli/confirm.js';
+import { runSync } from '../operations/sync/run-sync.js';
+import { parseHostSpec } from '../transport/host-spec.js';
+
+interface SyncFlags {
+  from: string;
+  to: string;
+  name?: string;
+  dryRun?: boolean;
+}
+
+/** The sync command. */
+export function syncCommand(run: (code: Promise<number>) => void): Command {
+  return new Command('sync')
+    .description('bring a copy up to date with its shut-off source, moving only changed blocks')
+    .argument('<vm>', 'the source VM')
+    .requiredOption('--from <host>', 'host the source VM is on')
+    .requiredOption('--to <host>', 'host the copy is on')
+    .option('--name <dest-vm>', 'name of the copy (default: the same name)')
+    .option('--dry-run', 'report how many blocks and bytes differ, change nothing')
+    .action((vm: string, flags: SyncFlags, command: Command) => {
+      const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags>();
+      run(
+        withCommandContext(global, async (ctx) => {
+          parseHostSpec(flags.from);
+          parseHostSpec(flags.to);
+          return runSync(
+            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true },
+            {
+              engine: ctx.engine,
+              options: ctx.options,
+              reporter: ctx.reporter,
+              store: ctx.store(),
+              signal: ctx.signal,
+              confirmDiskChanges: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: false }),
+            },
+          );
+        }),
+      );
+    });
+}
