@@ -25,7 +25,7 @@ export interface Extent {
 }
 
 interface FsExtSeek {
-  seek(fd: number, offset: number, whence: number, callback: (err: Error | null, position: number) => void): void;
+  seekSync(fd: number, offset: number, whence: number): number;
 }
 
 // fs-ext ships no types and no SEEK_DATA / SEEK_HOLE constants (only SET/CUR/END): Linux's values.
@@ -33,15 +33,19 @@ const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtSeek;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 
-/** lseek(fd, offset, whence); null when the kernel says there is no more data (ENXIO). */
-function seek(fd: number, offset: number, whence: number): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    fsExt.seek(fd, offset, whence, (err, position) => {
-      if (err === null) resolve(position);
-      else if (errnoCode(err) === 'ENXIO') resolve(null);
-      else reject(err);
-    });
-  });
+/**
+ * lseek(fd, offset, whence); null when the kernel says there is no more data
+ * (ENXIO). Synchronous on purpose: SEEK_DATA/SEEK_HOLE answer from the
+ * extent tree in microseconds, while fs-ext's async form costs ~60 µs of CPU a
+ * call on the threadpool — measured as 1.4 CPU-s of a 2 GiB clone's source.
+ */
+function seek(fd: number, offset: number, whence: number): number | null {
+  try {
+    return fsExt.seekSync(fd, offset, whence);
+  } catch (err) {
+    if (errnoCode(err) === 'ENXIO') return null;
+    throw err;
+  }
 }
 
 /**
@@ -52,13 +56,13 @@ function seek(fd: number, offset: number, whence: number): Promise<number | null
 export async function* fileExtents(fd: number, start: number, end: number): AsyncGenerator<Extent> {
   let pos = start;
   while (pos < end) {
-    const data = await seek(fd, pos, SEEK_DATA);
+    const data = seek(fd, pos, SEEK_DATA);
     if (data === null || data >= end) {
       yield { offset: pos, length: end - pos, kind: 'hole' };
       return;
     }
     if (data > pos) yield { offset: pos, length: data - pos, kind: 'hole' };
-    const hole = (await seek(fd, data, SEEK_HOLE)) ?? end;
+    const hole = seek(fd, data, SEEK_HOLE) ?? end;
     const stop = Math.min(Math.max(hole, data), end);
     if (stop === data) {
       // The file shrank between the two seeks: what is left reads as zeros.

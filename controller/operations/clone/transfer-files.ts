@@ -128,6 +128,7 @@ export function pullFile(
     arm();
     call.on('data', (event: PullProgress__Output) => {
       if (last === undefined && event.stagingId !== '') registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
+      if (event.phase === 'apply' && last?.phase !== 'apply') reporter.info(`  ${file.label}: journal complete on ${dst.host}, applying it in place`);
       last = event;
       arm();
       reporter.progress(file.label, event.bytesDone, event.bytesTotal);

@@ -5,7 +5,7 @@
  * all-zero source block is fetched as a zero range (the destination punches
  * it), never as bytes.
  */
-import { HASH_BYTES } from '../../../shared/block-hash.js';
+import { HASH_BYTES, ZERO_HASH } from '../../../shared/block-hash.js';
 
 /** One HashBlocks batch, reduced to what comparing needs. */
 export interface HashBatch {
@@ -84,6 +84,8 @@ export async function diffBlocks(source: AsyncIterable<HashBatch>, dest: AsyncIt
     if (a === undefined) break;
     const b = await dst.hashOf(n, blockSize);
     if (b !== undefined && a.equals(b)) continue;
+    // Past the destination's end a zero block needs nothing: growing the file leaves a hole there.
+    if (b === undefined && a.equals(ZERO_HASH) && (n + 1) * blockSize <= src.fileSize) continue;
     changed += 1;
     const offset = n * blockSize;
     const last = ranges.at(-1);
