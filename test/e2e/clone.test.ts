@@ -190,3 +190,27 @@ test('the destination agent killed mid-transfer: exit 1, no staging file and no 
   assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
   await hostAgent('hostb', 'start');
 });
+
+test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {
+  await makeTwoDiskVm('hosta', 'vm4', { rawGiB: 2, dataMiB: 600 });
+  const args = ['--json', 'clone', 'vm4', '--from', 'hosta', '--to', 'hostb'];
+  const first = startKvmctl(args, { stateDir: state });
+  let killed = false;
+  first.onEvent((e) => {
+    if (!killed && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 1200 * 1024 * 1024) {
+      killed = true;
+      first.child.kill('SIGKILL');
+    }
+  });
+  await first.done;
+  assert.ok(killed, 'the controller was killed during the transfer');
+  const again = await kvmctl(args, { stateDir: state });
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.ok(again.events.some((e) => e.type === 'info' && /resuming clone/.test(String(e.message))), 'the rerun says it resumes');
+  const sent = Number(again.result?.bytesOnWire);
+  const full = 600 * 1024 * 1024;
+  assert.ok(sent < full * 0.9, `fewer bytes on the wire than a full clone (${sent} of about ${full})`);
+  await run('qemu-img', ['compare', '-q', join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
+  await run('cmp', [join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
+  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')), [], 'no staging file is left');
+});

@@ -39,6 +39,21 @@ function describeFile(f: PlannedFile): string {
   return `${f.label}: ${f.sourcePath} -> ${f.targetPath} (${f.format}${f.virtualSize ? `, ${formatBytes(f.virtualSize)} virtual` : ''}; ${what}${rebase})`;
 }
 
+/**
+ * Staging files that an interrupted run of the same clone (same VM, hosts and
+ * name; killed, so no revert ran) recorded in the history, by target path.
+ */
+function resumableStaging(store: OperationStore, req: CloneRequest): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }> } {
+  const prior = store.list(200).find((o) => o.kind === 'clone' && o.vm === req.vm && o.destVm === req.destVm && o.sourceHost === req.from && o.destHost === req.to);
+  const staging = new Map<string, { stagingId: string; stagingPath: string }>();
+  if (!prior || prior.state !== 'running') return { operationId: '', staging };
+  for (const e of store.get(prior.id)?.events ?? []) {
+    const d = e.data as { targetPath?: string; stagingId?: string; stagingPath?: string };
+    if (e.type === 'staged' && d.targetPath && d.stagingId && d.stagingPath) staging.set(d.targetPath, { stagingId: d.stagingId, stagingPath: d.stagingPath });
+  }
+  return { operationId: prior.id, staging };
+}
+
 /** Runs one clone and returns the process exit code. */
 export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<number> {
   const { reporter, store, options } = deps;
@@ -48,6 +63,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
   const cleanups: (() => Promise<void> | void)[] = [];
   let phase: 'preflight' | 'run' = 'preflight';
   let bytesOnWire = 0;
+  const resume = resumableStaging(store, req);
   store.begin({ id, kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to });
   const step = (name: string, detail?: string): void => {
     reporter.phase(name, detail);
@@ -85,11 +101,21 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
 
     const toCopy = facts.files.filter((f) => f.action === 'copy');
     step('TRANSFER', `${toCopy.length} file(s), ${formatBytes(toCopy.reduce((n, f) => n + f.allocatedSize, 0))} allocated, agent to agent`);
+    if (resume.staging.size > 0) {
+      reporter.info(`resuming clone ${resume.operationId}: its staging files on ${req.to} are reused; only blocks still missing are sent`);
+      store.finish(resume.operationId, 'interrupted', { errorCode: 'CANCELLED', errorMessage: `the controller stopped; resumed by ${id}` });
+    }
     let staged: StagedFile[] = [];
     if (toCopy.length > 0) {
       const path = await openBrokeredPath(src, dst, toCopy, id, deps.signal);
       try {
-        staged = await transferFiles(src, dst, toCopy, path, revert, reporter, { operationId: id, concurrency: options.transfer.concurrency, noProgressMs: options.timeouts.noProgressMs }, deps.signal);
+        staged = await transferFiles(src, dst, toCopy, path, revert, reporter, {
+            operationId: id,
+            concurrency: options.transfer.concurrency,
+            noProgressMs: options.timeouts.noProgressMs,
+            resume: resume.staging,
+            onStaging: (file, stagingId, stagingPath) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
+          }, deps.signal);
       } finally {
         await path.close();
       }

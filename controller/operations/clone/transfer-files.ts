@@ -19,6 +19,9 @@ import type { Reporter } from '../../cli/reporter.js';
 import { formatBytes } from '../../cli/reporter.js';
 import type { HostSession } from '../../transport/host-session.js';
 import type { PlannedFile } from './clone-plan.js';
+import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
+import { diffBlocks, type DiffRange } from '../sync/block-diff.js';
+import { hashStream } from '../sync/hash-streams.js';
 
 /** A file that arrived in a verified staging file. */
 export interface StagedFile {
@@ -34,6 +37,10 @@ export interface TransferSettings {
   concurrency: number;
   /** Abort when a pull reports no progress for this long. */
   noProgressMs: number;
+  /** Staging files an interrupted run of the same clone left on the destination, by target path. */
+  resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
+  /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
+  onStaging?: (file: PlannedFile, stagingId: string, stagingPath: string) => void;
 }
 
 /** Holds the ticket call open; resolves with the ticket. */
@@ -104,6 +111,7 @@ export function pullFile(
   settings: Pick<TransferSettings, 'noProgressMs'>,
   revert: RevertStack,
   signal: AbortSignal,
+  onStaging?: (stagingId: string, stagingPath: string) => void,
 ): Promise<PullProgress__Output> {
   return new Promise((resolve, reject) => {
     const call = dst.clients.transfer.pullImage(request);
@@ -127,7 +135,10 @@ export function pullFile(
     signal.addEventListener('abort', onAbort, { once: true });
     arm();
     call.on('data', (event: PullProgress__Output) => {
-      if (last === undefined && event.stagingId !== '') registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
+      if (last === undefined && event.stagingId !== '') {
+        registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
+        onStaging?.(event.stagingId, event.stagingPath);
+      }
       if (event.phase === 'apply' && last?.phase !== 'apply') reporter.info(`  ${file.label}: journal complete on ${dst.host}, applying it in place`);
       last = event;
       arm();
@@ -136,6 +147,33 @@ export function pullFile(
     call.on('error', (err) => finish(err));
     call.on('end', () => finish());
   });
+}
+
+/**
+ * Where an interrupted clone left off for `file`: its staging file, if still
+ * there, and the block ranges that still differ from the source (found by
+ * hashing both, so nothing already in place is sent again).
+ */
+async function resumePoint(
+  src: HostSession,
+  dst: HostSession,
+  file: PlannedFile,
+  settings: TransferSettings,
+  reporter: Reporter,
+  signal: AbortSignal,
+): Promise<{ stagingId: string; stagingPath: string; ranges: DiffRange[] } | undefined> {
+  const prior = settings.resume?.get(file.targetPath);
+  if (!prior) return undefined;
+  try {
+    await dst.call(dst.clients.disk, dst.clients.disk.statImage, { path: prior.stagingPath }, signal);
+  } catch (err) {
+    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+  const diff = await diffBlocks(hashStream(src, file.sourcePath, signal), hashStream(dst, prior.stagingPath, signal), DEFAULT_BLOCK_SIZE);
+  if (diff.sourceSize !== diff.destSize) return undefined;
+  reporter.info(`  ${file.label}: resuming staging file ${prior.stagingId} on ${dst.host}: ${diff.changedBlocks} of ${diff.blocks} blocks still to fetch`);
+  return { ...prior, ranges: diff.ranges };
 }
 
 /** Pulls and verifies every file to copy, `concurrency` at a time. */
@@ -158,8 +196,26 @@ export async function transferFiles(
   const pullAndVerify = async (file: PlannedFile): Promise<void> => {
     const sourceDigest = src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
     sourceDigest.catch(() => undefined);
-    const request = { peerSocket: path.remotePeer, ticket: path.ticket, sourcePath: file.sourcePath, targetPath: file.targetPath, stagingId: '', operationId: settings.operationId, ranges: [] };
-    const final = await pullFile(dst, request, file, reporter, settings, revert, signal);
+    const resumed = await resumePoint(src, dst, file, settings, reporter, signal);
+    let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
+    if (resumed && resumed.ranges.length === 0) {
+      // Everything arrived before the interruption: only the digest is left to check.
+      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal);
+      registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
+      final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesTotal: size };
+    } else {
+      const request = {
+        peerSocket: path.remotePeer,
+        ticket: path.ticket,
+        sourcePath: file.sourcePath,
+        targetPath: file.targetPath,
+        stagingId: resumed?.stagingId ?? '',
+        operationId: settings.operationId,
+        ranges: resumed?.ranges ?? [],
+        mode: 'PULL_MODE_STAGING',
+      };
+      final = await pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));
+    }
     const expected = await sourceDigest;
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
