@@ -10,15 +10,12 @@
  *
  *   node dist/test/bench/clone-bench.js [--size-gib N]
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { KVMCTL_MAIN } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath } from '../support/testbed.js';
+import { agentPeakRss, IMAGE_WRITER, routeHosts, run, sh, timed, timedKvmctl } from './bench-support.js';
 
-const run = promisify(execFile);
 const IMAGES = '/var/lib/libvirt/images';
 const GiB = 1024 ** 3;
 const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
@@ -35,62 +32,6 @@ while pos < end:
     while pos < hole:
         chunk = os.pread(fd, min(4 << 20, hole - pos), pos); out.write(chunk); pos += len(chunk)
 `;
-
-/** Writes half of the 1 MiB slots of a sparse image with data from a random pool, spread evenly. */
-const IMAGE_WRITER = `
-import os, sys, random
-path, size_gib = sys.argv[1], int(sys.argv[2])
-slots = size_gib * 1024; rng = random.Random(7); pool = os.urandom(256 << 20)
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, slots << 20)
-chosen = sorted(rng.sample(range(slots), slots // 2))
-for n, slot in enumerate(chosen):
-    off = (n * 1048573) % ((256 << 20) - (1 << 20))
-    os.pwrite(fd, pool[off:off + (1 << 20)], slot << 20)
-os.fsync(fd); os.close(fd)
-`;
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
-  const t = process.hrtime.bigint();
-  const value = await fn();
-  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, value };
-}
-
-async function sh(script: string): Promise<string> {
-  return (await run('bash', ['-c', script], { maxBuffer: 64 << 20 })).stdout;
-}
-
-async function agentPeakRss(host: string): Promise<number> {
-  const pid = (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** Runs kvmctl under a wrapper that reports its peak RSS (RUSAGE_CHILDREN). */
-async function timedClone(engine: 'openssh' | 'ssh2', destVm: string, state: string): Promise<{ seconds: number; bytesOnWire: number; rss: number }> {
-  const wrapper = 'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\nsys.stdout.write(r.stdout.decode())\nprint("RSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nsys.exit(r.returncode)';
-  const args = [KVMCTL_MAIN, '--ssh-config', sshConfigPath(), '--engine', engine, '--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', destVm];
-  const { seconds, value } = await timed(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn('python3', ['-c', wrapper, process.execPath, ...args], { env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kvmctl clone with ${engine} exited ${code}:\n${out.slice(-2000)}`))));
-      }),
-  );
-  const result = JSON.parse(value.split('\n').filter((l) => l.startsWith('{"type":"result"')).at(-1) ?? '{}') as { bytesOnWire?: number };
-  const rss = Number(/RSS (\d+)/.exec(value)?.[1] ?? 0) * 1024;
-  return { seconds, bytesOnWire: result.bytesOnWire ?? 0, rss };
-}
-
-/** Routes hosta <-> hostb through this machine for the rsync baseline only; returns the undo. */
-async function routeHosts(): Promise<() => Promise<void>> {
-  const forward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
-  await sh('sysctl -qw net.ipv4.ip_forward=1 && ip -n kvmc-hosta route add 169.254.202.0/30 via 169.254.201.1 && ip -n kvmc-hostb route add 169.254.201.0/30 via 169.254.202.1');
-  return async () => {
-    await sh(`ip -n kvmc-hosta route del 169.254.202.0/30 || true; ip -n kvmc-hostb route del 169.254.201.0/30 || true; sysctl -qw net.ipv4.ip_forward=${forward}`);
-  };
-}
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-bench-'));
@@ -129,7 +70,8 @@ async function main(): Promise<void> {
     rows.push(line('rsync --sparse --whole-file (A->B)', rsync.seconds));
     rows.push(line('OpenSSH relay A->controller->B', relay.seconds));
     for (const engine of ['openssh', 'ssh2'] as const) {
-      const clone = await timedClone(engine, `bench-${engine}`, state);
+      const run1 = await timedKvmctl(['--engine', engine, 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', `bench-${engine}`], state);
+      const clone = { seconds: run1.seconds, bytesOnWire: Number(run1.result.bytesOnWire ?? 0), rss: run1.rss };
       await hostExec('hostb', ['virsh', '-q', '-c', 'qemu:///system', 'undefine', `bench-${engine}`, '--remove-all-storage']);
       rows.push(
         line(

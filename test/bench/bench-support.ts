@@ -1,0 +1,68 @@
+/**
+ * Pieces the testbed benchmarks share: timing, shell, image making, agent
+ * RSS, routing the two hosts to each other for the rsync baselines, and
+ * running kvmctl under a wrapper that reports its peak RSS.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { KVMCTL_MAIN } from '../support/kvmctl.js';
+import { E2E_DIR, sshConfigPath } from '../support/testbed.js';
+
+export const run = promisify(execFile);
+
+/** Writes half of the 1 MiB slots of a sparse image with data from a random pool, spread evenly. */
+export const IMAGE_WRITER = `
+import os, sys, random
+path, size_gib = sys.argv[1], int(sys.argv[2])
+slots = size_gib * 1024; rng = random.Random(7); pool = os.urandom(256 << 20)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, slots << 20)
+chosen = sorted(rng.sample(range(slots), slots // 2))
+for n, slot in enumerate(chosen):
+    off = (n * 1048573) % ((256 << 20) - (1 << 20))
+    os.pwrite(fd, pool[off:off + (1 << 20)], slot << 20)
+os.fsync(fd); os.close(fd)
+`;
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  const t = process.hrtime.bigint();
+  const value = await fn();
+  return { seconds: Number(process.hrtime.bigint() - t) / 1e9, value };
+}
+
+export async function sh(script: string): Promise<string> {
+  return (await run('bash', ['-c', script], { maxBuffer: 64 << 20 })).stdout;
+}
+
+export async function agentPeakRss(host: string): Promise<number> {
+  const pid = (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** Routes hosta <-> hostb through this machine for the rsync baseline only; returns the undo. */
+export async function routeHosts(): Promise<() => Promise<void>> {
+  const forward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+  await sh('sysctl -qw net.ipv4.ip_forward=1 && ip -n kvmc-hosta route add 169.254.202.0/30 via 169.254.201.1 && ip -n kvmc-hostb route add 169.254.201.0/30 via 169.254.202.1');
+  return async () => {
+    await sh(`ip -n kvmc-hosta route del 169.254.202.0/30 || true; ip -n kvmc-hostb route del 169.254.201.0/30 || true; sysctl -qw net.ipv4.ip_forward=${forward}`);
+  };
+}
+
+/** Runs kvmctl with `args` (after the testbed's global flags); resolves with seconds, the result line and the peak RSS. */
+export async function timedKvmctl(args: string[], state: string): Promise<{ seconds: number; result: Record<string, unknown>; rss: number }> {
+  const wrapper = 'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\nsys.stdout.write(r.stdout.decode())\nprint("RSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nsys.exit(r.returncode)';
+  const argv = [KVMCTL_MAIN, '--ssh-config', sshConfigPath(), '--json', ...args];
+  const { seconds, value } = await timed(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn('python3', ['-c', wrapper, process.execPath, ...argv], { env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kvmctl ${args.join(' ')} exited ${code}:\n${out.slice(-2000)}`))));
+      }),
+  );
+  const result = JSON.parse(value.split('\n').filter((l) => l.startsWith('{"type":"result"')).at(-1) ?? '{}') as Record<string, unknown>;
+  return { seconds, result, rss: Number(/RSS (\d+)/.exec(value)?.[1] ?? 0) * 1024 };
+}
