@@ -12,6 +12,7 @@ import { createSystemdNotifier, type ServiceNotifier } from './lifecycle/systemd
 import { LibvirtAdapter } from './libvirt/libvirt-adapter.js';
 import { ImageRoots } from './paths/image-roots.js';
 import { startAgentServer } from './server/agent-server.js';
+import { recoverAllJournals } from './transfer/journal-recovery.js';
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -23,6 +24,9 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   let running;
   try {
     const roots = await ImageRoots.open(options.imageRoots);
+    // A sync journal a crash left behind is rolled forward (or discarded) before any call can see its image.
+    const journals = await recoverAllJournals(roots, log);
+    if (journals.replayed + journals.discarded + journals.foreign + journals.failed > 0) log.info({ journals }, 'sync journals settled at start-up');
     running = await startAgentServer({ log, libvirt, roots, socket: options.socket, socketMode: options.socketMode, socketGroup: options.socketGroup, peerSocket: options.peerSocket });
     lifecycle.transition('RUNNING');
     const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;

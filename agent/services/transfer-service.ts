@@ -54,9 +54,10 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
 
     PullImage: serverStream('PullImage', rpc, async (req, send, ctx) => {
       checkId(req.operationId, 'operation_id');
-      ctx.log.info({ operationId: req.operationId, source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '' }, 'pull started');
-      await pullImage(req, { roots, runtimeDir: deps.runtimeDir }, send, ctx.signal);
-      ctx.log.info({ operationId: req.operationId, target: req.targetPath }, 'pull finished');
+      const log = ctx.log.child({ operationId: req.operationId, mode: req.mode });
+      log.info({ source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '', ranges: req.ranges.length }, 'pull started');
+      await pullImage(req, { roots, runtimeDir: deps.runtimeDir, log }, send, ctx.signal);
+      log.info({ target: req.targetPath }, 'pull finished');
     }),
 
     HoldLock: serverStream('HoldLock', rpc, async (req, send, ctx) => {

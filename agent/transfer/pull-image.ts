@@ -1,19 +1,23 @@
 /**
  * PullImage: the destination agent dials the source agent's peer socket
  * (re-exposed on this host by the controller's SSH forwards) and streams the
- * image into a staging file beside the target. The bytes go agent to agent;
- * the controller only sees progress.
+ * image into a staging file beside the target — or, in IN_PLACE mode, a sync
+ * into the existing image through a journal (pull-in-place.ts). The bytes go
+ * agent to agent; the controller only sees progress.
  */
 import { Metadata } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
 import { constants } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { invalidArgument } from '../../shared/errors.js';
 import { fromStatus } from '../../shared/from-status.js';
+import type { ByteRange } from '../../shared/generated/kvmclone/agent/v1/ByteRange.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { ReadRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
+import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/agent/v1/StatImageResponse.js';
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
@@ -21,6 +25,7 @@ import { digestFile } from '../disk/block-hasher.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
+import { pullInPlace } from './pull-in-place.js';
 
 /** Metadata key carrying a peer ticket. */
 export const TICKET_METADATA = 'kvmclone-ticket';
@@ -37,60 +42,112 @@ export function checkPeerSocket(path: string, runtimeDir: string): string {
   return p;
 }
 
-/** Pulls one image; streams progress and ends with the digest of the staging file. */
-export async function pullImage(
-  req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string },
-  send: StreamSink<PullProgress>,
-  signal: AbortSignal,
-): Promise<void> {
-  const peer = checkPeerSocket(req.peerSocket, deps.runtimeDir);
+/**
+ * A source agent reached through a per-operation peer socket: every call
+ * carries the ticket, and every failure is reported as the source agent's.
+ * Shared by both pull modes.
+ */
+export interface PeerSource {
+  readonly sourcePath: string;
+  /** StatImage of the source file. */
+  stat(signal: AbortSignal): Promise<StatImageResponse__Output>;
+  /**
+   * ReadRanges of the source file (empty `ranges` reads all of it). The call
+   * is cancelled when `signal` aborts or the consumer stops early.
+   */
+  read(ranges: readonly ByteRange[], signal: AbortSignal): AsyncGenerator<ReadRangesResponse__Output>;
+  /** Closes the channel to the peer socket. */
+  close(): void;
+}
+
+/** Checks the peer fields of a pull (socket, ticket, source path) and dials the source agent. */
+export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): PeerSource {
+  const peer = checkPeerSocket(req.peerSocket, runtimeDir);
   if (!/^[0-9a-f]{64}$/.test(req.ticket)) throw invalidArgument('ticket: not a ticket issued by OpenTicket');
   const sourcePath = checkAbsolutePath(req.sourcePath, 'source_path');
   const clients = createAgentClients(`unix:${peer}`);
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
+  return {
+    sourcePath,
+    stat: (signal) =>
+      unaryCall(clients.disk, clients.disk.statImage, { path: sourcePath }, { deadlineMs: 60_000, signal, metadata }).catch((err: unknown) => {
+        throw fromStatus(err, 'source agent');
+      }),
+    read: async function* (ranges, signal) {
+      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0 }, metadata);
+      const onAbort = (): void => reader.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) yield message;
+      } catch (err) {
+        throw signal.aborted ? err : fromStatus(err, 'source agent');
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        reader.cancel();
+      }
+    },
+    close: () => clients.close(),
+  };
+}
+
+/**
+ * Pulls one image; streams progress and ends with the digest of what was
+ * written. STAGING (the default) fills a staging file; IN_PLACE applies a
+ * sync to the existing image through a journal (pull-in-place.ts).
+ */
+export async function pullImage(
+  req: PullImageRequest__Output,
+  deps: { roots: ImageRoots; runtimeDir: string; log: Logger },
+  send: StreamSink<PullProgress>,
+  signal: AbortSignal,
+): Promise<void> {
+  switch (req.mode) {
+    case 'PULL_MODE_IN_PLACE':
+      return pullInPlace(req, deps, send, signal);
+    case 'PULL_MODE_STAGING':
+    case 'PULL_MODE_UNSPECIFIED':
+      return pullIntoStaging(req, deps, send, signal);
+    default:
+      throw invalidArgument(`mode: ${String(req.mode)} is not a pull mode this agent knows`);
+  }
+}
+
+/** STAGING mode: the whole image, or `ranges` of it, into a new or resumed staging file beside the target. */
+async function pullIntoStaging(
+  req: PullImageRequest__Output,
+  deps: { roots: ImageRoots; runtimeDir: string },
+  send: StreamSink<PullProgress>,
+  signal: AbortSignal,
+): Promise<void> {
+  const source = dialPeer(req, deps.runtimeDir);
   try {
-    const stat = await unaryCall(clients.disk, clients.disk.statImage, { path: sourcePath }, { deadlineMs: 60_000, signal, metadata }).catch((err: unknown) => {
-      throw fromStatus(err, 'source agent');
-    });
+    const stat = await source.stat(signal);
     const size = stat.fileSize;
     const total = req.ranges.length > 0 ? req.ranges.reduce((sum, r) => sum + r.length, 0) : size;
-    const reader = clients.disk.readRanges({ path: sourcePath, ranges: req.ranges, chunkSize: 0 }, metadata);
-    const onAbort = (): void => reader.cancel();
-    signal.addEventListener('abort', onAbort, { once: true });
     const throttle = new ProgressThrottle(total);
     let done = 0;
     let transferred = 0;
     async function* writes(): AsyncGenerator<WriteRangesRequest__Output> {
       yield { payload: 'open', open: { targetPath: req.targetPath, size, stagingId: req.stagingId } };
-      try {
-        for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) {
-          if (message.data) {
-            done += message.data.data.length;
-            transferred += message.data.data.length;
-            yield { payload: 'data', data: message.data };
-          } else if (message.zero) {
-            done += message.zero.length;
-            yield { payload: 'zero', zero: message.zero };
-          }
-          if (throttle.shouldReport(done)) {
-            await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false });
-          }
+      for await (const message of source.read(req.ranges, signal)) {
+        if (message.data) {
+          done += message.data.data.length;
+          transferred += message.data.data.length;
+          yield { payload: 'data', data: message.data };
+        } else if (message.zero) {
+          done += message.zero.length;
+          yield { payload: 'zero', zero: message.zero };
         }
-      } catch (err) {
-        throw signal.aborted ? err : fromStatus(err, 'source agent');
+        if (throttle.shouldReport(done)) {
+          await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false });
+        }
       }
     }
-    let staging;
-    try {
-      // The controller learns the staging file first, so it can remove it even if this agent dies.
-      staging = await writeRanges(writes(), deps.roots, signal, (opened) =>
-        send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
-      );
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    // The controller learns the staging file first, so it can remove it even if this agent dies.
+    const staging = await writeRanges(writes(), deps.roots, signal, (opened) =>
+      send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
+    );
     let digest: string;
     try {
       const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -114,6 +171,6 @@ export async function pullImage(
       done: true,
     });
   } finally {
-    clients.close();
+    source.close();
   }
 }

@@ -1,0 +1,118 @@
+/**
+ * Where a sync journal lives and how it is opened: `.<image>.kvmclone-journal`
+ * beside its image (same directory, so same filesystem), mode 0600, always
+ * under an exclusive flock.
+ *
+ * The lock is the only thing that keeps two pulls (or a pull and start-up
+ * recovery in another process) off one image, and flock has a well-known gap:
+ * a process may lock a file that its owner has just unlinked, and then
+ * believe it holds the journal while the path names another file or nothing.
+ * So every open here locks first and then checks that the path still names
+ * the locked inode; a loser learns that it lost instead of carrying on.
+ */
+import { constants } from 'node:fs';
+import { lstat, open, type FileHandle } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { aborted, errnoCode } from '../../shared/errors.js';
+
+interface FsExtFlock {
+  flock(fd: number, flags: 'exnb', callback: (err: Error | null) => void): void;
+}
+
+const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtFlock;
+
+const JOURNAL_SUFFIX = '.kvmclone-journal';
+const JOURNAL_NAME = /^\.(.+)\.kvmclone-journal$/;
+
+/** The journal path of an image (a path already resolved under the roots). */
+export function journalPathFor(image: string): string {
+  return join(dirname(image), `.${basename(image)}${JOURNAL_SUFFIX}`);
+}
+
+/** The image a directory entry is the journal of, or undefined when the name is not a journal's. */
+export function imageNameOfJournal(name: string): string | undefined {
+  return JOURNAL_NAME.exec(name)?.[1];
+}
+
+/** ABORTED for an image whose journal another pull (or process) holds. */
+function busy(image: string): Error {
+  return aborted(`another pull into ${image} is running (its sync journal is locked); try again when it has finished`);
+}
+
+/** Takes the exclusive, non-blocking flock; ABORTED when someone else holds it. */
+function lockExclusive(fh: FileHandle, image: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsExt.flock(fh.fd, 'exnb', (err) => {
+      if (err === null) resolve();
+      else if (errnoCode(err) === 'EAGAIN' || errnoCode(err) === 'EWOULDBLOCK') reject(busy(image));
+      else reject(err);
+    });
+  });
+}
+
+/** True when `path` still names the inode open in `fh`. */
+async function stillNamed(fh: FileHandle, path: string): Promise<boolean> {
+  const [held, named] = await Promise.all([fh.stat({ bigint: true }), lstat(path, { bigint: true }).catch(() => undefined)]);
+  return named !== undefined && named.dev === held.dev && named.ino === held.ino;
+}
+
+/**
+ * Creates the journal (O_EXCL, 0600) and locks it. ABORTED when a journal
+ * exists (another pull created it after our recovery looked) or was removed
+ * by someone who locked it before us.
+ */
+export async function createJournalLocked(path: string, image: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') throw busy(image);
+    throw err;
+  }
+  try {
+    await lockExclusive(fh, image);
+    if (!(await stillNamed(fh, path))) throw busy(image);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Opens and locks an existing journal; undefined when there is none (or it
+ * vanished while we locked it: its owner finished). ABORTED when it is held.
+ * A symlink in a journal's place throws ELOOP, for the caller to judge.
+ */
+export async function openJournalLocked(path: string, image: string): Promise<FileHandle | undefined> {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      await lockExclusive(fh, image);
+      if (await stillNamed(fh, path)) return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    // Replaced between our open and our lock: look at whatever the path names now.
+    await fh.close();
+  }
+  throw busy(image);
+}
+
+/** fsync of a directory, so a create or an unlink in it survives a crash. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

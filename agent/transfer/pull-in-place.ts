@@ -1,0 +1,154 @@
+/**
+ * PullImage in PULL_MODE_IN_PLACE: a sync applied to the existing image so
+ * that a crash leaves either the old image or (after replay) the new one,
+ * never a mix (ARCHITECTURE, safety model).
+ *
+ * The changed ranges stream from the source agent into a journal beside the
+ * image ("transfer"); only once every byte is in, checked and fdatasynced
+ * does the commit trailer go down, and only then is the image touched
+ * ("apply"). A cancel or failure before the commit removes the journal and
+ * leaves the image as it was; after the commit the sync is decided: a cancel
+ * no longer stops the apply, and a failure during it leaves the journal for
+ * recovery (journal-recovery.ts), which finishes the job at the next pull
+ * into the image or the next agent start.
+ */
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
+import { dataLoss, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
+import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
+import { ProgressThrottle } from '../../shared/progress-throttle.js';
+import { digestFile } from '../disk/block-hasher.js';
+import { checkByteCount, MAX_IMAGE_BYTES, normalizeRanges, type ByteSpan } from '../disk/request-limits.js';
+import { SpanSet } from '../disk/span-set.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import type { StreamSink } from '../rpc/handlers.js';
+import { journalPathFor } from './journal-file.js';
+import { recoverJournal, settleJournal } from './journal-recovery.js';
+import { JournalWriter } from './journal-writer.js';
+import { dialPeer } from './pull-image.js';
+
+/**
+ * Holds the source to exactly the requested ranges: every message must lie
+ * inside one, no byte may come twice, and the sum tells when all came.
+ */
+class RangeCoverage {
+  private readonly seen = new SpanSet();
+  covered = 0;
+
+  constructor(private readonly ranges: readonly ByteSpan[]) {}
+
+  take(offset: number, length: number, what: string): void {
+    let lo = 0;
+    let hi = this.ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.ranges[mid] as ByteSpan).offset <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const range = this.ranges[lo - 1];
+    if (length <= 0 || range === undefined || offset + length > range.offset + range.length || this.seen.overlaps(offset, length)) {
+      throw dataLoss(`the source sent ${what} bytes ${offset} to ${offset + length}, which were not asked for (or came twice)`);
+    }
+    this.seen.add(offset, length);
+    this.covered += length;
+  }
+}
+
+/** Digest of the image as it is now (DigestImage form), for the final message. */
+async function digestImage(path: string, signal: AbortSignal): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await digestFile(fh, (await fh.stat()).size, signal);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Runs one in-place pull: recovery, transfer into the journal, commit, apply, digest. */
+export async function pullInPlace(
+  req: PullImageRequest__Output,
+  deps: { roots: ImageRoots; runtimeDir: string; log: Logger },
+  send: StreamSink<PullProgress>,
+  signal: AbortSignal,
+): Promise<void> {
+  if (req.stagingId !== '') throw invalidArgument('staging_id: an in-place pull writes into the existing image; staging_id must be empty');
+  const source = dialPeer(req, deps.runtimeDir);
+  try {
+    const target = await deps.roots.existing(req.targetPath, 'target_path');
+    if (!(await lstat(target)).isFile()) throw failedPrecondition(`target_path: ${target} is not a regular file`);
+    // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
+    await recoverJournal(target, deps.log);
+    const journal = await JournalWriter.create(journalPathFor(target), target);
+    const log = deps.log.child({ target, journal: journal.path });
+    let done = 0;
+    let transferred = 0;
+    let total = 0;
+    try {
+      const image = await lstat(target, { bigint: true });
+      const stat = await source.stat(signal);
+      const size = checkByteCount(stat.fileSize, 'source file size');
+      if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source file is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
+      // Empty ranges mean "nothing changed but the size" here, never "the whole file".
+      const ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
+      total = ranges.reduce((sum, r) => sum + r.length, 0);
+      await journal.begin({ dev: image.dev, ino: image.ino, size });
+      await send({ phase: 'transfer', bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false });
+      const coverage = new RangeCoverage(ranges);
+      const throttle = new ProgressThrottle(total);
+      if (ranges.length > 0) {
+        for await (const message of source.read(ranges, signal)) {
+          signal.throwIfAborted();
+          if (message.data) {
+            const { offset, data, hash } = message.data;
+            if (hash.length !== HASH_BYTES || !chunkHash(data).equals(hash)) {
+              throw dataLoss(`the chunk at offset ${offset} (${data.length} bytes) does not match its hash; it was damaged on the way`);
+            }
+            coverage.take(offset, data.length, 'data');
+            await journal.addData(offset, data, hash);
+            transferred += data.length;
+          } else if (message.zero) {
+            coverage.take(message.zero.offset, message.zero.length, 'zero');
+            await journal.addZero(message.zero.offset, message.zero.length);
+          } else {
+            throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
+          }
+          done = coverage.covered;
+          if (throttle.shouldReport(done)) await send({ phase: 'transfer', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false });
+        }
+      }
+      signal.throwIfAborted();
+      if (done !== total) throw dataLoss(`the source ended its stream after ${done} of ${total} bytes`);
+      await journal.commit();
+      log.info({ size, ranges: ranges.length, bytesTransferred: transferred }, 'sync journal committed');
+    } catch (err) {
+      await journal.discard();
+      throw signal.aborted ? (signal.reason ?? err) : err;
+    }
+
+    // Committed: the sync is decided. The notice goes out before the first byte of the image changes.
+    // If it cannot be sent (the call was cancelled), the apply still runs and the call then fails.
+    const noticeFailure = await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false }).then(
+      () => undefined,
+      (err: unknown) => ({ err }),
+    );
+    try {
+      const result = await settleJournal(journal.fh, journal.path, target);
+      if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced during the pull (${result.reason}); the sync was not applied`);
+      if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
+      log.info({ records: result.records, size: result.header.size }, 'sync applied');
+    } catch (err) {
+      log.error({ err }, 'sync apply failed; if its journal is still beside the image, the next pull into it or the next agent start applies it');
+      throw err;
+    } finally {
+      await journal.close();
+    }
+    if (noticeFailure !== undefined) throw noticeFailure.err;
+    const digest = await digestImage(target, signal);
+    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
+  } finally {
+    source.close();
+  }
+}
