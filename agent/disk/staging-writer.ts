@@ -155,10 +155,11 @@ class StagingSession {
   }
 
   /** Ends a failed stream: a file this call created is removed, a resumed one kept. */
-  async fail(): Promise<void> {
+  /** Stops; a file this call created is removed unless `keep` (its owner was told its id and removes or resumes it). */
+  async fail(keep = false): Promise<void> {
     await Promise.allSettled(this.pending.splice(0).map((p) => p.done));
     await this.fh.close().catch(() => undefined);
-    if (this.created) await unlink(this.path).catch(() => undefined);
+    if (this.created && !keep) await unlink(this.path).catch(() => undefined);
   }
 }
 
@@ -170,7 +171,13 @@ export async function writeRanges(
   messages: AsyncIterable<WriteRangesRequest__Output>,
   roots: ImageRoots,
   signal: AbortSignal,
-  /** Called once the staging file exists, before any byte is written (PullImage announces it). */
+  /**
+   * Called once the staging file exists, before any byte is written. When it
+   * resolves, the caller owns the file: a failure or cancel after that keeps
+   * it (with what arrived) for the caller to resume or remove. PullImage uses
+   * this so a controller that dies mid-clone can resume; plain WriteRanges
+   * has no onOpen and removes its new file on any failure.
+   */
   onOpen?: (staging: { id: string; path: string }) => Promise<void>,
 ): Promise<WriteRangesResponse__Output> {
   const stream = messages[Symbol.asyncIterator]();
@@ -178,8 +185,12 @@ export async function writeRanges(
   if (first.done === true) throw invalidArgument('open: the stream ended before its open message');
   if (first.value.payload !== 'open' || !first.value.open) throw invalidArgument('open: the first message of WriteRanges must be open');
   const session = await StagingSession.open(first.value.open, roots);
+  let announced = false;
   try {
-    await onOpen?.({ id: session.id, path: session.path });
+    if (onOpen) {
+      await onOpen({ id: session.id, path: session.path });
+      announced = true;
+    }
     for (;;) {
       signal.throwIfAborted();
       const next = await stream.next();
@@ -193,7 +204,7 @@ export async function writeRanges(
     signal.throwIfAborted();
     return session.totals;
   } catch (err) {
-    await session.fail();
+    await session.fail(announced);
     throw err;
   }
 }

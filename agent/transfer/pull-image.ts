@@ -8,7 +8,7 @@
 import { Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { constants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { invalidArgument } from '../../shared/errors.js';
@@ -144,22 +144,18 @@ async function pullIntoStaging(
         }
       }
     }
-    // The controller learns the staging file first, so it can remove it even if this agent dies.
+    // The controller learns the staging file first, so it can remove it even if this agent dies,
+    // or resume it if the controller dies: once announced, an interrupted pull keeps it.
     const staging = await writeRanges(writes(), deps.roots, signal, (opened) =>
       send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
     );
+    // The controller knows this staging file (announced at open): if the digest fails, it removes it or a rerun resumes it.
     let digest: string;
+    const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        digest = await digestFile(fh, size, signal);
-      } finally {
-        await fh.close();
-      }
-    } catch (err) {
-      // Its id never reached the controller: a staging file made by this call must not outlive it.
-      if (req.stagingId === '') await rm(staging.stagingPath, { force: true });
-      throw err;
+      digest = await digestFile(fh, size, signal);
+    } finally {
+      await fh.close();
     }
     await send({
       stagingId: staging.stagingId,

@@ -88,7 +88,16 @@ const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
 function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPath: string, stagingId: string, stagingPath: string): void {
   revert.push(`remove staging file ${stagingPath} on ${dst.host}`, async () => {
     try {
-      await dst.call(dst.clients.disk, dst.clients.disk.abortStaging, { targetPath, stagingId });
+      // A pull that was just cancelled may still hold the file's lock for a moment (ABORTED): try again.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await dst.call(dst.clients.disk, dst.clients.disk.abortStaging, { targetPath, stagingId });
+          return;
+        } catch (err) {
+          if (!(err instanceof KvmcloneError && err.code === 'ABORTED') || attempt >= 20) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      }
     } catch (err) {
       if (!(err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED'))) throw err;
       if (dirname(stagingPath) !== dirname(targetPath) || !STAGING_NAME.test(basename(stagingPath))) throw err;
