@@ -7,9 +7,9 @@
  */
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, durationMs, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
+import { ConfigError, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
+import { absolutePathField, durationField } from '../../shared/config/config-fields.js';
 import { LOG_LEVELS } from '../../shared/logger.js';
-import { checkAbsolutePath } from '../../shared/validation.js';
 
 /** Defaults of CONTRACT.md. */
 export const AGENT_DEFAULTS = {
@@ -19,37 +19,20 @@ export const AGENT_DEFAULTS = {
   libvirtUri: 'qemu:///system',
 } as const;
 
-const absolutePath = z.string().superRefine((value, ctx) => {
-  try {
-    checkAbsolutePath(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^path: /, '') : String(err) });
-  }
-});
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = durationMs(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration (e.g. 10s, 500ms, 2m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
-
 /** The YAML file's schema (snake_case keys). */
 export const agentFileSchema = z.strictObject({
-  socket: absolutePath.optional(),
+  socket: absolutePathField.optional(),
   /** Read-only, ticket-guarded socket that peer agents pull from (default: peer.sock beside the socket). */
-  peer_socket: absolutePath.optional(),
+  peer_socket: absolutePathField.optional(),
   /** Octal string, e.g. "0660". */
   socket_mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"').optional(),
   /** Group (name or numeric id) given access to the socket. */
   socket_group: z.union([z.string().regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'must be a group name or id'), z.number().int().nonnegative()]).optional(),
-  image_roots: z.array(absolutePath).min(1, 'at least one images root is required').optional(),
+  image_roots: z.array(absolutePathField).min(1, 'at least one images root is required').optional(),
   libvirt_uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system').optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
   /** How long SIGTERM waits for calls to finish before cancelling them. */
-  shutdown_grace: duration.optional(),
+  shutdown_grace: durationField.optional(),
 });
 
 /** Compiled agent options. */

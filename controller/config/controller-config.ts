@@ -8,26 +8,10 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { durationMs, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
-import { checkAbsolutePath } from '../../shared/validation.js';
-
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = durationMs(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration (e.g. 10s, 500ms, 2m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { parseConfig, readYamlFile } from '../../shared/config/config-file.js';
+import { absolutePathField, durationField } from '../../shared/config/config-fields.js';
 
 const path = z.string().min(1);
-const absolutePath = z.string().superRefine((value, ctx) => {
-  try {
-    checkAbsolutePath(value);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^path: /, '') : String(err) });
-  }
-});
 
 /** The file's schema (snake_case keys, sections of CONTRACT.md). */
 export const controllerFileSchema = z.strictObject({
@@ -35,15 +19,15 @@ export const controllerFileSchema = z.strictObject({
     .strictObject({
       /** auto: OpenSSH when the `ssh` binary is present, else ssh2. */
       engine: z.enum(['auto', 'openssh', 'ssh2']).optional(),
-      connect_timeout: duration.optional(),
-      keepalive: duration.optional(),
+      connect_timeout: durationField.optional(),
+      keepalive: durationField.optional(),
       ciphers: z.array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name')).min(1).optional(),
       known_hosts: path.optional(),
       config_file: path.optional(),
       identity_file: path.optional(),
     })
     .optional(),
-  agent: z.strictObject({ socket: absolutePath.optional() }).optional(),
+  agent: z.strictObject({ socket: absolutePathField.optional() }).optional(),
   transfer: z
     .strictObject({
       /** Disks copied at the same time. */
@@ -54,16 +38,16 @@ export const controllerFileSchema = z.strictObject({
     .strictObject({
       /** Attempts to establish an SSH connection before giving up. */
       attempts: z.number().int().min(1).max(10).optional(),
-      base_delay: duration.optional(),
-      max_delay: duration.optional(),
+      base_delay: durationField.optional(),
+      max_delay: durationField.optional(),
     })
     .optional(),
   timeouts: z
     .strictObject({
       /** Deadline of each control call (inventory, define, commit). */
-      call: duration.optional(),
+      call: durationField.optional(),
       /** Abort a transfer when no byte has moved for this long. */
-      no_progress: duration.optional(),
+      no_progress: durationField.optional(),
     })
     .optional(),
   state: z.strictObject({ database: path.optional() }).optional(),

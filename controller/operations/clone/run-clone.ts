@@ -4,29 +4,17 @@
  * thing is on a revert stack, so a failure or Ctrl-C leaves the destination
  * as it was and the source untouched.
  */
-import { randomUUID } from 'node:crypto';
-import { KvmcloneError, isAbortError } from '../../../shared/errors.js';
-import { RevertStack } from '../../../shared/revert-stack.js';
-import { EXIT_OK, exitCodeFor } from '../../cli/exit-codes.js';
-import { formatBytes, type Reporter } from '../../cli/reporter.js';
-import type { ControllerOptions } from '../../config/controller-config.js';
+import { KvmcloneError } from '../../../shared/errors.js';
+import { formatBytes } from '../../cli/reporter.js';
 import type { OperationStore } from '../../history/operation-store.js';
-import { HostSession } from '../../transport/host-session.js';
-import type { SshEngine } from '../../transport/ssh-engine.js';
-import { normalizeSshError } from '../../transport/ssh-error-code.js';
-import { holdLock, type HeldLock } from '../hold-lock.js';
+import { OperationRun, type OperationDeps } from '../operation-run.js';
 import type { PlannedFile } from './clone-plan.js';
 import { preflightClone, type CloneRequest } from './preflight.js';
 import { rewriteDomainXml } from './domain-xml-rewrite.js';
 import { openBrokeredPath, transferFiles, type StagedFile } from './transfer-files.js';
 
 /** What the clone needs from the command. */
-export interface CloneDeps {
-  engine: SshEngine;
-  options: ControllerOptions;
-  reporter: Reporter;
-  store: OperationStore;
-  signal: AbortSignal;
+export interface CloneDeps extends OperationDeps {
   /** Asks before the first write (a no-op with --yes, --json or without a TTY). */
   confirm: (question: string) => Promise<boolean>;
 }
@@ -57,50 +45,31 @@ function resumableStaging(store: OperationStore, req: CloneRequest): { operation
 /** Runs one clone and returns the process exit code. */
 export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<number> {
   const { reporter, store, options } = deps;
-  const id = randomUUID();
-  const started = Date.now();
-  const revert = new RevertStack();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  let phase: 'preflight' | 'run' = 'preflight';
-  let bytesOnWire = 0;
   const resume = resumableStaging(store, req);
-  store.begin({ id, kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to });
-  const step = (name: string, detail?: string): void => {
-    reporter.phase(name, detail);
-    store.event(id, name, detail === undefined ? {} : { detail });
-  };
+  const op = new OperationRun(deps, { kind: 'clone', vm: req.vm, destVm: req.destVm, from: req.from, to: req.to });
+  const { id, revert } = op;
   try {
-    step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
-    const session = (host: string): Promise<HostSession> =>
-      HostSession.open(deps.engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: deps.signal, needs: NEEDS });
-    const src = await session(req.from);
-    cleanups.push(() => src.close());
-    const dst = req.to === req.from ? src : await session(req.to);
-    if (dst !== src) cleanups.push(() => dst.close());
-    const locks: HeldLock[] = [await holdLock(src, req.vm, id, `clone to ${req.to} as ${req.destVm}`)];
-    if (dst !== src || req.destVm !== req.vm) locks.push(await holdLock(dst, req.destVm, id, `clone of ${req.vm} from ${req.from}`));
-    cleanups.push(() => locks.forEach((l) => l.release()));
+    op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
+    const { src, dst } = await op.openHosts(NEEDS);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 
-    step('PLAN');
+    op.step('PLAN');
     for (const f of facts.files) reporter.info(`  ${describeFile(f)}`);
     for (const s of facts.space) {
       reporter.info(`  ${req.to}:${s.dir}: ${formatBytes(s.availableBytes)} free before, about ${formatBytes(s.availableBytes - s.neededBytes / 1.15)} after`);
     }
     store.event(id, 'plan', { files: facts.files, space: facts.space });
     if (req.dryRun) {
-      reporter.result({ ok: true, operation: 'clone', id, vm: req.vm, destVm: req.destVm, dryRun: true, plan: { files: facts.files, space: facts.space }, bytesOnWire: 0, seconds: (Date.now() - started) / 1000 });
-      store.finish(id, 'succeeded', { result: { dryRun: true } });
-      return EXIT_OK;
+      return op.succeed({ ok: true, operation: 'clone', id, vm: req.vm, destVm: req.destVm, dryRun: true, plan: { files: facts.files, space: facts.space }, bytesOnWire: 0, seconds: op.seconds() });
     }
     if (!(await deps.confirm(`Clone ${req.vm} to ${req.to} as ${req.destVm}?`))) {
       throw new KvmcloneError('CANCELLED', 'not confirmed; nothing was changed');
     }
-    phase = 'run';
+    op.phase = 'run';
 
     const toCopy = facts.files.filter((f) => f.action === 'copy');
-    step('TRANSFER', `${toCopy.length} file(s), ${formatBytes(toCopy.reduce((n, f) => n + f.allocatedSize, 0))} allocated, agent to agent`);
+    op.step('TRANSFER', `${toCopy.length} file(s), ${formatBytes(toCopy.reduce((n, f) => n + f.allocatedSize, 0))} allocated, agent to agent`);
     if (resume.staging.size > 0) {
       reporter.info(`resuming clone ${resume.operationId}: its staging files on ${req.to} are reused; only blocks still missing are sent`);
       store.finish(resume.operationId, 'interrupted', { errorCode: 'CANCELLED', errorMessage: `the controller stopped; resumed by ${id}` });
@@ -120,16 +89,16 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
         await path.close();
       }
     }
-    bytesOnWire = staged.reduce((n, s) => n + s.bytesTransferred, 0);
+    op.bytesOnWire = staged.reduce((n, s) => n + s.bytesTransferred, 0);
 
-    step('VERIFY', `${staged.length} file(s): each digest computed by ${req.to} from what it wrote equals ${req.from}'s digest of the original`);
+    op.step('VERIFY', `${staged.length} file(s): each digest computed by ${req.to} from what it wrote equals ${req.from}'s digest of the original`);
     for (const s of staged) {
       if (!s.file.rebase) continue;
       await dst.call(dst.clients.disk, dst.clients.disk.rebaseStaging, { targetPath: s.file.targetPath, stagingId: s.stagingId, ...s.file.rebase }, deps.signal);
       reporter.info(`  ${s.file.label}: backing reference set to ${s.file.rebase.backingPath}`);
     }
 
-    step('DEFINE');
+    op.step('DEFINE');
     const diskPaths = new Map<string, string>(facts.source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
     for (const f of facts.files) if (f.role === 'disk') diskPaths.set(f.sourcePath, f.targetPath);
     const nvram = facts.files.find((f) => f.role === 'nvram');
@@ -141,7 +110,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     });
     reporter.info(`  defined ${req.destVm} on ${req.to}: UUID ${rewritten.uuid}${rewritten.macs.length ? `, MAC ${rewritten.macs.map((m) => m.to).join(', ')}` : ''}`);
 
-    step('COMMIT');
+    op.step('COMMIT');
     const order = { disk: 0, nvram: 1, backing: 2 } as const;
     for (const s of [...staged].sort((a, b) => order[a.file.role] - order[b.file.role])) {
       deps.signal.throwIfAborted();
@@ -151,7 +120,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     revert.success();
 
     if (req.start) {
-      step('START');
+      op.step('START');
       const startedVm = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: req.destVm });
       if (startedVm.domain?.state !== 'DOMAIN_STATE_RUNNING') {
         throw new KvmcloneError('FAILED_PRECONDITION', `${req.destVm} was cloned but is ${startedVm.domain?.state ?? 'unknown'} after start`);
@@ -169,25 +138,13 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       to: req.to,
       uuid: rewritten.uuid,
       disks: staged.map((s) => ({ source: s.file.sourcePath, target: s.file.targetPath, role: s.file.role, virtualSize: s.file.virtualSize, bytesTransferred: s.bytesTransferred, digest: s.digest })),
-      bytesOnWire,
-      seconds: Math.round((Date.now() - started) / 100) / 10,
+      bytesOnWire: op.bytesOnWire,
+      seconds: op.seconds(),
     };
-    store.finish(id, 'succeeded', { bytesOnWire, result });
-    reporter.result(result);
-    return EXIT_OK;
+    return op.succeed(result);
   } catch (thrown) {
-    const raw = normalizeSshError(thrown);
-    const err = raw instanceof KvmcloneError ? raw : isAbortError(raw) || deps.signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : new KvmcloneError('INTERNAL', raw instanceof Error ? raw.message : String(raw), { cause: raw });
-    if (revert.size > 0) {
-      reporter.phase('REVERT', `undoing ${revert.size} step(s)`);
-      const failures = await revert.revert((d) => store.event(id, 'revert', { step: d }));
-      for (const f of failures) reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
-    }
-    const state = err.code === 'CANCELLED' ? 'interrupted' : 'failed';
-    store.finish(id, state, { bytesOnWire, errorCode: err.code, errorMessage: err.message });
-    reporter.result({ ok: false, operation: 'clone', id, error: { code: err.code, message: err.message } });
-    return exitCodeFor(err.code, phase);
+    return op.fail(thrown);
   } finally {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    await op.close();
   }
 }

@@ -6,20 +6,12 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
-import { randomUUID } from 'node:crypto';
 import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
-import { dataLoss, failedPrecondition, KvmcloneError, isAbortError } from '../../../shared/errors.js';
-import { RevertStack } from '../../../shared/revert-stack.js';
-import { EXIT_OK, exitCodeFor } from '../../cli/exit-codes.js';
-import { formatBytes, type Reporter } from '../../cli/reporter.js';
-import type { ControllerOptions } from '../../config/controller-config.js';
-import type { OperationStore } from '../../history/operation-store.js';
-import { HostSession } from '../../transport/host-session.js';
-import type { SshEngine } from '../../transport/ssh-engine.js';
-import { normalizeSshError } from '../../transport/ssh-error-code.js';
+import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
+import { formatBytes } from '../../cli/reporter.js';
 import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
 import { openBrokeredPath, pullFile } from '../clone/transfer-files.js';
-import { holdLock, type HeldLock } from '../hold-lock.js';
+import { OperationRun, type OperationDeps } from '../operation-run.js';
 import { diffBlocks, type BlockDiff } from './block-diff.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
@@ -34,12 +26,7 @@ export interface SyncRequest {
 }
 
 /** What the sync needs from the command. */
-export interface SyncDeps {
-  engine: SshEngine;
-  options: ControllerOptions;
-  reporter: Reporter;
-  store: OperationStore;
-  signal: AbortSignal;
+export interface SyncDeps extends OperationDeps {
   /** Asks before adding or removing disks; false when refused or impossible to ask. */
   confirmDiskChanges: (question: string) => Promise<boolean>;
 }
@@ -53,38 +40,22 @@ function state(s: string | undefined): string {
 /** Runs one sync and returns the process exit code. */
 export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number> {
   const { reporter, store, options, signal } = deps;
-  const id = randomUUID();
-  const started = Date.now();
-  const revert = new RevertStack();
-  const cleanups: (() => Promise<void> | void)[] = [];
-  let phase: 'preflight' | 'run' = 'preflight';
-  let bytesOnWire = 0;
   const unfinished = store.list(200).find((o) => o.kind === 'sync' && o.vm === req.vm && o.destVm === req.destVm && o.sourceHost === req.from && o.destHost === req.to && o.state !== 'succeeded');
-  store.begin({ id, kind: 'sync', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to });
-  const step = (name: string, detail?: string): void => {
-    reporter.phase(name, detail);
-    store.event(id, name, detail === undefined ? {} : { detail });
-  };
+  const op = new OperationRun(deps, { kind: 'sync', vm: req.vm, destVm: req.destVm, from: req.from, to: req.to });
+  const { id, revert } = op;
   try {
-    step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
+    op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
     if (unfinished && unfinished.state !== 'running') {
       reporter.info(`resuming after sync ${unfinished.id} (${unfinished.state}): blocks already in place are found by their hashes and not sent again`);
     }
-    const open = (host: string): Promise<HostSession> => HostSession.open(deps.engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs: NEEDS });
-    const src = await open(req.from);
-    cleanups.push(() => src.close());
-    const dst = req.to === req.from ? src : await open(req.to);
-    if (dst !== src) cleanups.push(() => dst.close());
-    const locks: HeldLock[] = [await holdLock(src, req.vm, id, `sync to ${req.to}`)];
-    if (dst !== src || req.destVm !== req.vm) locks.push(await holdLock(dst, req.destVm, id, `sync from ${req.from}`));
-    cleanups.push(() => locks.forEach((l) => l.release()));
+    const { src, dst } = await op.openHosts(NEEDS);
     const source = await src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal);
     const dest = await dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal);
     if (source.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.vm} on ${req.from} is ${state(source.domain?.state)}: shut it down first (syncing a running VM is not supported yet)`);
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
 
-    step('PLAN', 'hashing both sides');
+    op.step('PLAN', 'hashing both sides');
     const diffs = new Map<SyncPair, BlockDiff>();
     for (const pair of pairs.filter((p) => p.kind === 'update')) {
       const diff = await diffBlocks(
@@ -102,20 +73,18 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     const changedBytes = [...diffs.values()].reduce((n, d) => n + d.ranges.reduce((m, r) => m + r.length, 0), 0);
     store.event(id, 'plan', { changedBlocks, changedBytes, pairs });
     if (req.dryRun) {
-      const result = { ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks: pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 })), bytesOnWire: 0, seconds: (Date.now() - started) / 1000 };
-      store.finish(id, 'succeeded', { result });
-      reporter.result(result);
-      return EXIT_OK;
+      const disks = pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 }));
+      return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
     }
     const structural = pairs.filter((p) => p.kind !== 'update');
     if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
       throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
     }
-    phase = 'run';
+    op.phase = 'run';
 
     const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
     const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
-    step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
+    op.step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
     const results: { pair: SyncPair; digest: string; bytesTransferred: number; stagingId: string }[] = [];
     if (work.length > 0) {
       const path = await openBrokeredPath(src, dst, work, id, signal);
@@ -142,7 +111,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
           );
           const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal);
           if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
-          bytesOnWire += final.bytesTransferred;
+          op.bytesOnWire += final.bytesTransferred;
           reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
           results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
         }
@@ -150,9 +119,9 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         await path.close();
       }
     }
-    step('VERIFY', `${results.length} file(s) equal their source by digest`);
+    op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
 
-    step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
+    op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
     const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
     const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
     for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
@@ -185,23 +154,13 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       to: req.to,
       changedBlocks,
       disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
-      bytesOnWire,
-      seconds: Math.round((Date.now() - started) / 100) / 10,
+      bytesOnWire: op.bytesOnWire,
+      seconds: op.seconds(),
     };
-    store.finish(id, 'succeeded', { bytesOnWire, result });
-    reporter.result(result);
-    return EXIT_OK;
+    return op.succeed(result);
   } catch (thrown) {
-    const raw = normalizeSshError(thrown);
-    const err = raw instanceof KvmcloneError ? raw : isAbortError(raw) || signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : new KvmcloneError('INTERNAL', raw instanceof Error ? raw.message : String(raw), { cause: raw });
-    if (revert.size > 0) {
-      reporter.phase('REVERT', `undoing ${revert.size} step(s)`);
-      for (const f of await revert.revert((d) => store.event(id, 'revert', { step: d }))) reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
-    }
-    store.finish(id, err.code === 'CANCELLED' ? 'interrupted' : 'failed', { bytesOnWire, errorCode: err.code, errorMessage: err.message });
-    reporter.result({ ok: false, operation: 'sync', id, error: { code: err.code, message: err.message } });
-    return exitCodeFor(err.code, phase);
+    return op.fail(thrown);
   } finally {
-    for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+    await op.close();
   }
 }

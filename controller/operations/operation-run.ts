@@ -1,0 +1,120 @@
+/**
+ * The frame every kvmctl operation (clone, sync) runs in: its id and history
+ * record, its phases, the hosts and locks it opens, the revert stack, and how
+ * it ends — a result line and exit code, after undoing what it created when
+ * it failed or was interrupted.
+ */
+import { randomUUID } from 'node:crypto';
+import { KvmcloneError, isAbortError } from '../../shared/errors.js';
+import { RevertStack } from '../../shared/revert-stack.js';
+import type { AgentCapability } from '../../shared/capabilities.js';
+import { EXIT_OK, exitCodeFor } from '../cli/exit-codes.js';
+import type { Reporter } from '../cli/reporter.js';
+import type { ControllerOptions } from '../config/controller-config.js';
+import type { OperationStore } from '../history/operation-store.js';
+import { HostSession } from '../transport/host-session.js';
+import type { SshEngine } from '../transport/ssh-engine.js';
+import { normalizeSshError } from '../transport/ssh-error-code.js';
+import { holdLock } from './hold-lock.js';
+
+/** What an operation needs from its command. */
+export interface OperationDeps {
+  engine: SshEngine;
+  options: ControllerOptions;
+  reporter: Reporter;
+  store: OperationStore;
+  signal: AbortSignal;
+}
+
+/** Which VM goes where. */
+export interface OperationTarget {
+  kind: 'clone' | 'sync';
+  vm: string;
+  destVm: string;
+  from: string;
+  to: string;
+}
+
+/** One running operation. */
+export class OperationRun {
+  readonly id = randomUUID();
+  readonly revert = new RevertStack();
+  private readonly started = Date.now();
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  /** Refusals before `run` are exit 3; failures after it are exit 1. */
+  phase: 'preflight' | 'run' = 'preflight';
+  bytesOnWire = 0;
+
+  constructor(
+    private readonly deps: OperationDeps,
+    readonly target: OperationTarget,
+  ) {
+    deps.store.begin({ id: this.id, kind: target.kind, vm: target.vm, destVm: target.destVm, sourceHost: target.from, destHost: target.to });
+  }
+
+  /** Starts a phase: reported and recorded. */
+  step(name: string, detail?: string): void {
+    this.deps.reporter.phase(name, detail);
+    this.deps.store.event(this.id, name, detail === undefined ? {} : { detail });
+  }
+
+  /** Seconds since the start, to a tenth. */
+  seconds(): number {
+    return Math.round((Date.now() - this.started) / 100) / 10;
+  }
+
+  /**
+   * Connects to both hosts (one session when they are the same), checks the
+   * agents, and takes the operation locks of the VM on the source and of the
+   * destination VM on the destination. All are released by `close`.
+   */
+  async openHosts(needs: readonly AgentCapability[]): Promise<{ src: HostSession; dst: HostSession }> {
+    const { engine, options, signal } = this.deps;
+    const { kind, vm, destVm, from, to } = this.target;
+    const open = (host: string): Promise<HostSession> => HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs });
+    const src = await open(from);
+    this.cleanups.push(() => src.close());
+    const dst = to === from ? src : await open(to);
+    if (dst !== src) this.cleanups.push(() => dst.close());
+    const source = await holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`);
+    this.cleanups.push(() => source.release());
+    if (dst !== src || destVm !== vm) {
+      const dest = await holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`);
+      this.cleanups.push(() => dest.release());
+    }
+    return { src, dst };
+  }
+
+  /** Records and reports success. */
+  succeed(result: Record<string, unknown>): number {
+    this.deps.store.finish(this.id, 'succeeded', { bytesOnWire: this.bytesOnWire, result });
+    this.deps.reporter.result(result);
+    return EXIT_OK;
+  }
+
+  /** Undoes what was created, records and reports the failure; returns the exit code. */
+  async fail(thrown: unknown): Promise<number> {
+    const { reporter, store, signal } = this.deps;
+    const raw = normalizeSshError(thrown);
+    const err =
+      raw instanceof KvmcloneError
+        ? raw
+        : isAbortError(raw) || signal.aborted
+          ? new KvmcloneError('CANCELLED', 'interrupted')
+          : new KvmcloneError('INTERNAL', raw instanceof Error ? raw.message : String(raw), { cause: raw });
+    if (this.revert.size > 0) {
+      reporter.phase('REVERT', `undoing ${this.revert.size} step(s)`);
+      for (const f of await this.revert.revert((d) => store.event(this.id, 'revert', { step: d }))) {
+        reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+      }
+    }
+    store.finish(this.id, err.code === 'CANCELLED' ? 'interrupted' : 'failed', { bytesOnWire: this.bytesOnWire, errorCode: err.code, errorMessage: err.message });
+    reporter.result({ ok: false, operation: this.target.kind, id: this.id, error: { code: err.code, message: err.message } });
+    return exitCodeFor(err.code, this.phase);
+  }
+
+  /** Releases locks and closes sessions, newest first. */
+  async close(): Promise<void> {
+    for (const c of this.cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
+  }
+}
