@@ -187,8 +187,11 @@ test('the destination agent killed mid-transfer: exit 1, no staging file and no 
   assert.ok(killed, `the transfer was under way when the agent was killed: ${out.stdout}`);
   assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
   assert.deepEqual(await domains('hostb'), domainsBefore);
-  assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
-  await hostAgent('hostb', 'start');
+  try {
+    assert.deepEqual(await imageFiles('hostb'), filesBefore, `no staging file is left; kvmctl said:\n${out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n')}`);
+  } finally {
+    await hostAgent('hostb', 'start');
+  }
 });
 
 test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {

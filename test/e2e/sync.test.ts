@@ -141,10 +141,18 @@ test('the destination agent killed while applying: old or new image, never a mix
 
 test('a disk added at the source is added at the destination (with --yes)', async () => {
   await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; truncate -s 256M vm5-extra.raw; dd if=/dev/urandom of=vm5-extra.raw bs=1M count=3 seek=7 conv=notrunc status=none; virsh -q -c qemu:///system attach-disk vm5 ${IMAGES}/vm5-extra.raw vdc --config --driver qemu --subdriver raw >/dev/null`]);
+  await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'setvcpus', 'vm5', '2', '--config', '--maximum']);
+  await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'setvcpus', 'vm5', '2', '--config']);
   const refused = await kvmctl(['--json', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(refused.code, 3, 'adding a disk without a prompt needs --yes');
   const out = await kvmctl(['--json', '--yes', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
   await run('cmp', [join(hostImagesDir('hosta'), 'vm5-extra.raw'), join(hostImagesDir('hostb'), 'vm5-extra.raw')]);
   assert.match(await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'domblklist', 'vm5']), /vdc\s+\/var\/lib\/libvirt\/images\/vm5-extra.raw/);
+  const xmlA = await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', 'vm5']);
+  const xmlB = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', 'vm5']);
+  assert.match(xmlB, /<vcpu placement='static'>2<\/vcpu>/, 'the definition follows the source (vCPUs)');
+  const pick = (x: string, re: RegExp): string => re.exec(x)?.[1] ?? '';
+  assert.notEqual(pick(xmlB, /<uuid>([^<]+)</), pick(xmlA, /<uuid>([^<]+)</), 'the copy keeps its own UUID');
+  assert.notEqual(pick(xmlB, /<mac address='([^']+)'/), pick(xmlA, /<mac address='([^']+)'/), 'and its own MAC');
 });

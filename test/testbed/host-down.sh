@@ -81,8 +81,9 @@ if mountpoint -q "$R/images" 2>/dev/null; then umount "$R/images" || umount -l "
 if [ "$OURS" = 1 ]; then ip netns del "$NETNS"; fi
 # the veth goes with the netns; it is left over only if host-up.sh failed in between
 if [ -n "$NETNS_INO" ] && [ -n "$VR" ] && ip link show "$VR" >/dev/null 2>&1 &&
-   ! ip -d link show "$VR" | grep -q 'link-netns'; then
-  ip link del "$VR"
+   ! ip -d link show "$VR" 2>/dev/null | grep -q 'link-netns'; then
+  # the netns deletion may take the veth with it at any moment: gone is fine
+  ip link del "$VR" 2>/dev/null || true
 fi
 rm -f "$P"/*.pid "$R/host.env" 2>/dev/null || true
 

@@ -66,6 +66,18 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     }
   }
 
+  if (source.nvramPath !== '') {
+    const under = (path: string, roots: readonly string[]): boolean => roots.some((r) => path === r || path.startsWith(`${r}/`));
+    const nvramDir = source.nvramPath.slice(0, source.nvramPath.lastIndexOf('/'));
+    for (const [session, label] of [[src, 'source'], [dst, 'destination']] as const) {
+      if (!under(source.nvramPath, session.info.imageRoots)) {
+        throw failedPrecondition(
+          `${req.vm} has UEFI variables in ${source.nvramPath}, outside the image roots of the ${label} agent on ${session.host} (${session.info.imageRoots.join(', ')}); add ${nvramDir} to image_roots in its agent.yaml`,
+        );
+      }
+    }
+  }
+
   const { domains } = await dst.call(dst.clients.domain, dst.clients.domain.listDomains, {}, signal);
   if (domains.some((d) => d.name === req.destVm)) throw alreadyExists(`${dst.host} already has a VM named ${req.destVm}; pick another with --name`);
 

@@ -143,7 +143,8 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     };
     return op.succeed(result);
   } catch (thrown) {
-    return op.fail(thrown);
+    // awaited here, so the revert runs before `finally` closes the sessions it needs
+    return await op.fail(thrown);
   } finally {
     await op.close();
   }

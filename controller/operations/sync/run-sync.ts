@@ -159,7 +159,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     };
     return op.succeed(result);
   } catch (thrown) {
-    return op.fail(thrown);
+    // awaited here, so the revert runs before `finally` closes the sessions it needs
+    return await op.fail(thrown);
   } finally {
     await op.close();
   }

@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pairFiles } from '../../controller/operations/sync/sync-plan.js';
+import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
+
+const IMG = '/var/lib/libvirt/images';
+function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Output {
+  return {
+    domain: null,
+    xml: '',
+    disks: disks.map(([target, path]) => ({ target, device: 'disk', path, format: 'raw', virtualSize: 1, allocatedSize: 1, backingChain: [], readonly: false, shareable: false, backingReference: '' })),
+    nvramPath: nvram,
+    tpmStatePath: '',
+    cpuMode: '',
+    cpuModel: '',
+  };
+}
+
+test('disks pair by target; new ones are added beside the others, vanished ones removed; NVRAM pairs with NVRAM', () => {
+  const source = vm([['vda', `${IMG}/web.qcow2`], ['vdc', `${IMG}/web-logs.raw`]], '/nv/web_VARS.fd');
+  const dest = vm([['vda', '/srv/web2.qcow2'], ['vdb', '/srv/web2-data.raw']], '/nv/web2_VARS.fd');
+  assert.deepEqual(
+    pairFiles(source, dest, 'web', 'web2').map((p) => [p.label, p.kind, p.sourcePath, p.targetPath]),
+    [
+      ['vda', 'update', `${IMG}/web.qcow2`, '/srv/web2.qcow2'],
+      ['vdc', 'add', `${IMG}/web-logs.raw`, '/srv/web2-logs.raw'],
+      ['vdb', 'remove', '', '/srv/web2-data.raw'],
+      ['nvram', 'update', '/nv/web_VARS.fd', '/nv/web2_VARS.fd'],
+    ],
+  );
+});
