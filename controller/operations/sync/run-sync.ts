@@ -6,7 +6,7 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
-import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
+import { DEFAULT_BLOCK_SIZE, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
@@ -57,13 +57,21 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
 
     op.step('PLAN', 'hashing both sides');
     const diffs = new Map<SyncPair, BlockDiff>();
+    // The source's whole-image digest is made from the same hashes: no second pass over the source.
+    const sourceDigests = new Map<SyncPair, string>();
     for (const pair of pairs.filter((p) => p.kind === 'update')) {
+      let digest: ImageDigest | undefined;
       const diff = await diffBlocks(
-        hashStream(src, pair.sourcePath, signal, (b) => reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize)),
+        hashStream(src, pair.sourcePath, signal, (b) => {
+          digest ??= new ImageDigest(b.fileSize);
+          digest.update(b.hashes);
+          reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize);
+        }),
         hashStream(dst, pair.targetPath, signal),
         DEFAULT_BLOCK_SIZE,
       );
       diffs.set(pair, diff);
+      if (digest) sourceDigests.set(pair, digest.digest());
       const bytes = diff.ranges.reduce((n, r) => n + r.length, 0);
       const resize = diff.sourceSize !== diff.destSize ? `, resize ${formatBytes(diff.destSize)} -> ${formatBytes(diff.sourceSize)}` : '';
       reporter.itemDone(`${pair.label} hash`, `${diff.changedBlocks} of ${diff.blocks} blocks differ (${formatBytes(bytes)} to fetch at most${resize})`);
@@ -109,7 +117,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
             revert,
             signal,
           );
-          const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal);
+          const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal)).digest };
           if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
           op.bytesOnWire += final.bytesTransferred;
           reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
