@@ -17,6 +17,11 @@ export const ZERO_HASH: Buffer = Buffer.alloc(HASH_BYTES);
 
 const zeroes = Buffer.alloc(4 * 1024 * 1024);
 
+/** A Buffer view of the same bytes (no copy): the blake3 binding takes Buffers only. */
+export function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
 /** True when every byte of `data` is zero (compares against a shared zero buffer, > 28 GB/s). */
 export function isAllZero(data: Uint8Array): boolean {
   for (let at = 0; at < data.length; at += zeroes.length) {
@@ -28,7 +33,7 @@ export function isAllZero(data: Uint8Array): boolean {
 
 /** blake3 of `data`, truncated to 128 bits: the hash of a chunk on the wire. */
 export function chunkHash(data: Uint8Array): Buffer {
-  return blake3(data).subarray(0, HASH_BYTES);
+  return blake3(asBuffer(data)).subarray(0, HASH_BYTES);
 }
 
 /** Hash of one block for HashBlocks and digests: ZERO_HASH for an all-zero block. */
@@ -52,7 +57,7 @@ export class ImageDigest {
 
   /** Adds the next block hashes (a multiple of HASH_BYTES, in block order). */
   update(hashes: Uint8Array): void {
-    this.hasher.update(hashes);
+    this.hasher.update(asBuffer(hashes));
   }
 
   /** "blake3:" + 64 hex digits. */

@@ -37,7 +37,7 @@
  *       40  magic     8   "KVMCEND\0"
  */
 import { Blake3Hasher } from '@napi-rs/blake-hash';
-import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
+import { asBuffer, chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
 import { MAX_CHUNK_BYTES } from '../../shared/grpc-tuning.js';
 
 /** Fixed sizes of the layout above (records start at HEADER_BYTES; the trailer is the last TRAILER_BYTES). */
@@ -147,7 +147,7 @@ export class RecordChecksum {
   private readonly hasher = new Blake3Hasher();
 
   update(bytes: Uint8Array): void {
-    this.hasher.update(bytes);
+    this.hasher.update(asBuffer(bytes));
   }
 
   digest(): Buffer {
