@@ -36,11 +36,16 @@ const program = new Command('kvmctl')
   .exitOverride()
   .showHelpAfterError();
 
-program.addCommand(hostsCommand(run));
-program.addCommand(lsCommand(run));
-program.addCommand(cloneCommand(run));
-program.addCommand(syncCommand(run));
-program.addCommand(opsCommand(run));
+/** Usage errors anywhere in the tree exit 2 (CONTRACT.md), not commander's default 1. */
+function usageExits(command: Command): Command {
+  command.exitOverride().showHelpAfterError();
+  command.commands.forEach(usageExits);
+  return command;
+}
+
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run)]) {
+  program.addCommand(usageExits(command));
+}
 
 try {
   await program.parseAsync();

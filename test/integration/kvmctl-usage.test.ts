@@ -1,0 +1,54 @@
+/**
+ * kvmctl's command line without any host: usage errors, bad names, bad
+ * config files — each exit 2 with a message saying what is wrong.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kvmctl } from '../support/kvmctl.js';
+
+let state: string;
+before(async () => {
+  state = await mkdtemp(join(tmpdir(), 'kvmctl-usage-'));
+});
+after(async () => {
+  await rm(state, { recursive: true, force: true });
+});
+
+test('a missing option or argument is a usage error (exit 2)', async () => {
+  const missing = await kvmctl(['clone', 'vm1', '--to', 'b'], { stateDir: state });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /required option '--from <host>'/);
+  assert.equal((await kvmctl(['ops', 'show'], { stateDir: state })).code, 2);
+  assert.equal((await kvmctl(['no-such-verb'], { stateDir: state })).code, 2);
+});
+
+test('bad VM names and hosts are refused before anything connects (exit 2)', async () => {
+  const name = await kvmctl(['--json', 'clone', 'vm1;reboot', '--from', 'a', '--to', 'b'], { stateDir: state });
+  assert.equal(name.code, 2);
+  assert.match(String((name.result?.error as { message: string }).message), /not a valid VM name/);
+  const host = await kvmctl(['--json', 'sync', 'vm1', '--from', '-oProxyCommand=touch /tmp/x', '--to', 'b'], { stateDir: state });
+  assert.equal(host.code, 2);
+  assert.match(String((host.result?.error as { message: string }).message), /starts with '-'/);
+  const same = await kvmctl(['--json', 'clone', 'vm1', '--from', 'a', '--to', 'a'], { stateDir: state });
+  assert.equal(same.code, 2);
+  assert.match(String((same.result?.error as { message: string }).message), /needs a new name/);
+});
+
+test('a bad config file names every bad key (exit 2)', async () => {
+  const config = join(state, 'kvmctl.yaml');
+  await writeFile(config, 'ssh:\n  engine: telnet\ntransfer:\n  compression: zstd\n');
+  const out = await kvmctl(['--json', '--config', config, 'ls', 'a'], { stateDir: state });
+  assert.equal(out.code, 2);
+  const message = String((out.result?.error as { message: string }).message);
+  assert.match(message, /ssh\.engine/);
+  assert.match(message, /transfer\.compression: unknown key/);
+});
+
+test('ops list on an empty history works (exit 0)', async () => {
+  const out = await kvmctl(['--json', 'ops', 'list'], { stateDir: state });
+  assert.equal(out.code, 0, out.stderr);
+  assert.deepEqual(out.result?.operations, []);
+});
