@@ -217,3 +217,28 @@ test('the controller killed mid-clone: the same command again resumes, sends les
   await run('cmp', [join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
   assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')), [], 'no staging file is left');
 });
+
+test('Ctrl-C mid-transfer: exit 130, everything created on B removed, the source untouched', async () => {
+  await makeTwoDiskVm('hosta', 'vm6', { rawGiB: 2, dataMiB: 500 });
+  const source = (): Promise<string> => hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm6.qcow2 vm6-data.raw && virsh -c qemu:///system dumpxml --inactive vm6 | sha256sum`]);
+  const sourceBefore = await source();
+  const domainsBefore = await domains('hostb');
+  const filesBefore = await imageFiles('hostb');
+  const clone = startKvmctl(['--json', 'clone', 'vm6', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  let interrupted = false;
+  clone.onEvent((e) => {
+    if (!interrupted && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 300 * 1024 * 1024) {
+      interrupted = true;
+      clone.child.kill('SIGINT');
+    }
+  });
+  const out = await clone.done;
+  assert.ok(interrupted, 'the transfer was under way when Ctrl-C came');
+  assert.equal(out.code, 130, `${out.stdout.slice(-2000)}\n${out.stderr}`);
+  assert.ok(out.events.some((e) => e.type === 'phase' && e.phase === 'REVERT'), 'the revert ran');
+  assert.deepEqual(await domains('hostb'), domainsBefore);
+  assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
+  const history = await kvmctl(['--json', 'ops', 'show', String(out.result?.id)], { stateDir: state });
+  assert.equal((history.result?.record as { state: string }).state, 'interrupted');
+  assert.equal(await source(), sourceBefore, 'the source VM and its disks are unchanged');
+});
