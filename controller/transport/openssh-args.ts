@@ -129,7 +129,7 @@ function connectionArgs(settings: SshSettings): string[] {
 /**
  * The master: authenticates once, then serves mux requests on `controlPath`.
  * `-v` is for the host-key fingerprint and cipher lines (parsed, never shown);
- * `-N` runs no remote command; ControlPersist=no keeps it our child process.
+ * the remote `cat` ties its life to ours; ControlPersist=no keeps it our child process.
  */
 export function masterArgs(settings: SshSettings, host: string, controlPath: string): string[] {
   return [
@@ -141,7 +141,10 @@ export function masterArgs(settings: SshSettings, host: string, controlPath: str
     '-o', 'ControlPersist=no',
     '-o', 'StreamLocalBindUnlink=no',
     '-o', 'StreamLocalBindMask=0177',
-    '-v', '-N', ...destinationArgs(host),
+    // Not -N: the master runs `cat` on the host, reading our stdin pipe. If kvmctl dies (even by
+    // SIGKILL, when no exit hook runs) the pipe closes, cat ends, and with ControlPersist=no the
+    // master and its forwards go with it — no orphaned connection is left behind.
+    '-v', '-T', ...destinationArgs(host), 'cat',
   ];
 }
 

@@ -74,7 +74,8 @@ export class OpenSshMaster {
     }
     const args = masterArgs(settings, host, controlPath);
     ownPath(controlPath);
-    const child = spawnTracked(options.sshPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // stdin is a pipe we never write: its end at our exit is what stops the master (see masterArgs).
+    const child = spawnTracked(options.sshPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     const stderr = new SshStderrCollector();
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
     const master = new OpenSshMaster(options, child, stderr);
@@ -90,6 +91,7 @@ export class OpenSshMaster {
     // loop alive. The process exit hook reaps it if close() is never called.
     child.unref();
     (child.stderr as Socket | null)?.unref();
+    (child.stdin as Socket | null)?.unref();
     return master;
   }
 

@@ -207,6 +207,14 @@ test('the controller killed mid-clone: the same command again resumes, sends les
   });
   await first.done;
   assert.ok(killed, 'the controller was killed during the transfer');
+  // Its OpenSSH masters go with it (their stdin pipe closed): no orphaned connection stays.
+  let masters = '';
+  for (let i = 0; i < 50; i += 1) {
+    masters = await run('pgrep', ['-af', 'ControlMaster=yes']).then((r) => r.stdout, () => '');
+    if (masters === '') break;
+    await sleep(100);
+  }
+  assert.equal(masters, '', 'no ssh master outlives the killed controller');
   const again = await kvmctl(args, { stateDir: state });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.ok(again.events.some((e) => e.type === 'info' && /resuming clone/.test(String(e.message))), 'the rerun says it resumes');

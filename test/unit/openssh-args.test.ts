@@ -69,7 +69,7 @@ test('findOpenSsh finds an executable ssh on PATH and nothing else', () => {
 test('the master command line wins over a lax config: strict keys, batch mode, our ciphers, a foreground master', { skip: !SSH }, () => {
   const control = join(dir, 'cm-1');
   const args = masterArgs(settings(), 'h1', control);
-  assert.deepEqual(args.slice(-4), ['-v', '-N', '--', 'h1']);
+  assert.deepEqual(args.slice(-5), ['-v', '-T', '--', 'h1', 'cat']);
   const r = resolved(args);
   assert.equal(r.get('hostname'), '192.0.2.7');
   assert.equal(r.get('stricthostkeychecking'), 'true');
@@ -83,7 +83,8 @@ test('the master command line wins over a lax config: strict keys, batch mode, o
   assert.equal(r.get('exitonforwardfailure'), 'yes');
   assert.equal(r.get('clearallforwardings'), 'yes');
   assert.equal(r.get('streamlocalbindunlink'), 'no');
-  assert.equal(r.get('sessiontype'), 'none');
+  assert.equal(r.get('sessiontype'), 'default', 'a session running cat, which ends with kvmctl');
+  assert.equal(r.get('requesttty'), 'false');
   assert.equal(r.get('connecttimeout'), '7');
   assert.equal(r.get('serveraliveinterval'), '15');
   // one file whose name has a space and a '%', not two files and not a token
