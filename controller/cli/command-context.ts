@@ -13,9 +13,8 @@ import { KvmcloneError } from '../../shared/errors.js';
 import { loadControllerOptions, type ControllerOptions, type GlobalFlags } from '../config/controller-config.js';
 import { OperationStore } from '../history/operation-store.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
-import { SshError } from '../transport/ssh-engine.js';
 import { selectEngine } from '../transport/select-engine.js';
-import { fromSshError } from '../transport/ssh-error-code.js';
+import { normalizeSshError } from '../transport/ssh-error-code.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { JsonReporter, type Reporter } from './reporter.js';
 import { TextReporter } from './text-reporter.js';
@@ -35,11 +34,6 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Opened on first use. */
   store(): OperationStore;
-}
-
-/** The exit code and message for an SSH failure (unknown/changed host keys are refusals). */
-function sshExit(err: SshError): number {
-  return err.kind === 'unknown-host-key' || err.kind === 'changed-host-key' ? EXIT_REFUSED : err.kind === 'config' ? EXIT_USAGE : EXIT_FAILED;
 }
 
 /**
@@ -82,8 +76,9 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
       signal: aborter.signal,
       store: () => (store ??= new OperationStore(options.databasePath)),
     });
-  } catch (err) {
-    if (err instanceof SshError) return fail(fromSshError(err).code, err.message, sshExit(err));
+  } catch (thrown) {
+    // SSH failures keep their meaning: unknown/changed host keys are refusals, a bad ssh config is usage.
+    const err = normalizeSshError(thrown);
     if (err instanceof KvmcloneError) {
       const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
       return fail(err.code, err.message, exit);

@@ -143,6 +143,14 @@ export class OperationStore {
     return rows.map(toRecord);
   }
 
+  /** Operations of one kind moving one VM between the same hosts, newest first (resume looks here). */
+  history(target: Pick<OperationRecord, 'kind' | 'vm' | 'destVm' | 'sourceHost' | 'destHost'>, limit = 20): OperationRecord[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM operations WHERE kind = ? AND vm = ? AND dest_vm = ? AND source_host = ? AND dest_host = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`)
+      .all(target.kind, target.vm, target.destVm, target.sourceHost, target.destHost, limit) as OperationRow[];
+    return rows.map(toRecord);
+  }
+
   /** One operation (by id or unique id prefix) and its events, or undefined. */
   get(idOrPrefix: string): { operation: OperationRecord; events: OperationEvent[] } | undefined {
     const rows = this.db.prepare(`SELECT * FROM operations WHERE id = ? OR id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(idOrPrefix, `${idOrPrefix.replace(/[%_]/g, '')}%`) as OperationRow[];

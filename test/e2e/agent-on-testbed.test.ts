@@ -14,7 +14,7 @@ import { createAgentClients, unaryCall, type AgentClients } from '../../shared/a
 import { chunkHash } from '../../shared/block-hash.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { relayImage } from '../support/relay-image.js';
-import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR, type SocketForward } from '../support/testbed.js';
+import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, E2E_DIR, type SocketForward } from '../support/testbed.js';
 
 const run = promisify(execFile);
 const IMAGES = '/var/lib/libvirt/images';
@@ -58,7 +58,7 @@ test('through SSH the agent answers health and Info with real host facts', async
 });
 
 test('a real VM: listed, described, started under KVM, destroyed', async () => {
-  await runTestbed('make-vm.sh', ['hosta', 'vm1']);
+  await testbedScript('make-vm.sh', ['hosta', 'vm1']);
   const list = await unaryCall(a.domain, a.domain.listDomains, {}, T);
   const vm = list.domains.find((d) => d.name === 'vm1');
   assert.ok(vm, JSON.stringify(list.domains));
@@ -95,11 +95,6 @@ test('free space is statfs bavail of the images directory', async () => {
   const expected = (df[0] ?? 0) * (df[1] ?? 0);
   assert.ok(Math.abs(space.availableBytes - expected) < 64 * 1024 * 1024, `${space.availableBytes} vs ${expected}`);
 });
-
-async function runTestbed(name: string, args: string[]): Promise<string> {
-  const { stdout } = await run(join(process.cwd(), 'test', 'testbed', name), args, { env: { ...process.env, E2E: E2E_DIR } });
-  return stdout;
-}
 
 async function allocated(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;

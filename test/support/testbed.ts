@@ -23,7 +23,8 @@ export const E2E_DIR = process.env.E2E ?? '/tmp/kvmclone-e2e';
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, E2E: E2E_DIR });
 
-async function script(name: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
+/** Runs one of test/testbed's scripts with the e2e state directory; resolves with its stdout. */
+export async function testbedScript(name: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
     const { stdout } = await run(join(TESTBED_DIR, name), args, { env: { ...env(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024 });
     return stdout;
@@ -54,23 +55,23 @@ export function lockTestbed(): Promise<FileHandle> {
 /** Brings host `name` up with the agent inside (default roots and socket). */
 export async function hostUp(name: string, idx: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
   await lockTestbed();
-  await script('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_JS}`, ...extraEnv });
+  await testbedScript('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_JS}`, ...extraEnv });
 }
 
 /** Tears host `name` down (safe when it is partly up). */
 export async function hostDown(name: string): Promise<void> {
   await lockTestbed();
-  await script('host-down.sh', [name]);
+  await testbedScript('host-down.sh', [name]);
 }
 
 /** Runs a command inside host `name`; resolves with stdout. */
 export async function hostExec(name: string, argv: string[]): Promise<string> {
-  return script('host-exec.sh', [name, ...argv]);
+  return testbedScript('host-exec.sh', [name, ...argv]);
 }
 
 /** start | stop | kill | restart | status of the agent inside host `name`. */
 export async function hostAgent(name: string, action: 'start' | 'stop' | 'kill' | 'restart' | 'status'): Promise<string> {
-  return script('host-agent.sh', [name, action]);
+  return testbedScript('host-agent.sh', [name, action]);
 }
 
 /** The host's /var/lib/libvirt/images as seen from outside (plain mode). */

@@ -104,6 +104,11 @@ test('history: begin, events, finish, list and show by prefix', async () => {
     assert.equal(shown?.operation.errorMessage, 'b: gone');
     assert.deepEqual(shown?.events.map((e) => e.type), ['PREFLIGHT']);
     assert.equal(store.get('zzzz'), undefined);
+    const target = { kind: 'clone' as const, vm: 'web', destVm: 'web2', sourceHost: 'a', destHost: 'b' };
+    store.begin({ id: 'bbbb2222-0000-0000-0000-000000000000', ...target });
+    store.begin({ id: 'cccc3333-0000-0000-0000-000000000000', ...target, destVm: 'other' });
+    assert.deepEqual(store.history(target).map((o) => o.id), ['bbbb2222-0000-0000-0000-000000000000', 'aaaa1111-0000-0000-0000-000000000000']);
+    assert.deepEqual(store.history({ ...target, kind: 'sync' }), []);
     store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });

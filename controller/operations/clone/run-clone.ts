@@ -32,7 +32,7 @@ function describeFile(f: PlannedFile): string {
  * name; killed, so no revert ran) recorded in the history, by target path.
  */
 function resumableStaging(store: OperationStore, req: CloneRequest): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }> } {
-  const prior = store.list(200).find((o) => o.kind === 'clone' && o.vm === req.vm && o.destVm === req.destVm && o.sourceHost === req.from && o.destHost === req.to);
+  const [prior] = store.history({ kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to }, 1);
   const staging = new Map<string, { stagingId: string; stagingPath: string }>();
   if (!prior || prior.state !== 'running') return { operationId: '', staging };
   for (const e of store.get(prior.id)?.events ?? []) {

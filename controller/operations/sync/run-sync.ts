@@ -40,7 +40,7 @@ function state(s: string | undefined): string {
 /** Runs one sync and returns the process exit code. */
 export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number> {
   const { reporter, store, options, signal } = deps;
-  const unfinished = store.list(200).find((o) => o.kind === 'sync' && o.vm === req.vm && o.destVm === req.destVm && o.sourceHost === req.from && o.destHost === req.to && o.state !== 'succeeded');
+  const unfinished = store.history({ kind: 'sync', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to }).find((o) => o.state !== 'succeeded');
   const op = new OperationRun(deps, { kind: 'sync', vm: req.vm, destVm: req.destVm, from: req.from, to: req.to });
   const { id, revert } = op;
   try {
