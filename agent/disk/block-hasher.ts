@@ -10,7 +10,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { HASH_BYTES, ImageDigest, ZERO_HASH, blockHash, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
 import { invalidArgument, outOfRange } from '../../shared/errors.js';
 import { fileExtents, planReads } from './extent-map.js';
-import { readAhead } from './read-ahead.js';
+import { BufferPool } from './buffer-pool.js';
+import { READ_AHEAD_DEPTH, readAhead } from './read-ahead.js';
 
 /** One batch of consecutive block hashes. */
 export interface HashBatch {
@@ -73,7 +74,8 @@ export async function* hashBlocks(fh: FileHandle, size: number, plan: HashPlan, 
   };
 
   const plan$ = planReads(fileExtents(fh.fd, plan.offset, end), plan.offset, end, blockSize, readSize);
-  for await (const { item, data } of readAhead(fh, plan$, signal)) {
+  const pool = new BufferPool(readSize, READ_AHEAD_DEPTH + 1);
+  for await (const { item, data, release } of readAhead(fh, plan$, signal, READ_AHEAD_DEPTH, pool)) {
     // Steps start on block boundaries; only a step ending at the end of the file ends mid-block.
     const blocks = Math.ceil(item.length / blockSize);
     for (let i = 0; i < blocks; i += 1) {
@@ -85,6 +87,7 @@ export async function* hashBlocks(fh: FileHandle, size: number, plan: HashPlan, 
         yield flush();
       }
     }
+    release();
   }
   if (count > 0) yield flush();
 }

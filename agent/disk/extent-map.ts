@@ -11,7 +11,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { errnoCode } from '../../shared/errors.js';
 import { isAllZero } from '../../shared/block-hash.js';
 import { qemuImgMap } from '../images/qemu-img.js';
-import { readAhead, type PlannedRead } from './read-ahead.js';
+import { BufferPool } from './buffer-pool.js';
+import { READ_AHEAD_DEPTH, readAhead, type PlannedRead } from './read-ahead.js';
 import { ZERO_BLOCK_BYTES } from './request-limits.js';
 
 /** data: must be read; hole: unallocated, reads as zeros; zero: allocated but all zero. */
@@ -143,12 +144,16 @@ export async function* mapFileExtents(fh: FileHandle, size: number, detectZeroes
     return;
   }
   async function* classified(): AsyncGenerator<Extent> {
-    for await (const { item, data } of readAhead(fh, planReads(fileExtents(fh.fd, 0, size), 0, size, 1, DETECT_READ_BYTES), signal)) {
+    const pool = new BufferPool(DETECT_READ_BYTES, READ_AHEAD_DEPTH + 1);
+    for await (const { item, data, release } of readAhead(fh, planReads(fileExtents(fh.fd, 0, size), 0, size, 1, DETECT_READ_BYTES), signal, READ_AHEAD_DEPTH, pool)) {
       if (data === null) {
         yield { offset: item.offset, length: item.length, kind: 'hole' };
         continue;
       }
-      for (const run of zeroRuns(data, item.offset)) yield { offset: run.offset, length: run.length, kind: run.zero ? 'zero' : 'data' };
+      // zeroRuns reads `data` only until each run is found; the runs themselves are plain numbers.
+      const runs = [...zeroRuns(data, item.offset)];
+      release();
+      for (const run of runs) yield { offset: run.offset, length: run.length, kind: run.zero ? 'zero' : 'data' };
     }
   }
   yield* mergeExtents(classified());

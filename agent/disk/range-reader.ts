@@ -12,14 +12,24 @@ import type { FileHandle } from 'node:fs/promises';
 import { chunkHash } from '../../shared/block-hash.js';
 import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
 import { fileExtents, planReads, zeroRuns } from './extent-map.js';
+import { BufferPool } from './buffer-pool.js';
 import { readAhead, type PlannedRead } from './read-ahead.js';
 import type { ByteSpan } from './request-limits.js';
 
 /** Reads in flight ahead of the chunk being sent. */
 const READ_DEPTH = 3;
 
-/** Sends one response message; resolves when the transport can take more. */
-export type ChunkSink = (message: ReadRangesResponse) => Promise<void>;
+/**
+ * Read buffers kept for reuse: the reads in flight, the one being sent, and
+ * the messages grpc-js may still hold queued (its stream buffers up to 16).
+ */
+const POOL_KEEP = READ_DEPTH + 18;
+
+/**
+ * Sends one response message; resolves when the transport can take more.
+ * `written` runs once the message no longer needs the bytes it refers to.
+ */
+export type ChunkSink = (message: ReadRangesResponse, written?: () => void) => Promise<void>;
 
 /** What one ReadRanges call moved (for logs and tests). */
 export interface ReadTotals {
@@ -70,22 +80,34 @@ export async function readRanges(
     zeroLength = length;
   };
 
-  for await (const { item, data } of readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH)) {
+  const pool = new BufferPool(chunkSize, POOL_KEEP);
+  for await (const { item, data, release } of readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH, pool)) {
     if (data === null) {
       await addZero(item.offset, item.length);
       continue;
     }
-    for (const run of zeroRuns(data, item.offset)) {
-      if (run.zero) {
-        await addZero(run.offset, run.length);
-        continue;
+    // The buffer goes back to the pool once every message cut from it is serialized.
+    let users = 1;
+    const done = (): void => {
+      users -= 1;
+      if (users === 0) release();
+    };
+    try {
+      for (const run of zeroRuns(data, item.offset)) {
+        if (run.zero) {
+          await addZero(run.offset, run.length);
+          continue;
+        }
+        await flushZero();
+        signal.throwIfAborted();
+        const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
+        users += 1;
+        await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } }, done);
+        totals.dataBytes += run.length;
+        totals.dataChunks += 1;
       }
-      await flushZero();
-      signal.throwIfAborted();
-      const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
-      await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } });
-      totals.dataBytes += run.length;
-      totals.dataChunks += 1;
+    } finally {
+      done();
     }
   }
   await flushZero();

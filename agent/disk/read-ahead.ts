@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { failedPrecondition } from '../../shared/errors.js';
+import type { BufferPool, PooledBuffer } from './buffer-pool.js';
 
 /** One step of a read plan: a span of the file, read or only passed through (a hole). */
 export interface PlannedRead {
@@ -19,7 +20,15 @@ export interface PlannedRead {
 export interface ReadResult<T extends PlannedRead> {
   readonly item: T;
   readonly data: Buffer | null;
+  /**
+   * Gives `data` back to the pool it was read into (no-op without a pool).
+   * After it the bytes may be overwritten by a later read, so call it only
+   * once nothing refers to `data` any more; never calling it is safe.
+   */
+  readonly release: () => void;
 }
+
+const NO_RELEASE = (): void => undefined;
 
 /** How many reads the agent keeps in flight on one file by default. */
 export const READ_AHEAD_DEPTH = 3;
@@ -32,8 +41,9 @@ const MAX_QUEUED_STEPS = 256;
  * means the file shrank under us: the bytes the caller planned for no longer
  * exist, which is refused rather than padded.
  */
-export async function readExactly(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
+export async function readExactly(fh: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  if (into !== undefined && into.length < length) throw new RangeError(`readExactly: a ${into.length}-byte buffer cannot take ${length} bytes`);
+  const buffer = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await fh.read(buffer, filled, length - filled, position + filled);
@@ -50,15 +60,20 @@ export async function readExactly(fh: FileHandle, position: number, length: numb
  * reads in flight ahead of the consumer. When the consumer stops early (an
  * error, a cancel) the reads still in flight are awaited before returning, so
  * the caller may close the file handle as soon as its loop ends.
+ *
+ * With a `pool`, reads go into its buffers (no step may be longer than
+ * pool.size) and each result's `release` hands its buffer back; without one
+ * every read gets a buffer of its own.
  */
 export async function* readAhead<T extends PlannedRead>(
   fh: FileHandle,
   plan: AsyncIterable<T> | Iterable<T>,
   signal: AbortSignal,
   depth: number = READ_AHEAD_DEPTH,
+  pool?: BufferPool,
 ): AsyncGenerator<ReadResult<T>> {
   const steps: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in plan ? plan[Symbol.asyncIterator]() : plan[Symbol.iterator]();
-  const queue: { item: T; data: Promise<Buffer> | null }[] = [];
+  const queue: { item: T; data: Promise<Buffer> | null; lent: PooledBuffer | undefined }[] = [];
   let reading = 0;
   let exhausted = false;
 
@@ -71,13 +86,14 @@ export async function* readAhead<T extends PlannedRead>(
       }
       const item = next.value;
       if (!item.read) {
-        queue.push({ item, data: null });
+        queue.push({ item, data: null, lent: undefined });
         continue;
       }
-      const data = readExactly(fh, item.offset, item.length);
+      const lent = pool?.acquire();
+      const data = readExactly(fh, item.offset, item.length, lent?.buffer);
       // Handled when it reaches the head of the queue; this only silences the early rejection.
       data.catch(() => undefined);
-      queue.push({ item, data });
+      queue.push({ item, data, lent });
       reading += 1;
     }
   };
@@ -93,7 +109,7 @@ export async function* readAhead<T extends PlannedRead>(
         reading -= 1;
         data = await head.data;
       }
-      yield { item: head.item, data };
+      yield { item: head.item, data, release: head.lent?.release ?? NO_RELEASE };
     }
   } finally {
     await Promise.allSettled(queue.map((entry) => entry.data));

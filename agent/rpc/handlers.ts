@@ -26,8 +26,13 @@ export interface RpcDeps {
   readonly shutdown: AbortSignal;
 }
 
-/** Sends one message of a server stream, waiting while the client is slow. */
-export type StreamSink<T> = (message: T) => Promise<void>;
+/**
+ * Sends one message of a server stream, waiting while the client is slow.
+ * `written`, when given, runs once grpc-js has serialized the message and
+ * handed it to HTTP/2 (or failed to): only then may buffers the message refers
+ * to be reused, since a queued message is serialized later than `send` resolves.
+ */
+export type StreamSink<T> = (message: T, written?: () => void) => Promise<void>;
 
 /** The part of every grpc-js server call the wrappers use. */
 interface AnyCall {
@@ -80,10 +85,10 @@ export function serverStream<Req, Res>(
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
-    const send: StreamSink<Res> = async (message) => {
+    const send: StreamSink<Res> = async (message, written) => {
       signal.throwIfAborted();
       // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
-      if (!call.write(message)) await once(call, 'drain', { signal });
+      if (!call.write(message, written && (() => written()))) await once(call, 'drain', { signal });
     };
     Promise.resolve().then(() => fn(call.request, send, context(method, deps, signal))).then(
       () => {
