@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { createLogger } from '../shared/logger.js';
+import { missingNodeOptions } from './node-options.js';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import type { AgentOptions } from './config/agent-config.js';
 import { AgentStateMachine } from './lifecycle/agent-state.js';
@@ -17,6 +18,8 @@ import { recoverAllJournals } from './transfer/journal-recovery.js';
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
   const log: Logger = createLogger('kvmclone-agent', options.logLevel);
+  const missing = missingNodeOptions();
+  if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`);
   const lifecycle = new AgentStateMachine();
   // Files the agent creates (staging images, sockets before chmod) start private.
   process.umask(0o077);

@@ -16,8 +16,12 @@ import { chunkHash } from '../../shared/block-hash.js';
 import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
 import { createJournalLocked, syncDirectory } from './journal-file.js';
 
-/** Appends in flight while the next chunk arrives (positions are known up front, so they may overlap). */
-const WRITE_DEPTH = 4;
+/**
+ * Appends in flight while the next chunk arrives (positions are known up
+ * front, so they may overlap). One, as in staging-writer.ts: more only spin
+ * on the file's inode lock.
+ */
+const WRITE_DEPTH = 1;
 
 /** Writes all of `buffers` at `position` (writev may write less than asked). */
 async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {

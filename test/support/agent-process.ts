@@ -3,6 +3,7 @@
  * way systemd would: its own environment, its stdout collected as log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,7 +21,7 @@ export interface AgentProcess {
 
 /** Spawns the agent with `args`. */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 
 const run = promisify(execFile);
 
@@ -55,7 +56,7 @@ export function lockTestbed(): Promise<FileHandle> {
 /** Brings host `name` up with the agent inside (default roots and socket). */
 export async function hostUp(name: string, idx: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
   await lockTestbed();
-  await testbedScript('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_JS}`, ...extraEnv });
+  await testbedScript('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}`, ...extraEnv });
 }
 
 /** Tears host `name` down (safe when it is partly up). */

@@ -1,0 +1,23 @@
+/** The agent's V8 options are where every way of starting it picks them up. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_OPTIONS, missingNodeOptions } from '../../agent/node-options.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+test('the #! line of agent/main.ts runs node with every agent option', async () => {
+  const first = (await readFile(`${root}agent/main.ts`, 'utf8')).split('\n')[0] ?? '';
+  assert.equal(first, `#!/usr/bin/env -S node ${AGENT_NODE_OPTIONS.join(' ')}`);
+});
+
+test('scripts/demo starts its agents with the agent options', async () => {
+  const demo = await readFile(`${root}scripts/demo`, 'utf8');
+  for (const option of AGENT_NODE_OPTIONS) assert.match(demo, new RegExp(`AGENT_CMD=.*${option}`));
+});
+
+test('missingNodeOptions names what a process was started without', () => {
+  assert.deepEqual(missingNodeOptions([...AGENT_NODE_OPTIONS, '--inspect']), []);
+  assert.deepEqual(missingNodeOptions(['--inspect']), [...AGENT_NODE_OPTIONS]);
+});
