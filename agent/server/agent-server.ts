@@ -13,6 +13,7 @@ import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { RpcDeps } from '../rpc/handlers.js';
 import { WideWindowServer } from '../rpc/wide-window-server.js';
+import { HashMemory } from '../disk/hash-memory.js';
 import { createDiskService } from '../services/disk-service.js';
 import { createDomainService } from '../services/domain-service.js';
 import { createInfoService } from '../services/info-service.js';
@@ -61,7 +62,8 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const shutdown = new AbortController();
   const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal };
   const server = new WideWindowServer();
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots };
+  const hashMemory = new HashMemory();
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   server.addService(v1.DomainService.service, createDomainService(services));
@@ -81,7 +83,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
-  const peer = await startPeerServer({ rpc, roots: deps.roots, tickets, socket: deps.peerSocket });
+  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, socket: deps.peerSocket });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

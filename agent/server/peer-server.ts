@@ -14,6 +14,7 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import type { RpcDeps } from '../rpc/handlers.js';
 import { toStatus } from '../rpc/to-status.js';
 import { WideWindowServer } from '../rpc/wide-window-server.js';
+import type { HashMemory } from '../disk/hash-memory.js';
 import { createDiskService } from '../services/disk-service.js';
 import { TICKET_METADATA } from '../transfer/pull-image.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
@@ -64,10 +65,16 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoot
 }
 
 /** Starts the peer server on `socket` (mode 0600). */
-export async function startPeerServer(deps: { rpc: RpcDeps; roots: ImageRoots; tickets: TicketRegistry; socket: string }): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
+export async function startPeerServer(deps: {
+  rpc: RpcDeps;
+  roots: ImageRoots;
+  hashMemory: HashMemory;
+  tickets: TicketRegistry;
+  socket: string;
+}): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
-  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots });
+  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory });
   server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log }));
   await prepareSocketPath(deps.socket);
   await new Promise<void>((resolve, reject) =>

@@ -15,7 +15,8 @@ import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent
 import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from '../rpc/handlers.js';
-import { digestFile, hashBlocks } from '../disk/block-hasher.js';
+import type { HashMemory } from '../disk/hash-memory.js';
+import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
 import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
 import { readRanges } from '../disk/range-reader.js';
 import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, normalizeRanges } from '../disk/request-limits.js';
@@ -29,6 +30,8 @@ import { removeImage } from '../disk/remove-image.js';
 export interface DiskServiceDeps {
   readonly rpc: RpcDeps;
   readonly roots: ImageRoots;
+  /** Block hashes already taken of unchanged files (shared by every service of the agent). */
+  readonly hashMemory: HashMemory;
 }
 
 /** Extents per MapExtents message (~15 bytes each on the wire). */
@@ -41,7 +44,7 @@ const WIRE_KIND: Readonly<Record<ExtentKind, WireExtent['kind']>> = {
 };
 
 /** Opens a confined image read-only: a regular file, its size taken once. */
-async function openImage(roots: ImageRoots, path: string): Promise<{ fh: FileHandle; size: number }> {
+async function openImage(roots: ImageRoots, path: string): Promise<{ fh: FileHandle; size: number; resolved: string }> {
   const resolved = await roots.existing(path, 'path');
   const fh = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW);
   const st = await fh.stat().catch(async (err: unknown) => {
@@ -52,14 +55,14 @@ async function openImage(roots: ImageRoots, path: string): Promise<{ fh: FileHan
     await fh.close();
     throw invalidArgument(`path: ${resolved} is not a regular file`);
   }
-  return { fh, size: st.size };
+  return { fh, size: st.size, resolved };
 }
 
-/** Runs `fn` on an open image and closes it however `fn` ends. */
-async function withImage<T>(roots: ImageRoots, path: string, fn: (fh: FileHandle, size: number) => Promise<T>): Promise<T> {
-  const { fh, size } = await openImage(roots, path);
+/** Runs `fn` on an open image (`resolved`: its confined path) and closes it however `fn` ends. */
+async function withImage<T>(roots: ImageRoots, path: string, fn: (fh: FileHandle, size: number, resolved: string) => Promise<T>): Promise<T> {
+  const { fh, size, resolved } = await openImage(roots, path);
   try {
-    return await fn(fh, size);
+    return await fn(fh, size, resolved);
   } finally {
     await fh.close();
   }
@@ -82,7 +85,7 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
 
 /** Builds the DiskService handlers for the agent's gRPC server. */
 export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
-  const { rpc, roots } = deps;
+  const { rpc, roots, hashMemory } = deps;
   return {
     StatImage: unary('StatImage', rpc, async (req, ctx) => statImage(await roots.existing(req.path, 'path'), ctx.signal)),
 
@@ -103,9 +106,9 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       const offset = checkByteCount(req.offset, 'offset');
       const length = checkByteCount(req.length, 'length');
       if (offset % blockSize !== 0) throw invalidArgument(`offset: ${offset} is not a multiple of block_size ${blockSize}`);
-      await withImage(roots, req.path, async (fh, size) => {
+      await withImage(roots, req.path, async (fh, size, resolved) => {
         let sent = false;
-        for await (const batch of hashBlocks(fh, size, { blockSize, offset, length, batchBlocks }, ctx.signal)) {
+        for await (const batch of rememberedHashBlocks(fh, resolved, size, { blockSize, offset, length, batchBlocks }, hashMemory, ctx.signal)) {
           await send({ offset: batch.offset, blockSize, blockCount: batch.blockCount, hashes: batch.hashes, fileSize: size });
           sent = true;
         }
@@ -114,7 +117,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       });
     }),
 
-    DigestImage: unary('DigestImage', rpc, (req, ctx) => withImage(roots, req.path, async (fh, size) => ({ size, digest: await digestFile(fh, size, ctx.signal) }))),
+    DigestImage: unary('DigestImage', rpc, (req, ctx) => withImage(roots, req.path, async (fh, size, resolved) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, ctx.signal) }))),
 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
       const chunkSize = checkChunkSize(req.chunkSize);

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import type { TransferServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/TransferService.js';
 import { invalidArgument } from '../../shared/errors.js';
 import { checkId, checkVmName } from '../../shared/validation.js';
+import type { HashMemory } from '../disk/hash-memory.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { serverStream, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
@@ -23,6 +24,8 @@ export interface TransferServiceDeps {
   runtimeDir: string;
   /** The peer socket path announced with each ticket. */
   peerSocket: string;
+  /** Block hashes already taken of unchanged files: an in-place pull digests only what it changed. */
+  hashMemory: HashMemory;
 }
 
 /** Most paths one ticket may name (a VM's disks, backing files, NVRAM, TPM state). */
@@ -56,7 +59,7 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       checkId(req.operationId, 'operation_id');
       const log = ctx.log.child({ operationId: req.operationId, mode: req.mode });
       log.info({ source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '', ranges: req.ranges.length }, 'pull started');
-      await pullImage(req, { roots, runtimeDir: deps.runtimeDir, log }, send, ctx.signal);
+      await pullImage(req, { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory }, send, ctx.signal);
       log.info({ target: req.targetPath }, 'pull finished');
     }),
 

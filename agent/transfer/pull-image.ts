@@ -22,6 +22,7 @@ import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
 import { digestFile } from '../disk/block-hasher.js';
+import type { HashMemory } from '../disk/hash-memory.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
@@ -98,7 +99,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
  */
 export async function pullImage(
   req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string; log: Logger },
+  deps: { roots: ImageRoots; runtimeDir: string; log: Logger; hashMemory: HashMemory },
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
 ): Promise<void> {

@@ -15,12 +15,13 @@
 import { constants } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
+import { chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { dataLoss, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { digestFile } from '../disk/block-hasher.js';
+import { identityOf, type HashMemory } from '../disk/hash-memory.js';
 import { checkByteCount, MAX_IMAGE_BYTES, normalizeRanges, type ByteSpan } from '../disk/request-limits.js';
 import { SpanSet } from '../disk/span-set.js';
 import type { ImageRoots } from '../paths/image-roots.js';
@@ -28,6 +29,7 @@ import type { StreamSink } from '../rpc/handlers.js';
 import { journalPathFor } from './journal-file.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
 import { JournalWriter } from './journal-writer.js';
+import { digestAfterApply } from './applied-digest.js';
 import { dialPeer } from './pull-image.js';
 
 /**
@@ -67,10 +69,20 @@ async function digestImage(path: string, signal: AbortSignal): Promise<string> {
   }
 }
 
+/** Digest of the image after the apply from the hashes of before it and a re-read of `changed` (applied-digest.ts). */
+async function digestChanged(path: string, before: Buffer, oldSize: number, newSize: number, changed: readonly ByteSpan[], signal: AbortSignal): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await digestAfterApply(fh, before, oldSize, newSize, changed, signal);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Runs one in-place pull: recovery, transfer into the journal, commit, apply, digest. */
 export async function pullInPlace(
   req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string; log: Logger },
+  deps: { roots: ImageRoots; runtimeDir: string; log: Logger; hashMemory: HashMemory },
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
 ): Promise<void> {
@@ -86,13 +98,14 @@ export async function pullInPlace(
     let done = 0;
     let transferred = 0;
     let total = 0;
+    let ranges: ByteSpan[] = [];
     try {
       const image = await lstat(target, { bigint: true });
       const stat = await source.stat(signal);
       const size = checkByteCount(stat.fileSize, 'source file size');
       if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source file is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
       // Empty ranges mean "nothing changed but the size" here, never "the whole file".
-      const ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
+      ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
       total = ranges.reduce((sum, r) => sum + r.length, 0);
       await journal.begin({ dev: image.dev, ino: image.ino, size });
       await send({ phase: 'transfer', bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false });
@@ -134,11 +147,17 @@ export async function pullInPlace(
       () => undefined,
       (err: unknown) => ({ err }),
     );
+    // Hashes of the image as it is now, if this sync's HashBlocks pass left them and nothing changed it since.
+    const before = identityOf(await lstat(target, { bigint: true }));
+    const remembered = deps.hashMemory.recall(target, before, DEFAULT_BLOCK_SIZE);
+    deps.hashMemory.forget(target);
+    let newSize = Number(before.size);
     try {
       const result = await settleJournal(journal.fh, journal.path, target);
       if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced during the pull (${result.reason}); the sync was not applied`);
       if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
+      newSize = Number(result.header.size);
     } catch (err) {
       log.error({ err }, 'sync apply failed; if its journal is still beside the image, the next pull into it or the next agent start applies it');
       throw err;
@@ -146,7 +165,8 @@ export async function pullInPlace(
       await journal.close();
     }
     if (noticeFailure !== undefined) throw noticeFailure.err;
-    const digest = await digestImage(target, signal);
+    const digest = remembered === undefined ? await digestImage(target, signal) : await digestChanged(target, remembered, Number(before.size), newSize, ranges, signal);
+    log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks' }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
     source.close();

@@ -72,16 +72,21 @@ export class OperationRun {
     const { engine, options, signal } = this.deps;
     const { kind, vm, destVm, from, to } = this.target;
     const open = (host: string): Promise<HostSession> => HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs });
-    const src = await open(from);
-    this.cleanups.push(() => src.close());
-    const dst = to === from ? src : await open(to);
-    if (dst !== src) this.cleanups.push(() => dst.close());
-    const source = await holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`);
-    this.cleanups.push(() => source.release());
-    if (dst !== src || destVm !== vm) {
-      const dest = await holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`);
-      this.cleanups.push(() => dest.release());
-    }
+    // Both hosts at once: each SSH connection and agent check takes a few hundred milliseconds.
+    const [opened, openedDest] = await Promise.allSettled([open(from), to === from ? undefined : open(to)]);
+    const sessions = [opened, openedDest].flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
+    this.cleanups.push(() => Promise.all(sessions.map((s) => s.close())).then(() => undefined));
+    if (opened.status === 'rejected') throw opened.reason;
+    if (openedDest.status === 'rejected') throw openedDest.reason;
+    const src = opened.value;
+    const dst = openedDest.value ?? src;
+    const [source, dest] = await Promise.allSettled([
+      holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`),
+      dst !== src || destVm !== vm ? holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`) : undefined,
+    ]);
+    for (const lock of [source, dest]) if (lock.status === 'fulfilled' && lock.value !== undefined) this.cleanups.push(() => lock.value?.release());
+    if (source.status === 'rejected') throw source.reason;
+    if (dest.status === 'rejected') throw dest.reason;
     return { src, dst };
   }
 

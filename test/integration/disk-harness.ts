@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, open, readdir, readlink, rm, stat } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { HashMemory } from '../../agent/disk/hash-memory.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { WideWindowServer } from '../../agent/rpc/wide-window-server.js';
 import { createDiskService } from '../../agent/services/disk-service.js';
@@ -54,7 +55,7 @@ export async function startDiskHarness(): Promise<DiskHarness> {
   const roots = await ImageRoots.open([root]);
   const { proto } = loadAgentProto();
   const server = new WideWindowServer();
-  server.addService(proto.kvmclone.agent.v1.DiskService.service, createDiskService({ rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal }, roots }));
+  server.addService(proto.kvmclone.agent.v1.DiskService.service, createDiskService({ rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal }, roots, hashMemory: new HashMemory() }));
   const address = `unix:${join(dir, 'agent.sock')}`;
   await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const clients: DiskServiceClient[] = [];

@@ -49,8 +49,10 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       reporter.info(`resuming after sync ${unfinished.id} (${unfinished.state}): blocks already in place are found by their hashes and not sent again`);
     }
     const { src, dst } = await op.openHosts(NEEDS);
-    const source = await src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal);
-    const dest = await dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal);
+    const [source, dest] = await Promise.all([
+      src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
+      dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
+    ]);
     if (source.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.vm} on ${req.from} is ${state(source.domain?.state)}: shut it down first (syncing a running VM is not supported yet)`);
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);

@@ -1,0 +1,55 @@
+/**
+ * HashBlocks and DigestImage through the agent's HashMemory: block hashes of
+ * an unchanged file come from memory, and a whole-file pass at the default
+ * block size is remembered for the next caller (hash-memory.ts says when that
+ * is safe).
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../shared/block-hash.js';
+import { hashBlocks, hashEnd, type HashBatch, type HashPlan } from './block-hasher.js';
+import { identityOf, wallClockNs, type HashMemory } from './hash-memory.js';
+
+/** Batches of `plan` cut from a remembered list of every block hash of a `size`-byte file. */
+function* batchesFrom(known: Buffer, plan: HashPlan, end: number): Generator<HashBatch> {
+  const first = plan.offset / plan.blockSize;
+  const last = Math.ceil(end / plan.blockSize);
+  for (let block = first; block < last; block += plan.batchBlocks) {
+    const count = Math.min(plan.batchBlocks, last - block);
+    yield { offset: block * plan.blockSize, blockCount: count, hashes: known.subarray(block * HASH_BYTES, (block + count) * HASH_BYTES) };
+  }
+}
+
+/**
+ * The block hashes of `plan` over an open image (`path` resolved, as the
+ * memory's key), from `memory` when it holds them for this state of the
+ * file, else read — and remembered when the plan covered the whole file.
+ */
+export async function* rememberedHashBlocks(fh: FileHandle, path: string, size: number, plan: HashPlan, memory: HashMemory, signal: AbortSignal): AsyncGenerator<HashBatch> {
+  const end = hashEnd(plan, size);
+  if (plan.blockSize !== DEFAULT_BLOCK_SIZE) {
+    yield* hashBlocks(fh, size, plan, signal);
+    return;
+  }
+  const before = identityOf(await fh.stat({ bigint: true }));
+  const known = Number(before.size) === size ? memory.recall(path, before, plan.blockSize) : undefined;
+  if (known !== undefined) {
+    yield* batchesFrom(known, plan, end);
+    return;
+  }
+  const whole = plan.offset === 0 && end === size;
+  const startedNs = wallClockNs();
+  const parts: Buffer[] = [];
+  for await (const batch of hashBlocks(fh, size, plan, signal)) {
+    if (whole) parts.push(batch.hashes);
+    yield batch;
+  }
+  if (whole) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, plan.blockSize, Buffer.concat(parts));
+}
+
+/** The whole-image digest (DigestImage form) of an open image, through `memory`. */
+export async function rememberedDigest(fh: FileHandle, path: string, size: number, memory: HashMemory, signal: AbortSignal): Promise<string> {
+  const digest = new ImageDigest(size);
+  const plan: HashPlan = { blockSize: DEFAULT_BLOCK_SIZE, offset: 0, length: 0, batchBlocks: 4096 };
+  for await (const batch of rememberedHashBlocks(fh, path, size, plan, memory, signal)) digest.update(batch.hashes);
+  return digest.digest();
+}

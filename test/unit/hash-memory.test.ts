@@ -1,0 +1,143 @@
+/** HashMemory keeps hashes only of provably unchanged files; digestAfterApply equals a full re-digest. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, open, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
+import { digestFile, hashBlocks } from '../../agent/disk/block-hasher.js';
+import { HashMemory, identityOf, RACY_MARGIN_NS, type FileIdentity } from '../../agent/disk/hash-memory.js';
+import { rememberedDigest } from '../../agent/disk/remembered-hashes.js';
+import { blockSpans, digestAfterApply } from '../../agent/transfer/applied-digest.js';
+
+const B = DEFAULT_BLOCK_SIZE;
+const never = new AbortController().signal;
+const id = (ctimeNs: bigint, size = 10n): FileIdentity => ({ dev: 1n, ino: 2n, size, mtimeNs: ctimeNs, ctimeNs });
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-hash-memory-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function allHashes(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const parts: Buffer[] = [];
+    for await (const b of hashBlocks(fh, (await fh.stat()).size, { blockSize: B, offset: 0, length: 0, batchBlocks: 1000 }, never)) parts.push(b.hashes);
+    return Buffer.concat(parts);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function fullDigest(path: string): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    return await digestFile(fh, (await fh.stat()).size, never);
+  } finally {
+    await fh.close();
+  }
+}
+
+test('HashMemory recalls only for the identical identity, and refuses files changed during or just before hashing', () => {
+  const m = new HashMemory(1024);
+  const old = id(1_000n);
+  const hashes = Buffer.alloc(32, 1);
+  assert.equal(m.remember('/a', old, old, old.ctimeNs + RACY_MARGIN_NS, B, hashes), true);
+  assert.equal(m.recall('/a', old, B), hashes);
+  assert.equal(m.recall('/a', { ...old, mtimeNs: 5n }, B), undefined, 'a changed mtime misses');
+  assert.equal(m.recall('/a', old, B), undefined, 'and the stale entry is gone');
+  assert.equal(m.remember('/a', old, id(2_000n), old.ctimeNs + RACY_MARGIN_NS, B, hashes), false, 'changed while hashing');
+  assert.equal(m.remember('/a', old, old, old.ctimeNs + RACY_MARGIN_NS - 1n, B, hashes), false, 'changed too shortly before hashing (racy)');
+  assert.equal(m.size, 0);
+});
+
+test('HashMemory stays within its cap, dropping the least recently used', () => {
+  const m = new HashMemory(64);
+  const f = id(0n);
+  const at = RACY_MARGIN_NS;
+  m.remember('/a', f, f, at, B, Buffer.alloc(32));
+  m.remember('/b', f, f, at, B, Buffer.alloc(32));
+  assert.ok(m.recall('/a', f, B));
+  m.remember('/c', f, f, at, B, Buffer.alloc(32));
+  assert.equal(m.size, 64);
+  assert.equal(m.recall('/b', f, B), undefined, 'least recently used went');
+  assert.ok(m.recall('/a', f, B));
+  assert.equal(m.remember('/d', f, f, at, B, Buffer.alloc(65)), false, 'bigger than the cap');
+});
+
+test('rememberedDigest reads an old file once, then answers from memory until the file changes', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'img');
+    await writeFile(path, randomBytes(3 * B + 100));
+    const past = new Date(Date.now() - 10_000);
+    await utimes(path, past, past); // mtime only; ctime is now, so remembering waits for the racy margin
+    const m = new HashMemory();
+    const fh = await open(path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const first = await rememberedDigest(fh, path, size, m, never);
+      assert.equal(first, await fullDigest(path));
+      assert.equal(m.size, 0, 'a file changed within the last second is not remembered');
+    } finally {
+      await fh.close();
+    }
+    // Pretend the hashing began well after the last change: remember, then recall.
+    const st = await stat(path, { bigint: true });
+    const now = identityOf(st);
+    assert.equal(m.remember(path, now, now, st.ctimeNs + RACY_MARGIN_NS, B, await allHashes(path)), true);
+    const fh2 = await open(path, 'r');
+    try {
+      assert.equal(await rememberedDigest(fh2, path, Number(st.size), m, never), await fullDigest(path));
+      await truncate(path, 2 * B);
+      assert.equal(m.recall(path, identityOf(await fh2.stat({ bigint: true })), B), undefined, 'a truncated file is not recalled');
+    } finally {
+      await fh2.close();
+    }
+  });
+});
+
+test('blockSpans widens to blocks, clips to the file, merges neighbours', () => {
+  assert.deepEqual(
+    blockSpans([{ offset: 5 * B + 1, length: 10 }, { offset: B, length: B }, { offset: 2 * B - 1, length: 2 }, { offset: 9 * B, length: 5 * B }], 10 * B - 7, B),
+    [
+      { offset: B, length: 2 * B },
+      { offset: 5 * B, length: B },
+      { offset: 9 * B, length: B - 7 },
+    ],
+  );
+});
+
+for (const [name, oldSize, newSize] of [
+  ['same size', 8 * B + 300, 8 * B + 300],
+  ['grown', 8 * B + 300, 11 * B + 5],
+  ['shrunk', 8 * B + 300, 5 * B + 17],
+] as const) {
+  test(`digestAfterApply equals a full digest after changes in place (${name})`, async () => {
+    await withDir(async (dir) => {
+      const path = join(dir, 'img');
+      await writeFile(path, randomBytes(oldSize));
+      const before = await allHashes(path);
+      assert.equal(before.length, Math.ceil(oldSize / B) * HASH_BYTES);
+      const changed = [
+        { offset: B + 10, length: 100 },
+        { offset: 3 * B, length: 2 * B },
+      ];
+      const fh = await open(path, 'r+');
+      try {
+        await fh.truncate(newSize);
+        for (const c of changed) await fh.write(randomBytes(c.length), 0, c.length, c.offset);
+        await fh.write(Buffer.alloc(B), 0, B, 0); // a block that became zeros
+        const digest = await digestAfterApply(fh, before, oldSize, newSize, [...changed, { offset: 0, length: B }], never);
+        assert.equal(digest, await fullDigest(path));
+      } finally {
+        await fh.close();
+      }
+    });
+  });
+}
