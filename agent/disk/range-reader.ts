@@ -13,6 +13,7 @@ import { chunkHash } from '../../shared/block-hash.js';
 import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
 import { fileExtents, planReads, zeroRuns } from './extent-map.js';
 import { BufferPool } from './buffer-pool.js';
+import type { StreamDigester } from './stream-digest.js';
 import { readAhead, type PlannedRead } from './read-ahead.js';
 import type { ByteSpan } from './request-limits.js';
 
@@ -58,6 +59,8 @@ export async function readRanges(
   chunkSize: number,
   send: ChunkSink,
   signal: AbortSignal,
+  /** Sees every piece sent, in order (a whole-file read digests the file on the way: stream-digest.ts). */
+  digester?: StreamDigester,
 ): Promise<ReadTotals> {
   const totals: ReadTotals = { dataBytes: 0, dataChunks: 0, zeroBytes: 0 };
   let zeroOffset = 0;
@@ -66,6 +69,7 @@ export async function readRanges(
   const flushZero = async (): Promise<void> => {
     if (zeroLength === 0) return;
     const zero = { offset: zeroOffset, length: zeroLength };
+    digester?.zero(zeroOffset, zeroLength);
     totals.zeroBytes += zeroLength;
     zeroLength = 0;
     await send({ zero });
@@ -101,6 +105,7 @@ export async function readRanges(
         await flushZero();
         signal.throwIfAborted();
         const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
+        digester?.data(run.offset, bytes);
         users += 1;
         await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } }, done);
         totals.dataBytes += run.length;

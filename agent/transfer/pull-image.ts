@@ -23,6 +23,7 @@ import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
 import { digestFile } from '../disk/block-hasher.js';
 import type { HashMemory } from '../disk/hash-memory.js';
+import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
@@ -129,15 +130,20 @@ async function pullIntoStaging(
     const throttle = new ProgressThrottle(total);
     let done = 0;
     let transferred = 0;
+    // A new staging file filled from a whole-file read is digested from the bytes as they are written
+    // (stream-digest.ts); a resumed or partial one is read back afterwards.
+    const digester = req.stagingId === '' && req.ranges.length === 0 ? new StreamDigester(size) : undefined;
     async function* writes(): AsyncGenerator<WriteRangesRequest__Output> {
       yield { payload: 'open', open: { targetPath: req.targetPath, size, stagingId: req.stagingId } };
       for await (const message of source.read(req.ranges, signal)) {
         if (message.data) {
           done += message.data.data.length;
           transferred += message.data.data.length;
+          digester?.data(message.data.offset, message.data.data);
           yield { payload: 'data', data: message.data };
         } else if (message.zero) {
           done += message.zero.length;
+          digester?.zero(message.zero.offset, message.zero.length);
           yield { payload: 'zero', zero: message.zero };
         }
         if (throttle.shouldReport(done)) {
@@ -151,12 +157,14 @@ async function pullIntoStaging(
       send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
     );
     // The controller knows this staging file (announced at open): if the digest fails, it removes it or a rerun resumes it.
-    let digest: string;
-    const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      digest = await digestFile(fh, size, signal);
-    } finally {
-      await fh.close();
+    let digest = digester?.finish()?.digest;
+    if (digest === undefined) {
+      const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        digest = await digestFile(fh, size, signal);
+      } finally {
+        await fh.close();
+      }
     }
     await send({
       stagingId: staging.stagingId,

@@ -203,8 +203,6 @@ export async function transferFiles(
   const outer = signal;
   signal = AbortSignal.any([outer, stop.signal]);
   const pullAndVerify = async (file: PlannedFile): Promise<void> => {
-    const sourceDigest = src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
-    sourceDigest.catch(() => undefined);
     const resumed = await resumePoint(src, dst, file, settings, reporter, signal);
     let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
     if (resumed && resumed.ranges.length === 0) {
@@ -225,7 +223,9 @@ export async function transferFiles(
       };
       final = await pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));
     }
-    const expected = await sourceDigest;
+    // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
+    // from memory; otherwise (a resumed pull) it reads the file now.
+    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
     }
