@@ -93,12 +93,16 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promi
   });
 }
 
+/** How long libvirt's versions and capabilities are reused by hostFacts. */
+const STATIC_FACTS_MS = 60_000;
+
 /** LibvirtPort on a real libvirtd. */
 export class LibvirtAdapter implements LibvirtPort {
   private readonly uri: string;
   private readonly log: Logger;
   private current: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
+  private cachedFacts: { at: number; value: Promise<[string, string, string]> } | undefined;
 
   constructor(options: { uri: string; log: Logger }) {
     this.uri = options.uri;
@@ -254,19 +258,40 @@ export class LibvirtAdapter implements LibvirtPort {
     await this.virsh(doing, ['undefine', '--domain', uuid, removeNvram ? '--nvram' : '--keep-nvram', '--keep-tpm'], options);
   }
 
+  /**
+   * Versions, host and domain capabilities: three virsh runs (~50–90 ms on
+   * the testbed) whose answers change only when libvirtd or the host does,
+   * kept for STATIC_FACTS_MS so every operation's GetInfo does not pay them.
+   */
+  private staticFacts(options?: PortCallOptions): Promise<[string, string, string]> {
+    const now = Date.now();
+    if (this.cachedFacts === undefined || now - this.cachedFacts.at > STATIC_FACTS_MS) {
+      const value = Promise.all([
+        this.virsh('read versions', ['version', '--daemon'], options),
+        this.virsh('read host capabilities', ['capabilities'], options),
+        // Which named CPU models a guest can be given here (for the clone's CPU preflight).
+        this.virsh('read domain capabilities', ['domcapabilities'], options).catch((err: unknown) => {
+          if (err instanceof Error && /not supported|unsupported/i.test(err.message)) return '';
+          throw err;
+        }),
+      ]);
+      const entry = { at: now, value };
+      this.cachedFacts = entry;
+      // A failure is not kept: the next call asks again.
+      value.catch(() => {
+        if (this.cachedFacts === entry) this.cachedFacts = undefined;
+      });
+    }
+    return this.cachedFacts.value;
+  }
+
   async hostFacts(options?: PortCallOptions): Promise<HostRecord> {
-    const [node, version, capabilities, memory, domcaps] = await Promise.all([
+    const [node, [version, capabilities, domcaps], memory] = await Promise.all([
       this.call('read host facts', options, async (h) => ({ hostname: await h.connectGetHostname(), info: await h.nodeGetInfo() })),
-      this.virsh('read versions', ['version', '--daemon'], options),
-      this.virsh('read host capabilities', ['capabilities'], options),
+      this.staticFacts(options),
       // Drivers without memory statistics (e.g. test:///) fall back to virNodeGetInfo below.
       this.virsh('read host memory', ['nodememstats'], options).catch((err: unknown) => {
         if (err instanceof Error && /not supported/.test(err.message)) return '';
-        throw err;
-      }),
-      // Which named CPU models a guest can be given here (for the clone's CPU preflight).
-      this.virsh('read domain capabilities', ['domcapabilities'], options).catch((err: unknown) => {
-        if (err instanceof Error && /not supported|unsupported/i.test(err.message)) return '';
         throw err;
       }),
     ]);

@@ -57,117 +57,136 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
 
-    op.step('PLAN', 'hashing both sides');
-    const diffs = new Map<SyncPair, BlockDiff>();
-    // The source's whole-image digest is made from the same hashes: no second pass over the source.
-    const sourceDigests = new Map<SyncPair, string>();
-    for (const pair of pairs.filter((p) => p.kind === 'update')) {
-      let digest: ImageDigest | undefined;
-      const diff = await diffBlocks(
-        hashStream(src, pair.sourcePath, signal, (b) => {
-          digest ??= new ImageDigest(b.fileSize);
-          digest.update(b.hashes);
-          reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize);
-        }),
-        hashStream(dst, pair.targetPath, signal),
-        DEFAULT_BLOCK_SIZE,
+    // The agent-to-agent path is set up while both sides hash: most syncs have something to move.
+    const candidates = pairs.filter((p) => p.kind !== 'remove');
+    const opening = req.dryRun || candidates.length === 0 ? undefined : openBrokeredPath(src, dst, candidates, id, signal);
+    opening?.catch(() => undefined);
+    let pathClosed = false;
+    const closePath = async (): Promise<void> => {
+      if (pathClosed || opening === undefined) return;
+      pathClosed = true;
+      await opening.then(
+        (path) => path.close(),
+        () => undefined,
       );
-      diffs.set(pair, diff);
-      if (digest) sourceDigests.set(pair, digest.digest());
-      const bytes = diff.ranges.reduce((n, r) => n + r.length, 0);
-      const resize = diff.sourceSize !== diff.destSize ? `, resize ${formatBytes(diff.destSize)} -> ${formatBytes(diff.sourceSize)}` : '';
-      reporter.itemDone(`${pair.label} hash`, `${diff.changedBlocks} of ${diff.blocks} blocks differ (${formatBytes(bytes)} to fetch at most${resize})`);
-    }
-    for (const p of pairs.filter((x) => x.kind !== 'update')) reporter.info(`  ${p.label}: ${p.kind === 'add' ? `new at the source: copy to ${p.targetPath}` : `gone at the source: remove ${p.targetPath}`}`);
-    const changedBlocks = [...diffs.values()].reduce((n, d) => n + d.changedBlocks, 0);
-    const changedBytes = [...diffs.values()].reduce((n, d) => n + d.ranges.reduce((m, r) => m + r.length, 0), 0);
-    store.event(id, 'plan', { changedBlocks, changedBytes, pairs });
-    if (req.dryRun) {
-      const disks = pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 }));
-      return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
-    }
-    const structural = pairs.filter((p) => p.kind !== 'update');
-    if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
-      throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
-    }
-    op.phase = 'run';
-
-    const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
-    const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
-    op.step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
-    const results: { pair: SyncPair; digest: string; bytesTransferred: number; stagingId: string }[] = [];
-    if (work.length > 0) {
-      const path = await openBrokeredPath(src, dst, work, id, signal);
-      try {
-        for (const pair of work) {
-          const diff = diffs.get(pair);
-          const final = await pullFile(
-            dst,
-            {
-              peerSocket: path.remotePeer,
-              ticket: path.ticket,
-              sourcePath: pair.sourcePath,
-              targetPath: pair.targetPath,
-              stagingId: '',
-              operationId: id,
-              ranges: diff?.ranges ?? [],
-              mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
-            },
-            pair,
-            reporter,
-            options.timeouts,
-            revert,
-            signal,
-          );
-          const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal)).digest };
-          if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
-          op.bytesOnWire += final.bytesTransferred;
-          reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
-          results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
-        }
-      } finally {
-        await path.close();
-      }
-    }
-    op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
-
-    op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
-    const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
-    const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
-    for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
-    const nvram = pairs.find((p) => p.label === 'nvram');
-    const rewritten = rewriteDomainXml(source.xml, {
-      name: req.destVm,
-      sourceName: req.vm,
-      uuid: dest.domain?.uuid ?? '',
-      diskPaths,
-      ...(nvram && { nvramPath: nvram.targetPath }),
-      newMac: () => destMacs.shift() ?? randomMac(),
-    });
-    for (const r of results.filter((x) => x.pair.kind === 'add')) {
-      await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: r.pair.targetPath, stagingId: r.stagingId, replace: false }, signal);
-    }
-    await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, signal);
-    revert.success();
-    for (const p of pairs.filter((x) => x.kind === 'remove')) {
-      await dst.call(dst.clients.disk, dst.clients.disk.removeImage, { path: p.targetPath }, signal);
-      reporter.info(`  removed ${p.targetPath} on ${req.to}`);
-    }
-
-    const result = {
-      ok: true,
-      operation: 'sync',
-      id,
-      vm: req.vm,
-      destVm: req.destVm,
-      from: req.from,
-      to: req.to,
-      changedBlocks,
-      disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
-      bytesOnWire: op.bytesOnWire,
-      seconds: op.seconds(),
     };
-    return op.succeed(result);
+    try {
+      op.step('PLAN', 'hashing both sides');
+      const diffs = new Map<SyncPair, BlockDiff>();
+      // The source's whole-image digest is made from the same hashes: no second pass over the source.
+      const sourceDigests = new Map<SyncPair, string>();
+      for (const pair of pairs.filter((p) => p.kind === 'update')) {
+        let digest: ImageDigest | undefined;
+        const diff = await diffBlocks(
+          hashStream(src, pair.sourcePath, signal, (b) => {
+            digest ??= new ImageDigest(b.fileSize);
+            digest.update(b.hashes);
+            reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize);
+          }),
+          hashStream(dst, pair.targetPath, signal),
+          DEFAULT_BLOCK_SIZE,
+        );
+        diffs.set(pair, diff);
+        if (digest) sourceDigests.set(pair, digest.digest());
+        const bytes = diff.ranges.reduce((n, r) => n + r.length, 0);
+        const resize = diff.sourceSize !== diff.destSize ? `, resize ${formatBytes(diff.destSize)} -> ${formatBytes(diff.sourceSize)}` : '';
+        reporter.itemDone(`${pair.label} hash`, `${diff.changedBlocks} of ${diff.blocks} blocks differ (${formatBytes(bytes)} to fetch at most${resize})`);
+      }
+      for (const p of pairs.filter((x) => x.kind !== 'update')) reporter.info(`  ${p.label}: ${p.kind === 'add' ? `new at the source: copy to ${p.targetPath}` : `gone at the source: remove ${p.targetPath}`}`);
+      const changedBlocks = [...diffs.values()].reduce((n, d) => n + d.changedBlocks, 0);
+      const changedBytes = [...diffs.values()].reduce((n, d) => n + d.ranges.reduce((m, r) => m + r.length, 0), 0);
+      store.event(id, 'plan', { changedBlocks, changedBytes, pairs });
+      if (req.dryRun) {
+        const disks = pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 }));
+        return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
+      }
+      const structural = pairs.filter((p) => p.kind !== 'update');
+      if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
+        throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
+      }
+      op.phase = 'run';
+
+      const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
+      const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
+      op.step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
+      const results: { pair: SyncPair; digest: string; bytesTransferred: number; stagingId: string }[] = [];
+      if (work.length > 0) {
+        if (opening === undefined) throw new Error('internal: no agent-to-agent path was opened for the transfer');
+        const path = await opening;
+        try {
+          for (const pair of work) {
+            const diff = diffs.get(pair);
+            const final = await pullFile(
+              dst,
+              {
+                peerSocket: path.remotePeer,
+                ticket: path.ticket,
+                sourcePath: pair.sourcePath,
+                targetPath: pair.targetPath,
+                stagingId: '',
+                operationId: id,
+                ranges: diff?.ranges ?? [],
+                mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
+              },
+              pair,
+              reporter,
+              options.timeouts,
+              revert,
+              signal,
+            );
+            const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal)).digest };
+            if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
+            op.bytesOnWire += final.bytesTransferred;
+            reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
+            results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
+          }
+        } finally {
+          await closePath();
+        }
+      }
+      await closePath();
+      op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
+
+      op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
+      const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
+      const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
+      for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
+      const nvram = pairs.find((p) => p.label === 'nvram');
+      const rewritten = rewriteDomainXml(source.xml, {
+        name: req.destVm,
+        sourceName: req.vm,
+        uuid: dest.domain?.uuid ?? '',
+        diskPaths,
+        ...(nvram && { nvramPath: nvram.targetPath }),
+        newMac: () => destMacs.shift() ?? randomMac(),
+      });
+      for (const r of results.filter((x) => x.pair.kind === 'add')) {
+        await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: r.pair.targetPath, stagingId: r.stagingId, replace: false }, signal);
+      }
+      await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, signal);
+      revert.success();
+      for (const p of pairs.filter((x) => x.kind === 'remove')) {
+        await dst.call(dst.clients.disk, dst.clients.disk.removeImage, { path: p.targetPath }, signal);
+        reporter.info(`  removed ${p.targetPath} on ${req.to}`);
+      }
+
+      const result = {
+        ok: true,
+        operation: 'sync',
+        id,
+        vm: req.vm,
+        destVm: req.destVm,
+        from: req.from,
+        to: req.to,
+        changedBlocks,
+        disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
+        bytesOnWire: op.bytesOnWire,
+        seconds: op.seconds(),
+      };
+      return op.succeed(result);
+    } finally {
+      await closePath();
+    }
   } catch (thrown) {
     // awaited here, so the revert runs before `finally` closes the sessions it needs
     return await op.fail(thrown);
