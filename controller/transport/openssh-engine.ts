@@ -199,11 +199,8 @@ export class OpenSshConnection implements SshConnection {
 
   private async shutdown(): Promise<void> {
     await Promise.allSettled([...this.pending]);
-    if (this.master.alive) {
-      const remote = [...this.remoteForwards].map(([path, local]) => this.removeRemote(path, local));
-      const local = [...this.localForwards].map(([path, remoteSocket]) => this.mux('cancel', ['-L', `${path}:${remoteSocket}`]));
-      await Promise.allSettled([...remote, ...local]);
-    }
+    // Local forwards end with the master (their socket files are removed below); remote sockets outlive it.
+    if (this.master.alive) await Promise.allSettled([...this.remoteForwards].map(([path, local]) => this.removeRemote(path, local)));
     this.remoteForwards.clear();
     await this.master.stop();
     for (const path of this.localForwards.keys()) releasePath(path);

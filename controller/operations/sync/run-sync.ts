@@ -61,15 +61,16 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     const candidates = pairs.filter((p) => p.kind !== 'remove');
     const opening = req.dryRun || candidates.length === 0 ? undefined : openBrokeredPath(src, dst, candidates, id, signal);
     opening?.catch(() => undefined);
-    let pathClosed = false;
-    const closePath = async (): Promise<void> => {
-      if (pathClosed || opening === undefined) return;
-      pathClosed = true;
-      await opening.then(
-        (path) => path.close(),
-        () => undefined,
-      );
-    };
+    let closing: Promise<void> | undefined;
+    /** Closes the path once (ticket revoked, forwards and the remote socket removed); never rejects. */
+    const closePath = (): Promise<void> =>
+      (closing ??=
+        opening === undefined
+          ? Promise.resolve()
+          : opening.then(
+              (path) => path.close(),
+              () => undefined,
+            ));
     try {
       op.step('PLAN', 'hashing both sides');
       const diffs = new Map<SyncPair, BlockDiff>();
@@ -141,10 +142,11 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
             results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
           }
         } finally {
-          await closePath();
+          // Closed while the destination is defined; awaited before the operation ends.
+          void closePath();
         }
       }
-      await closePath();
+      void closePath();
       op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
 
       op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
