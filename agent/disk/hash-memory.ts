@@ -87,6 +87,11 @@ export class HashMemory {
     return true;
   }
 
+  /** Whether `bytes` of hashes could be remembered at all (a caller need not collect more). */
+  canHold(bytes: number): boolean {
+    return bytes <= this.maxBytes;
+  }
+
   /** Drops what is remembered of `path`. */
   forget(path: string): void {
     const entry = this.entries.get(path);

@@ -15,7 +15,7 @@ import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent
 import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from '../rpc/handlers.js';
-import { DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
+import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { identityOf, wallClockNs, type HashMemory } from '../disk/hash-memory.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
@@ -128,7 +128,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
         const whole = req.ranges.length === 0 && size > 0;
         const before = whole ? identityOf(await fh.stat({ bigint: true })) : undefined;
         const startedNs = wallClockNs();
-        const digester = whole ? new StreamDigester(size, true) : undefined;
+        const digester = whole ? new StreamDigester(size, hashMemory.canHold(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES)) : undefined;
         const totals = await readRanges(fh, normalizeRanges(req.ranges, size), chunkSize, send, ctx.signal, digester);
         const seen = digester?.finish();
         if (before !== undefined && seen?.hashes !== undefined) {
