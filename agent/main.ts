@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=128
+#!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * kvmclone-agent: parses the command line of CONTRACT.md, loads the config,
  * and runs the agent. Exit codes: 0 stopped cleanly, 1 failed, 2 bad config

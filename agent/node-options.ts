@@ -5,8 +5,10 @@
  * generation's allocation limit. With V8's default limit for a ~16 MB heap it
  * ran a full mark-compact every ~13 MB moved: on the testbed a 5.3 GiB clone
  * cost each agent ~400 major GCs and 15 user-seconds, two thirds of it GC.
- * A 128 MiB initial old space leaves room for the data in flight and cuts
- * that to one to seven major GCs and 6–7 user-seconds (clone 40 s -> 31 s).
+ * A 64 MiB initial old space leaves room for the data in flight: a handful of
+ * major GCs per clone and 6–7 user-seconds (clone 40 s -> ~24 s). 128 MiB
+ * saved about one more CPU-second but let the receiving agent's peak RSS pass
+ * 200 MiB (buffers promoted to the old space wait longer for a major GC).
  * V8 reads this only at start-up (not from NODE_OPTIONS, nor from
  * v8.setFlagsFromString later), so it is on the agent's `#!` line
  * (agent/main.ts), which the systemd unit and `kvmclone-agent` use, and test
@@ -14,7 +16,7 @@
  */
 
 /** Options for `node` when it runs dist/agent/main.js. */
-export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=128'];
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=64'];
 
 /** The options of AGENT_NODE_OPTIONS this process was started without (empty when all are there). */
 export function missingNodeOptions(execArgv: readonly string[] = process.execArgv): string[] {
