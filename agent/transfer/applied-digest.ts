@@ -6,9 +6,13 @@
  * from the image and hashed anew.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../shared/block-hash.js';
+import { blockHash, DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../shared/block-hash.js';
 import { hashBlocks } from '../disk/block-hasher.js';
+import { readExactly } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
+
+/** Spans up to this size are read whole; longer ones go through hashBlocks (holes skipped). */
+const SMALL_SPAN_BYTES = 4 * 1024 * 1024;
 
 /** `spans` widened to whole blocks of a `size`-byte file, sorted and merged. */
 export function blockSpans(spans: readonly ByteSpan[], size: number, blockSize: number): ByteSpan[] {
@@ -48,9 +52,21 @@ export async function digestAfterApply(
   // A size change rewrites the old last block (now longer or shorter) and everything after it.
   const tailFrom = Math.floor(Math.min(oldSize, newSize) / blockSize) * blockSize;
   const resized = oldSize !== newSize ? [{ offset: tailFrom, length: newSize - tailFrom }] : [];
+  // Plain reads, one span at a time: a sync's spans are many and small (a block or a few), so the extent
+  // map and read-ahead of hashBlocks cost more per span than reading them (measured: 0.22 s -> 0.05 s for
+  // 1609 spans); a grown tail may be large and mostly holes, and goes through hashBlocks.
+  const buffer = Buffer.allocUnsafe(SMALL_SPAN_BYTES);
   for (const span of blockSpans([...changed, ...resized], newSize, blockSize)) {
-    const plan = { blockSize, offset: span.offset, length: span.length, batchBlocks: 4096 };
-    for await (const batch of hashBlocks(fh, newSize, plan, signal)) batch.hashes.copy(hashes, (batch.offset / blockSize) * HASH_BYTES);
+    signal.throwIfAborted();
+    if (span.length > SMALL_SPAN_BYTES) {
+      const plan = { blockSize, offset: span.offset, length: span.length, batchBlocks: 4096 };
+      for await (const batch of hashBlocks(fh, newSize, plan, signal)) batch.hashes.copy(hashes, (batch.offset / blockSize) * HASH_BYTES);
+      continue;
+    }
+    const data = await readExactly(fh, span.offset, span.length, buffer);
+    for (let at = 0; at < data.length; at += blockSize) {
+      blockHash(data.subarray(at, Math.min(data.length, at + blockSize))).copy(hashes, ((span.offset + at) / blockSize) * HASH_BYTES);
+    }
   }
   const digest = new ImageDigest(newSize);
   digest.update(hashes);

@@ -12,9 +12,11 @@ test('the #! line of agent/main.ts runs node with every agent option', async () 
   assert.equal(first, `#!/usr/bin/env -S node ${AGENT_NODE_OPTIONS.join(' ')}`);
 });
 
-test('scripts/demo starts its agents with the agent options', async () => {
+test('scripts/demo starts its agents, and scripts/bench read its in-process server, with the agent options', async () => {
   const demo = await readFile(`${root}scripts/demo`, 'utf8');
   for (const option of AGENT_NODE_OPTIONS) assert.match(demo, new RegExp(`AGENT_CMD=.*${option}`));
+  const bench = await readFile(`${root}scripts/bench`, 'utf8');
+  for (const option of AGENT_NODE_OPTIONS) assert.match(bench, new RegExp(`read\\) exec node ${option} `));
 });
 
 test('missingNodeOptions names what a process was started without', () => {
