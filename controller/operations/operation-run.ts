@@ -71,13 +71,22 @@ export class OperationRun {
   async openHosts(needs: readonly AgentCapability[]): Promise<{ src: HostSession; dst: HostSession }> {
     const { engine, options, signal } = this.deps;
     const { kind, vm, destVm, from, to } = this.target;
-    const open = (host: string): Promise<HostSession> => HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs });
-    // Both hosts at once: each SSH connection and agent check takes a few hundred milliseconds.
+    // Both hosts at once (each SSH connection and agent check takes a few hundred milliseconds); the
+    // first failure stops the other attempt and is the one reported.
+    const stop = new AbortController();
+    const opening = AbortSignal.any([signal, stop.signal]);
+    let failure: { reason: unknown } | undefined;
+    const open = (host: string): Promise<HostSession> =>
+      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs }).catch((err: unknown) => {
+        failure ??= { reason: err };
+        stop.abort();
+        throw err;
+      });
     const [opened, openedDest] = await Promise.allSettled([open(from), to === from ? undefined : open(to)]);
     const sessions = [opened, openedDest].flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
     this.cleanups.push(() => Promise.all(sessions.map((s) => s.close())).then(() => undefined));
-    if (opened.status === 'rejected') throw opened.reason;
-    if (openedDest.status === 'rejected') throw openedDest.reason;
+    if (failure !== undefined) throw failure.reason;
+    if (opened.status === 'rejected' || openedDest.status === 'rejected') throw new Error('internal: a host failed to open without a recorded failure');
     const src = opened.value;
     const dst = openedDest.value ?? src;
     const [source, dest] = await Promise.allSettled([
