@@ -71,22 +71,21 @@ export class OperationRun {
   async openHosts(needs: readonly AgentCapability[]): Promise<{ src: HostSession; dst: HostSession }> {
     const { engine, options, signal } = this.deps;
     const { kind, vm, destVm, from, to } = this.target;
-    // Both hosts at once (each SSH connection and agent check takes a few hundred milliseconds); the
-    // first failure stops the other attempt and is the one reported.
-    const stop = new AbortController();
-    const opening = AbortSignal.any([signal, stop.signal]);
-    let failure: { reason: unknown } | undefined;
-    const open = (host: string): Promise<HostSession> =>
-      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs }).catch((err: unknown) => {
-        failure ??= { reason: err };
-        stop.abort();
-        throw err;
-      });
-    const [opened, openedDest] = await Promise.allSettled([open(from), to === from ? undefined : open(to)]);
+    // Both hosts at once (each SSH connection and agent check takes a few hundred milliseconds). As when
+    // they were opened in turn, a failure of the source is the one reported, and it stops the destination's attempt.
+    const open = (host: string, opening: AbortSignal): Promise<HostSession> =>
+      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs });
+    const stopDest = new AbortController();
+    const sourceOpen = open(from, signal).catch((err: unknown) => {
+      stopDest.abort();
+      throw err;
+    });
+    const destOpen = to === from ? Promise.resolve(undefined) : open(to, AbortSignal.any([signal, stopDest.signal]));
+    const [opened, openedDest] = await Promise.allSettled([sourceOpen, destOpen]);
     const sessions = [opened, openedDest].flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
     this.cleanups.push(() => Promise.all(sessions.map((s) => s.close())).then(() => undefined));
-    if (failure !== undefined) throw failure.reason;
-    if (opened.status === 'rejected' || openedDest.status === 'rejected') throw new Error('internal: a host failed to open without a recorded failure');
+    if (opened.status === 'rejected') throw opened.reason;
+    if (openedDest.status === 'rejected') throw openedDest.reason;
     const src = opened.value;
     const dst = openedDest.value ?? src;
     const [source, dest] = await Promise.allSettled([
