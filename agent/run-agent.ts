@@ -36,6 +36,9 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
     notifier.ready(status);
     const watchdog = notifier.startWatchdog();
     log.info({ version: KVMCLONE_VERSION, socket: options.socket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, watchdog }, 'agent ready');
+    // Connects to libvirtd and reads what GetInfo reports (three virsh runs, kept for a minute) now rather
+    // than in the first operation's preflight; a libvirtd that is not up yet is asked again then.
+    libvirt.hostFacts().catch((err: unknown) => log.debug({ err }, 'host facts not read at start-up'));
   } catch (err) {
     lifecycle.transition('FAILED');
     log.fatal({ err }, 'agent failed to start');
