@@ -11,7 +11,7 @@ import { HASH_BYTES, ImageDigest, ZERO_HASH, blockHash, DEFAULT_BLOCK_SIZE } fro
 import { invalidArgument, outOfRange } from '../../shared/errors.js';
 import { fileExtents, planReads } from './extent-map.js';
 import { BufferPool } from './buffer-pool.js';
-import { READ_AHEAD_DEPTH, readAhead } from './read-ahead.js';
+import { READ_AHEAD_DEPTH, readAhead, withReadOnlyFile } from './read-ahead.js';
 
 /** One batch of consecutive block hashes. */
 export interface HashBatch {
@@ -102,4 +102,9 @@ export async function digestFile(fh: FileHandle, size: number, signal: AbortSign
   const plan: HashPlan = { blockSize: DEFAULT_BLOCK_SIZE, offset: 0, length: 0, batchBlocks: 4096 };
   for await (const batch of hashBlocks(fh, size, plan, signal)) digest.update(batch.hashes);
   return digest.digest();
+}
+
+/** digestFile of the file at `path` (read-only, not through a symlink) at its size now. */
+export function digestPath(path: string, signal: AbortSignal): Promise<string> {
+  return withReadOnlyFile(path, async (fh) => digestFile(fh, (await fh.stat()).size, signal));
 }

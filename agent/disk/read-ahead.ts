@@ -4,7 +4,8 @@
  * time leaves the disk idle while a chunk is hashed and framed; two to four
  * reads in flight keep it busy without holding much memory.
  */
-import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { failedPrecondition } from '../../shared/errors.js';
 import type { BufferPool, PooledBuffer } from './buffer-pool.js';
 
@@ -35,6 +36,16 @@ export const READ_AHEAD_DEPTH = 3;
 
 /** Most plan steps buffered ahead of the caller (bounds the queue when many holes lie between reads). */
 const MAX_QUEUED_STEPS = 256;
+
+/** Runs `fn` on `path` opened read-only (a symlink is not followed) and closes it however `fn` ends. */
+export async function withReadOnlyFile<T>(path: string, fn: (fh: FileHandle) => Promise<T>): Promise<T> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return await fn(fh);
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Reads exactly `length` bytes at `position` into a new buffer. A short read

@@ -1,13 +1,16 @@
 /**
- * HashBlocks and DigestImage through the agent's HashMemory: block hashes of
- * an unchanged file come from memory, and a whole-file pass at the default
- * block size is remembered for the next caller (hash-memory.ts says when that
- * is safe).
+ * HashBlocks, DigestImage and ReadRanges through the agent's HashMemory: block
+ * hashes of an unchanged file come from memory, and a whole-file pass at the
+ * default block size — hashing it, or reading all of it for a clone — is
+ * remembered for the next caller (hash-memory.ts says when that is safe).
  */
 import type { FileHandle } from 'node:fs/promises';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../shared/block-hash.js';
 import { hashBlocks, hashEnd, type HashBatch, type HashPlan } from './block-hasher.js';
 import { identityOf, wallClockNs, type HashMemory } from './hash-memory.js';
+import { readRanges, type ChunkSink, type ReadTotals } from './range-reader.js';
+import type { ByteSpan } from './request-limits.js';
+import { StreamDigester } from './stream-digest.js';
 
 /** Batches of `plan` cut from a remembered list of every block hash of a `size`-byte file. */
 function* batchesFrom(known: Buffer, plan: HashPlan, end: number): Generator<HashBatch> {
@@ -52,4 +55,30 @@ export async function rememberedDigest(fh: FileHandle, path: string, size: numbe
   const plan: HashPlan = { blockSize: DEFAULT_BLOCK_SIZE, offset: 0, length: 0, batchBlocks: 4096 };
   for await (const batch of rememberedHashBlocks(fh, path, size, plan, memory, signal)) digest.update(batch.hashes);
   return digest.digest();
+}
+
+/**
+ * readRanges of `ranges` (normalized) of an open image. Reading the whole file
+ * digests it on the way (stream-digest.ts) and its hashes are remembered, so a
+ * DigestImage after a clone reads nothing.
+ */
+export async function rememberedReadRanges(
+  fh: FileHandle,
+  path: string,
+  size: number,
+  ranges: readonly ByteSpan[],
+  chunkSize: number,
+  send: ChunkSink,
+  memory: HashMemory,
+  signal: AbortSignal,
+): Promise<ReadTotals> {
+  const whole = size > 0 && ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size;
+  if (!whole) return readRanges(fh, ranges, chunkSize, send, signal);
+  const before = identityOf(await fh.stat({ bigint: true }));
+  const startedNs = wallClockNs();
+  const digester = new StreamDigester(size, memory.canHold(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES));
+  const totals = await readRanges(fh, ranges, chunkSize, send, signal, digester);
+  const hashes = digester.finish()?.hashes;
+  if (hashes !== undefined) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, hashes);
+  return totals;
 }

@@ -88,7 +88,7 @@ export function serverStream<Req, Res>(
     const send: StreamSink<Res> = async (message, written) => {
       signal.throwIfAborted();
       // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
-      if (!call.write(message, written && (() => written()))) await once(call, 'drain', { signal });
+      if (!call.write(message, written)) await once(call, 'drain', { signal });
     };
     Promise.resolve().then(() => fn(call.request, send, context(method, deps, signal))).then(
       () => {

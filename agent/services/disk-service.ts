@@ -15,12 +15,9 @@ import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent
 import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from '../rpc/handlers.js';
-import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
-import { identityOf, wallClockNs, type HashMemory } from '../disk/hash-memory.js';
-import { StreamDigester } from '../disk/stream-digest.js';
-import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
+import type { HashMemory } from '../disk/hash-memory.js';
+import { rememberedDigest, rememberedHashBlocks, rememberedReadRanges } from '../disk/remembered-hashes.js';
 import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
-import { readRanges } from '../disk/range-reader.js';
 import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, normalizeRanges } from '../disk/request-limits.js';
 import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
@@ -124,16 +121,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
       const chunkSize = checkChunkSize(req.chunkSize);
       await withImage(roots, req.path, async (fh, size, resolved) => {
-        // Reading the whole file digests it on the way; the hashes are kept, so DigestImage after a clone reads nothing.
-        const whole = req.ranges.length === 0 && size > 0;
-        const before = whole ? identityOf(await fh.stat({ bigint: true })) : undefined;
-        const startedNs = wallClockNs();
-        const digester = whole ? new StreamDigester(size, hashMemory.canHold(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES)) : undefined;
-        const totals = await readRanges(fh, normalizeRanges(req.ranges, size), chunkSize, send, ctx.signal, digester);
-        const seen = digester?.finish();
-        if (before !== undefined && seen?.hashes !== undefined) {
-          hashMemory.remember(resolved, before, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, seen.hashes);
-        }
+        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, ctx.signal);
         ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
       });
     }),

@@ -7,8 +7,6 @@
  */
 import { Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { invalidArgument } from '../../shared/errors.js';
@@ -21,7 +19,7 @@ import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
-import { digestFile } from '../disk/block-hasher.js';
+import { digestPath } from '../disk/block-hasher.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
@@ -157,15 +155,7 @@ async function pullIntoStaging(
       send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
     );
     // The controller knows this staging file (announced at open): if the digest fails, it removes it or a rerun resumes it.
-    let digest = digester?.finish()?.digest;
-    if (digest === undefined) {
-      const fh = await open(staging.stagingPath, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        digest = await digestFile(fh, size, signal);
-      } finally {
-        await fh.close();
-      }
-    }
+    const digest = digester?.finish()?.digest ?? (await digestPath(staging.stagingPath, signal));
     await send({
       stagingId: staging.stagingId,
       stagingPath: staging.stagingPath,

@@ -12,15 +12,15 @@
  * recovery (journal-recovery.ts), which finishes the job at the next pull
  * into the image or the next agent start.
  */
-import { constants } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { dataLoss, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
-import { digestFile } from '../disk/block-hasher.js';
+import { digestPath } from '../disk/block-hasher.js';
+import { withReadOnlyFile } from '../disk/read-ahead.js';
 import { identityOf, type HashMemory } from '../disk/hash-memory.js';
 import { checkByteCount, MAX_IMAGE_BYTES, normalizeRanges, type ByteSpan } from '../disk/request-limits.js';
 import { SpanSet } from '../disk/span-set.js';
@@ -56,26 +56,6 @@ class RangeCoverage {
     }
     this.seen.add(offset, length);
     this.covered += length;
-  }
-}
-
-/** Digest of the image as it is now (DigestImage form), for the final message. */
-async function digestImage(path: string, signal: AbortSignal): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return await digestFile(fh, (await fh.stat()).size, signal);
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Digest of the image after the apply from the hashes of before it and a re-read of `changed` (applied-digest.ts). */
-async function digestChanged(path: string, before: Buffer, oldSize: number, newSize: number, changed: readonly ByteSpan[], signal: AbortSignal): Promise<string> {
-  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    return await digestAfterApply(fh, before, oldSize, newSize, changed, signal);
-  } finally {
-    await fh.close();
   }
 }
 
@@ -165,7 +145,10 @@ export async function pullInPlace(
       await journal.close();
     }
     if (noticeFailure !== undefined) throw noticeFailure.err;
-    const digest = remembered === undefined ? await digestImage(target, signal) : await digestChanged(target, remembered, Number(before.size), newSize, ranges, signal);
+    const digest =
+      remembered === undefined
+        ? await digestPath(target, signal)
+        : await withReadOnlyFile(target, (fh) => digestAfterApply(fh, remembered, Number(before.size), newSize, ranges, signal));
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks' }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
