@@ -2,16 +2,14 @@
  * Block hashes and whole-image digests: how two sides of a copy find the
  * blocks that differ, and prove at the end that nothing does.
  *
- * Hashing (blake3, ~4–5 GB/s) is faster than the disk, so the work is keeping
- * the disk busy: a few 2 MiB reads stay in flight while the current one is
- * hashed, and holes are given ZERO_HASH without being read at all.
+ * Holes are given ZERO_HASH without being read at all; everything else is
+ * read and hashed on a worker thread, in cache-sized pieces (hash-worker.ts).
  */
 import type { FileHandle } from 'node:fs/promises';
-import { HASH_BYTES, ImageDigest, ZERO_HASH, blockHash, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
+import { ImageDigest, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
 import { invalidArgument, outOfRange } from '../../shared/errors.js';
-import { fileExtents, planReads } from './extent-map.js';
-import { BufferPool } from './buffer-pool.js';
-import { READ_AHEAD_DEPTH, readAhead, withReadOnlyFile } from './read-ahead.js';
+import { hashOnWorker } from './hash-workers.js';
+import { withReadOnlyFile } from './read-ahead.js';
 
 /** One batch of consecutive block hashes. */
 export interface HashBatch {
@@ -31,9 +29,6 @@ export interface HashPlan {
   readonly length: number;
   readonly batchBlocks: number;
 }
-
-/** Bytes per read: at least one block, at least 2 MiB. */
-const HASH_READ_BYTES = 2 * 1024 * 1024;
 
 /**
  * Checks a plan against the file size and returns the end of the hashed
@@ -55,41 +50,12 @@ export function hashEnd(plan: HashPlan, size: number): number {
 
 /**
  * Hashes the blocks of [plan.offset, end) of an open file of `size` bytes and
- * yields them in batches of plan.batchBlocks (the last may be smaller).
+ * yields them in batches of plan.batchBlocks (the last may be smaller). The
+ * reading and hashing run on a worker thread (hash-worker.ts says why).
  */
 export async function* hashBlocks(fh: FileHandle, size: number, plan: HashPlan, signal: AbortSignal): AsyncGenerator<HashBatch> {
-  const { blockSize, batchBlocks } = plan;
   const end = hashEnd(plan, size);
-  const readSize = Math.max(blockSize, HASH_READ_BYTES);
-  let batch = Buffer.allocUnsafe(batchBlocks * HASH_BYTES);
-  let batchOffset = plan.offset;
-  let count = 0;
-
-  const flush = (): HashBatch => {
-    const out: HashBatch = { offset: batchOffset, blockCount: count, hashes: batch.subarray(0, count * HASH_BYTES) };
-    batchOffset += count * blockSize;
-    batch = Buffer.allocUnsafe(batchBlocks * HASH_BYTES);
-    count = 0;
-    return out;
-  };
-
-  const plan$ = planReads(fileExtents(fh.fd, plan.offset, end), plan.offset, end, blockSize, readSize);
-  const pool = new BufferPool(readSize, READ_AHEAD_DEPTH + 1);
-  for await (const { item, data, release } of readAhead(fh, plan$, signal, READ_AHEAD_DEPTH, pool)) {
-    // Steps start on block boundaries; only a step ending at the end of the file ends mid-block.
-    const blocks = Math.ceil(item.length / blockSize);
-    for (let i = 0; i < blocks; i += 1) {
-      const hash = data === null ? ZERO_HASH : blockHash(data.subarray(i * blockSize, Math.min(data.length, (i + 1) * blockSize)));
-      hash.copy(batch, count * HASH_BYTES);
-      count += 1;
-      if (count === batchBlocks) {
-        signal.throwIfAborted();
-        yield flush();
-      }
-    }
-    release();
-  }
-  if (count > 0) yield flush();
+  yield* hashOnWorker(fh.fd, plan.offset, end, plan.blockSize, plan.batchBlocks, signal);
 }
 
 /**

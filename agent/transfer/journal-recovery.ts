@@ -22,6 +22,7 @@ import { CommandError, runCommand } from '../process/run-command.js';
 import type { JournalHeader } from './journal-format.js';
 import { imageNameOfJournal, journalPathFor, openJournalLocked, syncDirectory } from './journal-file.js';
 import { checkJournal, forEachRecord, type ReadAt } from './journal-reader.js';
+import { OrderedWrites, writeFully } from './ordered-writes.js';
 
 /** What became of a journal: applied and removed, removed unapplied, or there was none. */
 export type JournalOutcome =
@@ -34,13 +35,6 @@ export type JournalOutcome =
 
 /** Source of zeros when a filesystem cannot punch holes. */
 const ZEROES = Buffer.alloc(1024 * 1024);
-
-async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}
 
 /** Makes [offset, offset + length) of the image read as zeros: a hole where the filesystem can punch one. */
 async function zeroSpan(fh: FileHandle, path: string, offset: number, length: number): Promise<void> {
@@ -100,10 +94,21 @@ export async function settleJournal(fh: FileHandle, path: string, image: string)
       return { outcome: 'foreign', reason: `it was written for inode ${check.header.ino} but ${image} is inode ${ist.ino}${ist.isFile() ? '' : ' and not a regular file'}` };
     }
     await target.truncate(check.header.size);
-    await forEachRecord(read, size, async (record) => {
-      if (record.kind === 'data') await writeFully(target, record.data, record.offset);
-      else await zeroSpan(target, image, record.offset, record.length);
-    });
+    const writes = new OrderedWrites(target);
+    try {
+      await forEachRecord(read, size, async (record) => {
+        if (record.kind === 'data') await writes.write(record.data, record.offset);
+        else {
+          // A punch must not overtake the writes before it.
+          await writes.drain();
+          await zeroSpan(target, image, record.offset, record.length);
+        }
+      });
+    } catch (err) {
+      await writes.drain().catch(() => undefined);
+      throw err;
+    }
+    await writes.drain();
     await target.datasync();
   } finally {
     await target.close();

@@ -1,0 +1,44 @@
+/**
+ * Writes at fixed offsets with a few in flight, never two overlapping at once,
+ * so the file ends up as if they had been written one after another in the
+ * order given. Replaying a sync journal is 1600-odd 64 KiB writes; awaiting
+ * each before the next made it a string of threadpool round trips (measured:
+ * 0.22–0.29 s for 1609 records, most of an apply).
+ */
+import type { FileHandle } from 'node:fs/promises';
+
+/** Writes in flight at most. */
+const DEPTH = 8;
+
+/** Writes all of `data` at `position` (a write may take less than asked). */
+export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** One file's ordered writes; the caller must not change a buffer until drain() returns. */
+export class OrderedWrites {
+  private readonly inFlight: { start: number; end: number; done: Promise<void> }[] = [];
+
+  constructor(private readonly fh: FileHandle) {}
+
+  /** Starts writing `data` at `position` once nothing overlapping it is in flight and a slot is free. */
+  async write(data: Buffer, position: number): Promise<void> {
+    const end = position + data.length;
+    if (this.inFlight.some((w) => w.start < end && position < w.end)) await this.drain();
+    while (this.inFlight.length >= DEPTH) await (this.inFlight.shift() as { done: Promise<void> }).done;
+    const done = writeFully(this.fh, data, position);
+    // Awaited by drain (or by write, when the window is full); this only silences the early rejection.
+    done.catch(() => undefined);
+    this.inFlight.push({ start: position, end, done });
+  }
+
+  /** Waits for every write in flight; the first failure is thrown (after all have settled). */
+  async drain(): Promise<void> {
+    const results = await Promise.allSettled(this.inFlight.splice(0).map((w) => w.done));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+}
