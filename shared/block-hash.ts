@@ -36,6 +36,27 @@ export function chunkHash(data: Uint8Array): Buffer {
   return blake3(asBuffer(data)).subarray(0, HASH_BYTES);
 }
 
+/** How many pieces `length` bytes at `offset` make when cut on the absolute `blockSize` grid. */
+export function gridPieceCount(offset: number, length: number, blockSize: number = DEFAULT_BLOCK_SIZE): number {
+  return length === 0 ? 0 : Math.floor((offset + length - 1) / blockSize) - Math.floor(offset / blockSize) + 1;
+}
+
+/**
+ * chunkHash of each piece of `data` (bytes at `offset` of a file) cut on the
+ * absolute block grid, 16 bytes each, in order: DataChunk.block_hashes. One
+ * pass gives both the check of the bytes and the hashes of their blocks.
+ */
+export function gridPieceHashes(offset: number, data: Uint8Array, blockSize: number = DEFAULT_BLOCK_SIZE): Buffer {
+  const out = Buffer.allocUnsafe(gridPieceCount(offset, data.length, blockSize) * HASH_BYTES);
+  let piece = 0;
+  for (let at = 0; at < data.length; piece += 1) {
+    const next = Math.min(data.length, (Math.floor((offset + at) / blockSize) + 1) * blockSize - offset);
+    chunkHash(data.subarray(at, next)).copy(out, piece * HASH_BYTES);
+    at = next;
+  }
+  return out;
+}
+
 /** Hash of one block for HashBlocks and digests: ZERO_HASH for an all-zero block. */
 export function blockHash(data: Uint8Array): Buffer {
   return isAllZero(data) ? ZERO_HASH : chunkHash(data);

@@ -9,7 +9,7 @@
  * and the signal is checked per chunk so a cancelled call stops within one.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { chunkHash } from '../../shared/block-hash.js';
+import { chunkHash, gridPieceHashes } from '../../shared/block-hash.js';
 import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
 import { fileExtents, planReads, zeroRuns } from './extent-map.js';
 import { BufferPool } from './buffer-pool.js';
@@ -47,21 +47,22 @@ async function* planAll(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: 
   }
 }
 
+/** How a ReadRanges call hashes what it sends. */
+export interface ReadOptions {
+  /** Per-64 KiB-piece hashes (DataChunk.block_hashes) instead of one hash per chunk. */
+  readonly blockHashes?: boolean;
+  /** Sees every piece sent, in order (a whole-file read digests the file on the way: stream-digest.ts). */
+  readonly digester?: StreamDigester;
+}
+
 /**
  * Streams `ranges` (validated, sorted, merged: request-limits.ts
  * normalizeRanges) of an open file through `send`. Data chunks are at most
  * `chunkSize` bytes and cut on multiples of it; adjacent zero ranges are
  * merged into one message.
  */
-export async function readRanges(
-  fh: FileHandle,
-  ranges: readonly ByteSpan[],
-  chunkSize: number,
-  send: ChunkSink,
-  signal: AbortSignal,
-  /** Sees every piece sent, in order (a whole-file read digests the file on the way: stream-digest.ts). */
-  digester?: StreamDigester,
-): Promise<ReadTotals> {
+export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
+  const { digester, blockHashes = false } = options;
   const totals: ReadTotals = { dataBytes: 0, dataChunks: 0, zeroBytes: 0 };
   let zeroOffset = 0;
   let zeroLength = 0;
@@ -105,9 +106,16 @@ export async function readRanges(
         await flushZero();
         signal.throwIfAborted();
         const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
-        digester?.data(run.offset, bytes);
         users += 1;
-        await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } }, done);
+        if (blockHashes) {
+          // One pass: the same piece hashes go on the wire and into the digest.
+          const pieces = gridPieceHashes(run.offset, bytes);
+          digester?.data(run.offset, bytes, pieces);
+          await send({ data: { offset: run.offset, data: bytes, blockHashes: pieces } }, done);
+        } else {
+          digester?.data(run.offset, bytes);
+          await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } }, done);
+        }
         totals.dataBytes += run.length;
         totals.dataChunks += 1;
       }

@@ -71,13 +71,14 @@ export async function rememberedReadRanges(
   send: ChunkSink,
   memory: HashMemory,
   signal: AbortSignal,
+  blockHashes = false,
 ): Promise<ReadTotals> {
   const whole = size > 0 && ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size;
-  if (!whole) return readRanges(fh, ranges, chunkSize, send, signal);
+  if (!whole) return readRanges(fh, ranges, chunkSize, send, signal, { blockHashes });
   const before = identityOf(await fh.stat({ bigint: true }));
   const startedNs = wallClockNs();
   const digester = new StreamDigester(size, memory.canHold(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES));
-  const totals = await readRanges(fh, ranges, chunkSize, send, signal, digester);
+  const totals = await readRanges(fh, ranges, chunkSize, send, signal, { blockHashes, digester });
   const hashes = digester.finish()?.hashes;
   if (hashes !== undefined) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, hashes);
   return totals;

@@ -11,14 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
-import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
-import { dataLoss, errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
+import { errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
+import type { DataChunk__Output } from '../../shared/generated/kvmclone/agent/v1/DataChunk.js';
 import type { WriteOpen__Output } from '../../shared/generated/kvmclone/agent/v1/WriteOpen.js';
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import type { WriteRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesResponse.js';
 import { checkId } from '../../shared/validation.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { CommandError, runCommand } from '../process/run-command.js';
+import { checkChunk } from './chunk-check.js';
 import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
 import { SpanSet } from './span-set.js';
 import { lockExclusive, openStagingLocked, stagingPathFor } from './staging-file.js';
@@ -101,20 +102,20 @@ class StagingSession {
 
   /** Applies one message after the open. */
   async apply(message: WriteRangesRequest__Output): Promise<void> {
-    if (message.payload === 'data' && message.data) return this.writeChunk(message.data.offset, message.data.data, message.data.hash);
+    if (message.payload === 'data' && message.data) return this.writeChunk(message.data);
     if (message.payload === 'zero' && message.zero) return this.zeroRange(message.zero.offset, message.zero.length);
     if (message.payload === 'open') throw invalidArgument('open: the stream already has its open message; a second one is not allowed');
     throw invalidArgument('payload: a message after open must carry data or zero');
   }
 
-  private async writeChunk(rawOffset: number, data: Buffer, hash: Buffer): Promise<void> {
-    const offset = checkByteCount(rawOffset, 'data.offset');
+  private async writeChunk(chunk: DataChunk__Output): Promise<void> {
+    const { data } = chunk;
+    const offset = checkByteCount(chunk.offset, 'data.offset');
     if (data.length === 0) throw invalidArgument(`data.data: the chunk at offset ${offset} is empty`);
     if (offset + data.length > this.size) {
       throw outOfRange(`data: bytes ${offset} to ${offset + data.length} lie past the declared image size (${this.size} bytes)`);
     }
-    if (hash.length !== HASH_BYTES) throw invalidArgument(`data.hash: the chunk at offset ${offset} has a ${hash.length}-byte hash, not ${HASH_BYTES}`);
-    if (!chunkHash(data).equals(hash)) throw dataLoss(`data: the chunk at offset ${offset} (${data.length} bytes) does not match its hash; it was damaged on the way`);
+    checkChunk({ offset, data, hash: chunk.hash, blockHashes: chunk.blockHashes });
     const end = offset + data.length;
     // Writes to overlapping bytes must land in arrival order.
     if (this.pending.some((p) => p.start < end && p.end > offset)) await this.drain();

@@ -8,7 +8,7 @@
  * 2.5–3 CPU-seconds per side for 5 GiB of data, and the destination's ran
  * after the transfer, adding its time to the clone's.
  */
-import { blockHash, DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest, ZERO_HASH } from '../../shared/block-hash.js';
+import { blockHash, chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest, ZERO_HASH } from '../../shared/block-hash.js';
 
 /** Block hashes fed to the digest at a time. */
 const BATCH_BLOCKS = 4096;
@@ -22,6 +22,8 @@ export class StreamDigester {
   private batched = 0;
   private blocks = 0;
   private broken = false;
+  /** chunkHash of an all-zero block, by length (the last block may be short). */
+  private readonly zeroHashes = new Map<number, Buffer>();
   /** Every block hash in order, when kept (`keepHashes`). */
   private readonly hashes: Buffer | undefined;
 
@@ -33,14 +35,18 @@ export class StreamDigester {
     this.hashes = keepHashes ? Buffer.alloc(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES) : undefined;
   }
 
-  /** The next piece is data: `bytes` at `offset`. */
-  data(offset: number, bytes: Buffer): void {
-    this.take(offset, bytes.length, bytes);
+  /**
+   * The next piece is data: `bytes` at `offset`, with — when known — the
+   * chunkHash of each of its pieces on the 64 KiB grid (gridPieceHashes),
+   * which then stand in for hashing its whole blocks again.
+   */
+  data(offset: number, bytes: Buffer, pieceHashes?: Buffer): void {
+    this.take(offset, bytes.length, bytes, pieceHashes);
   }
 
   /** The next piece reads as zeros: `length` bytes at `offset`. */
   zero(offset: number, length: number): void {
-    this.take(offset, length, undefined);
+    this.take(offset, length, undefined, undefined);
   }
 
   /**
@@ -53,7 +59,14 @@ export class StreamDigester {
     return { digest: this.digest.digest(), hashes: this.hashes };
   }
 
-  private take(offset: number, length: number, bytes: Buffer | undefined): void {
+  /** The block hash of a whole block whose chunkHash is known: the same, except that zeros hash to ZERO_HASH. */
+  private blockHashFrom(hash: Buffer, blockLength: number): Buffer {
+    let zero = this.zeroHashes.get(blockLength);
+    if (zero === undefined) this.zeroHashes.set(blockLength, (zero = chunkHash(Buffer.alloc(blockLength))));
+    return hash.equals(zero) ? ZERO_HASH : hash;
+  }
+
+  private take(offset: number, length: number, bytes: Buffer | undefined, pieceHashes: Buffer | undefined): void {
     if (this.broken) return;
     if (offset !== this.cursor || length < 0 || offset + length > this.size) {
       this.broken = true;
@@ -65,7 +78,9 @@ export class StreamDigester {
       const fill = this.cursor % B;
       const blockLength = Math.min(B, this.size - (this.cursor - fill));
       if (fill === 0 && length - at >= blockLength) {
-        this.push(bytes === undefined ? ZERO_HASH : blockHash(bytes.subarray(at, at + blockLength)));
+        const piece = Math.floor((offset + at) / B) - Math.floor(offset / B);
+        const known = pieceHashes?.subarray(piece * HASH_BYTES, (piece + 1) * HASH_BYTES);
+        this.push(bytes === undefined ? ZERO_HASH : known !== undefined && known.length === HASH_BYTES ? this.blockHashFrom(known, blockLength) : blockHash(bytes.subarray(at, at + blockLength)));
         at += blockLength;
         this.cursor += blockLength;
         continue;

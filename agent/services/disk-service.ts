@@ -121,7 +121,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
       const chunkSize = checkChunkSize(req.chunkSize);
       await withImage(roots, req.path, async (fh, size, resolved) => {
-        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, ctx.signal);
+        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, ctx.signal, req.blockHashes);
         ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
       });
     }),

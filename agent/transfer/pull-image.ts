@@ -55,7 +55,7 @@ export interface PeerSource {
    * ReadRanges of the source file (empty `ranges` reads all of it). The call
    * is cancelled when `signal` aborts or the consumer stops early.
    */
-  read(ranges: readonly ByteRange[], signal: AbortSignal): AsyncGenerator<ReadRangesResponse__Output>;
+  read(ranges: readonly ByteRange[], signal: AbortSignal, blockHashes?: boolean): AsyncGenerator<ReadRangesResponse__Output>;
   /** Closes the channel to the peer socket. */
   close(): void;
 }
@@ -74,8 +74,8 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
       unaryCall(clients.disk, clients.disk.statImage, { path: sourcePath }, { deadlineMs: 60_000, signal, metadata }).catch((err: unknown) => {
         throw fromStatus(err, 'source agent');
       }),
-    read: async function* (ranges, signal) {
-      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0 }, metadata);
+    read: async function* (ranges, signal, blockHashes = false) {
+      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes }, metadata);
       const onAbort = (): void => reader.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
@@ -133,11 +133,13 @@ async function pullIntoStaging(
     const digester = req.stagingId === '' && req.ranges.length === 0 ? new StreamDigester(size) : undefined;
     async function* writes(): AsyncGenerator<WriteRangesRequest__Output> {
       yield { payload: 'open', open: { targetPath: req.targetPath, size, stagingId: req.stagingId } };
-      for await (const message of source.read(req.ranges, signal)) {
+      // Block hashes on the wire let one pass over the bytes both check them and feed the digest.
+      for await (const message of source.read(req.ranges, signal, digester !== undefined)) {
         if (message.data) {
           done += message.data.data.length;
           transferred += message.data.data.length;
-          digester?.data(message.data.offset, message.data.data);
+          // The staging writer checks the bytes against the same hashes before writing them; a mismatch fails the pull.
+          digester?.data(message.data.offset, message.data.data, message.data.blockHashes.length > 0 ? message.data.blockHashes : undefined);
           yield { payload: 'data', data: message.data };
         } else if (message.zero) {
           done += message.zero.length;

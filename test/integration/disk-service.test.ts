@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { blockHash, chunkHash, ImageDigest, ZERO_HASH } from '../../shared/block-hash.js';
+import { blockHash, chunkHash, gridPieceHashes, ImageDigest, ZERO_HASH } from '../../shared/block-hash.js';
+import type { DataChunk } from '../../shared/generated/kvmclone/agent/v1/DataChunk.js';
 import type { HashBlocksResponse__Output } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import type { MapExtentsResponse__Output } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
 import type { ReadRangesRequest } from '../../shared/generated/kvmclone/agent/v1/ReadRangesRequest.js';
@@ -41,16 +42,18 @@ interface Seen {
 }
 
 /** ReadRanges of `source` piped into WriteRanges of `target`, with backpressure on both sides. */
-async function copyThrough(source: string, target: string, chunkSize = 0): Promise<{ seen: Seen[]; stagingId: string }> {
+async function copyThrough(source: string, target: string, chunkSize = 0, blockHashes = false): Promise<{ seen: Seen[]; stagingId: string }> {
   const size = (await stat(source)).size;
   const seen: Seen[] = [];
   async function* requests(): AsyncGenerator<WriteRangesRequest> {
     yield { open: { targetPath: target, size } };
-    for await (const m of h.client.ReadRanges({ path: source, chunkSize })) {
+    for await (const m of h.client.ReadRanges({ path: source, chunkSize, blockHashes })) {
       const msg = m as ReadRangesResponse__Output;
       if (msg.payload === 'data' && msg.data) {
         const { offset, data, hash } = msg.data;
-        seen.push({ kind: 'data', offset, length: data.length, hashOk: chunkHash(data).equals(hash) });
+        // Asked for block hashes, a chunk carries those and no chunk hash; otherwise the reverse.
+        const hashOk = blockHashes ? hash.length === 0 && gridPieceHashes(offset, data).equals(msg.data.blockHashes) : msg.data.blockHashes.length === 0 && chunkHash(data).equals(hash);
+        seen.push({ kind: 'data', offset, length: data.length, hashOk });
         yield { data: msg.data };
       } else if (msg.payload === 'zero' && msg.zero) {
         seen.push({ kind: 'zero', offset: msg.zero.offset, length: msg.zero.length, hashOk: true });
@@ -249,6 +252,43 @@ describe('ReadRanges → WriteRanges → CommitStaging', () => {
     assert.ok(targetAllocated < (await allocated(source)), 'the allocated zero run was not written');
   });
 
+  test('with block hashes a sparse file round-trips too: pieces hashed on the 64 KiB grid, checked by WriteRanges', async () => {
+    const source = join(h.root, 'grid.raw');
+    const target = join(h.root, 'grid-copy.raw');
+    const size = 9 * MiB + 777;
+    // Data that starts and ends inside 64 KiB blocks, and a short last block.
+    await sparseFile(source, size, [
+      { offset: 4 * KiB, data: randomBytes(200 * KiB) },
+      { offset: 3 * MiB + 12 * KiB, data: randomBytes(MiB + 8 * KiB) },
+      { offset: 9 * MiB - 4 * KiB, data: randomBytes(4 * KiB + 777) },
+    ]);
+    const { seen, stagingId } = await copyThrough(source, target, 0, true);
+    checkStream(seen, size, MiB);
+    await call((cb) => h.client.CommitStaging({ targetPath: target, stagingId }, cb));
+    await run('cmp', [source, target]);
+  });
+
+  test('WriteRanges refuses block hashes that do not match (DATA_LOSS), are the wrong length, or come with a chunk hash (INVALID_ARGUMENT)', async () => {
+    const target = join(h.root, 'bad-pieces.raw');
+    const data = randomBytes(100 * KiB);
+    const offset = 32 * KiB;
+    const pieces = gridPieceHashes(offset, data);
+    assert.equal(pieces.length, 3 * 16, 'bytes 32 KiB to 132 KiB lie in three 64 KiB blocks');
+    const damaged = Buffer.from(data);
+    damaged[70 * KiB] ^= 1;
+    const cases: [DataChunk, grpc.status, RegExp][] = [
+      [{ offset, data: damaged, blockHashes: pieces }, grpc.status.DATA_LOSS, /does not match its block hashes/],
+      [{ offset, data, blockHashes: pieces.subarray(16) }, grpc.status.INVALID_ARGUMENT, /covers 3 block piece\(s\) but carries 32 bytes/],
+      [{ offset, data, blockHashes: pieces, hash: chunkHash(data) }, grpc.status.INVALID_ARGUMENT, /both hash and block_hashes/],
+    ];
+    for (const [chunk, code, message] of cases) {
+      const s = await statusOf(writeAll(h.client, [{ open: { targetPath: target, size: MiB } }, { data: chunk }]));
+      assert.equal(s.code, code, s.details);
+      assert.match(s.details, message);
+    }
+    assert.deepEqual(await stagingFiles(h.root), []);
+  });
+
   test('a qcow2 image round-trips as its file and qemu-img compare finds it equal', async () => {
     const source = join(h.root, 'vm.qcow2');
     const target = join(h.root, 'vm-copy.qcow2');
@@ -258,6 +298,11 @@ describe('ReadRanges → WriteRanges → CommitStaging', () => {
     checkStream(seen, (await stat(source)).size, 4 * MiB);
     await call((cb) => h.client.CommitStaging({ targetPath: target, stagingId }, cb));
     await run('qemu-img', ['compare', '-f', 'qcow2', '-F', 'qcow2', source, target]);
+    // The same through block hashes (chunks of 4 MiB: many pieces each).
+    const viaPieces = await copyThrough(source, `${target}.2`, 4 * MiB, true);
+    checkStream(viaPieces.seen, (await stat(source)).size, 4 * MiB);
+    await call((cb) => h.client.CommitStaging({ targetPath: `${target}.2`, stagingId: viaPieces.stagingId }, cb));
+    await run('cmp', [source, `${target}.2`]);
     await run('cmp', [source, target]);
     const info = await call<{ format: string; virtualSize: number; fileSize: number; allocatedSize: number }>((cb) => h.client.StatImage({ path: target }, cb));
     assert.equal(info.format, 'qcow2');

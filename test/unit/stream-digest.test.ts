@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
+import { DEFAULT_BLOCK_SIZE, gridPieceHashes } from '../../shared/block-hash.js';
 import { digestFile } from '../../agent/disk/block-hasher.js';
 import { StreamDigester } from '../../agent/disk/stream-digest.js';
 
@@ -39,15 +39,19 @@ function image(size: number, seed: number): Buffer {
   return b;
 }
 
-/** Cuts `bytes` into pieces at pseudo-random points; runs of zeros become zero pieces. */
-function feed(d: StreamDigester, bytes: Buffer, seed: number): void {
+/**
+ * Cuts `bytes` into pieces at pseudo-random points; runs of zeros become zero
+ * pieces. With `withPieceHashes`, data comes with its grid piece hashes, as
+ * ReadRanges sends it when asked for block hashes.
+ */
+function feed(d: StreamDigester, bytes: Buffer, seed: number, withPieceHashes = false): void {
   let s = seed;
   for (let at = 0; at < bytes.length; ) {
     s = (s * 1103515245 + 12345) % 2 ** 31;
     const n = Math.min(bytes.length - at, 1 + (s % (2 * B + 333)));
     const piece = bytes.subarray(at, at + n);
-    if (piece.every((x) => x === 0)) d.zero(at, n);
-    else d.data(at, piece);
+    if (piece.every((x) => x === 0) && s % 3 !== 0) d.zero(at, n);
+    else d.data(at, piece, withPieceHashes ? gridPieceHashes(at, piece) : undefined);
     at += n;
   }
 }
@@ -62,9 +66,22 @@ for (const size of [1, B - 1, B, 3 * B + 17, 10 * B]) {
       assert.ok(got);
       assert.equal(got.digest, await fileDigest(bytes));
       assert.equal(got.hashes?.length, Math.ceil(size / B) * 16);
+      const hashed = new StreamDigester(size, true);
+      feed(hashed, bytes, seed, true);
+      assert.deepEqual(hashed.finish(), got, 'the same with the sender\'s piece hashes standing in for whole blocks');
     }
   });
 }
+
+test('zero blocks sent as data with piece hashes still digest as zero blocks (a short last one too)', async () => {
+  for (const size of [3 * B, 2 * B + 100]) {
+    const bytes = Buffer.alloc(size);
+    bytes.fill(7, B, 2 * B);
+    const d = new StreamDigester(size);
+    d.data(0, bytes, gridPieceHashes(0, bytes));
+    assert.equal(d.finish()?.digest, await fileDigest(bytes));
+  }
+});
 
 test('an all-zero file sent as one zero range digests like the file', async () => {
   const d = new StreamDigester(5 * B + 9);

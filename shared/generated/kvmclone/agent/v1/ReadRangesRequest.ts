@@ -12,6 +12,12 @@ export interface ReadRangesRequest {
    * Largest data chunk, 65536 to 4194304 and a multiple of 65536; 0 means 1 MiB.
    */
   'chunkSize'?: (number);
+  /**
+   * When set, each DataChunk carries block_hashes instead of hash. A reader
+   * that digests or compares 64 KiB blocks (HashBlocks, DigestImage) then
+   * checks the bytes and gets the block hashes in one pass instead of two.
+   */
+  'blockHashes'?: (boolean);
 }
 
 export interface ReadRangesRequest__Output {
@@ -24,4 +30,10 @@ export interface ReadRangesRequest__Output {
    * Largest data chunk, 65536 to 4194304 and a multiple of 65536; 0 means 1 MiB.
    */
   'chunkSize': (number);
+  /**
+   * When set, each DataChunk carries block_hashes instead of hash. A reader
+   * that digests or compares 64 KiB blocks (HashBlocks, DigestImage) then
+   * checks the bytes and gets the block hashes in one pass instead of two.
+   */
+  'blockHashes': (boolean);
 }
