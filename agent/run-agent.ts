@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { missingNodeOptions } from './node-options.js';
+import { pageCacheAdviceAvailable } from './disk/page-cache.js';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import type { AgentOptions } from './config/agent-config.js';
 import { AgentStateMachine } from './lifecycle/agent-state.js';
@@ -20,6 +21,7 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   const log: Logger = createLogger('kvmclone-agent', options.logLevel);
   const missing = missingNodeOptions();
   if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`);
+  if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
   const lifecycle = new AgentStateMachine();
   // Files the agent creates (staging images, sockets before chmod) start private.
   process.umask(0o077);

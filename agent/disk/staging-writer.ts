@@ -20,6 +20,8 @@ import { checkId } from '../../shared/validation.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { CommandError, runCommand } from '../process/run-command.js';
 import { checkChunk } from './chunk-check.js';
+import { OrderedWrites, writeFully } from './ordered-writes.js';
+import { DropBehind } from './page-cache.js';
 import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
 import { SpanSet } from './span-set.js';
 import { lockExclusive, openStagingLocked, stagingPathFor } from './staging-file.js';
@@ -35,24 +37,12 @@ const WRITE_DEPTH = 1;
 /** Source of zeros when a filesystem cannot punch holes. */
 const ZEROES = Buffer.alloc(1024 * 1024);
 
-/** One write in flight and the bytes it covers. */
-interface PendingWrite {
-  readonly start: number;
-  readonly end: number;
-  readonly done: Promise<void>;
-}
-
-/** Writes all of `data` at `position` (pwrite may write less than asked). */
-async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
 /** An open staging file and what this call has done to it. */
 class StagingSession {
-  private readonly pending: PendingWrite[] = [];
+  /** Writes to overlapping bytes land in arrival order. */
+  private readonly writes: OrderedWrites;
+  /** What this call writes is kept out of the host's page cache (page-cache.ts). */
+  private readonly dropBehind: DropBehind;
   private readonly written = new SpanSet();
   readonly totals: WriteRangesResponse__Output;
 
@@ -65,6 +55,8 @@ class StagingSession {
     readonly created: boolean,
   ) {
     this.totals = { stagingId: id, stagingPath: path, bytesWritten: 0, chunksWritten: 0, zeroBytes: 0 };
+    this.writes = new OrderedWrites(fh, WRITE_DEPTH);
+    this.dropBehind = new DropBehind(fh.fd);
   }
 
   /** Creates (empty staging_id) or reopens (resume) the staging file of an open message. */
@@ -116,13 +108,8 @@ class StagingSession {
       throw outOfRange(`data: bytes ${offset} to ${offset + data.length} lie past the declared image size (${this.size} bytes)`);
     }
     checkChunk({ offset, data, hash: chunk.hash, blockHashes: chunk.blockHashes });
-    const end = offset + data.length;
-    // Writes to overlapping bytes must land in arrival order.
-    if (this.pending.some((p) => p.start < end && p.end > offset)) await this.drain();
-    if (this.pending.length >= WRITE_DEPTH) await (this.pending.shift() as PendingWrite).done;
-    const done = writeFully(this.fh, data, offset);
-    done.catch(() => undefined);
-    this.pending.push({ start: offset, end, done });
+    await this.writes.write(data, offset);
+    this.dropBehind.wrote(data.length);
     if (this.created) this.written.add(offset, data.length);
     this.totals.bytesWritten += data.length;
     this.totals.chunksWritten += 1;
@@ -133,7 +120,7 @@ class StagingSession {
     this.totals.zeroBytes += length;
     // A new file is all holes except what this stream wrote.
     if (this.created && !this.written.overlaps(offset, length)) return;
-    await this.drain();
+    await this.writes.drain();
     try {
       await runCommand('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), this.path], { timeoutMs: 60_000 });
     } catch (err) {
@@ -145,25 +132,16 @@ class StagingSession {
     }
   }
 
-  /** Waits for every write in flight; the first failure is thrown. */
-  private async drain(): Promise<void> {
-    const all = this.pending.splice(0);
-    const results = await Promise.allSettled(all.map((p) => p.done));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-  }
-
   /** Ends a successful stream: all writes done and on disk, file closed (lock released). */
   async finish(): Promise<void> {
-    await this.drain();
+    await this.writes.drain();
     await this.fh.datasync();
     await this.fh.close();
   }
 
-  /** Ends a failed stream: a file this call created is removed, a resumed one kept. */
   /** Stops; a file this call created is removed unless `keep` (its owner was told its id and removes or resumes it). */
   async fail(keep = false): Promise<void> {
-    await Promise.allSettled(this.pending.splice(0).map((p) => p.done));
+    await this.writes.settle();
     await this.fh.close().catch(() => undefined);
     if (this.created && !keep) await unlink(this.path).catch(() => undefined);
   }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OrderedWrites } from '../../agent/transfer/ordered-writes.js';
+import { OrderedWrites } from '../../agent/disk/ordered-writes.js';
 
 async function withFile(size: number, fn: (path: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kvmclone-ordered-writes-'));
@@ -24,7 +24,7 @@ test('overlapping and disjoint writes end as if applied one after another', asyn
     const model = Buffer.alloc(size);
     const fh = await open(path, 'r+');
     try {
-      const writes = new OrderedWrites(fh);
+      const writes = new OrderedWrites(fh, 8);
       let seed = 1;
       const next = (n: number): number => {
         seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -50,7 +50,7 @@ test('a failed write is thrown by drain, after the others have settled', async (
   await withFile(4096, async (path) => {
     const fh = await open(path, 'r');
     try {
-      const writes = new OrderedWrites(fh);
+      const writes = new OrderedWrites(fh, 8);
       await writes.write(Buffer.alloc(10, 1), 0);
       await assert.rejects(writes.drain(), (err: unknown) => (err as NodeJS.ErrnoException).code === 'EBADF');
       await writes.drain();

@@ -1,14 +1,11 @@
 /**
- * Writes at fixed offsets with a few in flight, never two overlapping at once,
+ * Writes at fixed offsets with some in flight, never two overlapping at once,
  * so the file ends up as if they had been written one after another in the
- * order given. Replaying a sync journal is 1600-odd 64 KiB writes; awaiting
- * each before the next made it a string of threadpool round trips (measured:
- * 0.22–0.29 s for 1609 records, most of an apply).
+ * order given. Used by the staging writer (a clone's chunks) and by the
+ * journal replay (a sync's 1600-odd 64 KiB records, where awaiting each write
+ * before the next made the apply a string of threadpool round trips).
  */
 import type { FileHandle } from 'node:fs/promises';
-
-/** Writes in flight at most. */
-const DEPTH = 8;
 
 /** Writes all of `data` at `position` (a write may take less than asked). */
 export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
@@ -22,17 +19,26 @@ export async function writeFully(fh: FileHandle, data: Buffer, position: number)
 export class OrderedWrites {
   private readonly inFlight: { start: number; end: number; done: Promise<void> }[] = [];
 
-  constructor(private readonly fh: FileHandle) {}
+  constructor(
+    private readonly fh: FileHandle,
+    /** Writes in flight at most. */
+    private readonly depth: number,
+  ) {}
 
   /** Starts writing `data` at `position` once nothing overlapping it is in flight and a slot is free. */
   async write(data: Buffer, position: number): Promise<void> {
     const end = position + data.length;
     if (this.inFlight.some((w) => w.start < end && position < w.end)) await this.drain();
-    while (this.inFlight.length >= DEPTH) await (this.inFlight.shift() as { done: Promise<void> }).done;
+    while (this.inFlight.length >= this.depth) await (this.inFlight.shift() as { done: Promise<void> }).done;
     const done = writeFully(this.fh, data, position);
     // Awaited by drain (or by write, when the window is full); this only silences the early rejection.
     done.catch(() => undefined);
     this.inFlight.push({ start: position, end, done });
+  }
+
+  /** Waits for every write in flight and forgets them, failed or not (for a stream that is being abandoned). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.inFlight.splice(0).map((w) => w.done));
   }
 
   /** Waits for every write in flight; the first failure is thrown (after all have settled). */

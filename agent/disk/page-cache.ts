@@ -1,0 +1,67 @@
+/**
+ * Keeping an image copy out of the destination's page cache.
+ *
+ * A clone writes gigabytes its host will not read again soon (the digest is
+ * taken from the bytes on their way in, stream-digest.ts). Left in the page
+ * cache, they push out what the host's running VMs and services had cached,
+ * and every page of the copy needs a free page first. Advising the kernel
+ * every few dozen MiB that the written bytes are not needed (posix_fadvise
+ * DONTNEED: start writing them back, drop what is clean) keeps the copy's
+ * footprint to a few windows and lets the kernel reuse the same pages.
+ * Measured on the testbed, writing 3 GiB: 4.7–7.7 system CPU-seconds through
+ * the page cache, 1.75 with this advice (GNU dd oflag=nocache, the same call).
+ *
+ * posix_fadvise comes from the `fadvise` native module. If it failed to build
+ * or load, nothing is dropped — the copy is still correct, only heavier on
+ * the host — and the agent says so at start-up (run-agent.ts).
+ */
+import { createRequire } from 'node:module';
+
+interface FadviseModule {
+  posix_fadvise(fd: number, offset: number, length: number, advice: number): number;
+  readonly failed_to_load?: boolean;
+  readonly POSIX_FADV_DONTNEED: number;
+}
+
+const fadvise = ((): FadviseModule | undefined => {
+  try {
+    const m = createRequire(import.meta.url)('fadvise') as FadviseModule;
+    return m.failed_to_load === true ? undefined : m;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Bytes written between two drop-behind advices: a window of writeback in flight, a window being dropped. */
+export const DROP_BEHIND_BYTES = 64 * 1024 * 1024;
+
+/** True when the kernel can be advised (the native module loaded). */
+export const pageCacheAdviceAvailable: boolean = fadvise !== undefined;
+
+/**
+ * Advises that [offset, offset + length) of `fd` (length 0: to the end) will
+ * not be read soon: dirty pages are queued for writeback, clean ones dropped.
+ * A no-op without the native module; a refusal by the kernel is ignored too,
+ * as this is advice and never changes what the file holds.
+ */
+export function adviseDontNeed(fd: number, offset: number, length: number): void {
+  if (fadvise !== undefined) fadvise.posix_fadvise(fd, offset, length, fadvise.POSIX_FADV_DONTNEED);
+}
+
+/**
+ * Drops a file's written bytes behind the writer: count the bytes written with
+ * `wrote`; every DROP_BEHIND_BYTES it advises DONTNEED over the file, which
+ * drops what the last advice queued for writeback and queues what came since.
+ */
+export class DropBehind {
+  private sinceAdvice = 0;
+
+  constructor(private readonly fd: number) {}
+
+  wrote(bytes: number): void {
+    this.sinceAdvice += bytes;
+    if (this.sinceAdvice < DROP_BEHIND_BYTES) return;
+    this.sinceAdvice = 0;
+    adviseDontNeed(this.fd, 0, 0);
+  }
+}
