@@ -12,7 +12,8 @@ import { errnoCode } from '../../shared/errors.js';
 import { isAllZero } from '../../shared/block-hash.js';
 import { qemuImgMap } from '../images/qemu-img.js';
 import { BufferPool } from './buffer-pool.js';
-import { READ_AHEAD_DEPTH, readAhead, type PlannedRead } from './read-ahead.js';
+import { READ_AHEAD_DEPTH, readAhead } from './read-ahead.js';
+import { planReads } from './read-plan.js';
 import { ZERO_BLOCK_BYTES } from './request-limits.js';
 
 /** data: must be read; hole: unallocated, reads as zeros; zero: allocated but all zero. */
@@ -88,29 +89,6 @@ export async function* mergeExtents(source: AsyncIterable<Extent> | Iterable<Ext
     pending = e;
   }
   if (pending !== undefined) yield pending;
-}
-
-/**
- * Turns extents of [start, end) into a read plan: data widened outwards to
- * multiples of `align` (HashBlocks reads whole blocks), cut at multiples of
- * `readSize`, and holes passed through unread.
- */
-export async function* planReads(extents: AsyncIterable<Extent>, start: number, end: number, align: number, readSize: number): AsyncGenerator<PlannedRead> {
-  let pos = start;
-  for await (const e of extents) {
-    if (e.kind === 'hole') continue;
-    const from = Math.max(pos, Math.floor(e.offset / align) * align);
-    const to = Math.min(end, Math.ceil((e.offset + e.length) / align) * align);
-    if (from >= to) continue;
-    if (from > pos) yield { offset: pos, length: from - pos, read: false };
-    for (let at = from; at < to; ) {
-      const next = Math.min(to, (Math.floor(at / readSize) + 1) * readSize);
-      yield { offset: at, length: next - at, read: true };
-      at = next;
-    }
-    pos = to;
-  }
-  if (pos < end) yield { offset: pos, length: end - pos, read: false };
 }
 
 /**

@@ -11,6 +11,12 @@ export interface HashJob {
   readonly fd: number;
   readonly start: number;
   readonly end: number;
+  /**
+   * The data extents of [start, end) as (offset, length) pairs, in order:
+   * found by the agent (SEEK_DATA needs fs-ext, which must not be loaded in
+   * a worker thread: read-plan.ts); everything else reads as zeros.
+   */
+  readonly dataExtents: Float64Array;
   readonly blockSize: number;
   /** Blocks per posted batch. */
   readonly batchBlocks: number;

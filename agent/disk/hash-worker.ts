@@ -14,8 +14,10 @@ import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { blockHash, HASH_BYTES, ZERO_HASH } from '../../shared/block-hash.js';
 import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
-import { fileExtents, planReads } from './extent-map.js';
+import type { Extent } from './extent-map.js';
 import type { HashJob, HashJobEnd, HashJobMessage } from './hash-job.js';
+import { planReads } from './read-plan.js';
+// Nothing here may load fs-ext, even indirectly: it is not safe in a worker thread (read-plan.ts).
 
 /** Bytes per read: about one core's L2 cache (see above). */
 export const WORKER_READ_BYTES = 256 * 1024;
@@ -30,6 +32,11 @@ function readFully(fd: number, into: Buffer, length: number, position: number): 
     }
     filled += n;
   }
+}
+
+/** The (offset, length) pairs of a job as data extents. */
+function* dataExtents(pairs: Float64Array): Generator<Extent> {
+  for (let i = 0; i + 1 < pairs.length; i += 2) yield { offset: pairs[i] as number, length: pairs[i + 1] as number, kind: 'data' };
 }
 
 /** Runs one job, posting its batches; resolves with the job's end (never rejects). */
@@ -48,7 +55,7 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
     count = 0;
   };
   try {
-    for await (const step of planReads(fileExtents(job.fd, job.start, job.end), job.start, job.end, job.blockSize, readSize)) {
+    for await (const step of planReads(dataExtents(job.dataExtents), job.start, job.end, job.blockSize, readSize)) {
       if (Atomics.load(stop, 0) !== 0) return { type: 'end', stopped: true };
       if (step.read) readFully(job.fd, buffer, step.length, step.offset);
       // Steps start on block boundaries; only a step ending at the end of the file ends mid-block.

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { KvmcloneError, type ErrorCode, ERROR_CODES } from '../../shared/errors.js';
 import type { HashBatch } from './block-hasher.js';
+import { fileExtents } from './extent-map.js';
 import type { HashJob, HashJobFailure, HashJobMessage } from './hash-job.js';
 
 /** Idle threads kept for the next job; more are ended when their job is done. */
@@ -39,6 +40,10 @@ function rebuild(failure: HashJobFailure): Error {
  */
 export async function* hashOnWorker(fd: number, start: number, end: number, blockSize: number, batchBlocks: number, signal: AbortSignal): AsyncGenerator<HashBatch> {
   signal.throwIfAborted();
+  // The extent walk (SEEK_DATA/SEEK_HOLE, microseconds each) happens here; the thread reads and hashes.
+  const extents: number[] = [];
+  for await (const e of fileExtents(fd, start, end)) if (e.kind === 'data') extents.push(e.offset, e.length);
+  const dataExtents = new Float64Array(extents);
   const worker = idle.pop() ?? spawn();
   worker.ref();
   const stop = new Int32Array(new SharedArrayBuffer(4));
@@ -68,8 +73,8 @@ export async function* hashOnWorker(fd: number, start: number, end: number, bloc
   };
   worker.on('message', onMessage).on('error', onError).on('exit', onExit);
   signal.addEventListener('abort', onAbort, { once: true });
-  const job: HashJob = { type: 'hash', fd, start, end, blockSize, batchBlocks, stop: stop.buffer as SharedArrayBuffer };
-  worker.postMessage(job);
+  const job: HashJob = { type: 'hash', fd, start, end, dataExtents, blockSize, batchBlocks, stop: stop.buffer as SharedArrayBuffer };
+  worker.postMessage(job, [dataExtents.buffer]);
   try {
     for (;;) {
       const next = queue.shift();

@@ -11,7 +11,8 @@
 import type { FileHandle } from 'node:fs/promises';
 import { chunkHash, gridPieceHashes } from '../../shared/block-hash.js';
 import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
-import { fileExtents, planReads, zeroRuns } from './extent-map.js';
+import { fileExtents, zeroRuns } from './extent-map.js';
+import { planReads } from './read-plan.js';
 import { BufferPool } from './buffer-pool.js';
 import type { StreamDigester } from './stream-digest.js';
 import { readAhead, type PlannedRead } from './read-ahead.js';

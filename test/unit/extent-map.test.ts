@@ -1,7 +1,8 @@
 /** The pure parts of the extent map: merging, read planning, and zero-block runs on the 64 KiB grid. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeExtents, planReads, zeroRuns, type Extent } from '../../agent/disk/extent-map.js';
+import { mergeExtents, zeroRuns, type Extent } from '../../agent/disk/extent-map.js';
+import { planReads } from '../../agent/disk/read-plan.js';
 
 const KiB = 1024;
 
