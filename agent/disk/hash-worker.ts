@@ -8,7 +8,9 @@
  * image: 0.84 CPU-s with 2 MiB reads, 0.64 with 256 KiB; threadpool reads of
  * 256 KiB cost more (0.97), not less. A synchronous read would stall the
  * agent's event loop on a cold disk, so it happens here and the main thread
- * only receives the hashes.
+ * only receives the hashes. On a cold disk one small read at a time would
+ * leave the disk idle between them, so the kernel is asked for the next MiB
+ * ahead (page-cache.ts DataPrefetch).
  */
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
@@ -16,8 +18,10 @@ import { blockHash, HASH_BYTES, ZERO_HASH } from '../../shared/block-hash.js';
 import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import type { Extent } from './extent-map.js';
 import type { HashJob, HashJobEnd, HashJobMessage } from './hash-job.js';
+import { DataPrefetch } from './page-cache.js';
 import { planReads } from './read-plan.js';
 // Nothing here may load fs-ext, even indirectly: it is not safe in a worker thread (read-plan.ts).
+// (fadvise, through page-cache.ts, is a Node-API module and is: checked by hash-workers.test.ts.)
 
 /** Bytes per read: about one core's L2 cache (see above). */
 export const WORKER_READ_BYTES = 256 * 1024;
@@ -47,6 +51,9 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
   let batch = new Uint8Array(job.batchBlocks * HASH_BYTES);
   let batchOffset = job.start;
   let count = 0;
+  // Small synchronous reads keep one request in flight; the kernel is asked for the next MiB ahead of them.
+  const prefetch = new DataPrefetch(job.fd, job.dataExtents);
+  let readBytes = 0;
   const flush = (): void => {
     const hashes = count === job.batchBlocks ? batch : batch.slice(0, count * HASH_BYTES);
     post({ type: 'batch', offset: batchOffset, blockCount: count, hashes }, [hashes.buffer as ArrayBuffer]);
@@ -57,7 +64,11 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
   try {
     for await (const step of planReads(dataExtents(job.dataExtents), job.start, job.end, job.blockSize, readSize)) {
       if (Atomics.load(stop, 0) !== 0) return { type: 'end', stopped: true };
-      if (step.read) readFully(job.fd, buffer, step.length, step.offset);
+      if (step.read) {
+        prefetch.keepAhead(readBytes);
+        readFully(job.fd, buffer, step.length, step.offset);
+        readBytes += step.length;
+      }
       // Steps start on block boundaries; only a step ending at the end of the file ends mid-block.
       const blocks = Math.ceil(step.length / job.blockSize);
       for (let i = 0; i < blocks; i += 1) {

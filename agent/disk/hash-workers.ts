@@ -77,6 +77,8 @@ export async function* hashOnWorker(fd: number, start: number, end: number, bloc
   worker.postMessage(job, [dataExtents.buffer]);
   try {
     for (;;) {
+      // Checked before every batch too: nothing is handed out after an abort, even what had already come.
+      signal.throwIfAborted();
       const next = queue.shift();
       if (next !== undefined) {
         yield next;
@@ -86,7 +88,6 @@ export async function* hashOnWorker(fd: number, start: number, end: number, bloc
         if (ended.failure !== undefined) throw ended.failure;
         break;
       }
-      signal.throwIfAborted();
       await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {

@@ -1,5 +1,7 @@
 /**
- * Keeping an image copy out of the destination's page cache.
+ * What the agent tells the kernel about its use of the page cache: keeping an
+ * image copy out of the destination's cache, and asking for the data a hashing
+ * thread reads next before it reads it.
  *
  * A clone writes gigabytes its host will not read again soon (the digest is
  * taken from the bytes on their way in, stream-digest.ts). Left in the page
@@ -21,6 +23,7 @@ interface FadviseModule {
   posix_fadvise(fd: number, offset: number, length: number, advice: number): number;
   readonly failed_to_load?: boolean;
   readonly POSIX_FADV_DONTNEED: number;
+  readonly POSIX_FADV_WILLNEED: number;
 }
 
 const fadvise = ((): FadviseModule | undefined => {
@@ -63,5 +66,52 @@ export class DropBehind {
     if (this.sinceAdvice < DROP_BEHIND_BYTES) return;
     this.sinceAdvice = 0;
     adviseDontNeed(this.fd, 0, 0);
+  }
+}
+
+/** Data bytes a DataPrefetch keeps asked for ahead of the reader. */
+export const PREFETCH_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** Largest single WILLNEED advice. */
+const PREFETCH_PIECE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Read-ahead for a reader that reads a file's data extents in order with
+ * small synchronous reads (the hashing threads, hash-worker.ts): the kernel
+ * is asked (WILLNEED, which starts the reads and returns) for the next
+ * PREFETCH_AHEAD_BYTES of data, so a cold disk is kept busy with several
+ * MiB in flight instead of one small read at a time. Holes are never
+ * advised (that would fill the cache with zero pages). A no-op without the
+ * native module.
+ */
+export class DataPrefetch {
+  private extent = 0;
+  /** Where the next advice starts: inside extent `extent`. */
+  private position: number;
+  private advised = 0;
+
+  /** `dataExtents`: (offset, length) pairs in file order. */
+  constructor(
+    private readonly fd: number,
+    private readonly dataExtents: Float64Array,
+  ) {
+    this.position = dataExtents[0] ?? 0;
+  }
+
+  /** The reader has read `readBytes` data bytes so far: advise until PREFETCH_AHEAD_BYTES lie ahead of it. */
+  keepAhead(readBytes: number): void {
+    if (fadvise === undefined) return;
+    while (this.advised < readBytes + PREFETCH_AHEAD_BYTES && 2 * this.extent + 1 < this.dataExtents.length) {
+      const start = this.dataExtents[2 * this.extent] as number;
+      const end = start + (this.dataExtents[2 * this.extent + 1] as number);
+      this.position = Math.max(this.position, start);
+      const length = Math.min(PREFETCH_PIECE_BYTES, end - this.position);
+      if (length > 0) {
+        fadvise.posix_fadvise(this.fd, this.position, length, fadvise.POSIX_FADV_WILLNEED);
+        this.position += length;
+        this.advised += length;
+      }
+      if (this.position >= end) this.extent += 1;
+    }
   }
 }

@@ -24,7 +24,6 @@ import type { JournalHeader } from './journal-format.js';
 import { imageNameOfJournal, journalPathFor, openJournalLocked, syncDirectory } from './journal-file.js';
 import { checkJournal, forEachRecord, type ReadAt } from './journal-reader.js';
 
-
 /** What became of a journal: applied and removed, removed unapplied, or there was none. */
 export type JournalOutcome =
   | { readonly outcome: 'none' }
@@ -98,7 +97,8 @@ export async function settleJournal(fh: FileHandle, path: string, image: string)
       return { outcome: 'foreign', reason: `it was written for inode ${check.header.ino} but ${image} is inode ${ist.ino}${ist.isFile() ? '' : ' and not a regular file'}` };
     }
     await target.truncate(check.header.size);
-    // Several in flight: measured, awaiting each of 1609 records' writes before the next took 0.22–0.29 s.
+    // Several in flight. Measured on the testbed, 1609 records of 64 KiB: 0.22–0.29 s one write at a time,
+    // 0.18–0.20 s with eight (what is left is the kernel's cost of dirtying the pages).
     const writes = new OrderedWrites(target, REPLAY_WRITE_DEPTH);
     try {
       await forEachRecord(read, size, async (record) => {
