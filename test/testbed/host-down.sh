@@ -85,6 +85,12 @@ if [ -n "$NETNS_INO" ] && [ -n "$VR" ] && ip link show "$VR" >/dev/null 2>&1 &&
   # the netns deletion may take the veth with it at any moment: gone is fine
   ip link del "$VR" 2>/dev/null || true
 fi
+# The kernel destroys a deleted netns, and the veth with it, asynchronously: wait until the
+# interface is gone, so that a host-up.sh right after this does not find it still there.
+if [ -n "$VR" ]; then
+  for _ in $(seq 1 100); do ip link show "$VR" >/dev/null 2>&1 || break; sleep 0.1; done
+  ip link del "$VR" 2>/dev/null || true
+fi
 rm -f "$P"/*.pid "$R/host.env" 2>/dev/null || true
 
 if [ "$PURGE" = 1 ]; then
