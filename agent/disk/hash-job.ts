@@ -40,10 +40,9 @@ export interface HashJobFailure {
   readonly message: string;
 }
 
-/** The last message of a job: finished, stopped on request, or failed. */
+/** The last message of a job: finished, stopped on request, or failed (`failure`). */
 export interface HashJobEnd {
   readonly type: 'end';
-  readonly stopped: boolean;
   readonly failure?: HashJobFailure;
 }
 

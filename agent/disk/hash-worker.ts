@@ -15,25 +15,24 @@
 import { readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { blockHash, HASH_BYTES, ZERO_HASH } from '../../shared/block-hash.js';
-import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
+import { errnoCode, KvmcloneError } from '../../shared/errors.js';
 import type { Extent } from './extent-map.js';
 import type { HashJob, HashJobEnd, HashJobMessage } from './hash-job.js';
 import { DataPrefetch } from './page-cache.js';
+import { fileShrank } from './read-ahead.js';
 import { planReads } from './read-plan.js';
 // Nothing here may load fs-ext, even indirectly: it is not safe in a worker thread (read-plan.ts).
 // (fadvise, through page-cache.ts, is a Node-API module and is: checked by hash-workers.test.ts.)
 
 /** Bytes per read: about one core's L2 cache (see above). */
-export const WORKER_READ_BYTES = 256 * 1024;
+const WORKER_READ_BYTES = 256 * 1024;
 
 /** Reads exactly `length` bytes at `position` into `into`; a short read means the file shrank. */
 function readFully(fd: number, into: Buffer, length: number, position: number): void {
   let filled = 0;
   while (filled < length) {
     const n = readSync(fd, into, filled, length - filled, position + filled);
-    if (n === 0) {
-      throw failedPrecondition(`the file ended at byte ${position + filled} while ${length} bytes from ${position} were being read: it changed during the call`);
-    }
+    if (n === 0) throw fileShrank(position, length, filled);
     filled += n;
   }
 }
@@ -63,7 +62,7 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
   };
   try {
     for await (const step of planReads(dataExtents(job.dataExtents), job.start, job.end, job.blockSize, readSize)) {
-      if (Atomics.load(stop, 0) !== 0) return { type: 'end', stopped: true };
+      if (Atomics.load(stop, 0) !== 0) return { type: 'end' };
       if (step.read) {
         prefetch.keepAhead(readBytes);
         readFully(job.fd, buffer, step.length, step.offset);
@@ -79,10 +78,10 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
       }
     }
     if (count > 0) flush();
-    return { type: 'end', stopped: false };
+    return { type: 'end' };
   } catch (err) {
     const kvmclone = err instanceof KvmcloneError;
-    return { type: 'end', stopped: false, failure: { code: kvmclone ? err.code : errnoCode(err), kvmclone, message: err instanceof Error ? err.message : String(err) } };
+    return { type: 'end', failure: { code: kvmclone ? err.code : errnoCode(err), kvmclone, message: err instanceof Error ? err.message : String(err) } };
   }
 }
 

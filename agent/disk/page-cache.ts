@@ -36,7 +36,7 @@ const fadvise = ((): FadviseModule | undefined => {
 })();
 
 /** Bytes written between two drop-behind advices: a window of writeback in flight, a window being dropped. */
-export const DROP_BEHIND_BYTES = 64 * 1024 * 1024;
+const DROP_BEHIND_BYTES = 64 * 1024 * 1024;
 
 /** True when the kernel can be advised (the native module loaded). */
 export const pageCacheAdviceAvailable: boolean = fadvise !== undefined;
@@ -70,7 +70,7 @@ export class DropBehind {
 }
 
 /** Data bytes a DataPrefetch keeps asked for ahead of the reader. */
-export const PREFETCH_AHEAD_BYTES = 8 * 1024 * 1024;
+const PREFETCH_AHEAD_BYTES = 8 * 1024 * 1024;
 
 /** Largest single WILLNEED advice. */
 const PREFETCH_PIECE_BYTES = 2 * 1024 * 1024;
@@ -86,17 +86,15 @@ const PREFETCH_PIECE_BYTES = 2 * 1024 * 1024;
  */
 export class DataPrefetch {
   private extent = 0;
-  /** Where the next advice starts: inside extent `extent`. */
-  private position: number;
+  /** Where the next advice starts (raised to the start of extent `extent` when behind it). */
+  private position = 0;
   private advised = 0;
 
   /** `dataExtents`: (offset, length) pairs in file order. */
   constructor(
     private readonly fd: number,
     private readonly dataExtents: Float64Array,
-  ) {
-    this.position = dataExtents[0] ?? 0;
-  }
+  ) {}
 
   /** The reader has read `readBytes` data bytes so far: advise until PREFETCH_AHEAD_BYTES lie ahead of it. */
   keepAhead(readBytes: number): void {

@@ -108,15 +108,10 @@ export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], ch
         signal.throwIfAborted();
         const bytes = data.subarray(run.offset - item.offset, run.offset - item.offset + run.length);
         users += 1;
-        if (blockHashes) {
-          // One pass: the same piece hashes go on the wire and into the digest.
-          const pieces = gridPieceHashes(run.offset, bytes);
-          digester?.data(run.offset, bytes, pieces);
-          await send({ data: { offset: run.offset, data: bytes, blockHashes: pieces } }, done);
-        } else {
-          digester?.data(run.offset, bytes);
-          await send({ data: { offset: run.offset, data: bytes, hash: chunkHash(bytes) } }, done);
-        }
+        // With block hashes, one pass: the same piece hashes go on the wire and into the digest.
+        const pieces = blockHashes ? gridPieceHashes(run.offset, bytes) : undefined;
+        digester?.data(run.offset, bytes, pieces);
+        await send({ data: pieces === undefined ? { offset: run.offset, data: bytes, hash: chunkHash(bytes) } : { offset: run.offset, data: bytes, blockHashes: pieces } }, done);
         totals.dataBytes += run.length;
         totals.dataChunks += 1;
       }

@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { failedPrecondition } from '../../shared/errors.js';
+import { failedPrecondition, type KvmcloneError } from '../../shared/errors.js';
 import type { BufferPool, PooledBuffer } from './buffer-pool.js';
 
 /** One step of a read plan: a span of the file, read or only passed through (a hole). */
@@ -48,6 +48,14 @@ export async function withReadOnlyFile<T>(path: string, fn: (fh: FileHandle) => 
 }
 
 /**
+ * The error of a read that came up short: the file ended at `position + filled`
+ * while `length` bytes from `position` were being read, so it changed during the call.
+ */
+export function fileShrank(position: number, length: number, filled: number): KvmcloneError {
+  return failedPrecondition(`the file ended at byte ${position + filled} while ${length} bytes from ${position} were being read: it changed during the call`);
+}
+
+/**
  * Reads exactly `length` bytes at `position` into a new buffer. A short read
  * means the file shrank under us: the bytes the caller planned for no longer
  * exist, which is refused rather than padded.
@@ -58,9 +66,7 @@ export async function readExactly(fh: FileHandle, position: number, length: numb
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await fh.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) {
-      throw failedPrecondition(`the file ended at byte ${position + filled} while ${length} bytes from ${position} were being read: it changed during the call`);
-    }
+    if (bytesRead === 0) throw fileShrank(position, length, filled);
     filled += bytesRead;
   }
   return buffer;

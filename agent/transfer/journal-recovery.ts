@@ -110,7 +110,7 @@ export async function settleJournal(fh: FileHandle, path: string, image: string)
         }
       });
     } catch (err) {
-      await writes.drain().catch(() => undefined);
+      await writes.settle();
       throw err;
     }
     await writes.drain();
