@@ -3,6 +3,7 @@
  * image roots → server → READY, then SIGTERM/SIGINT → STOPPING → exit 0.
  * main.ts only parses flags and calls this.
  */
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { missingNodeOptions } from './node-options.js';
@@ -15,6 +16,7 @@ import { LibvirtAdapter } from './libvirt/libvirt-adapter.js';
 import { ImageRoots } from './paths/image-roots.js';
 import { startAgentServer } from './server/agent-server.js';
 import { recoverAllJournals } from './transfer/journal-recovery.js';
+import { endStaleLiveViews } from './live/stale-jobs.js';
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -30,9 +32,23 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   try {
     const roots = await ImageRoots.open(options.imageRoots);
     // A sync journal a crash left behind is rolled forward (or discarded) before any call can see its image.
-    const journals = await recoverAllJournals(roots, log);
+    // Journals of the guest layer are applied through qemu-nbd, whose sockets go in the runtime directory.
+    const journals = await recoverAllJournals(roots, log, { runtimeDir: dirname(options.socket) });
     if (journals.replayed + journals.discarded + journals.foreign + journals.failed > 0) log.info({ journals }, 'sync journals settled at start-up');
-    running = await startAgentServer({ log, libvirt, roots, socket: options.socket, socketMode: options.socketMode, socketGroup: options.socketGroup, peerSocket: options.peerSocket });
+    // Backup jobs and scratch files of live views a killed agent left behind go before anything can use them.
+    const stale = await endStaleLiveViews(libvirt, dirname(options.socket), options.scratchDir, log);
+    if (stale.jobs + stale.files > 0) log.info({ stale }, 'live-view leftovers cleaned up at start-up');
+    running = await startAgentServer({
+      log,
+      libvirt,
+      roots,
+      socket: options.socket,
+      socketMode: options.socketMode,
+      socketGroup: options.socketGroup,
+      peerSocket: options.peerSocket,
+      scratchDir: options.scratchDir,
+      freezeTimeoutMs: options.freezeTimeoutMs,
+    });
     lifecycle.transition('RUNNING');
     const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;
     notifier.ready(status);

@@ -86,3 +86,37 @@ export class ImageDigest {
     return `blake3:${this.hasher.digest('hex')}`;
   }
 }
+
+/**
+ * Digest of some ranges of an image rather than all of it: blake3-256 over
+ * the image size (8 bytes LE), then for each range in offset order its
+ * offset and length (8 bytes LE each) and the block hashes of its blocks
+ * (ranges lie on the block grid; the last block of the image may be short).
+ * A changed-block sync compares the source's digest of what it sent with the
+ * destination's digest of what it reads back after applying it: the blocks
+ * outside the ranges are vouched for by the dirty bitmap on the source and
+ * by the unchanged identity of the destination image, not re-read.
+ */
+export class RangesDigest {
+  private readonly hasher = new Blake3Hasher();
+
+  constructor(size: number) {
+    const header = Buffer.alloc(8);
+    header.writeBigUInt64LE(BigInt(size));
+    this.hasher.update(header);
+  }
+
+  /** Adds one range and its block hashes (ranges in ascending offset order). */
+  range(offset: number, length: number, hashes: Uint8Array): void {
+    const head = Buffer.alloc(16);
+    head.writeBigUInt64LE(BigInt(offset), 0);
+    head.writeBigUInt64LE(BigInt(length), 8);
+    this.hasher.update(head);
+    this.hasher.update(asBuffer(hashes));
+  }
+
+  /** "blake3-ranges:" + 64 hex digits. */
+  digest(): string {
+    return `blake3-ranges:${this.hasher.digest('hex')}`;
+  }
+}

@@ -33,6 +33,15 @@ export const agentFileSchema = z.strictObject({
   log_level: z.enum(LOG_LEVELS).optional(),
   /** How long SIGTERM waits for calls to finish before cancelling them. */
   shutdown_grace: durationField.optional(),
+  /** Live (running-VM) copies. */
+  live: z
+    .strictObject({
+      /** Where backup jobs put their scratch files (default: the first image root). */
+      scratch_dir: absolutePathField.optional(),
+      /** Longest wait for the guest agent to freeze or thaw the guest's filesystems. */
+      freeze_timeout: durationField.optional(),
+    })
+    .optional(),
 });
 
 /** Compiled agent options. */
@@ -45,6 +54,9 @@ export interface AgentOptions {
   libvirtUri: string;
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownGraceMs: number;
+  /** Directory of backup scratch files. */
+  scratchDir: string;
+  freezeTimeoutMs: number;
 }
 
 /** Command-line overrides (CONTRACT.md). */
@@ -82,5 +94,7 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     libvirtUri: merged.libvirt_uri ?? AGENT_DEFAULTS.libvirtUri,
     logLevel: merged.log_level ?? 'info',
     shutdownGraceMs: merged.shutdown_grace ?? 10_000,
+    scratchDir: merged.live?.scratch_dir ?? (merged.image_roots ?? AGENT_DEFAULTS.imageRoots)[0] ?? AGENT_DEFAULTS.imageRoots[0],
+    freezeTimeoutMs: merged.live?.freeze_timeout ?? 10_000,
   };
 }

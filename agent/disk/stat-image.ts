@@ -14,7 +14,7 @@ import { CommandError } from '../process/run-command.js';
 
 /** Facts about the image at `resolved` (a path already confined by ImageRoots). */
 export async function statImage(resolved: string, signal: AbortSignal): Promise<StatImageResponse__Output> {
-  const st = await stat(resolved);
+  const st = await stat(resolved, { bigint: true });
   if (!st.isFile()) throw invalidArgument(`path: ${resolved} is not a regular file`);
   let info;
   try {
@@ -27,9 +27,13 @@ export async function statImage(resolved: string, signal: AbortSignal): Promise<
     path: resolved,
     format: info.format,
     virtualSize: info.virtualSize,
-    fileSize: st.size,
-    allocatedSize: st.blocks * 512,
+    fileSize: Number(st.size),
+    allocatedSize: Number(st.blocks) * 512,
     backingReference: info.backingReference,
     backingFormat: info.backingFormat,
+    dev: Number(st.dev),
+    ino: Number(st.ino),
+    mtimeNs: st.mtimeNs.toString(),
+    ctimeNs: st.ctimeNs.toString(),
   };
 }

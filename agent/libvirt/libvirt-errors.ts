@@ -38,10 +38,16 @@ export const VIR_ERR = {
   OPERATION_TIMEOUT: 68,
   ARGUMENT_UNSUPPORTED: 74,
   OPERATION_UNSUPPORTED: 84,
+  AGENT_UNRESPONSIVE: 86,
   RESOURCE_BUSY: 87,
   ACCESS_DENIED: 88,
   CPU_INCOMPATIBLE: 91,
   XML_INVALID_SCHEMA: 92,
+  AGENT_UNSYNCED: 97,
+  INVALID_DOMAIN_CHECKPOINT: 102,
+  NO_DOMAIN_CHECKPOINT: 103,
+  NO_DOMAIN_BACKUP: 104,
+  CHECKPOINT_INCONSISTENT: 109,
 } as const;
 
 /** Message prefixes from libvirt's virErrorMsgStrings table, most specific first. */
@@ -49,6 +55,12 @@ const MESSAGE_PREFIXES: ReadonlyArray<readonly [RegExp, number]> = [
   [/^Domain not found\b/, VIR_ERR.NO_DOMAIN],
   [/^Storage pool not found\b/, VIR_ERR.NO_STORAGE_POOL],
   [/^Storage volume not found\b/, VIR_ERR.NO_STORAGE_VOL],
+  [/^Domain checkpoint not found\b/, VIR_ERR.NO_DOMAIN_CHECKPOINT],
+  [/^Invalid domain checkpoint\b/, VIR_ERR.INVALID_DOMAIN_CHECKPOINT],
+  [/^Domain backup job id not found\b/, VIR_ERR.NO_DOMAIN_BACKUP],
+  [/^checkpoint inconsistent\b/, VIR_ERR.CHECKPOINT_INCONSISTENT],
+  [/^Guest agent is not responding\b/, VIR_ERR.AGENT_UNRESPONSIVE],
+  [/^guest agent replied with wrong id\b/, VIR_ERR.AGENT_UNSYNCED],
   [/^Requested operation is not valid\b/, VIR_ERR.OPERATION_INVALID],
   [/^XML error: |^XML description is invalid or not well formed/, VIR_ERR.XML_ERROR],
   // XML_DETAIL has no prefix of its own: it is libxml2's "(name):line: message"
@@ -140,7 +152,8 @@ export const isXmlError = (err: unknown): boolean =>
  */
 export function isDomainExists(err: unknown): boolean {
   if (has(err, VIR_ERR.DOM_EXIST)) return true;
-  return has(err, VIR_ERR.OPERATION_FAILED) && /already (exists|defined)/.test(libvirtFailureInfo(err)?.message ?? '');
+  const message = libvirtFailureInfo(err)?.message ?? '';
+  return has(err, VIR_ERR.OPERATION_FAILED) && /already (exists|defined)/.test(message) && !CHECKPOINT_EXISTS.test(message);
 }
 
 /** libvirtd cannot be reached, or the connection to it was lost (it restarted). */
@@ -151,12 +164,89 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_LOST.test(info.message);
 }
 
+// --- Backup jobs, checkpoints and the guest agent (live clone and sync). ---
+// These predicates also see through the KvmcloneError the port throws (its `cause`),
+// so callers of the port can test what they caught.
+
+/** The libvirt failure under `err`: `err` itself, or the cause of the KvmcloneError(s) wrapping it. */
+function libvirtCause(err: unknown): unknown {
+  let e = err;
+  for (let i = 0; i < 4 && e instanceof KvmcloneError; i++) e = e.cause;
+  return e;
+}
+
+function hasThrough(err: unknown, codes: readonly number[], text?: RegExp): boolean {
+  const cause = libvirtCause(err);
+  if (!has(cause, ...codes)) return false;
+  return text === undefined || text.test(libvirtFailureInfo(cause)?.message ?? '');
+}
+
+/** "operation failed: domain moment NAME already exists" (a checkpoint or snapshot of that name exists). */
+const CHECKPOINT_EXISTS = /domain moment \S+ already exists/;
+
+/** No checkpoint of that name (VIR_ERR_NO_DOMAIN_CHECKPOINT), also for the base of an incremental backup. */
+export const isNoCheckpoint = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_DOMAIN_CHECKPOINT]);
+
+/**
+ * The checkpoint's bitmaps are missing or broken, so it cannot be the base of
+ * an incremental backup: VIR_ERR_CHECKPOINT_INCONSISTENT ("missing or broken
+ * bitmap 'X' for disk 'vdb'", after QEMU stopped uncleanly or on a redefine
+ * with validation), or libvirt 9.0's internal error when such a checkpoint is
+ * deleted with its data ("bitmap 'X' not found in backing chain of 'vdb'").
+ * The way out: delete it metadata-only and start over with a full backup.
+ */
+export const isCheckpointInconsistent = (err: unknown): boolean =>
+  hasThrough(err, [VIR_ERR.CHECKPOINT_INCONSISTENT]) || hasThrough(err, [VIR_ERR.INTERNAL_ERROR], /bitmap '[^']*' not found in backing chain/);
+
+/** A checkpoint (or snapshot) of that name exists already. */
+export const isCheckpointExists = (err: unknown): boolean => hasThrough(err, [VIR_ERR.OPERATION_FAILED], CHECKPOINT_EXISTS);
+
+/** A disk cannot carry a checkpoint: libvirt 9.0 keeps dirty bitmaps in qcow2 only ("checkpoint for disk vdc unsupported for storage type raw"). */
+export const isCheckpointUnsupported = (err: unknown): boolean =>
+  hasThrough(err, [VIR_ERR.CONFIG_UNSUPPORTED], /checkpoint for disk \S+ unsupported/);
+
+/** The domain has no backup job (VIR_ERR_NO_DOMAIN_BACKUP, "no domain backup job present"). */
+export const isNoBackupJob = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_DOMAIN_BACKUP]);
+
+/** A backup's scratch file exists already ("store 'PATH' for backup of 'vdb' exists"): libvirt creates it and never reuses one. */
+export const isBackupScratchExists = (err: unknown): boolean => hasThrough(err, [VIR_ERR.INVALID_ARG], /store '.*' for backup of '.*' exists/);
+
+/** No job runs on the domain ("no job is active on the domain"), e.g. for an abort. */
+export const isNoActiveJob = (err: unknown): boolean => hasThrough(err, [VIR_ERR.OPERATION_INVALID], /no job is active on the domain/);
+
+/**
+ * The domain is not running, so what needs QEMU cannot be done: "domain is
+ * not running" (sizes, freezes, validation, job queries) or, from libvirt
+ * 9.0's backup and checkpoint calls, "cannot perform disk backup for inactive
+ * domain", "cannot create/delete checkpoint for inactive domain".
+ */
+export const isDomainNotRunning = (err: unknown): boolean =>
+  hasThrough(err, [VIR_ERR.OPERATION_INVALID], /domain is not running/) || hasThrough(err, [VIR_ERR.OPERATION_UNSUPPORTED], /for inactive domain/);
+
+/**
+ * The guest agent cannot freeze or thaw: the domain has no agent channel
+ * ("argument unsupported: QEMU guest agent is not configured"), the agent is
+ * not running in the guest ("Guest agent is not responding: QEMU guest agent
+ * is not connected"), or it does not answer. The copy is then
+ * crash-consistent.
+ */
+export const isGuestAgentUnavailable = (err: unknown): boolean =>
+  hasThrough(err, [VIR_ERR.AGENT_UNRESPONSIVE, VIR_ERR.AGENT_UNSYNCED]) || hasThrough(err, [VIR_ERR.ARGUMENT_UNSUPPORTED], /guest agent is not configured/);
+
 const CODE_OF: ReadonlyArray<readonly [(err: unknown) => boolean, ErrorCode]> = [
   [isConnectionError, 'UNAVAILABLE'],
   [isNoDomain, 'NOT_FOUND'],
   [isNoStoragePool, 'NOT_FOUND'],
   [(e) => has(e, VIR_ERR.NO_STORAGE_VOL), 'NOT_FOUND'],
   [isDomainExists, 'ALREADY_EXISTS'],
+  [isNoCheckpoint, 'NOT_FOUND'],
+  [isNoBackupJob, 'NOT_FOUND'],
+  [isCheckpointExists, 'ALREADY_EXISTS'],
+  [isBackupScratchExists, 'ALREADY_EXISTS'],
+  [isCheckpointInconsistent, 'FAILED_PRECONDITION'],
+  [isCheckpointUnsupported, 'FAILED_PRECONDITION'],
+  [isGuestAgentUnavailable, 'FAILED_PRECONDITION'],
+  [(e) => has(e, VIR_ERR.INVALID_DOMAIN_CHECKPOINT), 'INVALID_ARGUMENT'],
   [isXmlError, 'INVALID_ARGUMENT'],
   [isOperationInvalid, 'FAILED_PRECONDITION'],
   [(e) => has(e, VIR_ERR.OPERATION_FAILED, VIR_ERR.CPU_INCOMPATIBLE, VIR_ERR.NO_SUPPORT, VIR_ERR.OPERATION_UNSUPPORTED, VIR_ERR.ARGUMENT_UNSUPPORTED), 'FAILED_PRECONDITION'],

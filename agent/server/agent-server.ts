@@ -9,7 +9,7 @@ import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
 import { loadAgentProto } from '../../shared/proto.js';
 import { KvmcloneError } from '../../shared/errors.js';
-import type { LibvirtPort } from '../libvirt/libvirt-port.js';
+import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { RpcDeps } from '../rpc/handlers.js';
 import { WideWindowServer } from '../rpc/wide-window-server.js';
@@ -21,6 +21,7 @@ import { createStorageService } from '../services/storage-service.js';
 import { createTransferService } from '../services/transfer-service.js';
 import { LockRegistry } from '../transfer/lock-registry.js';
 import { TicketRegistry } from '../transfer/ticket-registry.js';
+import { LiveViews } from '../live/live-views.js';
 import { startPeerServer } from './peer-server.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
 import { dirname } from 'node:path';
@@ -28,13 +29,17 @@ import { dirname } from 'node:path';
 /** What the server needs from the process. */
 export interface AgentServerDeps {
   log: Logger;
-  libvirt: LibvirtPort;
+  libvirt: LibvirtPort & LibvirtLivePort;
   roots: ImageRoots;
   socket: string;
   socketMode: number;
   socketGroup?: string | number | undefined;
   /** The ticket-guarded read-only socket other agents pull from. */
   peerSocket: string;
+  /** Where backup scratch files go (live views). */
+  scratchDir: string;
+  /** Longest wait for a guest agent's freeze or thaw. */
+  freezeTimeoutMs: number;
 }
 
 /** A running agent server. */
@@ -63,7 +68,8 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal };
   const server = new WideWindowServer();
   const hashMemory = new HashMemory();
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory };
+  const views = new LiveViews();
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   server.addService(v1.DomainService.service, createDomainService(services));
@@ -72,7 +78,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const locks = new LockRegistry();
   server.addService(
     v1.TransferService.service,
-    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket }),
+    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs }),
   );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
@@ -83,7 +89,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
-  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, socket: deps.peerSocket });
+  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

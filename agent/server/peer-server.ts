@@ -6,6 +6,7 @@
  * only root (sshd's forward, as the login user root) can connect.
  */
 import * as grpc from '@grpc/grpc-js';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { permissionDenied } from '../../shared/errors.js';
 import type { DiskServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DiskService.js';
@@ -19,6 +20,8 @@ import { createDiskService } from '../services/disk-service.js';
 import { TICKET_METADATA } from '../transfer/pull-image.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
+import { isViewPath, parseViewPath } from '../live/view-path.js';
+import type { LiveViews } from '../live/live-views.js';
 
 type GuardedCall = { metadata: grpc.Metadata; request: { path: string } };
 
@@ -27,7 +30,8 @@ async function refusal(call: GuardedCall, deps: { roots: ImageRoots; tickets: Ti
   try {
     const ticket = call.metadata.get(TICKET_METADATA)[0];
     if (typeof ticket !== 'string') throw permissionDenied('the peer socket needs a ticket');
-    const resolved = await deps.roots.existing(call.request.path, 'path');
+    // A live view's path names no file: it is checked for form and must be named by the ticket as it is.
+    const resolved = isViewPath(call.request.path) ? (parseViewPath(call.request.path), call.request.path) : await deps.roots.existing(call.request.path, 'path');
     if (deps.tickets.allows(ticket, resolved) === undefined) throw permissionDenied(`no live ticket allows reading ${resolved}`);
     return undefined;
   } catch (err) {
@@ -70,11 +74,12 @@ export async function startPeerServer(deps: {
   roots: ImageRoots;
   hashMemory: HashMemory;
   tickets: TicketRegistry;
+  views: LiveViews;
   socket: string;
 }): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
-  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory });
+  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, runtimeDir: dirname(deps.socket), views: deps.views });
   server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log }));
   await prepareSocketPath(deps.socket);
   await new Promise<void>((resolve, reject) =>

@@ -9,7 +9,6 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { invalidArgument } from '../../shared/errors.js';
 import type { DiskServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DiskService.js';
 import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent/v1/Extent.js';
 import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
@@ -24,6 +23,11 @@ import { writeRanges } from '../disk/staging-writer.js';
 import { statImage } from '../disk/stat-image.js';
 import { rebaseStaging } from '../disk/staging-rebase.js';
 import { removeImage } from '../disk/remove-image.js';
+import { guestDigestImage, guestHashBlocks, isGuestLayer } from '../guest/guest-disk-calls.js';
+import type { LiveViews } from '../live/live-views.js';
+import { isViewPath } from '../live/view-path.js';
+import { viewDigestImage, viewHashBlocks, viewMapExtents, viewReadRanges, viewStatImage } from '../live/view-disk-calls.js';
+import { invalidArgument, notFound } from '../../shared/errors.js';
 
 /** What DiskService needs from the agent. */
 export interface DiskServiceDeps {
@@ -31,6 +35,10 @@ export interface DiskServiceDeps {
   readonly roots: ImageRoots;
   /** Block hashes already taken of unchanged files (shared by every service of the agent). */
   readonly hashMemory: HashMemory;
+  /** The agent's runtime directory: where the GUEST layer's qemu-nbd sockets go (agent/guest/guest-disk-calls.ts). */
+  readonly runtimeDir?: string;
+  /** Open live views: a view path (agent/live/view-path.ts) is answered from its export (agent/live/view-disk-calls.ts). */
+  readonly views?: LiveViews;
 }
 
 /** Extents per MapExtents message (~15 bytes each on the wire). */
@@ -85,10 +93,17 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
 /** Builds the DiskService handlers for the agent's gRPC server. */
 export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const { rpc, roots, hashMemory } = deps;
+  /** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
+  const views = (): LiveViews => {
+    if (deps.views === undefined) throw notFound('this service has no live views');
+    return deps.views;
+  };
   return {
-    StatImage: unary('StatImage', rpc, async (req, ctx) => statImage(await roots.existing(req.path, 'path'), ctx.signal)),
+    StatImage: unary('StatImage', rpc, async (req, ctx) => (isViewPath(req.path) ? viewStatImage(views(), req.path) : statImage(await roots.existing(req.path, 'path'), ctx.signal))),
 
     MapExtents: serverStream('MapExtents', rpc, async (req, send, ctx) => {
+      if (isViewPath(req.path)) return viewMapExtents(views(), req, ctx, (extents, size) => sendExtents(extents, size, send));
+      if (req.dirtyOnly) throw invalidArgument('dirty_only: only a live view has changed blocks to list');
       const layer: unknown = req.layer;
       if (layer === 'EXTENT_LAYER_GUEST') {
         if (req.detectZeroes) throw invalidArgument('detect_zeroes: only the FILE layer detects zeroes; the GUEST layer reports what qemu-img knows');
@@ -105,6 +120,8 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       const offset = checkByteCount(req.offset, 'offset');
       const length = checkByteCount(req.length, 'length');
       if (offset % blockSize !== 0) throw invalidArgument(`offset: ${offset} is not a multiple of block_size ${blockSize}`);
+      if (isViewPath(req.path)) return viewHashBlocks(views(), req.path, { blockSize, offset, length, batchBlocks }, send, ctx);
+      if (isGuestLayer(req.layer)) return guestHashBlocks(req.path, { blockSize, offset, length, batchBlocks }, send, ctx, deps);
       await withImage(roots, req.path, async (fh, size, resolved) => {
         let sent = false;
         for await (const batch of rememberedHashBlocks(fh, resolved, size, { blockSize, offset, length, batchBlocks }, hashMemory, ctx.signal)) {
@@ -116,9 +133,16 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       });
     }),
 
-    DigestImage: unary('DigestImage', rpc, (req, ctx) => withImage(roots, req.path, async (fh, size, resolved) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, ctx.signal) }))),
+    DigestImage: unary('DigestImage', rpc, (req, ctx) =>
+      isViewPath(req.path)
+        ? viewDigestImage(views(), req, ctx)
+        : req.ranges.length > 0
+          ? Promise.reject(invalidArgument('ranges: only a live view is digested by ranges'))
+          : isGuestLayer(req.layer) ? guestDigestImage(req.path, ctx, deps) : withImage(roots, req.path, async (fh, size, resolved) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, ctx.signal) })),
+    ),
 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
+      if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
       const chunkSize = checkChunkSize(req.chunkSize);
       await withImage(roots, req.path, async (fh, size, resolved) => {
         const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, ctx.signal, req.blockHashes);

@@ -9,10 +9,14 @@ import { invalidArgument } from '../../shared/errors.js';
 import { checkId, checkVmName } from '../../shared/validation.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { serverStream, type RpcDeps } from '../rpc/handlers.js';
+import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
 import { pullImage } from '../transfer/pull-image.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
+import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
+import type { LiveViews } from '../live/live-views.js';
+import { describeLiveView, openLiveView } from '../live/open-live-view.js';
+import { pruneCheckpoints } from '../live/prune-checkpoints.js';
 
 /** What TransferService needs. */
 export interface TransferServiceDeps {
@@ -26,6 +30,13 @@ export interface TransferServiceDeps {
   peerSocket: string;
   /** Block hashes already taken of unchanged files: an in-place pull digests only what it changed. */
   hashMemory: HashMemory;
+  libvirt: LibvirtPort & LibvirtLivePort;
+  /** Open live views (OpenLiveView), shared with DiskService's view paths. */
+  views: LiveViews;
+  /** Where backup scratch files go. */
+  scratchDir: string;
+  /** Longest wait for a guest agent's freeze or thaw. */
+  freezeTimeoutMs: number;
 }
 
 /** Most paths one ticket may name (a VM's disks, backing files, NVRAM, TPM state). */
@@ -38,7 +49,7 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 
 /** Builds the TransferService handlers. */
 export function createTransferService(deps: TransferServiceDeps): TransferServiceHandlers {
-  const { rpc, roots, tickets, locks } = deps;
+  const { rpc, roots, tickets, locks, libvirt, views } = deps;
   return {
     OpenTicket: serverStream('OpenTicket', rpc, async (req, send, ctx) => {
       const operationId = checkId(req.operationId, 'operation_id');
@@ -62,6 +73,21 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       await pullImage(req, { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory }, send, ctx.signal);
       log.info({ target: req.targetPath }, 'pull finished');
     }),
+
+    OpenLiveView: serverStream('OpenLiveView', rpc, async (req, send, ctx) => {
+      const log = ctx.log.child({ operationId: req.operationId, vm: req.vmName });
+      await openLiveView(
+        req,
+        { libvirt, roots, views, tickets, runtimeDir: deps.runtimeDir, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, peerSocket: deps.peerSocket },
+        send,
+        ctx.signal,
+        log,
+      );
+    }),
+
+    DescribeLiveView: unary('DescribeLiveView', rpc, async (req) => describeLiveView(views, req.operationId)),
+
+    PruneCheckpoints: unary('PruneCheckpoints', rpc, async (req, ctx) => pruneCheckpoints(req, libvirt, ctx.log, ctx.signal)),
 
     HoldLock: serverStream('HoldLock', rpc, async (req, send, ctx) => {
       const vm = checkVmName(req.vmName, 'vm_name');

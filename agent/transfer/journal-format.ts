@@ -10,15 +10,26 @@
  * trailer, a flipped bit — is discarded and the image, never touched before
  * the commit, stays as it was.
  *
+ * The apply code took the header's once-reserved word at offset 12, whose 0
+ * means what every older journal meant (the file layer), so file journals
+ * read exactly as before and the version did not change. An unknown code is
+ * corrupt. Beware a downgrade: an agent older than the code ignores the word
+ * and would write a guest journal's guest offsets into the file as stored —
+ * settle guest journals (start the new agent once) before going back.
+ *
  * Layout, all integers little-endian:
  *
  *     header, 64 bytes
  *        0  magic     8   "KVMCJNL\0"
  *        8  version   u32 1
- *       12  reserved  u32 0
+ *       12  apply     u32 how the records reach the image (JournalLayer):
+ *                         0 = the file as stored (every journal before the guest layer),
+ *                         1 = guest layer of a raw image, 2 = guest layer of a qcow2
+ *                         image (through qemu-nbd; offsets and size are guest ones)
  *       16  dev       u64 st_dev of the image when the journal was made (for logs)
  *       24  ino       u64 st_ino of the image: the journal applies to that inode only
- *       32  size      u64 the image's size after the apply (the source's file size)
+ *       32  size      u64 the image's size after the apply (the source's file size;
+ *                         its virtual size for the guest layer)
  *       40  reserved  u64 0
  *       48  check     16  blake3-128 of bytes 0..48
  *     records, in the order they are applied, each a 24-byte head
@@ -55,11 +66,28 @@ const KIND_DATA = 1;
 const KIND_ZERO = 2;
 const KIND_COMMIT = 3;
 
-/** What a journal is for: one inode, brought to one size. */
+/**
+ * How a journal's records reach its image: written into the file as stored,
+ * or through the image's format (qemu-nbd) at guest offsets — a live copy of
+ * a qcow2 disk stays a qcow2, so its sync must go through the format too.
+ */
+export type JournalLayer = 'file' | 'guest-raw' | 'guest-qcow2';
+
+/** Header codes of the layers (offset 12). */
+const LAYER_CODES: Readonly<Record<JournalLayer, number>> = { file: 0, 'guest-raw': 1, 'guest-qcow2': 2 };
+
+/** The layer of a header code; undefined for a code this agent does not know. */
+function layerOfCode(code: number): JournalLayer | undefined {
+  return (Object.keys(LAYER_CODES) as JournalLayer[]).find((layer) => LAYER_CODES[layer] === code);
+}
+
+/** What a journal is for: one inode, brought to one size, through one layer. */
 export interface JournalHeader {
   readonly dev: bigint;
   readonly ino: bigint;
   readonly size: number;
+  /** Absent means 'file' (decodeHeader leaves it out then, as every older journal reads). */
+  readonly layer?: JournalLayer;
 }
 
 /** One record: bytes to write, or a span to make read as zeros. */
@@ -93,6 +121,7 @@ export function encodeHeader(header: JournalHeader): Buffer {
   const buf = Buffer.alloc(HEADER_BYTES);
   HEADER_MAGIC.copy(buf, 0);
   buf.writeUInt32LE(JOURNAL_VERSION, 8);
+  buf.writeUInt32LE(LAYER_CODES[header.layer ?? 'file'], 12);
   buf.writeBigUInt64LE(header.dev, 16);
   buf.writeBigUInt64LE(header.ino, 24);
   buf.writeBigUInt64LE(BigInt(header.size), 32);
@@ -107,7 +136,11 @@ export function decodeHeader(buf: Buffer): JournalHeader {
   if (!chunkHash(buf.subarray(0, 48)).equals(buf.subarray(48, 64))) throw new JournalFormatError('the header does not match its check hash');
   const version = buf.readUInt32LE(8);
   if (version !== JOURNAL_VERSION) throw new JournalFormatError(`journal version ${version} is not ${JOURNAL_VERSION}`);
-  return { dev: buf.readBigUInt64LE(16), ino: buf.readBigUInt64LE(24), size: safeU64(buf, 32, 'size') };
+  const code = buf.readUInt32LE(12);
+  const layer = layerOfCode(code);
+  if (layer === undefined) throw new JournalFormatError(`apply layer code ${code} is not one this agent knows (0 file, 1 guest raw, 2 guest qcow2)`);
+  const header = { dev: buf.readBigUInt64LE(16), ino: buf.readBigUInt64LE(24), size: safeU64(buf, 32, 'size') };
+  return layer === 'file' ? header : { ...header, layer };
 }
 
 /** The bytes of one record (head, and for data the hash; the data itself follows them). */

@@ -8,18 +8,19 @@
  * and names the inode that is at the image's path now; anything else is
  * removed without touching the image. Applying is idempotent (truncate to a
  * fixed size, then writes and punches at fixed offsets, in order), so a crash
- * during an apply is healed by applying again from the start.
+ * during an apply is healed by applying again from the start. A journal of
+ * the guest layer (live copies) goes through the image's format instead of
+ * into the file (apply-target.ts), which needs the agent's runtime directory
+ * for the qemu-nbd socket.
  */
 import { constants } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { errnoCode, KvmcloneError } from '../../shared/errors.js';
-import { fileExtents } from '../disk/extent-map.js';
-import { OrderedWrites, writeFully } from '../disk/ordered-writes.js';
+import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { readExactly } from '../disk/read-ahead.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { CommandError, runCommand } from '../process/run-command.js';
+import { fileApplyTarget, guestApplyTarget, type ApplyTarget } from './apply-target.js';
 import type { JournalHeader } from './journal-format.js';
 import { imageNameOfJournal, journalPathFor, openJournalLocked, syncDirectory } from './journal-file.js';
 import { checkJournal, forEachRecord, type ReadAt } from './journal-reader.js';
@@ -33,30 +34,20 @@ export type JournalOutcome =
   /** Committed, but for another inode (or the image is gone): removed, image untouched. */
   | { readonly outcome: 'foreign'; readonly reason: string };
 
-/** Record writes in flight during a replay. */
-const REPLAY_WRITE_DEPTH = 8;
+/** What settling needs besides the journal and the image. */
+export interface SettleOptions {
+  /** The agent's runtime directory, for the qemu-nbd socket of a guest-layer journal (without it one is left in place). */
+  readonly runtimeDir?: string;
+  /** Aborts a guest-layer apply's qemu-img and qemu-nbd start (none: an apply after a commit is not to be stopped). */
+  readonly signal?: AbortSignal;
+}
 
-/** Source of zeros when a filesystem cannot punch holes. */
-const ZEROES = Buffer.alloc(1024 * 1024);
-
-/** Makes [offset, offset + length) of the image read as zeros: a hole where the filesystem can punch one. */
-async function zeroSpan(fh: FileHandle, path: string, offset: number, length: number): Promise<void> {
-  let hasData = false;
-  for await (const e of fileExtents(fh.fd, offset, offset + length)) {
-    if (e.kind === 'data') {
-      hasData = true;
-      break;
-    }
-  }
-  if (!hasData) return;
-  try {
-    await runCommand('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), path], { timeoutMs: 60_000 });
-  } catch (err) {
-    if (!(err instanceof CommandError && /not supported/i.test(err.stderr))) throw err;
-    for (let at = offset; at < offset + length; at += ZEROES.length) {
-      await writeFully(fh, ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - at)), at);
-    }
-  }
+/** The apply target a journal's header asks for. */
+function applyTargetFor(header: JournalHeader, fh: FileHandle, image: string, options: SettleOptions): ApplyTarget {
+  const layer = header.layer ?? 'file';
+  if (layer === 'file') return fileApplyTarget(fh, image);
+  if (options.runtimeDir === undefined) throw failedPrecondition(`the sync journal of ${image} applies through the image format, which needs the agent's runtime directory`);
+  return guestApplyTarget(image, layer === 'guest-qcow2' ? 'qcow2' : 'raw', options.runtimeDir, options.signal ?? new AbortController().signal);
 }
 
 /** Removes a journal for good: unlinked, and the unlink made durable. */
@@ -67,11 +58,12 @@ async function removeJournal(path: string): Promise<void> {
 
 /**
  * Settles the locked journal `fh` at `path` against `image`: applies it
- * (ftruncate, data, zeros, fdatasync image, unlink journal, fsync directory)
- * or removes it. Throws only for I/O failures — and a failure during the
- * apply leaves the journal in place, to be applied again.
+ * (resize, data, zeros, flush — into the file, or through the format for a
+ * guest-layer journal — then unlink journal, fsync directory) or removes
+ * it. Throws only for I/O failures — and a failure during the apply leaves
+ * the journal in place, to be applied again.
  */
-export async function settleJournal(fh: FileHandle, path: string, image: string): Promise<JournalOutcome> {
+export async function settleJournal(fh: FileHandle, path: string, image: string, options: SettleOptions = {}): Promise<JournalOutcome> {
   const st = await fh.stat({ bigint: true });
   const size = Number(st.size);
   const read: ReadAt = (position, length) => readExactly(fh, position, length);
@@ -96,25 +88,19 @@ export async function settleJournal(fh: FileHandle, path: string, image: string)
       await removeJournal(path);
       return { outcome: 'foreign', reason: `it was written for inode ${check.header.ino} but ${image} is inode ${ist.ino}${ist.isFile() ? '' : ' and not a regular file'}` };
     }
-    await target.truncate(check.header.size);
-    // Several in flight. Measured on the testbed, 1609 records of 64 KiB: 0.22–0.29 s one write at a time,
-    // 0.18–0.20 s with eight (what is left is the kernel's cost of dirtying the pages).
-    const writes = new OrderedWrites(target, REPLAY_WRITE_DEPTH);
+    const apply = applyTargetFor(check.header, target, image, options);
     try {
+      await apply.resize(check.header.size);
       await forEachRecord(read, size, async (record) => {
-        if (record.kind === 'data') await writes.write(record.data, record.offset);
-        else {
-          // A punch must not overtake the writes before it.
-          await writes.drain();
-          await zeroSpan(target, image, record.offset, record.length);
-        }
+        if (record.kind === 'data') await apply.write(record.offset, record.data);
+        else await apply.zero(record.offset, record.length);
       });
+      await apply.flush();
     } catch (err) {
-      await writes.settle();
+      await apply.close().catch(() => undefined);
       throw err;
     }
-    await writes.drain();
-    await target.datasync();
+    await apply.close();
   } finally {
     await target.close();
   }
@@ -127,7 +113,7 @@ export async function settleJournal(fh: FileHandle, path: string, image: string)
  * ABORTED when another pull holds it. Runs at the start of every in-place
  * pull and, through recoverAllJournals, at agent start-up.
  */
-export async function recoverJournal(image: string, log: Logger): Promise<JournalOutcome> {
+export async function recoverJournal(image: string, log: Logger, options: SettleOptions = {}): Promise<JournalOutcome> {
   const path = journalPathFor(image);
   let fh: FileHandle | undefined;
   try {
@@ -140,8 +126,8 @@ export async function recoverJournal(image: string, log: Logger): Promise<Journa
   }
   if (fh === undefined) return { outcome: 'none' };
   try {
-    const result = await settleJournal(fh, path, image);
-    if (result.outcome === 'replayed') log.info({ image, journal: path, records: result.records, size: result.header.size }, 'sync journal rolled forward into the image');
+    const result = await settleJournal(fh, path, image, options);
+    if (result.outcome === 'replayed') log.info({ image, journal: path, records: result.records, size: result.header.size, layer: result.header.layer ?? 'file' }, 'sync journal rolled forward into the image');
     else if (result.outcome === 'discarded') log.warn({ image, journal: path, reason: result.reason }, 'sync journal incomplete or damaged: discarded; image untouched');
     else if (result.outcome === 'foreign') log.warn({ image, journal: path, reason: result.reason }, 'sync journal does not belong to this image: discarded; image untouched');
     return result;
@@ -167,7 +153,7 @@ async function journalDirectories(root: string, log: Logger): Promise<string[]> 
  * cannot be settled (held by another process, an I/O error) is logged and
  * left for the next pull into its image; the agent still starts.
  */
-export async function recoverAllJournals(roots: ImageRoots, log: Logger): Promise<Record<JournalOutcome['outcome'] | 'failed', number>> {
+export async function recoverAllJournals(roots: ImageRoots, log: Logger, options: SettleOptions = {}): Promise<Record<JournalOutcome['outcome'] | 'failed', number>> {
   const counts = { none: 0, replayed: 0, discarded: 0, foreign: 0, failed: 0 };
   for (const root of roots.roots) {
     for (const dir of await journalDirectories(root, log)) {
@@ -182,7 +168,7 @@ export async function recoverAllJournals(roots: ImageRoots, log: Logger): Promis
         const image = imageNameOfJournal(name);
         if (image === undefined) continue;
         try {
-          counts[(await recoverJournal(join(dir, image), log)).outcome] += 1;
+          counts[(await recoverJournal(join(dir, image), log, options)).outcome] += 1;
         } catch (err) {
           counts.failed += 1;
           const held = err instanceof KvmcloneError && err.code === 'ABORTED';

@@ -26,6 +26,8 @@ import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { pullInPlace } from './pull-in-place.js';
+import { pullGuest } from './pull-guest.js';
+import { isGuestLayer } from '../guest/guest-disk-calls.js';
 
 /** Metadata key carrying a peer ticket. */
 export const TICKET_METADATA = 'kvmclone-ticket';
@@ -94,7 +96,9 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
 /**
  * Pulls one image; streams progress and ends with the digest of what was
  * written. STAGING (the default) fills a staging file; IN_PLACE applies a
- * sync to the existing image through a journal (pull-in-place.ts).
+ * sync to the existing image through a journal (pull-in-place.ts). Layer
+ * GUEST (a live view at the source) writes through the image's format
+ * instead (pull-guest.ts).
  */
 export async function pullImage(
   req: PullImageRequest__Output,
@@ -102,6 +106,7 @@ export async function pullImage(
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
 ): Promise<void> {
+  if (isGuestLayer(req.layer)) return pullGuest(req, deps, send, signal);
   switch (req.mode) {
     case 'PULL_MODE_IN_PLACE':
       return pullInPlace(req, deps, send, signal);

@@ -11,6 +11,11 @@
  * no longer stops the apply, and a failure during it leaves the journal for
  * recovery (journal-recovery.ts), which finishes the job at the next pull
  * into the image or the next agent start.
+ *
+ * With `guest` (PullImage layer GUEST, a live copy: pull-guest.ts) the
+ * source speaks guest offsets and the image keeps its format: the journal
+ * says so in its header, the apply writes through qemu-nbd, the size is the
+ * source's virtual size, and the digest is of what the guest sees.
  */
 import { lstat } from 'node:fs/promises';
 import type { Logger } from 'pino';
@@ -31,6 +36,9 @@ import { recoverJournal, settleJournal } from './journal-recovery.js';
 import { JournalWriter } from './journal-writer.js';
 import { digestAfterApply } from './applied-digest.js';
 import { dialPeer } from './pull-image.js';
+import type { GuestFormat } from '../guest/guest-client.js';
+import { digestGuestImage, guestFormatOf } from '../guest/guest-disk-calls.js';
+import { digestImageRanges } from '../guest/guest-ranges-digest.js';
 
 /**
  * Holds the source to exactly the requested ranges: every message must lie
@@ -65,14 +73,20 @@ export async function pullInPlace(
   deps: { roots: ImageRoots; runtimeDir: string; log: Logger; hashMemory: HashMemory },
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
+  guest?: { readonly format: GuestFormat },
 ): Promise<void> {
   if (req.stagingId !== '') throw invalidArgument('staging_id: an in-place pull writes into the existing image; staging_id must be empty');
+  if (req.digestRanges && guest === undefined) throw invalidArgument('digest_ranges: only a GUEST-layer in-place pull digests by ranges');
   const source = dialPeer(req, deps.runtimeDir);
   try {
     const target = await deps.roots.existing(req.targetPath, 'target_path');
     if (!(await lstat(target)).isFile()) throw failedPrecondition(`target_path: ${target} is not a regular file`);
+    if (guest !== undefined) {
+      const actual = await guestFormatOf(target, signal, 'target_path');
+      if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
+    }
     // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
-    await recoverJournal(target, deps.log);
+    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir });
     const journal = await JournalWriter.create(journalPathFor(target), target);
     const log = deps.log.child({ target, journal: journal.path });
     let done = 0;
@@ -82,12 +96,12 @@ export async function pullInPlace(
     try {
       const image = await lstat(target, { bigint: true });
       const stat = await source.stat(signal);
-      const size = checkByteCount(stat.fileSize, 'source file size');
-      if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source file is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
+      const size = checkByteCount(guest === undefined ? stat.fileSize : stat.virtualSize, guest === undefined ? 'source file size' : 'source virtual size');
+      if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source image is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
       // Empty ranges mean "nothing changed but the size" here, never "the whole file".
       ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
       total = ranges.reduce((sum, r) => sum + r.length, 0);
-      await journal.begin({ dev: image.dev, ino: image.ino, size });
+      await journal.begin({ dev: image.dev, ino: image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }) });
       await send({ phase: 'transfer', bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false });
       const coverage = new RangeCoverage(ranges);
       const throttle = new ProgressThrottle(total);
@@ -129,11 +143,12 @@ export async function pullInPlace(
     );
     // Hashes of the image as it is now, if this sync's HashBlocks pass left them and nothing changed it since.
     const before = identityOf(await lstat(target, { bigint: true }));
-    const remembered = deps.hashMemory.recall(target, before, DEFAULT_BLOCK_SIZE);
+    // (File-layer hashes: of no use to a guest-layer image unless it is raw, and then the digest is cheap to redo.)
+    const remembered = guest === undefined ? deps.hashMemory.recall(target, before, DEFAULT_BLOCK_SIZE) : undefined;
     deps.hashMemory.forget(target);
     let newSize = Number(before.size);
     try {
-      const result = await settleJournal(journal.fh, journal.path, target);
+      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir });
       if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced during the pull (${result.reason}); the sync was not applied`);
       if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
@@ -146,10 +161,14 @@ export async function pullInPlace(
     }
     if (noticeFailure !== undefined) throw noticeFailure.err;
     const digest =
-      remembered === undefined
-        ? await digestPath(target, signal)
-        : await withReadOnlyFile(target, (fh) => digestAfterApply(fh, remembered, Number(before.size), newSize, ranges, signal));
-    log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks' }, 'image digested');
+      guest !== undefined
+        ? req.digestRanges
+          ? await digestImageRanges(target, guest.format, ranges, deps.runtimeDir, signal)
+          : (await digestGuestImage(target, guest.format, deps.runtimeDir, signal)).digest
+        : remembered === undefined
+          ? await digestPath(target, signal)
+          : await withReadOnlyFile(target, (fh) => digestAfterApply(fh, remembered, Number(before.size), newSize, ranges, signal));
+    log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
     source.close();

@@ -1,7 +1,9 @@
 /**
  * `kvmctl clone VM --from HOST --to HOST [--name NEW] [--target-dir DIR]
- * [--start] [--dry-run]`: copy a shut-off VM, all of it, to another host (or
- * to the same host under a new name). See operations/clone/run-clone.ts.
+ * [--start] [--dry-run] [--live [--quiesce MODE] [--cbt on|off]]`: copy a VM,
+ * all of it, to another host (or to the same host under a new name); a
+ * running one from a point-in-time view with --live. See
+ * operations/clone/run-clone.ts.
  */
 import { Command } from 'commander';
 import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
@@ -9,9 +11,10 @@ import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.
 import { confirm } from '../cli/confirm.js';
 import { EXIT_USAGE } from '../cli/exit-codes.js';
 import { runClone } from '../operations/clone/run-clone.js';
+import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
 
-interface CloneFlags {
+interface CloneFlags extends LiveFlags {
   from: string;
   to: string;
   name?: string;
@@ -22,8 +25,8 @@ interface CloneFlags {
 
 /** The clone command. */
 export function cloneCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('clone')
-    .description('clone a shut-off VM to another host (or to the same host under a new name)')
+  return addLiveOptions(new Command('clone'))
+    .description('clone a VM to another host (or to the same host under a new name); a running one with --live')
     .argument('<vm>', 'the VM to clone')
     .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
     .requiredOption('--to <host>', 'host to clone it to')
@@ -51,6 +54,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
               ...(flags.targetDir !== undefined && { targetDir: checkAbsolutePath(flags.targetDir, '--target-dir') }),
               start: flags.start === true,
               dryRun: flags.dryRun === true,
+              live: liveOptionsOf(flags),
             },
             {
               engine: ctx.engine,

@@ -8,9 +8,10 @@ import { checkVmName } from '../../shared/validation.js';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { confirm } from '../cli/confirm.js';
 import { runSync } from '../operations/sync/run-sync.js';
+import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
 
-interface SyncFlags {
+interface SyncFlags extends LiveFlags {
   from: string;
   to: string;
   name?: string;
@@ -19,8 +20,8 @@ interface SyncFlags {
 
 /** The sync command. */
 export function syncCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('sync')
-    .description('bring a copy up to date with its shut-off source, moving only changed blocks')
+  return addLiveOptions(new Command('sync'))
+    .description('bring a copy up to date with its source, moving only changed blocks; a running source with --live')
     .argument('<vm>', 'the source VM')
     .requiredOption('--from <host>', 'host the source VM is on')
     .requiredOption('--to <host>', 'host the copy is on')
@@ -33,7 +34,7 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
           parseHostSpec(flags.from);
           parseHostSpec(flags.to);
           return runSync(
-            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true },
+            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true, live: liveOptionsOf(flags) },
             {
               engine: ctx.engine,
               options: ctx.options,

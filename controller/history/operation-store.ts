@@ -164,6 +164,11 @@ export class OperationStore {
     return { operation: toRecord(row), events };
   }
 
+  /** The open database, for the stores that share it (live-replica-store.ts). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   close(): void {
     this.db.close();
   }

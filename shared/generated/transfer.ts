@@ -7,6 +7,7 @@ import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _k
 import type { CommitStagingRequest as _kvmclone_agent_v1_CommitStagingRequest, CommitStagingRequest__Output as _kvmclone_agent_v1_CommitStagingRequest__Output } from './kvmclone/agent/v1/CommitStagingRequest.js';
 import type { CommitStagingResponse as _kvmclone_agent_v1_CommitStagingResponse, CommitStagingResponse__Output as _kvmclone_agent_v1_CommitStagingResponse__Output } from './kvmclone/agent/v1/CommitStagingResponse.js';
 import type { DataChunk as _kvmclone_agent_v1_DataChunk, DataChunk__Output as _kvmclone_agent_v1_DataChunk__Output } from './kvmclone/agent/v1/DataChunk.js';
+import type { DescribeLiveViewRequest as _kvmclone_agent_v1_DescribeLiveViewRequest, DescribeLiveViewRequest__Output as _kvmclone_agent_v1_DescribeLiveViewRequest__Output } from './kvmclone/agent/v1/DescribeLiveViewRequest.js';
 import type { DigestImageRequest as _kvmclone_agent_v1_DigestImageRequest, DigestImageRequest__Output as _kvmclone_agent_v1_DigestImageRequest__Output } from './kvmclone/agent/v1/DigestImageRequest.js';
 import type { DigestImageResponse as _kvmclone_agent_v1_DigestImageResponse, DigestImageResponse__Output as _kvmclone_agent_v1_DigestImageResponse__Output } from './kvmclone/agent/v1/DigestImageResponse.js';
 import type { DiskServiceClient as _kvmclone_agent_v1_DiskServiceClient, DiskServiceDefinition as _kvmclone_agent_v1_DiskServiceDefinition } from './kvmclone/agent/v1/DiskService.js';
@@ -14,10 +15,15 @@ import type { Extent as _kvmclone_agent_v1_Extent, Extent__Output as _kvmclone_a
 import type { HashBlocksRequest as _kvmclone_agent_v1_HashBlocksRequest, HashBlocksRequest__Output as _kvmclone_agent_v1_HashBlocksRequest__Output } from './kvmclone/agent/v1/HashBlocksRequest.js';
 import type { HashBlocksResponse as _kvmclone_agent_v1_HashBlocksResponse, HashBlocksResponse__Output as _kvmclone_agent_v1_HashBlocksResponse__Output } from './kvmclone/agent/v1/HashBlocksResponse.js';
 import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockRequest__Output as _kvmclone_agent_v1_HoldLockRequest__Output } from './kvmclone/agent/v1/HoldLockRequest.js';
+import type { LiveDisk as _kvmclone_agent_v1_LiveDisk, LiveDisk__Output as _kvmclone_agent_v1_LiveDisk__Output } from './kvmclone/agent/v1/LiveDisk.js';
+import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from './kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from './kvmclone/agent/v1/LockEvent.js';
 import type { MapExtentsRequest as _kvmclone_agent_v1_MapExtentsRequest, MapExtentsRequest__Output as _kvmclone_agent_v1_MapExtentsRequest__Output } from './kvmclone/agent/v1/MapExtentsRequest.js';
 import type { MapExtentsResponse as _kvmclone_agent_v1_MapExtentsResponse, MapExtentsResponse__Output as _kvmclone_agent_v1_MapExtentsResponse__Output } from './kvmclone/agent/v1/MapExtentsResponse.js';
+import type { OpenLiveViewRequest as _kvmclone_agent_v1_OpenLiveViewRequest, OpenLiveViewRequest__Output as _kvmclone_agent_v1_OpenLiveViewRequest__Output } from './kvmclone/agent/v1/OpenLiveViewRequest.js';
 import type { OpenTicketRequest as _kvmclone_agent_v1_OpenTicketRequest, OpenTicketRequest__Output as _kvmclone_agent_v1_OpenTicketRequest__Output } from './kvmclone/agent/v1/OpenTicketRequest.js';
+import type { PruneCheckpointsRequest as _kvmclone_agent_v1_PruneCheckpointsRequest, PruneCheckpointsRequest__Output as _kvmclone_agent_v1_PruneCheckpointsRequest__Output } from './kvmclone/agent/v1/PruneCheckpointsRequest.js';
+import type { PruneCheckpointsResponse as _kvmclone_agent_v1_PruneCheckpointsResponse, PruneCheckpointsResponse__Output as _kvmclone_agent_v1_PruneCheckpointsResponse__Output } from './kvmclone/agent/v1/PruneCheckpointsResponse.js';
 import type { PullImageRequest as _kvmclone_agent_v1_PullImageRequest, PullImageRequest__Output as _kvmclone_agent_v1_PullImageRequest__Output } from './kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress as _kvmclone_agent_v1_PullProgress, PullProgress__Output as _kvmclone_agent_v1_PullProgress__Output } from './kvmclone/agent/v1/PullProgress.js';
 import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRangesRequest__Output as _kvmclone_agent_v1_ReadRangesRequest__Output } from './kvmclone/agent/v1/ReadRangesRequest.js';
@@ -48,6 +54,7 @@ export interface ProtoGrpcType {
         CommitStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_CommitStagingRequest, _kvmclone_agent_v1_CommitStagingRequest__Output>
         CommitStagingResponse: MessageTypeDefinition<_kvmclone_agent_v1_CommitStagingResponse, _kvmclone_agent_v1_CommitStagingResponse__Output>
         DataChunk: MessageTypeDefinition<_kvmclone_agent_v1_DataChunk, _kvmclone_agent_v1_DataChunk__Output>
+        DescribeLiveViewRequest: MessageTypeDefinition<_kvmclone_agent_v1_DescribeLiveViewRequest, _kvmclone_agent_v1_DescribeLiveViewRequest__Output>
         DigestImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_DigestImageRequest, _kvmclone_agent_v1_DigestImageRequest__Output>
         DigestImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_DigestImageResponse, _kvmclone_agent_v1_DigestImageResponse__Output>
         /**
@@ -67,13 +74,19 @@ export interface ProtoGrpcType {
         HashBlocksRequest: MessageTypeDefinition<_kvmclone_agent_v1_HashBlocksRequest, _kvmclone_agent_v1_HashBlocksRequest__Output>
         HashBlocksResponse: MessageTypeDefinition<_kvmclone_agent_v1_HashBlocksResponse, _kvmclone_agent_v1_HashBlocksResponse__Output>
         HoldLockRequest: MessageTypeDefinition<_kvmclone_agent_v1_HoldLockRequest, _kvmclone_agent_v1_HoldLockRequest__Output>
+        LiveDisk: MessageTypeDefinition<_kvmclone_agent_v1_LiveDisk, _kvmclone_agent_v1_LiveDisk__Output>
+        LiveViewEvent: MessageTypeDefinition<_kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_LiveViewEvent__Output>
         LockEvent: MessageTypeDefinition<_kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_LockEvent__Output>
         MapExtentsRequest: MessageTypeDefinition<_kvmclone_agent_v1_MapExtentsRequest, _kvmclone_agent_v1_MapExtentsRequest__Output>
         MapExtentsResponse: MessageTypeDefinition<_kvmclone_agent_v1_MapExtentsResponse, _kvmclone_agent_v1_MapExtentsResponse__Output>
+        OpenLiveViewRequest: MessageTypeDefinition<_kvmclone_agent_v1_OpenLiveViewRequest, _kvmclone_agent_v1_OpenLiveViewRequest__Output>
         OpenTicketRequest: MessageTypeDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_OpenTicketRequest__Output>
+        PruneCheckpointsRequest: MessageTypeDefinition<_kvmclone_agent_v1_PruneCheckpointsRequest, _kvmclone_agent_v1_PruneCheckpointsRequest__Output>
+        PruneCheckpointsResponse: MessageTypeDefinition<_kvmclone_agent_v1_PruneCheckpointsResponse, _kvmclone_agent_v1_PruneCheckpointsResponse__Output>
         PullImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullImageRequest__Output>
         PullMode: EnumTypeDefinition
         PullProgress: MessageTypeDefinition<_kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullProgress__Output>
+        Quiesce: EnumTypeDefinition
         ReadRangesRequest: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesRequest__Output>
         ReadRangesResponse: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesResponse__Output>
         RebaseStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingRequest__Output>

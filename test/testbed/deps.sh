@@ -13,6 +13,7 @@ PKGS=(
   rsync iproute2 util-linux mount e2fsprogs procps    # ip, nsenter, unshare, losetup, mkfs.ext4, pgrep
   coreutils                                           # timeout, env --default-signal
   libsystemd-dev pkg-config                           # sd-notify native build
+  busybox-static cpio                                 # live-guest initramfs (live-guest.sh build)
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }

@@ -19,11 +19,22 @@ export interface CloneRequest {
   targetDir?: string;
   start: boolean;
   dryRun: boolean;
+  /** --live: a running source is copied from a point-in-time view (a shut-off one as usual). */
+  live?: LiveOptions;
+}
+
+/** --live and its settings. */
+export interface LiveOptions {
+  quiesce: 'try' | 'require' | 'off';
+  /** Changed-block tracking: make a checkpoint with each view (--cbt=on). */
+  cbt: boolean;
 }
 
 /** What preflight established: the source definition, the file plan and the space figures. */
 export interface CloneFacts {
   source: DescribeDomainResponse__Output;
+  /** The source runs and is copied from a point-in-time view. */
+  live: boolean;
   files: PlannedFile[];
   space: { dir: string; availableBytes: number; neededBytes: number }[];
   warnings: string[];
@@ -52,9 +63,15 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   const source = await src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal);
   const domain = source.domain;
   if (!domain) throw new KvmcloneError('INTERNAL', `${src.host}: DescribeDomain returned no domain`);
-  if (domain.state !== 'DOMAIN_STATE_SHUTOFF') {
-    throw failedPrecondition(`${req.vm} on ${src.host} is ${stateName(domain.state)}: shut it down first (cloning a running VM is not supported yet)`);
+  const running = domain.state === 'DOMAIN_STATE_RUNNING' || domain.state === 'DOMAIN_STATE_PAUSED';
+  if (domain.state !== 'DOMAIN_STATE_SHUTOFF' && !(running && req.live)) {
+    throw failedPrecondition(
+      running
+        ? `${req.vm} on ${src.host} is ${stateName(domain.state)}: pass --live to copy it from a point-in-time view while it runs, or shut it down first`
+        : `${req.vm} on ${src.host} is ${stateName(domain.state)}: it must be running (with --live) or shut off`,
+    );
   }
+  const live = running && req.live !== undefined;
   if (source.tpmStatePath !== '') {
     throw failedPrecondition(`${req.vm} has an emulated TPM (${source.tpmStatePath}); carrying TPM state is not supported yet, and a clone without it would lose the secrets sealed in it`);
   }
@@ -96,15 +113,16 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     destVm: req.destVm,
     sameHost: src.host === dst.host,
     targetDir: req.targetDir,
+    // A live view is the guest's view of each disk: its copy is one standalone image, the chain merged.
     disks: source.disks.map((d) => ({
       target: d.target,
       device: d.device,
       path: d.path,
       format: d.format,
       virtualSize: d.virtualSize,
-      allocatedSize: d.allocatedSize,
-      backingReference: d.backingReference,
-      backingChain: d.backingChain,
+      allocatedSize: live ? d.allocatedSize + d.backingChain.reduce((n, b) => n + b.allocatedSize, 0) : d.allocatedSize,
+      backingReference: live ? '' : d.backingReference,
+      backingChain: live ? [] : d.backingChain,
     })),
     nvramPath: source.nvramPath,
   });
@@ -137,5 +155,6 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
       );
     }
   }
-  return { source, files, space, warnings };
+  if (live && source.disks.some((d) => d.backingChain.length > 0)) warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
+  return { source, live, files, space, warnings };
 }

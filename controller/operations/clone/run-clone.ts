@@ -11,7 +11,11 @@ import { OperationRun, type OperationDeps } from '../operation-run.js';
 import type { PlannedFile } from './clone-plan.js';
 import { preflightClone, type CloneRequest } from './preflight.js';
 import { rewriteDomainXml } from './domain-xml-rewrite.js';
-import { openBrokeredPath, transferFiles, type StagedFile } from './transfer-files.js';
+import { openBrokeredPath, transferFiles, type LiveSource, type StagedFile } from './transfer-files.js';
+import { LiveReplicaStore, type ReplicaKey } from '../../history/live-replica-store.js';
+import { confirmReplica, imageIdentities } from '../live/live-confirm.js';
+import { describeConsistency, liveViewRequest, viewBytesRead } from '../live/live-view-request.js';
+import { openLivePath, type LivePath } from '../live/live-path.js';
 
 /** What the clone needs from the command. */
 export interface CloneDeps extends OperationDeps {
@@ -66,7 +70,6 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     if (!(await deps.confirm(`Clone ${req.vm} to ${req.to} as ${req.destVm}?`))) {
       throw new KvmcloneError('CANCELLED', 'not confirmed; nothing was changed');
     }
-    op.phase = 'run';
 
     const toCopy = facts.files.filter((f) => f.action === 'copy');
     op.step('TRANSFER', `${toCopy.length} file(s), ${formatBytes(toCopy.reduce((n, f) => n + f.allocatedSize, 0))} allocated, agent to agent`);
@@ -75,8 +78,26 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       store.finish(resume.operationId, 'interrupted', { errorCode: 'CANCELLED', errorMessage: `the controller stopped; resumed by ${id}` });
     }
     let staged: StagedFile[] = [];
+    const replicaKey: ReplicaKey = { sourceHost: req.from, vm: req.vm, destHost: req.to, destVm: req.destVm };
+    const replicas = facts.live ? new LiveReplicaStore(store.database) : undefined;
+    let live: LivePath | undefined;
+    let bytesRead = new Map<string, number>();
+    if (facts.live && req.live && replicas) {
+      const replicaId = replicas.replicaId(replicaKey);
+      const plainFiles = toCopy.filter((f) => f.role !== 'disk').map((f) => f.sourcePath);
+      live = await openLivePath(src, dst, liveViewRequest(req.vm, id, replicaId, req.live, undefined), plainFiles, deps.signal);
+      reporter.info(`  ${describeConsistency(live.view, req.from)}`);
+      store.event(id, 'live-view', { consistency: live.view.consistency, checkpoint: live.view.checkpoint, reason: live.view.deltaReason });
+    }
+    // A view the source refuses (no room for scratch, a guest that cannot be frozen with --quiesce=require) is a refusal: exit 3.
+    op.phase = 'run';
+    const sourceFor = (file: { role: string; label: string }): LiveSource | undefined => {
+      const d = file.role === 'disk' ? live?.view.disks.find((x) => x.target === file.label) : undefined;
+      if (!live || !d) return undefined;
+      return { request: { sourcePath: d.viewPath, ticket: live.ticket, layer: 'EXTENT_LAYER_GUEST', format: d.format }, digest: { path: d.viewPath, layer: 'EXTENT_LAYER_GUEST' } };
+    };
     if (toCopy.length > 0) {
-      const path = await openBrokeredPath(src, dst, toCopy, id, deps.signal);
+      const path = live ? { ticket: live.fileTicket, remotePeer: live.remotePeer, close: () => live.close() } : await openBrokeredPath(src, dst, toCopy, id, deps.signal);
       try {
         staged = await transferFiles(src, dst, toCopy, path, revert, reporter, {
             operationId: id,
@@ -84,11 +105,15 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
             noProgressMs: options.timeouts.noProgressMs,
             resume: resume.staging,
             onStaging: (file, stagingId, stagingPath) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
+            ...(live && { sourceFor }),
           }, deps.signal);
+        if (live) bytesRead = await viewBytesRead(src, id, deps.signal);
       } finally {
+        // Ends the live view's backup job on the source as soon as the bytes are in.
         await path.close();
       }
     }
+    await live?.close();
     op.bytesOnWire = staged.reduce((n, s) => n + s.bytesTransferred, 0);
 
     op.step('VERIFY', `${staged.length} file(s): each digest computed by ${req.to} from what it wrote equals ${req.from}'s digest of the original`);
@@ -118,6 +143,10 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       committedAny = true;
     }
     revert.success();
+    if (live && replicas) {
+      const disks = staged.filter((s) => s.file.role === 'disk').map((s) => ({ target: s.file.label, path: s.file.targetPath }));
+      await confirmReplica(replicas, replicaKey, replicas.replicaId(replicaKey), live.view, await imageIdentities(dst, disks, deps.signal), src, reporter, deps.signal);
+    }
 
     if (req.start) {
       op.step('START');
@@ -137,7 +166,16 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       from: req.from,
       to: req.to,
       uuid: rewritten.uuid,
-      disks: staged.map((s) => ({ source: s.file.sourcePath, target: s.file.targetPath, role: s.file.role, virtualSize: s.file.virtualSize, bytesTransferred: s.bytesTransferred, digest: s.digest })),
+      ...(live && { live: true, consistency: live.view.consistency, checkpoint: live.view.checkpoint, delta: 'full' }),
+      disks: staged.map((s) => ({
+        source: s.file.sourcePath,
+        target: s.file.targetPath,
+        role: s.file.role,
+        virtualSize: s.file.virtualSize,
+        ...(live && { bytesRead: bytesRead.get(s.file.label) ?? s.bytesTransferred }),
+        bytesTransferred: s.bytesTransferred,
+        digest: s.digest,
+      })),
       bytesOnWire: op.bytesOnWire,
       seconds: op.seconds(),
     };

@@ -41,6 +41,20 @@ export interface TransferSettings {
   resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
   /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
   onStaging?: (file: PlannedFile, stagingId: string, stagingPath: string) => void;
+  /**
+   * A live clone reads a disk from the source's point-in-time view instead of
+   * its file: the pull request's view path, layer, format and ticket, and
+   * where the source's digest is asked. Undefined for a plain file.
+   */
+  sourceFor?: (file: PlannedFile) => LiveSource | undefined;
+}
+
+/** How a file of a live clone is read at the source. */
+export interface LiveSource {
+  /** Fields that replace the plain file's in the PullImage request. */
+  request: { sourcePath: string; ticket: string; layer?: 'EXTENT_LAYER_GUEST'; format?: string };
+  /** The DigestImage request that gives the source's digest. */
+  digest: { path: string; layer?: 'EXTENT_LAYER_GUEST' };
 }
 
 /** Holds the ticket call open; resolves with the ticket. */
@@ -203,7 +217,8 @@ export async function transferFiles(
   const outer = signal;
   signal = AbortSignal.any([outer, stop.signal]);
   const pullAndVerify = async (file: PlannedFile): Promise<void> => {
-    const resumed = await resumePoint(src, dst, file, settings, reporter, signal);
+    const live = settings.sourceFor?.(file);
+    const resumed = live ? undefined : await resumePoint(src, dst, file, settings, reporter, signal);
     let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
     if (resumed && resumed.ranges.length === 0) {
       // Everything arrived before the interruption: only the digest is left to check.
@@ -220,12 +235,13 @@ export async function transferFiles(
         operationId: settings.operationId,
         ranges: resumed?.ranges ?? [],
         mode: 'PULL_MODE_STAGING',
+        ...live?.request,
       };
       final = await pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));
     }
     // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
     // from memory; otherwise (a resumed pull) it reads the file now.
-    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, { path: file.sourcePath }, signal);
+    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal);
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
     }

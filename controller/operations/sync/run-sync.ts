@@ -9,10 +9,12 @@
 import { DEFAULT_BLOCK_SIZE, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
-import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
 import { openBrokeredPath, pullFile } from '../clone/transfer-files.js';
 import { OperationRun, type OperationDeps } from '../operation-run.js';
 import { diffBlocks, type BlockDiff } from './block-diff.js';
+import { defineFollowingSource } from './define-follow.js';
+import type { LiveOptions } from '../clone/preflight.js';
+import { syncLive } from '../live/live-sync.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
 
@@ -23,6 +25,8 @@ export interface SyncRequest {
   to: string;
   destVm: string;
   dryRun: boolean;
+  /** --live: a running source is synced from a point-in-time view (a shut-off one as usual). */
+  live?: LiveOptions;
 }
 
 /** What the sync needs from the command. */
@@ -53,9 +57,17 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
     ]);
-    if (source.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.vm} on ${req.from} is ${state(source.domain?.state)}: shut it down first (syncing a running VM is not supported yet)`);
+    const running = source.domain?.state === 'DOMAIN_STATE_RUNNING' || source.domain?.state === 'DOMAIN_STATE_PAUSED';
+    if (source.domain?.state !== 'DOMAIN_STATE_SHUTOFF' && !(running && req.live)) {
+      throw failedPrecondition(
+        running
+          ? `${req.vm} on ${req.from} is ${state(source.domain?.state)}: pass --live to sync from a point-in-time view while it runs, or shut it down first`
+          : `${req.vm} on ${req.from} is ${state(source.domain?.state)}: it must be running (with --live) or shut off`,
+      );
+    }
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
+    if (running && req.live) return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
 
     // The agent-to-agent path is set up while both sides hash: most syncs have something to move.
     const candidates = pairs.filter((p) => p.kind !== 'remove');
@@ -150,22 +162,10 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
 
       op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
-      const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
-      const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
-      for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
-      const nvram = pairs.find((p) => p.label === 'nvram');
-      const rewritten = rewriteDomainXml(source.xml, {
-        name: req.destVm,
-        sourceName: req.vm,
-        uuid: dest.domain?.uuid ?? '',
-        diskPaths,
-        ...(nvram && { nvramPath: nvram.targetPath }),
-        newMac: () => destMacs.shift() ?? randomMac(),
-      });
       for (const r of results.filter((x) => x.pair.kind === 'add')) {
         await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: r.pair.targetPath, stagingId: r.stagingId, replace: false }, signal);
       }
-      await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, signal);
+      await defineFollowingSource(dst, source, dest, pairs, req, signal);
       revert.success();
       for (const p of pairs.filter((x) => x.kind === 'remove')) {
         await dst.call(dst.clients.disk, dst.clients.disk.removeImage, { path: p.targetPath }, signal);

@@ -1,5 +1,6 @@
 // Original file: proto/kvmclone/agent/v1/disk.proto
 
+import type { ExtentLayer as _kvmclone_agent_v1_ExtentLayer, ExtentLayer__Output as _kvmclone_agent_v1_ExtentLayer__Output } from '../../../kvmclone/agent/v1/ExtentLayer.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface HashBlocksRequest {
@@ -20,6 +21,11 @@ export interface HashBlocksRequest {
    * Blocks per response message, 1 to 65536; 0 means 1024.
    */
   'batchBlocks'?: (number);
+  /**
+   * FILE (default): the file as stored. GUEST: what the guest sees, read
+   * through the image's format (a live view is always GUEST).
+   */
+  'layer'?: (_kvmclone_agent_v1_ExtentLayer);
 }
 
 export interface HashBlocksRequest__Output {
@@ -40,4 +46,9 @@ export interface HashBlocksRequest__Output {
    * Blocks per response message, 1 to 65536; 0 means 1024.
    */
   'batchBlocks': (number);
+  /**
+   * FILE (default): the file as stored. GUEST: what the guest sees, read
+   * through the image's format (a live view is always GUEST).
+   */
+  'layer': (_kvmclone_agent_v1_ExtentLayer__Output);
 }

@@ -10,6 +10,12 @@ export interface MapExtentsRequest {
    * EXTENT_KIND_ZERO.
    */
   'detectZeroes'?: (boolean);
+  /**
+   * Live views only: list just the blocks changed since the view's
+   * incremental checkpoint (each as DATA, ZERO or HOLE); the rest of the
+   * image is left out of the answer instead of covered.
+   */
+  'dirtyOnly'?: (boolean);
 }
 
 export interface MapExtentsRequest__Output {
@@ -20,4 +26,10 @@ export interface MapExtentsRequest__Output {
    * EXTENT_KIND_ZERO.
    */
   'detectZeroes': (boolean);
+  /**
+   * Live views only: list just the blocks changed since the view's
+   * incremental checkpoint (each as DATA, ZERO or HOLE); the rest of the
+   * image is left out of the answer instead of covered.
+   */
+  'dirtyOnly': (boolean);
 }

@@ -2,6 +2,7 @@
 
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
 import type { PullMode as _kvmclone_agent_v1_PullMode, PullMode__Output as _kvmclone_agent_v1_PullMode__Output } from '../../../kvmclone/agent/v1/PullMode.js';
+import type { ExtentLayer as _kvmclone_agent_v1_ExtentLayer, ExtentLayer__Output as _kvmclone_agent_v1_ExtentLayer__Output } from '../../../kvmclone/agent/v1/ExtentLayer.js';
 
 export interface PullImageRequest {
   /**
@@ -29,6 +30,24 @@ export interface PullImageRequest {
    */
   'ranges'?: (_kvmclone_agent_v1_ByteRange)[];
   'mode'?: (_kvmclone_agent_v1_PullMode);
+  /**
+   * FILE (default): the source path is a file, moved as stored. GUEST: the
+   * source path is a live view (guest offsets); the target is written
+   * through its format (qemu-nbd), so a qcow2 stays a qcow2.
+   */
+  'layer'?: (_kvmclone_agent_v1_ExtentLayer);
+  /**
+   * GUEST layer, STAGING mode: format of the image to create ("qcow2",
+   * "raw"); IN_PLACE: must match the target's.
+   */
+  'format'?: (string);
+  /**
+   * IN_PLACE: the final digest covers just the requested ranges, read back
+   * after the apply (RangesDigest form, see DigestImageRequest.ranges),
+   * instead of the whole image: a changed-block sync then reads only what
+   * it changed.
+   */
+  'digestRanges'?: (boolean);
 }
 
 export interface PullImageRequest__Output {
@@ -57,4 +76,22 @@ export interface PullImageRequest__Output {
    */
   'ranges': (_kvmclone_agent_v1_ByteRange__Output)[];
   'mode': (_kvmclone_agent_v1_PullMode__Output);
+  /**
+   * FILE (default): the source path is a file, moved as stored. GUEST: the
+   * source path is a live view (guest offsets); the target is written
+   * through its format (qemu-nbd), so a qcow2 stays a qcow2.
+   */
+  'layer': (_kvmclone_agent_v1_ExtentLayer__Output);
+  /**
+   * GUEST layer, STAGING mode: format of the image to create ("qcow2",
+   * "raw"); IN_PLACE: must match the target's.
+   */
+  'format': (string);
+  /**
+   * IN_PLACE: the final digest covers just the requested ranges, read back
+   * after the apply (RangesDigest form, see DigestImageRequest.ranges),
+   * instead of the whole image: a changed-block sync then reads only what
+   * it changed.
+   */
+  'digestRanges': (boolean);
 }

@@ -28,6 +28,15 @@ export interface StatImageResponse {
    */
   'backingReference'?: (string);
   'backingFormat'?: (string);
+  /**
+   * The file's identity (st_dev, st_ino; mtime and ctime in ns, decimal): a copy
+   * whose identity changed since it was last synced was touched by someone
+   * else.
+   */
+  'dev'?: (number | string | Long);
+  'ino'?: (number | string | Long);
+  'mtimeNs'?: (string);
+  'ctimeNs'?: (string);
 }
 
 export interface StatImageResponse__Output {
@@ -56,4 +65,13 @@ export interface StatImageResponse__Output {
    */
   'backingReference': (string);
   'backingFormat': (string);
+  /**
+   * The file's identity (st_dev, st_ino; mtime and ctime in ns, decimal): a copy
+   * whose identity changed since it was last synced was touched by someone
+   * else.
+   */
+  'dev': (number);
+  'ino': (number);
+  'mtimeNs': (string);
+  'ctimeNs': (string);
 }

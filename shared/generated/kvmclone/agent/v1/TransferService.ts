@@ -2,9 +2,14 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DescribeLiveViewRequest as _kvmclone_agent_v1_DescribeLiveViewRequest, DescribeLiveViewRequest__Output as _kvmclone_agent_v1_DescribeLiveViewRequest__Output } from '../../../kvmclone/agent/v1/DescribeLiveViewRequest.js';
 import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockRequest__Output as _kvmclone_agent_v1_HoldLockRequest__Output } from '../../../kvmclone/agent/v1/HoldLockRequest.js';
+import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from '../../../kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from '../../../kvmclone/agent/v1/LockEvent.js';
+import type { OpenLiveViewRequest as _kvmclone_agent_v1_OpenLiveViewRequest, OpenLiveViewRequest__Output as _kvmclone_agent_v1_OpenLiveViewRequest__Output } from '../../../kvmclone/agent/v1/OpenLiveViewRequest.js';
 import type { OpenTicketRequest as _kvmclone_agent_v1_OpenTicketRequest, OpenTicketRequest__Output as _kvmclone_agent_v1_OpenTicketRequest__Output } from '../../../kvmclone/agent/v1/OpenTicketRequest.js';
+import type { PruneCheckpointsRequest as _kvmclone_agent_v1_PruneCheckpointsRequest, PruneCheckpointsRequest__Output as _kvmclone_agent_v1_PruneCheckpointsRequest__Output } from '../../../kvmclone/agent/v1/PruneCheckpointsRequest.js';
+import type { PruneCheckpointsResponse as _kvmclone_agent_v1_PruneCheckpointsResponse, PruneCheckpointsResponse__Output as _kvmclone_agent_v1_PruneCheckpointsResponse__Output } from '../../../kvmclone/agent/v1/PruneCheckpointsResponse.js';
 import type { PullImageRequest as _kvmclone_agent_v1_PullImageRequest, PullImageRequest__Output as _kvmclone_agent_v1_PullImageRequest__Output } from '../../../kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress as _kvmclone_agent_v1_PullProgress, PullProgress__Output as _kvmclone_agent_v1_PullProgress__Output } from '../../../kvmclone/agent/v1/PullProgress.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from '../../../kvmclone/agent/v1/TicketEvent.js';
@@ -17,6 +22,21 @@ import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output
  * socket; the destination agent dials it and pulls.
  */
 export interface TransferServiceClient extends grpc.Client {
+  /**
+   * Source side. Bytes read so far from each disk of an open view.
+   */
+  DescribeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  DescribeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  DescribeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  DescribeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  /**
+   * Source side. Bytes read so far from each disk of an open view.
+   */
+  describeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  describeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  describeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  describeLiveView(argument: _kvmclone_agent_v1_DescribeLiveViewRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_LiveViewEvent__Output>): grpc.ClientUnaryCall;
+  
   /**
    * Either side. Holds the operation lock of a VM name while the call stays
    * open; ABORTED at once if another operation holds it. Locks are in memory
@@ -31,6 +51,31 @@ export interface TransferServiceClient extends grpc.Client {
    */
   holdLock(argument: _kvmclone_agent_v1_HoldLockRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LockEvent__Output>;
   holdLock(argument: _kvmclone_agent_v1_HoldLockRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LockEvent__Output>;
+  
+  /**
+   * Source side, running domain. Starts a point-in-time view of the domain's
+   * disks (a libvirt backup job in pull mode: QEMU serves each disk as it was
+   * when the job began over NBD on a unix socket in the agent's runtime
+   * directory, copying blocks the guest overwrites to a scratch file), with a
+   * ticket that lets the peer socket read exactly those views. The domain
+   * definition never changes. The first message describes the view; the
+   * view lives while this call stays open, and the job is ended (and its
+   * scratch files removed) when the call ends, however it ends.
+   */
+  OpenLiveView(argument: _kvmclone_agent_v1_OpenLiveViewRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LiveViewEvent__Output>;
+  OpenLiveView(argument: _kvmclone_agent_v1_OpenLiveViewRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LiveViewEvent__Output>;
+  /**
+   * Source side, running domain. Starts a point-in-time view of the domain's
+   * disks (a libvirt backup job in pull mode: QEMU serves each disk as it was
+   * when the job began over NBD on a unix socket in the agent's runtime
+   * directory, copying blocks the guest overwrites to a scratch file), with a
+   * ticket that lets the peer socket read exactly those views. The domain
+   * definition never changes. The first message describes the view; the
+   * view lives while this call stays open, and the job is ended (and its
+   * scratch files removed) when the call ends, however it ends.
+   */
+  openLiveView(argument: _kvmclone_agent_v1_OpenLiveViewRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LiveViewEvent__Output>;
+  openLiveView(argument: _kvmclone_agent_v1_OpenLiveViewRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LiveViewEvent__Output>;
   
   /**
    * Source side. Issues a ticket that lets the peer socket read exactly the
@@ -48,6 +93,25 @@ export interface TransferServiceClient extends grpc.Client {
    */
   openTicket(argument: _kvmclone_agent_v1_OpenTicketRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_TicketEvent__Output>;
   openTicket(argument: _kvmclone_agent_v1_OpenTicketRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_TicketEvent__Output>;
+  
+  /**
+   * Source side. The destination confirmed `keep` (committed and verified):
+   * deletes the replica's older kvmclone checkpoints. Checkpoints kvmclone
+   * did not create are never touched.
+   */
+  PruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  PruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  PruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  PruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Source side. The destination confirmed `keep` (committed and verified):
+   * deletes the replica's older kvmclone checkpoints. Checkpoints kvmclone
+   * did not create are never touched.
+   */
+  pruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  pruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  pruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
+  pruneCheckpoints(argument: _kvmclone_agent_v1_PruneCheckpointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_PruneCheckpointsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Destination side. Pulls one image from a peer agent into a staging file
@@ -75,11 +139,28 @@ export interface TransferServiceClient extends grpc.Client {
  */
 export interface TransferServiceHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Source side. Bytes read so far from each disk of an open view.
+   */
+  DescribeLiveView: grpc.handleUnaryCall<_kvmclone_agent_v1_DescribeLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent>;
+  
+  /**
    * Either side. Holds the operation lock of a VM name while the call stays
    * open; ABORTED at once if another operation holds it. Locks are in memory
    * and tied to the call, so a dead controller never leaves a stale lock.
    */
   HoldLock: grpc.handleServerStreamingCall<_kvmclone_agent_v1_HoldLockRequest__Output, _kvmclone_agent_v1_LockEvent>;
+  
+  /**
+   * Source side, running domain. Starts a point-in-time view of the domain's
+   * disks (a libvirt backup job in pull mode: QEMU serves each disk as it was
+   * when the job began over NBD on a unix socket in the agent's runtime
+   * directory, copying blocks the guest overwrites to a scratch file), with a
+   * ticket that lets the peer socket read exactly those views. The domain
+   * definition never changes. The first message describes the view; the
+   * view lives while this call stays open, and the job is ended (and its
+   * scratch files removed) when the call ends, however it ends.
+   */
+  OpenLiveView: grpc.handleServerStreamingCall<_kvmclone_agent_v1_OpenLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent>;
   
   /**
    * Source side. Issues a ticket that lets the peer socket read exactly the
@@ -88,6 +169,13 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
    * revokes it at once.
    */
   OpenTicket: grpc.handleServerStreamingCall<_kvmclone_agent_v1_OpenTicketRequest__Output, _kvmclone_agent_v1_TicketEvent>;
+  
+  /**
+   * Source side. The destination confirmed `keep` (committed and verified):
+   * deletes the replica's older kvmclone checkpoints. Checkpoints kvmclone
+   * did not create are never touched.
+   */
+  PruneCheckpoints: grpc.handleUnaryCall<_kvmclone_agent_v1_PruneCheckpointsRequest__Output, _kvmclone_agent_v1_PruneCheckpointsResponse>;
   
   /**
    * Destination side. Pulls one image from a peer agent into a staging file
@@ -99,7 +187,10 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
 }
 
 export interface TransferServiceDefinition extends grpc.ServiceDefinition {
+  DescribeLiveView: MethodDefinition<_kvmclone_agent_v1_DescribeLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_DescribeLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   HoldLock: MethodDefinition<_kvmclone_agent_v1_HoldLockRequest, _kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_HoldLockRequest__Output, _kvmclone_agent_v1_LockEvent__Output>
+  OpenLiveView: MethodDefinition<_kvmclone_agent_v1_OpenLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_OpenLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   OpenTicket: MethodDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_OpenTicketRequest__Output, _kvmclone_agent_v1_TicketEvent__Output>
+  PruneCheckpoints: MethodDefinition<_kvmclone_agent_v1_PruneCheckpointsRequest, _kvmclone_agent_v1_PruneCheckpointsResponse, _kvmclone_agent_v1_PruneCheckpointsRequest__Output, _kvmclone_agent_v1_PruneCheckpointsResponse__Output>
   PullImage: MethodDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress__Output>
 }

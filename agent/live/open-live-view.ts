@@ -1,0 +1,201 @@
+/**
+ * OpenLiveView: a point-in-time view of a running domain's disks, through
+ * libvirt's backup API in pull mode (ARCHITECTURE, "Running VMs").
+ *
+ * The domain definition never changes — no external snapshot, no overlay —
+ * so however this ends (the controller cancels, dies, or this agent is
+ * killed), the guest keeps running on its own images. The job is ended in a
+ * `finally` on every path this process survives; a job left by a killed
+ * agent is ended at its next start (stale-jobs.ts).
+ *
+ * Changed-block tracking: with `cbt`, the job also creates the checkpoint
+ * `kvmclone.<replica>.<n>` (dirty bitmaps inside the qcow2 images); with
+ * `incremental_from`, the view exposes the blocks dirtied since that
+ * checkpoint. Whenever incremental is asked but cannot be given, the view is
+ * full and `delta_reason` says why — the caller then compares hashes.
+ */
+import type { Logger } from 'pino';
+import { failedPrecondition, invalidArgument, KvmcloneError, permissionDenied } from '../../shared/errors.js';
+import type { LiveViewEvent } from '../../shared/generated/kvmclone/agent/v1/LiveViewEvent.js';
+import type { OpenLiveViewRequest__Output } from '../../shared/generated/kvmclone/agent/v1/OpenLiveViewRequest.js';
+import { checkId, checkVmName } from '../../shared/validation.js';
+import { qemuImgInfo } from '../images/qemu-img.js';
+import { readDomainFacts } from '../libvirt/domain-xml.js';
+import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
+import { BlockHashLog } from '../guest/guest-ranges-digest.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import type { StreamSink } from '../rpc/handlers.js';
+import type { TicketRegistry } from '../transfer/ticket-registry.js';
+import { planBackup, type PlannedDisk } from './backup-plan.js';
+import { checkCheckpointName, checkReplicaId, nextCheckpointName } from './checkpoint-names.js';
+import type { LiveViews, ViewDisk } from './live-views.js';
+import { quiescedStart, type QuiesceMode } from './quiesce.js';
+import { backupSocketFor, checkScratchSpace, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
+import { viewPathOf } from './view-path.js';
+import { dirtyContextOf } from './live-views.js';
+
+/** What OpenLiveView needs from the agent. */
+export interface LiveViewDeps {
+  readonly libvirt: LibvirtPort & LibvirtLivePort;
+  readonly roots: ImageRoots;
+  readonly views: LiveViews;
+  readonly tickets: TicketRegistry;
+  /** The agent's runtime directory (NBD sockets go to its `live/`). */
+  readonly runtimeDir: string;
+  /** Where scratch files go. */
+  readonly scratchDir: string;
+  /** Longest wait for the guest agent to freeze or thaw. */
+  readonly freezeTimeoutMs: number;
+  /** The peer socket announced with the ticket. */
+  readonly peerSocket: string;
+}
+
+const QUIESCE: Record<string, QuiesceMode> = {
+  QUIESCE_UNSPECIFIED: 'try',
+  QUIESCE_TRY: 'try',
+  QUIESCE_REQUIRE: 'require',
+  QUIESCE_OFF: 'off',
+};
+
+/** Validated request. */
+interface LiveViewRequest {
+  vm: string;
+  operationId: string;
+  replicaId: string;
+  incrementalFrom: string;
+  incrementalFromXml: string;
+  cbt: boolean;
+  quiesce: QuiesceMode;
+}
+
+function checkRequest(req: OpenLiveViewRequest__Output): LiveViewRequest {
+  const vm = checkVmName(req.vmName, 'vm_name');
+  const operationId = checkId(req.operationId, 'operation_id');
+  const quiesce = QUIESCE[String(req.quiesce)];
+  if (quiesce === undefined) throw invalidArgument(`quiesce: ${String(req.quiesce)} is not a quiesce mode`);
+  const needsReplica = req.cbt || req.incrementalFrom !== '';
+  const replicaId = needsReplica ? checkReplicaId(req.replicaId) : '';
+  const incrementalFrom = req.incrementalFrom === '' ? '' : checkCheckpointName(req.incrementalFrom, replicaId, 'incremental_from');
+  if (req.incrementalFromXml.length > 1024 * 1024) throw invalidArgument('incremental_from_xml: longer than 1 MiB');
+  return { vm, operationId, replicaId, incrementalFrom, incrementalFromXml: req.incrementalFromXml, cbt: req.cbt, quiesce };
+}
+
+/** The file-backed disks of a running domain, confined to the image roots, with their formats and sizes. */
+async function liveDisks(deps: LiveViewDeps, vm: string, signal: AbortSignal): Promise<PlannedDisk[]> {
+  const facts = readDomainFacts(await deps.libvirt.getDomainXml(vm, { signal }));
+  const disks: PlannedDisk[] = [];
+  for (const d of facts.disks) {
+    if (d.device !== 'disk') continue;
+    if (d.type !== 'file' || d.source === '') throw failedPrecondition(`${vm}: disk ${d.target} is a ${d.type} disk; --live copies file-backed disks only`);
+    if (d.shareable) throw failedPrecondition(`${vm}: disk ${d.target} is shareable (another VM may write it): it has no point in time of its own`);
+    const sourcePath = await deps.roots.existing(d.source, `disk ${d.target}`).catch((err: unknown) => {
+      throw err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' ? permissionDenied(`${vm}: disk ${d.target} (${d.source}) is outside this agent's image roots`) : err;
+    });
+    const info = await qemuImgInfo(sourcePath, signal);
+    if (info.format !== 'qcow2' && info.format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${info.format}; --live copies qcow2 and raw disks`);
+    disks.push({ target: d.target, sourcePath, format: info.format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, '', d.target) });
+  }
+  if (disks.length === 0) throw failedPrecondition(`${vm} has no file-backed disk to copy`);
+  return disks;
+}
+
+/** Resolves when `signal` aborts. */
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/**
+ * Opens the view, sends its description, holds it until `signal` aborts (the
+ * call ended), then ends the job and removes what it made.
+ */
+export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveViewDeps, send: StreamSink<LiveViewEvent>, signal: AbortSignal, log: Logger): Promise<void> {
+  const r = checkRequest(req);
+  const domain = await deps.libvirt.getDomain(r.vm, { signal });
+  if (domain.state !== 'running' && domain.state !== 'paused') {
+    throw failedPrecondition(`${r.vm} is ${domain.state}: a live view needs a running VM (copy a shut-off VM without --live)`);
+  }
+  if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a live view open (another operation copies it)`);
+  const disks = (await liveDisks(deps, r.vm, signal)).map((d) => ({ ...d, scratch: scratchPathFor(deps.scratchDir, r.operationId, d.target) }));
+  await checkScratchSpace(deps.scratchDir, disks.reduce((n, d) => n + d.virtualSize, 0));
+  const checkpoints = r.cbt || r.incrementalFrom !== '' ? await deps.libvirt.listCheckpoints(r.vm, { signal }) : [];
+  const plan = await planBackup(deps.libvirt, {
+    vm: r.vm,
+    disks,
+    socket: backupSocketFor(deps.runtimeDir, r.operationId),
+    incrementalFrom: r.incrementalFrom,
+    incrementalFromXml: r.incrementalFromXml,
+    checkpoint: r.cbt ? nextCheckpointName(checkpoints.map((c) => c.name), r.replicaId) : '',
+    existing: checkpoints.map((c) => c.name),
+    signal,
+    log,
+  });
+  await prepareLiveSocketDir(deps.runtimeDir);
+  let begun = false;
+  let ticket: string | undefined;
+  try {
+    const {
+      consistency,
+      plan: { plan: started, job },
+    } = await quiescedStart(deps.libvirt, r.vm, r.quiesce, deps.freezeTimeoutMs, log, async () => {
+      const result = await plan.begin(plan);
+      begun = true;
+      return result;
+    });
+    const viewDisks = new Map<string, ViewDisk>(
+      disks.map((d) => {
+        const exported = job.disks.find((j) => j.target === d.target);
+        const dirtyContext = started.incrementalFrom !== '' && exported && exported.exportBitmap !== '' ? dirtyContextOf(exported.exportBitmap) : '';
+        const disk: ViewDisk = {
+          target: d.target,
+          sourcePath: d.sourcePath,
+          format: d.format,
+          virtualSize: d.virtualSize,
+          exportName: exported?.exportName || d.target,
+          dirtyContext,
+          bytesRead: 0,
+          digest: '',
+          sent: new BlockHashLog(),
+        };
+        return [d.target, disk];
+      }),
+    );
+    deps.views.add({ operationId: r.operationId, vm: r.vm, socket: plan.socket, disks: viewDisks });
+    ticket = deps.tickets.issue(disks.map((d) => viewPathOf(r.operationId, d.target)), r.operationId);
+    const checkpointXml = started.checkpoint === '' ? '' : await deps.libvirt.checkpointXml(r.vm, started.checkpoint, { signal });
+    log.info({ vm: r.vm, operationId: r.operationId, consistency, checkpoint: started.checkpoint, incrementalFrom: started.incrementalFrom, reason: started.reason }, 'live view open');
+    await send({
+      ticket,
+      peerSocket: deps.peerSocket,
+      operationId: r.operationId,
+      consistency,
+      checkpoint: started.checkpoint,
+      incrementalFrom: started.incrementalFrom,
+      deltaReason: started.reason,
+      checkpointXml,
+      disks: [...viewDisks.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(r.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: 0 })),
+    });
+    await untilAborted(signal);
+  } finally {
+    if (ticket !== undefined) deps.tickets.revoke(ticket);
+    deps.views.remove(r.operationId);
+    if (begun) {
+      // However the call ended: the job goes, and with it the NBD server and (libvirt removes them) the scratch files.
+      try {
+        await deps.libvirt.abortJob(r.vm);
+        log.info({ vm: r.vm, operationId: r.operationId }, 'live view closed: backup job ended');
+      } catch (err) {
+        log.error({ vm: r.vm, operationId: r.operationId, err }, 'could not end the backup job of a live view; it is ended at the next agent start');
+      }
+    }
+    await removeLeftovers(deps.scratchDir, deps.runtimeDir, new Set(deps.views.list().map((v) => v.operationId)), log).catch(() => undefined);
+  }
+}
+
+/** Bytes read so far from each disk of an open view (DescribeLiveView). */
+export function describeLiveView(views: LiveViews, operationId: string): LiveViewEvent {
+  const view = views.get(checkId(operationId, 'operation_id'));
+  return {
+    operationId: view.operationId,
+    disks: [...view.disks.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(view.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: d.bytesRead })),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The DEFINE step of a sync: the destination's definition follows the
+ * source's (memory, vCPUs, devices) while keeping its own name, UUID, MACs
+ * and paths. Shared by the offline and the live sync.
+ */
+import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
+import type { HostSession } from '../../transport/host-session.js';
+import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
+import type { SyncPair } from './sync-plan.js';
+
+/** Redefines `destVm` on `dst` after `source`'s definition. */
+export async function defineFollowingSource(
+  dst: HostSession,
+  source: DescribeDomainResponse__Output,
+  dest: DescribeDomainResponse__Output,
+  pairs: readonly SyncPair[],
+  names: { vm: string; destVm: string },
+  signal: AbortSignal,
+): Promise<void> {
+  const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
+  const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
+  for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
+  const nvram = pairs.find((p) => p.label === 'nvram');
+  const rewritten = rewriteDomainXml(source.xml, {
+    name: names.destVm,
+    sourceName: names.vm,
+    uuid: dest.domain?.uuid ?? '',
+    diskPaths,
+    ...(nvram && { nvramPath: nvram.targetPath }),
+    newMac: () => destMacs.shift() ?? randomMac(),
+  });
+  await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, signal);
+}

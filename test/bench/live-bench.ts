@@ -1,0 +1,138 @@
+/**
+ * `scripts/bench live`: a running VM with a qcow2 data disk of N GiB (10 by
+ * default), half of it unique random data in 64 MiB runs (no repeated
+ * pool), copied with `kvmctl clone --live`; then, each time after 1 % of
+ * its 64 KiB blocks were written from the host through QEMU (as the guest
+ * would write them, scattered, seeded):
+ *   - `kvmctl sync --live` with the dirty bitmap (the default),
+ *   - `kvmctl sync --live --cbt=off` (both guest views hashed),
+ *   - the offline `kvmctl sync` of the same amount of change into a copy
+ *     made by an offline clone (the VM shut off),
+ * in one run on the testbed. Prints the table and writes the raw figures
+ * to bench-results/live-<date>.json. Not a test: figures to compare.
+ *
+ *   node dist/test/bench/live-bench.js [--size-gib N]
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { agentPeakRss, timedKvmctl } from './bench-support.js';
+
+const IMAGES = '/var/lib/libvirt/images';
+const BLOCK = 65536;
+const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
+const VM = 'lbench';
+
+/** The 1 % of blocks to write, scattered, seeded: `offset` lines. */
+function picks(seed: number): number[] {
+  const blocks = (sizeGiB * 2 ** 30) / BLOCK;
+  let x = seed * 2654435761;
+  const chosen = new Set<number>();
+  while (chosen.size < Math.floor(blocks / 100)) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    chosen.add(x % blocks);
+  }
+  return [...chosen].sort((a, b) => a - b).map((b) => b * BLOCK);
+}
+
+/** Writes the picked blocks into the running VM's vdb from the host (HMP qemu-io), four monitor commands at a time. */
+async function writeLive(seed: number): Promise<number> {
+  const offsets = picks(seed);
+  const script = [
+    'set -e',
+    `dev=/machine/peripheral/$(virsh -q -c qemu:///system dumpxml ${VM} | grep -A3 "target dev='vdb'" | sed -n "s/.*alias name='\\([^']*\\)'.*/\\1/p" | head -1)/virtio-backend`,
+    `xargs -P 4 -I{} virsh -q -c qemu:///system qemu-monitor-command ${VM} --hmp "qemu-io -d $dev \\"write -P 0x$((RANDOM % 200 + 16)) {} ${BLOCK}\\"" >/dev/null`,
+    `virsh -q -c qemu:///system qemu-monitor-command ${VM} --hmp "qemu-io -d $dev \\"flush\\"" >/dev/null`,
+  ].join('\n');
+  await hostExec('hosta', ['bash', '-c', `${script} <<'OFFS'\n${offsets.join('\n')}\nOFFS`]);
+  return offsets.length * BLOCK;
+}
+
+/** Writes the picked blocks into the shut-off VM's image (one qemu-io, many commands). */
+async function writeOffline(seed: number): Promise<number> {
+  const offsets = picks(seed);
+  const file = join(tmpdir(), `live-bench-cmds-${seed}`);
+  await writeFile(file, offsets.map((o) => `write -P 0x5a ${o} ${BLOCK}`).join('\n') + '\n');
+  await hostExec('hosta', ['bash', '-c', `qemu-io -f qcow2 ${IMAGES}/${VM}-data.qcow2 < ${file} >/dev/null`]);
+  await rm(file, { force: true });
+  return offsets.length * BLOCK;
+}
+
+async function makeVm(): Promise<void> {
+  const xml = `<domain type='qemu'><name>${VM}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${VM}.qcow2'/><target dev='vda' bus='virtio'/></disk>
+<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${VM}-data.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+<video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+  const runs = (sizeGiB * 1024) / 64 / 2; // 64 MiB runs of unique random data, every other one
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    [
+      'set -e',
+      `cd ${IMAGES}`,
+      `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin ${VM}.qcow2 && qemu-img resize -q -f qcow2 ${VM}.qcow2 1M`,
+      `rm -f /var/tmp/${VM}.raw && truncate -s ${sizeGiB}G /var/tmp/${VM}.raw`,
+      `for i in $(seq 0 ${runs - 1}); do dd if=/dev/urandom of=/var/tmp/${VM}.raw bs=1M count=64 seek=$((i * 128)) conv=notrunc status=none; done`,
+      `qemu-img convert -q -f raw -O qcow2 -o compat=1.1 /var/tmp/${VM}.raw ${VM}-data.qcow2 && rm -f /var/tmp/${VM}.raw`,
+      `cat > /tmp/${VM}.xml <<'XML'\n${xml}\nXML`,
+      `virsh -q -c qemu:///system define /tmp/${VM}.xml >/dev/null && rm -f /tmp/${VM}.xml`,
+    ].join('\n'),
+  ]);
+}
+
+async function main(): Promise<void> {
+  const state = await mkdtemp(join(tmpdir(), 'kvmclone-live-bench-'));
+  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+  await hostUp('hosta', 1);
+  await hostUp('hostb', 2);
+  const raw: Record<string, unknown> = { sizeGiB, date: new Date().toISOString() };
+  try {
+    console.log(`making a VM with a ${sizeGiB} GiB qcow2 data disk, half of it unique random data ...`);
+    await makeVm();
+    const offline = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`, '--yes'], state);
+    await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'start', VM]);
+    const clone = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--yes'], state);
+    const rounds: { what: string; seconds: number; changed: number; result: Record<string, unknown>; rss: number }[] = [];
+    // A first live sync makes the chain that the measured bitmap sync then uses.
+    await writeLive(1);
+    await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state);
+    const bitmapChanged = await writeLive(2);
+    rounds.push({ what: 'sync --live (bitmap)', changed: bitmapChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state)) });
+    const hashChanged = await writeLive(3);
+    rounds.push({ what: 'sync --live --cbt=off (hashes)', changed: hashChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--cbt=off'], state)) });
+    await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'destroy', VM]);
+    const offChanged = await writeOffline(4);
+    rounds.push({ what: 'sync (offline, VM shut off)', changed: offChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`], state)) });
+    const rss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
+    raw.clone = { seconds: clone.seconds, result: clone.result };
+    raw.offlineClone = { seconds: offline.seconds };
+    raw.rounds = rounds;
+    raw.agentPeakRss = rss;
+
+    const bitmap = rounds[0];
+    const hash = rounds[1];
+    console.log(`\n${sizeGiB} GiB qcow2 data disk, half unique random data; 1 % of its 64 KiB blocks written through QEMU before each sync; 2 cores shared by both hosts and the controller`);
+    console.log(`clone --live: ${clone.seconds.toFixed(1)} s`);
+    for (const r of rounds) {
+      const disks = (r.result.disks as { target: string; bytesRead?: number; bytesTransferred: number }[] | undefined) ?? [];
+      const data = disks.find((d) => d.target.endsWith(`${VM}-data.qcow2`));
+      const read = data?.bytesRead;
+      console.log(
+        `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${String(r.result.delta ?? 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
+          `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB`,
+      );
+    }
+    if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
+    console.log(`agent peak RSS: hosta ${(rss.hosta / 2 ** 20).toFixed(0)} MiB, hostb ${(rss.hostb / 2 ** 20).toFixed(0)} MiB`);
+    await mkdir('bench-results', { recursive: true });
+    const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(out, JSON.stringify(raw, null, 2));
+    console.log(`raw figures: ${out}`);
+  } finally {
+    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await rm(state, { recursive: true, force: true });
+  }
+}
+
+await main();
