@@ -24,6 +24,8 @@ export const AGENT_CAPABILITIES = [
   'transfer.pull',
   'transfer.ticket',
   'transfer.lock',
+  /** OpenLiveView, DescribeLiveView, PruneCheckpoints; view paths; GUEST-layer pulls, hashes and digests. */
+  'transfer.live',
 ] as const;
 
 /** One capability name. */

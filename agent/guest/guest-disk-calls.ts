@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import type { DigestImageResponse } from '../../shared/generated/kvmclone/agent/v1/DigestImageResponse.js';
 import type { HashBlocksResponse } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
-import { digestFile, hashEnd, type HashPlan } from '../disk/block-hasher.js';
+import { digestFile, type HashPlan } from '../disk/block-hasher.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { withReadOnlyFile } from '../disk/read-ahead.js';
 import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
@@ -104,7 +104,6 @@ export async function guestHashBlocks(path: string, plan: HashPlan, send: Stream
   }
   const counters = { bytesRead: 0 };
   await withGuestImage(resolved, format, { writable: false, runtimeDir: deps.runtimeDir ?? tmpdir(), signal: ctx.signal }, async (image) => {
-    hashEnd(plan, image.size);
     await sendAll(guestHashBatches(image.client, plan, ctx.signal, counters), image.size);
   });
   ctx.log.debug({ path: resolved, format, bytesRead: counters.bytesRead }, 'guest blocks hashed');

@@ -99,3 +99,57 @@ export async function* flaggedSpans(
   }
   if (pending !== undefined) yield pending;
 }
+
+/** Above this many ranges, one allocation walk over their whole span costs fewer round trips than one per range. */
+const RANGES_FOR_ONE_WALK = 8;
+
+/**
+ * base:allocation of many ascending ranges of an export. A changed-block
+ * sync asks for a thousand or more scattered 64 KiB ranges: one walk over
+ * their whole span (the server answers in as many extents as the image has
+ * runs, usually few) replaces a block-status round trip per range. Ask for
+ * the ranges in ascending, non-overlapping order.
+ */
+export class AllocationCursor {
+  private readonly walk: AsyncIterator<Extent> | undefined;
+  private current: Extent | undefined;
+
+  constructor(
+    private readonly client: GuestReader,
+    ranges: readonly { offset: number; length: number }[],
+    private readonly signal: AbortSignal,
+  ) {
+    const first = ranges[0];
+    const last = ranges.at(-1);
+    if (ranges.length > RANGES_FOR_ONE_WALK && first && last) {
+      this.walk = allocationExtents(client, first.offset, last.offset + last.length - first.offset, signal)[Symbol.asyncIterator]();
+    }
+  }
+
+  /** The allocation extents of [offset, offset + length), clipped to it. */
+  async *within(offset: number, length: number): AsyncGenerator<Extent> {
+    if (this.walk === undefined) {
+      yield* allocationExtents(this.client, offset, length, this.signal);
+      return;
+    }
+    const end = offset + length;
+    for (;;) {
+      if (this.current === undefined) {
+        const next = await this.walk.next();
+        if (next.done === true) return;
+        this.current = next.value;
+      }
+      const e = this.current;
+      if (e.offset + e.length <= offset) {
+        this.current = undefined;
+        continue;
+      }
+      if (e.offset >= end) return;
+      const from = Math.max(e.offset, offset);
+      const to = Math.min(e.offset + e.length, end);
+      yield { offset: from, length: to - from, kind: e.kind };
+      if (e.offset + e.length > end) return;
+      this.current = undefined;
+    }
+  }
+}

@@ -41,28 +41,48 @@ export class BlockHashLog {
   }
 }
 
+/** Reads in flight while a ranges digest reads blocks back. */
+const READ_DEPTH = 8;
+
 /**
  * The RangesDigest of `ranges` (normalized, on the block grid but for the
  * image's end) of an export of `size` bytes; blocks `known` has are not read.
+ * The rest is read with a few requests in flight (a changed-block sync reads
+ * back a thousand or more scattered blocks).
  */
 export async function digestGuestRanges(reader: GuestReader, ranges: readonly ByteSpan[], size: number, known?: BlockHashLog): Promise<string> {
-  const digest = new RangesDigest(size);
-  for (const r of ranges) {
-    const hashes: Buffer[] = [];
+  const reads: { offset: number; length: number; hashes?: Buffer[] }[] = [];
+  const plan: ({ known: Buffer } | { read: (typeof reads)[number] })[][] = ranges.map((r) => {
+    const parts: ({ known: Buffer } | { read: (typeof reads)[number] })[] = [];
     for (let at = r.offset; at < r.offset + r.length; ) {
       const have = known?.get(at);
       if (have) {
-        hashes.push(have);
+        parts.push({ known: have });
         at += DEFAULT_BLOCK_SIZE;
         continue;
       }
-      const length = Math.min(READ_BYTES, r.offset + r.length - at);
-      const data = await reader.read(at, length);
-      for (let p = 0; p < data.length; p += DEFAULT_BLOCK_SIZE) hashes.push(blockHash(data.subarray(p, Math.min(data.length, p + DEFAULT_BLOCK_SIZE))));
-      at += length;
+      const read = { offset: at, length: Math.min(READ_BYTES, r.offset + r.length - at) };
+      reads.push(read);
+      parts.push({ read });
+      at += read.length;
     }
+    return parts;
+  });
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < reads.length; i = next++) {
+      const read = reads[i] as (typeof reads)[number];
+      const data = await reader.read(read.offset, read.length);
+      read.hashes = [];
+      for (let p = 0; p < data.length; p += DEFAULT_BLOCK_SIZE) read.hashes.push(blockHash(data.subarray(p, Math.min(data.length, p + DEFAULT_BLOCK_SIZE))));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_DEPTH, reads.length) }, worker));
+  const digest = new RangesDigest(size);
+  ranges.forEach((r, i) => {
+    const hashes = (plan[i] ?? []).flatMap((part) => ('known' in part ? [part.known] : (part.read.hashes ?? [])));
     digest.range(r.offset, r.length, Buffer.concat(hashes));
-  }
+  });
   return digest.digest();
 }
 

@@ -19,7 +19,7 @@ import type { PlannedRead } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
 import type { StreamDigester } from '../disk/stream-digest.js';
 import type { GuestCounters, GuestReader } from './guest-client.js';
-import { allocationExtents, zerosAsHoles } from './guest-extents.js';
+import { AllocationCursor, zerosAsHoles } from './guest-extents.js';
 import { guestReadAhead } from './guest-read-ahead.js';
 
 /** How a guest ReadRanges call hashes and accounts for what it sends. */
@@ -34,8 +34,9 @@ export interface GuestReadOptions {
 
 /** The read plan of every range in turn, so read-ahead crosses from one range into the next. */
 async function* planAll(client: GuestReader, ranges: readonly ByteSpan[], chunkSize: number, signal: AbortSignal): AsyncGenerator<PlannedRead> {
+  const allocation = new AllocationCursor(client, ranges, signal);
   for (const r of ranges) {
-    yield* planReads(zerosAsHoles(allocationExtents(client, r.offset, r.length, signal)), r.offset, r.offset + r.length, 1, chunkSize);
+    yield* planReads(zerosAsHoles(allocation.within(r.offset, r.length)), r.offset, r.offset + r.length, 1, chunkSize);
   }
 }
 

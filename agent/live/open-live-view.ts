@@ -30,7 +30,7 @@ import { planBackup, type PlannedDisk } from './backup-plan.js';
 import { checkCheckpointName, checkReplicaId, nextCheckpointName } from './checkpoint-names.js';
 import type { LiveViews, ViewDisk } from './live-views.js';
 import { quiescedStart, type QuiesceMode } from './quiesce.js';
-import { backupSocketFor, checkScratchSpace, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
+import { backupSocketFor, checkScratchSpace, isOwnBackupSocket, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
 import { viewPathOf } from './view-path.js';
 import { dirtyContextOf } from './live-views.js';
 
@@ -81,7 +81,7 @@ function checkRequest(req: OpenLiveViewRequest__Output): LiveViewRequest {
 }
 
 /** The file-backed disks of a running domain, confined to the image roots, with their formats and sizes. */
-async function liveDisks(deps: LiveViewDeps, vm: string, signal: AbortSignal): Promise<PlannedDisk[]> {
+async function liveDisks(deps: LiveViewDeps, vm: string, operationId: string, signal: AbortSignal): Promise<PlannedDisk[]> {
   const facts = readDomainFacts(await deps.libvirt.getDomainXml(vm, { signal }));
   const disks: PlannedDisk[] = [];
   for (const d of facts.disks) {
@@ -93,10 +93,27 @@ async function liveDisks(deps: LiveViewDeps, vm: string, signal: AbortSignal): P
     });
     const info = await qemuImgInfo(sourcePath, signal);
     if (info.format !== 'qcow2' && info.format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${info.format}; --live copies qcow2 and raw disks`);
-    disks.push({ target: d.target, sourcePath, format: info.format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, '', d.target) });
+    disks.push({ target: d.target, sourcePath, format: info.format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, operationId, d.target) });
   }
   if (disks.length === 0) throw failedPrecondition(`${vm} has no file-backed disk to copy`);
   return disks;
+}
+
+/**
+ * A backup job already on the domain: one of ours that no open view holds (an
+ * agent killed while libvirtd was unreachable at its restart) is ended; any
+ * other job is another tool's, and is left alone with a refusal.
+ */
+async function endOwnStaleJob(deps: LiveViewDeps, vm: string, log: Logger, signal: AbortSignal): Promise<void> {
+  const job = await deps.libvirt.backupJob(vm, { signal });
+  if (job === undefined) return;
+  const held = deps.views.list().some((v) => v.socket === job.socket);
+  if (!held && isOwnBackupSocket(deps.runtimeDir, job.socket)) {
+    await deps.libvirt.abortJob(vm, { signal });
+    log.warn({ vm, socket: job.socket }, 'ended a backup job of an earlier live view that nothing holds any more');
+    return;
+  }
+  throw failedPrecondition(`${vm} already runs a backup job (${held ? 'another kvmclone operation copies it' : `not kvmclone's: NBD on ${job.socket || 'TCP'}`}); wait for it to end, or end it with virsh domjobabort`);
 }
 
 /** Resolves when `signal` aborts. */
@@ -115,7 +132,8 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
     throw failedPrecondition(`${r.vm} is ${domain.state}: a live view needs a running VM (copy a shut-off VM without --live)`);
   }
   if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a live view open (another operation copies it)`);
-  const disks = (await liveDisks(deps, r.vm, signal)).map((d) => ({ ...d, scratch: scratchPathFor(deps.scratchDir, r.operationId, d.target) }));
+  await endOwnStaleJob(deps, r.vm, log, signal);
+  const disks = await liveDisks(deps, r.vm, r.operationId, signal);
   await checkScratchSpace(deps.scratchDir, disks.reduce((n, d) => n + d.virtualSize, 0));
   const checkpoints = r.cbt || r.incrementalFrom !== '' ? await deps.libvirt.listCheckpoints(r.vm, { signal }) : [];
   const plan = await planBackup(deps.libvirt, {

@@ -23,7 +23,7 @@ import type { Extent } from '../disk/extent-map.js';
 import { checkChunkSize, normalizeRanges } from '../disk/request-limits.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { isGuestLayer } from '../guest/guest-disk-calls.js';
-import { allocationExtents, flaggedSpans, guestExtents } from '../guest/guest-extents.js';
+import { AllocationCursor, flaggedSpans, guestExtents } from '../guest/guest-extents.js';
 import { guestDigest, guestHashBatches } from '../guest/guest-hashes.js';
 import { digestGuestRanges } from '../guest/guest-ranges-digest.js';
 import { readGuestRanges } from '../guest/guest-reads.js';
@@ -51,8 +51,12 @@ export async function viewMapExtents(
   await views.withExport(req.path, ctx.signal, async (client, disk) => {
     if (!req.dirtyOnly) return sendExtents(guestExtents(client, ctx.signal), client.size);
     if (disk.dirtyContext === '') throw invalidArgument(`dirty_only: the view of ${disk.target} is not incremental (no checkpoint to compare with)`);
+    // The dirty spans first (a few block-status answers), then their allocation in one walk over their span.
+    const dirty: { offset: number; length: number }[] = [];
+    for await (const span of flaggedSpans(client, disk.dirtyContext, DIRTY, ctx.signal)) dirty.push(span);
+    const allocation = new AllocationCursor(client, dirty, ctx.signal);
     async function* changed(): AsyncGenerator<Extent> {
-      for await (const span of flaggedSpans(client, disk.dirtyContext, DIRTY, ctx.signal)) yield* allocationExtents(client, span.offset, span.length, ctx.signal);
+      for (const span of dirty) yield* allocation.within(span.offset, span.length);
     }
     return sendExtents(changed(), client.size);
   });

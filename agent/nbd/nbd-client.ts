@@ -10,7 +10,11 @@
  * straight into place. How many requests are in flight is the callers'
  * choice (QEMU serves up to 16 per connection at once and simply stops
  * reading beyond that); one call larger than `maxRequest` is cut into
- * pieces of which at most SPLIT_DEPTH are in flight.
+ * pieces of which at most SPLIT_DEPTH are in flight. Prefer requests of
+ * 2 MiB: QEMU 7.2's server allocates a fresh buffer per request, and at
+ * 4 MiB that costs it 3.5 times the kernel CPU and 2–3 times the time
+ * (measured: 1 GiB at 4 × 2 MiB in 0.5–0.7 s, at 4 × 4 MiB 1.3–2.3 s; nbdcopy
+ * shows the same).
  *
  * Cancelling: an aborted signal rejects that request at once with the
  * signal's reason. The server still owes the reply; it is read and thrown
@@ -429,8 +433,7 @@ export class NbdClient {
 
   /**
    * Makes every write already answered durable. Does nothing when the server
-   * offers no FLUSH (the spec forbids sending it then: such a server has no
-   * cache of its own to flush).
+   * does not offer FLUSH (the spec forbids sending it then).
    */
   async flush(signal?: AbortSignal): Promise<void> {
     this.checkOpen();
@@ -624,10 +627,9 @@ export class NbdClient {
     for (const p of all) if (!p.abandoned) p.reject(err);
   }
 
-  private take(cookie: number, keep: boolean): Pending {
+  private take(cookie: number): Pending {
     const p = this.pending.get(cookie);
     if (p === undefined) throw protocolError(`reply for cookie ${cookie}, which is not in flight`);
-    if (!keep) this.pending.delete(cookie);
     return p;
   }
 
@@ -645,19 +647,20 @@ export class NbdClient {
   private handler(): ReplyHandler {
     return {
       simpleReply: (cookie, error) => {
-        const p = this.take(cookie, false);
+        const p = this.take(cookie);
         if (error === 0 && (p.type === NBD_CMD_READ || p.type === NBD_CMD_BLOCK_STATUS)) throw protocolError(`simple reply to a ${describe(p)}`);
+        this.pending.delete(cookie);
         this.settle(p, error === 0 ? undefined : serverError(error, describe(p)));
       },
       dataStart: (h, offset, length) => {
-        const p = this.take(h.cookie, true);
+        const p = this.take(h.cookie);
         this.checkContent(p, h, offset, length);
         p.covered += length;
         if (p.abandoned || p.target === undefined) return undefined;
         return p.target.subarray(offset - p.offset, offset - p.offset + length);
       },
       chunk: (h, payload) => {
-        const p = this.take(h.cookie, true);
+        const p = this.take(h.cookie);
         if (h.type === NBD_REPLY_TYPE_OFFSET_HOLE) {
           const offset = readU64(payload, 0);
           const length = payload.readUInt32BE(8);
@@ -678,9 +681,10 @@ export class NbdClient {
           throw protocolError(`unexpected chunk type ${h.type}`);
         }
         if ((h.flags & NBD_REPLY_FLAG_DONE) === 0) return;
-        this.pending.delete(h.cookie);
+        // Checked while still pending, so a protocol error fails this request along with the connection.
         if (p.error === undefined && p.type === NBD_CMD_READ && p.covered !== p.length) throw protocolError(`${describe(p)} answered with ${p.covered} bytes`);
         if (p.error === undefined && p.type === NBD_CMD_BLOCK_STATUS && p.extents === undefined) throw protocolError(`${describe(p)} answered without the context asked for`);
+        this.pending.delete(h.cookie);
         this.settle(p, p.error);
       },
     };

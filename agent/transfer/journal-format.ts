@@ -12,16 +12,18 @@
  *
  * The apply code took the header's once-reserved word at offset 12, whose 0
  * means what every older journal meant (the file layer), so file journals
- * read exactly as before and the version did not change. An unknown code is
- * corrupt. Beware a downgrade: an agent older than the code ignores the word
- * and would write a guest journal's guest offsets into the file as stored —
- * settle guest journals (start the new agent once) before going back.
+ * are still version 1 and read exactly as before. A guest journal is version
+ * 2: an agent older than the guest layer would ignore the word and write
+ * guest offsets into the file as stored, so it must see such a journal as
+ * one it does not know (discarded, the image left alone) rather than apply
+ * it. An unknown code, or a code that does not go with the version, is
+ * corrupt.
  *
  * Layout, all integers little-endian:
  *
  *     header, 64 bytes
  *        0  magic     8   "KVMCJNL\0"
- *        8  version   u32 1
+ *        8  version   u32 1 for the file layer, 2 for the guest layer
  *       12  apply     u32 how the records reach the image (JournalLayer):
  *                         0 = the file as stored (every journal before the guest layer),
  *                         1 = guest layer of a raw image, 2 = guest layer of a qcow2
@@ -57,6 +59,8 @@ export const RECORD_HEAD_BYTES = 24;
 export const TRAILER_BYTES = 48;
 /** Bumped on any layout change: a journal of another version is never applied (it is discarded as corrupt). */
 export const JOURNAL_VERSION = 1;
+/** The version of a guest-layer journal (see above: older agents must not apply it). */
+export const GUEST_JOURNAL_VERSION = 2;
 /** Largest data record: one ReadRanges chunk. Bounds what a reader allocates for a damaged length. */
 export const MAX_DATA_RECORD_BYTES = MAX_CHUNK_BYTES;
 
@@ -120,7 +124,7 @@ function safeU64(buf: Buffer, at: number, field: string): number {
 export function encodeHeader(header: JournalHeader): Buffer {
   const buf = Buffer.alloc(HEADER_BYTES);
   HEADER_MAGIC.copy(buf, 0);
-  buf.writeUInt32LE(JOURNAL_VERSION, 8);
+  buf.writeUInt32LE((header.layer ?? 'file') === 'file' ? JOURNAL_VERSION : GUEST_JOURNAL_VERSION, 8);
   buf.writeUInt32LE(LAYER_CODES[header.layer ?? 'file'], 12);
   buf.writeBigUInt64LE(header.dev, 16);
   buf.writeBigUInt64LE(header.ino, 24);
@@ -135,10 +139,11 @@ export function decodeHeader(buf: Buffer): JournalHeader {
   if (!buf.subarray(0, 8).equals(HEADER_MAGIC)) throw new JournalFormatError('the header has no journal magic');
   if (!chunkHash(buf.subarray(0, 48)).equals(buf.subarray(48, 64))) throw new JournalFormatError('the header does not match its check hash');
   const version = buf.readUInt32LE(8);
-  if (version !== JOURNAL_VERSION) throw new JournalFormatError(`journal version ${version} is not ${JOURNAL_VERSION}`);
+  if (version !== JOURNAL_VERSION && version !== GUEST_JOURNAL_VERSION) throw new JournalFormatError(`journal version ${version} is not ${JOURNAL_VERSION} or ${GUEST_JOURNAL_VERSION}`);
   const code = buf.readUInt32LE(12);
   const layer = layerOfCode(code);
   if (layer === undefined) throw new JournalFormatError(`apply layer code ${code} is not one this agent knows (0 file, 1 guest raw, 2 guest qcow2)`);
+  if ((layer === 'file') !== (version === JOURNAL_VERSION)) throw new JournalFormatError(`apply layer ${layer} does not go with journal version ${version}`);
   const header = { dev: buf.readBigUInt64LE(16), ino: buf.readBigUInt64LE(24), size: safeU64(buf, 32, 'size') };
   return layer === 'file' ? header : { ...header, layer };
 }

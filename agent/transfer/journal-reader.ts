@@ -113,6 +113,7 @@ export async function checkJournal(read: ReadAt, fileSize: number): Promise<Jour
   const trailer = decodeTrailer(await read(fileSize - TRAILER_BYTES, TRAILER_BYTES));
   if (trailer === undefined) return { state: 'incomplete', reason: 'it ends without a commit trailer' };
   try {
+    // A header this agent cannot apply (another version, an unknown apply layer) makes the journal corrupt.
     const header = decodeHeader(await read(0, HEADER_BYTES));
     const end = fileSize - TRAILER_BYTES;
     if (trailer.recordBytes !== end - HEADER_BYTES) throw new JournalFormatError(`the trailer vouches for ${trailer.recordBytes} record bytes but the file holds ${end - HEADER_BYTES}`);

@@ -12,8 +12,8 @@
  * else is read back through qemu-nbd. IN_PLACE is the journaled sync of
  * pull-in-place.ts with the journal marked as applying through the format.
  */
-import { unlink } from 'node:fs/promises';
-import { lstat } from 'node:fs/promises';
+import { lstat, unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
 import { dataLoss, errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
@@ -31,7 +31,6 @@ import { createGuestStaging, reopenGuestStaging, type GuestStaging } from '../gu
 import { GuestWrites } from '../guest/guest-writes.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
-import type { Logger } from 'pino';
 import { dialPeer, type PeerSource } from './pull-image.js';
 import { pullInPlace } from './pull-in-place.js';
 
@@ -63,19 +62,24 @@ interface Moved {
   transferred: number;
 }
 
-/** Streams the source's ranges (all of it when none) into the open staging image and returns its digest. */
-async function transfer(
-  source: PeerSource,
-  req: PullImageRequest__Output,
-  staging: GuestStaging,
-  format: GuestFormat,
-  size: number,
-  total: number,
-  moved: Moved,
-  deps: PullDeps,
-  send: StreamSink<PullProgress>,
-  signal: AbortSignal,
-): Promise<string> {
+/** One staging transfer: where from, where to, and what it has moved so far. */
+interface Transfer {
+  readonly source: PeerSource;
+  readonly req: PullImageRequest__Output;
+  readonly staging: GuestStaging;
+  readonly format: GuestFormat;
+  /** The view's virtual size. */
+  readonly size: number;
+  /** Bytes the pull covers (its ranges, or the whole view). */
+  readonly total: number;
+  readonly moved: Moved;
+  readonly deps: PullDeps;
+  readonly send: StreamSink<PullProgress>;
+}
+
+/** Streams the source's ranges (all of it when none) into the staging image through a qemu-nbd and returns its digest. */
+async function transfer(t: Transfer, signal: AbortSignal): Promise<string> {
+  const { source, req, staging, format, size, total, moved, deps, send } = t;
   // A new image filled from a whole-view read is digested from the bytes as they are written; anything else is read back.
   const digester = staging.created && req.ranges.length === 0 ? new StreamDigester(size) : undefined;
   const throttle = new ProgressThrottle(total);
@@ -145,7 +149,7 @@ async function pullGuestIntoStaging(req: PullImageRequest__Output, deps: PullDep
       // or resume it if the controller dies: once announced, an interrupted pull keeps it.
       await send({ stagingId: staging.id, stagingPath: staging.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false });
       announced = true;
-      const digest = await transfer(source, req, staging, format, size, total, moved, deps, send, signal);
+      const digest = await transfer({ source, req, staging, format, size, total, moved, deps, send }, signal);
       deps.log.info({ stagingPath: staging.path, format, size, bytesTransferred: moved.transferred }, 'guest staging image written');
       await send({ stagingId: staging.id, stagingPath: staging.path, bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, digest, done: true });
     } catch (err) {

@@ -16,7 +16,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { hostAgent, hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
 import { agentPeakRss, timedKvmctl } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
@@ -36,16 +36,24 @@ function picks(seed: number): number[] {
   return [...chosen].sort((a, b) => a - b).map((b) => b * BLOCK);
 }
 
-/** Writes the picked blocks into the running VM's vdb from the host (HMP qemu-io), four monitor commands at a time. */
+/**
+ * Writes the picked blocks into the running VM's vdb from the host (HMP
+ * qemu-io on its virtio device, as the guest would write them), all through
+ * one virsh session (a connection per command costs ~0.1 s each).
+ */
 async function writeLive(seed: number): Promise<number> {
   const offsets = picks(seed);
-  const script = [
-    'set -e',
-    `dev=/machine/peripheral/$(virsh -q -c qemu:///system dumpxml ${VM} | grep -A3 "target dev='vdb'" | sed -n "s/.*alias name='\\([^']*\\)'.*/\\1/p" | head -1)/virtio-backend`,
-    `xargs -P 4 -I{} virsh -q -c qemu:///system qemu-monitor-command ${VM} --hmp "qemu-io -d $dev \\"write -P 0x$((RANDOM % 200 + 16)) {} ${BLOCK}\\"" >/dev/null`,
-    `virsh -q -c qemu:///system qemu-monitor-command ${VM} --hmp "qemu-io -d $dev \\"flush\\"" >/dev/null`,
-  ].join('\n');
-  await hostExec('hosta', ['bash', '-c', `${script} <<'OFFS'\n${offsets.join('\n')}\nOFFS`]);
+  const xml = await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'dumpxml', VM]);
+  const disk = [...xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)].map((m) => m[0]).find((d) => d.includes("<target dev='vdb'"));
+  const alias = disk ? /<alias name='([^']+)'/.exec(disk)?.[1] : undefined;
+  if (!alias) throw new Error(`${VM} has no running vdb`);
+  const dev = `/machine/peripheral/${alias}/virtio-backend`;
+  const pattern = (o: number): string => `0x${(((o / BLOCK) * 7 + seed * 31) % 200 + 16).toString(16)}`;
+  const commands = [...offsets.map((o) => `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "write -P ${pattern(o)} ${o} ${BLOCK}"'`), `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "flush"'`];
+  const file = join(tmpdir(), `live-bench-virsh-${seed}`);
+  await writeFile(file, commands.join('\n') + '\n');
+  await hostExec('hosta', ['bash', '-c', `virsh -q -c qemu:///system < ${file} >/dev/null`]);
+  await rm(file, { force: true });
   return offsets.length * BLOCK;
 }
 
@@ -93,6 +101,9 @@ async function main(): Promise<void> {
     const offline = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`, '--yes'], state);
     await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'start', VM]);
     const clone = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--yes'], state);
+    // The agents' peak RSS of the clones, then fresh agents, so the figure below is the syncs' own.
+    const cloneRss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
+    await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
     const rounds: { what: string; seconds: number; changed: number; result: Record<string, unknown>; rss: number }[] = [];
     // A first live sync makes the chain that the measured bitmap sync then uses.
     await writeLive(1);
@@ -109,6 +120,7 @@ async function main(): Promise<void> {
     raw.offlineClone = { seconds: offline.seconds };
     raw.rounds = rounds;
     raw.agentPeakRss = rss;
+    raw.agentPeakRssClones = cloneRss;
 
     const bitmap = rounds[0];
     const hash = rounds[1];
@@ -124,7 +136,7 @@ async function main(): Promise<void> {
       );
     }
     if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
-    console.log(`agent peak RSS: hosta ${(rss.hosta / 2 ** 20).toFixed(0)} MiB, hostb ${(rss.hostb / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`agent peak RSS in the syncs: hosta ${(rss.hosta / 2 ** 20).toFixed(0)} MiB, hostb ${(rss.hostb / 2 ** 20).toFixed(0)} MiB (in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB)`);
     await mkdir('bench-results', { recursive: true });
     const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await writeFile(out, JSON.stringify(raw, null, 2));

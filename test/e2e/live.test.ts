@@ -9,7 +9,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
@@ -17,7 +18,7 @@ import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostU
 import { createAgentClients } from '../../shared/agent-clients.js';
 import { writeFile } from 'node:fs/promises';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
-import { AGENT_JS } from '../support/testbed.js';
+import { AGENT_JS, E2E_DIR } from '../support/testbed.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, waitForPass } from '../support/live-guest.js';
 
 const IMAGES = '/var/lib/libvirt/images';
@@ -187,6 +188,14 @@ test('clone --live of a guest that rewrites its disk in passes: the copy is one 
   }
 });
 
+test('--quiesce=require without a guest agent is refused (exit 3), no job left', async () => {
+  const out = await kvmctl(['--json', 'clone', 'lv1', '--from', 'hosta', '--to', 'hostb', '--name', 'lvq', '--live', '--quiesce=require'], { stateDir: state });
+  assert.equal(out.code, 3, out.stdout);
+  assert.match(JSON.stringify(out.result), /could not be frozen/);
+  await assertNoLeftovers('lv1');
+  assert.doesNotMatch(await virsh('hostb', ['list', '--all', '--name']), /lvq/);
+});
+
 test('a running destination is refused (exit 3)', async () => {
   await virsh('hostb', ['start', 'lv1']);
   try {
@@ -258,6 +267,19 @@ test('a raw data disk: copied from the point in time, synced by hashes (no bitma
   assert.match(result.deltaReason, /raw/);
   await compareImages('lr1-data.raw', 'lr1-data.raw', 'raw');
   await virsh('hosta', ['destroy', 'lr1']);
+  // The copy boots: the boot sector on its vda prints HI on the serial port.
+  await virsh('hostb', ['start', 'lr1']);
+  try {
+    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', 'lr1-serial.log');
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
+      await sleep(200);
+      text = await readFile(serial, 'utf8').catch(() => '');
+    }
+    assert.match(text, /HI/, 'the copy boots');
+  } finally {
+    await virsh('hostb', ['destroy', 'lr1']);
+  }
 });
 
 test('too little room for the scratch files: refused before anything is written (exit 3), nothing left', async () => {

@@ -81,6 +81,9 @@ async function broker(...sources: string[]): Promise<{ peerSocket: string; ticke
   const server = createServer((socket) => {
     const upstream = createConnection(ticket.peerSocket);
     socket.pipe(upstream).pipe(socket);
+    // Gone on one side, gone on the other (a paused, unpiped side would otherwise never see its end).
+    socket.on('close', () => upstream.destroy());
+    upstream.on('close', () => socket.destroy());
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   });
@@ -342,6 +345,20 @@ test('an IN_PLACE GUEST sync changes a qcow2 through its format: changed blocks,
   await sameGuestContent(src, target, 'qcow2');
   assert.equal(shrunk.digest, (await digestOf(a, src)).digest);
   assert.deepEqual(await nbdSockets(runB), []);
+});
+
+test('an IN_PLACE GUEST sync of a raw image goes through qemu-nbd too and ends byte-identical', async () => {
+  const src = join(imagesA, 'plain.raw');
+  const target = join(imagesB, 'plain.raw');
+  await makeRaw(src, 8 * MiB, [[0, 6 * MiB]]);
+  await run('cp', ['--sparse=always', src, target]);
+  const ranges = [...(await change(src, randomBlocks(6, 4 * MiB))), ...(await change(src, [[4 * MiB, MiB]], true))];
+  await truncate(src, 10 * MiB);
+  ranges.push(...(await change(src, [[9 * MiB, 64 * KiB]])), { offset: 8 * MiB, length: MiB });
+  const last = (await pull(await guestRequest(src, target, { mode: 'PULL_MODE_IN_PLACE', format: 'raw', ranges }))).at(-1);
+  assert.ok(last?.done);
+  await run('cmp', [src, target]);
+  assert.equal(last.digest, (await digestOf(a, src)).digest);
 });
 
 /** Leaves a committed guest-qcow2 journal beside `target` that brings it to `src` (its changed `ranges` and size), as a pull killed after its commit would. */

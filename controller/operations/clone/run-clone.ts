@@ -54,7 +54,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
   const { id, revert } = op;
   try {
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
-    const { src, dst } = await op.openHosts(NEEDS);
+    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 

@@ -52,7 +52,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (unfinished && unfinished.state !== 'running') {
       reporter.info(`resuming after sync ${unfinished.id} (${unfinished.state}): blocks already in place are found by their hashes and not sent again`);
     }
-    const { src, dst } = await op.openHosts(NEEDS);
+    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
