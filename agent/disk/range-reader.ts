@@ -15,7 +15,7 @@ import { fileExtents, zeroRuns } from './extent-map.js';
 import { planReads } from './read-plan.js';
 import { BufferPool } from './buffer-pool.js';
 import type { StreamDigester } from './stream-digest.js';
-import { readAhead, type PlannedRead } from './read-ahead.js';
+import { readAhead, type PlannedRead, type ReadResult } from './read-ahead.js';
 import type { ByteSpan } from './request-limits.js';
 
 /** Reads in flight ahead of the chunk being sent. */
@@ -52,17 +52,20 @@ async function* planAll(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: 
 export interface ReadOptions {
   /** Per-64 KiB-piece hashes (DataChunk.block_hashes) instead of one hash per chunk. */
   readonly blockHashes?: boolean;
-  /** Sees every piece sent, in order (a whole-file read digests the file on the way: stream-digest.ts). */
+  /** Sees every piece sent, in order (a whole-file or whole-export read digests it on the way: stream-digest.ts). */
   readonly digester?: StreamDigester;
 }
 
 /**
- * Streams `ranges` (validated, sorted, merged: request-limits.ts
- * normalizeRanges) of an open file through `send`. Data chunks are at most
- * `chunkSize` bytes and cut on multiples of it; adjacent zero ranges are
- * merged into one message.
+ * Sends `results` (a read-ahead of a read plan, in order) as ReadRanges
+ * messages: data chunks with their hashes, and everything that reads as
+ * zeros — steps not read, all-zero 64 KiB blocks in what was — as zero
+ * ranges, adjacent ones merged into one message. Shared by the file reader
+ * below and the NBD one (agent/guest/guest-reads.ts), so both put the same
+ * bytes on the wire. Each result is released once every message cut from
+ * it is serialized.
  */
-export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
+export async function sendReads(results: AsyncIterable<ReadResult<PlannedRead>>, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
   const { digester, blockHashes = false } = options;
   const totals: ReadTotals = { dataBytes: 0, dataChunks: 0, zeroBytes: 0 };
   let zeroOffset = 0;
@@ -86,8 +89,7 @@ export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], ch
     zeroLength = length;
   };
 
-  const pool = new BufferPool(chunkSize, POOL_KEEP);
-  for await (const { item, data, release } of readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH, pool)) {
+  for await (const { item, data, release } of results) {
     if (data === null) {
       await addZero(item.offset, item.length);
       continue;
@@ -121,4 +123,15 @@ export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], ch
   }
   await flushZero();
   return totals;
+}
+
+/**
+ * Streams `ranges` (validated, sorted, merged: request-limits.ts
+ * normalizeRanges) of an open file through `send`. Data chunks are at most
+ * `chunkSize` bytes and cut on multiples of it; adjacent zero ranges are
+ * merged into one message.
+ */
+export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
+  const pool = new BufferPool(chunkSize, POOL_KEEP);
+  return sendReads(readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH, pool), send, signal, options);
 }

@@ -7,7 +7,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { failedPrecondition, type KvmcloneError } from '../../shared/errors.js';
-import type { BufferPool, PooledBuffer } from './buffer-pool.js';
+import type { BufferPool } from './buffer-pool.js';
 
 /** One step of a read plan: a span of the file, read or only passed through (a hole). */
 export interface PlannedRead {
@@ -34,7 +34,7 @@ const NO_RELEASE = (): void => undefined;
 /** How many reads the agent keeps in flight on one file by default. */
 export const READ_AHEAD_DEPTH = 3;
 
-/** Most plan steps buffered ahead of the caller (bounds the queue when many holes lie between reads). */
+/** Most plan steps buffered ahead of the caller (bounds the queue when many holes or zero spans lie between reads). */
 const MAX_QUEUED_STEPS = 256;
 
 /** Runs `fn` on `path` opened read-only (a symlink is not followed) and closes it however `fn` ends. */
@@ -72,25 +72,28 @@ export async function readExactly(fh: FileHandle, position: number, length: numb
   return buffer;
 }
 
+/** A read that has been started: its bytes to come, and how to give back the buffer they go into. */
+export interface StartedRead {
+  readonly data: Promise<Buffer>;
+  /** As ReadResult.release; none when the buffer is the read's own. */
+  readonly release?: () => void;
+}
+
 /**
  * Yields the plan's steps in order with their bytes, keeping up to `depth`
- * reads in flight ahead of the consumer. When the consumer stops early (an
- * error, a cancel) the reads still in flight are awaited before returning, so
- * the caller may close the file handle as soon as its loop ends.
- *
- * With a `pool`, reads go into its buffers (no step may be longer than
- * pool.size) and each result's `release` hands its buffer back; without one
- * every read gets a buffer of its own.
+ * reads in flight ahead of the consumer; `start` begins the read of one step
+ * (a file's pread, an NBD request). When the consumer stops early (an error,
+ * a cancel) the reads still in flight are awaited before returning, so the
+ * caller may close what it reads from as soon as its loop ends.
  */
-export async function* readAhead<T extends PlannedRead>(
-  fh: FileHandle,
+export async function* readAheadWith<T extends PlannedRead>(
   plan: AsyncIterable<T> | Iterable<T>,
+  start: (item: T) => StartedRead,
   signal: AbortSignal,
-  depth: number = READ_AHEAD_DEPTH,
-  pool?: BufferPool,
+  depth: number,
 ): AsyncGenerator<ReadResult<T>> {
   const steps: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in plan ? plan[Symbol.asyncIterator]() : plan[Symbol.iterator]();
-  const queue: { item: T; data: Promise<Buffer> | null; lent: PooledBuffer | undefined }[] = [];
+  const queue: { item: T; read: StartedRead | null }[] = [];
   let reading = 0;
   let exhausted = false;
 
@@ -103,14 +106,13 @@ export async function* readAhead<T extends PlannedRead>(
       }
       const item = next.value;
       if (!item.read) {
-        queue.push({ item, data: null, lent: undefined });
+        queue.push({ item, read: null });
         continue;
       }
-      const lent = pool?.acquire();
-      const data = readExactly(fh, item.offset, item.length, lent?.buffer);
+      const read = start(item);
       // Handled when it reaches the head of the queue; this only silences the early rejection.
-      data.catch(() => undefined);
-      queue.push({ item, data, lent });
+      read.data.catch(() => undefined);
+      queue.push({ item, read });
       reading += 1;
     }
   };
@@ -121,15 +123,34 @@ export async function* readAhead<T extends PlannedRead>(
       await fill();
       const head = queue.shift();
       if (head === undefined) return;
-      let data: Buffer | null = null;
-      if (head.data !== null) {
-        reading -= 1;
-        data = await head.data;
+      if (head.read === null) {
+        yield { item: head.item, data: null, release: NO_RELEASE };
+        continue;
       }
-      yield { item: head.item, data, release: head.lent?.release ?? NO_RELEASE };
+      reading -= 1;
+      yield { item: head.item, data: await head.read.data, release: head.read.release ?? NO_RELEASE };
     }
   } finally {
-    await Promise.allSettled(queue.map((entry) => entry.data));
+    await Promise.allSettled(queue.map((entry) => entry.read?.data));
     await steps.return?.();
   }
+}
+
+/**
+ * readAheadWith over a file. With a `pool`, reads go into its buffers (no
+ * step may be longer than pool.size) and each result's `release` hands its
+ * buffer back; without one every read gets a buffer of its own.
+ */
+export function readAhead<T extends PlannedRead>(
+  fh: FileHandle,
+  plan: AsyncIterable<T> | Iterable<T>,
+  signal: AbortSignal,
+  depth: number = READ_AHEAD_DEPTH,
+  pool?: BufferPool,
+): AsyncGenerator<ReadResult<T>> {
+  const start = (item: T): StartedRead => {
+    const lent = pool?.acquire();
+    return { data: readExactly(fh, item.offset, item.length, lent?.buffer), release: lent?.release };
+  };
+  return readAheadWith(plan, start, signal, depth);
 }

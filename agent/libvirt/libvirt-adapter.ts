@@ -1,10 +1,11 @@
 /**
  * The real LibvirtPort: `@unraid/libvirt` (N-API, one connection) for the
- * domain calls it has, and `virsh -c URI` for what it lacks — storage pools,
- * host capabilities and versions, memory statistics, undefine with NVRAM
- * and TPM flags, and everything of live copies: backup jobs, checkpoints and
- * the guest agent's freeze (the binding has none of these; virsh is given
- * the domain's UUID, and XML documents in 0600 files of a private temp dir).
+ * domain calls it has, and `virsh -c URI` (virsh-runner.ts) for what it
+ * lacks — storage pools, host capabilities and versions, memory statistics,
+ * undefine with NVRAM and TPM flags. It is the real LibvirtLivePort too:
+ * backup jobs, checkpoints and the guest agent's freeze are in
+ * libvirt-live-adapter.ts, which it hands its virsh runner, its domain UUID
+ * lookup and its cached domain capabilities, and delegates to.
  *
  * The connection opens on first use. When libvirtd restarts, the next call on
  * the old connection fails at once ("client socket is closed", "Cannot write
@@ -16,17 +17,12 @@
  * The binding's calls cannot be cancelled: a call whose signal aborts rejects
  * at once, and libvirt's worker thread finishes on its own.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainState, type Domain } from '@unraid/libvirt';
 import type { Logger } from 'pino';
-import { runCommand } from '../process/run-command.js';
-import { KvmcloneError, failedPrecondition } from '../../shared/errors.js';
-import { backupSupportedIn, parseBackupXml, parseCheckpointList, parseCheckpointXml, parseDomainJobStats, validCheckpointName } from './backup-xml.js';
+import { KvmcloneError } from '../../shared/errors.js';
 import { attr, child, childrenNamed, parseXml, textContent } from './domain-xml.js';
-import { isConnectionError, isDomainNotRunning, isNoActiveJob, isNoBackupJob, isNoDomain, libvirtFailure } from './libvirt-errors.js';
+import { isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
+import { LibvirtLiveAdapter } from './libvirt-live-adapter.js';
 import type {
   BackupJobRecord,
   CheckpointDeleteOptions,
@@ -43,6 +39,7 @@ import type {
   PoolRecord,
   PortCallOptions,
 } from './libvirt-port.js';
+import { VirshRunner } from './virsh-runner.js';
 
 const STATE_NAMES: Readonly<Record<number, DomainStateName>> = {
   [DomainState.NOSTATE]: 'nostate',
@@ -54,13 +51,6 @@ const STATE_NAMES: Readonly<Record<number, DomainStateName>> = {
   [DomainState.CRASHED]: 'crashed',
   [DomainState.PMSUSPENDED]: 'pmsuspended',
 };
-
-/** Time limit of one virsh run. */
-const VIRSH_TIMEOUT_MS = 60_000;
-/** Longest wait, after an abort, for libvirt to end a backup job (its NBD server and scratch files go with it). */
-const JOB_END_TIMEOUT_MS = 30_000;
-/** How often an ending job is looked at. */
-const JOB_END_POLL_MS = 50;
 
 /** Thrown by a connection that was closed between being handed out and being used: the call takes a fresh one. */
 class ConnectionClosed extends Error {}
@@ -122,10 +112,12 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promi
 /** How long libvirt's versions and capabilities are reused by hostFacts. */
 const STATIC_FACTS_MS = 60_000;
 
-/** LibvirtPort on a real libvirtd. */
+/** LibvirtPort and LibvirtLivePort on a real libvirtd. */
 export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
   private readonly uri: string;
   private readonly log: Logger;
+  private readonly virsh: VirshRunner;
+  private readonly live: LibvirtLiveAdapter;
   private current: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
   private cachedFacts: { at: number; value: Promise<[string, string, string]> } | undefined;
@@ -133,6 +125,13 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
   constructor(options: { uri: string; log: Logger }) {
     this.uri = options.uri;
     this.log = options.log.child({ component: 'libvirt' });
+    this.virsh = new VirshRunner(this.uri);
+    this.live = new LibvirtLiveAdapter({
+      virsh: this.virsh,
+      log: this.log,
+      domainUuid: (name, doing, callOptions) => this.domainUuid(name, doing, callOptions),
+      domainCapabilities: async (callOptions) => (await this.staticFacts(callOptions))[2],
+    });
   }
 
   private connection(): Promise<Connection> {
@@ -184,32 +183,9 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
     }
   }
 
-  private async virsh(doing: string, args: readonly string[], options?: PortCallOptions, timeoutMs = VIRSH_TIMEOUT_MS): Promise<string> {
-    try {
-      return await runCommand('virsh', ['-q', '-c', this.uri, ...args], { signal: options?.signal, timeoutMs });
-    } catch (err) {
-      throw libvirtFailure(err, doing);
-    }
-  }
-
   /** The UUID virsh is given for a domain (virsh would take a name such as "12" as a running domain's ID). */
   private domainUuid(name: string, doing: string, options?: PortCallOptions): Promise<string> {
     return this.call(doing, options, async (h) => (await h.domainLookupByName(name)).getUUIDString());
-  }
-
-  /** Runs virsh with XML documents written to 0600 files in a private temp dir, removed afterwards. */
-  private async virshWithFiles(doing: string, files: Record<string, string>, args: (paths: Record<string, string>) => string[], options?: PortCallOptions): Promise<string> {
-    const dir = await mkdtemp(join(tmpdir(), 'kvmclone-virsh-'));
-    try {
-      const paths: Record<string, string> = {};
-      for (const [name, text] of Object.entries(files)) {
-        paths[name] = join(dir, name);
-        await writeFile(paths[name], text, { mode: 0o600, flag: 'wx' });
-      }
-      return await this.virsh(doing, args(paths), options);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   }
 
   private async uuidsOf(h: Hypervisor, flags: ConnectListAllDomainsFlags): Promise<Set<string>> {
@@ -300,8 +276,8 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
    */
   async undefineDomain(name: string, removeNvram: boolean, options?: PortCallOptions): Promise<void> {
     const doing = `undefine domain '${name}'`;
-    const uuid = await this.call(doing, options, async (h) => (await h.domainLookupByName(name)).getUUIDString());
-    await this.virsh(doing, ['undefine', '--domain', uuid, removeNvram ? '--nvram' : '--keep-nvram', '--keep-tpm'], options);
+    const uuid = await this.domainUuid(name, doing, options);
+    await this.virsh.run(doing, ['undefine', '--domain', uuid, removeNvram ? '--nvram' : '--keep-nvram', '--keep-tpm'], options);
   }
 
   /**
@@ -313,10 +289,10 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
     const now = Date.now();
     if (this.cachedFacts === undefined || now - this.cachedFacts.at > STATIC_FACTS_MS) {
       const value = Promise.all([
-        this.virsh('read versions', ['version', '--daemon'], options),
-        this.virsh('read host capabilities', ['capabilities'], options),
+        this.virsh.run('read versions', ['version', '--daemon'], options),
+        this.virsh.run('read host capabilities', ['capabilities'], options),
         // Which named CPU models a guest can be given here (for the clone's CPU preflight).
-        this.virsh('read domain capabilities', ['domcapabilities'], options).catch((err: unknown) => {
+        this.virsh.run('read domain capabilities', ['domcapabilities'], options).catch((err: unknown) => {
           if (err instanceof Error && /not supported|unsupported/i.test(err.message)) return '';
           throw err;
         }),
@@ -336,7 +312,7 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
       this.call('read host facts', options, async (h) => ({ hostname: await h.connectGetHostname(), info: await h.nodeGetInfo() })),
       this.staticFacts(options),
       // Drivers without memory statistics (e.g. test:///) fall back to virNodeGetInfo below.
-      this.virsh('read host memory', ['nodememstats'], options).catch((err: unknown) => {
+      this.virsh.run('read host memory', ['nodememstats'], options).catch((err: unknown) => {
         if (err instanceof Error && /not supported/.test(err.message)) return '';
         throw err;
       }),
@@ -369,7 +345,7 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
 
   /** Pools are addressed by UUID (virsh takes a pool argument as a UUID first, then as a name). */
   async listPools(options?: PortCallOptions): Promise<PoolRecord[]> {
-    const uuids = (await this.virsh('list storage pools', ['pool-list', '--all', '--uuid'], options))
+    const uuids = (await this.virsh.run('list storage pools', ['pool-list', '--all', '--uuid'], options))
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '');
@@ -386,8 +362,8 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
 
   private async pool(uuid: string, options?: PortCallOptions): Promise<PoolRecord> {
     const [xml, info] = await Promise.all([
-      this.virsh(`describe storage pool ${uuid}`, ['pool-dumpxml', '--pool', uuid], options),
-      this.virsh(`read storage pool ${uuid}`, ['pool-info', '--bytes', '--pool', uuid], options),
+      this.virsh.run(`describe storage pool ${uuid}`, ['pool-dumpxml', '--pool', uuid], options),
+      this.virsh.run(`read storage pool ${uuid}`, ['pool-info', '--bytes', '--pool', uuid], options),
     ]);
     const root = parseXml(xml, `XML of storage pool ${uuid}`);
     const field = (label: string): string => new RegExp(`^${label}:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '';
@@ -405,159 +381,54 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
     };
   }
 
-  // --- Live copies: backup jobs, checkpoints, guest agent (LibvirtLivePort) ---
+  // --- Live copies (LibvirtLivePort): libvirt-live-adapter.ts ---
 
-  async backupSupported(options?: PortCallOptions): Promise<boolean> {
-    const [, , domcaps] = await this.staticFacts(options);
-    return backupSupportedIn(domcaps);
+  backupSupported(options?: PortCallOptions): Promise<boolean> {
+    return this.live.backupSupported(options);
   }
 
-  private async jobOf(uuid: string, doing: string, options?: PortCallOptions): Promise<DomainJobRecord | undefined> {
-    try {
-      return parseDomainJobStats(await this.virsh(doing, ['domjobinfo', '--domain', uuid, '--rawstats'], options));
-    } catch (err) {
-      if (isDomainNotRunning(err)) return undefined;
-      throw err;
-    }
+  domainJob(domain: string, options?: PortCallOptions): Promise<DomainJobRecord | undefined> {
+    return this.live.domainJob(domain, options);
   }
 
-  async domainJob(domain: string, options?: PortCallOptions): Promise<DomainJobRecord | undefined> {
-    const doing = `read the job of domain '${domain}'`;
-    return this.jobOf(await this.domainUuid(domain, doing, options), doing, options);
+  backupBegin(domain: string, backupXml: string, checkpointXml: string | undefined, options?: PortCallOptions): Promise<BackupJobRecord> {
+    return this.live.backupBegin(domain, backupXml, checkpointXml, options);
   }
 
-  /**
-   * A second backup-begin would wait 30 s for libvirt's job lock and then
-   * fail ("cannot acquire state change lock"): a running job is refused at
-   * once instead (ABORTED either way).
-   */
-  async backupBegin(domain: string, backupXml: string, checkpointXml: string | undefined, options?: PortCallOptions): Promise<BackupJobRecord> {
-    const doing = `begin a backup of domain '${domain}'`;
-    const uuid = await this.domainUuid(domain, doing, options);
-    const running = await this.jobOf(uuid, doing, options);
-    if (running) {
-      throw new KvmcloneError('ABORTED', `${doing}: a ${running.operation} job runs on it already (for ${Math.round(running.elapsedMs / 1000)} s); a domain has one job at a time`);
-    }
-    const files: Record<string, string> = { 'backup.xml': backupXml };
-    if (checkpointXml !== undefined) files['checkpoint.xml'] = checkpointXml;
-    await this.virshWithFiles(doing, files, (p) => ['backup-begin', '--domain', uuid, '--backupxml', p['backup.xml'] as string, ...(p['checkpoint.xml'] ? ['--checkpointxml', p['checkpoint.xml']] : [])], options);
-    try {
-      const job = await this.backupJobOf(uuid, doing);
-      if (job) return job;
-      throw new KvmcloneError('ABORTED', `${doing}: the job ended as soon as it began (QEMU stopped?)`);
-    } catch (err) {
-      // The caller never learns of a job it was not handed: end it here.
-      await this.abortBackupJob(uuid, domain).catch((e: unknown) => this.log.error({ err: e, domain }, 'could not end a backup job whose description could not be read'));
-      throw err;
-    }
+  backupJob(domain: string, options?: PortCallOptions): Promise<BackupJobRecord | undefined> {
+    return this.live.backupJob(domain, options);
   }
 
-  private async backupJobOf(uuid: string, doing: string, options?: PortCallOptions): Promise<BackupJobRecord | undefined> {
-    try {
-      return parseBackupXml(await this.virsh(doing, ['backup-dumpxml', '--domain', uuid], options));
-    } catch (err) {
-      if (isNoBackupJob(err)) return undefined;
-      throw err;
-    }
+  abortJob(domain: string, options?: PortCallOptions): Promise<boolean> {
+    return this.live.abortJob(domain, options);
   }
 
-  async backupJob(domain: string, options?: PortCallOptions): Promise<BackupJobRecord | undefined> {
-    const doing = `read the backup job of domain '${domain}'`;
-    return this.backupJobOf(await this.domainUuid(domain, doing, options), doing, options);
+  listCheckpoints(domain: string, options?: PortCallOptions): Promise<CheckpointSummary[]> {
+    return this.live.listCheckpoints(domain, options);
   }
 
-  async abortJob(domain: string, options?: PortCallOptions): Promise<boolean> {
-    const doing = `end the backup job of domain '${domain}'`;
-    return this.abortBackupJob(await this.domainUuid(domain, doing, options), domain, options);
+  checkpointXml(domain: string, name: string, options?: CheckpointReadOptions): Promise<string> {
+    return this.live.checkpointXml(domain, name, options);
   }
 
-  /**
-   * domjobabort returns before the job is over: libvirt cancels QEMU's block
-   * jobs and finishes (NBD server stopped, scratch files deleted) when they
-   * report back. So wait until backup-dumpxml finds no job.
-   */
-  private async abortBackupJob(uuid: string, domain: string, options?: PortCallOptions): Promise<boolean> {
-    const doing = `end the backup job of domain '${domain}'`;
-    const job = await this.jobOf(uuid, doing, options);
-    if (!job) return false;
-    if (job.operation !== 'backup') throw failedPrecondition(`${doing}: the job running on it is a ${job.operation} job, not a backup; it is left alone`);
-    try {
-      await this.virsh(doing, ['domjobabort', '--domain', uuid], options);
-    } catch (err) {
-      if (isNoActiveJob(err) || isDomainNotRunning(err)) return false;
-      throw err;
-    }
-    const deadline = Date.now() + JOB_END_TIMEOUT_MS;
-    while ((await this.backupJobOf(uuid, doing, options)) !== undefined) {
-      if (Date.now() > deadline) throw new KvmcloneError('DEADLINE_EXCEEDED', `${doing}: the job was aborted but has not ended after ${JOB_END_TIMEOUT_MS / 1000} s`);
-      await sleep(JOB_END_POLL_MS, undefined, { signal: options?.signal });
-    }
-    return true;
+  getCheckpoint(domain: string, name: string, options?: CheckpointReadOptions): Promise<CheckpointRecord> {
+    return this.live.getCheckpoint(domain, name, options);
   }
 
-  async listCheckpoints(domain: string, options?: PortCallOptions): Promise<CheckpointSummary[]> {
-    const doing = `list the checkpoints of domain '${domain}'`;
-    const uuid = await this.domainUuid(domain, doing, options);
-    return parseCheckpointList(await this.virsh(doing, ['checkpoint-list', '--domain', uuid, '--parent', '--topological'], options));
+  deleteCheckpoint(domain: string, name: string, options?: CheckpointDeleteOptions): Promise<void> {
+    return this.live.deleteCheckpoint(domain, name, options);
   }
 
-  private async dumpCheckpoint(domain: string, name: string, extra: string[], options?: CheckpointReadOptions): Promise<string> {
-    const doing = `read checkpoint '${name}' of domain '${domain}'`;
-    validCheckpointName(name);
-    const uuid = await this.domainUuid(domain, doing, options);
-    return this.virsh(doing, ['checkpoint-dumpxml', '--domain', uuid, '--checkpointname', name, ...extra, ...(options?.size ? ['--size'] : [])], options);
+  redefineCheckpoint(domain: string, xml: string, options?: CheckpointRedefineOptions): Promise<void> {
+    return this.live.redefineCheckpoint(domain, xml, options);
   }
 
-  async checkpointXml(domain: string, name: string, options?: CheckpointReadOptions): Promise<string> {
-    return this.dumpCheckpoint(domain, name, [], options);
+  fsFreeze(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
+    return this.live.fsFreeze(domain, timeoutMs, options);
   }
 
-  async getCheckpoint(domain: string, name: string, options?: CheckpointReadOptions): Promise<CheckpointRecord> {
-    return parseCheckpointXml(await this.dumpCheckpoint(domain, name, ['--no-domain'], options));
-  }
-
-  async deleteCheckpoint(domain: string, name: string, options?: CheckpointDeleteOptions): Promise<void> {
-    const doing = `delete checkpoint '${name}' of domain '${domain}'${options?.metadataOnly ? ' (metadata only)' : ''}`;
-    validCheckpointName(name);
-    const uuid = await this.domainUuid(domain, doing, options);
-    await this.virsh(doing, ['checkpoint-delete', '--domain', uuid, '--checkpointname', name, ...(options?.metadataOnly ? ['--metadata'] : [])], options);
-  }
-
-  async redefineCheckpoint(domain: string, xml: string, options?: CheckpointRedefineOptions): Promise<void> {
-    const name = validCheckpointName(parseCheckpointXml(xml).name, 'checkpoint XML <name>');
-    const doing = `redefine checkpoint '${name}' of domain '${domain}'`;
-    const uuid = await this.domainUuid(domain, doing, options);
-    const validate = options?.validate ?? true;
-    await this.virshWithFiles(doing, { 'checkpoint.xml': xml }, (p) => ['checkpoint-create', '--domain', uuid, '--xmlfile', p['checkpoint.xml'] as string, '--redefine', ...(validate ? ['--redefine-validate'] : [])], options);
-  }
-
-  /**
-   * virsh is killed at the deadline, but libvirtd cannot take back a command
-   * sent to the guest agent: the freeze may still happen after
-   * DEADLINE_EXCEEDED.
-   */
-  private async guestAgent(verb: 'domfsfreeze' | 'domfsthaw', domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
-    const doing = `${verb === 'domfsfreeze' ? 'freeze' : 'thaw'} the filesystems of domain '${domain}'`;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = options?.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-    try {
-      const uuid = await this.domainUuid(domain, doing, { signal });
-      const out = await this.virsh(doing, [verb, '--domain', uuid], { signal }, timeoutMs + 5_000);
-      return Number(/(\d+) filesystem/.exec(out)?.[1] ?? 0);
-    } catch (err) {
-      if (deadline.aborted && !options?.signal?.aborted) {
-        throw new KvmcloneError('DEADLINE_EXCEEDED', `${doing}: the guest agent did not answer within ${timeoutMs} ms (libvirt may still carry the command out)`, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  async fsFreeze(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
-    return this.guestAgent('domfsfreeze', domain, timeoutMs, options);
-  }
-
-  async fsThaw(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
-    return this.guestAgent('domfsthaw', domain, timeoutMs, options);
+  fsThaw(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
+    return this.live.fsThaw(domain, timeoutMs, options);
   }
 
   async close(): Promise<void> {

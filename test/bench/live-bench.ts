@@ -101,25 +101,25 @@ async function main(): Promise<void> {
     const offline = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`, '--yes'], state);
     await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'start', VM]);
     const clone = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--yes'], state);
-    // The agents' peak RSS of the clones, then fresh agents, so the figure below is the syncs' own.
+    // The agents' peak RSS of the two clones; each measured sync below starts with fresh agents.
     const cloneRss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
-    await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
-    const rounds: { what: string; seconds: number; changed: number; result: Record<string, unknown>; rss: number }[] = [];
+    const rounds: { what: string; seconds: number; changed: number; result: Record<string, unknown>; rss: number; agentRss: { hosta: number; hostb: number } }[] = [];
+    /** Times one sync with fresh agents, so each round's agent peak RSS is its own. */
+    const measured = async (what: string, changed: number, args: string[]): Promise<void> => {
+      await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
+      const r = await timedKvmctl(args, state);
+      rounds.push({ what, changed, ...r, agentRss: { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') } });
+    };
     // A first live sync makes the chain that the measured bitmap sync then uses.
     await writeLive(1);
     await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state);
-    const bitmapChanged = await writeLive(2);
-    rounds.push({ what: 'sync --live (bitmap)', changed: bitmapChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state)) });
-    const hashChanged = await writeLive(3);
-    rounds.push({ what: 'sync --live --cbt=off (hashes)', changed: hashChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--cbt=off'], state)) });
+    await measured('sync --live (bitmap)', await writeLive(2), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live']);
+    await measured('sync --live --cbt=off (hashes)', await writeLive(3), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--cbt=off']);
     await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'destroy', VM]);
-    const offChanged = await writeOffline(4);
-    rounds.push({ what: 'sync (offline, VM shut off)', changed: offChanged, ...(await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`], state)) });
-    const rss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
+    await measured('sync (offline, VM shut off)', await writeOffline(4), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`]);
     raw.clone = { seconds: clone.seconds, result: clone.result };
     raw.offlineClone = { seconds: offline.seconds };
     raw.rounds = rounds;
-    raw.agentPeakRss = rss;
     raw.agentPeakRssClones = cloneRss;
 
     const bitmap = rounds[0];
@@ -132,11 +132,12 @@ async function main(): Promise<void> {
       const read = data?.bytesRead;
       console.log(
         `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${String(r.result.delta ?? 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
-          `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB`,
+          `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB` +
+          `, agent peak RSS ${(r.agentRss.hosta / 2 ** 20).toFixed(0)} / ${(r.agentRss.hostb / 2 ** 20).toFixed(0)} MiB`,
       );
     }
     if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
-    console.log(`agent peak RSS in the syncs: hosta ${(rss.hosta / 2 ** 20).toFixed(0)} MiB, hostb ${(rss.hostb / 2 ** 20).toFixed(0)} MiB (in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB)`);
+    console.log(`agent peak RSS (source / destination), each sync with fresh agents; in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB`);
     await mkdir('bench-results', { recursive: true });
     const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await writeFile(out, JSON.stringify(raw, null, 2));

@@ -57,7 +57,7 @@ test('through SSH the agent answers health and Info with real host facts', async
   assert.equal(info.host.hostname, hostname);
 });
 
-test('a real VM: listed, described, started under KVM, destroyed', async () => {
+test('a real VM: listed, described, started (under KVM where the machine has it), destroyed', async () => {
   await testbedScript('make-vm.sh', ['hosta', 'vm1']);
   const list = await unaryCall(a.domain, a.domain.listDomains, {}, T);
   const vm = list.domains.find((d) => d.name === 'vm1');

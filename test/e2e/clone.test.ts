@@ -142,7 +142,7 @@ test('refused: the name is taken', async () => {
 test('refused: the VM is running', async () => {
   await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'start', 'vm2']);
   try {
-    await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-live'], 3, /vm2 on hosta is running: shut it down first/);
+    await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-live'], 3, /vm2 on hosta is running: pass --live to copy it from a point-in-time view while it runs, or shut it down first/);
   } finally {
     await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2']);
   }

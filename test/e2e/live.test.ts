@@ -19,7 +19,7 @@ import { createAgentClients } from '../../shared/agent-clients.js';
 import { writeFile } from 'node:fs/promises';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { AGENT_JS, E2E_DIR } from '../support/testbed.js';
-import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, waitForPass } from '../support/live-guest.js';
+import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
@@ -122,6 +122,8 @@ test('sync --live after guest writes: the dirty bitmap, bytesRead within 2x of w
   ];
   for (const w of writes) await hostWrite('hosta', 'lv1', w);
   const written = writes.reduce((n, w) => n + w.length, 0);
+  // Another backup tool's checkpoint: used by nobody here, touched by nobody here.
+  await virsh('hosta', ['checkpoint-create-as', 'lv1', '--name', 'othertool.1', '--diskspec', 'vda,checkpoint=no', '--diskspec', 'vdb,checkpoint=bitmap']);
   const out = await kvmctl(['--json', 'sync', 'lv1', '--from', 'hosta', '--to', 'hostb', '--live'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
   const result = out.result as { delta: string; checkpoint: string; disks: { target: string; delta: string; bytesRead: number; bytesTransferred: number; verified: string }[] };
@@ -134,6 +136,7 @@ test('sync --live after guest writes: the dirty bitmap, bytesRead within 2x of w
   await assertNoLeftovers('lv1');
   const checkpoints = await virsh('hosta', ['checkpoint-list', 'lv1', '--name']);
   assert.equal(checkpoints.trim().split('\n').filter((l) => l.startsWith('kvmclone.')).length, 1, `older checkpoints deleted after the commit: ${checkpoints}`);
+  assert.match(checkpoints, /othertool\.1/, "another tool's checkpoint is left alone");
 });
 
 test('a destination changed since the last sync falls back to hashes, with the reason, and ends equal', async () => {
@@ -185,6 +188,14 @@ test('clone --live of a guest that rewrites its disk in passes: the copy is one 
     assert.ok(after.n >= 3);
   } finally {
     await virsh('hosta', ['destroy', 'lw1']).catch(() => undefined);
+  }
+  // The copy boots and its writer runs (its kernel and initramfs are not disks: put them on hostb).
+  await runTestbed('live-guest.sh', ['install', 'hostb']);
+  await virsh('hostb', ['start', 'lw1']);
+  try {
+    await waitForPass('hostb', 'lw1', 1, 240_000);
+  } finally {
+    await virsh('hostb', ['destroy', 'lw1']).catch(() => undefined);
   }
 });
 
@@ -298,4 +309,29 @@ test('too little room for the scratch files: refused before anything is written 
     await testbedScript('host-agent.sh', ['hosta', 'restart'], { AGENT_CMD: agentCmd('') });
     await hostExec('hosta', ['umount', '/var/lib/kvmclone-scratch']).catch(() => undefined);
   }
+});
+
+test('a disk on a backing chain is copied live as one standalone image; an offline sync of that copy is refused (exit 3) instead of breaking it', async () => {
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    [
+      'set -e',
+      `cd ${IMAGES}`,
+      `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin lc1-base.qcow2 && qemu-img resize -q -f qcow2 lc1-base.qcow2 1M`,
+      'qemu-img create -q -f qcow2 -b lc1-base.qcow2 -F qcow2 lc1.qcow2',
+      `cat > /tmp/lc1.xml <<'XML'\n<domain type='qemu'><name>lc1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os><devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/lc1.qcow2'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>\nXML`,
+      'virsh -q -c qemu:///system define /tmp/lc1.xml >/dev/null && rm -f /tmp/lc1.xml',
+      'virsh -q -c qemu:///system start lc1 >/dev/null',
+    ].join('\n'),
+  ]);
+  const out = await kvmctl(['--json', 'clone', 'lc1', '--from', 'hosta', '--to', 'hostb', '--live'], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  assert.doesNotMatch(await hostExec('hostb', ['qemu-img', 'info', `${IMAGES}/lc1.qcow2`]), /backing file/, 'standalone on the destination');
+  await compareImages('lc1.qcow2', 'lc1.qcow2');
+  await virsh('hosta', ['destroy', 'lc1']);
+  const sync = await kvmctl(['--json', 'sync', 'lc1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  assert.equal(sync.code, 3, sync.stdout);
+  assert.match(JSON.stringify(sync.result), /standalone image .*sync it with --live/);
+  await compareImages('lc1.qcow2', 'lc1.qcow2');
 });

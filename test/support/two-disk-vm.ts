@@ -4,13 +4,15 @@
  * the test boot sector, a sparse raw data disk with scattered random data,
  * and a user-mode network interface with a MAC.
  */
+import { existsSync } from 'node:fs';
 import { hostExec, TESTBED_DIR } from './testbed.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 
 /** Creates and defines VM `name` on `host`; `dataMiB` 1 MiB pieces of random data go into a `rawGiB` GiB raw disk. */
 export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: number; dataMiB: number }): Promise<void> {
-  const xml = `<domain type='kvm'>
+  // KVM where the machine has it; TCG otherwise (the boot sector runs under both).
+  const xml = `<domain type='${existsSync('/dev/kvm') ? 'kvm' : 'qemu'}'>
   <name>${name}</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>

@@ -7,7 +7,7 @@
 #   --raw-size-mb N  virtual size of the disk in MiB (default 1); the qcow2 stays small,
 #                    only the boot sector is allocated. (SeaBIOS does not boot a disk of
 #                    just 512 bytes: it halts with no output.)
-# Env: DOMAIN_TYPE=kvm (default) | qemu (TCG)
+# Env: DOMAIN_TYPE=kvm (default when /dev/kvm exists) | qemu (TCG, the default without /dev/kvm)
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,7 +26,8 @@ while [ $# -gt 0 ]; do
 done
 [[ $VM =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "bad VM name '$VM' (want ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\$)"
 [[ $SIZE_MB =~ ^[1-9][0-9]{0,6}$ ]] || die "--raw-size-mb wants a positive integer, got '$SIZE_MB'"
-DOMAIN_TYPE=${DOMAIN_TYPE:-kvm}
+if [ -e /dev/kvm ]; then DEFAULT_TYPE=kvm; else DEFAULT_TYPE=qemu; fi
+DOMAIN_TYPE=${DOMAIN_TYPE:-$DEFAULT_TYPE}
 case $DOMAIN_TYPE in kvm | qemu) ;; *) die "DOMAIN_TYPE must be kvm or qemu, got '$DOMAIN_TYPE'" ;; esac
 
 DISK=/var/lib/libvirt/images/$VM.qcow2

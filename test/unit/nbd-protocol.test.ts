@@ -10,8 +10,9 @@ import { KvmcloneError } from '../../shared/errors.js';
 import {
   NBD_CMD_READ, NBD_EDQUOT, NBD_EINVAL, NBD_EIO, NBD_ENOSPC, NBD_EPERM, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, NBD_REPLY_TYPE_ERROR,
   NBD_REPLY_TYPE_ERROR_OFFSET, NBD_REPLY_TYPE_NONE, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE, NBD_SIMPLE_REPLY_MAGIC, NBD_STRUCTURED_REPLY_MAGIC,
-  ReplyReader, decodeErrorChunk, decodeExtents, encodeRequest, readU64, serverError, type ReplyHandler,
+  decodeErrorChunk, decodeExtents, encodeRequest, readU64, serverError,
 } from '../../agent/nbd/nbd-protocol.js';
+import { ReplyReader, type ReplyHandler } from '../../agent/nbd/nbd-reply-reader.js';
 
 function simple(cookie: number, error: number): Buffer {
   const b = Buffer.alloc(16);

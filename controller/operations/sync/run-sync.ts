@@ -14,6 +14,7 @@ import { OperationRun, type OperationDeps } from '../operation-run.js';
 import { diffBlocks, type BlockDiff } from './block-diff.js';
 import { defineFollowingSource } from './define-follow.js';
 import type { LiveOptions } from '../clone/preflight.js';
+import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { syncLive } from '../live/live-sync.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
@@ -39,6 +40,25 @@ const NEEDS = ['domain.describe', 'domain.define', 'disk.hash', 'disk.digest', '
 
 function state(s: string | undefined): string {
   return (s ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
+}
+
+/**
+ * An offline sync moves image files as stored: it is only sound when each
+ * copy is the same kind of file as its source. A copy made with --live is
+ * what the guest sees — a standalone image where the source has a backing
+ * chain — and copying the source's top file over it would leave it pointing
+ * at a base the destination does not have.
+ */
+function refuseStandaloneCopies(source: DescribeDomainResponse__Output, dest: DescribeDomainResponse__Output, req: SyncRequest): void {
+  for (const s of source.disks) {
+    const d = dest.disks.find((x) => x.target === s.target);
+    if (!d || s.device !== 'disk' || s.path === '' || d.path === '') continue;
+    if (s.format !== d.format || (s.backingReference !== '' && d.backingReference === '')) {
+      throw failedPrecondition(
+        `disk ${s.target} of ${req.destVm} is a ${d.format}${d.backingReference === '' ? ' standalone' : ''} image where ${req.vm}'s is a ${s.format}${s.backingReference !== '' ? ' on a backing file' : ''} (a copy made with --live holds what the guest sees): sync it with --live while ${req.vm} runs`,
+      );
+    }
+  }
 }
 
 /** Runs one sync and returns the process exit code. */
@@ -68,6 +88,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
+    refuseStandaloneCopies(source, dest, req);
 
     // The agent-to-agent path is set up while both sides hash: most syncs have something to move.
     const candidates = pairs.filter((p) => p.kind !== 'remove');
