@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import type { FileHandle } from 'node:fs/promises';
 import { errnoCode } from '../../shared/errors.js';
 import { isAllZero } from '../../shared/block-hash.js';
-import { qemuImgMap } from '../images/qemu-img.js';
+import { qemuImgMap, type QemuImgOptions } from '../images/qemu-img.js';
 import { BufferPool } from './buffer-pool.js';
 import { READ_AHEAD_DEPTH, readAhead } from './read-ahead.js';
 import { planReads } from './read-plan.js';
@@ -140,10 +140,12 @@ export async function* mapFileExtents(fh: FileHandle, size: number, detectZeroes
 /**
  * Guest-layer map through the image format (and its backing chain):
  * allocated zeros are ZERO, unallocated zeros HOLE, anything qemu-img cannot
- * vouch for as zero is DATA.
+ * vouch for as zero is DATA. The chain is checked and opened link by link
+ * with each format stated (qemuImgMap); pass `roots` so every backing file
+ * must lie under them, and `format` when the caller knows it.
  */
-export async function mapGuestExtents(path: string, signal: AbortSignal): Promise<{ size: number; extents: Extent[] }> {
-  const runs = await qemuImgMap(path, signal);
+export async function mapGuestExtents(path: string, signal: AbortSignal, options: QemuImgOptions = {}): Promise<{ size: number; extents: Extent[] }> {
+  const runs = await qemuImgMap(path, signal, options);
   const kinds = runs.map((r): Extent => ({ offset: r.offset, length: r.length, kind: r.zero ? (r.data ? 'zero' : 'hole') : 'data' }));
   const extents: Extent[] = [];
   for await (const e of mergeExtents(kinds)) extents.push(e);

@@ -7,9 +7,15 @@
  * move is link + unlink, which (unlike rename) refuses an existing target
  * atomically — no check-then-act window in which another writer's image could
  * be clobbered.
+ *
+ * Before anything is committed, the staged image's header is checked
+ * (image-header.ts): whoever wrote it chose its bytes, and a qcow2 header
+ * naming `/dev/sda` or another VM's disk as its backing file, or any external
+ * data file, would have qemu read that file for the new VM. Such a staging
+ * file is removed and the commit refused.
  */
 import { constants } from 'node:fs';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import type { AbortStagingRequest__Output } from '../../shared/generated/kvmclone/agent/v1/AbortStagingRequest.js';
@@ -18,6 +24,7 @@ import type { CommitStagingRequest__Output } from '../../shared/generated/kvmclo
 import type { CommitStagingResponse__Output } from '../../shared/generated/kvmclone/agent/v1/CommitStagingResponse.js';
 import { checkId } from '../../shared/validation.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import { checkImageChain, hasQcow2Magic, type ImageFormat } from '../images/image-header.js';
 import { openStagingLocked, stagingPathFor } from './staging-file.js';
 
 /** fsync of a directory: makes a link, rename or unlink in it durable. */
@@ -30,13 +37,39 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Moves a staging file onto its target; ALREADY_EXISTS when the target exists and `replace` is false. */
-export async function commitStaging(request: CommitStagingRequest__Output, roots: ImageRoots, signal: AbortSignal): Promise<CommitStagingResponse__Output> {
+/**
+ * Checks the header chain of an open, locked staging file (see
+ * image-header.ts); a refused one is removed and the refusal rethrown. Its
+ * backing file may not exist yet: a base staged by the same operation is
+ * committed after the overlay.
+ * @param format what the caller knows the image to be; without it a file
+ *   starting with the qcow2 magic is checked as qcow2 and anything else is raw
+ */
+export async function checkStagedImage(fh: FileHandle, staging: string, roots: ImageRoots, format?: ImageFormat): Promise<void> {
+  const fmt = format ?? ((await hasQcow2Magic(fh)) ? 'qcow2' : 'raw');
+  try {
+    await checkImageChain(staging, fmt, { roots, allowMissingBacking: true, field: 'staging image' }, fh);
+  } catch (err) {
+    if (err instanceof KvmcloneError && (err.code === 'PERMISSION_DENIED' || err.code === 'DATA_LOSS')) {
+      await unlink(staging).catch(() => undefined);
+      throw new KvmcloneError(err.code, `${err.message}; the staging file was removed`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Moves a staging file onto its target; ALREADY_EXISTS when the target exists
+ * and `replace` is false; PERMISSION_DENIED or DATA_LOSS (staging removed)
+ * when its header names anything unexpected.
+ */
+export async function commitStaging(request: CommitStagingRequest__Output, roots: ImageRoots, signal: AbortSignal, format?: ImageFormat): Promise<CommitStagingResponse__Output> {
   const target = await roots.forCreate(request.targetPath, 'target_path');
   const id = checkId(request.stagingId, 'staging_id');
   const staging = stagingPathFor(target, id);
   const fh = await openStagingLocked(staging, id, constants.O_RDONLY);
   try {
+    await checkStagedImage(fh, staging, roots, format);
     await fh.sync();
     signal.throwIfAborted();
     if (request.replace) {

@@ -3,35 +3,47 @@
  * (`qemu-img rebase -u`, which touches only the header), so a chain copied
  * into another directory points at its copied base. The backing path must lie
  * under the image roots; it may not exist yet when the base is being staged by
- * the same operation and committed after.
+ * the same operation and committed after. The backing file's own chain, when
+ * it exists, and the rebased header are checked like a commit's
+ * (image-header.ts), so a rebase can never make a staged image point outside
+ * the roots.
  */
 import { constants } from 'node:fs';
-import { invalidArgument } from '../../shared/errors.js';
+import { lstat } from 'node:fs/promises';
+import { invalidArgument, permissionDenied } from '../../shared/errors.js';
 import type { RebaseStagingRequest__Output } from '../../shared/generated/kvmclone/agent/v1/RebaseStagingRequest.js';
 import type { RebaseStagingResponse } from '../../shared/generated/kvmclone/agent/v1/RebaseStagingResponse.js';
 import { checkId } from '../../shared/validation.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { qemuImgInfo } from '../images/qemu-img.js';
+import { checkImageChain, checkImageFormat, hasQcow2Magic } from '../images/image-header.js';
 import { runCommand } from '../process/run-command.js';
+import { checkStagedImage } from './staging-commit.js';
 import { openStagingLocked, stagingPathFor } from './staging-file.js';
-
-const BACKING_FORMATS = new Set(['qcow2', 'raw']);
 
 /** Rebases a staging file's header onto `backing_path`. */
 export async function rebaseStaging(request: RebaseStagingRequest__Output, roots: ImageRoots, signal: AbortSignal): Promise<RebaseStagingResponse> {
   const target = await roots.forCreate(request.targetPath, 'target_path');
   const id = checkId(request.stagingId, 'staging_id');
   const backing = await roots.forCreate(request.backingPath, 'backing_path');
-  if (!BACKING_FORMATS.has(request.backingFormat)) throw invalidArgument(`backing_format: ${JSON.stringify(request.backingFormat)} is not qcow2 or raw`);
+  const backingFormat = checkImageFormat(request.backingFormat, 'backing_format');
+  // The new base, if it is there already, must itself lead nowhere unexpected (checked as the format named).
+  const existing = await lstat(backing).catch(() => undefined);
+  if (existing !== undefined) {
+    if (!existing.isFile()) throw permissionDenied(`backing_path: ${backing} is not a regular file`);
+    await checkImageChain(backing, backingFormat, { roots, allowMissingBacking: true, field: 'backing_path' });
+  }
   const staging = stagingPathFor(target, id);
   const fh = await openStagingLocked(staging, id, constants.O_RDONLY);
   try {
-    const info = await qemuImgInfo(staging, signal);
-    if (info.format !== 'qcow2') throw invalidArgument(`target_path: the staged image is ${info.format}; only qcow2 images have a backing reference`);
-    await runCommand('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', backing, '-F', request.backingFormat, staging], { signal, timeoutMs: 60_000 });
+    if (!(await hasQcow2Magic(fh))) throw invalidArgument('target_path: the staged image is not qcow2; only qcow2 images have a backing reference');
+    // Its own header first (no data file), before qemu-img opens it.
+    await checkStagedImage(fh, staging, roots, 'qcow2');
+    await runCommand('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-b', backing, '-F', backingFormat, staging], { signal, timeoutMs: 60_000 });
     await fh.sync();
+    await checkStagedImage(fh, staging, roots, 'qcow2');
     return { backingReference: backing };
   } finally {
     await fh.close();
   }
 }
+

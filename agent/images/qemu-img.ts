@@ -2,9 +2,19 @@
  * qemu-img, the reference tool for image formats: info (with the backing
  * chain) and map. Read-only calls use --force-share so they also work on the
  * image of a running VM.
+ *
+ * qemu-img is never left to guess: every call states the format (`-f`, or a
+ * `json:` filename naming each link's driver), and a chain is walked and
+ * checked by kvmclone (image-header.ts) before qemu opens any of it, so a
+ * header naming `/dev/sda`, an NBD server or an external data file is refused
+ * before qemu could read it. Callers that know the format (the domain XML,
+ * the request) pass it; otherwise it is sniffed from the qcow2 magic, never
+ * probed.
  */
 import { z } from 'zod';
 import { runCommand } from '../process/run-command.js';
+import type { ImageRoots } from '../paths/image-roots.js';
+import { chainBlockdevOptions, checkImageChain, checkImageFormat, sniffFormat, type ChainLink, type ImageFormat } from './image-header.js';
 
 const infoSchema = z.object({
   filename: z.string(),
@@ -41,16 +51,52 @@ function toInfo(raw: z.infer<typeof infoSchema>): QemuImageInfo {
   };
 }
 
-/** `qemu-img info` of one image (no chain). */
-export async function qemuImgInfo(path: string, signal?: AbortSignal): Promise<QemuImageInfo> {
-  const out = await runCommand('qemu-img', ['info', '--force-share', '--output=json', path], { signal, timeoutMs: 60_000 });
-  return toInfo(infoSchema.parse(JSON.parse(out)));
+/** What a chain-reading call may be told: the image's format, and the roots its backing files must lie under. */
+export interface QemuImgOptions {
+  /** The format the caller knows (domain XML, request); sniffed from the magic when absent, never probed. */
+  format?: ImageFormat | string;
+  /** When given, every backing file must resolve under these roots. */
+  roots?: ImageRoots;
 }
 
-/** `qemu-img info --backing-chain`: the image first, then each backing file, nearest first. */
-export async function qemuImgChain(path: string, signal?: AbortSignal): Promise<QemuImageInfo[]> {
-  const out = await runCommand('qemu-img', ['info', '--force-share', '--output=json', '--backing-chain', path], { signal, timeoutMs: 60_000 });
-  return z.array(infoSchema).parse(JSON.parse(out)).map(toInfo);
+async function formatOf(path: string, format: string | undefined): Promise<ImageFormat> {
+  return format === undefined || format === '' ? sniffFormat(path) : checkImageFormat(format);
+}
+
+/** The checked chain of `path`: every header read by kvmclone, every reference checked (see image-header.ts). */
+export async function checkedChain(path: string, options: QemuImgOptions = {}): Promise<ChainLink[]> {
+  return checkImageChain(path, await formatOf(path, options.format), { ...(options.roots && { roots: options.roots }) });
+}
+
+async function infoAs(path: string, format: ImageFormat, signal: AbortSignal | undefined): Promise<z.infer<typeof infoSchema>> {
+  const out = await runCommand('qemu-img', ['info', '-f', format, '--force-share', '--output=json', path], { signal, timeoutMs: 60_000 });
+  return infoSchema.parse(JSON.parse(out));
+}
+
+/**
+ * `qemu-img info -f FORMAT` of one image (no chain). Its header is checked
+ * first (without following the backing file), so qemu never opens an external
+ * data file.
+ */
+export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+  const fmt = await formatOf(path, format);
+  // Only this image's own header: its backing file is the chain's business, its data file is its own.
+  if (fmt === 'qcow2') await checkImageChain(path, fmt, { headerOnly: true });
+  return toInfo(await infoAs(path, fmt, signal));
+}
+
+/**
+ * The image first, then each backing file, nearest first: the chain walked
+ * and checked by kvmclone, then `qemu-img info -f` of each link on its own.
+ */
+export async function qemuImgChain(path: string, signal?: AbortSignal, options: QemuImgOptions = {}): Promise<QemuImageInfo[]> {
+  const links = await checkedChain(path, options);
+  const infos: QemuImageInfo[] = [];
+  for (const link of links) {
+    const info = toInfo(await infoAs(link.path, link.format, signal));
+    infos.push({ ...info, path: link.path, ...(link.backingPath !== '' && { backingPath: link.backingPath }) });
+  }
+  return infos;
 }
 
 const mapSchema = z.array(
@@ -65,8 +111,13 @@ export interface GuestExtent {
   zero: boolean;
 }
 
-/** `qemu-img map`: what the guest sees, through the format and its backing chain. */
-export async function qemuImgMap(path: string, signal?: AbortSignal): Promise<GuestExtent[]> {
-  const out = await runCommand('qemu-img', ['map', '--force-share', '--output=json', path], { signal, timeoutMs: 300_000 });
+/**
+ * `qemu-img map`: what the guest sees, through the format and its backing
+ * chain — the chain checked first and handed to qemu link by link with each
+ * driver stated (a `json:` filename), so qemu follows no reference itself.
+ */
+export async function qemuImgMap(path: string, signal?: AbortSignal, options: QemuImgOptions = {}): Promise<GuestExtent[]> {
+  const spec = `json:${JSON.stringify(chainBlockdevOptions(await checkedChain(path, options)))}`;
+  const out = await runCommand('qemu-img', ['map', '--force-share', '--output=json', spec], { signal, timeoutMs: 300_000 });
   return mapSchema.parse(JSON.parse(out)).map((e) => ({ offset: e.start, length: e.length, data: e.data, zero: e.zero }));
 }

@@ -4,7 +4,7 @@
  * roots. The check happens on the resolved path, so a symlink inside a root
  * that points outside it is refused like the outside path itself.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { invalidArgument, notFound, permissionDenied, errnoCode } from '../../shared/errors.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
@@ -63,8 +63,13 @@ export class ImageRoots {
 
   /**
    * Resolves a path for a file about to be created: its directory must exist
-   * and resolve under a root; the file itself may or may not exist (a symlink
-   * in its place is resolved and checked too).
+   * and resolve under a root; the file itself may or may not exist. An
+   * existing file reached through a symlink is resolved and checked like any
+   * path. A symlink whose target does not exist (or that loops) is refused,
+   * wherever it points: whoever creates "the file" — the agent, or libvirt,
+   * virtlogd and QEMU running as root for a log, serial or NVRAM path — would
+   * create the link's target instead (issue 10, hole 3: a `<log file>` linked
+   * to /etc/cron.d/x).
    */
   async forCreate(path: unknown, field = 'path'): Promise<string> {
     const requested = checkAbsolutePath(path, field);
@@ -82,12 +87,18 @@ export class ImageRoots {
     }
     this.confine(requested, dir, field);
     const candidate = join(dir, name);
+    let resolved: string;
     try {
-      return this.confine(requested, await realpath(candidate), field);
+      resolved = await realpath(candidate);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return this.confine(requested, candidate, field);
-      throw err;
+      const errno = errnoCode(err);
+      if (errno !== 'ENOENT' && errno !== 'ELOOP') throw err;
+      // realpath says ENOENT for a dangling link as for a missing file: lstat tells them apart.
+      await refuseLinkInPlace(candidate, requested, field);
+      if (errno === 'ELOOP') throw err;
+      return this.confine(requested, candidate, field);
     }
+    return this.confine(requested, resolved, field);
   }
 
   /** The nearest existing ancestor of a path (or the path itself), resolved and confined. */
@@ -102,5 +113,19 @@ export class ImageRoots {
         current = dirname(current);
       }
     }
+  }
+}
+
+/** PERMISSION_DENIED when a symlink stands at `candidate`, the last component of a path to be created. */
+async function refuseLinkInPlace(candidate: string, requested: string, field: string): Promise<void> {
+  let isLink: boolean;
+  try {
+    isLink = (await lstat(candidate)).isSymbolicLink();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  if (isLink) {
+    throw permissionDenied(`${field}: ${requested} is a symbolic link to a file that does not exist; the agent never lets a file be created through a link (remove the link or create its target first)`);
   }
 }

@@ -104,12 +104,26 @@ function configArgs(settings: SshSettings): string[] {
   return ['-F', existsSync(settings.configFile) ? settings.configFile : 'none'];
 }
 
+/**
+ * Host-key trust kvmctl always forces, whatever a user's config says. Only the
+ * known_hosts files decide which key a host may present: never a DNS SSHFP
+ * record (VerifyHostKeyDNS), never a program's output (KnownHostsCommand), and
+ * a server may not add or rotate keys in those files (UpdateHostKeys).
+ */
+export const FORCED_TRUST_OPTIONS: readonly string[] = [
+  'StrictHostKeyChecking=yes',
+  'BatchMode=yes',
+  'VerifyHostKeyDNS=no',
+  'UpdateHostKeys=no',
+  'KnownHostsCommand=none',
+];
+
 /** Options that decide who we trust and how we authenticate: the same for every process that may connect. */
 function trustArgs(settings: SshSettings, host: string): string[] {
   const args = configArgs(settings);
   if (settings.identityFile !== undefined) args.push('-o', `IdentityFile=${sshOptionPath(host, 'identity file', settings.identityFile)}`);
   if (settings.knownHostsFile !== undefined) args.push('-o', `UserKnownHostsFile=${sshOptionPath(host, 'known_hosts file', settings.knownHostsFile)}`);
-  args.push('-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes');
+  for (const option of FORCED_TRUST_OPTIONS) args.push('-o', option);
   return args;
 }
 

@@ -169,6 +169,12 @@ const HANDLERS: Record<string, Handler> = {
   serveraliveinterval: (o, a, at) => set(o, 'serverAliveIntervalS', () => parseTimeS(oneArg(a, at), at)),
   ciphers: (o, a, at) => set(o, 'ciphers', () => oneArg(a, at)),
   hashknownhosts: () => undefined, // only affects how ssh writes known_hosts; kvmctl never writes it
+  // Ways to widen host-key trust beyond the known_hosts files: inert here, as kvmctl forces them
+  // off for OpenSSH too (FORCED_TRUST_OPTIONS). ssh2 looks up no SSHFP records, runs no
+  // KnownHostsCommand, and its 'hostkeys' announcements are never written anywhere.
+  verifyhostkeydns: () => undefined,
+  updatehostkeys: () => undefined,
+  knownhostscommand: () => undefined,
 };
 
 function nonEmpty(args: readonly string[], at: ConfigLocation): string[] {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
@@ -59,6 +59,27 @@ test('forCreate: new files under the root are allowed; through an escaping link 
   assert.equal(await codeOf(roots.forCreate(join(root, 'escape.raw'))), 'PERMISSION_DENIED');
   assert.equal(await codeOf(roots.forCreate(join(outside, 'new.qcow2'))), 'PERMISSION_DENIED');
   assert.equal(await codeOf(roots.forCreate(join(root, 'nodir', 'new.qcow2'))), 'NOT_FOUND');
+});
+
+test('forCreate: a symlink in place of the file to create is refused, wherever it points (issue 10, hole 3)', async () => {
+  // Dangling links: creating "the file" would create the link's target instead — as the agent,
+  // or as root through libvirt and virtlogd (a <log file> pointing at /etc/cron.d/x).
+  await symlink('/etc/cron.d/kvmclone-x', join(root, 'cron.log'));
+  await symlink(join(outside, 'created-through-link'), join(root, 'out.log'));
+  await symlink(join(root, 'sub', 'not-yet.raw'), join(root, 'in.raw'));
+  await symlink('relative-missing', join(root, 'sub', 'rel.raw'));
+  await symlink(join(root, 'loop.raw'), join(root, 'loop.raw'));
+  for (const name of ['cron.log', 'out.log', 'in.raw', join('sub', 'rel.raw'), 'loop.raw']) {
+    const path = join(root, name);
+    await assert.rejects(roots.forCreate(path, 'log'), (err: unknown) => err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' && /is a symbolic link/.test(err.message), name);
+  }
+  // also when reached through a directory link that stays inside the roots
+  await symlink(join(root, 'sub'), join(root, 'sub-link'));
+  assert.equal(await codeOf(roots.forCreate(join(root, 'sub-link', 'rel.raw'))), 'PERMISSION_DENIED');
+  assert.equal(await roots.forCreate(join(root, 'sub-link', 'fresh.raw')), join(root, 'sub', 'fresh.raw'));
+  await assert.rejects(access(join(outside, 'created-through-link')), 'nothing was created outside');
+  // a link to an existing image inside the roots still resolves to that image
+  assert.equal(await roots.forCreate(join(root, 'inside-link.raw')), join(root, 'a.raw'));
 });
 
 test('nearestExisting measures a not-yet-existing path at its parent, still confined', async () => {

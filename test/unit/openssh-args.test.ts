@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CIPHERS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
+import { DEFAULT_CIPHERS, FORCED_TRUST_OPTIONS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
 import { SshError, type SshSettings } from '../../controller/transport/ssh-engine.js';
 
 const SSH = findOpenSsh();
@@ -39,6 +39,9 @@ writeFileSync(
     '  ClearAllForwardings no',
     '  StreamLocalBindUnlink yes',
     '  UserKnownHostsFile /etc/should-not-win',
+    '  VerifyHostKeyDNS yes',
+    '  UpdateHostKeys yes',
+    '  KnownHostsCommand /bin/sh -c "echo %H ssh-ed25519 AAAA"',
     '',
   ].join('\n'),
 );
@@ -89,6 +92,32 @@ test('the master command line wins over a lax config: strict keys, batch mode, o
   assert.equal(r.get('serveraliveinterval'), '15');
   // one file whose name has a space and a '%', not two files and not a token
   assert.equal(r.get('userknownhostsfile'), join(dir, 'known hosts%x'));
+});
+
+test('a config cannot widen host-key trust: no SSHFP from DNS, no key updates from the server, no KnownHostsCommand (issue 10, hole 8)', { skip: !SSH }, () => {
+  // the lax config turns all three on for h1: ssh itself shows they are
+  const own = resolved(['-F', lax, '-o', 'ForkAfterAuthentication=no', 'h1']);
+  assert.equal(own.get('verifyhostkeydns'), 'true');
+  assert.equal(own.get('updatehostkeys'), 'true');
+  assert.match(own.get('knownhostscommand') ?? '', /echo/);
+  for (const [what, args] of [
+    ['master', masterArgs(settings(), 'h1', join(dir, 'cm-8'))],
+    ['exec', execArgs(settings(), 'h1', join(dir, 'cm-9'), 'true').slice(0, -1)],
+  ] as const) {
+    const r = resolved(args);
+    assert.equal(r.get('verifyhostkeydns'), 'false', what);
+    assert.equal(r.get('updatehostkeys'), 'false', what);
+    assert.equal(r.get('knownhostscommand'), undefined, `${what}: none (ssh -G prints no line for it)`);
+    assert.equal(r.get('stricthostkeychecking'), 'true', what);
+  }
+  // ssh takes an option's FIRST value: each forced option must come before anything else could set it
+  const args = masterArgs(settings(), 'h1', join(dir, 'cm-10'));
+  for (const option of FORCED_TRUST_OPTIONS) {
+    const key = option.slice(0, option.indexOf('=')).toLowerCase();
+    const at = args.findIndex((a, i) => args[i - 1] === '-o' && a.toLowerCase().startsWith(`${key}=`));
+    assert.equal(args[at], option, `${key} is given once, as forced`);
+    assert.equal(args.filter((a) => a.toLowerCase().startsWith(`${key}=`)).length, 1, key);
+  }
 });
 
 test('configured ciphers are used in the given order', { skip: !SSH }, () => {

@@ -189,6 +189,18 @@ test('known_hosts keywords, times, ciphers, ignored keywords', async () => {
   assert.throws(() => parseTimeS('10x', AT), /not a time/);
 });
 
+test('VerifyHostKeyDNS, UpdateHostKeys and KnownHostsCommand widen no trust in the ssh2 engine (issue 10, hole 8)', async () => {
+  const plain = ['Host h', '  HostName 192.0.2.9', '  UserKnownHostsFile /etc/kh'];
+  const widening = ['  VerifyHostKeyDNS yes', '  UpdateHostKeys yes', '  KnownHostsCommand /bin/sh -c "echo h ssh-ed25519 AAAA"'];
+  const expected = await evaluate(plain.join('\n'), 'h');
+  for (const line of widening) {
+    assert.deepEqual(await evaluate([...plain.slice(0, 1), line, ...plain.slice(1)].join('\n'), 'h'), expected, line);
+  }
+  const all = await evaluate([plain[0], ...widening, ...plain.slice(1)].join('\n'), 'h');
+  assert.deepEqual(all, expected);
+  assert.deepEqual(Object.keys(all).sort(), ['hostName', 'identityFiles', 'userKnownHostsFiles'], 'nothing of theirs is carried to the engine');
+});
+
 test('bad values name file and line', async () => {
   await assert.rejects(evaluate('Host h\n  Port 70000\n', 'h'), /config:2: bad port "70000"/);
   await assert.rejects(evaluate('Host h\n  IdentitiesOnly maybe\n', 'h'), /config:2: expected yes or no/);
