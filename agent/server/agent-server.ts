@@ -72,10 +72,11 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
-  server.addService(v1.DomainService.service, createDomainService(services));
+  // One lock registry: HoldLock takes the locks, DefineDomain and StartDomain respect them.
+  const locks = new LockRegistry();
+  server.addService(v1.DomainService.service, createDomainService({ ...services, locks }));
   server.addService(v1.DiskService.service, createDiskService(services));
   const tickets = new TicketRegistry();
-  const locks = new LockRegistry();
   server.addService(
     v1.TransferService.service,
     createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs }),

@@ -23,6 +23,7 @@ import { writeRanges } from '../disk/staging-writer.js';
 import { statImage } from '../disk/stat-image.js';
 import { rebaseStaging } from '../disk/staging-rebase.js';
 import { removeImage } from '../disk/remove-image.js';
+import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import { guestDigestImage, guestHashBlocks, isGuestLayer } from '../guest/guest-disk-calls.js';
 import type { LiveViews } from '../live/live-views.js';
 import { isViewPath } from '../live/view-path.js';
@@ -39,6 +40,8 @@ export interface DiskServiceDeps {
   readonly runtimeDir?: string;
   /** Open live views: a view path (agent/live/view-path.ts) is answered from its export (agent/live/view-disk-calls.ts). */
   readonly views?: LiveViews;
+  /** libvirt, for RemoveImage to refuse deleting a file a defined domain uses (absent on the peer socket, where RemoveImage is refused anyway). */
+  readonly libvirt?: LibvirtPort;
 }
 
 /** Extents per MapExtents message (~15 bytes each on the wire). */
@@ -169,7 +172,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     }),
 
     RemoveImage: unary('RemoveImage', rpc, async (req, ctx) => {
-      const result = await removeImage(req.path, roots);
+      const result = await removeImage(req.path, roots, deps.libvirt, ctx.signal);
       ctx.log.info({ path: req.path, removed: result.removed }, 'image removed');
       return result;
     }),

@@ -1,14 +1,15 @@
 /**
  * DomainService: the libvirt control plane of one host — inventory, what a
  * VM's storage is made of, and lifecycle. Every name is checked before libvirt
- * sees it, and a definition is admitted only if every host path in it lies
- * where this agent lets a VM reach (see `PLACES`): defining a domain is
- * otherwise a way to hand a guest any file of the host.
+ * sees it; a definition is admitted only if the domain policy allows it
+ * (agent/libvirt/domain-policy.ts: an allow-list of elements, every host path
+ * confined by kind). DefineDomain and StartDomain respect the operation locks
+ * (HoldLock), and storage removal never deletes a file another domain uses.
  */
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KvmcloneError, errnoCode, failedPrecondition, invalidArgument, permissionDenied } from '../../shared/errors.js';
+import { KvmcloneError, errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
 import type { DomainServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DomainService.js';
 import type { DomainSummary } from '../../shared/generated/kvmclone/agent/v1/DomainSummary.js';
@@ -18,11 +19,14 @@ import type { DescribeDomainResponse } from '../../shared/generated/kvmclone/age
 import type { UndefineDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/UndefineDomainRequest.js';
 import type { ShutdownDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/ShutdownDomainRequest.js';
 import { qemuImgChain, qemuImgInfo, type QemuImageInfo } from '../images/qemu-img.js';
-import { hostReferences, parseXml, readDomainFacts, type DomainDisk, type DomainFacts, type HostPathKind, type HostPathReference } from '../libvirt/domain-xml.js';
+import { readDomainFacts, type DomainDisk, type DomainFacts } from '../libvirt/domain-xml.js';
+import { checkDefinition, definitionRefusals, inSystemPlace } from '../libvirt/domain-policy.js';
+import { filesInUse, userOf } from '../libvirt/domain-users.js';
 import type { DomainRecord, DomainStateName, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { CommandError } from '../process/run-command.js';
 import { unary, type CallContext, type RpcDeps } from '../rpc/handlers.js';
+import type { LockRegistry } from '../transfer/lock-registry.js';
 
 /** Largest domain XML accepted by DefineDomain (real ones are a few KiB). */
 export const MAX_DOMAIN_XML_BYTES = 1024 * 1024;
@@ -39,6 +43,12 @@ export interface DomainServiceDeps {
   roots: ImageRoots;
   /** libvirt's swtpm state directory; tests point it elsewhere. */
   swtpmStateRoot?: string;
+  /**
+   * The agent's operation locks (shared with TransferService's HoldLock):
+   * DefineDomain and StartDomain of a locked VM are refused unless they
+   * carry the holder's operation id. Tests without locks leave it out.
+   */
+  locks?: LockRegistry;
 }
 
 const STATES: Readonly<Record<DomainStateName, DomainState__Output>> = {
@@ -57,81 +67,18 @@ export function toSummary(r: DomainRecord): DomainSummary {
   return { name: r.name, uuid: r.uuid, state: STATES[r.state], persistent: r.persistent, vcpus: r.vcpus, memoryBytes: r.memoryBytes };
 }
 
-interface Place {
-  /** Anywhere under the image roots (resolved, symlinks included). */
-  roots: boolean;
-  /** System directories for this kind, checked on the path as written (they are root's). */
-  prefixes?: readonly string[];
-  /** Exact system paths for this kind. */
-  pattern?: RegExp;
-  /** The rule in words, for the refusal. */
-  allowed: string;
-}
-
-/**
- * Where each kind of host path in a definition may lie. Disks, shared
- * directories and anything unrecognised: under the image roots only. Read-only
- * firmware and boot files may also come from the system's data directories,
- * the NVRAM from libvirt's nvram directory, logs from libvirt's log directory;
- * the emulator must be a QEMU binary and device nodes the harmless ones.
- */
-const PLACES: Readonly<Record<HostPathKind, Place>> = {
-  storage: { roots: true, allowed: 'the image roots' },
-  other: { roots: true, allowed: 'the image roots' },
-  firmware: { roots: true, prefixes: ['/usr/share/'], allowed: 'the image roots or /usr/share' },
-  boot: { roots: true, prefixes: ['/usr/share/', '/var/lib/libvirt/boot/'], allowed: 'the image roots, /var/lib/libvirt/boot or /usr/share' },
-  nvram: { roots: true, prefixes: ['/var/lib/libvirt/qemu/nvram/'], allowed: 'the image roots or /var/lib/libvirt/qemu/nvram' },
-  log: { roots: true, prefixes: ['/var/log/libvirt/'], allowed: 'the image roots or /var/log/libvirt' },
-  socket: { roots: true, prefixes: ['/var/lib/libvirt/qemu/', '/run/libvirt/qemu/'], allowed: "the image roots or libvirt's qemu directories" },
-  emulator: { roots: false, pattern: /^\/usr\/(bin|libexec)\/(qemu-system-[a-z0-9_]+|qemu-kvm|kvm)$/, allowed: 'a QEMU binary in /usr/bin or /usr/libexec' },
-  tty: { roots: false, pattern: /^\/dev\/(pts\/\d+|tty(S|USB|ACM)?\d+)$/, allowed: 'a terminal device' },
-  rng: { roots: false, pattern: /^\/dev\/(u?random|hwrng)$/, allowed: '/dev/random, /dev/urandom or /dev/hwrng' },
-  'net-device': { roots: false, pattern: /^\/dev\/(net\/tun|vhost-net)$/, allowed: '/dev/net/tun or /dev/vhost-net' },
-};
-
-/** True when a path is in one of the system places of its kind (checked as written: these directories are root's). */
-function inSystemPlace(kind: HostPathKind, path: string): boolean {
-  const place = PLACES[kind];
-  return place.pattern?.test(path) === true || place.prefixes?.some((p) => path.startsWith(p)) === true;
-}
-
-async function confine(ref: HostPathReference, roots: ImageRoots): Promise<void> {
-  const path = checkAbsolutePath(ref.path, ref.where);
-  if (inSystemPlace(ref.kind, path)) return;
-  const place = PLACES[ref.kind];
-  if (place.roots) {
-    try {
-      await roots.forCreate(path, ref.where);
-      return;
-    } catch (err) {
-      if (!(err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED')) throw err;
-    }
-  }
-  throw permissionDenied(`${ref.where}: ${path} is not a place this agent lets a VM reach (allowed: ${place.allowed})`);
-}
-
-/** Reads a definition and checks its name and every host path in it; returns its facts. */
-async function checkDefinition(xml: string, what: string, roots: ImageRoots): Promise<DomainFacts> {
-  const root = parseXml(xml, what);
-  const facts = readDomainFacts(root);
-  checkVmName(facts.name, `${what} <name>`);
-  const { paths, refused } = hostReferences(root);
-  if (refused.length > 0) throw permissionDenied(`${what} asks for host access this agent never grants: ${refused.join('; ')}`);
-  for (const ref of paths) await confine(ref, roots);
-  return facts;
-}
-
 /**
  * DefineDomain. The XML is checked before libvirt sees it, and libvirt's own
  * reading of it (the definition it stored) is checked again afterwards: if the
  * two readings ever differed, the stored definition is rolled back (the
  * previous one restored, or the new domain undefined) and the call refused.
  */
-async function defineDomain(deps: DomainServiceDeps, xml: string, ctx: CallContext): Promise<DomainRecord> {
+async function defineDomain(deps: DomainServiceDeps, xml: string, operationId: string, ctx: CallContext): Promise<DomainRecord> {
   if (xml.length === 0) throw invalidArgument('xml: a domain definition is required');
   const bytes = Buffer.byteLength(xml);
   if (bytes > MAX_DOMAIN_XML_BYTES) throw invalidArgument(`xml: ${bytes} bytes is more than the ${MAX_DOMAIN_XML_BYTES} a domain definition may have`);
   const facts = await checkDefinition(xml, 'xml', deps.roots);
+  deps.locks?.requireFree(facts.name, operationId, 'define');
   const signal = ctx.signal;
   const previous = await deps.libvirt.getDomainXml(facts.name, { signal }).catch((err: unknown) => {
     if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined;
@@ -241,6 +188,7 @@ async function describeDomain(deps: DomainServiceDeps, name: string, signal: Abo
     tpmStatePath: tpmStatePath(facts, record.uuid, deps.swtpmStateRoot ?? DEFAULT_SWTPM_STATE_ROOT),
     cpuMode: facts.cpuMode,
     cpuModel: facts.cpuModel,
+    policyViolations: definitionRefusals(xml),
   };
 }
 
@@ -290,22 +238,6 @@ interface RemovalPlan {
   tpmDir: string;
 }
 
-/** Every disk image another domain names, as written and resolved. */
-async function imagesOfOtherDomains(deps: DomainServiceDeps, name: string, signal: AbortSignal): Promise<Set<string>> {
-  const used = new Set<string>();
-  for (const other of await deps.libvirt.listDomains({ signal })) {
-    if (other.name === name) continue;
-    const xml = await deps.libvirt.getDomainXml(other.name, { signal }).catch((err: unknown) => {
-      if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined; // went away meanwhile
-      throw err;
-    });
-    for (const disk of xml === undefined ? [] : readDomainFacts(xml).disks) {
-      if (disk.source !== '') used.add(disk.source).add(await realpath(disk.source).catch(() => disk.source));
-    }
-  }
-  return used;
-}
-
 /** Resolves a path under the image roots, or undefined when it is missing or outside them. */
 async function underRoots(roots: ImageRoots, path: string): Promise<string | undefined> {
   try {
@@ -320,7 +252,15 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 async function planRemoval(deps: DomainServiceDeps, record: DomainRecord, facts: DomainFacts, ctx: CallContext): Promise<RemovalPlan> {
   const keep = (path: string, reason: string): void => ctx.log.info({ domain: record.name, path, reason }, 'undefine: keeping');
-  const usedElsewhere = await imagesOfOtherDomains(deps, record.name, ctx.signal);
+  const usedElsewhere = await filesInUse(deps.libvirt, record.name, ctx.signal);
+  const refuseShared = (path: string, resolved: string, what: string): void => {
+    const other = userOf(usedElsewhere, path, resolved);
+    if (other !== undefined) {
+      throw failedPrecondition(
+        `cannot remove the storage of domain '${record.name}': ${what} ${path} is also used by domain '${other}'; undefine with STORAGE_POLICY_KEEP, or take it out of '${other}' first`,
+      );
+    }
+  };
   const files: string[] = [];
   for (const disk of facts.disks) {
     if (disk.source === '') continue;
@@ -330,9 +270,9 @@ async function planRemoval(deps: DomainServiceDeps, record: DomainRecord, facts:
     else {
       const resolved = await underRoots(deps.roots, disk.source);
       if (resolved === undefined) keep(disk.source, 'missing, or outside the image roots');
-      else if (usedElsewhere.has(resolved) || usedElsewhere.has(disk.source)) keep(disk.source, 'another domain uses it');
       else if (!(await lstat(resolved)).isFile()) keep(disk.source, 'not a regular file');
       else {
+        refuseShared(disk.source, resolved, `disk ${disk.target || '(no target)'}`);
         files.push(resolved);
         // a symlink naming the image goes with it, if it lies in the roots itself
         if (resolved !== disk.source && (await lstat(disk.source)).isSymbolicLink() && deps.roots.contains(await realpath(dirname(disk.source)))) {
@@ -344,6 +284,7 @@ async function planRemoval(deps: DomainServiceDeps, record: DomainRecord, facts:
   const nvram = facts.nvramPath;
   const nvramRemovable = nvram !== '' && ((inSystemPlace('nvram', nvram) && isNormalPath(nvram)) || (await underRoots(deps.roots, nvram)) !== undefined);
   if (nvram !== '' && !nvramRemovable) keep(nvram, "NVRAM missing, or outside the image roots and libvirt's nvram directory");
+  if (nvramRemovable) refuseShared(nvram, await realpath(nvram).catch(() => nvram), 'NVRAM');
   let tpmDir = tpmStatePath(facts, record.uuid, deps.swtpmStateRoot ?? DEFAULT_SWTPM_STATE_ROOT);
   const tpmAllowed = facts.tpm?.statePath ? (await underRoots(deps.roots, tpmDir)) !== undefined : UUID_PATTERN.test(record.uuid);
   if (tpmDir !== '' && !tpmAllowed) {
@@ -419,9 +360,10 @@ export function createDomainService(deps: DomainServiceDeps): DomainServiceHandl
     })),
     // every handler is async: a synchronous throw would escape unary()'s promise chain
     DescribeDomain: unary('DomainService/DescribeDomain', rpc, async (request, ctx) => describeDomain(deps, checkVmName(request.name), ctx.signal)),
-    DefineDomain: unary('DomainService/DefineDomain', rpc, async (request, ctx) => ({ domain: toSummary(await defineDomain(deps, request.xml, ctx)) })),
+    DefineDomain: unary('DomainService/DefineDomain', rpc, async (request, ctx) => ({ domain: toSummary(await defineDomain(deps, request.xml, request.operationId, ctx)) })),
     StartDomain: unary('DomainService/StartDomain', rpc, async (request, ctx) => {
       const name = checkVmName(request.name);
+      deps.locks?.requireFree(name, request.operationId, 'start');
       await requireState(deps, name, ctx.signal, 'shutoff', 'start');
       return { domain: toSummary(await libvirt.startDomain(name, { signal: ctx.signal })) };
     }),

@@ -12,6 +12,7 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
 import { pullImage } from '../transfer/pull-image.js';
+import type { PullInPlaceDeps } from '../transfer/pull-in-place.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { LiveViews } from '../live/live-views.js';
@@ -70,7 +71,9 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       checkId(req.operationId, 'operation_id');
       const log = ctx.log.child({ operationId: req.operationId, mode: req.mode });
       log.info({ source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '', ranges: req.ranges.length }, 'pull started');
-      await pullImage(req, { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory }, send, ctx.signal);
+      // libvirt rides along for pull-in-place.ts (PullInPlaceDeps): an in-place pull naming dest_vm checks that VM is shut off before it applies.
+      const pullDeps: PullInPlaceDeps = { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory, libvirt };
+      await pullImage(req, pullDeps, send, ctx.signal);
       log.info({ target: req.targetPath }, 'pull finished');
     }),
 

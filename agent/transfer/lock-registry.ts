@@ -3,7 +3,7 @@
  * is held by an open HoldLock call and released when that call ends for any
  * reason, so a controller that dies cannot leave a stale lock behind.
  */
-import { aborted } from '../../shared/errors.js';
+import { aborted, failedPrecondition } from '../../shared/errors.js';
 
 interface Holder {
   operationId: string;
@@ -26,6 +26,19 @@ export class LockRegistry {
     return () => {
       if (this.held.get(vm) === holder) this.held.delete(vm);
     };
+  }
+
+  /**
+   * Enforces the lock on calls that change `vm` outside the transfer (its
+   * definition, its start): refused with FAILED_PRECONDITION naming the
+   * holder, unless the call says it is part of that same operation.
+   */
+  requireFree(vm: string, operationId: string, action: string): void {
+    const current = this.held.get(vm);
+    if (current === undefined || (operationId !== '' && operationId === current.operationId)) return;
+    throw failedPrecondition(
+      `cannot ${action} domain '${vm}': operation ${current.operationId} (${current.purpose}) holds it since ${current.since.toISOString()}; wait for it to finish`,
+    );
   }
 
   /** Whether `vm` is locked (tests and diagnostics). */

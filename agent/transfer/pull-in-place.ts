@@ -16,11 +16,19 @@
  * source speaks guest offsets and the image keeps its format: the journal
  * says so in its header, the apply writes through qemu-nbd, the size is the
  * source's virtual size, and the digest is of what the guest sees.
+ *
+ * With `dest_vm` the image is that VM's disk, and the VM must be shut off:
+ * it is checked through libvirt before the transfer and again right before
+ * the commit (the last moment the journal can still be dropped), so a VM
+ * started during the transfer never has its disk rewritten under it — the
+ * journal is discarded and the call fails with FAILED_PRECONDITION.
  */
 import { lstat } from 'node:fs/promises';
+import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { Logger } from 'pino';
 import { chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
-import { dataLoss, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import { dataLoss, failedPrecondition, invalidArgument, KvmcloneError } from '../../shared/errors.js';
+import { checkVmName } from '../../shared/validation.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
@@ -67,16 +75,42 @@ class RangeCoverage {
   }
 }
 
+/** What pullInPlace needs; `libvirt` is required when the request names a destination VM. */
+export interface PullInPlaceDeps {
+  roots: ImageRoots;
+  runtimeDir: string;
+  log: Logger;
+  hashMemory: HashMemory;
+  /** Passed through pullImage's deps object by TransferService. */
+  libvirt?: Pick<LibvirtPort, 'getDomain'>;
+}
+
+/** FAILED_PRECONDITION unless `req.dest_vm` (when named) is shut off. */
+export async function requireDestShutOff(req: PullImageRequest__Output, deps: PullInPlaceDeps, signal: AbortSignal, when: string): Promise<void> {
+  const vm = req.destVm ?? '';
+  if (vm === '') return;
+  if (deps.libvirt === undefined) throw failedPrecondition(`dest_vm: this agent cannot check the state of domain '${vm}' here; the sync was not applied`);
+  const record = await deps.libvirt.getDomain(vm, { signal }).catch((err: unknown) => {
+    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') throw failedPrecondition(`dest_vm: there is no domain '${vm}' on this host; the sync was not applied`);
+    throw err;
+  });
+  if (record.state !== 'shutoff') {
+    throw failedPrecondition(`domain '${vm}' is ${record.state} ${when}: its disk ${req.targetPath} is not rewritten under a running VM; the sync was not applied (shut it down and sync again)`);
+  }
+}
+
 /** Runs one in-place pull: recovery, transfer into the journal, commit, apply, digest. */
 export async function pullInPlace(
   req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string; log: Logger; hashMemory: HashMemory },
+  deps: PullInPlaceDeps,
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
   guest?: { readonly format: GuestFormat },
 ): Promise<void> {
   if (req.stagingId !== '') throw invalidArgument('staging_id: an in-place pull writes into the existing image; staging_id must be empty');
   if (req.digestRanges && guest === undefined) throw invalidArgument('digest_ranges: only a GUEST-layer in-place pull digests by ranges');
+  if (req.destVm) checkVmName(req.destVm, 'dest_vm');
+  await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
   try {
     const target = await deps.roots.existing(req.targetPath, 'target_path');
@@ -128,6 +162,8 @@ export async function pullInPlace(
       }
       signal.throwIfAborted();
       if (done !== total) throw dataLoss(`the source ended its stream after ${done} of ${total} bytes`);
+      // The last moment the journal can still be dropped: once committed, it is applied whatever happens.
+      await requireDestShutOff(req, deps, signal, 'after the transfer, before the apply');
       await journal.commit();
       log.info({ size, ranges: ranges.length, bytesTransferred: transferred }, 'sync journal committed');
     } catch (err) {

@@ -16,6 +16,7 @@ import type { LibvirtPort } from '../../agent/libvirt/libvirt-port.js';
 import { createDomainService, MAX_DOMAIN_XML_BYTES } from '../../agent/services/domain-service.js';
 import { createStorageService } from '../../agent/services/storage-service.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
+import { LockRegistry } from '../../agent/transfer/lock-registry.js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { loadAgentProto } from '../../shared/proto.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
@@ -31,6 +32,8 @@ let roots: ImageRoots;
 let fake: FakeLibvirt;
 let server: grpc.Server;
 let clients: AgentClients;
+/** The agent's operation locks, as HoldLock would take them. */
+const locks = new LockRegistry();
 
 async function startServer(): Promise<void> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
@@ -50,7 +53,7 @@ async function startServer(): Promise<void> {
     close: () => fake.close(),
   };
   server = new grpc.Server();
-  server.addService(v1.DomainService.service, createDomainService({ rpc, libvirt: port, roots, swtpmStateRoot: swtpm }));
+  server.addService(v1.DomainService.service, createDomainService({ rpc, libvirt: port, roots, swtpmStateRoot: swtpm, locks }));
   server.addService(v1.StorageService.service, createStorageService({ rpc, libvirt: port, roots }));
   const socket = join(base, 'agent.sock');
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
@@ -262,6 +265,61 @@ test('DefineDomain refuses host paths outside the allowed places, before libvirt
   assert.deepEqual(fake.calls, [], 'libvirt never saw any of them');
 });
 
+test('DefineDomain refuses host devices and lifted confinement (the domain policy), naming each element, before libvirt sees the XML', async () => {
+  const cases: [string, RegExp][] = [
+    ["<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>", /domain\/devices\/hostdev: host device passthrough \(hostdev type 'pci'\)/],
+    ["<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>", /hostdev type 'usb'/],
+    ["<interface type='direct'><source dev='eth0' mode='passthrough'/></interface>", /domain\/devices\/interface: interface type 'direct'/],
+    ["<interface type='network'><source network='default'/><script path='/bin/true'/></interface>", /domain\/devices\/interface\/script: <script> runs a host program/],
+  ];
+  for (const [device, reason] of cases) {
+    const details = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('dev', { devices: device }) }, call), 'PERMISSION_DENIED');
+    assert.match(details, reason);
+  }
+  const details = await rejectsWithStatus(
+    unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('dev').replace('</devices>', "</devices><seclabel type='none'/>") }, call),
+    'PERMISSION_DENIED',
+  );
+  assert.match(details, /domain\/seclabel: seclabel type='none' runs QEMU without confinement/);
+  assert.deepEqual(fake.calls.filter((c) => c.startsWith('defineDomain')), [], 'libvirt never saw them');
+});
+
+test('DescribeDomain lists what the domain policy refuses in a definition, so clone and sync can refuse before copying', async () => {
+  await fake.addDomain(vmXml('withdev', { devices: "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>" }));
+  await fake.addDomain(vmXml('plain'));
+  const bad = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'withdev' }, call);
+  assert.equal(bad.policyViolations.length, 1);
+  assert.match(bad.policyViolations[0] ?? '', /^domain\/devices\/hostdev: host device passthrough/);
+  const good = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'plain' }, call);
+  assert.deepEqual(good.policyViolations, []);
+});
+
+test('the operation lock is enforced: StartDomain and DefineDomain of a locked VM only as part of the holding operation', async () => {
+  const OP = 'op-0123456789abcdef';
+  await fake.addDomain(vmXml('locked', { uuid: UUID_A }));
+  const release = locks.acquire('locked', OP, 'sync of locked from hosta');
+  const callsBefore = fake.calls.length;
+  try {
+    const start = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked' }, call), 'FAILED_PRECONDITION');
+    assert.match(start, new RegExp(`cannot start domain 'locked': operation ${OP} \\(sync of locked from hosta\\) holds it`));
+    await rejectsWithStatus(unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked', operationId: 'op-other' }, call), 'FAILED_PRECONDITION');
+    const define = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('locked', { uuid: UUID_A }) }, call), 'FAILED_PRECONDITION');
+    assert.match(define, new RegExp(`cannot define domain 'locked': operation ${OP}`));
+    assert.deepEqual(fake.calls.slice(callsBefore).filter((c) => /^(startDomain|defineDomain)/.test(c)), [], 'libvirt never asked');
+    // the holder itself may
+    await unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('locked', { uuid: UUID_A }), operationId: OP }, call);
+    const started = await unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked', operationId: OP }, call);
+    assert.equal(started.domain?.state, 'DOMAIN_STATE_RUNNING');
+    // another VM is not affected
+    await fake.addDomain(vmXml('free', { uuid: UUID_B }));
+    await unaryCall(clients.domain, clients.domain.startDomain, { name: 'free' }, call);
+  } finally {
+    release();
+  }
+  await unaryCall(clients.domain, clients.domain.destroyDomain, { name: 'locked' }, call);
+  await unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked' }, call);
+});
+
 test('DefineDomain: another domain with the name is ALREADY_EXISTS; the same UUID redefines', async () => {
   await fake.addDomain(vmXml('dup', { uuid: UUID_A }));
   const details = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('dup', { uuid: UUID_B }) }, call), 'ALREADY_EXISTS');
@@ -358,7 +416,7 @@ test('UndefineDomain KEEP removes the definition only', async () => {
   assert.ok((await exists(image)) && (await exists(nvram)));
 });
 
-test('UndefineDomain REMOVE deletes its own images, NVRAM and TPM state, and keeps everything shared or outside', async () => {
+test('UndefineDomain REMOVE deletes its own images, NVRAM and TPM state, keeps everything shared or outside, and refuses while another domain uses a file', async () => {
   const dir = join(root, 'remove');
   await mkdir(dir);
   const mk = (name: string): string => {
@@ -406,15 +464,38 @@ test('UndefineDomain REMOVE deletes its own images, NVRAM and TPM state, and kee
       devices: "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>",
     }),
   );
-  await fake.addDomain(vmXml('neighbour', { uuid: UUID_B, disks: [{ path: usedByOther, target: 'vda' }] }));
+  await fake.addDomain(vmXml('neighbour', { uuid: UUID_B, disks: [{ path: usedByOther, target: 'vda' }, { path: ro, target: 'vdb', extra: '<readonly/>' }] }));
+  // Hole 6: a file another domain uses is never deleted; the whole call is refused before anything goes.
+  const refusal = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.undefineDomain, { name: 'rm', storage: 'STORAGE_POLICY_REMOVE' }, call), 'FAILED_PRECONDITION');
+  assert.match(refusal, /other\.qcow2 is also used by domain 'neighbour'/);
+  assert.deepEqual((await fake.listDomains()).map((d) => d.name).sort(), ['neighbour', 'rm'], 'nothing undefined');
+  for (const kept of [top, data, nvram, usedByOther, tpmDir]) assert.equal(await exists(kept), true, `${kept} untouched by the refused call`);
+  // Once the neighbour lets go of it (it still shares the read-only image, which REMOVE keeps anyway), REMOVE goes ahead.
+  await fake.defineDomain(vmXml('neighbour', { uuid: UUID_B, disks: [{ path: ro, target: 'vdb', extra: '<readonly/>' }] }));
   const res = await unaryCall(clients.domain, clients.domain.undefineDomain, { name: 'rm', storage: 'STORAGE_POLICY_REMOVE' }, call);
-  const removed = [nvram, top, data, tpmDir, linkedImage, linkInRoots, reachedFromOutside];
+  const removed = [nvram, top, data, tpmDir, linkedImage, linkInRoots, reachedFromOutside, usedByOther];
   assert.deepEqual([...res.removedPaths].sort(), removed.sort());
   for (const gone of removed) assert.equal(await exists(gone), false, `${gone} removed`);
-  for (const kept of [base, shared, ro, usedByOther, iso, foreign]) assert.equal(await exists(kept), true, `${kept} kept`);
+  for (const kept of [base, shared, ro, iso, foreign]) assert.equal(await exists(kept), true, `${kept} kept`);
   assert.ok((await lstat(linkOutside)).isSymbolicLink(), 'a link outside the roots is never touched');
   assert.ok(fake.calls.includes('undefineDomain rm nvram=remove'));
   assert.deepEqual((await fake.listDomains()).map((d) => d.name), ['neighbour']);
+});
+
+test('UndefineDomain REMOVE refuses when another domain uses its NVRAM, naming that domain', async () => {
+  const dir = join(root, 'nvram-shared');
+  await mkdir(dir);
+  const disk = join(dir, 'own.qcow2');
+  qemuImg('create', '-q', '-f', 'qcow2', disk, '1M');
+  const nvram = join(dir, 'shared_VARS.fd');
+  await writeFile(nvram, 'vars');
+  await fake.addDomain(vmXml('rm', { uuid: UUID_A, os: `<nvram>${nvram}</nvram>`, disks: [{ path: disk, target: 'vda' }] }));
+  await fake.addDomain(vmXml('twin', { uuid: UUID_B, os: `<nvram>${nvram}</nvram>` }));
+  const refusal = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.undefineDomain, { name: 'rm', storage: 'STORAGE_POLICY_REMOVE' }, call), 'FAILED_PRECONDITION');
+  assert.match(refusal, /NVRAM .*shared_VARS\.fd is also used by domain 'twin'/);
+  assert.equal(await exists(nvram), true);
+  assert.equal(await exists(disk), true);
+  assert.deepEqual((await fake.listDomains()).map((d) => d.name).sort(), ['rm', 'twin']);
 });
 
 test('GetFreeSpace measures the nearest existing directory under the roots with statfs', async () => {

@@ -13,6 +13,7 @@ function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Outp
     tpmStatePath: '',
     cpuMode: '',
     cpuModel: '',
+    policyViolations: [],
   };
 }
 

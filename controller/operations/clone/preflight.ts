@@ -57,6 +57,20 @@ async function exists(session: HostSession, path: string, signal: AbortSignal): 
   }
 }
 
+/**
+ * Refuses (before any byte moves) a source whose definition holds what an
+ * agent's domain policy never defines — host device passthrough, a network
+ * script, confinement turned off — naming each element, as DescribeDomain
+ * listed them. Shared by clone and sync.
+ */
+export function refuseByPolicy(source: DescribeDomainResponse__Output, vm: string, host: string, verb: string): void {
+  const violations = source.policyViolations ?? [];
+  if (violations.length === 0) return;
+  throw failedPrecondition(
+    `${vm} on ${host} cannot be ${verb}: its definition has what kvmclone never defines on a host (${violations.join('; ')}); remove it from ${vm}'s definition first`,
+  );
+}
+
 /** Runs every check; throws the first refusal. */
 export async function preflightClone(req: CloneRequest, src: HostSession, dst: HostSession, signal: AbortSignal): Promise<CloneFacts> {
   const warnings: string[] = [];
@@ -72,6 +86,7 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     );
   }
   const live = running && req.live !== undefined;
+  refuseByPolicy(source, req.vm, src.host, 'cloned');
   if (source.tpmStatePath !== '') {
     throw failedPrecondition(`${req.vm} has an emulated TPM (${source.tpmStatePath}); carrying TPM state is not supported yet, and a clone without it would lose the secrets sealed in it`);
   }

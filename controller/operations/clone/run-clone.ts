@@ -129,7 +129,8 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     const nvram = facts.files.find((f) => f.role === 'nvram');
     const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, sourceName: req.vm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }) });
     let committedAny = false;
-    await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, deps.signal);
+    // The clone holds destVm's lock: the agent defines and starts it only with this operation's id.
+    await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: id }, deps.signal);
     revert.push(`undefine ${req.destVm} on ${req.to}`, async () => {
       await dst.call(dst.clients.domain, dst.clients.domain.undefineDomain, { name: req.destVm, storage: committedAny ? 'STORAGE_POLICY_REMOVE' : 'STORAGE_POLICY_KEEP' });
     });
@@ -150,7 +151,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
 
     if (req.start) {
       op.step('START');
-      const startedVm = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: req.destVm });
+      const startedVm = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: req.destVm, operationId: id });
       if (startedVm.domain?.state !== 'DOMAIN_STATE_RUNNING') {
         throw new KvmcloneError('FAILED_PRECONDITION', `${req.destVm} was cloned but is ${startedVm.domain?.state ?? 'unknown'} after start`);
       }

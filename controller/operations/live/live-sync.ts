@@ -113,6 +113,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
           operationId: op.id,
           ranges: delta.ranges,
           mode: 'PULL_MODE_IN_PLACE',
+          destVm: req.destVm,
           layer: 'EXTENT_LAYER_GUEST',
           format: destFormats.get(pair.label) ?? disk.format,
           digestRanges: byRanges,
@@ -136,7 +137,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
       const { fileSize } = await src.call(src.clients.disk, src.clients.disk.statImage, { path: pair.sourcePath }, signal);
       const final = await pullFile(
         dst,
-        { peerSocket: path.remotePeer, ticket: path.fileTicket, sourcePath: pair.sourcePath, targetPath: pair.targetPath, stagingId: '', operationId: op.id, ranges: fileSize > 0 ? [{ offset: 0, length: fileSize }] : [], mode: 'PULL_MODE_IN_PLACE' },
+        { peerSocket: path.remotePeer, ticket: path.fileTicket, sourcePath: pair.sourcePath, targetPath: pair.targetPath, stagingId: '', operationId: op.id, ranges: fileSize > 0 ? [{ offset: 0, length: fileSize }] : [], mode: 'PULL_MODE_IN_PLACE', destVm: req.destVm },
         pair,
         reporter,
         deps.options.timeouts,
@@ -150,7 +151,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
     op.step('VERIFY', `${results.length} disk(s) equal the point in time by digest`);
 
     op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
-    await defineFollowingSource(dst, source, dest, pairs, req, signal);
+    await defineFollowingSource(dst, source, dest, pairs, { ...req, operationId: op.id }, signal);
     op.revert.success();
     await confirmReplica(replicas, key, replicaId, view, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal), src, reporter, signal);
 

@@ -8,13 +8,13 @@ import type { HostSession } from '../../transport/host-session.js';
 import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
 import type { SyncPair } from './sync-plan.js';
 
-/** Redefines `destVm` on `dst` after `source`'s definition. */
+/** Redefines `destVm` on `dst` after `source`'s definition, as part of operation `names.operationId`. */
 export async function defineFollowingSource(
   dst: HostSession,
   source: DescribeDomainResponse__Output,
   dest: DescribeDomainResponse__Output,
   pairs: readonly SyncPair[],
-  names: { vm: string; destVm: string },
+  names: { vm: string; destVm: string; operationId: string },
   signal: AbortSignal,
 ): Promise<void> {
   const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
@@ -29,5 +29,6 @@ export async function defineFollowingSource(
     ...(nvram && { nvramPath: nvram.targetPath }),
     newMac: () => destMacs.shift() ?? randomMac(),
   });
-  await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml }, signal);
+  // The operation holds destVm's lock: the agent defines it only as part of this operation.
+  await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: names.operationId }, signal);
 }

@@ -18,6 +18,7 @@ import type { DescribeDomainResponse__Output } from '../../../shared/generated/k
 import { syncLive } from '../live/live-sync.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
+import { refuseByPolicy } from '../clone/preflight.js';
 
 /** What the user asked for. */
 export interface SyncRequest {
@@ -86,6 +87,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       );
     }
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
+    refuseByPolicy(source, req.vm, req.from, 'synced');
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
     refuseStandaloneCopies(source, dest, req);
@@ -161,6 +163,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
                 operationId: id,
                 ranges: diff?.ranges ?? [],
                 mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
+                // the agent re-checks that this VM is still shut off right before it applies an in-place pull
+                destVm: req.destVm,
               },
               pair,
               reporter,
@@ -186,7 +190,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       for (const r of results.filter((x) => x.pair.kind === 'add')) {
         await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: r.pair.targetPath, stagingId: r.stagingId, replace: false }, signal);
       }
-      await defineFollowingSource(dst, source, dest, pairs, req, signal);
+      await defineFollowingSource(dst, source, dest, pairs, { ...req, operationId: id }, signal);
       revert.success();
       for (const p of pairs.filter((x) => x.kind === 'remove')) {
         await dst.call(dst.clients.disk, dst.clients.disk.removeImage, { path: p.targetPath }, signal);

@@ -26,6 +26,13 @@ export interface DescribeDomainResponse {
    * CPU model named in the definition (custom mode), or "".
    */
   'cpuModel'?: (string);
+  /**
+   * Every element of the definition this agent's domain policy refuses, as
+   * "where: reason" (e.g. "domain/devices/hostdev: host device passthrough
+   * ..."). A definition with any is refused by DefineDomain, so clone and
+   * sync refuse before copying. Empty from an older agent.
+   */
+  'policyViolations'?: (string)[];
 }
 
 export interface DescribeDomainResponse__Output {
@@ -51,4 +58,11 @@ export interface DescribeDomainResponse__Output {
    * CPU model named in the definition (custom mode), or "".
    */
   'cpuModel': (string);
+  /**
+   * Every element of the definition this agent's domain policy refuses, as
+   * "where: reason" (e.g. "domain/devices/hostdev: host device passthrough
+   * ..."). A definition with any is refused by DefineDomain, so clone and
+   * sync refuse before copying. Empty from an older agent.
+   */
+  'policyViolations': (string)[];
 }

@@ -48,6 +48,14 @@ export interface PullImageRequest {
    * it changed.
    */
   'digestRanges'?: (boolean);
+  /**
+   * IN_PLACE: the destination VM whose disk the target is. Right before the
+   * journal is applied the agent checks through libvirt that this VM is
+   * still shut off; if it runs (or is paused, ...) the journal is discarded
+   * and the call fails with FAILED_PRECONDITION, the image untouched. ""
+   * skips the check (older controllers).
+   */
+  'destVm'?: (string);
 }
 
 export interface PullImageRequest__Output {
@@ -94,4 +102,12 @@ export interface PullImageRequest__Output {
    * it changed.
    */
   'digestRanges': (boolean);
+  /**
+   * IN_PLACE: the destination VM whose disk the target is. Right before the
+   * journal is applied the agent checks through libvirt that this VM is
+   * still shut off; if it runs (or is paused, ...) the journal is discarded
+   * and the call fails with FAILED_PRECONDITION, the image untouched. ""
+   * skips the check (older controllers).
+   */
+  'destVm': (string);
 }

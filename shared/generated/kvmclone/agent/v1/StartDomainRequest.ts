@@ -3,8 +3,18 @@
 
 export interface StartDomainRequest {
   'name'?: (string);
+  /**
+   * As DefineDomainRequest.operation_id: a VM locked by an operation starts
+   * only as part of that operation.
+   */
+  'operationId'?: (string);
 }
 
 export interface StartDomainRequest__Output {
   'name': (string);
+  /**
+   * As DefineDomainRequest.operation_id: a VM locked by an operation starts
+   * only as part of that operation.
+   */
+  'operationId': (string);
 }
