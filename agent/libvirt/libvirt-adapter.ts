@@ -17,6 +17,7 @@
  * The binding's calls cannot be cancelled: a call whose signal aborts rejects
  * at once, and libvirt's worker thread finishes on its own.
  */
+import { raceSignal } from '../../shared/race-signal.js';
 import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainState, type Domain } from '@unraid/libvirt';
 import type { Logger } from 'pino';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -89,25 +90,6 @@ class Connection {
   }
 }
 
-/** Rejects when the signal aborts, without waiting for work that cannot be cancelled. */
-function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** How long libvirt's versions and capabilities are reused by hostFacts. */
 const STATIC_FACTS_MS = 60_000;

@@ -7,11 +7,9 @@
  */
 import { notFound } from '../../shared/errors.js';
 import { NbdClient } from '../nbd/nbd-client.js';
+import { BASE_ALLOCATION } from '../guest/guest-extents.js';
 import type { BlockHashLog } from '../guest/guest-ranges-digest.js';
 import { parseViewPath } from './view-path.js';
-
-/** NBD meta context of the allocation status of a disk. */
-export const ALLOCATION_CONTEXT = 'base:allocation';
 
 /** NBD meta context of a dirty bitmap that a backup job exports. */
 export function dirtyContextOf(exportBitmap: string): string {
@@ -80,7 +78,7 @@ export class LiveViews {
    */
   async withExport<T>(path: string, signal: AbortSignal, fn: (client: NbdClient, disk: ViewDisk) => Promise<T>): Promise<T> {
     const { view, disk } = this.resolve(path);
-    const metaContexts = disk.dirtyContext !== '' ? [ALLOCATION_CONTEXT, disk.dirtyContext] : [ALLOCATION_CONTEXT];
+    const metaContexts = disk.dirtyContext !== '' ? [BASE_ALLOCATION, disk.dirtyContext] : [BASE_ALLOCATION];
     const client = await NbdClient.connect(view.socket, { exportName: disk.exportName, metaContexts, signal });
     try {
       return await fn(client, disk);

@@ -39,9 +39,3 @@ export function parseViewPath(path: string, field = 'path'): ViewPath {
   }
   return { operationId, target };
 }
-
-/** Checks a guest target name ("vda"). */
-export function checkTarget(target: string, field = 'target'): string {
-  if (!TARGET_PATTERN.test(target)) throw invalidArgument(`${field}: ${target.slice(0, 40)} is not a disk target such as vda`);
-  return target;
-}

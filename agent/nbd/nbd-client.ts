@@ -29,6 +29,7 @@
  * nbd-wire.ts, the framing of replies in nbd-reply-reader.ts, and matching
  * them to the requests in flight in nbd-in-flight.ts.
  */
+import { raceSignal } from '../../shared/race-signal.js';
 import { connect, type Socket } from 'node:net';
 import { KvmcloneError, invalidArgument, notFound, outOfRange, permissionDenied, unavailable } from '../../shared/errors.js';
 import {
@@ -69,25 +70,6 @@ const SPLIT_DEPTH = 4;
 /** Largest effect length of one WRITE_ZEROES, TRIM or BLOCK_STATUS (a multiple of any block size). */
 const EFFECT_PIECE_BYTES = 2 ** 31;
 
-/** A promise that rejects with the signal's reason on abort (listener removed when settled). */
-function raced<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  signal.throwIfAborted();
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** A connection in the transmission phase. See the module comment. */
 export class NbdClient {
@@ -353,7 +335,7 @@ export class NbdClient {
     this.checkOpen();
     signal?.throwIfAborted();
     while (this.socket.writableNeedDrain) {
-      await raced(this.drained(), signal);
+      await raceSignal(this.drained(), signal);
       this.checkOpen();
     }
     const done = new Promise<void>((resolve, reject) => {
