@@ -1,0 +1,106 @@
+/**
+ * The two system calls Node does not expose and the agent's security needs:
+ * `getsockopt(SO_PEERCRED)` (who is on the other end of a unix socket, for
+ * the audit trail) and `openat2` with `RESOLVE_BENEATH` (open a path so that
+ * no `..`, absolute symlink or magic link can lead outside a root, in one step
+ * the kernel checks — no resolve-then-open race). Both go through koffi, an
+ * FFI binding shipped prebuilt (no compiler at install time), loaded lazily so
+ * that a process which needs neither never maps libc through it.
+ */
+import { createRequire } from 'node:module';
+
+interface KoffiLib {
+  func(signature: string): (...args: unknown[]) => unknown;
+}
+interface Koffi {
+  load(path: string): KoffiLib;
+  errno(): number;
+}
+
+/** x86_64 and aarch64 syscall number of openat2 (Linux ≥ 5.6). */
+const SYS_OPENAT2: Partial<Record<string, number>> = { x64: 437, arm64: 437 };
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+/** `resolve` flags of openat2 (linux/openat2.h). */
+export const RESOLVE = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+} as const;
+
+interface Bound {
+  koffi: Koffi;
+  getsockopt: (fd: number, level: number, name: number, out: Buffer, len: number[]) => number;
+  syscall: (...args: unknown[]) => number | bigint;
+}
+
+let bound: Bound | undefined;
+
+function lib(): Bound {
+  if (bound === undefined) {
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    const libc = koffi.load('libc.so.6');
+    bound = {
+      koffi,
+      getsockopt: libc.func('int getsockopt(int, int, int, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)') as Bound['getsockopt'],
+      syscall: libc.func('long syscall(long, ...)') as Bound['syscall'],
+    };
+  }
+  return bound;
+}
+
+/** An error carrying the errno name, as Node's fs errors do (`code`). */
+export class ErrnoError extends Error {
+  constructor(
+    readonly errno: number,
+    readonly code: string,
+    what: string,
+  ) {
+    super(`${what}: ${code}`);
+  }
+}
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
+  22: 'EINVAL', 24: 'EMFILE', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP', 11: 'EAGAIN',
+};
+
+function fail(what: string): never {
+  const errno = lib().koffi.errno();
+  throw new ErrnoError(errno, ERRNO_NAMES[errno] ?? `errno ${errno}`, what);
+}
+
+/** The process at the other end of a connected unix socket, as the kernel recorded it at connect(). */
+export interface PeerCredentials {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** SO_PEERCRED of socket `fd`. */
+export function peerCredentials(fd: number): PeerCredentials {
+  const out = Buffer.alloc(12);
+  const len = [12];
+  if (lib().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, len) !== 0) fail('getsockopt(SO_PEERCRED)');
+  return { pid: out.readInt32LE(0), uid: out.readUInt32LE(4), gid: out.readUInt32LE(8) };
+}
+
+/**
+ * openat2(dirfd, path, {flags, mode, resolve}). Returns the new descriptor;
+ * throws ErrnoError (EXDEV when the path would leave `dirfd`'s tree under
+ * RESOLVE_BENEATH, ELOOP for a refused symlink).
+ */
+export function openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number {
+  const nr = SYS_OPENAT2[process.arch];
+  if (nr === undefined) throw new ErrnoError(38, 'ENOSYS', `openat2 on ${process.arch}`);
+  const how = Buffer.alloc(24);
+  how.writeBigUInt64LE(BigInt(flags), 0);
+  how.writeBigUInt64LE(BigInt(mode), 8);
+  how.writeBigUInt64LE(BigInt(resolve), 16);
+  const fd = Number(lib().syscall(nr, 'int', dirfd, 'str', path, 'uint8_t *', how, 'size_t', 24));
+  if (fd < 0) fail(`openat2(${path})`);
+  return fd;
+}
