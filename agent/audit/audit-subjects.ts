@@ -7,6 +7,7 @@
  * the answer, or from the definition's <name> when it was refused.
  */
 import type { Metadata } from '@grpc/grpc-js';
+import { OPERATION_ID_METADATA } from '../../shared/operation-metadata.js';
 
 /** The subject of one call. */
 export interface AuditSubjects {
@@ -14,9 +15,6 @@ export interface AuditSubjects {
   vm: string | null;
   paths: string[];
 }
-
-/** Metadata a controller may send on every call of an operation, for calls whose request has no operation_id. */
-export const OPERATION_ID_METADATA = 'kvmclone-operation-id';
 
 /** Longest operation id, VM name or path kept in a record: the record stays a bounded line whatever a caller sends. */
 const MAX_FIELD = 4096;

@@ -169,6 +169,23 @@ test('RemoveImage: one record; refused calls are recorded with their code and me
   assert.equal(badName[0]?.code, 'INVALID_ARGUMENT');
 });
 
+test('clients made for an operation send its id with every call: records of requests without an operation_id field name it', async () => {
+  const operationId = randomUUID();
+  const opClients = createAgentClients(`unix:${join(dir, 'run', 'agent.sock')}`, {}, operationId);
+  try {
+    const path = join(images, 'op.raw');
+    await writeFile(path, 'x');
+    const got = await added(() => unaryCall(opClients.disk, opClients.disk.removeImage, { path }, T));
+    assert.deepEqual(got.map((r) => [r.operationId, r.paths[0]]), [[operationId, path]]);
+    // A request's own field wins over the metadata.
+    const own = randomUUID();
+    const define = await added(() => unaryCall(opClients.domain, opClients.domain.defineDomain, { xml: vmXml('audit-vm2'), operationId: own }, T));
+    assert.equal(define[0]?.operationId, own);
+  } finally {
+    opClients.close();
+  }
+});
+
 test('ReadAudit returns the file\'s records and filters by vm, operation id, since and limit; bad input is INVALID_ARGUMENT', async () => {
   const all = await records();
   const back = await readAudit(clients, {});

@@ -13,7 +13,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { auditCall, buildAuditRecord, type AuditableCall } from '../../agent/audit/audited-call.js';
 import { auditRecordSchema, parseRecordLine, recordLine, type AuditRecord } from '../../agent/audit/audit-record.js';
-import { OPERATION_ID_METADATA } from '../../agent/audit/audit-subjects.js';
+import { OPERATION_ID_METADATA } from '../../shared/operation-metadata.js';
 import { checkAuditQuery, readAudit } from '../../agent/audit/audit-reader.js';
 import { AuditLog } from '../../agent/audit/audit-log.js';
 import { callerAddress } from '../../agent/server/caller.js';
