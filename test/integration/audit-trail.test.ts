@@ -128,6 +128,9 @@ test('DefineDomain: exactly one record, with the VM, the operation and OK', asyn
   assert.equal(r.code, 'OK');
   assert.ok(r.durationMs >= 0);
   checkCaller(r);
+  // The same record goes to the agent's log (journald under systemd).
+  const logged = agent.output.filter((l) => l.includes('"msg":"audit"')).map((l) => JSON.parse(l) as { audit?: AuditRecord });
+  assert.deepEqual(logged.at(-1)?.audit, r);
 });
 
 test('WriteRanges (a client stream): one record at its end, naming the target and the staging file', async () => {
