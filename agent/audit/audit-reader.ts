@@ -70,6 +70,9 @@ export async function readAudit(file: string, query: AuditQuery, signal?: AbortS
     const at = rotatedAt(f);
     return query.since === undefined || at === undefined || at.getTime() >= query.since.getTime();
   });
+  // A line can match a vm or operation filter only if it holds the value as JSON writes it: lines without it
+  // are passed over before the (much dearer) parse and schema check. Lines of another writer's escaping are ours to miss.
+  const needles = [query.vm, query.operationId].filter((v): v is string => v !== undefined).map((v) => JSON.stringify(v));
   const kept: AuditRecord[] = [];
   let unreadable = 0;
   for (const path of [...rotated, file]) {
@@ -84,7 +87,7 @@ export async function readAudit(file: string, query: AuditQuery, signal?: AbortS
     }
     const lines = createInterface({ input: createReadStream('', { fd: fh, signal }), crlfDelay: Infinity });
     for await (const line of lines) {
-      if (line === '') continue;
+      if (line === '' || !needles.every((n) => line.includes(n))) continue;
       const record = parseRecordLine(line);
       if (record === undefined) {
         unreadable++;
