@@ -86,3 +86,16 @@ export function auditCall(trail: AuditLog | undefined, call: AuditableCall, log:
     },
   };
 }
+
+/**
+ * Records a call refused before any handler ran (the peer socket's ticket
+ * check, its read-only refusals): written like any other record when the
+ * trail can be written, else logged. Read-only methods leave nothing.
+ */
+export async function recordRefusal(trail: AuditLog | undefined, call: AuditableCall, status: EndStatus, log: Logger): Promise<void> {
+  const audit = auditCall(trail, call, log);
+  if (audit === undefined) return;
+  // A broken trail: the refusal changed nothing, so it is logged without waiting for the file.
+  await audit.admit().catch(() => undefined);
+  await audit.finish(status);
+}

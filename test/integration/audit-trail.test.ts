@@ -172,6 +172,36 @@ test('RemoveImage: one record; refused calls are recorded with their code and me
   assert.equal(badName[0]?.code, 'INVALID_ARGUMENT');
 });
 
+test('the peer socket: a read without a ticket and a write are refused and recorded; a refused read-only call is not', async () => {
+  const peer = createAgentClients(`unix:${join(dir, 'run', 'peer.sock')}`);
+  try {
+    await writeFile(join(images, 'secret.raw'), Buffer.alloc(65536, 7));
+    const got = await added(async () => {
+      await rejectsWithStatus(
+        new Promise((resolve, reject) => {
+          const call = peer.disk.readRanges({ path: join(images, 'secret.raw') }, { deadline: Date.now() + 30_000 });
+          call.on('data', () => undefined);
+          call.on('error', reject);
+          call.on('end', resolve);
+        }),
+        'PERMISSION_DENIED',
+      );
+      await rejectsWithStatus(unaryCall(peer.disk, peer.disk.removeImage, { path: join(images, 'secret.raw') }, T), 'PERMISSION_DENIED');
+      await rejectsWithStatus(unaryCall(peer.disk, peer.disk.statImage, { path: join(images, 'secret.raw') }, T), 'PERMISSION_DENIED');
+    });
+    assert.deepEqual(
+      got.map((r) => [r.method, r.code, r.paths[0]]),
+      [
+        [`${V1}DiskService/ReadRanges`, 'PERMISSION_DENIED', join(images, 'secret.raw')],
+        [`${V1}DiskService/RemoveImage`, 'PERMISSION_DENIED', join(images, 'secret.raw')],
+      ],
+    );
+    assert.match(got[0]?.message ?? '', /ticket/);
+  } finally {
+    peer.close();
+  }
+});
+
 test('clients made for an operation send its id with every call: records of requests without an operation_id field name it', async () => {
   const operationId = randomUUID();
   const opClients = createAgentClients(`unix:${join(dir, 'run', 'agent.sock')}`, {}, operationId);
