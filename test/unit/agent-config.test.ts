@@ -81,3 +81,9 @@ test('audit: defaults, sizes with units, keep "all", --audit-file over the file,
   });
   await assert.rejects(loadAgentOptions({ config: await file('bad-size.yaml', 'audit:\n  max_size: lots\n') }), /audit\.max_size: "lots" is not a size/);
 });
+
+test('deploy/agent.yaml.example is a valid config, audit section included', async () => {
+  const example = new URL('../../../deploy/agent.yaml.example', import.meta.url).pathname;
+  const options = await loadAgentOptions({ config: example });
+  assert.deepEqual(options.audit, { file: '/var/log/kvmclone/audit.log', maxBytes: 64 * 1024 * 1024, keep: 8 });
+});
