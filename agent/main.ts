@@ -25,6 +25,7 @@ const program = new Command('kvmclone-agent')
     ),
   )
   .addOption(new Option('--libvirt-uri <uri>', 'libvirt connection URI (default qemu:///system)'))
+  .addOption(new Option('--audit-file <path>', 'audit trail of mutating calls (default /var/log/kvmclone/audit.log)'))
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
@@ -34,7 +35,7 @@ try {
   const code = (err as { exitCode?: number }).exitCode;
   process.exit(code === 0 ? 0 : 2);
 }
-const flags = program.opts<{ config?: string; socket?: string; imagesRoot?: string[]; libvirtUri?: string }>();
+const flags = program.opts<{ config?: string; socket?: string; imagesRoot?: string[]; libvirtUri?: string; auditFile?: string }>();
 try {
   const options = await loadAgentOptions(flags);
   process.exit(await runAgent(options));

@@ -17,6 +17,7 @@ import { ImageRoots } from './paths/image-roots.js';
 import { startAgentServer } from './server/agent-server.js';
 import { recoverAllJournals } from './transfer/journal-recovery.js';
 import { endStaleLiveViews } from './live/stale-jobs.js';
+import { AuditLog } from './audit/audit-log.js';
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -29,7 +30,12 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   process.umask(0o077);
   const libvirt = new LibvirtAdapter({ uri: options.libvirtUri, log });
   let running;
+  let audit: AuditLog | undefined;
   try {
+    // No trail, no agent: an agent that could not record what it changes does not start.
+    audit = await AuditLog.open({ ...options.audit, log }).catch((err: unknown) => {
+      throw new Error(`cannot open the audit trail ${options.audit.file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
     const roots = await ImageRoots.open(options.imageRoots);
     // A sync journal a crash left behind is rolled forward (or discarded) before any call can see its image.
     // Journals of the guest layer are applied through qemu-nbd, whose sockets go in the runtime directory.
@@ -48,12 +54,13 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
       peerSocket: options.peerSocket,
       scratchDir: options.scratchDir,
       freezeTimeoutMs: options.freezeTimeoutMs,
+      audit,
     });
     lifecycle.transition('RUNNING');
     const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;
     notifier.ready(status);
     const watchdog = notifier.startWatchdog();
-    log.info({ version: KVMCLONE_VERSION, socket: options.socket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, watchdog }, 'agent ready');
+    log.info({ version: KVMCLONE_VERSION, socket: options.socket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, auditFile: audit.file, watchdog }, 'agent ready');
     // Connects to libvirtd and reads what GetInfo reports (three virsh runs, kept for a minute) now rather
     // than in the first operation's preflight; a libvirtd that is not up yet is asked again then.
     libvirt.hostFacts().catch((err: unknown) => log.debug({ err }, 'host facts not read at start-up'));
@@ -61,10 +68,12 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
     lifecycle.transition('FAILED');
     log.fatal({ err }, 'agent failed to start');
     await libvirt.close().catch(() => undefined);
+    await audit?.close().catch(() => undefined);
     log.flush();
     return 1;
   }
   const server = running;
+  const trail = audit;
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -74,6 +83,8 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   log.info({ signal }, 'agent stopping');
   try {
     await server.close(options.shutdownGraceMs);
+    // Calls ended by the shutdown have written their records by now.
+    await trail.close();
     notifier.stopWatchdog();
     await libvirt.close();
     lifecycle.transition('STOPPED');

@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { KVMCLONE_VERSION } from '../shared/version.js';
+import { auditCommand } from './commands/audit.js';
 import { cloneCommand } from './commands/clone.js';
 import { hostsCommand } from './commands/hosts-check.js';
 import { lsCommand } from './commands/ls.js';
@@ -43,7 +44,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run), auditCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

@@ -11,6 +11,7 @@ import type { StorageServiceClient } from './generated/kvmclone/agent/v1/Storage
 import type { TransferServiceClient } from './generated/kvmclone/agent/v1/TransferService.js';
 import { CLIENT_CHANNEL_OPTIONS } from './grpc-tuning.js';
 import { loadAgentProto } from './proto.js';
+import { isSendableOperationId, operationIdInterceptor } from './operation-metadata.js';
 
 /** The service clients of one agent, sharing one channel. */
 export interface AgentClients {
@@ -23,13 +24,18 @@ export interface AgentClients {
   close(): void;
 }
 
-/** Clients for the agent at `target` ("unix:/path/agent.sock"). */
-export function createAgentClients(target: string, options: grpc.ChannelOptions = {}): AgentClients {
+/**
+ * Clients for the agent at `target` ("unix:/path/agent.sock"). With
+ * `operationId`, every call carries it as metadata (shared/operation-metadata.ts),
+ * so the agent's audit records of the calls name the operation.
+ */
+export function createAgentClients(target: string, options: grpc.ChannelOptions = {}, operationId?: string): AgentClients {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const credentials = grpc.credentials.createInsecure();
-  const info = new v1.InfoService(target, credentials, { ...CLIENT_CHANNEL_OPTIONS, ...options });
+  const interceptors = operationId !== undefined && isSendableOperationId(operationId) ? { interceptors: [operationIdInterceptor(operationId)] } : {};
+  const info = new v1.InfoService(target, credentials, { ...CLIENT_CHANNEL_OPTIONS, ...options, ...interceptors });
   const channel = info.getChannel();
-  const shared = { ...CLIENT_CHANNEL_OPTIONS, ...options, channelOverride: channel };
+  const shared = { ...CLIENT_CHANNEL_OPTIONS, ...options, ...interceptors, channelOverride: channel };
   return {
     info,
     storage: new v1.StorageService(target, credentials, shared),

@@ -26,6 +26,8 @@ export const AGENT_CAPABILITIES = [
   'transfer.lock',
   /** OpenLiveView, DescribeLiveView, PruneCheckpoints; view paths; GUEST-layer pulls, hashes and digests. */
   'transfer.live',
+  /** InfoService.ReadAudit: the audit trail of mutating calls, read back (kvmctl audit). */
+  'audit.read',
 ] as const;
 
 /** One capability name. */

@@ -8,7 +8,7 @@
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
-import { absolutePathField, durationField } from '../../shared/config/config-fields.js';
+import { absolutePathField, byteSizeField, durationField } from '../../shared/config/config-fields.js';
 import { LOG_LEVELS } from '../../shared/logger.js';
 
 /** Defaults of CONTRACT.md. */
@@ -17,6 +17,9 @@ export const AGENT_DEFAULTS = {
   socket: '/run/kvmclone/agent.sock',
   imageRoots: ['/var/lib/libvirt/images'],
   libvirtUri: 'qemu:///system',
+  auditFile: '/var/log/kvmclone/audit.log',
+  auditMaxBytes: 64 * 1024 * 1024,
+  auditKeep: 8,
 } as const;
 
 /** The YAML file's schema (snake_case keys). */
@@ -42,6 +45,17 @@ export const agentFileSchema = z.strictObject({
       freeze_timeout: durationField.optional(),
     })
     .optional(),
+  /** The audit trail of mutating calls (agent/audit/audit-log.ts). */
+  audit: z
+    .strictObject({
+      /** The live file; rotated files go beside it. */
+      file: absolutePathField.optional(),
+      /** Size past which the file is rotated (renamed aside), e.g. "64MiB" or a number of bytes; at least 4KiB. */
+      max_size: byteSizeField.refine((n) => n >= 4096, 'must be at least 4KiB').optional(),
+      /** Rotated files kept (the oldest beyond are deleted), or "all" to never delete one. */
+      keep: z.union([z.number().int().min(1, 'must be at least 1 (or "all")'), z.literal('all')]).optional(),
+    })
+    .optional(),
 });
 
 /** Compiled agent options. */
@@ -57,6 +71,8 @@ export interface AgentOptions {
   /** Directory of backup scratch files. */
   scratchDir: string;
   freezeTimeoutMs: number;
+  /** Audit trail: the live file, its rotation size and how many rotated files are kept. */
+  audit: { file: string; maxBytes: number; keep: number | 'all' };
 }
 
 /** Command-line overrides (CONTRACT.md). */
@@ -65,6 +81,7 @@ export interface AgentFlags {
   socket?: string;
   imagesRoot?: string[];
   libvirtUri?: string;
+  auditFile?: string;
 }
 
 /** Loads the file (absent default file = defaults), applies flags, validates everything. */
@@ -78,10 +95,11 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
       ...(flags.socket !== undefined && { socket: flags.socket }),
       ...(flags.imagesRoot !== undefined && flags.imagesRoot.length > 0 && { image_roots: flags.imagesRoot }),
       ...(flags.libvirtUri !== undefined && { libvirt_uri: flags.libvirtUri }),
+      ...(flags.auditFile !== undefined && { audit: { file: flags.auditFile } }),
     },
     'command-line flags',
   );
-  const merged = { ...file, ...overrides };
+  const merged = { ...file, ...overrides, audit: { ...file.audit, ...overrides.audit } };
   if (merged.socket_mode !== undefined && (Number.parseInt(merged.socket_mode, 8) & 0o007) !== 0) {
     throw new ConfigError(path, ['socket_mode: the socket must not be accessible to others (last digit must be 0)']);
   }
@@ -96,5 +114,10 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     shutdownGraceMs: merged.shutdown_grace ?? 10_000,
     scratchDir: merged.live?.scratch_dir ?? (merged.image_roots ?? AGENT_DEFAULTS.imageRoots)[0] ?? AGENT_DEFAULTS.imageRoots[0],
     freezeTimeoutMs: merged.live?.freeze_timeout ?? 10_000,
+    audit: {
+      file: merged.audit.file ?? AGENT_DEFAULTS.auditFile,
+      maxBytes: merged.audit.max_size ?? AGENT_DEFAULTS.auditMaxBytes,
+      keep: merged.audit.keep ?? AGENT_DEFAULTS.auditKeep,
+    },
   };
 }

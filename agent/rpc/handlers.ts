@@ -5,12 +5,16 @@
  * touches a call object: these wrappers give it an AbortSignal (client
  * cancel, call deadline and agent shutdown combined), send what it returns,
  * honour backpressure on server streams, and route every error through
- * `toStatus` — always exactly once.
+ * `toStatus` — always exactly once. A mutating call (not in
+ * READ_ONLY_METHODS) runs only while the audit trail can be written, and its
+ * record is on disk before its answer is sent.
  */
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import { toStatus } from './to-status.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { auditCall, type AuditableCall } from '../audit/audited-call.js';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -24,6 +28,8 @@ export interface RpcDeps {
   readonly log: Logger;
   /** Aborted when the agent begins shutting down. */
   readonly shutdown: AbortSignal;
+  /** The audit trail mutating calls are recorded in; tests that do not look at it leave it out. */
+  readonly audit?: AuditLog | undefined;
 }
 
 /**
@@ -64,16 +70,23 @@ export function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
-    Promise.resolve().then(() => fn(call.request, context(method, deps, signal))).then(
-      (response) => {
-        dispose();
-        callback(null, response);
-      },
-      (err: unknown) => {
-        dispose();
-        callback(toStatus(err, deps.log, method));
-      },
-    );
+    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
+    Promise.resolve()
+      .then(() => audit?.admit())
+      .then(() => fn(call.request, context(method, deps, signal)))
+      .then(
+        async (response) => {
+          dispose();
+          await audit?.finish(null, response);
+          callback(null, response);
+        },
+        async (err: unknown) => {
+          dispose();
+          const status = toStatus(err, deps.log, method);
+          await audit?.finish(status);
+          callback(status);
+        },
+      );
   };
 }
 
@@ -85,21 +98,29 @@ export function serverStream<Req, Res>(
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
+    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
     const send: StreamSink<Res> = async (message, written) => {
       signal.throwIfAborted();
       // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
       if (!call.write(message, written)) await once(call, 'drain', { signal });
     };
-    Promise.resolve().then(() => fn(call.request, send, context(method, deps, signal))).then(
-      () => {
-        dispose();
-        call.end();
-      },
-      (err: unknown) => {
-        dispose();
-        call.emit('error', toStatus(err, deps.log, method));
-      },
-    );
+    // A stream is recorded once, at its end, with how it ended.
+    Promise.resolve()
+      .then(() => audit?.admit())
+      .then(() => fn(call.request, send, context(method, deps, signal)))
+      .then(
+        async () => {
+          dispose();
+          await audit?.finish(null);
+          call.end();
+        },
+        async (err: unknown) => {
+          dispose();
+          const status = toStatus(err, deps.log, method);
+          await audit?.finish(status);
+          call.emit('error', status);
+        },
+      );
   };
 }
 
@@ -111,6 +132,7 @@ export function clientStream<Req, Res>(
 ): grpc.handleClientStreamingCall<Req, Res> {
   return (call, callback) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
+    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
     const onAbort = (): void => {
       call.destroy(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
     };
@@ -118,6 +140,7 @@ export function clientStream<Req, Res>(
     async function* messages(): AsyncGenerator<Req> {
       for await (const message of call as AsyncIterable<Req>) {
         signal.throwIfAborted();
+        audit?.observe(message);
         yield message;
       }
       // grpc-js delivers a client's cancel a few ticks after the end of its stream:
@@ -125,17 +148,23 @@ export function clientStream<Req, Res>(
       await new Promise((resolve) => setImmediate(resolve));
       signal.throwIfAborted();
     }
-    Promise.resolve().then(() => fn(messages(), context(method, deps, signal))).then(
-      (response) => {
-        signal.removeEventListener('abort', onAbort);
-        dispose();
-        callback(null, response);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        dispose();
-        callback(toStatus(signal.aborted ? signal.reason ?? err : err, deps.log, method));
-      },
-    );
+    Promise.resolve()
+      .then(() => audit?.admit())
+      .then(() => fn(messages(), context(method, deps, signal)))
+      .then(
+        async (response) => {
+          signal.removeEventListener('abort', onAbort);
+          dispose();
+          await audit?.finish(null, response);
+          callback(null, response);
+        },
+        async (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          dispose();
+          const status = toStatus(signal.aborted ? signal.reason ?? err : err, deps.log, method);
+          await audit?.finish(status);
+          callback(status);
+        },
+      );
   };
 }

@@ -9,6 +9,7 @@
  */
 export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   '/kvmclone.agent.v1.InfoService/GetInfo',
+  '/kvmclone.agent.v1.InfoService/ReadAudit',
   '/kvmclone.agent.v1.StorageService/GetFreeSpace',
   '/kvmclone.agent.v1.StorageService/ListPools',
   '/kvmclone.agent.v1.DomainService/ListDomains',

@@ -22,6 +22,7 @@ import { createTransferService } from '../services/transfer-service.js';
 import { LockRegistry } from '../transfer/lock-registry.js';
 import { TicketRegistry } from '../transfer/ticket-registry.js';
 import { LiveViews } from '../live/live-views.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { startPeerServer } from './peer-server.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
 import { dirname } from 'node:path';
@@ -40,6 +41,8 @@ export interface AgentServerDeps {
   scratchDir: string;
   /** Longest wait for a guest agent's freeze or thaw. */
   freezeTimeoutMs: number;
+  /** Where every mutating call is recorded (and what ReadAudit reads); tests that do not look at it leave it out. */
+  audit?: AuditLog | undefined;
 }
 
 /** A running agent server. */
@@ -65,11 +68,12 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const { definition, proto } = loadAgentProto();
   const v1 = proto.kvmclone.agent.v1;
   const shutdown = new AbortController();
-  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal };
+  // Every handler is built with these: the audit trail reaches every mutating call through them.
+  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit };
   const server = new WideWindowServer();
   const hashMemory = new HashMemory();
   const views = new LiveViews();
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views };
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   // One lock registry: HoldLock takes the locks, DefineDomain and StartDomain respect them.

@@ -20,6 +20,8 @@ import { createDiskService } from '../services/disk-service.js';
 import { TICKET_METADATA } from '../transfer/pull-image.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { recordRefusal, type AuditableCall } from '../audit/audited-call.js';
 import { isViewPath, parseViewPath } from '../live/view-path.js';
 import type { LiveViews } from '../live/live-views.js';
 
@@ -39,28 +41,36 @@ async function refusal(call: GuardedCall, deps: { roots: ImageRoots; tickets: Ti
   }
 }
 
-/** The read-only, ticket-guarded DiskService of the peer socket. */
-function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoots; tickets: TicketRegistry; log: Logger }): grpc.UntypedServiceImplementation {
+/**
+ * The read-only, ticket-guarded DiskService of the peer socket. Refusals of
+ * calls that are not read-only (ReadRanges without a ticket, any write) are
+ * audit records too: they are what a probe of the forwarded socket looks like.
+ */
+function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoots; tickets: TicketRegistry; log: Logger; audit?: AuditLog | undefined }): grpc.UntypedServiceImplementation {
+  const refuse = async (call: unknown, status: ReturnType<typeof toStatus>): Promise<ReturnType<typeof toStatus>> => {
+    await recordRefusal(deps.audit, call as AuditableCall, status, deps.log);
+    return status;
+  };
   const unary =
     (name: string, handler: grpc.handleUnaryCall<{ path: string }, unknown>): grpc.handleUnaryCall<{ path: string }, unknown> =>
     (call, callback) => {
-      void refusal(call, deps, name).then((status) => (status ? callback(status) : handler(call, callback)));
+      void refusal(call, deps, name).then(async (status) => (status ? callback(await refuse(call, status)) : handler(call, callback)));
     };
   const stream =
     (name: string, handler: grpc.handleServerStreamingCall<{ path: string }, unknown>): grpc.handleServerStreamingCall<{ path: string }, unknown> =>
     (call) => {
-      void refusal(call, deps, name).then((status) => (status ? call.emit('error', status) : handler(call)));
+      void refusal(call, deps, name).then(async (status) => (status ? call.emit('error', await refuse(call, status)) : handler(call)));
     };
-  const readOnly: grpc.handleUnaryCall<unknown, unknown> = (_call, callback) =>
-    callback(toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer'));
+  const readOnly: grpc.handleUnaryCall<unknown, unknown> = (call, callback) =>
+    void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status));
   return {
     StatImage: unary('peer/StatImage', inner.StatImage as grpc.handleUnaryCall<{ path: string }, unknown>),
     DigestImage: unary('peer/DigestImage', inner.DigestImage as grpc.handleUnaryCall<{ path: string }, unknown>),
     MapExtents: stream('peer/MapExtents', inner.MapExtents as grpc.handleServerStreamingCall<{ path: string }, unknown>),
     HashBlocks: stream('peer/HashBlocks', inner.HashBlocks as grpc.handleServerStreamingCall<{ path: string }, unknown>),
     ReadRanges: stream('peer/ReadRanges', inner.ReadRanges as grpc.handleServerStreamingCall<{ path: string }, unknown>),
-    WriteRanges: ((_call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-      callback(toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer'))) as grpc.handleClientStreamingCall<unknown, unknown>,
+    WriteRanges: ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status))) as grpc.handleClientStreamingCall<unknown, unknown>,
     CommitStaging: readOnly,
     AbortStaging: readOnly,
     RebaseStaging: readOnly,
@@ -80,7 +90,7 @@ export async function startPeerServer(deps: {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
   const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, runtimeDir: dirname(deps.socket), views: deps.views });
-  server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log }));
+  server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log, audit: deps.rpc.audit }));
   await prepareSocketPath(deps.socket);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),

@@ -10,11 +10,41 @@ import { AGENT_CAPABILITIES, SERVED_API_VERSIONS } from '../../shared/capabiliti
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { unary, type RpcDeps } from '../rpc/handlers.js';
+import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
+import { failedPrecondition } from '../../shared/errors.js';
+import type { ReadAuditRequest__Output } from '../../shared/generated/kvmclone/agent/v1/ReadAuditRequest.js';
+import type { AuditEntry } from '../../shared/generated/kvmclone/agent/v1/AuditEntry.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditRecord } from '../audit/audit-record.js';
+import { checkAuditQuery, readAudit } from '../audit/audit-reader.js';
 
-/** Builds the InfoService handlers. */
-export function createInfoService(deps: { rpc: RpcDeps; libvirt: LibvirtPort; roots: ImageRoots }): InfoServiceHandlers {
+/** A record as the wire's AuditEntry. */
+export function toAuditEntry(r: AuditRecord): AuditEntry {
   return {
+    v: r.v,
+    time: r.time,
+    method: r.method,
+    caller: r.caller,
+    operationId: r.operationId ?? '',
+    vm: r.vm ?? '',
+    paths: r.paths,
+    outcome: r.outcome,
+    code: r.code,
+    message: r.message ?? '',
+    durationMs: r.durationMs,
+  };
+}
+
+/** Builds the InfoService handlers; ReadAudit reads `audit`'s files (FAILED_PRECONDITION where the agent keeps none, e.g. in tests). */
+export function createInfoService(deps: { rpc: RpcDeps; libvirt: LibvirtPort; roots: ImageRoots; audit?: AuditLog | undefined }): InfoServiceHandlers {
+  return {
+    ReadAudit: serverStream<ReadAuditRequest__Output, AuditEntry>('InfoService/ReadAudit', deps.rpc, async (request, send, ctx) => {
+      const query = checkAuditQuery(request);
+      if (deps.audit === undefined) throw failedPrecondition('this agent keeps no audit trail');
+      const { records, unreadable } = await readAudit(deps.audit.file, query, ctx.signal);
+      if (unreadable > 0) ctx.log.warn({ file: deps.audit.file, unreadable }, 'audit lines that are not valid records were skipped');
+      for (const r of records) await send(toAuditEntry(r));
+    }),
     GetInfo: unary<GetInfoRequest__Output, GetInfoResponse>('InfoService/GetInfo', deps.rpc, async (_request, ctx) => {
       const host = await deps.libvirt.hostFacts({ signal: ctx.signal });
       return {

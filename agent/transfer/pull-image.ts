@@ -27,6 +27,7 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { pullInPlace } from './pull-in-place.js';
 import { pullGuest } from './pull-guest.js';
+import { OPERATION_ID_METADATA, isSendableOperationId } from '../../shared/operation-metadata.js';
 import { isGuestLayer } from '../guest/guest-disk-calls.js';
 
 /** Metadata key carrying a peer ticket. */
@@ -70,6 +71,8 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
   const clients = createAgentClients(`unix:${peer}`);
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
+  // The source agent's audit record of these reads then names the operation.
+  if (isSendableOperationId(req.operationId)) metadata.set(OPERATION_ID_METADATA, req.operationId);
   return {
     sourcePath,
     stat: (signal) =>

@@ -74,7 +74,7 @@ export class OperationRun {
     // Both hosts at once (each SSH connection and agent check takes a few hundred milliseconds). As when
     // they were opened in turn, a failure of the source is the one reported, and it stops the destination's attempt.
     const open = (host: string, opening: AbortSignal): Promise<HostSession> =>
-      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs });
+      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs, operationId: this.id });
     const stopDest = new AbortController();
     const sourceOpen = open(from, signal).catch((err: unknown) => {
       stopDest.abort();

@@ -22,6 +22,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Capabilities the operation will use; an agent without one is refused up front. */
   needs?: readonly AgentCapability[];
+  /** The operation every call of the session belongs to: sent as metadata, so the agent's audit records name it. */
+  operationId?: string;
 }
 
 type UnaryMethod<Req, Res> = (argument: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
@@ -43,7 +45,7 @@ export class HostSession {
     let clients: AgentClients | undefined;
     try {
       const local = await connection.forwardToLocal(options.agentSocket, { signal: options.signal });
-      clients = createAgentClients(`unix:${local}`);
+      clients = createAgentClients(`unix:${local}`, {}, options.operationId);
       const info = await unaryCall(clients.info, clients.info.getInfo, {}, { deadlineMs: options.callMs, signal: options.signal }).catch((err: unknown) => {
         throw fromStatus(err, host);
       });

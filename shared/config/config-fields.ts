@@ -24,3 +24,17 @@ export const absolutePathField = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message.replace(/^path: /, '') : String(err) });
   }
 });
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1000, MB: 1000 ** 2, GB: 1000 ** 3 };
+
+/** "64MiB", "512KiB", "1GB" or a number of bytes, compiled to bytes (a positive integer). */
+export const byteSizeField = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const m = typeof value === 'number' ? ['', String(value), ''] : /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|KB|MB|GB)?$/.exec(value.trim());
+  const unit = m?.[2] ?? '';
+  const bytes = m ? Math.floor(Number(m[1]) * (SIZE_UNITS[unit] ?? Number.NaN)) : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a size (e.g. 64MiB, 512KiB, or a number of bytes)` });
+    return z.NEVER;
+  }
+  return bytes;
+});

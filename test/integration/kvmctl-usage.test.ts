@@ -52,3 +52,22 @@ test('ops list on an empty history works (exit 0)', async () => {
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(out.result?.operations, []);
 });
+
+test('audit: bad --since, --vm, --op or --limit is a usage error before anything connects (exit 2)', async () => {
+  for (const [flag, value, message] of [
+    ['--since', 'yesterday', /--since: "yesterday" is neither a duration/],
+    ['--vm', 'vm1;reboot', /--vm: .*not a valid VM name/],
+    ['--op', '../x', /--op: .*not a valid id/],
+    ['--limit', '0', /--limit: "0" is not a number from 1 to 100000/],
+  ] as const) {
+    const out = await kvmctl(['--json', 'audit', 'a', flag, value], { stateDir: state });
+    assert.equal(out.code, 2, `${flag} ${value}: ${out.stderr}`);
+    assert.match(String((out.result?.error as { message: string }).message), message);
+  }
+});
+
+test('ops show of an unknown id: NOT_FOUND (exit 3), --agent-records accepted', async () => {
+  const out = await kvmctl(['--json', 'ops', 'show', 'no-such-op', '--agent-records'], { stateDir: state });
+  assert.equal(out.code, 3, out.stderr);
+  assert.equal((out.result?.error as { code: string }).code, 'NOT_FOUND');
+});

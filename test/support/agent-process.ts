@@ -5,6 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { access } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -19,9 +22,16 @@ export interface AgentProcess {
   readonly exited: Promise<number | string>;
 }
 
-/** Spawns the agent with `args`. */
+/**
+ * Spawns the agent with `args`. Without `--audit-file` (or a config file)
+ * its audit trail goes to a temporary directory removed when it exits, never
+ * to the host's /var/log/kvmclone.
+ */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const auditDir = args.includes('--audit-file') || args.includes('--config') ? undefined : mkdtempSync(join(tmpdir(), 'kvmclone-test-audit-'));
+  const auditArgs = auditDir === undefined ? [] : ['--audit-file', join(auditDir, 'audit.log')];
+  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...auditArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (auditDir !== undefined) child.once('exit', () => rmSync(auditDir, { recursive: true, force: true }));
   const output: string[] = [];
   child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));

@@ -14,6 +14,9 @@ mount --bind "$R/etc-libvirt" /etc/libvirt
 mount --bind "$R/var-lib-libvirt" /var/lib/libvirt
 mount --bind "$R/var-log-libvirt" /var/log/libvirt
 mount --bind "$R/var-cache-libvirt" /var/cache/libvirt
+# The agent's audit trail (/var/log/kvmclone/audit.log) stays per host, in $R/var-log-kvmclone.
+mkdir -p /var/log/kvmclone
+mount --bind "$R/var-log-kvmclone" /var/log/kvmclone
 if [ "$MODE" = loop ]; then
   # loop device with autoclear: it goes away once the last mount namespace using it is gone
   mount -t ext4 -o loop "$R/images.ext4" /var/lib/libvirt/images

@@ -59,7 +59,7 @@ if [ -e "$R" ] && [ "${KEEP_STATE:-0}" != 1 ]; then
   [ -f "$R/.kvmclone-testbed" ] || [ -z "$(ls -A "$R")" ] || die "$R exists and is not a testbed host dir; not touching it"
   rm -rf -- "$R"
 fi
-mkdir -p "$R"/{ssh,pids,images,var-log-libvirt/qemu} "$E2E/client"
+mkdir -p "$R"/{ssh,pids,images,var-log-libvirt/qemu,var-log-kvmclone} "$E2E/client"
 touch "$R/.kvmclone-testbed"
 chmod 755 "$E2E" "$R"
 rm -f "$P"/*.pid

@@ -9,7 +9,7 @@
 #   pids/*.pid          holder, sshd, libvirtd, virtlogd, agent
 #   images/             the host's /var/lib/libvirt/images (plain mode)
 #   images.ext4         backing file of the host's images fs (IMAGES_SIZE_MB mode)
-#   etc-libvirt/ var-lib-libvirt/ var-log-libvirt/ var-cache-libvirt/   bind-mounted inside
+#   etc-libvirt/ var-lib-libvirt/ var-log-libvirt/ var-cache-libvirt/ var-log-kvmclone/   bind-mounted inside
 #   ssh/ sshd.log inner.log agent.log agent.cmd
 
 # shellcheck disable=SC2034  # used by the scripts that source this file

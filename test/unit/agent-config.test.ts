@@ -61,3 +61,29 @@ test('a world-accessible socket mode is refused; broken YAML and a missing named
   await assert.rejects(loadAgentOptions({ config: join(dir, 'absent.yaml') }), /cannot read the file: ENOENT/);
   await assert.rejects(loadAgentOptions({ config: await file('empty-roots.yaml', 'image_roots: []\n') }), /at least one images root/);
 });
+
+test('audit: defaults, sizes with units, keep "all", --audit-file over the file, bad values named', async () => {
+  const defaults = await loadAgentOptions({ config: await file('empty.yaml', '{}\n') });
+  assert.deepEqual(defaults.audit, { file: '/var/log/kvmclone/audit.log', maxBytes: 64 * 1024 * 1024, keep: 8 });
+  const config = await file('audit.yaml', 'audit:\n  file: /srv/audit/a.log\n  max_size: 512KiB\n  keep: all\n');
+  assert.deepEqual((await loadAgentOptions({ config })).audit, { file: '/srv/audit/a.log', maxBytes: 512 * 1024, keep: 'all' });
+  assert.deepEqual((await loadAgentOptions({ config, auditFile: '/tmp/x/audit.log' })).audit, { file: '/tmp/x/audit.log', maxBytes: 512 * 1024, keep: 'all' });
+  assert.equal((await loadAgentOptions({ config: await file('bytes.yaml', 'audit:\n  max_size: 1000000\n') })).audit.maxBytes, 1_000_000);
+  const bad = await file('bad-audit.yaml', 'audit:\n  file: audit.log\n  max_size: 1KiB\n  keep: 0\n  rotate: daily\n');
+  await assert.rejects(loadAgentOptions({ config: bad }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    assert.match(text, /audit\.file: .*not an absolute path/);
+    assert.match(text, /audit\.max_size: must be at least 4KiB/);
+    assert.match(text, /audit\.keep: /);
+    assert.match(text, /audit\.rotate: unknown key/);
+    return true;
+  });
+  await assert.rejects(loadAgentOptions({ config: await file('bad-size.yaml', 'audit:\n  max_size: lots\n') }), /audit\.max_size: "lots" is not a size/);
+});
+
+test('deploy/agent.yaml.example is a valid config, audit section included', async () => {
+  const example = new URL('../../../deploy/agent.yaml.example', import.meta.url).pathname;
+  const options = await loadAgentOptions({ config: example });
+  assert.deepEqual(options.audit, { file: '/var/log/kvmclone/audit.log', maxBytes: 64 * 1024 * 1024, keep: 8 });
+});
