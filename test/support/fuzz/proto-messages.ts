@@ -27,6 +27,17 @@ interface FieldDescriptor {
 interface MessageDescriptor {
   name: string;
   field: FieldDescriptor[];
+  oneofDecl: unknown[];
+}
+
+/**
+ * Whether `field` belongs to a oneof. proto-loader's descriptors give every
+ * field oneofIndex 0 (a default, not "in oneof 0"), so a field counts as a
+ * member only in a message that declares a oneof — in the v1 API every such
+ * message (ReadRangesResponse, WriteRangesRequest) is all oneof.
+ */
+function inOneof(type: MessageDescriptor, field: FieldDescriptor): boolean {
+  return type.oneofDecl.length > 0 && field.oneofIndex !== undefined && field.oneofIndex < type.oneofDecl.length && !field.proto3Optional;
 }
 interface EnumDescriptor {
   value: { name: string; number: number }[];
@@ -80,7 +91,7 @@ function plausibleString(rng: Prng, world: FuzzWorld, f: string): string {
   if (f === 'ticket') return harvested(world, rng, 'ticket') ?? '';
   if (f.includes('format')) return rng.pick(['qcow2', 'raw']);
   if (f === 'name' || f === 'vmname' || f === 'destvm') return harvested(world, rng, 'name') ?? `${world.marker}-vm${rng.int(4)}`;
-  if (f === 'stagingid') return harvested(world, rng, 'stagingId') ?? id();
+  if (f === 'stagingid') return rng.chance(0.3) ? '' : (harvested(world, rng, 'stagingId') ?? id());
   if (f === 'operationid') return harvested(world, rng, 'operationId') ?? id();
   if (f === 'replicaid') return id();
   if (f === 'incrementalfrom' || f === 'keep') return harvested(world, rng, 'checkpoint') ?? '';
@@ -110,16 +121,27 @@ function stringValue(rng: Prng, world: FuzzWorld, field: string, plausible: bool
  * first validation and reaches deeper code; otherwise every field is hostile.
  * `depth` limits recursion.
  */
-export function randomMessage(rng: Prng, world: FuzzWorld, index: DescriptorIndex, typeName: string, plausible = false, depth = 0): RequestObject {
+export function randomMessage(rng: Prng, world: FuzzWorld, index: DescriptorIndex, typeName: string, plausible = false, depth = 0, streamPosition: 'first' | 'later' = 'first'): RequestObject {
   const type = index.message(typeName);
   const out: RequestObject = {};
-  const hostileField = plausible && rng.chance(0.6) ? rng.int(type.field.length) : -1;
+  // One hostile field per plausible request at most, chosen at the top level.
+  const hostileField = plausible && depth === 0 && rng.chance(0.6) ? rng.int(type.field.length) : -1;
   const oneofChosen = new Map<number, string>();
+  if (plausible) {
+    // Exactly one member of each oneof: the first one (a stream's opening message) first, another later.
+    const groups = new Map<number, FieldDescriptor[]>();
+    for (const f of type.field) if (inOneof(type, f)) groups.set(f.oneofIndex ?? 0, [...(groups.get(f.oneofIndex ?? 0) ?? []), f]);
+    for (const [group, members] of groups) {
+      const pool = streamPosition === 'first' || members.length === 1 ? members.slice(0, 1) : members.slice(1);
+      oneofChosen.set(group, rng.pick(pool).name);
+    }
+  }
   for (const field of type.field) {
-    if (field.oneofIndex !== undefined && field.oneofIndex !== null && !field.proto3Optional) {
-      const chosen = oneofChosen.get(field.oneofIndex);
-      if (chosen !== undefined || rng.chance(0.5)) continue;
-      oneofChosen.set(field.oneofIndex, field.name);
+    if (inOneof(type, field)) {
+      const group = field.oneofIndex ?? 0;
+      const chosen = oneofChosen.get(group);
+      if (plausible ? chosen !== field.name : chosen !== undefined || rng.chance(0.5)) continue;
+      oneofChosen.set(group, field.name);
     } else if (rng.chance(plausible ? 0.05 : 0.15)) continue; // left at its default
     const key = camel(field.name);
     const sane = plausible && type.field.indexOf(field) !== hostileField;
@@ -135,17 +157,25 @@ export function randomMessage(rng: Prng, world: FuzzWorld, index: DescriptorInde
 
 function scalar(rng: Prng, world: FuzzWorld, index: DescriptorIndex, field: FieldDescriptor, key: string, message: RequestObject, depth: number, sane: boolean): unknown {
   if (sane && (field.type.includes('INT') || field.type.includes('FIXED'))) {
-    // Offsets, lengths and sizes on the 64 KiB grid of the small fixture images.
-    if (/size$/i.test(key) && key !== 'size') return rng.pick([0, 65536, 1048576]);
+    // Offsets, lengths and sizes on the 64 KiB grid of the small (4 MiB) fixture images.
+    if (key === 'size') return rng.pick([1048576, 4194304]);
+    if (/size$/i.test(key)) return rng.pick([0, 65536, 1048576]);
     if (/batch/i.test(key)) return rng.pick([0, 1, 16]);
     if (/seconds/i.test(key)) return rng.int(2);
-    return rng.int(64) * 65536;
+    if (key === 'length') return rng.pick([0, 65536, 131072]);
+    return rng.int(16) * 65536;
+  }
+  if (sane && field.type === 'TYPE_BYTES') {
+    // A chunk that passes its hash check: random data, its hash, no per-block hashes.
+    if (key === 'data') return rng.bytes(rng.pick([65536, 4096, 1024]));
+    if (key === 'hash') return Buffer.isBuffer(message.data) ? chunkHash(message.data) : Buffer.alloc(0);
+    return Buffer.alloc(0);
   }
   switch (field.type) {
     case 'TYPE_STRING':
       return stringValue(rng, world, key, sane);
     case 'TYPE_BYTES':
-      return sane && key === 'data' ? rng.bytes(rng.pick([65536, 4096, 1024])) : bytesValue(rng, key, message);
+      return bytesValue(rng, key, message);
     case 'TYPE_BOOL':
       return rng.chance(0.5);
     case 'TYPE_UINT64':
