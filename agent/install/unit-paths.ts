@@ -9,7 +9,7 @@
 import { dirname } from 'node:path';
 import type { AgentOptions } from '../config/agent-config.js';
 
-/** Where the audit trail is written; the shipped unit's LogsDirectory=kvmclone. */
+/** Where the audit trail is written when the config names no file; the shipped unit's LogsDirectory=kvmclone. */
 export const AUDIT_LOG_DIR = '/var/log/kvmclone';
 
 /** Prefixes hidden by the unit's `ProtectHome=yes`: a writable path below one needs `ProtectHome=read-only`. */
@@ -21,8 +21,16 @@ export interface WritablePath {
   readonly why: string;
 }
 
-/** The agent options install-unit reads (a subset of AgentOptions, so tests can pass just these). */
-export type UnitPathOptions = Pick<AgentOptions, 'imageRoots' | 'scratchDir' | 'socket' | 'peerSocket'>;
+/**
+ * The agent options install-unit reads: a subset of AgentOptions, so tests
+ * can pass just these. The read-only socket and the audit file are optional:
+ * configurations that have them get their directories opened too, others
+ * the default audit directory.
+ */
+export type UnitPathOptions = Pick<AgentOptions, 'imageRoots' | 'scratchDir' | 'socket' | 'peerSocket'> & {
+  readonly roSocket?: string;
+  readonly audit?: { readonly file: string };
+};
 
 /**
  * Every directory the agent writes to under `options`, first mention kept,
@@ -34,8 +42,9 @@ export function unitWritablePaths(options: UnitPathOptions): WritablePath[] {
     ...options.imageRoots.map((path) => ({ path, why: 'image_roots' })),
     { path: options.scratchDir, why: 'live.scratch_dir' },
     { path: dirname(options.socket), why: 'socket (its directory)' },
+    ...(options.roSocket !== undefined ? [{ path: dirname(options.roSocket), why: 'ro_socket (its directory)' }] : []),
     { path: dirname(options.peerSocket), why: 'peer_socket (its directory)' },
-    { path: AUDIT_LOG_DIR, why: 'audit log' },
+    { path: options.audit !== undefined ? dirname(options.audit.file) : AUDIT_LOG_DIR, why: 'audit log' },
   ];
   const seen = new Set<string>();
   return all.filter(({ path }) => (seen.has(path) ? false : (seen.add(path), true)));

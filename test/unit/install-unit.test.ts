@@ -72,6 +72,21 @@ test('the default config dedupes the scratch dir (the first root) and the peer s
   );
 });
 
+test('a read-only socket and an audit file elsewhere open their directories too', () => {
+  const paths = unitWritablePaths({
+    imageRoots: ['/srv/images'],
+    scratchDir: '/srv/images',
+    socket: '/run/kvmclone/agent.sock',
+    roSocket: '/run/kvmclone-ro/agent-ro.sock',
+    peerSocket: '/run/kvmclone/peer.sock',
+    audit: { file: '/srv/audit/kvmclone.log' },
+  });
+  assert.deepEqual(
+    paths.map((p) => p.path),
+    ['/srv/images', '/run/kvmclone', '/run/kvmclone-ro', '/srv/audit'],
+  );
+});
+
 test('quoting: spaces, double quotes, backslashes and % survive as written', () => {
   const tricky = ['/srv/vm images', '/srv/a"b', '/srv/back\\slash', '/srv/100%full', '/srv/tab-less  two spaces'];
   const text = renderPathsDropIn(tricky.map((path) => ({ path, why: 'image_roots' })), 'test');
