@@ -1,14 +1,16 @@
 #!/usr/bin/env -S node --initial-old-space-size=64
 /**
  * kvmclone-agent: parses the command line of CONTRACT.md, loads the config,
- * and runs the agent. Exit codes: 0 stopped cleanly, 1 failed, 2 bad config
- * or usage.
+ * and runs the agent; `kvmclone-agent install-unit` writes the systemd unit's
+ * paths drop-in from the same config instead. Exit codes: 0 stopped cleanly
+ * (or done), 1 failed, 2 bad config or usage.
  */
 import { Command, Option } from 'commander';
 import { ConfigError } from '../shared/config/config-file.js';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import { loadAgentOptions } from './config/agent-config.js';
 import { runAgent } from './run-agent.js';
+import { installUnitCommand, type InstallUnitFlags } from './install/install-unit-command.js';
 
 // libvirt binding calls and file I/O share libuv's pool: a hung libvirtd must
 // not starve disk reads. Set before the pool's first use (no I/O happens at import).
@@ -29,12 +31,26 @@ const program = new Command('kvmclone-agent')
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text) });
 
+let installFlags: InstallUnitFlags | undefined;
+program
+  .command('install-unit')
+  .description('write /etc/systemd/system/kvmclone-agent.service.d/50-paths.conf (ReadWritePaths) from agent.yaml, then reload systemd')
+  .option('--config <file>', 'config file (default /etc/kvmclone/agent.yaml; absent = defaults)')
+  .option('--output <dir>', 'directory to write the drop-in into (default /etc/systemd/system/kvmclone-agent.service.d)')
+  .option('--dry-run', 'print the drop-in, write nothing')
+  .exitOverride()
+  .action((options: InstallUnitFlags) => {
+    installFlags = options;
+  });
+program.action(() => undefined);
+
 try {
   program.parse();
 } catch (err) {
   const code = (err as { exitCode?: number }).exitCode;
   process.exit(code === 0 ? 0 : 2);
 }
+if (installFlags !== undefined) process.exit(await installUnitCommand(installFlags));
 const flags = program.opts<{ config?: string; socket?: string; imagesRoot?: string[]; libvirtUri?: string; auditFile?: string }>();
 try {
   const options = await loadAgentOptions(flags);

@@ -20,6 +20,7 @@ import { digestFile, type HashPlan } from '../disk/block-hasher.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { withReadOnlyFile } from '../disk/read-ahead.js';
 import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
+import { checkImageChain } from '../images/image-header.js';
 import { qemuImgInfo } from '../images/qemu-img.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { CommandError } from '../process/run-command.js';
@@ -63,6 +64,20 @@ export async function guestFormatOf(resolved: string, signal: AbortSignal, field
 }
 
 /**
+ * guestFormatOf, for an image about to be opened through its format: qemu
+ * (qemu-nbd, qemu-img map) then opens every backing file the headers name,
+ * so the whole chain is checked against the roots first (PERMISSION_DENIED
+ * for a backing file outside them, DATA_LOSS for a malformed header) — else
+ * an image under the roots whose header names a file outside them would
+ * hand that file's bytes to whoever reads the image's guest view.
+ */
+export async function confinedGuestFormat(resolved: string, roots: ImageRoots, signal: AbortSignal, field = 'path'): Promise<GuestFormat> {
+  const format = await guestFormatOf(resolved, signal, field);
+  if (format === 'qcow2') await checkImageChain(resolved, format, { roots, field });
+  return format;
+}
+
+/**
  * The digest (DigestImage form) of what the guest sees in the image at
  * `resolved`: the file's for raw, through a read-only qemu-nbd otherwise.
  * Used by DigestImage and by guest-layer pulls to digest what they wrote.
@@ -87,7 +102,7 @@ function withRawFile<T>(resolved: string, fn: (fh: FileHandle, size: number) => 
 /** HashBlocks, GUEST layer, of the image at `path` (confined here); `plan` is validated like the FILE layer's. */
 export async function guestHashBlocks(path: string, plan: HashPlan, send: StreamSink<HashBlocksResponse>, ctx: CallContext, deps: GuestCallDeps): Promise<void> {
   const resolved = await deps.roots.existing(path, 'path');
-  const format = await guestFormatOf(resolved, ctx.signal);
+  const format = await confinedGuestFormat(resolved, deps.roots, ctx.signal);
   const { blockSize } = plan;
   const sendAll = async (batches: AsyncIterable<{ offset: number; blockCount: number; hashes: Buffer }>, size: number): Promise<void> => {
     let sent = false;
@@ -112,7 +127,7 @@ export async function guestHashBlocks(path: string, plan: HashPlan, send: Stream
 /** DigestImage, GUEST layer, of the image at `path` (confined here): size is the virtual size. */
 export async function guestDigestImage(path: string, ctx: CallContext, deps: GuestCallDeps): Promise<DigestImageResponse> {
   const resolved = await deps.roots.existing(path, 'path');
-  const format = await guestFormatOf(resolved, ctx.signal);
+  const format = await confinedGuestFormat(resolved, deps.roots, ctx.signal);
   if (format === 'raw') return withRawFile(resolved, async (fh, size) => ({ size, digest: await rememberedDigest(fh, resolved, size, deps.hashMemory, ctx.signal) }));
   return digestGuestImage(resolved, format, deps.runtimeDir, ctx.signal);
 }

@@ -22,7 +22,7 @@ import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainSt
 import type { Logger } from 'pino';
 import { KvmcloneError } from '../../shared/errors.js';
 import { attr, child, childrenNamed, parseXml, textContent } from './domain-xml.js';
-import { isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
+import { definitionFailure, isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
 import { LibvirtLiveAdapter } from './libvirt-live-adapter.js';
 import type {
   BackupJobRecord,
@@ -220,7 +220,12 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
   }
 
   async defineDomain(xml: string, options?: PortCallOptions): Promise<DomainRecord> {
-    return this.call('define domain', options, async (h) => this.record(await h.domainDefineXML(xml), this.persistence(h)));
+    return this.call('define domain', options, async (h) => {
+      const domain = await h.domainDefineXML(xml).catch((err: unknown) => {
+        throw definitionFailure(err, 'define domain');
+      });
+      return this.record(domain, this.persistence(h));
+    });
   }
 
   async startDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {

@@ -274,3 +274,17 @@ export function libvirtFailure(err: unknown, doing: string): unknown {
   const message = code === 'UNAVAILABLE' ? `libvirtd is unreachable (${doing}): ${info.message}` : `${doing}: ${info.message}`;
   return new KvmcloneError(code, message, { cause: err });
 }
+
+/**
+ * What a failed domainDefineXML should throw: libvirt's "internal error" is
+ * the caller's XML, not the agent. libvirt's domain parser reports many
+ * malformed definitions that way ("malformed uuid element", "missing domain
+ * type attribute"), and nothing is defined when it does, so the caller gets
+ * INVALID_ARGUMENT with libvirt's reason. Anything else (a lost connection
+ * included) is handed back unchanged for libvirtFailure and the reconnect.
+ */
+export function definitionFailure(err: unknown, doing: string): unknown {
+  const info = libvirtFailureInfo(err);
+  if (info?.code !== VIR_ERR.INTERNAL_ERROR || isConnectionError(err)) return err;
+  return new KvmcloneError('INVALID_ARGUMENT', `${doing}: libvirt refused the definition: ${info.message}`, { cause: err });
+}

@@ -110,7 +110,8 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       const layer: unknown = req.layer;
       if (layer === 'EXTENT_LAYER_GUEST') {
         if (req.detectZeroes) throw invalidArgument('detect_zeroes: only the FILE layer detects zeroes; the GUEST layer reports what qemu-img knows');
-        const { size, extents } = await mapGuestExtents(await roots.existing(req.path, 'path'), ctx.signal);
+        // Every backing file must lie under the roots: qemu-img reads the chain the headers name.
+        const { size, extents } = await mapGuestExtents(await roots.existing(req.path, 'path'), ctx.signal, { roots });
         return sendExtents(extents, size, send);
       }
       if (layer !== 'EXTENT_LAYER_FILE' && layer !== 'EXTENT_LAYER_UNSPECIFIED') throw invalidArgument(`layer: ${String(layer)} is not a known extent layer`);

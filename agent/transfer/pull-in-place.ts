@@ -45,7 +45,7 @@ import { JournalWriter } from './journal-writer.js';
 import { digestAfterApply } from './applied-digest.js';
 import { dialPeer } from './pull-image.js';
 import type { GuestFormat } from '../guest/guest-client.js';
-import { digestGuestImage, guestFormatOf } from '../guest/guest-disk-calls.js';
+import { confinedGuestFormat, digestGuestImage } from '../guest/guest-disk-calls.js';
 import { digestImageRanges } from '../guest/guest-ranges-digest.js';
 
 /**
@@ -116,7 +116,7 @@ export async function pullInPlace(
     const target = await deps.roots.existing(req.targetPath, 'target_path');
     if (!(await lstat(target)).isFile()) throw failedPrecondition(`target_path: ${target} is not a regular file`);
     if (guest !== undefined) {
-      const actual = await guestFormatOf(target, signal, 'target_path');
+      const actual = await confinedGuestFormat(target, deps.roots, signal, 'target_path');
       if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
     }
     // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { LibvirtError } from '@unraid/libvirt';
 import {
   VIR_ERR,
+  definitionFailure,
   isConnectionError,
   isDomainExists,
   isNoDomain,
@@ -101,4 +102,15 @@ test('libvirtFailure says what was being done, keeps the cause, and passes throu
   assert.equal(libvirtFailure(abort, 'y'), abort);
   const unknown = binding('internal error: odd');
   assert.equal(libvirtFailure(unknown, 'y'), unknown, 'unknown failures are rethrown as they are (INTERNAL)');
+});
+
+test('definitionFailure: a define libvirt calls an internal error is the caller\'s XML (INVALID_ARGUMENT); the rest passes through', () => {
+  const parse = definitionFailure(binding('internal error: malformed uuid element'), 'define domain');
+  assert.ok(parse instanceof KvmcloneError);
+  assert.equal(parse.code, 'INVALID_ARGUMENT');
+  assert.match(parse.message, /^define domain: libvirt refused the definition: internal error: malformed uuid element$/);
+  const gone = binding('internal error: client socket is closed');
+  assert.equal(definitionFailure(gone, 'define domain'), gone, 'a lost connection is left for the reconnect and UNAVAILABLE');
+  const exists = binding("operation failed: domain 'vm1' already exists with uuid 1");
+  assert.equal(definitionFailure(exists, 'define domain'), exists);
 });
