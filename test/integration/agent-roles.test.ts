@@ -13,7 +13,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { access, chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -37,8 +38,7 @@ let bin: string;
 
 before(async () => {
   // getent is how the agent asks NSS; this one answers for NSS_GROUP (as LDAP or sssd would) and asks the real one otherwise.
-  bin = join(process.cwd(), 'dist', `.getent-${process.pid}`);
-  await mkdir(bin, { recursive: true });
+  bin = await mkdtemp(join(tmpdir(), 'kvmclone-getent-'));
   getentLog = join(bin, 'calls.log');
   await writeFile(
     join(bin, 'getent'),
