@@ -81,8 +81,10 @@ test('a read-only session uses agent-ro.sock: it lists, and DefineDomain there i
     assert.deepEqual([s.role, s.socket, s.agentSocket], ['read-only', server.roSocket, server.socket]);
     assert.deepEqual(engine.forwarded, [server.roSocket], 'the admin socket was never forwarded');
     assert.deepEqual(debug, []);
+    const widened = server.server.widenedSessions;
     const { domains } = await s.call(s.clients.domain, s.clients.domain.listDomains, {});
     assert.ok(domains.some((d) => d.name === 'vm1'));
+    assert.ok(widened >= 1, 'connections the agent accepted itself get the 16 MiB HTTP/2 windows too');
     await assert.rejects(s.call(s.clients.domain, s.clients.domain.defineDomain, { xml: '<domain/>', operationId: '' }), (err: unknown) => {
       assert.ok(err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED', String(err));
       assert.match(err.message, /^h1: DefineDomain .* not served on the read-only socket/);
