@@ -96,16 +96,18 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   health.addToServer(server);
   new ReflectionService(definition).addToServer(server);
 
+  // Nothing half-started: a socket that cannot be served (another agent on it, a bad directory) closes those bound before it.
   const sockets: RoleSocket[] = [];
+  let peer: Awaited<ReturnType<typeof startPeerServer>>;
   try {
     sockets.push(await listenRoleSocket(server, { path: deps.socket, role: 'admin', mode: deps.socketMode, group: deps.socketGroup }, deps.log));
     sockets.push(await listenRoleSocket(server, { path: roSocket, role: 'read-only', mode: deps.roSocketMode ?? 0o660, group: deps.roSocketGroup }, deps.log));
+    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();
     throw err;
   }
-  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

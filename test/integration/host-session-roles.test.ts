@@ -9,7 +9,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -214,4 +214,29 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
   } finally {
     store.close();
   }
+});
+
+test('an agent that cannot serve one of its sockets leaves none of the others behind', async () => {
+  const images = join(dir, 'images');
+  const roots = await ImageRoots.open([images]);
+  const run2 = join(dir, 'run2');
+  for (const taken of [{ roSocket: server.roSocket }, { peerSocket: join(dir, 'run', 'peer.sock') }]) {
+    const second = startAgentServer({
+      log,
+      libvirt,
+      roots,
+      socket: join(run2, 'agent.sock'),
+      socketMode: 0o600,
+      roSocket: taken.roSocket ?? join(run2, 'agent-ro.sock'),
+      peerSocket: taken.peerSocket ?? join(run2, 'peer.sock'),
+      scratchDir: images,
+      freezeTimeoutMs: 1000,
+    });
+    await assert.rejects(second, /another agent is already serving/, JSON.stringify(taken));
+    assert.deepEqual(await readdir(run2), [], `nothing left in ${run2} when ${JSON.stringify(taken)} is taken`);
+  }
+  // The first agent still serves on its read-only socket.
+  const s = await HostSession.open(new LocalEngine(), 'h1', { agentSocket: server.socket, readOnlySocket: server.roSocket, callMs: 10_000 });
+  assert.equal(s.role, 'read-only');
+  await s.close();
 });
