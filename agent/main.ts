@@ -20,7 +20,8 @@ const program = new Command('kvmclone-agent')
   .description('kvmclone host agent: serves the kvmclone gRPC API on a unix socket')
   .version(KVMCLONE_VERSION)
   .addOption(new Option('--config <file>', 'config file (default /etc/kvmclone/agent.yaml; absent = defaults)'))
-  .addOption(new Option('--socket <path>', 'unix socket to serve on (default /run/kvmclone/agent.sock)'))
+  .addOption(new Option('--socket <path>', 'admin unix socket: every RPC (default /run/kvmclone/agent.sock)'))
+  .addOption(new Option('--ro-socket <path>', 'read-only unix socket: inventory, free space, extents, hashes, digests (default agent-ro.sock beside --socket)'))
   .addOption(
     new Option('--images-root <dir>', 'directory images may be read from and written to (repeatable; default /var/lib/libvirt/images)').argParser(
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
@@ -51,7 +52,7 @@ try {
   process.exit(code === 0 ? 0 : 2);
 }
 if (installFlags !== undefined) process.exit(await installUnitCommand(installFlags));
-const flags = program.opts<{ config?: string; socket?: string; imagesRoot?: string[]; libvirtUri?: string; auditFile?: string }>();
+const flags = program.opts<{ config?: string; socket?: string; roSocket?: string; imagesRoot?: string[]; libvirtUri?: string; auditFile?: string }>();
 try {
   const options = await loadAgentOptions(flags);
   process.exit(await runAgent(options));

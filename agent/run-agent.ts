@@ -51,16 +51,19 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
       socket: options.socket,
       socketMode: options.socketMode,
       socketGroup: options.socketGroup,
+      roSocket: options.roSocket,
+      roSocketMode: options.roSocketMode,
+      roSocketGroup: options.roSocketGroup,
       peerSocket: options.peerSocket,
       scratchDir: options.scratchDir,
       freezeTimeoutMs: options.freezeTimeoutMs,
       audit,
     });
     lifecycle.transition('RUNNING');
-    const status = `serving API v1 on ${options.socket}; image roots ${roots.roots.join(', ')}`;
+    const status = `serving API v1 on ${options.socket} (read-only: ${options.roSocket}); image roots ${roots.roots.join(', ')}`;
     notifier.ready(status);
     const watchdog = notifier.startWatchdog();
-    log.info({ version: KVMCLONE_VERSION, socket: options.socket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, auditFile: audit.file, watchdog }, 'agent ready');
+    log.info({ version: KVMCLONE_VERSION, socket: options.socket, roSocket: options.roSocket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, auditFile: audit.file, watchdog }, 'agent ready');
     // Connects to libvirtd and reads what GetInfo reports (three virsh runs, kept for a minute) now rather
     // than in the first operation's preflight; a libvirtd that is not up yet is asked again then.
     libvirt.hostFacts().catch((err: unknown) => log.debug({ err }, 'host facts not read at start-up'));

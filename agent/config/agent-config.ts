@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { ConfigError, parseConfig, readYamlFile } from '../../shared/config/config-file.js';
 import { absolutePathField, byteSizeField, durationField } from '../../shared/config/config-fields.js';
 import { LOG_LEVELS } from '../../shared/logger.js';
+import { resolveGroupId } from './group-lookup.js';
 
 /** Defaults of CONTRACT.md. */
 export const AGENT_DEFAULTS = {
@@ -22,15 +23,25 @@ export const AGENT_DEFAULTS = {
   auditKeep: 8,
 } as const;
 
+const socketMode = z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"');
+const socketGroup = z.union([z.string().regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'must be a group name or id'), z.number().int().nonnegative()]);
+
 /** The YAML file's schema (snake_case keys). */
 export const agentFileSchema = z.strictObject({
+  /** The admin socket: every RPC. */
   socket: absolutePathField.optional(),
+  /** The read-only socket: inventory, free space, extents, hashes, digests (default: agent-ro.sock beside the socket). */
+  ro_socket: absolutePathField.optional(),
   /** Read-only, ticket-guarded socket that peer agents pull from (default: peer.sock beside the socket). */
   peer_socket: absolutePathField.optional(),
   /** Octal string, e.g. "0660". */
-  socket_mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"').optional(),
-  /** Group (name or numeric id) given access to the socket. */
-  socket_group: z.union([z.string().regex(/^[a-z_][a-z0-9_-]*\$?$|^\d+$/, 'must be a group name or id'), z.number().int().nonnegative()]).optional(),
+  socket_mode: socketMode.optional(),
+  /** Group (name or numeric id) given access to the socket; a name is looked up through NSS (getent). */
+  socket_group: socketGroup.optional(),
+  /** Mode of the read-only socket (same rules as socket_mode). */
+  ro_socket_mode: socketMode.optional(),
+  /** Group given access to the read-only socket (e.g. monitoring); a name is looked up through NSS. */
+  ro_socket_group: socketGroup.optional(),
   image_roots: z.array(absolutePathField).min(1, 'at least one images root is required').optional(),
   libvirt_uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system').optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
@@ -63,7 +74,12 @@ export interface AgentOptions {
   socket: string;
   peerSocket: string;
   socketMode: number;
-  socketGroup: string | number | undefined;
+  /** Numeric group id of the admin socket (names resolved through NSS at load). */
+  socketGroup: number | undefined;
+  /** The read-only socket, its mode and group id. */
+  roSocket: string;
+  roSocketMode: number;
+  roSocketGroup: number | undefined;
   imageRoots: string[];
   libvirtUri: string;
   logLevel: (typeof LOG_LEVELS)[number];
@@ -79,9 +95,15 @@ export interface AgentOptions {
 export interface AgentFlags {
   config?: string;
   socket?: string;
+  roSocket?: string;
   imagesRoot?: string[];
   libvirtUri?: string;
   auditFile?: string;
+}
+
+/** Default read-only socket: agent-ro.sock in the admin socket's directory. */
+export function defaultRoSocket(socket: string): string {
+  return join(dirname(socket), 'agent-ro.sock');
 }
 
 /** Loads the file (absent default file = defaults), applies flags, validates everything. */
@@ -93,6 +115,7 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     agentFileSchema,
     {
       ...(flags.socket !== undefined && { socket: flags.socket }),
+      ...(flags.roSocket !== undefined && { ro_socket: flags.roSocket }),
       ...(flags.imagesRoot !== undefined && flags.imagesRoot.length > 0 && { image_roots: flags.imagesRoot }),
       ...(flags.libvirtUri !== undefined && { libvirt_uri: flags.libvirtUri }),
       ...(flags.auditFile !== undefined && { audit: { file: flags.auditFile } }),
@@ -100,14 +123,36 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     'command-line flags',
   );
   const merged = { ...file, ...overrides, audit: { ...file.audit, ...overrides.audit } };
-  if (merged.socket_mode !== undefined && (Number.parseInt(merged.socket_mode, 8) & 0o007) !== 0) {
-    throw new ConfigError(path, ['socket_mode: the socket must not be accessible to others (last digit must be 0)']);
+  const problems: string[] = [];
+  for (const key of ['socket_mode', 'ro_socket_mode'] as const) {
+    const mode = merged[key];
+    if (mode !== undefined && (Number.parseInt(mode, 8) & 0o007) !== 0) problems.push(`${key}: the socket must not be accessible to others (last digit must be 0)`);
   }
+  const socket = merged.socket ?? AGENT_DEFAULTS.socket;
+  const peerSocket = merged.peer_socket ?? join(dirname(socket), 'peer.sock');
+  const roSocket = merged.ro_socket ?? defaultRoSocket(socket);
+  if (roSocket === socket) problems.push(`ro_socket: ${roSocket} is also the admin socket; give the read-only socket its own path`);
+  if (roSocket === peerSocket) problems.push(`ro_socket: ${roSocket} is also the peer socket; give the read-only socket its own path`);
+  const groups = await Promise.all(
+    (['socket_group', 'ro_socket_group'] as const).map((key) => {
+      const group = merged[key];
+      return group === undefined
+        ? undefined
+        : resolveGroupId(group, key).catch((err: unknown) => {
+            problems.push(err instanceof Error ? err.message : String(err));
+            return undefined;
+          });
+    }),
+  );
+  if (problems.length > 0) throw new ConfigError(path, problems);
   return {
-    socket: merged.socket ?? AGENT_DEFAULTS.socket,
-    peerSocket: merged.peer_socket ?? join(dirname(merged.socket ?? AGENT_DEFAULTS.socket), 'peer.sock'),
+    socket,
+    peerSocket,
     socketMode: merged.socket_mode !== undefined ? Number.parseInt(merged.socket_mode, 8) : 0o660,
-    socketGroup: merged.socket_group,
+    socketGroup: groups[0],
+    roSocket,
+    roSocketMode: merged.ro_socket_mode !== undefined ? Number.parseInt(merged.ro_socket_mode, 8) : 0o660,
+    roSocketGroup: groups[1],
     imageRoots: merged.image_roots ?? [...AGENT_DEFAULTS.imageRoots],
     libvirtUri: merged.libvirt_uri ?? AGENT_DEFAULTS.libvirtUri,
     logLevel: merged.log_level ?? 'info',

@@ -1,9 +1,10 @@
 /**
  * Assembles the agent's gRPC server: the four v1 services, grpc.health.v1 and
- * server reflection, on a unix socket and nothing else. Owns the shutdown
- * signal every call is tied to, so stopping the server cancels the streams.
+ * server reflection, on two unix sockets and nothing else — the admin socket
+ * (every RPC) and the read-only socket (what role-guard.ts lets through).
+ * Owns the shutdown signal every call is tied to, so stopping the server
+ * cancels the streams.
  */
-import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
@@ -24,17 +25,24 @@ import { TicketRegistry } from '../transfer/ticket-registry.js';
 import { LiveViews } from '../live/live-views.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { startPeerServer } from './peer-server.js';
-import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
-import { dirname } from 'node:path';
+import { listenRoleSocket, type RoleSocket } from './role-socket.js';
+import { roleGuard } from '../rpc/role-guard.js';
+import { dirname, join } from 'node:path';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
   log: Logger;
   libvirt: LibvirtPort & LibvirtLivePort;
   roots: ImageRoots;
+  /** The admin socket: every RPC. */
   socket: string;
   socketMode: number;
-  socketGroup?: string | number | undefined;
+  /** Numeric group id of the admin socket. */
+  socketGroup?: number | undefined;
+  /** The read-only socket (default agent-ro.sock beside `socket`), its mode (default 0660) and group id. */
+  roSocket?: string | undefined;
+  roSocketMode?: number | undefined;
+  roSocketGroup?: number | undefined;
   /** The ticket-guarded read-only socket other agents pull from. */
   peerSocket: string;
   /** Where backup scratch files go (live views). */
@@ -49,6 +57,7 @@ export interface AgentServerDeps {
 export interface RunningAgentServer {
   readonly server: WideWindowServer;
   readonly socket: string;
+  readonly roSocket: string;
   /** Stops accepting, cancels running calls after `graceMs`, removes the socket. */
   close(graceMs: number): Promise<void>;
 }
@@ -70,7 +79,9 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const shutdown = new AbortController();
   // Every handler is built with these: the audit trail reaches every mutating call through them.
   const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit };
-  const server = new WideWindowServer();
+  const roSocket = deps.roSocket ?? join(dirname(deps.socket), 'agent-ro.sock');
+  // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
+  const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log)] });
   const hashMemory = new HashMemory();
   const views = new LiveViews();
   const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit };
@@ -89,17 +100,25 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   health.addToServer(server);
   new ReflectionService(definition).addToServer(server);
 
-  await prepareSocketPath(deps.socket);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
-  await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
-  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
+  // Nothing half-started: a socket that cannot be served (another agent on it, a bad directory) closes those bound before it.
+  const sockets: RoleSocket[] = [];
+  let peer: Awaited<ReturnType<typeof startPeerServer>>;
+  try {
+    sockets.push(await listenRoleSocket(server, { path: deps.socket, role: 'admin', mode: deps.socketMode, group: deps.socketGroup }, deps.log));
+    sockets.push(await listenRoleSocket(server, { path: roSocket, role: 'read-only', mode: deps.roSocketMode ?? 0o660, group: deps.roSocketGroup }, deps.log));
+    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
+  } catch (err) {
+    await Promise.all(sockets.map((s) => s.close()));
+    server.forceShutdown();
+    throw err;
+  }
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {
     closing ??= (async () => {
       for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
+      // No new connection on either socket from here on; the ones open end with the server.
+      await Promise.all(sockets.map((s) => s.close()));
       // Streams see the abort at their next chunk and clean up (staging files are removed).
       shutdown.abort(new KvmcloneError('UNAVAILABLE', 'the agent is shutting down'));
       await new Promise<void>((resolve) => {
@@ -114,9 +133,8 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
         });
       });
       await peer.close();
-      await removeSocket(deps.socket);
     })();
     return closing;
   };
-  return { server, socket: deps.socket, close };
+  return { server, socket: deps.socket, roSocket, close };
 }

@@ -3,11 +3,12 @@
  * access control. This module prepares the directory (created 0755 by root,
  * refused if others could write to it), clears a stale socket left by a crash
  * (but never one a live agent is serving), and sets mode and group after bind.
+ * Each of the agent's sockets (admin, read-only, peer) goes through it.
  */
 import { connect } from 'node:net';
-import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import { errnoCode, failedPrecondition } from '../../shared/errors.js';
 
 function probe(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -45,20 +46,13 @@ export async function prepareSocketPath(path: string): Promise<void> {
   await unlink(path);
 }
 
-async function groupId(group: string | number): Promise<number> {
-  if (typeof group === 'number') return group;
-  if (/^\d+$/.test(group)) return Number(group);
-  const lines = (await readFile('/etc/group', 'utf8')).split('\n');
-  for (const line of lines) {
-    const [name, , gid] = line.split(':');
-    if (name === group && gid !== undefined) return Number(gid);
-  }
-  throw invalidArgument(`socket_group: no group named ${group}`);
-}
-
-/** Applies the configured mode and group to the bound socket. */
-export async function secureSocket(path: string, mode: number, group: string | number | undefined): Promise<void> {
-  if (group !== undefined) await chown(path, -1, await groupId(group));
+/**
+ * Applies the configured mode and group to the bound socket. The group is a
+ * numeric id: names are resolved through NSS when the config is loaded
+ * (agent/config/group-lookup.ts).
+ */
+export async function secureSocket(path: string, mode: number, group: number | undefined): Promise<void> {
+  if (group !== undefined) await chown(path, -1, group);
   await chmod(path, mode);
 }
 

@@ -14,6 +14,12 @@ export interface Reporter {
   itemDone(item: string, summary: string): void;
   info(message: string, data?: Record<string, unknown>): void;
   warn(message: string): void;
+  /**
+   * What only someone chasing a problem needs (e.g. which agent socket was
+   * used): a `debug` event with --json, a line on stderr when KVMCTL_DEBUG is
+   * set, nothing otherwise.
+   */
+  debug(message: string): void;
   /** The final line: the result object of CONTRACT.md. */
   result(result: Record<string, unknown>): void;
   /** Stops redrawing. */
@@ -63,6 +69,10 @@ export class JsonReporter implements Reporter {
 
   warn(message: string): void {
     this.emit({ type: 'warning', message });
+  }
+
+  debug(message: string): void {
+    this.emit({ type: 'debug', message });
   }
 
   result(result: Record<string, unknown>): void {

@@ -27,6 +27,8 @@ export class TextReporter implements Reporter {
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly tty: boolean = process.stderr.isTTY === true,
+    /** Show debug lines (KVMCTL_DEBUG set to anything but "" or "0"). */
+    private readonly showDebug: boolean = !['', '0', undefined].includes(process.env.KVMCTL_DEBUG),
   ) {}
 
   private line(text: string): void {
@@ -97,6 +99,10 @@ export class TextReporter implements Reporter {
 
   warn(message: string): void {
     this.line(`warning: ${message}`);
+  }
+
+  debug(message: string): void {
+    if (this.showDebug) this.line(`debug: ${message}`);
   }
 
   result(result: Record<string, unknown>): void {

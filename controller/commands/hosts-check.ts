@@ -1,7 +1,9 @@
 /**
  * `kvmctl hosts check HOST...`: reach each agent over SSH and report its
  * version, capabilities, host facts and free space — the first thing to run
- * against a new host. Exit 0 only when every host answered.
+ * against a new host. Exit 0 only when every host answered. It reads only
+ * (GetInfo, GetFreeSpace), so it uses the agent's read-only socket, or the
+ * admin socket when an older agent has none.
  */
 import { Command } from 'commander';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -24,7 +26,7 @@ export function hostsCommand(run: (code: Promise<number>) => void): Command {
           const results = [];
           for (const host of list) {
             try {
-              const s = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, callMs: ctx.options.timeouts.callMs, signal: ctx.signal });
+              const s = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal });
               try {
                 const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
                 const h = s.info.host;

@@ -1,6 +1,8 @@
 /**
  * `kvmctl ls HOST`: the VMs of a host with their state, disks and sizes,
- * straight from its agent.
+ * straight from its agent — over the agent's read-only socket (ListDomains
+ * and DescribeDomain are all it needs), or its admin socket when an older
+ * agent has none.
  */
 import { Command } from 'commander';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
@@ -16,7 +18,7 @@ export function lsCommand(run: (code: Promise<number>) => void): Command {
     .action((host: string, _flags: unknown, command: Command) => {
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.list', 'domain.describe'] });
+          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.list', 'domain.describe'] });
           try {
             const { domains } = await session.call(session.clients.domain, session.clients.domain.listDomains, {}, ctx.signal);
             const vms = [];

@@ -13,6 +13,11 @@ import { absolutePathField, durationField } from '../../shared/config/config-fie
 
 const path = z.string().min(1);
 
+/** Where the agent serves by default (CONTRACT.md; agent/config/agent-config.ts). */
+export const DEFAULT_AGENT_SOCKET = '/run/kvmclone/agent.sock';
+/** The agent's default read-only socket: agent-ro.sock beside the admin socket. */
+export const DEFAULT_AGENT_RO_SOCKET = '/run/kvmclone/agent-ro.sock';
+
 /** The file's schema (snake_case keys, sections of CONTRACT.md). */
 export const controllerFileSchema = z.strictObject({
   ssh: z
@@ -27,7 +32,14 @@ export const controllerFileSchema = z.strictObject({
       identity_file: path.optional(),
     })
     .optional(),
-  agent: z.strictObject({ socket: absolutePathField.optional() }).optional(),
+  agent: z
+    .strictObject({
+      /** The agent's admin socket on the hosts. */
+      socket: absolutePathField.optional(),
+      /** The agent's read-only socket, used by ls, hosts check and --dry-run. */
+      ro_socket: absolutePathField.optional(),
+    })
+    .optional(),
   transfer: z
     .strictObject({
       /** Disks copied at the same time. */
@@ -64,7 +76,14 @@ export interface ControllerOptions {
     configFile: string;
     identityFile: string | undefined;
   };
+  /** The agent's admin socket on the hosts (every RPC). */
   agentSocket: string;
+  /**
+   * The agent's read-only socket on the hosts: ls, hosts check and --dry-run
+   * need nothing more, so they do not need the admin socket's group. An agent
+   * without one (older) is reached on the admin socket instead.
+   */
+  agentRoSocket: string;
   transfer: { concurrency: number };
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   timeouts: { callMs: number; noProgressMs: number };
@@ -78,6 +97,7 @@ export interface GlobalFlags {
   knownHosts?: string;
   identity?: string;
   agentSocket?: string;
+  agentRoSocket?: string;
   engine?: 'auto' | 'openssh' | 'ssh2';
 }
 
@@ -104,7 +124,10 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
         ...(flags.identity !== undefined && { identity_file: flags.identity }),
         ...(flags.engine !== undefined && { engine: flags.engine }),
       },
-      agent: flags.agentSocket !== undefined ? { socket: flags.agentSocket } : {},
+      agent: {
+        ...(flags.agentSocket !== undefined && { socket: flags.agentSocket }),
+        ...(flags.agentRoSocket !== undefined && { ro_socket: flags.agentRoSocket }),
+      },
     },
     'command-line flags',
   );
@@ -119,7 +142,8 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
       configFile: ssh.config_file ?? join(homedir(), '.ssh', 'config'),
       identityFile: ssh.identity_file,
     },
-    agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? '/run/kvmclone/agent.sock',
+    agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? DEFAULT_AGENT_SOCKET,
+    agentRoSocket: flagged.agent?.ro_socket ?? raw.agent?.ro_socket ?? DEFAULT_AGENT_RO_SOCKET,
     transfer: { concurrency: raw.transfer?.concurrency ?? 2 },
     retry: { attempts: raw.retry?.attempts ?? 3, baseDelayMs: raw.retry?.base_delay ?? 500, maxDelayMs: raw.retry?.max_delay ?? 5000 },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },

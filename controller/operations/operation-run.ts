@@ -12,7 +12,7 @@ import { EXIT_OK, exitCodeFor } from '../cli/exit-codes.js';
 import type { Reporter } from '../cli/reporter.js';
 import type { ControllerOptions } from '../config/controller-config.js';
 import type { OperationStore } from '../history/operation-store.js';
-import { HostSession } from '../transport/host-session.js';
+import { HostSession, type SessionRole } from '../transport/host-session.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { normalizeSshError } from '../transport/ssh-error-code.js';
 import { holdLock } from './hold-lock.js';
@@ -34,6 +34,20 @@ export interface OperationTarget {
   from: string;
   to: string;
 }
+
+/**
+ * Which agent socket each side of an operation needs. A dry run only reads
+ * (inventory, hashes, free space) and goes to the read-only sockets; a side
+ * on the read-only socket takes no operation lock (HoldLock is admin-only,
+ * and a dry run changes nothing a lock would protect).
+ */
+export interface HostAccess {
+  source: SessionRole;
+  dest: SessionRole;
+}
+
+/** What clone and sync need when they will change something. */
+export const ADMIN_ACCESS: HostAccess = { source: 'admin', dest: 'admin' };
 
 /** One running operation. */
 export class OperationRun {
@@ -66,21 +80,31 @@ export class OperationRun {
   /**
    * Connects to both hosts (one session when they are the same), checks the
    * agents, and takes the operation locks of the VM on the source and of the
-   * destination VM on the destination. All are released by `close`.
+   * destination VM on the destination — on each side `access` puts on the
+   * admin socket. All are released by `close`.
    */
-  async openHosts(needs: readonly AgentCapability[]): Promise<{ src: HostSession; dst: HostSession }> {
-    const { engine, options, signal } = this.deps;
+  async openHosts(needs: readonly AgentCapability[], access: HostAccess = ADMIN_ACCESS): Promise<{ src: HostSession; dst: HostSession }> {
+    const { engine, options, signal, reporter } = this.deps;
     const { kind, vm, destVm, from, to } = this.target;
     // Both hosts at once (each SSH connection and agent check takes a few hundred milliseconds). As when
     // they were opened in turn, a failure of the source is the one reported, and it stops the destination's attempt.
-    const open = (host: string, opening: AbortSignal): Promise<HostSession> =>
-      HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal: opening, needs, operationId: this.id });
+    const open = (host: string, role: SessionRole, opening: AbortSignal): Promise<HostSession> =>
+      HostSession.open(engine, host, {
+        agentSocket: options.agentSocket,
+        ...(role === 'read-only' && { readOnlySocket: options.agentRoSocket, debug: (message: string) => reporter.debug(message) }),
+        callMs: options.timeouts.callMs,
+        signal: opening,
+        needs,
+        operationId: this.id,
+      });
     const stopDest = new AbortController();
-    const sourceOpen = open(from, signal).catch((err: unknown) => {
+    // One session serves both sides on the same host: the admin socket if either side needs it.
+    const sourceRole = to === from && access.dest === 'admin' ? 'admin' : access.source;
+    const sourceOpen = open(from, sourceRole, signal).catch((err: unknown) => {
       stopDest.abort();
       throw err;
     });
-    const destOpen = to === from ? Promise.resolve(undefined) : open(to, AbortSignal.any([signal, stopDest.signal]));
+    const destOpen = to === from ? Promise.resolve(undefined) : open(to, access.dest, AbortSignal.any([signal, stopDest.signal]));
     const [opened, openedDest] = await Promise.allSettled([sourceOpen, destOpen]);
     const sessions = [opened, openedDest].flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
     this.cleanups.push(() => Promise.all(sessions.map((s) => s.close())).then(() => undefined));
@@ -89,8 +113,8 @@ export class OperationRun {
     const src = opened.value;
     const dst = openedDest.value ?? src;
     const [source, dest] = await Promise.allSettled([
-      holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`),
-      dst !== src || destVm !== vm ? holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`) : undefined,
+      access.source === 'admin' ? holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`) : undefined,
+      access.dest === 'admin' && (dst !== src || destVm !== vm) ? holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`) : undefined,
     ]);
     for (const lock of [source, dest]) if (lock.status === 'fulfilled' && lock.value !== undefined) this.cleanups.push(() => lock.value?.release());
     if (source.status === 'rejected') throw source.reason;

@@ -1,22 +1,33 @@
 /**
  * One host as an operation sees it: an SSH connection (reused by every call),
- * the agent's socket forwarded to the controller, typed clients, and the
- * agent's Info — checked for a compatible API before anything else happens.
+ * the agent's socket forwarded to the controller — the read-only one for
+ * what only reads, the admin one otherwise — typed clients, and the agent's
+ * Info, checked for a compatible API before anything else happens.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
-import { failedPrecondition } from '../../shared/errors.js';
+import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { fromStatus } from '../../shared/from-status.js';
 import type { GetInfoResponse__Output } from '../../shared/generated/kvmclone/agent/v1/GetInfoResponse.js';
 import { API_VERSION } from '../../shared/proto.js';
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 import type { AgentCapability } from '../../shared/capabilities.js';
-import type { SshConnection, SshEngine } from './ssh-engine.js';
+import { SshError, type SshConnection, type SshEngine } from './ssh-engine.js';
 
 /** Settings a session needs besides the engine. */
 export interface SessionOptions {
-  /** The agent's socket on the host. */
+  /** The agent's admin socket on the host. */
   agentSocket: string;
+  /**
+   * The agent's read-only socket on the host, for an operation that needs
+   * only read-only RPCs (ls, hosts check, --dry-run): the SSH account then
+   * needs only the read-only socket's group. When it cannot be reached (an
+   * agent older than the read-only socket, or an account outside its group)
+   * the session uses the admin socket, and says so through `debug`.
+   */
+  readOnlySocket?: string;
+  /** Where the fallback to the admin socket is told (a debug line). */
+  debug?: (message: string) => void;
   /** Deadline of each control call. */
   callMs: number;
   signal?: AbortSignal;
@@ -26,7 +37,15 @@ export interface SessionOptions {
   operationId?: string;
 }
 
+/** Which of the agent's sockets a session is connected to. */
+export type SessionRole = 'admin' | 'read-only';
+
 type UnaryMethod<Req, Res> = (argument: Req, callback: grpc.requestCallback<Res>) => grpc.ClientUnaryCall;
+
+/** The read-only socket could not be reached (as opposed to an agent that answered and refused). */
+function unreachable(err: unknown): boolean {
+  return (err instanceof KvmcloneError && err.code === 'UNAVAILABLE') || (err instanceof SshError && err.kind === 'forward');
+}
 
 /** A connected, version-checked agent on one host. */
 export class HostSession {
@@ -36,16 +55,43 @@ export class HostSession {
     readonly clients: AgentClients,
     readonly info: GetInfoResponse__Output,
     private readonly callMs: number,
+    /** The agent's admin socket on the host (its directory is the agent's runtime directory). */
     readonly agentSocket: string,
+    /** The socket this session's calls go to, and its role. */
+    readonly socket: string,
+    readonly role: SessionRole,
   ) {}
 
-  /** Connects over SSH, forwards the agent socket, and checks the agent's API version and capabilities. */
+  /**
+   * Connects over SSH, forwards the agent socket (the read-only one when
+   * `readOnlySocket` is given, else the admin one), and checks the agent's
+   * API version and capabilities.
+   */
   static async open(engine: SshEngine, host: string, options: SessionOptions): Promise<HostSession> {
     const connection = await engine.connect(host, { signal: options.signal });
-    let clients: AgentClients | undefined;
     try {
-      const local = await connection.forwardToLocal(options.agentSocket, { signal: options.signal });
-      clients = createAgentClients(`unix:${local}`, {}, options.operationId);
+      if (options.readOnlySocket !== undefined) {
+        try {
+          return await HostSession.attach(connection, host, options, options.readOnlySocket, 'read-only');
+        } catch (err) {
+          if (!unreachable(err)) throw err;
+          options.debug?.(
+            `${host}: the agent's read-only socket ${options.readOnlySocket} cannot be reached (${err instanceof Error ? err.message : String(err)}); using its admin socket ${options.agentSocket} (an agent older than the read-only socket, or an SSH account outside its group)`,
+          );
+        }
+      }
+      return await HostSession.attach(connection, host, options, options.agentSocket, 'admin');
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
+
+  /** Forwards `socket`, asks the agent's Info and checks it; the clients are closed on failure. */
+  private static async attach(connection: SshConnection, host: string, options: SessionOptions, socket: string, role: SessionRole): Promise<HostSession> {
+    const local = await connection.forwardToLocal(socket, { signal: options.signal });
+    const clients = createAgentClients(`unix:${local}`, {}, options.operationId);
+    try {
       const info = await unaryCall(clients.info, clients.info.getInfo, {}, { deadlineMs: options.callMs, signal: options.signal }).catch((err: unknown) => {
         throw fromStatus(err, host);
       });
@@ -58,10 +104,9 @@ export class HostSession {
       if (missing.length > 0) {
         throw failedPrecondition(`${host}: kvmclone-agent ${info.agentVersion} lacks ${missing.join(', ')}: upgrade kvmclone-agent on ${host} to ${KVMCLONE_VERSION}`);
       }
-      return new HostSession(host, connection, clients, info, options.callMs, options.agentSocket);
+      return new HostSession(host, connection, clients, info, options.callMs, options.agentSocket, socket, role);
     } catch (err) {
-      clients?.close();
-      await connection.close();
+      clients.close();
       throw err;
     }
   }

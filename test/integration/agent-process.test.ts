@@ -56,8 +56,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('the socket is 0660 in a 0755 directory', async () => {
+test('the socket and the read-only socket beside it are 0660 in a 0755 directory', async () => {
   assert.equal((await stat(socket)).mode & 0o777, 0o660);
+  assert.equal((await stat(join(dir, 'run', 'kvmclone', 'agent-ro.sock'))).mode & 0o777, 0o660);
   assert.equal((await stat(join(dir, 'run', 'kvmclone'))).mode & 0o777, 0o755);
 });
 
@@ -154,6 +155,7 @@ test('SIGTERM: STOPPING notified, socket removed, exit 0', async () => {
   agent.child.kill('SIGTERM');
   assert.equal(await agent.exited, 0);
   await assert.rejects(access(socket));
+  await assert.rejects(access(join(dir, 'run', 'kvmclone', 'agent-ro.sock')));
   const lines = (await readFile(notifyLog, 'utf8')).split('\n');
   assert.ok(lines.some((l) => l.startsWith('STOPPING=1')), lines.join('\n'));
   assert.ok(agent.output.some((l) => l.includes('"msg":"agent stopped"')), agent.output.join('\n'));

@@ -87,3 +87,42 @@ test('deploy/agent.yaml.example is a valid config, audit section included', asyn
   const options = await loadAgentOptions({ config: example });
   assert.deepEqual(options.audit, { file: '/var/log/kvmclone/audit.log', maxBytes: 64 * 1024 * 1024, keep: 8 });
 });
+
+test('the read-only socket: agent-ro.sock beside the socket by default, 0660, no group; --ro-socket and the file override it', async () => {
+  const defaults = await loadAgentOptions({ config: await file('ro-default.yaml', 'socket: /run/x/agent.sock\n') });
+  assert.equal(defaults.roSocket, '/run/x/agent-ro.sock');
+  assert.equal(defaults.roSocketMode, 0o660);
+  assert.equal(defaults.roSocketGroup, undefined);
+  const config = await file('ro.yaml', 'ro_socket: /run/y/ro.sock\nro_socket_mode: "0640"\nro_socket_group: 0\nsocket_group: "0"\n');
+  const fromFile = await loadAgentOptions({ config });
+  assert.deepEqual([fromFile.roSocket, fromFile.roSocketMode, fromFile.roSocketGroup, fromFile.socketGroup], ['/run/y/ro.sock', 0o640, 0, 0]);
+  assert.equal((await loadAgentOptions({ config, roSocket: '/tmp/ro.sock' })).roSocket, '/tmp/ro.sock');
+  // The contract's defaults, with no file at all.
+  const none = await loadAgentOptions({ config: await file('empty.yaml', '') });
+  assert.deepEqual([none.socket, none.roSocket], ['/run/kvmclone/agent.sock', '/run/kvmclone/agent-ro.sock']);
+});
+
+test('group names are resolved through NSS (getent) to numeric ids', async () => {
+  const options = await loadAgentOptions({ config: await file('groups.yaml', 'socket_group: root\nro_socket_group: nogroup\n') });
+  assert.equal(options.socketGroup, 0);
+  assert.equal(options.roSocketGroup, 65534);
+});
+
+test('bad read-only socket settings are named with the other problems, at once', async () => {
+  const config = await file(
+    'ro-bad.yaml',
+    'socket: /run/x/agent.sock\nro_socket: /run/x/agent.sock\nro_socket_mode: "0664"\nsocket_mode: "0606"\nro_socket_group: kvmclone-no-such-group\nsocket_group: kvmclone-no-such-admins\n',
+  );
+  await assert.rejects(loadAgentOptions({ config }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    const text = err.problems.join('\n');
+    assert.match(text, /^socket_mode: the socket must not be accessible to others/m);
+    assert.match(text, /^ro_socket_mode: the socket must not be accessible to others/m);
+    assert.match(text, /^ro_socket: \/run\/x\/agent\.sock is also the admin socket/m);
+    assert.match(text, /^ro_socket_group: no group named kvmclone-no-such-group \(getent group/m);
+    assert.match(text, /^socket_group: no group named kvmclone-no-such-admins/m);
+    assert.equal(err.problems.length, 5, text);
+    return true;
+  });
+  await assert.rejects(loadAgentOptions({ config: await file('ro-peer.yaml', 'peer_socket: /run/p.sock\nro_socket: /run/p.sock\n') }), /ro_socket: \/run\/p\.sock is also the peer socket/);
+});

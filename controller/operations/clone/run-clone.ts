@@ -7,7 +7,7 @@
 import { KvmcloneError } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import type { OperationStore } from '../../history/operation-store.js';
-import { OperationRun, type OperationDeps } from '../operation-run.js';
+import { ADMIN_ACCESS, OperationRun, type OperationDeps } from '../operation-run.js';
 import type { PlannedFile } from './clone-plan.js';
 import { preflightClone, type CloneRequest } from './preflight.js';
 import { rewriteDomainXml } from './domain-xml-rewrite.js';
@@ -54,7 +54,9 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
   const { id, revert } = op;
   try {
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
-    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS);
+    // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
+    const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
+    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS, access);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 

@@ -10,7 +10,7 @@ import { DEFAULT_BLOCK_SIZE, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import { openBrokeredPath, pullFile } from '../clone/transfer-files.js';
-import { OperationRun, type OperationDeps } from '../operation-run.js';
+import { ADMIN_ACCESS, OperationRun, type OperationDeps } from '../operation-run.js';
 import { diffBlocks, type BlockDiff } from './block-diff.js';
 import { defineFollowingSource } from './define-follow.js';
 import type { LiveOptions } from '../clone/preflight.js';
@@ -73,7 +73,11 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (unfinished && unfinished.state !== 'running') {
       reporter.info(`resuming after sync ${unfinished.id} (${unfinished.state}): blocks already in place are found by their hashes and not sent again`);
     }
-    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS);
+    // A dry run reads only (DescribeDomain, HashBlocks; with --live MapExtents/HashBlocks of views and StatImage):
+    // the read-only sockets — except the source of a --live dry run, whose point-in-time view (OpenLiveView, a
+    // backup job) is an admin call.
+    const access = req.dryRun ? ({ source: req.live ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
+    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS, access);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
