@@ -15,6 +15,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { permissionDenied } from '../../shared/errors.js';
+import { recordRefusal } from '../audit/audited-call.js';
+import type { AuditLog } from '../audit/audit-log.js';
 import { callerOf } from '../server/caller.js';
 import { READ_ONLY_METHODS, type SocketRole } from './method-roles.js';
 import { toStatus } from './to-status.js';
@@ -52,8 +54,13 @@ export function refusalOf(peer: string, path: string, sockets: RoleSockets): str
   return `${methodName(path)} changes the host and is not served on the read-only socket ${sockets[caller.role]}: call it on the admin socket ${sockets.admin}`;
 }
 
-/** The interceptor given to the agent's server (ServerOptions.interceptors). */
-export function roleGuard(sockets: RoleSockets, log: Logger): grpc.ServerInterceptor {
+/**
+ * The interceptor given to the agent's server (ServerOptions.interceptors).
+ * A refusal is an audit record too (a caller trying what its socket does not
+ * allow is what an operator reading the trail wants to see), on disk before
+ * the refusal is sent.
+ */
+export function roleGuard(sockets: RoleSockets, log: Logger, audit?: AuditLog): grpc.ServerInterceptor {
   return (method, call) => {
     const refusal = refusalOf(call.getPeer(), method.path, sockets);
     if (refusal === undefined) return new grpc.ServerInterceptingCall(call);
@@ -61,9 +68,11 @@ export function roleGuard(sockets: RoleSockets, log: Logger): grpc.ServerInterce
       start: (next) => {
         next({
           // The handler never starts: no metadata reaches it and no message is read.
-          onReceiveMetadata: () => {
+          onReceiveMetadata: (metadata) => {
             log.warn({ method: method.path, peer: call.getPeer() }, 'call refused on this socket');
-            call.sendStatus(toStatus(permissionDenied(refusal), log, method.path));
+            const status = toStatus(permissionDenied(refusal), log, method.path);
+            const refused = { getPath: () => method.path, getPeer: () => call.getPeer(), metadata };
+            void recordRefusal(audit, refused, status, log).finally(() => call.sendStatus(status));
           },
         });
       },

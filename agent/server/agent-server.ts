@@ -81,7 +81,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit };
   const roSocket = deps.roSocket ?? join(dirname(deps.socket), 'agent-ro.sock');
   // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
-  const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log)] });
+  const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
   const hashMemory = new HashMemory();
   const views = new LiveViews();
   const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit };

@@ -106,6 +106,12 @@ test('DefineDomain on the read-only socket: PERMISSION_DENIED, nothing defined; 
   const details = await rejectsWithStatus(unaryCall(ro.domain, ro.domain.defineDomain, { xml: XML('ro-refused'), operationId: '' }, DEADLINE), 'PERMISSION_DENIED');
   assertNamed(details, 'DefineDomain');
   assert.ok(!(await names()).includes('ro-refused'));
+  // The refusal is in the audit trail, with the caller the kernel saw (this process) and its code.
+  const records = (await readFile(join(harness.dir, 'audit', 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { method: string; code: string; caller: { pid: number; role: string } | null; vm: string | null });
+  const refusal = records.find((r) => r.method.endsWith('/DefineDomain') && r.code === 'PERMISSION_DENIED');
+  assert.ok(refusal, JSON.stringify(records));
+  assert.equal(refusal.caller?.pid, process.pid);
+  assert.equal(refusal.caller?.role, 'read-only');
   await unaryCall(admin.domain, admin.domain.defineDomain, { xml: XML('ro-refused'), operationId: '' }, DEADLINE);
   assert.ok((await names()).includes('ro-refused'));
 });
