@@ -11,10 +11,13 @@
  * the request) pass it; otherwise it is sniffed from the qcow2 magic, never
  * probed.
  */
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { runCommand } from '../process/run-command.js';
+import { fdPath, runWithFds } from '../process/run-with-fds.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { chainBlockdevOptions, checkImageChain, checkImageFormat, sniffFormat, type ChainLink, type ImageFormat } from './image-header.js';
+import { chainBlockdevOptions, checkImageChain, checkImageFormat, hasQcow2Magic, sniffFormat, type ChainLink, type ImageFormat } from './image-header.js';
 
 const infoSchema = z.object({
   filename: z.string(),
@@ -83,6 +86,22 @@ export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: I
   // Only this image's own header: its backing file is the chain's business, its data file is its own.
   if (fmt === 'qcow2') await checkImageChain(path, fmt, { headerOnly: true });
   return toInfo(await infoAs(path, fmt, signal));
+}
+
+/**
+ * `qemu-img info -f FORMAT` of an image the agent holds open (`path` is its
+ * resolved name, for what is reported): the header is checked from the
+ * descriptor, and qemu-img reads the same inode through `/dev/fd/3`, never
+ * the path (issue 10, hole 4). The backing path is the header's reference
+ * resolved against `path`'s directory, as qemu would.
+ */
+export async function qemuImgInfoOf(image: { fh: FileHandle; path: string }, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+  const fmt = format === undefined || format === '' ? ((await hasQcow2Magic(image.fh)) ? 'qcow2' : 'raw') : checkImageFormat(format);
+  if (fmt === 'qcow2') await checkImageChain(image.path, fmt, { headerOnly: true }, image.fh);
+  const out = await runWithFds('qemu-img', ['info', '-f', fmt, '--force-share', '--output=json', fdPath(0)], [image.fh.fd], { signal, timeoutMs: 60_000 });
+  const info = toInfo(infoSchema.parse(JSON.parse(out)));
+  const ref = info.backingReference;
+  return { ...info, path: image.path, backingPath: ref === '' ? '' : ref.startsWith('/') ? ref : join(dirname(image.path), ref) };
 }
 
 /**
