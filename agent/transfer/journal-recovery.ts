@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { readExactly } from '../disk/read-ahead.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import { openImage } from '../paths/open-beneath.js';
 import { fileApplyTarget, guestApplyTarget, type ApplyTarget } from './apply-target.js';
 import type { JournalHeader } from './journal-format.js';
 import { imageNameOfJournal, journalPathFor, openJournalLocked, syncDirectory } from './journal-file.js';
@@ -40,12 +41,14 @@ export interface SettleOptions {
   readonly runtimeDir?: string;
   /** Aborts a guest-layer apply's qemu-img and qemu-nbd start (none: an apply after a commit is not to be stopped). */
   readonly signal?: AbortSignal;
+  /** The image roots: the image is then opened beneath them (agent/paths/open-beneath.ts) rather than by path. */
+  readonly roots?: ImageRoots;
 }
 
 /** The apply target a journal's header asks for. */
 function applyTargetFor(header: JournalHeader, fh: FileHandle, image: string, options: SettleOptions): ApplyTarget {
   const layer = header.layer ?? 'file';
-  if (layer === 'file') return fileApplyTarget(fh, image);
+  if (layer === 'file') return fileApplyTarget(fh);
   if (options.runtimeDir === undefined) throw failedPrecondition(`the sync journal of ${image} applies through the image format, which needs the agent's runtime directory`);
   return guestApplyTarget(image, layer === 'guest-qcow2' ? 'qcow2' : 'raw', options.runtimeDir, options.signal ?? new AbortController().signal);
 }
@@ -74,14 +77,21 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
   }
   let target: FileHandle;
   try {
-    target = await open(image, constants.O_RDWR | constants.O_NOFOLLOW);
+    target = options.roots !== undefined ? (await openImage(options.roots, image, constants.O_RDWR, 'image')).fh : await open(image, constants.O_RDWR | constants.O_NOFOLLOW);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ELOOP') throw err;
+    const gone = errnoCode(err) === 'ENOENT' || (err instanceof KvmcloneError && err.code === 'NOT_FOUND');
+    const moved = errnoCode(err) === 'ELOOP' || (err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED');
+    if (!gone && !moved) throw err;
     await removeJournal(path);
-    return { outcome: 'foreign', reason: `the image ${image} is ${errnoCode(err) === 'ENOENT' ? 'gone' : 'now a symlink'}` };
+    return { outcome: 'foreign', reason: `the image ${image} is ${gone ? 'gone' : 'now a symlink or outside the roots'}` };
   }
   try {
     const ist = await target.stat({ bigint: true });
+    // A hard link may name a file outside the roots: the journal is not written into it (agent/paths/hard-links.ts).
+    if (ist.nlink > 1n) {
+      await removeJournal(path);
+      return { outcome: 'foreign', reason: `${image} has ${ist.nlink} hard links, and the agent does not write into a hard-linked image` };
+    }
     // st_ino decides; st_dev is compared with the journal's own (beside the image, so the same filesystem)
     // rather than with the recorded one, which may legitimately change across a reboot.
     if (!ist.isFile() || ist.ino !== check.header.ino || ist.dev !== st.dev) {
@@ -168,7 +178,7 @@ export async function recoverAllJournals(roots: ImageRoots, log: Logger, options
         const image = imageNameOfJournal(name);
         if (image === undefined) continue;
         try {
-          counts[(await recoverJournal(join(dir, image), log, options)).outcome] += 1;
+          counts[(await recoverJournal(join(dir, image), log, { ...options, roots })).outcome] += 1;
         } catch (err) {
           counts.failed += 1;
           const held = err instanceof KvmcloneError && err.code === 'ABORTED';
