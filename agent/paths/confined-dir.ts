@@ -104,6 +104,23 @@ export class ConfinedDir {
     }
   }
 
+  /** dev and ino of what stands at `name` (not following a symlink), or undefined: to check a name still holds an open file. */
+  identity(name: string): { dev: bigint; ino: bigint } | undefined {
+    let fd: number;
+    try {
+      fd = openat2(this.live, checkName(name), O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, 0, NAME_RESOLVE);
+    } catch (err) {
+      if (err instanceof ErrnoError && err.code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      return { dev: st.dev, ino: st.ino };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /**
    * Opens the regular file at `name` with `flags` (O_RDONLY, O_WRONLY or
    * O_RDWR); NOT_FOUND when absent, FAILED_PRECONDITION for a symlink or

@@ -101,6 +101,20 @@ export async function openParent(roots: ImageRoots, path: unknown, field = 'path
   throw keptChanging(field, String(path));
 }
 
+/**
+ * Opens the existing directory `path` beneath the roots (a sync journal's
+ * directory: the journal and its image are then both reached through it).
+ * The directory is the caller's to close.
+ */
+export async function openDirectory(roots: ImageRoots, path: unknown, field = 'path'): Promise<ConfinedDir> {
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+    const resolved = await roots.existing(path, field);
+    const fd = openResolved(roots, resolved, constants.O_RDONLY | constants.O_DIRECTORY, field);
+    if (fd !== undefined) return new ConfinedDir(fd, resolved);
+  }
+  throw keptChanging(field, String(path));
+}
+
 /** Runs `fn` with the directory of `path` open, and closes it however `fn` ends. */
 export async function withParent<T>(roots: ImageRoots, path: unknown, field: string, existing: boolean, fn: (parent: OpenedParent) => Promise<T>): Promise<T> {
   const parent = await openParent(roots, path, field, existing);

@@ -25,6 +25,7 @@
  */
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { Logger } from 'pino';
 import { chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
@@ -39,7 +40,8 @@ import { checkByteCount, MAX_IMAGE_BYTES, normalizeRanges, type ByteSpan } from 
 import { SpanSet } from '../disk/span-set.js';
 import { refuseHardLinked } from '../paths/hard-links.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { openImage } from '../paths/open-beneath.js';
+import type { ConfinedDir } from '../paths/confined-dir.js';
+import { openDirectory, openImage } from '../paths/open-beneath.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { journalPathFor } from './journal-file.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
@@ -115,6 +117,7 @@ export async function pullInPlace(
   await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
   let held: FileHandle | undefined;
+  let dir: ConfinedDir | undefined;
   try {
     // Opened once beneath the roots and held: the journal is bound to this inode, the apply must find
     // the same one (settleJournal), and the digest reads through this descriptor.
@@ -130,8 +133,10 @@ export async function pullInPlace(
       if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
     }
     // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
-    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir, roots: deps.roots });
-    const journal = await JournalWriter.create(journalPathFor(target), target);
+    // The journal and the image are reached through their directory, held open beneath the roots.
+    dir = await openDirectory(deps.roots, dirname(target), 'target_path');
+    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir, dir });
+    const journal = await JournalWriter.create(journalPathFor(target), target, dir);
     const log = deps.log.child({ target, journal: journal.path });
     let done = 0;
     let transferred = 0;
@@ -194,7 +199,7 @@ export async function pullInPlace(
     deps.hashMemory.forget(target);
     let newSize = Number(before.size);
     try {
-      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, roots: deps.roots });
+      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, dir });
       if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced or linked during the pull (${result.reason}); the sync was not applied`);
       if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
@@ -218,6 +223,7 @@ export async function pullInPlace(
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
     await held?.close();
+    dir?.close();
     source.close();
   }
 }

@@ -21,6 +21,11 @@ import { chunkHash } from '../../shared/block-hash.js';
 import type { ReadRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
 import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/agent/v1/StatImageResponse.js';
 import { RENAME, renameat2 } from '../../agent/native/libc.js';
+import { pino } from 'pino';
+import { ImageRoots } from '../../agent/paths/image-roots.js';
+import { journalPathFor } from '../../agent/transfer/journal-file.js';
+import { recoverJournal } from '../../agent/transfer/journal-recovery.js';
+import { JournalWriter } from '../../agent/transfer/journal-writer.js';
 import { call, collect, startDiskHarness, writeAll, type DiskHarness } from './disk-harness.js';
 
 const AT_FDCWD = -100;
@@ -113,8 +118,39 @@ test('writes: WriteRanges and CommitStaging through a swapped directory never cr
     });
   });
   console.log('WriteRanges + CommitStaging', writes);
-  assert.deepEqual(await readdir(join(h.outside, 'vm')), ['disk.raw'], 'nothing was created outside the roots');
+  assert.deepEqual((await readdir(join(h.outside, 'vm'))).filter((n) => n.endsWith('.kvmclone-staging') || n.startsWith('new-')), [], 'nothing was created outside the roots');
   assert.deepEqual(await readFile(join(h.outside, 'vm', 'disk.raw')), OUTSIDE, 'the file outside was not replaced');
   assert.ok((await stat(join(h.outside, 'vm'))).isDirectory());
   assert.ok(writes.inside > 0, 'some writes got through between swaps');
+});
+
+test('journal recovery through a swapped directory never applies, or removes, a journal outside the roots', async () => {
+  // Outside: an image and a committed journal for it, as if the root's directory were there.
+  const outsideImage = join(h.outside, 'vm', 'journaled.raw');
+  await writeFile(outsideImage, OUTSIDE);
+  const st = await stat(outsideImage, { bigint: true });
+  const writer = await JournalWriter.create(journalPathFor(outsideImage), outsideImage);
+  await writer.begin({ dev: st.dev, ino: st.ino, size: OUTSIDE.length });
+  const data = Buffer.alloc(1024, 'X');
+  await writer.addData(0, data, chunkHash(data));
+  await writer.commit();
+  await writer.close();
+  await writeFile(join(dir, 'journaled.raw'), INSIDE);
+  const roots = await ImageRoots.open([h.root]);
+  const log = pino({ level: 'silent' });
+  const outcomes = new Map<string, number>();
+  await racing(async () => {
+    const until = Date.now() + RACE_MS;
+    while (Date.now() < until) {
+      const outcome = await recoverJournal(join(dir, 'journaled.raw'), log, { roots }).then(
+        (r) => r.outcome,
+        (err: unknown) => (err instanceof Error ? err.name : String(err)),
+      );
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+  });
+  console.log('recoverJournal', outcomes);
+  assert.deepEqual(await readFile(outsideImage), OUTSIDE, 'the image outside the roots was not written');
+  assert.ok((await stat(journalPathFor(outsideImage))).isFile(), 'the journal outside the roots was not removed');
+  assert.deepEqual(await readFile(join(dir, 'journaled.raw')), INSIDE);
 });
