@@ -27,7 +27,8 @@ import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
 import type { LiveViews } from '../live/live-views.js';
 
-type GuardedCall = grpc.ServerUnaryCall<{ path: string }, unknown> | grpc.ServerWritableStream<{ path: string }, unknown>;
+type PeerRequest = { path: string; layer?: unknown };
+type GuardedCall = grpc.ServerUnaryCall<PeerRequest, unknown> | grpc.ServerWritableStream<PeerRequest, unknown>;
 type GuardDeps = { roots: ImageRoots; tickets: TicketRegistry; log: Logger };
 
 /**
@@ -59,7 +60,7 @@ class HandedImages {
  */
 async function admit(call: GuardedCall, deps: GuardDeps, handed: HandedImages, method: string): Promise<ReturnType<typeof toStatus> | Admission> {
   try {
-    const admission = await admitPeerCall(call.metadata.get(TICKET_METADATA)[0], call.request.path, deps);
+    const admission = await admitPeerCall(call.metadata.get(TICKET_METADATA)[0], call.request, deps);
     const { lease, grant } = admission;
     if (lease !== undefined) handed.hand(call.request, lease);
     const onRevoke = (): void => {

@@ -41,17 +41,22 @@ function notOnTicket(path: string): KvmcloneError {
 
 /**
  * Admits a peer call carrying `ticket` (undefined when the metadata has none)
- * for `path`; throws PERMISSION_DENIED (NO_TICKET first) otherwise.
+ * for `request.path` (at `request.layer`); throws PERMISSION_DENIED
+ * (NO_TICKET first) otherwise.
  */
-export async function admitPeerCall(ticket: unknown, path: string, deps: { roots: ImageRoots; tickets: TicketRegistry }): Promise<Admission> {
+export async function admitPeerCall(ticket: unknown, request: { readonly path: string; readonly layer?: unknown }, deps: { roots: ImageRoots; tickets: TicketRegistry }): Promise<Admission> {
   const grant = typeof ticket === 'string' ? deps.tickets.lookup(ticket) : undefined;
   if (grant === undefined) throw permissionDenied(NO_TICKET);
+  const { path } = request;
   // A live view's path names no file: it is checked for form and must be named by the ticket as it is.
   if (isViewPath(path)) {
     parseViewPath(path);
     if (!grant.allows(path)) throw notOnTicket(path);
     return { grant };
   }
+  // The guest layer of a file goes through qemu-img and qemu-nbd by path, which would resolve it again:
+  // kvmclone never asks a peer for it (live copies read views), so the peer socket refuses it.
+  if (request.layer === 'EXTENT_LAYER_GUEST') throw permissionDenied('the peer socket reads image files at the FILE layer only (the GUEST layer is read from live views)');
   let image;
   try {
     image = await openImage(deps.roots, path, constants.O_RDONLY, 'path');

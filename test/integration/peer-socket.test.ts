@@ -102,6 +102,10 @@ test('with a live ticket, a path it does not name is refused alike whether it ex
       for (const answer of await refusals(path, ticket)) answers.add(answer.replace(path, 'PATH'));
     }
     assert.deepEqual([...answers], ['PERMISSION_DENIED: the ticket does not name PATH']);
+    // The guest layer of a file would be resolved again by qemu: the peer socket serves the FILE layer only.
+    const guest = await statusOf(collect(client.HashBlocks({ path: join(root, 'named.raw'), blockSize: 65536, layer: 'EXTENT_LAYER_GUEST' }, withTicket(ticket))));
+    assert.equal(grpc.status[guest.code], 'PERMISSION_DENIED');
+    assert.match(guest.details, /FILE layer only/);
     const read = await collect<ReadRangesResponse__Output>(client.ReadRanges({ path: join(root, 'named.raw') }, withTicket(ticket)));
     assert.equal(read.reduce((n, m) => n + (m.data?.data.length ?? m.zero?.length ?? 0), 0), 64 * 1024, 'the named file is read');
   } finally {
