@@ -85,18 +85,23 @@ export class ConfinedDir {
     return join(this.path, name);
   }
 
+  /** An O_PATH descriptor of what stands at `name` (a symlink itself, not its target), or undefined. */
+  private handleAt(name: string): number | undefined {
+    try {
+      return openat2(this.live, checkName(name), O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, 0, NAME_RESOLVE);
+    } catch (err) {
+      if (err instanceof ErrnoError && err.code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
   /**
    * What stands at `name`, not following a symlink there (an lstat through
    * the descriptor); undefined when nothing does.
    */
   entry(name: string): Stats | undefined {
-    let fd: number;
-    try {
-      fd = openat2(this.live, checkName(name), O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, 0, NAME_RESOLVE);
-    } catch (err) {
-      if (err instanceof ErrnoError && err.code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const fd = this.handleAt(name);
+    if (fd === undefined) return undefined;
     try {
       return fstatSync(fd);
     } finally {
@@ -106,13 +111,8 @@ export class ConfinedDir {
 
   /** dev and ino of what stands at `name` (not following a symlink), or undefined: to check a name still holds an open file. */
   identity(name: string): { dev: bigint; ino: bigint } | undefined {
-    let fd: number;
-    try {
-      fd = openat2(this.live, checkName(name), O_PATH | constants.O_NOFOLLOW | O_CLOEXEC, 0, NAME_RESOLVE);
-    } catch (err) {
-      if (err instanceof ErrnoError && err.code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const fd = this.handleAt(name);
+    if (fd === undefined) return undefined;
     try {
       const st = fstatSync(fd, { bigint: true });
       return { dev: st.dev, ino: st.ino };
