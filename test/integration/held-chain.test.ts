@@ -52,8 +52,9 @@ test('map, chain and info of an overlay run on held descriptors and see both lay
 test('a link swapped after the check for a qcow2 naming an external data file is refused, not handed to qemu', async () => {
   const links = await checkImageChain(join(dir, 'top.qcow2'), 'qcow2', { roots });
   // The swap: a different qcow2, with a data file, renamed over the checked base.
+  // (An absolute data file name: qemu-img create resolves a relative one against its working directory.)
   await writeFile(join(dir, 'data.raw'), Buffer.alloc(0));
-  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'data_file=data.raw', join(dir, 'evil.qcow2'), '4M']);
+  await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${join(dir, 'data.raw')}`, join(dir, 'evil.qcow2'), '4M']);
   await rename(join(dir, 'evil.qcow2'), join(dir, 'base.qcow2'));
   await assert.rejects(holdChain(links), (err: unknown) => err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' && /external data file/.test(err.message));
 });
