@@ -8,42 +8,46 @@
  * by the time a sync removes a disk, the destination VM has been redefined
  * without it, so any user left is another VM.
  */
-import { lstat, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { errnoCode, failedPrecondition, invalidArgument, KvmcloneError } from '../../shared/errors.js';
 import type { RemoveImageResponse } from '../../shared/generated/kvmclone/agent/v1/RemoveImageResponse.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import { refuseHardLinked } from '../paths/hard-links.js';
+import { openParent, type OpenedParent } from '../paths/open-beneath.js';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import { filesInUse, userOf } from '../libvirt/domain-users.js';
 
-/** Removes `path` (confined); absent is success with removed = false. */
+/**
+ * Removes `path` (confined); absent is success with removed = false. The
+ * file's directory is opened once beneath the roots and the file is looked
+ * at (regular, one hard link) and unlinked through that descriptor.
+ */
 export async function removeImage(path: string, roots: ImageRoots, libvirt?: LibvirtPort, signal?: AbortSignal): Promise<RemoveImageResponse> {
-  let resolved: string;
+  let parent: OpenedParent;
   try {
-    resolved = await roots.existing(path, 'path');
+    parent = await openParent(roots, path, 'path', true);
   } catch (err) {
     if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return { removed: false };
     throw err;
   }
-  const st = await lstat(resolved);
-  if (!st.isFile()) throw invalidArgument(`path: ${resolved} is not a regular file`);
-  if (libvirt !== undefined) {
-    const user = userOf(await filesInUse(libvirt, undefined, signal), path, resolved);
-    if (user !== undefined) throw failedPrecondition(`path: ${resolved} is used by domain '${user}'; it was not removed`);
-  }
+  const { dir, name, path: resolved } = parent;
   try {
-    await unlink(resolved);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { removed: false };
-    throw err;
-  }
-  const dir = await open(dirname(resolved), constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
+    const st = dir.entry(name);
+    if (st === undefined) return { removed: false };
+    if (!st.isFile()) throw invalidArgument(`path: ${resolved} is not a regular file`);
+    refuseHardLinked(st.nlink, resolved, 'path', 'remove');
+    if (libvirt !== undefined) {
+      const user = userOf(await filesInUse(libvirt, undefined, signal), path, resolved);
+      if (user !== undefined) throw failedPrecondition(`path: ${resolved} is used by domain '${user}'; it was not removed`);
+    }
+    try {
+      dir.unlink(name);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return { removed: false };
+      throw err;
+    }
     await dir.sync();
+    return { removed: true };
   } finally {
-    await dir.close();
+    dir.close();
   }
-  return { removed: true };
 }

@@ -11,7 +11,8 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { aborted, errnoCode, failedPrecondition, notFound } from '../../shared/errors.js';
+import { aborted, errnoCode, failedPrecondition, KvmcloneError, notFound } from '../../shared/errors.js';
+import type { OpenedParent } from '../paths/open-beneath.js';
 
 interface FsExtFlock {
   flock(fd: number, flags: 'exnb', callback: (err: Error | null) => void): void;
@@ -19,9 +20,14 @@ interface FsExtFlock {
 
 const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtFlock;
 
+/** The staging file name, in the target's directory, of the target named `name` for one staging id. */
+export function stagingNameFor(name: string, id: string): string {
+  return `.${name}.${id}.kvmclone-staging`;
+}
+
 /** The staging path of `target` (already resolved under a root) for one staging id. */
 export function stagingPathFor(target: string, id: string): string {
-  return join(dirname(target), `.${basename(target)}.${id}.kvmclone-staging`);
+  return join(dirname(target), stagingNameFor(basename(target), id));
 }
 
 /** Takes an exclusive, non-blocking flock; ABORTED when another call holds it. */
@@ -52,6 +58,31 @@ export async function openStagingLocked(path: string, id: string, flags: number)
   try {
     await lockExclusive(fh, `staging file ${id}`);
     if (!(await fh.stat()).isFile()) throw failedPrecondition(`the staging path ${path} is not a regular file`);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * openStagingLocked through the target's directory, held open beneath the
+ * roots (agent/paths/open-beneath.ts): the staging file is looked up in that
+ * directory only, never through a symlink, and then locked. NOT_FOUND names
+ * the id.
+ * @param flags O_RDONLY, O_WRONLY or O_RDWR
+ */
+export async function openStagingIn(parent: OpenedParent, id: string, flags: number): Promise<FileHandle> {
+  const name = stagingNameFor(parent.name, id);
+  let fh: FileHandle;
+  try {
+    fh = await parent.dir.openFile(name, flags, 'staging_id');
+  } catch (err) {
+    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') throw notFound(`staging_id: no staging file ${id} exists beside the target (looked for ${parent.dir.pathOf(name)})`);
+    throw err;
+  }
+  try {
+    await lockExclusive(fh, `staging file ${id}`);
     return fh;
   } catch (err) {
     await fh.close();

@@ -10,21 +10,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
-import { errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
+import type { FileHandle } from 'node:fs/promises';
+import { failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
 import type { DataChunk__Output } from '../../shared/generated/kvmclone/agent/v1/DataChunk.js';
 import type { WriteOpen__Output } from '../../shared/generated/kvmclone/agent/v1/WriteOpen.js';
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import type { WriteRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesResponse.js';
 import { checkId } from '../../shared/validation.js';
+import { ErrnoError, FALLOC, fallocate } from '../native/libc.js';
+import { refuseHardLinked } from '../paths/hard-links.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { CommandError, runCommand } from '../process/run-command.js';
+import { openParent, type OpenedParent } from '../paths/open-beneath.js';
 import { checkChunk } from './chunk-check.js';
 import { OrderedWrites, writeFully } from './ordered-writes.js';
 import { DropBehind } from './page-cache.js';
 import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
 import { SpanSet } from './span-set.js';
-import { lockExclusive, openStagingLocked, stagingPathFor } from './staging-file.js';
+import { lockExclusive, openStagingIn, stagingNameFor } from './staging-file.js';
 
 /**
  * Writes in flight while the next message is checked. One: buffered writes to
@@ -46,50 +48,67 @@ class StagingSession {
   private readonly written = new SpanSet();
   readonly totals: WriteRangesResponse__Output;
 
+  readonly path: string;
+
   private constructor(
     private readonly fh: FileHandle,
-    readonly path: string,
+    /** The target's directory, held open: the staging file is removed through it, never by path. */
+    private readonly parent: OpenedParent,
+    private readonly name: string,
     readonly id: string,
     readonly size: number,
     /** Created by this call: holes are still holes, and failure removes it. */
     readonly created: boolean,
   ) {
-    this.totals = { stagingId: id, stagingPath: path, bytesWritten: 0, chunksWritten: 0, zeroBytes: 0 };
+    this.path = parent.dir.pathOf(name);
+    this.totals = { stagingId: id, stagingPath: this.path, bytesWritten: 0, chunksWritten: 0, zeroBytes: 0 };
     this.writes = new OrderedWrites(fh, WRITE_DEPTH);
     this.dropBehind = new DropBehind(fh.fd);
   }
 
-  /** Creates (empty staging_id) or reopens (resume) the staging file of an open message. */
+  /**
+   * Creates (empty staging_id) or reopens (resume) the staging file of an
+   * open message, in the target's directory opened once beneath the roots.
+   */
   static async open(request: WriteOpen__Output, roots: ImageRoots): Promise<StagingSession> {
     const size = checkImageSize(request.size);
     const resumeId = request.stagingId === '' ? undefined : checkId(request.stagingId, 'open.staging_id');
-    const target = await roots.forCreate(request.targetPath, 'open.target_path');
-    // An existing target is allowed here (a commit with replace overwrites it) but must be a file.
-    const existing = await lstat(target).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
-    if (existing !== undefined && !existing.isFile()) throw failedPrecondition(`open.target_path: ${target} exists and is not a regular file`);
-    if (resumeId !== undefined) {
-      const id = resumeId;
-      const path = stagingPathFor(target, id);
-      const fh = await openStagingLocked(path, id, constants.O_WRONLY);
-      const actual = (await fh.stat()).size;
-      if (actual !== size) {
-        await fh.close();
-        throw failedPrecondition(`open.size: staging file ${id} is ${actual} bytes but the resumed write declares ${size}`);
-      }
-      return new StagingSession(fh, path, id, size, false);
-    }
-    const id = randomUUID();
-    const path = stagingPathFor(target, id);
-    const fh = await open(path, 'wx', 0o600);
+    const parent = await openParent(roots, request.targetPath, 'open.target_path');
     try {
-      await lockExclusive(fh, `staging file ${id}`);
-      await fh.truncate(size);
+      // An existing target is allowed here (a commit with replace overwrites it) but must be a file of its own.
+      const existing = parent.dir.entry(parent.name);
+      if (existing !== undefined && !existing.isFile()) throw failedPrecondition(`open.target_path: ${parent.path} exists and is not a regular file`);
+      if (existing !== undefined) refuseHardLinked(existing.nlink, parent.path, 'open.target_path', 'write into');
+      if (resumeId !== undefined) {
+        const name = stagingNameFor(parent.name, resumeId);
+        const fh = await openStagingIn(parent, resumeId, constants.O_WRONLY);
+        const actual = (await fh.stat()).size;
+        if (actual !== size) {
+          await fh.close();
+          throw failedPrecondition(`open.size: staging file ${resumeId} is ${actual} bytes but the resumed write declares ${size}`);
+        }
+        return new StagingSession(fh, parent, name, resumeId, size, false);
+      }
+      const id = randomUUID();
+      const name = stagingNameFor(parent.name, id);
+      const fh = await parent.dir.createFile(name, constants.O_WRONLY, 0o600);
+      try {
+        await lockExclusive(fh, `staging file ${id}`);
+        await fh.truncate(size);
+      } catch (err) {
+        await fh.close();
+        try {
+          parent.dir.unlink(name);
+        } catch {
+          // already gone
+        }
+        throw err;
+      }
+      return new StagingSession(fh, parent, name, id, size, true);
     } catch (err) {
-      await fh.close();
-      await unlink(path).catch(() => undefined);
+      parent.dir.close();
       throw err;
     }
-    return new StagingSession(fh, path, id, size, true);
   }
 
   /** Applies one message after the open. */
@@ -122,10 +141,11 @@ class StagingSession {
     if (this.created && !this.written.overlaps(offset, length)) return;
     await this.writes.drain();
     try {
-      await runCommand('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), this.path], { timeoutMs: 60_000 });
+      // On the descriptor: no path is looked up again (issue 10, hole 4).
+      fallocate(this.fh.fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, offset, length);
     } catch (err) {
       // A filesystem without hole punching still gets the zeros, written out.
-      if (!(err instanceof CommandError && /not supported/i.test(err.stderr))) throw err;
+      if (!(err instanceof ErrnoError && err.code === 'EOPNOTSUPP')) throw err;
       for (let at = offset; at < offset + length; at += ZEROES.length) {
         await writeFully(this.fh, ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - at)), at);
       }
@@ -143,7 +163,16 @@ class StagingSession {
   async fail(keep = false): Promise<void> {
     await this.writes.settle();
     await this.fh.close().catch(() => undefined);
-    if (this.created && !keep) await unlink(this.path).catch(() => undefined);
+    try {
+      if (this.created && !keep) this.parent.dir.unlink(this.name);
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Closes the target's directory; after finish or fail. */
+  release(): void {
+    this.parent.dir.close();
   }
 }
 
@@ -190,5 +219,7 @@ export async function writeRanges(
   } catch (err) {
     await session.fail(announced);
     throw err;
+  } finally {
+    session.release();
   }
 }

@@ -6,25 +6,27 @@
  * the allocated size (not the virtual size) is what the destination must have
  * room for.
  */
-import { stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/agent/v1/StatImageResponse.js';
 import type { ImageFormat } from '../images/image-header.js';
-import { qemuImgInfo } from '../images/qemu-img.js';
+import { qemuImgInfoOf } from '../images/qemu-img.js';
 import { CommandError } from '../process/run-command.js';
 
 /**
- * Facts about the image at `resolved` (a path already confined by ImageRoots).
+ * Facts about an image opened beneath the roots (`path`: its resolved name),
+ * all taken through its descriptor: fstat, and qemu-img on `/dev/fd/3`.
  * The format is the caller's when it knows it, else qcow2 by its magic or raw:
  * never qemu's probe (image-header.ts); a qcow2 naming an external data file
  * is PERMISSION_DENIED.
  */
-export async function statImage(resolved: string, signal: AbortSignal, format?: ImageFormat): Promise<StatImageResponse__Output> {
-  const st = await stat(resolved, { bigint: true });
+export async function statImage(image: { fh: FileHandle; path: string }, signal: AbortSignal, format?: ImageFormat): Promise<StatImageResponse__Output> {
+  const resolved = image.path;
+  const st = await image.fh.stat({ bigint: true });
   if (!st.isFile()) throw invalidArgument(`path: ${resolved} is not a regular file`);
   let info;
   try {
-    info = await qemuImgInfo(resolved, signal, format);
+    info = await qemuImgInfoOf(image, signal, format);
   } catch (err) {
     if (err instanceof CommandError) throw failedPrecondition(`path: qemu-img cannot read ${resolved} as an image: ${err.stderr.slice(0, 500)}`);
     throw err;

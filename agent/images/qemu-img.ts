@@ -11,10 +11,14 @@
  * the request) pass it; otherwise it is sniffed from the qcow2 magic, never
  * probed.
  */
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
-import { runCommand } from '../process/run-command.js';
+import { fdPath, runWithFds } from '../process/run-with-fds.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { chainBlockdevOptions, checkImageChain, checkImageFormat, sniffFormat, type ChainLink, type ImageFormat } from './image-header.js';
+import { holdChain, heldChainSpec } from './held-chain.js';
+import { checkImageChain, checkImageFormat, hasQcow2Magic, sniffFormat, type ChainLink, type ImageFormat } from './image-header.js';
 
 const infoSchema = z.object({
   filename: z.string(),
@@ -68,35 +72,59 @@ export async function checkedChain(path: string, options: QemuImgOptions = {}): 
   return checkImageChain(path, await formatOf(path, options.format), { ...(options.roots && { roots: options.roots }) });
 }
 
-async function infoAs(path: string, format: ImageFormat, signal: AbortSignal | undefined): Promise<z.infer<typeof infoSchema>> {
-  const out = await runCommand('qemu-img', ['info', '-f', format, '--force-share', '--output=json', path], { signal, timeoutMs: 60_000 });
-  return infoSchema.parse(JSON.parse(out));
+/**
+ * `qemu-img info -f FORMAT` of one image (no chain). The image is opened once
+ * and everything — the format sniff, the header check (its own header only:
+ * no external data file), qemu-img itself — works on that descriptor, so the
+ * header checked is the header qemu reads (qemuImgInfoOf).
+ */
+export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+  // O_NONBLOCK: a FIFO in an image's place must not hang the agent.
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    return await qemuImgInfoOf({ fh, path }, signal, format);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
- * `qemu-img info -f FORMAT` of one image (no chain). Its header is checked
- * first (without following the backing file), so qemu never opens an external
- * data file.
+ * `qemu-img info -f FORMAT` of an image the agent holds open (`path` is its
+ * resolved name, for what is reported): the header is checked from the
+ * descriptor, and qemu-img reads the same inode through `/dev/fd/3`, never
+ * the path (issue 10, hole 4). The backing path is the header's reference
+ * resolved against `path`'s directory, as qemu would.
  */
-export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
-  const fmt = await formatOf(path, format);
-  // Only this image's own header: its backing file is the chain's business, its data file is its own.
-  if (fmt === 'qcow2') await checkImageChain(path, fmt, { headerOnly: true });
-  return toInfo(await infoAs(path, fmt, signal));
+export async function qemuImgInfoOf(image: { fh: FileHandle; path: string }, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+  const fmt = format === undefined || format === '' ? ((await hasQcow2Magic(image.fh)) ? 'qcow2' : 'raw') : checkImageFormat(format);
+  if (fmt === 'qcow2') await checkImageChain(image.path, fmt, { headerOnly: true }, image.fh);
+  const out = await runWithFds('qemu-img', ['info', '-f', fmt, '--force-share', '--output=json', fdPath(0)], [image.fh.fd], { signal, timeoutMs: 60_000 });
+  const info = toInfo(infoSchema.parse(JSON.parse(out)));
+  const ref = info.backingReference;
+  // As qemu combines them (no normalisation): what qemu-img reported when it was given the path.
+  return { ...info, path: image.path, backingPath: ref === '' ? '' : ref.startsWith('/') ? ref : `${dirname(image.path)}/${ref}` };
 }
 
 /**
  * The image first, then each backing file, nearest first: the chain walked
- * and checked by kvmclone, then `qemu-img info -f` of each link on its own.
+ * and checked by kvmclone, then held open (held-chain.ts) and `qemu-img info
+ * -f` run on each link's descriptor.
  */
 export async function qemuImgChain(path: string, signal?: AbortSignal, options: QemuImgOptions = {}): Promise<QemuImageInfo[]> {
-  const links = await checkedChain(path, options);
-  const infos: QemuImageInfo[] = [];
-  for (const link of links) {
-    const info = toInfo(await infoAs(link.path, link.format, signal));
-    infos.push({ ...info, path: link.path, ...(link.backingPath !== '' && { backingPath: link.backingPath }) });
+  const chain = await holdChain(await checkedChain(path, options));
+  try {
+    const infos: QemuImageInfo[] = [];
+    for (const [i, link] of chain.links.entries()) {
+      const out = await runWithFds('qemu-img', ['info', '-f', link.format, '--force-share', '--output=json', fdPath(0)], [chain.fds[i] as number], { signal, timeoutMs: 60_000 });
+      const info = toInfo(infoSchema.parse(JSON.parse(out)));
+      const ref = info.backingReference;
+      const backingPath = link.backingPath !== '' ? link.backingPath : ref === '' ? '' : ref.startsWith('/') ? ref : `${dirname(link.path)}/${ref}`;
+      infos.push({ ...info, path: link.path, backingPath });
+    }
+    return infos;
+  } finally {
+    await chain.close();
   }
-  return infos;
 }
 
 const mapSchema = z.array(
@@ -113,11 +141,16 @@ export interface GuestExtent {
 
 /**
  * `qemu-img map`: what the guest sees, through the format and its backing
- * chain — the chain checked first and handed to qemu link by link with each
- * driver stated (a `json:` filename), so qemu follows no reference itself.
+ * chain — the chain checked first, held open, and handed to qemu link by link
+ * through the descriptors with each driver stated (a `json:` filename), so
+ * qemu follows no reference and opens no name itself.
  */
 export async function qemuImgMap(path: string, signal?: AbortSignal, options: QemuImgOptions = {}): Promise<GuestExtent[]> {
-  const spec = `json:${JSON.stringify(chainBlockdevOptions(await checkedChain(path, options)))}`;
-  const out = await runCommand('qemu-img', ['map', '--force-share', '--output=json', spec], { signal, timeoutMs: 300_000 });
-  return mapSchema.parse(JSON.parse(out)).map((e) => ({ offset: e.start, length: e.length, data: e.data, zero: e.zero }));
+  const chain = await holdChain(await checkedChain(path, options));
+  try {
+    const out = await runWithFds('qemu-img', ['map', '--force-share', '--output=json', heldChainSpec(chain)], chain.fds, { signal, timeoutMs: 300_000 });
+    return mapSchema.parse(JSON.parse(out)).map((e) => ({ offset: e.start, length: e.length, data: e.data, zero: e.zero }));
+  } finally {
+    await chain.close();
+  }
 }

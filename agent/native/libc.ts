@@ -35,6 +35,10 @@ interface Bound {
   koffi: Koffi;
   getsockopt: (fd: number, level: number, name: number, out: Buffer, len: number[]) => number;
   syscall: (...args: unknown[]) => number | bigint;
+  renameat2: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
+  linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
+  unlinkat: (dirfd: number, path: string, flags: number) => number;
+  fallocate: (fd: number, mode: number, offset: number | bigint, length: number | bigint) => number;
 }
 
 let bound: Bound | undefined;
@@ -47,6 +51,10 @@ function lib(): Bound {
       koffi,
       getsockopt: libc.func('int getsockopt(int, int, int, _Out_ uint8_t *optval, _Inout_ uint32_t *optlen)') as Bound['getsockopt'],
       syscall: libc.func('long syscall(long, ...)') as Bound['syscall'],
+      renameat2: libc.func('int renameat2(int, const char *, int, const char *, unsigned int)') as Bound['renameat2'],
+      linkat: libc.func('int linkat(int, const char *, int, const char *, int)') as Bound['linkat'],
+      unlinkat: libc.func('int unlinkat(int, const char *, int)') as Bound['unlinkat'],
+      fallocate: libc.func('int fallocate64(int, int, int64_t, int64_t)') as Bound['fallocate'],
     };
   }
   return bound;
@@ -66,6 +74,7 @@ export class ErrnoError extends Error {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
   22: 'EINVAL', 24: 'EMFILE', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP', 11: 'EAGAIN',
+  5: 'EIO', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 39: 'ENOTEMPTY', 122: 'EDQUOT',
 };
 
 function fail(what: string): never {
@@ -103,4 +112,48 @@ export function openat2(dirfd: number, path: string, flags: number, mode: number
   const fd = Number(lib().syscall(nr, 'int', dirfd, 'str', path, 'uint8_t *', how, 'size_t', 24));
   if (fd < 0) fail(`openat2(${path})`);
   return fd;
+}
+
+/** `renameat2` flags (linux/fs.h). */
+export const RENAME = {
+  /** Fail with EEXIST instead of replacing an existing target. */
+  NOREPLACE: 1,
+  /** Swap the two names atomically (both must exist). */
+  EXCHANGE: 2,
+} as const;
+
+/**
+ * renameat2(olddirfd, oldname, newdirfd, newname, flags): a rename between
+ * directories the caller already holds open, so neither directory is looked
+ * up by path again — nothing swapped into a path after it was checked can
+ * redirect the move.
+ */
+export function renameat2(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags = 0): void {
+  if (lib().renameat2(olddirfd, oldname, newdirfd, newname, flags) !== 0) fail(`renameat2(${oldname}, ${newname})`);
+}
+
+/** linkat(olddirfd, oldname, newdirfd, newname, 0): a hard link between held directories; EEXIST when the new name is taken. */
+export function linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string): void {
+  if (lib().linkat(olddirfd, oldname, newdirfd, newname, 0) !== 0) fail(`linkat(${oldname}, ${newname})`);
+}
+
+/** unlinkat(dirfd, name, 0): removes a file's name from a held directory. */
+export function unlinkat(dirfd: number, name: string): void {
+  if (lib().unlinkat(dirfd, name, 0) !== 0) fail(`unlinkat(${name})`);
+}
+
+/** `fallocate` modes (linux/falloc.h). */
+export const FALLOC = {
+  KEEP_SIZE: 0x01,
+  PUNCH_HOLE: 0x02,
+} as const;
+
+/**
+ * fallocate(fd, mode, offset, length) on an open descriptor (EOPNOTSUPP where
+ * the filesystem cannot do `mode`). One system call, metadata only; it
+ * replaces running fallocate(1) by path, which re-resolved the path in
+ * another process for every zeroed range.
+ */
+export function fallocate(fd: number, mode: number, offset: number, length: number): void {
+  if (lib().fallocate(fd, mode, BigInt(offset), BigInt(length)) !== 0) fail('fallocate');
 }

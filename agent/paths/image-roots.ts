@@ -4,6 +4,7 @@
  * roots. The check happens on the resolved path, so a symlink inside a root
  * that points outside it is refused like the outside path itself.
  */
+import { constants, openSync } from 'node:fs';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { invalidArgument, notFound, permissionDenied, errnoCode } from '../../shared/errors.js';
@@ -11,7 +12,11 @@ import { checkAbsolutePath } from '../../shared/validation.js';
 
 /** Resolved, existing directories under which the agent may read and write images. */
 export class ImageRoots {
-  private constructor(readonly roots: readonly string[]) {}
+  private constructor(
+    readonly roots: readonly string[],
+    /** One descriptor per root, opened once at start: every file is opened beneath one of these (open-beneath.ts). */
+    private readonly fds: readonly number[],
+  ) {}
 
   /** Resolves the configured roots; each must exist and be a directory. */
   static async open(configured: readonly string[]): Promise<ImageRoots> {
@@ -28,7 +33,25 @@ export class ImageRoots {
       if (!(await stat(real)).isDirectory()) throw invalidArgument(`images root ${path} is not a directory`);
       if (!resolved.includes(real)) resolved.push(real);
     }
-    return new ImageRoots(resolved);
+    const fds = resolved.map((root) => openSync(root, constants.O_RDONLY | constants.O_DIRECTORY));
+    return new ImageRoots(resolved, fds);
+  }
+
+  /**
+   * The open root holding a resolved path, and the path relative to it ("."
+   * for the root itself): what openat2 under RESOLVE_BENEATH is given. The
+   * deepest root wins where roots nest. PERMISSION_DENIED outside every root.
+   */
+  locate(resolved: string, field = 'path'): { rootFd: number; relative: string } {
+    let best = -1;
+    this.roots.forEach((root, i) => {
+      const inside = resolved === root || resolved.startsWith(root === '/' ? '/' : `${root}/`);
+      if (inside && (best < 0 || root.length > (this.roots[best] as string).length)) best = i;
+    });
+    if (best < 0) throw permissionDenied(`${field}: ${resolved} is outside the agent's image roots`);
+    const root = this.roots[best] as string;
+    const relative = resolved === root ? '.' : resolved.slice(root === '/' ? 1 : root.length + 1);
+    return { rootFd: this.fds[best] as number, relative };
   }
 
   /** True when a resolved path is a root or lies beneath one. */

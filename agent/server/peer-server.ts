@@ -2,8 +2,11 @@
  * The peer socket: what a destination agent reaches through the SSH path the
  * controller brokers. It serves the read side of DiskService only, and every
  * call must carry a live ticket (metadata "kvmclone-ticket") that names the
- * requested path; everything else is PERMISSION_DENIED. Its socket is 0600:
- * only root (sshd's forward, as the login user root) can connect.
+ * requested path; everything else is PERMISSION_DENIED. The ticket is judged
+ * before the path is looked at, the image is opened once and handed to the
+ * handler, and a revoked ticket ends the calls running on it
+ * (agent/transfer/ticket-guard.ts). Its socket is 0600: only root (sshd's
+ * forward, as the login user root) can connect.
  */
 import * as grpc from '@grpc/grpc-js';
 import { dirname } from 'node:path';
@@ -11,6 +14,7 @@ import type { Logger } from 'pino';
 import { permissionDenied } from '../../shared/errors.js';
 import type { DiskServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DiskService.js';
 import { loadAgentProto } from '../../shared/proto.js';
+import type { ImageLease, ImageLeaser } from '../disk/image-lease.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { RpcDeps } from '../rpc/handlers.js';
 import { toStatus } from '../rpc/to-status.js';
@@ -18,27 +22,67 @@ import { WideWindowServer } from '../rpc/wide-window-server.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { createDiskService } from '../services/disk-service.js';
 import { TICKET_METADATA } from '../transfer/pull-image.js';
+import { admitPeerCall, type Admission } from '../transfer/ticket-guard.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { recordRefusal, type AuditableCall } from '../audit/audited-call.js';
-import { isViewPath, parseViewPath } from '../live/view-path.js';
 import type { LiveViews } from '../live/live-views.js';
 
-type GuardedCall = { metadata: grpc.Metadata; request: { path: string } };
+type PeerRequest = { path: string; layer?: unknown };
+type GuardedCall = grpc.ServerUnaryCall<PeerRequest, unknown> | grpc.ServerWritableStream<PeerRequest, unknown>;
+type GuardDeps = { roots: ImageRoots; tickets: TicketRegistry; log: Logger };
 
-/** Checks the ticket of a call; resolves with the refusal status, or undefined when allowed. */
-async function refusal(call: GuardedCall, deps: { roots: ImageRoots; tickets: TicketRegistry; log: Logger }, method: string): Promise<ReturnType<typeof toStatus> | undefined> {
+/**
+ * Images the guard opened and checked, waiting for their call's handler
+ * (keyed by the call's request object, which the handler receives as is).
+ */
+class HandedImages {
+  private readonly waiting = new WeakMap<object, ImageLease>();
+
+  hand(request: object, lease: ImageLease): void {
+    this.waiting.set(request, lease);
+  }
+
+  /** The peer DiskService's leaser: the handed descriptor, never a fresh resolution of the path. */
+  readonly leaser: ImageLeaser = async (request) => {
+    const lease = this.waiting.get(request);
+    if (lease === undefined) throw new Error('peer call without the image its ticket was checked against');
+    this.waiting.delete(request);
+    return lease;
+  };
+}
+
+/**
+ * Admits a call (ticket first, then one open: agent/transfer/ticket-guard.ts)
+ * and arranges its end: the handed image is released when the call ends, and
+ * revoking the ticket stops the handler — file reads through the lease's
+ * signal (PERMISSION_DENIED, revoked), anything else (a live view, the guest
+ * layer) as a cancelled call.
+ */
+async function admit(call: GuardedCall, deps: GuardDeps, handed: HandedImages, method: string): Promise<ReturnType<typeof toStatus> | Admission> {
   try {
-    const ticket = call.metadata.get(TICKET_METADATA)[0];
-    if (typeof ticket !== 'string') throw permissionDenied('the peer socket needs a ticket');
-    // A live view's path names no file: it is checked for form and must be named by the ticket as it is.
-    const resolved = isViewPath(call.request.path) ? (parseViewPath(call.request.path), call.request.path) : await deps.roots.existing(call.request.path, 'path');
-    if (deps.tickets.allows(ticket, resolved) === undefined) throw permissionDenied(`no live ticket allows reading ${resolved}`);
-    return undefined;
+    const admission = await admitPeerCall(call.metadata.get(TICKET_METADATA)[0], call.request, deps);
+    const { lease, grant } = admission;
+    if (lease !== undefined) handed.hand(call.request, lease);
+    const onRevoke = (): void => {
+      if (lease === undefined) call.emit('cancelled', 'revoked');
+    };
+    grant.signal.addEventListener('abort', onRevoke, { once: true });
+    const ended = (): void => {
+      grant.signal.removeEventListener('abort', onRevoke);
+      void lease?.release();
+    };
+    call.once('finish', ended);
+    call.once('cancelled', ended);
+    return admission;
   } catch (err) {
     return toStatus(err, deps.log, method);
   }
+}
+
+function isAdmission(x: ReturnType<typeof toStatus> | Admission): x is Admission {
+  return 'grant' in x;
 }
 
 /**
@@ -46,7 +90,7 @@ async function refusal(call: GuardedCall, deps: { roots: ImageRoots; tickets: Ti
  * calls that are not read-only (ReadRanges without a ticket, any write) are
  * audit records too: they are what a probe of the forwarded socket looks like.
  */
-function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoots; tickets: TicketRegistry; log: Logger; audit?: AuditLog | undefined }): grpc.UntypedServiceImplementation {
+function guardedDiskService(inner: DiskServiceHandlers, deps: GuardDeps & { audit?: AuditLog | undefined }, handed: HandedImages): grpc.UntypedServiceImplementation {
   const refuse = async (call: unknown, status: ReturnType<typeof toStatus>): Promise<ReturnType<typeof toStatus>> => {
     await recordRefusal(deps.audit, call as AuditableCall, status, deps.log);
     return status;
@@ -54,12 +98,18 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoot
   const unary =
     (name: string, handler: grpc.handleUnaryCall<{ path: string }, unknown>): grpc.handleUnaryCall<{ path: string }, unknown> =>
     (call, callback) => {
-      void refusal(call, deps, name).then(async (status) => (status ? callback(await refuse(call, status)) : handler(call, callback)));
+      void admit(call, deps, handed, name).then(async (result) => {
+        if (!isAdmission(result)) return callback(await refuse(call, result));
+        handler(call, (err, value) => {
+          void result.lease?.release();
+          callback(err, value);
+        });
+      });
     };
   const stream =
     (name: string, handler: grpc.handleServerStreamingCall<{ path: string }, unknown>): grpc.handleServerStreamingCall<{ path: string }, unknown> =>
     (call) => {
-      void refusal(call, deps, name).then(async (status) => (status ? call.emit('error', await refuse(call, status)) : handler(call)));
+      void admit(call, deps, handed, name).then(async (result) => (isAdmission(result) ? handler(call) : call.emit('error', await refuse(call, result))));
     };
   const readOnly: grpc.handleUnaryCall<unknown, unknown> = (call, callback) =>
     void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status));
@@ -89,8 +139,9 @@ export async function startPeerServer(deps: {
 }): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
-  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, runtimeDir: dirname(deps.socket), views: deps.views });
-  server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log, audit: deps.rpc.audit }));
+  const handed = new HandedImages();
+  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, runtimeDir: dirname(deps.socket), views: deps.views, images: handed.leaser });
+  server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log, audit: deps.rpc.audit }, handed));
   await prepareSocketPath(deps.socket);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),

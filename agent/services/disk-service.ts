@@ -4,11 +4,10 @@
  * This file holds only the wiring and the order of checks: every request
  * field is validated first (INVALID_ARGUMENT naming the field), then every
  * path is confined to the image roots (PERMISSION_DENIED) before any file is
- * opened, and images are opened without following a symlink swapped in after
- * the check.
+ * opened, and an image is opened once, beneath its root's descriptor, with
+ * every later step on that descriptor (agent/paths/open-beneath.ts).
  */
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { DiskServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DiskService.js';
 import type { Extent as WireExtent } from '../../shared/generated/kvmclone/agent/v1/Extent.js';
 import type { MapExtentsResponse } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
@@ -29,6 +28,7 @@ import type { LiveViews } from '../live/live-views.js';
 import { isViewPath } from '../live/view-path.js';
 import { viewDigestImage, viewHashBlocks, viewMapExtents, viewReadRanges, viewStatImage } from '../live/view-disk-calls.js';
 import { invalidArgument, notFound } from '../../shared/errors.js';
+import { openingLeaser, withLease, type ImageLeaser } from '../disk/image-lease.js';
 
 /** What DiskService needs from the agent. */
 export interface DiskServiceDeps {
@@ -42,6 +42,12 @@ export interface DiskServiceDeps {
   readonly views?: LiveViews;
   /** libvirt, for RemoveImage to refuse deleting a file a defined domain uses (absent on the peer socket, where RemoveImage is refused anyway). */
   readonly libvirt?: LibvirtPort;
+  /**
+   * How the read calls get their image; by default they open it beneath the
+   * roots themselves. The peer socket hands over the descriptor its ticket
+   * was checked against (agent/server/peer-server.ts).
+   */
+  readonly images?: ImageLeaser;
 }
 
 /** Extents per MapExtents message (~15 bytes each on the wire). */
@@ -52,31 +58,6 @@ const WIRE_KIND: Readonly<Record<ExtentKind, WireExtent['kind']>> = {
   hole: 'EXTENT_KIND_HOLE',
   zero: 'EXTENT_KIND_ZERO',
 };
-
-/** Opens a confined image read-only: a regular file, its size taken once. */
-async function openImage(roots: ImageRoots, path: string): Promise<{ fh: FileHandle; size: number; resolved: string }> {
-  const resolved = await roots.existing(path, 'path');
-  const fh = await open(resolved, constants.O_RDONLY | constants.O_NOFOLLOW);
-  const st = await fh.stat().catch(async (err: unknown) => {
-    await fh.close();
-    throw err;
-  });
-  if (!st.isFile()) {
-    await fh.close();
-    throw invalidArgument(`path: ${resolved} is not a regular file`);
-  }
-  return { fh, size: st.size, resolved };
-}
-
-/** Runs `fn` on an open image (`resolved`: its confined path) and closes it however `fn` ends. */
-async function withImage<T>(roots: ImageRoots, path: string, fn: (fh: FileHandle, size: number, resolved: string) => Promise<T>): Promise<T> {
-  const { fh, size, resolved } = await openImage(roots, path);
-  try {
-    return await fn(fh, size, resolved);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Sends extents in messages of EXTENTS_PER_MESSAGE; always at least one, so `size` always arrives. */
 async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, size: number, send: StreamSink<MapExtentsResponse>): Promise<void> {
@@ -96,13 +77,17 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
 /** Builds the DiskService handlers for the agent's gRPC server. */
 export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const { rpc, roots, hashMemory } = deps;
+  const lease = deps.images ?? openingLeaser(roots);
+  /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's). */
+  const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> =>
+    withLease(await lease(req, 'path'), ctx.signal, (image, signal) => fn(image.fh, image.size, image.path, signal));
   /** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
   const views = (): LiveViews => {
     if (deps.views === undefined) throw notFound('this service has no live views');
     return deps.views;
   };
   return {
-    StatImage: unary('StatImage', rpc, async (req, ctx) => (isViewPath(req.path) ? viewStatImage(views(), req.path) : statImage(await roots.existing(req.path, 'path'), ctx.signal))),
+    StatImage: unary('StatImage', rpc, async (req, ctx) => (isViewPath(req.path) ? viewStatImage(views(), req.path) : withImage(req, ctx, (fh, _size, path, signal) => statImage({ fh, path }, signal)))),
 
     MapExtents: serverStream('MapExtents', rpc, async (req, send, ctx) => {
       if (isViewPath(req.path)) return viewMapExtents(views(), req, ctx, (extents, size) => sendExtents(extents, size, send));
@@ -115,7 +100,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
         return sendExtents(extents, size, send);
       }
       if (layer !== 'EXTENT_LAYER_FILE' && layer !== 'EXTENT_LAYER_UNSPECIFIED') throw invalidArgument(`layer: ${String(layer)} is not a known extent layer`);
-      return withImage(roots, req.path, (fh, size) => sendExtents(mapFileExtents(fh, size, req.detectZeroes, ctx.signal), size, send));
+      return withImage(req, ctx, (fh, size, _path, signal) => sendExtents(mapFileExtents(fh, size, req.detectZeroes, signal), size, send));
     }),
 
     HashBlocks: serverStream('HashBlocks', rpc, async (req, send, ctx) => {
@@ -126,9 +111,9 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       if (offset % blockSize !== 0) throw invalidArgument(`offset: ${offset} is not a multiple of block_size ${blockSize}`);
       if (isViewPath(req.path)) return viewHashBlocks(views(), req.path, { blockSize, offset, length, batchBlocks }, send, ctx);
       if (isGuestLayer(req.layer)) return guestHashBlocks(req.path, { blockSize, offset, length, batchBlocks }, send, ctx, deps);
-      await withImage(roots, req.path, async (fh, size, resolved) => {
+      await withImage(req, ctx, async (fh, size, resolved, signal) => {
         let sent = false;
-        for await (const batch of rememberedHashBlocks(fh, resolved, size, { blockSize, offset, length, batchBlocks }, hashMemory, ctx.signal)) {
+        for await (const batch of rememberedHashBlocks(fh, resolved, size, { blockSize, offset, length, batchBlocks }, hashMemory, signal)) {
           await send({ offset: batch.offset, blockSize, blockCount: batch.blockCount, hashes: batch.hashes, fileSize: size });
           sent = true;
         }
@@ -142,14 +127,14 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
         ? viewDigestImage(views(), req, ctx)
         : req.ranges.length > 0
           ? Promise.reject(invalidArgument('ranges: only a live view is digested by ranges'))
-          : isGuestLayer(req.layer) ? guestDigestImage(req.path, ctx, deps) : withImage(roots, req.path, async (fh, size, resolved) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, ctx.signal) })),
+          : isGuestLayer(req.layer) ? guestDigestImage(req.path, ctx, deps) : withImage(req, ctx, async (fh, size, resolved, signal) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, signal) })),
     ),
 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
       if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
       const chunkSize = checkChunkSize(req.chunkSize);
-      await withImage(roots, req.path, async (fh, size, resolved) => {
-        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, ctx.signal, req.blockHashes);
+      await withImage(req, ctx, async (fh, size, resolved, signal) => {
+        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes);
         ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
       });
     }),

@@ -14,7 +14,9 @@ import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
-import { aborted, errnoCode } from '../../shared/errors.js';
+import { aborted, errnoCode, KvmcloneError } from '../../shared/errors.js';
+import { ErrnoError } from '../native/libc.js';
+import type { ConfinedDir } from '../paths/confined-dir.js';
 
 interface FsExtFlock {
   flock(fd: number, flags: 'exnb', callback: (err: Error | null) => void): void;
@@ -115,4 +117,65 @@ export async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/*
+ * The same three operations through the journal's directory held open beneath
+ * the roots (agent/paths/open-beneath.ts): no path is resolved again, and no
+ * symlink is followed at the journal's name (issue 10, hole 4). In-place
+ * pulls and start-up recovery use these; the path forms above remain for
+ * tools and tests that have no roots.
+ */
+
+/** True when `name` in `dir` still names the inode open in `fh`. */
+async function stillNamedIn(fh: FileHandle, dir: ConfinedDir, name: string): Promise<boolean> {
+  const held = await fh.stat({ bigint: true });
+  const named = dir.identity(name);
+  return named !== undefined && named.dev === held.dev && named.ino === held.ino;
+}
+
+/** createJournalLocked for the journal `name` in the held directory `dir`. */
+export async function createJournalLockedIn(dir: ConfinedDir, name: string, image: string): Promise<FileHandle> {
+  let fh: FileHandle;
+  try {
+    fh = await dir.createFile(name, constants.O_RDWR, 0o600);
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') throw busy(image);
+    throw err;
+  }
+  try {
+    await lockExclusive(fh, image);
+    if (!(await stillNamedIn(fh, dir, name))) throw busy(image);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * openJournalLocked for the journal `name` in the held directory `dir`;
+ * undefined when there is none. Anything but a regular file in a journal's
+ * place (a symlink) throws ELOOP, for the caller to judge, as the path form does.
+ */
+export async function openJournalLockedIn(dir: ConfinedDir, name: string, image: string): Promise<FileHandle | undefined> {
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    let fh: FileHandle;
+    try {
+      fh = await dir.openFile(name, constants.O_RDWR, 'journal');
+    } catch (err) {
+      if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined;
+      if (err instanceof KvmcloneError && err.code === 'FAILED_PRECONDITION') throw new ErrnoError(40, 'ELOOP', `journal ${dir.pathOf(name)}`);
+      throw err;
+    }
+    try {
+      await lockExclusive(fh, image);
+      if (await stillNamedIn(fh, dir, name)) return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    await fh.close();
+  }
+  throw busy(image);
 }

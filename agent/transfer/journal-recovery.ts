@@ -15,14 +15,16 @@
  */
 import { constants } from 'node:fs';
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { errnoCode, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { readExactly } from '../disk/read-ahead.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import type { ConfinedDir } from '../paths/confined-dir.js';
+import { openDirectory, openImage } from '../paths/open-beneath.js';
 import { fileApplyTarget, guestApplyTarget, type ApplyTarget } from './apply-target.js';
 import type { JournalHeader } from './journal-format.js';
-import { imageNameOfJournal, journalPathFor, openJournalLocked, syncDirectory } from './journal-file.js';
+import { imageNameOfJournal, journalPathFor, openJournalLocked, openJournalLockedIn, syncDirectory } from './journal-file.js';
 import { checkJournal, forEachRecord, type ReadAt } from './journal-reader.js';
 
 /** What became of a journal: applied and removed, removed unapplied, or there was none. */
@@ -40,20 +42,44 @@ export interface SettleOptions {
   readonly runtimeDir?: string;
   /** Aborts a guest-layer apply's qemu-img and qemu-nbd start (none: an apply after a commit is not to be stopped). */
   readonly signal?: AbortSignal;
+  /**
+   * The image roots: the journal's directory is then opened beneath them
+   * (agent/paths/open-beneath.ts), and the journal and the image are reached
+   * through it rather than by path.
+   */
+  readonly roots?: ImageRoots;
+  /** The directory of the journal and its image, already held open beneath the roots (an in-place pull's). */
+  readonly dir?: ConfinedDir;
 }
 
 /** The apply target a journal's header asks for. */
 function applyTargetFor(header: JournalHeader, fh: FileHandle, image: string, options: SettleOptions): ApplyTarget {
   const layer = header.layer ?? 'file';
-  if (layer === 'file') return fileApplyTarget(fh, image);
+  if (layer === 'file') return fileApplyTarget(fh);
   if (options.runtimeDir === undefined) throw failedPrecondition(`the sync journal of ${image} applies through the image format, which needs the agent's runtime directory`);
   return guestApplyTarget(image, layer === 'guest-qcow2' ? 'qcow2' : 'raw', options.runtimeDir, options.signal ?? new AbortController().signal);
 }
 
-/** Removes a journal for good: unlinked, and the unlink made durable. */
-async function removeJournal(path: string): Promise<void> {
-  await unlink(path).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
-  await syncDirectory(dirname(path));
+/** Removes a journal for good: unlinked, and the unlink made durable (through `dir` when it is held). */
+async function removeJournal(path: string, dir?: ConfinedDir): Promise<void> {
+  if (dir === undefined) {
+    await unlink(path).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
+    await syncDirectory(dirname(path));
+    return;
+  }
+  try {
+    dir.unlink(basename(path));
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+  await dir.sync();
+}
+
+/** Opens the image a journal is for, read-write: through the held directory, beneath the roots, or by path. */
+async function openImageFor(image: string, options: SettleOptions): Promise<FileHandle> {
+  if (options.dir !== undefined) return options.dir.openFile(basename(image), constants.O_RDWR, 'image');
+  if (options.roots !== undefined) return (await openImage(options.roots, image, constants.O_RDWR, 'image')).fh;
+  return open(image, constants.O_RDWR | constants.O_NOFOLLOW);
 }
 
 /**
@@ -69,23 +95,30 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
   const read: ReadAt = (position, length) => readExactly(fh, position, length);
   const check = st.isFile() ? await checkJournal(read, size) : { state: 'corrupt' as const, reason: 'it is not a regular file' };
   if (check.state !== 'committed') {
-    await removeJournal(path);
+    await removeJournal(path, options.dir);
     return { outcome: 'discarded', reason: `${check.state}: ${check.reason}` };
   }
   let target: FileHandle;
   try {
-    target = await open(image, constants.O_RDWR | constants.O_NOFOLLOW);
+    target = await openImageFor(image, options);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ELOOP') throw err;
-    await removeJournal(path);
-    return { outcome: 'foreign', reason: `the image ${image} is ${errnoCode(err) === 'ENOENT' ? 'gone' : 'now a symlink'}` };
+    const gone = errnoCode(err) === 'ENOENT' || (err instanceof KvmcloneError && err.code === 'NOT_FOUND');
+    const moved = errnoCode(err) === 'ELOOP' || (err instanceof KvmcloneError && (err.code === 'PERMISSION_DENIED' || err.code === 'FAILED_PRECONDITION' || err.code === 'INVALID_ARGUMENT'));
+    if (!gone && !moved) throw err;
+    await removeJournal(path, options.dir);
+    return { outcome: 'foreign', reason: `the image ${image} is ${gone ? 'gone' : 'now a symlink or outside the roots'}` };
   }
   try {
     const ist = await target.stat({ bigint: true });
+    // A hard link may name a file outside the roots: the journal is not written into it (agent/paths/hard-links.ts).
+    if (ist.nlink > 1n) {
+      await removeJournal(path, options.dir);
+      return { outcome: 'foreign', reason: `${image} has ${ist.nlink} hard links, and the agent does not write into a hard-linked image` };
+    }
     // st_ino decides; st_dev is compared with the journal's own (beside the image, so the same filesystem)
     // rather than with the recorded one, which may legitimately change across a reboot.
     if (!ist.isFile() || ist.ino !== check.header.ino || ist.dev !== st.dev) {
-      await removeJournal(path);
+      await removeJournal(path, options.dir);
       return { outcome: 'foreign', reason: `it was written for inode ${check.header.ino} but ${image} is inode ${ist.ino}${ist.isFile() ? '' : ' and not a regular file'}` };
     }
     const apply = applyTargetFor(check.header, target, image, options);
@@ -104,7 +137,7 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
   } finally {
     await target.close();
   }
-  await removeJournal(path);
+  await removeJournal(path, options.dir);
   return { outcome: 'replayed', header: check.header, records: check.records };
 }
 
@@ -114,13 +147,28 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
  * pull and, through recoverAllJournals, at agent start-up.
  */
 export async function recoverJournal(image: string, log: Logger, options: SettleOptions = {}): Promise<JournalOutcome> {
+  if (options.dir === undefined && options.roots !== undefined) {
+    let dir: ConfinedDir;
+    try {
+      dir = await openDirectory(options.roots, dirname(image), 'image');
+    } catch (err) {
+      // No directory, no journal in it.
+      if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return { outcome: 'none' };
+      throw err;
+    }
+    try {
+      return await recoverJournal(image, log, { ...options, dir });
+    } finally {
+      dir.close();
+    }
+  }
   const path = journalPathFor(image);
   let fh: FileHandle | undefined;
   try {
-    fh = await openJournalLocked(path, image);
+    fh = options.dir === undefined ? await openJournalLocked(path, image) : await openJournalLockedIn(options.dir, basename(path), image);
   } catch (err) {
     if (errnoCode(err) !== 'ELOOP') throw err;
-    await removeJournal(path);
+    await removeJournal(path, options.dir);
     log.warn({ image, journal: path }, 'a symlink stood where a sync journal belongs: removed it');
     return { outcome: 'discarded', reason: 'it was a symlink' };
   }
@@ -168,7 +216,7 @@ export async function recoverAllJournals(roots: ImageRoots, log: Logger, options
         const image = imageNameOfJournal(name);
         if (image === undefined) continue;
         try {
-          counts[(await recoverJournal(join(dir, image), log, options)).outcome] += 1;
+          counts[(await recoverJournal(join(dir, image), log, { ...options, roots })).outcome] += 1;
         } catch (err) {
           counts.failed += 1;
           const held = err instanceof KvmcloneError && err.code === 'ABORTED';

@@ -11,10 +11,11 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
+import type { ConfinedDir } from '../paths/confined-dir.js';
 import { chunkHash } from '../../shared/block-hash.js';
 import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
-import { createJournalLocked, syncDirectory } from './journal-file.js';
+import { createJournalLocked, createJournalLockedIn, syncDirectory } from './journal-file.js';
 
 /**
  * Appends in flight while the next chunk arrives (positions are known up
@@ -56,6 +57,8 @@ export class JournalWriter {
   private constructor(
     readonly path: string,
     readonly fh: FileHandle,
+    /** The journal's directory held open beneath the roots, when the pull has one: created and removed through it. */
+    private readonly dir?: ConfinedDir,
   ) {}
 
   /**
@@ -63,12 +66,15 @@ export class JournalWriter {
    * whole pull; the new name is made durable at once (fdatasync of the file
    * does not cover its directory entry, and a committed journal that vanished
    * in a crash would leave a half-applied image behind). ABORTED if a journal
-   * exists.
+   * exists. With `dir` (the directory of `path`, held open beneath the
+   * roots) everything goes through that descriptor; it stays the caller's.
    */
-  static async create(path: string, image: string): Promise<JournalWriter> {
-    const writer = new JournalWriter(path, await createJournalLocked(path, image));
+  static async create(path: string, image: string, dir?: ConfinedDir): Promise<JournalWriter> {
+    const fh = dir === undefined ? await createJournalLocked(path, image) : await createJournalLockedIn(dir, basename(path), image);
+    const writer = new JournalWriter(path, fh, dir);
     try {
-      await syncDirectory(dirname(path));
+      if (dir === undefined) await syncDirectory(dirname(path));
+      else await dir.sync();
       return writer;
     } catch (err) {
       await writer.discard();
@@ -141,7 +147,14 @@ export class JournalWriter {
     if (this.state === 'closed') return;
     await Promise.allSettled(this.pending.splice(0));
     // Unlink while still holding the lock, so nobody can lock the name in between.
-    await unlink(this.path).catch(() => undefined);
+    if (this.dir === undefined) await unlink(this.path).catch(() => undefined);
+    else {
+      try {
+        this.dir.unlink(basename(this.path));
+      } catch {
+        // already gone
+      }
+    }
     await this.close();
   }
 

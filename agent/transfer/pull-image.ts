@@ -19,7 +19,10 @@ import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
-import { digestPath } from '../disk/block-hasher.js';
+import { constants } from 'node:fs';
+import { digestFile } from '../disk/block-hasher.js';
+import { openStagingIn } from '../disk/staging-file.js';
+import { withParent } from '../paths/open-beneath.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
@@ -121,6 +124,21 @@ export async function pullImage(
   }
 }
 
+/**
+ * The digest of a staging file read back, opened (and locked) through the
+ * target's directory held open beneath the roots, never by its path.
+ */
+async function digestStaging(roots: ImageRoots, targetPath: string, stagingId: string, signal: AbortSignal): Promise<string> {
+  return withParent(roots, targetPath, 'target_path', false, async (parent) => {
+    const fh = await openStagingIn(parent, stagingId, constants.O_RDONLY);
+    try {
+      return await digestFile(fh, (await fh.stat()).size, signal);
+    } finally {
+      await fh.close();
+    }
+  });
+}
+
 /** STAGING mode: the whole image, or `ranges` of it, into a new or resumed staging file beside the target. */
 async function pullIntoStaging(
   req: PullImageRequest__Output,
@@ -165,7 +183,7 @@ async function pullIntoStaging(
       send({ stagingId: opened.id, stagingPath: opened.path, bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false }),
     );
     // The controller knows this staging file (announced at open): if the digest fails, it removes it or a rerun resumes it.
-    const digest = digester?.finish()?.digest ?? (await digestPath(staging.stagingPath, signal));
+    const digest = digester?.finish()?.digest ?? (await digestStaging(deps.roots, req.targetPath, staging.stagingId, signal));
     await send({
       stagingId: staging.stagingId,
       stagingPath: staging.stagingPath,

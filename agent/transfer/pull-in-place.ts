@@ -23,7 +23,9 @@
  * started during the transfer never has its disk rewritten under it — the
  * journal is discarded and the call fails with FAILED_PRECONDITION.
  */
-import { lstat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { Logger } from 'pino';
 import { chunkHash, DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
@@ -32,12 +34,14 @@ import { checkVmName } from '../../shared/validation.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
-import { digestPath } from '../disk/block-hasher.js';
-import { withReadOnlyFile } from '../disk/read-ahead.js';
+import { digestFile } from '../disk/block-hasher.js';
 import { identityOf, type HashMemory } from '../disk/hash-memory.js';
 import { checkByteCount, MAX_IMAGE_BYTES, normalizeRanges, type ByteSpan } from '../disk/request-limits.js';
 import { SpanSet } from '../disk/span-set.js';
+import { refuseHardLinked } from '../paths/hard-links.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import type { ConfinedDir } from '../paths/confined-dir.js';
+import { openDirectory, openImage } from '../paths/open-beneath.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { journalPathFor } from './journal-file.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
@@ -112,23 +116,34 @@ export async function pullInPlace(
   if (req.destVm) checkVmName(req.destVm, 'dest_vm');
   await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
+  let held: FileHandle | undefined;
+  let dir: ConfinedDir | undefined;
   try {
-    const target = await deps.roots.existing(req.targetPath, 'target_path');
-    if (!(await lstat(target)).isFile()) throw failedPrecondition(`target_path: ${target} is not a regular file`);
+    // Opened once beneath the roots and held: the journal is bound to this inode, the apply must find
+    // the same one (settleJournal), and the digest reads through this descriptor.
+    const opened = await openImage(deps.roots, req.targetPath, constants.O_RDONLY, 'target_path').catch((err: unknown) => {
+      if (err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT' && /not a regular file/.test(err.message)) throw failedPrecondition(err.message);
+      throw err;
+    });
+    const target = opened.path;
+    held = opened.fh;
+    refuseHardLinked(opened.links, target, 'target_path', 'write into');
     if (guest !== undefined) {
       const actual = await confinedGuestFormat(target, deps.roots, signal, 'target_path');
       if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
     }
     // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
-    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir });
-    const journal = await JournalWriter.create(journalPathFor(target), target);
+    // The journal and the image are reached through their directory, held open beneath the roots.
+    dir = await openDirectory(deps.roots, dirname(target), 'target_path');
+    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir, dir });
+    const journal = await JournalWriter.create(journalPathFor(target), target, dir);
     const log = deps.log.child({ target, journal: journal.path });
     let done = 0;
     let transferred = 0;
     let total = 0;
     let ranges: ByteSpan[] = [];
     try {
-      const image = await lstat(target, { bigint: true });
+      const image = await held.stat({ bigint: true });
       const stat = await source.stat(signal);
       const size = checkByteCount(guest === undefined ? stat.fileSize : stat.virtualSize, guest === undefined ? 'source file size' : 'source virtual size');
       if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source image is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
@@ -178,14 +193,14 @@ export async function pullInPlace(
       (err: unknown) => ({ err }),
     );
     // Hashes of the image as it is now, if this sync's HashBlocks pass left them and nothing changed it since.
-    const before = identityOf(await lstat(target, { bigint: true }));
+    const before = identityOf(await held.stat({ bigint: true }));
     // (File-layer hashes: of no use to a guest-layer image unless it is raw, and then the digest is cheap to redo.)
     const remembered = guest === undefined ? deps.hashMemory.recall(target, before, DEFAULT_BLOCK_SIZE) : undefined;
     deps.hashMemory.forget(target);
     let newSize = Number(before.size);
     try {
-      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir });
-      if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced during the pull (${result.reason}); the sync was not applied`);
+      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, dir });
+      if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced or linked during the pull (${result.reason}); the sync was not applied`);
       if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
       newSize = Number(result.header.size);
@@ -202,11 +217,13 @@ export async function pullInPlace(
           ? await digestImageRanges(target, guest.format, ranges, deps.runtimeDir, signal)
           : (await digestGuestImage(target, guest.format, deps.runtimeDir, signal)).digest
         : remembered === undefined
-          ? await digestPath(target, signal)
-          : await withReadOnlyFile(target, (fh) => digestAfterApply(fh, remembered, Number(before.size), newSize, ranges, signal));
+          ? await digestFile(held, (await held.stat()).size, signal)
+          : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal);
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
+    await held?.close();
+    dir?.close();
     source.close();
   }
 }

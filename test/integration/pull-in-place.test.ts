@@ -420,3 +420,17 @@ test('in-place pulls refuse a missing target, a staging id, a target outside the
   assert.ok(await gone(journalPathFor(join(imagesB, name))), 'no journal is left');
   assert.equal(await sha256(join(imagesB, name)), before);
 });
+
+test('an in-place pull refuses a hard-linked target (issue 10, hole 4): the other name, here outside the roots, is not written', async () => {
+  const name = 'linked.raw';
+  await makeImage(join(imagesA, name), 4 * MiB, [[0, 4 * MiB]]);
+  await cloneToB(name);
+  const other = join(dir, 'other-name-of-linked.raw');
+  await run('ln', [join(imagesB, name), other]);
+  const before = await sha256(other);
+  const { request } = await inPlace(name, [{ offset: 0, length: 1 * MiB }]);
+  const details = await rejectsWithStatus(startPull(request).ended, 'FAILED_PRECONDITION');
+  assert.match(details, /2 hard links/);
+  assert.equal(await sha256(other), before, 'the file behind the other name is unchanged');
+  assert.ok(await gone(journalPathFor(join(imagesB, name))), 'no journal is left');
+});

@@ -123,6 +123,21 @@ test('a pull through a ticket moves only data, lands in a sparse staging file, a
   await run('cmp', [source, target]);
 });
 
+test('a pull of some ranges reads its staging file back through the target directory for the digest', async () => {
+  const source = join(imagesA, 'disk.raw');
+  const { ticket, call } = await openTicket([source]);
+  const peer = join(runB, `peer-${randomUUID()}.sock`);
+  await proxy(peer, ticket.peerSocket);
+  const target = join(imagesB, 'ranges.raw');
+  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [{ offset: 0, length: 4 * MiB }] });
+  call.cancel();
+  const last = events.at(-1);
+  assert.ok(last?.done);
+  const staged = await unaryCall(b.disk, b.disk.digestImage, { path: last.stagingPath }, T);
+  assert.equal(last.digest, staged.digest, 'the digest is of the staging file as written');
+  await unaryCall(b.disk, b.disk.abortStaging, { targetPath: target, stagingId: last.stagingId }, T);
+});
+
 test('the peer socket: no ticket, a ticket for another path, or a write are PERMISSION_DENIED', async () => {
   const peer = createAgentClients(`unix:${peerA}`);
   try {
