@@ -33,7 +33,8 @@ async function stage(source: string, target: string): Promise<string> {
   return res.stagingId;
 }
 
-const create = (...args: string[]) => run('qemu-img', ['create', '-q', '-f', 'qcow2', ...args]);
+/** qemu-img create in the test's outside directory, where a relative `data_file` is made (never in the working directory). */
+const create = (...args: string[]) => run('qemu-img', ['create', '-q', '-f', 'qcow2', ...args], { cwd: h.outside });
 
 describe('CommitStaging checks the staged header chain', () => {
   const cases: [string, string[], grpc.status, RegExp][] = [

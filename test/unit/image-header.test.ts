@@ -98,7 +98,7 @@ describe('checkImageChain', () => {
 
   test('an external data file is refused always, even inside the roots, and even by qemuImgInfo', async () => {
     await img('-f', 'raw', join(root, 'data.raw'), '1M');
-    await img('-f', 'qcow2', '-o', 'data_file=data.raw', join(root, 'with-data.qcow2'), '1M');
+    await img('-f', 'qcow2', '-o', `data_file=${join(root, 'data.raw')}`, join(root, 'with-data.qcow2'), '1M');
     const err = await refusal(checkImageChain(join(root, 'with-data.qcow2'), 'qcow2', { roots }));
     assert.equal(err.code, 'PERMISSION_DENIED');
     assert.match(err.message, /external data file.*data\.raw/);
