@@ -133,6 +133,9 @@ export async function planHeader(input: HeaderPlanInput): Promise<HeaderPlan> {
   let final: Buffer = composite;
   if (incoming.backingReference !== '' && (incoming.backingReference !== now.backingReference || incoming.backingFormat !== now.backingFormat)) {
     if (now.backingReference === '') {
+      // Where the source's reference would lead here, it must lead nowhere unexpected (PERMISSION_DENIED names it) ...
+      await checkImageChain(target, 'qcow2', { roots, topHeader: incoming, field: 'target_path' });
+      // ... and even a file under the roots is no base this sync has checked.
       throw failedPrecondition(
         `${target} is a standalone qcow2 image, but the source's header names ${JSON.stringify(incoming.backingReference)} as its backing file: the destination has no base to keep it on; the sync was not applied`,
       );
