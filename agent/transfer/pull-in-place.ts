@@ -149,7 +149,7 @@ export async function pullInPlace(
     const target = await deps.roots.existing(req.targetPath, 'target_path');
     if (!(await lstat(target)).isFile()) throw failedPrecondition(`target_path: ${target} is not a regular file`);
     if (guest !== undefined) {
-      const actual = await guestFormatOf(target, signal, 'target_path');
+      const actual = await guestFormatOf(target, deps.roots, 'target_path');
       if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
     }
     const fileFormat = guest === undefined ? await fileLayerFormat(req.format, target) : undefined;
