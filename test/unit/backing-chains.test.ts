@@ -52,4 +52,7 @@ test('chains that no longer match are refused with the disk and both chains name
   };
   refused(vm('/img/web.qcow2', [['/img/b1.qcow2', 'qcow2'], ['/img/b0.qcow2', 'qcow2']]), vm('/img/c/web.qcow2', [['/img/c/b1.qcow2', 'qcow2']]), /disk vda: web on a has 2 backing file\(s\).*web on b has 1.*clone the VM again/);
   refused(vm('/img/web.qcow2', [['/img/b.raw', 'raw']]), vm('/img/c/web.qcow2', [['/img/c/b.raw', 'qcow2']]), /\/img\/b\.raw on a is raw but its copy \/img\/c\/b\.raw on b is qcow2/);
+  const added = vm('/img/web.qcow2', [['/img/b.qcow2', 'qcow2']]);
+  const onlyVdb = { ...vm('/img/c/web.qcow2', []), disks: vm('/img/c/web.qcow2', []).disks.map((d) => ({ ...d, target: 'vdb' })) };
+  refused(added, onlyVdb, /disk vda of web on a is new and sits on backing file\(s\) \(\/img\/b\.qcow2\): sync adds standalone disks only/);
 });

@@ -40,14 +40,21 @@ interface Names {
 /**
  * Maps each source disk's backing chain onto its destination disk's (by
  * guest target, link by link, nearest first); FAILED_PRECONDITION when the
- * chains differ in length or format, naming the disk.
+ * chains differ in length or format, or a disk new at the source has a
+ * chain, naming the disk.
  */
 export function mapBackingChains(source: DescribeDomainResponse__Output, dest: DescribeDomainResponse__Output, names: Names): MappedBase[] {
   const mapped: MappedBase[] = [];
   for (const s of source.disks) {
+    if (s.device !== 'disk' || s.path === '' || s.backingChain.length === 0) continue;
     const d = dest.disks.find((x) => x.target === s.target);
-    if (d === undefined || s.device !== 'disk' || s.path === '' || d.path === '') continue;
-    if (s.backingChain.length === 0) continue;
+    if (d === undefined) {
+      // A disk added at the source would be copied as its top file alone, naming bases the destination lacks.
+      throw failedPrecondition(
+        `disk ${s.target} of ${names.vm} on ${names.from} is new and sits on backing file(s) (${s.backingChain.map((b) => b.path).join(', ')}): sync adds standalone disks only; clone the VM again, or flatten that disk first`,
+      );
+    }
+    if (d.path === '') continue;
     if (d.backingChain.length !== s.backingChain.length) {
       throw failedPrecondition(
         `disk ${s.target}: ${names.vm} on ${names.from} has ${s.backingChain.length} backing file(s) (${s.backingChain.map((b) => b.path).join(', ')}) but ${names.destVm} on ${names.to} has ${d.backingChain.length}: the chains no longer match (rebased or committed since the clone); clone the VM again`,
