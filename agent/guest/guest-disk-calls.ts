@@ -13,19 +13,17 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import { invalidArgument } from '../../shared/errors.js';
 import type { DigestImageResponse } from '../../shared/generated/kvmclone/agent/v1/DigestImageResponse.js';
 import type { HashBlocksResponse } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import { digestFile, type HashPlan } from '../disk/block-hasher.js';
 import type { HashMemory } from '../disk/hash-memory.js';
 import { withReadOnlyFile } from '../disk/read-ahead.js';
 import { rememberedDigest, rememberedHashBlocks } from '../disk/remembered-hashes.js';
-import { checkImageChain } from '../images/image-header.js';
-import { qemuImgInfo } from '../images/qemu-img.js';
+import { checkImageChain, sniffFormat } from '../images/image-header.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { CommandError } from '../process/run-command.js';
 import type { CallContext, StreamSink } from '../rpc/handlers.js';
-import { isGuestFormat, type GuestFormat } from './guest-client.js';
+import type { GuestFormat } from './guest-client.js';
 import { guestDigest, guestHashBatches } from './guest-hashes.js';
 import { withGuestImage } from './guest-image.js';
 
@@ -48,32 +46,17 @@ export function isGuestLayer(layer: unknown, field = 'layer'): boolean {
 }
 
 /**
- * The format of an image file as qemu-img reads it: qcow2 or raw, the two a
- * guest-layer copy writes; FAILED_PRECONDITION for anything else.
+ * The format of an image file the guest layer reads: qcow2 when it starts
+ * with the qcow2 magic, raw otherwise — read from its first bytes, never
+ * qemu's probe, which could pick a format (vmdk, vhdx, ...) whose header
+ * names further files. Its whole chain, as the headers say it, is then
+ * checked against the image roots (image-header.ts), because the qemu-nbd
+ * that reads it follows the backing references itself: PERMISSION_DENIED
+ * for a chain leading anywhere unexpected, DATA_LOSS for a malformed header.
  */
-export async function guestFormatOf(resolved: string, signal: AbortSignal, field = 'path'): Promise<GuestFormat> {
-  let format: string;
-  try {
-    format = (await qemuImgInfo(resolved, signal)).format;
-  } catch (err) {
-    if (err instanceof CommandError) throw failedPrecondition(`${field}: qemu-img cannot read ${resolved} as an image: ${err.stderr.slice(0, 500)}`);
-    throw err;
-  }
-  if (!isGuestFormat(format)) throw failedPrecondition(`${field}: ${resolved} is a ${format} image; the guest layer reads qcow2 and raw images`);
-  return format;
-}
-
-/**
- * guestFormatOf, for an image about to be opened through its format: qemu
- * (qemu-nbd, qemu-img map) then opens every backing file the headers name,
- * so the whole chain is checked against the roots first (PERMISSION_DENIED
- * for a backing file outside them, DATA_LOSS for a malformed header) — else
- * an image under the roots whose header names a file outside them would
- * hand that file's bytes to whoever reads the image's guest view.
- */
-export async function confinedGuestFormat(resolved: string, roots: ImageRoots, signal: AbortSignal, field = 'path'): Promise<GuestFormat> {
-  const format = await guestFormatOf(resolved, signal, field);
-  if (format === 'qcow2') await checkImageChain(resolved, format, { roots, field });
+export async function guestFormatOf(resolved: string, roots: ImageRoots, field = 'path'): Promise<GuestFormat> {
+  const format = await sniffFormat(resolved);
+  await checkImageChain(resolved, format, { roots, field });
   return format;
 }
 
@@ -102,7 +85,7 @@ function withRawFile<T>(resolved: string, fn: (fh: FileHandle, size: number) => 
 /** HashBlocks, GUEST layer, of the image at `path` (confined here); `plan` is validated like the FILE layer's. */
 export async function guestHashBlocks(path: string, plan: HashPlan, send: StreamSink<HashBlocksResponse>, ctx: CallContext, deps: GuestCallDeps): Promise<void> {
   const resolved = await deps.roots.existing(path, 'path');
-  const format = await confinedGuestFormat(resolved, deps.roots, ctx.signal);
+  const format = await guestFormatOf(resolved, deps.roots);
   const { blockSize } = plan;
   const sendAll = async (batches: AsyncIterable<{ offset: number; blockCount: number; hashes: Buffer }>, size: number): Promise<void> => {
     let sent = false;
@@ -127,7 +110,7 @@ export async function guestHashBlocks(path: string, plan: HashPlan, send: Stream
 /** DigestImage, GUEST layer, of the image at `path` (confined here): size is the virtual size. */
 export async function guestDigestImage(path: string, ctx: CallContext, deps: GuestCallDeps): Promise<DigestImageResponse> {
   const resolved = await deps.roots.existing(path, 'path');
-  const format = await confinedGuestFormat(resolved, deps.roots, ctx.signal);
+  const format = await guestFormatOf(resolved, deps.roots);
   if (format === 'raw') return withRawFile(resolved, async (fh, size) => ({ size, digest: await rememberedDigest(fh, resolved, size, deps.hashMemory, ctx.signal) }));
   return digestGuestImage(resolved, format, deps.runtimeDir, ctx.signal);
 }

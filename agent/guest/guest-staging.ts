@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
-import { failedPrecondition } from '../../shared/errors.js';
+import { dataLoss, failedPrecondition } from '../../shared/errors.js';
 import { lockExclusive, openStagingLocked, stagingPathFor } from '../disk/staging-file.js';
 import { qemuImgInfo } from '../images/qemu-img.js';
 import { CommandError, runCommand } from '../process/run-command.js';
@@ -63,6 +63,8 @@ export async function createGuestStaging(target: string, format: GuestFormat, si
  * Reopens (and locks) the staging image `id` of an interrupted pull, checking
  * that it is what the resumed pull declares: a qcow2 of `size` guest bytes,
  * or a raw file of exactly `size` bytes (never probed: its bytes are the guest's).
+ * A qcow2 is read as qcow2 (`-f`), its header checked first, and it must name
+ * no backing file: the qemu-nbd the pull writes through would open it.
  */
 export async function reopenGuestStaging(target: string, id: string, format: GuestFormat, size: number, signal: AbortSignal): Promise<GuestStaging> {
   const path = stagingPathFor(target, id);
@@ -72,10 +74,11 @@ export async function reopenGuestStaging(target: string, id: string, format: Gue
       const actual = (await fh.stat()).size;
       if (actual !== size) throw failedPrecondition(`staging_id: staging image ${id} is ${actual} bytes but the source view is ${size}`);
     } else {
-      const info = await qemuImgInfo(path, signal).catch((err: unknown) => {
+      const info = await qemuImgInfo(path, signal, format).catch((err: unknown) => {
         throw err instanceof CommandError ? failedPrecondition(`staging_id: qemu-img cannot read staging image ${id}: ${err.stderr.slice(0, 300)}`) : err;
       });
-      if (info.format !== format) throw failedPrecondition(`staging_id: staging image ${id} is ${info.format}, not ${format}`);
+      // A staging image this agent made names no other file; one that does was not left by a pull.
+      if (info.backingReference !== '') throw dataLoss(`staging_id: staging image ${id} names ${JSON.stringify(info.backingReference)} as its backing file; it was not made by a pull and is not resumed`);
       if (info.virtualSize !== size) throw failedPrecondition(`staging_id: staging image ${id} holds ${info.virtualSize} guest bytes but the source view is ${size}`);
     }
     return { id, path, fh, created: false };

@@ -46,6 +46,10 @@ export interface Qcow2Header {
   dataFile: string;
   /** The incompatible-feature bit that says an external data file is in use. */
   hasDataFile: boolean;
+  /** Bytes of one cluster: the header, its extensions and the backing name all live in the first. */
+  clusterSize: number;
+  /** Where the header extensions start (72 for version 2). */
+  headerLength: number;
 }
 
 /** Checks a value is a format kvmclone handles. */
@@ -79,9 +83,25 @@ export async function sniffFormat(path: string): Promise<ImageFormat> {
   }
 }
 
+/** Reads `length` bytes at `offset` (fewer at the end of the image). */
+type ReadAt = (offset: number, length: number) => Promise<Buffer>;
+
 /** Parses the qcow2 header of an open image; DATA_LOSS when it is not a well-formed one. */
-export async function readQcow2Header(fh: FileHandle, name: string): Promise<Qcow2Header> {
-  const head = await readAt(fh, 0, 112);
+export function readQcow2Header(fh: FileHandle, name: string): Promise<Qcow2Header> {
+  return parseHeader((offset, length) => readAt(fh, offset, length), name);
+}
+
+/**
+ * Parses a qcow2 header from the first bytes of an image held in memory
+ * (e.g. what an in-place sync is about to write); DATA_LOSS when they do not
+ * hold a well-formed one.
+ */
+export function qcow2HeaderOf(bytes: Buffer, name: string): Promise<Qcow2Header> {
+  return parseHeader(async (offset, length) => bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length)), name);
+}
+
+async function parseHeader(read: ReadAt, name: string): Promise<Qcow2Header> {
+  const head = await read(0, 112);
   if (head.length < 72 || !head.subarray(0, 4).equals(QCOW2_MAGIC)) throw dataLoss(`${name} is not a qcow2 image (no qcow2 header)`);
   const version = head.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw dataLoss(`${name}: qcow2 version ${version} is not 2 or 3`);
@@ -103,7 +123,7 @@ export async function readQcow2Header(fh: FileHandle, name: string): Promise<Qco
   let backingReference = '';
   if (backingOffset !== 0n) {
     if (backingSize > MAX_BACKING_NAME || backingOffset > BigInt(MAX_HEADER_BYTES)) throw dataLoss(`${name}: the qcow2 backing file name is out of bounds`);
-    const raw = await readAt(fh, Number(backingOffset), backingSize);
+    const raw = await read(Number(backingOffset), backingSize);
     if (raw.length !== backingSize) throw dataLoss(`${name}: the qcow2 backing file name is truncated`);
     backingReference = raw.toString('utf8');
     if (backingReference.includes('\0')) throw dataLoss(`${name}: the qcow2 backing file name contains a NUL byte`);
@@ -113,7 +133,7 @@ export async function readQcow2Header(fh: FileHandle, name: string): Promise<Qco
   let backingFormat = '';
   let dataFile = '';
   const extEnd = Math.min(clusterSize, backingOffset !== 0n && Number(backingOffset) > headerLength ? Number(backingOffset) : clusterSize);
-  const ext = await readAt(fh, headerLength, Math.max(0, extEnd - headerLength));
+  const ext = await read(headerLength, Math.max(0, extEnd - headerLength));
   for (let at = 0; at + 8 <= ext.length; ) {
     const type = ext.readUInt32BE(at);
     const length = ext.readUInt32BE(at + 4);
@@ -124,7 +144,7 @@ export async function readQcow2Header(fh: FileHandle, name: string): Promise<Qco
     if (type === EXT_DATA_FILE) dataFile = data;
     at += 8 + Math.ceil(length / 8) * 8;
   }
-  return { version, virtualSize, backingReference, backingFormat, dataFile, hasDataFile: (incompatible & (1n << INCOMPAT_DATA_FILE)) !== 0n };
+  return { version, virtualSize, backingReference, backingFormat, dataFile, hasDataFile: (incompatible & (1n << INCOMPAT_DATA_FILE)) !== 0n, clusterSize, headerLength };
 }
 
 /** One image of a chain as its headers say it, checked. */
@@ -153,6 +173,12 @@ export interface ChainCheckOptions {
   headerOnly?: boolean;
   /** Field name for error messages. */
   field?: string;
+  /**
+   * The top image's header as it will be rather than as its file holds it
+   * now (an in-place sync checks the header it is about to write before
+   * its journal commits); the rest of the chain is read from the files.
+   */
+  topHeader?: Qcow2Header;
 }
 
 /** True when qemu would read `reference` as `protocol:...` (nbd:, http:, json:, file:) rather than a path. */
@@ -190,6 +216,18 @@ async function resolveBacking(image: string, reference: string, options: ChainCh
   return resolved;
 }
 
+/** Reads the header of one link of a chain (through `top` when given, which stays open). */
+async function readLinkHeader(path: string, top: FileHandle | undefined, field: string): Promise<Qcow2Header> {
+  // O_NONBLOCK: a FIFO put in a backing file's place must not hang the agent.
+  const fh = top ?? (await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK));
+  try {
+    if (!(await fh.stat()).isFile()) throw permissionDenied(`${field}: ${path} is not a regular file`);
+    return await readQcow2Header(fh, path);
+  } finally {
+    if (fh !== top) await fh.close();
+  }
+}
+
 /**
  * Walks the chain of the image at `path` (already resolved and confined by the
  * caller) in `format`, as the headers say it, checking every link; returns the
@@ -210,15 +248,7 @@ export async function checkImageChain(path: string, format: ImageFormat, options
     const link: ChainLink = { path: current, format: currentFormat, backingReference: '', backingPath: '', backingFormat: '' };
     links.push(link);
     if (currentFormat === 'raw') break;
-    // O_NONBLOCK: a FIFO put in a backing file's place must not hang the agent.
-    const fh = links.length === 1 && top !== undefined ? top : await open(current, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    let header: Qcow2Header;
-    try {
-      if (!(await fh.stat()).isFile()) throw permissionDenied(`${field}: ${current} is not a regular file`);
-      header = await readQcow2Header(fh, current);
-    } finally {
-      if (fh !== top) await fh.close();
-    }
+    const header = links.length === 1 && options.topHeader !== undefined ? options.topHeader : await readLinkHeader(current, links.length === 1 ? top : undefined, field);
     if (header.hasDataFile || header.dataFile !== '') {
       throw permissionDenied(`${field}: the qcow2 header of ${current} names an external data file${header.dataFile === '' ? '' : ` (${JSON.stringify(header.dataFile)})`}; kvmclone does not use external data files, the image is refused`);
     }

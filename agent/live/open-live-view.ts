@@ -91,9 +91,11 @@ async function liveDisks(deps: LiveViewDeps, vm: string, operationId: string, si
     const sourcePath = await deps.roots.existing(d.source, `disk ${d.target}`).catch((err: unknown) => {
       throw err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' ? permissionDenied(`${vm}: disk ${d.target} (${d.source}) is outside this agent's image roots`) : err;
     });
-    const info = await qemuImgInfo(sourcePath, signal);
-    if (info.format !== 'qcow2' && info.format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${info.format}; --live copies qcow2 and raw disks`);
-    disks.push({ target: d.target, sourcePath, format: info.format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, operationId, d.target) });
+    // The format QEMU runs it with (the domain's driver type; none means raw), never probed.
+    const format = d.format === '' ? 'raw' : d.format;
+    if (format !== 'qcow2' && format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${format}; --live copies qcow2 and raw disks`);
+    const info = await qemuImgInfo(sourcePath, signal, format);
+    disks.push({ target: d.target, sourcePath, format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, operationId, d.target) });
   }
   if (disks.length === 0) throw failedPrecondition(`${vm} has no file-backed disk to copy`);
   return disks;

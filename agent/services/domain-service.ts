@@ -3,7 +3,8 @@
  * VM's storage is made of, and lifecycle. Every name is checked before libvirt
  * sees it; a definition is admitted only if the domain policy allows it
  * (agent/libvirt/domain-policy.ts: an allow-list of elements, every host path
- * confined by kind). DefineDomain and StartDomain respect the operation locks
+ * confined by kind) and every disk image's chain, read from its headers, stays
+ * under the roots and agrees with the XML (agent/images/definition-chains.ts). DefineDomain and StartDomain respect the operation locks
  * (HoldLock), and storage removal never deletes a file another domain uses.
  */
 import { lstat, realpath, rm, stat } from 'node:fs/promises';
@@ -19,6 +20,8 @@ import type { DescribeDomainResponse } from '../../shared/generated/kvmclone/age
 import type { UndefineDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/UndefineDomainRequest.js';
 import type { ShutdownDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/ShutdownDomainRequest.js';
 import { qemuImgChain, qemuImgInfo, type QemuImageInfo } from '../images/qemu-img.js';
+import { sniffFormat } from '../images/image-header.js';
+import { checkDefinitionChains } from '../images/definition-chains.js';
 import { readDomainFacts, type DomainDisk, type DomainFacts } from '../libvirt/domain-xml.js';
 import { checkDefinition, definitionRefusals, inSystemPlace } from '../libvirt/domain-policy.js';
 import { filesInUse, userOf } from '../libvirt/domain-users.js';
@@ -79,6 +82,8 @@ async function defineDomain(deps: DomainServiceDeps, xml: string, operationId: s
   if (bytes > MAX_DOMAIN_XML_BYTES) throw invalidArgument(`xml: ${bytes} bytes is more than the ${MAX_DOMAIN_XML_BYTES} a domain definition may have`);
   const facts = await checkDefinition(xml, 'xml', deps.roots);
   deps.locks?.requireFree(facts.name, operationId, 'define');
+  // What the admitted paths themselves name: each disk's chain from its headers, and the XML's <backingStore> against it.
+  await checkDefinitionChains(xml, deps.roots);
   const signal = ctx.signal;
   const previous = await deps.libvirt.getDomainXml(facts.name, { signal }).catch((err: unknown) => {
     if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') return undefined;
@@ -116,10 +121,12 @@ async function exists(path: string): Promise<boolean> {
  * image fails the call with FAILED_PRECONDITION naming it: nothing can clone or
  * boot that VM, and an operator should hear so rather than see zeros.
  *
- * A disk libvirt opens as raw is read with `qemu-img info` alone (a guest can
- * write any header into a raw disk, and its "backing file" must not be
- * followed); if the header there does not match the format libvirt uses, the
- * call fails rather than describe the disk wrongly.
+ * Every image is read as the format libvirt opens it with (`<driver type>`,
+ * raw when absent), never probed: a raw disk is read with `qemu-img info -f
+ * raw` alone (a guest can write any header into a raw disk, and its "backing
+ * file" must not be followed); a qcow2's chain is walked from its headers
+ * (image-header.ts) and each link read with its format stated. Other
+ * formats are refused with FAILED_PRECONDITION naming the disk.
  */
 async function describeDisk(disk: DomainDisk, signal: AbortSignal): Promise<DiskInfo> {
   const info: DiskInfo = {
@@ -140,18 +147,21 @@ async function describeDisk(disk: DomainDisk, signal: AbortSignal): Promise<Disk
     if (REMOVABLE.has(disk.device)) return info;
     throw failedPrecondition(`${name}: ${disk.source} does not exist`);
   }
+  // The format libvirt opens it with (its driver type; none means raw: libvirt does not probe), never probed here.
+  const format = disk.format === '' ? 'raw' : disk.format;
+  if (format !== 'qcow2' && format !== 'raw') throw failedPrecondition(`${name}: libvirt opens ${disk.source} as ${format}; kvmclone reads qcow2 and raw images only`);
+  // A raw disk whose guest wrote a qcow2 header, or a qcow2 without one: described as neither.
+  const content = await sniffFormat(disk.source);
+  if (content !== format) throw failedPrecondition(`${name}: libvirt opens ${disk.source} as ${format}, but its content reads as ${content}`);
   let chain: QemuImageInfo[];
   try {
-    chain = disk.format === 'raw' ? [await qemuImgInfo(disk.source, signal)] : await qemuImgChain(disk.source, signal);
+    chain = format === 'raw' ? [await qemuImgInfo(disk.source, signal, format)] : await qemuImgChain(disk.source, signal, { format });
   } catch (err) {
     if (err instanceof CommandError) throw failedPrecondition(`${name}: qemu-img cannot read ${disk.source}: ${err.stderr}`);
     throw err;
   }
   const [top, ...backing] = chain;
   if (!top) throw failedPrecondition(`${name}: qemu-img described nothing for ${disk.source}`);
-  if (disk.format !== '' && top.format !== disk.format) {
-    throw failedPrecondition(`${name}: libvirt opens ${disk.source} as ${disk.format}, but its content reads as ${top.format}`);
-  }
   return {
     ...info,
     format: top.format,

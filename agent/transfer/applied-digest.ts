@@ -4,10 +4,16 @@
  * sync's own HashBlocks pass, agent/disk/hash-memory.ts), with every block the
  * sync touched — its ranges, and the tail when the size changed — read back
  * from the image and hashed anew.
+ *
+ * An in-place sync of a qcow2 that keeps its own backing reference
+ * (in-place-header.ts) digests the image in the source's form: the hashes of
+ * its first bytes are those of the bytes the source sent (`sourceStart`),
+ * so the digest compares with the source's; the one difference there is the
+ * backing reference the destination kept.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { blockHash, DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../shared/block-hash.js';
-import { hashBlocks } from '../disk/block-hasher.js';
+import { hashBlocks, type HashPlan } from '../disk/block-hasher.js';
 import { BufferPool } from '../disk/buffer-pool.js';
 import { READ_AHEAD_DEPTH, readAhead } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
@@ -46,6 +52,7 @@ export async function digestAfterApply(
   newSize: number,
   changed: readonly ByteSpan[],
   signal: AbortSignal,
+  sourceStart?: Buffer,
 ): Promise<string> {
   const blockSize = DEFAULT_BLOCK_SIZE;
   const hashes = Buffer.alloc(Math.ceil(newSize / blockSize) * HASH_BYTES);
@@ -70,7 +77,39 @@ export async function digestAfterApply(
     const plan = { blockSize, offset: span.offset, length: span.length, batchBlocks: 4096 };
     for await (const batch of hashBlocks(fh, newSize, plan, signal)) batch.hashes.copy(hashes, (batch.offset / blockSize) * HASH_BYTES);
   }
+  if (sourceStart !== undefined) overrideStart(hashes, 0, sourceStart, blockSize);
   const digest = new ImageDigest(newSize);
   digest.update(hashes);
+  return digest.digest();
+}
+
+/**
+ * Replaces, in `hashes` (the block hashes of a file from block offset
+ * `firstOffset` on), those of the blocks `start` covers from the file's
+ * beginning with the hashes of `start`'s bytes; `start` ends on a block
+ * boundary or at the end of the file.
+ */
+function overrideStart(hashes: Buffer, firstOffset: number, start: Buffer, blockSize: number): void {
+  for (let at = 0; at < start.length; at += blockSize) {
+    if (at < firstOffset) continue;
+    const slot = ((at - firstOffset) / blockSize) * HASH_BYTES;
+    if (slot >= hashes.length) break;
+    blockHash(start.subarray(at, Math.min(start.length, at + blockSize))).copy(hashes, slot);
+  }
+}
+
+/**
+ * Digest (DigestImage form) of the whole open file `fh` of `size` bytes with
+ * its first bytes read as `sourceStart` (the source's form of a header the
+ * destination rewrote): every block hashed, those hashes replaced.
+ */
+export async function digestFileAs(fh: FileHandle, size: number, sourceStart: Buffer, signal: AbortSignal): Promise<string> {
+  const digest = new ImageDigest(size);
+  const plan: HashPlan = { blockSize: DEFAULT_BLOCK_SIZE, offset: 0, length: 0, batchBlocks: 4096 };
+  for await (const batch of hashBlocks(fh, size, plan, signal)) {
+    const hashes = Buffer.from(batch.hashes);
+    overrideStart(hashes, batch.offset, sourceStart, DEFAULT_BLOCK_SIZE);
+    digest.update(hashes);
+  }
   return digest.digest();
 }

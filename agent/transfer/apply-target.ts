@@ -104,7 +104,7 @@ export function guestApplyTarget(image: string, format: GuestFormat, runtimeDir:
   return {
     resize: async (size) => {
       if (opened !== undefined) throw new Error(`guest apply into ${image}: resize comes first, once`);
-      const current = (await qemuImgInfo(image, signal)).virtualSize;
+      const current = (await qemuImgInfo(image, signal, format)).virtualSize;
       if (current !== size) {
         const shrink = size < current ? ['--shrink'] : [];
         await runCommand('qemu-img', ['resize', '-f', format, ...shrink, image, String(size)], { signal, timeoutMs: RESIZE_TIMEOUT_MS });

@@ -22,6 +22,13 @@
  * the commit (the last moment the journal can still be dropped), so a VM
  * started during the transfer never has its disk rewritten under it — the
  * journal is discarded and the call fails with FAILED_PRECONDITION.
+ *
+ * A FILE-layer pull into a qcow2 image (the request's `format`, or the
+ * target's magic for older controllers) holds back whatever falls in the
+ * image's first 2 MiB: the header the apply would leave is put together,
+ * kept on the destination's backing chain and checked before the journal
+ * commits (in-place-header.ts); a header naming anything unexpected is
+ * refused with the journal discarded and the image untouched.
  */
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -46,10 +53,12 @@ import type { StreamSink } from '../rpc/handlers.js';
 import { journalPathFor } from './journal-file.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
 import { JournalWriter } from './journal-writer.js';
-import { digestAfterApply } from './applied-digest.js';
+import { digestAfterApply, digestFileAs } from './applied-digest.js';
+import { HeaderWindow, planHeader, type HeaderPlan } from './in-place-header.js';
+import { checkImageFormat, hasQcow2Magic, type ImageFormat } from '../images/image-header.js';
 import { dialPeer } from './pull-image.js';
 import type { GuestFormat } from '../guest/guest-client.js';
-import { confinedGuestFormat, digestGuestImage } from '../guest/guest-disk-calls.js';
+import { digestGuestImage, guestFormatOf } from '../guest/guest-disk-calls.js';
 import { digestImageRanges } from '../guest/guest-ranges-digest.js';
 
 /**
@@ -103,6 +112,19 @@ export async function requireDestShutOff(req: PullImageRequest__Output, deps: Pu
   }
 }
 
+/**
+ * The format of a FILE-layer target: the request's (the domain's word for
+ * it), else read from the target's magic (an older controller sends none).
+ */
+async function fileLayerFormat(format: string, target: string, fh: FileHandle): Promise<ImageFormat> {
+  const magic = await hasQcow2Magic(fh);
+  if (format === '') return magic ? 'qcow2' : 'raw';
+  const said = checkImageFormat(format, 'format');
+  // A raw image may hold anything (its guest wrote it); a qcow2 must look like one.
+  if (said === 'qcow2' && !magic) throw failedPrecondition(`format: the request says qcow2 but ${target} has no qcow2 header`);
+  return said;
+}
+
 /** Runs one in-place pull: recovery, transfer into the journal, commit, apply, digest. */
 export async function pullInPlace(
   req: PullImageRequest__Output,
@@ -129,9 +151,10 @@ export async function pullInPlace(
     held = opened.fh;
     refuseHardLinked(opened.links, target, 'target_path', 'write into');
     if (guest !== undefined) {
-      const actual = await confinedGuestFormat(target, deps.roots, signal, 'target_path');
+      const actual = await guestFormatOf(target, deps.roots, 'target_path');
       if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
     }
+    const fileFormat = guest === undefined ? await fileLayerFormat(req.format, target, held) : undefined;
     // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
     // The journal and the image are reached through their directory, held open beneath the roots.
     dir = await openDirectory(deps.roots, dirname(target), 'target_path');
@@ -142,6 +165,9 @@ export async function pullInPlace(
     let transferred = 0;
     let total = 0;
     let ranges: ByteSpan[] = [];
+    // A qcow2's first bytes (its header) go into the journal last, checked and kept on this host's chain.
+    const window = fileFormat === 'qcow2' ? new HeaderWindow() : undefined;
+    let header: HeaderPlan | undefined;
     try {
       const image = await held.stat({ bigint: true });
       const stat = await source.stat(signal);
@@ -163,11 +189,13 @@ export async function pullInPlace(
               throw dataLoss(`the chunk at offset ${offset} (${data.length} bytes) does not match its hash; it was damaged on the way`);
             }
             coverage.take(offset, data.length, 'data');
-            await journal.addData(offset, data, hash);
+            const after = window === undefined ? { offset, data } : window.takeData(offset, data);
+            if (after !== undefined) await journal.addData(after.offset, after.data, after.data === data ? hash : chunkHash(after.data));
             transferred += data.length;
           } else if (message.zero) {
             coverage.take(message.zero.offset, message.zero.length, 'zero');
-            await journal.addZero(message.zero.offset, message.zero.length);
+            const after = window === undefined ? message.zero : window.takeZero(message.zero.offset, message.zero.length);
+            if (after !== undefined) await journal.addZero(after.offset, after.length);
           } else {
             throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
           }
@@ -177,6 +205,12 @@ export async function pullInPlace(
       }
       signal.throwIfAborted();
       if (done !== total) throw dataLoss(`the source ended its stream after ${done} of ${total} bytes`);
+      if (window !== undefined) {
+        // Through the descriptor held since the start: the very inode the journal is bound to.
+        header = await planHeader({ target, fh: held, currentSize: Number(image.size), newSize: size, window, roots: deps.roots });
+        if (header.record !== undefined) await journal.addData(0, header.record, chunkHash(header.record));
+        if (header.sourceForm !== undefined) log.info({ backingReference: header.backingReference }, "the source's header is written with this image's own backing reference");
+      }
       // The last moment the journal can still be dropped: once committed, it is applied whatever happens.
       await requireDestShutOff(req, deps, signal, 'after the transfer, before the apply');
       await journal.commit();
@@ -217,8 +251,10 @@ export async function pullInPlace(
           ? await digestImageRanges(target, guest.format, ranges, deps.runtimeDir, signal)
           : (await digestGuestImage(target, guest.format, deps.runtimeDir, signal)).digest
         : remembered === undefined
-          ? await digestFile(held, (await held.stat()).size, signal)
-          : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal);
+          ? header?.sourceForm === undefined
+            ? await digestFile(held, (await held.stat()).size, signal)
+            : await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
+          : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header?.sourceForm);
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {

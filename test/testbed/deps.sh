@@ -14,6 +14,7 @@ PKGS=(
   coreutils                                           # timeout, env --default-signal
   libsystemd-dev pkg-config                           # sd-notify native build
   busybox-static cpio                                 # live-guest initramfs (live-guest.sh build)
+  ovmf                                                # UEFI firmware: the NVRAM clone/sync e2e (chain.test.ts)
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }

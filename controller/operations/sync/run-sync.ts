@@ -19,6 +19,7 @@ import { syncLive } from '../live/live-sync.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
 import { refuseByPolicy } from '../clone/preflight.js';
+import { mapBackingChains, requireEqualBases } from './backing-chains.js';
 
 /** What the user asked for. */
 export interface SyncRequest {
@@ -95,6 +96,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
     refuseStandaloneCopies(source, dest, req);
+    // Each copy stays on its own chain (the agent keeps its backing reference): its bases must hold the source's bytes.
+    const bases = mapBackingChains(source, dest, req);
 
     // The agent-to-agent path is set up while both sides hash: most syncs have something to move.
     const candidates = pairs.filter((p) => p.kind !== 'remove');
@@ -111,7 +114,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
               () => undefined,
             ));
     try {
-      op.step('PLAN', 'hashing both sides');
+      op.step('PLAN', bases.length > 0 ? `comparing ${bases.length} backing file(s), then hashing both sides` : 'hashing both sides');
+      await requireEqualBases(src, dst, bases, req, signal);
       const diffs = new Map<SyncPair, BlockDiff>();
       // The source's whole-image digest is made from the same hashes: no second pass over the source.
       const sourceDigests = new Map<SyncPair, string>();
@@ -167,6 +171,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
                 operationId: id,
                 ranges: diff?.ranges ?? [],
                 mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
+                // in place, the destination checks (and, for qcow2, keeps on its own chain) the header it is about to write
+                ...(pair.kind === 'update' && { format: pair.format }),
                 // the agent re-checks that this VM is still shut off right before it applies an in-place pull
                 destVm: req.destVm,
               },

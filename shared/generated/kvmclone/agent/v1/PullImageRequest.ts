@@ -39,6 +39,17 @@ export interface PullImageRequest {
   /**
    * GUEST layer, STAGING mode: format of the image to create ("qcow2",
    * "raw"); IN_PLACE: must match the target's.
+   * FILE layer, IN_PLACE: the target's format as its domain says it ("" =
+   * read from the target's qcow2 magic, for older controllers). For a qcow2
+   * target the agent puts together the header the apply would leave before
+   * the journal commits: it keeps the target's own backing reference and
+   * format where both headers name a backing file (a copy rebased at clone
+   * time stays on its chain), and refuses (journal discarded, image
+   * untouched) a header naming an external data file, a protocol or a
+   * backing file outside the image roots (PERMISSION_DENIED), one that is
+   * not a qcow2 header (DATA_LOSS), or a backing file where the target has
+   * none (FAILED_PRECONDITION). The final digest is then of the image with
+   * the header as the source sent it, so it compares with the source's.
    */
   'format'?: (string);
   /**
@@ -93,6 +104,17 @@ export interface PullImageRequest__Output {
   /**
    * GUEST layer, STAGING mode: format of the image to create ("qcow2",
    * "raw"); IN_PLACE: must match the target's.
+   * FILE layer, IN_PLACE: the target's format as its domain says it ("" =
+   * read from the target's qcow2 magic, for older controllers). For a qcow2
+   * target the agent puts together the header the apply would leave before
+   * the journal commits: it keeps the target's own backing reference and
+   * format where both headers name a backing file (a copy rebased at clone
+   * time stays on its chain), and refuses (journal discarded, image
+   * untouched) a header naming an external data file, a protocol or a
+   * backing file outside the image roots (PERMISSION_DENIED), one that is
+   * not a qcow2 header (DATA_LOSS), or a backing file where the target has
+   * none (FAILED_PRECONDITION). The final digest is then of the image with
+   * the header as the source sent it, so it compares with the source's.
    */
   'format': (string);
   /**

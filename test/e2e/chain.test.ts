@@ -1,0 +1,193 @@
+/**
+ * Backing chains and NVRAM across clone and sync, on the testbed:
+ * - a clone with --target-dir has its qcow2 rebased onto the copied base
+ *   (RebaseStaging end to end) and boots from it;
+ * - a later sync keeps that chain: the destination's header still names the
+ *   destination's base, not the source's path, and what the guest sees equals
+ *   the source's (hole 7 of issue 10);
+ * - a base that changed at the source is refused with the reason (exit 3),
+ *   nothing at the destination touched;
+ * - a UEFI-style domain's NVRAM (OVMF's loader, Debian package `ovmf`) is
+ *   carried by clone and by sync, and the copy starts with it.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kvmctl } from '../support/kvmctl.js';
+import { hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+
+const IMAGES = '/var/lib/libvirt/images';
+const CLONES = `${IMAGES}/clones`;
+/** Under the agents' image roots (the default roots are the images directory; an operator adds libvirt's nvram directory to them in agent.yaml). */
+const NVRAM_DIR = `${IMAGES}/nvram`;
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE.fd';
+const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS.fd';
+const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
+let state: string;
+
+const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+
+/**
+ * A boot-sector VM whose qcow2 names its base by an absolute path (as
+ * `virsh vol-create-as --backing-vol` and most tools write it): copied into
+ * another directory, that reference would find the source's path, so the
+ * clone must rebase it.
+ */
+async function makeChainVm(host: string, name: string): Promise<void> {
+  const xml = `<domain type='${domainType}'>
+  <name>${name}</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>`;
+  await hostExec(host, [
+    'bash',
+    '-c',
+    [
+      'set -e',
+      `cd ${IMAGES}`,
+      `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin ${name}-base.qcow2`,
+      `qemu-img resize -q -f qcow2 ${name}-base.qcow2 8M`,
+      `qemu-io -f qcow2 -c 'write -P 0x62 1M 1M' ${name}-base.qcow2 >/dev/null`,
+      `qemu-img create -q -f qcow2 -b ${IMAGES}/${name}-base.qcow2 -F qcow2 ${name}.qcow2`,
+      `qemu-io -f qcow2 -c 'write -P 0x6b 2M 256k' ${name}.qcow2 >/dev/null`,
+      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
+      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
+      `rm -f /tmp/${name}.xml`,
+    ].join('\n'),
+  ]);
+}
+
+/** A UEFI-style VM: OVMF pflash loader and a per-VM NVRAM file filled with recognisable bytes. */
+async function makeUefiVm(host: string, name: string): Promise<void> {
+  const xml = `<domain type='${domainType}'>
+  <name>${name}</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <loader readonly='yes' type='pflash'>${OVMF_CODE}</loader>
+    <nvram>${NVRAM_DIR}/${name}_VARS.fd</nvram>
+    <boot dev='hd'/>
+  </os>
+  <features><acpi/></features>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+  </devices>
+</domain>`;
+  await hostExec(host, [
+    'bash',
+    '-c',
+    [
+      'set -e',
+      `mkdir -p ${NVRAM_DIR}`,
+      `cp ${OVMF_VARS} ${NVRAM_DIR}/${name}_VARS.fd`,
+      // A variable store the guest "wrote": bytes no template has, at a known place.
+      `printf 'kvmclone-nvram-1' | dd of=${NVRAM_DIR}/${name}_VARS.fd bs=1 seek=100000 conv=notrunc status=none`,
+      `truncate -s 64M ${IMAGES}/${name}.raw`,
+      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
+      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
+      `rm -f /tmp/${name}.xml`,
+    ].join('\n'),
+  ]);
+}
+
+/** What `qemu-img info` (format stated) says of an image inside a host. */
+async function imageInfo(host: string, path: string): Promise<{ 'backing-filename'?: string; 'full-backing-filename'?: string }> {
+  return JSON.parse(await hostExec(host, ['qemu-img', 'info', '-U', '-f', 'qcow2', '--output=json', path])) as { 'backing-filename'?: string };
+}
+
+/** sha256 of what the guest sees through the image's chain (converted to raw inside the host). */
+async function guestSha(host: string, path: string): Promise<string> {
+  const out = await hostExec(host, ['bash', '-c', `set -e; t=$(mktemp); qemu-img convert -U -f qcow2 -O raw '${path}' "$t"; sha256sum < "$t" | cut -d' ' -f1; rm -f "$t"`]);
+  return out.trim();
+}
+
+async function sha(host: string, path: string): Promise<string> {
+  return (await hostExec(host, ['bash', '-c', `sha256sum < '${path}' | cut -d' ' -f1`])).trim();
+}
+
+before(async () => {
+  await Promise.all(['hosta', 'hostb'].map(hostDown));
+  await hostUp('hosta', 1);
+  await hostUp('hostb', 2);
+  state = await mkdtemp(join(tmpdir(), 'kvmclone-chain-e2e-'));
+  await makeChainVm('hosta', 'vm7');
+  await hostExec('hostb', ['mkdir', '-p', CLONES]);
+});
+
+after(async () => {
+  await Promise.all(['hosta', 'hostb'].map(hostDown));
+  await rm(state, { recursive: true, force: true });
+});
+
+test('clone --target-dir rebases the copy onto the copied base (RebaseStaging), and it boots', async () => {
+  const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb', '--target-dir', CLONES], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  assert.ok(out.events.some((e) => /backing reference set to/.test(String(e.message ?? ''))), 'the clone said it rebased the copy');
+  const info = await imageInfo('hostb', `${CLONES}/vm7.qcow2`);
+  assert.equal(info['backing-filename'], `${CLONES}/vm7-base.qcow2`, 'the copy names the copied base');
+  assert.equal(await guestSha('hostb', `${CLONES}/vm7.qcow2`), await guestSha('hosta', `${IMAGES}/vm7.qcow2`), 'the guest sees the same disk');
+  await hostExec('hostb', ['qemu-img', 'check', '-q', '-f', 'qcow2', `${CLONES}/vm7.qcow2`]);
+  await hostExec('hostb', [...VIRSH, 'start', 'vm7']);
+  await hostExec('hostb', [...VIRSH, 'destroy', 'vm7']);
+});
+
+test('sync after a change keeps the destination chain: its header still names the destination base, data equal', async () => {
+  await hostExec('hosta', ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x71 3M 128k', '-c', 'write -P 0x72 256k 64k', `${IMAGES}/vm7.qcow2`]);
+  const out = await kvmctl(['--json', 'sync', 'vm7', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  const info = await imageInfo('hostb', `${CLONES}/vm7.qcow2`);
+  assert.equal(info['backing-filename'], `${CLONES}/vm7-base.qcow2`, "sync kept the destination's backing reference (not the source's path)");
+  assert.equal(await guestSha('hostb', `${CLONES}/vm7.qcow2`), await guestSha('hosta', `${IMAGES}/vm7.qcow2`), 'the guest sees the synced disk');
+  await hostExec('hostb', ['qemu-img', 'check', '-q', '-f', 'qcow2', `${CLONES}/vm7.qcow2`]);
+  const disks = out.result?.disks as { digest: string }[];
+  assert.ok(disks.length >= 1 && disks.every((d) => /^blake3:/.test(d.digest)), JSON.stringify(out.result));
+  await hostExec('hostb', [...VIRSH, 'start', 'vm7']);
+  await hostExec('hostb', [...VIRSH, 'destroy', 'vm7']);
+});
+
+test('sync refuses (exit 3) when the source base changed, naming it; the destination is untouched', async () => {
+  const top = await sha('hostb', `${CLONES}/vm7.qcow2`);
+  const base = await sha('hostb', `${CLONES}/vm7-base.qcow2`);
+  await hostExec('hosta', ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x55 5M 64k', `${IMAGES}/vm7-base.qcow2`]);
+  await hostExec('hosta', ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x73 4M 64k', `${IMAGES}/vm7.qcow2`]);
+  const out = await kvmctl(['--json', 'sync', 'vm7', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  assert.equal(out.code, 3, `${out.stdout}\n${out.stderr}`);
+  assert.match(String((out.result?.error as { message?: string }).message), /vm7-base\.qcow2.*differs/);
+  assert.equal(await sha('hostb', `${CLONES}/vm7.qcow2`), top, 'the destination disk is unchanged');
+  assert.equal(await sha('hostb', `${CLONES}/vm7-base.qcow2`), base, 'the destination base is unchanged');
+});
+
+test('NVRAM of a UEFI domain is carried by clone and by sync, and the copy starts with it', { skip: existsSync(OVMF_CODE) ? false : `${OVMF_CODE} is missing (Debian: apt-get install ovmf)` }, async () => {
+  await makeUefiVm('hosta', 'vm8');
+  await hostExec('hostb', ['mkdir', '-p', NVRAM_DIR]);
+  const clone = await kvmctl(['--json', 'clone', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
+  assert.equal(clone.code, 0, `${clone.stdout}\n${clone.stderr}`);
+  const xml = await hostExec('hostb', [...VIRSH, 'dumpxml', '--inactive', 'vm8-copy']);
+  const nvram = /<nvram[^>]*>([^<]+)<\/nvram>/.exec(xml)?.[1] ?? '';
+  assert.ok(nvram.startsWith(`${NVRAM_DIR}/`) && nvram.includes('vm8-copy'), `the copy has its own NVRAM file (${nvram})`);
+  assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the NVRAM was copied');
+
+  await hostExec('hosta', ['bash', '-c', `printf 'kvmclone-nvram-2' | dd of=${NVRAM_DIR}/vm8_VARS.fd bs=1 seek=120000 conv=notrunc status=none`]);
+  const sync = await kvmctl(['--json', 'sync', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
+  assert.equal(sync.code, 0, `${sync.stdout}\n${sync.stderr}`);
+  assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the sync carried the changed NVRAM');
+  assert.ok((sync.result?.disks as { target: string }[]).some((d) => d.target === nvram), JSON.stringify(sync.result));
+
+  // QEMU opens the copied store as the VM's flash: the copy starts (OVMF under TCG; no OS needed).
+  await hostExec('hostb', [...VIRSH, 'start', 'vm8-copy']);
+  assert.match(await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']), /running/);
+  await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
+});
