@@ -26,6 +26,12 @@ export const AGENT_CAPABILITIES = [
   'transfer.lock',
   /** OpenLiveView, DescribeLiveView, PruneCheckpoints; view paths; GUEST-layer pulls, hashes and digests. */
   'transfer.live',
+  /**
+   * Peer sockets go in GetInfo.forward_dir (group-writable, so an unprivileged
+   * SSH account can bind them) and are removed with RemovePeerSocket; GetInfo
+   * reports the caller.
+   */
+  'transfer.forward-dir',
 ] as const;
 
 /** One capability name. */

@@ -24,6 +24,8 @@ import { TicketRegistry } from '../transfer/ticket-registry.js';
 import { LiveViews } from '../live/live-views.js';
 import { startPeerServer } from './peer-server.js';
 import { prepareSocketPath, removeSocket, secureSocket } from './socket-file.js';
+import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** What the server needs from the process. */
@@ -69,7 +71,8 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const server = new WideWindowServer();
   const hashMemory = new HashMemory();
   const views = new LiveViews();
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views };
+  const forwardDir = forwardDirOf(dirname(deps.socket));
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, forwardDir };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   // One lock registry: HoldLock takes the locks, DefineDomain and StartDomain respect them.
@@ -90,6 +93,9 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
+  // Controllers bind their per-operation peer sockets here (group-writable: the SSH account need not be root).
+  const forward = await prepareForwardDir(dirname(deps.socket), deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid);
+  if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
   const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
 
   let closing: Promise<void> | undefined;

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { Caller as _kvmclone_agent_v1_Caller, Caller__Output as _kvmclone_agent_v1_Caller__Output } from './kvmclone/agent/v1/Caller.js';
 import type { GetInfoRequest as _kvmclone_agent_v1_GetInfoRequest, GetInfoRequest__Output as _kvmclone_agent_v1_GetInfoRequest__Output } from './kvmclone/agent/v1/GetInfoRequest.js';
 import type { GetInfoResponse as _kvmclone_agent_v1_GetInfoResponse, GetInfoResponse__Output as _kvmclone_agent_v1_GetInfoResponse__Output } from './kvmclone/agent/v1/GetInfoResponse.js';
 import type { HostFacts as _kvmclone_agent_v1_HostFacts, HostFacts__Output as _kvmclone_agent_v1_HostFacts__Output } from './kvmclone/agent/v1/HostFacts.js';
@@ -14,6 +15,7 @@ export interface ProtoGrpcType {
   kvmclone: {
     agent: {
       v1: {
+        Caller: MessageTypeDefinition<_kvmclone_agent_v1_Caller, _kvmclone_agent_v1_Caller__Output>
         GetInfoRequest: MessageTypeDefinition<_kvmclone_agent_v1_GetInfoRequest, _kvmclone_agent_v1_GetInfoRequest__Output>
         GetInfoResponse: MessageTypeDefinition<_kvmclone_agent_v1_GetInfoResponse, _kvmclone_agent_v1_GetInfoResponse__Output>
         HostFacts: MessageTypeDefinition<_kvmclone_agent_v1_HostFacts, _kvmclone_agent_v1_HostFacts__Output>
