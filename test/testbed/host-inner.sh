@@ -14,6 +14,8 @@ mount --bind "$R/etc-libvirt" /etc/libvirt
 mount --bind "$R/var-lib-libvirt" /var/lib/libvirt
 mount --bind "$R/var-log-libvirt" /var/log/libvirt
 mount --bind "$R/var-cache-libvirt" /var/cache/libvirt
+# the agent's config (socket_group for the dedicated SSH account), as /etc/kvmclone on a real host
+[ ! -d "$R/etc-kvmclone" ] || mount --bind "$R/etc-kvmclone" /etc/kvmclone
 if [ "$MODE" = loop ]; then
   # loop device with autoclear: it goes away once the last mount namespace using it is gone
   mount -t ext4 -o loop "$R/images.ext4" /var/lib/libvirt/images
