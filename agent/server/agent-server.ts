@@ -93,10 +93,12 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
   });
   await secureSocket(deps.socket, deps.socketMode, deps.socketGroup);
-  // Controllers bind their per-operation peer sockets here (group-writable: the SSH account need not be root).
-  const forward = await prepareForwardDir(dirname(deps.socket), deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid);
+  // The socket group's accounts (an unprivileged SSH login such as kvmclone) bind per-operation peer sockets
+  // in the forward directory and forward the peer socket: both get that group.
+  const socketGid = deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid;
+  const forward = await prepareForwardDir(dirname(deps.socket), socketGid);
   if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
-  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
+  const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket, gid: socketGid });
 
   let closing: Promise<void> | undefined;
   const close = (graceMs: number): Promise<void> => {

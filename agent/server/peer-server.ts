@@ -2,8 +2,11 @@
  * The peer socket: what a destination agent reaches through the SSH path the
  * controller brokers. It serves the read side of DiskService only, and every
  * call must carry a live ticket (metadata "kvmclone-ticket") that names the
- * requested path; everything else is PERMISSION_DENIED. Its socket is 0600:
- * only root (sshd's forward, as the login user root) can connect.
+ * requested path; everything else is PERMISSION_DENIED. Its socket is 0600 —
+ * only root can connect (sshd's forward, as a root login) — or, when the
+ * agent has a socket group, 0660 with that group: an unprivileged SSH account
+ * in it (kvmclone) forwards it too. That group may use the admin socket
+ * anyway, so the ticket-guarded reads here give it nothing more.
  */
 import * as grpc from '@grpc/grpc-js';
 import { dirname } from 'node:path';
@@ -68,7 +71,7 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: { roots: ImageRoot
   };
 }
 
-/** Starts the peer server on `socket` (mode 0600). */
+/** Starts the peer server on `socket` (mode 0600, or 0660 with group `gid`). */
 export async function startPeerServer(deps: {
   rpc: RpcDeps;
   roots: ImageRoots;
@@ -76,6 +79,8 @@ export async function startPeerServer(deps: {
   tickets: TicketRegistry;
   views: LiveViews;
   socket: string;
+  /** The admin socket's group, when one is configured. */
+  gid?: number | undefined;
 }): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
@@ -85,7 +90,7 @@ export async function startPeerServer(deps: {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  await secureSocket(deps.socket, 0o600, undefined);
+  await secureSocket(deps.socket, deps.gid === undefined ? 0o600 : 0o660, deps.gid);
   return {
     server,
     close: async () => {
