@@ -28,6 +28,12 @@ export const AGENT_CAPABILITIES = [
   'transfer.live',
   /** InfoService.ReadAudit: the audit trail of mutating calls, read back (kvmctl audit). */
   'audit.read',
+  /**
+   * Peer sockets go in GetInfo.forward_dir (group-writable, so an unprivileged
+   * SSH account can bind them) and are removed with RemovePeerSocket; GetInfo
+   * reports the caller.
+   */
+  'transfer.forward-dir',
 ] as const;
 
 /** One capability name. */

@@ -28,6 +28,8 @@ import { startPeerServer } from './peer-server.js';
 import { listenRoleSocket, type RoleSocket } from './role-socket.js';
 import { roleGuard } from '../rpc/role-guard.js';
 import { dirname, join } from 'node:path';
+import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
+import { stat } from 'node:fs/promises';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
@@ -84,7 +86,8 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
   const hashMemory = new HashMemory();
   const views = new LiveViews();
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit };
+  const forwardDir = forwardDirOf(dirname(deps.socket));
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit, forwardDir };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   // One lock registry: HoldLock takes the locks, DefineDomain and StartDomain respect them.
@@ -106,7 +109,12 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   try {
     sockets.push(await listenRoleSocket(server, { path: deps.socket, role: 'admin', mode: deps.socketMode, group: deps.socketGroup }, deps.log));
     sockets.push(await listenRoleSocket(server, { path: roSocket, role: 'read-only', mode: deps.roSocketMode ?? 0o660, group: deps.roSocketGroup }, deps.log));
-    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket });
+    // The socket group's accounts (an unprivileged SSH login such as kvmclone) bind per-operation peer sockets
+    // in the forward directory and forward the peer socket: both get that group.
+    const socketGid = deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid;
+    const forward = await prepareForwardDir(dirname(deps.socket), socketGid);
+    if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
+    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket, gid: socketGid });
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();

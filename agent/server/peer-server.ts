@@ -5,8 +5,11 @@
  * requested path; everything else is PERMISSION_DENIED. The ticket is judged
  * before the path is looked at, the image is opened once and handed to the
  * handler, and a revoked ticket ends the calls running on it
- * (agent/transfer/ticket-guard.ts). Its socket is 0600: only root (sshd's
- * forward, as the login user root) can connect.
+ * (agent/transfer/ticket-guard.ts). Its socket is 0600 — only root can
+ * connect (sshd's forward, as a root login) — or, when the agent has a socket
+ * group, 0660 with that group: an unprivileged SSH account in it (kvmclone)
+ * forwards it too. That group may use the admin socket anyway, so the
+ * ticket-guarded reads here give it nothing more.
  */
 import * as grpc from '@grpc/grpc-js';
 import { dirname } from 'node:path';
@@ -128,7 +131,7 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: GuardDeps & { audi
   };
 }
 
-/** Starts the peer server on `socket` (mode 0600). */
+/** Starts the peer server on `socket` (mode 0600, or 0660 with group `gid`). */
 export async function startPeerServer(deps: {
   rpc: RpcDeps;
   roots: ImageRoots;
@@ -136,6 +139,8 @@ export async function startPeerServer(deps: {
   tickets: TicketRegistry;
   views: LiveViews;
   socket: string;
+  /** The admin socket's group, when one is configured. */
+  gid?: number | undefined;
 }): Promise<{ server: WideWindowServer; close(): Promise<void> }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
@@ -146,7 +151,7 @@ export async function startPeerServer(deps: {
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
   );
-  await secureSocket(deps.socket, 0o600, undefined);
+  await secureSocket(deps.socket, deps.gid === undefined ? 0o600 : 0o660, deps.gid);
   return {
     server,
     close: async () => {

@@ -18,6 +18,7 @@ import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { LiveViews } from '../live/live-views.js';
 import { describeLiveView, openLiveView } from '../live/open-live-view.js';
 import { pruneCheckpoints } from '../live/prune-checkpoints.js';
+import { removePeerSocket } from '../server/forward-dir.js';
 
 /** What TransferService needs. */
 export interface TransferServiceDeps {
@@ -25,8 +26,10 @@ export interface TransferServiceDeps {
   roots: ImageRoots;
   tickets: TicketRegistry;
   locks: LockRegistry;
-  /** The agent's runtime directory (where its sockets and per-operation peer sockets live). */
+  /** The agent's runtime directory (where its sockets live). */
   runtimeDir: string;
+  /** Where controllers bind per-operation peer sockets (forward-dir.ts). */
+  forwardDir: string;
   /** The peer socket path announced with each ticket. */
   peerSocket: string;
   /** Block hashes already taken of unchanged files: an in-place pull digests only what it changed. */
@@ -91,6 +94,12 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
     DescribeLiveView: unary('DescribeLiveView', rpc, async (req) => describeLiveView(views, req.operationId)),
 
     PruneCheckpoints: unary('PruneCheckpoints', rpc, async (req, ctx) => pruneCheckpoints(req, libvirt, ctx.log, ctx.signal)),
+
+    RemovePeerSocket: unary('RemovePeerSocket', rpc, async (req, ctx) => {
+      const removed = await removePeerSocket(req.path, deps.forwardDir);
+      ctx.log.debug({ path: req.path, removed }, 'peer socket removed');
+      return { removed };
+    }),
 
     HoldLock: serverStream('HoldLock', rpc, async (req, send, ctx) => {
       const vm = checkVmName(req.vmName, 'vm_name');

@@ -7,7 +7,6 @@
  */
 import { Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { basename, dirname } from 'node:path';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { invalidArgument } from '../../shared/errors.js';
 import { fromStatus } from '../../shared/from-status.js';
@@ -32,18 +31,21 @@ import { pullInPlace } from './pull-in-place.js';
 import { pullGuest } from './pull-guest.js';
 import { OPERATION_ID_METADATA, isSendableOperationId } from '../../shared/operation-metadata.js';
 import { isGuestLayer } from '../guest/guest-disk-calls.js';
+import { forwardDirOf, isPeerSocketIn } from '../server/forward-dir.js';
 
 /** Metadata key carrying a peer ticket. */
 export const TICKET_METADATA = 'kvmclone-ticket';
 
-/** Per-operation peer sockets: `<runtime dir>/peer-<id>.sock`, nothing else. */
-const PEER_SOCKET_NAME = /^peer-[a-z0-9][a-z0-9-]{7,63}\.sock$/;
-
-/** Checks that `path` is a per-operation peer socket in the agent's runtime directory. */
+/**
+ * Checks that `path` is a per-operation peer socket: `<forward dir>/peer-<id>.sock`
+ * (forward-dir.ts), or — as an older controller logged in as root binds it —
+ * `<runtime dir>/peer-<id>.sock`. Nothing else is dialled.
+ */
 export function checkPeerSocket(path: string, runtimeDir: string): string {
   const p = checkAbsolutePath(path, 'peer_socket');
-  if (dirname(p) !== runtimeDir || !PEER_SOCKET_NAME.test(basename(p))) {
-    throw invalidArgument(`peer_socket: ${p} is not a per-operation peer socket (${runtimeDir}/peer-<id>.sock)`);
+  const forwardDir = forwardDirOf(runtimeDir);
+  if (!isPeerSocketIn(p, forwardDir) && !isPeerSocketIn(p, runtimeDir)) {
+    throw invalidArgument(`peer_socket: ${p} is not a per-operation peer socket (${forwardDir}/peer-<id>.sock)`);
   }
   return p;
 }

@@ -1,9 +1,10 @@
 /**
  * `kvmctl hosts check HOST...`: reach each agent over SSH and report its
- * version, capabilities, host facts and free space — the first thing to run
- * against a new host. Exit 0 only when every host answered. It reads only
- * (GetInfo, GetFreeSpace), so it uses the agent's read-only socket, or the
- * admin socket when an older agent has none.
+ * version, capabilities, host facts, free space and the SSH account in use
+ * (who it is on the host, what it may do) — the first thing to run against a
+ * new host. Exit 0 only when every host answered. It reads only (GetInfo,
+ * GetFreeSpace), so it uses the agent's read-only socket, or the admin socket
+ * when an older agent has none.
  */
 import { Command } from 'commander';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -12,6 +13,7 @@ import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
 import { HostSession } from '../transport/host-session.js';
 import { SshError } from '../transport/ssh-engine.js';
+import { checkAccount, describeAccount } from '../operations/account-check.js';
 
 /** The hosts command group (check). */
 export function hostsCommand(run: (code: Promise<number>) => void): Command {
@@ -30,10 +32,12 @@ export function hostsCommand(run: (code: Promise<number>) => void): Command {
               try {
                 const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
                 const h = s.info.host;
-                results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })) });
+                const account = await checkAccount(s, ctx.signal);
+                results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, account, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })) });
                 if (!ctx.json) {
                   process.stdout.write(
                     `${host}: ok — agent ${s.info.agentVersion} (API ${s.info.apiVersions.join(', ')}), ${h?.hostname}, ${h?.cpus} CPUs ${h?.cpuModel}, ${formatBytes(h?.memoryBytes ?? 0)}, libvirt ${h?.libvirtVersion}, QEMU ${h?.qemuVersion}${h?.kvm ? ', KVM' : ''}\n` +
+                      `  ${describeAccount(account)}\n` +
                       space.map((x) => `  ${x.path}: ${formatBytes(x.availableBytes)} free of ${formatBytes(x.totalBytes)}\n`).join(''),
                   );
                 }

@@ -31,14 +31,11 @@ export const MAX_SOCKET_PATH = 107;
 /** ssh binds its control socket at `<ControlPath>.<16 random chars>` first, then links it. */
 const CONTROL_TEMP_SUFFIX = 17;
 
-/**
- * Absolute path of the `ssh` binary on PATH, or undefined. The controller uses
- * OpenSSH when this finds one and falls back to the ssh2 engine otherwise.
- */
-export function findOpenSsh(pathEnv: string | undefined = process.env.PATH): string | undefined {
+/** Absolute path of executable `name` on PATH, or undefined. */
+export function findOnPath(name: string, pathEnv: string | undefined = process.env.PATH): string | undefined {
   for (const dir of (pathEnv ?? '').split(delimiter)) {
     if (!isAbsolute(dir)) continue;
-    const candidate = join(dir, 'ssh');
+    const candidate = join(dir, name);
     try {
       accessSync(candidate, constants.X_OK);
       if (statSync(candidate).isFile()) return candidate;
@@ -47,6 +44,14 @@ export function findOpenSsh(pathEnv: string | undefined = process.env.PATH): str
     }
   }
   return undefined;
+}
+
+/**
+ * Absolute path of the `ssh` binary on PATH, or undefined. The controller uses
+ * OpenSSH when this finds one and falls back to the ssh2 engine otherwise.
+ */
+export function findOpenSsh(pathEnv: string | undefined = process.env.PATH): string | undefined {
+  return findOnPath('ssh', pathEnv);
 }
 
 /**
@@ -142,8 +147,11 @@ function connectionArgs(settings: SshSettings): string[] {
 
 /**
  * The master: authenticates once, then serves mux requests on `controlPath`.
- * `-v` is for the host-key fingerprint and cipher lines (parsed, never shown);
- * the remote `cat` ties its life to ours; ControlPersist=no keeps it our child process.
+ * `-v` is for the host-key fingerprint and cipher lines (parsed, never shown).
+ * `-N`: no session, no remote command — the account may be one that runs no
+ * commands at all (a dedicated `kvmclone` user with a nologin shell, allowed
+ * stream-local forwarding only). ControlPersist=no keeps it our child process;
+ * masterCommand ties its life to ours.
  */
 export function masterArgs(settings: SshSettings, host: string, controlPath: string): string[] {
   return [
@@ -155,11 +163,22 @@ export function masterArgs(settings: SshSettings, host: string, controlPath: str
     '-o', 'ControlPersist=no',
     '-o', 'StreamLocalBindUnlink=no',
     '-o', 'StreamLocalBindMask=0177',
-    // Not -N: the master runs `cat` on the host, reading our stdin pipe. If kvmctl dies (even by
-    // SIGKILL, when no exit hook runs) the pipe closes, cat ends, and with ControlPersist=no the
-    // master and its forwards go with it — no orphaned connection is left behind.
-    '-v', '-T', ...destinationArgs(host), 'cat',
+    '-v', '-N', '-T', ...destinationArgs(host),
   ];
+}
+
+/**
+ * The program and arguments that start a master. With util-linux `setpriv`
+ * on PATH the master runs under `setpriv --pdeathsig TERM`: the kernel sends
+ * it SIGTERM when kvmctl dies, even by SIGKILL (no exit hook runs then), so
+ * no orphaned connection holds forwards open. Without setpriv only kvmctl's
+ * exit hook reaps it. (The master no longer ties its life to a remote `cat`
+ * reading our stdin: that needs a shell on the host.)
+ */
+export function masterCommand(sshPath: string, settings: SshSettings, host: string, controlPath: string, setprivPath: string | null = findOnPath('setpriv') ?? null): { file: string; args: string[] } {
+  const args = masterArgs(settings, host, controlPath);
+  if (setprivPath === null) return { file: sshPath, args };
+  return { file: setprivPath, args: ['--pdeathsig', 'TERM', '--', sshPath, ...args] };
 }
 
 /**

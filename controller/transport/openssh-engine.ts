@@ -12,7 +12,7 @@ import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from
 import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
 import { OpenSshMaster } from './openssh-master.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
-import { SshError, shellQuote, type RemoteExecResult, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, shellQuote, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 
 export { findOpenSsh } from './openssh-args.js';
 
@@ -82,8 +82,8 @@ export class OpenSshEngine implements SshEngine {
 export class OpenSshConnection implements SshConnection {
   /** local socket path → remote socket it reaches */
   private readonly localForwards = new Map<string, string>();
-  /** remote listen path → local socket it reaches */
-  private readonly remoteForwards = new Map<string, string>();
+  /** remote listen path → local socket it reaches, and whether the host removes the socket file */
+  private readonly remoteForwards = new Map<string, { local: string; hostRemoves: boolean }>();
   /** Forward requests in flight: close() waits for them, so none lands after the cleanup. */
   private readonly pending = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -99,6 +99,10 @@ export class OpenSshConnection implements SshConnection {
   /** What the master learned: host key fingerprint, address, negotiated cipher, non-debug stderr lines. */
   facts(): SshStderrFacts {
     return this.master.facts();
+  }
+
+  loginUser(): string | undefined {
+    return this.master.facts().user;
   }
 
   /** PID of the master process (tests check it is gone after close). */
@@ -143,11 +147,11 @@ export class OpenSshConnection implements SshConnection {
    * that exists on the host is refused by sshd (StreamLocalBindUnlink no):
    * never a silent takeover.
    */
-  forwardToRemote(remotePath: string, localSocket: string, options: { signal?: AbortSignal } = {}): Promise<void> {
-    return this.tracked(() => this.addRemoteForward(remotePath, localSocket, options.signal));
+  forwardToRemote(remotePath: string, localSocket: string, options: RemoteForwardOptions = {}): Promise<void> {
+    return this.tracked(() => this.addRemoteForward(remotePath, localSocket, options.signal, options.hostRemoves === true));
   }
 
-  private async addRemoteForward(remotePath: string, localSocket: string, signal: AbortSignal | undefined): Promise<void> {
+  private async addRemoteForward(remotePath: string, localSocket: string, signal: AbortSignal | undefined, hostRemoves: boolean): Promise<void> {
     this.usable();
     checkSocketPath(this.host, 'remote listen path', remotePath);
     checkSocketPath(this.host, 'local socket', localSocket);
@@ -157,7 +161,7 @@ export class OpenSshConnection implements SshConnection {
     }
     if (!isSocket(localSocket)) throw new SshError('forward', this.host, `local socket ${localSocket} does not exist: nothing would answer at ${this.host}:${remotePath}`);
     const spec = ['-R', `${remotePath}:${localSocket}`];
-    this.remoteForwards.set(remotePath, localSocket);
+    this.remoteForwards.set(remotePath, { local: localSocket, hostRemoves });
     try {
       const r = await this.mux('forward', spec, signal);
       if (r.code !== 0 || muxRequestFailed(r.stderr)) {
@@ -173,11 +177,11 @@ export class OpenSshConnection implements SshConnection {
 
   /** A path this connection does not forward is left alone: it may belong to someone else. */
   async cancelRemoteForward(remotePath: string): Promise<void> {
-    const localSocket = this.remoteForwards.get(remotePath);
-    if (localSocket === undefined) return;
+    const forward = this.remoteForwards.get(remotePath);
+    if (forward === undefined) return;
     this.usable();
     this.remoteForwards.delete(remotePath);
-    await this.removeRemote(remotePath, localSocket);
+    await this.removeRemote(remotePath, forward);
   }
 
   /**
@@ -200,7 +204,7 @@ export class OpenSshConnection implements SshConnection {
   private async shutdown(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     // Local forwards end with the master (their socket files are removed below); remote sockets outlive it.
-    if (this.master.alive) await Promise.allSettled([...this.remoteForwards].map(([path, local]) => this.removeRemote(path, local)));
+    if (this.master.alive) await Promise.allSettled([...this.remoteForwards].map(([path, forward]) => this.removeRemote(path, forward)));
     this.remoteForwards.clear();
     await this.master.stop();
     for (const path of this.localForwards.keys()) releasePath(path);
@@ -215,11 +219,12 @@ export class OpenSshConnection implements SshConnection {
     return p;
   }
 
-  private async removeRemote(remotePath: string, localSocket: string): Promise<void> {
-    const cancel = await this.mux('cancel', ['-R', `${remotePath}:${localSocket}`]);
+  private async removeRemote(remotePath: string, forward: { local: string; hostRemoves: boolean }): Promise<void> {
+    const cancel = await this.mux('cancel', ['-R', `${remotePath}:${forward.local}`]);
+    if (cancel.code !== 0 || muxRequestFailed(cancel.stderr)) throw this.forwardError(`cannot cancel the forward at ${this.host}:${remotePath}`, cancel);
+    if (forward.hostRemoves) return;
     // sshd never unlinks a -R socket: remove it, or the next bind of this path fails
     const rm = await this.run(['rm', '-f', '--', remotePath], { timeoutMs: MUX_TIMEOUT_MS });
-    if (cancel.code !== 0 || muxRequestFailed(cancel.stderr)) throw this.forwardError(`cannot cancel the forward at ${this.host}:${remotePath}`, cancel);
     if (rm.code !== 0) throw new SshError('other', this.host, `${this.host}: cannot remove ${remotePath}: ${rm.stderr.trim()}`);
   }
 

@@ -20,6 +20,8 @@ export interface SshStderrFacts {
   readonly address?: string;
   /** From `debug1: kex: client->server cipher: NAME …`. */
   readonly cipher?: string;
+  /** From `debug1: Authenticating to HOST:PORT as 'USER'`: the account the connection logs in as. */
+  readonly user?: string;
 }
 
 const NOISE = [/^debug\d: /, /^OpenSSH_[^,]*, /, /^Authenticated to /, /^Transferred: sent /, /^Bytes per second: /];
@@ -35,6 +37,7 @@ export class SshStderrCollector {
   private hostKey?: { type: string; fingerprint: string };
   private address?: string;
   private cipher?: string;
+  private user?: string;
 
   constructor(private readonly maxLines = 200) {}
 
@@ -48,7 +51,7 @@ export class SshStderrCollector {
   /** The facts so far, including an unterminated last line. */
   facts(): SshStderrFacts {
     const lines = this.partial.trim() === '' || isNoise(this.partial) ? [...this.kept] : [...this.kept, this.partial.replace(/\r$/, '')];
-    return { lines, hostKey: this.hostKey, address: this.address, cipher: this.cipher };
+    return { lines, hostKey: this.hostKey, address: this.address, cipher: this.cipher, user: this.user };
   }
 
   private line(raw: string): void {
@@ -61,6 +64,8 @@ export class SshStderrCollector {
       this.address = `${addr.includes(':') ? `[${addr}]` : addr}:${m[2] as string}`;
     } else if ((m = /^debug1: kex: client->server cipher: (\S+)/.exec(line))) {
       this.cipher = m[1];
+    } else if ((m = /^debug1: Authenticating to \S+ as '([^']*)'/.exec(line))) {
+      this.user = m[1];
     }
     if (line.trim() === '' || isNoise(line)) return;
     this.kept.push(line);

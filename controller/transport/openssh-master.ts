@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkControlPath, masterArgs, muxArgs } from './openssh-args.js';
+import { checkControlPath, masterCommand, muxArgs } from './openssh-args.js';
 import { SshStderrCollector, sshFailure, stderrSummary, type SshStderrFacts } from './openssh-errors.js';
 import { ownPath, releasePath, runSsh, spawnTracked, terminate } from './openssh-process.js';
 import { SshError, type SshSettings } from './ssh-engine.js';
@@ -72,10 +72,10 @@ export class OpenSshMaster {
       // ssh would print "ControlSocket … already exists, disabling multiplexing" and carry on unmultiplexed
       throw new SshError('config', host, `${host}: control socket ${controlPath} already exists; runtimeDir must be private to this process`);
     }
-    const args = masterArgs(settings, host, controlPath);
+    const command = masterCommand(options.sshPath, settings, host, controlPath);
     ownPath(controlPath);
-    // stdin is a pipe we never write: its end at our exit is what stops the master (see masterArgs).
-    const child = spawnTracked(options.sshPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    // setpriv (when present) execs ssh in place: the child's PID is the master's.
+    const child = spawnTracked(command.file, command.args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr = new SshStderrCollector();
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
     const master = new OpenSshMaster(options, child, stderr);

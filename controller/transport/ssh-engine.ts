@@ -55,10 +55,24 @@ export interface RemoteExecResult {
   stderr: string;
 }
 
+/** Options of `SshConnection.forwardToRemote`. */
+export interface RemoteForwardOptions {
+  signal?: AbortSignal;
+  /**
+   * Something on the host removes the socket file after the forward is
+   * cancelled (the agent, for sockets in its forward directory): the
+   * connection then never runs `rm` for it — an unprivileged SSH account
+   * may run no commands at all.
+   */
+  hostRemoves?: boolean;
+}
+
 /** One authenticated connection to one host, reused by every call of an operation. */
 export interface SshConnection {
   /** The HOST argument as the user gave it. */
   readonly host: string;
+  /** The account this connection logged in as on the host (from the ssh config or HOST), when known. */
+  loginUser(): string | undefined;
   /**
    * A fresh local unix socket (under runtimeDir) that reaches `remoteSocket`
    * on the host. The socket is usable when the promise resolves.
@@ -70,8 +84,8 @@ export interface SshConnection {
    * `localSocket`. Resolves once the remote socket is bound; fails (kind
    * 'forward') if it cannot be bound.
    */
-  forwardToRemote(remotePath: string, localSocket: string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** Stops listening at `remotePath` and removes the socket file on the host. */
+  forwardToRemote(remotePath: string, localSocket: string, options?: RemoteForwardOptions): Promise<void>;
+  /** Stops listening at `remotePath` and removes the socket file on the host (unless the host removes it: RemoteForwardOptions.hostRemoves). */
   cancelRemoteForward(remotePath: string): Promise<void>;
   /** Runs argv on the host (each argument quoted for the remote shell). */
   exec(argv: readonly string[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<RemoteExecResult>;

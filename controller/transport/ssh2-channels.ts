@@ -43,6 +43,8 @@ export class ChannelSession {
   private readonly servers = new Map<string, Server>();
   private readonly sockets = new Set<Socket>();
   private readonly remote = new Map<string, string>();
+  /** Remote forwards whose socket file the host removes itself (no `rm` is run for them). */
+  private readonly hostRemoves = new Set<string>();
   private readonly commands: RemoteCommands;
   private seq = 0;
 
@@ -103,14 +105,20 @@ export class ChannelSession {
     await rm(path, { force: true });
   }
 
-  /** Asks sshd to listen at `remotePath`; its connections are relayed to `localSocket`. */
-  async forwardToRemote(remotePath: string, localSocket: string): Promise<void> {
+  /**
+   * Asks sshd to listen at `remotePath`; its connections are relayed to
+   * `localSocket`. `hostRemoves`: something on the host (the agent) removes
+   * the socket file, so cancelling runs no command.
+   */
+  async forwardToRemote(remotePath: string, localSocket: string, hostRemoves = false): Promise<void> {
     if (this.remote.has(remotePath)) throw new SshError('forward', this.host, `${this.host}: ${remotePath} is already forwarded on this connection`);
     this.remote.set(remotePath, localSocket);
+    if (hostRemoves) this.hostRemoves.add(remotePath);
     try {
       await new Promise<void>((resolve, reject) => this.client.openssh_forwardInStreamLocal(remotePath, (err) => (err ? reject(err) : resolve())));
     } catch (err) {
       this.remote.delete(remotePath);
+      this.hostRemoves.delete(remotePath);
       throw new SshError(
         'forward',
         this.host,
@@ -119,7 +127,10 @@ export class ChannelSession {
     }
   }
 
-  /** Stops listening at `remotePath` and removes the socket file, which sshd leaves behind. Idempotent. */
+  /**
+   * Stops listening at `remotePath` and removes the socket file, which sshd
+   * leaves behind — with `rm`, unless the host removes it (hostRemoves). Idempotent.
+   */
   async cancelRemoteForward(remotePath: string): Promise<void> {
     if (this.remote.has(remotePath)) {
       await new Promise<void>((resolve, reject) => this.client.openssh_unforwardInStreamLocal(remotePath, (err) => (err ? reject(err) : resolve()))).catch((err: Error) => {
@@ -127,6 +138,7 @@ export class ChannelSession {
       });
       this.remote.delete(remotePath);
     }
+    if (this.hostRemoves.delete(remotePath)) return;
     const rmResult = await this.commands.run(0, `rm -f -- ${shellQuote(remotePath)}`);
     if (rmResult.code !== 0) throw new SshError('forward', this.host, `${this.host}: could not remove ${remotePath}: ${rmResult.stderr.trim()}`);
   }

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveHost, type ResolveEnvironment } from './host-resolve.js';
-import { SshError, shellQuote, type RemoteExecResult, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, shellQuote, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 import type { ConnectInfo, ReplyValue, WireError, WorkerReply, WorkerRequest } from './ssh2-worker-protocol.js';
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) loaded; without it ssh2 falls back to slower Node crypto paths, so kvmctl can warn. */
@@ -54,7 +54,7 @@ export class Ssh2Engine implements SshEngine {
     const target = await resolveHost(host, this.settings, this.environment);
     await mkdir(this.settings.runtimeDir, { recursive: true, mode: 0o700 });
     const socketDir = await mkdtemp(join(this.settings.runtimeDir, 'ssh2-')); // 0700: only we reach its sockets
-    const connection = new Ssh2Connection(host, new Worker(WORKER_URL), socketDir);
+    const connection = new Ssh2Connection(host, new Worker(WORKER_URL), socketDir, target.user);
     try {
       await connection.start({ op: 'connect', plan: { host, target, ciphers: this.settings.ciphers, runtimeDir: socketDir } }, options.signal);
     } catch (err) {
@@ -77,6 +77,7 @@ export class Ssh2Connection implements SshConnection {
     readonly host: string,
     private readonly worker: Worker,
     private readonly socketDir: string,
+    private readonly user?: string,
   ) {
     worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     worker.on('error', (err) => this.fail(new SshError('other', host, `${host}: ssh2 worker failed: ${err.message}`)));
@@ -129,6 +130,10 @@ export class Ssh2Connection implements SshConnection {
     this.connectInfo = (await this.call(request, signal)) as ConnectInfo;
   }
 
+  loginUser(): string | undefined {
+    return this.user;
+  }
+
   /** Negotiated cipher, verified host key fingerprint and native-crypto state (undefined until connected). */
   get info(): ConnectInfo | undefined {
     return this.connectInfo;
@@ -141,10 +146,10 @@ export class Ssh2Connection implements SshConnection {
     return (await this.call({ op: 'forwardToLocal', remoteSocket }, options.signal, { onLateResult })) as string;
   }
 
-  async forwardToRemote(remotePath: string, localSocket: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async forwardToRemote(remotePath: string, localSocket: string, options: RemoteForwardOptions = {}): Promise<void> {
     // undone only once the bind's outcome is known: a cancel racing the bind could leave the socket behind
     const onLateResult = (): void => void this.cancelRemoteForward(remotePath).catch(() => undefined);
-    await this.call({ op: 'forwardToRemote', remotePath, localSocket }, options.signal, { onLateResult });
+    await this.call({ op: 'forwardToRemote', remotePath, localSocket, hostRemoves: options.hostRemoves === true }, options.signal, { onLateResult });
   }
 
   async cancelRemoteForward(remotePath: string): Promise<void> {

@@ -33,7 +33,7 @@ export type WorkerRequest =
   | { readonly op: 'connect'; readonly id: number; readonly plan: ConnectPlan }
   | { readonly op: 'forwardToLocal'; readonly id: number; readonly remoteSocket: string }
   | { readonly op: 'closeLocal'; readonly id: number; readonly localSocket: string }
-  | { readonly op: 'forwardToRemote'; readonly id: number; readonly remotePath: string; readonly localSocket: string }
+  | { readonly op: 'forwardToRemote'; readonly id: number; readonly remotePath: string; readonly localSocket: string; readonly hostRemoves: boolean }
   | { readonly op: 'cancelRemoteForward'; readonly id: number; readonly remotePath: string }
   | { readonly op: 'exec'; readonly id: number; readonly command: string }
   | { readonly op: 'cancelExec'; readonly id: number; readonly execId: number }

@@ -82,7 +82,7 @@ async function dispatch(req: WorkerRequest): Promise<ReplyValue> {
       await open().closeLocal(req.localSocket);
       return undefined;
     case 'forwardToRemote':
-      await open().forwardToRemote(req.remotePath, req.localSocket);
+      await open().forwardToRemote(req.remotePath, req.localSocket, req.hostRemoves);
       return undefined;
     case 'cancelRemoteForward':
       await open().cancelRemoteForward(req.remotePath);

@@ -3,6 +3,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AuditCaller as _kvmclone_agent_v1_AuditCaller, AuditCaller__Output as _kvmclone_agent_v1_AuditCaller__Output } from './kvmclone/agent/v1/AuditCaller.js';
 import type { AuditEntry as _kvmclone_agent_v1_AuditEntry, AuditEntry__Output as _kvmclone_agent_v1_AuditEntry__Output } from './kvmclone/agent/v1/AuditEntry.js';
+import type { Caller as _kvmclone_agent_v1_Caller, Caller__Output as _kvmclone_agent_v1_Caller__Output } from './kvmclone/agent/v1/Caller.js';
 import type { GetInfoRequest as _kvmclone_agent_v1_GetInfoRequest, GetInfoRequest__Output as _kvmclone_agent_v1_GetInfoRequest__Output } from './kvmclone/agent/v1/GetInfoRequest.js';
 import type { GetInfoResponse as _kvmclone_agent_v1_GetInfoResponse, GetInfoResponse__Output as _kvmclone_agent_v1_GetInfoResponse__Output } from './kvmclone/agent/v1/GetInfoResponse.js';
 import type { HostFacts as _kvmclone_agent_v1_HostFacts, HostFacts__Output as _kvmclone_agent_v1_HostFacts__Output } from './kvmclone/agent/v1/HostFacts.js';
@@ -19,6 +20,7 @@ export interface ProtoGrpcType {
       v1: {
         AuditCaller: MessageTypeDefinition<_kvmclone_agent_v1_AuditCaller, _kvmclone_agent_v1_AuditCaller__Output>
         AuditEntry: MessageTypeDefinition<_kvmclone_agent_v1_AuditEntry, _kvmclone_agent_v1_AuditEntry__Output>
+        Caller: MessageTypeDefinition<_kvmclone_agent_v1_Caller, _kvmclone_agent_v1_Caller__Output>
         GetInfoRequest: MessageTypeDefinition<_kvmclone_agent_v1_GetInfoRequest, _kvmclone_agent_v1_GetInfoRequest__Output>
         GetInfoResponse: MessageTypeDefinition<_kvmclone_agent_v1_GetInfoResponse, _kvmclone_agent_v1_GetInfoResponse__Output>
         HostFacts: MessageTypeDefinition<_kvmclone_agent_v1_HostFacts, _kvmclone_agent_v1_HostFacts__Output>

@@ -32,6 +32,8 @@ import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, R
 import type { RebaseStagingResponse as _kvmclone_agent_v1_RebaseStagingResponse, RebaseStagingResponse__Output as _kvmclone_agent_v1_RebaseStagingResponse__Output } from './kvmclone/agent/v1/RebaseStagingResponse.js';
 import type { RemoveImageRequest as _kvmclone_agent_v1_RemoveImageRequest, RemoveImageRequest__Output as _kvmclone_agent_v1_RemoveImageRequest__Output } from './kvmclone/agent/v1/RemoveImageRequest.js';
 import type { RemoveImageResponse as _kvmclone_agent_v1_RemoveImageResponse, RemoveImageResponse__Output as _kvmclone_agent_v1_RemoveImageResponse__Output } from './kvmclone/agent/v1/RemoveImageResponse.js';
+import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from './kvmclone/agent/v1/RemovePeerSocketRequest.js';
+import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from './kvmclone/agent/v1/RemovePeerSocketResponse.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from './kvmclone/agent/v1/StatImageRequest.js';
 import type { StatImageResponse as _kvmclone_agent_v1_StatImageResponse, StatImageResponse__Output as _kvmclone_agent_v1_StatImageResponse__Output } from './kvmclone/agent/v1/StatImageResponse.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from './kvmclone/agent/v1/TicketEvent.js';
@@ -93,6 +95,8 @@ export interface ProtoGrpcType {
         RebaseStagingResponse: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingResponse, _kvmclone_agent_v1_RebaseStagingResponse__Output>
         RemoveImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageRequest, _kvmclone_agent_v1_RemoveImageRequest__Output>
         RemoveImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageResponse, _kvmclone_agent_v1_RemoveImageResponse__Output>
+        RemovePeerSocketRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketRequest__Output>
+        RemovePeerSocketResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
         StatImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageRequest__Output>
         StatImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_StatImageResponse, _kvmclone_agent_v1_StatImageResponse__Output>
         TicketEvent: MessageTypeDefinition<_kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_TicketEvent__Output>

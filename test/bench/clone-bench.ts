@@ -51,13 +51,13 @@ async function main(): Promise<void> {
 
     const reader = join(state, 'data-reader.py'); // /tmp is shared with the simulated hosts
     await writeFile(reader, DATA_READER);
-    const relay = await timed(() => sh(`${ssh} hosta python3 ${reader} ${image} | ${ssh} hostb 'cat > /dev/null'`));
+    const relay = await timed(() => sh(`${ssh} hosta-root python3 ${reader} ${image} | ${ssh} hostb-root 'cat > /dev/null'`));
     console.log(`relay   ${relay.seconds.toFixed(1)} s`);
 
     const unroute = await routeHosts();
     let rsync;
     try {
-      rsync = await timed(() => hostExec('hosta', ['rsync', '--sparse', '--whole-file', '-e', `ssh -F ${sshConfigPath()} -c ${CIPHER}`, image, `hostb:${IMAGES}/bench-rsync.raw`]));
+      rsync = await timed(() => hostExec('hosta', ['rsync', '--sparse', '--whole-file', '-e', `ssh -F ${sshConfigPath()} -c ${CIPHER}`, image, `hostb-root:${IMAGES}/bench-rsync.raw`]));
     } finally {
       await unroute();
     }

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
       let rsync;
       try {
         // --ignore-times: a copy can share an mtime second with the changed source, and rsync's quick check would then skip it
-        rsync = await timed(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb:${IMAGES}/bench-rsync.raw`]));
+        rsync = await timed(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`]));
       } finally {
         await unroute();
       }

@@ -171,28 +171,45 @@ test('refused: unknown and changed host keys, with the fingerprint', async () =>
   }
 });
 
-test('the destination agent killed mid-transfer: exit 1, no staging file and no domain left on B', async () => {
-  await makeTwoDiskVm('hosta', 'vm3', { rawGiB: 2, dataMiB: 700 });
-  const domainsBefore = await domains('hostb');
-  const filesBefore = await imageFiles('hostb');
-  const clone = startKvmctl(['--json', 'clone', 'vm3', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-  let killed = false;
-  clone.onEvent((e) => {
-    if (!killed && e.type === 'progress' && Number(e.bytesDone) > 50 * 1024 * 1024) {
-      killed = true;
-      void hostAgent('hostb', 'kill');
+// The revert removes a staging file through its agent, or with rm over SSH when the agent is gone: the
+// second needs a shell account (root here). The kvmclone account runs no commands: the file is named as left.
+for (const login of ['hostb-root', 'hostb'] as const) {
+  const asRoot = login === 'hostb-root';
+  test(`the destination agent killed mid-transfer, logged in as ${asRoot ? 'root' : 'kvmclone'}: exit 1, no domain left on B, ${asRoot ? 'no staging file left' : 'the staging file left is named with the reason'}`, async () => {
+    const vm = asRoot ? 'vm3' : 'vm3k';
+    await makeTwoDiskVm('hosta', vm, { rawGiB: 2, dataMiB: 700 });
+    const domainsBefore = await domains('hostb');
+    const filesBefore = await imageFiles('hostb');
+    const clone = startKvmctl(['--json', 'clone', vm, '--from', 'hosta', '--to', login, '--name', vm], { stateDir: state });
+    let killed = false;
+    clone.onEvent((e) => {
+      if (!killed && e.type === 'progress' && Number(e.bytesDone) > 50 * 1024 * 1024) {
+        killed = true;
+        void hostAgent('hostb', 'kill');
+      }
+    });
+    const out = await clone.done;
+    const said = out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n');
+    assert.ok(killed, `the transfer was under way when the agent was killed: ${out.stdout}`);
+    assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
+    assert.deepEqual(await domains('hostb'), domainsBefore);
+    try {
+      if (asRoot) {
+        assert.deepEqual(await imageFiles('hostb'), filesBefore, `no staging file is left; kvmctl said:\n${said}`);
+      } else {
+        const left = (await imageFiles('hostb')).filter((f) => !filesBefore.includes(f));
+        assert.ok(left.length > 0 && left.every((f) => f.includes('kvmclone-staging')), `only staging files are left: ${left.join(', ')}`);
+        const warnings = out.events.filter((e) => e.type === 'warning').map((e) => String(e.message));
+        for (const f of left) {
+          assert.ok(warnings.some((w) => w.includes(`${IMAGES}/${f} is left on hostb`) && /without a shell cannot run rm/.test(w)), `${f} is named with the reason; kvmctl said:\n${said}`);
+        }
+        await hostExec('hostb', ['rm', '-f', '--', ...left.map((f) => `${IMAGES}/${f}`)]);
+      }
+    } finally {
+      await hostAgent('hostb', 'start');
     }
   });
-  const out = await clone.done;
-  assert.ok(killed, `the transfer was under way when the agent was killed: ${out.stdout}`);
-  assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
-  assert.deepEqual(await domains('hostb'), domainsBefore);
-  try {
-    assert.deepEqual(await imageFiles('hostb'), filesBefore, `no staging file is left; kvmctl said:\n${out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n')}`);
-  } finally {
-    await hostAgent('hostb', 'start');
-  }
-});
+}
 
 test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {
   await makeTwoDiskVm('hosta', 'vm4', { rawGiB: 2, dataMiB: 600 });

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, TESTBED_DIR } from '../support/testbed.js';
+import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
 import { createAgentClients } from '../../shared/agent-clients.js';
 import { writeFile } from 'node:fs/promises';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
@@ -296,7 +296,8 @@ test('a raw data disk: copied from the point in time, synced by hashes (no bitma
 test('too little room for the scratch files: refused before anything is written (exit 3), nothing left', async () => {
   await hostExec('hosta', ['bash', '-c', 'mkdir -p /var/lib/kvmclone-scratch && mount -t tmpfs -o size=1m tmpfs /var/lib/kvmclone-scratch']);
   const config = join(state, 'agent-small-scratch.yaml');
-  await writeFile(config, 'live:\n  scratch_dir: /var/lib/kvmclone-scratch\n');
+  // a config of its own replaces the host's /etc/kvmclone/agent.yaml: it keeps the socket group kvmctl's account needs
+  await writeFile(config, `socket_group: ${SSH_ACCOUNT}\nlive:\n  scratch_dir: /var/lib/kvmclone-scratch\n`);
   const agentCmd = (extra: string): string => `exec ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}${extra}`;
   await testbedScript('host-agent.sh', ['hosta', 'restart'], { AGENT_CMD: agentCmd(` --config ${config}`) });
   try {

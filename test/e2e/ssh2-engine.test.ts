@@ -22,7 +22,7 @@ import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { resolveHost } from '../../controller/transport/host-spec.js';
 import { SshError, type SshFailureKind, type SshSettings } from '../../controller/transport/ssh-engine.js';
 import { Ssh2Engine, type Ssh2Connection } from '../../controller/transport/ssh2-engine.js';
-import { E2E_DIR, forwardAgentSocket, hostDown, hostExec, hostUp, sshConfigPath } from '../support/testbed.js';
+import { E2E_DIR, forwardAgentSocket, hostDown, hostExec, hostUp, rootSshConfigPath } from '../support/testbed.js';
 
 const run = promisify(execFile);
 const CLIENT = join(E2E_DIR, 'client');
@@ -56,7 +56,7 @@ async function rejectsWith(promise: Promise<unknown>, kind: SshFailureKind, mess
 async function configWith(name: string, lines: string[]): Promise<string> {
   const file = join(tmp, name);
   // Match all: an Include after a Host block would otherwise be part of that block
-  await writeFile(file, [...lines, 'Match all', `Include ${sshConfigPath()}`, ''].join('\n'));
+  await writeFile(file, [...lines, 'Match all', `Include ${rootSshConfigPath()}`, ''].join('\n'));
   return file;
 }
 
@@ -65,7 +65,8 @@ before(async () => {
   await hostUp('hosta', 1);
   await hostUp('hostb', 2);
   tmp = await mkdtemp(join(tmpdir(), 'kvmclone-ssh2-'));
-  settings = { configFile: sshConfigPath(), connectTimeoutS: 10, keepaliveS: 15, ciphers: [], runtimeDir: join(tmp, 'rt') };
+  // root: these tests cover the engine's generic features, exec included (the kvmclone account runs no commands: e2e/account.test.ts)
+  settings = { configFile: rootSshConfigPath(), connectTimeoutS: 10, keepaliveS: 15, ciphers: [], runtimeDir: join(tmp, 'rt') };
   engine = new Ssh2Engine(settings);
   for (const h of ['hosta', 'hostb']) hostKeyFp.set(h, await fingerprint(join(E2E_DIR, h, 'ssh', 'host_ed25519_key.pub')));
   // one connection per host, shared by the tests below (as kvmctl shares one per host across an operation)
@@ -374,7 +375,7 @@ test('throughput: 1 GiB through a forwardToLocal socket (printed, not asserted)'
   for (let i = 0; i < 50 && (await hosta.exec(['test', '-S', remote])).code !== 0; i += 1) await sleep(100);
   const ssh2 = await drain(await hosta.forwardToLocal(remote));
   assert.equal(ssh2.bytes, GiB);
-  const openssh = await forwardAgentSocket('hosta', remote); // the OpenSSH client for comparison, same host and socket
+  const openssh = await forwardAgentSocket('hosta', remote, rootSshConfigPath()); // the OpenSSH client for comparison, same host and socket
   let ossh: { bytes: number; seconds: number };
   try {
     ossh = await drain(openssh.localSocket);

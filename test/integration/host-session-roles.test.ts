@@ -45,6 +45,7 @@ class LocalEngine implements SshEngine {
       forwardToRemote: async () => undefined,
       cancelRemoteForward: async () => undefined,
       exec: async () => ({ code: 0, stdout: '', stderr: '' }),
+      loginUser: () => undefined,
       close: async () => undefined,
     };
   }

@@ -138,6 +138,32 @@ test('a pull of some ranges reads its staging file back through the target direc
   await unaryCall(b.disk, b.disk.abortStaging, { targetPath: target, stagingId: last.stagingId }, T);
 });
 
+test('the forward directory: GetInfo names it, a pull dials a peer socket bound there, RemovePeerSocket removes it', async () => {
+  const info = await unaryCall(b.info, b.info.getInfo, {}, T);
+  const forwardDir = join(runB, 'forward');
+  assert.equal(info.forwardDir, forwardDir);
+  assert.ok(info.capabilities.includes('transfer.forward-dir'));
+  assert.equal((await stat(forwardDir)).mode & 0o7777, 0o700, 'no socket group configured: root only');
+  const source = join(imagesA, 'disk.raw');
+  const { ticket, call } = await openTicket([source]);
+  const peer = join(forwardDir, `peer-${randomUUID()}.sock`);
+  await proxy(peer, ticket.peerSocket);
+  const target = join(imagesB, 'fwd.raw');
+  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [] });
+  call.cancel();
+  const last = events.at(-1);
+  assert.ok(last?.done);
+  await unaryCall(b.disk, b.disk.abortStaging, { targetPath: target, stagingId: last.stagingId }, T);
+  // what sshd leaves once the controller cancels the -R: a socket file nobody listens on
+  proxies.pop()?.close();
+  await run('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', peer]);
+  assert.deepEqual(await unaryCall(b.transfer, b.transfer.removePeerSocket, { path: peer }, T), { removed: true });
+  await assert.rejects(stat(peer));
+  assert.deepEqual(await unaryCall(b.transfer, b.transfer.removePeerSocket, { path: peer }, T), { removed: false });
+  await rejectsWithStatus(unaryCall(b.transfer, b.transfer.removePeerSocket, { path: join(runB, 'agent.sock') }, T), 'INVALID_ARGUMENT');
+  assert.ok((await stat(join(runB, 'agent.sock'))).isSocket(), 'the agent socket is never removed');
+});
+
 test('the peer socket: no ticket, a ticket for another path, or a write are PERMISSION_DENIED', async () => {
   const peer = createAgentClients(`unix:${peerA}`);
   try {

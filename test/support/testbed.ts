@@ -80,10 +80,21 @@ export function hostImagesDir(name: string): string {
   return join(E2E_DIR, name, 'images');
 }
 
-/** The ssh_config the testbed writes (Host entries for every host). */
+/**
+ * The ssh_config the testbed writes: `Host NAME` logs in as the unprivileged
+ * account kvmclone (forwarding only, no commands), `Host NAME-root` as root.
+ */
 export function sshConfigPath(): string {
   return join(E2E_DIR, 'client', 'ssh_config');
 }
+
+/** The same hosts with every `Host NAME` logging in as root: for tests of generic SSH features such as exec. */
+export function rootSshConfigPath(): string {
+  return join(E2E_DIR, 'client', 'ssh_config.root');
+}
+
+/** The dedicated unprivileged SSH account the testbed creates (machine-wide) and kvmctl logs in as. */
+export const SSH_ACCOUNT = 'kvmclone';
 
 /** An OpenSSH -L forward of a remote unix socket to a local one. */
 export interface SocketForward {
@@ -91,13 +102,17 @@ export interface SocketForward {
   close(): Promise<void>;
 }
 
-/** Forwards `remoteSocket` on host `name` to a fresh local socket, like kvmctl's OpenSSH engine. */
-export async function forwardAgentSocket(name: string, remoteSocket = '/run/kvmclone/agent.sock'): Promise<SocketForward> {
+/**
+ * Forwards `remoteSocket` on host `name` to a fresh local socket, like kvmctl's
+ * OpenSSH engine — as the kvmclone account unless `configFile` says otherwise
+ * (rootSshConfigPath() for a socket only root may connect to).
+ */
+export async function forwardAgentSocket(name: string, remoteSocket = '/run/kvmclone/agent.sock', configFile = sshConfigPath()): Promise<SocketForward> {
   const dir = await mkdtemp(join(tmpdir(), 'kvmclone-fwd-'));
   const localSocket = join(dir, 'agent.sock');
   const child: ChildProcess = spawn(
     'ssh',
-    ['-F', sshConfigPath(), '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes', '-L', `${localSocket}:${remoteSocket}`, name],
+    ['-F', configFile, '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'StreamLocalBindUnlink=yes', '-L', `${localSocket}:${remoteSocket}`, name],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

@@ -17,6 +17,8 @@ mount --bind "$R/var-cache-libvirt" /var/cache/libvirt
 # The agent's audit trail (/var/log/kvmclone/audit.log) stays per host, in $R/var-log-kvmclone.
 mkdir -p /var/log/kvmclone
 mount --bind "$R/var-log-kvmclone" /var/log/kvmclone
+# the agent's config (socket_group for the dedicated SSH account), as /etc/kvmclone on a real host
+[ ! -d "$R/etc-kvmclone" ] || mount --bind "$R/etc-kvmclone" /etc/kvmclone
 if [ "$MODE" = loop ]; then
   # loop device with autoclear: it goes away once the last mount namespace using it is gone
   mount -t ext4 -o loop "$R/images.ext4" /var/lib/libvirt/images

@@ -12,6 +12,12 @@
 #   WAIT_LIBVIRT    1 (default): wait until libvirtd answers (it probes QEMU on first use)
 #   KEEP_STATE      1: reuse $E2E/NAME from an earlier run (disks, domains, logs); by default
 #                   it is deleted first, so every host comes up fresh
+# SSH accounts: the client ssh_config's `Host NAME` logs in as the dedicated unprivileged
+#   account kvmclone (system user, nologin shell, group kvmclone = the agent's socket_group,
+#   stream-local forwarding only: see deploy/sshd/kvmclone.conf); `Host NAME-root` logs in
+#   as root, for what needs a shell. The account is created machine-wide (the simulated
+#   hosts share /etc/passwd), once; the agent inside the host reads /etc/kvmclone/agent.yaml
+#   (bind-mounted from $E2E/NAME/etc-kvmclone) with socket_group: kvmclone.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -104,6 +110,20 @@ if [ "$MODE" = loop ]; then
   fi
 fi
 
+# --- the dedicated SSH account (machine-wide, idempotent; serialised: useradd locks /etc/passwd) ---
+ACCOUNT=kvmclone
+(
+  flock 8
+  getent group "$ACCOUNT" >/dev/null || groupadd --system "$ACCOUNT"
+  getent passwd "$ACCOUNT" >/dev/null ||
+    useradd --system --gid "$ACCOUNT" --shell /usr/sbin/nologin --home-dir /nonexistent --no-create-home "$ACCOUNT"
+  # sshd with UsePAM no refuses a locked ('!') password even for key logins; '*' = no password, not locked
+  [ "$(getent shadow "$ACCOUNT" | cut -d: -f2)" = '*' ] || usermod -p '*' "$ACCOUNT"
+) 8>/tmp/kvmclone-testbed-account.lock
+# the agent's config inside the host: its socket (and forward dir) belong to the account's group
+mkdir -p "$R/etc-kvmclone" /etc/kvmclone
+printf 'socket_group: %s\n' "$ACCOUNT" >"$R/etc-kvmclone/agent.yaml"
+
 # --- ssh: throwaway client key + per-host host key, client config under $E2E/client ---
 [ -f "$R/ssh/host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -C "$H" -f "$R/ssh/host_ed25519_key"
 cat >"$R/ssh/sshd_config" <<EOF
@@ -111,7 +131,7 @@ Port 22
 ListenAddress $ADDR
 HostKey $R/ssh/host_ed25519_key
 PidFile $P/sshd.pid
-AuthorizedKeysFile $R/ssh/authorized_keys
+AuthorizedKeysFile $R/ssh/authorized_keys.%u
 StrictModes no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
@@ -123,6 +143,19 @@ MaxStartups 100:30:200
 MaxSessions 100
 Subsystem sftp internal-sftp
 SetEnv E2E_HOST=$H
+# the dedicated account: stream-local forwards, no command, no tty (as deploy/sshd/kvmclone.conf says;
+# AllowTcpForwarding must stay yes and PermitOpen any: OpenSSH 9.2 applies both to unix-socket forwards too)
+Match User $ACCOUNT
+  AllowStreamLocalForwarding yes
+  AllowTcpForwarding yes
+  PermitListen none
+  StreamLocalBindUnlink no
+  PermitUserRC no
+  AllowAgentForwarding no
+  X11Forwarding no
+  PermitTTY no
+  PermitTunnel no
+  ForceCommand /usr/sbin/nologin
 EOF
 (
   # several hosts may come up in parallel: serialise edits of the shared client files
@@ -136,20 +169,28 @@ EOF
   printf '%s %s\n' "$ADDR" "$(cut -d' ' -f1,2 "$R/ssh/host_ed25519_key.pub")" >>"$KH"
   mkdir -p "$C/conf.d"
   printf 'Include %s/conf.d/*\n' "$C" >"$C/ssh_config"
+  # the same hosts, every one as root (first obtained value wins): for tests of generic SSH features (exec)
+  printf 'Host *\n  User root\nMatch all\nInclude %s/conf.d/*\n' "$C" >"$C/ssh_config.root"
+  # Host NAME: the unprivileged account kvmctl uses; Host NAME-root: root, for tests that need a shell
   cat >"$C/conf.d/$H" <<EOF
-Host $H
+Host $H $H-root
   HostName $ADDR
   Port 22
-  User root
   IdentityFile $C/id_ed25519
   IdentitiesOnly yes
   UserKnownHostsFile $KH
   StrictHostKeyChecking yes
   BatchMode yes
   ConnectTimeout 5
+Host $H-root
+  User root
+Host $H
+  User $ACCOUNT
 EOF
 ) 9>"$E2E/client/.lock"
-cp "$E2E/client/id_ed25519.pub" "$R/ssh/authorized_keys"
+cp "$E2E/client/id_ed25519.pub" "$R/ssh/authorized_keys.root"
+# the account's key: nothing but port forwarding (restrict = no pty, no agent/X11 forwarding, no ~/.ssh/rc)
+printf 'restrict,port-forwarding %s\n' "$(cat "$E2E/client/id_ed25519.pub")" >"$R/ssh/authorized_keys.$ACCOUNT"
 
 # --- network: veth pair, host side in its own netns. Only the /30 link exists: the host
 # reaches the machine's root netns at $NET.1 and nothing else (hosts do not see each other).
@@ -195,10 +236,15 @@ if [ "${WAIT_LIBVIRT:-1}" = 1 ]; then
 fi
 ok=0
 for _ in $(seq 1 50); do
-  if ssh -F "$E2E/client/ssh_config" "$H" true </dev/null 2>/dev/null; then ok=1; break; fi
+  if ssh -F "$E2E/client/ssh_config" "$H-root" true </dev/null 2>/dev/null; then ok=1; break; fi
   sleep 0.1
 done
 [ "$ok" = 1 ] || die "sshd of $H not reachable at $ADDR; see $R/sshd.log"
+# the account logs in (255 = ssh itself failed) and its command is refused (nologin: status 1)
+rc=0
+ssh -F "$E2E/client/ssh_config" "$H" true </dev/null >/dev/null 2>&1 || rc=$?
+[ "$rc" != 0 ] || die "the $ACCOUNT account ran a command on $H: its sshd Match block is not in force"
+[ "$rc" != 255 ] || die "the $ACCOUNT account cannot log in to $H; see $R/sshd.log"
 
 if [ -n "${AGENT_CMD:-}" ]; then
   agent_start

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CIPHERS, FORCED_TRUST_OPTIONS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
+import { DEFAULT_CIPHERS, FORCED_TRUST_OPTIONS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, masterCommand, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
 import { SshError, type SshSettings } from '../../controller/transport/ssh-engine.js';
 
 const SSH = findOpenSsh();
@@ -72,7 +72,7 @@ test('findOpenSsh finds an executable ssh on PATH and nothing else', () => {
 test('the master command line wins over a lax config: strict keys, batch mode, our ciphers, a foreground master', { skip: !SSH }, () => {
   const control = join(dir, 'cm-1');
   const args = masterArgs(settings(), 'h1', control);
-  assert.deepEqual(args.slice(-5), ['-v', '-T', '--', 'h1', 'cat']);
+  assert.deepEqual(args.slice(-5), ['-v', '-N', '-T', '--', 'h1'], 'no remote command: the account may have no shell');
   const r = resolved(args);
   assert.equal(r.get('hostname'), '192.0.2.7');
   assert.equal(r.get('stricthostkeychecking'), 'true');
@@ -86,12 +86,22 @@ test('the master command line wins over a lax config: strict keys, batch mode, o
   assert.equal(r.get('exitonforwardfailure'), 'yes');
   assert.equal(r.get('clearallforwardings'), 'yes');
   assert.equal(r.get('streamlocalbindunlink'), 'no');
-  assert.equal(r.get('sessiontype'), 'default', 'a session running cat, which ends with kvmctl');
+  assert.equal(r.get('sessiontype'), 'none', 'no session: an account with a nologin shell serves the master');
   assert.equal(r.get('requesttty'), 'false');
   assert.equal(r.get('connecttimeout'), '7');
   assert.equal(r.get('serveraliveinterval'), '15');
   // one file whose name has a space and a '%', not two files and not a token
   assert.equal(r.get('userknownhostsfile'), join(dir, 'known hosts%x'));
+});
+
+test('the master runs under setpriv --pdeathsig when setpriv exists (it dies with kvmctl, even by SIGKILL), else ssh directly', () => {
+  const control = join(dir, 'cm-11');
+  const withSetpriv = masterCommand('/usr/bin/ssh', settings(), 'h1', control, '/usr/bin/setpriv');
+  assert.equal(withSetpriv.file, '/usr/bin/setpriv');
+  assert.deepEqual(withSetpriv.args.slice(0, 4), ['--pdeathsig', 'TERM', '--', '/usr/bin/ssh']);
+  assert.deepEqual(withSetpriv.args.slice(4), masterArgs(settings(), 'h1', control));
+  const without = masterCommand('/usr/bin/ssh', settings(), 'h1', control, null);
+  assert.deepEqual(without, { file: '/usr/bin/ssh', args: masterArgs(settings(), 'h1', control) });
 });
 
 test('a config cannot widen host-key trust: no SSHFP from DNS, no key updates from the server, no KnownHostsCommand (issue 10, hole 8)', { skip: !SSH }, () => {

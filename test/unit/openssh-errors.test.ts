@@ -131,3 +131,9 @@ test('mux client refusals are recognised even when ssh exits 0 (OpenSSH 9.2 -O c
   assert.equal(muxRequestFailed(''), false);
   assert.equal(muxRequestFailed('Master running (pid=7467)\r\n'), false);
 });
+
+test('the login account is read from the "Authenticating to … as" line (hosts check names it)', () => {
+  assert.equal(parseSshStderr(lines(...HANDSHAKE)).user, 'root');
+  assert.equal(parseSshStderr(lines("debug1: Authenticating to 169.254.201.2:22 as 'kvmclone'")).user, 'kvmclone');
+  assert.equal(parseSshStderr(lines('debug1: Connection established.')).user, undefined);
+});

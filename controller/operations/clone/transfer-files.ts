@@ -22,6 +22,7 @@ import type { PlannedFile } from './clone-plan.js';
 import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
 import { diffBlocks, type DiffRange } from '../sync/block-diff.js';
 import { hashStream } from '../sync/hash-streams.js';
+import { exposePeer } from '../peer-forward.js';
 
 /** A file that arrived in a verified staging file. */
 export interface StagedFile {
@@ -81,10 +82,9 @@ export async function openBrokeredPath(
   };
   try {
     const localPeer = await src.connection.forwardToLocal(ticket.peerSocket, { signal });
-    const remotePeer = `${dirname(dst.agentSocket)}/peer-${operationId}.sock`;
-    await dst.connection.forwardToRemote(remotePeer, localPeer, { signal });
-    cleanups.push(() => dst.connection.cancelRemoteForward(remotePeer));
-    return { ticket: ticket.ticket, remotePeer, close };
+    const exposed = await exposePeer(dst, operationId, localPeer, signal);
+    cleanups.push(() => exposed.close());
+    return { ticket: ticket.ticket, remotePeer: exposed.remotePeer, close };
   } catch (err) {
     await close();
     throw err;
@@ -97,7 +97,9 @@ const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
 /**
  * Registers the removal of a staging file: through its agent, or — when that
  * agent is gone (killed mid-transfer) — with `rm` over the SSH connection, so
- * a failed clone leaves nothing on the destination either way.
+ * a failed clone leaves nothing on the destination either way. An SSH account
+ * that runs no commands cannot do the latter: the revert then names the file
+ * left behind and why.
  */
 function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPath: string, stagingId: string, stagingPath: string): void {
   revert.push(`remove staging file ${stagingPath} on ${dst.host}`, async () => {
@@ -115,8 +117,17 @@ function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPat
     } catch (err) {
       if (!(err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED'))) throw err;
       if (dirname(stagingPath) !== dirname(targetPath) || !STAGING_NAME.test(basename(stagingPath))) throw err;
-      const removed = await dst.connection.exec(['rm', '-f', '--', stagingPath], { timeoutMs: 30_000 });
-      if (removed.code !== 0) throw new KvmcloneError('INTERNAL', `rm ${stagingPath} on ${dst.host} failed: ${removed.stderr.trim()}`);
+      // An account that runs no commands (the dedicated kvmclone account: nologin shell) cannot do this:
+      // say what is left and why, instead of a bare rm failure.
+      const left = (why: string): KvmcloneError =>
+        new KvmcloneError(
+          'UNAVAILABLE',
+          `staging file ${stagingPath} is left on ${dst.host}: its agent did not answer, and removing it over SSH failed (${why}); an SSH account without a shell cannot run rm: remove it as root once the agent is back`,
+        );
+      const removed = await dst.connection.exec(['rm', '-f', '--', stagingPath], { timeoutMs: 30_000 }).catch((e: unknown) => {
+        throw left(e instanceof Error ? e.message : String(e));
+      });
+      if (removed.code !== 0) throw left(removed.stderr.trim() || `rm exited with status ${removed.code}`);
     }
   });
 }

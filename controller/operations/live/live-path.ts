@@ -8,13 +8,13 @@
  * path. Closing ends the job on the source: cancelling the OpenLiveView call
  * is what ends it, so a controller that dies ends it too.
  */
-import { dirname } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { fromStatus } from '../../../shared/from-status.js';
 import type { LiveViewEvent__Output } from '../../../shared/generated/kvmclone/agent/v1/LiveViewEvent.js';
 import type { OpenLiveViewRequest } from '../../../shared/generated/kvmclone/agent/v1/OpenLiveViewRequest.js';
 import type { TicketEvent__Output } from '../../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import type { HostSession } from '../../transport/host-session.js';
+import { exposePeer } from '../peer-forward.js';
 
 /** An open live path. */
 export interface LivePath {
@@ -64,10 +64,9 @@ export async function openLivePath(src: HostSession, dst: HostSession, request: 
       fileTicket = (await firstMessage<TicketEvent__Output>(ticketCall, src, signal)).ticket;
     }
     const localPeer = await src.connection.forwardToLocal(view.peerSocket, { signal });
-    const remotePeer = `${dirname(dst.agentSocket)}/peer-${request.operationId ?? ''}.sock`;
-    await dst.connection.forwardToRemote(remotePeer, localPeer, { signal });
-    cleanups.push(() => dst.connection.cancelRemoteForward(remotePeer));
-    return { view, ticket: view.ticket, fileTicket, remotePeer, close };
+    const exposed = await exposePeer(dst, request.operationId ?? '', localPeer, signal);
+    cleanups.push(() => exposed.close());
+    return { view, ticket: view.ticket, fileTicket, remotePeer: exposed.remotePeer, close };
   } catch (err) {
     await close();
     throw err;

@@ -12,6 +12,8 @@ import type { PruneCheckpointsRequest as _kvmclone_agent_v1_PruneCheckpointsRequ
 import type { PruneCheckpointsResponse as _kvmclone_agent_v1_PruneCheckpointsResponse, PruneCheckpointsResponse__Output as _kvmclone_agent_v1_PruneCheckpointsResponse__Output } from '../../../kvmclone/agent/v1/PruneCheckpointsResponse.js';
 import type { PullImageRequest as _kvmclone_agent_v1_PullImageRequest, PullImageRequest__Output as _kvmclone_agent_v1_PullImageRequest__Output } from '../../../kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress as _kvmclone_agent_v1_PullProgress, PullProgress__Output as _kvmclone_agent_v1_PullProgress__Output } from '../../../kvmclone/agent/v1/PullProgress.js';
+import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketRequest.js';
+import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketResponse.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from '../../../kvmclone/agent/v1/TicketEvent.js';
 
 /**
@@ -128,6 +130,29 @@ export interface TransferServiceClient extends grpc.Client {
   pullImage(argument: _kvmclone_agent_v1_PullImageRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_PullProgress__Output>;
   pullImage(argument: _kvmclone_agent_v1_PullImageRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_PullProgress__Output>;
   
+  /**
+   * Destination side. Removes a per-operation peer socket the controller
+   * bound in the forward directory (GetInfo.forward_dir) once it has
+   * cancelled the forward: sshd never unlinks the sockets it binds, and an
+   * unprivileged SSH account runs no command that could. Only
+   * <forward_dir>/peer-<id>.sock sockets are removed; an absent one is fine.
+   */
+  RemovePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  RemovePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  RemovePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  RemovePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Destination side. Removes a per-operation peer socket the controller
+   * bound in the forward directory (GetInfo.forward_dir) once it has
+   * cancelled the forward: sshd never unlinks the sockets it binds, and an
+   * unprivileged SSH account runs no command that could. Only
+   * <forward_dir>/peer-<id>.sock sockets are removed; an absent one is fine.
+   */
+  removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
+  
 }
 
 /**
@@ -184,6 +209,15 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
    */
   PullImage: grpc.handleServerStreamingCall<_kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress>;
   
+  /**
+   * Destination side. Removes a per-operation peer socket the controller
+   * bound in the forward directory (GetInfo.forward_dir) once it has
+   * cancelled the forward: sshd never unlinks the sockets it binds, and an
+   * unprivileged SSH account runs no command that could. Only
+   * <forward_dir>/peer-<id>.sock sockets are removed; an absent one is fine.
+   */
+  RemovePeerSocket: grpc.handleUnaryCall<_kvmclone_agent_v1_RemovePeerSocketRequest__Output, _kvmclone_agent_v1_RemovePeerSocketResponse>;
+  
 }
 
 export interface TransferServiceDefinition extends grpc.ServiceDefinition {
@@ -193,4 +227,5 @@ export interface TransferServiceDefinition extends grpc.ServiceDefinition {
   OpenTicket: MethodDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_OpenTicketRequest__Output, _kvmclone_agent_v1_TicketEvent__Output>
   PruneCheckpoints: MethodDefinition<_kvmclone_agent_v1_PruneCheckpointsRequest, _kvmclone_agent_v1_PruneCheckpointsResponse, _kvmclone_agent_v1_PruneCheckpointsRequest__Output, _kvmclone_agent_v1_PruneCheckpointsResponse__Output>
   PullImage: MethodDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress__Output>
+  RemovePeerSocket: MethodDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketRequest__Output, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
 }

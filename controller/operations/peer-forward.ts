@@ -1,0 +1,52 @@
+/**
+ * Where the controller re-exposes a source agent's peer socket on the
+ * destination host (`-R`), and how that socket goes away again.
+ *
+ * An agent with the "transfer.forward-dir" capability names a forward
+ * directory its socket group may write (GetInfo.forward_dir): the SSH login
+ * need not be root, and the agent removes the socket when asked
+ * (RemovePeerSocket) — the login account may run no commands. An older agent
+ * accepts peer sockets only beside its own socket, in a directory only root
+ * can write, and the transport removes them with `rm` as before.
+ */
+import { dirname } from 'node:path';
+import type { HostSession } from '../transport/host-session.js';
+
+/** The directory peer sockets are bound in on `dst`, and whether its agent removes them. */
+export function peerSocketDir(dst: HostSession): { dir: string; agentRemoves: boolean } {
+  if (dst.info.capabilities.includes('transfer.forward-dir') && dst.info.forwardDir !== '') return { dir: dst.info.forwardDir, agentRemoves: true };
+  return { dir: dirname(dst.agentSocket), agentRemoves: false };
+}
+
+/** The per-operation peer socket path on `dst` and who removes it. */
+export function peerSocketPath(dst: HostSession, operationId: string): { path: string; agentRemoves: boolean } {
+  const { dir, agentRemoves } = peerSocketDir(dst);
+  return { path: `${dir}/peer-${operationId}.sock`, agentRemoves };
+}
+
+/** A bound remote forward of a peer socket. */
+export interface ExposedPeer {
+  /** The socket path on the destination host. */
+  readonly remotePeer: string;
+  /** Cancels the forward and removes the socket file; rejects if either fails. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds the per-operation peer socket on `dst` and forwards it to
+ * `localPeer` (the source agent's peer socket, already forwarded to us).
+ */
+export async function exposePeer(dst: HostSession, operationId: string, localPeer: string, signal: AbortSignal): Promise<ExposedPeer> {
+  const { path, agentRemoves } = peerSocketPath(dst, operationId);
+  await dst.connection.forwardToRemote(path, localPeer, { signal, hostRemoves: agentRemoves });
+  return {
+    remotePeer: path,
+    close: async () => {
+      try {
+        await dst.connection.cancelRemoteForward(path);
+      } finally {
+        if (agentRemoves) await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path });
+      }
+    },
+  };
+}
