@@ -21,7 +21,7 @@ async function agentRecords(ctx: CommandContext, hosts: readonly string[], id: s
   return Promise.all(
     hosts.map(async (host) => {
       try {
-        const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['audit.read'] });
+        const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['audit.read'] });
         try {
           return { host, records: await fetchAudit(session, { since, vm: '', operationId: id, limit: 100_000 }, ctx.signal) };
         } finally {

@@ -18,9 +18,10 @@ import type { SocketRole } from '../../agent/rpc/method-roles.js';
 
 const SOCKETS = { admin: '/run/kvmclone/agent.sock', 'read-only': '/run/kvmclone/agent-ro.sock' } as const;
 
-/** What the read-only socket must serve: inventory, free space, extents, hashes, digests, health, reflection. */
+/** What the read-only socket must serve: inventory, free space, extents, hashes, digests, the audit trail, health, reflection. */
 const EXPECTED_READ_ONLY = new Set([
   '/kvmclone.agent.v1.InfoService/GetInfo',
+  '/kvmclone.agent.v1.InfoService/ReadAudit',
   '/kvmclone.agent.v1.StorageService/GetFreeSpace',
   '/kvmclone.agent.v1.StorageService/ListPools',
   '/kvmclone.agent.v1.DomainService/ListDomains',
