@@ -109,12 +109,16 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   try {
     sockets.push(await listenRoleSocket(server, { path: deps.socket, role: 'admin', mode: deps.socketMode, group: deps.socketGroup }, deps.log));
     sockets.push(await listenRoleSocket(server, { path: roSocket, role: 'read-only', mode: deps.roSocketMode ?? 0o660, group: deps.roSocketGroup }, deps.log));
-    // The socket group's accounts (an unprivileged SSH login such as kvmclone) bind per-operation peer sockets
-    // in the forward directory and forward the peer socket: both get that group.
+    // The socket group's accounts (an unprivileged SSH login such as kvmclone) forward the peer socket and bind
+    // per-operation peer sockets in the forward directory: both get that group. The directory comes last, so an
+    // agent that cannot serve one of its sockets leaves nothing behind.
     const socketGid = deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid;
-    const forward = await prepareForwardDir(dirname(deps.socket), socketGid);
-    if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
     peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket, gid: socketGid });
+    const forward = await prepareForwardDir(dirname(deps.socket), socketGid).catch(async (err: unknown) => {
+      await peer.close();
+      throw err;
+    });
+    if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();

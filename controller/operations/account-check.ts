@@ -6,6 +6,9 @@
  * dedicated account may run none): the login name from the SSH engine, the
  * caller's uid and groups from GetInfo (an agent that records SO_PEERCRED),
  * and a real `-R` bind of a throwaway socket, cancelled and removed at once.
+ * The removal is the one change it makes on the host: it goes through the
+ * agent's admin socket (RemovePeerSocket), reached on the same SSH
+ * connection even when the check itself reads over the read-only socket.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +18,8 @@ import { join } from 'node:path';
 import { KvmcloneError } from '../../shared/errors.js';
 import type { HostSession } from '../transport/host-session.js';
 import { SshError } from '../transport/ssh-engine.js';
-import { exposePeer, peerSocketDir } from './peer-forward.js';
+import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
+import { peerSocketDir, peerSocketPath } from './peer-forward.js';
 
 /** The account report of one host (the `account` object of `hosts check --json`). */
 export interface AccountReport {
@@ -33,6 +37,33 @@ export interface AccountReport {
   forwardDir: string;
   /** Whether a -R bind there works: "ok" or why not. */
   forwardBind: string;
+  /** Set when the probe socket could not be removed (the agent sweeps it at its next start): why. */
+  probeLeft?: string;
+}
+
+/**
+ * Removes the probe socket through the agent: on the session itself when it
+ * is the admin one, else over a forward of the admin socket on the same SSH
+ * connection. Resolves with why it could not, or undefined once removed.
+ */
+async function removeProbe(session: HostSession, path: string, signal: AbortSignal): Promise<string | undefined> {
+  try {
+    if (session.role === 'admin') {
+      await session.call(session.clients.transfer, session.clients.transfer.removePeerSocket, { path }, signal);
+      return undefined;
+    }
+    const local = await session.connection.forwardToLocal(session.agentSocket, { signal });
+    const admin = createAgentClients(`unix:${local}`);
+    try {
+      await unaryCall(admin.transfer, admin.transfer.removePeerSocket, { path }, { deadlineMs: 10_000, signal });
+      return undefined;
+    } finally {
+      admin.close();
+    }
+  } catch (err) {
+    if (err instanceof SshError || err instanceof KvmcloneError) return `${path} stays until the agent's next start (removing it needs the admin socket: ${err.message})`;
+    throw err;
+  }
 }
 
 async function listenOn(path: string): Promise<Server> {
@@ -44,17 +75,19 @@ async function listenOn(path: string): Promise<Server> {
   return server;
 }
 
-/** Tries a -R forward of a throwaway peer socket on `session`'s host; "ok" or the reason it failed. */
-async function tryBind(session: HostSession, signal: AbortSignal): Promise<string> {
+/** Tries a -R forward of a throwaway peer socket on `session`'s host: "ok" or the reason it failed, and what was left. */
+async function tryBind(session: HostSession, signal: AbortSignal): Promise<{ forwardBind: string; probeLeft?: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'kvmctl-bind-'));
   const local = join(dir, 's.sock');
   const server = await listenOn(local);
   try {
-    const exposed = await exposePeer(session, `check-${randomBytes(6).toString('hex')}`, local, signal);
-    await exposed.close();
-    return 'ok';
+    const { path, agentRemoves } = peerSocketPath(session, `check-${randomBytes(6).toString('hex')}`);
+    await session.connection.forwardToRemote(path, local, { signal, hostRemoves: agentRemoves });
+    await session.connection.cancelRemoteForward(path);
+    const left = agentRemoves ? await removeProbe(session, path, signal) : undefined;
+    return { forwardBind: 'ok', ...(left !== undefined && { probeLeft: left }) };
   } catch (err) {
-    if (err instanceof SshError || err instanceof KvmcloneError) return err.message;
+    if (err instanceof SshError || err instanceof KvmcloneError) return { forwardBind: err.message };
     throw err;
   } finally {
     server.close();
@@ -72,7 +105,7 @@ export async function checkAccount(session: HostSession, signal: AbortSignal): P
     ...(caller && { uid: caller.uid, gid: caller.gid, groups: caller.groups, root: caller.uid === 0 }),
     role: caller?.role || `reached ${session.agentSocket}`,
     forwardDir,
-    forwardBind: await tryBind(session, signal),
+    ...(await tryBind(session, signal)),
   };
 }
 
@@ -80,6 +113,6 @@ export async function checkAccount(session: HostSession, signal: AbortSignal): P
 export function describeAccount(a: AccountReport): string {
   const who = a.uid === undefined ? 'uid not reported by this agent' : `uid ${a.uid}, ${a.root ? 'root' : 'not root'}`;
   const role = a.role === 'admin' || a.role === 'read-only' ? `${a.role} access` : a.role;
-  const bind = a.forwardBind === 'ok' ? 'can bind' : `cannot bind: ${a.forwardBind}`;
+  const bind = a.forwardBind === 'ok' ? `can bind${a.probeLeft !== undefined ? ` (${a.probeLeft})` : ''}` : `cannot bind: ${a.forwardBind}`;
   return `ssh account ${a.user ?? '(unknown)'} (${who}); agent socket: ${role}; forward dir ${a.forwardDir}: ${bind}`;
 }
