@@ -152,7 +152,8 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     socketGroup: groups[0],
     roSocket,
     roSocketMode: merged.ro_socket_mode !== undefined ? Number.parseInt(merged.ro_socket_mode, 8) : 0o660,
-    roSocketGroup: groups[1],
+    // Whoever may use the admin socket may read too: the read-only socket takes its group unless it has its own.
+    roSocketGroup: groups[1] ?? groups[0],
     imageRoots: merged.image_roots ?? [...AGENT_DEFAULTS.imageRoots],
     libvirtUri: merged.libvirt_uri ?? AGENT_DEFAULTS.libvirtUri,
     logLevel: merged.log_level ?? 'info',

@@ -106,6 +106,9 @@ test('group names are resolved through NSS (getent) to numeric ids', async () =>
   const options = await loadAgentOptions({ config: await file('groups.yaml', 'socket_group: root\nro_socket_group: nogroup\n') });
   assert.equal(options.socketGroup, 0);
   assert.equal(options.roSocketGroup, 65534);
+  // Without a group of its own, the read-only socket takes the admin socket's: whoever may change may read.
+  const shared = await loadAgentOptions({ config: await file('group-shared.yaml', 'socket_group: nogroup\n') });
+  assert.deepEqual([shared.socketGroup, shared.roSocketGroup], [65534, 65534]);
 });
 
 test('bad read-only socket settings are named with the other problems, at once', async () => {
