@@ -18,9 +18,9 @@
  * commands: the agent removes a socket when the controller asks
  * (RemovePeerSocket) and sweeps dead ones at start-up.
  */
-import { connect } from 'node:net';
 import { chmod, chown, lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isListening } from './socket-file.js';
 import { errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
 
@@ -41,18 +41,6 @@ export function forwardDirOf(runtimeDir: string): string {
 /** Whether `path` names a per-operation peer socket directly inside `dir`. */
 export function isPeerSocketIn(path: string, dir: string): boolean {
   return dirname(path) === dir && PEER_SOCKET_NAME.test(basename(path));
-}
-
-/** True when something accepts connections at `path`. */
-function listening(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /**
@@ -76,7 +64,7 @@ export async function prepareForwardDir(runtimeDir: string, gid: number | undefi
     if (!PEER_SOCKET_NAME.test(name)) continue;
     const path = join(dir, name);
     const entry = await lstat(path).catch(() => undefined);
-    if (entry?.isSocket() !== true || (await listening(path))) continue;
+    if (entry?.isSocket() !== true || (await isListening(path))) continue;
     await unlink(path).then(
       () => (removed += 1),
       () => undefined,

@@ -10,7 +10,8 @@ import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errnoCode, failedPrecondition } from '../../shared/errors.js';
 
-function probe(path: string): Promise<boolean> {
+/** True when something accepts connections at the unix socket `path` (a live agent, a live forward). */
+export function isListening(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(path);
     socket.once('connect', () => {
@@ -42,7 +43,7 @@ export async function prepareSocketPath(path: string): Promise<void> {
     throw err;
   }
   if (!existing.isSocket()) throw failedPrecondition(`${path} exists and is not a socket: refusing to replace it`);
-  if (await probe(path)) throw failedPrecondition(`another agent is already serving on ${path}`);
+  if (await isListening(path)) throw failedPrecondition(`another agent is already serving on ${path}`);
   await unlink(path);
 }
 
