@@ -16,6 +16,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvmcloneError } from '../../shared/errors.js';
+import { fromStatus } from '../../shared/from-status.js';
 import type { HostSession } from '../transport/host-session.js';
 import { SshError } from '../transport/ssh-engine.js';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
@@ -61,8 +62,9 @@ async function removeProbe(session: HostSession, path: string, signal: AbortSign
       admin.close();
     }
   } catch (err) {
-    if (err instanceof SshError || err instanceof KvmcloneError) return `${path} stays until the agent's next start (removing it needs the admin socket: ${err.message})`;
-    throw err;
+    // A status from the admin socket arrives as a grpc-js error: named like every other agent error.
+    const reason = err instanceof SshError || err instanceof KvmcloneError ? err : fromStatus(err, session.host);
+    return `${path} stays until the agent's next start (removing it needs the admin socket: ${reason.message})`;
   }
 }
 
