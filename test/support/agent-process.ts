@@ -25,12 +25,12 @@ export interface AgentProcess {
 }
 
 /**
- * Spawns the agent with `args`. Without `--audit-file` (or a config file)
+ * Spawns the agent with `args`. Without `--audit-file`
  * its audit trail goes to a temporary directory removed when it exits, never
  * to the host's /var/log/kvmclone.
  */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const auditDir = args.includes('--audit-file') || args.includes('--config') ? undefined : mkdtempSync(join(tmpdir(), 'kvmclone-test-audit-'));
+  const auditDir = args.includes('--audit-file') ? undefined : mkdtempSync(join(tmpdir(), 'kvmclone-test-audit-'));
   const auditArgs = auditDir === undefined ? [] : ['--audit-file', join(auditDir, 'audit.log')];
   const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...auditArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   if (auditDir !== undefined) child.once('exit', () => rmSync(auditDir, { recursive: true, force: true }));

@@ -168,7 +168,8 @@ export async function startFuzzTarget(options: { seed: number; libvirt?: Libvirt
   const uri = libvirt === 'sandbox' ? (await execFile('bash', [SANDBOX, 'up', sandbox], { timeout: 180_000 })).stdout.trim() : 'test:///default';
 
   const socket = join(run, 'agent.sock');
-  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--socket', socket, ...roots.flatMap((r) => ['--images-root', r]), '--libvirt-uri', uri];
+  // The fuzzed agent's audit trail stays in the run's directory (never the host's /var/log/kvmclone).
+  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--socket', socket, ...roots.flatMap((r) => ['--images-root', r]), '--libvirt-uri', uri, '--audit-file', join(base, 'audit', 'audit.log')];
   const isolate = (options.isolate ?? true) && isRoot() && have('unshare') && have('setpriv');
   const privateTmp = isolate ? join(base, 'agent-tmp') : undefined;
   const capabilities = isolate ? unitBoundingSet() : undefined;
