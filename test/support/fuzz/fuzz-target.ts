@@ -17,7 +17,7 @@
  */
 import { execFile as execFileCb, execFileSync, spawn } from 'node:child_process';
 import { chown, chmod, link, lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,7 +180,16 @@ export async function startFuzzTarget(options: { seed: number; libvirt?: Libvirt
     await chmod(privateTmp, 0o1777);
     // PrivateTmp= and CapabilityBoundingSet=/NoNewPrivileges= as the unit has them; exec keeps the pid.
     command = 'unshare';
-    args = ['--mount', '--propagation', 'private', '--', 'bash', '-c', 'mount --bind "$1" /tmp && shift && exec setpriv --bounding-set "$1" --no-new-privs -- "${@:2}"', 'fuzz-agent', privateTmp, capabilities, process.execPath, ...agentArgs];
+    // A checkout under /tmp (a CI clone) would vanish under the private /tmp: it is bound back at its own path inside it.
+    const project = resolve(dirname(AGENT_MAIN), '..', '..');
+    const keep = project.startsWith('/tmp/') ? project : '';
+    const script = [
+      'if [ -n "$2" ]; then mkdir -p "$1${2#/tmp}" && mount --bind "$2" "$1${2#/tmp}"; fi',
+      'mount --rbind "$1" /tmp',
+      'shift 2',
+      'exec setpriv --bounding-set "$1" --no-new-privs -- "${@:2}"',
+    ].join(' && ');
+    args = ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'fuzz-agent', privateTmp, keep, capabilities, process.execPath, ...agentArgs];
   } else {
     command = process.execPath;
     args = agentArgs;
