@@ -27,6 +27,8 @@ import { DropBehind } from './page-cache.js';
 import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
 import { SpanSet } from './span-set.js';
 import { lockExclusive, openStagingIn, stagingNameFor } from './staging-file.js';
+import { currentOperationId } from '../leftovers/call-operation.js';
+import { recordOperation } from '../leftovers/operation-xattr.js';
 
 /**
  * Writes in flight while the next message is checked. One: buffered writes to
@@ -94,6 +96,8 @@ class StagingSession {
       const fh = await parent.dir.createFile(name, constants.O_WRONLY, 0o600);
       try {
         await lockExclusive(fh, `staging file ${id}`);
+        // Names the operation, so a leftover staging file can be traced to it (kvmctl hosts check, gc).
+        recordOperation(fh, currentOperationId());
         await fh.truncate(size);
       } catch (err) {
         await fh.close();

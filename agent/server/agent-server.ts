@@ -30,6 +30,7 @@ import { roleGuard } from '../rpc/role-guard.js';
 import { dirname, join } from 'node:path';
 import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
 import { stat } from 'node:fs/promises';
+import { RunningOperations } from '../leftovers/running-operations.js';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
@@ -80,7 +81,9 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const v1 = proto.kvmclone.agent.v1;
   const shutdown = new AbortController();
   // Every handler is built with these: the audit trail reaches every mutating call through them.
-  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit };
+  // Every call that holds an operation registers here while it is open: leftovers of those are never removed.
+  const operations = new RunningOperations();
+  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit, operations };
   const roSocket = deps.roSocket ?? join(dirname(deps.socket), 'agent-ro.sock');
   // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
   const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
@@ -97,7 +100,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const tickets = new TicketRegistry();
   server.addService(
     v1.TransferService.service,
-    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs }),
+    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, operations }),
   );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
