@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
 import { stat } from 'node:fs/promises';
 import { RunningOperations } from '../leftovers/running-operations.js';
+import { listLeftovers } from '../leftovers/remove-leftovers.js';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
@@ -122,6 +123,14 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
       throw err;
     });
     if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
+    // What start-up keeps on purpose (staging files: the same rerun of a clone resumes from them) is said once, with how to remove it.
+    const kept = await listLeftovers({ roots: deps.roots, forwardDir, scratchDir: deps.scratchDir, runtimeDir: dirname(deps.socket), operations, views, locks, log: deps.log }).catch(() => []);
+    if (kept.length > 0) {
+      deps.log.info(
+        { leftovers: kept.map((l) => ({ kind: l.kind, path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds) })) },
+        'leftovers of earlier operations kept at start-up (a rerun of the same clone resumes from its staging files; `kvmctl gc HOST` removes them)',
+      );
+    }
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();
