@@ -89,6 +89,8 @@ class StagingSession {
           await fh.close();
           throw failedPrecondition(`open.size: staging file ${resumeId} is ${actual} bytes but the resumed write declares ${size}`);
         }
+        // A resumed staging file now belongs to the operation resuming it (a rerun has a new id).
+        recordOperation(fh, currentOperationId());
         return new StagingSession(fh, parent, name, resumeId, size, false);
       }
       const id = randomUUID();

@@ -84,6 +84,8 @@ export async function reopenGuestStaging(target: string, id: string, format: Gue
       if (info.backingReference !== '') throw dataLoss(`staging_id: staging image ${id} names ${JSON.stringify(info.backingReference)} as its backing file; it was not made by a pull and is not resumed`);
       if (info.virtualSize !== size) throw failedPrecondition(`staging_id: staging image ${id} holds ${info.virtualSize} guest bytes but the source view is ${size}`);
     }
+    // A resumed staging image now belongs to the operation resuming it (a rerun has a new id).
+    recordOperation(fh, currentOperationId());
     return { id, path, fh, created: false };
   } catch (err) {
     await fh.close();

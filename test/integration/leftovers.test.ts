@@ -220,3 +220,27 @@ test('a negative age limit is refused and removes nothing', async () => {
   assert.match(msg, /min_age_seconds/);
   assert.equal((await list()).length, 4);
 });
+
+/** A whole WriteRanges of `operationId` (open and one chunk), ended; resolves with the staging id. */
+function writeOnce(operationId: string, target: string, stagingId = ''): Promise<string> {
+  const c = client(socket, operationId);
+  return new Promise((resolve, reject) => {
+    const call = c.disk.writeRanges(new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err || !res ? reject(err) : resolve(res.stagingId)));
+    const data = Buffer.alloc(65536, 9);
+    call.write({ open: { targetPath: target, size: 1 << 20, stagingId } });
+    call.write({ data: { offset: 65536, data, hash: chunkHash(data) } });
+    call.end();
+  });
+}
+
+test('a resumed staging file names the operation that resumed it', async () => {
+  const target = join(images, 'resumed.img');
+  const id = await writeOnce('op-first-00000006', target);
+  const path = join(images, `.resumed.img.${id}.kvmclone-staging`);
+  assert.equal(byPath(await list(), path).operationId, 'op-first-00000006');
+  assert.equal(await writeOnce('op-second-0000007', target, id), id);
+  assert.equal(byPath(await list(), path).operationId, 'op-second-0000007');
+  const admin = client(socket);
+  const res = await unaryCall(admin.transfer, admin.transfer.removeLeftovers, {}, DEADLINE);
+  assert.deepEqual(res.removed.map((l) => l.path), [path]);
+});
