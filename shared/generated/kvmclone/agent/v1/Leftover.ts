@@ -29,6 +29,9 @@ export interface Leftover {
    * Journals: complete and committed, waiting to be rolled forward.
    */
   'committed'?: (boolean);
+  /**
+   * Bytes it takes on disk (allocated; 0 for sockets and locks).
+   */
   'sizeBytes'?: (number | string | Long);
   /**
    * Why it would be kept by RemoveLeftovers with the same age limit (empty:
@@ -63,6 +66,9 @@ export interface Leftover__Output {
    * Journals: complete and committed, waiting to be rolled forward.
    */
   'committed': (boolean);
+  /**
+   * Bytes it takes on disk (allocated; 0 for sockets and locks).
+   */
   'sizeBytes': (number);
   /**
    * Why it would be kept by RemoveLeftovers with the same age limit (empty:
