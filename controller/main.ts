@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import { auditCommand } from './commands/audit.js';
 import { cloneCommand } from './commands/clone.js';
+import { gcCommand } from './commands/gc.js';
 import { hostsCommand } from './commands/hosts-check.js';
 import { lsCommand } from './commands/ls.js';
 import { opsCommand } from './commands/ops.js';
@@ -45,7 +46,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run), auditCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run), auditCommand(run), gcCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

@@ -34,6 +34,12 @@ export const AGENT_CAPABILITIES = [
    * reports the caller.
    */
   'transfer.forward-dir',
+  /**
+   * TransferService.ListLeftovers (read-only) and RemoveLeftovers (admin):
+   * staging files, journals, peer sockets, scratch files and locks that
+   * operations left, with their operation id and age (kvmctl hosts check, gc).
+   */
+  'transfer.leftovers',
 ] as const;
 
 /** One capability name. */

@@ -27,6 +27,8 @@ import { DropBehind } from './page-cache.js';
 import { checkByteCount, checkImageSize, checkSpan } from './request-limits.js';
 import { SpanSet } from './span-set.js';
 import { lockExclusive, openStagingIn, stagingNameFor } from './staging-file.js';
+import { currentOperationId } from '../leftovers/call-operation.js';
+import { recordOperation } from '../leftovers/operation-xattr.js';
 
 /**
  * Writes in flight while the next message is checked. One: buffered writes to
@@ -87,6 +89,8 @@ class StagingSession {
           await fh.close();
           throw failedPrecondition(`open.size: staging file ${resumeId} is ${actual} bytes but the resumed write declares ${size}`);
         }
+        // A resumed staging file now belongs to the operation resuming it (a rerun has a new id).
+        recordOperation(fh, currentOperationId());
         return new StagingSession(fh, parent, name, resumeId, size, false);
       }
       const id = randomUUID();
@@ -94,6 +98,8 @@ class StagingSession {
       const fh = await parent.dir.createFile(name, constants.O_WRONLY, 0o600);
       try {
         await lockExclusive(fh, `staging file ${id}`);
+        // Names the operation, so a leftover staging file can be traced to it (kvmctl hosts check, gc).
+        recordOperation(fh, currentOperationId());
         await fh.truncate(size);
       } catch (err) {
         await fh.close();

@@ -13,6 +13,8 @@ import { lockExclusive, openStagingLocked, stagingPathFor } from '../disk/stagin
 import { qemuImgInfo } from '../images/qemu-img.js';
 import { CommandError, runCommand } from '../process/run-command.js';
 import type { GuestFormat } from './guest-client.js';
+import { currentOperationId } from '../leftovers/call-operation.js';
+import { recordOperation } from '../leftovers/operation-xattr.js';
 
 /** A staging image held (flocked) by one pull. */
 export interface GuestStaging {
@@ -45,6 +47,7 @@ export async function createGuestStaging(target: string, format: GuestFormat, si
   const fh = await open(path, 'wx', 0o600);
   try {
     await lockExclusive(fh, `staging file ${id}`);
+    recordOperation(fh, currentOperationId());
     if (format === 'raw') await fh.truncate(size);
     else {
       await runCommand('qemu-img', ['create', '-f', 'qcow2', '-o', 'compat=1.1', path, String(size)], { signal, timeoutMs: CREATE_TIMEOUT_MS });
@@ -81,6 +84,8 @@ export async function reopenGuestStaging(target: string, id: string, format: Gue
       if (info.backingReference !== '') throw dataLoss(`staging_id: staging image ${id} names ${JSON.stringify(info.backingReference)} as its backing file; it was not made by a pull and is not resumed`);
       if (info.virtualSize !== size) throw failedPrecondition(`staging_id: staging image ${id} holds ${info.virtualSize} guest bytes but the source view is ${size}`);
     }
+    // A resumed staging image now belongs to the operation resuming it (a rerun has a new id).
+    recordOperation(fh, currentOperationId());
     return { id, path, fh, created: false };
   } catch (err) {
     await fh.close();

@@ -39,6 +39,8 @@ interface Bound {
   linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   unlinkat: (dirfd: number, path: string, flags: number) => number;
   fallocate: (fd: number, mode: number, offset: number | bigint, length: number | bigint) => number;
+  fsetxattr: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
+  lgetxattr: (path: string, name: string, value: Buffer, size: number) => number | bigint;
 }
 
 let bound: Bound | undefined;
@@ -55,6 +57,8 @@ function lib(): Bound {
       linkat: libc.func('int linkat(int, const char *, int, const char *, int)') as Bound['linkat'],
       unlinkat: libc.func('int unlinkat(int, const char *, int)') as Bound['unlinkat'],
       fallocate: libc.func('int fallocate64(int, int, int64_t, int64_t)') as Bound['fallocate'],
+      fsetxattr: libc.func('int fsetxattr(int, const char *, const uint8_t *, size_t, int)') as Bound['fsetxattr'],
+      lgetxattr: libc.func('long lgetxattr(const char *, const char *, _Out_ uint8_t *, size_t)') as Bound['lgetxattr'],
     };
   }
   return bound;
@@ -74,7 +78,7 @@ export class ErrnoError extends Error {
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
   22: 'EINVAL', 24: 'EMFILE', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP', 11: 'EAGAIN',
-  5: 'EIO', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 39: 'ENOTEMPTY', 122: 'EDQUOT',
+  61: 'ENODATA', 34: 'ERANGE', 5: 'EIO', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 39: 'ENOTEMPTY', 122: 'EDQUOT',
 };
 
 function fail(what: string): never {
@@ -156,4 +160,27 @@ export const FALLOC = {
  */
 export function fallocate(fd: number, mode: number, offset: number, length: number): void {
   if (lib().fallocate(fd, mode, BigInt(offset), BigInt(length)) !== 0) fail('fallocate');
+}
+
+/**
+ * fsetxattr(fd, name, value, 0) on an open descriptor: metadata that travels
+ * with the file (not its name) and changes nothing a reader of the file sees.
+ * EOPNOTSUPP where the filesystem keeps no user attributes.
+ */
+export function fsetxattr(fd: number, name: string, value: Buffer): void {
+  if (lib().fsetxattr(fd, name, value, value.length, 0) !== 0) fail(`fsetxattr(${name})`);
+}
+
+/**
+ * lgetxattr(path, name) without following a symlink at `path`: the value, or
+ * undefined when the file has no such attribute (ENODATA) or the filesystem
+ * keeps none. Values longer than `max` bytes are refused (ERANGE).
+ */
+export function lgetxattr(path: string, name: string, max = 256): Buffer | undefined {
+  const out = Buffer.alloc(max);
+  const n = Number(lib().lgetxattr(path, name, out, max));
+  if (n >= 0) return out.subarray(0, n);
+  const errno = lib().koffi.errno();
+  if (errno === 61 || errno === 95) return undefined;
+  return fail(`lgetxattr(${name})`);
 }

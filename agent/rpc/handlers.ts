@@ -15,6 +15,8 @@ import type { Logger } from 'pino';
 import { toStatus } from './to-status.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditCall, type AuditableCall } from '../audit/audited-call.js';
+import { operationIdOfCall, withCallOperation } from '../leftovers/call-operation.js';
+import type { RunningOperations } from '../leftovers/running-operations.js';
 
 /** What every handler gets besides its request. */
 export interface CallContext {
@@ -30,6 +32,8 @@ export interface RpcDeps {
   readonly shutdown: AbortSignal;
   /** The audit trail mutating calls are recorded in; tests that do not look at it leave it out. */
   readonly audit?: AuditLog | undefined;
+  /** Registers the open calls that hold an operation (leftovers are never an operation's while it runs); tests may leave it out. */
+  readonly operations?: RunningOperations | undefined;
 }
 
 /**
@@ -62,6 +66,17 @@ function context(method: string, deps: RpcDeps, signal: AbortSignal): CallContex
   return { signal, log: deps.log.child({ method }) };
 }
 
+/**
+ * Runs `fn` as part of the call's operation: registered as running while it
+ * runs (when the method holds an operation), and with the operation id at
+ * hand for the files it creates (agent/leftovers/call-operation.ts).
+ */
+function asOperation<T>(call: AuditableCall, deps: RpcDeps, request: unknown, fn: () => Promise<T>): Promise<T> {
+  const operationId = operationIdOfCall(request, call.metadata);
+  const leave = deps.operations?.enter(call.getPath(), operationId) ?? ((): void => undefined);
+  return withCallOperation(operationId, fn).finally(leave);
+}
+
 /** Wraps a unary handler. */
 export function unary<Req, Res>(
   method: string,
@@ -73,7 +88,7 @@ export function unary<Req, Res>(
     const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
     Promise.resolve()
       .then(() => audit?.admit())
-      .then(() => fn(call.request, context(method, deps, signal)))
+      .then(() => asOperation(call as AuditableCall, deps, call.request, () => fn(call.request, context(method, deps, signal))))
       .then(
         async (response) => {
           dispose();
@@ -107,7 +122,7 @@ export function serverStream<Req, Res>(
     // A stream is recorded once, at its end, with how it ended.
     Promise.resolve()
       .then(() => audit?.admit())
-      .then(() => fn(call.request, send, context(method, deps, signal)))
+      .then(() => asOperation(call as AuditableCall, deps, call.request, () => fn(call.request, send, context(method, deps, signal))))
       .then(
         async () => {
           dispose();
@@ -150,7 +165,7 @@ export function clientStream<Req, Res>(
     }
     Promise.resolve()
       .then(() => audit?.admit())
-      .then(() => fn(messages(), context(method, deps, signal)))
+      .then(() => asOperation(call as AuditableCall, deps, undefined, () => fn(messages(), context(method, deps, signal))))
       .then(
         async (response) => {
           signal.removeEventListener('abort', onAbort);

@@ -30,6 +30,8 @@ import { roleGuard } from '../rpc/role-guard.js';
 import { dirname, join } from 'node:path';
 import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
 import { stat } from 'node:fs/promises';
+import { RunningOperations } from '../leftovers/running-operations.js';
+import { listLeftovers } from '../leftovers/remove-leftovers.js';
 
 /** What the server needs from the process. */
 export interface AgentServerDeps {
@@ -80,7 +82,9 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const v1 = proto.kvmclone.agent.v1;
   const shutdown = new AbortController();
   // Every handler is built with these: the audit trail reaches every mutating call through them.
-  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit };
+  // Every call that holds an operation registers here while it is open: leftovers of those are never removed.
+  const operations = new RunningOperations();
+  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit, operations };
   const roSocket = deps.roSocket ?? join(dirname(deps.socket), 'agent-ro.sock');
   // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
   const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
@@ -97,7 +101,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const tickets = new TicketRegistry();
   server.addService(
     v1.TransferService.service,
-    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs }),
+    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, operations }),
   );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
@@ -119,6 +123,14 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
       throw err;
     });
     if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
+    // What start-up keeps on purpose (staging files: the same rerun of a clone resumes from them) is said once, with how to remove it.
+    const kept = await listLeftovers({ roots: deps.roots, forwardDir, scratchDir: deps.scratchDir, runtimeDir: dirname(deps.socket), operations, views, locks, log: deps.log }).catch(() => []);
+    if (kept.length > 0) {
+      deps.log.info(
+        { leftovers: kept.map((l) => ({ kind: l.kind, path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds) })) },
+        'leftovers of earlier operations kept at start-up (a rerun of the same clone resumes from its staging files; `kvmctl gc HOST` removes them)',
+      );
+    }
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();

@@ -19,6 +19,9 @@ import type { LiveViews } from '../live/live-views.js';
 import { describeLiveView, openLiveView } from '../live/open-live-view.js';
 import { pruneCheckpoints } from '../live/prune-checkpoints.js';
 import { removePeerSocket } from '../server/forward-dir.js';
+import type { RunningOperations } from '../leftovers/running-operations.js';
+import { listLeftoversCall, removeLeftoversCall } from '../leftovers/leftover-calls.js';
+import type { LeftoverScope } from '../leftovers/scan-leftovers.js';
 
 /** What TransferService needs. */
 export interface TransferServiceDeps {
@@ -41,6 +44,8 @@ export interface TransferServiceDeps {
   scratchDir: string;
   /** Longest wait for a guest agent's freeze or thaw. */
   freezeTimeoutMs: number;
+  /** Operations with an open call here (leftovers of those are never removed). */
+  operations: RunningOperations;
 }
 
 /** Most paths one ticket may name (a VM's disks, backing files, NVRAM, TPM state). */
@@ -54,7 +59,19 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 /** Builds the TransferService handlers. */
 export function createTransferService(deps: TransferServiceDeps): TransferServiceHandlers {
   const { rpc, roots, tickets, locks, libvirt, views } = deps;
+  const leftoverScope = (log: LeftoverScope['log']): LeftoverScope => ({
+    roots,
+    forwardDir: deps.forwardDir,
+    scratchDir: deps.scratchDir,
+    runtimeDir: deps.runtimeDir,
+    operations: deps.operations,
+    views,
+    locks,
+    log,
+  });
   return {
+    ListLeftovers: unary('ListLeftovers', rpc, async (_req, ctx) => listLeftoversCall(leftoverScope(ctx.log))),
+    RemoveLeftovers: unary('RemoveLeftovers', rpc, async (req, ctx) => removeLeftoversCall(leftoverScope(ctx.log), req)),
     OpenTicket: serverStream('OpenTicket', rpc, async (req, send, ctx) => {
       const operationId = checkId(req.operationId, 'operation_id');
       if (req.paths.length === 0 || req.paths.length > MAX_TICKET_PATHS) throw invalidArgument(`paths: 1 to ${MAX_TICKET_PATHS} paths are required`);

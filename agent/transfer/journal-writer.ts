@@ -16,6 +16,8 @@ import type { ConfinedDir } from '../paths/confined-dir.js';
 import { chunkHash } from '../../shared/block-hash.js';
 import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
 import { createJournalLocked, createJournalLockedIn, syncDirectory } from './journal-file.js';
+import { currentOperationId } from '../leftovers/call-operation.js';
+import { recordOperation } from '../leftovers/operation-xattr.js';
 
 /**
  * Appends in flight while the next chunk arrives (positions are known up
@@ -72,6 +74,8 @@ export class JournalWriter {
   static async create(path: string, image: string, dir?: ConfinedDir): Promise<JournalWriter> {
     const fh = dir === undefined ? await createJournalLocked(path, image) : await createJournalLockedIn(dir, basename(path), image);
     const writer = new JournalWriter(path, fh, dir);
+    // Names the operation, so a leftover journal can be traced to it (kvmctl hosts check, gc).
+    recordOperation(fh, currentOperationId());
     try {
       if (dir === undefined) await syncDirectory(dirname(path));
       else await dir.sync();

@@ -41,6 +41,11 @@ export class LockRegistry {
     );
   }
 
+  /** The locks held now (ListLeftovers reports them beside the files operations leave). */
+  list(): { vm: string; operationId: string; purpose: string; since: Date }[] {
+    return [...this.held].map(([vm, h]) => ({ vm, operationId: h.operationId, purpose: h.purpose, since: h.since }));
+  }
+
   /** Whether `vm` is locked (tests and diagnostics). */
   isLocked(vm: string): boolean {
     return this.held.has(vm);

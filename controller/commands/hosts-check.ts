@@ -1,10 +1,11 @@
 /**
  * `kvmctl hosts check HOST...`: reach each agent over SSH and report its
- * version, capabilities, host facts, free space and the SSH account in use
- * (who it is on the host, what it may do) — the first thing to run against a
- * new host. Exit 0 only when every host answered. It reads only (GetInfo,
- * GetFreeSpace), so it uses the agent's read-only socket, or the admin socket
- * when an older agent has none.
+ * version, capabilities, host facts, free space, the SSH account in use
+ * (who it is on the host, what it may do) and the leftovers of earlier
+ * operations (kvmctl gc removes them) — the first thing to run against a new
+ * host. Exit 0 only when every host answered. It reads only (GetInfo,
+ * GetFreeSpace, ListLeftovers), so it uses the agent's read-only socket, or
+ * the admin socket when an older agent has none.
  */
 import { Command } from 'commander';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -14,6 +15,15 @@ import { formatBytes } from '../cli/reporter.js';
 import { HostSession } from '../transport/host-session.js';
 import { SshError } from '../transport/ssh-engine.js';
 import { checkAccount, describeAccount } from '../operations/account-check.js';
+import { fetchLeftovers, leftoverLine, type LeftoverReport } from '../operations/leftovers.js';
+
+/** The leftovers part of a host's text report. */
+function leftoversText(host: string, leftovers: LeftoverReport[] | null): string {
+  if (leftovers === null) return '  leftovers: not reported (the agent is older than ListLeftovers)\n';
+  if (leftovers.length === 0) return '  leftovers: none\n';
+  const removable = leftovers.filter((l) => l.keepReason === '').length;
+  return `  leftovers: ${leftovers.length} (${removable} removable with kvmctl gc ${host})\n` + leftovers.map((l) => `    ${leftoverLine(l, true)}\n`).join('');
+}
 
 /** The hosts command group (check). */
 export function hostsCommand(run: (code: Promise<number>) => void): Command {
@@ -33,12 +43,15 @@ export function hostsCommand(run: (code: Promise<number>) => void): Command {
                 const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
                 const h = s.info.host;
                 const account = await checkAccount(s, ctx.signal);
-                results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, account, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })) });
+                // An agent older than the leftover RPCs reports none (null in --json), rather than failing the check.
+                const leftovers: LeftoverReport[] | null = s.info.capabilities.includes('transfer.leftovers') ? await fetchLeftovers(s, ctx.signal) : null;
+                results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, account, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })), leftovers });
                 if (!ctx.json) {
                   process.stdout.write(
                     `${host}: ok — agent ${s.info.agentVersion} (API ${s.info.apiVersions.join(', ')}), ${h?.hostname}, ${h?.cpus} CPUs ${h?.cpuModel}, ${formatBytes(h?.memoryBytes ?? 0)}, libvirt ${h?.libvirtVersion}, QEMU ${h?.qemuVersion}${h?.kvm ? ', KVM' : ''}\n` +
                       `  ${describeAccount(account)}\n` +
-                      space.map((x) => `  ${x.path}: ${formatBytes(x.availableBytes)} free of ${formatBytes(x.totalBytes)}\n`).join(''),
+                      space.map((x) => `  ${x.path}: ${formatBytes(x.availableBytes)} free of ${formatBytes(x.totalBytes)}\n`).join('') +
+                      leftoversText(host, leftovers),
                   );
                 }
               } finally {

@@ -15,6 +15,9 @@ import type { Extent as _kvmclone_agent_v1_Extent, Extent__Output as _kvmclone_a
 import type { HashBlocksRequest as _kvmclone_agent_v1_HashBlocksRequest, HashBlocksRequest__Output as _kvmclone_agent_v1_HashBlocksRequest__Output } from './kvmclone/agent/v1/HashBlocksRequest.js';
 import type { HashBlocksResponse as _kvmclone_agent_v1_HashBlocksResponse, HashBlocksResponse__Output as _kvmclone_agent_v1_HashBlocksResponse__Output } from './kvmclone/agent/v1/HashBlocksResponse.js';
 import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockRequest__Output as _kvmclone_agent_v1_HoldLockRequest__Output } from './kvmclone/agent/v1/HoldLockRequest.js';
+import type { Leftover as _kvmclone_agent_v1_Leftover, Leftover__Output as _kvmclone_agent_v1_Leftover__Output } from './kvmclone/agent/v1/Leftover.js';
+import type { ListLeftoversRequest as _kvmclone_agent_v1_ListLeftoversRequest, ListLeftoversRequest__Output as _kvmclone_agent_v1_ListLeftoversRequest__Output } from './kvmclone/agent/v1/ListLeftoversRequest.js';
+import type { ListLeftoversResponse as _kvmclone_agent_v1_ListLeftoversResponse, ListLeftoversResponse__Output as _kvmclone_agent_v1_ListLeftoversResponse__Output } from './kvmclone/agent/v1/ListLeftoversResponse.js';
 import type { LiveDisk as _kvmclone_agent_v1_LiveDisk, LiveDisk__Output as _kvmclone_agent_v1_LiveDisk__Output } from './kvmclone/agent/v1/LiveDisk.js';
 import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from './kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from './kvmclone/agent/v1/LockEvent.js';
@@ -32,6 +35,8 @@ import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, R
 import type { RebaseStagingResponse as _kvmclone_agent_v1_RebaseStagingResponse, RebaseStagingResponse__Output as _kvmclone_agent_v1_RebaseStagingResponse__Output } from './kvmclone/agent/v1/RebaseStagingResponse.js';
 import type { RemoveImageRequest as _kvmclone_agent_v1_RemoveImageRequest, RemoveImageRequest__Output as _kvmclone_agent_v1_RemoveImageRequest__Output } from './kvmclone/agent/v1/RemoveImageRequest.js';
 import type { RemoveImageResponse as _kvmclone_agent_v1_RemoveImageResponse, RemoveImageResponse__Output as _kvmclone_agent_v1_RemoveImageResponse__Output } from './kvmclone/agent/v1/RemoveImageResponse.js';
+import type { RemoveLeftoversRequest as _kvmclone_agent_v1_RemoveLeftoversRequest, RemoveLeftoversRequest__Output as _kvmclone_agent_v1_RemoveLeftoversRequest__Output } from './kvmclone/agent/v1/RemoveLeftoversRequest.js';
+import type { RemoveLeftoversResponse as _kvmclone_agent_v1_RemoveLeftoversResponse, RemoveLeftoversResponse__Output as _kvmclone_agent_v1_RemoveLeftoversResponse__Output } from './kvmclone/agent/v1/RemoveLeftoversResponse.js';
 import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from './kvmclone/agent/v1/RemovePeerSocketRequest.js';
 import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from './kvmclone/agent/v1/RemovePeerSocketResponse.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from './kvmclone/agent/v1/StatImageRequest.js';
@@ -76,6 +81,10 @@ export interface ProtoGrpcType {
         HashBlocksRequest: MessageTypeDefinition<_kvmclone_agent_v1_HashBlocksRequest, _kvmclone_agent_v1_HashBlocksRequest__Output>
         HashBlocksResponse: MessageTypeDefinition<_kvmclone_agent_v1_HashBlocksResponse, _kvmclone_agent_v1_HashBlocksResponse__Output>
         HoldLockRequest: MessageTypeDefinition<_kvmclone_agent_v1_HoldLockRequest, _kvmclone_agent_v1_HoldLockRequest__Output>
+        Leftover: MessageTypeDefinition<_kvmclone_agent_v1_Leftover, _kvmclone_agent_v1_Leftover__Output>
+        LeftoverKind: EnumTypeDefinition
+        ListLeftoversRequest: MessageTypeDefinition<_kvmclone_agent_v1_ListLeftoversRequest, _kvmclone_agent_v1_ListLeftoversRequest__Output>
+        ListLeftoversResponse: MessageTypeDefinition<_kvmclone_agent_v1_ListLeftoversResponse, _kvmclone_agent_v1_ListLeftoversResponse__Output>
         LiveDisk: MessageTypeDefinition<_kvmclone_agent_v1_LiveDisk, _kvmclone_agent_v1_LiveDisk__Output>
         LiveViewEvent: MessageTypeDefinition<_kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_LiveViewEvent__Output>
         LockEvent: MessageTypeDefinition<_kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_LockEvent__Output>
@@ -95,6 +104,8 @@ export interface ProtoGrpcType {
         RebaseStagingResponse: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingResponse, _kvmclone_agent_v1_RebaseStagingResponse__Output>
         RemoveImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageRequest, _kvmclone_agent_v1_RemoveImageRequest__Output>
         RemoveImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveImageResponse, _kvmclone_agent_v1_RemoveImageResponse__Output>
+        RemoveLeftoversRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemoveLeftoversRequest, _kvmclone_agent_v1_RemoveLeftoversRequest__Output>
+        RemoveLeftoversResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveLeftoversResponse, _kvmclone_agent_v1_RemoveLeftoversResponse__Output>
         RemovePeerSocketRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketRequest__Output>
         RemovePeerSocketResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
         StatImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageRequest__Output>

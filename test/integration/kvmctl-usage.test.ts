@@ -71,3 +71,12 @@ test('ops show of an unknown id: NOT_FOUND (exit 3), --agent-records accepted', 
   assert.equal(out.code, 3, out.stderr);
   assert.equal((out.result?.error as { code: string }).code, 'NOT_FOUND');
 });
+
+test('gc: a bad --older-than or host is a usage error before anything connects (exit 2)', async () => {
+  const age = await kvmctl(['--json', 'gc', 'hosta', '--older-than', 'soon'], { stateDir: state });
+  assert.equal(age.code, 2);
+  assert.match(String((age.result?.error as { message: string }).message), /--older-than: "soon" is not a duration/);
+  const host = await kvmctl(['--json', 'gc', '-oProxyCommand=touch /tmp/x'], { stateDir: state });
+  assert.equal(host.code, 2);
+  assert.equal((await kvmctl(['gc'], { stateDir: state })).code, 2);
+});

@@ -18,7 +18,7 @@ import type { SocketRole } from '../../agent/rpc/method-roles.js';
 
 const SOCKETS = { admin: '/run/kvmclone/agent.sock', 'read-only': '/run/kvmclone/agent-ro.sock' } as const;
 
-/** What the read-only socket must serve: inventory, free space, extents, hashes, digests, the audit trail, health, reflection. */
+/** What the read-only socket must serve: inventory, free space, extents, hashes, digests, the audit trail, the leftover list, health, reflection. */
 const EXPECTED_READ_ONLY = new Set([
   '/kvmclone.agent.v1.InfoService/GetInfo',
   '/kvmclone.agent.v1.InfoService/ReadAudit',
@@ -30,6 +30,7 @@ const EXPECTED_READ_ONLY = new Set([
   '/kvmclone.agent.v1.DiskService/MapExtents',
   '/kvmclone.agent.v1.DiskService/HashBlocks',
   '/kvmclone.agent.v1.DiskService/DigestImage',
+  '/kvmclone.agent.v1.TransferService/ListLeftovers',
   '/grpc.health.v1.Health/Check',
   '/grpc.health.v1.Health/Watch',
   '/grpc.health.v1.Health/List',

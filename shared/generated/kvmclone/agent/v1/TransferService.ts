@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { DescribeLiveViewRequest as _kvmclone_agent_v1_DescribeLiveViewRequest, DescribeLiveViewRequest__Output as _kvmclone_agent_v1_DescribeLiveViewRequest__Output } from '../../../kvmclone/agent/v1/DescribeLiveViewRequest.js';
 import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockRequest__Output as _kvmclone_agent_v1_HoldLockRequest__Output } from '../../../kvmclone/agent/v1/HoldLockRequest.js';
+import type { ListLeftoversRequest as _kvmclone_agent_v1_ListLeftoversRequest, ListLeftoversRequest__Output as _kvmclone_agent_v1_ListLeftoversRequest__Output } from '../../../kvmclone/agent/v1/ListLeftoversRequest.js';
+import type { ListLeftoversResponse as _kvmclone_agent_v1_ListLeftoversResponse, ListLeftoversResponse__Output as _kvmclone_agent_v1_ListLeftoversResponse__Output } from '../../../kvmclone/agent/v1/ListLeftoversResponse.js';
 import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from '../../../kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from '../../../kvmclone/agent/v1/LockEvent.js';
 import type { OpenLiveViewRequest as _kvmclone_agent_v1_OpenLiveViewRequest, OpenLiveViewRequest__Output as _kvmclone_agent_v1_OpenLiveViewRequest__Output } from '../../../kvmclone/agent/v1/OpenLiveViewRequest.js';
@@ -12,6 +14,8 @@ import type { PruneCheckpointsRequest as _kvmclone_agent_v1_PruneCheckpointsRequ
 import type { PruneCheckpointsResponse as _kvmclone_agent_v1_PruneCheckpointsResponse, PruneCheckpointsResponse__Output as _kvmclone_agent_v1_PruneCheckpointsResponse__Output } from '../../../kvmclone/agent/v1/PruneCheckpointsResponse.js';
 import type { PullImageRequest as _kvmclone_agent_v1_PullImageRequest, PullImageRequest__Output as _kvmclone_agent_v1_PullImageRequest__Output } from '../../../kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress as _kvmclone_agent_v1_PullProgress, PullProgress__Output as _kvmclone_agent_v1_PullProgress__Output } from '../../../kvmclone/agent/v1/PullProgress.js';
+import type { RemoveLeftoversRequest as _kvmclone_agent_v1_RemoveLeftoversRequest, RemoveLeftoversRequest__Output as _kvmclone_agent_v1_RemoveLeftoversRequest__Output } from '../../../kvmclone/agent/v1/RemoveLeftoversRequest.js';
+import type { RemoveLeftoversResponse as _kvmclone_agent_v1_RemoveLeftoversResponse, RemoveLeftoversResponse__Output as _kvmclone_agent_v1_RemoveLeftoversResponse__Output } from '../../../kvmclone/agent/v1/RemoveLeftoversResponse.js';
 import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketRequest.js';
 import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketResponse.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from '../../../kvmclone/agent/v1/TicketEvent.js';
@@ -53,6 +57,27 @@ export interface TransferServiceClient extends grpc.Client {
    */
   holdLock(argument: _kvmclone_agent_v1_HoldLockRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LockEvent__Output>;
   holdLock(argument: _kvmclone_agent_v1_HoldLockRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_LockEvent__Output>;
+  
+  /**
+   * Either side, read-only. What operations left on this host: staging
+   * files, sync journals, per-operation peer sockets, backup scratch files
+   * and NBD sockets, and held locks — each with its operation id (when it
+   * records one), age, and whether that operation is still running here.
+   */
+  ListLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  ListLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  ListLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  ListLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Either side, read-only. What operations left on this host: staging
+   * files, sync journals, per-operation peer sockets, backup scratch files
+   * and NBD sockets, and held locks — each with its operation id (when it
+   * records one), age, and whether that operation is still running here.
+   */
+  listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Source side, running domain. Starts a point-in-time view of the domain's
@@ -131,6 +156,31 @@ export interface TransferServiceClient extends grpc.Client {
   pullImage(argument: _kvmclone_agent_v1_PullImageRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_PullProgress__Output>;
   
   /**
+   * Either side, admin. Removes the leftovers of operations that are not
+   * running (optionally only those older than min_age_seconds), or with
+   * dry_run only says what it would remove. Never removes a committed
+   * journal (it is rolled forward by the next sync or agent start), a held
+   * lock, or anything of a running operation: those come back as kept, with
+   * the reason.
+   */
+  RemoveLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  RemoveLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  RemoveLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  RemoveLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Either side, admin. Removes the leftovers of operations that are not
+   * running (optionally only those older than min_age_seconds), or with
+   * dry_run only says what it would remove. Never removes a committed
+   * journal (it is rolled forward by the next sync or agent start), a held
+   * lock, or anything of a running operation: those come back as kept, with
+   * the reason.
+   */
+  removeLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  removeLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  removeLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  removeLeftovers(argument: _kvmclone_agent_v1_RemoveLeftoversRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Destination side. Removes a per-operation peer socket the controller
    * bound in the forward directory (GetInfo.forward_dir) once it has
    * cancelled the forward: sshd never unlinks the sockets it binds, and an
@@ -176,6 +226,14 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
   HoldLock: grpc.handleServerStreamingCall<_kvmclone_agent_v1_HoldLockRequest__Output, _kvmclone_agent_v1_LockEvent>;
   
   /**
+   * Either side, read-only. What operations left on this host: staging
+   * files, sync journals, per-operation peer sockets, backup scratch files
+   * and NBD sockets, and held locks — each with its operation id (when it
+   * records one), age, and whether that operation is still running here.
+   */
+  ListLeftovers: grpc.handleUnaryCall<_kvmclone_agent_v1_ListLeftoversRequest__Output, _kvmclone_agent_v1_ListLeftoversResponse>;
+  
+  /**
    * Source side, running domain. Starts a point-in-time view of the domain's
    * disks (a libvirt backup job in pull mode: QEMU serves each disk as it was
    * when the job began over NBD on a unix socket in the agent's runtime
@@ -210,6 +268,16 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
   PullImage: grpc.handleServerStreamingCall<_kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress>;
   
   /**
+   * Either side, admin. Removes the leftovers of operations that are not
+   * running (optionally only those older than min_age_seconds), or with
+   * dry_run only says what it would remove. Never removes a committed
+   * journal (it is rolled forward by the next sync or agent start), a held
+   * lock, or anything of a running operation: those come back as kept, with
+   * the reason.
+   */
+  RemoveLeftovers: grpc.handleUnaryCall<_kvmclone_agent_v1_RemoveLeftoversRequest__Output, _kvmclone_agent_v1_RemoveLeftoversResponse>;
+  
+  /**
    * Destination side. Removes a per-operation peer socket the controller
    * bound in the forward directory (GetInfo.forward_dir) once it has
    * cancelled the forward: sshd never unlinks the sockets it binds, and an
@@ -223,9 +291,11 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
 export interface TransferServiceDefinition extends grpc.ServiceDefinition {
   DescribeLiveView: MethodDefinition<_kvmclone_agent_v1_DescribeLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_DescribeLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   HoldLock: MethodDefinition<_kvmclone_agent_v1_HoldLockRequest, _kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_HoldLockRequest__Output, _kvmclone_agent_v1_LockEvent__Output>
+  ListLeftovers: MethodDefinition<_kvmclone_agent_v1_ListLeftoversRequest, _kvmclone_agent_v1_ListLeftoversResponse, _kvmclone_agent_v1_ListLeftoversRequest__Output, _kvmclone_agent_v1_ListLeftoversResponse__Output>
   OpenLiveView: MethodDefinition<_kvmclone_agent_v1_OpenLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_OpenLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   OpenTicket: MethodDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_OpenTicketRequest__Output, _kvmclone_agent_v1_TicketEvent__Output>
   PruneCheckpoints: MethodDefinition<_kvmclone_agent_v1_PruneCheckpointsRequest, _kvmclone_agent_v1_PruneCheckpointsResponse, _kvmclone_agent_v1_PruneCheckpointsRequest__Output, _kvmclone_agent_v1_PruneCheckpointsResponse__Output>
   PullImage: MethodDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress__Output>
+  RemoveLeftovers: MethodDefinition<_kvmclone_agent_v1_RemoveLeftoversRequest, _kvmclone_agent_v1_RemoveLeftoversResponse, _kvmclone_agent_v1_RemoveLeftoversRequest__Output, _kvmclone_agent_v1_RemoveLeftoversResponse__Output>
   RemovePeerSocket: MethodDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketRequest__Output, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
 }
