@@ -24,10 +24,11 @@ import { LockRegistry } from '../transfer/lock-registry.js';
 import { TicketRegistry } from '../transfer/ticket-registry.js';
 import { LiveViews } from '../live/live-views.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { defaultRoSocket } from '../config/agent-config.js';
 import { startPeerServer } from './peer-server.js';
 import { listenRoleSocket, type RoleSocket } from './role-socket.js';
 import { roleGuard } from '../rpc/role-guard.js';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { forwardDirOf, prepareForwardDir } from './forward-dir.js';
 import { stat } from 'node:fs/promises';
 import { RunningOperations } from '../leftovers/running-operations.js';
@@ -85,7 +86,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   // Every call that holds an operation registers here while it is open: leftovers of those are never removed.
   const operations = new RunningOperations();
   const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit, operations };
-  const roSocket = deps.roSocket ?? join(dirname(deps.socket), 'agent-ro.sock');
+  const roSocket = deps.roSocket ?? defaultRoSocket(deps.socket);
   // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
   const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
   const hashMemory = new HashMemory();
