@@ -67,11 +67,14 @@ async function openWrite(operationId: string, target: string): Promise<void> {
   const data = Buffer.alloc(65536, 7);
   call.write({ open: { targetPath: target, size: 1 << 20 } });
   call.write({ data: { offset: 0, data, hash: chunkHash(data) } });
+  // Returns once the staging file exists and holds the first block (the agent wrote it), so a kill after this
+  // leaves a staging file with data in it.
   for (let i = 0; i < 200; i += 1) {
-    if ((await readdir(images)).some((n) => n.startsWith(`.${target.split('/').pop() as string}.`) && n.endsWith('.kvmclone-staging'))) return;
+    const name = (await readdir(images)).find((n) => n.startsWith(`.${target.split('/').pop() as string}.`) && n.endsWith('.kvmclone-staging'));
+    if (name !== undefined && (await stat(join(images, name))).blocks * 512 >= data.length) return;
     await sleep(25);
   }
-  throw new Error(`no staging file for ${target}`);
+  throw new Error(`no staging file with its first block for ${target}`);
 }
 
 /** A unix socket file nobody listens on (bound, never listened, process gone): what a dead sshd leaves. */
