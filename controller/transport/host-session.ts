@@ -49,18 +49,40 @@ function unreachable(err: unknown): boolean {
 
 /** A connected, version-checked agent on one host. */
 export class HostSession {
+  private current: { connection: SshConnection; clients: AgentClients; info: GetInfoResponse__Output };
+  /** Set by open: what reconnect needs to do it again. */
+  private engine: SshEngine | undefined;
+  private options: Omit<SessionOptions, 'signal'> | undefined;
+
   private constructor(
     readonly host: string,
-    readonly connection: SshConnection,
-    readonly clients: AgentClients,
-    readonly info: GetInfoResponse__Output,
+    connection: SshConnection,
+    clients: AgentClients,
+    info: GetInfoResponse__Output,
     private readonly callMs: number,
     /** The agent's admin socket on the host (its directory is the agent's runtime directory). */
     readonly agentSocket: string,
     /** The socket this session's calls go to, and its role. */
     readonly socket: string,
     readonly role: SessionRole,
-  ) {}
+  ) {
+    this.current = { connection, clients, info };
+  }
+
+  /** The SSH connection (a new one after `reconnect`). */
+  get connection(): SshConnection {
+    return this.current.connection;
+  }
+
+  /** The agent's clients (new ones after `reconnect`: read them at each call, never keep them). */
+  get clients(): AgentClients {
+    return this.current.clients;
+  }
+
+  /** The agent's Info, as last checked. */
+  get info(): GetInfoResponse__Output {
+    return this.current.info;
+  }
 
   /**
    * Connects over SSH, forwards the agent socket (the read-only one when
@@ -69,10 +91,16 @@ export class HostSession {
    */
   static async open(engine: SshEngine, host: string, options: SessionOptions): Promise<HostSession> {
     const connection = await engine.connect(host, { signal: options.signal });
+    const remember = (session: HostSession): HostSession => {
+      session.engine = engine;
+      const { signal: _signal, ...rest } = options;
+      session.options = rest;
+      return session;
+    };
     try {
       if (options.readOnlySocket !== undefined) {
         try {
-          return await HostSession.attach(connection, host, options, options.readOnlySocket, 'read-only');
+          return remember(await HostSession.attach(connection, host, options, options.readOnlySocket, 'read-only'));
         } catch (err) {
           if (!unreachable(err)) throw err;
           options.debug?.(
@@ -80,7 +108,44 @@ export class HostSession {
           );
         }
       }
-      return await HostSession.attach(connection, host, options, options.agentSocket, 'admin');
+      return remember(await HostSession.attach(connection, host, options, options.agentSocket, 'admin'));
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Whether the agent still answers through this session's connection
+   * (GetInfo within `deadlineMs`). False after a dropped SSH connection;
+   * true again after an agent restart once the forward reaches the new one.
+   */
+  async answers(deadlineMs: number, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await unaryCall(this.clients.info, this.clients.info.getInfo, {}, { deadlineMs: Math.min(deadlineMs, this.callMs), signal });
+      return true;
+    } catch {
+      signal?.throwIfAborted();
+      return false;
+    }
+  }
+
+  /**
+   * Replaces the SSH connection and the agent's clients with new ones to the
+   * same socket, checked like the first (API version, capabilities): after
+   * a dropped connection, within the run. The old ones are closed first.
+   * Everything that reads `connection`, `clients` and `call` afterwards uses
+   * the new connection; streams and forwards of the old one are gone.
+   */
+  async reconnect(signal?: AbortSignal): Promise<void> {
+    const { engine, options } = this;
+    if (engine === undefined || options === undefined) throw new Error('internal: only a session made by HostSession.open can reconnect');
+    this.current.clients.close();
+    await this.current.connection.close().catch(() => undefined);
+    const connection = await engine.connect(this.host, { signal });
+    try {
+      const fresh = await HostSession.attach(connection, this.host, { ...options, signal }, this.socket, this.role);
+      this.current = { connection, clients: fresh.clients, info: fresh.info };
     } catch (err) {
       await connection.close();
       throw err;
