@@ -143,13 +143,14 @@ export class HostSession {
     this.current.clients.close();
     await this.current.connection.close().catch(() => undefined);
     const connection = await engine.connect(this.host, { signal });
-    try {
-      const fresh = await HostSession.attach(connection, this.host, { ...options, signal }, this.socket, this.role);
-      this.current = { connection, clients: fresh.clients, info: fresh.info };
-    } catch (err) {
+    // Kept even if the agent does not answer yet (restarting): a revert can still remove files over it.
+    const local = await connection.forwardToLocal(this.socket, { signal }).catch(async (err: unknown) => {
       await connection.close();
       throw err;
-    }
+    });
+    const clients = createAgentClients(`unix:${local}`, {}, options.operationId);
+    this.current = { connection, clients, info: this.current.info };
+    this.current.info = await HostSession.checkAgent(clients, this.host, { ...options, signal });
   }
 
   /** Forwards `socket`, asks the agent's Info and checks it; the clients are closed on failure. */
@@ -157,23 +158,29 @@ export class HostSession {
     const local = await connection.forwardToLocal(socket, { signal: options.signal });
     const clients = createAgentClients(`unix:${local}`, {}, options.operationId);
     try {
-      const info = await unaryCall(clients.info, clients.info.getInfo, {}, { deadlineMs: options.callMs, signal: options.signal }).catch((err: unknown) => {
-        throw fromStatus(err, host);
-      });
-      if (!info.apiVersions.includes(API_VERSION)) {
-        throw failedPrecondition(
-          `${host}: kvmclone-agent ${info.agentVersion} speaks API ${info.apiVersions.join(', ') || 'none'}, but kvmctl ${KVMCLONE_VERSION} needs ${API_VERSION}: upgrade kvmclone-agent on ${host} to ${KVMCLONE_VERSION}`,
-        );
-      }
-      const missing = (options.needs ?? []).filter((c) => !info.capabilities.includes(c));
-      if (missing.length > 0) {
-        throw failedPrecondition(`${host}: kvmclone-agent ${info.agentVersion} lacks ${missing.join(', ')}: upgrade kvmclone-agent on ${host} to ${KVMCLONE_VERSION}`);
-      }
+      const info = await HostSession.checkAgent(clients, host, options);
       return new HostSession(host, connection, clients, info, options.callMs, options.agentSocket, socket, role);
     } catch (err) {
       clients.close();
       throw err;
     }
+  }
+
+  /** Asks the agent's Info and refuses an agent that cannot serve the operation (API version, capabilities). */
+  private static async checkAgent(clients: AgentClients, host: string, options: SessionOptions): Promise<GetInfoResponse__Output> {
+    const info = await unaryCall(clients.info, clients.info.getInfo, {}, { deadlineMs: options.callMs, signal: options.signal }).catch((err: unknown) => {
+      throw fromStatus(err, host);
+    });
+    if (!info.apiVersions.includes(API_VERSION)) {
+      throw failedPrecondition(
+        `${host}: kvmclone-agent ${info.agentVersion} speaks API ${info.apiVersions.join(', ') || 'none'}, but kvmctl ${KVMCLONE_VERSION} needs ${API_VERSION}: upgrade kvmclone-agent on ${host} to ${KVMCLONE_VERSION}`,
+      );
+    }
+    const missing = (options.needs ?? []).filter((c) => !info.capabilities.includes(c));
+    if (missing.length > 0) {
+      throw failedPrecondition(`${host}: kvmclone-agent ${info.agentVersion} lacks ${missing.join(', ')}: upgrade kvmclone-agent on ${host} to ${KVMCLONE_VERSION}`);
+    }
+    return info;
   }
 
   /** A unary call with the session's deadline; failures become KvmcloneErrors naming the host. */
