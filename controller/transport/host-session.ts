@@ -37,6 +37,14 @@ export interface SessionOptions {
   operationId?: string;
 }
 
+/** The slowest read rate a whole-image call is allowed before its deadline: 20 MB/s. */
+const SLOWEST_READ_BYTES_PER_MS = 20_000;
+
+/** Extra deadline of a call that reads `bytes`. */
+export function readDeadlineMs(bytes: number): number {
+  return Math.ceil(Math.max(0, bytes) / SLOWEST_READ_BYTES_PER_MS);
+}
+
 /** Which of the agent's sockets a session is connected to. */
 export type SessionRole = 'admin' | 'read-only';
 
@@ -183,10 +191,15 @@ export class HostSession {
     return info;
   }
 
-  /** A unary call with the session's deadline; failures become KvmcloneErrors naming the host. */
-  async call<C extends grpc.Client, Req, Res>(client: C, method: UnaryMethod<Req, Res>, request: Req, signal?: AbortSignal): Promise<Res> {
+  /**
+   * A unary call with the session's deadline; failures become KvmcloneErrors
+   * naming the host. A call that reads a whole image (DigestImage) says how
+   * many bytes (`readsBytes`): its deadline grows with them, so a large disk
+   * is not cut off by a deadline meant for control calls.
+   */
+  async call<C extends grpc.Client, Req, Res>(client: C, method: UnaryMethod<Req, Res>, request: Req, signal?: AbortSignal, readsBytes = 0): Promise<Res> {
     try {
-      return await unaryCall(client, method, request, { deadlineMs: this.callMs, signal });
+      return await unaryCall(client, method, request, { deadlineMs: this.callMs + readDeadlineMs(readsBytes), signal });
     } catch (err) {
       throw fromStatus(err, this.host);
     }

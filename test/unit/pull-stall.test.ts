@@ -66,3 +66,11 @@ test('progress keeps the watchdog away; a pull silent from the start stalls "bef
   call2.emit('end');
   assert.equal((await moving).bytesDone, 4);
 });
+
+test('a call that reads a whole image gets a deadline for its size, a control call the plain one', async () => {
+  const { readDeadlineMs } = await import('../../controller/transport/host-session.js');
+  assert.equal(readDeadlineMs(0), 0);
+  // 100 GiB at the slowest allowed 20 MB/s: about 90 minutes on top of the control call's deadline.
+  assert.equal(readDeadlineMs(100 * 1024 ** 3), 5_368_710);
+  assert.equal(readDeadlineMs(-5), 0);
+});

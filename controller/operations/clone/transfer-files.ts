@@ -249,7 +249,7 @@ export async function transferFiles(
     let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
     if (resumed && resumed.ranges.length === 0) {
       // Everything arrived before the interruption: only the digest is left to check.
-      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal);
+      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal, file.virtualSize || file.allocatedSize);
       registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
       final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesTotal: size };
     } else {
@@ -268,7 +268,8 @@ export async function transferFiles(
     }
     // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
     // from memory; otherwise (a resumed pull) it reads the file now.
-    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal);
+    // A resumed pull's source is read whole now: a deadline for that many bytes, not a control call's.
+    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal, file.virtualSize || file.allocatedSize);
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
     }

@@ -222,7 +222,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
           signal,
           (stagingId) => stagingOf.set(pair, stagingId),
         );
-        const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal)).digest };
+        const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal, pair.virtualSize)).digest };
         if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
         op.bytesOnWire += final.bytesTransferred;
         reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
