@@ -134,3 +134,24 @@ test('a permanent failure (the destination filesystem fills up mid-transfer) is 
     await hostExec('hostc', ['rm', '-f', `${IMAGES}/filler`]);
   }
 });
+
+test("a sync whose destination SSH connection is cut while it hashes (or right after) completes within the run; the copy equals the source", async () => {
+  // rc1 was cloned to hostb by the first test; change a few scattered MiB of its source.
+  await hostExec('hosta', ['bash', '-c', `for o in 100 700 1300 1900; do dd if=/dev/urandom of=${IMAGES}/rc1-data.raw bs=1M count=4 seek=$o conv=notrunc status=none; done`]);
+  const sync = startKvmctl(['--json', 'sync', 'rc1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
+  let cut: Promise<number> | undefined;
+  sync.onEvent((e) => {
+    if (cut === undefined && e.type === 'progress' && String(e.item).endsWith(' hash')) cut = killSshSessions('hostb');
+  });
+  const out = await sync.done;
+  assert.ok(cut !== undefined, `the connection was cut during PLAN: ${said(out)}`);
+  assert.ok((await cut) >= 1, 'an sshd session process was killed');
+  assert.equal(out.code, 0, said(out));
+  const retries = out.events.filter((e) => e.type === 'retry');
+  assert.ok(retries.length >= 1 && ['PLAN', 'TRANSFER'].includes(String(retries[0]?.phase)), `retried: ${said(out)}`);
+  assert.equal(retries[0]?.host, 'hostb');
+  // 16 MiB changed: with the hashes of what was compared kept, nothing like the whole disk goes over the wire.
+  assert.ok(Number(out.result?.bytesOnWire) <= 40 * MiB, `bytes on the wire: ${String(out.result?.bytesOnWire)}`);
+  await assertSameDisks('rc1');
+  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')), [], 'no journal or staging file left');
+});
