@@ -91,7 +91,9 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
       try {
         for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) yield message;
       } catch (err) {
-        throw signal.aborted ? err : fromStatus(err, 'source agent');
+        // Aborted here (the controller cancelled, or this agent is shutting down): the abort's own reason, not the
+        // peer call's CANCELLED, which to-status would report as INTERNAL — a restarting agent then says UNAVAILABLE.
+        throw signal.aborted ? (signal.reason ?? err) : fromStatus(err, 'source agent');
       } finally {
         signal.removeEventListener('abort', onAbort);
         reader.cancel();

@@ -4,6 +4,8 @@
  * with rate and ETA on a TTY, plain lines otherwise, NDJSON with --json.
  */
 
+import { retryEvent, type RetryNotice } from './retry-notice.js';
+
 /** Something worth saying, with an optional structured payload for --json. */
 export interface Reporter {
   /** A pipeline phase begins (PREFLIGHT, PLAN, TRANSFER, ...). */
@@ -14,6 +16,8 @@ export interface Reporter {
   itemDone(item: string, summary: string): void;
   info(message: string, data?: Record<string, unknown>): void;
   warn(message: string): void;
+  /** A reconnect within the run is scheduled (controller/operations/retry). */
+  retry(notice: RetryNotice): void;
   /**
    * What only someone chasing a problem needs (e.g. which agent socket was
    * used): a `debug` event with --json, a line on stderr when KVMCTL_DEBUG is
@@ -69,6 +73,10 @@ export class JsonReporter implements Reporter {
 
   warn(message: string): void {
     this.emit({ type: 'warning', message });
+  }
+
+  retry(notice: RetryNotice): void {
+    this.emit(retryEvent(notice));
   }
 
   debug(message: string): void {

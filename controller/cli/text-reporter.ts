@@ -4,6 +4,7 @@
  * tenth of an item. Messages go to stderr so stdout stays clean for data.
  */
 import { formatBytes, type Reporter } from './reporter.js';
+import { formatRetryLine, type RetryNotice } from './retry-notice.js';
 
 interface Bar {
   done: number;
@@ -99,6 +100,10 @@ export class TextReporter implements Reporter {
 
   warn(message: string): void {
     this.line(`warning: ${message}`);
+  }
+
+  retry(notice: RetryNotice): void {
+    this.line(formatRetryLine(notice));
   }
 
   debug(message: string): void {

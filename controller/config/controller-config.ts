@@ -18,6 +18,9 @@ export const DEFAULT_AGENT_SOCKET = '/run/kvmclone/agent.sock';
 /** The agent's default read-only socket: agent-ro.sock beside the admin socket. */
 export const DEFAULT_AGENT_RO_SOCKET = '/run/kvmclone/agent-ro.sock';
 
+/** The `retry:` defaults: enough to ride out a 30 s outage (see guaranteedWaitMs in controller/operations/retry/backoff.ts). */
+export const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 2000, maxDelayMs: 20_000 } as const;
+
 /** The file's schema (snake_case keys, sections of CONTRACT.md). */
 export const controllerFileSchema = z.strictObject({
   ssh: z
@@ -48,8 +51,13 @@ export const controllerFileSchema = z.strictObject({
     .optional(),
   retry: z
     .strictObject({
-      /** Attempts to establish an SSH connection before giving up. */
+      /**
+       * Reconnects in a row (without progress in between) after a dropped SSH
+       * connection or a restarted agent during TRANSFER or a sync's hashing,
+       * before the run gives up (controller/operations/retry).
+       */
       attempts: z.number().int().min(1).max(10).optional(),
+      /** Wait before the first reconnect; each next one doubles it (up to max_delay), the random half of it as jitter. */
       base_delay: durationField.optional(),
       max_delay: durationField.optional(),
     })
@@ -145,7 +153,8 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
     agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? DEFAULT_AGENT_SOCKET,
     agentRoSocket: flagged.agent?.ro_socket ?? raw.agent?.ro_socket ?? DEFAULT_AGENT_RO_SOCKET,
     transfer: { concurrency: raw.transfer?.concurrency ?? 2 },
-    retry: { attempts: raw.retry?.attempts ?? 3, baseDelayMs: raw.retry?.base_delay ?? 500, maxDelayMs: raw.retry?.max_delay ?? 5000 },
+    // 6 attempts from 2 s, capped at 20 s: at least 35 s (at most 70 s) of waiting in all, so a 30 s outage is ridden out.
+    retry: { attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts, baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs, maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },
     databasePath: raw.state?.database ?? join(xdg('XDG_STATE_HOME', '.local/state'), 'kvmclone', 'history.sqlite'),
   };

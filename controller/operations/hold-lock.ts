@@ -10,6 +10,8 @@ import type { HostSession } from '../transport/host-session.js';
 /** A held lock. */
 export interface HeldLock {
   release(): void;
+  /** True once the call ended without `release` (the SSH connection dropped, the agent restarted): the lock is gone. */
+  readonly lost: boolean;
 }
 
 /** Resolves once the lock is held; rejects with ABORTED when another operation holds it. */
@@ -17,8 +19,20 @@ export function holdLock(session: HostSession, vm: string, operationId: string, 
   const call: ClientReadableStream<unknown> = session.clients.transfer.holdLock({ vmName: vm, operationId, purpose });
   return new Promise((resolve, reject) => {
     call.once('data', () => {
-      call.on('error', () => undefined); // the cancel at release ends the call with CANCELLED
-      resolve({ release: () => call.cancel() });
+      let released = false;
+      let lost = false;
+      // the cancel at release ends the call with CANCELLED; any other end means the agent no longer holds it
+      call.on('error', () => (lost ||= !released));
+      call.on('end', () => (lost ||= !released));
+      resolve({
+        release: () => {
+          released = true;
+          call.cancel();
+        },
+        get lost() {
+          return lost;
+        },
+      });
     });
     call.once('error', (err) => reject(fromStatus(err, session.host)));
   });

@@ -15,7 +15,21 @@ import type { OperationStore } from '../history/operation-store.js';
 import { HostSession, type SessionRole } from '../transport/host-session.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { normalizeSshError } from '../transport/ssh-error-code.js';
-import { holdLock } from './hold-lock.js';
+import { holdLock, type HeldLock } from './hold-lock.js';
+import { withReconnect } from './retry/with-reconnect.js';
+import type { RetryNotice } from '../cli/retry-notice.js';
+import type { Reporter as ProgressReporter } from '../cli/reporter.js';
+
+/** An operation lock this run holds, and how to take it again after a reconnect. */
+interface RunLock {
+  session: HostSession;
+  vm: string;
+  purpose: string;
+  held: HeldLock;
+}
+
+/** How long a session gets to show its agent still answers before it is reconnected. */
+const ANSWER_CHECK_MS = 5000;
 
 /** What an operation needs from its command. */
 export interface OperationDeps {
@@ -58,12 +72,37 @@ export class OperationRun {
   /** Refusals before `run` are exit 3; failures after it are exit 1. */
   phase: 'preflight' | 'run' = 'preflight';
   bytesOnWire = 0;
+  /** Reconnects within this run (the result's `retries`). */
+  retries = 0;
+  private sessions: HostSession[] = [];
+  private readonly locks: RunLock[] = [];
+  private moved = false;
+  /**
+   * The command's reporter, except that progress with bytes done also marks
+   * that the run moved forward (a reconnect then starts its count again).
+   */
+  readonly reporter: ProgressReporter;
 
   constructor(
     private readonly deps: OperationDeps,
     readonly target: OperationTarget,
   ) {
     deps.store.begin({ id: this.id, kind: target.kind, vm: target.vm, destVm: target.destVm, sourceHost: target.from, destHost: target.to });
+    const inner = deps.reporter;
+    this.reporter = {
+      phase: (name, detail) => inner.phase(name, detail),
+      progress: (item, done, total) => {
+        if (done > 0) this.moved = true;
+        inner.progress(item, done, total);
+      },
+      itemDone: (item, summary) => inner.itemDone(item, summary),
+      info: (message, data) => inner.info(message, data),
+      warn: (message) => inner.warn(message),
+      retry: (notice) => inner.retry(notice),
+      debug: (message) => inner.debug(message),
+      result: (result) => inner.result(result),
+      close: () => inner.close(),
+    };
   }
 
   /** Starts a phase: reported and recorded. */
@@ -107,19 +146,75 @@ export class OperationRun {
     const destOpen = to === from ? Promise.resolve(undefined) : open(to, access.dest, AbortSignal.any([signal, stopDest.signal]));
     const [opened, openedDest] = await Promise.allSettled([sourceOpen, destOpen]);
     const sessions = [opened, openedDest].flatMap((r) => (r.status === 'fulfilled' && r.value !== undefined ? [r.value] : []));
+    this.sessions = sessions;
     this.cleanups.push(() => Promise.all(sessions.map((s) => s.close())).then(() => undefined));
     if (opened.status === 'rejected') throw opened.reason;
     if (openedDest.status === 'rejected') throw openedDest.reason;
     const src = opened.value;
     const dst = openedDest.value ?? src;
+    const take = async (session: HostSession, name: string, purpose: string): Promise<HeldLock> => {
+      const held = await holdLock(session, name, this.id, purpose);
+      const lock: RunLock = { session, vm: name, purpose, held };
+      this.locks.push(lock);
+      this.cleanups.push(() => lock.held.release());
+      return held;
+    };
     const [source, dest] = await Promise.allSettled([
-      access.source === 'admin' ? holdLock(src, vm, this.id, `${kind} to ${to} as ${destVm}`) : undefined,
-      access.dest === 'admin' && (dst !== src || destVm !== vm) ? holdLock(dst, destVm, this.id, `${kind} of ${vm} from ${from}`) : undefined,
+      access.source === 'admin' ? take(src, vm, `${kind} to ${to} as ${destVm}`) : undefined,
+      access.dest === 'admin' && (dst !== src || destVm !== vm) ? take(dst, destVm, `${kind} of ${vm} from ${from}`) : undefined,
     ]);
-    for (const lock of [source, dest]) if (lock.status === 'fulfilled' && lock.value !== undefined) this.cleanups.push(() => lock.value?.release());
     if (source.status === 'rejected') throw source.reason;
     if (dest.status === 'rejected') throw dest.reason;
     return { src, dst };
+  }
+
+  /**
+   * After a transient failure: reconnects each session whose agent no
+   * longer answers (a dropped SSH connection), then takes again each lock
+   * whose HoldLock call ended (that connection, or an agent restart). A
+   * lock another operation took meanwhile fails this with ABORTED, which is
+   * permanent.
+   */
+  async reconnect(signal: AbortSignal): Promise<void> {
+    for (const session of this.sessions) {
+      if (!(await session.answers(ANSWER_CHECK_MS, signal))) {
+        this.deps.reporter.debug(`${session.host}: reconnecting`);
+        await session.reconnect(signal);
+        this.deps.reporter.info(`  reconnected to ${session.host}`);
+      }
+    }
+    for (const lock of this.locks) {
+      if (!lock.held.lost) continue;
+      lock.held.release();
+      lock.held = await holdLock(lock.session, lock.vm, this.id, lock.purpose);
+    }
+  }
+
+  /**
+   * Runs `work` so that a transient failure (a dropped SSH connection, a
+   * restarted agent) reconnects and calls it again, as the \`retry:\` settings
+   * allow; `work` must resume from what earlier attempts left (attempt > 0).
+   * Each retry is reported (a \`retry\` event, a terminal line) and recorded.
+   */
+  reconnecting<T>(phaseName: string, work: (attempt: number) => Promise<T>): Promise<T> {
+    const { options, reporter, store, signal } = this.deps;
+    return withReconnect(work, {
+      phase: phaseName,
+      policy: options.retry,
+      context: { operationId: this.id, source: this.target.from, dest: this.target.to },
+      reconnect: (s) => this.reconnect(s),
+      notify: (notice: RetryNotice) => {
+        this.retries += 1;
+        reporter.retry(notice);
+        store.event(this.id, 'retry', { ...notice });
+      },
+      progressed: () => {
+        const moved = this.moved;
+        this.moved = false;
+        return moved;
+      },
+      signal,
+    });
   }
 
   /** Records and reports success. */

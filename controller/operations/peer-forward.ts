@@ -24,6 +24,27 @@ export function peerSocketPath(dst: HostSession, operationId: string): { path: s
   return { path: `${dir}/peer-${operationId}.sock`, agentRemoves };
 }
 
+/**
+ * The id in a peer socket's name: the operation's, and for a reconnecting
+ * run's later attempts `<operation>-r<attempt>` — a dropped connection
+ * leaves its socket bound on the host (sshd never removes one), and a bind
+ * to an existing path fails.
+ */
+export function peerSocketId(operationId: string, attempt: number): string {
+  return attempt === 0 ? operationId : `${operationId}-r${attempt}`;
+}
+
+/**
+ * Removes the peer socket an earlier attempt of this run bound and could
+ * not remove (its connection was gone), through the agent that removes
+ * them; best effort — the agent also sweeps dead ones at start-up.
+ */
+export async function removeStalePeer(dst: HostSession, operationId: string, attempt: number, signal: AbortSignal): Promise<void> {
+  const { path, agentRemoves } = peerSocketPath(dst, peerSocketId(operationId, attempt));
+  if (!agentRemoves) return;
+  await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path }, signal).catch(() => undefined);
+}
+
 /** A bound remote forward of a peer socket. */
 export interface ExposedPeer {
   /** The socket path on the destination host. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, startKvmctl } from '../support/kvmctl.js';
+import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
 import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
@@ -24,6 +24,8 @@ before(async () => {
   await hostUp('hostb', 2);
   await hostUp('hostc', 3, { IMAGES_SIZE_MB: '48' });
   state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-e2e-'));
+  // The agent killed here stays down: one quick reconnect, then the revert (test/e2e/reconnect.test.ts covers riding it out).
+  await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', 'vm2', { rawGiB: 4, dataMiB: 40 });
 });
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, startKvmctl } from '../support/kvmctl.js';
+import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
 import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
@@ -28,6 +28,8 @@ before(async () => {
   await hostUp('hosta', 1);
   await hostUp('hostb', 2);
   state = await mkdtemp(join(tmpdir(), 'kvmclone-sync-e2e-'));
+  // The agent killed here stays down: one quick reconnect, then the revert (test/e2e/reconnect.test.ts covers riding it out).
+  await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', 'vm5', { rawGiB: 2, dataMiB: 96 });
   const out = await kvmctl(['--json', 'clone', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);

@@ -61,3 +61,18 @@ export function startKvmctl(args: string[], opts: { stateDir: string; engine?: '
 export function kvmctl(args: string[], opts: { stateDir: string; engine?: 'openssh' | 'ssh2'; extraGlobal?: string[] }): Promise<KvmctlRun> {
   return startKvmctl(args, opts).done;
 }
+
+/**
+ * Writes the kvmctl.yaml that runs with `stateDir` read (XDG_CONFIG_HOME is
+ * the state directory): e.g. `retry:` settings for a test whose fault does
+ * not heal, so the run gives up at once instead of after a 30 s outage's
+ * worth of reconnects.
+ */
+export async function writeKvmctlConfig(stateDir: string, yaml: string): Promise<void> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  await mkdir(`${stateDir}/kvmclone`, { recursive: true });
+  await writeFile(`${stateDir}/kvmclone/kvmctl.yaml`, yaml);
+}
+
+/** A retry section that gives a run one quick reconnect: for faults that do not heal (an agent killed and left down). */
+export const ONE_QUICK_RETRY = 'retry:\n  attempts: 1\n  base_delay: 100ms\n  max_delay: 100ms\n';

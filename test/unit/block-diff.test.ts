@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blockHash } from '../../shared/block-hash.js';
-import { diffBlocks, type HashBatch } from '../../controller/operations/sync/block-diff.js';
+import { diffBlocks, type DiffProgress, type HashBatch } from '../../controller/operations/sync/block-diff.js';
 
 const B = 65536;
 
@@ -57,4 +57,23 @@ test('a short last block is compared as it is and its range clipped to the file'
   const dstTail = Buffer.alloc(1000, 6);
   const d = await diffBlocks(stream(batches([block(1), srcTail], B + 1000)), stream(batches([block(1), dstTail], B + 1000)), B);
   assert.deepEqual(d.ranges, [{ offset: B, length: 1000 }]);
+});
+
+test('a comparison cut short continues from the first block not compared, keeping what it found', async () => {
+  const src = [block(1), block(9), block(3), block(4), block(8), block(6), block(7)];
+  const dst = [block(1), block(2), block(3), block(4), block(5), block(6), block(7)];
+  const whole = await diffBlocks(stream(batches(src, 7 * B)), stream(batches(dst, 7 * B)), B);
+  // The destination's stream breaks after its first batch (blocks 0-2), as a dropped connection would.
+  async function* broken(items: HashBatch[]): AsyncGenerator<HashBatch> {
+    yield items[0] as HashBatch;
+    throw new Error('Connection dropped');
+  }
+  const progress: DiffProgress = { ranges: [], changed: 0, next: 0 };
+  await assert.rejects(diffBlocks(stream(batches(src, 7 * B)), broken(batches(dst, 7 * B)), B, progress), /Connection dropped/);
+  assert.equal(progress.next, 3);
+  assert.deepEqual(progress.ranges, [{ offset: B, length: B }]);
+  // Asked again from block 3 only (the streams start there), the result is the whole comparison's.
+  const from = (items: Buffer[]): HashBatch[] => batches(items.slice(3), 7 * B).map((b) => ({ ...b, offset: b.offset + 3 * B }));
+  const resumed = await diffBlocks(stream(from(src)), stream(from(dst)), B, progress);
+  assert.deepEqual(resumed, whole);
 });

@@ -11,7 +11,9 @@ import { ADMIN_ACCESS, OperationRun, type OperationDeps } from '../operation-run
 import type { PlannedFile } from './clone-plan.js';
 import { preflightClone, type CloneRequest } from './preflight.js';
 import { rewriteDomainXml } from './domain-xml-rewrite.js';
-import { openBrokeredPath, transferFiles, type LiveSource, type StagedFile } from './transfer-files.js';
+import { openBrokeredPath, transferFiles, type LiveSource, type StagedFile, type TransferSettings } from './transfer-files.js';
+import type { HostSession } from '../../transport/host-session.js';
+import { removeStalePeer } from '../peer-forward.js';
 import { LiveReplicaStore, type ReplicaKey } from '../../history/live-replica-store.js';
 import { confirmReplica, imageIdentities } from '../live/live-confirm.js';
 import { describeConsistency, liveViewRequest, viewBytesRead } from '../live/live-view-request.js';
@@ -44,6 +46,48 @@ function resumableStaging(store: OperationStore, req: CloneRequest): { operation
     if (e.type === 'staged' && d.targetPath && d.stagingId && d.stagingPath) staging.set(d.targetPath, { stagingId: d.stagingId, stagingPath: d.stagingPath });
   }
   return { operationId: prior.id, staging };
+}
+
+/**
+ * TRANSFER (with each file's VERIFY) that survives a dropped SSH connection
+ * or a restarted agent: after a reconnect the ticket and the agent-to-agent
+ * path are opened again, files already verified are kept, and each staging
+ * file already on the destination is resumed — its blocks compared by hash,
+ * only those still missing are sent. Bytes an interrupted pull had sent
+ * still count in bytesOnWire.
+ */
+async function transferReconnecting(
+  op: OperationRun,
+  src: HostSession,
+  dst: HostSession,
+  files: readonly PlannedFile[],
+  settings: TransferSettings,
+  signal: AbortSignal,
+): Promise<StagedFile[]> {
+  const staging = new Map(settings.resume ?? []);
+  const verified = new Map<string, StagedFile>();
+  return op.reconnecting('TRANSFER', async (attempt) => {
+    if (attempt > 0) await removeStalePeer(dst, op.id, attempt - 1, signal);
+    const remaining = files.filter((f) => !verified.has(f.targetPath));
+    if (remaining.length > 0) {
+      const path = await openBrokeredPath(src, dst, remaining, op.id, signal, attempt);
+      try {
+        await transferFiles(src, dst, remaining, path, op.revert, op.reporter, {
+          ...settings,
+          resume: staging,
+          onStaging: (file, stagingId, stagingPath) => {
+            staging.set(file.targetPath, { stagingId, stagingPath });
+            settings.onStaging?.(file, stagingId, stagingPath);
+          },
+          onVerified: (done) => verified.set(done.file.targetPath, done),
+          onInterrupted: (bytes) => (op.bytesOnWire += bytes),
+        }, signal);
+      } finally {
+        await path.close();
+      }
+    }
+    return files.flatMap((f) => verified.get(f.targetPath) ?? []);
+  });
 }
 
 /** Runs one clone and returns the process exit code. */
@@ -98,25 +142,29 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       if (!live || !d) return undefined;
       return { request: { sourcePath: d.viewPath, ticket: live.ticket, layer: 'EXTENT_LAYER_GUEST', format: d.format }, digest: { path: d.viewPath, layer: 'EXTENT_LAYER_GUEST' } };
     };
-    if (toCopy.length > 0) {
-      const path = live ? { ticket: live.fileTicket, remotePeer: live.remotePeer, close: () => live.close() } : await openBrokeredPath(src, dst, toCopy, id, deps.signal);
+    const settings = {
+      operationId: id,
+      concurrency: options.transfer.concurrency,
+      noProgressMs: options.timeouts.noProgressMs,
+      resume: resume.staging,
+      onStaging: (file: PlannedFile, stagingId: string, stagingPath: string) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
+      ...(live && { sourceFor }),
+    };
+    if (toCopy.length > 0 && live) {
+      // A live view is one point in time, held by this run's connection to the source: it is not reconnected.
+      const path = { ticket: live.fileTicket, remotePeer: live.remotePeer, close: () => live.close() };
       try {
-        staged = await transferFiles(src, dst, toCopy, path, revert, reporter, {
-            operationId: id,
-            concurrency: options.transfer.concurrency,
-            noProgressMs: options.timeouts.noProgressMs,
-            resume: resume.staging,
-            onStaging: (file, stagingId, stagingPath) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
-            ...(live && { sourceFor }),
-          }, deps.signal);
-        if (live) bytesRead = await viewBytesRead(src, id, deps.signal);
+        staged = await transferFiles(src, dst, toCopy, path, revert, op.reporter, settings, deps.signal);
+        bytesRead = await viewBytesRead(src, id, deps.signal);
       } finally {
         // Ends the live view's backup job on the source as soon as the bytes are in.
         await path.close();
       }
+    } else if (toCopy.length > 0) {
+      staged = await transferReconnecting(op, src, dst, toCopy, settings, deps.signal);
     }
     await live?.close();
-    op.bytesOnWire = staged.reduce((n, s) => n + s.bytesTransferred, 0);
+    op.bytesOnWire += staged.reduce((n, s) => n + s.bytesTransferred, 0);
 
     op.step('VERIFY', `${staged.length} file(s): each digest computed by ${req.to} from what it wrote equals ${req.from}'s digest of the original`);
     for (const s of staged) {
@@ -180,6 +228,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
         digest: s.digest,
       })),
       bytesOnWire: op.bytesOnWire,
+      ...(op.retries > 0 && { retries: op.retries }),
       seconds: op.seconds(),
     };
     return op.succeed(result);

@@ -22,7 +22,7 @@ import type { PlannedFile } from './clone-plan.js';
 import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
 import { diffBlocks, type DiffRange } from '../sync/block-diff.js';
 import { hashStream } from '../sync/hash-streams.js';
-import { exposePeer } from '../peer-forward.js';
+import { exposePeer, peerSocketId } from '../peer-forward.js';
 
 /** A file that arrived in a verified staging file. */
 export interface StagedFile {
@@ -42,6 +42,10 @@ export interface TransferSettings {
   resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
   /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
   onStaging?: (file: PlannedFile, stagingId: string, stagingPath: string) => void;
+  /** Told as each file is verified (a reconnecting run does not pull it again). */
+  onVerified?: (staged: StagedFile) => void;
+  /** Told the bytes a pull had sent when it was interrupted (they were on the wire all the same). */
+  onInterrupted?: (bytesTransferred: number) => void;
   /**
    * A live clone reads a disk from the source's point-in-time view instead of
    * its file: the pull request's view path, layer, format and ticket, and
@@ -74,6 +78,7 @@ export async function openBrokeredPath(
   files: readonly Pick<PlannedFile, 'sourcePath'>[],
   operationId: string,
   signal: AbortSignal,
+  attempt = 0,
 ): Promise<{ ticket: string; remotePeer: string; close(): Promise<void> }> {
   const { ticket, call } = await openTicket(src, files.map((f) => f.sourcePath), operationId);
   const cleanups: (() => Promise<void>)[] = [async () => call.cancel()];
@@ -82,7 +87,8 @@ export async function openBrokeredPath(
   };
   try {
     const localPeer = await src.connection.forwardToLocal(ticket.peerSocket, { signal });
-    const exposed = await exposePeer(dst, operationId, localPeer, signal);
+    // A fresh peer socket per attempt: the one a dropped connection left behind is still bound on the host.
+    const exposed = await exposePeer(dst, peerSocketId(operationId, attempt), localPeer, signal);
     cleanups.push(() => exposed.close());
     return { ticket: ticket.ticket, remotePeer: exposed.remotePeer, close };
   } catch (err) {
@@ -90,6 +96,9 @@ export async function openBrokeredPath(
     throw err;
   }
 }
+
+/** Staging files whose removal is already on a revert stack. */
+const registered = new WeakMap<RevertStack, Set<string>>();
 
 /** A staging file path as agents name them: `.<name>.<id>.kvmclone-staging` beside the target. */
 const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
@@ -102,6 +111,11 @@ const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
  * left behind and why.
  */
 function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPath: string, stagingId: string, stagingPath: string): void {
+  // A pull resumed within the run announces the same staging file again: one removal is enough.
+  const known = registered.get(revert) ?? new Set<string>();
+  registered.set(revert, known);
+  if (known.has(stagingPath)) return;
+  known.add(stagingPath);
   revert.push(`remove staging file ${stagingPath} on ${dst.host}`, async () => {
     try {
       // A pull that was just cancelled may still hold the file's lock for a moment (ABORTED): try again.
@@ -142,7 +156,7 @@ export function pullFile(
   request: Record<string, unknown>,
   file: Pick<PlannedFile, 'label' | 'targetPath'>,
   reporter: Reporter,
-  settings: Pick<TransferSettings, 'noProgressMs'>,
+  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted'>,
   revert: RevertStack,
   signal: AbortSignal,
   onStaging?: (stagingId: string, stagingPath: string) => void,
@@ -155,13 +169,15 @@ export function pullFile(
       clearTimeout(watchdog);
       watchdog = setTimeout(() => {
         call.cancel();
-        finish(new KvmcloneError('DEADLINE_EXCEEDED', `${file.label}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`));
+        const at = last === undefined ? 'before its first byte' : `at byte ${last.bytesDone} of ${last.bytesTotal}${last.phase === 'apply' ? ' (applying)' : ''}`;
+        finish(new KvmcloneError('DEADLINE_EXCEEDED', `${file.label} (${file.targetPath} on ${dst.host}) stalled ${at}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`));
       }, settings.noProgressMs);
     };
     const onAbort = (): void => call.cancel();
     const finish = (err?: unknown): void => {
       clearTimeout(watchdog);
       signal.removeEventListener('abort', onAbort);
+      if (err !== undefined && last !== undefined && last.bytesTransferred > 0) settings.onInterrupted?.(last.bytesTransferred);
       if (err !== undefined) reject(signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : err instanceof KvmcloneError ? err : fromStatus(err, dst.host));
       else if (last?.done) resolve(last);
       else reject(new KvmcloneError('UNAVAILABLE', `${dst.host}: the pull of ${file.label} ended without its final report`));
@@ -233,7 +249,7 @@ export async function transferFiles(
     let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
     if (resumed && resumed.ranges.length === 0) {
       // Everything arrived before the interruption: only the digest is left to check.
-      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal);
+      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal, file.virtualSize || file.allocatedSize);
       registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
       final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesTotal: size };
     } else {
@@ -252,12 +268,15 @@ export async function transferFiles(
     }
     // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
     // from memory; otherwise (a resumed pull) it reads the file now.
-    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal);
+    // A resumed pull's source is read whole now: a deadline for that many bytes, not a control call's.
+    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal, file.virtualSize || file.allocatedSize);
     if (expected.digest !== final.digest) {
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
     }
     reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
-    staged.push({ file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred });
+    const done: StagedFile = { file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred };
+    staged.push(done);
+    settings.onVerified?.(done);
   };
   const worker = async (): Promise<void> => {
     try {

@@ -33,6 +33,20 @@ export interface BlockDiff {
   destSize: number;
 }
 
+/**
+ * How far a comparison got, kept across calls: a comparison interrupted by a
+ * dropped connection is continued from block `next` (the hash streams are
+ * asked again from there) instead of from the start.
+ */
+export interface DiffProgress {
+  /** Ranges found so far. */
+  ranges: DiffRange[];
+  /** Blocks found to differ so far. */
+  changed: number;
+  /** The first block not yet compared. */
+  next: number;
+}
+
 /** Hashes in block order, pulled from a batch stream on demand. */
 class HashCursor {
   private batch: HashBatch | undefined;
@@ -73,20 +87,21 @@ class HashCursor {
  * differs or the destination has no such block; the last block of either
  * file differs when the sizes differ (a short block hashes differently).
  */
-export async function diffBlocks(source: AsyncIterable<HashBatch>, dest: AsyncIterable<HashBatch>, blockSize: number): Promise<BlockDiff> {
+export async function diffBlocks(source: AsyncIterable<HashBatch>, dest: AsyncIterable<HashBatch>, blockSize: number, progress?: DiffProgress): Promise<BlockDiff> {
   const src = new HashCursor(source);
   const dst = new HashCursor(dest);
-  const ranges: DiffRange[] = [];
-  let changed = 0;
-  let n = 0;
-  for (;; n += 1) {
+  // With `progress`, both streams start at block progress.next, and what is found is kept there as it is found.
+  const state = progress ?? { ranges: [], changed: 0, next: 0 };
+  const ranges = state.ranges;
+  let n = state.next;
+  for (;; n += 1, state.next = n) {
     const a = await src.hashOf(n, blockSize);
     if (a === undefined) break;
     const b = await dst.hashOf(n, blockSize);
     if (b !== undefined && a.equals(b)) continue;
     // Past the destination's end a zero block needs nothing: growing the file leaves a hole there.
     if (b === undefined && a.equals(ZERO_HASH) && (n + 1) * blockSize <= src.fileSize) continue;
-    changed += 1;
+    state.changed += 1;
     const offset = n * blockSize;
     const last = ranges.at(-1);
     if (last && last.offset + last.length === offset) last.length += blockSize;
@@ -100,5 +115,5 @@ export async function diffBlocks(source: AsyncIterable<HashBatch>, dest: AsyncIt
   const tail = ranges.at(-1);
   if (tail && tail.offset + tail.length > sourceSize) tail.length = sourceSize - tail.offset;
   // Same hashes but different sizes in the last block are caught by the hash (short blocks differ).
-  return { ranges, blocks: n, changedBlocks: changed, sourceSize, destSize };
+  return { ranges: [...ranges], blocks: n, changedBlocks: state.changed, sourceSize, destSize };
 }

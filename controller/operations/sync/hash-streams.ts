@@ -11,9 +11,10 @@ import type { HashBatch } from './block-diff.js';
 /**
  * Streams the 64 KiB block hashes of `path` on `session`'s host; `onBatch` sees each batch (progress).
  * `guest`: hash what the guest sees (a live view, or an image read through its format) instead of the file.
+ * `offset` (a multiple of the block size): start there, to continue an interrupted comparison.
  */
-export async function* hashStream(session: HostSession, path: string, signal: AbortSignal, onBatch?: (b: HashBatch) => void, guest = false): AsyncGenerator<HashBatch> {
-  const call = session.clients.disk.hashBlocks({ path, blockSize: DEFAULT_BLOCK_SIZE, offset: 0, length: 0, batchBlocks: 4096, layer: guest ? 'EXTENT_LAYER_GUEST' : 'EXTENT_LAYER_FILE' });
+export async function* hashStream(session: HostSession, path: string, signal: AbortSignal, onBatch?: (b: HashBatch) => void, guest = false, offset = 0): AsyncGenerator<HashBatch> {
+  const call = session.clients.disk.hashBlocks({ path, blockSize: DEFAULT_BLOCK_SIZE, offset, length: 0, batchBlocks: 4096, layer: guest ? 'EXTENT_LAYER_GUEST' : 'EXTENT_LAYER_FILE' });
   const onAbort = (): void => call.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -6,12 +6,13 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
-import { DEFAULT_BLOCK_SIZE, ImageDigest } from '../../../shared/block-hash.js';
+import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import { openBrokeredPath, pullFile } from '../clone/transfer-files.js';
 import { ADMIN_ACCESS, OperationRun, type OperationDeps } from '../operation-run.js';
-import { diffBlocks, type BlockDiff } from './block-diff.js';
+import { diffBlocks, type BlockDiff, type DiffProgress } from './block-diff.js';
+import { removeStalePeer } from '../peer-forward.js';
 import { defineFollowingSource } from './define-follow.js';
 import type { LiveOptions } from '../clone/preflight.js';
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
@@ -121,14 +122,30 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       const sourceDigests = new Map<SyncPair, string>();
       for (const pair of pairs.filter((p) => p.kind === 'update')) {
         let digest: ImageDigest | undefined;
-        const diff = await diffBlocks(
-          hashStream(src, pair.sourcePath, signal, (b) => {
-            digest ??= new ImageDigest(b.fileSize);
-            digest.update(b.hashes);
-            reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize);
-          }),
-          hashStream(dst, pair.targetPath, signal),
-          DEFAULT_BLOCK_SIZE,
+        // Blocks fed to the source's digest: after a reconnect the stream starts again at the first block not compared.
+        let digested = 0;
+        const progress: DiffProgress = { ranges: [], changed: 0, next: 0 };
+        const diff = await op.reconnecting('PLAN', () =>
+          diffBlocks(
+            hashStream(
+              src,
+              pair.sourcePath,
+              signal,
+              (b) => {
+                digest ??= new ImageDigest(b.fileSize);
+                const first = b.offset / b.blockSize;
+                const skip = Math.max(0, digested - first);
+                if (skip < b.blockCount) digest.update(b.hashes.subarray(skip * HASH_BYTES));
+                digested = Math.max(digested, first + b.blockCount);
+                op.reporter.progress(`${pair.label} hash`, b.offset + b.blockCount * b.blockSize, b.fileSize);
+              },
+              false,
+              progress.next * DEFAULT_BLOCK_SIZE,
+            ),
+            hashStream(dst, pair.targetPath, signal, undefined, false, progress.next * DEFAULT_BLOCK_SIZE),
+            DEFAULT_BLOCK_SIZE,
+            progress,
+          ),
         );
         diffs.set(pair, diff);
         if (digest) sourceDigests.set(pair, digest.digest());
@@ -154,45 +171,64 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
       op.step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
       const results: { pair: SyncPair; digest: string; bytesTransferred: number; stagingId: string }[] = [];
+      // A new disk's staging file, once announced: a pull after a reconnect writes into it again instead of a second one.
+      const stagingOf = new Map<SyncPair, string>();
+      /** The peer socket index of the path in use: 0 is `opening`'s, a later one a path opened after a reconnect. */
+      let socketIndex = 0;
       if (work.length > 0) {
         if (opening === undefined) throw new Error('internal: no agent-to-agent path was opened for the transfer');
-        const path = await opening;
-        try {
-          for (const pair of work) {
-            const diff = diffs.get(pair);
-            const final = await pullFile(
-              dst,
-              {
-                peerSocket: path.remotePeer,
-                ticket: path.ticket,
-                sourcePath: pair.sourcePath,
-                targetPath: pair.targetPath,
-                stagingId: '',
-                operationId: id,
-                ranges: diff?.ranges ?? [],
-                mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
-                // in place, the destination checks (and, for qcow2, keeps on its own chain) the header it is about to write
-                ...(pair.kind === 'update' && { format: pair.format }),
-                // the agent re-checks that this VM is still shut off right before it applies an in-place pull
-                destVm: req.destVm,
-              },
-              pair,
-              reporter,
-              options.timeouts,
-              revert,
-              signal,
-            );
-            const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal)).digest };
-            if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
-            op.bytesOnWire += final.bytesTransferred;
-            reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
-            results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
+        // After a dropped connection or a restarted agent (here or in PLAN) the ticket and the path are opened again;
+        // pairs already verified are not pulled again, and an in-place pull cut short (its journal discarded, the image
+        // untouched) is pulled again with the ranges PLAN found.
+        await op.reconnecting('TRANSFER', async () => {
+          const remaining = work.filter((p) => !results.some((r) => r.pair === p));
+          let path: { ticket: string; remotePeer: string; close(): Promise<void> };
+          if (op.retries === 0) path = await opening;
+          else {
+            await removeStalePeer(dst, id, socketIndex, signal);
+            socketIndex = op.retries;
+            path = await openBrokeredPath(src, dst, remaining, id, signal, socketIndex);
           }
-        } finally {
-          // Closed while the destination is defined; awaited before the operation ends.
-          void closePath();
-        }
+          try {
+            for (const pair of remaining) await pullPair(pair, path);
+          } finally {
+            if (socketIndex > 0) await path.close().catch(() => undefined);
+          }
+        });
+        void closePath();
       }
+      async function pullPair(pair: SyncPair, path: { ticket: string; remotePeer: string }): Promise<void> {
+        const diff = diffs.get(pair);
+        const final = await pullFile(
+          dst,
+          {
+            peerSocket: path.remotePeer,
+            ticket: path.ticket,
+            sourcePath: pair.sourcePath,
+            targetPath: pair.targetPath,
+            stagingId: stagingOf.get(pair) ?? '',
+            operationId: id,
+            ranges: diff?.ranges ?? [],
+            mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
+            // in place, the destination checks (and, for qcow2, keeps on its own chain) the header it is about to write
+            ...(pair.kind === 'update' && { format: pair.format }),
+            // the agent re-checks that this VM is still shut off right before it applies an in-place pull
+            destVm: req.destVm,
+          },
+          pair,
+          op.reporter,
+          { ...options.timeouts, onInterrupted: (bytes) => (op.bytesOnWire += bytes) },
+          revert,
+          signal,
+          (stagingId) => stagingOf.set(pair, stagingId),
+        );
+        const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal, pair.virtualSize)).digest };
+        if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
+        op.bytesOnWire += final.bytesTransferred;
+        reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
+        results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
+      }
+      // Closed while the destination is defined; awaited before the operation ends.
       void closePath();
       op.step('VERIFY', `${results.length} file(s) equal their source by digest`);
 
@@ -218,6 +254,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         changedBlocks,
         disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
         bytesOnWire: op.bytesOnWire,
+        ...(op.retries > 0 && { retries: op.retries }),
         seconds: op.seconds(),
       };
       return op.succeed(result);
