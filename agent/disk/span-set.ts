@@ -60,4 +60,24 @@ export class SpanSet {
     const i = this.firstEndingAtOrAfter(offset + 1);
     return i < this.starts.length && (this.starts[i] as number) < offset + length;
   }
+
+  /**
+   * The parts of `spans` (sorted, disjoint) not in the set, in order: what a
+   * resumed in-place pull still has to ask the source for.
+   */
+  missingFrom(spans: readonly { offset: number; length: number }[]): { offset: number; length: number }[] {
+    const out: { offset: number; length: number }[] = [];
+    for (const span of spans) {
+      let at = span.offset;
+      const end = span.offset + span.length;
+      for (let i = this.firstEndingAtOrAfter(at + 1); i < this.starts.length && at < end; i += 1) {
+        const start = this.starts[i] as number;
+        if (start >= end) break;
+        if (start > at) out.push({ offset: at, length: start - at });
+        at = Math.max(at, this.ends[i] as number);
+      }
+      if (at < end) out.push({ offset: at, length: end - at });
+    }
+    return out;
+  }
 }

@@ -5,6 +5,8 @@
  * Owns the shutdown signal every call is tied to, so stopping the server
  * cancels the streams.
  */
+import { ParkedPulls } from '../transfer/parked-pulls.js';
+import type { InPlaceTransfer } from '../transfer/pull-in-place.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
@@ -100,9 +102,11 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   server.addService(v1.DomainService.service, createDomainService({ ...services, locks }));
   server.addService(v1.DiskService.service, createDiskService(services));
   const tickets = new TicketRegistry();
+  // In-place pulls cut short by a dropped connection wait here for their retry; dropped at shutdown.
+  const parkedPulls = new ParkedPulls<InPlaceTransfer>(deps.log);
   server.addService(
     v1.TransferService.service,
-    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, operations }),
+    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, operations, parkedPulls }),
   );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
@@ -158,6 +162,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
         });
       });
       await peer.close();
+      await parkedPulls.dropAll('the agent is shutting down');
     })();
     return closing;
   };

@@ -12,7 +12,8 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
 import { pullImage } from '../transfer/pull-image.js';
-import type { PullInPlaceDeps } from '../transfer/pull-in-place.js';
+import type { InPlaceTransfer, PullInPlaceDeps } from '../transfer/pull-in-place.js';
+import type { ParkedPulls } from '../transfer/parked-pulls.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { LiveViews } from '../live/live-views.js';
@@ -46,6 +47,8 @@ export interface TransferServiceDeps {
   freezeTimeoutMs: number;
   /** Operations with an open call here (leftovers of those are never removed). */
   operations: RunningOperations;
+  /** In-place pulls cut short by a dropped connection, kept for the same operation's retry. */
+  parkedPulls: ParkedPulls<InPlaceTransfer>;
 }
 
 /** Most paths one ticket may name (a VM's disks, backing files, NVRAM, TPM state). */
@@ -92,7 +95,7 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       const log = ctx.log.child({ operationId: req.operationId, mode: req.mode });
       log.info({ source: req.sourcePath, target: req.targetPath, resume: req.stagingId !== '', ranges: req.ranges.length }, 'pull started');
       // libvirt rides along for pull-in-place.ts (PullInPlaceDeps): an in-place pull naming dest_vm checks that VM is shut off before it applies.
-      const pullDeps: PullInPlaceDeps = { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory, libvirt };
+      const pullDeps: PullInPlaceDeps = { roots, runtimeDir: deps.runtimeDir, log, hashMemory: deps.hashMemory, libvirt, parked: deps.parkedPulls };
       await pullImage(req, pullDeps, send, ctx.signal);
       log.info({ target: req.targetPath }, 'pull finished');
     }),

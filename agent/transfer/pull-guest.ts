@@ -13,14 +13,12 @@
  * pull-in-place.ts with the journal marked as applying through the format.
  */
 import { lstat, unlink } from 'node:fs/promises';
-import type { Logger } from 'pino';
 import { dataLoss, errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkId } from '../../shared/validation.js';
 import { checkChunk } from '../disk/chunk-check.js';
-import type { HashMemory } from '../disk/hash-memory.js';
 import { checkByteCount, checkImageSize, checkSpan, normalizeRanges } from '../disk/request-limits.js';
 import { SpanSet } from '../disk/span-set.js';
 import { StreamDigester } from '../disk/stream-digest.js';
@@ -29,18 +27,12 @@ import { guestDigest } from '../guest/guest-hashes.js';
 import { openGuestImage } from '../guest/guest-image.js';
 import { createGuestStaging, reopenGuestStaging, type GuestStaging } from '../guest/guest-staging.js';
 import { GuestWrites } from '../guest/guest-writes.js';
-import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { dialPeer, type PeerSource } from './pull-image.js';
-import { pullInPlace } from './pull-in-place.js';
+import { pullInPlace, type PullInPlaceDeps } from './pull-in-place.js';
 
-/** What a pull needs from the agent (pull-image.ts). */
-interface PullDeps {
-  roots: ImageRoots;
-  runtimeDir: string;
-  log: Logger;
-  hashMemory: HashMemory;
-}
+/** What a pull needs from the agent (pull-image.ts): an in-place one's, parked pulls included. */
+type PullDeps = PullInPlaceDeps;
 
 /** Runs a GUEST-layer pull: the format is checked first (INVALID_ARGUMENT), then the mode decides. */
 export async function pullGuest(req: PullImageRequest__Output, deps: PullDeps, send: StreamSink<PullProgress>, signal: AbortSignal): Promise<void> {

@@ -6,7 +6,6 @@
  * agent to agent; the controller only sees progress.
  */
 import { Metadata } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { invalidArgument } from '../../shared/errors.js';
 import { fromStatus } from '../../shared/from-status.js';
@@ -22,12 +21,11 @@ import { constants } from 'node:fs';
 import { digestFile } from '../disk/block-hasher.js';
 import { openStagingIn } from '../disk/staging-file.js';
 import { withParent } from '../paths/open-beneath.js';
-import type { HashMemory } from '../disk/hash-memory.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
-import { pullInPlace } from './pull-in-place.js';
+import { pullInPlace, type PullInPlaceDeps } from './pull-in-place.js';
 import { pullGuest } from './pull-guest.js';
 import { OPERATION_ID_METADATA, isSendableOperationId } from '../../shared/operation-metadata.js';
 import { isGuestLayer } from '../guest/guest-disk-calls.js';
@@ -112,7 +110,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
  */
 export async function pullImage(
   req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string; log: Logger; hashMemory: HashMemory },
+  deps: PullInPlaceDeps,
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
 ): Promise<void> {

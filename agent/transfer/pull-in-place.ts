@@ -31,6 +31,7 @@
  * refused with the journal discarded and the image untouched.
  */
 import { constants } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
@@ -57,6 +58,8 @@ import { digestAfterApply, digestFileAs } from './applied-digest.js';
 import { HeaderWindow, planHeader, type HeaderPlan } from './in-place-header.js';
 import { checkImageFormat, hasQcow2Magic, type ImageFormat } from '../images/image-header.js';
 import { dialPeer } from './pull-image.js';
+import type { ParkedPulls } from './parked-pulls.js';
+import { isSendableOperationId } from '../../shared/operation-metadata.js';
 import type { GuestFormat } from '../guest/guest-client.js';
 import { digestGuestImage, guestFormatOf } from '../guest/guest-disk-calls.js';
 import { digestImageRanges } from '../guest/guest-ranges-digest.js';
@@ -65,11 +68,16 @@ import { digestImageRanges } from '../guest/guest-ranges-digest.js';
  * Holds the source to exactly the requested ranges: every message must lie
  * inside one, no byte may come twice, and the sum tells when all came.
  */
-class RangeCoverage {
+export class RangeCoverage {
   private readonly seen = new SpanSet();
   covered = 0;
 
   constructor(private readonly ranges: readonly ByteSpan[]) {}
+
+  /** The parts of the requested ranges not received yet (all of them at first). */
+  missingFrom(): ByteSpan[] {
+    return this.seen.missingFrom(this.ranges);
+  }
 
   take(offset: number, length: number, what: string): void {
     let lo = 0;
@@ -96,6 +104,59 @@ export interface PullInPlaceDeps {
   hashMemory: HashMemory;
   /** Passed through pullImage's deps object by TransferService. */
   libvirt?: Pick<LibvirtPort, 'getDomain'>;
+  /** Where a pull cut short by a dropped connection waits for its retry (parked-pulls.ts); none: it is discarded. */
+  parked?: ParkedPulls<InPlaceTransfer>;
+}
+
+/**
+ * The transfer half of an in-place pull, up to the commit: everything a
+ * retry of the same operation needs to continue it (parked-pulls.ts).
+ */
+export interface InPlaceTransfer {
+  readonly journal: JournalWriter;
+  /** The image, opened once beneath the roots: the journal is bound to its inode. */
+  readonly held: FileHandle;
+  /** The image's directory, held open beneath the roots (the journal lives there). */
+  readonly dir: ConfinedDir;
+  readonly target: string;
+  /** The image as it was when the journal began. */
+  readonly image: BigIntStats;
+  /** The size after the apply (the source's file size, or virtual size for the guest layer). */
+  readonly size: number;
+  /** "file raw", "file qcow2", "guest raw", "guest qcow2": a retry must apply the same way. */
+  readonly layer: string;
+  readonly ranges: readonly ByteSpan[];
+  readonly total: number;
+  readonly coverage: RangeCoverage;
+  /** A qcow2's first bytes, held back until the end (in-place-header.ts). */
+  readonly window: HeaderWindow | undefined;
+}
+
+/** Releases a transfer that will not be committed: journal discarded, descriptors closed; the image was never touched. */
+async function dropTransfer(t: InPlaceTransfer): Promise<void> {
+  await t.journal.discard();
+  await t.held.close().catch(() => undefined);
+  t.dir.close();
+}
+
+function sameSpans(a: readonly ByteSpan[], b: readonly ByteSpan[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.offset === b[i]?.offset && r.length === b[i]?.length);
+}
+
+/**
+ * A failure the retry of the same operation may continue from: the call
+ * cancelled by its client (kvmctl's connection dropped) or the source
+ * stream broken (the agent-to-agent path or the source agent went away) —
+ * never while a journal write was under way, never an agent shutdown, a
+ * deadline, bad data or a full disk.
+ */
+function parkable(err: unknown, signal: AbortSignal, writing: boolean): boolean {
+  if (writing) return false;
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return reason instanceof DOMException && reason.name === 'AbortError' && /cancelled by client/.test(reason.message);
+  }
+  return err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'CANCELLED');
 }
 
 /** FAILED_PRECONDITION unless `req.dest_vm` (when named) is shut off. */
@@ -138,8 +199,8 @@ export async function pullInPlace(
   if (req.destVm) checkVmName(req.destVm, 'dest_vm');
   await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
-  let held: FileHandle | undefined;
-  let dir: ConfinedDir | undefined;
+  let t: InPlaceTransfer | undefined;
+  let parked = false;
   try {
     // Opened once beneath the roots and held: the journal is bound to this inode, the apply must find
     // the same one (settleJournal), and the digest reads through this descriptor.
@@ -148,66 +209,99 @@ export async function pullInPlace(
       throw err;
     });
     const target = opened.path;
-    held = opened.fh;
-    refuseHardLinked(opened.links, target, 'target_path', 'write into');
-    if (guest !== undefined) {
-      const actual = await guestFormatOf(target, deps.roots, 'target_path');
-      if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
-    }
-    const fileFormat = guest === undefined ? await fileLayerFormat(req.format, target, held) : undefined;
-    // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
-    // The journal and the image are reached through their directory, held open beneath the roots.
-    dir = await openDirectory(deps.roots, dirname(target), 'target_path');
-    await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir, dir });
-    const journal = await JournalWriter.create(journalPathFor(target), target, dir);
-    const log = deps.log.child({ target, journal: journal.path });
-    let done = 0;
-    let transferred = 0;
-    let total = 0;
-    let ranges: ByteSpan[] = [];
-    // A qcow2's first bytes (its header) go into the journal last, checked and kept on this host's chain.
-    const window = fileFormat === 'qcow2' ? new HeaderWindow() : undefined;
-    let header: HeaderPlan | undefined;
+    let fresh: FileHandle | undefined = opened.fh;
     try {
-      const image = await held.stat({ bigint: true });
+      refuseHardLinked(opened.links, target, 'target_path', 'write into');
+      if (guest !== undefined) {
+        const actual = await guestFormatOf(target, deps.roots, 'target_path');
+        if (actual !== guest.format) throw failedPrecondition(`format: the request says ${guest.format} but ${target} is a ${actual} image`);
+      }
+      const fileFormat = guest === undefined ? await fileLayerFormat(req.format, target, fresh) : undefined;
+      const layer = guest === undefined ? `file ${fileFormat ?? 'raw'}` : `guest ${guest.format}`;
       const stat = await source.stat(signal);
       const size = checkByteCount(guest === undefined ? stat.fileSize : stat.virtualSize, guest === undefined ? 'source file size' : 'source virtual size');
       if (size > MAX_IMAGE_BYTES) throw invalidArgument(`the source image is ${size} bytes, more than the ${MAX_IMAGE_BYTES} the agent accepts`);
       // Empty ranges mean "nothing changed but the size" here, never "the whole file".
-      ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
-      total = ranges.reduce((sum, r) => sum + r.length, 0);
-      await journal.begin({ dev: image.dev, ino: image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }) });
-      await send({ phase: 'transfer', bytesDone: 0, bytesTotal: total, bytesTransferred: 0, done: false });
-      const coverage = new RangeCoverage(ranges);
+      const ranges = req.ranges.length === 0 ? [] : normalizeRanges(req.ranges, size);
+      // The same operation's pull, cut short by a dropped connection, continues from its journal when nothing changed since.
+      const current = await fresh.stat({ bigint: true });
+      const resumed = await deps.parked?.take(target, req.operationId);
+      if (resumed !== undefined && resumed.image.ino === current.ino && resumed.image.dev === current.dev && resumed.size === size && resumed.layer === layer && sameSpans(resumed.ranges, ranges)) {
+        t = resumed;
+      } else {
+        if (resumed !== undefined) await dropTransfer(resumed);
+        // Whatever an earlier pull left (a crash, a failed apply) is settled before anything else.
+        // The journal and the image are reached through their directory, held open beneath the roots.
+        const dir = await openDirectory(deps.roots, dirname(target), 'target_path');
+        try {
+          await recoverJournal(target, deps.log, { runtimeDir: deps.runtimeDir, dir });
+          const journal = await JournalWriter.create(journalPathFor(target), target, dir);
+          // A qcow2's first bytes (its header) go into the journal last, checked and kept on this host's chain.
+          const window = fileFormat === 'qcow2' ? new HeaderWindow() : undefined;
+          const image = await fresh.stat({ bigint: true });
+          t = { journal, held: fresh, dir, target, image, size, layer, ranges, total: ranges.reduce((sum, r) => sum + r.length, 0), coverage: new RangeCoverage(ranges), window };
+          fresh = undefined;
+        } catch (err) {
+          dir.close();
+          throw err;
+        }
+      }
+    } finally {
+      // A resumed pull keeps the descriptor it began with (its journal is bound to that inode, checked equal above).
+      await fresh?.close();
+    }
+  } catch (err) {
+    source.close();
+    throw err;
+  }
+  const { journal, held, dir, target, size, ranges, total, coverage, window } = t;
+  const log = deps.log.child({ target, journal: journal.path });
+  let transferred = 0;
+  let header: HeaderPlan | undefined;
+  try {
+    let writing = false;
+    try {
+      if (coverage.covered === 0) {
+        await journal.begin({ dev: t.image.dev, ino: t.image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }) });
+      } else {
+        log.info({ bytesKept: coverage.covered, bytesTotal: total }, 'in-place pull resumed from its journal: only the missing ranges are fetched');
+      }
+      // A resumed pull's first message says how much its journal already holds.
+      await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: 0, done: false });
+      const missing = coverage.missingFrom();
       const throttle = new ProgressThrottle(total);
-      if (ranges.length > 0) {
-        for await (const message of source.read(ranges, signal)) {
+      if (missing.length > 0) {
+        for await (const message of source.read(missing, signal)) {
           signal.throwIfAborted();
+          writing = true;
           if (message.data) {
             const { offset, data, hash } = message.data;
             if (hash.length !== HASH_BYTES || !chunkHash(data).equals(hash)) {
               throw dataLoss(`the chunk at offset ${offset} (${data.length} bytes) does not match its hash; it was damaged on the way`);
             }
-            coverage.take(offset, data.length, 'data');
             const after = window === undefined ? { offset, data } : window.takeData(offset, data);
             if (after !== undefined) await journal.addData(after.offset, after.data, after.data === data ? hash : chunkHash(after.data));
+            // Counted once in the journal (or the header window): a retry does not ask for it again.
+            coverage.take(offset, data.length, 'data');
             transferred += data.length;
           } else if (message.zero) {
-            coverage.take(message.zero.offset, message.zero.length, 'zero');
-            const after = window === undefined ? message.zero : window.takeZero(message.zero.offset, message.zero.length);
+            const { offset, length } = message.zero;
+            const after = window === undefined ? message.zero : window.takeZero(offset, length);
             if (after !== undefined) await journal.addZero(after.offset, after.length);
+            coverage.take(offset, length, 'zero');
           } else {
             throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
           }
-          done = coverage.covered;
-          if (throttle.shouldReport(done)) await send({ phase: 'transfer', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false });
+          writing = false;
+          if (throttle.shouldReport(coverage.covered)) await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: transferred, done: false });
         }
       }
       signal.throwIfAborted();
-      if (done !== total) throw dataLoss(`the source ended its stream after ${done} of ${total} bytes`);
+      if (coverage.covered !== total) throw dataLoss(`the source ended its stream after ${coverage.covered} of ${total} bytes`);
+      writing = true;
       if (window !== undefined) {
         // Through the descriptor held since the start: the very inode the journal is bound to.
-        header = await planHeader({ target, fh: held, currentSize: Number(image.size), newSize: size, window, roots: deps.roots });
+        header = await planHeader({ target, fh: held, currentSize: Number(t.image.size), newSize: size, window, roots: deps.roots });
         if (header.record !== undefined) await journal.addData(0, header.record, chunkHash(header.record));
         if (header.sourceForm !== undefined) log.info({ backingReference: header.backingReference }, "the source's header is written with this image's own backing reference");
       }
@@ -216,9 +310,16 @@ export async function pullInPlace(
       await journal.commit();
       log.info({ size, ranges: ranges.length, bytesTransferred: transferred }, 'sync journal committed');
     } catch (err) {
-      await journal.discard();
+      const transfer = t;
+      if (deps.parked !== undefined && isSendableOperationId(req.operationId) && parkable(err, signal, writing)) {
+        await deps.parked.park(target, { operationId: req.operationId, state: transfer, drop: () => dropTransfer(transfer) });
+        parked = true;
+      } else {
+        await journal.discard();
+      }
       throw signal.aborted ? (signal.reason ?? err) : err;
     }
+    const done = coverage.covered;
 
     // Committed: the sync is decided. The notice goes out before the first byte of the image changes.
     // If it cannot be sent (the call was cancelled), the apply still runs and the call then fails.
@@ -258,8 +359,10 @@ export async function pullInPlace(
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
   } finally {
-    await held?.close();
-    dir?.close();
+    if (!parked) {
+      await held.close();
+      dir.close();
+    }
     source.close();
   }
 }

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -86,8 +86,8 @@ class Gate {
   }
 }
 
-/** A ticket on A for `source` and a proxy of A's peer socket at a fresh path in B's runtime dir. */
-async function broker(source: string): Promise<{ peerSocket: string; ticket: string; gate: Gate }> {
+/** A ticket on A for `source` and a proxy of A's peer socket at a fresh path in B's runtime dir; `cut` breaks its connections. */
+async function broker(source: string): Promise<{ peerSocket: string; ticket: string; gate: Gate; cut(): void }> {
   const call = a.transfer.openTicket({ paths: [source], operationId: randomUUID() });
   tickets.push(call);
   const ticket = await new Promise<TicketEvent__Output>((resolve, reject) => {
@@ -96,8 +96,10 @@ async function broker(source: string): Promise<{ peerSocket: string; ticket: str
   });
   const gate = new Gate();
   const peerSocket = join(runB, `peer-${randomUUID()}.sock`);
+  const open: Socket[] = [];
   const server = createServer((socket) => {
     const upstream = createConnection(ticket.peerSocket);
+    open.push(socket, upstream);
     socket.pipe(upstream);
     upstream.pipe(gate.stream()).pipe(socket);
     socket.on('error', () => upstream.destroy());
@@ -105,7 +107,7 @@ async function broker(source: string): Promise<{ peerSocket: string; ticket: str
   });
   proxies.push(server);
   await new Promise<void>((resolve) => server.listen(peerSocket, resolve));
-  return { peerSocket, ticket: ticket.ticket, gate };
+  return { peerSocket, ticket: ticket.ticket, gate, cut: () => open.forEach((sock) => sock.destroy()) };
 }
 
 /** A running PullImage call on B: its events so far, its end, and a way to wait for one event. */
@@ -144,10 +146,10 @@ function startPull(request: object, onEvent?: (e: PullProgress__Output) => void)
 }
 
 /** An IN_PLACE request from A's `name` into B's `name`. */
-async function inPlace(name: string, ranges: ByteRange[], extra: object = {}): Promise<{ request: object; gate: Gate }> {
-  const { peerSocket, ticket, gate } = await broker(join(imagesA, name));
+async function inPlace(name: string, ranges: ByteRange[], extra: object = {}): Promise<{ request: { operationId: string }; gate: Gate; cut(): void }> {
+  const { peerSocket, ticket, gate, cut } = await broker(join(imagesA, name));
   const request = { peerSocket, ticket, sourcePath: join(imagesA, name), targetPath: join(imagesB, name), stagingId: '', operationId: randomUUID(), ranges, mode: 'PULL_MODE_IN_PLACE', ...extra };
-  return { request, gate };
+  return { request, gate, cut };
 }
 
 async function sha256(path: string): Promise<string> {
@@ -300,28 +302,69 @@ test('a second pull into the same image while one runs is ABORTED; the first sti
   await run('cmp', [join(imagesA, name), join(imagesB, name)]);
 });
 
-test('a cancel during the transfer removes the journal and leaves the image as it was', async () => {
+/** Starts an in-place pull of all of `name` and interrupts it (`how`) once its journal holds records; resolves with what the journal holds. */
+async function interrupted(name: string, how: 'cancel' | 'cut'): Promise<{ request: { operationId: string }; kept: number }> {
+  const target = join(imagesB, name);
+  const { request, gate, cut } = await inPlace(name, [{ offset: 0, length: 64 * MiB }]);
+  const pull = startPull(request);
+  await pull.waitFor((e) => e.phase === 'transfer' && e.bytesDone >= 8 * MiB);
+  gate.pause();
+  const journal = journalPathFor(target);
+  // Appends run a few deep behind the progress messages: give those already received time to land.
+  for (let i = 0; i < 100 && (await stat(journal)).size <= HEADER_BYTES; i += 1) await sleep(20);
+  assert.ok((await stat(journal)).size > HEADER_BYTES, 'records are in the journal when the connection goes');
+  if (how === 'cancel') {
+    pull.call.cancel();
+    await rejectsWithStatus(pull.ended, 'CANCELLED');
+  } else {
+    cut();
+    gate.resume();
+    await rejectsWithStatus(pull.ended, 'UNAVAILABLE');
+  }
+  gate.resume();
+  return { request, kept: pull.events.at(-1)?.bytesDone ?? 0 };
+}
+
+test("a cancel during the transfer (kvmctl's connection dropped) leaves the image as it was; a pull of another operation drops the kept journal and completes", async () => {
   const name = 'cancel.raw';
   const target = join(imagesB, name);
   await makeImage(join(imagesA, name), 64 * MiB, [[0, 64 * MiB]]);
   await makeImage(target, 32 * MiB, [[0, 32 * MiB]]);
   const before = await sha256(target);
-  const { request, gate } = await inPlace(name, [{ offset: 0, length: 64 * MiB }]);
-  const pull = startPull(request);
-  await pull.waitFor((e) => e.phase === 'transfer' && e.bytesDone > 0);
-  gate.pause();
-  const journal = journalPathFor(target);
-  // Appends run a few deep behind the progress messages: give those already received time to land.
-  for (let i = 0; i < 100 && (await stat(journal)).size <= HEADER_BYTES; i += 1) await sleep(20);
-  assert.ok((await stat(journal)).size > HEADER_BYTES, 'records are in the journal when the cancel comes');
-  pull.call.cancel();
-  await rejectsWithStatus(pull.ended, 'CANCELLED');
-  for (let i = 0; i < 100 && !(await gone(journal)); i += 1) await sleep(50);
-  assert.ok(await gone(journal), 'the journal is removed');
-  gate.resume();
+  await interrupted(name, 'cancel');
   assert.equal(await sha256(target), before, 'the image is unchanged');
   assert.equal((await stat(target)).size, 32 * MiB);
+  assert.ok(!(await gone(journalPathFor(target))), 'the journal is kept for the retry of the same operation');
+  // A rerun (a new operation) must not wait for it: the kept journal is dropped and the pull starts over.
+  const { request } = await inPlace(name, [{ offset: 0, length: 64 * MiB }]);
+  const events = await startPull(request).ended;
+  assert.equal(events[0]?.bytesDone, 0, 'another operation starts from nothing');
+  assert.equal(events.at(-1)?.bytesTransferred, 64 * MiB);
+  await run('cmp', [join(imagesA, name), target]);
+  assert.ok(await gone(journalPathFor(target)), 'no journal is left');
 });
+
+for (const how of ['cancel', 'cut'] as const) {
+  test(`the same operation's retry after ${how === 'cancel' ? "kvmctl's call was cancelled" : 'the path to the source broke'} continues its journal: only the missing bytes cross the wire`, async () => {
+    const name = `resume-${how}.raw`;
+    const target = join(imagesB, name);
+    await makeImage(join(imagesA, name), 64 * MiB, [[0, 64 * MiB]]);
+    await makeImage(target, 64 * MiB, [[0, 64 * MiB]]);
+    const before = await sha256(target);
+    const first = await interrupted(name, how);
+    assert.ok(first.kept >= 8 * MiB && first.kept < 64 * MiB, `the first attempt got part of the way (${first.kept})`);
+    assert.equal(await sha256(target), before, 'the image is untouched until the commit');
+    // The retry: a new ticket and peer path, the same operation and ranges.
+    const retry = await inPlace(name, [{ offset: 0, length: 64 * MiB }], { operationId: first.request.operationId });
+    const events = await startPull(retry.request).ended;
+    const kept = events[0]?.bytesDone ?? 0;
+    assert.ok(kept >= first.kept, `the retry's first message counts what the journal kept (${kept} >= ${first.kept})`);
+    assert.equal(events.at(-1)?.bytesTransferred, 64 * MiB - kept, 'only the missing bytes are fetched');
+    assert.ok(events.at(-1)?.done);
+    await run('cmp', [join(imagesA, name), target]);
+    assert.ok(await gone(journalPathFor(target)), 'no journal is left');
+  });
+}
 
 test('an agent killed when the apply begins rolls the sync forward at its next start', async () => {
   const name = 'kill.raw';

@@ -189,6 +189,10 @@ export function pullFile(
         registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
         onStaging?.(event.stagingId, event.stagingPath);
       }
+      // An in-place pull retried after a dropped connection continues the journal its first attempt left on the destination.
+      if (last === undefined && event.stagingId === '' && event.phase === 'transfer' && event.bytesDone > 0) {
+        reporter.info(`  ${file.label}: resuming the sync journal on ${dst.host}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} already there`);
+      }
       if (event.phase === 'apply' && last?.phase !== 'apply') reporter.info(`  ${file.label}: journal complete on ${dst.host}, applying it in place`);
       last = event;
       arm();

@@ -178,8 +178,9 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
       if (work.length > 0) {
         if (opening === undefined) throw new Error('internal: no agent-to-agent path was opened for the transfer');
         // After a dropped connection or a restarted agent (here or in PLAN) the ticket and the path are opened again;
-        // pairs already verified are not pulled again, and an in-place pull cut short (its journal discarded, the image
-        // untouched) is pulled again with the ranges PLAN found.
+        // pairs already verified are not pulled again, and an in-place pull cut short (the image untouched) is sent again
+        // with the ranges PLAN found: the destination agent continues the journal it kept for this operation and fetches
+        // only what it lacks (agent/transfer/parked-pulls.ts), or starts over if it restarted in between.
         await op.reconnecting('TRANSFER', async () => {
           const remaining = work.filter((p) => !results.some((r) => r.pair === p));
           let path: { ticket: string; remotePeer: string; close(): Promise<void> };
