@@ -173,7 +173,8 @@ test("a sync whose destination SSH connection is cut mid-TRANSFER continues the 
   assert.ok(out.events.some((e) => e.type === 'info' && /vdb: resuming the sync journal on hostb/.test(String(e.message))), `the journal is continued: ${said(out)}`);
   const sent = Number(out.result?.bytesOnWire);
   // 400 MiB changed, about 150 MiB of it in the journal when the cut came: sent again, that would be about 1.4x.
-  assert.ok(sent >= 400 * MiB && sent < 460 * MiB, `bytes on the wire ${sent} are about the changed bytes once`);
+  // (An interrupted attempt counts what it had reported: up to one progress interval short, as for a clone.)
+  assert.ok(sent >= 360 * MiB && sent < 460 * MiB, `bytes on the wire ${sent} are about the changed bytes once`);
   await assertSameDisks('rc2');
   assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')), [], 'no journal or staging file left');
 });
