@@ -253,7 +253,12 @@ test('a sync without keep_points removes the points; one of a GUEST layer with k
   const name = 'nokeep.raw';
   await twin(name, 4 * MiB);
   await pull(name, await change(name, [[0, 64 * KiB]]), { keepPoints: 2 });
-  assert.equal((await points(name)).length, 1);
+  await pull(name, await change(name, [[2 * MiB, 64 * KiB]]), { keepPoints: 2 });
+  const two = await points(name);
+  assert.equal(two.length, 2);
+  const removed = await unaryCall(b.transfer, b.transfer.removeRestorePoints, { targetPath: join(imagesB, name), keep: 1 }, T);
+  assert.deepEqual(removed.removed, [two[1]?.id], 'RemoveRestorePoints drops the oldest beyond keep');
+  assert.deepEqual((await points(name)).map((p) => p.id), [two[0]?.id]);
   await pull(name, await change(name, [[MiB, 64 * KiB]]), {});
   assert.deepEqual(await points(name), [], 'a change without an undo record breaks the chain: the points are removed');
   const details = await rejectsWithStatus(pull(name, [{ offset: 0, length: 64 * KiB }], { keepPoints: 2, layer: 'EXTENT_LAYER_GUEST', format: 'raw' }), 'INVALID_ARGUMENT');
