@@ -11,6 +11,7 @@ import { gcCommand } from './commands/gc.js';
 import { hostsCommand } from './commands/hosts-check.js';
 import { lsCommand } from './commands/ls.js';
 import { opsCommand } from './commands/ops.js';
+import { pointsCommand, restoreCommand } from './commands/points.js';
 import { syncCommand } from './commands/sync.js';
 import { EXIT_USAGE } from './cli/exit-codes.js';
 
@@ -46,7 +47,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), opsCommand(run), auditCommand(run), gcCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), opsCommand(run), auditCommand(run), gcCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

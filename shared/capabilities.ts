@@ -40,6 +40,12 @@ export const AGENT_CAPABILITIES = [
    * operations left, with their operation id and age (kvmctl hosts check, gc).
    */
   'transfer.leftovers',
+  /**
+   * PullImage keep_points (FILE-layer in-place pulls keep undo records as
+   * restore points), ListRestorePoints (read-only), RestorePoint and
+   * RemoveRestorePoints (admin).
+   */
+  'transfer.restore-points',
 ] as const;
 
 /** One capability name. */

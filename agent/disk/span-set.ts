@@ -54,6 +54,11 @@ export class SpanSet {
     this.ends.splice(i, j - i, stop);
   }
 
+  /** The intervals held, in offset order. */
+  list(): { offset: number; length: number }[] {
+    return this.starts.map((start, i) => ({ offset: start, length: (this.ends[i] as number) - start }));
+  }
+
   /** True when any byte of [offset, offset + length) is in the set. */
   overlaps(offset: number, length: number): boolean {
     if (length <= 0) return false;

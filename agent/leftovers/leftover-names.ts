@@ -7,6 +7,8 @@
  * record it in an attribute, operation-xattr.ts).
  */
 
+import { parseRestorePointName } from '../transfer/restore-point-files.js';
+
 /** The kinds of leftovers, as the wire names them without the prefix. */
 export type LeftoverKind = 'staging' | 'journal' | 'peer-socket' | 'scratch' | 'backup-socket' | 'lock';
 
@@ -38,6 +40,8 @@ export type LeftoverPlace = 'image-dir' | 'forward-dir' | 'scratch-dir' | 'live-
  */
 export function parseLeftoverName(name: string, place: LeftoverPlace): ParsedLeftoverName | undefined {
   if (place === 'image-dir') {
+    // Restore points are kept data and a pending undo is settled with its journal: neither is ever a leftover.
+    if (parseRestorePointName(name) !== undefined) return undefined;
     const s = STAGING.exec(name);
     if (s) return { kind: 'staging', operationId: '', image: s[1] as string, stagingId: s[2] as string };
     const j = JOURNAL.exec(name);

@@ -19,6 +19,7 @@ export const READ_ONLY_METHODS: ReadonlySet<string> = new Set([
   '/kvmclone.agent.v1.DiskService/HashBlocks',
   '/kvmclone.agent.v1.DiskService/DigestImage',
   '/kvmclone.agent.v1.TransferService/ListLeftovers',
+  '/kvmclone.agent.v1.TransferService/ListRestorePoints',
 ]);
 
 /** The role a socket grants. */

@@ -23,6 +23,7 @@ import { removePeerSocket } from '../server/forward-dir.js';
 import type { RunningOperations } from '../leftovers/running-operations.js';
 import { listLeftoversCall, removeLeftoversCall } from '../leftovers/leftover-calls.js';
 import type { LeftoverScope } from '../leftovers/scan-leftovers.js';
+import { listRestorePoints, removeRestorePoints, restorePoint } from '../transfer/restore-points.js';
 
 /** What TransferService needs. */
 export interface TransferServiceDeps {
@@ -75,6 +76,14 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
   return {
     ListLeftovers: unary('ListLeftovers', rpc, async (_req, ctx) => listLeftoversCall(leftoverScope(ctx.log))),
     RemoveLeftovers: unary('RemoveLeftovers', rpc, async (req, ctx) => removeLeftoversCall(leftoverScope(ctx.log), req)),
+    ListRestorePoints: unary('ListRestorePoints', rpc, async (req) => listRestorePoints(req, roots)),
+    RemoveRestorePoints: unary('RemoveRestorePoints', rpc, async (req, ctx) => removeRestorePoints(req, roots, ctx.log)),
+    RestorePoint: serverStream('RestorePoint', rpc, async (req, send, ctx) => {
+      checkId(req.operationId, 'operation_id');
+      const log = ctx.log.child({ operationId: req.operationId });
+      log.info({ target: req.targetPath, point: req.pointId, destVm: req.destVm }, 'restore started');
+      await restorePoint(req, { roots, runtimeDir: deps.runtimeDir, log, libvirt }, send, ctx.signal);
+    }),
     OpenTicket: serverStream('OpenTicket', rpc, async (req, send, ctx) => {
       const operationId = checkId(req.operationId, 'operation_id');
       if (req.paths.length === 0 || req.paths.length > MAX_TICKET_PATHS) throw invalidArgument(`paths: 1 to ${MAX_TICKET_PATHS} paths are required`);

@@ -32,7 +32,10 @@
  *       24  ino       u64 st_ino of the image: the journal applies to that inode only
  *       32  size      u64 the image's size after the apply (the source's file size;
  *                         its virtual size for the guest layer)
- *       40  reserved  u64 0
+ *       40  id        u64 0, or the id of the restore point that goes with this journal
+ *                         (restore-point-files.ts): a sync journal with keep_points, and the
+ *                         undo record kept for it, carry the same id. Older agents read it as
+ *                         reserved and ignore it.
  *       48  check     16  blake3-128 of bytes 0..48
  *     records, in the order they are applied, each a 24-byte head
  *        0  kind      u32 1 = data, 2 = zero
@@ -40,7 +43,12 @@
  *        8  offset    u64 byte offset in the image
  *       16  length    u64 bytes covered (> 0; data records at most MAX_DATA_RECORD_BYTES)
  *       data records then carry hash (16, blake3-128 of the bytes) and the bytes;
- *       zero records nothing (the span reads as zeros: punched, or zeros written)
+ *       zero records nothing (the span reads as zeros: punched, or zeros written);
+ *       kind 4 = note: offset 0, length at most MAX_NOTE_BYTES, then that many bytes
+ *       of UTF-8 JSON that the apply skips — a restore point's description (its
+ *       digest, time, label) inside the undo record itself, so that renaming the
+ *       point into the journal slot (a restore) needs no second file. An older agent
+ *       finds a note unknown and discards such a journal as corrupt, image untouched.
  *     commit trailer, 48 bytes, the last bytes of the file
  *        0  kind      u32 3
  *        4  reserved  u32 0
@@ -69,6 +77,9 @@ const TRAILER_MAGIC = Buffer.from('KVMCEND\0', 'latin1');
 const KIND_DATA = 1;
 const KIND_ZERO = 2;
 const KIND_COMMIT = 3;
+const KIND_NOTE = 4;
+/** Largest note record (a restore point's description is a few hundred bytes). */
+export const MAX_NOTE_BYTES = 64 * 1024;
 
 /**
  * How a journal's records reach its image: written into the file as stored,
@@ -92,12 +103,16 @@ export interface JournalHeader {
   readonly size: number;
   /** Absent means 'file' (decodeHeader leaves it out then, as every older journal reads). */
   readonly layer?: JournalLayer;
+  /** The restore point that goes with this journal (offset 40); absent or 0n: none. */
+  readonly id?: bigint;
 }
 
 /** One record: bytes to write, or a span to make read as zeros. */
 export type JournalRecord =
   | { readonly kind: 'data'; readonly offset: number; readonly length: number; readonly hash: Buffer; readonly data: Buffer }
-  | { readonly kind: 'zero'; readonly offset: number; readonly length: number };
+  | { readonly kind: 'zero'; readonly offset: number; readonly length: number }
+  /** Not applied: text for whoever reads the journal (a restore point's description). */
+  | { readonly kind: 'note'; readonly offset: 0; readonly length: number; readonly data: Buffer };
 
 /** What the commit trailer vouches for. */
 export interface JournalTrailer {
@@ -129,6 +144,7 @@ export function encodeHeader(header: JournalHeader): Buffer {
   buf.writeBigUInt64LE(header.dev, 16);
   buf.writeBigUInt64LE(header.ino, 24);
   buf.writeBigUInt64LE(BigInt(header.size), 32);
+  buf.writeBigUInt64LE(header.id ?? 0n, 40);
   chunkHash(buf.subarray(0, 48)).copy(buf, 48);
   return buf;
 }
@@ -144,15 +160,16 @@ export function decodeHeader(buf: Buffer): JournalHeader {
   const layer = layerOfCode(code);
   if (layer === undefined) throw new JournalFormatError(`apply layer code ${code} is not one this agent knows (0 file, 1 guest raw, 2 guest qcow2)`);
   if ((layer === 'file') !== (version === JOURNAL_VERSION)) throw new JournalFormatError(`apply layer ${layer} does not go with journal version ${version}`);
-  const header = { dev: buf.readBigUInt64LE(16), ino: buf.readBigUInt64LE(24), size: safeU64(buf, 32, 'size') };
+  const id = buf.readBigUInt64LE(40);
+  const header = { dev: buf.readBigUInt64LE(16), ino: buf.readBigUInt64LE(24), size: safeU64(buf, 32, 'size'), ...(id !== 0n && { id }) };
   return layer === 'file' ? header : { ...header, layer };
 }
 
-/** The bytes of one record (head, and for data the hash; the data itself follows them). */
+/** The bytes of one record (head, and for data the hash; the data, or a note's text, follows them). */
 export function encodeRecordHead(record: JournalRecord): Buffer {
   const data = record.kind === 'data';
   const buf = Buffer.alloc(RECORD_HEAD_BYTES + (data ? HASH_BYTES : 0));
-  buf.writeUInt32LE(data ? KIND_DATA : KIND_ZERO, 0);
+  buf.writeUInt32LE(data ? KIND_DATA : record.kind === 'zero' ? KIND_ZERO : KIND_NOTE, 0);
   buf.writeBigUInt64LE(BigInt(record.offset), 8);
   buf.writeBigUInt64LE(BigInt(record.length), 16);
   if (data) record.hash.copy(buf, RECORD_HEAD_BYTES);
@@ -198,12 +215,16 @@ export class RecordChecksum {
  * a known kind, a positive length, the span inside the image, and a data
  * length a reader may allocate.
  */
-export function decodeRecordHead(buf: Buffer, imageSize: number): { kind: 'data' | 'zero'; offset: number; length: number } {
+export function decodeRecordHead(buf: Buffer, imageSize: number): { kind: 'data' | 'zero' | 'note'; offset: number; length: number } {
   const code = buf.readUInt32LE(0);
-  if ((code !== KIND_DATA && code !== KIND_ZERO) || buf.readUInt32LE(4) !== 0) throw new JournalFormatError(`record kind ${code} is not data or zero`);
-  const kind = code === KIND_DATA ? 'data' : 'zero';
+  if ((code !== KIND_DATA && code !== KIND_ZERO && code !== KIND_NOTE) || buf.readUInt32LE(4) !== 0) throw new JournalFormatError(`record kind ${code} is not data, zero or note`);
   const offset = safeU64(buf, 8, 'record offset');
   const length = safeU64(buf, 16, 'record length');
+  if (code === KIND_NOTE) {
+    if (offset !== 0 || length === 0 || length > MAX_NOTE_BYTES) throw new JournalFormatError(`note record at ${offset} of ${length} bytes: a note is at offset 0 and 1 to ${MAX_NOTE_BYTES} bytes`);
+    return { kind: 'note', offset, length };
+  }
+  const kind = code === KIND_DATA ? 'data' : 'zero';
   if (length === 0 || offset + length > imageSize) throw new JournalFormatError(`record ${offset}+${length} lies outside the ${imageSize}-byte image`);
   if (kind === 'data' && length > MAX_DATA_RECORD_BYTES) throw new JournalFormatError(`data record of ${length} bytes exceeds ${MAX_DATA_RECORD_BYTES}`);
   return { kind, offset, length };

@@ -28,7 +28,15 @@ export type ReadAt = (position: number, length: number) => Promise<Buffer>;
 
 /** What a journal on disk amounts to. Only a committed one is ever applied. */
 export type JournalCheck =
-  | { readonly state: 'committed'; readonly header: JournalHeader; readonly records: number; readonly dataBytes: number; readonly zeroBytes: number }
+  | {
+      readonly state: 'committed';
+      readonly header: JournalHeader;
+      readonly records: number;
+      readonly dataBytes: number;
+      readonly zeroBytes: number;
+      /** The text of its first note record (a restore point's description), when it has one. */
+      readonly note?: Buffer;
+    }
   /** No valid commit trailer: the pull stopped (or crashed) before committing. */
   | { readonly state: 'incomplete'; readonly reason: string }
   /** A trailer, but the content does not check out: damaged after the commit. */
@@ -72,6 +80,7 @@ interface WalkTotals {
   records: number;
   dataBytes: number;
   zeroBytes: number;
+  note?: Buffer;
 }
 
 /** Walks the records region [HEADER_BYTES, end) in order, feeding `checksum` every byte when given. */
@@ -91,6 +100,11 @@ async function walkRecords(
     if (kind === 'zero') {
       totals.zeroBytes += length;
       await visit({ kind, offset, length });
+    } else if (kind === 'note') {
+      const data = await reader.take(length);
+      checksum?.update(data);
+      totals.note ??= Buffer.from(data);
+      await visit({ kind, offset: 0, length, data });
     } else {
       const hash = await reader.take(HASH_BYTES);
       const data = await reader.take(length);

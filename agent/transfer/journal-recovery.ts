@@ -26,11 +26,13 @@ import { fileApplyTarget, guestApplyTarget, type ApplyTarget } from './apply-tar
 import type { JournalHeader } from './journal-format.js';
 import { imageNameOfJournal, journalPathFor, openJournalLocked, openJournalLockedIn, syncDirectory } from './journal-file.js';
 import { checkJournal, forEachRecord, type ReadAt } from './journal-reader.js';
+import { discardStaleUndo, pointsBeforeApply, prunePoints } from './restore-point-chain.js';
+import { decodePointNote, parseRestorePointName } from './restore-point-files.js';
 
 /** What became of a journal: applied and removed, removed unapplied, or there was none. */
 export type JournalOutcome =
   | { readonly outcome: 'none' }
-  | { readonly outcome: 'replayed'; readonly header: JournalHeader; readonly records: number }
+  | { readonly outcome: 'replayed'; readonly header: JournalHeader; readonly records: number; readonly note?: Buffer }
   /** Incomplete or corrupt: removed, image untouched. */
   | { readonly outcome: 'discarded'; readonly reason: string }
   /** Committed, but for another inode (or the image is gone): removed, image untouched. */
@@ -50,6 +52,8 @@ export interface SettleOptions {
   readonly roots?: ImageRoots;
   /** The directory of the journal and its image, already held open beneath the roots (an in-place pull's). */
   readonly dir?: ConfinedDir;
+  /** Where what happens to the image's restore points is said (restore-point-chain.ts). */
+  readonly log?: Logger;
 }
 
 /** The apply target a journal's header asks for. */
@@ -121,12 +125,14 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
       await removeJournal(path, options.dir);
       return { outcome: 'foreign', reason: `it was written for inode ${check.header.ino} but ${image} is inode ${ist.ino}${ist.isFile() ? '' : ' and not a regular file'}` };
     }
+    // The restore points stay a chain: the pending undo of this journal becomes a point, or the points go (restore-point-chain.ts).
+    await pointsBeforeApply({ image, dir: options.dir, log: options.log }, check, ist.ino);
     const apply = applyTargetFor(check.header, target, image, options);
     try {
       await apply.resize(check.header.size);
       await forEachRecord(read, size, async (record) => {
         if (record.kind === 'data') await apply.write(record.offset, record.data);
-        else await apply.zero(record.offset, record.length);
+        else if (record.kind === 'zero') await apply.zero(record.offset, record.length);
       });
       await apply.flush();
     } catch (err) {
@@ -138,7 +144,11 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
     await target.close();
   }
   await removeJournal(path, options.dir);
-  return { outcome: 'replayed', header: check.header, records: check.records };
+  // A restore (a point applied as a journal) leaves fewer points than before: only a sync's apply prunes.
+  if (decodePointNote(check.note) === undefined) {
+    await prunePoints({ image, dir: options.dir, log: options.log }).catch((err: unknown) => options.log?.warn({ image, err }, 'older restore points could not be removed; the next sync tries again'));
+  }
+  return { outcome: 'replayed', header: check.header, records: check.records, ...(check.note !== undefined && { note: check.note }) };
 }
 
 /**
@@ -163,6 +173,8 @@ export async function recoverJournal(image: string, log: Logger, options: Settle
     }
   }
   const path = journalPathFor(image);
+  options = { ...options, log: options.log ?? log };
+  const place = { image, dir: options.dir, log: options.log };
   let fh: FileHandle | undefined;
   try {
     fh = options.dir === undefined ? await openJournalLocked(path, image) : await openJournalLockedIn(options.dir, basename(path), image);
@@ -172,9 +184,14 @@ export async function recoverJournal(image: string, log: Logger, options: Settle
     log.warn({ image, journal: path }, 'a symlink stood where a sync journal belongs: removed it');
     return { outcome: 'discarded', reason: 'it was a symlink' };
   }
-  if (fh === undefined) return { outcome: 'none' };
+  if (fh === undefined) {
+    // No journal: a pending undo beside the image is of a pull that never committed.
+    await discardStaleUndo(place);
+    return { outcome: 'none' };
+  }
   try {
     const result = await settleJournal(fh, path, image, options);
+    if (result.outcome !== 'replayed') await discardStaleUndo(place);
     if (result.outcome === 'replayed') log.info({ image, journal: path, records: result.records, size: result.header.size, layer: result.header.layer ?? 'file' }, 'sync journal rolled forward into the image');
     else if (result.outcome === 'discarded') log.warn({ image, journal: path, reason: result.reason }, 'sync journal incomplete or damaged: discarded; image untouched');
     else if (result.outcome === 'foreign') log.warn({ image, journal: path, reason: result.reason }, 'sync journal does not belong to this image: discarded; image untouched');
@@ -212,9 +229,13 @@ export async function recoverAllJournals(roots: ImageRoots, log: Logger, options
         log.warn({ dir, err }, 'cannot list a directory for sync journals');
         continue;
       }
+      // Images with a journal, or with a pending undo record (its pull never committed: discarded).
+      const images = new Set<string>();
       for (const name of names) {
-        const image = imageNameOfJournal(name);
-        if (image === undefined) continue;
+        const image = imageNameOfJournal(name) ?? (parseRestorePointName(name)?.kind === 'undo' ? parseRestorePointName(name)?.image : undefined);
+        if (image !== undefined) images.add(image);
+      }
+      for (const image of images) {
         try {
           counts[(await recoverJournal(join(dir, image), log, { ...options, roots })).outcome] += 1;
         } catch (err) {

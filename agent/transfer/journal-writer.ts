@@ -14,7 +14,8 @@ import { unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { ConfinedDir } from '../paths/confined-dir.js';
 import { chunkHash } from '../../shared/block-hash.js';
-import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
+import { SpanSet } from '../disk/span-set.js';
+import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, MAX_NOTE_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
 import { createJournalLocked, createJournalLockedIn, syncDirectory } from './journal-file.js';
 import { currentOperationId } from '../leftovers/call-operation.js';
 import { recordOperation } from '../leftovers/operation-xattr.js';
@@ -51,6 +52,8 @@ async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): 
 export class JournalWriter {
   private readonly checksum = new RecordChecksum();
   private readonly pending: Promise<void>[] = [];
+  /** Image spans the data and zero records cover. */
+  private readonly written = new SpanSet();
   private position = HEADER_BYTES;
   private records = 0;
   private state: 'open' | 'committed' | 'closed' = 'open';
@@ -101,11 +104,24 @@ export class JournalWriter {
       const partHash = part === data ? hash : chunkHash(part);
       await this.append([encodeRecordHead({ kind: 'data', offset: offset + at, length: part.length, hash: partHash, data: part }), part]);
     }
+    this.written.add(offset, data.length);
   }
 
   /** Appends a zero record: the span must read as zeros after the apply. */
   async addZero(offset: number, length: number): Promise<void> {
     await this.append([encodeRecordHead({ kind: 'zero', offset, length })]);
+    this.written.add(offset, length);
+  }
+
+  /** Appends a note record (text the apply skips: a restore point's description). */
+  async addNote(text: Buffer): Promise<void> {
+    if (text.length === 0 || text.length > MAX_NOTE_BYTES) throw new Error(`journal ${this.path}: a note is 1 to ${MAX_NOTE_BYTES} bytes, not ${text.length}`);
+    await this.append([encodeRecordHead({ kind: 'note', offset: 0, length: text.length, data: text }), text]);
+  }
+
+  /** The image spans the records so far write (merged, in offset order): what an undo record must save first. */
+  writtenSpans(): { offset: number; length: number }[] {
+    return this.written.list();
   }
 
   private async append(buffers: Buffer[]): Promise<void> {

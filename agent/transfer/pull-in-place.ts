@@ -63,6 +63,8 @@ import { isSendableOperationId } from '../../shared/operation-metadata.js';
 import type { GuestFormat } from '../guest/guest-client.js';
 import { digestGuestImage, guestFormatOf } from '../guest/guest-disk-calls.js';
 import { digestImageRanges } from '../guest/guest-ranges-digest.js';
+import { checkKeepPoints, keepUndo, recordPointTip } from './pull-point.js';
+import { listPointFiles, nextPointId } from './restore-point-files.js';
 
 /**
  * Holds the source to exactly the requested ranges: every message must lie
@@ -130,6 +132,8 @@ export interface InPlaceTransfer {
   readonly coverage: RangeCoverage;
   /** A qcow2's first bytes, held back until the end (in-place-header.ts). */
   readonly window: HeaderWindow | undefined;
+  /** With keep_points: the id of the restore point this pull keeps (in the journal's header from the start). */
+  readonly pointId: bigint | undefined;
 }
 
 /** Releases a transfer that will not be committed: journal discarded, descriptors closed; the image was never touched. */
@@ -159,8 +163,8 @@ function parkable(err: unknown, signal: AbortSignal, writing: boolean): boolean 
   return err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'CANCELLED');
 }
 
-/** FAILED_PRECONDITION unless `req.dest_vm` (when named) is shut off. */
-export async function requireDestShutOff(req: PullImageRequest__Output, deps: PullInPlaceDeps, signal: AbortSignal, when: string): Promise<void> {
+/** FAILED_PRECONDITION unless `req.dest_vm` (when named) is shut off (in-place pulls, and restores: restore-points.ts). */
+export async function requireDestShutOff(req: Pick<PullImageRequest__Output, 'destVm' | 'targetPath'>, deps: Pick<PullInPlaceDeps, 'libvirt'>, signal: AbortSignal, when: string): Promise<void> {
   const vm = req.destVm ?? '';
   if (vm === '') return;
   if (deps.libvirt === undefined) throw failedPrecondition(`dest_vm: this agent cannot check the state of domain '${vm}' here; the sync was not applied`);
@@ -197,6 +201,7 @@ export async function pullInPlace(
   if (req.stagingId !== '') throw invalidArgument('staging_id: an in-place pull writes into the existing image; staging_id must be empty');
   if (req.digestRanges && guest === undefined) throw invalidArgument('digest_ranges: only a GUEST-layer in-place pull digests by ranges');
   if (req.destVm) checkVmName(req.destVm, 'dest_vm');
+  const keep = checkKeepPoints(req, guest !== undefined);
   await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
   let t: InPlaceTransfer | undefined;
@@ -226,7 +231,7 @@ export async function pullInPlace(
       // The same operation's pull, cut short by a dropped connection, continues from its journal when nothing changed since.
       const current = await fresh.stat({ bigint: true });
       const resumed = await deps.parked?.take(target, req.operationId);
-      if (resumed !== undefined && resumed.image.ino === current.ino && resumed.image.dev === current.dev && resumed.size === size && resumed.layer === layer && sameSpans(resumed.ranges, ranges)) {
+      if (resumed !== undefined && resumed.image.ino === current.ino && resumed.image.dev === current.dev && resumed.size === size && resumed.layer === layer && sameSpans(resumed.ranges, ranges) && (resumed.pointId !== undefined) === keep > 0) {
         t = resumed;
       } else {
         if (resumed !== undefined) await dropTransfer(resumed);
@@ -239,7 +244,9 @@ export async function pullInPlace(
           // A qcow2's first bytes (its header) go into the journal last, checked and kept on this host's chain.
           const window = fileFormat === 'qcow2' ? new HeaderWindow() : undefined;
           const image = await fresh.stat({ bigint: true });
-          t = { journal, held: fresh, dir, target, image, size, layer, ranges, total: ranges.reduce((sum, r) => sum + r.length, 0), coverage: new RangeCoverage(ranges), window };
+          // Recovery above settled the points beside the image: the new one is newer than all of them.
+          const pointId = keep > 0 ? nextPointId(await listPointFiles(target)) : undefined;
+          t = { journal, held: fresh, dir, target, image, size, layer, ranges, total: ranges.reduce((sum, r) => sum + r.length, 0), coverage: new RangeCoverage(ranges), window, pointId };
           fresh = undefined;
         } catch (err) {
           dir.close();
@@ -254,7 +261,7 @@ export async function pullInPlace(
     source.close();
     throw err;
   }
-  const { journal, held, dir, target, size, ranges, total, coverage, window } = t;
+  const { journal, held, dir, target, size, ranges, total, coverage, window, pointId } = t;
   const log = deps.log.child({ target, journal: journal.path });
   let transferred = 0;
   let header: HeaderPlan | undefined;
@@ -262,7 +269,7 @@ export async function pullInPlace(
     let writing = false;
     try {
       if (coverage.covered === 0) {
-        await journal.begin({ dev: t.image.dev, ino: t.image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }) });
+        await journal.begin({ dev: t.image.dev, ino: t.image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }), ...(pointId !== undefined && { id: pointId }) });
       } else {
         log.info({ bytesKept: coverage.covered, bytesTotal: total }, 'in-place pull resumed from its journal: only the missing ranges are fetched');
       }
@@ -307,6 +314,11 @@ export async function pullInPlace(
       }
       // The last moment the journal can still be dropped: once committed, it is applied whatever happens.
       await requireDestShutOff(req, deps, signal, 'after the transfer, before the apply');
+      // The undo record is sealed before the journal commits: a committed journal with an id always has it.
+      if (pointId !== undefined) {
+        const saved = await keepUndo({ held, dir, target, image: t.image, size, journal, pointId, keep, req, deps, log }, signal);
+        log.info({ point: String(pointId), ...saved }, 'undo record sealed');
+      }
       await journal.commit();
       log.info({ size, ranges: ranges.length, bytesTransferred: transferred }, 'sync journal committed');
     } catch (err) {
@@ -334,7 +346,7 @@ export async function pullInPlace(
     deps.hashMemory.forget(target);
     let newSize = Number(before.size);
     try {
-      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, dir });
+      const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, dir, log });
       if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced or linked during the pull (${result.reason}); the sync was not applied`);
       if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
@@ -357,7 +369,8 @@ export async function pullInPlace(
             : await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
           : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header?.sourceForm);
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
-    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true });
+    if (pointId !== undefined) await recordPointTip(dir, target, pointId, { digest: header?.sourceForm === undefined ? digest : await digestFile(held, (await held.stat()).size, signal), identity: identityOf(await held.stat({ bigint: true })) }, log);
+    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true, ...(pointId !== undefined && { pointId: String(pointId) }) });
   } finally {
     if (!parked) {
       await held.close();

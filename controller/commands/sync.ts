@@ -1,9 +1,10 @@
 /**
- * `kvmctl sync VM --from HOST --to HOST [--name DEST_VM] [--dry-run]`: bring
- * an existing copy up to date with its shut-off source, moving only changed
- * blocks. See operations/sync/run-sync.ts.
+ * `kvmctl sync VM --from HOST --to HOST [--name DEST_VM] [--dry-run] [--keep N]`:
+ * bring an existing copy up to date with its shut-off source, moving only
+ * changed blocks; with --keep the destination keeps restore points of the
+ * copy (kvmctl points / kvmctl restore). See operations/sync/run-sync.ts.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { checkVmName } from '../../shared/validation.js';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { confirm } from '../cli/confirm.js';
@@ -16,6 +17,13 @@ interface SyncFlags extends LiveFlags {
   to: string;
   name?: string;
   dryRun?: boolean;
+  keep?: number;
+}
+
+/** --keep N: 0 to 64 restore points (the agent's limit). */
+function parseKeep(value: string): number {
+  if (!/^[0-9]{1,2}$/.test(value) || Number(value) > 64) throw new InvalidArgumentError('--keep takes a number of restore points from 0 to 64');
+  return Number(value);
 }
 
 /** The sync command. */
@@ -27,6 +35,7 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
     .requiredOption('--to <host>', 'host the copy is on')
     .option('--name <dest-vm>', 'name of the copy (default: the same name)')
     .option('--dry-run', 'report how many blocks and bytes differ, change nothing')
+    .option('--keep <n>', 'keep a restore point of the copy as it was before this sync, and the newest N (0-64; offline syncs); without it the copy\'s points are dropped', parseKeep)
     .action((vm: string, flags: SyncFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags>();
       run(
@@ -34,7 +43,7 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
           parseHostSpec(flags.from);
           parseHostSpec(flags.to);
           return runSync(
-            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true, live: liveOptionsOf(flags) },
+            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true, live: liveOptionsOf(flags), ...(flags.keep !== undefined && { keep: flags.keep }) },
             {
               engine: ctx.engine,
               options: ctx.options,

@@ -18,6 +18,8 @@ import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockReq
 import type { Leftover as _kvmclone_agent_v1_Leftover, Leftover__Output as _kvmclone_agent_v1_Leftover__Output } from './kvmclone/agent/v1/Leftover.js';
 import type { ListLeftoversRequest as _kvmclone_agent_v1_ListLeftoversRequest, ListLeftoversRequest__Output as _kvmclone_agent_v1_ListLeftoversRequest__Output } from './kvmclone/agent/v1/ListLeftoversRequest.js';
 import type { ListLeftoversResponse as _kvmclone_agent_v1_ListLeftoversResponse, ListLeftoversResponse__Output as _kvmclone_agent_v1_ListLeftoversResponse__Output } from './kvmclone/agent/v1/ListLeftoversResponse.js';
+import type { ListRestorePointsRequest as _kvmclone_agent_v1_ListRestorePointsRequest, ListRestorePointsRequest__Output as _kvmclone_agent_v1_ListRestorePointsRequest__Output } from './kvmclone/agent/v1/ListRestorePointsRequest.js';
+import type { ListRestorePointsResponse as _kvmclone_agent_v1_ListRestorePointsResponse, ListRestorePointsResponse__Output as _kvmclone_agent_v1_ListRestorePointsResponse__Output } from './kvmclone/agent/v1/ListRestorePointsResponse.js';
 import type { LiveDisk as _kvmclone_agent_v1_LiveDisk, LiveDisk__Output as _kvmclone_agent_v1_LiveDisk__Output } from './kvmclone/agent/v1/LiveDisk.js';
 import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from './kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from './kvmclone/agent/v1/LockEvent.js';
@@ -39,6 +41,11 @@ import type { RemoveLeftoversRequest as _kvmclone_agent_v1_RemoveLeftoversReques
 import type { RemoveLeftoversResponse as _kvmclone_agent_v1_RemoveLeftoversResponse, RemoveLeftoversResponse__Output as _kvmclone_agent_v1_RemoveLeftoversResponse__Output } from './kvmclone/agent/v1/RemoveLeftoversResponse.js';
 import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from './kvmclone/agent/v1/RemovePeerSocketRequest.js';
 import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from './kvmclone/agent/v1/RemovePeerSocketResponse.js';
+import type { RemoveRestorePointsRequest as _kvmclone_agent_v1_RemoveRestorePointsRequest, RemoveRestorePointsRequest__Output as _kvmclone_agent_v1_RemoveRestorePointsRequest__Output } from './kvmclone/agent/v1/RemoveRestorePointsRequest.js';
+import type { RemoveRestorePointsResponse as _kvmclone_agent_v1_RemoveRestorePointsResponse, RemoveRestorePointsResponse__Output as _kvmclone_agent_v1_RemoveRestorePointsResponse__Output } from './kvmclone/agent/v1/RemoveRestorePointsResponse.js';
+import type { RestorePointInfo as _kvmclone_agent_v1_RestorePointInfo, RestorePointInfo__Output as _kvmclone_agent_v1_RestorePointInfo__Output } from './kvmclone/agent/v1/RestorePointInfo.js';
+import type { RestorePointProgress as _kvmclone_agent_v1_RestorePointProgress, RestorePointProgress__Output as _kvmclone_agent_v1_RestorePointProgress__Output } from './kvmclone/agent/v1/RestorePointProgress.js';
+import type { RestorePointRequest as _kvmclone_agent_v1_RestorePointRequest, RestorePointRequest__Output as _kvmclone_agent_v1_RestorePointRequest__Output } from './kvmclone/agent/v1/RestorePointRequest.js';
 import type { StatImageRequest as _kvmclone_agent_v1_StatImageRequest, StatImageRequest__Output as _kvmclone_agent_v1_StatImageRequest__Output } from './kvmclone/agent/v1/StatImageRequest.js';
 import type { StatImageResponse as _kvmclone_agent_v1_StatImageResponse, StatImageResponse__Output as _kvmclone_agent_v1_StatImageResponse__Output } from './kvmclone/agent/v1/StatImageResponse.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from './kvmclone/agent/v1/TicketEvent.js';
@@ -85,6 +92,8 @@ export interface ProtoGrpcType {
         LeftoverKind: EnumTypeDefinition
         ListLeftoversRequest: MessageTypeDefinition<_kvmclone_agent_v1_ListLeftoversRequest, _kvmclone_agent_v1_ListLeftoversRequest__Output>
         ListLeftoversResponse: MessageTypeDefinition<_kvmclone_agent_v1_ListLeftoversResponse, _kvmclone_agent_v1_ListLeftoversResponse__Output>
+        ListRestorePointsRequest: MessageTypeDefinition<_kvmclone_agent_v1_ListRestorePointsRequest, _kvmclone_agent_v1_ListRestorePointsRequest__Output>
+        ListRestorePointsResponse: MessageTypeDefinition<_kvmclone_agent_v1_ListRestorePointsResponse, _kvmclone_agent_v1_ListRestorePointsResponse__Output>
         LiveDisk: MessageTypeDefinition<_kvmclone_agent_v1_LiveDisk, _kvmclone_agent_v1_LiveDisk__Output>
         LiveViewEvent: MessageTypeDefinition<_kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_LiveViewEvent__Output>
         LockEvent: MessageTypeDefinition<_kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_LockEvent__Output>
@@ -108,6 +117,11 @@ export interface ProtoGrpcType {
         RemoveLeftoversResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveLeftoversResponse, _kvmclone_agent_v1_RemoveLeftoversResponse__Output>
         RemovePeerSocketRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketRequest__Output>
         RemovePeerSocketResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
+        RemoveRestorePointsRequest: MessageTypeDefinition<_kvmclone_agent_v1_RemoveRestorePointsRequest, _kvmclone_agent_v1_RemoveRestorePointsRequest__Output>
+        RemoveRestorePointsResponse: MessageTypeDefinition<_kvmclone_agent_v1_RemoveRestorePointsResponse, _kvmclone_agent_v1_RemoveRestorePointsResponse__Output>
+        RestorePointInfo: MessageTypeDefinition<_kvmclone_agent_v1_RestorePointInfo, _kvmclone_agent_v1_RestorePointInfo__Output>
+        RestorePointProgress: MessageTypeDefinition<_kvmclone_agent_v1_RestorePointProgress, _kvmclone_agent_v1_RestorePointProgress__Output>
+        RestorePointRequest: MessageTypeDefinition<_kvmclone_agent_v1_RestorePointRequest, _kvmclone_agent_v1_RestorePointRequest__Output>
         StatImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_StatImageRequest, _kvmclone_agent_v1_StatImageRequest__Output>
         StatImageResponse: MessageTypeDefinition<_kvmclone_agent_v1_StatImageResponse, _kvmclone_agent_v1_StatImageResponse__Output>
         TicketEvent: MessageTypeDefinition<_kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_TicketEvent__Output>

@@ -31,6 +31,7 @@ const EXPECTED_READ_ONLY = new Set([
   '/kvmclone.agent.v1.DiskService/HashBlocks',
   '/kvmclone.agent.v1.DiskService/DigestImage',
   '/kvmclone.agent.v1.TransferService/ListLeftovers',
+  '/kvmclone.agent.v1.TransferService/ListRestorePoints',
   '/grpc.health.v1.Health/Check',
   '/grpc.health.v1.Health/Watch',
   '/grpc.health.v1.Health/List',

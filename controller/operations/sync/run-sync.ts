@@ -21,6 +21,7 @@ import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
 import { refuseByPolicy } from '../clone/preflight.js';
 import { mapBackingChains, requireEqualBases } from './backing-chains.js';
+import { checkInPlaceSpace } from './point-space.js';
 
 /** What the user asked for. */
 export interface SyncRequest {
@@ -31,6 +32,15 @@ export interface SyncRequest {
   dryRun: boolean;
   /** --live: a running source is synced from a point-in-time view (a shut-off one as usual). */
   live?: LiveOptions;
+  /**
+   * --keep N: the destination keeps a restore point of each disk as it was
+   * before this sync, and the newest N (agent/transfer/restore-points.ts).
+   * 0 or absent keeps none — and drops the disks' existing points, whose
+   * chain a change without an undo record breaks.
+   */
+  keep?: number;
+  /** Text kept with the restore points (e.g. a replica's name); default "sync <operation id>". */
+  pointLabel?: string;
 }
 
 /** What the sync needs from the command. */
@@ -79,7 +89,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     // the read-only sockets — except the source of a --live dry run, whose point-in-time view (OpenLiveView, a
     // backup job) is an admin call.
     const access = req.dryRun ? ({ source: req.live ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
-    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS, access);
+    const keep = req.keep ?? 0;
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : [])], access);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
@@ -95,7 +106,10 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     refuseByPolicy(source, req.vm, req.from, 'synced');
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
-    if (running && req.live) return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
+    if (running && req.live) {
+      if (keep > 0) throw failedPrecondition(`--keep: restore points are kept by offline syncs only; ${req.vm} is running, and a live sync writes through the image format, which keeps none yet — sync without --keep, or with ${req.vm} shut off`);
+      return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
+    }
     refuseStandaloneCopies(source, dest, req);
     // Each copy stays on its own chain (the agent keeps its backing reference): its bases must hold the source's bytes.
     const bases = mapBackingChains(source, dest, req);
@@ -161,13 +175,16 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         const disks = pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 }));
         return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
       }
+      const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
       const structural = pairs.filter((p) => p.kind !== 'update');
       if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
         throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
       }
+      // The journals (and with --keep the restore points) need room beside the images before anything moves.
+      const space = await checkInPlaceSpace(dst, pairs.filter((p) => p.kind === 'update' && needsPull(diffs.get(p))).map((p) => ({ targetPath: p.targetPath, diff: diffs.get(p) as BlockDiff })), keep, signal);
+      if (keep > 0) reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
       op.phase = 'run';
 
-      const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
       const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
       op.step('TRANSFER', `${work.length} file(s), ${changedBlocks} changed block(s), agent to agent`);
       const results: { pair: SyncPair; digest: string; bytesTransferred: number; stagingId: string }[] = [];
@@ -215,6 +232,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
             ...(pair.kind === 'update' && { format: pair.format }),
             // the agent re-checks that this VM is still shut off right before it applies an in-place pull
             destVm: req.destVm,
+            ...(pair.kind === 'update' && { keepPoints: keep, pointLabel: req.pointLabel ?? `sync ${id}` }),
           },
           pair,
           op.reporter,

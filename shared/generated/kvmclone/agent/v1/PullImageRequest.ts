@@ -67,6 +67,22 @@ export interface PullImageRequest {
    * skips the check (older controllers).
    */
   'destVm'?: (string);
+  /**
+   * IN_PLACE, FILE layer: keep a restore point of the image as it was before
+   * this pull — an undo record of exactly the bytes the pull overwrites (and
+   * the tail a shrink cuts off), written beside the image, checked and
+   * fdatasynced before the journal commits — and keep the newest
+   * `keep_points` of them (older ones are removed after the apply). 0 keeps
+   * none and removes the image's existing points once the pull commits: an
+   * image changed without an undo record breaks their chain. A GUEST-layer
+   * pull with keep_points > 0 is refused (INVALID_ARGUMENT).
+   */
+  'keepPoints'?: (number);
+  /**
+   * Free text kept with the restore point (e.g. the replica's name); at most
+   * 200 characters.
+   */
+  'pointLabel'?: (string);
 }
 
 export interface PullImageRequest__Output {
@@ -132,4 +148,20 @@ export interface PullImageRequest__Output {
    * skips the check (older controllers).
    */
   'destVm': (string);
+  /**
+   * IN_PLACE, FILE layer: keep a restore point of the image as it was before
+   * this pull — an undo record of exactly the bytes the pull overwrites (and
+   * the tail a shrink cuts off), written beside the image, checked and
+   * fdatasynced before the journal commits — and keep the newest
+   * `keep_points` of them (older ones are removed after the apply). 0 keeps
+   * none and removes the image's existing points once the pull commits: an
+   * image changed without an undo record breaks their chain. A GUEST-layer
+   * pull with keep_points > 0 is refused (INVALID_ARGUMENT).
+   */
+  'keepPoints': (number);
+  /**
+   * Free text kept with the restore point (e.g. the replica's name); at most
+   * 200 characters.
+   */
+  'pointLabel': (string);
 }

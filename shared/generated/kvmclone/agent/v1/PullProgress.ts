@@ -28,6 +28,11 @@ export interface PullProgress {
    * complete journal into the image.
    */
   'phase'?: (string);
+  /**
+   * Set on the last message of an in-place pull with keep_points: the id of
+   * the restore point kept of the image as it was before this pull.
+   */
+  'pointId'?: (string);
 }
 
 export interface PullProgress__Output {
@@ -56,4 +61,9 @@ export interface PullProgress__Output {
    * complete journal into the image.
    */
   'phase': (string);
+  /**
+   * Set on the last message of an in-place pull with keep_points: the id of
+   * the restore point kept of the image as it was before this pull.
+   */
+  'pointId': (string);
 }

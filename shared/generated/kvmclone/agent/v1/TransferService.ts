@@ -6,6 +6,8 @@ import type { DescribeLiveViewRequest as _kvmclone_agent_v1_DescribeLiveViewRequ
 import type { HoldLockRequest as _kvmclone_agent_v1_HoldLockRequest, HoldLockRequest__Output as _kvmclone_agent_v1_HoldLockRequest__Output } from '../../../kvmclone/agent/v1/HoldLockRequest.js';
 import type { ListLeftoversRequest as _kvmclone_agent_v1_ListLeftoversRequest, ListLeftoversRequest__Output as _kvmclone_agent_v1_ListLeftoversRequest__Output } from '../../../kvmclone/agent/v1/ListLeftoversRequest.js';
 import type { ListLeftoversResponse as _kvmclone_agent_v1_ListLeftoversResponse, ListLeftoversResponse__Output as _kvmclone_agent_v1_ListLeftoversResponse__Output } from '../../../kvmclone/agent/v1/ListLeftoversResponse.js';
+import type { ListRestorePointsRequest as _kvmclone_agent_v1_ListRestorePointsRequest, ListRestorePointsRequest__Output as _kvmclone_agent_v1_ListRestorePointsRequest__Output } from '../../../kvmclone/agent/v1/ListRestorePointsRequest.js';
+import type { ListRestorePointsResponse as _kvmclone_agent_v1_ListRestorePointsResponse, ListRestorePointsResponse__Output as _kvmclone_agent_v1_ListRestorePointsResponse__Output } from '../../../kvmclone/agent/v1/ListRestorePointsResponse.js';
 import type { LiveViewEvent as _kvmclone_agent_v1_LiveViewEvent, LiveViewEvent__Output as _kvmclone_agent_v1_LiveViewEvent__Output } from '../../../kvmclone/agent/v1/LiveViewEvent.js';
 import type { LockEvent as _kvmclone_agent_v1_LockEvent, LockEvent__Output as _kvmclone_agent_v1_LockEvent__Output } from '../../../kvmclone/agent/v1/LockEvent.js';
 import type { OpenLiveViewRequest as _kvmclone_agent_v1_OpenLiveViewRequest, OpenLiveViewRequest__Output as _kvmclone_agent_v1_OpenLiveViewRequest__Output } from '../../../kvmclone/agent/v1/OpenLiveViewRequest.js';
@@ -18,6 +20,10 @@ import type { RemoveLeftoversRequest as _kvmclone_agent_v1_RemoveLeftoversReques
 import type { RemoveLeftoversResponse as _kvmclone_agent_v1_RemoveLeftoversResponse, RemoveLeftoversResponse__Output as _kvmclone_agent_v1_RemoveLeftoversResponse__Output } from '../../../kvmclone/agent/v1/RemoveLeftoversResponse.js';
 import type { RemovePeerSocketRequest as _kvmclone_agent_v1_RemovePeerSocketRequest, RemovePeerSocketRequest__Output as _kvmclone_agent_v1_RemovePeerSocketRequest__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketRequest.js';
 import type { RemovePeerSocketResponse as _kvmclone_agent_v1_RemovePeerSocketResponse, RemovePeerSocketResponse__Output as _kvmclone_agent_v1_RemovePeerSocketResponse__Output } from '../../../kvmclone/agent/v1/RemovePeerSocketResponse.js';
+import type { RemoveRestorePointsRequest as _kvmclone_agent_v1_RemoveRestorePointsRequest, RemoveRestorePointsRequest__Output as _kvmclone_agent_v1_RemoveRestorePointsRequest__Output } from '../../../kvmclone/agent/v1/RemoveRestorePointsRequest.js';
+import type { RemoveRestorePointsResponse as _kvmclone_agent_v1_RemoveRestorePointsResponse, RemoveRestorePointsResponse__Output as _kvmclone_agent_v1_RemoveRestorePointsResponse__Output } from '../../../kvmclone/agent/v1/RemoveRestorePointsResponse.js';
+import type { RestorePointProgress as _kvmclone_agent_v1_RestorePointProgress, RestorePointProgress__Output as _kvmclone_agent_v1_RestorePointProgress__Output } from '../../../kvmclone/agent/v1/RestorePointProgress.js';
+import type { RestorePointRequest as _kvmclone_agent_v1_RestorePointRequest, RestorePointRequest__Output as _kvmclone_agent_v1_RestorePointRequest__Output } from '../../../kvmclone/agent/v1/RestorePointRequest.js';
 import type { TicketEvent as _kvmclone_agent_v1_TicketEvent, TicketEvent__Output as _kvmclone_agent_v1_TicketEvent__Output } from '../../../kvmclone/agent/v1/TicketEvent.js';
 
 /**
@@ -78,6 +84,25 @@ export interface TransferServiceClient extends grpc.Client {
   listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
   listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
   listLeftovers(argument: _kvmclone_agent_v1_ListLeftoversRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListLeftoversResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Destination side, read-only. The restore points kept beside an image by
+   * in-place pulls with keep_points, newest first: each rolls the image back
+   * to its state before that pull.
+   */
+  ListRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  ListRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  ListRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  ListRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Destination side, read-only. The restore points kept beside an image by
+   * in-place pulls with keep_points, newest first: each rolls the image back
+   * to its state before that pull.
+   */
+  listRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  listRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  listRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  listRestorePoints(argument: _kvmclone_agent_v1_ListRestorePointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListRestorePointsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Source side, running domain. Starts a point-in-time view of the domain's
@@ -203,6 +228,50 @@ export interface TransferServiceClient extends grpc.Client {
   removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
   removePeerSocket(argument: _kvmclone_agent_v1_RemovePeerSocketRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemovePeerSocketResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Destination side, admin. Removes the oldest restore points of an image,
+   * keeping the newest `keep` (0 removes all). Only the oldest can go: each
+   * point needs every newer one to be reached.
+   */
+  RemoveRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  RemoveRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Destination side, admin. Removes the oldest restore points of an image,
+   * keeping the newest `keep` (0 removes all). Only the oldest can go: each
+   * point needs every newer one to be reached.
+   */
+  removeRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  removeRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  removeRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  removeRestorePoints(argument: _kvmclone_agent_v1_RemoveRestorePointsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_RemoveRestorePointsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Destination side, admin. Rolls an image back to a restore point: the
+   * points newer than it and the point itself are applied newest first, each
+   * as a sync journal (crash-safe: a restore cut short is rolled forward to
+   * the point being applied at the next start or pull), and are consumed —
+   * like `zfs rollback -r`, the newer points are gone afterwards. The image
+   * must be unchanged since the newest point's pull (else FAILED_PRECONDITION,
+   * nothing touched) and dest_vm, when named, shut off. The result is checked
+   * against the point's recorded digest (DATA_LOSS when it differs).
+   */
+  RestorePoint(argument: _kvmclone_agent_v1_RestorePointRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_RestorePointProgress__Output>;
+  RestorePoint(argument: _kvmclone_agent_v1_RestorePointRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_RestorePointProgress__Output>;
+  /**
+   * Destination side, admin. Rolls an image back to a restore point: the
+   * points newer than it and the point itself are applied newest first, each
+   * as a sync journal (crash-safe: a restore cut short is rolled forward to
+   * the point being applied at the next start or pull), and are consumed —
+   * like `zfs rollback -r`, the newer points are gone afterwards. The image
+   * must be unchanged since the newest point's pull (else FAILED_PRECONDITION,
+   * nothing touched) and dest_vm, when named, shut off. The result is checked
+   * against the point's recorded digest (DATA_LOSS when it differs).
+   */
+  restorePoint(argument: _kvmclone_agent_v1_RestorePointRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_RestorePointProgress__Output>;
+  restorePoint(argument: _kvmclone_agent_v1_RestorePointRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_kvmclone_agent_v1_RestorePointProgress__Output>;
+  
 }
 
 /**
@@ -232,6 +301,13 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
    * records one), age, and whether that operation is still running here.
    */
   ListLeftovers: grpc.handleUnaryCall<_kvmclone_agent_v1_ListLeftoversRequest__Output, _kvmclone_agent_v1_ListLeftoversResponse>;
+  
+  /**
+   * Destination side, read-only. The restore points kept beside an image by
+   * in-place pulls with keep_points, newest first: each rolls the image back
+   * to its state before that pull.
+   */
+  ListRestorePoints: grpc.handleUnaryCall<_kvmclone_agent_v1_ListRestorePointsRequest__Output, _kvmclone_agent_v1_ListRestorePointsResponse>;
   
   /**
    * Source side, running domain. Starts a point-in-time view of the domain's
@@ -286,16 +362,38 @@ export interface TransferServiceHandlers extends grpc.UntypedServiceImplementati
    */
   RemovePeerSocket: grpc.handleUnaryCall<_kvmclone_agent_v1_RemovePeerSocketRequest__Output, _kvmclone_agent_v1_RemovePeerSocketResponse>;
   
+  /**
+   * Destination side, admin. Removes the oldest restore points of an image,
+   * keeping the newest `keep` (0 removes all). Only the oldest can go: each
+   * point needs every newer one to be reached.
+   */
+  RemoveRestorePoints: grpc.handleUnaryCall<_kvmclone_agent_v1_RemoveRestorePointsRequest__Output, _kvmclone_agent_v1_RemoveRestorePointsResponse>;
+  
+  /**
+   * Destination side, admin. Rolls an image back to a restore point: the
+   * points newer than it and the point itself are applied newest first, each
+   * as a sync journal (crash-safe: a restore cut short is rolled forward to
+   * the point being applied at the next start or pull), and are consumed —
+   * like `zfs rollback -r`, the newer points are gone afterwards. The image
+   * must be unchanged since the newest point's pull (else FAILED_PRECONDITION,
+   * nothing touched) and dest_vm, when named, shut off. The result is checked
+   * against the point's recorded digest (DATA_LOSS when it differs).
+   */
+  RestorePoint: grpc.handleServerStreamingCall<_kvmclone_agent_v1_RestorePointRequest__Output, _kvmclone_agent_v1_RestorePointProgress>;
+  
 }
 
 export interface TransferServiceDefinition extends grpc.ServiceDefinition {
   DescribeLiveView: MethodDefinition<_kvmclone_agent_v1_DescribeLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_DescribeLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   HoldLock: MethodDefinition<_kvmclone_agent_v1_HoldLockRequest, _kvmclone_agent_v1_LockEvent, _kvmclone_agent_v1_HoldLockRequest__Output, _kvmclone_agent_v1_LockEvent__Output>
   ListLeftovers: MethodDefinition<_kvmclone_agent_v1_ListLeftoversRequest, _kvmclone_agent_v1_ListLeftoversResponse, _kvmclone_agent_v1_ListLeftoversRequest__Output, _kvmclone_agent_v1_ListLeftoversResponse__Output>
+  ListRestorePoints: MethodDefinition<_kvmclone_agent_v1_ListRestorePointsRequest, _kvmclone_agent_v1_ListRestorePointsResponse, _kvmclone_agent_v1_ListRestorePointsRequest__Output, _kvmclone_agent_v1_ListRestorePointsResponse__Output>
   OpenLiveView: MethodDefinition<_kvmclone_agent_v1_OpenLiveViewRequest, _kvmclone_agent_v1_LiveViewEvent, _kvmclone_agent_v1_OpenLiveViewRequest__Output, _kvmclone_agent_v1_LiveViewEvent__Output>
   OpenTicket: MethodDefinition<_kvmclone_agent_v1_OpenTicketRequest, _kvmclone_agent_v1_TicketEvent, _kvmclone_agent_v1_OpenTicketRequest__Output, _kvmclone_agent_v1_TicketEvent__Output>
   PruneCheckpoints: MethodDefinition<_kvmclone_agent_v1_PruneCheckpointsRequest, _kvmclone_agent_v1_PruneCheckpointsResponse, _kvmclone_agent_v1_PruneCheckpointsRequest__Output, _kvmclone_agent_v1_PruneCheckpointsResponse__Output>
   PullImage: MethodDefinition<_kvmclone_agent_v1_PullImageRequest, _kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullImageRequest__Output, _kvmclone_agent_v1_PullProgress__Output>
   RemoveLeftovers: MethodDefinition<_kvmclone_agent_v1_RemoveLeftoversRequest, _kvmclone_agent_v1_RemoveLeftoversResponse, _kvmclone_agent_v1_RemoveLeftoversRequest__Output, _kvmclone_agent_v1_RemoveLeftoversResponse__Output>
   RemovePeerSocket: MethodDefinition<_kvmclone_agent_v1_RemovePeerSocketRequest, _kvmclone_agent_v1_RemovePeerSocketResponse, _kvmclone_agent_v1_RemovePeerSocketRequest__Output, _kvmclone_agent_v1_RemovePeerSocketResponse__Output>
+  RemoveRestorePoints: MethodDefinition<_kvmclone_agent_v1_RemoveRestorePointsRequest, _kvmclone_agent_v1_RemoveRestorePointsResponse, _kvmclone_agent_v1_RemoveRestorePointsRequest__Output, _kvmclone_agent_v1_RemoveRestorePointsResponse__Output>
+  RestorePoint: MethodDefinition<_kvmclone_agent_v1_RestorePointRequest, _kvmclone_agent_v1_RestorePointProgress, _kvmclone_agent_v1_RestorePointRequest__Output, _kvmclone_agent_v1_RestorePointProgress__Output>
 }
