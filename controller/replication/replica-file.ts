@@ -25,9 +25,10 @@ import { z } from 'zod';
 import { parseConfig, readYamlFile } from '../../shared/config/config-file.js';
 import { absolutePathField } from '../../shared/config/config-fields.js';
 import { checkVmName } from '../../shared/validation.js';
-import type { Replica, ReplicaSpec } from './replica-store.js';
+import { failedPrecondition } from '../../shared/errors.js';
+import type { Replica, ReplicaSpec, ReplicaStore } from './replica-store.js';
 import { checkHost, parseKeep, replicaSpec, type ReplicaInput } from './replica-spec.js';
-import { parseEvery } from './schedule.js';
+import { formatSeconds, parseEvery } from './schedule.js';
 
 /** A field checked by a function that throws INVALID_ARGUMENT "field: why"; the issue keeps the why (the path names the field). */
 function checkedBy<T>(check: (value: T) => unknown) {
@@ -139,4 +140,36 @@ export function planApply(current: readonly Replica[], desired: readonly Replica
     else plan.unchanged.push(spec.name);
   }
   return plan;
+}
+
+/** Carries out `plan` in one transaction (nothing when a replica to remove is being run); refusals must be empty. */
+export function applyPlan(store: ReplicaStore, desired: readonly ReplicaSpec[], plan: ApplyPlan): void {
+  if (plan.refused.length > 0) throw new Error('internal: a plan with refusals is not applied');
+  for (const name of plan.remove) {
+    const busy = store.busyWith(name);
+    if (busy) throw failedPrecondition(`replica ${name} is being run by kvmctl pid ${busy.pid}: apply --prune again when that run is over`);
+  }
+  store.transaction(() => {
+    for (const name of plan.remove) store.remove(name);
+    for (const c of plan.change) {
+      const spec = desired.find((d) => d.name === c.name);
+      if (spec) store.update(c.name, spec);
+    }
+    for (const spec of plan.add) store.add(spec);
+  });
+}
+
+const show = (v: unknown): string => (v === null ? '-' : String(v));
+
+/** The plan as lines: + add, ~ change, - remove, ! refused. */
+export function planText(plan: ApplyPlan, desired: readonly ReplicaSpec[]): string {
+  const lines = [
+    ...plan.add.map((s) => `+ add ${s.name}: ${s.vm}@${s.from} -> ${s.destVm}@${s.to} every ${formatSeconds(s.everySeconds)}${s.live ? ', live' : ''}${s.keep !== null ? `, keep ${s.keep}` : ''}`),
+    ...plan.change.map((c) => `~ change ${c.name}: ${c.fields.map((f) => (f.field === 'every' ? `every ${formatSeconds(Number(f.from))} -> ${formatSeconds(Number(f.to))}` : `${f.field} ${show(f.from)} -> ${show(f.to)}`)).join(', ')}`),
+    ...plan.remove.map((n) => `- remove ${n} (its copy is kept)`),
+    ...plan.unlisted.map((n) => `  keep ${n}: not in the file (--prune removes it)`),
+    ...plan.refused.map((r) => `! ${r.name}: ${r.reason}`),
+  ];
+  if (lines.length === 0 || plan.add.length + plan.change.length + plan.remove.length + plan.refused.length === 0) lines.push(`nothing to change (${desired.length} replica(s) as in the file)`);
+  return `${lines.join('\n')}\n`;
 }

@@ -7,7 +7,7 @@
  * timer and the run itself). `kvmctl status` shows it; notifications and the
  * exit code follow it.
  */
-import type { DeltaMethod, Replica, ReplicaRun } from './replica-store.js';
+import type { DeltaMethod, Replica, ReplicaRun, ReplicaStore } from './replica-store.js';
 import { nextRunAt } from './schedule.js';
 
 /** A replica's state, most pressing first: failed-over and paused say why nothing runs; failing beats late. */
@@ -76,4 +76,9 @@ export function replicaStatus(replica: Replica, lastSuccess: ReplicaRun | undefi
 /** True when every scheduled replica is within its RPO (status exits 0). */
 export function allWithinRpo(statuses: readonly ReplicaStatus[]): boolean {
   return statuses.every((s) => !s.scheduled || s.withinRpo);
+}
+
+/** Every replica with its status at `now`. */
+export function currentStatuses(store: ReplicaStore, graceMs: number, now: number = Date.now()): { replica: Replica; status: ReplicaStatus }[] {
+  return store.list().map((replica) => ({ replica, status: replicaStatus(replica, store.lastSuccess(replica.name), now, graceMs) }));
 }

@@ -282,6 +282,11 @@ export class ReplicaStore {
     return this.get(name);
   }
 
+  /** Runs `work` in one transaction (all of it or nothing). */
+  transaction(work: () => void): void {
+    this.db.transaction(work)();
+  }
+
   /** Removes a replica and its run history (the operations stay in the operation history). */
   remove(name: string): void {
     this.get(name);
