@@ -13,6 +13,9 @@ import { lsCommand } from './commands/ls.js';
 import { opsCommand } from './commands/ops.js';
 import { pointsCommand, restoreCommand } from './commands/points.js';
 import { syncCommand } from './commands/sync.js';
+import { replicaCommand } from './commands/replica.js';
+import { replicateCommand } from './commands/replicate.js';
+import { statusCommand } from './commands/status.js';
 import { EXIT_USAGE } from './cli/exit-codes.js';
 
 const run = (code: Promise<number>): void => {
@@ -47,7 +50,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), opsCommand(run), auditCommand(run), gcCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

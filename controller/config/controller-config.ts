@@ -21,6 +21,9 @@ export const DEFAULT_AGENT_RO_SOCKET = '/run/kvmclone/agent-ro.sock';
 /** The `retry:` defaults: enough to ride out a 30 s outage (see guaranteedWaitMs in controller/operations/retry/backoff.ts). */
 export const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 2000, maxDelayMs: 20_000 } as const;
 
+/** The `replication.grace` default: the timer's minute plus a minute of run time. */
+export const DEFAULT_REPLICATION_GRACE_MS = 120_000;
+
 /** The file's schema (snake_case keys, sections of CONTRACT.md). */
 export const controllerFileSchema = z.strictObject({
   ssh: z
@@ -71,6 +74,28 @@ export const controllerFileSchema = z.strictObject({
     })
     .optional(),
   state: z.strictObject({ database: path.optional() }).optional(),
+  replication: z
+    .strictObject({
+      /** Replicas `kvmctl replicate` runs at the same time (each under its VM's locks). */
+      concurrency: z.number().int().min(1).max(16).optional(),
+      /**
+       * How far past its interval a replica's lag may go before it counts as
+       * late (status exit 1, an rpo-breached notification): room for the
+       * timer's minute and the run's own duration.
+       */
+      grace: durationField.optional(),
+    })
+    .optional(),
+  notify: z
+    .strictObject({
+      /** POSTed a JSON body when a replica fails, breaches its RPO or recovers. */
+      webhook: z.url({ protocol: /^https?$/, message: 'not an http:// or https:// URL' }).optional(),
+      /** Run (no shell) with the same JSON body on stdin. */
+      command: z.array(z.string().min(1)).min(1).optional(),
+      /** The most one notification may take, retries included; a run never waits longer for it. */
+      timeout: durationField.optional(),
+    })
+    .optional(),
 });
 
 /** Compiled controller options. */
@@ -96,6 +121,8 @@ export interface ControllerOptions {
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   timeouts: { callMs: number; noProgressMs: number };
   databasePath: string;
+  replication: { concurrency: number; graceMs: number };
+  notify: { webhook: string | undefined; command: string[] | undefined; timeoutMs: number };
 }
 
 /** Global flags that override the file (CONTRACT.md). */
@@ -157,5 +184,7 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
     retry: { attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts, baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs, maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },
     databasePath: raw.state?.database ?? join(xdg('XDG_STATE_HOME', '.local/state'), 'kvmclone', 'history.sqlite'),
+    replication: { concurrency: raw.replication?.concurrency ?? 2, graceMs: raw.replication?.grace ?? DEFAULT_REPLICATION_GRACE_MS },
+    notify: { webhook: raw.notify?.webhook, command: raw.notify?.command, timeoutMs: raw.notify?.timeout ?? 5000 },
   };
 }

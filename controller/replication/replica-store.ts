@@ -1,0 +1,366 @@
+/**
+ * Replicas — a VM kept copied to another host on a schedule — in the
+ * controller's history database, beside the operations they run: what each
+ * replica is (VM, hosts, copy name, interval, restore points to keep, live),
+ * its schedule state (paused, consecutive failures, when to try again), which
+ * notifications it has already sent, who is running it right now (a claim,
+ * so that a second `kvmctl replicate` skips it), and the history of its runs,
+ * each linked to the clone or sync operation it was.
+ *
+ * A replica also has a direction and a lifecycle: `forward` / `active` is all
+ * that exists today; failover sets `failed-over` (and failback the direction)
+ * without a schema change. Tables are created when missing; later columns are
+ * added, never changed.
+ */
+import type Database from 'better-sqlite3';
+import { alreadyExists, failedPrecondition, notFound } from '../../shared/errors.js';
+import { isAlive, type ProcessIdentity } from './process-identity.js';
+
+/** What the user declares of a replica. */
+export interface ReplicaSpec {
+  name: string;
+  vm: string;
+  from: string;
+  to: string;
+  /** Name of the copy on `to`. */
+  destVm: string;
+  /** Directory of the copy's disks on `to` (the first run's clone); null = the source's directories. */
+  targetDir: string | null;
+  everySeconds: number;
+  /** Restore points to keep on the destination; null = none. */
+  keep: number | null;
+  /** Sync a running source from a point-in-time view. */
+  live: boolean;
+}
+
+/** Which way the copy flows: forward is from → to; failback reverses it. */
+export type ReplicaDirection = 'forward' | 'reverse';
+/** active: the schedule keeps the copy; failed-over: the copy has become the running VM. */
+export type ReplicaLifecycle = 'active' | 'failed-over';
+
+/** The notifications a replica has sent and not yet answered with `recovered`. */
+export interface ReplicaAlerts {
+  failing: boolean;
+  breached: boolean;
+}
+
+/** A replica as stored. */
+export interface Replica extends ReplicaSpec {
+  paused: boolean;
+  direction: ReplicaDirection;
+  lifecycle: ReplicaLifecycle;
+  createdAt: string;
+  updatedAt: string;
+  /** When the first run's clone made the copy; null until then (the next run clones). */
+  seededAt: string | null;
+  consecutiveFailures: number;
+  /** After a failure: not before this (backoff). */
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  alerts: ReplicaAlerts;
+  /** The process running it now, or null. */
+  claim: (ProcessIdentity & { at: string }) | null;
+}
+
+/** How a run ended. */
+export type RunOutcome = 'succeeded' | 'failed' | 'interrupted';
+/** How the changed blocks were found: a whole copy, hashes of both sides, a dirty bitmap, or both kinds across disks. */
+export type DeltaMethod = 'full' | 'hash' | 'bitmap' | 'mixed';
+
+/** One run of a replica. */
+export interface ReplicaRun {
+  replica: string;
+  /** The clone or sync in the operations table; null when none was started. */
+  operationId: string | null;
+  kind: 'clone' | 'sync';
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  bytesOnWire: number;
+  delta: DeltaMethod | null;
+  outcome: RunOutcome;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+/** What a finished run changes on its replica. */
+export interface RunEffect {
+  consecutiveFailures: number;
+  nextAttemptAt: string | null;
+  lastError: string | null;
+  seededAt: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS replicas (
+  name TEXT PRIMARY KEY,
+  vm TEXT NOT NULL,
+  source_host TEXT NOT NULL,
+  dest_host TEXT NOT NULL,
+  dest_vm TEXT NOT NULL,
+  target_dir TEXT,
+  every_s INTEGER NOT NULL,
+  keep INTEGER,
+  live INTEGER NOT NULL DEFAULT 0,
+  paused INTEGER NOT NULL DEFAULT 0,
+  direction TEXT NOT NULL DEFAULT 'forward',
+  lifecycle TEXT NOT NULL DEFAULT 'active',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  seeded_at TEXT,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT,
+  last_error TEXT,
+  alert_failing INTEGER NOT NULL DEFAULT 0,
+  alert_breached INTEGER NOT NULL DEFAULT 0,
+  claim_host TEXT,
+  claim_pid INTEGER,
+  claim_start TEXT,
+  claim_at TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS replicas_by_copy ON replicas(dest_host, dest_vm);
+CREATE TABLE IF NOT EXISTS replica_runs (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  replica TEXT NOT NULL,
+  operation_id TEXT,
+  kind TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL,
+  seconds REAL NOT NULL,
+  bytes_on_wire INTEGER NOT NULL DEFAULT 0,
+  delta TEXT,
+  outcome TEXT NOT NULL,
+  error_code TEXT,
+  error_message TEXT
+);
+CREATE INDEX IF NOT EXISTS replica_runs_by_replica ON replica_runs(replica, seq);
+`;
+
+interface ReplicaRow {
+  name: string;
+  vm: string;
+  source_host: string;
+  dest_host: string;
+  dest_vm: string;
+  target_dir: string | null;
+  every_s: number;
+  keep: number | null;
+  live: number;
+  paused: number;
+  direction: ReplicaDirection;
+  lifecycle: ReplicaLifecycle;
+  created_at: string;
+  updated_at: string;
+  seeded_at: string | null;
+  consecutive_failures: number;
+  next_attempt_at: string | null;
+  last_error: string | null;
+  alert_failing: number;
+  alert_breached: number;
+  claim_host: string | null;
+  claim_pid: number | null;
+  claim_start: string | null;
+  claim_at: string | null;
+}
+
+interface RunRow {
+  replica: string;
+  operation_id: string | null;
+  kind: 'clone' | 'sync';
+  started_at: string;
+  finished_at: string;
+  seconds: number;
+  bytes_on_wire: number;
+  delta: DeltaMethod | null;
+  outcome: RunOutcome;
+  error_code: string | null;
+  error_message: string | null;
+}
+
+function toReplica(r: ReplicaRow): Replica {
+  return {
+    name: r.name,
+    vm: r.vm,
+    from: r.source_host,
+    to: r.dest_host,
+    destVm: r.dest_vm,
+    targetDir: r.target_dir,
+    everySeconds: r.every_s,
+    keep: r.keep,
+    live: r.live === 1,
+    paused: r.paused === 1,
+    direction: r.direction,
+    lifecycle: r.lifecycle,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    seededAt: r.seeded_at,
+    consecutiveFailures: r.consecutive_failures,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    alerts: { failing: r.alert_failing === 1, breached: r.alert_breached === 1 },
+    claim: r.claim_pid === null || r.claim_host === null ? null : { host: r.claim_host, pid: r.claim_pid, startTicks: r.claim_start ?? '', at: r.claim_at ?? '' },
+  };
+}
+
+function toRun(r: RunRow): ReplicaRun {
+  return {
+    replica: r.replica,
+    operationId: r.operation_id,
+    kind: r.kind,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    seconds: r.seconds,
+    bytesOnWire: r.bytes_on_wire,
+    delta: r.delta,
+    outcome: r.outcome,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+  };
+}
+
+/** The fields `replica apply` and future verbs may change in place. */
+export type ReplicaSettings = Pick<ReplicaSpec, 'everySeconds' | 'keep' | 'live'>;
+
+/** The replica tables of the history database. */
+export class ReplicaStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    db.exec(SCHEMA);
+  }
+
+  private row(name: string): ReplicaRow | undefined {
+    return this.db.prepare(`SELECT * FROM replicas WHERE name = ?`).get(name) as ReplicaRow | undefined;
+  }
+
+  /** One replica, or undefined. */
+  find(name: string): Replica | undefined {
+    const row = this.row(name);
+    return row && toReplica(row);
+  }
+
+  /** One replica; NOT_FOUND names it. */
+  get(name: string): Replica {
+    const found = this.find(name);
+    if (!found) throw notFound(`no replica named ${name} (kvmctl replica list shows them)`);
+    return found;
+  }
+
+  /** All replicas by name. */
+  list(): Replica[] {
+    return (this.db.prepare(`SELECT * FROM replicas ORDER BY name`).all() as ReplicaRow[]).map(toReplica);
+  }
+
+  /** Adds a replica; refuses a taken name, or a copy another replica already keeps. */
+  add(spec: ReplicaSpec): Replica {
+    if (this.row(spec.name)) throw alreadyExists(`a replica named ${spec.name} exists already`);
+    const other = this.db.prepare(`SELECT name FROM replicas WHERE dest_host = ? AND dest_vm = ?`).get(spec.to, spec.destVm) as { name: string } | undefined;
+    if (other) throw failedPrecondition(`replica ${other.name} already keeps ${spec.destVm} on ${spec.to}: two replicas cannot write one copy (choose another --dest-name)`);
+    const at = this.now().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO replicas (name, vm, source_host, dest_host, dest_vm, target_dir, every_s, keep, live, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(spec.name, spec.vm, spec.from, spec.to, spec.destVm, spec.targetDir, spec.everySeconds, spec.keep, spec.live ? 1 : 0, at, at);
+    return this.get(spec.name);
+  }
+
+  /** Changes interval, restore points kept and live. */
+  update(name: string, settings: ReplicaSettings): Replica {
+    this.get(name);
+    this.db
+      .prepare(`UPDATE replicas SET every_s = ?, keep = ?, live = ?, updated_at = ? WHERE name = ?`)
+      .run(settings.everySeconds, settings.keep, settings.live ? 1 : 0, this.now().toISOString(), name);
+    return this.get(name);
+  }
+
+  /** Pauses or resumes the schedule. */
+  setPaused(name: string, paused: boolean): Replica {
+    this.get(name);
+    this.db.prepare(`UPDATE replicas SET paused = ?, updated_at = ? WHERE name = ?`).run(paused ? 1 : 0, this.now().toISOString(), name);
+    return this.get(name);
+  }
+
+  /** Runs `work` in one transaction (all of it or nothing). */
+  transaction(work: () => void): void {
+    this.db.transaction(work)();
+  }
+
+  /** Removes a replica and its run history (the operations stay in the operation history). */
+  remove(name: string): void {
+    this.get(name);
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM replica_runs WHERE replica = ?`).run(name);
+      this.db.prepare(`DELETE FROM replicas WHERE name = ?`).run(name);
+    })();
+  }
+
+  /**
+   * Claims a replica for `owner` unless a live process holds it (atomic across
+   * processes: an IMMEDIATE transaction). Returns the live holder when busy.
+   */
+  claim(name: string, owner: ProcessIdentity): { claimed: true } | { claimed: false; holder: ProcessIdentity & { at: string } } {
+    const attempt = this.db.transaction(() => {
+      const current = this.get(name).claim;
+      if (current && !(current.host === owner.host && current.pid === owner.pid) && isAlive(current)) return { claimed: false as const, holder: current };
+      this.db
+        .prepare(`UPDATE replicas SET claim_host = ?, claim_pid = ?, claim_start = ?, claim_at = ? WHERE name = ?`)
+        .run(owner.host, owner.pid, owner.startTicks, this.now().toISOString(), name);
+      return { claimed: true as const };
+    });
+    return attempt.immediate();
+  }
+
+  /** Gives up a claim `owner` holds (another holder's is left alone). */
+  release(name: string, owner: ProcessIdentity): void {
+    this.db
+      .prepare(`UPDATE replicas SET claim_host = NULL, claim_pid = NULL, claim_start = NULL, claim_at = NULL WHERE name = ? AND claim_host = ? AND claim_pid = ?`)
+      .run(name, owner.host, owner.pid);
+  }
+
+  /** The live process running the replica, or undefined. */
+  busyWith(name: string): (ProcessIdentity & { at: string }) | undefined {
+    const claim = this.get(name).claim;
+    return claim && isAlive(claim) ? claim : undefined;
+  }
+
+  /** Records a finished run and what it changes on its replica, in one transaction. */
+  recordRun(run: ReplicaRun, effect: RunEffect): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO replica_runs (replica, operation_id, kind, started_at, finished_at, seconds, bytes_on_wire, delta, outcome, error_code, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(run.replica, run.operationId, run.kind, run.startedAt, run.finishedAt, run.seconds, run.bytesOnWire, run.delta, run.outcome, run.errorCode, run.errorMessage);
+      this.db
+        .prepare(`UPDATE replicas SET consecutive_failures = ?, next_attempt_at = ?, last_error = ?, seeded_at = ? WHERE name = ?`)
+        .run(effect.consecutiveFailures, effect.nextAttemptAt, effect.lastError, effect.seededAt, run.replica);
+    })();
+  }
+
+  /** The newest successful run, or undefined. */
+  lastSuccess(name: string): ReplicaRun | undefined {
+    const row = this.db.prepare(`SELECT * FROM replica_runs WHERE replica = ? AND outcome = 'succeeded' ORDER BY seq DESC LIMIT 1`).get(name) as RunRow | undefined;
+    return row && toRun(row);
+  }
+
+  /** The newest runs first. */
+  runs(name: string, limit = 20): ReplicaRun[] {
+    return (this.db.prepare(`SELECT * FROM replica_runs WHERE replica = ? ORDER BY seq DESC LIMIT ?`).all(name, limit) as RunRow[]).map(toRun);
+  }
+
+  /**
+   * Reads the replica's alerts, lets `decide` work out the new ones, and
+   * stores them — in one IMMEDIATE transaction, so two kvmctl processes
+   * that see the same transition send its notification once.
+   */
+  transitionAlerts<T>(name: string, decide: (replica: Replica) => { alerts: ReplicaAlerts; value: T }): T {
+    const step = this.db.transaction(() => {
+      const { alerts, value } = decide(this.get(name));
+      this.db.prepare(`UPDATE replicas SET alert_failing = ?, alert_breached = ? WHERE name = ?`).run(alerts.failing ? 1 : 0, alerts.breached ? 1 : 0, name);
+      return value;
+    });
+    return step.immediate();
+  }
+}

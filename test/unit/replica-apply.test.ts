@@ -1,0 +1,78 @@
+/**
+ * `replica apply`: the file is validated strictly with every problem named;
+ * the plan adds, changes settings in place, removes only with --prune,
+ * refuses identity changes and a copy another replica keeps; carrying it out
+ * makes the store match the file.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../shared/config/config-file.js';
+import { OperationStore } from '../../controller/history/operation-store.js';
+import { applyPlan, planApply, planText, readReplicaFile } from '../../controller/replication/replica-file.js';
+import { ReplicaStore } from '../../controller/replication/replica-store.js';
+
+async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'replica-apply-'));
+  try {
+    await body(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('a bad file names every problem', () =>
+  withDir(async (dir) => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, ['replicas:', '  - name: "web 1"', '    vm: web1', '    from: -x', '    to: hostb', '    every: 5s', '    colour: red', '    target_dir: rel', '  - name: db1', '    vm: db1', '    from: h', '    to: h', '    every: 1h', '    keep: 0', '  - name: db1', '    vm: db2', '    from: h', '    to: k', '    dest_name: db1', '    every: 1m'].join('\n'));
+    const err = await readReplicaFile(file).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConfigError);
+    const problems = err.problems.join('\n');
+    for (const expected of [/replicas\.0\.name: "web 1" is not a valid VM name/, /replicas\.0\.from: HOST "-x"/, /replicas\.0\.every: "5s" is outside/, /replicas\.0\.colour: unknown key/, /replicas\.0\.target_dir: .*not an absolute path/, /replicas\.1\.keep: 0 is not a whole number/, /replicas\.1\.dest_name: a replica on its source's host/, /replicas\.2\.name: db1 is listed twice/]) {
+      assert.match(problems, expected);
+    }
+  }));
+
+test('plan and apply: add, change, unlisted, prune, refusals', () =>
+  withDir(async (dir) => {
+    const ops = new OperationStore(join(dir, 'h.sqlite'));
+    try {
+      const store = new ReplicaStore(ops.database);
+      store.add({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 900, keep: null, live: false });
+      store.add({ name: 'old', vm: 'old', from: 'hosta', to: 'hostb', destVm: 'old', targetDir: null, everySeconds: 900, keep: null, live: false });
+      store.add({ name: 'same', vm: 'same', from: 'hosta', to: 'hostb', destVm: 'same', targetDir: null, everySeconds: 60, keep: 2, live: true });
+      const file = join(dir, 'r.yaml');
+      await writeFile(file, ['replicas:', '  - { name: web1, vm: web1, from: hosta, to: hostb, every: 5m, keep: 3, live: true }', '  - { name: db1, vm: db1, from: hosta, to: hostc, every: 1h }', '  - { name: same, vm: same, from: hosta, to: hostb, every: 1m, keep: 2, live: true }'].join('\n'));
+      const desired = await readReplicaFile(file);
+      const plan = planApply(store.list(), desired, false);
+      assert.deepEqual(plan.add.map((s) => s.name), ['db1']);
+      assert.deepEqual(plan.change, [{ name: 'web1', fields: [{ field: 'every', from: 900, to: 300 }, { field: 'keep', from: null, to: 3 }, { field: 'live', from: false, to: true }] }]);
+      assert.deepEqual(plan.unlisted, ['old']);
+      assert.deepEqual(plan.remove, []);
+      assert.deepEqual(plan.unchanged, ['same']);
+      assert.match(planText(plan, desired), /^\+ add db1: db1@hosta -> db1@hostc every 1h$/m);
+      assert.match(planText(plan, desired), /^~ change web1: every 15m -> 5m, keep - -> 3, live false -> true$/m);
+      applyPlan(store, desired, plan);
+      assert.deepEqual(store.list().map((r) => r.name), ['db1', 'old', 'same', 'web1']);
+      assert.equal(store.get('web1').everySeconds, 300);
+      const pruned = planApply(store.list(), desired, true);
+      assert.deepEqual(pruned.remove, ['old']);
+      assert.deepEqual([pruned.add, pruned.change], [[], []]);
+      applyPlan(store, desired, pruned);
+      assert.deepEqual(store.list().map((r) => r.name), ['db1', 'same', 'web1']);
+
+      const moved = planApply(store.list(), desired.map((d) => (d.name === 'web1' ? { ...d, to: 'hostz' } : d)), false);
+      assert.equal(moved.refused.length, 1);
+      assert.match(moved.refused[0]?.reason ?? '', /to hostb -> hostz: .*kvmctl replica rm web1/);
+      assert.throws(() => applyPlan(store, desired, moved), /refusals/);
+      const clash = planApply(store.list(), [...desired, { ...desired[0]!, name: 'web2' }], false);
+      assert.match(clash.refused[0]?.reason ?? '', /replica web1 already keeps web1 on hostb/);
+    } finally {
+      ops.close();
+    }
+  }));
