@@ -6,18 +6,9 @@
  * by the agent against the digest recorded with its point. The replica verbs
  * (`kvmctl replica points|restore`) are these on a replica's destination.
  */
-import { randomUUID } from 'node:crypto';
 import { Command } from 'commander';
-import { failedPrecondition } from '../../shared/errors.js';
-import { checkVmName } from '../../shared/validation.js';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
-import { confirm } from '../cli/confirm.js';
-import { EXIT_OK } from '../cli/exit-codes.js';
-import { formatBytes } from '../cli/reporter.js';
-import { holdLock } from '../operations/hold-lock.js';
-import { findVmPoint, listVmPoints, restoreDisk } from '../operations/points/vm-points.js';
-import { parseHostSpec } from '../transport/host-spec.js';
-import { HostSession } from '../transport/host-session.js';
+import { restoreVmPoint, showVmPoints } from '../operations/points/vm-point-actions.js';
 
 interface OnFlags {
   on: string;
@@ -27,10 +18,6 @@ interface RestoreFlags extends OnFlags {
   point: string;
 }
 
-function when(unix: number): string {
-  return new Date(unix * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
 /** The points command. */
 export function pointsCommand(run: (code: Promise<number>) => void): Command {
   return new Command('points')
@@ -38,33 +25,7 @@ export function pointsCommand(run: (code: Promise<number>) => void): Command {
     .argument('<vm>', 'the copy (the VM on HOST)')
     .requiredOption('--on <host>', 'host the copy is on')
     .action((vm: string, flags: OnFlags, command: Command) => {
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const name = checkVmName(vm, 'VM');
-          parseHostSpec(flags.on);
-          const session = await HostSession.open(ctx.engine, flags.on, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.describe', 'transfer.restore-points'] });
-          try {
-            const domain = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name }, ctx.signal);
-            const points = await listVmPoints(session, domain, ctx.signal);
-            const totalBytes = points.reduce((n, p) => n + p.sizeBytes, 0);
-            if (ctx.json) ctx.reporter.result({ ok: true, operation: 'points', vm: name, host: flags.on, totalBytes, points });
-            else {
-              const out = process.stdout;
-              if (points.length === 0) out.write(`${name} on ${flags.on}: no restore points (kvmctl sync --keep N keeps them)\n`);
-              else {
-                out.write(`${name} on ${flags.on}: ${points.length} restore point(s), ${formatBytes(totalBytes)} on disk, newest first\n`);
-                for (const p of points) {
-                  const disks = p.disks.map((d) => `${d.target} ${formatBytes(d.sizeBytes)}`).join(', ');
-                  out.write(`  ${p.id}  ${when(p.createdUnix)}  ${formatBytes(p.sizeBytes).padStart(10)}  ${disks}${p.label ? `  "${p.label}"` : ''}${p.complete ? '' : '  (not every disk: cannot be restored)'}\n`);
-                }
-              }
-            }
-            return EXIT_OK;
-          } finally {
-            await session.close();
-          }
-        }),
-      );
+      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => showVmPoints(ctx, vm, flags.on)));
     });
 }
 
@@ -77,42 +38,6 @@ export function restoreCommand(run: (code: Promise<number>) => void): Command {
     .requiredOption('--point <id>', 'the point (its id as kvmctl points shows it, or a unique prefix of 4+ characters)')
     .action((vm: string, flags: RestoreFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalCliFlags & RestoreFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const name = checkVmName(vm, 'VM');
-          parseHostSpec(flags.on);
-          const session = await HostSession.open(ctx.engine, flags.on, { agentSocket: ctx.options.agentSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.describe', 'transfer.restore-points', 'transfer.lock'] });
-          const operationId = randomUUID();
-          try {
-            const lock = await holdLock(session, name, operationId, `restore ${name} to a restore point`);
-            try {
-              const domain = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name }, ctx.signal);
-              const state = (domain.domain?.state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
-              if (state !== 'shutoff') throw failedPrecondition(`${name} on ${flags.on} is ${state}: shut it down before restoring it`);
-              const points = await listVmPoints(session, domain, ctx.signal);
-              const point = findVmPoint(points, flags.point, name);
-              if (!point.complete) throw failedPrecondition(`restore point ${point.id} of ${name} does not cover every disk (${point.disks.map((d) => d.target).join(', ')} only): it cannot bring the VM back whole`);
-              const newer = points.slice(0, points.indexOf(point));
-              const question = `Roll ${name} on ${flags.on} back to ${when(point.createdUnix)} (point ${point.id})? It and ${newer.length} newer point(s) are used up.`;
-              if (!(await confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: false }))) {
-                throw failedPrecondition(`restoring ${name} rolls it back and uses up ${newer.length + 1} restore point(s); confirm, or pass --yes`);
-              }
-              const digests: Record<string, string> = {};
-              for (const d of point.disks) {
-                digests[d.target] = await restoreDisk(session, { targetPath: d.path, pointId: d.pointId, destVm: name, operationId }, ctx.signal, (e) => {
-                  if (e.phase === 'apply') ctx.reporter.progress(`${d.target} restore`, e.pointsDone, e.pointsTotal);
-                });
-                ctx.reporter.itemDone(`${d.target} restore`, `${d.path} back to point ${d.pointId}, verified ${(digests[d.target] ?? '').slice(0, 23)}…`);
-              }
-              ctx.reporter.result({ ok: true, operation: 'restore', id: operationId, vm: name, host: flags.on, point: point.id, created: when(point.createdUnix), discarded: newer.map((p) => p.id), digests });
-              return EXIT_OK;
-            } finally {
-              lock.release();
-            }
-          } finally {
-            await session.close();
-          }
-        }),
-      );
+      run(withCommandContext(global, (ctx) => restoreVmPoint(ctx, vm, flags.on, flags.point, global.yes === true)));
     });
 }

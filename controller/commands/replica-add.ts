@@ -34,7 +34,7 @@ export function replicaAddCommand(run: (code: Promise<number>) => void): Command
     .option('--dest-name <name>', 'name of the copy (default: the VM\'s name)')
     .option('--target-dir <dir>', 'directory for the copy\'s disks on the destination (default: the source\'s directories)')
     .requiredOption('--every <interval>', 'how often to sync, which is also the RPO: 10s … 7d (e.g. 15m, 1h)')
-    .option('--keep <n>', 'restore points to keep on the destination (recorded; restore points are not implemented yet)')
+    .option('--keep <n>', 'restore points to keep of the copy: each sync keeps one (offline replicas only; kvmctl replica points NAME)')
     .option('--live', 'sync a running source from a point-in-time view (otherwise a running source fails the run)')
     .action((name: string, flags: AddFlags, command: Command) =>
       run(

@@ -11,8 +11,8 @@ import { parseHostSpec } from '../transport/host-spec.js';
 import type { ReplicaSpec } from './replica-store.js';
 import { parseEvery } from './schedule.js';
 
-/** The most restore points a replica may keep. */
-export const MAX_KEEP = 1000;
+/** The most restore points a replica may keep: the agent keeps at most 64 per image (kvmctl sync --keep). */
+export const MAX_KEEP = 64;
 
 /** The fields as given (flag or file spellings already mapped). */
 export interface ReplicaInput {
@@ -52,6 +52,9 @@ export function replicaSpec(input: ReplicaInput, fields: { [K in keyof ReplicaIn
   const to = checkHost(input.to, fields.to);
   const destVm = checkVmName(input.destName ?? vm, fields.destName);
   if (from === to && destVm === vm) throw invalidArgument(`${fields.destName}: a replica on its source's host needs another name for the copy`);
+  if (input.live === true && input.keep !== undefined) {
+    throw invalidArgument(`${fields.keep}: restore points are kept by offline syncs only (a live sync writes through the image format, which keeps none yet); drop ${fields.keep} or ${fields.live}`);
+  }
   return {
     name,
     vm,

@@ -94,7 +94,7 @@ export async function runReplica(replica: Replica, deps: ReplicaRunDeps): Promis
             // Adding the replica was the consent to copy it.
             { ...opDeps, confirm: () => Promise.resolve(true) },
           )
-        : await runSync({ vm: replica.vm, from: replica.from, to: replica.to, destVm: replica.destVm, dryRun: false, live }, { ...opDeps, confirmDiskChanges: () => Promise.resolve(deps.yes) });
+        : await runSync({ vm: replica.vm, from: replica.from, to: replica.to, destVm: replica.destVm, dryRun: false, live, ...(replica.keep !== null && { keep: replica.keep }) }, { ...opDeps, confirmDiskChanges: () => Promise.resolve(deps.yes) });
   } catch (err) {
     code = deps.signal.aborted ? EXIT_INTERRUPTED : 1;
     reporter.captured = { ok: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } };

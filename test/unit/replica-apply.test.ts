@@ -13,6 +13,7 @@ import { ConfigError } from '../../shared/config/config-file.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { applyPlan, planApply, planText, readReplicaFile } from '../../controller/replication/replica-file.js';
 import { ReplicaStore } from '../../controller/replication/replica-store.js';
+import { replicaSpec } from '../../controller/replication/replica-spec.js';
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'replica-apply-'));
@@ -45,18 +46,18 @@ test('plan and apply: add, change, unlisted, prune, refusals', () =>
       const store = new ReplicaStore(ops.database);
       store.add({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 900, keep: null, live: false });
       store.add({ name: 'old', vm: 'old', from: 'hosta', to: 'hostb', destVm: 'old', targetDir: null, everySeconds: 900, keep: null, live: false });
-      store.add({ name: 'same', vm: 'same', from: 'hosta', to: 'hostb', destVm: 'same', targetDir: null, everySeconds: 60, keep: 2, live: true });
+      store.add({ name: 'same', vm: 'same', from: 'hosta', to: 'hostb', destVm: 'same', targetDir: null, everySeconds: 60, keep: 2, live: false });
       const file = join(dir, 'r.yaml');
-      await writeFile(file, ['replicas:', '  - { name: web1, vm: web1, from: hosta, to: hostb, every: 5m, keep: 3, live: true }', '  - { name: db1, vm: db1, from: hosta, to: hostc, every: 1h }', '  - { name: same, vm: same, from: hosta, to: hostb, every: 1m, keep: 2, live: true }'].join('\n'));
+      await writeFile(file, ['replicas:', '  - { name: web1, vm: web1, from: hosta, to: hostb, every: 5m, keep: 3 }', '  - { name: db1, vm: db1, from: hosta, to: hostc, every: 1h }', '  - { name: same, vm: same, from: hosta, to: hostb, every: 1m, keep: 2 }'].join('\n'));
       const desired = await readReplicaFile(file);
       const plan = planApply(store.list(), desired, false);
       assert.deepEqual(plan.add.map((s) => s.name), ['db1']);
-      assert.deepEqual(plan.change, [{ name: 'web1', fields: [{ field: 'every', from: 900, to: 300 }, { field: 'keep', from: null, to: 3 }, { field: 'live', from: false, to: true }] }]);
+      assert.deepEqual(plan.change, [{ name: 'web1', fields: [{ field: 'every', from: 900, to: 300 }, { field: 'keep', from: null, to: 3 }] }]);
       assert.deepEqual(plan.unlisted, ['old']);
       assert.deepEqual(plan.remove, []);
       assert.deepEqual(plan.unchanged, ['same']);
       assert.match(planText(plan, desired), /^\+ add db1: db1@hosta -> db1@hostc every 1h$/m);
-      assert.match(planText(plan, desired), /^~ change web1: every 15m -> 5m, keep - -> 3, live false -> true$/m);
+      assert.match(planText(plan, desired), /^~ change web1: every 15m -> 5m, keep - -> 3$/m);
       applyPlan(store, desired, plan);
       assert.deepEqual(store.list().map((r) => r.name), ['db1', 'old', 'same', 'web1']);
       assert.equal(store.get('web1').everySeconds, 300);
@@ -76,3 +77,12 @@ test('plan and apply: add, change, unlisted, prune, refusals', () =>
       ops.close();
     }
   }));
+
+test('a replica keeps 1 to 64 restore points, and only without --live (a live sync keeps none yet)', () => {
+  const base = { name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', every: '15m' };
+  assert.equal(replicaSpec({ ...base, keep: '3' }).keep, 3);
+  assert.equal(replicaSpec({ ...base, keep: 64 }).keep, 64);
+  assert.throws(() => replicaSpec({ ...base, keep: '65' }), /--keep: "65" is not a whole number from 1 to 64/);
+  assert.throws(() => replicaSpec({ ...base, keep: '2', live: true }), /--keep: restore points are kept by offline syncs only/);
+  assert.equal(replicaSpec({ ...base, live: true }).keep, null);
+});
