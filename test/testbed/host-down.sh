@@ -1,9 +1,9 @@
 #!/bin/bash
 # Usage: host-down.sh NAME [--purge]
 #   Stops everything host-up.sh started for host NAME: destroys running domains, stops the
-#   agent, sshd, libvirtd, virtlogd, unmounts the images dir's eio-fs (IMAGES_EIO=1), stops
-#   the holder by PID (TERM, wait, KILL), then kills any
-#   process still inside the host's netns (QEMU, ssh sessions, stray children), so the
+#   agent, sshd, libvirtd, virtlogd by PID (TERM, wait, KILL), unmounts the images dir's
+#   eio-fs (IMAGES_EIO=1), stops the holder, then kills any process still inside the
+#   host's netns (QEMU, ssh sessions, stray children), so the
 #   host's mount namespace and its loop images fs go away; deletes the netns and veth.
 #   Safe on a host that is partly up or not up at all.
 #   --purge also deletes $E2E/NAME (disks, libvirt config, logs) and its ssh_config entry.

@@ -213,22 +213,28 @@ eio_fs_build() {
 }
 
 # eio_unmount: unmounts the host's I/O-error injector (IMAGES_EIO=1) and waits for its
-# daemon to exit (it does once unmounted); lazily when something still holds files open
+# daemon to exit (it does once unmounted). When something inside the host still holds a file
+# open there, the unmount is lazy and the daemon would serve that file on: it is stopped
+# (its files then fail with ENOTCONN; whatever holds them is killed next anyway).
 eio_unmount() {
-  local ns pid
+  local ns pid how=
   [ "$(host_env_get IMAGES_EIO)" = 1 ] || return 0
   pid=$(pidfile_pid eio-fs 2>/dev/null) || pid=
   ns=$(pidfile_pid holder 2>/dev/null) || ns=$pid
   if [ -n "$ns" ]; then
     # shellcheck disable=SC2016  # expanded by the inner shell
-    nsenter -t "$ns" -m -- /bin/sh -c 'I=/var/lib/libvirt/images
+    how=$(nsenter -t "$ns" -m -- /bin/sh -c 'I=/var/lib/libvirt/images
       if mountpoint -q "$I" && grep -q " $I fuse.eio " /proc/self/mounts; then
-        umount "$I" 2>/dev/null || umount -l "$I"
-      fi' || log "warning: could not unmount the images dir of $H"
+        if umount "$I" 2>/dev/null; then echo clean; else umount -l "$I" && echo lazy; fi
+      fi') || log "warning: could not unmount the images dir of $H"
   fi
-  if [ -n "$pid" ] && ! wait_gone 5 "$pid"; then
-    log "warning: eio-fs of $H (pid $pid) still running after its unmount"
-    stop_pids 3 "$pid"
+  if [ -n "$pid" ]; then
+    if [ "$how" = lazy ]; then
+      stop_pids 3 "$pid"
+    elif ! wait_gone 5 "$pid"; then
+      log "warning: eio-fs of $H (pid $pid) still running after its unmount; stopping it"
+      stop_pids 3 "$pid"
+    fi
   fi
   rm -f "$P/eio-fs.pid" "$R/eio.sock"
 }
