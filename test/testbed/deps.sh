@@ -15,6 +15,7 @@ PKGS=(
   libsystemd-dev pkg-config                           # sd-notify native build
   busybox-static cpio                                 # live-guest initramfs (live-guest.sh build)
   ovmf                                                # UEFI firmware: the NVRAM clone/sync e2e (chain.test.ts)
+  gcc libfuse3-dev                                    # eio-fs (IMAGES_EIO=1), built by host-up.sh
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Usage: host-down.sh NAME [--purge]
 #   Stops everything host-up.sh started for host NAME: destroys running domains, stops the
-#   agent, sshd, libvirtd, virtlogd and the holder by PID (TERM, wait, KILL), then kills any
-#   process still inside the host's netns (QEMU, ssh sessions, stray children), so the
+#   agent, sshd, libvirtd, virtlogd by PID (TERM, wait, KILL), unmounts the images dir's
+#   eio-fs (IMAGES_EIO=1), stops the holder, then kills any process still inside the
+#   host's netns (QEMU, ssh sessions, stray children), so the
 #   host's mount namespace and its loop images fs go away; deletes the netns and veth.
 #   Safe on a host that is partly up or not up at all.
 #   --purge also deletes $E2E/NAME (disks, libvirt config, logs) and its ssh_config entry.
@@ -48,10 +49,14 @@ fi
 # 2. the agent (its whole process group), then the daemons and the holder
 agent_stop TERM "${AGENT_STOP_TIMEOUT:-10}"
 pids=()
-for f in sshd libvirtd virtlogd holder; do
+for f in sshd libvirtd virtlogd; do
   if p=$(pidfile_pid "$f" 2>/dev/null); then pids+=("$p"); fi
 done
 [ "${#pids[@]}" = 0 ] || stop_pids 5 "${pids[@]}"
+# IMAGES_EIO=1: unmount the images dir's eio-fs (its daemon then exits) while the holder still
+# keeps the host's mount namespace open
+eio_unmount
+if p=$(pidfile_pid holder 2>/dev/null); then stop_pids 5 "$p"; fi
 
 # 3. whatever is still in the host's netns (QEMU, sshd session children, virsh, agent children)
 if [ "$OURS" = 1 ]; then

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Internal: the bootstrap of one simulated host, run by host-up.sh inside the host's
 # fresh network + mount namespaces. Do not run by hand.
-# Usage: host-inner.sh R IMAGES_MODE   (IMAGES_MODE: dir | loop)
+# Usage: host-inner.sh R IMAGES_MODE [EIO_FS]   (IMAGES_MODE: dir | loop; EIO_FS: the eio-fs
+#   binary when IMAGES_EIO=1: the images dir is then its FUSE passthrough of the backing dir)
 # Ends as the namespace holder (sleep infinity); its PID goes to R/pids/holder.pid.
 set -euo pipefail
-R=$1; MODE=$2
+R=$1; MODE=$2; EIO_FS=${3:-}
 [ -d "$R/pids" ] || { echo "host-inner.sh: no $R/pids" >&2; exit 1; }
 
 mount --make-rprivate /
@@ -19,12 +20,22 @@ mkdir -p /var/log/kvmclone
 mount --bind "$R/var-log-kvmclone" /var/log/kvmclone
 # the agent's config (socket_group for the dedicated SSH account), as /etc/kvmclone on a real host
 [ ! -d "$R/etc-kvmclone" ] || mount --bind "$R/etc-kvmclone" /etc/kvmclone
+IMAGES=/var/lib/libvirt/images
 if [ "$MODE" = loop ]; then
+  # the ext4 fs lives at the images dir, or (eio-fs) at a path private to this host behind it
+  FS_AT=$IMAGES
+  [ -z "$EIO_FS" ] || { FS_AT=/run/kvmclone-testbed/images-backing; mkdir -p "$FS_AT"; }
   # loop device with autoclear: it goes away once the last mount namespace using it is gone
-  mount -t ext4 -o loop "$R/images.ext4" /var/lib/libvirt/images
-  rmdir /var/lib/libvirt/images/lost+found 2>/dev/null || true
+  mount -t ext4 -o loop "$R/images.ext4" "$FS_AT"
+  rmdir "$FS_AT/lost+found" 2>/dev/null || true
+  BACKING=$FS_AT
 else
-  mount --bind "$R/images" /var/lib/libvirt/images
+  BACKING=$R/images
+  [ -n "$EIO_FS" ] || mount --bind "$R/images" "$IMAGES"
+fi
+if [ -n "$EIO_FS" ]; then
+  # returns once mounted and its control socket listens; the daemon stays in this namespace
+  "$EIO_FS" serve "$BACKING" "$IMAGES" "$R/eio.sock" "$R/pids/eio-fs.pid"
 fi
 chmod 755 /var/lib/libvirt/images
 ip link set lo up

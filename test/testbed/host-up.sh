@@ -7,6 +7,9 @@
 # Env:
 #   E2E             state root (default /tmp/kvmclone-testbed)
 #   IMAGES_SIZE_MB  make the host's images dir an ext4 fs of this size (loop-mounted file)
+#   IMAGES_EIO      1: the host's images dir is eio-fs, a FUSE passthrough of the backing dir
+#                   ($E2E/NAME/images, or the ext4 fs) that host-eio.sh can make fail reads of
+#                   a file with EIO (the "unreadable source image" fault)
 #   AGENT_CMD       start this command (bash -c) inside the host as its agent and wait for
 #                   its socket (see host-agent.sh); AGENT_WAIT_S (20), AGENT_SOCK
 #   WAIT_LIBVIRT    1 (default): wait until libvirtd answers (it probes QEMU on first use)
@@ -29,6 +32,8 @@ if ! [[ $IDX =~ ^[1-9][0-9]?$ ]] || [ "$IDX" -gt 50 ]; then die "IDX must be 1..
 [ "$(id -u)" = 0 ] || die "must run as root"
 SIZE=${IMAGES_SIZE_MB:-}
 [ -z "$SIZE" ] || { [[ $SIZE =~ ^[1-9][0-9]*$ ]] && [ "$SIZE" -ge 8 ]; } || die "IMAGES_SIZE_MB must be an integer >= 8, got '$SIZE'"
+EIO=${IMAGES_EIO:-0}
+[ "$EIO" = 0 ] || [ "$EIO" = 1 ] || die "IMAGES_EIO must be 0 or 1, got '$EIO'"
 
 NETNS=$(netns_name "$H")
 VR=kvmc${IDX}r; VH=kvmc${IDX}h
@@ -71,7 +76,7 @@ chmod 755 "$E2E" "$R"
 rm -f "$P"/*.pid
 MODE=dir
 [ -z "$SIZE" ] || MODE=loop
-printf 'IDX=%s\nNETNS=%s\nVETH=%s\nADDR=%s\nIMAGES_MODE=%s\n' "$IDX" "$NETNS" "$VR" "$ADDR" "$MODE" >"$R/host.env"
+printf 'IDX=%s\nNETNS=%s\nVETH=%s\nADDR=%s\nIMAGES_MODE=%s\nIMAGES_EIO=%s\n' "$IDX" "$NETNS" "$VR" "$ADDR" "$MODE" "$EIO" >"$R/host.env"
 
 cleanup_on_error() {
   local rc=$?
@@ -108,6 +113,13 @@ if [ "$MODE" = loop ]; then
     # no reserved blocks, no journal, few inodes: df shows close to IMAGES_SIZE_MB
     mkfs.ext4 -q -F -m 0 -b 4096 -N 1024 -O ^has_journal -L "kvmc-$H" "$IMG"
   fi
+fi
+
+# --- images through eio-fs (IMAGES_EIO=1): the binary, built from eio-fs.c when it changed ---
+EIO_FS=
+if [ "$EIO" = 1 ]; then
+  EIO_FS=$(eio_fs_build)
+  printf 'EIO_FS=%s\n' "$EIO_FS" >>"$R/host.env"
 fi
 
 # --- the dedicated SSH account (machine-wide, idempotent; serialised: useradd locks /etc/passwd) ---
@@ -206,7 +218,7 @@ ip -n "$NETNS" link set "$VH" up
 # --- start the host: holder process in the netns + a private mount namespace ---
 : >"$R/inner.log"
 setsid ip netns exec "$NETNS" unshare --mount --propagation private \
-  "$TESTBED_DIR/host-inner.sh" "$R" "$MODE" </dev/null >>"$R/inner.log" 2>&1 &
+  "$TESTBED_DIR/host-inner.sh" "$R" "$MODE" "$EIO_FS" </dev/null >>"$R/inner.log" 2>&1 &
 INNER=$!   # becomes the holder (host-inner.sh ends with exec sleep)
 for _ in $(seq 1 200); do
   [ -s "$P/holder.pid" ] && [ -s "$P/sshd.pid" ] && break
@@ -252,4 +264,4 @@ fi
 T1=$(date +%s%N)
 trap - EXIT
 printf '%s up in %s ms: ssh -F %s/client/ssh_config %s  (%s, holder pid %s, images: %s)\n' \
-  "$H" $(((T1 - T0) / 1000000)) "$E2E" "$H" "$ADDR" "$hp" "$([ -n "$SIZE" ] && echo "ext4 ${SIZE} MiB" || echo dir)"
+  "$H" $(((T1 - T0) / 1000000)) "$E2E" "$H" "$ADDR" "$hp" "$([ -n "$SIZE" ] && echo "ext4 ${SIZE} MiB" || echo dir)$([ "$EIO" = 0 ] || echo ' through eio-fs')"

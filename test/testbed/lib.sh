@@ -9,6 +9,8 @@
 #   pids/*.pid          holder, sshd, libvirtd, virtlogd, agent
 #   images/             the host's /var/lib/libvirt/images (plain mode)
 #   images.ext4         backing file of the host's images fs (IMAGES_SIZE_MB mode)
+#   eio.sock            control socket of the images dir's I/O-error injector (IMAGES_EIO=1 mode,
+#                       see eio-fs.c and host-eio.sh); pids/eio-fs.pid its daemon
 #   etc-libvirt/ var-lib-libvirt/ var-log-libvirt/ var-cache-libvirt/ var-log-kvmclone/   bind-mounted inside
 #   ssh/ sshd.log inner.log agent.log agent.cmd
 
@@ -186,4 +188,53 @@ agent_start() {
     sleep 0.1
   done
   log "agent of $H up (pid $pid, socket $AGENT_SOCK, log $R/agent.log)"
+}
+
+# eio_fs_build: compiles eio-fs.c (once per version of its source, under a lock: hosts may
+# come up in parallel) into $E2E/.eio-fs/ and prints the binary's path
+eio_fs_build() {
+  local src=$TESTBED_DIR/eio-fs.c dir=$E2E/.eio-fs sum bin
+  command -v gcc >/dev/null || die "IMAGES_EIO=1 needs gcc (run deps.sh)"
+  pkg-config --exists fuse3 2>/dev/null || die "IMAGES_EIO=1 needs libfuse3-dev (run deps.sh)"
+  [ -c /dev/fuse ] || die "IMAGES_EIO=1 needs /dev/fuse"
+  sum=$(sha256sum "$src" | cut -c1-16)
+  bin=$dir/eio-fs-$sum
+  mkdir -p "$dir"
+  (
+    flock 7
+    if [ ! -x "$bin" ]; then
+      # shellcheck disable=SC2046  # pkg-config prints several words
+      gcc -O2 -Wall -Wextra -Werror -o "$bin.tmp.$$" "$src" $(pkg-config --cflags --libs fuse3) >&2 ||
+        { rm -f "$bin.tmp.$$"; exit 1; }
+      mv -f "$bin.tmp.$$" "$bin"
+    fi
+  ) 7>"$dir/.lock" || die "could not build $src"
+  printf '%s' "$bin"
+}
+
+# eio_unmount: unmounts the host's I/O-error injector (IMAGES_EIO=1) and waits for its
+# daemon to exit (it does once unmounted). When something inside the host still holds a file
+# open there, the unmount is lazy and the daemon would serve that file on: it is stopped
+# (its files then fail with ENOTCONN; whatever holds them is killed next anyway).
+eio_unmount() {
+  local ns pid how=
+  [ "$(host_env_get IMAGES_EIO)" = 1 ] || return 0
+  pid=$(pidfile_pid eio-fs 2>/dev/null) || pid=
+  ns=$(pidfile_pid holder 2>/dev/null) || ns=$pid
+  if [ -n "$ns" ]; then
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    how=$(nsenter -t "$ns" -m -- /bin/sh -c 'I=/var/lib/libvirt/images
+      if mountpoint -q "$I" && grep -q " $I fuse.eio " /proc/self/mounts; then
+        if umount "$I" 2>/dev/null; then echo clean; else umount -l "$I" && echo lazy; fi
+      fi') || log "warning: could not unmount the images dir of $H"
+  fi
+  if [ -n "$pid" ]; then
+    if [ "$how" = lazy ]; then
+      stop_pids 3 "$pid"
+    elif ! wait_gone 5 "$pid"; then
+      log "warning: eio-fs of $H (pid $pid) still running after its unmount; stopping it"
+      stop_pids 3 "$pid"
+    fi
+  fi
+  rm -f "$P/eio-fs.pid" "$R/eio.sock"
 }
