@@ -118,6 +118,7 @@ function harnessFailure(op: OpName, fault: FaultName, index: number, message: st
     survived: false,
     rerun: null,
     converged: false,
+    trialSeconds: 0,
     violations: [],
     notes: [`harness error: ${message.slice(0, 1000)}`],
   };

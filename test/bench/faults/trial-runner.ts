@@ -32,6 +32,8 @@ export interface TrialRecord {
   survived: boolean;
   rerun: { code: number; errorCode: string; message: string; seconds: number } | null;
   converged: boolean;
+  /** The whole trial's wall time: preparing, both runs and every check. */
+  trialSeconds: number;
   /** Lost or half-made: a changed source, a half-made destination, a held lock. Must be empty. */
   violations: string[];
   /** Failures to converge, and what else is worth knowing (e.g. leftovers gc will remove). */
@@ -79,6 +81,7 @@ async function runToEnd(op: FaultOperation, stateDir: string, limitMs: number): 
 
 /** Runs trial `setup.index` of `fault` against `op`. */
 export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSetup): Promise<TrialRecord> {
+  const trialStarted = Date.now();
   const seed = trialSeed(setup.seed, op.name, fault.name, setup.index);
   const rng = new Rng(seed);
   await op.prepare(rng);
@@ -181,6 +184,7 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
     survived,
     rerun,
     converged,
+    trialSeconds: Math.round((Date.now() - trialStarted) / 1000),
     violations,
     notes,
   };
