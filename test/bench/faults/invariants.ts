@@ -19,7 +19,8 @@ export interface SourceState {
 
 /** Reads the source's definition and digests its images. */
 export async function sourceState(op: FaultOperation): Promise<SourceState> {
-  return { xml: await virsh(SRC, ['dumpxml', '--inactive', op.vm]), digests: await digests(SRC, op.images, op.contentDigest) };
+  const [xml, d] = await Promise.all([virsh(SRC, ['dumpxml', '--inactive', op.vm]), digests(SRC, op.images, op.contentDigest)]);
+  return { xml, digests: d };
 }
 
 /** Differences between the source now and `before` (empty when unchanged). */

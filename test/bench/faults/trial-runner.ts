@@ -85,8 +85,8 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   const seed = trialSeed(setup.seed, op.name, fault.name, setup.index);
   const rng = new Rng(seed);
   await op.prepare(rng);
-  const src = await sourceState(op);
-  const previous = op.kind === 'sync' ? await digests(DST, op.images, op.contentDigest) : undefined;
+  // The two hosts are read at once: checks are most of a trial's time.
+  const [src, previous] = await Promise.all([sourceState(op), op.kind === 'sync' ? digests(DST, op.images, op.contentDigest) : undefined]);
   const fraction = rng.uniform(0, 0.95);
   const momentMs = Math.round(fraction * setup.calibrationMs);
   const armed = fault.arm(rng, op);
@@ -133,9 +133,8 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   const settle = await settledLeftovers(setup.stateDir);
   if (!settle.settled) violations.push(`30 s after the run: ${heldLeftovers(settle.leftovers, true).filter((l) => l.includes('(running)')).join('; ')}`);
   violations.push(...heldLeftovers(settle.leftovers, false).filter((l) => !l.includes('(running)')).map((l) => `after the first run: ${l}`));
-  violations.push(...(await sourceChanges(op, src)));
-  const dest = await destinationState(op, src, previous);
-  violations.push(...dest.violations);
+  const [changes, dest] = await Promise.all([sourceChanges(op, src), destinationState(op, src, previous)]);
+  violations.push(...changes, ...dest.violations);
   const survived = first.code === 0 && dest.state === 'complete';
   if (first.code === 0 && dest.state !== 'complete') violations.push(`kvmctl said done but the destination is ${dest.state}`);
   setup.log(`  first run: exit ${first.code}${first.errorCode ? ` ${first.errorCode}` : ''} after ${first.seconds} s (${first.retries} retries); fault ${injected ? `at ${momentMs} ms in ${phaseAtInjection}` : 'not injected: the run had ended'}; destination ${dest.state}`);
@@ -147,15 +146,15 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
     const s = summary(again.run, again.started);
     rerun = { code: s.code, errorCode: s.errorCode, message: s.message, seconds: s.seconds };
     if (again.hung) notes.push('the rerun hung');
-    const after = await destinationState(op, src, previous);
+    const [after, changedAfter] = await Promise.all([destinationState(op, src, previous), sourceChanges(op, src)]);
     converged = s.code === 0 && after.state === 'complete';
     if (!converged) notes.push(`rerun: exit ${s.code} ${s.errorCode} ${s.message}; destination ${after.state}${after.workFiles.length ? ` (${after.workFiles.join(', ')})` : ''}`);
     violations.push(...after.violations.map((v) => `after the rerun: ${v}`));
-    violations.push(...(await sourceChanges(op, src)).map((v) => `after the rerun: ${v}`));
+    violations.push(...changedAfter.map((v) => `after the rerun: ${v}`));
     setup.log(`  rerun: exit ${s.code}${s.errorCode ? ` ${s.errorCode}` : ''} after ${s.seconds} s; destination ${after.state}`);
   }
   // Whatever the path, nothing may be left behind once the job is done.
-  const end = await settledLeftovers(setup.stateDir);
+  const [end, jobs] = await Promise.all([settledLeftovers(setup.stateDir), sourceJobs(op)]);
   const left = heldLeftovers(end.leftovers, true);
   if (left.length > 0) {
     converged = false;
@@ -163,7 +162,6 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   }
   const peers = Object.values(end.leftovers).flat().filter((l) => l.kind === 'peer-socket').length;
   if (peers > 0) notes.push(`${peers} peer socket(s) of ended runs (kvmctl gc removes them)`);
-  const jobs = await sourceJobs(op);
   if (jobs.length > 0) {
     converged = false;
     notes.push(...jobs);
