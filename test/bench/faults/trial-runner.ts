@@ -154,7 +154,9 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
     setup.log(`  rerun: exit ${s.code}${s.errorCode ? ` ${s.errorCode}` : ''} after ${s.seconds} s; destination ${after.state}`);
   }
   // Whatever the path, nothing may be left behind once the job is done.
-  const [end, jobs] = await Promise.all([settledLeftovers(setup.stateDir), sourceJobs(op)]);
+  const end = await settledLeftovers(setup.stateDir);
+  // After the agents settled: a view's job ends as its call does, a moment after kvmctl exits.
+  const jobs = await sourceJobs(op);
   const left = heldLeftovers(end.leftovers, true);
   if (left.length > 0) {
     converged = false;
