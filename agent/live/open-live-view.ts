@@ -33,6 +33,7 @@ import { quiescedStart, type QuiesceMode } from './quiesce.js';
 import { backupSocketFor, checkScratchSpace, isOwnBackupSocket, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
 import { viewPathOf } from './view-path.js';
 import { dirtyContextOf } from './live-views.js';
+import { endViewJob } from './end-view-job.js';
 
 /** What OpenLiveView needs from the agent. */
 export interface LiveViewDeps {
@@ -199,9 +200,10 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
     if (ticket !== undefined) deps.tickets.revoke(ticket);
     deps.views.remove(r.operationId);
     if (begun) {
-      // However the call ended: the job goes, and with it the NBD server and (libvirt removes them) the scratch files.
+      // However the call ended: the job goes, and with it the NBD server and (libvirt removes them) the scratch files —
+      // waiting for libvirtd if it is restarting right now (the job outlives the restart).
       try {
-        await deps.libvirt.abortJob(r.vm);
+        await endViewJob(deps.libvirt, r.vm);
         log.info({ vm: r.vm, operationId: r.operationId }, 'live view closed: backup job ended');
       } catch (err) {
         log.error({ vm: r.vm, operationId: r.operationId, err }, 'could not end the backup job of a live view; it is ended at the next agent start');
