@@ -11,6 +11,9 @@
  * retry continues it, asking the source only for what is missing
  * (issue 11: "the journal already on the destination is reused").
  *
+ * Only FILE-layer pulls (offline syncs) are parked: kvmctl does not retry a
+ * live sync within the run, so a guest-layer journal is discarded at once.
+ *
  * Parking holds the journal's lock. It ends, whichever comes first, when the
  * same operation resumes it, when any other pull into the image arrives (the
  * parked one is dropped: no call is running for it, and a user's rerun after

@@ -323,7 +323,9 @@ export async function pullInPlace(
       log.info({ size, ranges: ranges.length, bytesTransferred: transferred }, 'sync journal committed');
     } catch (err) {
       const transfer = t;
-      if (deps.parked !== undefined && isSendableOperationId(req.operationId) && parkable(err, signal, writing)) {
+      // Only a FILE-layer pull is kept: kvmctl retries an offline sync's TRANSFER within the run, never a live one's
+      // (a guest-layer journal kept for a retry that never comes would hold the image for nothing).
+      if (deps.parked !== undefined && guest === undefined && isSendableOperationId(req.operationId) && parkable(err, signal, writing)) {
         await deps.parked.park(target, { operationId: req.operationId, state: transfer, drop: () => dropTransfer(transfer) });
         parked = true;
       } else {
