@@ -17,15 +17,17 @@ import { BufferPool } from './buffer-pool.js';
 import type { StreamDigester } from './stream-digest.js';
 import { readAhead, type PlannedRead, type ReadResult } from './read-ahead.js';
 import type { ByteSpan } from './request-limits.js';
+import { MAX_UNWRITTEN_MESSAGES } from '../rpc/bounded-sink.js';
 
 /** Reads in flight ahead of the chunk being sent. */
 const READ_DEPTH = 3;
 
 /**
  * Read buffers kept for reuse: the reads in flight, the one being sent, and
- * the messages grpc-js may still hold queued (its stream buffers up to 16).
+ * the messages not yet written to HTTP/2 (agent/rpc/bounded-sink.ts), with
+ * a little room: a buffer is free again only once every message cut from it is.
  */
-const POOL_KEEP = READ_DEPTH + 18;
+const POOL_KEEP = READ_DEPTH + MAX_UNWRITTEN_MESSAGES + 2;
 
 /**
  * Sends one response message; resolves when the transport can take more.

@@ -10,8 +10,8 @@
  * record is on disk before its answer is sent.
  */
 import * as grpc from '@grpc/grpc-js';
-import { once } from 'node:events';
 import type { Logger } from 'pino';
+import { boundedSink } from './bounded-sink.js';
 import { toStatus } from './to-status.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditCall, type AuditableCall } from '../audit/audited-call.js';
@@ -105,7 +105,7 @@ export function unary<Req, Res>(
   };
 }
 
-/** Wraps a server-streaming handler; `send` resolves when the message is queued within the window. */
+/** Wraps a server-streaming handler; `send` resolves while few of its messages are unwritten (bounded-sink.ts). */
 export function serverStream<Req, Res>(
   method: string,
   deps: RpcDeps,
@@ -114,11 +114,7 @@ export function serverStream<Req, Res>(
   return (call) => {
     const { signal, dispose } = callSignal(call as AnyCall, deps);
     const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
-    const send: StreamSink<Res> = async (message, written) => {
-      signal.throwIfAborted();
-      // After a cancel grpc-js never emits 'drain': the wait is raced against the signal.
-      if (!call.write(message, written)) await once(call, 'drain', { signal });
-    };
+    const send: StreamSink<Res> = boundedSink(call, signal);
     // A stream is recorded once, at its end, with how it ended.
     Promise.resolve()
       .then(() => audit?.admit())
