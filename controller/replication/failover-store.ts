@@ -78,10 +78,13 @@ export class FailoverStore {
     return r && { replica: r.replica, operationId: r.operation_id, at: r.at, source: r.source, point: r.point, pausedBefore: r.paused_before === 1 };
   }
 
-  /** Records a failover (replacing none: a replica is failed over once until failback). */
+  /**
+   * Records a failover. A replica fails over only while active, so a record
+   * still there is stale (the replica was removed and added again): replaced.
+   */
   recordFailover(f: FailoverRecord): void {
     this.db
-      .prepare(`INSERT INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES (?, ?, ?, ?, ?, ?)`)
+      .prepare(`INSERT OR REPLACE INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES (?, ?, ?, ?, ?, ?)`)
       .run(f.replica, f.operationId, f.at, f.source, f.point, f.pausedBefore ? 1 : 0);
   }
 

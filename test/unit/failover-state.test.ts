@@ -80,13 +80,13 @@ async function withStores(body: (s: { ops: OperationStore; replicas: ReplicaStor
   }
 }
 
-test('roles: failover sets reverse, failed-over, paused; failback restores them; the records come and go; the tables open again', () =>
+test('roles: failover sets reverse, failed-over, paused; failback restores them; the records come and go (a stale one is replaced); the tables open again', () =>
   withStores(({ ops, replicas, failovers }) => {
     replicas.add(spec);
     const failedOver = replicas.setRoles('r1', { direction: 'reverse', lifecycle: 'failed-over', paused: true });
     assert.deepEqual([failedOver.direction, failedOver.lifecycle, failedOver.paused], ['reverse', 'failed-over', true]);
+    failovers.recordFailover({ replica: 'r1', operationId: 'op0', at: 'before', source: 'shutoff', point: null, pausedBefore: false });
     failovers.recordFailover({ replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true });
-    assert.throws(() => failovers.recordFailover({ replica: 'r1', operationId: 'op2', at: 'now', source: 'shutoff', point: null, pausedBefore: false }), /UNIQUE/);
     assert.deepEqual(new FailoverStore(ops.database).failover('r1'), { replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true });
     const back = replicas.setRoles('r1', { direction: 'forward', lifecycle: 'active', paused: false });
     assert.deepEqual([back.direction, back.lifecycle, back.paused], ['forward', 'active', false]);
