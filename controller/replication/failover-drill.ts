@@ -13,7 +13,7 @@
  * STORAGE_POLICY_REMOVE: never backing files or files another VM uses), and
  * no other VM that happens to carry the name.
  */
-import { alreadyExists, failedPrecondition, KvmcloneError } from '../../shared/errors.js';
+import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { checkVmName } from '../../shared/validation.js';
 import { runClone } from '../operations/clone/run-clone.js';
 import { holdLock } from '../operations/hold-lock.js';
@@ -34,7 +34,7 @@ export async function runDrill(req: { replica: string; network: boolean }, deps:
   requireActiveCopy(replica, 'test');
   const existing = deps.failovers.drill(replica.name);
   if (existing) {
-    throw alreadyExists(`a test failover of ${replica.name} is up already: ${existing.vm} on ${existing.host} since ${existing.at} (kvmctl failover ${replica.name} --test --cleanup removes it)`);
+    throw failedPrecondition(`a test failover of ${replica.name} is up already: ${existing.vm} on ${existing.host} since ${existing.at} (kvmctl failover ${replica.name} --test --cleanup removes it)`);
   }
   const vm = drillName(replica.destVm);
   return withReplicaClaim(deps.replicas, replica.name, async () => {

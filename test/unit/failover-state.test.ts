@@ -117,7 +117,7 @@ test('refusals before any host: failover of a copy never made or already failed 
       { consecutiveFailures: 0, nextAttemptAt: null, lastError: null, seededAt: 'a' },
     );
     failovers.recordDrill({ replica: 'r1', operationId: 'op', at: 'then', host: 'hostb', vm: 'web1-drill', uuid: 'u' });
-    await assert.rejects(runDrill({ replica: 'r1', network: false }, deps), (e: unknown) => e instanceof KvmcloneError && e.code === 'ALREADY_EXISTS' && /--test --cleanup/.test(e.message));
+    await assert.rejects(runDrill({ replica: 'r1', network: false }, deps), (e: unknown) => e instanceof KvmcloneError && e.code === 'FAILED_PRECONDITION' && /--test --cleanup/.test(e.message));
     replicas.setRoles('r1', { direction: 'reverse', lifecycle: 'failed-over', paused: true });
     await assert.rejects(runFailover({ replica: 'r1', force: true }, deps), refusal(/failed over already: .*kvmctl failback r1/));
     await assert.rejects(runFailover({ replica: 'nope', force: true }, deps), (e: unknown) => e instanceof KvmcloneError && e.code === 'NOT_FOUND');
