@@ -7,6 +7,8 @@ import { Command, Option } from 'commander';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import { auditCommand } from './commands/audit.js';
 import { cloneCommand } from './commands/clone.js';
+import { failbackCommand } from './commands/failback.js';
+import { failoverCommand } from './commands/failover.js';
 import { gcCommand } from './commands/gc.js';
 import { hostsCommand } from './commands/hosts-check.js';
 import { lsCommand } from './commands/ls.js';
@@ -50,7 +52,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run), failoverCommand(run), failbackCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

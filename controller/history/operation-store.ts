@@ -2,7 +2,7 @@
  * The controller's operation history and audit trail, in SQLite under
  * $XDG_STATE_HOME/kvmclone: every clone and sync is recorded when it starts,
  * each step it takes is appended as an event, and its outcome is written when
- * it ends. `kvmctl ops list|show` read it; resume (later) reads its progress.
+ * it ends (failover, failback and test failovers too). `kvmctl ops list|show` read it; resume (later) reads its progress.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -11,10 +11,17 @@ import { dirname } from 'node:path';
 /** Lifecycle of a recorded operation. */
 export type OperationState = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
+/**
+ * What an operation was: a copy (clone, sync), or a step of a replica's
+ * disaster recovery (failover, failback, a test failover's drill and its
+ * cleanup) — recorded here so that `kvmctl ops` shows them beside the syncs.
+ */
+export type OperationKind = 'clone' | 'sync' | 'failover' | 'failback' | 'drill' | 'drill-cleanup';
+
 /** One operation as stored. */
 export interface OperationRecord {
   id: string;
-  kind: 'clone' | 'sync';
+  kind: OperationKind;
   vm: string;
   destVm: string;
   sourceHost: string;
@@ -64,7 +71,7 @@ CREATE INDEX IF NOT EXISTS events_by_operation ON events(operation_id, seq);
 
 interface OperationRow {
   id: string;
-  kind: 'clone' | 'sync';
+  kind: OperationKind;
   vm: string;
   dest_vm: string;
   source_host: string;

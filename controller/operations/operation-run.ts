@@ -11,7 +11,7 @@ import type { AgentCapability } from '../../shared/capabilities.js';
 import { EXIT_OK, exitCodeFor } from '../cli/exit-codes.js';
 import type { Reporter } from '../cli/reporter.js';
 import type { ControllerOptions } from '../config/controller-config.js';
-import type { OperationStore } from '../history/operation-store.js';
+import type { OperationKind, OperationStore } from '../history/operation-store.js';
 import { HostSession, type SessionRole } from '../transport/host-session.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { normalizeSshError } from '../transport/ssh-error-code.js';
@@ -40,9 +40,9 @@ export interface OperationDeps {
   signal: AbortSignal;
 }
 
-/** Which VM goes where. */
+/** Which VM goes where (for failover and failback: which way the roles go). */
 export interface OperationTarget {
-  kind: 'clone' | 'sync';
+  kind: OperationKind;
   vm: string;
   destVm: string;
   from: string;

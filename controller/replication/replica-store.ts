@@ -7,9 +7,10 @@
  * so that a second `kvmctl replicate` skips it), and the history of its runs,
  * each linked to the clone or sync operation it was.
  *
- * A replica also has a direction and a lifecycle: `forward` / `active` is all
- * that exists today; failover sets `failed-over` (and failback the direction)
- * without a schema change. Tables are created when missing; later columns are
+ * A replica also has a direction and a lifecycle: `forward` / `active` while
+ * the schedule keeps the copy; failover sets `reverse` / `failed-over` and
+ * failback --switch sets them back (setRoles), without a schema change (what
+ * a failover found and did is in failover-store.ts). Tables are created when missing; later columns are
  * added, never changed.
  */
 import type Database from 'better-sqlite3';
@@ -279,6 +280,20 @@ export class ReplicaStore {
   setPaused(name: string, paused: boolean): Replica {
     this.get(name);
     this.db.prepare(`UPDATE replicas SET paused = ?, updated_at = ? WHERE name = ?`).run(paused ? 1 : 0, this.now().toISOString(), name);
+    return this.get(name);
+  }
+
+  /**
+   * Records which way the copy flows and whether it is the running VM, and
+   * pauses or resumes the schedule with it, in one statement: failover
+   * swaps the roles (reverse, failed-over, paused), failback --switch
+   * restores them (forward, active, resumed).
+   */
+  setRoles(name: string, roles: { direction: ReplicaDirection; lifecycle: ReplicaLifecycle; paused: boolean }): Replica {
+    this.get(name);
+    this.db
+      .prepare(`UPDATE replicas SET direction = ?, lifecycle = ?, paused = ?, updated_at = ? WHERE name = ?`)
+      .run(roles.direction, roles.lifecycle, roles.paused ? 1 : 0, this.now().toISOString(), name);
     return this.get(name);
   }
 

@@ -104,3 +104,15 @@ test('CPU: host-model passes, passthrough needs the same CPU, named models must 
   assert.deepEqual(checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ kvm: false }), 'hostb'), []);
   assert.throws(() => checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ arch: 'aarch64' }), 'hostb'), /aarch64/);
 });
+
+test('linkDown puts every interface\'s link down, an existing <link> too; without it no link is added', () => {
+  const paths = new Map([
+    ['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'],
+    ['/var/lib/libvirt/images/web1-data.raw', '/b.raw'],
+  ]);
+  const withLink = SOURCE.replace("<source network='default'/></interface>", "<source network='default'/><link state='up'/></interface>");
+  const down = rewriteDomainXml(withLink, { name: 'web1-drill', diskPaths: paths, linkDown: true }).xml;
+  assert.equal(down.match(/<link state="down"\/>/g)?.length, 2, down);
+  assert.doesNotMatch(down, /state="up"|state='up'/);
+  assert.doesNotMatch(rewriteDomainXml(SOURCE, { name: 'web1-drill', diskPaths: paths }).xml, /<link /);
+});

@@ -1,6 +1,6 @@
 /**
  * Rewrites a source domain's XML into the clone's: new name, new UUID, a new
- * MAC for every interface, disk, NVRAM and TPM paths remapped to the
+ * MAC for every interface (its link down when asked), disk, NVRAM and TPM paths remapped to the
  * destination, and log files named after the VM renamed after the clone (so
  * clone and source can run side by side) — nothing else. The XML is edited as a DOM and serialised back,
  * so every element, attribute and comment we do not touch survives as it was.
@@ -24,6 +24,12 @@ export interface DomainRewrite {
   tpmStatePath?: string;
   /** MAC generator (tests pass a deterministic one). */
   newMac?: () => string;
+  /**
+   * Every interface gets `<link state='down'/>`: the copy starts cut off
+   * from its networks (a test failover must not answer on the source's
+   * addresses beside the running source).
+   */
+  linkDown?: boolean;
 }
 
 /** A random locally administered MAC in QEMU's 52:54:00 range. */
@@ -82,6 +88,14 @@ export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): Rew
       created.setAttribute('address', fresh);
       iface.insertBefore(created, iface.firstChild);
       macs.push({ from: '', to: fresh });
+    }
+    if (rewrite.linkDown) {
+      let link = only(iface, 'link');
+      if (!link) {
+        link = doc.createElement('link');
+        iface.appendChild(link);
+      }
+      link.setAttribute('state', 'down');
     }
   }
 

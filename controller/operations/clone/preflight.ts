@@ -21,6 +21,8 @@ export interface CloneRequest {
   dryRun: boolean;
   /** --live: a running source is copied from a point-in-time view (a shut-off one as usual). */
   live?: LiveOptions;
+  /** The clone's network interfaces are defined with their link down (a test failover's throw-away VM). */
+  linkDown?: boolean;
 }
 
 /** --live and its settings. */

@@ -177,7 +177,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     const diskPaths = new Map<string, string>(facts.source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
     for (const f of facts.files) if (f.role === 'disk') diskPaths.set(f.sourcePath, f.targetPath);
     const nvram = facts.files.find((f) => f.role === 'nvram');
-    const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, sourceName: req.vm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }) });
+    const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, sourceName: req.vm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }), ...(req.linkDown === true && { linkDown: true }) });
     let committedAny = false;
     // The clone holds destVm's lock: the agent defines and starts it only with this operation's id.
     await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: id }, deps.signal);

@@ -1,0 +1,134 @@
+/**
+ * `kvmctl failover NAME --test [--network]` and `--test --cleanup`: a DR
+ * drill. A throw-away VM `<copy>-drill` is cloned from the replica's copy —
+ * the newest point — on the copy's own host (same-host clone: its disks
+ * beside the copy's, shared backing files reused in place), with a new
+ * UUID and MACs and every network interface's link down unless --network,
+ * and started. The copy is only read, and the schedule is not touched:
+ * a clone, not an overlay, because a later sync rewrites the copy in place
+ * and would change the disks under an overlay's running guest.
+ *
+ * The drill VM is recorded (failover-store.ts) with its UUID, so --cleanup
+ * destroys and undefines that VM and removes its disks (UndefineDomain with
+ * STORAGE_POLICY_REMOVE: never backing files or files another VM uses), and
+ * no other VM that happens to carry the name.
+ */
+import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
+import { checkVmName } from '../../shared/validation.js';
+import { runClone } from '../operations/clone/run-clone.js';
+import { holdLock } from '../operations/hold-lock.js';
+import { OperationRun } from '../operations/operation-run.js';
+import { HostSession } from '../transport/host-session.js';
+import { requireActiveCopy, type RecoveryDeps } from './failover.js';
+import { nestedReporter } from './nested-reporter.js';
+import { withReplicaClaim } from './replica-claim.js';
+
+/** The drill VM's name for a copy. */
+export function drillName(copy: string): string {
+  return checkVmName(`${copy}-drill`, 'the test failover VM');
+}
+
+/** Starts a test failover; resolves with the exit code. */
+export async function runDrill(req: { replica: string; network: boolean }, deps: RecoveryDeps): Promise<number> {
+  const replica = deps.replicas.get(req.replica);
+  requireActiveCopy(replica, 'test');
+  const existing = deps.failovers.drill(replica.name);
+  if (existing) {
+    throw failedPrecondition(`a test failover of ${replica.name} is up already: ${existing.vm} on ${existing.host} since ${existing.at} (kvmctl failover ${replica.name} --test --cleanup removes it)`);
+  }
+  const vm = drillName(replica.destVm);
+  return withReplicaClaim(deps.replicas, replica.name, async () => {
+    const nested = nestedReporter(deps.reporter);
+    // Adding the replica was the consent to copy its VM; the drill only adds.
+    const code = await runClone(
+      { vm: replica.destVm, from: replica.to, to: replica.to, destVm: vm, start: false, dryRun: false, linkDown: !req.network },
+      { ...deps, reporter: nested, confirm: () => Promise.resolve(true) },
+    );
+    const cloned = nested.captured;
+    if (code !== 0 || typeof cloned?.id !== 'string' || typeof cloned.uuid !== 'string') {
+      deps.reporter.result({ ...(cloned ?? { ok: false }), operation: 'failover-test', replica: replica.name });
+      return code === 0 ? 1 : code;
+    }
+    deps.failovers.recordDrill({ replica: replica.name, operationId: cloned.id, at: new Date().toISOString(), host: replica.to, vm, uuid: cloned.uuid });
+
+    // Started apart from the clone, once recorded: a start that fails leaves a VM --cleanup knows.
+    const session = await HostSession.open(deps.engine, replica.to, { agentSocket: deps.options.agentSocket, callMs: deps.options.timeouts.callMs, signal: deps.signal, needs: ['domain.lifecycle', 'transfer.lock'], operationId: cloned.id });
+    try {
+      const lock = await holdLock(session, vm, cloned.id, `test failover of replica ${replica.name}`);
+      try {
+        deps.reporter.phase('START', `${vm} on ${replica.to}${req.network ? '' : ', network links down'}`);
+        const started = await session.call(session.clients.domain, session.clients.domain.startDomain, { name: vm, operationId: cloned.id }, deps.signal);
+        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${vm} on ${replica.to} did not start (kvmctl failover ${replica.name} --test --cleanup removes it)`);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+    deps.reporter.info(`  ${vm} runs on ${replica.to}, a clone of ${replica.destVm} as last synced; ${replica.destVm} and the schedule are untouched. kvmctl failover ${replica.name} --test --cleanup removes it`);
+    deps.reporter.result({
+      ok: true,
+      operation: 'failover-test',
+      id: cloned.id,
+      replica: replica.name,
+      vm,
+      host: replica.to,
+      uuid: cloned.uuid,
+      of: replica.destVm,
+      network: req.network ? 'connected' : 'links down',
+      bytesOnWire: cloned.bytesOnWire,
+      seconds: cloned.seconds,
+    });
+    return 0;
+  });
+}
+
+/** Removes the test failover VM; resolves with the exit code (0 also when there was none). */
+export async function runDrillCleanup(req: { replica: string }, deps: RecoveryDeps): Promise<number> {
+  const replica = deps.replicas.get(req.replica);
+  const drill = deps.failovers.drill(replica.name);
+  if (!drill) {
+    deps.reporter.result({ ok: true, operation: 'failover-test-cleanup', replica: replica.name, removed: false, removedPaths: [], message: `no test failover of ${replica.name} is up` });
+    return 0;
+  }
+  const op = new OperationRun(deps, { kind: 'drill-cleanup', vm: drill.vm, destVm: drill.vm, from: drill.host, to: drill.host });
+  let session: HostSession | undefined;
+  try {
+    op.step('CLEANUP', `${drill.vm} on ${drill.host}`);
+    session = await HostSession.open(deps.engine, drill.host, { agentSocket: deps.options.agentSocket, callMs: deps.options.timeouts.callMs, signal: deps.signal, needs: ['domain.describe', 'domain.lifecycle', 'domain.undefine', 'transfer.lock'], operationId: op.id });
+    const dst = session;
+    const lock = await holdLock(dst, drill.vm, op.id, `remove the test failover of replica ${replica.name}`);
+    let removedPaths: string[] = [];
+    let existed = true;
+    try {
+      let described;
+      try {
+        described = await dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: drill.vm }, deps.signal);
+      } catch (err) {
+        if (!(err instanceof KvmcloneError && err.code === 'NOT_FOUND')) throw err;
+        existed = false;
+      }
+      if (described) {
+        if (described.domain?.uuid !== drill.uuid) {
+          throw failedPrecondition(`${drill.vm} on ${drill.host} is not the test failover kvmctl made (UUID ${described.domain?.uuid ?? '?'}, not ${drill.uuid}): left alone`);
+        }
+        op.phase = 'run';
+        if (described.domain.state !== 'DOMAIN_STATE_SHUTOFF') {
+          await dst.call(dst.clients.domain, dst.clients.domain.destroyDomain, { name: drill.vm }, deps.signal);
+          deps.reporter.info(`  stopped ${drill.vm}`);
+        }
+        ({ removedPaths } = await dst.call(dst.clients.domain, dst.clients.domain.undefineDomain, { name: drill.vm, storage: 'STORAGE_POLICY_REMOVE' }, deps.signal));
+        deps.reporter.info(`  undefined ${drill.vm}; removed ${removedPaths.join(', ') || 'no file'}`);
+      }
+    } finally {
+      lock.release();
+    }
+    deps.failovers.clearDrill(replica.name);
+    return op.succeed({ ok: true, operation: 'failover-test-cleanup', id: op.id, replica: replica.name, vm: drill.vm, host: drill.host, removed: existed, removedPaths, bytesOnWire: 0, seconds: op.seconds() });
+  } catch (thrown) {
+    return await op.fail(thrown);
+  } finally {
+    await session?.close().catch(() => undefined);
+    await op.close();
+  }
+}
