@@ -17,13 +17,21 @@
  * Parking holds the journal's lock. It ends, whichever comes first, when the
  * same operation resumes it, when any other pull into the image arrives (the
  * parked one is dropped: no call is running for it, and a user's rerun after
- * a Ctrl-C must not wait), after `PARK_MS`, or at agent shutdown. Dropping
+ * a Ctrl-C must not wait), after `PARK_MS` (15 s), or at agent shutdown. Dropping
  * discards the journal; the image was never touched.
  */
 import type { Logger } from 'pino';
 
-/** How long a parked pull waits for its retry: well beyond kvmctl's default retry window (about two minutes). */
-export const PARK_MS = 10 * 60_000;
+/**
+ * How long a parked pull waits for its retry. kvmctl's first reconnects come
+ * within seconds (1-2 s, then 2-4 s, then 4-8 s by default), which is when a
+ * dropped connection is usually back; a longer outage costs the journal (its
+ * ranges are fetched again, still correct). Short on purpose: a controller
+ * that died instead (kill -9, a lost laptop) never comes back, and until the
+ * window ends the image's journal lock is held by nobody's operation — the
+ * fault matrix counts that as a leftover (kvmctl-kill on a sync).
+ */
+export const PARK_MS = 15_000;
 
 /** What a parked pull holds; `drop` releases it all (journal discarded, descriptors closed). */
 export interface ParkedPull<T> {
