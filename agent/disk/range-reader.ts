@@ -17,17 +17,15 @@ import { BufferPool } from './buffer-pool.js';
 import type { StreamDigester } from './stream-digest.js';
 import { readAhead, type PlannedRead, type ReadResult } from './read-ahead.js';
 import type { ByteSpan } from './request-limits.js';
-import { MAX_UNWRITTEN_MESSAGES } from '../rpc/bounded-sink.js';
-
-/** Reads in flight ahead of the chunk being sent. */
-const READ_DEPTH = 3;
+import { MAX_READ_DEPTH, MAX_UNWRITTEN } from '../rpc/send-share.js';
 
 /**
  * Read buffers kept for reuse: the reads in flight, the one being sent, and
  * the messages not yet written to HTTP/2 (agent/rpc/bounded-sink.ts), with
  * a little room: a buffer is free again only once every message cut from it is.
+ * (A stream sharing the agent with others holds fewer: rpc/send-share.ts.)
  */
-const POOL_KEEP = READ_DEPTH + MAX_UNWRITTEN_MESSAGES + 2;
+const POOL_KEEP = MAX_READ_DEPTH + MAX_UNWRITTEN + 2;
 
 /**
  * Sends one response message; resolves when the transport can take more.
@@ -56,6 +54,8 @@ export interface ReadOptions {
   readonly blockHashes?: boolean;
   /** Sees every piece sent, in order (a whole-file or whole-export read digests it on the way: stream-digest.ts). */
   readonly digester?: StreamDigester;
+  /** Reads in flight ahead of the chunk being sent, read before each read starts (default MAX_READ_DEPTH). */
+  readonly readDepth?: () => number;
 }
 
 /**
@@ -135,5 +135,5 @@ export async function sendReads(results: AsyncIterable<ReadResult<PlannedRead>>,
  */
 export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
   const pool = new BufferPool(chunkSize, POOL_KEEP);
-  return sendReads(readAhead(fh, planAll(fh, ranges, chunkSize), signal, READ_DEPTH, pool), send, signal, options);
+  return sendReads(readAhead(fh, planAll(fh, ranges, chunkSize), signal, options.readDepth ?? MAX_READ_DEPTH, pool), send, signal, options);
 }

@@ -81,7 +81,8 @@ export interface StartedRead {
 
 /**
  * Yields the plan's steps in order with their bytes, keeping up to `depth`
- * reads in flight ahead of the consumer; `start` begins the read of one step
+ * reads in flight ahead of the consumer (a function is read before each read
+ * starts, for a depth that follows the agent's load: rpc/send-share.ts); `start` begins the read of one step
  * (a file's pread, an NBD request). When the consumer stops early (an error,
  * a cancel) the reads still in flight are awaited before returning, so the
  * caller may close what it reads from as soon as its loop ends.
@@ -90,15 +91,16 @@ export async function* readAheadWith<T extends PlannedRead>(
   plan: AsyncIterable<T> | Iterable<T>,
   start: (item: T) => StartedRead,
   signal: AbortSignal,
-  depth: number,
+  depth: number | (() => number),
 ): AsyncGenerator<ReadResult<T>> {
+  const maxReads = typeof depth === 'number' ? () => depth : depth;
   const steps: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in plan ? plan[Symbol.asyncIterator]() : plan[Symbol.iterator]();
   const queue: { item: T; read: StartedRead | null }[] = [];
   let reading = 0;
   let exhausted = false;
 
   const fill = async (): Promise<void> => {
-    while (!exhausted && reading < depth && queue.length < MAX_QUEUED_STEPS) {
+    while (!exhausted && reading < maxReads() && queue.length < MAX_QUEUED_STEPS) {
       const next = await steps.next();
       if (next.done === true) {
         exhausted = true;
@@ -145,7 +147,7 @@ export function readAhead<T extends PlannedRead>(
   fh: FileHandle,
   plan: AsyncIterable<T> | Iterable<T>,
   signal: AbortSignal,
-  depth: number = READ_AHEAD_DEPTH,
+  depth: number | (() => number) = READ_AHEAD_DEPTH,
   pool?: BufferPool,
 ): AsyncGenerator<ReadResult<T>> {
   const start = (item: T): StartedRead => {

@@ -72,13 +72,15 @@ export async function rememberedReadRanges(
   memory: HashMemory,
   signal: AbortSignal,
   blockHashes = false,
+  readDepth?: () => number,
 ): Promise<ReadTotals> {
+  const depth = readDepth === undefined ? {} : { readDepth };
   const whole = size > 0 && ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === size;
-  if (!whole) return readRanges(fh, ranges, chunkSize, send, signal, { blockHashes });
+  if (!whole) return readRanges(fh, ranges, chunkSize, send, signal, { blockHashes, ...depth });
   const before = identityOf(await fh.stat({ bigint: true }));
   const startedNs = wallClockNs();
   const digester = new StreamDigester(size, memory.canHold(Math.ceil(size / DEFAULT_BLOCK_SIZE) * HASH_BYTES));
-  const totals = await readRanges(fh, ranges, chunkSize, send, signal, { blockHashes, digester });
+  const totals = await readRanges(fh, ranges, chunkSize, send, signal, { blockHashes, digester, ...depth });
   const hashes = digester.finish()?.hashes;
   if (hashes !== undefined) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, hashes);
   return totals;

@@ -12,9 +12,10 @@
  * per call, whatever the number of calls.
  */
 import { once, type EventEmitter } from 'node:events';
+import { MAX_UNWRITTEN } from './send-share.js';
 
-/** Messages a server stream may have handed to grpc-js but not yet written before `send` waits. */
-export const MAX_UNWRITTEN_MESSAGES = 4;
+/** Messages a server stream alone may have handed to grpc-js but not yet written before `send` waits. */
+export const MAX_UNWRITTEN_MESSAGES = MAX_UNWRITTEN;
 
 /** Sends one message; `written` runs once grpc-js wrote it to HTTP/2 (or failed to). */
 export type BoundedSink<T> = (message: T, written?: () => void) => Promise<void>;
@@ -26,11 +27,13 @@ export interface WritableCall<T> extends EventEmitter {
 
 /**
  * A `send` for `call` that resolves once fewer than `max` of its messages are
- * unwritten (and grpc-js's queue has room). Waits end with the signal's
- * reason when `signal` aborts: after a cancel grpc-js neither writes nor
- * emits 'drain' again.
+ * unwritten (and grpc-js's queue has room); `max` may be a function, read per
+ * message, when the limit follows the agent's other streams (send-share.ts).
+ * Waits end with the signal's reason when `signal` aborts: after a cancel
+ * grpc-js neither writes nor emits 'drain' again.
  */
-export function boundedSink<T>(call: WritableCall<T>, signal: AbortSignal, max = MAX_UNWRITTEN_MESSAGES): BoundedSink<T> {
+export function boundedSink<T>(call: WritableCall<T>, signal: AbortSignal, max: number | (() => number) = MAX_UNWRITTEN_MESSAGES): BoundedSink<T> {
+  const limit = typeof max === 'number' ? () => max : max;
   let unwritten = 0;
   let wake: (() => void) | undefined;
   const oneWritten = (): Promise<void> =>
@@ -53,6 +56,6 @@ export function boundedSink<T>(call: WritableCall<T>, signal: AbortSignal, max =
       w?.();
     });
     if (!room) await once(call, 'drain', { signal });
-    while (unwritten >= max) await oneWritten();
+    while (unwritten >= limit()) await oneWritten();
   };
 }

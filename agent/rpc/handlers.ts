@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { boundedSink } from './bounded-sink.js';
+import { SEND_SHARE, type SendSlot } from './send-share.js';
 import { toStatus } from './to-status.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { auditCall, type AuditableCall } from '../audit/audited-call.js';
@@ -23,6 +24,8 @@ export interface CallContext {
   /** Aborts on client cancel, deadline or agent shutdown. */
   readonly signal: AbortSignal;
   readonly log: Logger;
+  /** Of a server stream: how many reads it may keep ahead of what it sends now (send-share.ts). */
+  readonly readDepth?: () => number;
 }
 
 /** Process-wide things the wrappers need. */
@@ -62,8 +65,8 @@ function callSignal(call: AnyCall, deps: RpcDeps): { signal: AbortSignal; dispos
   return { signal: AbortSignal.any(signals), dispose: () => call.removeListener('cancelled', onCancel) };
 }
 
-function context(method: string, deps: RpcDeps, signal: AbortSignal): CallContext {
-  return { signal, log: deps.log.child({ method }) };
+function context(method: string, deps: RpcDeps, signal: AbortSignal, slot?: SendSlot): CallContext {
+  return { signal, log: deps.log.child({ method }), ...(slot !== undefined && { readDepth: slot.readDepth }) };
 }
 
 /**
@@ -105,20 +108,29 @@ export function unary<Req, Res>(
   };
 }
 
-/** Wraps a server-streaming handler; `send` resolves while few of its messages are unwritten (bounded-sink.ts). */
+/**
+ * Wraps a server-streaming handler; `send` resolves while few of its messages
+ * are unwritten (bounded-sink.ts), how few depending on how many streams the
+ * agent is sending at once (send-share.ts).
+ */
 export function serverStream<Req, Res>(
   method: string,
   deps: RpcDeps,
   fn: (request: Req, send: StreamSink<Res>, ctx: CallContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const { signal, dispose } = callSignal(call as AnyCall, deps);
+    const { signal, dispose: disposeSignal } = callSignal(call as AnyCall, deps);
+    const slot = SEND_SHARE.join();
+    const dispose = (): void => {
+      slot.leave();
+      disposeSignal();
+    };
     const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
-    const send: StreamSink<Res> = boundedSink(call, signal);
+    const send: StreamSink<Res> = boundedSink(call, signal, slot.unwritten);
     // A stream is recorded once, at its end, with how it ended.
     Promise.resolve()
       .then(() => audit?.admit())
-      .then(() => asOperation(call as AuditableCall, deps, call.request, () => fn(call.request, send, context(method, deps, signal))))
+      .then(() => asOperation(call as AuditableCall, deps, call.request, () => fn(call.request, send, context(method, deps, signal, slot))))
       .then(
         async () => {
           dispose();

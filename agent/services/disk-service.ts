@@ -134,7 +134,7 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
       const chunkSize = checkChunkSize(req.chunkSize);
       await withImage(req, ctx, async (fh, size, resolved, signal) => {
-        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes);
+        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes, ctx.readDepth);
         ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
       });
     }),

@@ -66,3 +66,15 @@ test("a full queue is still waited on through 'drain'", async () => {
   complete();
   assert.ok(await settled(first), "'drain' came");
 });
+
+test('a limit given as a function is read per message: a stream whose share shrinks waits sooner', async () => {
+  const { call, complete } = heldWritable();
+  let limit = 4;
+  const send = boundedSink(call, new AbortController().signal, () => limit);
+  assert.ok(await settled(send(0)), 'first message taken at once');
+  limit = 2;
+  const second = send(1);
+  assert.equal(await settled(second), false, 'with the limit now 2, the second unwritten message waits');
+  complete();
+  assert.ok(await settled(second), 'one written: the wait ends');
+});
