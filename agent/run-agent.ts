@@ -18,6 +18,10 @@ import { startAgentServer } from './server/agent-server.js';
 import { recoverAllJournals } from './transfer/journal-recovery.js';
 import { endStaleLiveViews } from './live/stale-jobs.js';
 import { AuditLog } from './audit/audit-log.js';
+import { fixMmapThreshold } from './native/libc.js';
+
+/** Allocations from this size up are mappings of their own (glibc's default starting point, held fixed). */
+const MMAP_THRESHOLD_BYTES = 128 * 1024;
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -25,6 +29,8 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   const missing = missingNodeOptions();
   if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`);
   if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
+  // Megabyte transfer buffers go back to the kernel when freed, not into glibc's heaps (see fixMmapThreshold).
+  if (!fixMmapThreshold(MMAP_THRESHOLD_BYTES)) log.debug('mallopt(M_MMAP_THRESHOLD) not available: freed transfer buffers may stay in the heap');
   const lifecycle = new AgentStateMachine();
   // Files the agent creates (staging images, sockets before chmod) start private.
   process.umask(0o077);

@@ -6,11 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, constants, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrnoError, openat2, peerCredentials, RESOLVE } from '../../agent/native/libc.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ErrnoError, fixMmapThreshold, openat2, peerCredentials, RESOLVE } from '../../agent/native/libc.js';
 
 test('peerCredentials reports the connecting process', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kvmclone-peercred-'));
@@ -60,4 +62,29 @@ test('openat2 with RESOLVE_BENEATH opens inside and refuses escapes', async () =
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('fixMmapThreshold: megabyte buffers freed between live smaller ones leave RSS', async () => {
+  assert.equal(fixMmapThreshold(128 * 1024), true, 'mallopt(M_MMAP_THRESHOLD) accepted on this glibc');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const rssKb = async (): Promise<number> => Number(/VmRSS:\s+(\d+)/.exec(await readFile('/proc/self/status', 'utf8'))?.[1]);
+  // The pattern of a transfer: megabyte frames that die young between smaller allocations that live on. Without
+  // the fix (measured: node, glibc 2.36) the 64 MiB freed stays in the heap, pinned by the small ones between.
+  gc();
+  const small: Buffer[] = [];
+  let big: Buffer[] = [];
+  for (let i = 0; i < 64; i += 1) {
+    big.push(Buffer.alloc(1024 * 1024, 1));
+    small.push(Buffer.alloc(256 * 1024, 2));
+  }
+  const full = await rssKb();
+  assert.equal(big.length, 64);
+  big = [];
+  for (let i = 0; i < 3; i += 1) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const after = await rssKb();
+  assert.ok(after < full - 48 * 1024, `RSS fell from ${full} kB to ${after} kB once the 64 MiB of frames were collected (${small.length} small buffers still live)`);
 });
