@@ -29,6 +29,7 @@ import { isViewPath } from '../live/view-path.js';
 import { viewDigestImage, viewHashBlocks, viewMapExtents, viewReadRanges, viewStatImage } from '../live/view-disk-calls.js';
 import { invalidArgument, notFound } from '../../shared/errors.js';
 import { openingLeaser, withLease, type ImageLeaser } from '../disk/image-lease.js';
+import { withErrnoPath } from '../disk/errno-path.js';
 
 /** What DiskService needs from the agent. */
 export interface DiskServiceDeps {
@@ -78,9 +79,13 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
 export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const { rpc, roots, hashMemory } = deps;
   const lease = deps.images ?? openingLeaser(roots);
-  /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's). */
+  /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
   const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> =>
-    withLease(await lease(req, 'path'), ctx.signal, (image, signal) => fn(image.fh, image.size, image.path, signal));
+    withLease(await lease(req, 'path'), ctx.signal, (image, signal) =>
+      fn(image.fh, image.size, image.path, signal).catch((err: unknown) => {
+        throw withErrnoPath(err, image.path);
+      }),
+    );
   /** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
   const views = (): LiveViews => {
     if (deps.views === undefined) throw notFound('this service has no live views');

@@ -141,6 +141,8 @@ for (const [when, fromOffset, phase] of [
     assert.equal(error.code, 'DATA_LOSS', said(out));
     // Before TRANSFER hosta says so itself; during it, hostb (which pulls from hosta) reports its source agent's error.
     assert.match(error.message ?? '', phase === 'PREFLIGHT' ? /^hosta: .*input\/output error \(EIO\)/ : /^hostb: source agent: .*input\/output error \(EIO\)/, said(out));
+    // And it names the unreadable image, so the user knows which disk of which host to look at.
+    assert.ok((error.message ?? '').includes(`${IMAGES}/${DATA}`), `the error names ${IMAGES}/${DATA}: ${said(out)}`);
     if (phase === 'TRANSFER') {
       // ReadRanges is audited (read-only calls such as PREFLIGHT's are not): the record names the unreadable file.
       const audit = (await dataLossRecords('hosta', DATA)).slice(auditBefore);
