@@ -87,9 +87,13 @@ const MESSAGE_PREFIXES: ReadonlyArray<readonly [RegExp, number]> = [
   [/^failed to connect to the hypervisor/, VIR_ERR.NO_CONNECT],
 ];
 
-/** How the connection to libvirtd reads when it is gone or never came (system and RPC errors carry no prefix). */
+/**
+ * How the connection to libvirtd reads when it is gone or never came (system and RPC errors carry no prefix).
+ * "Disconnected from qemu:///system due to end of file: ..." is what a call in flight gets while libvirtd
+ * restarts (seen at a backup's begin in the fault matrix).
+ */
 const CONNECTION_LOST =
-  /^(Failed to connect socket|Cannot (recv|write) data|End of file while (reading|writing) data|internal error: client socket is closed|unable to connect to server|failed to connect to the hypervisor)/;
+  /^(Failed to connect socket|Cannot (recv|write) data|End of file while (reading|writing) data|internal error: client socket is closed|unable to connect to server|failed to connect to the hypervisor|Disconnected from \S+ due to)/;
 
 /** A libvirt failure reduced to what matters: libvirt's error number (when known) and its message. */
 export interface LibvirtFailureInfo {

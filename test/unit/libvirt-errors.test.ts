@@ -74,6 +74,8 @@ test('predicates agree with the mapping', () => {
   assert.ok(!isDomainExists(binding('operation failed: guest CPU does not match')));
   assert.ok(isXmlError(binding('XML error: bad')));
   assert.ok(isConnectionError(binding('internal error: client socket is closed')));
+  assert.ok(isConnectionError(binding('Disconnected from qemu:///system due to end of file: End of file while reading data: Input/output error')), 'a call in flight while libvirtd restarts');
+  assert.ok(isConnectionError(virsh('error: Disconnected from qemu:///system due to end of file\nerror: End of file while reading data: Input/output error')), 'the same through virsh');
   assert.ok(!isConnectionError(binding('internal error: qemu unexpectedly closed the monitor')));
   assert.ok(!isConnectionError(new Error('Cannot write data: Broken pipe')), 'only libvirt failures are libvirt connection errors');
 });
