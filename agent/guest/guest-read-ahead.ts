@@ -22,7 +22,7 @@ export function guestReadAhead<T extends PlannedRead>(
   client: GuestReader,
   plan: AsyncIterable<T> | Iterable<T>,
   signal: AbortSignal,
-  depth: number = GUEST_READ_DEPTH,
+  depth: number | (() => number) = GUEST_READ_DEPTH,
   counters?: GuestCounters,
 ): AsyncGenerator<ReadResult<T>> {
   const readOne = async (item: T): Promise<Buffer> => {

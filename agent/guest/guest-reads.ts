@@ -17,7 +17,7 @@ import type { PlannedRead } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
 import type { GuestCounters, GuestReader } from './guest-client.js';
 import { AllocationCursor, zerosAsHoles } from './guest-extents.js';
-import { guestReadAhead } from './guest-read-ahead.js';
+import { GUEST_READ_DEPTH, guestReadAhead } from './guest-read-ahead.js';
 
 /** How a guest ReadRanges call hashes and accounts for what it sends. */
 export interface GuestReadOptions extends ReadOptions {
@@ -39,6 +39,8 @@ async function* planAll(client: GuestReader, ranges: readonly ByteSpan[], chunkS
  * with the file reader's chunk and zero sender (range-reader.ts sendReads).
  */
 export async function readGuestRanges(client: GuestReader, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: GuestReadOptions = {}): Promise<ReadTotals> {
-  const { counters, ...sending } = options;
-  return sendReads(guestReadAhead(client, planAll(client, ranges, chunkSize, signal), signal, undefined, counters), send, signal, sending);
+  const { counters, readDepth, ...sending } = options;
+  // An NBD read has a round trip a pread has not: one read more in flight than the file reader's share.
+  const depth = readDepth === undefined ? GUEST_READ_DEPTH : () => Math.min(GUEST_READ_DEPTH, readDepth() + 1);
+  return sendReads(guestReadAhead(client, planAll(client, ranges, chunkSize, signal), signal, depth, counters), send, signal, sending);
 }

@@ -91,7 +91,7 @@ export async function viewReadRanges(views: LiveViews, req: ReadRangesRequest__O
       else if (message.zero) log.zero(Number(message.zero.offset), Number(message.zero.length));
       return send(message, written);
     };
-    const totals = await readGuestRanges(client, ranges, chunkSize, observed, ctx.signal, { blockHashes: req.blockHashes, counters: disk, ...(digester && { digester }) });
+    const totals = await readGuestRanges(client, ranges, chunkSize, observed, ctx.signal, { blockHashes: req.blockHashes, counters: disk, ...(digester && { digester }), ...(ctx.readDepth && { readDepth: ctx.readDepth }) });
     const digest = digester?.finish()?.digest;
     if (digest) disk.digest = digest;
     ctx.log.debug({ path: req.path, ...totals, bytesRead: disk.bytesRead }, 'view ranges read');
