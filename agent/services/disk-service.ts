@@ -80,12 +80,14 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const { rpc, roots, hashMemory } = deps;
   const lease = deps.images ?? openingLeaser(roots);
   /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
-  const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> =>
-    withLease(await lease(req, 'path'), ctx.signal, (image, signal) =>
-      fn(image.fh, image.size, image.path, signal).catch((err: unknown) => {
-        throw withErrnoPath(err, image.path);
-      }),
-    );
+  const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> => {
+    try {
+      // Opening reads the image's header too: a disk that fails from its first byte fails here.
+      return await withLease(await lease(req, 'path'), ctx.signal, (image, signal) => fn(image.fh, image.size, image.path, signal));
+    } catch (err) {
+      throw withErrnoPath(err, req.path);
+    }
+  };
   /** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
   const views = (): LiveViews => {
     if (deps.views === undefined) throw notFound('this service has no live views');
