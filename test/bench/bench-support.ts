@@ -46,6 +46,14 @@ export async function agentPeakRss(host: string): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/** CPU seconds (user + system, all threads) the agent on `host` has used since it started. */
+export async function agentCpuSeconds(host: string): Promise<number> {
+  const pid = (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100/s).
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Routes hosta <-> hostb through this machine for the rsync baseline only; returns the undo. */
 export async function routeHosts(): Promise<() => Promise<void>> {
   const forward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();

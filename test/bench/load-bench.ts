@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
-import { agentPeakRss, run, sh } from './bench-support.js';
+import { agentCpuSeconds, agentPeakRss, run, sh } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
@@ -49,6 +49,8 @@ interface Phase {
   bytesOnWire: number;
   perOp: { vm: string; seconds: number; bytesOnWire: number; retries: number }[];
   agentPeakRss: { hosta: number; hostb: number };
+  /** CPU seconds each agent used in the phase (fresh agents: all of it is the phase's). */
+  agentCpuSeconds: { hosta: number; hostb: number };
 }
 
 /** Clones `vms` hosta -> hostb all at once; every run must exit 0. */
@@ -64,8 +66,9 @@ async function clonePhase(vms: readonly string[], state: string): Promise<Phase>
   );
   const seconds = (Date.now() - t0) / 1000;
   const agentPeak = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
+  const agentCpu = { hosta: await agentCpuSeconds('hosta'), hostb: await agentCpuSeconds('hostb') };
   for (const vm of vms) await run('cmp', [join(E2E_DIR, 'hosta', 'images', `${vm}.raw`), join(E2E_DIR, 'hostb', 'images', `${vm}.raw`)]);
-  return { ops: vms.length, seconds, bytesOnWire: runs.reduce((n, r) => n + r.bytesOnWire, 0), perOp: runs, agentPeakRss: agentPeak };
+  return { ops: vms.length, seconds, bytesOnWire: runs.reduce((n, r) => n + r.bytesOnWire, 0), perOp: runs, agentPeakRss: agentPeak, agentCpuSeconds: agentCpu };
 }
 
 async function main(): Promise<void> {
@@ -90,9 +93,10 @@ async function main(): Promise<void> {
 
     const row = (what: string, p: Phase): string =>
       `${what.padEnd(14)} ${String(p.ops).padStart(3)} ${p.seconds.toFixed(1).padStart(8)} s ${(p.bytesOnWire / MiB).toFixed(0).padStart(8)} MiB ${(p.bytesOnWire / MiB / p.seconds).toFixed(0).padStart(6)} MiB/s` +
-      `   ${(p.agentPeakRss.hosta / MiB).toFixed(0).padStart(4)} / ${(p.agentPeakRss.hostb / MiB).toFixed(0)} MiB`;
+      `   ${(p.agentPeakRss.hosta / MiB).toFixed(0).padStart(4)} / ${(p.agentPeakRss.hostb / MiB).toFixed(0)} MiB` +
+      `   ${p.agentCpuSeconds.hosta.toFixed(1).padStart(5)} / ${p.agentCpuSeconds.hostb.toFixed(1)} s`;
     console.log(`\n${sizeGiB} GiB raw disk per VM, half unique random data; page cache warm; 2 cores shared by both hosts and the controller (OpenSSH engine)`);
-    console.log(`${'phase'.padEnd(14)} ops     wall        on the wire  aggregate   agent peak RSS (source / destination)`);
+    console.log(`${'phase'.padEnd(14)} ops     wall        on the wire  aggregate   agent peak RSS (source / destination)   agent CPU (source / destination)`);
     console.log(row('one alone', alone));
     console.log(row(`${ops} at once`, together));
     console.log(`aggregate / alone: ${((together.bytesOnWire / together.seconds) / (alone.bytesOnWire / alone.seconds)).toFixed(2)}x; slowest of the ${ops}: ${Math.max(...together.perOp.map((r) => r.seconds)).toFixed(1)} s, fastest ${Math.min(...together.perOp.map((r) => r.seconds)).toFixed(1)} s`);
