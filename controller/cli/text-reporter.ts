@@ -113,7 +113,9 @@ export class TextReporter implements Reporter {
   result(result: Record<string, unknown>): void {
     this.clearBars();
     this.bars.clear();
-    if (result.ok === true) this.out.write(`done: ${String(result.operation)} ${String(result.vm)} -> ${String(result.destVm)} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire (operation ${String(result.id)})\n`);
+    // Operations on one VM (failover, its drill and cleanup, failback) have no destVm: no "-> undefined".
+    const route = result.destVm === undefined ? '' : ` -> ${String(result.destVm)}`;
+    if (result.ok === true) this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire (operation ${String(result.id)})\n`);
     else {
       const error = result.error as { code?: string; message?: string } | undefined;
       this.out.write(`kvmctl: ${error?.message ?? 'failed'}\n`);

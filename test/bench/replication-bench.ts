@@ -1,0 +1,240 @@
+/**
+ * `scripts/bench replication`: a replica of a VM on a schedule, on the
+ * testbed, measured the way an operator would watch it.
+ *
+ * The VM `bench` on hosta has one raw disk of G GiB (10) holding a real ext4
+ * filesystem half full of files of unique random data (ext4-image.ts). It is
+ * replicated to hostb with `kvmctl replica add … --every 1m --keep 3`, and
+ * `kvmctl replicate --due` is run every 10 s for M minutes (10) after the
+ * first run (the clone). After each run, 0.5 % of the source's 4 KiB blocks
+ * are changed: extents of 4..64 KiB of fresh random bytes at random offsets,
+ * written into the shut-off source's image file (the disk as a guest would
+ * write it: file data, metadata and free space alike; about 1.4 % of the
+ * 64 KiB blocks a sync hashes are touched). `kvmctl status --json`
+ * is sampled every 10 s in between for the lag. Then the restore points'
+ * space (`kvmctl replica points`, and du of their files on hostb).
+ *
+ * Then failover and failback: `kvmctl failover` (source shut off) starts the
+ * copy on hostb; 1 % of the copy's blocks are changed while it runs;
+ * `kvmctl failback` catches the original up from a point-in-time view of the
+ * running copy, beside a `kvmctl clone --live` of the running copy back to
+ * hosta; the copy is stopped, 1 % more changed, and `kvmctl failback` runs
+ * offline, beside an offline `kvmctl clone` of the copy back. Both failbacks
+ * are checked with cmp (original equals copy). Prints a table and writes the
+ * raw figures to bench-results/replication-<date>.json. Not a test.
+ *
+ *   node dist/test/bench/replication-bench.js [--minutes M] [--size-gib G]
+ */
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
+import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { changeBlocks, makeExt4Image, type BlockChange } from './ext4-image.js';
+import { replicationTable, type LagSample, type ReplicationFigures, type ScheduledRun, type TimedOp } from './replication-report.js';
+import { run } from './bench-support.js';
+
+const IMAGES = '/var/lib/libvirt/images';
+const VM = 'bench';
+const REPLICA = 'bench';
+const EVERY_SECONDS = 60;
+const TICK_SECONDS = 10;
+const KEEP = 3;
+const CHANGE = 0.005;
+const FAILBACK_CHANGE = 0.01;
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const value = Number(process.argv[i + 1]);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} takes a positive number, got ${String(process.argv[i + 1])}`);
+  return value;
+}
+const minutes = flag('--minutes', 10);
+const sizeGiB = Math.round(flag('--size-gib', 10));
+
+const domainXml = (name: string, file: string): string =>
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${file}'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+
+const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
+
+/** Runs kvmctl --json with the bench's state; resolves with the run and its wall time. */
+async function ctl(state: string, args: string[]): Promise<{ out: KvmctlRun; wallSeconds: number }> {
+  const t = performance.now();
+  const out = await kvmctl(['--json', ...args], { stateDir: state });
+  return { out, wallSeconds: (performance.now() - t) / 1000 };
+}
+
+/** As ctl, and fails the bench when kvmctl does not exit 0. */
+async function must(state: string, args: string[]): Promise<{ out: KvmctlRun; wallSeconds: number }> {
+  const r = await ctl(state, args);
+  if (r.out.code !== 0) throw new Error(`kvmctl ${args.join(' ')} exited ${r.out.code}:\n${r.out.stdout.slice(-3000)}\n${r.out.stderr.slice(-2000)}`);
+  return r;
+}
+
+function timedOp(r: { out: KvmctlRun; wallSeconds: number }): TimedOp {
+  return { wallSeconds: r.wallSeconds, seconds: Number(r.out.result?.seconds ?? Number.NaN), bytesOnWire: Number(r.out.result?.bytesOnWire ?? 0) };
+}
+
+/** The runs one `kvmctl replicate --due` reported. */
+function runsOf(r: { out: KvmctlRun; wallSeconds: number }, changeBefore: BlockChange | null): ScheduledRun[] {
+  const runs = (r.out.result?.runs ?? []) as Record<string, unknown>[];
+  return runs.map((x) => ({
+    kind: x.kind === 'clone' ? 'clone' : 'sync',
+    outcome: String(x.outcome),
+    startedAt: String(x.startedAt),
+    finishedAt: String(x.finishedAt),
+    seconds: Number(x.seconds),
+    wallSeconds: r.wallSeconds,
+    bytesOnWire: Number(x.bytesOnWire ?? 0),
+    delta: typeof x.delta === 'string' ? x.delta : null,
+    operationId: typeof x.operationId === 'string' ? x.operationId : null,
+    changeBefore,
+    error: typeof x.errorMessage === 'string' ? x.errorMessage : null,
+  }));
+}
+
+/** `kvmctl status --json` every TICK_SECONDS (offset half a tick from the driver) until `end`. */
+async function sampleLag(state: string, end: number, signal: AbortSignal): Promise<LagSample[]> {
+  const samples: LagSample[] = [];
+  await sleep((TICK_SECONDS * 1000) / 2, undefined, { signal });
+  for (let next = Date.now(); Date.now() < end; ) {
+    const { out } = await ctl(state, ['status']);
+    const s = ((out.result?.replicas ?? []) as Record<string, unknown>[]).find((x) => x.replica === REPLICA);
+    if (s) samples.push({ at: new Date().toISOString(), lagSeconds: Number(s.lagSeconds), state: String(s.state), withinRpo: s.withinRpo === true, exitCode: out.code });
+    else console.log(`status gave no figures for ${REPLICA} (exit ${out.code}): ${out.stdout.slice(-500)}`);
+    next += TICK_SECONDS * 1000;
+    await sleep(Math.max(0, next - Date.now()), undefined, { signal });
+  }
+  return samples;
+}
+
+/** `kvmctl replicate --due` every TICK_SECONDS until `end`; after each run, CHANGE of the source's blocks are changed. */
+async function drive(state: string, source: string, end: number, firstChange: BlockChange, signal: AbortSignal): Promise<ScheduledRun[]> {
+  const runs: ScheduledRun[] = [];
+  let change: BlockChange | null = firstChange;
+  let seed = 100;
+  for (let next = Date.now(); Date.now() < end; ) {
+    const r = await ctl(state, ['replicate', '--due']);
+    const done = runsOf(r, change);
+    if (done.length === 0 && r.out.code !== 0) throw new Error(`kvmctl replicate --due exited ${r.out.code} with no run:\n${r.out.stdout.slice(-3000)}\n${r.out.stderr.slice(-2000)}`);
+    for (const x of done) {
+      runs.push(x);
+      console.log(`${x.startedAt} ${x.kind} ${x.outcome} in ${x.seconds.toFixed(1)} s, ${(x.bytesOnWire / 2 ** 20).toFixed(1)} MiB on the wire${x.error ? `: ${x.error}` : ''}`);
+    }
+    if (done.length > 0) change = await changeBlocks(source, CHANGE, seed++, signal);
+    next += TICK_SECONDS * 1000;
+    while (next < Date.now()) next += TICK_SECONDS * 1000;
+    await sleep(Math.max(0, Math.min(next, end) - Date.now()), undefined, { signal });
+  }
+  return runs;
+}
+
+/** The restore point files beside the copy's image on hostb. */
+async function pointFiles(): Promise<{ name: string; allocatedBytes: number; apparentBytes: number }[]> {
+  const dir = hostImagesDir('hostb');
+  const names = (await readdir(dir)).filter((n) => n.startsWith(`.${VM}.raw.kvmclone-point-`));
+  return Promise.all(
+    names.map(async (name) => {
+      const s = await stat(join(dir, name));
+      return { name, allocatedBytes: s.blocks * 512, apparentBytes: s.size };
+    }),
+  );
+}
+
+/** Clones the copy from hostb back to hosta as `name` (with `extra` flags), then removes that clone. */
+async function cloneBack(state: string, name: string, extra: string[]): Promise<TimedOp> {
+  const r = await must(state, ['clone', VM, '--from', 'hostb', '--to', 'hosta', '--name', name, ...extra]);
+  await virsh('hosta', ['undefine', name, '--remove-all-storage']);
+  return timedOp(r);
+}
+
+async function main(signal: AbortSignal): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const work = await mkdtemp(join(tmpdir(), 'kvmclone-replication-bench-'));
+  const state = join(work, 'state');
+  const staged = join(work, `${VM}.raw`);
+  try {
+    // Made before the testbed lock is taken (it does not need the hosts), moved into hosta's images dir after.
+    console.log(`making a ${sizeGiB} GiB raw image: ext4, half full of files of unique random data ...`);
+    const image = await makeExt4Image(staged, sizeGiB, 0.5, join(work, 'mnt'), signal);
+    console.log(`${image.files} files, ${(image.fileBytes / 2 ** 20).toFixed(0)} MiB; ${(image.allocatedBytes / 2 ** 20).toFixed(0)} MiB allocated`);
+
+    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await hostUp('hosta', 1);
+    await hostUp('hostb', 2);
+    const source = join(hostImagesDir('hosta'), `${VM}.raw`);
+    const copy = join(hostImagesDir('hostb'), `${VM}.raw`);
+    await run('mv', [staged, source]);
+    await hostExec('hosta', ['bash', '-c', `cat > /tmp/${VM}.xml <<'XML'\n${domainXml(VM, `${VM}.raw`)}\nXML\nvirsh -q -c qemu:///system define /tmp/${VM}.xml >/dev/null; rm -f /tmp/${VM}.xml`]);
+
+    await must(state, ['replica', 'add', REPLICA, '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', `${EVERY_SECONDS}s`, '--keep', String(KEEP)]);
+    console.log('first run: the clone ...');
+    const first = runsOf(await must(state, ['replicate', '--due']), null);
+    if (first[0]?.kind !== 'clone' || first[0].outcome !== 'succeeded') throw new Error(`the first run was not a successful clone: ${JSON.stringify(first)}`);
+    console.log(`clone in ${first[0].seconds.toFixed(1)} s, ${(first[0].bytesOnWire / 2 ** 20).toFixed(0)} MiB on the wire; now ${minutes} min of replicate --due every ${TICK_SECONDS} s`);
+    const firstChange = await changeBlocks(source, CHANGE, 99, signal);
+
+    const end = Date.now() + minutes * 60_000;
+    const [scheduled, lag] = await Promise.all([drive(state, source, end, firstChange, signal), sampleLag(state, end, signal)]);
+    const runs = [...first, ...scheduled];
+
+    const points = await must(state, ['replica', 'points', REPLICA]);
+    const restorePoints = { reportedBytes: Number(points.out.result?.totalBytes ?? 0), points: (points.out.result?.points ?? []) as unknown[], files: await pointFiles() };
+
+    console.log('failover (the source shut off) ...');
+    const failover = timedOp(await must(state, ['failover', REPLICA]));
+    if ((await virsh('hostb', ['domstate', VM])).trim() !== 'running') throw new Error('the copy does not run after the failover');
+
+    console.log(`changing ${FAILBACK_CHANGE * 100} % of the running copy's blocks, then failback from it ...`);
+    const liveChange = await changeBlocks(copy, FAILBACK_CHANGE, 200, signal);
+    const liveBack = await must(state, ['failback', REPLICA, '--yes']);
+    await run('cmp', [source, copy]);
+    const failbackLive = { ...timedOp(liveBack), change: liveChange, delta: String((liveBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null };
+    console.log('clone --live of the running copy back to hosta ...');
+    const cloneBackLive = await cloneBack(state, `${VM}-back-live`, ['--live', '--cbt=off']);
+
+    console.log(`stopping the copy, changing ${FAILBACK_CHANGE * 100} % of its blocks, then failback (offline) ...`);
+    await virsh('hostb', ['destroy', VM]);
+    const offlineChange = await changeBlocks(copy, FAILBACK_CHANGE, 300, signal);
+    const offlineBack = await must(state, ['failback', REPLICA, '--yes']);
+    await run('cmp', [source, copy]);
+    const failbackOffline = { ...timedOp(offlineBack), change: offlineChange, delta: String((offlineBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null };
+    console.log('clone of the shut-off copy back to hosta ...');
+    const cloneBackOffline = await cloneBack(state, `${VM}-back`, []);
+
+    const figures: ReplicationFigures = {
+      startedAt,
+      sizeGiB,
+      minutes,
+      everySeconds: EVERY_SECONDS,
+      tickSeconds: TICK_SECONDS,
+      keep: KEEP,
+      changeFraction: CHANGE,
+      failbackChangeFraction: FAILBACK_CHANGE,
+      image,
+      runs,
+      lag,
+      restorePoints,
+      failover,
+      failbackLive,
+      cloneBackLive,
+      failbackOffline,
+      cloneBackOffline,
+      loadavgAfter: (await readFile('/proc/loadavg', 'utf8')).trim(),
+    };
+    console.log(`\n${replicationTable(figures)}`);
+    await mkdir('bench-results', { recursive: true });
+    const file = join('bench-results', `replication-${startedAt.replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify(figures, null, 2)}\n`);
+    console.log(`raw figures: ${file}`);
+  } finally {
+    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const controller = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => controller.abort(new Error(`${sig}: stopped`)));
+await main(controller.signal);

@@ -1,0 +1,26 @@
+/**
+ * The text reporter's closing line: a copy operation names where it went;
+ * an operation on one VM (failover, a drill, failback) has no destVm and
+ * says nothing of one (it printed "-> undefined").
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TextReporter } from '../../controller/cli/text-reporter.js';
+
+function rendered(result: Record<string, unknown>): string {
+  let text = '';
+  const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+  new TextReporter(out, false, false).result(result);
+  return text;
+}
+
+test('done line: the destination of a copy, none for an operation on one VM', () => {
+  assert.equal(
+    rendered({ ok: true, operation: 'clone', vm: 'web1', destVm: 'web1-dr', seconds: 1.9, bytesOnWire: 3 * 1024 * 1024, id: 'op1' }),
+    'done: clone web1 -> web1-dr in 1.9 s, 3.0 MiB on the wire (operation op1)\n',
+  );
+  assert.equal(
+    rendered({ ok: true, operation: 'failover-test', vm: 'web1-dr-drill', host: 'hostb', seconds: 1.8, bytesOnWire: 0, id: 'op2' }),
+    'done: failover-test web1-dr-drill in 1.8 s, 0 B on the wire (operation op2)\n',
+  );
+});
