@@ -28,6 +28,7 @@ import { filesInUse, userOf } from '../libvirt/domain-users.js';
 import type { DomainRecord, DomainStateName, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { CommandError } from '../process/run-command.js';
+import { withErrnoPath } from '../disk/errno-path.js';
 import { unary, type CallContext, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
 
@@ -189,7 +190,14 @@ async function describeDomain(deps: DomainServiceDeps, name: string, signal: Abo
   const xml = await deps.libvirt.getDomainXml(name, { signal });
   const facts = readDomainFacts(xml);
   const disks: DiskInfo[] = [];
-  for (const disk of facts.disks) disks.push(await describeDisk(disk, signal));
+  for (const disk of facts.disks) {
+    // Reading a disk's header is I/O on a file the error would not name: say which disk could not be read.
+    disks.push(
+      await describeDisk(disk, signal).catch((err: unknown) => {
+        throw withErrnoPath(err, disk.source);
+      }),
+    );
+  }
   return {
     domain: toSummary(record),
     xml,
