@@ -20,7 +20,9 @@
  * so any chain restores. Of a qcow2 they are not: once anything was written
  * through the format (a live sync's apply, or a restore of its point), the
  * file's clusters are no longer those an offline sync's file-layer point was
- * read from, so such a point is refused, with nothing changed.
+ * read from: such points are removed when that happens
+ * (restore-point-chain.ts), and a chain that would still apply one after a
+ * live point is refused, with nothing changed.
  */
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -206,19 +208,19 @@ async function checkTip(held: HeldImage, newest: PointFile, tip: PointTip | unde
 
 /**
  * Refuses (nothing changed) a chain that would apply an offline sync's
- * file-layer point to a qcow2 whose file was written through its format
- * since that point's sync: by a newer live sync's point applied first in
- * this chain, or — the tip says so — by a live sync or a restore of a live
- * point that left the image as it is now.
+ * file-layer point to a qcow2 after a newer live sync's point was applied
+ * through the format in the same chain. The agent removes such offline
+ * points when the format is first written (restore-point-chain.ts); this
+ * holds for points it did not get to remove (copied back by hand, say).
  */
-function refuseMixedQcow2(held: HeldImage, chain: readonly PointFile[], checked: readonly CheckedPoint[], tip: PointTip | undefined): void {
-  let through: string | undefined = tip?.layer === 'guest' ? 'the image was last written through its format (a live sync, or the restore of a live sync\'s point)' : undefined;
+function refuseMixedQcow2(held: HeldImage, chain: readonly PointFile[], checked: readonly CheckedPoint[]): void {
+  let live: string | undefined;
   for (const [i, c] of checked.entries()) {
     const id = String(chain[i]?.id);
-    if (c.layer !== 'file') through ??= `restore point ${id} was kept by a live sync and is applied through the image's format first`;
-    else if (through !== undefined) {
+    if (c.layer !== 'file') live ??= id;
+    else if (live !== undefined) {
       throw failedPrecondition(
-        `restore point ${id} of ${held.target} was kept by an offline sync, which keeps the qcow2 file's own bytes, but ${through}: the file's clusters are no longer those the point was read from; nothing was changed (restore to a point kept by a live sync, or newer)`,
+        `restore point ${id} of ${held.target} was kept by an offline sync, which keeps the qcow2 file's own bytes, but restore point ${live} was kept by a live sync and is applied through the image's format before it: the file's clusters would no longer be those the point was read from; nothing was changed (restore to a point kept by a live sync, or a newer one)`,
       );
     }
   }
@@ -249,7 +251,7 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     if (target === undefined) throw new Error('internal: an empty restore chain');
     const qcow2 = await hasQcow2Magic(held.fh);
     const tip = recordedTip(held.dir.pathOf((chain[0] as PointFile).name));
-    if (qcow2) refuseMixedQcow2(held, chain, checked, tip);
+    if (qcow2) refuseMixedQcow2(held, chain, checked);
     await checkTip(held, chain[0] as PointFile, tip, qcow2, deps, log, signal);
 
     const journalName = journalPathFor(held.target).slice(dirname(held.target).length + 1);
