@@ -27,13 +27,12 @@ import { digestFile } from '../disk/block-hasher.js';
 import { identityOf, type HashMemory } from '../disk/hash-memory.js';
 import type { ConfinedDir } from '../paths/confined-dir.js';
 import { JournalWriter } from './journal-writer.js';
-import { encodePointNote, MAX_KEEP_POINTS, pointNameFor, recordTip, undoNameFor, type PointTip } from './restore-point-files.js';
+import { encodePointNote, listPointFiles, MAX_KEEP_POINTS, pointNameFor, recordedTip, recordTip, undoNameFor, type PointTip } from './restore-point-files.js';
 import { captureUndo, type UndoTotals } from './undo-capture.js';
 import { fileUndoSource, guestUndoSource } from './undo-sources.js';
 import type { GuestFormat } from '../guest/guest-client.js';
 import { guestDigest } from '../guest/guest-hashes.js';
 import { withGuestImage } from '../guest/guest-image.js';
-import { listPointFiles, recordedTip } from './restore-point-files.js';
 
 /** Longest point_label kept. */
 const MAX_LABEL_CHARS = 200;
