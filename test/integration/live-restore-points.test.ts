@@ -6,7 +6,8 @@
  * the destination's format; restoring to each point must give exactly the
  * guest content the source had at that sync — by digest and by qemu-img
  * compare — for a qcow2 and a raw copy, the qcow2 staying a qcow2. Also:
- * what the points cost, a restore cut short finished by recovery, a chain of
+ * what the points cost, a restore cut short and a pull killed after its
+ * commit both finished by recovery through the format, a chain of
  * offline and live points on a raw copy, and the refusals of a qcow2 chain
  * where an offline point would be applied after a write through the format.
  */
@@ -14,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,12 @@ import { startAgentServer, type RunningAgentServer } from '../../agent/server/ag
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { decodeHeader, HEADER_BYTES } from '../../agent/transfer/journal-format.js';
 import { recoverAllJournals } from '../../agent/transfer/journal-recovery.js';
-import { listPointFiles, recordedTip } from '../../agent/transfer/restore-point-files.js';
+import { JournalWriter } from '../../agent/transfer/journal-writer.js';
+import { encodePointNote, listPointFiles, recordedTip, undoNameFor } from '../../agent/transfer/restore-point-files.js';
+import { captureUndo } from '../../agent/transfer/undo-capture.js';
+import { guestUndoSource } from '../../agent/transfer/undo-sources.js';
+import { withGuestImage } from '../../agent/guest/guest-image.js';
+import { chunkHash } from '../../shared/block-hash.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 
 const run = promisify(execFile);
@@ -297,6 +303,40 @@ test('a restore cut short after its point became the journal is finished by reco
   // No tip was recorded by the cut-short restore: the next one still checks its result by digest.
   assert.equal((await restore(target, oldest.id)).digest, states[0]?.digest);
   await sameGuestContent(states[0]?.copy ?? '', target, 'qcow2');
+});
+
+test('a live pull killed after its commit (guest journal and sealed guest undo beside the qcow2) is rolled forward at start-up, and its undo is a point that restores', async () => {
+  const src = join(imagesA, 'killed.raw');
+  const target = join(imagesB, 'killed.qcow2');
+  await makeRaw(src, 8 * MiB, [[0, 3 * MiB]]);
+  await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', src, target]);
+  const before = await snapshot(src, 'killed-0');
+  const ranges = await change(src, [[MiB, 256 * KiB], [5 * MiB, 64 * KiB]]);
+  const after = await snapshot(src, 'killed-1');
+  // What the pull leaves when killed right after its commit: the journal (new bytes) and the undo (old ones, read through the format), both sealed, same id.
+  const st = await stat(target, { bigint: true });
+  const id = 1_700_000_000_000n;
+  const bytes = await readFile(src);
+  const journal = await JournalWriter.create(journalPathFor(target), target);
+  await journal.begin({ dev: st.dev, ino: st.ino, size: bytes.length, layer: 'guest-qcow2', id });
+  for (const r of ranges) await journal.addData(r.offset, bytes.subarray(r.offset, r.offset + r.length), chunkHash(bytes.subarray(r.offset, r.offset + r.length)));
+  const undo = await JournalWriter.create(join(imagesB, undoNameFor(target)), target);
+  const note = encodePointNote({ id: String(id), createdMs: Date.now(), digest: before.digest, label: 'killed', operationId: randomUUID(), keep: 2 });
+  await withGuestImage(target, 'qcow2', { writable: false, runtimeDir: runB, signal: AbortSignal.timeout(60_000) }, (image) =>
+    captureUndo({ source: guestUndoSource(image.client), layer: 'guest-qcow2', dev: st.dev, ino: st.ino, oldSize: image.size, newSize: bytes.length, spans: journal.writtenSpans(), id, note }, undo, AbortSignal.timeout(60_000)),
+  );
+  await undo.close();
+  await journal.commit();
+  await journal.close();
+  const counts = await recoverAllJournals(rootsB, log, { runtimeDir: runB });
+  assert.equal(counts.replayed, 1);
+  await sameGuestContent(after.copy, target, 'qcow2');
+  const [point] = await points(target);
+  assert.equal(point?.id, String(id), 'the sealed undo of the committed journal became the point');
+  assert.equal(await pointLayer(target, String(id)), 'guest-qcow2');
+  // No tip was recorded (the pull never got that far): the restore checks its result by digest.
+  assert.equal((await restore(target, String(id))).digest, before.digest);
+  await sameGuestContent(before.copy, target, 'qcow2');
 });
 
 test('raw: a chain of offline (file-layer) and live (guest-layer) points restores to every point', async () => {
