@@ -41,11 +41,17 @@ export const AGENT_CAPABILITIES = [
    */
   'transfer.leftovers',
   /**
-   * PullImage keep_points (FILE-layer in-place pulls keep undo records as
+   * PullImage keep_points (in-place pulls keep undo records as
    * restore points), ListRestorePoints (read-only), RestorePoint and
    * RemoveRestorePoints (admin).
    */
   'transfer.restore-points',
+  /**
+   * PullImage keep_points on GUEST-layer in-place pulls (a live sync): the
+   * undo record is read and restored through the image's format, and its
+   * digest is of what the guest sees (agent/transfer/pull-point.ts).
+   */
+  'transfer.live-restore-points',
 ] as const;
 
 /** One capability name. */

@@ -201,7 +201,7 @@ export async function pullInPlace(
   if (req.stagingId !== '') throw invalidArgument('staging_id: an in-place pull writes into the existing image; staging_id must be empty');
   if (req.digestRanges && guest === undefined) throw invalidArgument('digest_ranges: only a GUEST-layer in-place pull digests by ranges');
   if (req.destVm) checkVmName(req.destVm, 'dest_vm');
-  const keep = checkKeepPoints(req, guest !== undefined);
+  const keep = checkKeepPoints(req);
   await requireDestShutOff(req, deps, signal, 'before the transfer');
   const source = dialPeer(req, deps.runtimeDir);
   let t: InPlaceTransfer | undefined;
@@ -316,7 +316,7 @@ export async function pullInPlace(
       await requireDestShutOff(req, deps, signal, 'after the transfer, before the apply');
       // The undo record is sealed before the journal commits: a committed journal with an id always has it.
       if (pointId !== undefined) {
-        const saved = await keepUndo({ held, dir, target, image: t.image, size, journal, pointId, keep, req, deps, log }, signal);
+        const saved = await keepUndo({ held, dir, target, image: t.image, size, journal, pointId, keep, req, deps, log, ...(guest !== undefined && { guest }) }, signal);
         log.info({ point: String(pointId), ...saved }, 'undo record sealed');
       }
       await journal.commit();
@@ -371,7 +371,22 @@ export async function pullInPlace(
             : await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
           : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header?.sourceForm);
     log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
-    if (pointId !== undefined) await recordPointTip(dir, target, pointId, { digest: header?.sourceForm === undefined ? digest : await digestFile(held, (await held.stat()).size, signal), identity: identityOf(await held.stat({ bigint: true })) }, log);
+    if (pointId !== undefined) {
+      // The tip is a whole-image digest: a live sync verified by changed blocks reads its guest view once more for it.
+      const tip =
+        guest !== undefined
+          ? {
+              layer: 'guest' as const,
+              digest: req.digestRanges
+                ? await digestGuestImage(target, guest.format, deps.runtimeDir, signal).then(
+                    (d) => d.digest,
+                    (err: unknown) => (log.warn({ err }, 'the image could not be digested for its restore point: a restore will have to trust the final check'), ''),
+                  )
+                : digest,
+            }
+          : { layer: 'file' as const, digest: header?.sourceForm === undefined ? digest : await digestFile(held, (await held.stat()).size, signal) };
+      if (tip.digest !== '') await recordPointTip(dir, target, pointId, { ...tip, identity: identityOf(await held.stat({ bigint: true })) }, log);
+    }
     await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true, ...(pointId !== undefined && { pointId: String(pointId) }) });
   } finally {
     if (!parked) {

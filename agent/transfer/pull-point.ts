@@ -8,6 +8,13 @@
  * the point gives back. The sync's own HashBlocks pass usually left the
  * image's block hashes in memory (agent/disk/hash-memory.ts), so it costs
  * nothing; otherwise the image is read once.
+ *
+ * A GUEST-layer pull (a live sync) keeps its point at the guest layer: the
+ * undo is read through a read-only qemu-nbd of the image and applied back
+ * through the format, and the point's digest is of what the guest saw. For
+ * a qcow2 that digest comes from the newest point's tip when the image is
+ * still exactly as the previous pull left it (no read), else from one read
+ * of the image through qemu-nbd.
  */
 import { constants, type BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -20,19 +27,20 @@ import { digestFile } from '../disk/block-hasher.js';
 import { identityOf, type HashMemory } from '../disk/hash-memory.js';
 import type { ConfinedDir } from '../paths/confined-dir.js';
 import { JournalWriter } from './journal-writer.js';
-import { encodePointNote, MAX_KEEP_POINTS, pointNameFor, recordTip, undoNameFor, type PointTip } from './restore-point-files.js';
+import { encodePointNote, listPointFiles, MAX_KEEP_POINTS, pointNameFor, recordedTip, recordTip, undoNameFor, type PointTip } from './restore-point-files.js';
 import { captureUndo, type UndoTotals } from './undo-capture.js';
+import { fileUndoSource, guestUndoSource } from './undo-sources.js';
+import type { GuestFormat } from '../guest/guest-client.js';
+import { guestDigest } from '../guest/guest-hashes.js';
+import { withGuestImage } from '../guest/guest-image.js';
 
 /** Longest point_label kept. */
 const MAX_LABEL_CHARS = 200;
 
-/** keep_points of a request, checked: 0 to MAX_KEEP_POINTS, FILE layer only, with a label of bounded length. */
-export function checkKeepPoints(req: PullImageRequest__Output, guestLayer: boolean): number {
+/** keep_points of a request, checked: 0 to MAX_KEEP_POINTS, with a label of bounded length. */
+export function checkKeepPoints(req: PullImageRequest__Output): number {
   const keep = req.keepPoints ?? 0;
   if (keep === 0) return 0;
-  if (guestLayer) {
-    throw invalidArgument('keep_points: restore points are kept for FILE-layer in-place pulls only (an offline sync); a GUEST-layer (live) sync into a replica cannot keep them yet — sync it without keep_points, or shut the source down and sync offline');
-  }
   if (keep > MAX_KEEP_POINTS) throw invalidArgument(`keep_points: at most ${MAX_KEEP_POINTS} restore points are kept per image, not ${keep}`);
   if ((req.pointLabel ?? '').length > MAX_LABEL_CHARS) throw invalidArgument(`point_label: at most ${MAX_LABEL_CHARS} characters`);
   return keep;
@@ -52,8 +60,10 @@ export interface UndoContext {
   readonly pointId: bigint;
   readonly keep: number;
   readonly req: PullImageRequest__Output;
-  readonly deps: { readonly hashMemory: HashMemory };
+  readonly deps: { readonly hashMemory: HashMemory; readonly runtimeDir: string };
   readonly log: Logger;
+  /** A GUEST-layer pull: the image's format, which the undo is read and applied through. */
+  readonly guest?: { readonly format: GuestFormat };
 }
 
 /** Digest of the image as it is now: from remembered block hashes when they are of exactly this state, else read. */
@@ -67,17 +77,43 @@ async function digestNow(held: FileHandle, target: string, hashMemory: HashMemor
 }
 
 /**
+ * The digest of a qcow2's guest view as the newest point's pull (or
+ * restore) left it, when the image is still in exactly that state (same
+ * file identity) and the tip is of the guest view; undefined otherwise.
+ */
+async function guestDigestFromTip(held: FileHandle, target: string, dir: ConfinedDir): Promise<string | undefined> {
+  const newest = (await listPointFiles(target))[0];
+  if (newest === undefined) return undefined;
+  const tip = recordedTip(dir.pathOf(newest.name));
+  if (tip === undefined || tip.layer !== 'guest') return undefined;
+  const now = identityOf(await held.stat({ bigint: true }));
+  const t = tip.identity;
+  return now.dev === t.dev && now.ino === t.ino && now.size === t.size && now.mtimeNs === t.mtimeNs && now.ctimeNs === t.ctimeNs ? tip.digest : undefined;
+}
+
+/**
  * Writes and seals the pending undo record of the pull's journal (every
  * record is in it), with the point's description. Throws with the undo
  * removed when anything fails; the caller then discards the journal.
  */
 export async function keepUndo(c: UndoContext, signal: AbortSignal): Promise<UndoTotals> {
-  const digest = await digestNow(c.held, c.target, c.deps.hashMemory, signal);
-  const note = encodePointNote({ id: String(c.pointId), createdMs: Date.now(), digest, label: c.req.pointLabel ?? '', operationId: c.req.operationId, keep: c.keep });
   const undo = await JournalWriter.create(join(dirname(c.target), undoNameFor(c.target)), c.target, c.dir);
   try {
-    const plan = { fh: c.held, dev: c.image.dev, ino: c.image.ino, oldSize: Number(c.image.size), newSize: c.size, spans: c.journal.writtenSpans(), id: c.pointId, note };
-    return await captureUndo(plan, undo, signal);
+    const base = { dev: c.image.dev, ino: c.image.ino, newSize: c.size, spans: c.journal.writtenSpans(), id: c.pointId };
+    const noteFor = (digest: string): Buffer => encodePointNote({ id: String(c.pointId), createdMs: Date.now(), digest, label: c.req.pointLabel ?? '', operationId: c.req.operationId, keep: c.keep });
+    const guest = c.guest;
+    if (guest === undefined) {
+      const digest = await digestNow(c.held, c.target, c.deps.hashMemory, signal);
+      return await captureUndo({ ...base, source: fileUndoSource(c.held), oldSize: Number(c.image.size), note: noteFor(digest) }, undo, signal);
+    }
+    // Read through the same layer the journal writes: a read-only qemu-nbd of the untouched image.
+    return await withGuestImage(c.target, guest.format, { writable: false, runtimeDir: c.deps.runtimeDir, signal }, async (image) => {
+      // A raw image is its own guest view: its file digest (remembered hashes when the PLAN just hashed it) is the guest one.
+      const digest =
+        guest.format === 'raw' ? await digestNow(c.held, c.target, c.deps.hashMemory, signal) : ((await guestDigestFromTip(c.held, c.target, c.dir)) ?? (await guestDigest(image.client, signal)));
+      const layer = guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw';
+      return captureUndo({ ...base, source: guestUndoSource(image.client), layer, oldSize: image.size, note: noteFor(digest) }, undo, signal);
+    });
   } catch (err) {
     await undo.discard();
     await c.dir.sync().catch(() => undefined);

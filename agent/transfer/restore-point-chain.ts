@@ -16,7 +16,13 @@
  * - a sync journal with an id: a sealed pending undo with that id becomes
  *   point <id> (a rename, made durable); points then chain on if the newest
  *   is <id>, and are all removed if not;
- * - a sync journal without an id: all points are removed.
+ * - a sync journal without an id: all points are removed;
+ * - a journal written through a qcow2's format (a live sync's, or a restore
+ *   of a live sync's point) whose next older point was kept by an offline
+ *   sync removes that point and all older ones: an offline point holds the
+ *   qcow2 file's own bytes, valid only on the file exactly as its sync left
+ *   it, and a write through the format moves clusters (raw images have no
+ *   such difference: there every chain restores).
  *
  * A pending undo that is not the undo of a committed journal (its pull
  * never committed) is discarded; after an apply the oldest points beyond
@@ -138,9 +144,11 @@ async function settlePendingUndo(place: PointPlace, id: bigint | undefined, jour
  * image's inode, which a pending undo must be bound to as well.
  */
 export async function pointsBeforeApply(place: PointPlace, check: Extract<JournalCheck, { state: 'committed' }>, imageIno: bigint): Promise<void> {
+  const throughQcow2 = check.header.layer === 'guest-qcow2';
   if (decodePointNote(check.note) !== undefined) {
     // A restore under way: the older points chain on from what it restores to.
     await settlePendingUndo(place, undefined, undefined);
+    if (throughQcow2) await dropOfflineChainBehind(place, 0);
     return;
   }
   const id = check.header.id;
@@ -148,11 +156,40 @@ export async function pointsBeforeApply(place: PointPlace, check: Extract<Journa
   if (pending === 'held') throw aborted(`the pending undo record beside ${place.image} is held by another process; the sync journal is left for later`);
   const points = await listPointFiles(place.image);
   if (points.length === 0) return;
-  if (id !== undefined && points[0]?.id === id) return;
+  if (id !== undefined && points[0]?.id === id) {
+    if (throughQcow2) await dropOfflineChainBehind(place, 1);
+    return;
+  }
   await removePoints(place, points);
   place.log?.warn(
     { image: place.image, removed: points.map((p) => String(p.id)) },
     'the image is changed by a sync journal without an undo record: its restore points no longer apply and were removed',
+  );
+}
+
+/**
+ * Before a write through a qcow2's format: when the point at `from` (in the
+ * newest-first list; 0 when the journal applied is itself a point renamed
+ * away) was kept by an offline sync, it and every older point are removed —
+ * see the module comment. An unreadable head counts as a file-layer point.
+ */
+async function dropOfflineChainBehind(place: PointPlace, from: number): Promise<void> {
+  const points = await listPointFiles(place.image);
+  const next = points[from];
+  if (next === undefined) return;
+  const fh = await openBeside(place, next.name);
+  let layer: string;
+  try {
+    layer = (await readPointHead(fh).catch(() => undefined))?.header.layer ?? 'file';
+  } finally {
+    await fh.close();
+  }
+  if (layer !== 'file') return;
+  const old = points.slice(from);
+  await removePoints(place, old);
+  place.log?.warn(
+    { image: place.image, removed: old.map((p) => String(p.id)) },
+    "the qcow2 is written through its format: the restore points offline syncs kept before (the file's own bytes) no longer apply and were removed",
   );
 }
 

@@ -140,6 +140,12 @@ const TIP_XATTR = 'user.kvmclone.point-tip';
 /** The state an image was left in by the pull of the newest point. */
 export interface PointTip {
   readonly digest: string;
+  /**
+   * What `digest` is of: the file as stored, or what the guest sees through
+   * the image's format (a live sync's, or a restore of a live sync's point).
+   * Of a raw image the two are the same; of a qcow2 they differ.
+   */
+  readonly layer: 'file' | 'guest';
   readonly identity: FileIdentity;
 }
 
@@ -150,7 +156,7 @@ export interface PointTip {
  */
 export function recordTip(fh: FileHandle, tip: PointTip): boolean {
   const { identity } = tip;
-  const text = JSON.stringify({ digest: tip.digest, dev: String(identity.dev), ino: String(identity.ino), size: String(identity.size), mtimeNs: String(identity.mtimeNs), ctimeNs: String(identity.ctimeNs) });
+  const text = JSON.stringify({ digest: tip.digest, layer: tip.layer, dev: String(identity.dev), ino: String(identity.ino), size: String(identity.size), mtimeNs: String(identity.mtimeNs), ctimeNs: String(identity.ctimeNs) });
   try {
     fsetxattr(fh.fd, TIP_XATTR, Buffer.from(text, 'utf8'));
     return true;
@@ -171,7 +177,8 @@ export function recordedTip(path: string): PointTip | undefined {
   try {
     const v = JSON.parse(raw.toString('utf8')) as Record<string, string>;
     const big = (key: string): bigint => BigInt(v[key] ?? 'x');
-    return { digest: String(v.digest), identity: { dev: big('dev'), ino: big('ino'), size: big('size'), mtimeNs: big('mtimeNs'), ctimeNs: big('ctimeNs') } };
+    // A tip without a layer was recorded before live syncs kept points: by a file-layer pull.
+    return { digest: String(v.digest), layer: v.layer === 'guest' ? 'guest' : 'file', identity: { dev: big('dev'), ino: big('ino'), size: big('size'), mtimeNs: big('mtimeNs'), ctimeNs: big('ctimeNs') } };
   } catch {
     return undefined;
   }

@@ -13,6 +13,16 @@
  * changes, every point needed is checked whole and the image is checked to
  * be in the state the newest point's pull left; afterwards the image's
  * digest must equal the one recorded with the point.
+ *
+ * A point kept by a live sync is a guest-layer undo (pull-point.ts): applied
+ * through the image's format, its digest that of what the guest saw, and so
+ * are the checks around it. Of a raw image the two layers are the same bytes,
+ * so any chain restores. Of a qcow2 they are not: once anything was written
+ * through the format (a live sync's apply, or a restore of its point), the
+ * file's clusters are no longer those an offline sync's file-layer point was
+ * read from: such points are removed when that happens
+ * (restore-point-chain.ts), and a chain that would still apply one after a
+ * live point is refused, with nothing changed.
  */
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
@@ -41,7 +51,11 @@ import { checkJournal } from './journal-reader.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
 import { requireDestShutOff } from './pull-in-place.js';
 import { openBeside, openLockedBeside, readPointHead, renameBeside, syncBeside, unlinkBeside, type PointPlace } from './restore-point-chain.js';
-import { decodePointNote, listPointFiles, recordedTip, recordTip, type PointFile, type PointNote } from './restore-point-files.js';
+import { decodePointNote, listPointFiles, recordedTip, recordTip, type PointFile, type PointNote, type PointTip } from './restore-point-files.js';
+import type { JournalLayer } from './journal-format.js';
+import { digestGuestImage } from '../guest/guest-disk-calls.js';
+import type { GuestFormat } from '../guest/guest-client.js';
+import { hasQcow2Magic } from '../images/image-header.js';
 
 /** What the restore point calls need from the agent. */
 export interface RestorePointDeps {
@@ -130,8 +144,14 @@ export async function removeRestorePoints(req: RemoveRestorePointsRequest__Outpu
   }
 }
 
+/** A point checked whole: its description and the layer it is applied through. */
+interface CheckedPoint {
+  readonly note: PointNote;
+  readonly layer: JournalLayer;
+}
+
 /** Checks a point whole before anything is changed: committed, for this inode, with its description. */
-async function checkPoint(place: PointPlace, point: PointFile, image: { dev: bigint; ino: bigint }): Promise<PointNote> {
+async function checkPoint(place: PointPlace, point: PointFile, image: { dev: bigint; ino: bigint }): Promise<CheckedPoint> {
   const fh = await openBeside(place, point.name);
   try {
     const st = await fh.stat({ bigint: true });
@@ -142,10 +162,24 @@ async function checkPoint(place: PointPlace, point: PointFile, image: { dev: big
     }
     const note = decodePointNote(check.note);
     if (note === undefined) throw dataLoss(`restore point ${point.id} of ${place.image} has no description; nothing was changed`);
-    return note;
+    return { note, layer: check.header.layer ?? 'file' };
   } finally {
     await fh.close();
   }
+}
+
+/** What a digest of the image is taken of: the file as stored, or the guest view through `format`. */
+type DigestKind = { readonly layer: 'file' } | { readonly layer: 'guest'; readonly format: GuestFormat };
+
+/** The image's digest now, of `kind`. */
+async function digestAs(held: HeldImage, kind: DigestKind, runtimeDir: string, signal: AbortSignal): Promise<string> {
+  if (kind.layer === 'guest') return (await digestGuestImage(held.target, kind.format, runtimeDir, signal)).digest;
+  return digestFile(held.fh, Number((await held.fh.stat()).size), signal);
+}
+
+/** The digest kind of a point's layer (its recorded digest is of that kind). */
+function kindOfLayer(layer: JournalLayer): DigestKind {
+  return layer === 'file' ? { layer: 'file' } : { layer: 'guest', format: layer === 'guest-qcow2' ? 'qcow2' : 'raw' };
 }
 
 /**
@@ -155,8 +189,7 @@ async function checkPoint(place: PointPlace, point: PointFile, image: { dev: big
  * by recovery) this cannot be told up front; the final digest check still
  * catches a wrong result.
  */
-async function checkTip(held: HeldImage, newest: PointFile, log: Logger, signal: AbortSignal): Promise<void> {
-  const tip = recordedTip(held.dir.pathOf(newest.name));
+async function checkTip(held: HeldImage, newest: PointFile, tip: PointTip | undefined, qcow2: boolean, deps: RestorePointDeps, log: Logger, signal: AbortSignal): Promise<void> {
   const st = await held.fh.stat({ bigint: true });
   if (tip === undefined) {
     log.warn({ image: held.target, point: String(newest.id) }, "no record of the state the newest point's sync left: the image is restored without checking it first (the result is still checked by digest)");
@@ -165,11 +198,31 @@ async function checkTip(held: HeldImage, newest: PointFile, log: Logger, signal:
   const now = identityOf(st);
   const t = tip.identity;
   if (now.dev === t.dev && now.ino === t.ino && now.size === t.size && now.mtimeNs === t.mtimeNs && now.ctimeNs === t.ctimeNs) return;
-  const digest = await digestFile(held.fh, Number(st.size), signal);
+  const digest = await digestAs(held, tip.layer === 'guest' ? { layer: 'guest', format: qcow2 ? 'qcow2' : 'raw' } : { layer: 'file' }, deps.runtimeDir, signal);
   if (digest !== tip.digest) {
     throw failedPrecondition(
       `${held.target} changed after the sync that kept restore point ${newest.id} (its VM ran, or something else wrote it): rolling back through the points from here would not give their state; nothing was changed (remove the points, or sync again to start a new chain)`,
     );
+  }
+}
+
+/**
+ * Refuses (nothing changed) a chain that would apply an offline sync's
+ * file-layer point to a qcow2 after a newer live sync's point was applied
+ * through the format in the same chain. The agent removes such offline
+ * points when the format is first written (restore-point-chain.ts); this
+ * holds for points it did not get to remove (copied back by hand, say).
+ */
+function refuseMixedQcow2(held: HeldImage, chain: readonly PointFile[], checked: readonly CheckedPoint[]): void {
+  let live: string | undefined;
+  for (const [i, c] of checked.entries()) {
+    const id = String(chain[i]?.id);
+    if (c.layer !== 'file') live ??= id;
+    else if (live !== undefined) {
+      throw failedPrecondition(
+        `restore point ${id} of ${held.target} was kept by an offline sync, which keeps the qcow2 file's own bytes, but restore point ${live} was kept by a live sync and is applied through the image's format before it: the file's clusters would no longer be those the point was read from; nothing was changed (restore to a point kept by a live sync, or a newer one)`,
+      );
+    }
   }
 }
 
@@ -192,10 +245,14 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     const chain = points.slice(0, at + 1);
     await send({ phase: 'check', pointId: req.pointId, pointsDone: 0, pointsTotal: chain.length, done: false });
     const image = await held.fh.stat({ bigint: true });
-    let target: PointNote | undefined;
-    for (const p of chain) target = await checkPoint(place, p, image);
+    const checked: CheckedPoint[] = [];
+    for (const p of chain) checked.push(await checkPoint(place, p, image));
+    const target = checked.at(-1);
     if (target === undefined) throw new Error('internal: an empty restore chain');
-    await checkTip(held, chain[0] as PointFile, log, signal);
+    const qcow2 = await hasQcow2Magic(held.fh);
+    const tip = recordedTip(held.dir.pathOf((chain[0] as PointFile).name));
+    if (qcow2) refuseMixedQcow2(held, chain, checked);
+    await checkTip(held, chain[0] as PointFile, tip, qcow2, deps, log, signal);
 
     const journalName = journalPathFor(held.target).slice(dirname(held.target).length + 1);
     for (const [i, p] of chain.entries()) {
@@ -222,15 +279,17 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     }
 
     await send({ phase: 'verify', pointId: req.pointId, pointsDone: chain.length, pointsTotal: chain.length, done: false });
+    // The point's digest is of the layer its sync wrote: the file, or the guest view for a live sync's point.
+    const kind = kindOfLayer(target.layer);
+    const digest = await digestAs(held, kind, deps.runtimeDir, signal);
     const after = await held.fh.stat({ bigint: true });
-    const digest = await digestFile(held.fh, Number(after.size), signal);
-    if (digest !== target.digest) throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.digest}`);
+    if (digest !== target.note.digest) throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.note.digest}`);
     // The newest point left is the one the restored state chains on from.
     const left = (await listPointFiles(held.target))[0];
     if (left !== undefined) {
       const fh = await held.dir.openFile(left.name, constants.O_RDWR, 'restore point');
       try {
-        recordTip(fh, { digest, identity: identityOf(after) });
+        recordTip(fh, { digest, layer: kind.layer, identity: identityOf(after) });
       } finally {
         await fh.close();
       }

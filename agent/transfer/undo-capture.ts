@@ -11,13 +11,17 @@
  * (restore-point-files.ts). It costs what the sync overwrites: zeros are
  * kept as zero records, and a grown image's new tail needs nothing (the
  * resize cuts it away).
+ *
+ * The bytes are read through the layer the journal writes (undo-sources.ts):
+ * the file as stored for an offline sync, the image's format (qemu-nbd, guest
+ * offsets) for a live one — and the undo's header names that same layer, so
+ * a restore writes them back the way the sync wrote over them.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { chunkHash } from '../../shared/block-hash.js';
-import { fileExtents } from '../disk/extent-map.js';
-import { readExactly } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
+import type { JournalLayer } from './journal-format.js';
 import type { JournalWriter } from './journal-writer.js';
+import type { UndoSource } from './undo-sources.js';
 
 /** Bytes read and recorded at a time. */
 const PIECE_BYTES = 1024 * 1024;
@@ -32,10 +36,13 @@ export interface UndoTotals {
 
 /** The image's undo for a change that writes `spans` and brings it from `oldSize` to `newSize` bytes. */
 export interface UndoPlan {
-  /** The image, open for reading: the very inode the sync's journal is bound to. */
-  readonly fh: FileHandle;
+  /** The image as it is now, read through the layer the journal writes. */
+  readonly source: UndoSource;
+  /** The layer the journal writes (and the undo is applied through); absent: the file. */
+  readonly layer?: JournalLayer;
   readonly dev: bigint;
   readonly ino: bigint;
+  /** The size now (the virtual size for a guest layer). */
   readonly oldSize: number;
   readonly newSize: number;
   /** Spans the journal writes (sorted, disjoint), within [0, newSize). */
@@ -51,7 +58,7 @@ async function saveSpan(plan: UndoPlan, undo: JournalWriter, offset: number, len
   for (let at = offset; at < offset + length; at += PIECE_BYTES) {
     signal.throwIfAborted();
     const n = Math.min(PIECE_BYTES, offset + length - at);
-    const data = await readExactly(plan.fh, at, n);
+    const data = await plan.source.read(at, n);
     if (data.equals(ZEROS.subarray(0, n))) {
       if (keepZeros) {
         await undo.addZero(at, n);
@@ -70,7 +77,7 @@ async function saveSpan(plan: UndoPlan, undo: JournalWriter, offset: number, len
  */
 export async function captureUndo(plan: UndoPlan, undo: JournalWriter, signal: AbortSignal): Promise<UndoTotals> {
   const totals = { dataBytes: 0, zeroBytes: 0 };
-  await undo.begin({ dev: plan.dev, ino: plan.ino, size: plan.oldSize, id: plan.id });
+  await undo.begin({ dev: plan.dev, ino: plan.ino, size: plan.oldSize, id: plan.id, ...(plan.layer !== undefined && plan.layer !== 'file' && { layer: plan.layer }) });
   await undo.addNote(plan.note);
   for (const span of plan.spans) {
     const end = Math.min(span.offset + span.length, plan.oldSize);
@@ -78,9 +85,7 @@ export async function captureUndo(plan: UndoPlan, undo: JournalWriter, signal: A
   }
   if (plan.newSize < plan.oldSize) {
     // The cut-off tail comes back as zeros from the resize: only its data needs saving.
-    for await (const e of fileExtents(plan.fh.fd, plan.newSize, plan.oldSize)) {
-      if (e.kind === 'data') await saveSpan(plan, undo, e.offset, e.length, false, totals, signal);
-    }
+    for await (const span of plan.source.dataSpans(plan.newSize, plan.oldSize, signal)) await saveSpan(plan, undo, span.offset, span.length, false, totals, signal);
   }
   await undo.commit();
   return totals;

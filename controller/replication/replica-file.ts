@@ -67,7 +67,6 @@ export const replicaFileSchema = z
     file.replicas.forEach((entry, i) => {
       const copy = entry.dest_name ?? entry.vm;
       if (entry.from === entry.to && copy === entry.vm) ctx.addIssue({ code: 'custom', message: "a replica on its source's host needs another name for the copy", path: ['replicas', i, 'dest_name'] });
-      if (entry.live === true && entry.keep !== undefined) ctx.addIssue({ code: 'custom', message: 'restore points are kept by offline syncs only (a live sync keeps none yet): drop keep or live', path: ['replicas', i, 'keep'] });
       const sameName = file.replicas.findIndex((e) => e.name === entry.name);
       if (sameName !== i) ctx.addIssue({ code: 'custom', message: `${entry.name} is listed twice (also replicas.${sameName})`, path: ['replicas', i, 'name'] });
       const sameCopy = file.replicas.findIndex((e) => e.to === entry.to && (e.dest_name ?? e.vm) === copy);

@@ -52,9 +52,6 @@ export function replicaSpec(input: ReplicaInput, fields: { [K in keyof ReplicaIn
   const to = checkHost(input.to, fields.to);
   const destVm = checkVmName(input.destName ?? vm, fields.destName);
   if (from === to && destVm === vm) throw invalidArgument(`${fields.destName}: a replica on its source's host needs another name for the copy`);
-  if (input.live === true && input.keep !== undefined) {
-    throw invalidArgument(`${fields.keep}: restore points are kept by offline syncs only (a live sync writes through the image format, which keeps none yet); drop ${fields.keep} or ${fields.live}`);
-  }
   return {
     name,
     vm,

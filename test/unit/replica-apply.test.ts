@@ -78,11 +78,11 @@ test('plan and apply: add, change, unlisted, prune, refusals', () =>
     }
   }));
 
-test('a replica keeps 1 to 64 restore points, and only without --live (a live sync keeps none yet)', () => {
+test('a replica keeps 1 to 64 restore points, live or not', () => {
   const base = { name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', every: '15m' };
   assert.equal(replicaSpec({ ...base, keep: '3' }).keep, 3);
   assert.equal(replicaSpec({ ...base, keep: 64 }).keep, 64);
   assert.throws(() => replicaSpec({ ...base, keep: '65' }), /--keep: "65" is not a whole number from 1 to 64/);
-  assert.throws(() => replicaSpec({ ...base, keep: '2', live: true }), /--keep: restore points are kept by offline syncs only/);
+  assert.equal(replicaSpec({ ...base, keep: '2', live: true }).keep, 2, 'a live replica keeps points too');
   assert.equal(replicaSpec({ ...base, live: true }).keep, null);
 });

@@ -5,7 +5,8 @@
  * gives back the image exactly (overwritten data, zeros, a shrink's tail,
  * a growth), the chain rules (a pending undo becomes a point only with its
  * committed journal; a journal without an undo removes the points; prune to
- * keep), and the names: never leftovers, never journals.
+ * keep), the names: never leftovers, never journals, and a guest-layer
+ * undo read through an NBD reader (a live sync's).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,10 +18,11 @@ import pino from 'pino';
 import { chunkHash } from '../../shared/block-hash.js';
 import { decodeHeader, encodeHeader } from '../../agent/transfer/journal-format.js';
 import { imageNameOfJournal, journalPathFor } from '../../agent/transfer/journal-file.js';
-import { checkJournal } from '../../agent/transfer/journal-reader.js';
+import { checkJournal, forEachRecord } from '../../agent/transfer/journal-reader.js';
 import { recoverJournal } from '../../agent/transfer/journal-recovery.js';
 import { JournalWriter } from '../../agent/transfer/journal-writer.js';
 import { captureUndo } from '../../agent/transfer/undo-capture.js';
+import { fileUndoSource, guestUndoSource } from '../../agent/transfer/undo-sources.js';
 import { decodePointNote, encodePointNote, listPointFiles, nextPointId, parseRestorePointName, pointNameFor, undoNameFor } from '../../agent/transfer/restore-point-files.js';
 import { parseLeftoverName } from '../../agent/leftovers/leftover-names.js';
 import { readExactly } from '../../agent/disk/read-ahead.js';
@@ -81,7 +83,7 @@ async function roundTrip(dir: string, before: Buffer, writes: { offset: number; 
   const fh = await open(image, 'r');
   const undo = await JournalWriter.create(join(dir, undoNameFor(image)), image);
   const note = encodePointNote({ id: String(id), createdMs: Date.now(), digest: 'blake3:test', label: '', operationId: '', keep: 2 });
-  const totals = await captureUndo({ fh, dev: st.dev, ino: st.ino, oldSize: before.length, newSize, spans: journal.writtenSpans(), id, note }, undo, new AbortController().signal);
+  const totals = await captureUndo({ source: fileUndoSource(fh), dev: st.dev, ino: st.ino, oldSize: before.length, newSize, spans: journal.writtenSpans(), id, note }, undo, new AbortController().signal);
   await undo.close();
   await fh.close();
   assert.ok(totals.dataBytes <= writes.length * 64 * KiB + Math.max(0, before.length - newSize), 'the undo holds no more than what the change overwrites');
@@ -152,5 +154,63 @@ test('chain: a pending undo without its committed journal is discarded; a journa
     await j.close();
     assert.equal((await recoverJournal(image, log)).outcome, 'replayed');
     assert.deepEqual(await readdir(dir), ['img.raw']);
+  });
+});
+
+test('guest undo: read through an NBD reader at guest offsets, the header names the guest layer and the export size; a shrink keeps only the tail data the map shows', async () => {
+  await withDir(async (dir) => {
+    // A 4 MiB guest view: data in the first MiB and at 3 MiB, a hole elsewhere (as base:allocation reports it).
+    const view = Buffer.alloc(4 * MiB);
+    randomBytes(MiB).copy(view, 0);
+    randomBytes(256 * KiB).copy(view, 3 * MiB);
+    const extents = [
+      { offset: 0, length: MiB, flags: 0 },
+      { offset: MiB, length: 2 * MiB, flags: 3 },
+      { offset: 3 * MiB, length: 256 * KiB, flags: 0 },
+      { offset: 3 * MiB + 256 * KiB, length: 768 * KiB, flags: 3 },
+    ];
+    const reads: [number, number][] = [];
+    const reader = {
+      size: view.length,
+      read: (offset: number, length: number) => (reads.push([offset, length]), Promise.resolve(Buffer.from(view.subarray(offset, offset + length)))),
+      async *extents(_context: string, offset: number, length: number) {
+        for (const e of extents) if (e.offset + e.length > offset && e.offset < offset + length) yield e;
+      },
+    };
+    const image = join(dir, 'disk.qcow2');
+    await writeFile(image, 'the file layer is never read for a guest undo');
+    const st = await stat(image, { bigint: true });
+    const undo = await JournalWriter.create(join(dir, undoNameFor(image)), image);
+    const note = encodePointNote({ id: '9', createdMs: 1, digest: 'blake3:guest', label: '', operationId: '', keep: 2 });
+    // The sync writes 64 KiB at 128 KiB and zeros over [1.5, 2) MiB (a hole now), and shrinks the view to 2 MiB.
+    const spans = [
+      { offset: 128 * KiB, length: 64 * KiB },
+      { offset: 1536 * KiB, length: 512 * KiB },
+    ];
+    const totals = await captureUndo({ source: guestUndoSource(reader), layer: 'guest-qcow2', dev: st.dev, ino: st.ino, oldSize: reader.size, newSize: 2 * MiB, spans, id: 9n, note }, undo, new AbortController().signal);
+    await undo.close();
+    assert.deepEqual(totals, { dataBytes: 64 * KiB + 256 * KiB, zeroBytes: 512 * KiB });
+    assert.ok(!reads.some(([offset]) => offset >= 2 * MiB && offset < 3 * MiB), 'the cut-off tail is read only where the map shows data');
+    const fh = await open(join(dir, undoNameFor(image)), 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const read = (p: number, n: number): Promise<Buffer> => readExactly(fh, p, n);
+      const check = await checkJournal(read, size);
+      assert.equal(check.state, 'committed');
+      if (check.state !== 'committed') return;
+      assert.deepEqual(check.header, { dev: st.dev, ino: st.ino, size: 4 * MiB, layer: 'guest-qcow2', id: 9n }, 'applied through the qcow2 format, back to the old virtual size');
+      const records: { kind: string; offset: number; length: number; same?: boolean }[] = [];
+      await forEachRecord(read, size, async (r) => {
+        if (r.kind === 'data') records.push({ kind: r.kind, offset: r.offset, length: r.length, same: r.data.equals(view.subarray(r.offset, r.offset + r.length)) });
+        else if (r.kind === 'zero') records.push({ kind: r.kind, offset: r.offset, length: r.length });
+      });
+      assert.deepEqual(records, [
+        { kind: 'data', offset: 128 * KiB, length: 64 * KiB, same: true },
+        { kind: 'zero', offset: 1536 * KiB, length: 512 * KiB },
+        { kind: 'data', offset: 3 * MiB, length: 256 * KiB, same: true },
+      ]);
+    } finally {
+      await fh.close();
+    }
   });
 });

@@ -11,6 +11,11 @@
  * after a hash delta, of the changed blocks (read back after the apply)
  * after a bitmap delta. DEFINE follows the source's definition; then the
  * new checkpoint is confirmed and the older ones deleted on the source.
+ *
+ * With --keep N the destination keeps a restore point of each disk as it was
+ * before this sync, taken through the image's format (agent/transfer/
+ * pull-point.ts); every disk is pulled then, an unchanged one with no ranges,
+ * so that each disk has a point of this sync and the VM's point is whole.
  */
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
@@ -27,6 +32,7 @@ import { confirmReplica, imageIdentities, sameIdentities } from './live-confirm.
 import { diskDelta, type DiskDelta } from './live-delta.js';
 import { openLivePath } from './live-path.js';
 import { describeConsistency, liveViewRequest, viewBytesRead } from './live-view-request.js';
+import { checkInPlaceSpace } from '../sync/point-space.js';
 
 /** What the sync's PREFLIGHT hands over. */
 export interface LiveSyncInput {
@@ -88,6 +94,13 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
     if (req.dryRun) {
       return op.succeed({ ok: true, operation: 'sync', id: op.id, vm: req.vm, destVm: req.destVm, live: true, dryRun: true, changedBlocks, delta: deltaKind(deltas), deltaReason: reason, bytesOnWire: 0, seconds: op.seconds() });
     }
+    const keep = req.keep ?? 0;
+    // The virtual size of each destination disk now: a resize is a change even when no block differs.
+    const destSizes = new Map<SyncPair, number>();
+    for (const pair of deltas.keys()) destSizes.set(pair, await destVirtualSize(dst, pair.targetPath, signal));
+    // The journals (and with --keep the restore points) need room beside the images before anything moves.
+    const space = await checkInPlaceSpace(dst, [...deltas].map(([pair, d]) => ({ targetPath: pair.targetPath, diff: { ranges: d.ranges, sourceSize: d.sourceSize, destSize: destSizes.get(pair) ?? d.sourceSize } })), keep, signal);
+    if (keep > 0) reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
     op.phase = 'run';
 
     op.step('TRANSFER', `${changedBlocks} changed block(s), agent to agent`);
@@ -97,7 +110,8 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
       if (!disk) continue;
       const byRanges = delta.kind === 'bitmap';
       const verified = byRanges ? 'changed-blocks' : 'whole-image';
-      if (delta.ranges.length === 0 && delta.sourceSize === (await destVirtualSize(dst, pair.targetPath, signal))) {
+      const unchanged = delta.ranges.length === 0 && delta.sourceSize === destSizes.get(pair);
+      if (unchanged && keep === 0) {
         results.push({ pair, delta, digest: delta.sourceDigest ?? '', bytesTransferred: 0, verified });
         reporter.itemDone(pair.label, 'unchanged');
         continue;
@@ -117,6 +131,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
           layer: 'EXTENT_LAYER_GUEST',
           format: destFormats.get(pair.label) ?? disk.format,
           digestRanges: byRanges,
+          ...(keep > 0 && { keepPoints: keep, pointLabel: req.pointLabel ?? `sync ${op.id}` }),
         },
         pair,
         reporter,
@@ -124,6 +139,12 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         op.revert,
         signal,
       );
+      if (unchanged && byRanges) {
+        // Pulled only to keep its point: nothing was written, and the bitmap vouches for the disk as before.
+        results.push({ pair, delta, digest: '', bytesTransferred: 0, verified });
+        reporter.itemDone(pair.label, 'unchanged (restore point kept)');
+        continue;
+      }
       const expected = byRanges
         ? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: disk.viewPath, layer: 'EXTENT_LAYER_GUEST', ranges: delta.ranges }, signal)).digest
         : (delta.sourceDigest ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: disk.viewPath, layer: 'EXTENT_LAYER_GUEST' }, signal)).digest);

@@ -6,6 +6,9 @@
  * changed bytes, before anything is transferred, so a sync that would fill
  * the destination's filesystem halfway is refused up front.
  *
+ * A live sync's point is the same size: the guest bytes it overwrites,
+ * read through the image's format (zeros as zero records, which cost nothing).
+ *
  * The points kept from earlier syncs are already on disk (the free space
  * counts them); pruning to --keep only frees space after the apply.
  */
@@ -18,8 +21,11 @@ import type { BlockDiff } from './block-diff.js';
 /** Headroom over the estimate: record heads, hashes, filesystem rounding. */
 const HEADROOM = 1.05;
 
+/** What the estimate needs of a disk's delta: its ranges and the sizes before and after (virtual sizes for a live sync). */
+export type InPlaceDiff = Pick<BlockDiff, 'ranges' | 'sourceSize' | 'destSize'>;
+
 /** Bytes one in-place pull of `diff` needs beside its image: journal, plus the undo record when points are kept. */
-export function inPlaceBytes(diff: BlockDiff, keep: boolean): number {
+export function inPlaceBytes(diff: InPlaceDiff, keep: boolean): number {
   const changed = diff.ranges.reduce((n, r) => n + r.length, 0);
   const undo = keep ? Math.min(changed, diff.destSize) + Math.max(0, diff.destSize - diff.sourceSize) : 0;
   return Math.ceil((changed + undo) * HEADROOM);
@@ -33,7 +39,7 @@ export interface PointSpace {
 }
 
 /** RESOURCE_EXHAUSTED unless each directory holding images to sync in place has room for their journals (and points). */
-export async function checkInPlaceSpace(dst: HostSession, pulls: readonly { targetPath: string; diff: BlockDiff }[], keep: number, signal: AbortSignal): Promise<PointSpace[]> {
+export async function checkInPlaceSpace(dst: HostSession, pulls: readonly { targetPath: string; diff: InPlaceDiff }[], keep: number, signal: AbortSignal): Promise<PointSpace[]> {
   const needed = new Map<string, number>();
   for (const p of pulls) needed.set(dirname(p.targetPath), (needed.get(dirname(p.targetPath)) ?? 0) + inPlaceBytes(p.diff, keep > 0));
   const checked: PointSpace[] = [];

@@ -90,7 +90,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     // backup job) is an admin call.
     const access = req.dryRun ? ({ source: req.live ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
     const keep = req.keep ?? 0;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : [])], access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && req.live ? (['transfer.live-restore-points'] as const) : [])], access);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
@@ -107,7 +107,6 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     refuseByPolicy(source, req.vm, req.from, 'synced');
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) {
-      if (keep > 0) throw failedPrecondition(`--keep: restore points are kept by offline syncs only; ${req.vm} is running, and a live sync writes through the image format, which keeps none yet — sync without --keep, or with ${req.vm} shut off`);
       return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
     }
     refuseStandaloneCopies(source, dest, req);
