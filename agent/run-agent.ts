@@ -18,10 +18,7 @@ import { startAgentServer } from './server/agent-server.js';
 import { recoverAllJournals } from './transfer/journal-recovery.js';
 import { endStaleLiveViews } from './live/stale-jobs.js';
 import { AuditLog } from './audit/audit-log.js';
-import { fixMmapThreshold } from './native/libc.js';
-
-/** Allocations from this size up are mappings of their own (glibc's default starting point, held fixed). */
-const MMAP_THRESHOLD_BYTES = 128 * 1024;
+import { startHeapTrimmer } from './memory/heap-trimmer.js';
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -29,8 +26,8 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   const missing = missingNodeOptions();
   if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`);
   if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
-  // Megabyte transfer buffers go back to the kernel when freed, not into glibc's heaps (see fixMmapThreshold).
-  if (!fixMmapThreshold(MMAP_THRESHOLD_BYTES)) log.debug('mallopt(M_MMAP_THRESHOLD) not available: freed transfer buffers may stay in the heap');
+  // Memory transfers free goes back to the kernel every few seconds, not only when glibc's heap top allows.
+  const stopTrimmer = startHeapTrimmer(log);
   const lifecycle = new AgentStateMachine();
   // Files the agent creates (staging images, sockets before chmod) start private.
   process.umask(0o077);
@@ -75,6 +72,7 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
     libvirt.hostFacts().catch((err: unknown) => log.debug({ err }, 'host facts not read at start-up'));
   } catch (err) {
     lifecycle.transition('FAILED');
+    stopTrimmer();
     log.fatal({ err }, 'agent failed to start');
     await libvirt.close().catch(() => undefined);
     await audit?.close().catch(() => undefined);
@@ -92,6 +90,7 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   log.info({ signal }, 'agent stopping');
   try {
     await server.close(options.shutdownGraceMs);
+    stopTrimmer();
     // Calls ended by the shutdown have written their records by now.
     await trail.close();
     notifier.stopWatchdog();

@@ -41,7 +41,7 @@ interface Bound {
   fallocate: (fd: number, mode: number, offset: number | bigint, length: number | bigint) => number;
   fsetxattr: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
   lgetxattr: (path: string, name: string, value: Buffer, size: number) => number | bigint;
-  mallopt: (param: number, value: number) => number;
+  mallocTrim: (pad: number) => number;
 }
 
 let bound: Bound | undefined;
@@ -60,7 +60,7 @@ function lib(): Bound {
       fallocate: libc.func('int fallocate64(int, int, int64_t, int64_t)') as Bound['fallocate'],
       fsetxattr: libc.func('int fsetxattr(int, const char *, const uint8_t *, size_t, int)') as Bound['fsetxattr'],
       lgetxattr: libc.func('long lgetxattr(const char *, const char *, _Out_ uint8_t *, size_t)') as Bound['lgetxattr'],
-      mallopt: libc.func('int mallopt(int, int)') as Bound['mallopt'],
+      mallocTrim: libc.func('int malloc_trim(size_t)') as Bound['mallocTrim'],
     };
   }
   return bound;
@@ -187,22 +187,15 @@ export function lgetxattr(path: string, name: string, max = 256): Buffer | undef
   return fail(`lgetxattr(${name})`);
 }
 
-/** glibc's M_MMAP_THRESHOLD (malloc.h). */
-const M_MMAP_THRESHOLD = -3;
-
 /**
- * Fixes glibc's mmap threshold at `bytes`, so every allocation at least that
- * large is its own mapping, handed back to the kernel when freed. Why the
- * agent wants it: its transfers allocate and free megabyte buffers (grpc-js
- * frames every message into a new one) from several threads, and glibc by
- * default raises the threshold to the largest block freed, after which such
- * buffers come from its heaps and their memory stays in the process after
- * they are freed — RSS that only ever grows with the peak number of
- * operations. Returns false where it cannot be set (not glibc).
+ * glibc's malloc_trim(0): gives memory freed inside its heaps (not only at
+ * their top) back to the kernel. Returns false where it cannot be called
+ * (not glibc); true otherwise, whether or not there was anything to give.
  */
-export function fixMmapThreshold(bytes: number): boolean {
+export function mallocTrim(): boolean {
   try {
-    return lib().mallopt(M_MMAP_THRESHOLD, bytes) === 1;
+    lib().mallocTrim(0);
+    return true;
   } catch {
     return false;
   }

@@ -16,7 +16,7 @@ test('scripts/demo starts its agents, and scripts/bench read its in-process serv
   const demo = await readFile(`${root}scripts/demo`, 'utf8');
   for (const option of AGENT_NODE_OPTIONS) assert.match(demo, new RegExp(`AGENT_CMD=.*${option}`));
   const bench = await readFile(`${root}scripts/bench`, 'utf8');
-  for (const option of AGENT_NODE_OPTIONS) assert.match(bench, new RegExp(`read\\) exec node ${option} `));
+  assert.match(bench, new RegExp(`read\\) exec node ${AGENT_NODE_OPTIONS.join(' ')} `));
 });
 
 test('missingNodeOptions names what a process was started without', () => {
