@@ -17,7 +17,8 @@
  * `<disks>` are not exported and get no bitmap.
  */
 import { invalidArgument } from '../../shared/errors.js';
-import { attr, child, childrenNamed, parseXml, textContent, type XmlElement } from './domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, childrenNamed, textContent, type XmlElement } from '../../shared/xml/xml-tree.js';
 import type { BackupJobDisk, BackupJobRecord, CheckpointDisk, CheckpointRecord, CheckpointSummary, DomainJobRecord } from './libvirt-port.js';
 
 /**
