@@ -6,8 +6,8 @@
  * --parent`, `domjobinfo --rawstats`, and `<backup>` in domain capabilities.
  *
  * Builders validate every name and path and escape every value, so a value
- * can never add an element or attribute. Readers use domain-xml.ts's strict
- * parser (no DOCTYPE, no entities).
+ * can never add an element or attribute. Readers use the strict parser of
+ * shared/xml/parse-xml.ts (no DOCTYPE, no entities).
  *
  * Behaviour of libvirt 9.0 these builders encode (checked in
  * test/integration/libvirt-backup.test.ts): a disk listed for backup without

@@ -170,3 +170,15 @@ test('domainType and interfaceMacs read the definition, not its text: comments a
   assert.equal(domainType(`<domain id="1" type='kvm'><name>w</name></domain>`), 'kvm');
   assert.deepEqual(interfaceMacs(`<domain><name>w</name></domain>`), []);
 });
+
+test('TPM state and a pty console\'s <log file> follow the clone; the pty\'s own source path stays', () => {
+  const source = SOURCE.replace(
+    '</devices>',
+    "<console type='pty'><source path='/dev/pts/web1'/><log file='/var/log/libvirt/qemu/web1-console.log'/></console>" +
+      "<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='/var/lib/swtpm/web1'/></backend></tpm></devices>",
+  );
+  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const { xml } = rewriteDomainXml(source, { name: 'web2', sourceName: 'web1', diskPaths: paths, tpmStatePath: '/var/lib/swtpm/web2' });
+  assert.match(xml, /<console type="pty"><source path="\/dev\/pts\/web1"\/><log file="\/var\/log\/libvirt\/qemu\/web2-console.log"\/><\/console>/);
+  assert.match(xml, /<source type="dir" path="\/var\/lib\/swtpm\/web2"\/>/);
+});

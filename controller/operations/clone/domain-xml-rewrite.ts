@@ -53,24 +53,8 @@ export interface RewriteResult {
   macs: { from: string; to: string }[];
 }
 
-/** Applies `rewrite` to `sourceXml`. Throws INVALID_ARGUMENT when a disk has no mapping. */
-export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): RewriteResult {
-  const doc = parseXmlDocument(sourceXml, 'the source definition');
-  const domain = doc.root;
-  if (domain.name !== 'domain' || domain.uri !== '') throw invalidArgument('the source definition is not a <domain> document');
-  const name = child(domain, 'name');
-  if (!name) throw invalidArgument('the source definition has no <name>');
-  name.setText(rewrite.name);
-
-  const uuid = rewrite.uuid ?? randomUUID();
-  let uuidEl = child(domain, 'uuid');
-  if (!uuidEl) {
-    uuidEl = element('uuid');
-    domain.insert(uuidEl, domain.content[domain.content.indexOf(name) + 1]);
-  }
-  uuidEl.setText(uuid);
-
-  const devices = child(domain, 'devices');
+/** A fresh MAC for every interface (one added where there is none), and `<link state='down'/>` when asked. */
+function rewriteInterfaces(devices: XmlElement | undefined, rewrite: DomainRewrite): { from: string; to: string }[] {
   const macs: { from: string; to: string }[] = [];
   const newMac = rewrite.newMac ?? randomMac;
   for (const iface of childrenNamed(devices, 'interface')) {
@@ -92,40 +76,67 @@ export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): Rew
       link.setAttribute('state', 'down');
     }
   }
+  return macs;
+}
 
+/** Every disk source file to its planned destination; the source host's `<backingStore>` goes. */
+function remapDisks(devices: XmlElement | undefined, diskPaths: ReadonlyMap<string, string>): void {
   for (const disk of childrenNamed(devices, 'disk')) {
     const source = child(disk, 'source');
     const file = attr(source, 'file');
     if (!source || !file) continue; // removable media without a medium, or non-file disks refused at preflight
-    const mapped = rewrite.diskPaths.get(file);
+    const mapped = diskPaths.get(file);
     if (mapped === undefined) throw invalidArgument(`no destination path was planned for disk ${file}`);
     source.setAttribute('file', mapped);
     // A <backingStore> element describes the source host's chain; libvirt re-reads it from the image.
     for (const backing of childrenNamed(disk, 'backingStore')) disk.remove(backing);
   }
+}
 
-  // Log files of character devices named after the VM (e.g. /var/log/libvirt/qemu/web1-serial.log) follow
-  // the new name: two VMs cannot hold one log file, and a clone must be able to run beside its source.
-  const oldName = rewrite.sourceName;
-  if (oldName !== undefined && oldName !== rewrite.name) {
-    for (const kind of ['serial', 'console', 'channel', 'parallel']) {
-      for (const dev of childrenNamed(devices, kind)) {
-        for (const el of [...childrenNamed(dev, 'source'), ...childrenNamed(dev, 'log')]) {
-          const attrName = el.name === 'log' ? 'file' : 'path';
-          const path = attr(el, attrName);
-          if (attr(dev, 'type') !== 'file' && el.name === 'source') continue;
-          if (!path) continue;
-          const slash = path.lastIndexOf('/');
-          const base = path.slice(slash + 1);
-          if (base.includes(oldName)) el.setAttribute(attrName, `${path.slice(0, slash + 1)}${base.replace(oldName, rewrite.name)}`);
-        }
+/**
+ * Log files of character devices named after the VM (e.g. /var/log/libvirt/qemu/web1-serial.log) follow
+ * the new name: two VMs cannot hold one log file, and a clone must be able to run beside its source.
+ */
+function renameLogs(devices: XmlElement | undefined, oldName: string, newName: string): void {
+  for (const kind of ['serial', 'console', 'channel', 'parallel']) {
+    for (const dev of childrenNamed(devices, kind)) {
+      for (const el of [...childrenNamed(dev, 'source'), ...childrenNamed(dev, 'log')]) {
+        const attrName = el.name === 'log' ? 'file' : 'path';
+        const path = attr(el, attrName);
+        if (attr(dev, 'type') !== 'file' && el.name === 'source') continue;
+        if (!path) continue;
+        const slash = path.lastIndexOf('/');
+        const base = path.slice(slash + 1);
+        if (base.includes(oldName)) el.setAttribute(attrName, `${path.slice(0, slash + 1)}${base.replace(oldName, newName)}`);
       }
     }
   }
+}
+
+/** Applies `rewrite` to `sourceXml`. Throws INVALID_ARGUMENT when a disk has no mapping. */
+export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): RewriteResult {
+  const doc = parseXmlDocument(sourceXml, 'the source definition');
+  const domain = doc.root;
+  if (domain.name !== 'domain' || domain.uri !== '') throw invalidArgument('the source definition is not a <domain> document');
+  const name = child(domain, 'name');
+  if (!name) throw invalidArgument('the source definition has no <name>');
+  name.setText(rewrite.name);
+
+  const uuid = rewrite.uuid ?? randomUUID();
+  let uuidEl = child(domain, 'uuid');
+  if (!uuidEl) {
+    uuidEl = element('uuid');
+    domain.insert(uuidEl, domain.content[domain.content.indexOf(name) + 1]);
+  }
+  uuidEl.setText(uuid);
+
+  const devices = child(domain, 'devices');
+  const macs = rewriteInterfaces(devices, rewrite);
+  remapDisks(devices, rewrite.diskPaths);
+  if (rewrite.sourceName !== undefined && rewrite.sourceName !== rewrite.name) renameLogs(devices, rewrite.sourceName, rewrite.name);
 
   const nvram = child(child(domain, 'os'), 'nvram');
   if (nvram && rewrite.nvramPath !== undefined) nvram.setText(rewrite.nvramPath);
-
   if (rewrite.tpmStatePath !== undefined) {
     for (const tpm of childrenNamed(devices, 'tpm')) {
       const source = child(child(tpm, 'backend'), 'source');
