@@ -16,7 +16,8 @@
  */
 import { realpath } from 'node:fs/promises';
 import { errnoCode, failedPrecondition } from '../../shared/errors.js';
-import { attr, child, childrenNamed, parseXml, type XmlElement } from '../libvirt/domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, childrenNamed, type XmlElement } from '../../shared/xml/xml-tree.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { checkImageChain, IMAGE_FORMATS, type ChainLink, type ImageFormat } from './image-header.js';
 

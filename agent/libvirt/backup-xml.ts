@@ -6,8 +6,8 @@
  * --parent`, `domjobinfo --rawstats`, and `<backup>` in domain capabilities.
  *
  * Builders validate every name and path and escape every value, so a value
- * can never add an element or attribute. Readers use domain-xml.ts's strict
- * parser (no DOCTYPE, no entities).
+ * can never add an element or attribute. Readers use the strict parser of
+ * shared/xml/parse-xml.ts (no DOCTYPE, no entities).
  *
  * Behaviour of libvirt 9.0 these builders encode (checked in
  * test/integration/libvirt-backup.test.ts): a disk listed for backup without
@@ -17,7 +17,8 @@
  * `<disks>` are not exported and get no bitmap.
  */
 import { invalidArgument } from '../../shared/errors.js';
-import { attr, child, childrenNamed, parseXml, textContent, type XmlElement } from './domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, childrenNamed, textContent, type XmlElement } from '../../shared/xml/xml-tree.js';
 import type { BackupJobDisk, BackupJobRecord, CheckpointDisk, CheckpointRecord, CheckpointSummary, DomainJobRecord } from './libvirt-port.js';
 
 /**

@@ -24,7 +24,9 @@
 import { KvmcloneError, permissionDenied } from '../../shared/errors.js';
 import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import { attr, child, hostReferences, parseXml, readDomainFacts, type DomainFacts, type HostPathKind, type HostPathReference, type XmlElement } from './domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, type XmlElement } from '../../shared/xml/xml-tree.js';
+import { hostReferences, readDomainFacts, type DomainFacts, type HostPathKind, type HostPathReference } from './domain-xml.js';
 
 /** One refused construct: where it stands and why it is refused. */
 export interface PolicyViolation {

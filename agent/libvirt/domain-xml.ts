@@ -1,111 +1,13 @@
 /**
- * Reading libvirt domain XML: a strict parse into a small element tree, the
- * facts the services need (name, uuid, memory, vCPUs, disks, NVRAM, TPM, CPU),
- * and every host path the definition makes QEMU or libvirt open.
- *
- * The parser is `sax` in strict mode with only XML's five named entities, so
- * attribute and text values decode exactly as libxml2 (libvirt's parser) decodes
- * them: `&#46;&#46;` is `..` to both. Malformed documents, unknown entities,
- * duplicate attributes and a second root are refused, as libxml2 refuses them.
- * A DOCTYPE is refused outright: a domain definition never needs one, and
- * entity definitions are the classic way to make two parsers disagree. (sax
- * also takes `&AMP;` for `&amp;`, which libxml2 refuses: such a document never
- * gets past libvirt, so the difference is harmless.)
+ * Reading libvirt domain XML: the facts the services need (name, uuid,
+ * memory, vCPUs, disks, NVRAM, TPM, CPU), and every host path the definition
+ * makes QEMU or libvirt open. The XML is parsed by the strict parser of
+ * shared/xml/parse-xml.ts (no DOCTYPE, no entity but XML's five), the one the
+ * controller edits definitions with too.
  */
-import sax from 'sax';
 import { invalidArgument } from '../../shared/errors.js';
-
-/** One element: local name, namespace URI ('' for none), attributes by qualified name, children in order. */
-export interface XmlElement {
-  readonly name: string;
-  readonly uri: string;
-  readonly attributes: Readonly<Record<string, string>>;
-  readonly children: readonly XmlElement[];
-  /** Text directly inside this element (CDATA included), children's text excluded. */
-  readonly text: string;
-}
-
-interface MutableElement {
-  name: string;
-  uri: string;
-  attributes: Record<string, string>;
-  children: MutableElement[];
-  text: string;
-}
-
-/** Parses a whole XML document strictly; INVALID_ARGUMENT (with line and column) when it is not well formed. */
-export function parseXml(text: string, what = 'XML'): XmlElement {
-  // strictEntities is a real sax option (only amp, lt, gt, quot, apos) that @types/sax does not list.
-  const options: sax.SAXOptions & { strictEntities: boolean } = { xmlns: true, position: true, strictEntities: true };
-  const parser = sax.parser(true, options);
-  const stack: MutableElement[] = [];
-  let root: MutableElement | undefined;
-  let failure: string | undefined;
-  const fail = (message: string): void => {
-    failure ??= `${message} (line ${parser.line + 1}, column ${parser.column + 1})`;
-  };
-  let seen = new Set<string>();
-  parser.onerror = (err) => {
-    fail(err.message.split('\n')[0] ?? 'malformed XML');
-    throw err;
-  };
-  parser.ondoctype = () => fail('a DOCTYPE is not allowed');
-  parser.onopentagstart = () => {
-    seen = new Set();
-  };
-  parser.onattribute = (attr) => {
-    if (seen.has(attr.name)) fail(`attribute ${attr.name} appears twice`);
-    seen.add(attr.name);
-  };
-  parser.onopentag = (tag) => {
-    const qualified = tag as sax.QualifiedTag;
-    const attributes: Record<string, string> = {};
-    for (const [name, attr] of Object.entries(qualified.attributes)) attributes[name] = attr.value;
-    const element: MutableElement = { name: qualified.local, uri: qualified.uri, attributes, children: [], text: '' };
-    const parent = stack.at(-1);
-    if (parent) parent.children.push(element);
-    else if (root) fail('there is more than one root element');
-    else root = element;
-    stack.push(element);
-  };
-  parser.onclosetag = () => {
-    stack.pop();
-  };
-  parser.ontext = (t) => {
-    const current = stack.at(-1);
-    if (current) current.text += t;
-  };
-  parser.oncdata = parser.ontext;
-  try {
-    parser.write(text).close();
-  } catch {
-    // reported through onerror
-  }
-  if (failure !== undefined) throw invalidArgument(`${what} is not well-formed: ${failure}`);
-  if (!root) throw invalidArgument(`${what} has no root element`);
-  return root;
-}
-
-/** The first child element named `name` (no namespace), as libvirt's `./name[1]`. */
-export function child(element: XmlElement | undefined, name: string): XmlElement | undefined {
-  return element?.children.find((c) => c.name === name && c.uri === '');
-}
-
-/** Every child element named `name` (no namespace). */
-export function childrenNamed(element: XmlElement | undefined, name: string): XmlElement[] {
-  return element ? element.children.filter((c) => c.name === name && c.uri === '') : [];
-}
-
-/** XPath string value: the element's text and all its descendants' text, in document order. */
-export function textContent(element: XmlElement | undefined): string {
-  if (!element) return '';
-  return element.text + element.children.map(textContent).join('');
-}
-
-/** An attribute value, or '' when absent. */
-export function attr(element: XmlElement | undefined, name: string): string {
-  return element?.attributes[name] ?? '';
-}
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, childrenNamed, textContent, type XmlElement } from '../../shared/xml/xml-tree.js';
 
 const UNIT_POWERS: Readonly<Record<string, number>> = { k: 1, m: 2, g: 3, t: 4, p: 5, e: 6 };
 

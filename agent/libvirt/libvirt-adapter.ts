@@ -21,7 +21,8 @@ import { raceSignal } from '../../shared/race-signal.js';
 import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainState, type Domain } from '@unraid/libvirt';
 import type { Logger } from 'pino';
 import { KvmcloneError } from '../../shared/errors.js';
-import { attr, child, childrenNamed, parseXml, textContent } from './domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { attr, child, childrenNamed, textContent } from '../../shared/xml/xml-tree.js';
 import { definitionFailure, isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
 import { LibvirtLiveAdapter } from './libvirt-live-adapter.js';
 import type {

@@ -1,7 +1,10 @@
 /**
- * Human output: on a TTY one live bar per item with bytes, rate and ETA,
- * redrawn at most ten times a second; without a TTY, plain lines at every
- * tenth of an item. Messages go to stderr so stdout stays clean for data.
+ * Human output: on a terminal one live bar per item with bytes, rate and ETA,
+ * redrawn at most ten times a second; without one (a file, a pipe, a CI log,
+ * TERM=dumb) no bars and no escape codes, only one plain line per item every
+ * few seconds (`vdb: 1.2 GiB of 5.0 GiB, 61 MiB/s, ETA 0:58`) — a log must
+ * not hold every frame of a bar. Messages go to stderr so stdout stays clean
+ * for data. The output has no colours, so NO_COLOR has nothing to turn off.
  */
 import { formatBytes, type Reporter } from './reporter.js';
 import { formatRetryLine, type RetryNotice } from './retry-notice.js';
@@ -10,7 +13,38 @@ interface Bar {
   done: number;
   total: number;
   started: number;
-  lastTenth: number;
+  /** When the last plain line of this item was written (its start until then). */
+  lastLine: number;
+}
+
+/** The stream the reporter writes to: a `write`, and `isTTY` when it is a terminal. */
+export interface TextOutput {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+/** How a TextReporter renders; every field has a default for the real stderr. */
+export interface TextReporterOptions {
+  /** Draw live bars with cursor movement; defaults to {@link drawsBars} of the output. */
+  tty?: boolean;
+  /** Show debug lines; defaults to KVMCTL_DEBUG set to anything but "" or "0". */
+  showDebug?: boolean;
+  /** Milliseconds clock (tests pass a fake one). */
+  now?: () => number;
+  /** Without a terminal, the least time between two progress lines of one item. */
+  plainIntervalMs?: number;
+}
+
+/** Without a terminal, one progress line per item at most this often. */
+export const PLAIN_PROGRESS_INTERVAL_MS = 5000;
+const TTY_REDRAW_MS = 100;
+
+/**
+ * True when `out` can show redrawn bars: a terminal that understands cursor
+ * movement (TERM=dumb, as in Emacs shells, does not).
+ */
+export function drawsBars(out: TextOutput, env: NodeJS.ProcessEnv = process.env): boolean {
+  return out.isTTY === true && env.TERM !== 'dumb';
 }
 
 function duration(seconds: number): string {
@@ -22,15 +56,22 @@ function duration(seconds: number): string {
 /** Renders a Reporter as text on `out` (stderr by default). */
 export class TextReporter implements Reporter {
   private readonly bars = new Map<string, Bar>();
+  private readonly tty: boolean;
+  private readonly showDebug: boolean;
+  private readonly now: () => number;
+  private readonly plainIntervalMs: number;
   private drawn = 0;
   private lastDraw = 0;
 
   constructor(
-    private readonly out: NodeJS.WriteStream = process.stderr,
-    private readonly tty: boolean = process.stderr.isTTY === true,
-    /** Show debug lines (KVMCTL_DEBUG set to anything but "" or "0"). */
-    private readonly showDebug: boolean = !['', '0', undefined].includes(process.env.KVMCTL_DEBUG),
-  ) {}
+    private readonly out: TextOutput = process.stderr,
+    options: TextReporterOptions = {},
+  ) {
+    this.tty = options.tty ?? drawsBars(out);
+    this.showDebug = options.showDebug ?? !['', '0', undefined].includes(process.env.KVMCTL_DEBUG);
+    this.now = options.now ?? Date.now;
+    this.plainIntervalMs = options.plainIntervalMs ?? PLAIN_PROGRESS_INTERVAL_MS;
+  }
 
   private line(text: string): void {
     this.clearBars();
@@ -44,21 +85,31 @@ export class TextReporter implements Reporter {
     this.drawn = 0;
   }
 
-  private render(item: string, bar: Bar): string {
+  /** Bytes per second since the item started, and the seconds left at that rate. */
+  private pace(bar: Bar): { rate: number; eta: number } {
+    const seconds = (this.now() - bar.started) / 1000;
+    const rate = seconds > 0 ? bar.done / seconds : 0;
+    return { rate, eta: rate > 0 ? (bar.total - bar.done) / rate : Infinity };
+  }
+
+  private renderBar(item: string, bar: Bar): string {
     const width = 24;
     const fraction = bar.total > 0 ? Math.min(1, bar.done / bar.total) : 0;
     const filled = Math.round(fraction * width);
-    const seconds = (Date.now() - bar.started) / 1000;
-    const rate = seconds > 0 ? bar.done / seconds : 0;
-    const eta = rate > 0 ? (bar.total - bar.done) / rate : Infinity;
+    const { rate, eta } = this.pace(bar);
     return `  ${item.padEnd(28).slice(0, 28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatBytes(bar.done)} / ${formatBytes(bar.total)}  ${formatBytes(rate)}/s  ETA ${duration(eta)}`;
+  }
+
+  private renderPlain(item: string, bar: Bar): string {
+    const { rate, eta } = this.pace(bar);
+    return `  ${item}: ${formatBytes(bar.done)} of ${formatBytes(bar.total)}, ${formatBytes(rate)}/s, ETA ${duration(eta)}`;
   }
 
   private drawBars(): void {
     if (!this.tty || this.bars.size === 0) return;
-    for (const [item, bar] of this.bars) this.out.write(`${this.render(item, bar)}\n`);
+    for (const [item, bar] of this.bars) this.out.write(`${this.renderBar(item, bar)}\n`);
     this.drawn = this.bars.size;
-    this.lastDraw = Date.now();
+    this.lastDraw = this.now();
   }
 
   phase(name: string, detail?: string): void {
@@ -68,22 +119,23 @@ export class TextReporter implements Reporter {
   progress(item: string, done: number, total: number): void {
     let bar = this.bars.get(item);
     if (!bar) {
-      bar = { done: 0, total, started: Date.now(), lastTenth: -1 };
+      const started = this.now();
+      bar = { done: 0, total, started, lastLine: started };
       this.bars.set(item, bar);
     }
     bar.done = done;
     bar.total = total;
     if (this.tty) {
-      if (Date.now() - this.lastDraw >= 100 || done >= total) {
+      if (this.now() - this.lastDraw >= TTY_REDRAW_MS || done >= total) {
         this.clearBars();
         this.drawBars();
       }
       return;
     }
-    const tenth = total > 0 ? Math.floor((done / total) * 10) : 0;
-    if (tenth !== bar.lastTenth) {
-      bar.lastTenth = tenth;
-      this.out.write(`${this.render(item, bar).trimStart()}\n`);
+    // The item's done line (itemDone) closes it; a short item says only that.
+    if (this.now() - bar.lastLine >= this.plainIntervalMs) {
+      bar.lastLine = this.now();
+      this.out.write(`${this.renderPlain(item, bar)}\n`);
     }
   }
 

@@ -178,8 +178,8 @@ test('controller config: agent.ro_socket and --agent-ro-socket, default /run/kvm
   assert.deepEqual(JSON.parse(lines[0] ?? '{}').type, 'debug');
   const written: string[] = [];
   const out = { write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
-  new TextReporter(out, false, false).debug('hidden');
-  new TextReporter(out, false, true).debug('shown');
+  new TextReporter(out, { tty: false, showDebug: false }).debug('hidden');
+  new TextReporter(out, { tty: false, showDebug: true }).debug('shown');
   assert.deepEqual(written, ['debug: shown\n']);
 });
 

@@ -11,7 +11,7 @@ import {
   parseDomainJobStats,
   validCheckpointName,
 } from '../../agent/libvirt/backup-xml.js';
-import { parseXml } from '../../agent/libvirt/domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
 import { KvmcloneError } from '../../shared/errors.js';
 
 function invalid(fn: () => unknown, pattern: RegExp): void {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rewriteDomainXml, randomMac } from '../../controller/operations/clone/domain-xml-rewrite.js';
+import { domainType, interfaceMacs } from '../../controller/operations/clone/domain-xml-read.js';
+import { readDomainFacts } from '../../agent/libvirt/domain-xml.js';
+import { KvmcloneError } from '../../shared/errors.js';
 import { checkCpuCompatibility } from '../../controller/operations/clone/cpu-compat.js';
 import type { HostFacts__Output } from '../../shared/generated/kvmclone/agent/v1/HostFacts.js';
 
@@ -115,4 +118,67 @@ test('linkDown puts every interface\'s link down, an existing <link> too; withou
   assert.equal(down.match(/<link state="down"\/>/g)?.length, 2, down);
   assert.doesNotMatch(down, /state="up"|state='up'/);
   assert.doesNotMatch(rewriteDomainXml(SOURCE, { name: 'web1-drill', diskPaths: paths }).xml, /<link /);
+});
+
+test('the rewrite reads with the strict parser: a DOCTYPE, an entity or a malformed source is refused, not rewritten', () => {
+  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  for (const [bad, why] of [
+    [`<!DOCTYPE domain [<!ENTITY e "/etc/shadow">]>${SOURCE}`, /DOCTYPE is not allowed/],
+    [SOURCE.replace('<name>web1</name>', '<name>&e;</name>'), /not well-formed/],
+    [SOURCE.replace('</devices>', ''), /not well-formed/],
+    ['<network><name>web1</name></network>', /not a <domain> document/],
+  ] as const) {
+    assert.throws(() => rewriteDomainXml(bad, { name: 'x', diskPaths: paths }), (err: unknown) => {
+      assert.ok(err instanceof KvmcloneError);
+      assert.equal(err.code, 'INVALID_ARGUMENT');
+      assert.match(err.message, why);
+      return true;
+    });
+  }
+});
+
+test('what the rewrite does not touch is kept: declaration, comments, CDATA, instructions, namespaced elements, layout', () => {
+  const source = `<?xml version="1.0"?>\n<!-- top -->\n${SOURCE.replace(
+    '</devices>',
+    "</devices>\n  <metadata><app:x xmlns:app='urn:app'><![CDATA[<raw>]]></app:x><?keep me?></metadata>",
+  ).replace('<name>web1</name>', '<name>web1</name><title>a &amp; b</title>')}\n`;
+  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const { xml } = rewriteDomainXml(source, { name: 'web1-clone', uuid: 'u-1', diskPaths: paths, newMac: () => '52:54:00:00:00:09' });
+  assert.ok(xml.startsWith('<?xml version="1.0"?>\n<!-- top -->\n<domain type="kvm">\n  <name>web1-clone</name><title>a &amp; b</title>\n  <uuid>u-1</uuid>\n  <!-- keep me -->\n'), xml);
+  assert.match(xml, /<metadata><app:x xmlns:app="urn:app"><!\[CDATA\[<raw>\]\]><\/app:x><\?keep me\?><\/metadata>\n<\/domain>\n$/);
+  const facts = readDomainFacts(xml);
+  assert.deepEqual([facts.name, facts.uuid, facts.disks.map((d) => d.source)], ['web1-clone', 'u-1', ['/a.qcow2', '/b.raw', '']]);
+  const noUuid = rewriteDomainXml(SOURCE.replace(/\n {2}<uuid>.*<\/uuid>/, ''), { name: 'n', uuid: 'u-2', diskPaths: paths }).xml;
+  assert.match(noUuid, /<name>n<\/name><uuid>u-2<\/uuid>\n/, 'a missing <uuid> is added right after <name>');
+});
+
+test('domainType and interfaceMacs read the definition, not its text: comments and metadata do not count', () => {
+  const xml = `<domain type="qemu" id='3'>
+  <name>w</name>
+  <metadata><note><![CDATA[<mac address='52:54:00:00:00:ff'/>]]></note></metadata>
+  <devices>
+    <!-- <interface type='network'><mac address='52:54:00:00:00:ee'/></interface> -->
+    <interface type='network'><model type='virtio'/><mac address="52:54:00:00:00:01"/></interface>
+    <interface type='bridge'><source bridge='br0'/></interface>
+    <interface type='user'><mac address='52:54:00:00:00:02'/></interface>
+    <hostdev mode='subsystem' type='pci'><mac address='52:54:00:00:00:dd'/></hostdev>
+  </devices>
+</domain>`;
+  assert.deepEqual(interfaceMacs(xml), ['52:54:00:00:00:01', '52:54:00:00:00:02']);
+  assert.equal(domainType(xml), 'qemu');
+  assert.equal(domainType(`<domain><name>w</name></domain>`), 'kvm');
+  assert.equal(domainType(`<domain id="1" type='kvm'><name>w</name></domain>`), 'kvm');
+  assert.deepEqual(interfaceMacs(`<domain><name>w</name></domain>`), []);
+});
+
+test('TPM state and a pty console\'s <log file> follow the clone; the pty\'s own source path stays', () => {
+  const source = SOURCE.replace(
+    '</devices>',
+    "<console type='pty'><source path='/dev/pts/web1'/><log file='/var/log/libvirt/qemu/web1-console.log'/></console>" +
+      "<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='/var/lib/swtpm/web1'/></backend></tpm></devices>",
+  );
+  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const { xml } = rewriteDomainXml(source, { name: 'web2', sourceName: 'web1', diskPaths: paths, tpmStatePath: '/var/lib/swtpm/web2' });
+  assert.match(xml, /<console type="pty"><source path="\/dev\/pts\/web1"\/><log file="\/var\/log\/libvirt\/qemu\/web2-console.log"\/><\/console>/);
+  assert.match(xml, /<source type="dir" path="\/var\/lib\/swtpm\/web2"\/>/);
 });

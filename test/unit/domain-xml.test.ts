@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostReferences, parseXml, readDomainFacts, scaledBytes, textContent, type HostPathReference } from '../../agent/libvirt/domain-xml.js';
+import { hostReferences, readDomainFacts, scaledBytes, type HostPathReference } from '../../agent/libvirt/domain-xml.js';
+import { parseXml } from '../../shared/xml/parse-xml.js';
+import { textContent } from '../../shared/xml/xml-tree.js';
 import { KvmcloneError } from '../../shared/errors.js';
 
 function invalid(fn: () => unknown, pattern: RegExp): void {

@@ -10,7 +10,7 @@ import { TextReporter } from '../../controller/cli/text-reporter.js';
 function rendered(result: Record<string, unknown>): string {
   let text = '';
   const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
-  new TextReporter(out, false, false).result(result);
+  new TextReporter(out, { tty: false, showDebug: false }).result(result);
   return text;
 }
 

@@ -2,12 +2,15 @@
  * Rewrites a source domain's XML into the clone's: new name, new UUID, a new
  * MAC for every interface (its link down when asked), disk, NVRAM and TPM paths remapped to the
  * destination, and log files named after the VM renamed after the clone (so
- * clone and source can run side by side) — nothing else. The XML is edited as a DOM and serialised back,
- * so every element, attribute and comment we do not touch survives as it was.
+ * clone and source can run side by side) — nothing else. The XML is parsed by the agent's strict parser
+ * (shared/xml/parse-xml.ts), edited in place and written back, so every element, attribute and comment we
+ * do not touch survives as it was.
  */
-import { DOMParser, XMLSerializer, type Element } from '@xmldom/xmldom';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../../shared/errors.js';
+import { parseXmlDocument } from '../../../shared/xml/parse-xml.js';
+import { serializeXml } from '../../../shared/xml/serialize-xml.js';
+import { attr, child, childrenNamed, XmlElement } from '../../../shared/xml/xml-tree.js';
 
 /** What changes between the source definition and the clone's. */
 export interface DomainRewrite {
@@ -38,16 +41,9 @@ export function randomMac(): string {
   return ['52', '54', '00', ...tail].join(':');
 }
 
-function elements(parent: Element, name: string): Element[] {
-  const out: Element[] = [];
-  for (let n = parent.firstChild; n; n = n.nextSibling) {
-    if (n.nodeType === 1 && (n as Element).tagName === name) out.push(n as Element);
-  }
-  return out;
-}
-
-function only(parent: Element, name: string): Element | undefined {
-  return elements(parent, name)[0];
+/** A new empty element without a namespace, e.g. `<mac/>`. */
+function element(name: string, attributes: Record<string, string> = {}): XmlElement {
+  return new XmlElement(name, name, '', { ...attributes });
 }
 
 /** The rewritten XML and what was changed (for the plan and the audit trail). */
@@ -57,88 +53,95 @@ export interface RewriteResult {
   macs: { from: string; to: string }[];
 }
 
-/** Applies `rewrite` to `sourceXml`. Throws INVALID_ARGUMENT when a disk has no mapping. */
-export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): RewriteResult {
-  const doc = new DOMParser().parseFromString(sourceXml, 'text/xml');
-  const domain = doc.documentElement;
-  if (!domain || domain.tagName !== 'domain') throw invalidArgument('the source definition is not a <domain> document');
-  const name = only(domain, 'name');
-  if (!name) throw invalidArgument('the source definition has no <name>');
-  name.textContent = rewrite.name;
-
-  const uuid = rewrite.uuid ?? randomUUID();
-  let uuidEl = only(domain, 'uuid');
-  if (!uuidEl) {
-    uuidEl = doc.createElement('uuid');
-    domain.insertBefore(uuidEl, name.nextSibling);
-  }
-  uuidEl.textContent = uuid;
-
-  const devices = only(domain, 'devices');
+/** A fresh MAC for every interface (one added where there is none), and `<link state='down'/>` when asked. */
+function rewriteInterfaces(devices: XmlElement | undefined, rewrite: DomainRewrite): { from: string; to: string }[] {
   const macs: { from: string; to: string }[] = [];
   const newMac = rewrite.newMac ?? randomMac;
-  for (const iface of devices ? elements(devices, 'interface') : []) {
-    const mac = only(iface, 'mac');
+  for (const iface of childrenNamed(devices, 'interface')) {
+    const mac = child(iface, 'mac');
     const fresh = newMac();
     if (mac) {
-      macs.push({ from: mac.getAttribute('address') ?? '', to: fresh });
+      macs.push({ from: attr(mac, 'address'), to: fresh });
       mac.setAttribute('address', fresh);
     } else {
-      const created = doc.createElement('mac');
-      created.setAttribute('address', fresh);
-      iface.insertBefore(created, iface.firstChild);
+      iface.insert(element('mac', { address: fresh }), iface.content[0]);
       macs.push({ from: '', to: fresh });
     }
     if (rewrite.linkDown) {
-      let link = only(iface, 'link');
+      let link = child(iface, 'link');
       if (!link) {
-        link = doc.createElement('link');
-        iface.appendChild(link);
+        link = element('link');
+        iface.insert(link);
       }
       link.setAttribute('state', 'down');
     }
   }
+  return macs;
+}
 
-  for (const disk of devices ? elements(devices, 'disk') : []) {
-    const source = only(disk, 'source');
-    const file = source?.getAttribute('file');
+/** Every disk source file to its planned destination; the source host's `<backingStore>` goes. */
+function remapDisks(devices: XmlElement | undefined, diskPaths: ReadonlyMap<string, string>): void {
+  for (const disk of childrenNamed(devices, 'disk')) {
+    const source = child(disk, 'source');
+    const file = attr(source, 'file');
     if (!source || !file) continue; // removable media without a medium, or non-file disks refused at preflight
-    const mapped = rewrite.diskPaths.get(file);
+    const mapped = diskPaths.get(file);
     if (mapped === undefined) throw invalidArgument(`no destination path was planned for disk ${file}`);
     source.setAttribute('file', mapped);
     // A <backingStore> element describes the source host's chain; libvirt re-reads it from the image.
-    for (const backing of elements(disk, 'backingStore')) disk.removeChild(backing);
+    for (const backing of childrenNamed(disk, 'backingStore')) disk.remove(backing);
   }
+}
 
-  // Log files of character devices named after the VM (e.g. /var/log/libvirt/qemu/web1-serial.log) follow
-  // the new name: two VMs cannot hold one log file, and a clone must be able to run beside its source.
-  const oldName = rewrite.sourceName;
-  if (oldName !== undefined && oldName !== rewrite.name && devices) {
-    for (const kind of ['serial', 'console', 'channel', 'parallel']) {
-      for (const dev of elements(devices, kind)) {
-        for (const el of [...elements(dev, 'source'), ...elements(dev, 'log')]) {
-          const attr = el.tagName === 'log' ? 'file' : 'path';
-          const path = el.getAttribute(attr);
-          if (dev.getAttribute('type') !== 'file' && el.tagName === 'source') continue;
-          if (!path) continue;
-          const slash = path.lastIndexOf('/');
-          const base = path.slice(slash + 1);
-          if (base.includes(oldName)) el.setAttribute(attr, `${path.slice(0, slash + 1)}${base.replace(oldName, rewrite.name)}`);
-        }
+/**
+ * Log files of character devices named after the VM (e.g. /var/log/libvirt/qemu/web1-serial.log) follow
+ * the new name: two VMs cannot hold one log file, and a clone must be able to run beside its source.
+ */
+function renameLogs(devices: XmlElement | undefined, oldName: string, newName: string): void {
+  for (const kind of ['serial', 'console', 'channel', 'parallel']) {
+    for (const dev of childrenNamed(devices, kind)) {
+      for (const el of [...childrenNamed(dev, 'source'), ...childrenNamed(dev, 'log')]) {
+        const attrName = el.name === 'log' ? 'file' : 'path';
+        const path = attr(el, attrName);
+        if (attr(dev, 'type') !== 'file' && el.name === 'source') continue;
+        if (!path) continue;
+        const slash = path.lastIndexOf('/');
+        const base = path.slice(slash + 1);
+        if (base.includes(oldName)) el.setAttribute(attrName, `${path.slice(0, slash + 1)}${base.replace(oldName, newName)}`);
       }
     }
   }
+}
 
-  const os = only(domain, 'os');
-  const nvram = os ? only(os, 'nvram') : undefined;
-  if (nvram && rewrite.nvramPath !== undefined) nvram.textContent = rewrite.nvramPath;
+/** Applies `rewrite` to `sourceXml`. Throws INVALID_ARGUMENT when a disk has no mapping. */
+export function rewriteDomainXml(sourceXml: string, rewrite: DomainRewrite): RewriteResult {
+  const doc = parseXmlDocument(sourceXml, 'the source definition');
+  const domain = doc.root;
+  if (domain.name !== 'domain' || domain.uri !== '') throw invalidArgument('the source definition is not a <domain> document');
+  const name = child(domain, 'name');
+  if (!name) throw invalidArgument('the source definition has no <name>');
+  name.setText(rewrite.name);
 
-  if (rewrite.tpmStatePath !== undefined && devices) {
-    for (const tpm of elements(devices, 'tpm')) {
-      const backend = only(tpm, 'backend');
-      const source = backend ? only(backend, 'source') : undefined;
-      if (source?.getAttribute('path')) source.setAttribute('path', rewrite.tpmStatePath);
+  const uuid = rewrite.uuid ?? randomUUID();
+  let uuidEl = child(domain, 'uuid');
+  if (!uuidEl) {
+    uuidEl = element('uuid');
+    domain.insert(uuidEl, domain.content[domain.content.indexOf(name) + 1]);
+  }
+  uuidEl.setText(uuid);
+
+  const devices = child(domain, 'devices');
+  const macs = rewriteInterfaces(devices, rewrite);
+  remapDisks(devices, rewrite.diskPaths);
+  if (rewrite.sourceName !== undefined && rewrite.sourceName !== rewrite.name) renameLogs(devices, rewrite.sourceName, rewrite.name);
+
+  const nvram = child(child(domain, 'os'), 'nvram');
+  if (nvram && rewrite.nvramPath !== undefined) nvram.setText(rewrite.nvramPath);
+  if (rewrite.tpmStatePath !== undefined) {
+    for (const tpm of childrenNamed(devices, 'tpm')) {
+      const source = child(child(tpm, 'backend'), 'source');
+      if (source && attr(source, 'path')) source.setAttribute('path', rewrite.tpmStatePath);
     }
   }
-  return { xml: new XMLSerializer().serializeToString(doc), uuid, macs };
+  return { xml: serializeXml(doc), uuid, macs };
 }

@@ -9,6 +9,7 @@ import type { HostSession } from '../../transport/host-session.js';
 import { formatBytes } from '../../cli/reporter.js';
 import { planFiles, spaceNeeded, type PlannedFile } from './clone-plan.js';
 import { checkCpuCompatibility } from './cpu-compat.js';
+import { domainType } from './domain-xml-read.js';
 
 /** What the user asked for. */
 export interface CloneRequest {
@@ -122,8 +123,7 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     throw failedPrecondition(`${req.vm} needs ${formatBytes(domain.memoryBytes)} of memory; ${dst.host} has ${formatBytes(host.memoryBytes)} in all`);
   }
   if (domain.vcpus > host.cpus) throw failedPrecondition(`${req.vm} has ${domain.vcpus} vCPUs; ${dst.host} has ${host.cpus} CPUs`);
-  const domainType = /<domain\b[^>]*\btype=['"]([a-z]+)['"]/.exec(source.xml)?.[1] ?? 'kvm';
-  warnings.push(...checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType }, srcHost, host, dst.host));
+  warnings.push(...checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType: domainType(source.xml) }, srcHost, host, dst.host));
 
   const files = planFiles({
     vm: req.vm,

@@ -5,6 +5,7 @@
  */
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import type { HostSession } from '../../transport/host-session.js';
+import { interfaceMacs } from '../clone/domain-xml-read.js';
 import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
 import type { SyncPair } from './sync-plan.js';
 
@@ -17,7 +18,7 @@ export async function defineFollowingSource(
   names: { vm: string; destVm: string; operationId: string },
   signal: AbortSignal,
 ): Promise<void> {
-  const destMacs = [...dest.xml.matchAll(/<mac address=['"]([0-9a-f:]+)['"]/g)].map((m) => m[1] as string);
+  const destMacs = interfaceMacs(dest.xml);
   const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
   for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
   const nvram = pairs.find((p) => p.label === 'nvram');
