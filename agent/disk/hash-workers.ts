@@ -1,9 +1,15 @@
 /**
  * The agent's hashing threads (hash-worker.ts): started on first use, kept
  * while idle (unreferenced, so they never hold the agent up at exit), one job
- * each at a time. A sync hashes one image per side and a clone a few at once,
- * so a handful of threads is all that is ever busy.
+ * each at a time, and never more than MAX_THREADS of them. Each thread is a
+ * V8 isolate of its own (about 10 MiB resident): with one per call, eight
+ * concurrent syncs of two-disk VMs took the destination agent past 240 MiB
+ * RSS on the testbed. Hashing is CPU-bound, so threads beyond the cores do
+ * not hash faster; a call's range is hashed in segments, each a job of its
+ * own, and calls waiting for a thread are served in turn, so every call
+ * keeps moving however many share the threads.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KvmcloneError, type ErrorCode, ERROR_CODES } from '../../shared/errors.js';
 import type { HashBatch } from './block-hasher.js';
@@ -12,18 +18,69 @@ import type { HashJob, HashJobFailure, HashJobMessage } from './hash-job.js';
 
 /** Idle threads kept for the next job; more are ended when their job is done. */
 const KEEP_IDLE = 2;
+/** Threads hashing at once, whatever the number of calls: the cores, from 2 to 4. */
+export const MAX_THREADS = Math.max(2, Math.min(4, availableParallelism()));
+/** About how much of a range one job hashes before its thread is handed to the next call in line. */
+const SEGMENT_BYTES = 256 * 1024 * 1024;
 
 const idle: Worker[] = [];
+/** Every thread started and not yet exited. */
+const live = new Set<Worker>();
+/** Calls waiting for a thread, first come first served. */
+const waiting: ((worker: Worker) => void)[] = [];
 
 function spawn(): Worker {
   const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
-  // An idle thread that dies is simply forgotten (a busy one's job sees the error itself).
+  live.add(worker);
+  // An idle thread that dies is simply forgotten (a busy one's job sees the error itself); a call waiting
+  // for a thread gets a new one in its place.
   const forget = (): void => {
     const at = idle.indexOf(worker);
     if (at >= 0) idle.splice(at, 1);
+    if (!live.delete(worker)) return;
+    const next = waiting.shift();
+    if (next !== undefined) next(spawn());
   };
   worker.on('error', forget).on('exit', forget);
   return worker;
+}
+
+/** Hashing threads alive now (busy or idle): never more than MAX_THREADS. */
+export function hashingThreads(): number {
+  return live.size;
+}
+
+/** A thread for one job: an idle one, a new one while fewer than MAX_THREADS live, else the next one let go. */
+function acquire(signal: AbortSignal): Promise<Worker> {
+  const ready = idle.pop() ?? (live.size < MAX_THREADS ? spawn() : undefined);
+  if (ready !== undefined) return Promise.resolve(ready);
+  return new Promise<Worker>((resolve, reject) => {
+    const take = (worker: Worker): void => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(worker);
+    };
+    const onAbort = (): void => {
+      const at = waiting.indexOf(take);
+      if (at >= 0) waiting.splice(at, 1);
+      reject(signal.reason);
+    };
+    waiting.push(take);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Gives a thread back after its job: to the next call waiting, else idle (or ended). A crashed one is ended. */
+function release(worker: Worker, crashed: boolean): void {
+  if (crashed) {
+    void worker.terminate();
+    return;
+  }
+  const next = waiting.shift();
+  if (next !== undefined) return next(worker);
+  if (idle.length < KEEP_IDLE) {
+    worker.unref();
+    idle.push(worker);
+  } else void worker.terminate();
 }
 
 /** The error a job's failure stands for, rebuilt on this side of the thread boundary. */
@@ -33,18 +90,36 @@ function rebuild(failure: HashJobFailure): Error {
 }
 
 /**
- * Hashes the blocks of [start, end) of the open descriptor `fd` on a worker
- * thread and yields them in batches of `batchBlocks`. The caller keeps `fd`
- * open until the generator has finished: on an abort or an early return the
- * thread is told to stop and this waits until it has, so no read outlives it.
+ * Hashes the blocks of [start, end) of the open descriptor `fd` on worker
+ * threads and yields them in batches of `batchBlocks` (the last may be
+ * smaller), in order. The range goes in segments of whole batches, each on
+ * whichever thread is free. The caller keeps `fd` open until the generator
+ * has finished: on an abort or an early return the thread is told to stop
+ * and this waits until it has, so no read outlives it. `segmentBytes` (about
+ * 256 MiB) is for tests.
  */
-export async function* hashOnWorker(fd: number, start: number, end: number, blockSize: number, batchBlocks: number, signal: AbortSignal): AsyncGenerator<HashBatch> {
+export async function* hashOnWorker(
+  fd: number,
+  start: number,
+  end: number,
+  blockSize: number,
+  batchBlocks: number,
+  signal: AbortSignal,
+  segmentBytes: number = SEGMENT_BYTES,
+): AsyncGenerator<HashBatch> {
   signal.throwIfAborted();
+  const batchBytes = blockSize * batchBlocks;
+  const segment = Math.max(1, Math.floor(segmentBytes / batchBytes)) * batchBytes;
+  for (let from = start; from < end; from += segment) yield* hashSegment(fd, from, Math.min(end, from + segment), blockSize, batchBlocks, signal);
+}
+
+/** One job: [start, end) on one thread. */
+async function* hashSegment(fd: number, start: number, end: number, blockSize: number, batchBlocks: number, signal: AbortSignal): AsyncGenerator<HashBatch> {
   // The extent walk (SEEK_DATA/SEEK_HOLE, microseconds each) happens here; the thread reads and hashes.
   const extents: number[] = [];
   for await (const e of fileExtents(fd, start, end)) if (e.kind === 'data') extents.push(e.offset, e.length);
   const dataExtents = new Float64Array(extents);
-  const worker = idle.pop() ?? spawn();
+  const worker = await acquire(signal);
   worker.ref();
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const queue: HashBatch[] = [];
@@ -54,19 +129,34 @@ export async function* hashOnWorker(fd: number, start: number, end: number, bloc
     wake?.();
     wake = undefined;
   };
-  const onMessage = (m: HashJobMessage): void => {
-    if (m.type === 'batch') queue.push({ offset: m.offset, blockCount: m.blockCount, hashes: Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength) });
-    else ended = { failure: m.failure === undefined ? undefined : rebuild(m.failure) };
-    notify();
-  };
   // A thread that dies (out of memory, a bug) ends the job with its error and is not reused.
   let crashed = false;
-  const onError = (err: Error): void => {
+  // The thread goes back as soon as its job ends, not when the batches have been consumed: a caller reading
+  // two ranges in step (source and destination on one host) must never hold a thread while it waits for one.
+  let released = false;
+  const letGo = (): void => {
+    if (released) return;
+    released = true;
+    worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+    release(worker, crashed);
+  };
+  function onMessage(m: HashJobMessage): void {
+    if (m.type === 'batch') queue.push({ offset: m.offset, blockCount: m.blockCount, hashes: Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength) });
+    else {
+      ended = { failure: m.failure === undefined ? undefined : rebuild(m.failure) };
+      letGo();
+    }
+    notify();
+  }
+  function onError(err: Error): void {
     crashed = true;
     ended = { failure: err };
+    letGo();
     notify();
-  };
-  const onExit = (code: number): void => onError(new Error(`the hashing thread exited (code ${code})`));
+  }
+  function onExit(code: number): void {
+    onError(new Error(`the hashing thread exited (code ${code})`));
+  }
   const onAbort = (): void => {
     Atomics.store(stop, 0, 1);
     notify();
@@ -97,11 +187,6 @@ export async function* hashOnWorker(fd: number, start: number, end: number, bloc
       Atomics.store(stop, 0, 1);
       while (ended === undefined) await new Promise<void>((resolve) => (wake = resolve));
     }
-    worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    if (crashed) void worker.terminate();
-    else if (idle.length < KEEP_IDLE) {
-      worker.unref();
-      idle.push(worker);
-    } else void worker.terminate();
+    letGo();
   }
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { blockHash, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { hashBlocks, type HashPlan } from '../../agent/disk/block-hasher.js';
-import { hashOnWorker } from '../../agent/disk/hash-workers.js';
+import { hashingThreads, hashOnWorker, MAX_THREADS } from '../../agent/disk/hash-workers.js';
 
 const MiB = 1024 * 1024;
 
@@ -76,6 +76,34 @@ test('jobs run at once on separate threads, each gets its own hashes, and thread
       const jobs = Array.from({ length: 6 }, () => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 3, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 0));
       for (const got of await Promise.all(jobs)) assert.deepEqual(got, want);
     }
+  });
+});
+
+test(`however many calls hash at once, at most ${MAX_THREADS} threads live, and every call's segments come whole and in order`, async () => {
+  await withImage(async (path, fh, size) => {
+    const want = await expected(path, DEFAULT_BLOCK_SIZE);
+    let most = 0;
+    const watch = setInterval(() => (most = Math.max(most, hashingThreads())), 1);
+    try {
+      // 1 MiB segments (4 batches of 4 blocks): each call goes back in line nine times.
+      const jobs = Array.from({ length: 10 }, () => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0));
+      for (const got of await Promise.all(jobs)) assert.deepEqual(got, want);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(most <= MAX_THREADS, `${most} threads at most, limit ${MAX_THREADS}`);
+    assert.ok(hashingThreads() <= MAX_THREADS);
+  });
+});
+
+test('a call whose batches are not being read does not hold a thread: more such calls than threads all get their first batch', async () => {
+  await withImage(async (_path, fh, size) => {
+    const calls = Array.from({ length: MAX_THREADS + 2 }, () => hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(30_000), MiB));
+    // Each is read once and then left: its thread must still go back when the job ends (a caller reading two ranges in
+    // step would otherwise wait forever for a thread it holds itself).
+    const firsts = await Promise.all(calls.map((c) => c.next()));
+    for (const f of firsts) assert.equal(f.done, false);
+    await Promise.all(calls.map((c) => c.return(undefined)));
   });
 });
 
