@@ -28,6 +28,8 @@ export interface ApplyTarget {
   write(offset: number, data: Buffer): Promise<void>;
   /** Makes [offset, offset + length) read as zeros, deallocated where the image can. */
   zero(offset: number, length: number): Promise<void>;
+  /** Waits for the writes in flight (after it, no buffer handed to `write` is referred to any more). */
+  drain(): Promise<void>;
   /** Waits for everything in flight and makes it durable. */
   flush(): Promise<void>;
   /** Ends the apply, successful or not: waits for requests in flight and releases what the target holds. */
@@ -73,6 +75,7 @@ export function fileApplyTarget(fh: FileHandle): ApplyTarget {
   return {
     resize: (size) => fh.truncate(size),
     write: (offset, data) => writes.write(data, offset),
+    drain: () => writes.drain(),
     zero: async (offset, length) => {
       // A punch must not overtake the writes before it.
       await writes.drain();
@@ -114,6 +117,9 @@ export function guestApplyTarget(image: string, format: GuestFormat, runtimeDir:
       if (opened.size !== size) throw failedPrecondition(`${image} is ${opened.size} bytes through its ${format} format after resizing it to ${size}`);
     },
     write: (offset, data) => open().write(offset, data),
+    drain: async () => {
+      await writes?.drain();
+    },
     zero: (offset, length) => open().zero(offset, length, true),
     flush: async () => {
       const w = open();

@@ -96,7 +96,7 @@ async function openImageFor(image: string, options: SettleOptions): Promise<File
 export async function settleJournal(fh: FileHandle, path: string, image: string, options: SettleOptions = {}): Promise<JournalOutcome> {
   const st = await fh.stat({ bigint: true });
   const size = Number(st.size);
-  const read: ReadAt = (position, length) => readExactly(fh, position, length);
+  const read: ReadAt = (position, length, into) => readExactly(fh, position, length, into);
   const check = st.isFile() ? await checkJournal(read, size) : { state: 'corrupt' as const, reason: 'it is not a regular file' };
   if (check.state !== 'committed') {
     await removeJournal(path, options.dir);
@@ -130,10 +130,15 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
     const apply = applyTargetFor(check.header, target, image, options);
     try {
       await apply.resize(check.header.size);
-      await forEachRecord(read, size, async (record) => {
-        if (record.kind === 'data') await apply.write(record.offset, record.data);
-        else if (record.kind === 'zero') await apply.zero(record.offset, record.length);
-      });
+      await forEachRecord(
+        read,
+        size,
+        async (record) => {
+          if (record.kind === 'data') await apply.write(record.offset, record.data);
+          else if (record.kind === 'zero') await apply.zero(record.offset, record.length);
+        },
+        () => apply.drain(),
+      );
       await apply.flush();
     } catch (err) {
       await apply.close().catch(() => undefined);

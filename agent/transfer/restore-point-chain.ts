@@ -121,7 +121,7 @@ async function settlePendingUndo(place: PointPlace, id: bigint | undefined, jour
   if (fh === undefined) return 'none';
   try {
     const st = await fh.stat({ bigint: true });
-    const check: JournalCheck = st.isFile() ? await checkJournal((p, n) => readExactly(fh, p, n), Number(st.size)) : { state: 'corrupt', reason: 'not a regular file' };
+    const check: JournalCheck = st.isFile() ? await checkJournal((p, n, into) => readExactly(fh, p, n, into), Number(st.size)) : { state: 'corrupt', reason: 'not a regular file' };
     const matches = check.state === 'committed' && id !== undefined && check.header.id === id && (journalIno === undefined || check.header.ino === journalIno);
     if (matches) {
       await renameBeside(place, name, pointNameFor(place.image, id));

@@ -155,7 +155,7 @@ async function checkPoint(place: PointPlace, point: PointFile, image: { dev: big
   const fh = await openBeside(place, point.name);
   try {
     const st = await fh.stat({ bigint: true });
-    const check = await checkJournal((p, n) => readExactly(fh, p, n), Number(st.size));
+    const check = await checkJournal((p, n, into) => readExactly(fh, p, n, into), Number(st.size));
     if (check.state !== 'committed') throw dataLoss(`restore point ${point.id} of ${place.image} is damaged (${check.state}: ${check.reason}); nothing was changed — it and the points older than it cannot be restored`);
     if (check.header.ino !== image.ino || st.dev !== image.dev) {
       throw failedPrecondition(`restore point ${point.id} was kept for another file than the one at ${place.image} now (it was replaced): its points no longer apply; nothing was changed`);

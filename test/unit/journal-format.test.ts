@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkHash } from '../../shared/block-hash.js';
+import { chunkHash, HASH_BYTES } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { fileExtents } from '../../agent/disk/extent-map.js';
 import {
@@ -23,6 +23,7 @@ import {
   JournalFormatError,
   MAX_DATA_RECORD_BYTES,
   RecordChecksum,
+  RECORD_HEAD_BYTES,
   TRAILER_BYTES,
   type JournalHeader,
   type JournalRecord,
@@ -68,8 +69,48 @@ test('a finished journal is committed and gives back its records in order', asyn
   assert.equal(check.state, 'committed');
   assert.deepEqual(check.state === 'committed' && [check.header, check.records, check.dataBytes, check.zeroBytes], [HEADER, 3, 137, 65536]);
   const seen: JournalRecord[] = [];
-  await forEachRecord(over(buf), buf.length, async (r) => void seen.push(r.kind === 'data' ? { ...r, data: Buffer.from(r.data), hash: Buffer.from(r.hash) } : r));
+  await forEachRecord(over(buf), buf.length, async (r) => void seen.push(r.kind === 'data' ? { ...r, data: Buffer.from(r.data), hash: Buffer.from(r.hash) } : r), () => Promise.resolve());
   assert.deepEqual(seen, SAMPLE);
+});
+
+/** A ReadAt that reads into the buffer it is given, as the agent's does (readExactly with `into`). */
+const overInto = (buf: Buffer): ReadAt => async (position, length, into) => {
+  const out = into === undefined ? Buffer.alloc(length) : into.subarray(0, length);
+  buf.copy(out, 0, position, position + length);
+  return out;
+};
+
+test('a journal longer than the read window, read into one reused buffer: every record intact, a view valid until settle', async () => {
+  // The first window ends right after record 1's hash: taking its data refills the window the hash was read into.
+  const first = data(0, randomBytes(MAX_DATA_RECORD_BYTES - RECORD_HEAD_BYTES - HASH_BYTES));
+  const rest = Array.from({ length: 40 }, (_, i) => data(8 * MAX_DATA_RECORD_BYTES + i * 300_000, randomBytes(64 * 1024 + i * 4099)));
+  const records = [first, ...rest];
+  const buf = build({ ...HEADER, size: 64 * MAX_DATA_RECORD_BYTES }, records);
+  const check = await checkJournal(overInto(buf), buf.length);
+  assert.equal(check.state, 'committed', check.state === 'committed' ? '' : check.reason);
+  // A visitor with writes in flight: views are checked when settle is called, before the window is refilled.
+  let inFlight: { view: Buffer; want: Buffer }[] = [];
+  let settles = 0;
+  let at = 0;
+  await forEachRecord(
+    overInto(buf),
+    buf.length,
+    async (r) => {
+      if (r.kind !== 'data') return;
+      const want = records[at]?.kind === 'data' ? (records[at] as { data: Buffer }).data : Buffer.alloc(0);
+      at += 1;
+      assert.ok(chunkHash(r.data).equals(r.hash), `record ${at - 1}: data and hash agree`);
+      inFlight.push({ view: r.data, want });
+    },
+    async () => {
+      settles += 1;
+      for (const w of inFlight) assert.ok(w.view.equals(w.want), 'a view is intact until settle');
+      inFlight = [];
+    },
+  );
+  for (const w of inFlight) assert.ok(w.view.equals(w.want));
+  assert.equal(at, records.length);
+  assert.ok(settles >= 2, `the window was refilled (${settles} settles)`);
 });
 
 test('an empty journal (size change only) is committed with no records', async () => {
