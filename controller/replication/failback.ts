@@ -20,7 +20,8 @@
  *   what it marks and making the next checkpoint; `--cbt=off` otherwise); a
  *   shut-off copy by an offline sync (hashes).
  * - With --switch: the copy's checkpoints of the way back are deleted (their
- *   bitmaps would otherwise travel into the original's images), the copy is
+ *   bitmaps would otherwise travel into the original's images with the final
+ *   offline sync; a failure there only warns), the copy is
  *   shut down (ACPI, up to --shutdown-timeout), a final offline sync moves
  *   what it wrote meanwhile, the original is started under its operation
  *   lock, and the replica is forward and active again with its schedule as
@@ -188,9 +189,9 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
 
     if (req.switchBack) {
       op.step('SWITCH', `stop ${replica.destVm} on ${replica.to}, final sync, start ${replica.vm} on ${replica.from}`);
+      const away2 = await open(replica.to);
+      await dropCheckpoints(away2);
       if (copyRuns) {
-        const away2 = await open(replica.to);
-        await dropCheckpoints(away2);
         reporter.info(`  shutting ${replica.destVm} down on ${replica.to} (up to ${req.shutdownSeconds} s)`);
         try {
           await away2.call(away2.clients.domain, away2.clients.domain.shutdownDomain, { name: replica.destVm, waitSeconds: req.shutdownSeconds }, signal);
