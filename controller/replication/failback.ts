@@ -133,9 +133,10 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     reporter.info(`  sync ${sync.id}: ${formatBytes(sync.bytesOnWire)} on the wire (${live ? 'from a point-in-time view of the running copy' : 'offline'}, ${sync.delta} delta)`);
   };
   /**
-   * Before --switch stops the copy: its checkpoints of the way back go (best
-   * effort). Their bitmaps sit in the copy's qcow2 images, and the final
-   * offline sync copies those files into the original's.
+   * The copy's checkpoints of the way back go (best effort), and the store
+   * forgets them: before --switch stops the copy (their bitmaps sit in the
+   * copy's qcow2 images, and the final offline sync copies those files into
+   * the original's), and when the decision refused them as a base.
    */
   const dropCheckpoints = async (away: HostSession): Promise<void> => {
     const state = liveReplicas.get(back);
@@ -177,8 +178,11 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     decision = decideFailbackDelta({ failover, copyRuns, reverse: liveReplicas.get(back), originalNow });
     deps.store.event(op.id, 'delta', decision);
     reporter.info(`  ${decision.delta === 'bitmap' ? 'by the bitmap' : 'by hashes'}: ${decision.why}`);
-    // A base the decision refused is no base: the sync must not find it either.
-    if (decision.delta === 'hash' && liveReplicas.get(back)?.checkpoint) liveReplicas.forgetCheckpoint(back);
+    // A base the decision refused is no base: the sync must not find it, and the running copy need not keep its bitmaps.
+    if (decision.delta === 'hash' && liveReplicas.get(back)?.checkpoint) {
+      if (copyRuns) await dropCheckpoints(away);
+      else liveReplicas.forgetCheckpoint(back);
+    }
 
     // The sessions only checked: each sync opens its own and takes the VMs' locks.
     await Promise.all(sessions.splice(0).map((s) => s.close().catch(() => undefined)));
