@@ -45,6 +45,9 @@ export interface RecoveryDeps extends OperationDeps {
   json: boolean;
 }
 
+/** How long resuming the paused copy may take; it is not cut short by an interrupt. */
+const RESUME_MS = 30_000;
+
 /** What the user asked for. */
 export interface FailoverRequest {
   replica: string;
@@ -209,8 +212,8 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
           if (signal.aborted) throw err;
           noCheckpoint = `no checkpoint of the copy could be made (${err instanceof Error ? err.message : String(err)})`;
         } finally {
-          // However the checkpoint went, the copy runs: it is the VM in service now.
-          const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, signal).catch((err: unknown) => {
+          // However the checkpoint went, the copy runs: it is the VM in service now (even when the command was interrupted).
+          const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS)).catch((err: unknown) => {
             throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${err instanceof Error ? err.message : String(err)}): resume it with virsh resume ${replica.destVm}`);
           });
           if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(resumed.domain?.state)} after resume`);
