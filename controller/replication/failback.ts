@@ -19,9 +19,10 @@
  *   with changed-block tracking when the bitmap was chosen, the view reading
  *   what it marks and making the next checkpoint; `--cbt=off` otherwise); a
  *   shut-off copy by an offline sync (hashes).
- * - With --switch: the copy's checkpoints of the way back are deleted (their
- *   bitmaps would otherwise travel into the original's images with the final
- *   offline sync; a failure there only warns), the copy is
+ * - With --switch: the running copy's checkpoints of the way back are deleted
+ *   (their bitmaps would otherwise travel into the original's images with the
+ *   final offline sync; a failure there only warns; a copy already shut off
+ *   keeps them, libvirt cannot delete them then), the copy is
  *   shut down (ACPI, up to --shutdown-timeout), a final offline sync moves
  *   what it wrote meanwhile, the original is started under its operation
  *   lock, and the replica is forward and active again with its schedule as
@@ -136,16 +137,25 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
    * The copy's checkpoints of the way back go (best effort), and the store
    * forgets them: before --switch stops the copy (their bitmaps sit in the
    * copy's qcow2 images, and the final offline sync copies those files into
-   * the original's), and when the decision refused them as a base.
+   * the original's), and when the decision refused them as a base. libvirt
+   * 9.0 deletes checkpoints of running domains only: a shut-off copy keeps
+   * them until the next failover of the replica deletes them (it prunes
+   * every older checkpoint of the way back once it made its own).
    */
-  const dropCheckpoints = async (away: HostSession): Promise<void> => {
+  const dropCheckpoints = async (away: HostSession, copyRunning: boolean): Promise<void> => {
     const state = liveReplicas.get(back);
     if (state === undefined) return;
-    try {
-      const pruned = await away.call(away.clients.transfer, away.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId: state.replicaId, keep: '' }, signal);
-      if (pruned.deleted.length > 0) reporter.info(`  deleted checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
-    } catch (err) {
-      reporter.warn(`could not delete the checkpoints of ${replica.destVm} on ${replica.to} (${err instanceof Error ? err.message : String(err)}): delete them with virsh checkpoint-delete`);
+    if (!copyRunning) {
+      if (state.checkpoint !== '') {
+        reporter.info(`  ${replica.destVm} is shut off: its checkpoint ${state.checkpoint} stays (libvirt deletes checkpoints of running VMs only; the next failover of ${replica.name} deletes it), and its unused bitmap goes into ${replica.vm}'s images with the final sync`);
+      }
+    } else {
+      try {
+        const pruned = await away.call(away.clients.transfer, away.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId: state.replicaId, keep: '' }, signal);
+        if (pruned.deleted.length > 0) reporter.info(`  deleted checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
+      } catch (err) {
+        reporter.warn(`could not delete the checkpoints of ${replica.destVm} on ${replica.to} (${err instanceof Error ? err.message : String(err)}); the next failover of ${replica.name} deletes them`);
+      }
     }
     liveReplicas.forgetCheckpoint(back);
   };
@@ -180,7 +190,7 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     reporter.info(`  ${decision.delta === 'bitmap' ? 'by the bitmap' : 'by hashes'}: ${decision.why}`);
     // A base the decision refused is no base: the sync must not find it, and the running copy need not keep its bitmaps.
     if (decision.delta === 'hash' && liveReplicas.get(back)?.checkpoint) {
-      if (copyRuns) await dropCheckpoints(away);
+      if (copyRuns) await dropCheckpoints(away, true);
       else liveReplicas.forgetCheckpoint(back);
     }
 
@@ -194,7 +204,7 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     if (req.switchBack) {
       op.step('SWITCH', `stop ${replica.destVm} on ${replica.to}, final sync, start ${replica.vm} on ${replica.from}`);
       const away2 = await open(replica.to);
-      await dropCheckpoints(away2);
+      await dropCheckpoints(away2, copyRuns);
       if (copyRuns) {
         reporter.info(`  shutting ${replica.destVm} down on ${replica.to} (up to ${req.shutdownSeconds} s)`);
         try {

@@ -11,7 +11,12 @@
  *   the original back to the copy's content;
  * - both shut off, the original equals the copy (guest content, qemu-img
  *   compare); failback --switch then starts the original and makes the
- *   replica forward and active, with the copy's checkpoints deleted.
+ *   replica forward and active, with the copy's checkpoints deleted;
+ * - a second failover of the same replica makes a new checkpoint (the old
+ *   ones gone), failback uses the bitmap again, and --switch with the copy
+ *   stopped uncleanly says its checkpoint stays (libvirt 9.0 cannot delete a
+ *   shut-off VM's) and still ends with the original running and equal; the
+ *   next failover deletes that leftover.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -119,4 +124,36 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.equal((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim(), '', 'the copy has no checkpoint of the way back left');
   await virsh('hosta', ['destroy', VM]);
   await sameContent();
+
+  // A second failover of the same replica: a new checkpoint of the way back; failback by the bitmap again; then the
+  // copy stops uncleanly and --switch meets it shut off with its checkpoint still there.
+  const again = await ctl(['failover', 'r21']);
+  assert.equal(again.code, 0, again.stdout.slice(-4000) + again.stderr);
+  assert.equal(again.result?.failbackDelta, 'bitmap');
+  const checkpoint2 = String(again.result?.checkpoint);
+  assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [checkpoint2], 'only the new checkpoint is on the copy');
+  await hostWrite('hostb', VM, { pattern: 0x21, offset: 400 * MiB, length: MiB });
+  const back2 = await ctl(['failback', 'r21']);
+  assert.equal(back2.code, 0, back2.stdout.slice(-4000) + back2.stderr);
+  assert.equal(back2.result?.delta, 'bitmap', back2.stdout.slice(-4000));
+  const bitmapBytes2 = Number(back2.result?.bytesOnWire);
+  assert.ok(bitmapBytes2 >= MiB && bitmapBytes2 <= 2 * MiB, `about the 1 MiB written: ${bitmapBytes2}`);
+  await virsh('hostb', ['destroy', VM]);
+  const switched2 = await ctl(['failback', 'r21', '--switch']);
+  assert.equal(switched2.code, 0, switched2.stdout.slice(-4000) + switched2.stderr);
+  // libvirt 9.0 deletes checkpoints of running VMs only: the shut-off copy keeps its own, and --switch says so.
+  const left = (await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim();
+  assert.match(left, /^kvmclone\.r[0-9a-f]+\.\d+$/, 'one checkpoint: the one the bitmap failback made');
+  assert.notEqual(left, checkpoint2, "the failover's checkpoint was deleted once the failback confirmed the next");
+  assert.match(switched2.stdout, new RegExp(`vm21 is shut off: its checkpoint ${left.replace(/\./g, '\\.')} stays .*the next failover of r21 deletes it`));
+  assert.equal(await domstate('hosta', VM), 'running');
+  await virsh('hosta', ['destroy', VM]);
+  await sameContent();
+
+  // The next failover deletes that leftover once it made its own checkpoint.
+  const third = await ctl(['failover', 'r21']);
+  assert.equal(third.code, 0, third.stdout.slice(-4000) + third.stderr);
+  assert.equal(third.result?.failbackDelta, 'bitmap');
+  assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [String(third.result?.checkpoint)], 'the leftover checkpoint is gone');
+  await virsh('hostb', ['destroy', VM]);
 });
