@@ -191,7 +191,8 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     // A base the decision refused is no base: the sync must not find it, and the running copy need not keep its bitmaps.
     if (decision.delta === 'hash' && liveReplicas.get(back)?.checkpoint) {
       if (copyRuns) await dropCheckpoints(away, true);
-      else liveReplicas.forgetCheckpoint(back);
+      else if (!req.switchBack) liveReplicas.forgetCheckpoint(back); // --switch says what stays, and forgets it
+
     }
 
     // The sessions only checked: each sync opens its own and takes the VMs' locks.
