@@ -192,7 +192,6 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     if (decision.delta === 'hash' && liveReplicas.get(back)?.checkpoint) {
       if (copyRuns) await dropCheckpoints(away, true);
       else if (!req.switchBack) liveReplicas.forgetCheckpoint(back); // --switch says what stays, and forgets it
-
     }
 
     // The sessions only checked: each sync opens its own and takes the VMs' locks.
