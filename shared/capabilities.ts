@@ -8,6 +8,8 @@ export const AGENT_CAPABILITIES = [
   'domain.describe',
   'domain.define',
   'domain.lifecycle',
+  /** StartDomainRequest.paused and ResumeDomain: a VM started with its CPUs stopped (a checkpoint at its first instant). */
+  'domain.start-paused',
   'domain.undefine',
   'storage.free-space',
   'storage.pools',

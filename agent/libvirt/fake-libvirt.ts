@@ -36,6 +36,7 @@ import type {
   LibvirtPort,
   PoolRecord,
   PortCallOptions,
+  StartOptions,
 } from './libvirt-port.js';
 
 /** Shaped as @unraid/libvirt's LibvirtError (the binding never has a usable code). */
@@ -199,10 +200,19 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
     });
   }
 
-  startDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+  startDomain(name: string, options?: StartOptions): Promise<DomainRecord> {
     return this.run('startDomain', name, `start domain '${name}'`, options, () => {
       const stored = this.stored(name);
       if (stored.record.state !== 'shutoff') throw new FakeLibvirtError('Requested operation is not valid: domain is already running');
+      stored.record.state = options?.paused ? 'paused' : 'running';
+      return { ...stored.record };
+    });
+  }
+
+  resumeDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.run('resumeDomain', name, `resume domain '${name}'`, options, () => {
+      const stored = this.stored(name);
+      if (stored.record.state !== 'paused') throw new FakeLibvirtError('Requested operation is not valid: domain is not paused');
       stored.record.state = 'running';
       return { ...stored.record };
     });

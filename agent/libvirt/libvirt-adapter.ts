@@ -40,6 +40,7 @@ import type {
   LibvirtPort,
   PoolRecord,
   PortCallOptions,
+  StartOptions,
 } from './libvirt-port.js';
 import { VirshRunner } from './virsh-runner.js';
 
@@ -229,9 +230,23 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
     });
   }
 
-  async startDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+  async startDomain(name: string, options?: StartOptions): Promise<DomainRecord> {
+    if (options?.paused) {
+      // The binding has no createWithFlags: virsh, given the UUID (see undefineDomain).
+      const doing = `start domain '${name}' paused`;
+      const uuid = await this.domainUuid(name, doing, options);
+      await this.virsh.run(doing, ['start', '--paused', '--domain', uuid], options);
+      return this.getDomain(name, options);
+    }
     return this.call(`start domain '${name}'`, options, async (h) => {
       await (await h.domainLookupByName(name)).create();
+      return this.lookupRecord(h, name);
+    });
+  }
+
+  async resumeDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
+    return this.call(`resume domain '${name}'`, options, async (h) => {
+      await (await h.domainLookupByName(name)).resume();
       return this.lookupRecord(h, name);
     });
   }

@@ -63,6 +63,12 @@ export interface PortCallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of startDomain. */
+export interface StartOptions extends PortCallOptions {
+  /** Start with the CPUs paused (virsh start --paused). */
+  paused?: boolean;
+}
+
 /** The libvirt operations kvmclone needs, nothing more. */
 export interface LibvirtPort {
   listDomains(options?: PortCallOptions): Promise<DomainRecord[]>;
@@ -72,7 +78,10 @@ export interface LibvirtPort {
   getDomainXml(name: string, options?: PortCallOptions): Promise<string>;
   /** Defines (or redefines) a persistent domain; ALREADY_EXISTS if the name or UUID belongs to another domain. */
   defineDomain(xml: string, options?: PortCallOptions): Promise<DomainRecord>;
-  startDomain(name: string, options?: PortCallOptions): Promise<DomainRecord>;
+  /** Starts the domain; with `paused`, its CPUs stay stopped until resumeDomain (the guest has not run yet). */
+  startDomain(name: string, options?: StartOptions): Promise<DomainRecord>;
+  /** Lets a paused domain run. */
+  resumeDomain(name: string, options?: PortCallOptions): Promise<DomainRecord>;
   /** Asks the guest to power off (ACPI); returns at once. */
   shutdownDomain(name: string, options?: PortCallOptions): Promise<DomainRecord>;
   /** Powers the domain off at once. */

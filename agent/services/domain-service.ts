@@ -383,7 +383,14 @@ export function createDomainService(deps: DomainServiceDeps): DomainServiceHandl
       const name = checkVmName(request.name);
       deps.locks?.requireFree(name, request.operationId, 'start');
       await requireState(deps, name, ctx.signal, 'shutoff', 'start');
-      return { domain: toSummary(await libvirt.startDomain(name, { signal: ctx.signal })) };
+      return { domain: toSummary(await libvirt.startDomain(name, { signal: ctx.signal, paused: request.paused })) };
+    }),
+    ResumeDomain: unary('DomainService/ResumeDomain', rpc, async (request, ctx) => {
+      const name = checkVmName(request.name);
+      deps.locks?.requireFree(name, request.operationId, 'resume');
+      const record = await deps.libvirt.getDomain(name, { signal: ctx.signal });
+      if (record.state !== 'paused') throw failedPrecondition(`cannot resume domain '${name}': it is ${record.state}, not paused`);
+      return { domain: toSummary(await libvirt.resumeDomain(name, { signal: ctx.signal })) };
     }),
     ShutdownDomain: unary('DomainService/ShutdownDomain', rpc, async (request, ctx) => ({ domain: toSummary(await shutdownDomain(deps, request, ctx.signal)) })),
     DestroyDomain: unary('DomainService/DestroyDomain', rpc, async (request, ctx) => {

@@ -4,7 +4,9 @@
  * by which operation, what the source was found to be — failback must warn
  * before overwriting an original that may hold writes the copy never saw —
  * and whether the schedule was paused before it, so failback --switch
- * restores it as it was), and the test failover's throw-away VM (its name
+ * restores it as it was; the checkpoint of the copy made at its first
+ * instant, or why none was, so failback knows whether the copy's dirty
+ * bitmap can be its delta), and the test failover's throw-away VM (its name
  * and UUID, so that `--cleanup` removes that VM and no other).
  */
 import type Database from 'better-sqlite3';
@@ -26,6 +28,13 @@ export interface FailoverRecord {
   point: string | null;
   /** The schedule was paused already before the failover. */
   pausedBefore: boolean;
+  /**
+   * The checkpoint of the copy made before its guest ran, with the original
+   * and the copy equal (failover-checkpoint.ts); null when none was made.
+   */
+  checkpoint: string | null;
+  /** Why no checkpoint was made (failback then compares hashes), or ''. */
+  noCheckpoint: string;
 }
 
 /** A test failover's VM on the replica's destination. */
@@ -45,7 +54,9 @@ CREATE TABLE IF NOT EXISTS replica_failovers (
   at TEXT NOT NULL,
   source TEXT NOT NULL,
   point TEXT,
-  paused_before INTEGER NOT NULL DEFAULT 0
+  paused_before INTEGER NOT NULL DEFAULT 0,
+  checkpoint TEXT,
+  no_checkpoint TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS replica_drills (
   replica TEXT PRIMARY KEY,
@@ -57,6 +68,21 @@ CREATE TABLE IF NOT EXISTS replica_drills (
 );
 `;
 
+/**
+ * Columns added to replica_failovers after its first release: a database
+ * made before them gets them (a failover recorded then has no checkpoint).
+ */
+const ADDED_COLUMNS: readonly { name: string; ddl: string }[] = [
+  { name: 'checkpoint', ddl: 'checkpoint TEXT' },
+  { name: 'no_checkpoint', ddl: `no_checkpoint TEXT NOT NULL DEFAULT ''` },
+];
+
+/** Adds the columns a database made by an older kvmctl lacks. */
+function migrate(db: Database.Database): void {
+  const have = new Set((db.prepare(`PRAGMA table_info(replica_failovers)`).all() as { name: string }[]).map((c) => c.name));
+  for (const c of ADDED_COLUMNS) if (!have.has(c.name)) db.exec(`ALTER TABLE replica_failovers ADD COLUMN ${c.ddl}`);
+}
+
 interface FailoverRow {
   replica: string;
   operation_id: string;
@@ -64,18 +90,32 @@ interface FailoverRow {
   source: SourceAtFailover;
   point: string | null;
   paused_before: number;
+  checkpoint: string | null;
+  no_checkpoint: string;
 }
 
 /** The failover and drill tables of the history database. */
 export class FailoverStore {
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
+    migrate(db);
   }
 
   /** The failover in force for `replica`, or undefined. */
   failover(replica: string): FailoverRecord | undefined {
     const r = this.db.prepare(`SELECT * FROM replica_failovers WHERE replica = ?`).get(replica) as FailoverRow | undefined;
-    return r && { replica: r.replica, operationId: r.operation_id, at: r.at, source: r.source, point: r.point, pausedBefore: r.paused_before === 1 };
+    return (
+      r && {
+        replica: r.replica,
+        operationId: r.operation_id,
+        at: r.at,
+        source: r.source,
+        point: r.point,
+        pausedBefore: r.paused_before === 1,
+        checkpoint: r.checkpoint,
+        noCheckpoint: r.no_checkpoint,
+      }
+    );
   }
 
   /**
@@ -84,8 +124,8 @@ export class FailoverStore {
    */
   recordFailover(f: FailoverRecord): void {
     this.db
-      .prepare(`INSERT OR REPLACE INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(f.replica, f.operationId, f.at, f.source, f.point, f.pausedBefore ? 1 : 0);
+      .prepare(`INSERT OR REPLACE INTO replica_failovers (replica, operation_id, at, source, point, paused_before, checkpoint, no_checkpoint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(f.replica, f.operationId, f.at, f.source, f.point, f.pausedBefore ? 1 : 0, f.checkpoint, f.noCheckpoint);
   }
 
   /** Forgets the failover once failback --switch restored the roles. */

@@ -13,6 +13,8 @@ import type { DomainServiceClient as _kvmclone_agent_v1_DomainServiceClient, Dom
 import type { DomainSummary as _kvmclone_agent_v1_DomainSummary, DomainSummary__Output as _kvmclone_agent_v1_DomainSummary__Output } from './kvmclone/agent/v1/DomainSummary.js';
 import type { ListDomainsRequest as _kvmclone_agent_v1_ListDomainsRequest, ListDomainsRequest__Output as _kvmclone_agent_v1_ListDomainsRequest__Output } from './kvmclone/agent/v1/ListDomainsRequest.js';
 import type { ListDomainsResponse as _kvmclone_agent_v1_ListDomainsResponse, ListDomainsResponse__Output as _kvmclone_agent_v1_ListDomainsResponse__Output } from './kvmclone/agent/v1/ListDomainsResponse.js';
+import type { ResumeDomainRequest as _kvmclone_agent_v1_ResumeDomainRequest, ResumeDomainRequest__Output as _kvmclone_agent_v1_ResumeDomainRequest__Output } from './kvmclone/agent/v1/ResumeDomainRequest.js';
+import type { ResumeDomainResponse as _kvmclone_agent_v1_ResumeDomainResponse, ResumeDomainResponse__Output as _kvmclone_agent_v1_ResumeDomainResponse__Output } from './kvmclone/agent/v1/ResumeDomainResponse.js';
 import type { ShutdownDomainRequest as _kvmclone_agent_v1_ShutdownDomainRequest, ShutdownDomainRequest__Output as _kvmclone_agent_v1_ShutdownDomainRequest__Output } from './kvmclone/agent/v1/ShutdownDomainRequest.js';
 import type { ShutdownDomainResponse as _kvmclone_agent_v1_ShutdownDomainResponse, ShutdownDomainResponse__Output as _kvmclone_agent_v1_ShutdownDomainResponse__Output } from './kvmclone/agent/v1/ShutdownDomainResponse.js';
 import type { StartDomainRequest as _kvmclone_agent_v1_StartDomainRequest, StartDomainRequest__Output as _kvmclone_agent_v1_StartDomainRequest__Output } from './kvmclone/agent/v1/StartDomainRequest.js';
@@ -46,6 +48,8 @@ export interface ProtoGrpcType {
         DomainSummary: MessageTypeDefinition<_kvmclone_agent_v1_DomainSummary, _kvmclone_agent_v1_DomainSummary__Output>
         ListDomainsRequest: MessageTypeDefinition<_kvmclone_agent_v1_ListDomainsRequest, _kvmclone_agent_v1_ListDomainsRequest__Output>
         ListDomainsResponse: MessageTypeDefinition<_kvmclone_agent_v1_ListDomainsResponse, _kvmclone_agent_v1_ListDomainsResponse__Output>
+        ResumeDomainRequest: MessageTypeDefinition<_kvmclone_agent_v1_ResumeDomainRequest, _kvmclone_agent_v1_ResumeDomainRequest__Output>
+        ResumeDomainResponse: MessageTypeDefinition<_kvmclone_agent_v1_ResumeDomainResponse, _kvmclone_agent_v1_ResumeDomainResponse__Output>
         ShutdownDomainRequest: MessageTypeDefinition<_kvmclone_agent_v1_ShutdownDomainRequest, _kvmclone_agent_v1_ShutdownDomainRequest__Output>
         ShutdownDomainResponse: MessageTypeDefinition<_kvmclone_agent_v1_ShutdownDomainResponse, _kvmclone_agent_v1_ShutdownDomainResponse__Output>
         StartDomainRequest: MessageTypeDefinition<_kvmclone_agent_v1_StartDomainRequest, _kvmclone_agent_v1_StartDomainRequest__Output>

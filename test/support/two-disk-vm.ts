@@ -9,8 +9,14 @@ import { hostExec, TESTBED_DIR } from './testbed.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 
-/** Creates and defines VM `name` on `host`; `dataMiB` 1 MiB pieces of random data go into a `rawGiB` GiB raw disk. */
-export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: number; dataMiB: number }): Promise<void> {
+/**
+ * Creates and defines VM `name` on `host`; `dataMiB` 1 MiB pieces of random data go into a `rawGiB` GiB data disk,
+ * raw (`name`-data.raw) or, with `dataFormat: 'qcow2'`, converted to `name`-data.qcow2 (every disk qcow2: what
+ * checkpoints and dirty bitmaps need).
+ */
+export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: number; dataMiB: number; dataFormat?: 'raw' | 'qcow2' }): Promise<void> {
+  const qcow2Data = opts.dataFormat === 'qcow2';
+  const dataFile = `${name}-data.${qcow2Data ? 'qcow2' : 'raw'}`;
   // KVM where the machine has it; TCG otherwise (the boot sector runs under both).
   const xml = `<domain type='${existsSync('/dev/kvm') ? 'kvm' : 'qemu'}'>
   <name>${name}</name>
@@ -19,7 +25,7 @@ export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: 
   <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
   <devices>
     <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}-data.raw'/><target dev='vdb' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='${qcow2Data ? 'qcow2' : 'raw'}'/><source file='${IMAGES}/${dataFile}'/><target dev='vdb' bus='virtio'/></disk>
     <interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>
     <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
     <video><model type='none'/></video>
@@ -35,6 +41,7 @@ export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: 
     `qemu-io -f qcow2 -c 'write -P 0x6b 512k 256k' ${name}.qcow2 >/dev/null`,
     `truncate -s ${opts.rawGiB}G ${name}-data.raw`,
     `for i in $(seq 0 $((${opts.dataMiB}-1))); do dd if=/dev/urandom of=${name}-data.raw bs=1M count=1 seek=$(( (i * 2654435761) % (${opts.rawGiB} * 1024 - 1) )) conv=notrunc status=none; done`,
+    ...(qcow2Data ? [`qemu-img convert -q -f raw -O qcow2 ${name}-data.raw ${dataFile}`, `rm -f ${name}-data.raw`] : []),
     `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
     `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
     `rm -f /tmp/${name}.xml`,

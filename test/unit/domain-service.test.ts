@@ -45,6 +45,7 @@ async function startServer(): Promise<void> {
     getDomainXml: (n, o) => fake.getDomainXml(n, o),
     defineDomain: (x, o) => fake.defineDomain(x, o),
     startDomain: (n, o) => fake.startDomain(n, o),
+    resumeDomain: (n, o) => fake.resumeDomain(n, o),
     shutdownDomain: (n, o) => fake.shutdownDomain(n, o),
     destroyDomain: (n, o) => fake.destroyDomain(n, o),
     undefineDomain: (n, r, o) => fake.undefineDomain(n, r, o),
@@ -362,6 +363,24 @@ test('StartDomain and DestroyDomain check the state first', async () => {
   assert.equal(destroyed.domain?.state, 'DOMAIN_STATE_SHUTOFF');
   assert.match(await rejectsWithStatus(unaryCall(clients.domain, clients.domain.destroyDomain, { name: 'life' }, call), 'FAILED_PRECONDITION'), /already shut off/);
   await rejectsWithStatus(unaryCall(clients.domain, clients.domain.startDomain, { name: 'nope' }, call), 'NOT_FOUND');
+});
+
+test('StartDomain paused leaves the CPUs stopped; ResumeDomain runs it, only when paused and only for the lock holder', async () => {
+  const OP = 'op-fedcba9876543210';
+  await fake.addDomain(vmXml('firstinstant', { uuid: UUID_A }));
+  const paused = await unaryCall(clients.domain, clients.domain.startDomain, { name: 'firstinstant', paused: true }, call);
+  assert.equal(paused.domain?.state, 'DOMAIN_STATE_PAUSED');
+  const release = locks.acquire('firstinstant', OP, 'failover of replica r1');
+  try {
+    assert.match(await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant' }, call), 'FAILED_PRECONDITION'), new RegExp(`cannot resume domain 'firstinstant': operation ${OP}`));
+    const resumed = await unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant', operationId: OP }, call);
+    assert.equal(resumed.domain?.state, 'DOMAIN_STATE_RUNNING');
+  } finally {
+    release();
+  }
+  assert.match(await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant' }, call), 'FAILED_PRECONDITION'), /it is running, not paused/);
+  await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'nope' }, call), 'NOT_FOUND');
+  await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: '../x' }, call), 'INVALID_ARGUMENT');
 });
 
 test('ShutdownDomain returns at once without a wait, and waits for power-off with one', async () => {

@@ -56,7 +56,7 @@ test('split brain: an unreachable source is refused unless --force, which is rec
 test('failback asks before overwriting an original that crashed, was unreachable, or whose failover is unknown', () => {
   const replica = { vm: 'web1', from: 'hosta', destVm: 'web1', to: 'hostb' };
   const at = '2025-05-01T10:00:00.000Z';
-  const base = { replica: 'r1', operationId: 'op', at, point: null, pausedBefore: false };
+  const base = { replica: 'r1', operationId: 'op', at, point: null, pausedBefore: false, checkpoint: null, noCheckpoint: '' };
   assert.equal(overwriteWarning(replica, { ...base, source: 'shutoff' }, at).ask, false);
   assert.match(overwriteWarning(replica, { ...base, source: 'shutoff' }, at).text, /anything it wrote after the copy's last sync \(2025-05-01T10:00:00.000Z\) is lost/);
   assert.equal(overwriteWarning(replica, { ...base, source: 'absent' }, undefined).ask, false);
@@ -85,9 +85,11 @@ test('roles: failover sets reverse, failed-over, paused; failback restores them;
     replicas.add(spec);
     const failedOver = replicas.setRoles('r1', { direction: 'reverse', lifecycle: 'failed-over', paused: true });
     assert.deepEqual([failedOver.direction, failedOver.lifecycle, failedOver.paused], ['reverse', 'failed-over', true]);
-    failovers.recordFailover({ replica: 'r1', operationId: 'op0', at: 'before', source: 'shutoff', point: null, pausedBefore: false });
-    failovers.recordFailover({ replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true });
-    assert.deepEqual(new FailoverStore(ops.database).failover('r1'), { replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true });
+    failovers.recordFailover({ replica: 'r1', operationId: 'op0', at: 'before', source: 'shutoff', point: null, pausedBefore: false, checkpoint: 'kvmclone.r0123456789abcd.1', noCheckpoint: '' });
+    assert.equal(failovers.failover('r1')?.checkpoint, 'kvmclone.r0123456789abcd.1');
+    const noCheckpoint = 'the failover made no checkpoint: the source could not be reached';
+    failovers.recordFailover({ replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true, checkpoint: null, noCheckpoint });
+    assert.deepEqual(new FailoverStore(ops.database).failover('r1'), { replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true, checkpoint: null, noCheckpoint });
     const back = replicas.setRoles('r1', { direction: 'forward', lifecycle: 'active', paused: false });
     assert.deepEqual([back.direction, back.lifecycle, back.paused], ['forward', 'active', false]);
     failovers.clearFailover('r1');
@@ -97,6 +99,22 @@ test('roles: failover sets reverse, failed-over, paused; failback restores them;
     failovers.clearDrill('r1');
     assert.equal(failovers.drill('r1'), undefined);
   }));
+
+test('a failover table made before the checkpoint columns gets them; its records read as made without a checkpoint', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'failover-migrate-'));
+  const ops = new OperationStore(join(dir, 'history.sqlite'));
+  try {
+    ops.database.exec(`CREATE TABLE replica_failovers (replica TEXT PRIMARY KEY, operation_id TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, point TEXT, paused_before INTEGER NOT NULL DEFAULT 0)`);
+    ops.database.prepare(`INSERT INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES ('old', 'op9', 'then', 'shutoff', NULL, 1)`).run();
+    const failovers = new FailoverStore(ops.database);
+    assert.deepEqual(failovers.failover('old'), { replica: 'old', operationId: 'op9', at: 'then', source: 'shutoff', point: null, pausedBefore: true, checkpoint: null, noCheckpoint: '' });
+    failovers.recordFailover({ replica: 'new', operationId: 'op10', at: 'now', source: 'shutoff', point: null, pausedBefore: false, checkpoint: 'kvmclone.r0123456789abcd.1', noCheckpoint: '' });
+    assert.equal(new FailoverStore(ops.database).failover('new')?.checkpoint, 'kvmclone.r0123456789abcd.1', 'opened again: nothing added twice');
+  } finally {
+    ops.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 /** Deps whose hosts must never be reached: the refusals below come first. */
 function offlineDeps(ops: OperationStore, replicas: ReplicaStore, failovers: FailoverStore): RecoveryDeps {

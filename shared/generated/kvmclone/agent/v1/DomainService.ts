@@ -10,6 +10,8 @@ import type { DestroyDomainRequest as _kvmclone_agent_v1_DestroyDomainRequest, D
 import type { DestroyDomainResponse as _kvmclone_agent_v1_DestroyDomainResponse, DestroyDomainResponse__Output as _kvmclone_agent_v1_DestroyDomainResponse__Output } from '../../../kvmclone/agent/v1/DestroyDomainResponse.js';
 import type { ListDomainsRequest as _kvmclone_agent_v1_ListDomainsRequest, ListDomainsRequest__Output as _kvmclone_agent_v1_ListDomainsRequest__Output } from '../../../kvmclone/agent/v1/ListDomainsRequest.js';
 import type { ListDomainsResponse as _kvmclone_agent_v1_ListDomainsResponse, ListDomainsResponse__Output as _kvmclone_agent_v1_ListDomainsResponse__Output } from '../../../kvmclone/agent/v1/ListDomainsResponse.js';
+import type { ResumeDomainRequest as _kvmclone_agent_v1_ResumeDomainRequest, ResumeDomainRequest__Output as _kvmclone_agent_v1_ResumeDomainRequest__Output } from '../../../kvmclone/agent/v1/ResumeDomainRequest.js';
+import type { ResumeDomainResponse as _kvmclone_agent_v1_ResumeDomainResponse, ResumeDomainResponse__Output as _kvmclone_agent_v1_ResumeDomainResponse__Output } from '../../../kvmclone/agent/v1/ResumeDomainResponse.js';
 import type { ShutdownDomainRequest as _kvmclone_agent_v1_ShutdownDomainRequest, ShutdownDomainRequest__Output as _kvmclone_agent_v1_ShutdownDomainRequest__Output } from '../../../kvmclone/agent/v1/ShutdownDomainRequest.js';
 import type { ShutdownDomainResponse as _kvmclone_agent_v1_ShutdownDomainResponse, ShutdownDomainResponse__Output as _kvmclone_agent_v1_ShutdownDomainResponse__Output } from '../../../kvmclone/agent/v1/ShutdownDomainResponse.js';
 import type { StartDomainRequest as _kvmclone_agent_v1_StartDomainRequest, StartDomainRequest__Output as _kvmclone_agent_v1_StartDomainRequest__Output } from '../../../kvmclone/agent/v1/StartDomainRequest.js';
@@ -59,6 +61,23 @@ export interface DomainServiceClient extends grpc.Client {
   listDomains(argument: _kvmclone_agent_v1_ListDomainsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ListDomainsResponse__Output>): grpc.ClientUnaryCall;
   listDomains(argument: _kvmclone_agent_v1_ListDomainsRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ListDomainsResponse__Output>): grpc.ClientUnaryCall;
   
+  /**
+   * Resumes a paused domain (one started with StartDomainRequest.paused).
+   * Capability domain.start-paused.
+   */
+  ResumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  ResumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  ResumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  ResumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Resumes a paused domain (one started with StartDomainRequest.paused).
+   * Capability domain.start-paused.
+   */
+  resumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  resumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  resumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  resumeDomain(argument: _kvmclone_agent_v1_ResumeDomainRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_ResumeDomainResponse__Output>): grpc.ClientUnaryCall;
+  
   ShutdownDomain(argument: _kvmclone_agent_v1_ShutdownDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ShutdownDomainResponse__Output>): grpc.ClientUnaryCall;
   ShutdownDomain(argument: _kvmclone_agent_v1_ShutdownDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_ShutdownDomainResponse__Output>): grpc.ClientUnaryCall;
   ShutdownDomain(argument: _kvmclone_agent_v1_ShutdownDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_ShutdownDomainResponse__Output>): grpc.ClientUnaryCall;
@@ -102,6 +121,12 @@ export interface DomainServiceHandlers extends grpc.UntypedServiceImplementation
   
   ListDomains: grpc.handleUnaryCall<_kvmclone_agent_v1_ListDomainsRequest__Output, _kvmclone_agent_v1_ListDomainsResponse>;
   
+  /**
+   * Resumes a paused domain (one started with StartDomainRequest.paused).
+   * Capability domain.start-paused.
+   */
+  ResumeDomain: grpc.handleUnaryCall<_kvmclone_agent_v1_ResumeDomainRequest__Output, _kvmclone_agent_v1_ResumeDomainResponse>;
+  
   ShutdownDomain: grpc.handleUnaryCall<_kvmclone_agent_v1_ShutdownDomainRequest__Output, _kvmclone_agent_v1_ShutdownDomainResponse>;
   
   StartDomain: grpc.handleUnaryCall<_kvmclone_agent_v1_StartDomainRequest__Output, _kvmclone_agent_v1_StartDomainResponse>;
@@ -115,6 +140,7 @@ export interface DomainServiceDefinition extends grpc.ServiceDefinition {
   DescribeDomain: MethodDefinition<_kvmclone_agent_v1_DescribeDomainRequest, _kvmclone_agent_v1_DescribeDomainResponse, _kvmclone_agent_v1_DescribeDomainRequest__Output, _kvmclone_agent_v1_DescribeDomainResponse__Output>
   DestroyDomain: MethodDefinition<_kvmclone_agent_v1_DestroyDomainRequest, _kvmclone_agent_v1_DestroyDomainResponse, _kvmclone_agent_v1_DestroyDomainRequest__Output, _kvmclone_agent_v1_DestroyDomainResponse__Output>
   ListDomains: MethodDefinition<_kvmclone_agent_v1_ListDomainsRequest, _kvmclone_agent_v1_ListDomainsResponse, _kvmclone_agent_v1_ListDomainsRequest__Output, _kvmclone_agent_v1_ListDomainsResponse__Output>
+  ResumeDomain: MethodDefinition<_kvmclone_agent_v1_ResumeDomainRequest, _kvmclone_agent_v1_ResumeDomainResponse, _kvmclone_agent_v1_ResumeDomainRequest__Output, _kvmclone_agent_v1_ResumeDomainResponse__Output>
   ShutdownDomain: MethodDefinition<_kvmclone_agent_v1_ShutdownDomainRequest, _kvmclone_agent_v1_ShutdownDomainResponse, _kvmclone_agent_v1_ShutdownDomainRequest__Output, _kvmclone_agent_v1_ShutdownDomainResponse__Output>
   StartDomain: MethodDefinition<_kvmclone_agent_v1_StartDomainRequest, _kvmclone_agent_v1_StartDomainResponse, _kvmclone_agent_v1_StartDomainRequest__Output, _kvmclone_agent_v1_StartDomainResponse__Output>
   UndefineDomain: MethodDefinition<_kvmclone_agent_v1_UndefineDomainRequest, _kvmclone_agent_v1_UndefineDomainResponse, _kvmclone_agent_v1_UndefineDomainRequest__Output, _kvmclone_agent_v1_UndefineDomainResponse__Output>

@@ -8,6 +8,13 @@ export interface StartDomainRequest {
    * only as part of that operation.
    */
   'operationId'?: (string);
+  /**
+   * Start with the CPUs paused: the guest has not run one instruction when
+   * the call returns, so what the caller does next (a checkpoint at a
+   * failover) sees the disks as they were at the start. ResumeDomain lets it
+   * run. Capability domain.start-paused.
+   */
+  'paused'?: (boolean);
 }
 
 export interface StartDomainRequest__Output {
@@ -17,4 +24,11 @@ export interface StartDomainRequest__Output {
    * only as part of that operation.
    */
   'operationId': (string);
+  /**
+   * Start with the CPUs paused: the guest has not run one instruction when
+   * the call returns, so what the caller does next (a checkpoint at a
+   * failover) sees the disks as they were at the start. ResumeDomain lets it
+   * run. Capability domain.start-paused.
+   */
+  'paused': (boolean);
 }
