@@ -32,7 +32,8 @@ export function identityOf(st: BigIntStats): FileIdentity {
   return { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
 }
 
-function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
+/** Whether two identities are of the same file in the same state (device, inode, size, mtime, ctime). */
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 

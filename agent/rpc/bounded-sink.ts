@@ -14,9 +14,6 @@
 import { once, type EventEmitter } from 'node:events';
 import { MAX_UNWRITTEN } from './send-share.js';
 
-/** Messages a server stream alone may have handed to grpc-js but not yet written before `send` waits. */
-export const MAX_UNWRITTEN_MESSAGES = MAX_UNWRITTEN;
-
 /** Sends one message; `written` runs once grpc-js wrote it to HTTP/2 (or failed to). */
 export type BoundedSink<T> = (message: T, written?: () => void) => Promise<void>;
 
@@ -32,7 +29,7 @@ export interface WritableCall<T> extends EventEmitter {
  * Waits end with the signal's reason when `signal` aborts: after a cancel
  * grpc-js neither writes nor emits 'drain' again.
  */
-export function boundedSink<T>(call: WritableCall<T>, signal: AbortSignal, max: number | (() => number) = MAX_UNWRITTEN_MESSAGES): BoundedSink<T> {
+export function boundedSink<T>(call: WritableCall<T>, signal: AbortSignal, max: number | (() => number) = MAX_UNWRITTEN): BoundedSink<T> {
   const limit = typeof max === 'number' ? () => max : max;
   let unwritten = 0;
   let wake: (() => void) | undefined;

@@ -24,7 +24,7 @@ import { DEFAULT_BLOCK_SIZE, ImageDigest } from '../../shared/block-hash.js';
 import { invalidArgument } from '../../shared/errors.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
 import { digestFile } from '../disk/block-hasher.js';
-import { identityOf, type HashMemory } from '../disk/hash-memory.js';
+import { identityOf, sameIdentity, type HashMemory } from '../disk/hash-memory.js';
 import type { ConfinedDir } from '../paths/confined-dir.js';
 import { JournalWriter } from './journal-writer.js';
 import { encodePointNote, listPointFiles, MAX_KEEP_POINTS, pointNameFor, recordedTip, recordTip, undoNameFor, type PointTip } from './restore-point-files.js';
@@ -86,9 +86,7 @@ async function guestDigestFromTip(held: FileHandle, target: string, dir: Confine
   if (newest === undefined) return undefined;
   const tip = recordedTip(dir.pathOf(newest.name));
   if (tip === undefined || tip.layer !== 'guest') return undefined;
-  const now = identityOf(await held.stat({ bigint: true }));
-  const t = tip.identity;
-  return now.dev === t.dev && now.ino === t.ino && now.size === t.size && now.mtimeNs === t.mtimeNs && now.ctimeNs === t.ctimeNs ? tip.digest : undefined;
+  return sameIdentity(identityOf(await held.stat({ bigint: true })), tip.identity) ? tip.digest : undefined;
 }
 
 /**

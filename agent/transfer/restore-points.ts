@@ -38,7 +38,7 @@ import type { RestorePointInfo } from '../../shared/generated/kvmclone/agent/v1/
 import type { RestorePointProgress } from '../../shared/generated/kvmclone/agent/v1/RestorePointProgress.js';
 import type { RestorePointRequest__Output } from '../../shared/generated/kvmclone/agent/v1/RestorePointRequest.js';
 import { digestFile } from '../disk/block-hasher.js';
-import { identityOf } from '../disk/hash-memory.js';
+import { identityOf, sameIdentity } from '../disk/hash-memory.js';
 import { readExactly } from '../disk/read-ahead.js';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import { refuseHardLinked } from '../paths/hard-links.js';
@@ -195,9 +195,7 @@ async function checkTip(held: HeldImage, newest: PointFile, tip: PointTip | unde
     log.warn({ image: held.target, point: String(newest.id) }, "no record of the state the newest point's sync left: the image is restored without checking it first (the result is still checked by digest)");
     return;
   }
-  const now = identityOf(st);
-  const t = tip.identity;
-  if (now.dev === t.dev && now.ino === t.ino && now.size === t.size && now.mtimeNs === t.mtimeNs && now.ctimeNs === t.ctimeNs) return;
+  if (sameIdentity(identityOf(st), tip.identity)) return;
   const digest = await digestAs(held, tip.layer === 'guest' ? { layer: 'guest', format: qcow2 ? 'qcow2' : 'raw' } : { layer: 'file' }, deps.runtimeDir, signal);
   if (digest !== tip.digest) {
     throw failedPrecondition(

@@ -40,9 +40,9 @@ import { OperationRun } from '../operations/operation-run.js';
 import { runSync } from '../operations/sync/run-sync.js';
 import { HostSession } from '../transport/host-session.js';
 import { decideFailbackDelta, type FailbackDelta } from './failback-delta.js';
-import { syncedDisks } from './failover-checkpoint.js';
 import type { FailoverRecord } from './failover-store.js';
 import { reverseKey, type RecoveryDeps } from './failover.js';
+import { imageDisks } from '../operations/points/vm-points.js';
 import { nestedError, nestedReporter } from './nested-reporter.js';
 import { withReplicaClaim } from './replica-claim.js';
 import type { Replica } from './replica-store.js';
@@ -184,7 +184,7 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
       }
     } else reporter.info(`  ${warning.text}`);
 
-    const originalNow = copyRuns ? await imageIdentities(home, syncedDisks(await home.call(home.clients.domain, home.clients.domain.describeDomain, { name: replica.vm }, signal)), signal) : undefined;
+    const originalNow = copyRuns ? await imageIdentities(home, imageDisks(await home.call(home.clients.domain, home.clients.domain.describeDomain, { name: replica.vm }, signal)), signal) : undefined;
     decision = decideFailbackDelta({ failover, copyRuns, reverse: liveReplicas.get(back), originalNow });
     deps.store.event(op.id, 'delta', decision);
     reporter.info(`  ${decision.delta === 'bitmap' ? 'by the bitmap' : 'by hashes'}: ${decision.why}`);

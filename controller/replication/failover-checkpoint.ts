@@ -15,13 +15,9 @@
 import { KvmcloneError } from '../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import type { LiveViewEvent__Output } from '../../shared/generated/kvmclone/agent/v1/LiveViewEvent.js';
-import { fromStatus } from '../../shared/from-status.js';
+import { firstMessage } from '../operations/live/live-path.js';
+import { imageDisks } from '../operations/points/vm-points.js';
 import type { HostSession } from '../transport/host-session.js';
-
-/** The disks a sync pairs (and a live view copies): file-backed disks, by target. */
-export function syncedDisks(d: DescribeDomainResponse__Output): { target: string; path: string; format: string }[] {
-  return d.disks.filter((k) => k.device === 'disk' && k.path !== '').map((k) => ({ target: k.target, path: k.path, format: k.format }));
-}
 
 /**
  * Why the copy cannot get a checkpoint at its first instant, or '' when it
@@ -29,7 +25,7 @@ export function syncedDisks(d: DescribeDomainResponse__Output): { target: string
  * live views.
  */
 export function checkpointBlocker(copy: DescribeDomainResponse__Output, host: string, capabilities: readonly string[]): string {
-  const disks = syncedDisks(copy);
+  const disks = imageDisks(copy);
   if (disks.length === 0) return 'the copy has no file-backed disk';
   const notQcow2 = disks.filter((d) => d.format !== 'qcow2').map((d) => `${d.target} (${d.format || 'raw'})`);
   if (notQcow2.length > 0) return `disk ${notQcow2.join(', ')} of the copy is not qcow2: dirty bitmaps live in qcow2 images only`;
@@ -55,18 +51,7 @@ export async function firstInstantCheckpoint(session: HostSession, vm: string, o
   const call = session.clients.transfer.openLiveView({ vmName: vm, operationId, replicaId, cbt: true, quiesce: 'QUIESCE_OFF', incrementalFrom: '', incrementalFromXml: '' });
   let view: LiveViewEvent__Output;
   try {
-    view = await new Promise<LiveViewEvent__Output>((resolve, reject) => {
-      const onAbort = (): void => call.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-      call.once('data', (message: LiveViewEvent__Output) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(message);
-      });
-      call.once('error', (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(fromStatus(err, session.host));
-      });
-    });
+    view = await firstMessage(call, session, signal);
   } finally {
     call.on('error', () => undefined);
     call.cancel();

@@ -25,10 +25,10 @@ import { LiveReplicaStore, type ImageIdentity, type ReplicaKey } from '../histor
 import { holdLock } from '../operations/hold-lock.js';
 import { imageIdentities, sameIdentities } from '../operations/live/live-confirm.js';
 import { OperationRun, type OperationDeps } from '../operations/operation-run.js';
-import { findVmPoint, listVmPoints, restoreDisk, type VmPoint } from '../operations/points/vm-points.js';
+import { findVmPoint, imageDisks, listVmPoints, restoreDisk, type VmPoint } from '../operations/points/vm-points.js';
 import { runSync } from '../operations/sync/run-sync.js';
 import { HostSession } from '../transport/host-session.js';
-import { checkpointBlocker, firstInstantCheckpoint, syncedDisks } from './failover-checkpoint.js';
+import { checkpointBlocker, firstInstantCheckpoint } from './failover-checkpoint.js';
 import type { FailoverStore } from './failover-store.js';
 import { nestedError, nestedReporter } from './nested-reporter.js';
 import { withReplicaClaim } from './replica-claim.js';
@@ -102,7 +102,7 @@ async function describe(session: HostSession, vm: string, signal: AbortSignal): 
  */
 async function equalize(replica: Replica, op: OperationRun, home: HostSession, dst: HostSession, deps: RecoveryDeps): Promise<EqualImages | string> {
   const { reporter, signal } = deps;
-  const originalDisks = syncedDisks(await describe(home, replica.vm, signal));
+  const originalDisks = imageDisks(await describe(home, replica.vm, signal));
   const before = await imageIdentities(home, originalDisks, signal);
   const nested = nestedReporter(reporter);
   const code = await runSync(
@@ -118,8 +118,47 @@ async function equalize(replica: Replica, op: OperationRun, home: HostSession, d
   const after = await imageIdentities(home, originalDisks, signal);
   const same = sameIdentities(before, after);
   if (!same.same) return `${replica.vm} on ${replica.from} changed while the final sync ran (${same.why.replace('on the destination ', '')})`;
-  const copy = await imageIdentities(dst, syncedDisks(await describe(dst, replica.destVm, signal)), signal);
+  const copy = await imageIdentities(dst, imageDisks(await describe(dst, replica.destVm, signal)), signal);
   return { original: after, copy, syncId, bytesOnWire };
+}
+
+/**
+ * START of a planned failover: the copy started paused, checkpointed at its
+ * first instant (recorded for the way back, older ones pruned) and resumed —
+ * resumed however the checkpoint went, even when the command is
+ * interrupted: the copy is the VM in service now. Resolves with the
+ * checkpoint, or null and why there is none.
+ */
+async function startWithCheckpoint(
+  replica: Replica,
+  op: OperationRun,
+  dst: HostSession,
+  liveReplicas: LiveReplicaStore,
+  equal: EqualImages,
+  deps: RecoveryDeps,
+): Promise<{ checkpoint: string | null; noCheckpoint: string }> {
+  const { reporter, signal } = deps;
+  const back = reverseKey(replica);
+  const paused = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: replica.destVm, operationId: op.id, paused: true }, signal);
+  if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(paused.domain?.state)} after a paused start`);
+  try {
+    const replicaId = liveReplicas.replicaId(back);
+    const made = await firstInstantCheckpoint(dst, replica.destVm, op.id, replicaId, signal);
+    liveReplicas.confirm(back, { checkpoint: made.checkpoint, checkpointXml: made.xml, images: equal.original });
+    reporter.info(`  checkpoint ${made.checkpoint} of ${replica.destVm} made before its guest ran: failback can send what its dirty bitmap marks`);
+    // A checkpoint of an earlier failover of this replica is no base any more.
+    const pruned = await dst.call(dst.clients.transfer, dst.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId, keep: made.checkpoint }, signal).catch(() => undefined);
+    if (pruned && pruned.deleted.length > 0) reporter.info(`  deleted older checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
+    return { checkpoint: made.checkpoint, noCheckpoint: '' };
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return { checkpoint: null, noCheckpoint: `no checkpoint of the copy could be made (${err instanceof Error ? err.message : String(err)})` };
+  } finally {
+    const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS)).catch((err: unknown) => {
+      throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${err instanceof Error ? err.message : String(err)}): resume it with virsh resume ${replica.destVm}`);
+    });
+    if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(resumed.domain?.state)} after resume`);
+  }
 }
 
 /** Runs the failover; resolves with the exit code. */
@@ -197,27 +236,7 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
       if (equal && noCheckpoint === '') {
         op.step('START', `${replica.destVm} on ${replica.to}, paused until a checkpoint of its first instant is made`);
         op.phase = 'run';
-        const paused = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: replica.destVm, operationId: op.id, paused: true }, signal);
-        if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(paused.domain?.state)} after a paused start`);
-        try {
-          const replicaId = liveReplicas.replicaId(back);
-          const made = await firstInstantCheckpoint(dst, replica.destVm, op.id, replicaId, signal);
-          liveReplicas.confirm(back, { checkpoint: made.checkpoint, checkpointXml: made.xml, images: equal.original });
-          checkpoint = made.checkpoint;
-          reporter.info(`  checkpoint ${made.checkpoint} of ${replica.destVm} made before its guest ran: failback can send what its dirty bitmap marks`);
-          // A checkpoint of an earlier failover of this replica is no base any more.
-          const pruned = await dst.call(dst.clients.transfer, dst.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId, keep: made.checkpoint }, signal).catch(() => undefined);
-          if (pruned && pruned.deleted.length > 0) reporter.info(`  deleted older checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
-        } catch (err) {
-          if (signal.aborted) throw err;
-          noCheckpoint = `no checkpoint of the copy could be made (${err instanceof Error ? err.message : String(err)})`;
-        } finally {
-          // However the checkpoint went, the copy runs: it is the VM in service now (even when the command was interrupted).
-          const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS)).catch((err: unknown) => {
-            throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${err instanceof Error ? err.message : String(err)}): resume it with virsh resume ${replica.destVm}`);
-          });
-          if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(resumed.domain?.state)} after resume`);
-        }
+        ({ checkpoint, noCheckpoint } = await startWithCheckpoint(replica, op, dst, liveReplicas, equal, deps));
       } else {
         op.step('START', `${replica.destVm} on ${replica.to}`);
         op.phase = 'run';

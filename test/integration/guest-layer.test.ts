@@ -14,12 +14,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { chunkHash } from '../../shared/block-hash.js';
@@ -27,7 +25,6 @@ import type { ExtentLayer } from '../../shared/generated/kvmclone/agent/v1/Exten
 import type { HashBlocksResponse__Output } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { ReadRangesResponse } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
-import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { checkChunk } from '../../agent/disk/chunk-check.js';
 import { StreamDigester } from '../../agent/disk/stream-digest.js';
 import { guestExtents } from '../../agent/guest/guest-extents.js';
@@ -40,6 +37,7 @@ import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { recoverAllJournals } from '../../agent/transfer/journal-recovery.js';
 import { JournalWriter } from '../../agent/transfer/journal-writer.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { PeerBroker } from '../support/peer-broker.js';
 import { spawnAgent, waitForSocket } from '../support/agent-process.js';
 
 const run = promisify(execFile);
@@ -56,8 +54,7 @@ let imagesB: string;
 let runA: string;
 let runB: string;
 let rootsB: ImageRoots;
-const proxies: Server[] = [];
-const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
+let peers: PeerBroker;
 
 async function startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string; roots: ImageRoots }> {
   const runtime = join(dir, name, 'run');
@@ -69,28 +66,8 @@ async function startAgent(name: string): Promise<{ clients: AgentClients; runtim
   return { clients: createAgentClients(`unix:${socket}`), runtime, images, roots };
 }
 
-/** A ticket on A for `sources` and a proxy of A's peer socket at a fresh path in B's runtime dir. */
-async function broker(...sources: string[]): Promise<{ peerSocket: string; ticket: string }> {
-  const call = a.transfer.openTicket({ paths: sources, operationId: randomUUID() });
-  tickets.push(call);
-  const ticket = await new Promise<TicketEvent__Output>((resolve, reject) => {
-    call.once('data', resolve);
-    call.once('error', reject);
-  });
-  const peerSocket = join(runB, `peer-${randomUUID()}.sock`);
-  const server = createServer((socket) => {
-    const upstream = createConnection(ticket.peerSocket);
-    socket.pipe(upstream).pipe(socket);
-    // Gone on one side, gone on the other (a paused, unpiped side would otherwise never see its end).
-    socket.on('close', () => upstream.destroy());
-    upstream.on('close', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  proxies.push(server);
-  await new Promise<void>((resolve) => server.listen(peerSocket, resolve));
-  return { peerSocket, ticket: ticket.ticket };
-}
+/** A ticket on A for `paths` and a proxy of A's peer socket in B's runtime dir (test/support/peer-broker.ts). */
+const broker = (...paths: string[]): Promise<{ peerSocket: string; ticket: string }> => peers.broker(...paths);
 
 function pull(request: object): Promise<PullProgress__Output[]> {
   return new Promise((resolve, reject) => {
@@ -176,16 +153,16 @@ before(async () => {
   imagesB = sb.images;
   runA = sa.runtime;
   runB = sb.runtime;
+  peers = new PeerBroker(() => a, runB);
   rootsB = sb.roots;
   // The source "view": 40 MiB with scattered data, one allocated zero MiB, holes elsewhere.
   await makeRaw(join(imagesA, 'vm.raw'), 40 * MiB, [[0, 3 * MiB], [5 * MiB + 4 * KiB, 700 * KiB], [12 * MiB, 6 * MiB], [30 * MiB, 64 * KiB], [39 * MiB, MiB]], [[20 * MiB, MiB]]);
 });
 
 after(async () => {
-  for (const t of tickets) t.cancel();
+  peers?.close();
   a?.close();
   b?.close();
-  for (const p of proxies) p.close();
   for (const s of servers) await s.close(1000);
   servers = [];
   await rm(dir, { recursive: true, force: true });

@@ -16,17 +16,14 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { ExtentLayer } from '../../shared/generated/kvmclone/agent/v1/ExtentLayer.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { RestorePointProgress__Output } from '../../shared/generated/kvmclone/agent/v1/RestorePointProgress.js';
-import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { startAgentServer, type RunningAgentServer } from '../../agent/server/agent-server.js';
@@ -40,6 +37,7 @@ import { guestUndoSource } from '../../agent/transfer/undo-sources.js';
 import { withGuestImage } from '../../agent/guest/guest-image.js';
 import { chunkHash } from '../../shared/block-hash.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { PeerBroker } from '../support/peer-broker.js';
 
 const run = promisify(execFile);
 const T = { deadlineMs: 60_000 };
@@ -54,8 +52,7 @@ let imagesA: string;
 let imagesB: string;
 let runB: string;
 let rootsB: ImageRoots;
-const proxies: Server[] = [];
-const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
+let peers: PeerBroker;
 
 async function startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string; roots: ImageRoots }> {
   const runtime = join(dir, name, 'run');
@@ -67,27 +64,8 @@ async function startAgent(name: string): Promise<{ clients: AgentClients; runtim
   return { clients: createAgentClients(`unix:${socket}`), runtime, images, roots };
 }
 
-/** A ticket on A for `source` and a proxy of A's peer socket at a fresh path in B's runtime dir. */
-async function broker(source: string): Promise<{ peerSocket: string; ticket: string }> {
-  const call = a.transfer.openTicket({ paths: [source], operationId: randomUUID() });
-  tickets.push(call);
-  const ticket = await new Promise<TicketEvent__Output>((resolve, reject) => {
-    call.once('data', resolve);
-    call.once('error', reject);
-  });
-  const peerSocket = join(runB, `peer-${randomUUID()}.sock`);
-  const server = createServer((socket) => {
-    const upstream = createConnection(ticket.peerSocket);
-    socket.pipe(upstream).pipe(socket);
-    socket.on('close', () => upstream.destroy());
-    upstream.on('close', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  proxies.push(server);
-  await new Promise<void>((resolve) => server.listen(peerSocket, resolve));
-  return { peerSocket, ticket: ticket.ticket };
-}
+/** A ticket on A for `paths` and a proxy of A's peer socket in B's runtime dir (test/support/peer-broker.ts). */
+const broker = (...paths: string[]): Promise<{ peerSocket: string; ticket: string }> => peers.broker(...paths);
 
 /** An in-place pull of A's `source` into B's `target`: GUEST layer unless `extra` says otherwise. */
 async function pull(source: string, target: string, ranges: Span[], extra: object): Promise<PullProgress__Output> {
@@ -217,14 +195,14 @@ before(async () => {
   imagesA = sa.images;
   imagesB = sb.images;
   runB = sb.runtime;
+  peers = new PeerBroker(() => a, runB);
   rootsB = sb.roots;
 });
 
 after(async () => {
-  for (const t of tickets) t.cancel();
+  peers?.close();
   a?.close();
   b?.close();
-  for (const p of proxies) p.close();
   for (const s of servers) await s.close(1000);
   servers = [];
   await rm(dir, { recursive: true, force: true });

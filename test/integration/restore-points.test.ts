@@ -11,20 +11,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { createConnection, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { ByteRange } from '../../shared/generated/kvmclone/agent/v1/ByteRange.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { RestorePointProgress__Output } from '../../shared/generated/kvmclone/agent/v1/RestorePointProgress.js';
-import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { undoNameFor } from '../../agent/transfer/restore-point-files.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { PeerBroker } from '../support/peer-broker.js';
 import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
 
 const run = promisify(execFile);
@@ -39,8 +37,7 @@ let agentB: AgentProcess;
 let imagesA: string;
 let imagesB: string;
 let runB: string;
-const proxies: Server[] = [];
-const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
+let peers: PeerBroker;
 
 async function startAgent(name: string): Promise<{ agent: AgentProcess; clients: AgentClients }> {
   const runtime = join(dir, name, 'run');
@@ -61,26 +58,8 @@ async function restartB(): Promise<void> {
   assert.ok(agentB.output.some((l) => l.includes('agent ready')), `the restarted agent did not become ready:\n${agentB.output.join('\n')}`);
 }
 
-/** A ticket on A for `source` and a byte proxy of A's peer socket at a fresh path in B's runtime directory. */
-async function broker(source: string): Promise<{ peerSocket: string; ticket: string }> {
-  const call = a.transfer.openTicket({ paths: [source], operationId: randomUUID() });
-  tickets.push(call);
-  const ticket = await new Promise<TicketEvent__Output>((resolve, reject) => {
-    call.once('data', resolve);
-    call.once('error', reject);
-  });
-  const peerSocket = join(runB, `peer-${randomUUID()}.sock`);
-  const server = createServer((socket) => {
-    const upstream = createConnection(ticket.peerSocket);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  proxies.push(server);
-  await new Promise<void>((resolve) => server.listen(peerSocket, resolve));
-  return { peerSocket, ticket: ticket.ticket };
-}
+/** A ticket on A for `paths` and a proxy of A's peer socket in B's runtime dir (test/support/peer-broker.ts). */
+const broker = (...paths: string[]): Promise<{ peerSocket: string; ticket: string }> => peers.broker(...paths);
 
 /** Runs an in-place pull of A's `name` into B's `name`; `onEvent` sees each message as it comes. */
 async function pull(name: string, ranges: ByteRange[], extra: object, onEvent?: (e: PullProgress__Output) => void): Promise<PullProgress__Output[]> {
@@ -183,13 +162,13 @@ before(async () => {
   imagesA = join(dir, 'a', 'images');
   imagesB = join(dir, 'b', 'images');
   runB = join(dir, 'b', 'run');
+  peers = new PeerBroker(() => a, runB);
 });
 
 after(async () => {
-  for (const t of tickets) t.cancel();
+  peers?.close();
   a?.close();
   b?.close();
-  for (const p of proxies) p.close();
   for (const agent of [agentA, agentB]) if (agent && agent.child.exitCode === null) agent.child.kill('SIGTERM');
   await Promise.all([agentA?.exited, agentB?.exited]);
   await rm(dir, { recursive: true, force: true });

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
-import { boundedSink, MAX_UNWRITTEN_MESSAGES } from '../../agent/rpc/bounded-sink.js';
+import { boundedSink } from '../../agent/rpc/bounded-sink.js';
+import { MAX_UNWRITTEN } from '../../agent/rpc/send-share.js';
 
 /** An object-mode Writable (as a grpc-js server call) whose writes complete only when `complete` is called. */
 function heldWritable(highWaterMark = 16): { call: Writable; complete: () => void; pending: () => number } {
@@ -31,18 +32,18 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
-test(`send waits once ${MAX_UNWRITTEN_MESSAGES} messages are unwritten, and goes on as each is written`, async () => {
+test(`send waits once ${MAX_UNWRITTEN} messages are unwritten, and goes on as each is written`, async () => {
   const { call, complete } = heldWritable();
   const send = boundedSink<number>(call, new AbortController().signal);
   const written: number[] = [];
-  for (let i = 0; i < MAX_UNWRITTEN_MESSAGES - 1; i += 1) assert.ok(await settled(send(i, () => written.push(i))), `message ${i} is taken at once`);
-  const last = send(MAX_UNWRITTEN_MESSAGES - 1, () => written.push(MAX_UNWRITTEN_MESSAGES - 1));
-  assert.equal(await settled(last), false, `the ${MAX_UNWRITTEN_MESSAGES}th waits although grpc-js's queue (16) has room`);
+  for (let i = 0; i < MAX_UNWRITTEN - 1; i += 1) assert.ok(await settled(send(i, () => written.push(i))), `message ${i} is taken at once`);
+  const last = send(MAX_UNWRITTEN - 1, () => written.push(MAX_UNWRITTEN - 1));
+  assert.equal(await settled(last), false, `the ${MAX_UNWRITTEN}th waits although grpc-js's queue (16) has room`);
   complete();
   assert.ok(await settled(last), 'one written: it goes on');
   assert.deepEqual(written, [0]);
-  for (let i = 0; i < MAX_UNWRITTEN_MESSAGES; i += 1) complete();
-  assert.deepEqual(written, [0, 1, 2, 3].slice(0, MAX_UNWRITTEN_MESSAGES));
+  for (let i = 0; i < MAX_UNWRITTEN; i += 1) complete();
+  assert.deepEqual(written, [0, 1, 2, 3].slice(0, MAX_UNWRITTEN));
 });
 
 test('a wait ends with the signal’s reason when it aborts (a cancelled call writes nothing more)', async () => {

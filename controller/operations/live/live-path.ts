@@ -30,8 +30,8 @@ export interface LivePath {
   close(): Promise<void>;
 }
 
-/** Opens a server stream whose first message is what we wait for; rejects with the host's error. */
-function firstMessage<T>(call: ClientReadableStream<T>, session: HostSession, signal: AbortSignal): Promise<T> {
+/** The first message of a server stream (what its caller waits for); rejects with the host's error, cancels on abort. */
+export function firstMessage<T>(call: ClientReadableStream<T>, session: HostSession, signal: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => call.cancel();
     signal.addEventListener('abort', onAbort, { once: true });

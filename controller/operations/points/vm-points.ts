@@ -34,9 +34,9 @@ export interface VmPoint {
   readonly complete: boolean;
 }
 
-/** The VM's disks that are image files (points are kept per image). */
-export function imageDisks(domain: DescribeDomainResponse__Output): { target: string; path: string }[] {
-  return domain.disks.filter((d) => d.device === 'disk' && d.path !== '').map((d) => ({ target: d.target, path: d.path }));
+/** The VM's disks that are image files (points are kept per image; a sync pairs them, a live view copies them). */
+export function imageDisks(domain: DescribeDomainResponse__Output): { target: string; path: string; format: string }[] {
+  return domain.disks.filter((d) => d.device === 'disk' && d.path !== '').map((d) => ({ target: d.target, path: d.path, format: d.format }));
 }
 
 /** The VM's points, newest first, from each disk's ListRestorePoints. */
