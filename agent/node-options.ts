@@ -14,6 +14,8 @@
  * and the unused new space is not resident. Measured with scripts/bench load
  * (8 clones at once): destination peak RSS 203 -> 181 MiB, source 186 ->
  * 161, and less CPU (27 -> 20 s at the destination), not more.
+ * `--expose-gc` gives the memory governor (agent/memory/memory-governor.ts)
+ * its early collections under many concurrent transfers.
  * V8 reads these only at start-up (not from NODE_OPTIONS, nor from
  * v8.setFlagsFromString later), so it is on the agent's `#!` line
  * (agent/main.ts), which the systemd unit and `kvmclone-agent` use, and test
@@ -21,7 +23,7 @@
  */
 
 /** Options for `node` when it runs dist/agent/main.js. */
-export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=4'];
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=4', '--expose-gc'];
 
 /** The options of AGENT_NODE_OPTIONS this process was started without (empty when all are there). */
 export function missingNodeOptions(execArgv: readonly string[] = process.execArgv): string[] {

@@ -19,6 +19,7 @@ import { recoverAllJournals } from './transfer/journal-recovery.js';
 import { endStaleLiveViews } from './live/stale-jobs.js';
 import { AuditLog } from './audit/audit-log.js';
 import { startHeapTrimmer } from './memory/heap-trimmer.js';
+import { startMemoryGovernor } from './memory/memory-governor.js';
 
 /** Runs the agent until a stop signal; resolves with the exit code. */
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
@@ -28,6 +29,8 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
   // Memory transfers free goes back to the kernel every few seconds, not only when glibc's heap top allows.
   const stopTrimmer = startHeapTrimmer(log);
+  // Under many transfers at once, dead Buffers are collected before RSS passes memory.soft_limit by much.
+  const stopGovernor = startMemoryGovernor(log, options.memorySoftLimit);
   const lifecycle = new AgentStateMachine();
   // Files the agent creates (staging images, sockets before chmod) start private.
   process.umask(0o077);
@@ -73,6 +76,7 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   } catch (err) {
     lifecycle.transition('FAILED');
     stopTrimmer();
+    stopGovernor();
     log.fatal({ err }, 'agent failed to start');
     await libvirt.close().catch(() => undefined);
     await audit?.close().catch(() => undefined);
@@ -91,6 +95,8 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
   try {
     await server.close(options.shutdownGraceMs);
     stopTrimmer();
+    const governed = stopGovernor();
+    if (governed.collections > 0) log.info({ collections: governed.collections, collectMs: Math.round(governed.collectMs) }, 'early collections under memory.soft_limit');
     // Calls ended by the shutdown have written their records by now.
     await trail.close();
     notifier.stopWatchdog();

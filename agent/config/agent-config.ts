@@ -11,6 +11,7 @@ import { ConfigError, parseConfig, readYamlFile } from '../../shared/config/conf
 import { absolutePathField, byteSizeField, durationField } from '../../shared/config/config-fields.js';
 import { LOG_LEVELS } from '../../shared/logger.js';
 import { resolveGroupId } from './group-lookup.js';
+import { DEFAULT_SOFT_LIMIT_BYTES } from '../memory/memory-governor.js';
 
 /** Defaults of CONTRACT.md. */
 export const AGENT_DEFAULTS = {
@@ -21,6 +22,7 @@ export const AGENT_DEFAULTS = {
   auditFile: '/var/log/kvmclone/audit.log',
   auditMaxBytes: 64 * 1024 * 1024,
   auditKeep: 8,
+  memorySoftLimit: DEFAULT_SOFT_LIMIT_BYTES,
 } as const;
 
 const socketMode = z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode such as "0660"');
@@ -56,6 +58,13 @@ export const agentFileSchema = z.strictObject({
       freeze_timeout: durationField.optional(),
     })
     .optional(),
+  /** Memory under concurrent transfers (agent/memory/memory-governor.ts). */
+  memory: z
+    .strictObject({
+      /** RSS above which dead transfer buffers are collected early, e.g. "176MiB"; at least 64MiB, or "off". */
+      soft_limit: z.union([z.literal('off'), byteSizeField.refine((n) => n >= 64 * 1024 * 1024, 'must be at least 64MiB (or "off")')]).optional(),
+    })
+    .optional(),
   /** The audit trail of mutating calls (agent/audit/audit-log.ts). */
   audit: z
     .strictObject({
@@ -89,6 +98,8 @@ export interface AgentOptions {
   freezeTimeoutMs: number;
   /** Audit trail: the live file, its rotation size and how many rotated files are kept. */
   audit: { file: string; maxBytes: number; keep: number | 'all' };
+  /** RSS above which the memory governor collects dead buffers early; 0 = off. */
+  memorySoftLimit: number;
 }
 
 /** Command-line overrides (CONTRACT.md). */
@@ -165,5 +176,6 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
       maxBytes: merged.audit.max_size ?? AGENT_DEFAULTS.auditMaxBytes,
       keep: merged.audit.keep ?? AGENT_DEFAULTS.auditKeep,
     },
+    memorySoftLimit: merged.memory?.soft_limit === 'off' ? 0 : (merged.memory?.soft_limit ?? AGENT_DEFAULTS.memorySoftLimit),
   };
 }

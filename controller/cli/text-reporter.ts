@@ -6,6 +6,7 @@
  * not hold every frame of a bar. Messages go to stderr so stdout stays clean
  * for data. The output has no colours, so NO_COLOR has nothing to turn off.
  */
+import { formatPhases, phasesOf } from './phase-text.js';
 import { formatBytes, type Reporter } from './reporter.js';
 import { formatRetryLine, type RetryNotice } from './retry-notice.js';
 
@@ -167,8 +168,11 @@ export class TextReporter implements Reporter {
     this.bars.clear();
     // Operations on one VM (failover, its drill and cleanup, failback) have no destVm: no "-> undefined".
     const route = result.destVm === undefined ? '' : ` -> ${String(result.destVm)}`;
-    if (result.ok === true) this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire (operation ${String(result.id)})\n`);
-    else {
+    const phases = phasesOf(result);
+    if (result.ok === true) {
+      this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire (operation ${String(result.id)})\n`);
+      if (phases !== undefined) this.out.write(`  phases: ${formatPhases(phases)}\n`);
+    } else {
       const error = result.error as { code?: string; message?: string } | undefined;
       this.out.write(`kvmctl: ${error?.message ?? 'failed'}\n`);
     }

@@ -2,6 +2,7 @@
  * `kvmctl ops [list | show ID]`: the operation history kept in SQLite under
  * $XDG_STATE_HOME/kvmclone — what ran, when, how it ended, and each step.
  */
+import { formatPhases, phasesOf } from '../cli/phase-text.js';
 import { Command, Option } from 'commander';
 import { notFound } from '../../shared/errors.js';
 import { withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
@@ -66,6 +67,7 @@ export function opsCommand(run: (code: Promise<number>) => void): Command {
           const found = ctx.store().get(id);
           if (!found) throw notFound(`no operation ${id} in the history`);
           const o = found.operation;
+          const phases = phasesOf(o.result);
           // The history is local and answers offline; the agents' records need both hosts reachable, so they are fetched on request.
           const hosts = [...new Set([o.sourceHost, o.destHost])];
           const auditCommands = hosts.map((h) => `kvmctl audit ${h} --op ${o.id}`);
@@ -85,6 +87,7 @@ export function opsCommand(run: (code: Promise<number>) => void): Command {
           process.stdout.write(
             `${o.id}: ${o.kind} ${o.vm}@${o.sourceHost} -> ${o.destVm}@${o.destHost}\n  state ${o.state}, started ${o.startedAt}, finished ${o.finishedAt ?? '-'}, ${formatBytes(o.bytesOnWire)} on the wire\n` +
               (o.errorMessage ? `  error ${o.errorCode}: ${o.errorMessage}\n` : '') +
+              (phases ? `  phases: ${formatPhases(phases)}\n` : '') +
               found.events.map((e) => `  ${e.at}  ${e.type}${Object.keys(e.data as object).length ? `  ${JSON.stringify(e.data)}` : ''}\n`).join(''),
           );
           if (fetched === undefined) {

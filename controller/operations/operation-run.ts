@@ -16,6 +16,7 @@ import { HostSession, type SessionRole } from '../transport/host-session.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { normalizeSshError } from '../transport/ssh-error-code.js';
 import { holdLock, type HeldLock } from './hold-lock.js';
+import { PhaseClock } from './phase-clock.js';
 import { withReconnect } from './retry/with-reconnect.js';
 import type { RetryNotice } from '../cli/retry-notice.js';
 import type { Reporter as ProgressReporter } from '../cli/reporter.js';
@@ -68,6 +69,7 @@ export class OperationRun {
   readonly id = randomUUID();
   readonly revert = new RevertStack();
   private readonly started = Date.now();
+  private readonly clock = new PhaseClock();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   /** Refusals before `run` are exit 3; failures after it are exit 1. */
   phase: 'preflight' | 'run' = 'preflight';
@@ -105,8 +107,9 @@ export class OperationRun {
     };
   }
 
-  /** Starts a phase: reported and recorded. */
+  /** Starts a phase: reported, recorded and timed (the result's `phases`). */
   step(name: string, detail?: string): void {
+    this.clock.begin(name);
     this.deps.reporter.phase(name, detail);
     this.deps.store.event(this.id, name, detail === undefined ? {} : { detail });
   }
@@ -217,8 +220,9 @@ export class OperationRun {
     });
   }
 
-  /** Records and reports success. */
-  succeed(result: Record<string, unknown>): number {
+  /** Records and reports success, with the seconds each phase took. */
+  succeed(outcome: Record<string, unknown>): number {
+    const result = { ...outcome, phases: this.clock.seconds() };
     this.deps.store.finish(this.id, 'succeeded', { bytesOnWire: this.bytesOnWire, result });
     this.deps.reporter.result(result);
     return EXIT_OK;
@@ -235,13 +239,15 @@ export class OperationRun {
           ? new KvmcloneError('CANCELLED', 'interrupted')
           : new KvmcloneError('INTERNAL', raw instanceof Error ? raw.message : String(raw), { cause: raw });
     if (this.revert.size > 0) {
+      this.clock.begin('REVERT');
       reporter.phase('REVERT', `undoing ${this.revert.size} step(s)`);
       for (const f of await this.revert.revert((d) => store.event(this.id, 'revert', { step: d }))) {
         reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
       }
     }
-    store.finish(this.id, err.code === 'CANCELLED' ? 'interrupted' : 'failed', { bytesOnWire: this.bytesOnWire, errorCode: err.code, errorMessage: err.message });
-    reporter.result({ ok: false, operation: this.target.kind, id: this.id, error: { code: err.code, message: err.message } });
+    const result = { ok: false, operation: this.target.kind, id: this.id, error: { code: err.code, message: err.message }, phases: this.clock.seconds() };
+    store.finish(this.id, err.code === 'CANCELLED' ? 'interrupted' : 'failed', { bytesOnWire: this.bytesOnWire, errorCode: err.code, errorMessage: err.message, result });
+    reporter.result(result);
     return exitCodeFor(err.code, this.phase);
   }
 

@@ -104,6 +104,14 @@ for (const engine of ['openssh', 'ssh2'] as const) {
     const history = await kvmctl(['--json', 'ops', 'show', String(result.id)], { stateDir: state, engine });
     assert.equal(history.code, 0);
     assert.equal((history.result?.record as { state: string }).state, 'succeeded');
+    // Where the time went: every phase the clone passed through, in order, summing to about its wall time.
+    const phases = result.phases as Record<string, number>;
+    assert.deepEqual(Object.keys(phases).slice(0, 6), ['preflight', 'plan', 'transfer', 'verify', 'define', 'commit'], JSON.stringify(phases));
+    const sum = Object.values(phases).reduce((a, b) => a + b, 0);
+    assert.ok(sum <= Number(result.seconds) + 0.1 && sum >= Number(result.seconds) - 1, `phases ${sum} s of ${String(result.seconds)} s`);
+    assert.deepEqual((history.result?.record as { result: { phases: unknown } }).result.phases, phases, 'ops show keeps them');
+    const shown = await kvmctl(['ops', 'show', String(result.id)], { stateDir: state, engine });
+    assert.match(shown.stdout, /^ {2}phases: preflight [\d.]+ s, plan [\d.]+ s, transfer [\d.]+ s, verify [\d.]+ s, define [\d.]+ s, commit [\d.]+ s/m);
   });
 }
 
