@@ -103,6 +103,16 @@ export function checkChunkSize(value: number, field = 'chunk_size'): number {
   return value;
 }
 
+/** The highest rate_limit accepted: 100 GiB/s, far above any link (a larger number is a mistake, not a wish). */
+export const MAX_RATE_LIMIT = 100 * 1024 ** 3;
+
+/** ReadRanges / PullImage rate_limit: bytes per second, 0 for none, at least 64 KiB/s. */
+export function checkRateLimit(value: number, field = 'rate_limit'): number {
+  if (value === 0) return 0;
+  if (!Number.isSafeInteger(value) || value < 65_536 || value > MAX_RATE_LIMIT) throw invalidArgument(`${field}: ${value} is not a rate from 65536 to ${MAX_RATE_LIMIT} bytes per second (or 0 for no limit)`);
+  return value;
+}
+
 /** WriteRanges open.size: a positive exact size no larger than MAX_IMAGE_BYTES. */
 export function checkImageSize(value: number, field = 'open.size'): number {
   const size = checkByteCount(value, field);

@@ -5,6 +5,7 @@
  * Owns the shutdown signal every call is tied to, so stopping the server
  * cancels the streams.
  */
+import { RateLimits } from '../transfer/rate-limits.js';
 import { ParkedPulls } from '../transfer/parked-pulls.js';
 import type { InPlaceTransfer } from '../transfer/pull-in-place.js';
 import { HealthImplementation } from 'grpc-health-check';
@@ -92,9 +93,11 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
   const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
   const hashMemory = new HashMemory();
+  // --bwlimit buckets, one per operation, shared by the admin and peer sockets' reads.
+  const rateLimits = new RateLimits();
   const views = new LiveViews();
   const forwardDir = forwardDirOf(dirname(deps.socket));
-  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, runtimeDir: dirname(deps.socket), views, audit: deps.audit, forwardDir };
+  const services = { rpc, libvirt: deps.libvirt, roots: deps.roots, hashMemory, rateLimits, runtimeDir: dirname(deps.socket), views, audit: deps.audit, forwardDir };
   server.addService(v1.InfoService.service, createInfoService(services));
   server.addService(v1.StorageService.service, createStorageService(services));
   // One lock registry: HoldLock takes the locks, DefineDomain and StartDomain respect them.
@@ -122,7 +125,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     // per-operation peer sockets in the forward directory: both get that group. The directory comes last, so an
     // agent that cannot serve one of its sockets leaves nothing behind.
     const socketGid = deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid;
-    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, tickets, views, socket: deps.peerSocket, gid: socketGid });
+    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, rateLimits, tickets, views, socket: deps.peerSocket, gid: socketGid });
     const forward = await prepareForwardDir(dirname(deps.socket), socketGid).catch(async (err: unknown) => {
       await peer.close();
       throw err;

@@ -11,6 +11,7 @@
  * forwards it too. That group may use the admin socket anyway, so the
  * ticket-guarded reads here give it nothing more.
  */
+import type { RateLimits } from '../transfer/rate-limits.js';
 import * as grpc from '@grpc/grpc-js';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -136,6 +137,7 @@ export async function startPeerServer(deps: {
   rpc: RpcDeps;
   roots: ImageRoots;
   hashMemory: HashMemory;
+  rateLimits?: RateLimits;
   tickets: TicketRegistry;
   views: LiveViews;
   socket: string;
@@ -145,7 +147,7 @@ export async function startPeerServer(deps: {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
   const handed = new HandedImages();
-  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, runtimeDir: dirname(deps.socket), views: deps.views, images: handed.leaser });
+  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, ...(deps.rateLimits && { rateLimits: deps.rateLimits }), runtimeDir: dirname(deps.socket), views: deps.views, images: handed.leaser });
   server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log, audit: deps.rpc.audit }, handed));
   await prepareSocketPath(deps.socket);
   await new Promise<void>((resolve, reject) =>

@@ -16,7 +16,9 @@ import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from
 import type { HashMemory } from '../disk/hash-memory.js';
 import { rememberedDigest, rememberedHashBlocks, rememberedReadRanges } from '../disk/remembered-hashes.js';
 import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
-import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, normalizeRanges } from '../disk/request-limits.js';
+import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, checkRateLimit, normalizeRanges } from '../disk/request-limits.js';
+import { RateLimits } from '../transfer/rate-limits.js';
+import { currentOperationId } from '../leftovers/call-operation.js';
 import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import { statImage } from '../disk/stat-image.js';
@@ -37,6 +39,8 @@ export interface DiskServiceDeps {
   readonly roots: ImageRoots;
   /** Block hashes already taken of unchanged files (shared by every service of the agent). */
   readonly hashMemory: HashMemory;
+  /** --bwlimit buckets per operation (agent/transfer/rate-limits.ts); a service of its own when absent (tests). */
+  readonly rateLimits?: RateLimits;
   /** The agent's runtime directory: where the GUEST layer's qemu-nbd sockets go (agent/guest/guest-disk-calls.ts). */
   readonly runtimeDir?: string;
   /** Open live views: a view path (agent/live/view-path.ts) is answered from its export (agent/live/view-disk-calls.ts). */
@@ -79,6 +83,7 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
 export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const { rpc, roots, hashMemory } = deps;
   const lease = deps.images ?? openingLeaser(roots);
+  const rateLimits = deps.rateLimits ?? new RateLimits();
   /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
   const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> => {
     try {
@@ -137,12 +142,16 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
           : isGuestLayer(req.layer) ? guestDigestImage(req.path, ctx, deps) : withImage(req, ctx, async (fh, size, resolved, signal) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, signal) })),
     ),
 
-    ReadRanges: serverStream('ReadRanges', rpc, async (req, send, ctx) => {
-      if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
-      const chunkSize = checkChunkSize(req.chunkSize);
-      await withImage(req, ctx, async (fh, size, resolved, signal) => {
-        const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes, ctx.readDepth);
-        ctx.log.debug({ path: req.path, ...totals }, 'ranges read');
+    ReadRanges: serverStream('ReadRanges', rpc, async (req, unpaced, ctx) => {
+      const rate = checkRateLimit(req.rateLimit);
+      // Paced where the bytes leave this agent, shared by every stream of the operation (--bwlimit).
+      return rateLimits.paced(currentOperationId(), rate, unpaced, ctx.signal, async (send) => {
+        if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
+        const chunkSize = checkChunkSize(req.chunkSize);
+        await withImage(req, ctx, async (fh, size, resolved, signal) => {
+          const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes, ctx.readDepth);
+          ctx.log.debug({ path: req.path, rate, ...totals }, 'ranges read');
+        });
       });
     }),
 

@@ -17,6 +17,7 @@ import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
+import { checkRateLimit } from '../disk/request-limits.js';
 import { constants } from 'node:fs';
 import { digestFile } from '../disk/block-hasher.js';
 import { openStagingIn } from '../disk/staging-file.js';
@@ -71,6 +72,8 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
   const peer = checkPeerSocket(req.peerSocket, runtimeDir);
   if (!/^[0-9a-f]{64}$/.test(req.ticket)) throw invalidArgument('ticket: not a ticket issued by OpenTicket');
   const sourcePath = checkAbsolutePath(req.sourcePath, 'source_path');
+  // --bwlimit: the source agent paces what it sends for this operation (agent/transfer/rate-limits.ts).
+  const rateLimit = checkRateLimit(req.rateLimit);
   const clients = createAgentClients(`unix:${peer}`);
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
@@ -83,7 +86,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
         throw fromStatus(err, 'source agent');
       }),
     read: async function* (ranges, signal, blockHashes = false) {
-      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes }, metadata);
+      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes, rateLimit }, metadata);
       const onAbort = (): void => reader.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       try {

@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseConfig, readYamlFile } from '../../shared/config/config-file.js';
-import { absolutePathField, durationField } from '../../shared/config/config-fields.js';
+import { absolutePathField, durationField, rateField } from '../../shared/config/config-fields.js';
 
 const path = z.string().min(1);
 
@@ -50,6 +50,10 @@ export const controllerFileSchema = z.strictObject({
     .strictObject({
       /** Disks copied at the same time. */
       concurrency: z.number().int().min(1).max(16).optional(),
+      /** Most bytes per second an operation's data leaves its source agent (e.g. "50M"); --bwlimit overrides. */
+      bwlimit: rateField.optional(),
+      /** A rate for one way between two hosts (as named on the command line), over `bwlimit`. */
+      links: z.array(z.strictObject({ from: z.string().min(1), to: z.string().min(1), bwlimit: rateField })).optional(),
     })
     .optional(),
   retry: z
@@ -117,7 +121,8 @@ export interface ControllerOptions {
    * without one (older) is reached on the admin socket instead.
    */
   agentRoSocket: string;
-  transfer: { concurrency: number };
+  /** bwlimit: bytes per second, 0 for none; links: per host pair, over it (transfer-rate.ts). */
+  transfer: { concurrency: number; bwlimit: number; links: { from: string; to: string; bwlimit: number }[] };
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   timeouts: { callMs: number; noProgressMs: number };
   databasePath: string;
@@ -179,7 +184,7 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
     },
     agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? DEFAULT_AGENT_SOCKET,
     agentRoSocket: flagged.agent?.ro_socket ?? raw.agent?.ro_socket ?? DEFAULT_AGENT_RO_SOCKET,
-    transfer: { concurrency: raw.transfer?.concurrency ?? 2 },
+    transfer: { concurrency: raw.transfer?.concurrency ?? 2, bwlimit: raw.transfer?.bwlimit ?? 0, links: raw.transfer?.links ?? [] },
     // 6 attempts from 2 s, capped at 20 s: at least 35 s (at most 70 s) of waiting in all, so a 30 s outage is ridden out.
     retry: { attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts, baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs, maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },

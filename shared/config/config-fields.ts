@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { checkAbsolutePath } from '../validation.js';
 import { durationMs } from './config-file.js';
+import { parseRate } from './rate.js';
 
 /** "10s", "500ms", "2m", "1h" or a number of seconds, compiled to milliseconds. */
 export const durationField = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -14,6 +15,16 @@ export const durationField = z.union([z.string(), z.number()]).transform((value,
     return z.NEVER;
   }
   return ms;
+});
+
+/** A transfer rate ("50M" = 50 MiB/s; rate.ts), compiled to bytes per second. */
+export const rateField = z.string().transform((value, ctx) => {
+  const parsed = parseRate(value);
+  if ('error' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.error });
+    return z.NEVER;
+  }
+  return parsed.rate;
 });
 
 /** An absolute path in normal form (no `.` or `..` segments). */

@@ -115,6 +115,24 @@ for (const engine of ['openssh', 'ssh2'] as const) {
   });
 }
 
+test('clone --bwlimit 8M: the transfer keeps to the rate (phases), the copy is equal', async () => {
+  const rate = 8 * 1024 * 1024;
+  const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-bw', '--bwlimit', '8M'], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  const bytes = Number(out.result?.bytesOnWire);
+  const transfer = (out.result?.phases as Record<string, number>).transfer ?? 0;
+  // The source banks half a second of its rate at the start; every byte after it waits for the bucket.
+  const least = (bytes - rate / 2) / rate;
+  assert.ok(bytes > 32 * 1024 * 1024, `${bytes} bytes on the wire`);
+  assert.ok(transfer >= least * 0.9, `${bytes} bytes in ${transfer} s: faster than 8 MiB/s (at least ${least.toFixed(2)} s)`);
+  assert.ok(transfer <= (bytes / rate) * 1.5 + 2, `${bytes} bytes in ${transfer} s: far slower than the limit`);
+  const b = hostImagesDir('hostb');
+  await run('qemu-img', ['compare', '-U', '-q', join(hostImagesDir('hosta'), 'vm2-data.raw'), join(b, 'vm2-bw-data.raw')]);
+  const bad = await kvmctl(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-bw2', '--bwlimit', '50'], { stateDir: state });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr + bad.stdout, /--bwlimit: "50" is not a rate/);
+});
+
 test('same-host clone under a new name shares the backing file and boots', async () => {
   const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hosta', '--name', 'vm2-twin', '--start'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);

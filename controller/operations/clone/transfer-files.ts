@@ -38,6 +38,8 @@ export interface TransferSettings {
   concurrency: number;
   /** Abort when a pull reports no progress for this long. */
   noProgressMs: number;
+  /** Most bytes per second the source agent sends for this operation (--bwlimit); 0 or absent for none. */
+  rateLimit?: number;
   /** Staging files an interrupted run of the same clone left on the destination, by target path. */
   resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
   /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
@@ -156,13 +158,13 @@ export function pullFile(
   request: Record<string, unknown>,
   file: Pick<PlannedFile, 'label' | 'targetPath'>,
   reporter: Reporter,
-  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted'>,
+  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit'>,
   revert: RevertStack,
   signal: AbortSignal,
   onStaging?: (stagingId: string, stagingPath: string) => void,
 ): Promise<PullProgress__Output> {
   return new Promise((resolve, reject) => {
-    const call = dst.clients.transfer.pullImage(request);
+    const call = dst.clients.transfer.pullImage(settings.rateLimit ? { ...request, rateLimit: settings.rateLimit } : request);
     let last: PullProgress__Output | undefined;
     let watchdog: NodeJS.Timeout | undefined;
     const arm = (): void => {

@@ -3,6 +3,7 @@
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
 import type { PullMode as _kvmclone_agent_v1_PullMode, PullMode__Output as _kvmclone_agent_v1_PullMode__Output } from '../../../kvmclone/agent/v1/PullMode.js';
 import type { ExtentLayer as _kvmclone_agent_v1_ExtentLayer, ExtentLayer__Output as _kvmclone_agent_v1_ExtentLayer__Output } from '../../../kvmclone/agent/v1/ExtentLayer.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface PullImageRequest {
   /**
@@ -83,6 +84,11 @@ export interface PullImageRequest {
    * 200 characters.
    */
   'pointLabel'?: (string);
+  /**
+   * Passed to the source's ReadRanges: most bytes per second of data the
+   * source agent sends for this operation, 0 for no limit (kvmctl --bwlimit).
+   */
+  'rateLimit'?: (number | string | Long);
 }
 
 export interface PullImageRequest__Output {
@@ -164,4 +170,9 @@ export interface PullImageRequest__Output {
    * 200 characters.
    */
   'pointLabel': (string);
+  /**
+   * Passed to the source's ReadRanges: most bytes per second of data the
+   * source agent sends for this operation, 0 for no limit (kvmctl --bwlimit).
+   */
+  'rateLimit': (number);
 }

@@ -1,6 +1,7 @@
 // Original file: proto/kvmclone/agent/v1/disk.proto
 
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
+import type { Long } from '@grpc/proto-loader';
 
 export interface ReadRangesRequest {
   'path'?: (string);
@@ -18,6 +19,14 @@ export interface ReadRangesRequest {
    * checks the bytes and gets the block hashes in one pass instead of two.
    */
   'blockHashes'?: (boolean);
+  /**
+   * Most bytes per second of data this agent sends, 0 for no limit. Every
+   * ReadRanges of one operation (its operation id metadata) on this agent
+   * shares one token bucket at the lowest rate asked, so the limit holds for
+   * the operation however many files it reads at once. Zero runs are not
+   * counted (they cross the wire as a few bytes).
+   */
+  'rateLimit'?: (number | string | Long);
 }
 
 export interface ReadRangesRequest__Output {
@@ -36,4 +45,12 @@ export interface ReadRangesRequest__Output {
    * checks the bytes and gets the block hashes in one pass instead of two.
    */
   'blockHashes': (boolean);
+  /**
+   * Most bytes per second of data this agent sends, 0 for no limit. Every
+   * ReadRanges of one operation (its operation id metadata) on this agent
+   * shares one token bucket at the lowest rate asked, so the limit holds for
+   * the operation however many files it reads at once. Zero runs are not
+   * counted (they cross the wire as a few bytes).
+   */
+  'rateLimit': (number);
 }

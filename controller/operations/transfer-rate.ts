@@ -1,0 +1,11 @@
+/**
+ * The rate limit of one operation's data from `from` to `to`: a
+ * `transfer.links` entry for that way if there is one, else
+ * `transfer.bwlimit` (0: none). Hosts match as written on the command line.
+ */
+import type { ControllerOptions } from '../config/controller-config.js';
+
+/** Bytes per second for PullImage's rate_limit; 0 for no limit. */
+export function rateLimitFor(transfer: ControllerOptions['transfer'], from: string, to: string): number {
+  return transfer.links.find((l) => l.from === from && l.to === to)?.bwlimit ?? transfer.bwlimit;
+}
