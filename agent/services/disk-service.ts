@@ -18,6 +18,7 @@ import { rememberedDigest, rememberedHashBlocks, rememberedReadRanges } from '..
 import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
 import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, checkRateLimit, normalizeRanges } from '../disk/request-limits.js';
 import { RateLimits } from '../transfer/rate-limits.js';
+import { checkCompress, compressingSink } from '../transfer/chunk-compression.js';
 import { currentOperationId } from '../leftovers/call-operation.js';
 import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
@@ -144,8 +145,11 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, unpaced, ctx) => {
       const rate = checkRateLimit(req.rateLimit);
-      // Paced where the bytes leave this agent, shared by every stream of the operation (--bwlimit).
-      return rateLimits.paced(currentOperationId(), rate, unpaced, ctx.signal, async (send) => {
+      const compress = checkCompress(req.compress);
+      // Compressed after hashing (hashes cover plain bytes), then paced where the bytes leave this agent,
+      // one bucket shared by every stream of the operation (--compress, --bwlimit).
+      return rateLimits.paced(currentOperationId(), rate, unpaced, ctx.signal, async (paced) => {
+        const send = compressingSink(compress, paced);
         if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
         const chunkSize = checkChunkSize(req.chunkSize);
         await withImage(req, ctx, async (fh, size, resolved, signal) => {

@@ -95,7 +95,7 @@ async function transfer(t: Transfer, signal: AbortSignal): Promise<string> {
           await writes.write(offset, data);
           if (staging.created) written.add(offset, data.length);
           moved.done += data.length;
-          moved.transferred += data.length;
+          moved.transferred = source.wire.bytes;
         } else if (message.zero) {
           const { offset, length } = checkSpan(message.zero, size, 'zero');
           digester?.zero(offset, length);

@@ -18,6 +18,7 @@ import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
 import { checkRateLimit } from '../disk/request-limits.js';
+import { checkCompress, plainData } from './chunk-compression.js';
 import { constants } from 'node:fs';
 import { digestFile } from '../disk/block-hasher.js';
 import { openStagingIn } from '../disk/staging-file.js';
@@ -63,6 +64,8 @@ export interface PeerSource {
    * is cancelled when `signal` aborts or the consumer stops early.
    */
   read(ranges: readonly ByteRange[], signal: AbortSignal, blockHashes?: boolean): AsyncGenerator<ReadRangesResponse__Output>;
+  /** Data bytes received from the source as they crossed the wire (compressed ones at their compressed size). */
+  readonly wire: { readonly bytes: number };
   /** Closes the channel to the peer socket. */
   close(): void;
 }
@@ -74,7 +77,9 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
   const sourcePath = checkAbsolutePath(req.sourcePath, 'source_path');
   // --bwlimit: the source agent paces what it sends for this operation (agent/transfer/rate-limits.ts).
   const rateLimit = checkRateLimit(req.rateLimit);
+  const compress = checkCompress(req.compress);
   const clients = createAgentClients(`unix:${peer}`);
+  const wire = { bytes: 0 };
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
   // The source agent's audit record of these reads then names the operation.
@@ -86,11 +91,18 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
         throw fromStatus(err, 'source agent');
       }),
     read: async function* (ranges, signal, blockHashes = false) {
-      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes, rateLimit }, metadata);
+      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes, rateLimit, compress }, metadata);
       const onAbort = (): void => reader.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) yield message;
+        for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) {
+          // Compressed chunks (--compress) become plain here, before any hash is checked; wireBytes counts what came.
+          if (message.data) {
+            wire.bytes += message.data.data.length;
+            if (message.data.compression === 'COMPRESSION_ZSTD') message.data.data = plainData(message.data, 'source agent');
+          }
+          yield message;
+        }
       } catch (err) {
         // Aborted here (the controller cancelled, or this agent is shutting down): the abort's own reason, not the
         // peer call's CANCELLED, which to-status would report as INTERNAL — a restarting agent then says UNAVAILABLE.
@@ -100,6 +112,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
         reader.cancel();
       }
     },
+    wire,
     close: () => clients.close(),
   };
 }
@@ -168,7 +181,7 @@ async function pullIntoStaging(
       for await (const message of source.read(req.ranges, signal, digester !== undefined)) {
         if (message.data) {
           done += message.data.data.length;
-          transferred += message.data.data.length;
+          transferred = source.wire.bytes;
           // The staging writer checks the bytes against the same hashes before writing them; a mismatch fails the pull.
           digester?.data(message.data.offset, message.data.data, message.data.blockHashes.length > 0 ? message.data.blockHashes : undefined);
           yield { payload: 'data', data: message.data };

@@ -290,7 +290,7 @@ export async function pullInPlace(
             if (after !== undefined) await journal.addData(after.offset, after.data, after.data === data ? hash : chunkHash(after.data));
             // Counted once in the journal (or the header window): a retry does not ask for it again.
             coverage.take(offset, data.length, 'data');
-            transferred += data.length;
+            transferred = source.wire.bytes;
           } else if (message.zero) {
             const { offset, length } = message.zero;
             const after = window === undefined ? message.zero : window.takeZero(offset, length);

@@ -11,6 +11,7 @@ import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.
 import { confirm } from '../cli/confirm.js';
 import { EXIT_USAGE } from '../cli/exit-codes.js';
 import { runClone } from '../operations/clone/run-clone.js';
+import { addCompressOption, withCompress, type CompressFlags } from '../cli/compress-flag.js';
 import { addBwlimitOption, withBwlimit, type BwlimitFlags } from '../cli/bwlimit-flag.js';
 import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
@@ -26,7 +27,7 @@ interface CloneFlags extends LiveFlags {
 
 /** The clone command. */
 export function cloneCommand(run: (code: Promise<number>) => void): Command {
-  return addBwlimitOption(addLiveOptions(new Command('clone')))
+  return addCompressOption(addBwlimitOption(addLiveOptions(new Command('clone'))))
     .description('clone a VM to another host (or to the same host under a new name); a running one with --live')
     .argument('<vm>', 'the VM to clone')
     .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
@@ -36,7 +37,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
     .option('--start', 'start the clone and check that it runs')
     .option('--dry-run', 'print the plan and stop')
     .action((vm: string, flags: CloneFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & CloneFlags & BwlimitFlags>();
+      const global = command.optsWithGlobals<GlobalCliFlags & CloneFlags & BwlimitFlags & CompressFlags>();
       run(
         withCommandContext(global, async (ctx) => {
           const destVm = checkVmName(flags.name ?? vm, '--name');
@@ -59,7 +60,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
             },
             {
               engine: ctx.engine,
-              options: withBwlimit(ctx.options, global),
+              options: withCompress(withBwlimit(ctx.options, global), global),
               reporter: ctx.reporter,
               store: ctx.store(),
               signal: ctx.signal,

@@ -9,6 +9,7 @@ import { checkVmName } from '../../shared/validation.js';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { confirm } from '../cli/confirm.js';
 import { runSync } from '../operations/sync/run-sync.js';
+import { addCompressOption, withCompress, type CompressFlags } from '../cli/compress-flag.js';
 import { addBwlimitOption, withBwlimit, type BwlimitFlags } from '../cli/bwlimit-flag.js';
 import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
@@ -29,7 +30,7 @@ function parseKeep(value: string): number {
 
 /** The sync command. */
 export function syncCommand(run: (code: Promise<number>) => void): Command {
-  return addBwlimitOption(addLiveOptions(new Command('sync')))
+  return addCompressOption(addBwlimitOption(addLiveOptions(new Command('sync'))))
     .description('bring a copy up to date with its source, moving only changed blocks; a running source with --live')
     .argument('<vm>', 'the source VM')
     .requiredOption('--from <host>', 'host the source VM is on')
@@ -38,7 +39,7 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
     .option('--dry-run', 'report how many blocks and bytes differ, change nothing')
     .option('--keep <n>', 'keep a restore point of the copy as it was before this sync, and the newest N (0-64; offline syncs); without it the copy\'s points are dropped', parseKeep)
     .action((vm: string, flags: SyncFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags & BwlimitFlags>();
+      const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags & BwlimitFlags & CompressFlags>();
       run(
         withCommandContext(global, async (ctx) => {
           parseHostSpec(flags.from);
@@ -47,7 +48,7 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
             { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true, live: liveOptionsOf(flags), ...(flags.keep !== undefined && { keep: flags.keep }) },
             {
               engine: ctx.engine,
-              options: withBwlimit(ctx.options, global),
+              options: withCompress(withBwlimit(ctx.options, global), global),
               reporter: ctx.reporter,
               store: ctx.store(),
               signal: ctx.signal,

@@ -4,8 +4,14 @@
  * `transfer.bwlimit` (0: none). Hosts match as written on the command line.
  */
 import type { ControllerOptions } from '../config/controller-config.js';
+import { compressField } from '../cli/compress-flag.js';
 
 /** Bytes per second for PullImage's rate_limit; 0 for no limit. */
 export function rateLimitFor(transfer: ControllerOptions['transfer'], from: string, to: string): number {
   return transfer.links.find((l) => l.from === from && l.to === to)?.bwlimit ?? transfer.bwlimit;
+}
+
+/** The transfer settings of a pull from `from` to `to`: its rate limit and compression (--bwlimit, --compress). */
+export function pullSettingsFor(transfer: ControllerOptions['transfer'], from: string, to: string): { rateLimit: number; compress: 'COMPRESS_OFF' | 'COMPRESS_ZSTD' | 'COMPRESS_AUTO' } {
+  return { rateLimit: rateLimitFor(transfer, from, to), compress: compressField(transfer.compress) };
 }

@@ -67,6 +67,8 @@ export interface ProtoGrpcType {
         ByteRange: MessageTypeDefinition<_kvmclone_agent_v1_ByteRange, _kvmclone_agent_v1_ByteRange__Output>
         CommitStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_CommitStagingRequest, _kvmclone_agent_v1_CommitStagingRequest__Output>
         CommitStagingResponse: MessageTypeDefinition<_kvmclone_agent_v1_CommitStagingResponse, _kvmclone_agent_v1_CommitStagingResponse__Output>
+        Compress: EnumTypeDefinition
+        Compression: EnumTypeDefinition
         DataChunk: MessageTypeDefinition<_kvmclone_agent_v1_DataChunk, _kvmclone_agent_v1_DataChunk__Output>
         DescribeLiveViewRequest: MessageTypeDefinition<_kvmclone_agent_v1_DescribeLiveViewRequest, _kvmclone_agent_v1_DescribeLiveViewRequest__Output>
         DigestImageRequest: MessageTypeDefinition<_kvmclone_agent_v1_DigestImageRequest, _kvmclone_agent_v1_DigestImageRequest__Output>

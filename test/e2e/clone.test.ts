@@ -115,9 +115,9 @@ for (const engine of ['openssh', 'ssh2'] as const) {
   });
 }
 
-test('clone --bwlimit 8M: the transfer keeps to the rate (phases), the copy is equal', async () => {
+test('clone --bwlimit 8M --compress auto: the transfer keeps to the rate (phases), the copy is equal', async () => {
   const rate = 8 * 1024 * 1024;
-  const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-bw', '--bwlimit', '8M'], { stateDir: state });
+  const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-bw', '--bwlimit', '8M', '--compress', 'auto'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
   const bytes = Number(out.result?.bytesOnWire);
   const transfer = (out.result?.phases as Record<string, number>).transfer ?? 0;
@@ -128,6 +128,7 @@ test('clone --bwlimit 8M: the transfer keeps to the rate (phases), the copy is e
   assert.ok(transfer <= (bytes / rate) * 1.5 + 2, `${bytes} bytes in ${transfer} s: far slower than the limit`);
   const b = hostImagesDir('hostb');
   await run('qemu-img', ['compare', '-U', '-q', join(hostImagesDir('hosta'), 'vm2-data.raw'), join(b, 'vm2-bw-data.raw')]);
+  await run('qemu-img', ['compare', '-U', '-q', join(hostImagesDir('hosta'), 'vm2.qcow2'), join(b, 'vm2-bw.qcow2')]);
   const bad = await kvmctl(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-bw2', '--bwlimit', '50'], { stateDir: state });
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr + bad.stdout, /--bwlimit: "50" is not a rate/);

@@ -4,7 +4,7 @@
  * thing is on a revert stack, so a failure or Ctrl-C leaves the destination
  * as it was and the source untouched.
  */
-import { rateLimitFor } from '../transfer-rate.js';
+import { pullSettingsFor } from '../transfer-rate.js';
 import { KvmcloneError } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import type { OperationStore } from '../../history/operation-store.js';
@@ -147,7 +147,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       operationId: id,
       concurrency: options.transfer.concurrency,
       noProgressMs: options.timeouts.noProgressMs,
-      rateLimit: rateLimitFor(options.transfer, req.from, req.to),
+      ...pullSettingsFor(options.transfer, req.from, req.to),
       resume: resume.staging,
       onStaging: (file: PlannedFile, stagingId: string, stagingPath: string) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
       ...(live && { sourceFor }),

@@ -40,6 +40,8 @@ export interface TransferSettings {
   noProgressMs: number;
   /** Most bytes per second the source agent sends for this operation (--bwlimit); 0 or absent for none. */
   rateLimit?: number;
+  /** PullImage's compress field (--compress); absent for plain chunks. */
+  compress?: 'COMPRESS_OFF' | 'COMPRESS_ZSTD' | 'COMPRESS_AUTO';
   /** Staging files an interrupted run of the same clone left on the destination, by target path. */
   resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
   /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
@@ -158,13 +160,17 @@ export function pullFile(
   request: Record<string, unknown>,
   file: Pick<PlannedFile, 'label' | 'targetPath'>,
   reporter: Reporter,
-  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit'>,
+  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit' | 'compress'>,
   revert: RevertStack,
   signal: AbortSignal,
   onStaging?: (stagingId: string, stagingPath: string) => void,
 ): Promise<PullProgress__Output> {
   return new Promise((resolve, reject) => {
-    const call = dst.clients.transfer.pullImage(settings.rateLimit ? { ...request, rateLimit: settings.rateLimit } : request);
+    const call = dst.clients.transfer.pullImage({
+      ...request,
+      ...(settings.rateLimit !== undefined && settings.rateLimit > 0 && { rateLimit: settings.rateLimit }),
+      ...(settings.compress !== undefined && settings.compress !== 'COMPRESS_OFF' && { compress: settings.compress }),
+    });
     let last: PullProgress__Output | undefined;
     let watchdog: NodeJS.Timeout | undefined;
     const arm = (): void => {

@@ -17,7 +17,7 @@
  * pull-point.ts); every disk is pulled then, an unchanged one with no ranges,
  * so that each disk has a point of this sync and the VM's point is whole.
  */
-import { rateLimitFor } from '../transfer-rate.js';
+import { pullSettingsFor } from '../transfer-rate.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { formatBytes } from '../../cli/reporter.js';
@@ -136,7 +136,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         },
         pair,
         reporter,
-        { ...deps.options.timeouts, rateLimit: rateLimitFor(deps.options.transfer, req.from, req.to) },
+        { ...deps.options.timeouts, ...pullSettingsFor(deps.options.transfer, req.from, req.to) },
         op.revert,
         signal,
       );
@@ -162,7 +162,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         { peerSocket: path.remotePeer, ticket: path.fileTicket, sourcePath: pair.sourcePath, targetPath: pair.targetPath, stagingId: '', operationId: op.id, ranges: fileSize > 0 ? [{ offset: 0, length: fileSize }] : [], mode: 'PULL_MODE_IN_PLACE', destVm: req.destVm },
         pair,
         reporter,
-        { ...deps.options.timeouts, rateLimit: rateLimitFor(deps.options.transfer, req.from, req.to) },
+        { ...deps.options.timeouts, ...pullSettingsFor(deps.options.transfer, req.from, req.to) },
         op.revert,
         signal,
       );

@@ -6,7 +6,7 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
-import { rateLimitFor } from '../transfer-rate.js';
+import { pullSettingsFor } from '../transfer-rate.js';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
@@ -236,7 +236,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
           },
           pair,
           op.reporter,
-          { ...options.timeouts, rateLimit: rateLimitFor(options.transfer, req.from, req.to), onInterrupted: (bytes) => (op.bytesOnWire += bytes) },
+          { ...options.timeouts, ...pullSettingsFor(options.transfer, req.from, req.to), onInterrupted: (bytes) => (op.bytesOnWire += bytes) },
           revert,
           signal,
           (stagingId) => stagingOf.set(pair, stagingId),

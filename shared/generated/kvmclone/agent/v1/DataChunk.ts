@@ -1,5 +1,6 @@
 // Original file: proto/kvmclone/agent/v1/disk.proto
 
+import type { Compression as _kvmclone_agent_v1_Compression, Compression__Output as _kvmclone_agent_v1_Compression__Output } from '../../../kvmclone/agent/v1/Compression.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface DataChunk {
@@ -19,6 +20,12 @@ export interface DataChunk {
    * hash; ReadRanges sends them as zero ranges).
    */
   'blockHashes'?: (Buffer | Uint8Array | string);
+  /**
+   * How data is encoded (ReadRanges with compress set). The receiver
+   * decompresses to exactly plain_length bytes before it checks any hash.
+   */
+  'compression'?: (_kvmclone_agent_v1_Compression);
+  'plainLength'?: (number);
 }
 
 export interface DataChunk__Output {
@@ -38,4 +45,10 @@ export interface DataChunk__Output {
    * hash; ReadRanges sends them as zero ranges).
    */
   'blockHashes': (Buffer);
+  /**
+   * How data is encoded (ReadRanges with compress set). The receiver
+   * decompresses to exactly plain_length bytes before it checks any hash.
+   */
+  'compression': (_kvmclone_agent_v1_Compression__Output);
+  'plainLength': (number);
 }

@@ -3,6 +3,7 @@
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
 import type { PullMode as _kvmclone_agent_v1_PullMode, PullMode__Output as _kvmclone_agent_v1_PullMode__Output } from '../../../kvmclone/agent/v1/PullMode.js';
 import type { ExtentLayer as _kvmclone_agent_v1_ExtentLayer, ExtentLayer__Output as _kvmclone_agent_v1_ExtentLayer__Output } from '../../../kvmclone/agent/v1/ExtentLayer.js';
+import type { Compress as _kvmclone_agent_v1_Compress, Compress__Output as _kvmclone_agent_v1_Compress__Output } from '../../../kvmclone/agent/v1/Compress.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface PullImageRequest {
@@ -89,6 +90,11 @@ export interface PullImageRequest {
    * source agent sends for this operation, 0 for no limit (kvmctl --bwlimit).
    */
   'rateLimit'?: (number | string | Long);
+  /**
+   * Passed to the source's ReadRanges: whether chunks may travel compressed
+   * (kvmctl --compress); the destination decompresses before any check.
+   */
+  'compress'?: (_kvmclone_agent_v1_Compress);
 }
 
 export interface PullImageRequest__Output {
@@ -175,4 +181,9 @@ export interface PullImageRequest__Output {
    * source agent sends for this operation, 0 for no limit (kvmctl --bwlimit).
    */
   'rateLimit': (number);
+  /**
+   * Passed to the source's ReadRanges: whether chunks may travel compressed
+   * (kvmctl --compress); the destination decompresses before any check.
+   */
+  'compress': (_kvmclone_agent_v1_Compress__Output);
 }

@@ -1,6 +1,7 @@
 // Original file: proto/kvmclone/agent/v1/disk.proto
 
 import type { ByteRange as _kvmclone_agent_v1_ByteRange, ByteRange__Output as _kvmclone_agent_v1_ByteRange__Output } from '../../../kvmclone/agent/v1/ByteRange.js';
+import type { Compress as _kvmclone_agent_v1_Compress, Compress__Output as _kvmclone_agent_v1_Compress__Output } from '../../../kvmclone/agent/v1/Compress.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface ReadRangesRequest {
@@ -27,6 +28,11 @@ export interface ReadRangesRequest {
    * counted (they cross the wire as a few bytes).
    */
   'rateLimit'?: (number | string | Long);
+  /**
+   * Whether data chunks may travel compressed (DataChunk.compression). The
+   * hashes always cover the plain bytes; a chunk that does not shrink goes plain.
+   */
+  'compress'?: (_kvmclone_agent_v1_Compress);
 }
 
 export interface ReadRangesRequest__Output {
@@ -53,4 +59,9 @@ export interface ReadRangesRequest__Output {
    * counted (they cross the wire as a few bytes).
    */
   'rateLimit': (number);
+  /**
+   * Whether data chunks may travel compressed (DataChunk.compression). The
+   * hashes always cover the plain bytes; a chunk that does not shrink goes plain.
+   */
+  'compress': (_kvmclone_agent_v1_Compress__Output);
 }

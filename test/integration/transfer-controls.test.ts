@@ -4,14 +4,19 @@
  * ±10 % once the half-second burst is spent; two streams of one operation
  * share the rate, streams of two operations each get their own; a rate under
  * 64 KiB/s is INVALID_ARGUMENT; without a limit the same read is far faster.
+ * --compress: a compressible file's chunks arrive zstd-compressed, decompress
+ * to the file byte for byte with their block hashes intact, and fewer bytes
+ * cross; a random file's go plain.
  *
  * Starts an agent: run under the testbed lock
- * (flock /tmp/kvmclone-testbed.lock node --test dist/test/integration/bwlimit.test.js).
+ * (flock /tmp/kvmclone-testbed.lock node --test dist/test/integration/transfer-controls.test.js).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { plainData } from '../../agent/transfer/chunk-compression.js';
+import { checkChunk } from '../../agent/disk/chunk-check.js';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { createAgentClients, type AgentClients } from '../../shared/agent-clients.js';
@@ -28,6 +33,7 @@ let harness: AgentHarness;
 let admin: AgentClients;
 let image: string;
 let image2: string;
+let textImage: string;
 
 before(async () => {
   harness = await startAgentHarness({ config: 'shutdown_grace: 1s\n' });
@@ -36,6 +42,8 @@ before(async () => {
   image2 = join(harness.imagesRoot, 'random2.raw');
   await writeFile(image, randomBytes(FILE_BYTES));
   await writeFile(image2, randomBytes(FILE_BYTES));
+  textImage = join(harness.imagesRoot, 'text.raw');
+  await writeFile(textImage, Buffer.from(Array.from({ length: 200_000 }, (_, i) => `line ${i}: kvmclone moves only changed blocks\n`).join('')));
 });
 
 after(async () => {
@@ -79,4 +87,26 @@ test('no limit: the same read is far faster; a rate below 64 KiB/s is refused', 
   assert.ok(seconds < expected(FILE_BYTES, RATE) / 3, `unlimited read took ${seconds.toFixed(2)} s`);
   const message = await rejectsWithStatus(timedRead(image, 1000, 'op-bw-6'), 'INVALID_ARGUMENT');
   assert.match(message, /rate_limit: 1000 is not a rate/);
+});
+
+test('--compress: compressible chunks arrive zstd and decompress to the file with intact block hashes; random ones go plain', async () => {
+  for (const [path, expectCompressed] of [[textImage, true], [image, false]] as const) {
+    const file = await readFile(path);
+    let wire = 0;
+    let compressedChunks = 0;
+    const parts: Buffer[] = [];
+    const stream = admin.disk.readRanges({ path, ranges: [], chunkSize: 0, blockHashes: true, compress: 'COMPRESS_AUTO' });
+    for await (const m of stream as AsyncIterable<ReadRangesResponse__Output>) {
+      if (!m.data) continue;
+      wire += m.data.data.length;
+      if (m.data.compression === 'COMPRESSION_ZSTD') compressedChunks += 1;
+      const plain = plainData(m.data, 'test');
+      // Throws DATA_LOSS unless every 64 KiB piece matches its block hash: the hashes cover the plain bytes.
+      checkChunk({ offset: Number(m.data.offset), data: plain, hash: m.data.hash, blockHashes: m.data.blockHashes });
+      parts.push(plain);
+    }
+    assert.ok(Buffer.concat(parts).equals(file), `${path}: the chunks make the file`);
+    if (expectCompressed) assert.ok(compressedChunks > 0 && wire < file.length / 4, `${path}: ${wire} bytes crossed for ${file.length}`);
+    else assert.ok(compressedChunks === 0 && wire === file.length, `${path}: random data went plain (${compressedChunks} compressed)`);
+  }
 });
