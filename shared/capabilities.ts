@@ -54,6 +54,10 @@ export const AGENT_CAPABILITIES = [
    * digest is of what the guest sees (agent/transfer/pull-point.ts).
    */
   'transfer.live-restore-points',
+  /** ReadRangesRequest/PullImageRequest.rate_limit: a source agent paces an operation's data (kvmctl --bwlimit). */
+  'transfer.rate-limit',
+  /** ReadRangesRequest/PullImageRequest.compress and zstd DataChunks (kvmctl --compress). */
+  'transfer.compress',
 ] as const;
 
 /** One capability name. */

@@ -4,7 +4,7 @@
  * thing is on a revert stack, so a failure or Ctrl-C leaves the destination
  * as it was and the source untouched.
  */
-import { pullSettingsFor } from '../transfer-rate.js';
+import { pullSettingsFor, transferNeeds } from '../transfer-rate.js';
 import { KvmcloneError } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
 import type { OperationStore } from '../../history/operation-store.js';
@@ -101,7 +101,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
     // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
     const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
-    const { src, dst } = await op.openHosts(req.live ? [...NEEDS, 'transfer.live'] : NEEDS, access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 

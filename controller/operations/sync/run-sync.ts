@@ -6,7 +6,7 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
-import { pullSettingsFor } from '../transfer-rate.js';
+import { pullSettingsFor, transferNeeds } from '../transfer-rate.js';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
@@ -91,7 +91,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     // backup job) is an admin call.
     const access = req.dryRun ? ({ source: req.live ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
     const keep = req.keep ?? 0;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && req.live ? (['transfer.live-restore-points'] as const) : [])], access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && req.live ? (['transfer.live-restore-points'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
