@@ -6,8 +6,10 @@
  * /usr/include and /var/lib/dpkg of this machine (programs, libraries' data,
  * documentation, package lists: compressible and mixed, with real free
  * space). It is cloned hosta -> hostb with --compress off, zstd and auto at
- * full speed, then off and auto with --bwlimit 50M; each clone is compared
- * (cmp) and removed before the next. Figures per run: wall seconds, bytes on
+ * full speed, then off and auto with --bwlimit 50M; then the VM `crand`, a
+ * raw disk of 2 GiB holding 1 GiB of unique random data, with off and auto
+ * (what auto costs where nothing compresses). Each clone is compared (cmp)
+ * and removed before the next. Figures per run: wall seconds, bytes on
  * the wire, the image's data (allocated bytes) and wire / data, and the
  * agents' CPU seconds. Prints a table and writes the raw figures to
  * bench-results/compress-<date>.json. Not a test: figures to compare.
@@ -25,12 +27,20 @@ const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const i = process.argv.indexOf('--size-gib');
 const sizeGiB = i >= 0 ? Number(process.argv[i + 1]) || 4 : 4;
+/** 1 GiB of unique random data (os.urandom per MiB) in the first half of a 2 GiB sparse file. */
+const RANDOM_WRITER = `
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, 2 << 30)
+for i in range(1024): os.pwrite(fd, os.urandom(1 << 20), i << 20)
+os.fsync(fd); os.close(fd)
+`;
 const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
 
-const xml = `<domain type='qemu'><name>cbench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/cbench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+const xml = (name: string): string => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 /** One clone's figures. */
 interface CloneRun {
+  vm: string;
   compress: string;
   bwlimit: string | null;
   seconds: number;
@@ -39,17 +49,17 @@ interface CloneRun {
   agentCpuSeconds: { hosta: number; hostb: number };
 }
 
-async function cloneOnce(compress: string, bwlimit: string | null, state: string): Promise<CloneRun> {
+async function cloneOnce(vm: string, compress: string, bwlimit: string | null, state: string): Promise<CloneRun> {
   await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
-  const args = ['--json', 'clone', 'cbench', '--from', 'hosta', '--to', 'hostb', '--compress', compress, ...(bwlimit ? ['--bwlimit', bwlimit] : [])];
+  const args = ['--json', 'clone', vm, '--from', 'hosta', '--to', 'hostb', '--compress', compress, ...(bwlimit ? ['--bwlimit', bwlimit] : [])];
   const t0 = Date.now();
   const out = await startKvmctl(args, { stateDir: state }).done;
   const seconds = (Date.now() - t0) / 1000;
   if (out.code !== 0) throw new Error(`clone exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
   const cpu = { hosta: await agentCpuSeconds('hosta'), hostb: await agentCpuSeconds('hostb') };
-  await run('cmp', [join(E2E_DIR, 'hosta', 'images', 'cbench.raw'), join(E2E_DIR, 'hostb', 'images', 'cbench.raw')]);
-  await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine cbench >/dev/null && rm -f ${IMAGES}/cbench.raw`]);
-  return { compress, bwlimit, seconds, bytesOnWire: Number(out.result?.bytesOnWire ?? 0), phases: (out.result?.phases ?? {}) as Record<string, number>, agentCpuSeconds: cpu };
+  await run('cmp', [join(E2E_DIR, 'hosta', 'images', `${vm}.raw`), join(E2E_DIR, 'hostb', 'images', `${vm}.raw`)]);
+  await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine ${vm} >/dev/null && rm -f ${IMAGES}/${vm}.raw`]);
+  return { vm, compress, bwlimit, seconds, bytesOnWire: Number(out.result?.bytesOnWire ?? 0), phases: (out.result?.phases ?? {}) as Record<string, number>, agentCpuSeconds: cpu };
 }
 
 async function main(): Promise<void> {
@@ -65,28 +75,34 @@ async function main(): Promise<void> {
     await run('mkfs.ext4', ['-q', '-F', '-d', tree, image, `${sizeGiB}G`]);
     await rm(tree, { recursive: true, force: true });
     const dataBytes = (await stat(image)).blocks * 512;
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/cbench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/cbench.xml >/dev/null; rm -f /tmp/cbench.xml`]);
-    await sh(`cat ${image} > /dev/null`);
+    const random = join(E2E_DIR, 'hosta', 'images', 'crand.raw');
+    await run('python3', ['-c', RANDOM_WRITER, random]);
+    for (const vm of ['cbench', 'crand']) {
+      await hostExec('hosta', ['bash', '-c', `cat > /tmp/${vm}.xml <<'XML'\n${xml(vm)}\nXML\nvirsh -q -c qemu:///system define /tmp/${vm}.xml >/dev/null; rm -f /tmp/${vm}.xml`]);
+    }
+    const randomBytes = (await stat(random)).blocks * 512;
+    await sh(`cat ${image} ${random} > /dev/null`);
 
     const runs: CloneRun[] = [];
-    for (const [compress, bwlimit] of [['off', null], ['zstd', null], ['auto', null], ['off', '50M'], ['auto', '50M']] as const) {
-      const r = await cloneOnce(compress, bwlimit, state);
-      console.log(`--compress ${compress}${bwlimit ? ` --bwlimit ${bwlimit}` : ''}: ${r.seconds.toFixed(1)} s, ${(r.bytesOnWire / MiB).toFixed(0)} MiB on the wire`);
+    for (const [vm, compress, bwlimit] of [['cbench', 'off', null], ['cbench', 'zstd', null], ['cbench', 'auto', null], ['cbench', 'off', '50M'], ['cbench', 'auto', '50M'], ['crand', 'off', null], ['crand', 'auto', null]] as const) {
+      const r = await cloneOnce(vm, compress, bwlimit, state);
+      console.log(`${vm} --compress ${compress}${bwlimit ? ` --bwlimit ${bwlimit}` : ''}: ${r.seconds.toFixed(1)} s, ${(r.bytesOnWire / MiB).toFixed(0)} MiB on the wire`);
       runs.push(r);
     }
-    const base = (bw: string | null): CloneRun | undefined => runs.find((r) => r.compress === 'off' && r.bwlimit === bw);
-    console.log(`\n${sizeGiB} GiB raw disk, ext4 of ${SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; page cache warm; 2 cores shared by both hosts and the controller`);
-    console.log(`${'clone'.padEnd(30)}   wall      on the wire   wire/data   speed vs off   agent CPU-s (source / destination)`);
+    const base = (r: CloneRun): CloneRun | undefined => runs.find((b) => b.vm === r.vm && b.compress === 'off' && b.bwlimit === r.bwlimit);
+    const data = (r: CloneRun): number => (r.vm === 'crand' ? randomBytes : dataBytes);
+    console.log(`\ncbench: ${sizeGiB} GiB raw disk, ext4 of ${SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; crand: 2 GiB raw, ${(randomBytes / MiB).toFixed(0)} MiB of unique random data; page cache warm; 2 cores shared by both hosts and the controller`);
+    console.log(`${'clone'.padEnd(37)}   wall      on the wire   wire/data   speed vs off   agent CPU-s (source / destination)`);
     for (const r of runs) {
-      const vs = base(r.bwlimit);
+      const vs = base(r);
       console.log(
-        `${`--compress ${r.compress}${r.bwlimit ? ` --bwlimit ${r.bwlimit}` : ''}`.padEnd(30)} ${r.seconds.toFixed(1).padStart(6)} s ${(r.bytesOnWire / MiB).toFixed(0).padStart(8)} MiB ${(r.bytesOnWire / dataBytes).toFixed(2).padStart(9)}x ${vs ? (vs.seconds / r.seconds).toFixed(2).padStart(10) + 'x' : ''}   ${r.agentCpuSeconds.hosta.toFixed(1)} / ${r.agentCpuSeconds.hostb.toFixed(1)}`,
+        `${`${r.vm} --compress ${r.compress}${r.bwlimit ? ` --bwlimit ${r.bwlimit}` : ''}`.padEnd(37)} ${r.seconds.toFixed(1).padStart(6)} s ${(r.bytesOnWire / MiB).toFixed(0).padStart(8)} MiB ${(r.bytesOnWire / data(r)).toFixed(2).padStart(9)}x ${vs ? (vs.seconds / r.seconds).toFixed(2).padStart(10) + 'x' : ''}   ${r.agentCpuSeconds.hosta.toFixed(1)} / ${r.agentCpuSeconds.hostb.toFixed(1)}`,
       );
     }
     const load = (await readFile('/proc/loadavg', 'utf8')).trim();
     await mkdir('bench-results', { recursive: true });
     const out = join('bench-results', `compress-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(out, JSON.stringify({ sizeGiB, sources: SOURCES, dataBytes, runs, loadavgAfter: load }, null, 2));
+    await writeFile(out, JSON.stringify({ sizeGiB, sources: SOURCES, dataBytes, randomBytes, runs, loadavgAfter: load }, null, 2));
     console.log(`raw figures: ${out}`);
   } finally {
     await Promise.all([hostDown('hosta'), hostDown('hostb')]);
