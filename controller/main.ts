@@ -20,6 +20,16 @@ import { replicateCommand } from './commands/replicate.js';
 import { statusCommand } from './commands/status.js';
 import { EXIT_USAGE } from './cli/exit-codes.js';
 
+// A reader that goes away (`kvmctl ops list | head -5`) ends the output quietly, as it does for git and ls:
+// what is left to print is dropped, and the command finishes with its own exit code — an operation under
+// way is not abandoned half-made because its log reader closed.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    stream.write = (() => true) as typeof stream.write;
+  });
+}
+
 const run = (code: Promise<number>): void => {
   code.then(
     (c) => process.exit(c),

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kvmctl } from '../support/kvmctl.js';
+import { spawn } from 'node:child_process';
+import { KVMCTL_MAIN, kvmctl } from '../support/kvmctl.js';
 
 let state: string;
 before(async () => {
@@ -51,6 +52,16 @@ test('ops list on an empty history works (exit 0)', async () => {
   const out = await kvmctl(['--json', 'ops', 'list'], { stateDir: state });
   assert.equal(out.code, 0, out.stderr);
   assert.deepEqual(out.result?.operations, []);
+});
+
+test('a reader that goes away ends the output quietly: no EPIPE stack, exit 0 (kvmctl ops list | head)', async () => {
+  const child = spawn(process.execPath, [KVMCTL_MAIN, 'ops', 'list'], { env: { ...process.env, XDG_STATE_HOME: state }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Error/);
 });
 
 test('audit: bad --since, --vm, --op or --limit is a usage error before anything connects (exit 2)', async () => {
