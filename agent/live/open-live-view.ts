@@ -152,12 +152,14 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
   });
   await prepareLiveSocketDir(deps.runtimeDir);
   let begun = false;
+  let beginning = false;
   let ticket: string | undefined;
   try {
     const {
       consistency,
       plan: { plan: started, job },
     } = await quiescedStart(deps.libvirt, r.vm, r.quiesce, deps.freezeTimeoutMs, log, async () => {
+      beginning = true;
       const result = await plan.begin(plan);
       begun = true;
       return result;
@@ -208,8 +210,34 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       } catch (err) {
         log.error({ vm: r.vm, operationId: r.operationId, err }, 'could not end the backup job of a live view; it is ended at the next agent start');
       }
+    } else if (beginning) {
+      await endJobBegunUnseen(deps, r.vm, plan.socket, log);
     }
     await removeLeftovers(deps.scratchDir, deps.runtimeDir, new Set(deps.views.list().map((v) => v.operationId)), log).catch(() => undefined);
+  }
+}
+
+/** How often, and how far apart, a begin cut short is looked for. */
+const UNSEEN_JOB_LOOKS = 5;
+const UNSEEN_JOB_LOOK_MS = 400;
+
+/**
+ * A backup-begin the call's end cut short (the SSH connection dropped while
+ * `virsh backup-begin` ran: virsh is killed, libvirtd carries on) may still
+ * start the job a moment later, serving on this operation's socket with no
+ * view to end it. Looked for a few times; a job on this socket is ended (the
+ * socket file then goes with the leftovers). Another tool's job is left alone.
+ */
+async function endJobBegunUnseen(deps: LiveViewDeps, vm: string, socket: string, log: Logger): Promise<void> {
+  for (let look = 0; look < UNSEEN_JOB_LOOKS; look += 1) {
+    const job = await deps.libvirt.backupJob(vm).catch(() => undefined);
+    if (job !== undefined) {
+      if (job.socket !== socket) return;
+      await endViewJob(deps.libvirt, vm).catch((err: unknown) => log.error({ vm, err }, 'could not end a backup job whose begin was cut short; it is ended at the next agent start or live view'));
+      log.warn({ vm, socket }, 'ended a backup job whose begin the end of its call had cut short');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, UNSEEN_JOB_LOOK_MS));
   }
 }
 
