@@ -30,6 +30,8 @@ export const controllerFileSchema = z.strictObject({
     .strictObject({
       /** auto: OpenSSH when the `ssh` binary is present, else ssh2. */
       engine: z.enum(['auto', 'openssh', 'ssh2']).optional(),
+      /** auto: a HOST that is this machine is reached without SSH (one hop fewer); off: always SSH. */
+      local: z.enum(['auto', 'off']).optional(),
       connect_timeout: durationField.optional(),
       keepalive: durationField.optional(),
       ciphers: z.array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name')).min(1).optional(),
@@ -108,6 +110,8 @@ export const controllerFileSchema = z.strictObject({
 export interface ControllerOptions {
   ssh: {
     engine: 'auto' | 'openssh' | 'ssh2';
+    /** auto: a HOST that is this machine is reached without SSH (local-host.ts). */
+    local: 'auto' | 'off';
     connectTimeoutS: number;
     keepaliveS: number;
     ciphers: string[];
@@ -177,6 +181,7 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
   return {
     ssh: {
       engine: ssh.engine ?? 'auto',
+      local: ssh.local ?? 'auto',
       connectTimeoutS: Math.ceil((ssh.connect_timeout ?? 10_000) / 1000),
       keepaliveS: Math.ceil((ssh.keepalive ?? 15_000) / 1000),
       ciphers: ssh.ciphers ?? ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr'],

@@ -45,7 +45,7 @@ export async function removeStalePeer(dst: HostSession, operationId: string, att
   await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path }, signal).catch(() => undefined);
 }
 
-/** A bound remote forward of a peer socket. */
+/** A bound per-operation peer socket on the destination host. */
 export interface ExposedPeer {
   /** The socket path on the destination host. */
   readonly remotePeer: string;
@@ -54,11 +54,35 @@ export interface ExposedPeer {
 }
 
 /**
- * Binds the per-operation peer socket on `dst` and forwards it to
- * `localPeer` (the source agent's peer socket, already forwarded to us).
+ * Binds the per-operation peer socket `peer-<id>.sock` on `dst` so that it
+ * reaches `srcPeerSocket` (the source agent's peer socket) by the shortest
+ * way there is:
+ * - both hosts remote: forwarded here from `src` (-L), and on to `dst` (-R),
+ *   the bytes relayed through kvmctl's machine — two SSH hops;
+ * - kvmctl on the source host: the source socket as it is, forwarded to
+ *   `dst` (-R) — one hop;
+ * - kvmctl on the destination host: `src`'s forward bound right at the
+ *   peer socket path in the destination agent's forward directory — one hop.
  */
-export async function exposePeer(dst: HostSession, operationId: string, localPeer: string, signal: AbortSignal): Promise<ExposedPeer> {
-  const { path, agentRemoves } = peerSocketPath(dst, operationId);
+export async function exposePeer(src: HostSession, srcPeerSocket: string, dst: HostSession, id: string, signal: AbortSignal): Promise<ExposedPeer> {
+  const { path, agentRemoves } = peerSocketPath(dst, id);
+  const removeByAgent = async (): Promise<void> => {
+    if (agentRemoves) await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path });
+  };
+  if (dst.connection.onThisMachine === true && src.connection.onThisMachine !== true) {
+    await src.connection.forwardToLocal(srcPeerSocket, { signal, at: path });
+    return {
+      remotePeer: path,
+      close: async () => {
+        try {
+          await src.connection.cancelLocalForward(path);
+        } finally {
+          await removeByAgent();
+        }
+      },
+    };
+  }
+  const localPeer = await src.connection.forwardToLocal(srcPeerSocket, { signal });
   await dst.connection.forwardToRemote(path, localPeer, { signal, hostRemoves: agentRemoves });
   return {
     remotePeer: path,
@@ -66,7 +90,7 @@ export async function exposePeer(dst: HostSession, operationId: string, localPee
       try {
         await dst.connection.cancelRemoteForward(path);
       } finally {
-        if (agentRemoves) await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path });
+        await removeByAgent();
       }
     },
   };

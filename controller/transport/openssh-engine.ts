@@ -5,14 +5,14 @@
  * with `ssh -O forward`, so forwarded bytes flow sshd → ssh → unix socket and
  * never through Node. Remote commands are mux sessions on the same master.
  */
-import { accessSync, constants, lstatSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from './openssh-args.js';
 import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
 import { OpenSshMaster } from './openssh-master.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
-import { SshError, shellQuote, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, shellQuote, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 
 export { findOpenSsh } from './openssh-args.js';
 
@@ -110,15 +110,17 @@ export class OpenSshConnection implements SshConnection {
     return this.master.pid;
   }
 
-  forwardToLocal(remoteSocket: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    return this.tracked(() => this.addLocalForward(remoteSocket, options.signal));
+  forwardToLocal(remoteSocket: string, options: LocalForwardOptions = {}): Promise<string> {
+    return this.tracked(() => this.addLocalForward(remoteSocket, options.signal, options.at));
   }
 
-  private async addLocalForward(remoteSocket: string, signal: AbortSignal | undefined): Promise<string> {
+  private async addLocalForward(remoteSocket: string, signal: AbortSignal | undefined, at: string | undefined): Promise<string> {
     this.usable();
     checkSocketPath(this.host, 'remote socket', remoteSocket);
-    const localPath = join(this.settings.runtimeDir, `fwd-${nextId()}.sock`);
-    checkSocketPath(this.host, 'local forward socket (under runtimeDir)', localPath);
+    const localPath = at ?? join(this.settings.runtimeDir, `fwd-${nextId()}.sock`);
+    checkSocketPath(this.host, at === undefined ? 'local forward socket (under runtimeDir)' : 'local forward socket', localPath);
+    // never take over (or, on failure, remove) a path someone else made
+    if (at !== undefined && existsSync(at)) throw new SshError('forward', this.host, `cannot forward ${at} to ${this.host}:${remoteSocket}: ${at} exists already`);
     const spec = ['-L', `${localPath}:${remoteSocket}`];
     ownPath(localPath);
     this.localForwards.set(localPath, remoteSocket);
@@ -137,6 +139,21 @@ export class OpenSshConnection implements SshConnection {
       if (this.master.alive) await this.mux('cancel', spec).catch(() => undefined);
       releasePath(localPath);
       throw err;
+    }
+  }
+
+  /** A path this connection does not forward is left alone. */
+  async cancelLocalForward(localPath: string): Promise<void> {
+    const remoteSocket = this.localForwards.get(localPath);
+    if (remoteSocket === undefined) return;
+    this.localForwards.delete(localPath);
+    try {
+      if (this.master.alive) {
+        const r = await this.mux('cancel', ['-L', `${localPath}:${remoteSocket}`]);
+        if (r.code !== 0 || muxRequestFailed(r.stderr)) throw this.forwardError(`cannot cancel the forward at ${localPath}`, r);
+      }
+    } finally {
+      releasePath(localPath);
     }
   }
 

@@ -1,9 +1,12 @@
 /**
  * Picks the SSH engine: OpenSSH when configured, or by default when the
  * `ssh` binary is present; ssh2 when configured or when there is no `ssh`.
+ * With `ssh.local: auto` (the default) a HOST that is this machine is
+ * reached without SSH (local-first-engine.ts).
  */
 import { invalidArgument } from '../../shared/errors.js';
 import type { ControllerOptions } from '../config/controller-config.js';
+import { LocalFirstEngine } from './local-first-engine.js';
 import { findOpenSsh } from './openssh-args.js';
 import { OpenSshEngine } from './openssh-engine.js';
 import type { SshEngine, SshSettings } from './ssh-engine.js';
@@ -20,6 +23,11 @@ export async function selectEngine(options: ControllerOptions, runtimeDir: strin
     ciphers: options.ssh.ciphers,
     runtimeDir,
   };
+  const engine = sshEngine(options, settings);
+  return options.ssh.local === 'auto' ? new LocalFirstEngine(engine, settings) : engine;
+}
+
+function sshEngine(options: ControllerOptions, settings: SshSettings): SshEngine {
   const ssh = findOpenSsh();
   if (options.ssh.engine === 'openssh') {
     if (ssh === undefined) throw invalidArgument('ssh.engine is openssh but there is no `ssh` binary on PATH; install openssh-client or use the ssh2 engine');

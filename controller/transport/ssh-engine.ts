@@ -67,17 +67,36 @@ export interface RemoteForwardOptions {
   hostRemoves?: boolean;
 }
 
+/** Options of `SshConnection.forwardToLocal`. */
+export interface LocalForwardOptions {
+  signal?: AbortSignal;
+  /**
+   * Bind the local socket at this path (it must not exist) instead of a
+   * fresh one under runtimeDir: a per-operation peer socket in the forward
+   * directory of an agent on this machine, which dials only sockets there.
+   */
+  at?: string;
+}
+
 /** One authenticated connection to one host, reused by every call of an operation. */
 export interface SshConnection {
   /** The HOST argument as the user gave it. */
   readonly host: string;
+  /**
+   * True when the host is the machine kvmctl runs on and the connection is
+   * no SSH at all (local-connection.ts): its sockets are reached directly.
+   */
+  readonly onThisMachine?: boolean;
   /** The account this connection logged in as on the host (from the ssh config or HOST), when known. */
   loginUser(): string | undefined;
   /**
-   * A fresh local unix socket (under runtimeDir) that reaches `remoteSocket`
-   * on the host. The socket is usable when the promise resolves.
+   * A fresh local unix socket (under runtimeDir, or `options.at`) that
+   * reaches `remoteSocket` on the host. The socket is usable when the
+   * promise resolves.
    */
-  forwardToLocal(remoteSocket: string, options?: { signal?: AbortSignal }): Promise<string>;
+  forwardToLocal(remoteSocket: string, options?: LocalForwardOptions): Promise<string>;
+  /** Stops a local forward made by this connection and removes its socket file; any other path is left alone. */
+  cancelLocalForward(localPath: string): Promise<void>;
   /**
    * Listens at `remotePath` on the host (must not exist: use a fresh
    * per-operation path) and connects each incoming connection to

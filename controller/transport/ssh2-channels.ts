@@ -68,10 +68,13 @@ export class ChannelSession {
     sock.once('close', () => this.sockets.delete(sock));
   }
 
-  /** A fresh socket in the connection's private directory, relayed to `remoteSocket` for every connection made to it. */
-  async forwardToLocal(remoteSocket: string): Promise<string> {
+  /**
+   * A fresh socket in the connection's private directory (or at `at`, which
+   * must not exist), relayed to `remoteSocket` for every connection made to it.
+   */
+  async forwardToLocal(remoteSocket: string, at?: string): Promise<string> {
     this.seq += 1;
-    const path = join(this.socketDir, `fwd-${this.seq}.sock`);
+    const path = at ?? join(this.socketDir, `fwd-${this.seq}.sock`);
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
       throw new SshError('config', this.host, `local socket path ${path} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter runtime directory`);
     }
@@ -100,7 +103,9 @@ export class ChannelSession {
 
   /** Stops accepting on a local forward and removes its socket file; relays already open run on until they end. */
   async closeLocal(path: string): Promise<void> {
-    this.servers.get(path)?.close();
+    const server = this.servers.get(path);
+    if (server === undefined) return; // not ours: never removed
+    server.close();
     this.servers.delete(path);
     await rm(path, { force: true });
   }

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveHost, type ResolveEnvironment } from './host-resolve.js';
-import { SshError, shellQuote, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, shellQuote, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 import type { ConnectInfo, ReplyValue, WireError, WorkerReply, WorkerRequest } from './ssh2-worker-protocol.js';
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) loaded; without it ssh2 falls back to slower Node crypto paths, so kvmctl can warn. */
@@ -139,11 +139,16 @@ export class Ssh2Connection implements SshConnection {
     return this.connectInfo;
   }
 
-  async forwardToLocal(remoteSocket: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+  async forwardToLocal(remoteSocket: string, options: LocalForwardOptions = {}): Promise<string> {
     const onLateResult = (value: ReplyValue): void => {
       if (typeof value === 'string') void this.call({ op: 'closeLocal', localSocket: value }).catch(() => undefined);
     };
-    return (await this.call({ op: 'forwardToLocal', remoteSocket }, options.signal, { onLateResult })) as string;
+    const request = { op: 'forwardToLocal' as const, remoteSocket, ...(options.at !== undefined && { at: options.at }) };
+    return (await this.call(request, options.signal, { onLateResult })) as string;
+  }
+
+  async cancelLocalForward(localPath: string): Promise<void> {
+    await this.call({ op: 'closeLocal', localSocket: localPath });
   }
 
   async forwardToRemote(remotePath: string, localSocket: string, options: RemoteForwardOptions = {}): Promise<void> {

@@ -31,7 +31,7 @@ export interface ConnectInfo {
 /** Requests from the main thread; `id` pairs each with its reply. */
 export type WorkerRequest =
   | { readonly op: 'connect'; readonly id: number; readonly plan: ConnectPlan }
-  | { readonly op: 'forwardToLocal'; readonly id: number; readonly remoteSocket: string }
+  | { readonly op: 'forwardToLocal'; readonly id: number; readonly remoteSocket: string; readonly at?: string }
   | { readonly op: 'closeLocal'; readonly id: number; readonly localSocket: string }
   | { readonly op: 'forwardToRemote'; readonly id: number; readonly remotePath: string; readonly localSocket: string; readonly hostRemoves: boolean }
   | { readonly op: 'cancelRemoteForward'; readonly id: number; readonly remotePath: string }

@@ -77,7 +77,7 @@ async function dispatch(req: WorkerRequest): Promise<ReplyValue> {
       return chain.info;
     }
     case 'forwardToLocal':
-      return open().forwardToLocal(req.remoteSocket);
+      return open().forwardToLocal(req.remoteSocket, req.at);
     case 'closeLocal':
       await open().closeLocal(req.localSocket);
       return undefined;

@@ -54,15 +54,6 @@ export async function agentCpuSeconds(host: string): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** Routes hosta <-> hostb through this machine for the rsync baseline only; returns the undo. */
-export async function routeHosts(): Promise<() => Promise<void>> {
-  const forward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
-  await sh('sysctl -qw net.ipv4.ip_forward=1 && ip -n kvmc-hosta route add 169.254.202.0/30 via 169.254.201.1 && ip -n kvmc-hostb route add 169.254.201.0/30 via 169.254.202.1');
-  return async () => {
-    await sh(`ip -n kvmc-hosta route del 169.254.202.0/30 || true; ip -n kvmc-hostb route del 169.254.201.0/30 || true; sysctl -qw net.ipv4.ip_forward=${forward}`);
-  };
-}
-
 /** Runs kvmctl with `args` (after the testbed's global flags); resolves with seconds, the result line and the peak RSS. */
 export async function timedKvmctl(args: string[], state: string): Promise<{ seconds: number; result: Record<string, unknown>; rss: number }> {
   const wrapper = 'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\nsys.stdout.write(r.stdout.decode())\nprint("RSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nsys.exit(r.returncode)';

@@ -1,25 +1,57 @@
 /**
- * `scripts/bench clone`: kvmctl clone of a 10 GiB raw image (half holes, half
- * scattered data) from host A to host B on the testbed, beside two baselines
- * measured in the same run:
- * - `rsync --sparse --whole-file` over OpenSSH (aes128-gcm) from A to B;
- * - the raw OpenSSH relay channel: the allocated bytes streamed from A
- *   through this machine to B (`ssh A <read data> | ssh B 'cat > /dev/null'`).
- * Prints seconds, throughput and ratios for each SSH engine, and the peak RSS
- * of the agents and the controller. Not a test: figures to compare.
+ * `scripts/bench clone`: kvmctl clone from hosta to hostb on the testbed,
+ * beside the baselines a careful user would reach for, measured in the same
+ * run, page cache dropped before each (cold: both sides the same):
+ * - `rsync --sparse --whole-file -e 'ssh -c aes128-gcm@openssh.com'` run on
+ *   hosta, straight to hostb (the cipher kvmctl uses);
+ * - the raw relay channel: the image's allocated bytes streamed from hosta
+ *   through this machine to hostb (`ssh A <read data> | ssh B 'cat >
+ *   /dev/null'`), what kvmctl run elsewhere must beat;
+ * - the raw one-hop channel: the same bytes streamed from hosta itself
+ *   (`<read data> | ssh B 'cat > /dev/null'`), what kvmctl run on the
+ *   source host must beat.
+ * kvmctl is measured both ways: run on this machine (two SSH hops, relayed
+ * here) and run on hosta (one hop: hosta is itself, its socket direct).
  *
- *   node dist/test/bench/clone-bench.js [--size-gib N]
+ * Data sets (each a sparse raw disk of --size-gib, default 4), never one
+ * pool repeated (repeats slow rsync's search and would flatter us):
+ * - unique: half the disk unique random data (os.urandom) in 64 MiB runs,
+ *   every other 64 MiB slot, the rest holes;
+ * - ext4: `mkfs.ext4 -d` of a copy of this machine's /usr/share, /usr/bin,
+ *   /usr/include and /var/lib/dpkg (mixed, compressible, real free space).
+ * --runs N (3) rounds; the table gives the median and range of each, the
+ * raw figures go to bench-results/clone-<date>.json.
+ *
+ *   node dist/test/bench/clone-bench.js [--size-gib G] [--runs N] [--data unique,ext4]
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath } from '../support/testbed.js';
-import { agentPeakRss, IMAGE_WRITER, routeHosts, run, sh, timed, timedKvmctl } from './bench-support.js';
+import { startKvmctl } from '../support/kvmctl.js';
+import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
+import { run, sh } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
-const GiB = 1024 ** 3;
-const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
+const MiB = 2 ** 20;
 const CIPHER = 'aes128-gcm@openssh.com';
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const sizeGiB = Number(arg('--size-gib', '4')) || 4;
+const runs = Number(arg('--runs', '3')) || 3;
+const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
+const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
+
+/** Half the file unique random data in 64 MiB runs at every other 64 MiB slot; the rest holes. */
+const UNIQUE_WRITER = `
+import os, sys
+path, size = sys.argv[1], int(sys.argv[2]) << 30
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, size)
+for slot in range(0, size >> 26, 2):
+    for mib in range(64): os.pwrite(fd, os.urandom(1 << 20), (slot << 26) + (mib << 20))
+os.fsync(fd); os.close(fd)
+`;
 
 /** Reads only the allocated (data) extents of a file to stdout: the bytes any tool must move. */
 const DATA_READER = `
@@ -33,61 +65,133 @@ while pos < end:
         chunk = os.pread(fd, min(4 << 20, hole - pos), pos); out.write(chunk); pos += len(chunk)
 `;
 
+const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
+type Method = (typeof METHODS)[number];
+
+interface Measurement {
+  dataSet: string;
+  round: number;
+  method: Method;
+  seconds: number;
+  bytesOnWire?: number;
+  phases?: Record<string, number>;
+}
+
+const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+
+async function dropCaches(): Promise<void> {
+  await sh('sync && echo 3 > /proc/sys/vm/drop_caches');
+}
+
+async function makeImage(dataSet: 'unique' | 'ext4', path: string): Promise<void> {
+  if (dataSet === 'unique') {
+    await run('python3', ['-c', UNIQUE_WRITER, path, String(sizeGiB)]);
+    return;
+  }
+  const tree = await mkdtemp(join(tmpdir(), 'kvmclone-clone-tree-'));
+  try {
+    for (const s of SOURCES) await sh(`mkdir -p ${tree}${s} && cp -a ${s}/. ${tree}${s}/`);
+    await rm(path, { force: true });
+    await run('mkfs.ext4', ['-q', '-F', '-d', tree, path, `${sizeGiB}G`]);
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+}
+
+async function kvmctlClone(state: string, onHost: string | undefined): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
+  const t0 = Date.now();
+  const out = await startKvmctl(['--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', 'bench-copy'], { stateDir: state, ...(onHost !== undefined && { onHost }) }).done;
+  const seconds = (Date.now() - t0) / 1000;
+  if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
+  await hostExec('hostb', ['bash', '-c', 'virsh -q -c qemu:///system undefine bench-copy --remove-all-storage >/dev/null']);
+  return { seconds, bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> };
+}
+
+async function measure(method: Method, state: string, reader: string): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
+  const ssh = `ssh -F ${sshConfigPath()} -c ${CIPHER}`;
+  const image = `${IMAGES}/bench.raw`;
+  await dropCaches();
+  const t0 = Date.now();
+  const seconds = (): number => (Date.now() - t0) / 1000;
+  switch (method) {
+    case 'rsync': {
+      await hostExec('hosta', ['rsync', '--sparse', '--whole-file', '-e', ssh, image, `hostb-root:${IMAGES}/bench-rsync.raw`]);
+      const s = seconds();
+      await hostExec('hostb', ['rm', '-f', `${IMAGES}/bench-rsync.raw`]);
+      return { seconds: s };
+    }
+    case 'relay channel':
+      await sh(`${ssh} hosta-root python3 ${reader} ${image} | ${ssh} hostb-root 'cat > /dev/null'`);
+      return { seconds: seconds() };
+    case 'one-hop channel':
+      await hostExec('hosta', ['bash', '-c', `python3 ${reader} ${image} | ${ssh} hostb-root 'cat > /dev/null'`]);
+      return { seconds: seconds() };
+    case 'kvmctl elsewhere':
+      return kvmctlClone(state, undefined);
+    case 'kvmctl on hosta':
+      return kvmctlClone(state, 'hosta');
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+const range = (xs: number[], digits = 1): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
+
 async function main(): Promise<void> {
-  const state = await mkdtemp(join(tmpdir(), 'kvmclone-bench-'));
+  const state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-bench-'));
   await Promise.all([hostDown('hosta'), hostDown('hostb')]);
   await hostUp('hosta', 1);
   await hostUp('hostb', 2);
+  const unroute = await routeHosts();
+  const all: Measurement[] = [];
+  const dataBytes: Record<string, number> = {};
   try {
-    const image = `${IMAGES}/bench.raw`;
-    const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
-    console.log(`making a ${sizeGiB} GiB raw image on hosta with half of it data ...`);
-    await run('python3', ['-c', IMAGE_WRITER, local, String(sizeGiB)]);
-    const xml = `<domain type='kvm'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${image}'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/bench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/bench.xml >/dev/null; rm -f /tmp/bench.xml`]);
-    const dataBytes = Number((await run('du', ['-B1', local])).stdout.split('\t')[0]);
-    await sh(`cat ${local} > /dev/null`);
-    const ssh = `ssh -F ${sshConfigPath()} -c ${CIPHER}`;
-
     const reader = join(state, 'data-reader.py'); // /tmp is shared with the simulated hosts
     await writeFile(reader, DATA_READER);
-    const relay = await timed(() => sh(`${ssh} hosta-root python3 ${reader} ${image} | ${ssh} hostb-root 'cat > /dev/null'`));
-    console.log(`relay   ${relay.seconds.toFixed(1)} s`);
-
-    const unroute = await routeHosts();
-    let rsync;
-    try {
-      rsync = await timed(() => hostExec('hosta', ['rsync', '--sparse', '--whole-file', '-e', `ssh -F ${sshConfigPath()} -c ${CIPHER}`, image, `hostb-root:${IMAGES}/bench-rsync.raw`]));
-    } finally {
-      await unroute();
+    await hostExec('hosta', ['bash', '-c', `cat > /tmp/bench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/bench.xml >/dev/null; rm -f /tmp/bench.xml`]);
+    const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
+    for (const dataSet of dataSets) {
+      console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk ...`);
+      await makeImage(dataSet, local);
+      dataBytes[dataSet] = (await stat(local)).blocks * 512;
+      console.log(`  ${(dataBytes[dataSet] / MiB).toFixed(0)} MiB of data`);
+      for (let round = 1; round <= runs; round++) {
+        for (const method of METHODS) {
+          const m = { dataSet, round, method, ...(await measure(method, state, reader)) };
+          console.log(`  round ${round} ${method.padEnd(17)} ${m.seconds.toFixed(1).padStart(6)} s`);
+          all.push(m);
+        }
+      }
     }
-    await hostExec('hostb', ['rm', '-f', `${IMAGES}/bench-rsync.raw`]);
-    console.log(`rsync   ${rsync.seconds.toFixed(1)} s`);
-
-    const rows: string[] = [];
-    const line = (name: string, seconds: number, extra = ''): string =>
-      `${name.padEnd(34)} ${seconds.toFixed(1).padStart(7)} s ${((dataBytes / 1e6) / seconds).toFixed(0).padStart(6)} MB/s${extra}`;
-    rows.push(line('rsync --sparse --whole-file (A->B)', rsync.seconds));
-    rows.push(line('OpenSSH relay A->controller->B', relay.seconds));
-    for (const engine of ['openssh', 'ssh2'] as const) {
-      const run1 = await timedKvmctl(['--engine', engine, 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', `bench-${engine}`], state);
-      const clone = { seconds: run1.seconds, bytesOnWire: Number(run1.result.bytesOnWire ?? 0), rss: run1.rss };
-      await hostExec('hostb', ['virsh', '-q', '-c', 'qemu:///system', 'undefine', `bench-${engine}`, '--remove-all-storage']);
-      rows.push(
-        line(
-          `kvmctl clone (${engine})`,
-          clone.seconds,
-          `  ${(rsync.seconds / clone.seconds).toFixed(2)}x faster than rsync, ${(relay.seconds / clone.seconds).toFixed(2)}x the relay throughput, ${(clone.bytesOnWire / 1e6).toFixed(0)} MB on the wire, controller peak RSS ${(clone.rss / 2 ** 20).toFixed(0)} MiB`,
-        ),
-      );
-    }
-    console.log(`\n${sizeGiB} GiB raw image, ${(dataBytes / GiB).toFixed(2)} GiB allocated, page cache warm, 2 cores shared by both hosts and the controller`);
-    for (const r of rows) console.log(r);
-    console.log(`agent peak RSS: hosta ${((await agentPeakRss('hosta')) / 2 ** 20).toFixed(0)} MiB, hostb ${((await agentPeakRss('hostb')) / 2 ** 20).toFixed(0)} MiB`);
   } finally {
+    await unroute();
     await Promise.all([hostDown('hosta'), hostDown('hostb')]);
     await rm(state, { recursive: true, force: true });
   }
+  await mkdir('bench-results', { recursive: true });
+  const out = join('bench-results', `clone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: CIPHER, sources: SOURCES, dataBytes, measurements: all }, null, 2));
+
+  console.log(`\nclone hosta -> hostb, ${sizeGiB} GiB raw disk, cold (page cache dropped before each), ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
+  for (const dataSet of dataSets) {
+    const data = dataBytes[dataSet] ?? 0;
+    const secs = (method: Method): number[] => all.filter((m) => m.dataSet === dataSet && m.method === method).map((m) => m.seconds);
+    const ratio = (ours: Method, base: Method): string => {
+      const per = all.filter((m) => m.dataSet === dataSet && m.method === ours).map((m) => (secs(base)[m.round - 1] ?? NaN) / m.seconds);
+      return `${median(per).toFixed(2)}x (${range(per, 2)})`;
+    };
+    console.log(`\n${dataSet}: ${(data / MiB).toFixed(0)} MiB of data`);
+    for (const method of METHODS) {
+      const s = secs(method);
+      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${range(s)})  ${((data / 1e6) / median(s)).toFixed(0).padStart(4)} MB/s`);
+    }
+    console.log(`  kvmctl elsewhere vs rsync ${ratio('kvmctl elsewhere', 'rsync')}, vs the relay channel ${ratio('kvmctl elsewhere', 'relay channel')}`);
+    console.log(`  kvmctl on hosta  vs rsync ${ratio('kvmctl on hosta', 'rsync')}, vs the one-hop channel ${ratio('kvmctl on hosta', 'one-hop channel')}`);
+  }
+  console.log(`\nraw figures: ${out}`);
 }
 
 await main();

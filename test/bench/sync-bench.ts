@@ -12,7 +12,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath } from '../support/testbed.js';
-import { agentPeakRss, IMAGE_WRITER, routeHosts, run, sh, timed, timedKvmctl } from './bench-support.js';
+import { agentPeakRss, IMAGE_WRITER, run, sh, timed, timedKvmctl } from './bench-support.js';
+import { routeHosts } from '../support/testbed.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;

@@ -44,6 +44,7 @@ class LocalEngine implements SshEngine {
       },
       forwardToRemote: async () => undefined,
       cancelRemoteForward: async () => undefined,
+      cancelLocalForward: async () => undefined,
       exec: async () => ({ code: 0, stdout: '', stderr: '' }),
       loginUser: () => undefined,
       close: async () => undefined,

@@ -37,6 +37,7 @@ class LocalEngine implements SshEngine {
       forwardToLocal: async (remote: string) => remote,
       forwardToRemote: async () => undefined,
       cancelRemoteForward: async () => undefined,
+      cancelLocalForward: async () => undefined,
       exec: async () => ({ code: 0, stdout: '', stderr: '' }),
       loginUser: () => undefined,
       close: async () => undefined,

@@ -8,7 +8,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
@@ -31,6 +33,8 @@ async function start(name: string, config: string): Promise<string> {
   agents.push(agent);
   await waitForSocket(agent, join(run, 'agent.sock'));
   await waitForSocket(agent, join(run, 'peer.sock'));
+  // the forward directory is prepared just after the peer socket listens (the last step of start-up)
+  for (let i = 0; i < 100 && !existsSync(join(run, 'forward')); i++) await sleep(20);
   return run;
 }
 

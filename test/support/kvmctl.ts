@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { sshConfigPath } from './testbed.js';
+import { join } from 'node:path';
+import { sshConfigPath, TESTBED_DIR } from './testbed.js';
 
 /** Path of the compiled kvmctl entry point. */
 export const KVMCTL_MAIN = fileURLToPath(new URL('../../controller/main.js', import.meta.url));
@@ -26,13 +27,24 @@ export interface KvmctlProcess {
   done: Promise<KvmctlRun>;
 }
 
+/** How a test runs kvmctl: its state directory, and optionally the engine, extra global flags, and the host it runs on. */
+export interface KvmctlOptions {
+  stateDir: string;
+  engine?: 'openssh' | 'ssh2';
+  extraGlobal?: string[];
+  /** Run kvmctl inside this testbed host (host-exec.sh) instead of on this machine: kvmctl on a hypervisor. */
+  onHost?: string;
+}
+
 /** Starts kvmctl with `args` (global flags for the testbed are added in front). */
-export function startKvmctl(args: string[], opts: { stateDir: string; engine?: 'openssh' | 'ssh2'; extraGlobal?: string[] }): KvmctlProcess {
+export function startKvmctl(args: string[], opts: KvmctlOptions): KvmctlProcess {
   const global = ['--ssh-config', sshConfigPath(), ...(opts.engine ? ['--engine', opts.engine] : []), ...(opts.extraGlobal ?? [])];
-  const child = spawn(process.execPath, [KVMCTL_MAIN, ...global, ...args], {
-    env: { ...process.env, XDG_STATE_HOME: opts.stateDir, XDG_CONFIG_HOME: opts.stateDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const argv = [process.execPath, KVMCTL_MAIN, ...global, ...args];
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: opts.stateDir, XDG_CONFIG_HOME: opts.stateDir };
+  // inside a host /run is its own: no runtime directory of this machine's session there
+  if (opts.onHost !== undefined) delete env.XDG_RUNTIME_DIR;
+  const [file, ...rest] = opts.onHost !== undefined ? [join(TESTBED_DIR, 'host-exec.sh'), opts.onHost, ...argv] : argv;
+  const child = spawn(file ?? process.execPath, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let pending = '';
@@ -58,7 +70,7 @@ export function startKvmctl(args: string[], opts: { stateDir: string; engine?: '
 }
 
 /** Runs kvmctl to the end. */
-export function kvmctl(args: string[], opts: { stateDir: string; engine?: 'openssh' | 'ssh2'; extraGlobal?: string[] }): Promise<KvmctlRun> {
+export function kvmctl(args: string[], opts: KvmctlOptions): Promise<KvmctlRun> {
   return startKvmctl(args, opts).done;
 }
 

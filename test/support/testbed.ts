@@ -4,7 +4,7 @@
  * way kvmctl does — an OpenSSH streamlocal forward through the host's sshd.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,5 +135,19 @@ export async function forwardAgentSocket(name: string, remoteSocket = '/run/kvmc
       }
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Routes hosta <-> hostb through this machine (the testbed's hosts have only
+ * their link to it): for what runs on one host and reaches the other — the
+ * rsync baseline, kvmctl run on a host. Returns the undo.
+ */
+export async function routeHosts(): Promise<() => Promise<void>> {
+  const forward = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
+  const sh = (script: string): Promise<unknown> => run('bash', ['-c', script]);
+  await sh('sysctl -qw net.ipv4.ip_forward=1 && ip -n kvmc-hosta route add 169.254.202.0/30 via 169.254.201.1 && ip -n kvmc-hostb route add 169.254.201.0/30 via 169.254.202.1');
+  return async () => {
+    await sh(`ip -n kvmc-hosta route del 169.254.202.0/30 || true; ip -n kvmc-hostb route del 169.254.201.0/30 || true; sysctl -qw net.ipv4.ip_forward=${forward}`);
   };
 }

@@ -90,9 +90,8 @@ export async function openBrokeredPath(
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   };
   try {
-    const localPeer = await src.connection.forwardToLocal(ticket.peerSocket, { signal });
     // A fresh peer socket per attempt: the one a dropped connection left behind is still bound on the host.
-    const exposed = await exposePeer(dst, peerSocketId(operationId, attempt), localPeer, signal);
+    const exposed = await exposePeer(src, ticket.peerSocket, dst, peerSocketId(operationId, attempt), signal);
     cleanups.push(() => exposed.close());
     return { ticket: ticket.ticket, remotePeer: exposed.remotePeer, close };
   } catch (err) {

@@ -63,8 +63,7 @@ export async function openLivePath(src: HostSession, dst: HostSession, request: 
       cleanups.push(async () => ticketCall.cancel());
       fileTicket = (await firstMessage<TicketEvent__Output>(ticketCall, src, signal)).ticket;
     }
-    const localPeer = await src.connection.forwardToLocal(view.peerSocket, { signal });
-    const exposed = await exposePeer(dst, request.operationId ?? '', localPeer, signal);
+    const exposed = await exposePeer(src, view.peerSocket, dst, request.operationId ?? '', signal);
     cleanups.push(() => exposed.close());
     return { view, ticket: view.ticket, fileTicket, remotePeer: exposed.remotePeer, close };
   } catch (err) {
