@@ -104,7 +104,7 @@ async function transfer(t: Transfer, signal: AbortSignal): Promise<string> {
         } else {
           throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
         }
-        if (throttle.shouldReport(moved.done)) await send({ bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, done: false });
+        if (throttle.shouldReport(moved.done)) await send({ bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, bytesData: source.wire.plain, done: false });
       }
       await writes.drain();
     } catch (err) {
@@ -143,7 +143,7 @@ async function pullGuestIntoStaging(req: PullImageRequest__Output, deps: PullDep
       announced = true;
       const digest = await transfer({ source, req, staging, format, size, total, moved, deps, send }, signal);
       deps.log.info({ stagingPath: staging.path, format, size, bytesTransferred: moved.transferred }, 'guest staging image written');
-      await send({ stagingId: staging.id, stagingPath: staging.path, bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, digest, done: true });
+      await send({ stagingId: staging.id, stagingPath: staging.path, bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, bytesData: source.wire.plain, digest, done: true });
     } catch (err) {
       // Unlinked while still locked, so nobody can take the name in between.
       if (staging.created && !announced) await unlink(staging.path).catch(() => undefined);

@@ -64,8 +64,8 @@ export interface PeerSource {
    * is cancelled when `signal` aborts or the consumer stops early.
    */
   read(ranges: readonly ByteRange[], signal: AbortSignal, blockHashes?: boolean): AsyncGenerator<ReadRangesResponse__Output>;
-  /** Data bytes received from the source as they crossed the wire (compressed ones at their compressed size). */
-  readonly wire: { readonly bytes: number };
+  /** Data bytes received from the source as they crossed the wire (compressed ones at their compressed size), and as plain bytes. */
+  readonly wire: { readonly bytes: number; readonly plain: number };
   /** Closes the channel to the peer socket. */
   close(): void;
 }
@@ -79,7 +79,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
   const rateLimit = checkRateLimit(req.rateLimit);
   const compress = checkCompress(req.compress);
   const clients = createAgentClients(`unix:${peer}`);
-  const wire = { bytes: 0 };
+  const wire = { bytes: 0, plain: 0 };
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
   // The source agent's audit record of these reads then names the operation.
@@ -100,6 +100,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): Pee
           if (message.data) {
             wire.bytes += message.data.data.length;
             if (message.data.compression === 'COMPRESSION_ZSTD') message.data.data = plainData(message.data, 'source agent');
+            wire.plain += message.data.data.length;
           }
           yield message;
         }
@@ -191,7 +192,7 @@ async function pullIntoStaging(
           yield { payload: 'zero', zero: message.zero };
         }
         if (throttle.shouldReport(done)) {
-          await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false });
+          await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false });
         }
       }
     }
@@ -208,6 +209,7 @@ async function pullIntoStaging(
       bytesDone: done,
       bytesTotal: total,
       bytesTransferred: transferred,
+      bytesData: source.wire.plain,
       digest,
       done: true,
     });

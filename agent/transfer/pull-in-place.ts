@@ -300,7 +300,7 @@ export async function pullInPlace(
             throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
           }
           writing = false;
-          if (throttle.shouldReport(coverage.covered)) await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: transferred, done: false });
+          if (throttle.shouldReport(coverage.covered)) await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false });
         }
       }
       signal.throwIfAborted();
@@ -337,7 +337,7 @@ export async function pullInPlace(
 
     // Committed: the sync is decided. The notice goes out before the first byte of the image changes.
     // If it cannot be sent (the call was cancelled), the apply still runs and the call then fails.
-    const noticeFailure = await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, done: false }).then(
+    const noticeFailure = await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false }).then(
       () => undefined,
       (err: unknown) => ({ err }),
     );
@@ -387,7 +387,7 @@ export async function pullInPlace(
           : { layer: 'file' as const, digest: header?.sourceForm === undefined ? digest : await digestFile(held, (await held.stat()).size, signal) };
       if (tip.digest !== '') await recordPointTip(dir, target, pointId, { ...tip, identity: identityOf(await held.stat({ bigint: true })) }, log);
     }
-    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, digest, done: true, ...(pointId !== undefined && { pointId: String(pointId) }) });
+    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, digest, done: true, ...(pointId !== undefined && { pointId: String(pointId) }) });
   } finally {
     if (!parked) {
       await held.close();

@@ -48,6 +48,13 @@ export function drawsBars(out: TextOutput, env: NodeJS.ProcessEnv = process.env)
   return out.isTTY === true && env.TERM !== 'dumb';
 }
 
+/** ", 1.2 GiB of data" after the wire bytes when compression made them fewer than the data they carried. */
+export function dataNote(result: Record<string, unknown>): string {
+  const data = Number(result.bytesData);
+  const wire = Number(result.bytesOnWire);
+  return Number.isFinite(data) && data > wire ? ` (${formatBytes(data)} of data, compressed)` : '';
+}
+
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '--';
   const s = Math.round(seconds);
@@ -170,7 +177,7 @@ export class TextReporter implements Reporter {
     const route = result.destVm === undefined ? '' : ` -> ${String(result.destVm)}`;
     const phases = phasesOf(result);
     if (result.ok === true) {
-      this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire (operation ${String(result.id)})\n`);
+      this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire${dataNote(result)} (operation ${String(result.id)})\n`);
       if (phases !== undefined) this.out.write(`  phases: ${formatPhases(phases)}\n`);
     } else {
       const error = result.error as { code?: string; message?: string } | undefined;

@@ -74,6 +74,8 @@ export class OperationRun {
   /** Refusals before `run` are exit 3; failures after it are exit 1. */
   phase: 'preflight' | 'run' = 'preflight';
   bytesOnWire = 0;
+  /** The plain data those wire bytes carried (more than bytesOnWire when chunks travelled compressed). */
+  bytesData = 0;
   /** Reconnects within this run (the result's `retries`). */
   retries = 0;
   private sessions: HostSession[] = [];

@@ -45,6 +45,8 @@ interface CloneRun {
   bwlimit: string | null;
   seconds: number;
   bytesOnWire: number;
+  /** The plain data those carried (kvmctl's result). */
+  bytesData: number;
   phases: Record<string, number>;
   agentCpuSeconds: { hosta: number; hostb: number };
 }
@@ -59,7 +61,7 @@ async function cloneOnce(vm: string, compress: string, bwlimit: string | null, s
   const cpu = { hosta: await agentCpuSeconds('hosta'), hostb: await agentCpuSeconds('hostb') };
   await run('cmp', [join(E2E_DIR, 'hosta', 'images', `${vm}.raw`), join(E2E_DIR, 'hostb', 'images', `${vm}.raw`)]);
   await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine ${vm} >/dev/null && rm -f ${IMAGES}/${vm}.raw`]);
-  return { vm, compress, bwlimit, seconds, bytesOnWire: Number(out.result?.bytesOnWire ?? 0), phases: (out.result?.phases ?? {}) as Record<string, number>, agentCpuSeconds: cpu };
+  return { vm, compress, bwlimit, seconds, bytesOnWire: Number(out.result?.bytesOnWire ?? 0), bytesData: Number(out.result?.bytesData ?? 0), phases: (out.result?.phases ?? {}) as Record<string, number>, agentCpuSeconds: cpu };
 }
 
 async function main(): Promise<void> {

@@ -124,6 +124,10 @@ test('clone --bwlimit 8M --compress auto: the transfer keeps to the rate (phases
   // The source banks half a second of its rate at the start; every byte after it waits for the bucket.
   const least = (bytes - rate / 2) / rate;
   assert.ok(bytes > 32 * 1024 * 1024, `${bytes} bytes on the wire`);
+  // the plain data the wire bytes carried: never less than them, and the disks' figures add up to it
+  const disks = out.result?.disks as { bytesData: number }[];
+  assert.equal(out.result?.bytesData, disks.reduce((n, d) => n + d.bytesData, 0));
+  assert.ok(Number(out.result?.bytesData) >= bytes, `${String(out.result?.bytesData)} bytes of data for ${bytes} on the wire`);
   assert.ok(transfer >= least * 0.9, `${bytes} bytes in ${transfer} s: faster than 8 MiB/s (at least ${least.toFixed(2)} s)`);
   assert.ok(transfer <= (bytes / rate) * 1.5 + 2, `${bytes} bytes in ${transfer} s: far slower than the limit`);
   const b = hostImagesDir('hostb');

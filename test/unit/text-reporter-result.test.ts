@@ -32,3 +32,14 @@ test('the phases of a successful result go on a line under it; a failure keeps t
   );
   assert.equal(rendered({ ok: false, operation: 'sync', error: { code: 'UNAVAILABLE', message: 'hostb: agent not running' }, phases: { preflight: 0.1 } }), 'kvmctl: hostb: agent not running\n');
 });
+
+test('compressed chunks: the plain data beside the wire bytes; uncompressed, only the wire', () => {
+  assert.equal(
+    rendered({ ok: true, operation: 'clone', vm: 'web1', destVm: 'web1-dr', seconds: 9.4, bytesOnWire: 420 * 1024 * 1024, bytesData: 1261 * 1024 * 1024, id: 'op4' }),
+    'done: clone web1 -> web1-dr in 9.4 s, 420.0 MiB on the wire (1.2 GiB of data, compressed) (operation op4)\n',
+  );
+  assert.equal(
+    rendered({ ok: true, operation: 'clone', vm: 'web1', destVm: 'web1-dr', seconds: 9.4, bytesOnWire: 1024, bytesData: 1024, id: 'op5' }),
+    'done: clone web1 -> web1-dr in 9.4 s, 1.0 KiB on the wire (operation op5)\n',
+  );
+});

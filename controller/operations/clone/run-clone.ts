@@ -167,6 +167,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     }
     await live?.close();
     op.bytesOnWire += staged.reduce((n, s) => n + s.bytesTransferred, 0);
+    op.bytesData += staged.reduce((n, s) => n + s.bytesData, 0);
 
     op.step('VERIFY', `${staged.length} file(s): each digest computed by ${req.to} from what it wrote equals ${req.from}'s digest of the original`);
     for (const s of staged) {
@@ -227,9 +228,11 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
         virtualSize: s.file.virtualSize,
         ...(live && { bytesRead: bytesRead.get(s.file.label) ?? s.bytesTransferred }),
         bytesTransferred: s.bytesTransferred,
+        bytesData: s.bytesData,
         digest: s.digest,
       })),
       bytesOnWire: op.bytesOnWire,
+      bytesData: op.bytesData,
       ...(op.retries > 0 && { retries: op.retries }),
       seconds: op.seconds(),
     };

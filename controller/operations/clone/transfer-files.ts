@@ -30,6 +30,8 @@ export interface StagedFile {
   stagingId: string;
   digest: string;
   bytesTransferred: number;
+  /** The plain data bytes those carried (--compress: more than bytesTransferred). */
+  bytesData: number;
 }
 
 /** Settings of the transfer. */
@@ -257,12 +259,12 @@ export async function transferFiles(
   const pullAndVerify = async (file: PlannedFile): Promise<void> => {
     const live = settings.sourceFor?.(file);
     const resumed = live ? undefined : await resumePoint(src, dst, file, settings, reporter, signal);
-    let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesTotal'>;
+    let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesData' | 'bytesTotal'>;
     if (resumed && resumed.ranges.length === 0) {
       // Everything arrived before the interruption: only the digest is left to check.
       const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal, file.virtualSize || file.allocatedSize);
       registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
-      final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesTotal: size };
+      final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesData: 0, bytesTotal: size };
     } else {
       const request = {
         peerSocket: path.remotePeer,
@@ -285,7 +287,8 @@ export async function transferFiles(
       throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
     }
     reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
-    const done: StagedFile = { file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred };
+    // an agent older than bytes_data leaves it 0: it never compresses, so the data is what crossed the wire
+    const done: StagedFile = { file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred, bytesData: final.bytesData || final.bytesTransferred };
     staged.push(done);
     settings.onVerified?.(done);
   };

@@ -151,6 +151,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         : (delta.sourceDigest ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: disk.viewPath, layer: 'EXTENT_LAYER_GUEST' }, signal)).digest);
       if (expected !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the point in time (${final.digest} vs ${expected})`);
       op.bytesOnWire += final.bytesTransferred;
+      op.bytesData += final.bytesData || final.bytesTransferred;
       reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 30)}…`);
       results.push({ pair, delta, digest: final.digest, bytesTransferred: final.bytesTransferred, verified });
     }
@@ -167,6 +168,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         signal,
       );
       op.bytesOnWire += final.bytesTransferred;
+      op.bytesData += final.bytesData || final.bytesTransferred;
     }
     const bytesRead = await viewBytesRead(src, op.id, signal);
     await path.close();
@@ -204,6 +206,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
         verified: r.verified,
       })),
       bytesOnWire: op.bytesOnWire,
+      bytesData: op.bytesData,
       seconds: op.seconds(),
     });
   } finally {

@@ -244,6 +244,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal, pair.virtualSize)).digest };
         if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
         op.bytesOnWire += final.bytesTransferred;
+        op.bytesData += final.bytesData || final.bytesTransferred;
         reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
         results.push({ pair, digest: final.digest, bytesTransferred: final.bytesTransferred, stagingId: final.stagingId });
       }
@@ -273,6 +274,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         changedBlocks,
         disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
         bytesOnWire: op.bytesOnWire,
+        bytesData: op.bytesData,
         ...(op.retries > 0 && { retries: op.retries }),
         seconds: op.seconds(),
       };

@@ -33,6 +33,11 @@ export interface PullProgress {
    * the restore point kept of the image as it was before this pull.
    */
   'pointId'?: (string);
+  /**
+   * Data bytes received from the source as plain bytes (after decompression):
+   * bytes_transferred unless chunks came compressed (--compress).
+   */
+  'bytesData'?: (number | string | Long);
 }
 
 export interface PullProgress__Output {
@@ -66,4 +71,9 @@ export interface PullProgress__Output {
    * the restore point kept of the image as it was before this pull.
    */
   'pointId': (string);
+  /**
+   * Data bytes received from the source as plain bytes (after decompression):
+   * bytes_transferred unless chunks came compressed (--compress).
+   */
+  'bytesData': (number);
 }
