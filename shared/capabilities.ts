@@ -58,6 +58,8 @@ export const AGENT_CAPABILITIES = [
   'transfer.rate-limit',
   /** ReadRangesRequest/PullImageRequest.compress and zstd DataChunks (kvmctl --compress). */
   'transfer.compress',
+  /** PullImageRequest.streams: a whole-file pull reads its source over several connections (transfer.streams). */
+  'transfer.streams',
 ] as const;
 
 /** One capability name. */

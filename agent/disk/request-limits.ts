@@ -113,6 +113,15 @@ export function checkRateLimit(value: number, field = 'rate_limit'): number {
   return value;
 }
 
+/** Most connections one pull may read its source over (PullImageRequest.streams). */
+export const MAX_PULL_STREAMS = 8;
+
+/** PullImage streams: 0 and 1 mean one connection; more up to MAX_PULL_STREAMS. */
+export function checkStreams(value: number, field = 'streams'): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_PULL_STREAMS) throw invalidArgument(`${field}: ${value} is not a number of streams from 1 to ${MAX_PULL_STREAMS} (0 for one)`);
+  return Math.max(1, value);
+}
+
 /** WriteRanges open.size: a positive exact size no larger than MAX_IMAGE_BYTES. */
 export function checkImageSize(value: number, field = 'open.size'): number {
   const size = checkByteCount(value, field);

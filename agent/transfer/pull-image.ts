@@ -17,7 +17,8 @@ import type { StatImageResponse__Output } from '../../shared/generated/kvmclone/
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import { ProgressThrottle } from '../../shared/progress-throttle.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
-import { checkRateLimit } from '../disk/request-limits.js';
+import { checkRateLimit, checkStreams } from '../disk/request-limits.js';
+import { mergeInOrder, STRIPE_BYTES, stripeRanges } from './striped-read.js';
 import { checkCompress, plainData } from './chunk-compression.js';
 import { constants } from 'node:fs';
 import { digestFile } from '../disk/block-hasher.js';
@@ -70,15 +71,20 @@ export interface PeerSource {
   close(): void;
 }
 
-/** Checks the peer fields of a pull (socket, ticket, source path) and dials the source agent. */
-export function dialPeer(req: PullImageRequest__Output, runtimeDir: string): PeerSource {
+/**
+ * Checks the peer fields of a pull (socket, ticket, source path) and dials
+ * the source agent. `ownConnection`: a connection of its own to the peer
+ * socket (an extra stream of a striped pull, striped-read.ts), never one
+ * shared with another client of the same socket.
+ */
+export function dialPeer(req: PullImageRequest__Output, runtimeDir: string, ownConnection = false): PeerSource {
   const peer = checkPeerSocket(req.peerSocket, runtimeDir);
   if (!/^[0-9a-f]{64}$/.test(req.ticket)) throw invalidArgument('ticket: not a ticket issued by OpenTicket');
   const sourcePath = checkAbsolutePath(req.sourcePath, 'source_path');
   // --bwlimit: the source agent paces what it sends for this operation (agent/transfer/rate-limits.ts).
   const rateLimit = checkRateLimit(req.rateLimit);
   const compress = checkCompress(req.compress);
-  const clients = createAgentClients(`unix:${peer}`);
+  const clients = createAgentClients(`unix:${peer}`, ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {});
   const wire = { bytes: 0, plain: 0 };
   const metadata = new Metadata();
   metadata.set(TICKET_METADATA, req.ticket);
@@ -131,6 +137,7 @@ export async function pullImage(
   send: StreamSink<PullProgress>,
   signal: AbortSignal,
 ): Promise<void> {
+  checkStreams(req.streams);
   if (isGuestLayer(req.layer)) return pullGuest(req, deps, send, signal);
   switch (req.mode) {
     case 'PULL_MODE_IN_PLACE':
@@ -166,9 +173,20 @@ async function pullIntoStaging(
   signal: AbortSignal,
 ): Promise<void> {
   const source = dialPeer(req, deps.runtimeDir);
+  const sources = [source];
   try {
     const stat = await source.stat(signal);
     const size = stat.fileSize;
+    // A whole-file pull may read over several connections (striped-read.ts); a resumed or partial one reads over one.
+    const streams = req.ranges.length === 0 ? Math.min(checkStreams(req.streams), Math.ceil(size / STRIPE_BYTES)) : 1;
+    for (let i = 1; i < streams; i++) sources.push(dialPeer(req, deps.runtimeDir, true));
+    const wireBytes = (): number => sources.reduce((n, s) => n + s.wire.bytes, 0);
+    const plainBytes = (): number => sources.reduce((n, s) => n + s.wire.plain, 0);
+    const read = (blockHashes: boolean): AsyncGenerator<ReadRangesResponse__Output> => {
+      if (sources.length === 1) return source.read(req.ranges, signal, blockHashes);
+      const stripes = stripeRanges(size, sources.length);
+      return mergeInOrder(sources.map((s, i) => s.read(stripes[i] ?? [], signal, blockHashes)));
+    };
     const total = req.ranges.length > 0 ? req.ranges.reduce((sum, r) => sum + r.length, 0) : size;
     const throttle = new ProgressThrottle(total);
     let done = 0;
@@ -179,10 +197,10 @@ async function pullIntoStaging(
     async function* writes(): AsyncGenerator<WriteRangesRequest__Output> {
       yield { payload: 'open', open: { targetPath: req.targetPath, size, stagingId: req.stagingId } };
       // Block hashes on the wire let one pass over the bytes both check them and feed the digest.
-      for await (const message of source.read(req.ranges, signal, digester !== undefined)) {
+      for await (const message of read(digester !== undefined)) {
         if (message.data) {
           done += message.data.data.length;
-          transferred = source.wire.bytes;
+          transferred = wireBytes();
           // The staging writer checks the bytes against the same hashes before writing them; a mismatch fails the pull.
           digester?.data(message.data.offset, message.data.data, message.data.blockHashes.length > 0 ? message.data.blockHashes : undefined);
           yield { payload: 'data', data: message.data };
@@ -192,7 +210,7 @@ async function pullIntoStaging(
           yield { payload: 'zero', zero: message.zero };
         }
         if (throttle.shouldReport(done)) {
-          await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false });
+          await send({ bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: plainBytes(), done: false });
         }
       }
     }
@@ -209,11 +227,11 @@ async function pullIntoStaging(
       bytesDone: done,
       bytesTotal: total,
       bytesTransferred: transferred,
-      bytesData: source.wire.plain,
+      bytesData: plainBytes(),
       digest,
       done: true,
     });
   } finally {
-    source.close();
+    for (const s of sources) s.close();
   }
 }

@@ -54,6 +54,8 @@ export const controllerFileSchema = z.strictObject({
       concurrency: z.number().int().min(1).max(16).optional(),
       /** Most bytes per second an operation's data leaves its source agent (e.g. "50M"); --bwlimit overrides. */
       bwlimit: rateField.optional(),
+      /** Connections a clone reads each file's source over (each its own SSH channel): for long links; default 1. */
+      streams: z.number().int().min(1).max(8).optional(),
       /** Data chunks travel zstd-compressed: zstd, auto (where a sample shrinks) or off (default); --compress overrides. */
       compress: z.enum(['off', 'zstd', 'auto']).optional(),
       /** A rate for one way between two hosts (as named on the command line), over `bwlimit`. */
@@ -128,7 +130,7 @@ export interface ControllerOptions {
    */
   agentRoSocket: string;
   /** bwlimit: bytes per second, 0 for none; links: per host pair, over it (transfer-rate.ts). */
-  transfer: { concurrency: number; bwlimit: number; links: { from: string; to: string; bwlimit: number }[]; compress: 'off' | 'zstd' | 'auto' };
+  transfer: { concurrency: number; bwlimit: number; links: { from: string; to: string; bwlimit: number }[]; compress: 'off' | 'zstd' | 'auto'; streams: number };
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   timeouts: { callMs: number; noProgressMs: number };
   databasePath: string;
@@ -191,7 +193,7 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
     },
     agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? DEFAULT_AGENT_SOCKET,
     agentRoSocket: flagged.agent?.ro_socket ?? raw.agent?.ro_socket ?? DEFAULT_AGENT_RO_SOCKET,
-    transfer: { concurrency: raw.transfer?.concurrency ?? 2, bwlimit: raw.transfer?.bwlimit ?? 0, links: raw.transfer?.links ?? [], compress: raw.transfer?.compress ?? 'off' },
+    transfer: { concurrency: raw.transfer?.concurrency ?? 2, bwlimit: raw.transfer?.bwlimit ?? 0, links: raw.transfer?.links ?? [], compress: raw.transfer?.compress ?? 'off', streams: raw.transfer?.streams ?? 1 },
     // 6 attempts from 2 s, capped at 20 s: at least 35 s (at most 70 s) of waiting in all, so a 30 s outage is ridden out.
     retry: { attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts, baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs, maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },

@@ -41,8 +41,9 @@ async function startAgent(name: string): Promise<{ clients: AgentClients; runtim
 }
 
 /** Re-exposes `target` at `path`, byte for byte. */
-async function proxy(path: string, target: string): Promise<void> {
+async function proxy(path: string, target: string, connections?: { n: number }): Promise<void> {
   const server = createServer((socket) => {
+    if (connections) connections.n += 1;
     const upstream = createConnection(target);
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
@@ -121,6 +122,27 @@ test('a pull through a ticket moves only data, lands in a sparse staging file, a
   assert.equal(last.digest, digestA.digest);
   await unaryCall(b.disk, b.disk.commitStaging, { targetPath: target, stagingId: last.stagingId, replace: false }, T);
   await run('cmp', [source, target]);
+});
+
+test('a pull over 3 streams (3 connections to the peer socket) lands the same bytes with the same digest', async () => {
+  const source = join(imagesA, 'disk.raw');
+  const { ticket, call } = await openTicket([source]);
+  const peer = join(runB, `peer-${randomUUID()}.sock`);
+  const connections = { n: 0 };
+  await proxy(peer, ticket.peerSocket, connections);
+  const target = join(imagesB, 'striped.raw');
+  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [], streams: 3 });
+  call.cancel();
+  const last = events.at(-1);
+  assert.ok(last?.done);
+  assert.equal(connections.n, 3, 'one connection per stream, each its own SSH channel through a forward');
+  assert.equal(last.bytesTransferred, 20 * MiB, 'holes are still not sent');
+  assert.equal(last.bytesData, 20 * MiB);
+  const digestA = await unaryCall(a.disk, a.disk.digestImage, { path: source }, T);
+  assert.equal(last.digest, digestA.digest);
+  await unaryCall(b.disk, b.disk.commitStaging, { targetPath: target, stagingId: last.stagingId, replace: false }, T);
+  await run('cmp', [source, target]);
+  await rejectsWithStatus(pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [], streams: 9 }), 'INVALID_ARGUMENT');
 });
 
 test('a pull of some ranges reads its staging file back through the target directory for the digest', async () => {

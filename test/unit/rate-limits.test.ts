@@ -101,7 +101,7 @@ test('the paced sink counts data bytes only: zero runs pass at once', async () =
   assert.equal(seen.length, 2);
 });
 
-const TRANSFER: ControllerOptions['transfer'] = { concurrency: 2, bwlimit: 10 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 2 * MiB }], compress: 'off' };
+const TRANSFER: ControllerOptions['transfer'] = { concurrency: 2, bwlimit: 10 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 2 * MiB }], compress: 'off', streams: 1 };
 
 test('a host pair\'s rate wins over the default, one way only', () => {
   assert.equal(rateLimitFor(TRANSFER, 'hosta', 'dr'), 2 * MiB);

@@ -101,7 +101,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
     // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
     const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to), ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : [])], access);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 
@@ -148,6 +148,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       concurrency: options.transfer.concurrency,
       noProgressMs: options.timeouts.noProgressMs,
       ...pullSettingsFor(options.transfer, req.from, req.to),
+      streams: options.transfer.streams,
       resume: resume.staging,
       onStaging: (file: PlannedFile, stagingId: string, stagingPath: string) => store.event(id, 'staged', { targetPath: file.targetPath, stagingId, stagingPath }),
       ...(live && { sourceFor }),

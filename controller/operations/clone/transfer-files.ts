@@ -44,6 +44,8 @@ export interface TransferSettings {
   rateLimit?: number;
   /** PullImage's compress field (--compress); absent for plain chunks. */
   compress?: 'COMPRESS_OFF' | 'COMPRESS_ZSTD' | 'COMPRESS_AUTO';
+  /** Connections a whole-file pull reads its source over (transfer.streams); absent or 1 for one. */
+  streams?: number;
   /** Staging files an interrupted run of the same clone left on the destination, by target path. */
   resume?: ReadonlyMap<string, { stagingId: string; stagingPath: string }>;
   /** Told as soon as the destination names a file's staging file (for the history, so a rerun can resume). */
@@ -161,7 +163,7 @@ export function pullFile(
   request: Record<string, unknown>,
   file: Pick<PlannedFile, 'label' | 'targetPath'>,
   reporter: Reporter,
-  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit' | 'compress'>,
+  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit' | 'compress' | 'streams'>,
   revert: RevertStack,
   signal: AbortSignal,
   onStaging?: (stagingId: string, stagingPath: string) => void,
@@ -171,6 +173,7 @@ export function pullFile(
       ...request,
       ...(settings.rateLimit !== undefined && settings.rateLimit > 0 && { rateLimit: settings.rateLimit }),
       ...(settings.compress !== undefined && settings.compress !== 'COMPRESS_OFF' && { compress: settings.compress }),
+      ...(settings.streams !== undefined && settings.streams > 1 && { streams: settings.streams }),
     });
     let last: PullProgress__Output | undefined;
     let watchdog: NodeJS.Timeout | undefined;

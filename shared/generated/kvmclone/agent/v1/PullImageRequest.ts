@@ -95,6 +95,13 @@ export interface PullImageRequest {
    * (kvmctl --compress); the destination decompresses before any check.
    */
   'compress'?: (_kvmclone_agent_v1_Compress);
+  /**
+   * STAGING mode, whole file (no ranges): the source is read over this many
+   * connections to the peer socket at once — each its own SSH channel, so
+   * one channel's window does not cap a long link — in 16 MiB stripes,
+   * merged back into file order here. 0 or 1: one connection; at most 8.
+   */
+  'streams'?: (number);
 }
 
 export interface PullImageRequest__Output {
@@ -186,4 +193,11 @@ export interface PullImageRequest__Output {
    * (kvmctl --compress); the destination decompresses before any check.
    */
   'compress': (_kvmclone_agent_v1_Compress__Output);
+  /**
+   * STAGING mode, whole file (no ranges): the source is read over this many
+   * connections to the peer socket at once — each its own SSH channel, so
+   * one channel's window does not cap a long link — in 16 MiB stripes,
+   * merged back into file order here. 0 or 1: one connection; at most 8.
+   */
+  'streams': (number);
 }
