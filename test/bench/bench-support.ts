@@ -12,6 +12,18 @@ import { E2E_DIR, sshConfigPath } from '../support/testbed.js';
 
 export const run = promisify(execFile);
 
+/** Reads only the allocated (data) extents of a file to stdout: the bytes any tool must move (the raw channel baselines). */
+export const DATA_READER = `
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); end = os.fstat(fd).st_size; pos = 0; out = sys.stdout.buffer
+while pos < end:
+    try: pos = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError: break
+    hole = os.lseek(fd, pos, os.SEEK_HOLE)
+    while pos < hole:
+        chunk = os.pread(fd, min(4 << 20, hole - pos), pos); out.write(chunk); pos += len(chunk)
+`;
+
 /**
  * Fills half of a sparse image with unique random data: 64 MiB runs of fresh
  * /dev/urandom bytes at seeded, run-aligned places. Every byte is new — an

@@ -15,8 +15,8 @@
  *
  * Data sets (each a sparse raw disk of --size-gib, default 4), never one
  * pool repeated (repeats slow rsync's search and would flatter us):
- * - unique: half the disk unique random data (os.urandom) in 64 MiB runs,
- *   every other 64 MiB slot, the rest holes;
+ * - unique: half the disk unique random data (os.urandom) in 64 MiB runs at
+ *   seeded places, the rest holes (bench-support.ts IMAGE_WRITER);
  * - ext4: `mkfs.ext4 -d` of a copy of this machine's /usr/share, /usr/bin,
  *   /usr/include and /var/lib/dpkg (mixed, compressible, real free space).
  * --runs N (3) rounds; the table gives the median and range of each, the
@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
-import { run, sh } from './bench-support.js';
+import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
@@ -43,27 +43,7 @@ const runs = Number(arg('--runs', '3')) || 3;
 const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
 
-/** Half the file unique random data in 64 MiB runs at every other 64 MiB slot; the rest holes. */
-const UNIQUE_WRITER = `
-import os, sys
-path, size = sys.argv[1], int(sys.argv[2]) << 30
-fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, size)
-for slot in range(0, size >> 26, 2):
-    for mib in range(64): os.pwrite(fd, os.urandom(1 << 20), (slot << 26) + (mib << 20))
-os.fsync(fd); os.close(fd)
-`;
 
-/** Reads only the allocated (data) extents of a file to stdout: the bytes any tool must move. */
-const DATA_READER = `
-import os, sys
-fd = os.open(sys.argv[1], os.O_RDONLY); end = os.fstat(fd).st_size; pos = 0; out = sys.stdout.buffer
-while pos < end:
-    try: pos = os.lseek(fd, pos, os.SEEK_DATA)
-    except OSError: break
-    hole = os.lseek(fd, pos, os.SEEK_HOLE)
-    while pos < hole:
-        chunk = os.pread(fd, min(4 << 20, hole - pos), pos); out.write(chunk); pos += len(chunk)
-`;
 
 const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
 type Method = (typeof METHODS)[number];
@@ -85,7 +65,7 @@ async function dropCaches(): Promise<void> {
 
 async function makeImage(dataSet: 'unique' | 'ext4', path: string): Promise<void> {
   if (dataSet === 'unique') {
-    await run('python3', ['-c', UNIQUE_WRITER, path, String(sizeGiB)]);
+    await run('python3', ['-c', IMAGE_WRITER, path, String(sizeGiB)]);
     return;
   }
   const tree = await mkdtemp(join(tmpdir(), 'kvmclone-clone-tree-'));

@@ -1,26 +1,45 @@
 /**
- * `scripts/bench sync`: kvmctl sync of a 10 GiB image (half of it data) with
- * 1 % of its 64 KiB blocks changed at scattered offsets, beside
- * `rsync --inplace --no-whole-file` over OpenSSH and `dd` reads of the source
- * and destination images, all in one run on the testbed. Two rounds: warm
- * (both images read once before each timed run) and cold (page cache dropped
- * before each timed run). Not a test: figures to compare.
+ * `scripts/bench sync`: kvmctl sync of a sparse raw disk (--size-gib, 4)
+ * whose copy on hostb is one change behind: 1 % of its 64 KiB blocks
+ * rewritten with fresh random bytes at scattered (seeded) offsets. Beside it,
+ * in the same run on the testbed:
+ * - `rsync --inplace --no-whole-file --ignore-times -e 'ssh -c
+ *   aes128-gcm@openssh.com'` run on hosta against its own copy on hostb (the
+ *   delta transfer a careful user would pick, the cipher kvmctl uses);
+ * - `dd` reads of the source and the destination image: what any tool that
+ *   compares both must read, for the cold round.
+ * kvmctl runs on this machine (two SSH hops) and on hosta (one hop: hosta is
+ * itself). Each run of a tool gets a change of its own (rsync's copy gets
+ * every change too), warm (both images read just before) and cold (page
+ * cache dropped before). Data sets: unique (half the disk unique random
+ * data in 64 MiB runs, bench-support.ts IMAGE_WRITER) and ext4 (mkfs.ext4 -d
+ * of this machine's /usr/share, /usr/bin, /usr/include, /var/lib/dpkg).
+ * --runs N (3) rounds; median and range; raw figures to
+ * bench-results/sync-<date>.json.
  *
- *   node dist/test/bench/sync-bench.js [--size-gib N]
+ *   node dist/test/bench/sync-bench.js [--size-gib G] [--runs N] [--data unique,ext4]
  */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath } from '../support/testbed.js';
-import { agentPeakRss, IMAGE_WRITER, run, sh, timed, timedKvmctl } from './bench-support.js';
-import { routeHosts } from '../support/testbed.js';
+import { startKvmctl } from '../support/kvmctl.js';
+import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
+import { IMAGE_WRITER, run, sh, timed } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
-const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
+const MiB = 2 ** 20;
 const CIPHER = 'aes128-gcm@openssh.com';
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const sizeGiB = Number(arg('--size-gib', '4')) || 4;
+const runs = Number(arg('--runs', '3')) || 3;
+const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
+const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
 
-/** Overwrites 1 % of the 64 KiB blocks of `path` at scattered offsets (seeded); returns how many. */
+/** Overwrites 1 % of the 64 KiB blocks of `path` at scattered offsets (seeded) with fresh random bytes; prints how many. */
 const CHANGER = `
 import os, sys, random
 path, seed = sys.argv[1], int(sys.argv[2])
@@ -31,69 +50,139 @@ for b in picks: os.pwrite(fd, os.urandom(65536), b * 65536)
 os.fsync(fd); os.close(fd); print(len(picks))
 `;
 
-const xml = (name: string, file: string): string =>
-  `<domain type='kvm'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${file}'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
-async function define(host: string, name: string, file: string): Promise<void> {
-  await hostExec(host, ['bash', '-c', `cat > /tmp/${name}.xml <<'XML'\n${xml(name, file)}\nXML\nvirsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null; rm -f /tmp/${name}.xml`]);
+type Method = 'dd of both' | 'kvmctl elsewhere' | 'rsync (1)' | 'kvmctl on hosta' | 'rsync (2)';
+
+interface Measurement {
+  dataSet: string;
+  round: number;
+  cache: 'warm' | 'cold';
+  method: Method;
+  seconds: number;
+  changedBytes: number;
+  bytesOnWire?: number;
+  phases?: Record<string, number>;
 }
+
+async function define(host: string): Promise<void> {
+  await hostExec(host, ['bash', '-c', `cat > /tmp/bench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/bench.xml >/dev/null; rm -f /tmp/bench.xml`]);
+}
+
+async function makeImage(dataSet: 'unique' | 'ext4', path: string): Promise<void> {
+  if (dataSet === 'unique') return void (await run('python3', ['-c', IMAGE_WRITER, path, String(sizeGiB)]));
+  const tree = await mkdtemp(join(tmpdir(), 'kvmclone-sync-tree-'));
+  try {
+    for (const s of SOURCES) await sh(`mkdir -p ${tree}${s} && cp -a ${s}/. ${tree}${s}/`);
+    await rm(path, { force: true });
+    await run('mkfs.ext4', ['-q', '-F', '-d', tree, path, `${sizeGiB}G`]);
+  } finally {
+    await rm(tree, { recursive: true, force: true });
+  }
+}
+
+/** Seconds `fn` took. */
+const seconds = async (fn: () => Promise<unknown>): Promise<number> => (await timed(fn)).seconds;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+};
+const range = (xs: number[], digits = 1): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-sync-bench-'));
   await Promise.all([hostDown('hosta'), hostDown('hostb')]);
   await hostUp('hosta', 1);
   await hostUp('hostb', 2);
+  const unroute = await routeHosts();
   const a = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
   const b = join(E2E_DIR, 'hostb', 'images', 'bench.raw');
   const bRsync = join(E2E_DIR, 'hostb', 'images', 'bench-rsync.raw');
+  const all: Measurement[] = [];
+  const dataBytes: Record<string, number> = {};
+  let seed = 0;
   try {
-    console.log(`making a ${sizeGiB} GiB raw image with half of it data, and two identical copies on hostb ...`);
-    await run('python3', ['-c', IMAGE_WRITER, a, String(sizeGiB)]);
-    await run('cp', ['--sparse=always', a, b]);
-    await run('cp', ['--sparse=always', a, bRsync]);
-    await define('hosta', 'bench', 'bench.raw');
-    await define('hostb', 'bench', 'bench.raw');
+    await define('hosta');
+    await define('hostb');
     const ssh = `ssh -F ${sshConfigPath()} -c ${CIPHER}`;
-    const lines: string[] = [];
-    for (const [round, seed] of [['warm', 1], ['cold', 2]] as const) {
-      const changed = Number((await run('python3', ['-c', CHANGER, a, String(seed)])).stdout.trim());
-      const changedBytes = changed * BLOCK;
-      // Warm: the two images the next run reads are read once just before it (three 5 GiB copies do not
-      // all fit in the page cache beside each other, so warming all of them would evict part of the first).
-      const prepare = async (source: string, dest: string): Promise<void> => {
-        if (round === 'cold') await sh('sync; echo 3 > /proc/sys/vm/drop_caches');
-        else await sh(`cat ${source} > /dev/null; cat ${dest} > /dev/null`);
-      };
-      await prepare(a, b);
-      const dd = await timed(() => sh(`dd if=${a} of=/dev/null bs=1M status=none; dd if=${b} of=/dev/null bs=1M status=none`));
-      await prepare(a, b);
-      const sync = await timedKvmctl(['sync', 'bench', '--from', 'hosta', '--to', 'hostb'], state);
-      await prepare(a, bRsync);
-      const unroute = await routeHosts();
-      let rsync;
-      try {
-        // --ignore-times: a copy can share an mtime second with the changed source, and rsync's quick check would then skip it
-        rsync = await timed(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`]));
-      } finally {
-        await unroute();
+    for (const dataSet of dataSets) {
+      console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk and two copies on hostb ...`);
+      await makeImage(dataSet, a);
+      await run('cp', ['--sparse=always', a, b]);
+      await run('cp', ['--sparse=always', a, bRsync]);
+      dataBytes[dataSet] = (await stat(a)).blocks * 512;
+      for (let round = 1; round <= runs; round++) {
+        for (const cache of ['warm', 'cold'] as const) {
+          const prepare = async (dest: string): Promise<void> => {
+            if (cache === 'cold') await sh('sync; echo 3 > /proc/sys/vm/drop_caches');
+            else await sh(`cat ${a} > /dev/null; cat ${dest} > /dev/null`);
+          };
+          const change = async (): Promise<number> => Number((await run('python3', ['-c', CHANGER, a, String(++seed)])).stdout.trim()) * BLOCK;
+          const record = (method: Method, changedBytes: number, seconds: number, extra: Partial<Measurement> = {}): void => {
+            all.push({ dataSet, round, cache, method, seconds, changedBytes, ...extra });
+            console.log(`  ${dataSet} round ${round} ${cache} ${method.padEnd(17)} ${seconds.toFixed(1).padStart(6)} s`);
+          };
+          const kvmctlSync = async (onHost: string | undefined, method: Method, changed: number): Promise<void> => {
+            await prepare(b);
+            const t0 = Date.now();
+            const out = await startKvmctl(['--json', 'sync', 'bench', '--from', 'hosta', '--to', 'hostb'], { stateDir: state, ...(onHost !== undefined && { onHost }) }).done;
+            const seconds = (Date.now() - t0) / 1000;
+            if (out.code !== 0 || out.result?.ok !== true) throw new Error(`sync exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
+            record(method, changed, seconds, { bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> });
+          };
+          const rsync = async (method: Method, changed: number): Promise<void> => {
+            await prepare(bRsync);
+            // --ignore-times: a copy can share an mtime second with the changed source, and rsync's quick check would then skip it
+            record(method, changed, await seconds(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`])));
+          };
+          const first = await change();
+          await prepare(b);
+          record('dd of both', first, await seconds(() => sh(`dd if=${a} of=/dev/null bs=1M status=none; dd if=${b} of=/dev/null bs=1M status=none`)));
+          await kvmctlSync(undefined, 'kvmctl elsewhere', first);
+          await rsync('rsync (1)', first);
+          const second = await change();
+          await kvmctlSync('hosta', 'kvmctl on hosta', second);
+          await rsync('rsync (2)', second);
+          await run('cmp', [a, b]);
+          await run('cmp', [a, bRsync]);
+        }
       }
-      await run('cmp', [a, b]);
-      await run('cmp', [a, bRsync]);
-      const wire = Number(sync.result.bytesOnWire);
-      lines.push(
-        `${round}: ${changed} blocks changed (${(changedBytes / 2 ** 20).toFixed(0)} MiB)\n` +
-          `  kvmctl sync                       ${sync.seconds.toFixed(1).padStart(6)} s   ${(rsync.seconds / sync.seconds).toFixed(2)}x faster than rsync, ${(sync.seconds / dd.seconds).toFixed(2)}x the two dd reads, bytesOnWire ${(wire / changedBytes).toFixed(3)}x the changed bytes, controller peak RSS ${(sync.rss / 2 ** 20).toFixed(0)} MiB\n` +
-          `  rsync --inplace --no-whole-file   ${rsync.seconds.toFixed(1).padStart(6)} s\n` +
-          `  dd of source + destination        ${dd.seconds.toFixed(1).padStart(6)} s`,
-      );
     }
-    console.log(`\n${sizeGiB} GiB raw image, ${(((await stat(a)).blocks * 512) / 2 ** 30).toFixed(2)} GiB allocated; 2 cores shared by both hosts and the controller; both hosts on one disk`);
-    for (const l of lines) console.log(l);
-    console.log(`agent peak RSS: hosta ${((await agentPeakRss('hosta')) / 2 ** 20).toFixed(0)} MiB, hostb ${((await agentPeakRss('hostb')) / 2 ** 20).toFixed(0)} MiB`);
   } finally {
+    await unroute();
     await Promise.all([hostDown('hosta'), hostDown('hostb')]);
     await rm(state, { recursive: true, force: true });
   }
+  await mkdir('bench-results', { recursive: true });
+  const out = join('bench-results', `sync-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: CIPHER, sources: SOURCES, dataBytes, measurements: all }, null, 2));
+
+  console.log(`\nsync hosta -> hostb, ${sizeGiB} GiB raw disk, 1 % of its 64 KiB blocks changed before each tool's run; ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
+  for (const dataSet of dataSets) {
+    console.log(`\n${dataSet}: ${((dataBytes[dataSet] ?? 0) / MiB).toFixed(0)} MiB of data`);
+    for (const cache of ['warm', 'cold'] as const) {
+      const of = (method: Method): Measurement[] => all.filter((m) => m.dataSet === dataSet && m.cache === cache && m.method === method);
+      const secs = (method: Method): number[] => of(method).map((m) => m.seconds);
+      const ratio = (ours: Method, base: Method, invert = false): string => {
+        const per = of(ours).map((m) => {
+          const b2 = of(base).find((x) => x.round === m.round)?.seconds ?? NaN;
+          return invert ? m.seconds / b2 : b2 / m.seconds;
+        });
+        return `${median(per).toFixed(2)}x (${range(per, 2)})`;
+      };
+      console.log(`  ${cache}:`);
+      for (const method of ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)'] as const) {
+        const s = secs(method);
+        const wire = of(method)[0]?.bytesOnWire;
+        console.log(`    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${range(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`);
+      }
+      console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
+      console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);
+    }
+  }
+  console.log(`\nraw figures: ${out}`);
 }
 
 await main();
