@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { sshConfigPath, TESTBED_DIR } from './testbed.js';
+import { E2E_DIR, sshConfigPath, TESTBED_DIR } from './testbed.js';
 
 /** Path of the compiled kvmctl entry point. */
 export const KVMCTL_MAIN = fileURLToPath(new URL('../../controller/main.js', import.meta.url));
@@ -42,7 +42,10 @@ export function startKvmctl(args: string[], opts: KvmctlOptions): KvmctlProcess 
   const argv = [process.execPath, KVMCTL_MAIN, ...global, ...args];
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: opts.stateDir, XDG_CONFIG_HOME: opts.stateDir };
   // inside a host /run is its own: no runtime directory of this machine's session there
-  if (opts.onHost !== undefined) delete env.XDG_RUNTIME_DIR;
+  if (opts.onHost !== undefined) {
+    delete env.XDG_RUNTIME_DIR;
+    env.E2E = E2E_DIR; // host-exec.sh finds the host under the same state root as the rest of the tests
+  }
   const [file, ...rest] = opts.onHost !== undefined ? [join(TESTBED_DIR, 'host-exec.sh'), opts.onHost, ...argv] : argv;
   const child = spawn(file ?? process.execPath, rest, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
