@@ -25,7 +25,8 @@ while pos < end:
 `;
 
 /**
- * Fills half of a sparse image with unique random data: 64 MiB runs of fresh
+ * Fills half of a sparse image (or the fraction given as a third argument)
+ * with unique random data: 64 MiB runs of fresh
  * /dev/urandom bytes at seeded, run-aligned places. Every byte is new — an
  * image made by copying one random pool again and again (what this used to
  * do) sends rsync's rolling-checksum search down long candidate chains and
@@ -33,13 +34,24 @@ while pos < end:
  */
 export const IMAGE_WRITER = `
 import os, sys, random
-path, size_gib = sys.argv[1], int(sys.argv[2])
+path, size_gib = sys.argv[1], int(sys.argv[2]); fraction = float(sys.argv[3]) if len(sys.argv) > 3 else 0.5
 run = 64 << 20; runs = (size_gib << 30) // run
 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftruncate(fd, size_gib << 30)
-for slot in sorted(random.Random(7).sample(range(runs), runs // 2)):
+for slot in sorted(random.Random(7).sample(range(runs), int(runs * fraction))):
     for piece in range(0, run, 8 << 20):
         os.pwrite(fd, os.urandom(8 << 20), slot * run + piece)
 os.fsync(fd); os.close(fd)
+`;
+
+/** Overwrites 1 % of the 64 KiB blocks of a file at scattered offsets (seeded by argv[2]) with fresh random bytes; prints how many. */
+export const BLOCK_CHANGER = `
+import os, sys, random
+path, seed = sys.argv[1], int(sys.argv[2])
+blocks = os.stat(path).st_size // 65536; rng = random.Random(seed)
+picks = rng.sample(range(blocks), blocks // 100)
+fd = os.open(path, os.O_WRONLY)
+for b in picks: os.pwrite(fd, os.urandom(65536), b * 65536)
+os.fsync(fd); os.close(fd); print(len(picks))
 `;
 
 export async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {

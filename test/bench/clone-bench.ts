@@ -83,7 +83,7 @@ async function kvmctlClone(state: string, onHost: string | undefined): Promise<O
   const out = await startKvmctl(['--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', 'bench-copy'], { stateDir: state, ...(onHost !== undefined && { onHost }) }).done;
   const seconds = (Date.now() - t0) / 1000;
   if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
-  await hostExec('hostb', ['bash', '-c', 'virsh -q -c qemu:///system undefine bench-copy --remove-all-storage >/dev/null']);
+  await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine bench-copy >/dev/null && rm -f ${IMAGES}/bench-copy.raw`]);
   return { seconds, bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> };
 }
 
@@ -141,7 +141,8 @@ async function main(): Promise<void> {
       for (let round = 1; round <= runs; round++) {
         for (const method of METHODS) {
           const m = { dataSet, round, method, ...(await measure(method, state, reader)) };
-          console.log(`  round ${round} ${method.padEnd(17)} ${m.seconds.toFixed(1).padStart(6)} s`);
+          const phases = m.phases ? `  ${Object.entries(m.phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}` : '';
+          console.log(`  round ${round} ${method.padEnd(17)} ${m.seconds.toFixed(1).padStart(6)} s${phases}`);
           all.push(m);
         }
       }

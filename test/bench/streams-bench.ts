@@ -85,7 +85,7 @@ async function main(): Promise<void> {
           const out = await startKvmctl(['--json', 'clone', 'sbench', '--from', 'hosta', '--to', 'hostb', '--name', 'sbench-copy'], { stateDir: state, extraGlobal: ['--ssh-config', config] }).done;
           if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone with ${n} streams exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
         });
-        await hostExec('hostb', ['bash', '-c', 'virsh -q -c qemu:///system undefine sbench-copy --remove-all-storage >/dev/null']);
+        await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine sbench-copy >/dev/null && rm -f ${IMAGES}/sbench-copy.raw`]);
         add(`kvmctl streams ${n}`, took);
       }
     }

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
-import { IMAGE_WRITER, run, sh, timed } from './bench-support.js';
+import { BLOCK_CHANGER, IMAGE_WRITER, run, sh, timed } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
@@ -39,16 +39,6 @@ const runs = Number(arg('--runs', '3')) || 3;
 const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
 
-/** Overwrites 1 % of the 64 KiB blocks of `path` at scattered offsets (seeded) with fresh random bytes; prints how many. */
-const CHANGER = `
-import os, sys, random
-path, seed = sys.argv[1], int(sys.argv[2])
-blocks = os.stat(path).st_size // 65536; rng = random.Random(seed)
-picks = rng.sample(range(blocks), blocks // 100)
-fd = os.open(path, os.O_WRONLY)
-for b in picks: os.pwrite(fd, os.urandom(65536), b * 65536)
-os.fsync(fd); os.close(fd); print(len(picks))
-`;
 
 const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
@@ -119,7 +109,7 @@ async function main(): Promise<void> {
             if (cache === 'cold') await sh('sync; echo 3 > /proc/sys/vm/drop_caches');
             else await sh(`cat ${a} > /dev/null; cat ${dest} > /dev/null`);
           };
-          const change = async (): Promise<number> => Number((await run('python3', ['-c', CHANGER, a, String(++seed)])).stdout.trim()) * BLOCK;
+          const change = async (): Promise<number> => Number((await run('python3', ['-c', BLOCK_CHANGER, a, String(++seed)])).stdout.trim()) * BLOCK;
           const record = (method: Method, changedBytes: number, seconds: number, extra: Partial<Measurement> = {}): void => {
             all.push({ dataSet, round, cache, method, seconds, changedBytes, ...extra });
             console.log(`  ${dataSet} round ${round} ${cache} ${method.padEnd(17)} ${seconds.toFixed(1).padStart(6)} s`);

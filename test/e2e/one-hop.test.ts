@@ -49,7 +49,7 @@ async function cloneOn(onHost: string, args: string[]): Promise<{ code: number; 
 }
 
 async function removeClone(host: string, name: string): Promise<void> {
-  await hostExec(host, ['bash', '-c', `virsh -q -c qemu:///system undefine ${name} --remove-all-storage >/dev/null`]);
+  await hostExec(host, ['bash', '-c', `virsh -q -c qemu:///system undefine ${name} >/dev/null && rm -f /var/lib/libvirt/images/${name}*`]);
 }
 
 test('kvmctl on the source host: hosta is itself, no SSH login there, one hop to hostb; the clone verifies', async () => {
