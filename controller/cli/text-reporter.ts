@@ -177,7 +177,11 @@ export class TextReporter implements Reporter {
     const route = result.destVm === undefined ? '' : ` -> ${String(result.destVm)}`;
     const phases = phasesOf(result);
     if (result.ok === true) {
-      this.out.write(`done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire${dataNote(result)} (operation ${String(result.id)})\n`);
+      this.out.write(
+        result.dryRun === true
+          ? `plan only, nothing changed: ${String(result.operation)} ${String(result.vm)}${route} (operation ${String(result.id)})\n`
+          : `done: ${String(result.operation)} ${String(result.vm)}${route} in ${String(result.seconds)} s, ${formatBytes(Number(result.bytesOnWire))} on the wire${dataNote(result)} (operation ${String(result.id)})\n`,
+      );
       if (phases !== undefined) this.out.write(`  phases: ${formatPhases(phases)}\n`);
     } else {
       const error = result.error as { code?: string; message?: string } | undefined;

@@ -2,14 +2,19 @@
  * The controller's operation history and audit trail, in SQLite under
  * $XDG_STATE_HOME/kvmclone: every clone and sync is recorded when it starts,
  * each step it takes is appended as an event, and its outcome is written when
- * it ends (failover, failback and test failovers too). `kvmctl ops list|show` read it; resume (later) reads its progress.
+ * it ends (failover, failback and test failovers too). `kvmctl ops list|show` read it, and a rerun of an
+ * interrupted clone or sync finds there what to resume from.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Lifecycle of a recorded operation. */
-export type OperationState = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/**
+ * Lifecycle of a recorded operation. `planned`: a --dry-run that got to its
+ * plan — nothing was changed, so it is never taken for a copy made, nor for
+ * the run a rerun resumes.
+ */
+export type OperationState = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'planned';
 
 /**
  * What an operation was: a copy (clone, sync), or a step of a replica's
@@ -150,10 +155,10 @@ export class OperationStore {
     return rows.map(toRecord);
   }
 
-  /** Operations of one kind moving one VM between the same hosts, newest first (resume looks here). */
+  /** Operations of one kind moving one VM between the same hosts, newest first (resume looks here); plans (dry runs) are not among them. */
   history(target: Pick<OperationRecord, 'kind' | 'vm' | 'destVm' | 'sourceHost' | 'destHost'>, limit = 20): OperationRecord[] {
     const rows = this.db
-      .prepare(`SELECT * FROM operations WHERE kind = ? AND vm = ? AND dest_vm = ? AND source_host = ? AND dest_host = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`)
+      .prepare(`SELECT * FROM operations WHERE kind = ? AND vm = ? AND dest_vm = ? AND source_host = ? AND dest_host = ? AND state != 'planned' ORDER BY started_at DESC, rowid DESC LIMIT ?`)
       .all(target.kind, target.vm, target.destVm, target.sourceHost, target.destHost, limit) as OperationRow[];
     return rows.map(toRecord);
   }

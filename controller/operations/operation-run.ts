@@ -222,10 +222,10 @@ export class OperationRun {
     });
   }
 
-  /** Records and reports success, with the seconds each phase took. */
+  /** Records and reports success, with the seconds each phase took; a dry run (`dryRun: true`) is recorded as a plan. */
   succeed(outcome: Record<string, unknown>): number {
     const result = { ...outcome, phases: this.clock.seconds() };
-    this.deps.store.finish(this.id, 'succeeded', { bytesOnWire: this.bytesOnWire, result });
+    this.deps.store.finish(this.id, outcome.dryRun === true ? 'planned' : 'succeeded', { bytesOnWire: this.bytesOnWire, result });
     this.deps.reporter.result(result);
     return EXIT_OK;
   }

@@ -209,6 +209,7 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
     const clone = await runClone({ vm: 'dry', from: 'h1', to: 'h2', destVm: 'dry-clone', targetDir: join(images, 'clones'), start: false, dryRun: true }, { ...deps, confirm: async () => true });
     assert.equal(clone, 0, JSON.stringify(results.at(-1)));
     assert.equal(results.at(-1)?.dryRun, true);
+    assert.equal(store.get(String(results.at(-1)?.id))?.operation.state, 'planned', 'a dry run is recorded as a plan, not a clone made');
     const sync = await runSync({ vm: 'dry', from: 'h1', to: 'h2', destVm: 'dry-copy', dryRun: true }, { ...deps, confirmDiskChanges: async () => false });
     assert.equal(sync, 0, JSON.stringify(results.at(-1)));
     assert.equal(results.at(-1)?.changedBlocks, 16, 'all 16 blocks of 64 KiB differ');

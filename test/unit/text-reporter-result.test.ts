@@ -43,3 +43,10 @@ test('compressed chunks: the plain data beside the wire bytes; uncompressed, onl
     'done: clone web1 -> web1-dr in 9.4 s, 1.0 KiB on the wire (operation op5)\n',
   );
 });
+
+test('a dry run ends with "plan only, nothing changed", never "done"', () => {
+  assert.equal(
+    rendered({ ok: true, operation: 'clone', vm: 'web1', destVm: 'web1-dr', dryRun: true, seconds: 0.8, bytesOnWire: 0, id: 'op6', phases: { preflight: 0.6, plan: 0.2 } }),
+    'plan only, nothing changed: clone web1 -> web1-dr (operation op6)\n  phases: preflight 0.6 s, plan 0.2 s\n',
+  );
+});
