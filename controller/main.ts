@@ -52,6 +52,7 @@ const program = new Command('kvmctl')
   .addOption(new Option('--engine <engine>', 'SSH engine (default auto: OpenSSH when installed, else ssh2)').choices(['auto', 'openssh', 'ssh2']))
   .option('--json', 'NDJSON events on stdout; the last line is the result object')
   .option('--yes', 'never prompt')
+  .option('--verbose', 'debug lines, and the underlying error (SSH, gRPC) under a failure; as KVMCTL_DEBUG=1')
   .exitOverride()
   .showHelpAfterError();
 

@@ -33,11 +33,18 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
  */
 export class KvmcloneError extends Error {
   readonly code: ErrorCode;
+  /**
+   * The lower layer's own words (e.g. grpc-js's "No connection established.
+   * Last error: …"), kept out of the message a user reads: shown with
+   * --verbose, and in --json results.
+   */
+  readonly detail?: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.name = 'KvmcloneError';
     this.code = code;
+    if (options?.detail !== undefined) this.detail = options.detail;
   }
 }
 

@@ -23,6 +23,8 @@ import { TextReporter } from './text-reporter.js';
 export interface GlobalCliFlags extends GlobalFlags {
   json?: boolean;
   yes?: boolean;
+  /** Debug lines, and the lower layers' own words under an error (as KVMCTL_DEBUG=1). */
+  verbose?: boolean;
 }
 
 /** Everything a command's action gets. */
@@ -42,9 +44,9 @@ export interface CommandContext {
  */
 export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: CommandContext) => Promise<number>): Promise<number> {
   const json = flags.json === true;
-  const reporter: Reporter = json ? new JsonReporter() : new TextReporter();
-  const fail = (code: string, message: string, exit: number): number => {
-    reporter.result({ ok: false, error: { code, message } });
+  const reporter: Reporter = json ? new JsonReporter() : new TextReporter(process.stderr, flags.verbose === true ? { showDebug: true } : {});
+  const fail = (code: string, message: string, exit: number, detail?: string): number => {
+    reporter.result({ ok: false, error: { code, message, ...(detail !== undefined && { detail }) } });
     return exit;
   };
   let options: ControllerOptions;
@@ -81,7 +83,7 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
     const err = normalizeSshError(thrown);
     if (err instanceof KvmcloneError) {
       const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
-      return fail(err.code, err.message, exit);
+      return fail(err.code, err.message, exit, err.detail);
     }
     return fail('INTERNAL', err instanceof Error ? err.message : String(err), EXIT_FAILED);
   } finally {

@@ -184,8 +184,9 @@ export class TextReporter implements Reporter {
       );
       if (phases !== undefined) this.out.write(`  phases: ${formatPhases(phases)}\n`);
     } else {
-      const error = result.error as { code?: string; message?: string } | undefined;
+      const error = result.error as { code?: string; message?: string; detail?: string } | undefined;
       this.out.write(`kvmctl: ${error?.message ?? 'failed'}\n`);
+      if (this.showDebug && error?.detail !== undefined) this.out.write(`debug: ${error.detail}\n`);
     }
   }
 
