@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/config/config-file.js';
-import { KvmcloneError } from '../../shared/errors.js';
+import { isAbortError, KvmcloneError } from '../../shared/errors.js';
 import { loadControllerOptions, type ControllerOptions, type GlobalFlags } from '../config/controller-config.js';
 import { OperationStore } from '../history/operation-store.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
@@ -80,7 +80,8 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
     });
   } catch (thrown) {
     // SSH failures keep their meaning: unknown/changed host keys are refusals, a bad ssh config is usage.
-    const err = normalizeSshError(thrown);
+    // Whatever a Ctrl-C cut short (an SSH connect, a call) is an interruption, exit 130.
+    const err = isAbortError(thrown) || aborter.signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted', { cause: thrown }) : normalizeSshError(thrown);
     if (err instanceof KvmcloneError) {
       const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
       return fail(err.code, err.message, exit, err.detail);
