@@ -19,9 +19,10 @@ export type OperationState = 'running' | 'succeeded' | 'failed' | 'interrupted' 
 /**
  * What an operation was: a copy (clone, sync), or a step of a replica's
  * disaster recovery (failover, failback, a test failover's drill and its
- * cleanup) — recorded here so that `kvmctl ops` shows them beside the syncs.
+ * cleanup), or a VM deleted (kvmctl delete) — recorded here so that
+ * `kvmctl ops` shows them beside the syncs.
  */
-export type OperationKind = 'clone' | 'sync' | 'failover' | 'failback' | 'drill' | 'drill-cleanup';
+export type OperationKind = 'clone' | 'sync' | 'failover' | 'failback' | 'drill' | 'drill-cleanup' | 'delete';
 
 /** One operation as stored. */
 export interface OperationRecord {

@@ -7,7 +7,8 @@
  * `ssh.local: off` the same run logs in to itself. Both directions: kvmctl
  * on the source (its peer socket forwarded straight to the destination)
  * and on the destination (the source's forward bound in its agent's
- * forward directory).
+ * forward directory). Each clone is then removed with `kvmctl delete
+ * --storage`, checked on the host's libvirt and files.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,8 +49,20 @@ async function cloneOn(onHost: string, args: string[]): Promise<{ code: number; 
   return { code: r.code, result: r.result, stderr: r.stderr, logins: { hosta: (await logins('hosta')) - before.hosta, hostb: (await logins('hostb')) - before.hostb } };
 }
 
+/**
+ * Removes a clone with `kvmctl delete --storage` (run here, through SSH): its
+ * own images go, the backing file it shares with the other clones stays
+ * (said with the reason), and libvirt no longer knows the domain.
+ */
 async function removeClone(host: string, name: string): Promise<void> {
-  await hostExec(host, ['bash', '-c', `virsh -q -c qemu:///system undefine ${name} >/dev/null && rm -f /var/lib/libvirt/images/${name}*`]);
+  const out = await kvmctl(['--json', 'delete', name, '--on', host, '--storage', '--yes'], { stateDir: state });
+  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  const removed = (out.result?.removedPaths as string[]).map((p) => p.split('/').pop()).sort();
+  assert.deepEqual(removed, [`${name}-data.raw`, `${name}.qcow2`]);
+  const kept = out.result?.kept as { path: string; reason: string }[];
+  assert.ok(kept.some((k) => k.path.endsWith('vm1-base.qcow2') && /backing file/.test(k.reason)), JSON.stringify(kept));
+  const names = (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((l) => l.trim());
+  assert.ok(!names.includes(name), `${name} is still defined on ${host}`);
 }
 
 test('kvmctl on the source host: hosta is itself, no SSH login there, one hop to hostb; the clone verifies', async () => {

@@ -1,0 +1,30 @@
+/**
+ * `kvmctl delete VM --on HOST [--storage] [--yes]`: removes a shut-off VM,
+ * and with --storage the images only it uses (controller/operations/delete-vm.ts).
+ */
+import { Command } from 'commander';
+import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { checkVmName } from '../../shared/validation.js';
+import { runDelete } from '../operations/delete-vm.js';
+
+interface DeleteFlags {
+  on: string;
+  storage?: boolean;
+}
+
+/** The delete command. */
+export function deleteCommand(run: (code: Promise<number>) => void): Command {
+  return new Command('delete')
+    .description('remove a shut-off VM; with --storage also the images only it uses (never backing, read-only or shared files)')
+    .argument('<vm>', 'the VM on HOST')
+    .requiredOption('--on <host>', 'host the VM is on')
+    .option('--storage', 'also remove its images, NVRAM and TPM state (what other domains use is never removed)')
+    .action((vm: string, _flags: DeleteFlags, command: Command) => {
+      const global = command.optsWithGlobals<GlobalCliFlags & DeleteFlags>();
+      run(
+        withCommandContext(global, (ctx) =>
+          runDelete({ vm: checkVmName(vm, 'VM'), host: global.on, storage: global.storage === true, yes: global.yes === true, json: ctx.json }, { engine: ctx.engine, options: ctx.options, reporter: ctx.reporter, store: ctx.store(), signal: ctx.signal }),
+        ),
+      );
+    });
+}
