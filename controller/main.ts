@@ -15,6 +15,7 @@ import { lsCommand } from './commands/ls.js';
 import { opsCommand } from './commands/ops.js';
 import { pointsCommand, restoreCommand } from './commands/points.js';
 import { deleteCommand } from './commands/delete.js';
+import { configCommand } from './commands/config.js';
 import { syncCommand } from './commands/sync.js';
 import { replicaCommand } from './commands/replica.js';
 import { replicateCommand } from './commands/replicate.js';
@@ -64,7 +65,7 @@ function usageExits(command: Command): Command {
   return command;
 }
 
-for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), deleteCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run), failoverCommand(run), failbackCommand(run)]) {
+for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), deleteCommand(run), configCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run), failoverCommand(run), failbackCommand(run)]) {
   program.addCommand(usageExits(command));
 }
 

@@ -91,3 +91,31 @@ test('gc: a bad --older-than or host is a usage error before anything connects (
   assert.equal(host.code, 2);
   assert.equal((await kvmctl(['gc'], { stateDir: state })).code, 2);
 });
+
+test('kvmctl config set|get|unset|show edit kvmctl.yaml in place; a refused change leaves the file byte for byte', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const config = join(state, 'edit.yaml');
+  const original = '# site settings\nssh:\n  engine: openssh # fast\n';
+  await writeFile(config, original);
+  const k = (...argv: string[]): ReturnType<typeof kvmctl> => kvmctl(['--config', config, 'config', ...argv], { stateDir: state });
+  assert.equal((await k('set', 'transfer.bwlimit', '50M')).code, 0);
+  const bad = await k('set', 'transfer.bwlimit', 'fast');
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /transfer\.bwlimit/);
+  assert.equal(await readFile(config, 'utf8'), `${original}transfer:\n  bwlimit: 50M\n`);
+  const got = await k('get', 'transfer.bwlimit');
+  assert.deepEqual([got.code, got.stdout], [0, '50M\n']);
+  assert.equal((await k('get', 'retry.attempts')).code, 1, 'not set: exit 1');
+  // the edited file is what kvmctl loads
+  const loaded = await kvmctl(['--json', '--config', config, 'ops', 'list'], { stateDir: state });
+  assert.equal(loaded.code, 0, loaded.stdout);
+  assert.equal((await k('unset', 'transfer.bwlimit')).code, 0);
+  assert.equal(await readFile(config, 'utf8'), original);
+  const shown = await k('show');
+  assert.equal(shown.stdout, `# ${config}\n${original}`);
+  // a file kvmctl cannot load can still be mended with config
+  await writeFile(config, 'ssh:\n  engine: telnet\n');
+  assert.equal((await kvmctl(['--config', config, 'ops', 'list'], { stateDir: state })).code, 2);
+  assert.equal((await k('unset', 'ssh.engine')).code, 0);
+  assert.equal((await kvmctl(['--config', config, 'ops', 'list'], { stateDir: state })).code, 0);
+});
