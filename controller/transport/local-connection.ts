@@ -11,22 +11,11 @@ import { access, chmod, lstat, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { errnoCode } from '../../shared/errors.js';
+import { relay } from './socket-relay.js';
 import { SshError, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection } from './ssh-engine.js';
 
 /** Output kept from a command (as the SSH engines keep). */
 const MAX_EXEC_OUTPUT = 4 * 1024 * 1024;
-
-/** Pipes two sockets into each other; an error on one tears both down. */
-function pipeBoth(a: Socket, b: Socket): void {
-  a.pipe(b);
-  b.pipe(a);
-  const fail = (): void => {
-    a.destroy();
-    b.destroy();
-  };
-  a.on('error', fail);
-  b.on('error', fail);
-}
 
 /** This machine as a host: sockets directly, relays for the rare socket that must move. */
 export class LocalConnection implements SshConnection {
@@ -102,7 +91,7 @@ export class LocalConnection implements SshConnection {
         this.sockets.add(s);
         s.once('close', () => this.sockets.delete(s));
       }
-      pipeBoth(sock, to);
+      relay(sock, to);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -8,35 +8,13 @@
 import { chmod, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import type { Client as Ssh2Client } from 'ssh2';
 import { RemoteCommands } from './ssh2-exec.js';
+import { relay } from './socket-relay.js';
 import { SshError, shellQuote, type RemoteExecResult } from './ssh-engine.js';
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
-
-/**
- * Pipes a local socket and an SSH channel into each other. A clean end in
- * one direction ends the other side's writer after its buffered bytes are
- * flushed (no destroy, which would drop them); an error tears both down.
- */
-export function relay(sock: Socket, channel: Duplex): void {
-  sock.pipe(channel);
-  channel.pipe(sock);
-  const fail = (): void => {
-    sock.destroy();
-    channel.destroy();
-  };
-  sock.on('error', fail);
-  channel.on('error', fail);
-  channel.on('close', () => {
-    if (!sock.writableEnded) sock.end();
-  });
-  sock.on('close', () => {
-    if (!channel.writableEnded) channel.end();
-  });
-}
 
 /** Forwards, commands and their cleanup on one connection (the last of a ProxyJump chain). */
 export class ChannelSession {

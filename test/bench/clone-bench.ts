@@ -29,19 +29,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
-import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
+import { DATA_READER, sh } from './bench-support.js';
+import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const CIPHER = 'aes128-gcm@openssh.com';
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const sizeGiB = Number(arg('--size-gib', '4')) || 4;
-const runs = Number(arg('--runs', '3')) || 3;
-const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
-const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
+const sizeGiB = Number(benchArg('--size-gib', '4')) || 4;
+const runs = Number(benchArg('--runs', '3')) || 3;
+const dataSets = benchArg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 
 
 
@@ -63,21 +58,6 @@ async function dropCaches(): Promise<void> {
   await sh('sync && echo 3 > /proc/sys/vm/drop_caches');
 }
 
-async function makeImage(dataSet: 'unique' | 'ext4', path: string): Promise<void> {
-  if (dataSet === 'unique') {
-    await run('python3', ['-c', IMAGE_WRITER, path, String(sizeGiB)]);
-    return;
-  }
-  const tree = await mkdtemp(join(tmpdir(), 'kvmclone-clone-tree-'));
-  try {
-    for (const s of SOURCES) await sh(`mkdir -p ${tree}${s} && cp -a ${s}/. ${tree}${s}/`);
-    await rm(path, { force: true });
-    await run('mkfs.ext4', ['-q', '-F', '-d', tree, path, `${sizeGiB}G`]);
-  } finally {
-    await rm(tree, { recursive: true, force: true });
-  }
-}
-
 async function kvmctlClone(state: string, onHost: string | undefined): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
   const t0 = Date.now();
   const out = await startKvmctl(['--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', 'bench-copy'], { stateDir: state, ...(onHost !== undefined && { onHost }) }).done;
@@ -88,7 +68,7 @@ async function kvmctlClone(state: string, onHost: string | undefined): Promise<O
 }
 
 async function measure(method: Method, state: string, reader: string): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
-  const ssh = `ssh -F ${sshConfigPath()} -c ${CIPHER}`;
+  const ssh = `ssh -F ${sshConfigPath()} -c ${BENCH_CIPHER}`;
   const image = `${IMAGES}/bench.raw`;
   await dropCaches();
   const t0 = Date.now();
@@ -113,13 +93,6 @@ async function measure(method: Method, state: string, reader: string): Promise<O
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
-const range = (xs: number[], digits = 1): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
-
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-bench-'));
   await Promise.all([hostDown('hosta'), hostDown('hostb')]);
@@ -135,7 +108,7 @@ async function main(): Promise<void> {
     const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
     for (const dataSet of dataSets) {
       console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk ...`);
-      await makeImage(dataSet, local);
+      await makeDataSet(dataSet, local, sizeGiB);
       dataBytes[dataSet] = (await stat(local)).blocks * 512;
       console.log(`  ${(dataBytes[dataSet] / MiB).toFixed(0)} MiB of data`);
       for (let round = 1; round <= runs; round++) {
@@ -154,7 +127,7 @@ async function main(): Promise<void> {
   }
   await mkdir('bench-results', { recursive: true });
   const out = join('bench-results', `clone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: CIPHER, sources: SOURCES, dataBytes, measurements: all }, null, 2));
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
 
   console.log(`\nclone hosta -> hostb, ${sizeGiB} GiB raw disk, cold (page cache dropped before each), ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
   for (const dataSet of dataSets) {
@@ -162,12 +135,12 @@ async function main(): Promise<void> {
     const secs = (method: Method): number[] => all.filter((m) => m.dataSet === dataSet && m.method === method).map((m) => m.seconds);
     const ratio = (ours: Method, base: Method): string => {
       const per = all.filter((m) => m.dataSet === dataSet && m.method === ours).map((m) => (secs(base)[m.round - 1] ?? NaN) / m.seconds);
-      return `${median(per).toFixed(2)}x (${range(per, 2)})`;
+      return `${median(per).toFixed(2)}x (${spread(per, 2)})`;
     };
     console.log(`\n${dataSet}: ${(data / MiB).toFixed(0)} MiB of data`);
     for (const method of METHODS) {
       const s = secs(method);
-      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${range(s)})  ${((data / 1e6) / median(s)).toFixed(0).padStart(4)} MB/s`);
+      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})  ${((data / 1e6) / median(s)).toFixed(0).padStart(4)} MB/s`);
     }
     console.log(`  kvmctl elsewhere vs rsync ${ratio('kvmctl elsewhere', 'rsync')}, vs the relay channel ${ratio('kvmctl elsewhere', 'relay channel')}`);
     console.log(`  kvmctl on hosta  vs rsync ${ratio('kvmctl on hosta', 'rsync')}, vs the one-hop channel ${ratio('kvmctl on hosta', 'one-hop channel')}`);

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { agentCpuSeconds, run, sh } from './bench-support.js';
+import { EXT4_SOURCES, makeDataSet } from './bench-data.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
@@ -34,7 +35,6 @@ fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftru
 for i in range(1024): os.pwrite(fd, os.urandom(1 << 20), i << 20)
 os.fsync(fd); os.close(fd)
 `;
-const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
 
 const xml = (name: string): string => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
@@ -66,16 +66,13 @@ async function cloneOnce(vm: string, compress: string, bwlimit: string | null, s
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-compress-bench-'));
-  const tree = await mkdtemp(join(tmpdir(), 'kvmclone-compress-tree-'));
   await Promise.all([hostDown('hosta'), hostDown('hostb')]);
   await hostUp('hosta', 1);
   await hostUp('hostb', 2);
   try {
-    console.log(`making a ${sizeGiB} GiB raw image: ext4 made from a copy of ${SOURCES.join(', ')} ...`);
-    for (const s of SOURCES) await sh(`mkdir -p ${tree}${s} && cp -a ${s}/. ${tree}${s}/`);
+    console.log(`making a ${sizeGiB} GiB raw image: ext4 made from a copy of ${EXT4_SOURCES.join(', ')} ...`);
     const image = join(E2E_DIR, 'hosta', 'images', 'cbench.raw');
-    await run('mkfs.ext4', ['-q', '-F', '-d', tree, image, `${sizeGiB}G`]);
-    await rm(tree, { recursive: true, force: true });
+    await makeDataSet('ext4', image, sizeGiB);
     const dataBytes = (await stat(image)).blocks * 512;
     const random = join(E2E_DIR, 'hosta', 'images', 'crand.raw');
     await run('python3', ['-c', RANDOM_WRITER, random]);
@@ -93,7 +90,7 @@ async function main(): Promise<void> {
     }
     const base = (r: CloneRun): CloneRun | undefined => runs.find((b) => b.vm === r.vm && b.compress === 'off' && b.bwlimit === r.bwlimit);
     const data = (r: CloneRun): number => (r.vm === 'crand' ? randomBytes : dataBytes);
-    console.log(`\ncbench: ${sizeGiB} GiB raw disk, ext4 of ${SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; crand: 2 GiB raw, ${(randomBytes / MiB).toFixed(0)} MiB of unique random data; page cache warm; 2 cores shared by both hosts and the controller`);
+    console.log(`\ncbench: ${sizeGiB} GiB raw disk, ext4 of ${EXT4_SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; crand: 2 GiB raw, ${(randomBytes / MiB).toFixed(0)} MiB of unique random data; page cache warm; 2 cores shared by both hosts and the controller`);
     console.log(`${'clone'.padEnd(37)}   wall      on the wire   wire/data   speed vs off   agent CPU-s (source / destination)`);
     for (const r of runs) {
       const vs = base(r);
@@ -104,12 +101,11 @@ async function main(): Promise<void> {
     const load = (await readFile('/proc/loadavg', 'utf8')).trim();
     await mkdir('bench-results', { recursive: true });
     const out = join('bench-results', `compress-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(out, JSON.stringify({ sizeGiB, sources: SOURCES, dataBytes, randomBytes, runs, loadavgAfter: load }, null, 2));
+    await writeFile(out, JSON.stringify({ sizeGiB, sources: EXT4_SOURCES, dataBytes, randomBytes, runs, loadavgAfter: load }, null, 2));
     console.log(`raw figures: ${out}`);
   } finally {
     await Promise.all([hostDown('hosta'), hostDown('hostb')]);
     await rm(state, { recursive: true, force: true });
-    await rm(tree, { recursive: true, force: true });
   }
 }
 

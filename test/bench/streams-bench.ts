@@ -22,19 +22,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
-import { DATA_READER, IMAGE_WRITER, run, sh, timed } from './bench-support.js';
+import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
+import { BENCH_CIPHER, benchArg, median, seconds } from './bench-data.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const CIPHER = 'aes128-gcm@openssh.com';
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const delayMs = Number(arg('--delay-ms', '10'));
-const sizeGiB = Number(arg('--size-gib', '2')) || 2;
-const runs = Number(arg('--runs', '3')) || 3;
-const streamCounts = arg('--streams', '1,2,4').split(',').map(Number);
+const delayMs = Number(benchArg('--delay-ms', '10'));
+const sizeGiB = Number(benchArg('--size-gib', '2')) || 2;
+const runs = Number(benchArg('--runs', '3')) || 3;
+const streamCounts = benchArg('--streams', '1,2,4').split(',').map(Number);
 
 const xml = `<domain type='qemu'><name>sbench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/sbench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
@@ -43,15 +39,6 @@ interface Measurement {
   method: string;
   seconds: number;
 }
-
-/** Seconds `fn` took. */
-const seconds = async (fn: () => Promise<unknown>): Promise<number> => (await timed(fn)).seconds;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-streams-bench-'));
@@ -71,7 +58,7 @@ async function main(): Promise<void> {
     dataBytes = (await stat(local)).blocks * 512;
     await hostExec('hosta', ['bash', '-c', `cat > /tmp/sbench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/sbench.xml >/dev/null; rm -f /tmp/sbench.xml`]);
     await sh(`cat ${local} > /dev/null`);
-    const ssh = `ssh -F ${config} -c ${CIPHER}`;
+    const ssh = `ssh -F ${config} -c ${BENCH_CIPHER}`;
     for (let round = 1; round <= runs; round++) {
       const add = (method: string, seconds: number): void => {
         all.push({ round, method, seconds });
@@ -95,7 +82,7 @@ async function main(): Promise<void> {
   }
   await mkdir('bench-results', { recursive: true });
   const out = join('bench-results', `streams-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ delayMs, sizeGiB, runs, dataBytes, cipher: CIPHER, measurements: all }, null, 2));
+  await writeFile(out, JSON.stringify({ delayMs, sizeGiB, runs, dataBytes, cipher: BENCH_CIPHER, measurements: all }, null, 2));
   const methods = [...new Set(all.map((m) => m.method))];
   const secs = (method: string): number[] => all.filter((m) => m.method === method).map((m) => m.seconds);
   console.log(`\n${(dataBytes / MiB).toFixed(0)} MiB of unique random data, ${delayMs} ms added each way on every SSH connection, page cache warm, ${runs} rounds; median (range)`);

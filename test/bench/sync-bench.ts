@@ -24,20 +24,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
-import { BLOCK_CHANGER, IMAGE_WRITER, run, sh, timed } from './bench-support.js';
+import { BLOCK_CHANGER, run, sh } from './bench-support.js';
+import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, seconds, spread } from './bench-data.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
 const MiB = 2 ** 20;
-const CIPHER = 'aes128-gcm@openssh.com';
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
-const sizeGiB = Number(arg('--size-gib', '4')) || 4;
-const runs = Number(arg('--runs', '3')) || 3;
-const dataSets = arg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
-const SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib/dpkg'];
+const sizeGiB = Number(benchArg('--size-gib', '4')) || 4;
+const runs = Number(benchArg('--runs', '3')) || 3;
+const dataSets = benchArg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 
 
 const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
@@ -59,28 +54,6 @@ async function define(host: string): Promise<void> {
   await hostExec(host, ['bash', '-c', `cat > /tmp/bench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/bench.xml >/dev/null; rm -f /tmp/bench.xml`]);
 }
 
-async function makeImage(dataSet: 'unique' | 'ext4', path: string): Promise<void> {
-  if (dataSet === 'unique') return void (await run('python3', ['-c', IMAGE_WRITER, path, String(sizeGiB)]));
-  const tree = await mkdtemp(join(tmpdir(), 'kvmclone-sync-tree-'));
-  try {
-    for (const s of SOURCES) await sh(`mkdir -p ${tree}${s} && cp -a ${s}/. ${tree}${s}/`);
-    await rm(path, { force: true });
-    await run('mkfs.ext4', ['-q', '-F', '-d', tree, path, `${sizeGiB}G`]);
-  } finally {
-    await rm(tree, { recursive: true, force: true });
-  }
-}
-
-/** Seconds `fn` took. */
-const seconds = async (fn: () => Promise<unknown>): Promise<number> => (await timed(fn)).seconds;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-};
-const range = (xs: number[], digits = 1): string => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
-
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-sync-bench-'));
   await Promise.all([hostDown('hosta'), hostDown('hostb')]);
@@ -96,10 +69,10 @@ async function main(): Promise<void> {
   try {
     await define('hosta');
     await define('hostb');
-    const ssh = `ssh -F ${sshConfigPath()} -c ${CIPHER}`;
+    const ssh = `ssh -F ${sshConfigPath()} -c ${BENCH_CIPHER}`;
     for (const dataSet of dataSets) {
       console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk and two copies on hostb ...`);
-      await makeImage(dataSet, a);
+      await makeDataSet(dataSet, a, sizeGiB);
       await run('cp', ['--sparse=always', a, b]);
       await run('cp', ['--sparse=always', a, bRsync]);
       dataBytes[dataSet] = (await stat(a)).blocks * 512;
@@ -147,7 +120,7 @@ async function main(): Promise<void> {
   }
   await mkdir('bench-results', { recursive: true });
   const out = join('bench-results', `sync-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: CIPHER, sources: SOURCES, dataBytes, measurements: all }, null, 2));
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
 
   console.log(`\nsync hosta -> hostb, ${sizeGiB} GiB raw disk, 1 % of its 64 KiB blocks changed before each tool's run; ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
   for (const dataSet of dataSets) {
@@ -160,13 +133,13 @@ async function main(): Promise<void> {
           const b2 = of(base).find((x) => x.round === m.round)?.seconds ?? NaN;
           return invert ? m.seconds / b2 : b2 / m.seconds;
         });
-        return `${median(per).toFixed(2)}x (${range(per, 2)})`;
+        return `${median(per).toFixed(2)}x (${spread(per, 2)})`;
       };
       console.log(`  ${cache}:`);
       for (const method of ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)'] as const) {
         const s = secs(method);
         const wire = of(method)[0]?.bytesOnWire;
-        console.log(`    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${range(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`);
+        console.log(`    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`);
       }
       console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
       console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);
