@@ -11,6 +11,8 @@
  *   hostb (`ssh A <read data> | ssh B 'cat > /dev/null'`), two delayed hops,
  *   the path a clone run from here takes;
  * - kvmctl clone hosta -> hostb run here with each streams setting.
+ * With --delay-ms 0 the links are the testbed's own (no relay): what
+ * several streams cost where nothing is far.
  * The image: a sparse raw disk of --size-gib (2) GiB, half of it unique
  * random data in 64 MiB runs. --runs N (3) rounds; median and range; raw
  * figures to bench-results/streams-<date>.json.
@@ -21,7 +23,7 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
-import { E2E_DIR, hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath, TESTBED_DIR } from '../support/testbed.js';
 import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
 import { BENCH_CIPHER, benchArg, median, seconds } from './bench-data.js';
 
@@ -48,8 +50,9 @@ async function main(): Promise<void> {
   const all: Measurement[] = [];
   let dataBytes = 0;
   try {
-    const config = join(state, 'ssh_config');
-    await writeFile(config, `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`);
+    // --delay-ms 0: the testbed's links as they are, no relay (what the streams cost where nothing is far)
+    const config = delayMs > 0 ? join(state, 'ssh_config') : sshConfigPath();
+    if (delayMs > 0) await writeFile(config, `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`);
     const reader = join(state, 'data-reader.py');
     await writeFile(reader, DATA_READER);
     const local = join(E2E_DIR, 'hosta', 'images', 'sbench.raw');
