@@ -112,7 +112,7 @@ test('a host pair\'s rate wins over the default, one way only', () => {
 test('--bwlimit replaces kvmctl.yaml\'s rates for the run; a bad one is INVALID_ARGUMENT', () => {
   const options = { transfer: TRANSFER } as ControllerOptions;
   assert.equal(withBwlimit(options, {}), options);
-  assert.deepEqual(withBwlimit(options, { bwlimit: '50M' }).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [], compress: 'off' });
+  assert.deepEqual(withBwlimit(options, { bwlimit: '50M' }).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [], compress: 'off', streams: 1 });
   assert.throws(() => withBwlimit(options, { bwlimit: '50' }), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /--bwlimit: "50" is not a rate/.test(err.message));
 });
 
@@ -120,9 +120,9 @@ test('kvmctl.yaml: transfer.bwlimit and links compiled to bytes per second; bad 
   const dir = await mkdtemp(join(tmpdir(), 'kvmctl-bwlimit-'));
   const config = join(dir, 'kvmctl.yaml');
   await writeFile(config, 'transfer:\n  bwlimit: 50M\n  links:\n    - { from: hosta, to: dr, bwlimit: 800K }\n');
-  assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 800 * 1024 }], compress: 'off' });
+  assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 800 * 1024 }], compress: 'off', streams: 1 });
   await writeFile(config, '{}\n');
-  assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 0, links: [], compress: 'off' });
+  assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 0, links: [], compress: 'off', streams: 1 });
   await writeFile(config, 'transfer:\n  bwlimit: 50\n  links:\n    - { from: hosta, bwlimit: 1M }\n');
   await assert.rejects(loadControllerOptions({ config }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
