@@ -20,7 +20,7 @@
  * main thread tens of milliseconds (~100 ms under 8 operations on the
  * two-core testbed), which is why it is only a safety net near the limit.
  * The limit, measured with the e2e's eight operations (destination peak):
- * 176 MiB gave 188–209 MiB over six runs; 168 gave 198, and 160 gave
+ * 176 MiB gave 188–209 MiB over seven runs; 168 gave 198, and 160 gave
  * 199–201 — a lower limit collects more often and slows the agent, so
  * operations overlap longer and the peak does not come down. 176 it is; the
  * 200 MiB bound is not held in every run (issue 11).
