@@ -66,32 +66,22 @@ export interface ExposedPeer {
  */
 export async function exposePeer(src: HostSession, srcPeerSocket: string, dst: HostSession, id: string, signal: AbortSignal): Promise<ExposedPeer> {
   const { path, agentRemoves } = peerSocketPath(dst, id);
-  const removeByAgent = async (): Promise<void> => {
-    if (agentRemoves) await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path });
-  };
-  if (dst.connection.onThisMachine === true && src.connection.onThisMachine !== true) {
-    await src.connection.forwardToLocal(srcPeerSocket, { signal, at: path });
-    return {
-      remotePeer: path,
-      close: async () => {
-        try {
-          await src.connection.cancelLocalForward(path);
-        } finally {
-          await removeByAgent();
-        }
-      },
-    };
-  }
-  const localPeer = await src.connection.forwardToLocal(srcPeerSocket, { signal });
-  await dst.connection.forwardToRemote(path, localPeer, { signal, hostRemoves: agentRemoves });
-  return {
+  /** Cancels the forward, then has the agent remove the socket file (when it does). */
+  const exposed = (cancel: () => Promise<void>): ExposedPeer => ({
     remotePeer: path,
     close: async () => {
       try {
-        await dst.connection.cancelRemoteForward(path);
+        await cancel();
       } finally {
-        await removeByAgent();
+        if (agentRemoves) await dst.call(dst.clients.transfer, dst.clients.transfer.removePeerSocket, { path });
       }
     },
-  };
+  });
+  if (dst.connection.onThisMachine === true && src.connection.onThisMachine !== true) {
+    await src.connection.forwardToLocal(srcPeerSocket, { signal, at: path });
+    return exposed(() => src.connection.cancelLocalForward(path));
+  }
+  const localPeer = await src.connection.forwardToLocal(srcPeerSocket, { signal });
+  await dst.connection.forwardToRemote(path, localPeer, { signal, hostRemoves: agentRemoves });
+  return exposed(() => dst.connection.cancelRemoteForward(path));
 }
