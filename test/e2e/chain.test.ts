@@ -12,6 +12,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -188,6 +189,12 @@ test('NVRAM of a UEFI domain is carried by clone and by sync, and the copy start
 
   // QEMU opens the copied store as the VM's flash: the copy starts (OVMF under TCG; no OS needed).
   await hostExec('hostb', [...VIRSH, 'start', 'vm8-copy']);
-  assert.match(await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']), /running/);
+  // QEMU reports the domain paused for a moment while it starts under a loaded TCG host: wait for it to run.
+  let state = '';
+  for (let i = 0; i < 50 && !/running/.test(state); i++) {
+    if (i > 0) await sleep(200);
+    state = await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']);
+  }
+  assert.match(state, /running/);
   await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
 });
