@@ -190,11 +190,11 @@ test('NVRAM of a UEFI domain is carried by clone and by sync, and the copy start
   // QEMU opens the copied store as the VM's flash: the copy starts (OVMF under TCG; no OS needed).
   await hostExec('hostb', [...VIRSH, 'start', 'vm8-copy']);
   // QEMU reports the domain paused for a moment while it starts under a loaded TCG host: wait for it to run.
-  let state = '';
-  for (let i = 0; i < 50 && !/running/.test(state); i++) {
+  let copyState = '';
+  for (let i = 0; i < 50 && !/running/.test(copyState); i++) {
     if (i > 0) await sleep(200);
-    state = await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']);
+    copyState = await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']);
   }
-  assert.match(state, /running/);
+  assert.match(copyState, /running/);
   await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
 });
