@@ -60,6 +60,8 @@ export const AGENT_CAPABILITIES = [
   'transfer.compress',
   /** PullImageRequest.streams: a whole-file pull reads its source over several connections (transfer.streams). */
   'transfer.streams',
+  /** OpenLiveViewRequest.shut_off: a view of a shut-off domain, each disk's chain merged by qemu-nbd (kvmctl clone --flatten). */
+  'transfer.flatten',
 ] as const;
 
 /** One capability name. */

@@ -1,7 +1,7 @@
 /**
  * The live views this agent holds open: one per OpenLiveView call, each a
  * libvirt backup job whose NBD server exports every disk as it was when the
- * job began. DiskService calls on a view path (view-path.ts) find their
+ * job began (or, for a shut-off domain, one read-only qemu-nbd per disk). DiskService calls on a view path (view-path.ts) find their
  * export here; a view is removed when its OpenLiveView call ends, so a read
  * can never reach an export whose job is over.
  */
@@ -25,6 +25,8 @@ export interface ViewDisk {
   readonly virtualSize: number;
   /** NBD export name (libvirt names exports after the disk target). */
   readonly exportName: string;
+  /** The disk's own NBD socket when it has one (a shut-off view: one qemu-nbd per disk), else the view's. */
+  readonly socket?: string;
   /** NBD meta context of the blocks dirtied since the incremental checkpoint; '' for a full view. */
   readonly dirtyContext: string;
   /** Data bytes read from the export so far. */
@@ -39,7 +41,7 @@ export interface ViewDisk {
 export interface LiveView {
   readonly operationId: string;
   readonly vm: string;
-  /** Unix socket of the backup job's NBD server. */
+  /** Unix socket of the backup job's NBD server ('' for a shut-off view, whose disks have sockets of their own). */
   readonly socket: string;
   readonly disks: ReadonlyMap<string, ViewDisk>;
 }
@@ -79,7 +81,7 @@ export class LiveViews {
   async withExport<T>(path: string, signal: AbortSignal, fn: (client: NbdClient, disk: ViewDisk) => Promise<T>): Promise<T> {
     const { view, disk } = this.resolve(path);
     const metaContexts = disk.dirtyContext !== '' ? [BASE_ALLOCATION, disk.dirtyContext] : [BASE_ALLOCATION];
-    const client = await NbdClient.connect(view.socket, { exportName: disk.exportName, metaContexts, signal });
+    const client = await NbdClient.connect(disk.socket ?? view.socket, { exportName: disk.exportName, metaContexts, signal });
     try {
       return await fn(client, disk);
     } finally {

@@ -34,6 +34,7 @@ import { backupSocketFor, checkScratchSpace, isOwnBackupSocket, prepareLiveSocke
 import { viewPathOf } from './view-path.js';
 import { dirtyContextOf } from './live-views.js';
 import { endViewJob } from './end-view-job.js';
+import { openShutOffView } from './open-shut-off-view.js';
 
 /** What OpenLiveView needs from the agent. */
 export interface LiveViewDeps {
@@ -81,20 +82,24 @@ function checkRequest(req: OpenLiveViewRequest__Output): LiveViewRequest {
   return { vm, operationId, replicaId, incrementalFrom, incrementalFromXml: req.incrementalFromXml, cbt: req.cbt, quiesce };
 }
 
-/** The file-backed disks of a running domain, confined to the image roots, with their formats and sizes. */
-async function liveDisks(deps: LiveViewDeps, vm: string, operationId: string, signal: AbortSignal): Promise<PlannedDisk[]> {
+/**
+ * The file-backed disks of a domain, confined to the image roots, with their
+ * formats and sizes; `flag` is what the user asked with (`--live`,
+ * `--flatten`), for the refusals.
+ */
+export async function viewDisks(deps: Pick<LiveViewDeps, 'libvirt' | 'roots' | 'scratchDir'>, vm: string, operationId: string, signal: AbortSignal, flag = '--live'): Promise<PlannedDisk[]> {
   const facts = readDomainFacts(await deps.libvirt.getDomainXml(vm, { signal }));
   const disks: PlannedDisk[] = [];
   for (const d of facts.disks) {
     if (d.device !== 'disk') continue;
-    if (d.type !== 'file' || d.source === '') throw failedPrecondition(`${vm}: disk ${d.target} is a ${d.type} disk; --live copies file-backed disks only`);
+    if (d.type !== 'file' || d.source === '') throw failedPrecondition(`${vm}: disk ${d.target} is a ${d.type} disk; ${flag} copies file-backed disks only`);
     if (d.shareable) throw failedPrecondition(`${vm}: disk ${d.target} is shareable (another VM may write it): it has no point in time of its own`);
     const sourcePath = await deps.roots.existing(d.source, `disk ${d.target}`).catch((err: unknown) => {
       throw err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' ? permissionDenied(`${vm}: disk ${d.target} (${d.source}) is outside this agent's image roots`) : err;
     });
     // The format QEMU runs it with (the domain's driver type; none means raw), never probed.
     const format = d.format === '' ? 'raw' : d.format;
-    if (format !== 'qcow2' && format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${format}; --live copies qcow2 and raw disks`);
+    if (format !== 'qcow2' && format !== 'raw') throw failedPrecondition(`${vm}: disk ${d.target} is ${format}; ${flag} copies qcow2 and raw disks`);
     const info = await qemuImgInfo(sourcePath, signal, format);
     disks.push({ target: d.target, sourcePath, format, virtualSize: info.virtualSize, scratch: scratchPathFor(deps.scratchDir, operationId, d.target) });
   }
@@ -110,7 +115,7 @@ async function liveDisks(deps: LiveViewDeps, vm: string, operationId: string, si
 async function endOwnStaleJob(deps: LiveViewDeps, vm: string, log: Logger, signal: AbortSignal): Promise<void> {
   const job = await deps.libvirt.backupJob(vm, { signal });
   if (job === undefined) return;
-  const held = deps.views.list().some((v) => v.socket === job.socket);
+  const held = job.socket !== '' && deps.views.list().some((v) => v.socket === job.socket);
   if (!held && isOwnBackupSocket(deps.runtimeDir, job.socket)) {
     await deps.libvirt.abortJob(vm, { signal });
     log.warn({ vm, socket: job.socket }, 'ended a backup job of an earlier live view that nothing holds any more');
@@ -131,12 +136,16 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveViewDeps, send: StreamSink<LiveViewEvent>, signal: AbortSignal, log: Logger): Promise<void> {
   const r = checkRequest(req);
   const domain = await deps.libvirt.getDomain(r.vm, { signal });
+  if (req.shutOff && domain.state === 'shutoff') {
+    if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a view open (another operation copies it)`);
+    return openShutOffView(r, deps, send, signal, log);
+  }
   if (domain.state !== 'running' && domain.state !== 'paused') {
     throw failedPrecondition(`${r.vm} is ${domain.state}: a live view needs a running VM (copy a shut-off VM without --live)`);
   }
   if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a live view open (another operation copies it)`);
   await endOwnStaleJob(deps, r.vm, log, signal);
-  const disks = await liveDisks(deps, r.vm, r.operationId, signal);
+  const disks = await viewDisks(deps, r.vm, r.operationId, signal);
   await checkScratchSpace(deps.scratchDir, disks.reduce((n, d) => n + d.virtualSize, 0));
   const checkpoints = r.cbt || r.incrementalFrom !== '' ? await deps.libvirt.listCheckpoints(r.vm, { signal }) : [];
   const plan = await planBackup(deps.libvirt, {
@@ -164,7 +173,7 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       begun = true;
       return result;
     });
-    const viewDisks = new Map<string, ViewDisk>(
+    const served = new Map<string, ViewDisk>(
       disks.map((d) => {
         const exported = job.disks.find((j) => j.target === d.target);
         const dirtyContext = started.incrementalFrom !== '' && exported && exported.exportBitmap !== '' ? dirtyContextOf(exported.exportBitmap) : '';
@@ -182,7 +191,7 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
         return [d.target, disk];
       }),
     );
-    deps.views.add({ operationId: r.operationId, vm: r.vm, socket: plan.socket, disks: viewDisks });
+    deps.views.add({ operationId: r.operationId, vm: r.vm, socket: plan.socket, disks: served });
     ticket = deps.tickets.issue(disks.map((d) => viewPathOf(r.operationId, d.target)), r.operationId);
     const checkpointXml = started.checkpoint === '' ? '' : await deps.libvirt.checkpointXml(r.vm, started.checkpoint, { signal });
     log.info({ vm: r.vm, operationId: r.operationId, consistency, checkpoint: started.checkpoint, incrementalFrom: started.incrementalFrom, reason: started.reason }, 'live view open');
@@ -195,7 +204,7 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       incrementalFrom: started.incrementalFrom,
       deltaReason: started.reason,
       checkpointXml,
-      disks: [...viewDisks.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(r.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: 0 })),
+      disks: [...served.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(r.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: 0 })),
     });
     await untilAborted(signal);
   } finally {

@@ -14,6 +14,7 @@ import { errnoCode, resourceExhausted } from '../../shared/errors.js';
 
 const SCRATCH_NAME = /^\.kvmclone-scratch\.([a-z0-9][a-z0-9-]{7,63})\.([a-z0-9]+)\.qcow2$/;
 const SOCKET_NAME = /^backup-([a-z0-9][a-z0-9-]{7,63})\.sock$/;
+const FLAT_SOCKET_NAME = /^flat-([a-z0-9][a-z0-9-]{7,63})\.([a-z0-9]+)\.sock$/;
 
 /** The scratch file of one disk of one operation. */
 export function scratchPathFor(scratchDir: string, operationId: string, target: string): string {
@@ -28,6 +29,11 @@ export function liveSocketDir(runtimeDir: string): string {
 /** The NBD socket of one operation's backup job. */
 export function backupSocketFor(runtimeDir: string, operationId: string): string {
   return join(liveSocketDir(runtimeDir), `backup-${operationId}.sock`);
+}
+
+/** The NBD socket of one disk of a shut-off view (open-shut-off-view.ts): qemu-nbd serves it, not a backup job. */
+export function flatSocketFor(runtimeDir: string, operationId: string, target: string): string {
+  return join(liveSocketDir(runtimeDir), `flat-${operationId}.${target}.sock`);
 }
 
 /** True when `socket` is a backup socket this agent names (so a job serving on it is kvmclone's). */
@@ -99,5 +105,6 @@ export async function removeLeftovers(scratchDir: string, runtimeDir: string, op
   };
   await sweep(scratchDir, SCRATCH_NAME);
   await sweep(liveSocketDir(runtimeDir), SOCKET_NAME);
+  await sweep(liveSocketDir(runtimeDir), FLAT_SOCKET_NAME);
   return removed;
 }

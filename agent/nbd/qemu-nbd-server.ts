@@ -48,6 +48,13 @@ export interface QemuNbdOptions {
   signal: AbortSignal;
   /** Bound on the start; default 15 s. */
   startTimeoutMs?: number;
+  /**
+   * Descriptors qemu-nbd gets as its fd 3, 4, ... (run-with-fds.ts): with
+   * them, `image` is a `json:` filename over `/dev/fd/N` that states every
+   * driver (held-chain.ts), so qemu-nbd opens nothing by name, and `format`
+   * is not passed (the filename states it).
+   */
+  fds?: readonly number[];
 }
 
 /** A running qemu-nbd. */
@@ -70,8 +77,8 @@ const STDERR_KEEP_BYTES = 8192;
 
 /** The qemu-nbd command line for `options`. */
 function qemuNbdArgs(options: Omit<QemuNbdOptions, 'signal'>): string[] {
-  const { image, format, socketPath, readOnly, exportName = '', bitmap, cache = readOnly ? 'writeback' : 'none' } = options;
-  const args = ['--socket', socketPath, '--format', format, '--export-name', exportName, '--shared=4', '--persistent', `--cache=${cache}`];
+  const { image, format, socketPath, readOnly, exportName = '', bitmap, cache = readOnly ? 'writeback' : 'none', fds } = options;
+  const args = ['--socket', socketPath, ...(fds === undefined ? ['--format', format] : []), '--export-name', exportName, '--shared=4', '--persistent', `--cache=${cache}`];
   if (readOnly) args.push('--read-only');
   else args.push('--discard=unmap', '--detect-zeroes=unmap');
   if (bitmap !== undefined) args.push('--bitmap', bitmap);
@@ -126,9 +133,9 @@ export async function startQemuNbd(options: QemuNbdOptions): Promise<QemuNbdServ
   const { image, socketPath, exportName = '', signal, startTimeoutMs = DEFAULT_START_TIMEOUT_MS } = options;
   signal.throwIfAborted();
   await claimSocketPath(socketPath);
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], { stdio: ['ignore', 'ignore', 'pipe', ...(options.fds ?? [])], env: { ...process.env, LC_ALL: 'C' } });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
     stderr = (stderr + s).slice(-STDERR_KEEP_BYTES);
   });
   let spawnError: Error | undefined;

@@ -1,8 +1,9 @@
 /**
  * `kvmctl clone VM --from HOST --to HOST [--name NEW] [--target-dir DIR]
- * [--start] [--dry-run] [--live [--quiesce MODE] [--cbt on|off]]`: copy a VM,
- * all of it, to another host (or to the same host under a new name); a
- * running one from a point-in-time view with --live. See
+ * [--start] [--dry-run] [--flatten] [--live [--quiesce MODE] [--cbt on|off]]`:
+ * copy a VM, all of it, to another host (or to the same host under a new
+ * name); a running one from a point-in-time view with --live; each disk as
+ * one standalone image with --flatten. See
  * operations/clone/run-clone.ts.
  */
 import { Command } from 'commander';
@@ -23,6 +24,7 @@ interface CloneFlags extends LiveFlags {
   targetDir?: string;
   start?: boolean;
   dryRun?: boolean;
+  flatten?: boolean;
 }
 
 /** The clone command. */
@@ -36,6 +38,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
     .option('--target-dir <dir>', 'directory for the clone\'s disks on the destination (default: the source directories)')
     .option('--start', 'start the clone and check that it runs')
     .option('--dry-run', 'print the plan and stop')
+    .option('--flatten', 'give the copy one standalone image per disk, its backing chain merged (holes stay holes)')
     .action((vm: string, flags: CloneFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalCliFlags & CloneFlags & BwlimitFlags & CompressFlags>();
       run(
@@ -56,6 +59,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
               ...(flags.targetDir !== undefined && { targetDir: checkAbsolutePath(flags.targetDir, '--target-dir') }),
               start: flags.start === true,
               dryRun: flags.dryRun === true,
+              flatten: flags.flatten === true,
               live: liveOptionsOf(flags),
             },
             {

@@ -18,7 +18,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const CLONES = `${IMAGES}/clones`;
@@ -30,43 +31,6 @@ const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
 
 const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
-
-/**
- * A boot-sector VM whose qcow2 names its base by an absolute path (as
- * `virsh vol-create-as --backing-vol` and most tools write it): copied into
- * another directory, that reference would find the source's path, so the
- * clone must rebase it.
- */
-async function makeChainVm(host: string, name: string): Promise<void> {
-  const xml = `<domain type='${domainType}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
-  await hostExec(host, [
-    'bash',
-    '-c',
-    [
-      'set -e',
-      `cd ${IMAGES}`,
-      `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin ${name}-base.qcow2`,
-      `qemu-img resize -q -f qcow2 ${name}-base.qcow2 8M`,
-      `qemu-io -f qcow2 -c 'write -P 0x62 1M 1M' ${name}-base.qcow2 >/dev/null`,
-      `qemu-img create -q -f qcow2 -b ${IMAGES}/${name}-base.qcow2 -F qcow2 ${name}.qcow2`,
-      `qemu-io -f qcow2 -c 'write -P 0x6b 2M 256k' ${name}.qcow2 >/dev/null`,
-      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-      `rm -f /tmp/${name}.xml`,
-    ].join('\n'),
-  ]);
-}
 
 /** A UEFI-style VM: OVMF pflash loader and a per-VM NVRAM file filled with recognisable bytes. */
 async function makeUefiVm(host: string, name: string): Promise<void> {
@@ -102,21 +66,6 @@ async function makeUefiVm(host: string, name: string): Promise<void> {
       `rm -f /tmp/${name}.xml`,
     ].join('\n'),
   ]);
-}
-
-/** What `qemu-img info` (format stated) says of an image inside a host. */
-async function imageInfo(host: string, path: string): Promise<{ 'backing-filename'?: string; 'full-backing-filename'?: string }> {
-  return JSON.parse(await hostExec(host, ['qemu-img', 'info', '-U', '-f', 'qcow2', '--output=json', path])) as { 'backing-filename'?: string };
-}
-
-/** sha256 of what the guest sees through the image's chain (converted to raw inside the host). */
-async function guestSha(host: string, path: string): Promise<string> {
-  const out = await hostExec(host, ['bash', '-c', `set -e; t=$(mktemp); qemu-img convert -U -f qcow2 -O raw '${path}' "$t"; sha256sum < "$t" | cut -d' ' -f1; rm -f "$t"`]);
-  return out.trim();
-}
-
-async function sha(host: string, path: string): Promise<string> {
-  return (await hostExec(host, ['bash', '-c', `sha256sum < '${path}' | cut -d' ' -f1`])).trim();
 }
 
 before(async () => {

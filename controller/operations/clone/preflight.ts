@@ -24,6 +24,8 @@ export interface CloneRequest {
   live?: LiveOptions;
   /** The clone's network interfaces are defined with their link down (a test failover's throw-away VM). */
   linkDown?: boolean;
+  /** --flatten: each disk becomes one standalone image, its backing chain merged (read through a view of the source). */
+  flatten?: boolean;
 }
 
 /** --live and its settings. */
@@ -125,21 +127,22 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   if (domain.vcpus > host.cpus) throw failedPrecondition(`${req.vm} has ${domain.vcpus} vCPUs; ${dst.host} has ${host.cpus} CPUs`);
   warnings.push(...checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType: domainType(source.xml) }, srcHost, host, dst.host));
 
+  const merged = live || req.flatten === true;
   const files = planFiles({
     vm: req.vm,
     destVm: req.destVm,
     sameHost: src.host === dst.host,
     targetDir: req.targetDir,
-    // A live view is the guest's view of each disk: its copy is one standalone image, the chain merged.
+    // A view (live, or --flatten) is the guest's view of each disk: its copy is one standalone image, the chain merged.
     disks: source.disks.map((d) => ({
       target: d.target,
       device: d.device,
       path: d.path,
       format: d.format,
       virtualSize: d.virtualSize,
-      allocatedSize: live ? d.allocatedSize + d.backingChain.reduce((n, b) => n + b.allocatedSize, 0) : d.allocatedSize,
-      backingReference: live ? '' : d.backingReference,
-      backingChain: live ? [] : d.backingChain,
+      allocatedSize: merged ? d.allocatedSize + d.backingChain.reduce((n, b) => n + b.allocatedSize, 0) : d.allocatedSize,
+      backingReference: merged ? '' : d.backingReference,
+      backingChain: merged ? [] : d.backingChain,
     })),
     nvramPath: source.nvramPath,
   });
@@ -172,6 +175,6 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
       );
     }
   }
-  if (live && source.disks.some((d) => d.backingChain.length > 0)) warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
+  if (live && req.flatten !== true && source.disks.some((d) => d.backingChain.length > 0)) warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
   return { source, live, files, space, warnings };
 }

@@ -17,7 +17,7 @@ import type { HostSession } from '../../transport/host-session.js';
 import { removeStalePeer } from '../peer-forward.js';
 import { LiveReplicaStore, type ReplicaKey } from '../../history/live-replica-store.js';
 import { confirmReplica, imageIdentities } from '../live/live-confirm.js';
-import { describeConsistency, liveViewRequest, viewBytesRead } from '../live/live-view-request.js';
+import { describeConsistency, flatViewRequest, liveViewRequest, viewBytesRead } from '../live/live-view-request.js';
 import { openLivePath, type LivePath } from '../live/live-path.js';
 
 /** What the clone needs from the command. */
@@ -101,7 +101,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
     // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
     const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to), ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : [])], access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live || req.flatten ? (['transfer.live'] as const) : []), ...(req.flatten ? (['transfer.flatten'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to), ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : [])], access);
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 
@@ -135,6 +135,11 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       live = await openLivePath(src, dst, liveViewRequest(req.vm, id, replicaId, req.live, undefined), plainFiles, deps.signal);
       reporter.info(`  ${describeConsistency(live.view, req.from)}`);
       store.event(id, 'live-view', { consistency: live.view.consistency, checkpoint: live.view.checkpoint, reason: live.view.deltaReason });
+    } else if (req.flatten && toCopy.some((f) => f.role === 'disk') && facts.source.disks.some((d) => d.backingChain.length > 0)) {
+      const plainFiles = toCopy.filter((f) => f.role !== 'disk').map((f) => f.sourcePath);
+      live = await openLivePath(src, dst, flatViewRequest(req.vm, id), plainFiles, deps.signal);
+      reporter.info(`  ${describeConsistency(live.view, req.from)}`);
+      store.event(id, 'flat-view', { disks: live.view.disks.map((d) => d.target) });
     }
     // A view the source refuses (no room for scratch, a guest that cannot be frozen with --quiesce=require) is a refusal: exit 3.
     op.phase = 'run';
@@ -221,7 +226,8 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       from: req.from,
       to: req.to,
       uuid: rewritten.uuid,
-      ...(live && { live: true, consistency: live.view.consistency, checkpoint: live.view.checkpoint, delta: 'full' }),
+      ...(live && facts.live && { live: true, consistency: live.view.consistency, checkpoint: live.view.checkpoint, delta: 'full' }),
+      ...(req.flatten && { flattened: true }),
       disks: staged.map((s) => ({
         source: s.file.sourcePath,
         target: s.file.targetPath,

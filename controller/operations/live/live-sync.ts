@@ -32,7 +32,7 @@ import type { SyncPair } from '../sync/sync-plan.js';
 import { confirmReplica, imageIdentities, sameIdentities } from './live-confirm.js';
 import { diskDelta, type DiskDelta } from './live-delta.js';
 import { openLivePath } from './live-path.js';
-import { describeConsistency, liveViewRequest, viewBytesRead } from './live-view-request.js';
+import { describeConsistency, flatViewRequest, liveViewRequest, viewBytesRead } from './live-view-request.js';
 import { checkInPlaceSpace } from '../sync/point-space.js';
 
 /** What the sync's PREFLIGHT hands over. */
@@ -45,10 +45,12 @@ export interface LiveSyncInput {
   source: DescribeDomainResponse__Output;
   dest: DescribeDomainResponse__Output;
   pairs: SyncPair[];
+  /** The source is shut off and read through a view of its own (sync --flatten): no checkpoint, no replica record. */
+  shutOff?: boolean;
 }
 
 /** Runs the live sync; resolves with the exit code (through op.succeed). */
-export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }: LiveSyncInput): Promise<number> {
+export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, shutOff = false }: LiveSyncInput): Promise<number> {
   const { reporter, store, signal } = deps;
   const structural = pairs.filter((p) => p.kind !== 'update');
   if (structural.length > 0) {
@@ -65,7 +67,8 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
   // The bitmap is only sound if the destination is exactly what the confirmed sync left.
   let base: { checkpoint: string; xml: string } | undefined;
   let why = '';
-  if (!req.live.cbt) why = '--cbt=off';
+  if (shutOff) why = '';
+  else if (!req.live.cbt) why = '--cbt=off';
   else if (!recorded || recorded.checkpoint === '') why = 'no checkpoint of this copy was confirmed yet (first live sync, or the last one compared hashes on raw disks)';
   else {
     const same = sameIdentities(recorded.images, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal));
@@ -74,7 +77,8 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
   }
 
   op.step('PLAN', 'point in time on the source, then the changed blocks of each disk');
-  const path = await openLivePath(src, dst, liveViewRequest(req.vm, op.id, replicaId, req.live, base), files.map((f) => f.sourcePath), signal);
+  const request = shutOff ? flatViewRequest(req.vm, op.id) : liveViewRequest(req.vm, op.id, replicaId, req.live, base);
+  const path = await openLivePath(src, dst, request, files.map((f) => f.sourcePath), signal);
   try {
     const view = path.view;
     const reason = [why, view.deltaReason].filter((r) => r !== '').join('; ');
@@ -93,7 +97,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
     const changedBlocks = [...deltas.values()].reduce((n, d) => n + d.changedBlocks, 0);
     store.event(op.id, 'plan', { changedBlocks, deltas: [...deltas].map(([p, d]) => ({ disk: p.label, kind: d.kind, ranges: d.ranges.length })) });
     if (req.dryRun) {
-      return op.succeed({ ok: true, operation: 'sync', id: op.id, vm: req.vm, destVm: req.destVm, live: true, dryRun: true, changedBlocks, delta: deltaKind(deltas), deltaReason: reason, bytesOnWire: 0, seconds: op.seconds() });
+      return op.succeed({ ok: true, operation: 'sync', id: op.id, vm: req.vm, destVm: req.destVm, ...(shutOff ? { flattened: true } : { live: true }), dryRun: true, changedBlocks, delta: deltaKind(deltas), deltaReason: reason, bytesOnWire: 0, seconds: op.seconds() });
     }
     const keep = req.keep ?? 0;
     // The virtual size of each destination disk now: a resize is a change even when no block differs.
@@ -177,7 +181,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
     op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
     await defineFollowingSource(dst, source, dest, pairs, { ...req, operationId: op.id }, signal);
     op.revert.success();
-    await confirmReplica(replicas, key, replicaId, view, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal), src, reporter, signal);
+    if (!shutOff) await confirmReplica(replicas, key, replicaId, view, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal), src, reporter, signal);
 
     return op.succeed({
       ok: true,
@@ -187,7 +191,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs }:
       destVm: req.destVm,
       from: req.from,
       to: req.to,
-      live: true,
+      ...(shutOff ? { flattened: true } : { live: true }),
       consistency: view.consistency,
       checkpoint: view.checkpoint,
       delta: deltaKind(deltas),

@@ -23,8 +23,18 @@ export function liveViewRequest(vm: string, operationId: string, replicaId: stri
   };
 }
 
+/**
+ * The request of a --flatten copy of a shut-off VM: a view whose disks are
+ * served with their chains merged (agent/live/open-shut-off-view.ts); no
+ * checkpoint, nothing to freeze.
+ */
+export function flatViewRequest(vm: string, operationId: string): OpenLiveViewRequest {
+  return { vmName: vm, operationId, replicaId: '', cbt: false, quiesce: 'QUIESCE_OFF', incrementalFrom: '', incrementalFromXml: '', shutOff: true };
+}
+
 /** One line for the user: the point in time, its consistency, the checkpoint made. */
 export function describeConsistency(view: LiveViewEvent__Output, host: string): string {
+  if (view.consistency === 'shut-off') return `${host}: the VM is shut off; each disk is read with its backing chain merged (qemu-nbd, read-only: it cannot start until the copy is in)`;
   const consistency = view.consistency === 'filesystem' ? 'filesystem-consistent (guest filesystems frozen around it)' : 'crash-consistent (no guest agent froze the filesystems)';
   const checkpoint = view.checkpoint !== '' ? `; checkpoint ${view.checkpoint} made for the next sync` : '';
   const reason = view.deltaReason !== '' ? `; ${view.deltaReason}` : '';

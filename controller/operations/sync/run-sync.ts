@@ -42,6 +42,12 @@ export interface SyncRequest {
   keep?: number;
   /** Text kept with the restore points (e.g. a replica's name); default "sync <operation id>". */
   pointLabel?: string;
+  /**
+   * --flatten: a shut-off source is read as the guest sees it (each disk's
+   * backing chain merged), for a copy made with `clone --flatten`; the delta
+   * is found by hashes, as a live sync without a checkpoint finds it.
+   */
+  flatten?: boolean;
 }
 
 /** What the sync needs from the command. */
@@ -69,7 +75,7 @@ function refuseStandaloneCopies(source: DescribeDomainResponse__Output, dest: De
     if (!d || s.device !== 'disk' || s.path === '' || d.path === '') continue;
     if (s.format !== d.format || (s.backingReference !== '' && d.backingReference === '')) {
       throw failedPrecondition(
-        `disk ${s.target} of ${req.destVm} is a ${d.format}${d.backingReference === '' ? ' standalone' : ''} image where ${req.vm}'s is a ${s.format}${s.backingReference !== '' ? ' on a backing file' : ''} (a copy made with --live holds what the guest sees): sync it with --live while ${req.vm} runs`,
+        `disk ${s.target} of ${req.destVm} is a ${d.format}${d.backingReference === '' ? ' standalone' : ''} image where ${req.vm}'s is a ${s.format}${s.backingReference !== '' ? ' on a backing file' : ''} (a copy made with --live or --flatten holds what the guest sees): sync it with --flatten (or with --live while ${req.vm} runs)`,
       );
     }
   }
@@ -89,9 +95,9 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     // A dry run reads only (DescribeDomain, HashBlocks; with --live MapExtents/HashBlocks of views and StatImage):
     // the read-only sockets — except the source of a --live dry run, whose point-in-time view (OpenLiveView, a
     // backup job) is an admin call.
-    const access = req.dryRun ? ({ source: req.live ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
+    const access = req.dryRun ? ({ source: req.live || req.flatten ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
     const keep = req.keep ?? 0;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live ? (['transfer.live'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && req.live ? (['transfer.live-restore-points'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
+    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live || req.flatten ? (['transfer.live'] as const) : []), ...(req.flatten ? (['transfer.flatten'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && (req.live || req.flatten) ? (['transfer.live-restore-points'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
@@ -109,6 +115,10 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) {
       return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
+    }
+    if (req.flatten === true) {
+      // A shut-off source through a view of its own (qemu-nbd, chains merged): the live sync's path, without a checkpoint.
+      return await syncLive({ op, req: { ...req, live: { quiesce: 'off', cbt: false } }, deps, src, dst, source, dest, pairs, shutOff: true });
     }
     refuseStandaloneCopies(source, dest, req);
     // Each copy stays on its own chain (the agent keeps its backing reference): its bases must hold the source's bytes.

@@ -7,7 +7,8 @@ export interface LiveViewEvent {
   'peerSocket'?: (string);
   /**
    * "filesystem" (the guest's filesystems were frozen around the start) or
-   * "crash" (crash-consistent).
+   * "crash" (crash-consistent), or "shut-off" (the domain was not running:
+   * the images are as it left them).
    */
   'consistency'?: (string);
   /**
@@ -36,7 +37,8 @@ export interface LiveViewEvent__Output {
   'peerSocket': (string);
   /**
    * "filesystem" (the guest's filesystems were frozen around the start) or
-   * "crash" (crash-consistent).
+   * "crash" (crash-consistent), or "shut-off" (the domain was not running:
+   * the images are as it left them).
    */
   'consistency': (string);
   /**

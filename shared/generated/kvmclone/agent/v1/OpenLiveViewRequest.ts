@@ -27,6 +27,15 @@ export interface OpenLiveViewRequest {
    * redefine it if libvirt lost its metadata.
    */
   'incrementalFromXml'?: (string);
+  /**
+   * The domain may be shut off (kvmctl clone --flatten): its disks are then
+   * served read-only by qemu-nbd, each with its backing chain merged as the
+   * guest sees it, and the images cannot be started or written while the
+   * view is open. cbt and incremental_from must be empty for a shut-off
+   * domain. A running domain gets its usual point-in-time view. Capability
+   * "transfer.flatten".
+   */
+  'shutOff'?: (boolean);
 }
 
 export interface OpenLiveViewRequest__Output {
@@ -54,4 +63,13 @@ export interface OpenLiveViewRequest__Output {
    * redefine it if libvirt lost its metadata.
    */
   'incrementalFromXml': (string);
+  /**
+   * The domain may be shut off (kvmctl clone --flatten): its disks are then
+   * served read-only by qemu-nbd, each with its backing chain merged as the
+   * guest sees it, and the images cannot be started or written while the
+   * view is open. cbt and incremental_from must be empty for a shut-off
+   * domain. A running domain gets its usual point-in-time view. Capability
+   * "transfer.flatten".
+   */
+  'shutOff': (boolean);
 }
