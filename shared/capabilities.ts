@@ -62,6 +62,8 @@ export const AGENT_CAPABILITIES = [
   'transfer.streams',
   /** OpenLiveViewRequest.shut_off: a view of a shut-off domain, each disk's chain merged by qemu-nbd (kvmctl clone --flatten). */
   'transfer.flatten',
+  /** DescribeDomainResponse.tpm_state_files and tpm_secret; PullImageRequest.make_parents (swtpm state carried by clone and sync). */
+  'transfer.tpm-state',
 ] as const;
 
 /** One capability name. */

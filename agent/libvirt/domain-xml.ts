@@ -57,6 +57,8 @@ export interface DomainTpm {
   backend: string;
   /** The state directory named by `<backend><source type='dir' path=...>` (newer libvirt), or ''. */
   statePath: string;
+  /** UUID of the libvirt secret encrypting the state (`<backend><encryption secret=...>`), or ''. */
+  secret: string;
 }
 
 /** What kvmclone reads from a domain definition. */
@@ -120,7 +122,7 @@ export function readDomainFacts(xml: string | XmlElement): DomainFacts {
     disks,
     nvramPath: textContent(child(child(root, 'os'), 'nvram')),
     tpm: tpmElement
-      ? { backend: attr(backend, 'type'), statePath: attr(tpmSource, 'type') === 'dir' ? attr(tpmSource, 'path') : '' }
+      ? { backend: attr(backend, 'type'), statePath: attr(tpmSource, 'type') === 'dir' ? attr(tpmSource, 'path') : '', secret: attr(child(backend, 'encryption'), 'secret') }
       : undefined,
     cpuMode: cpu ? attr(cpu, 'mode') || 'custom' : '',
     cpuModel: textContent(child(cpu, 'model')).trim(),

@@ -38,6 +38,8 @@ interface Bound {
   renameat2: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
   unlinkat: (dirfd: number, path: string, flags: number) => number;
+  mkdirat: (dirfd: number, path: string, mode: number) => number;
+  fchmod: (fd: number, mode: number) => number;
   fallocate: (fd: number, mode: number, offset: number | bigint, length: number | bigint) => number;
   fsetxattr: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
   lgetxattr: (path: string, name: string, value: Buffer, size: number) => number | bigint;
@@ -57,6 +59,8 @@ function lib(): Bound {
       renameat2: libc.func('int renameat2(int, const char *, int, const char *, unsigned int)') as Bound['renameat2'],
       linkat: libc.func('int linkat(int, const char *, int, const char *, int)') as Bound['linkat'],
       unlinkat: libc.func('int unlinkat(int, const char *, int)') as Bound['unlinkat'],
+      mkdirat: libc.func('int mkdirat(int, const char *, uint32_t)') as Bound['mkdirat'],
+      fchmod: libc.func('int fchmod(int, uint32_t)') as Bound['fchmod'],
       fallocate: libc.func('int fallocate64(int, int, int64_t, int64_t)') as Bound['fallocate'],
       fsetxattr: libc.func('int fsetxattr(int, const char *, const uint8_t *, size_t, int)') as Bound['fsetxattr'],
       lgetxattr: libc.func('long lgetxattr(const char *, const char *, _Out_ uint8_t *, size_t)') as Bound['lgetxattr'],
@@ -146,6 +150,16 @@ export function linkat(olddirfd: number, oldname: string, newdirfd: number, newn
 /** unlinkat(dirfd, name, 0): removes a file's name from a held directory. */
 export function unlinkat(dirfd: number, name: string): void {
   if (lib().unlinkat(dirfd, name, 0) !== 0) fail(`unlinkat(${name})`);
+}
+
+/** mkdirat(dirfd, name, mode): a directory in a held directory (the umask applies); EEXIST when the name is taken. */
+export function mkdirat(dirfd: number, name: string, mode: number): void {
+  if (lib().mkdirat(dirfd, name, mode) !== 0) fail(`mkdirat(${name})`);
+}
+
+/** fchmod(fd, mode) on a held descriptor (an O_PATH one cannot: EBADF). */
+export function fchmod(fd: number, mode: number): void {
+  if (lib().fchmod(fd, mode) !== 0) fail('fchmod');
 }
 
 /** `fallocate` modes (linux/falloc.h). */

@@ -21,7 +21,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
-import { ErrnoError, linkat, openat2, renameat2, RESOLVE, unlinkat } from '../native/libc.js';
+import { ErrnoError, fchmod, linkat, mkdirat, openat2, renameat2, RESOLVE, unlinkat } from '../native/libc.js';
 
 /** O_PATH and O_CLOEXEC (asm-generic/fcntl.h; Node's fs.constants has neither). */
 export const O_PATH = 0o10000000;
@@ -158,6 +158,31 @@ export class ConfinedDir {
   /** Hard-links `from` as `to` inside this directory; EEXIST when `to` exists. */
   link(from: string, to: string): void {
     linkat(this.live, checkName(from), this.live, checkName(to));
+  }
+
+  /**
+   * The directory `name` in this one, held open: created first with `mode`
+   * (set exactly, whatever the umask) when it does not exist. A symlink or
+   * anything not a directory at `name` is refused (openat2 follows none).
+   */
+  subdirectory(name: string, mode: number): ConfinedDir {
+    checkName(name);
+    let created = false;
+    try {
+      mkdirat(this.live, name, mode);
+      created = true;
+    } catch (err) {
+      if (!(err instanceof ErrnoError) || err.code !== 'EEXIST') throw err;
+    }
+    let fd: number;
+    try {
+      fd = openat2(this.live, name, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC, 0, NAME_RESOLVE);
+    } catch (err) {
+      if (err instanceof ErrnoError && (err.code === 'ENOTDIR' || err.code === 'ELOOP')) throw failedPrecondition(`${this.pathOf(name)} is not a directory; refusing to use it`);
+      throw err;
+    }
+    if (created) fchmod(fd, mode);
+    return new ConfinedDir(fd, this.pathOf(name));
   }
 
   /** Removes the name `name` (never a directory). */

@@ -27,6 +27,7 @@ import { checkDefinition, definitionRefusals, inSystemPlace } from '../libvirt/d
 import { filesInUse, userOf } from '../libvirt/domain-users.js';
 import type { DomainRecord, DomainStateName, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
+import { tpmStateFiles } from '../libvirt/tpm-state-files.js';
 import { CommandError } from '../process/run-command.js';
 import { withErrnoPath } from '../disk/errno-path.js';
 import { unary, type CallContext, type RpcDeps } from '../rpc/handlers.js';
@@ -198,12 +199,15 @@ async function describeDomain(deps: DomainServiceDeps, name: string, signal: Abo
       }),
     );
   }
+  const tpmDir = tpmStatePath(facts, record.uuid, deps.swtpmStateRoot ?? DEFAULT_SWTPM_STATE_ROOT);
   return {
     domain: toSummary(record),
     xml,
     disks,
     nvramPath: facts.nvramPath,
-    tpmStatePath: tpmStatePath(facts, record.uuid, deps.swtpmStateRoot ?? DEFAULT_SWTPM_STATE_ROOT),
+    tpmStatePath: tpmDir,
+    tpmStateFiles: await tpmStateFiles(deps.roots, tpmDir),
+    tpmSecret: facts.tpm?.secret ?? '',
     cpuMode: facts.cpuMode,
     cpuModel: facts.cpuModel,
     policyViolations: definitionRefusals(xml),

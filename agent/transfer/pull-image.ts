@@ -24,6 +24,7 @@ import { constants } from 'node:fs';
 import { digestFile } from '../disk/block-hasher.js';
 import { openStagingIn } from '../disk/staging-file.js';
 import { withParent } from '../paths/open-beneath.js';
+import { makeParents } from '../paths/make-parents.js';
 import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
@@ -138,12 +139,15 @@ export async function pullImage(
   signal: AbortSignal,
 ): Promise<void> {
   checkStreams(req.streams);
+  if (req.makeParents && (req.mode === 'PULL_MODE_IN_PLACE' || isGuestLayer(req.layer))) throw invalidArgument('make_parents: only a FILE-layer STAGING pull creates directories');
   if (isGuestLayer(req.layer)) return pullGuest(req, deps, send, signal);
   switch (req.mode) {
     case 'PULL_MODE_IN_PLACE':
       return pullInPlace(req, deps, send, signal);
     case 'PULL_MODE_STAGING':
     case 'PULL_MODE_UNSPECIFIED':
+      // A TPM state directory named after a clone's new UUID: made beneath its root before the staging file goes in it.
+      if (req.makeParents) await makeParents(deps.roots, req.targetPath);
       return pullIntoStaging(req, deps, send, signal);
     default:
       throw invalidArgument(`mode: ${String(req.mode)} is not a pull mode this agent knows`);

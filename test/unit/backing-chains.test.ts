@@ -27,6 +27,8 @@ function vm(path: string, chain: [string, string][]): DescribeDomainResponse__Ou
     ],
     nvramPath: '',
     tpmStatePath: '',
+    tpmStateFiles: [],
+    tpmSecret: '',
     cpuMode: '',
     cpuModel: '',
     policyViolations: [],

@@ -20,6 +20,8 @@ function described(policyViolations: string[]): DescribeDomainResponse__Output {
     disks: [],
     nvramPath: '',
     tpmStatePath: '',
+    tpmStateFiles: [],
+    tpmSecret: '',
     cpuMode: '',
     cpuModel: '',
     policyViolations,

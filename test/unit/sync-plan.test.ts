@@ -11,6 +11,8 @@ function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Outp
     disks: disks.map(([target, path]) => ({ target, device: 'disk', path, format: 'raw', virtualSize: 1, allocatedSize: 1, backingChain: [], readonly: false, shareable: false, backingReference: '' })),
     nvramPath: nvram,
     tpmStatePath: '',
+    tpmStateFiles: [],
+    tpmSecret: '',
     cpuMode: '',
     cpuModel: '',
     policyViolations: [],

@@ -7,9 +7,9 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 
 /** One file of the plan. */
 export interface PlannedFile {
-  /** "disk" (a VM disk), "backing" (a file of a disk's backing chain) or "nvram". */
-  role: 'disk' | 'backing' | 'nvram';
-  /** What the user sees in progress lines, e.g. "vda", "vda backing", "nvram". */
+  /** "disk" (a VM disk), "backing" (a file of a disk's backing chain), "nvram", or "tpm" (a file of swtpm's state). */
+  role: 'disk' | 'backing' | 'nvram' | 'tpm';
+  /** What the user sees in progress lines, e.g. "vda", "vda backing", "nvram", "tpm tpm2/tpm2-00.permall". */
   label: string;
   sourcePath: string;
   targetPath: string;

@@ -10,6 +10,8 @@ import { formatBytes } from '../../cli/reporter.js';
 import { planFiles, spaceNeeded, type PlannedFile } from './clone-plan.js';
 import { checkCpuCompatibility } from './cpu-compat.js';
 import { domainType } from './domain-xml-read.js';
+import { planTpmState, requireTpmState } from './tpm-plan.js';
+import { randomUUID } from 'node:crypto';
 
 /** What the user asked for. */
 export interface CloneRequest {
@@ -43,6 +45,10 @@ export interface CloneFacts {
   files: PlannedFile[];
   space: { dir: string; availableBytes: number; neededBytes: number }[];
   warnings: string[];
+  /** The clone's UUID, chosen before the copy: its TPM state directory is named after it. */
+  uuid: string;
+  /** The TPM state directory the clone's definition names, when the source's names one. */
+  tpmStatePath?: string;
 }
 
 function stateName(state: string): string {
@@ -92,9 +98,6 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   }
   const live = running && req.live !== undefined;
   refuseByPolicy(source, req.vm, src.host, 'cloned');
-  if (source.tpmStatePath !== '') {
-    throw failedPrecondition(`${req.vm} has an emulated TPM (${source.tpmStatePath}); carrying TPM state is not supported yet, and a clone without it would lose the secrets sealed in it`);
-  }
   for (const disk of source.disks) {
     if (disk.path.startsWith('/dev/')) throw failedPrecondition(`disk ${disk.target} of ${req.vm} is a block device (${disk.path}); only file-backed disks can be cloned`);
     if (disk.shareable) warnings.push(`disk ${disk.target} is shareable: the clone gets its own copy`);
@@ -146,6 +149,11 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     })),
     nvramPath: source.nvramPath,
   });
+  const uuid = randomUUID();
+  if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
+  const tpm = planTpmState(source, { vm: req.vm, destVm: req.destVm, uuid, from: { host: src.host, imageRoots: src.info.imageRoots }, to: { host: dst.host, imageRoots: dst.info.imageRoots } });
+  files.push(...tpm.files);
+  warnings.push(...tpm.warnings);
 
   for (const file of files) {
     if (file.action !== 'copy') continue;
@@ -165,7 +173,8 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   }
 
   const space: CloneFacts['space'] = [];
-  for (const [dir, neededBytes] of spaceNeeded(files)) {
+  // TPM state is a few KiB, in a directory made during the copy (under the clone's new UUID).
+  for (const [dir, neededBytes] of spaceNeeded(files.filter((f) => f.role !== 'tpm'))) {
     const free = await dst.call(dst.clients.storage, dst.clients.storage.getFreeSpace, { path: dir }, signal);
     if (free.path !== dir) throw failedPrecondition(`${dst.host}: the target directory ${dir} does not exist`);
     space.push({ dir, availableBytes: free.availableBytes, neededBytes });
@@ -176,5 +185,5 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     }
   }
   if (live && req.flatten !== true && source.disks.some((d) => d.backingChain.length > 0)) warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
-  return { source, live, files, space, warnings };
+  return { source, live, files, space, warnings, uuid, ...(tpm.namedStatePath !== undefined && { tpmStatePath: tpm.namedStatePath }) };
 }

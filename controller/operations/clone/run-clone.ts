@@ -186,7 +186,15 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     const diskPaths = new Map<string, string>(facts.source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
     for (const f of facts.files) if (f.role === 'disk') diskPaths.set(f.sourcePath, f.targetPath);
     const nvram = facts.files.find((f) => f.role === 'nvram');
-    const rewritten = rewriteDomainXml(facts.source.xml, { name: req.destVm, sourceName: req.vm, diskPaths, ...(nvram && { nvramPath: nvram.targetPath }), ...(req.linkDown === true && { linkDown: true }) });
+    const rewritten = rewriteDomainXml(facts.source.xml, {
+      name: req.destVm,
+      sourceName: req.vm,
+      uuid: facts.uuid,
+      diskPaths,
+      ...(nvram && { nvramPath: nvram.targetPath }),
+      ...(facts.tpmStatePath !== undefined && { tpmStatePath: facts.tpmStatePath }),
+      ...(req.linkDown === true && { linkDown: true }),
+    });
     let committedAny = false;
     // The clone holds destVm's lock: the agent defines and starts it only with this operation's id.
     await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: id }, deps.signal);
@@ -196,7 +204,7 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     reporter.info(`  defined ${req.destVm} on ${req.to}: UUID ${rewritten.uuid}${rewritten.macs.length ? `, MAC ${rewritten.macs.map((m) => m.to).join(', ')}` : ''}`);
 
     op.step('COMMIT');
-    const order = { disk: 0, nvram: 1, backing: 2 } as const;
+    const order = { disk: 0, nvram: 1, tpm: 1, backing: 2 } as const;
     for (const s of [...staged].sort((a, b) => order[a.file.role] - order[b.file.role])) {
       deps.signal.throwIfAborted();
       await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: s.file.targetPath, stagingId: s.stagingId, replace: false });

@@ -278,6 +278,8 @@ export async function transferFiles(
         operationId: settings.operationId,
         ranges: resumed?.ranges ?? [],
         mode: 'PULL_MODE_STAGING',
+        // A TPM state file goes under the clone's new UUID: the destination makes that directory first.
+        ...(file.role === 'tpm' && { makeParents: true }),
         ...live?.request,
       };
       final = await pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));

@@ -28,7 +28,7 @@ import { pullFile } from '../clone/transfer-files.js';
 import type { OperationRun } from '../operation-run.js';
 import { defineFollowingSource } from '../sync/define-follow.js';
 import type { SyncDeps, SyncRequest } from '../sync/run-sync.js';
-import type { SyncPair } from '../sync/sync-plan.js';
+import { isStateFile, type SyncPair } from '../sync/sync-plan.js';
 import { confirmReplica, imageIdentities, sameIdentities } from './live-confirm.js';
 import { diskDelta, type DiskDelta } from './live-delta.js';
 import { openLivePath } from './live-path.js';
@@ -56,8 +56,8 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
   if (structural.length > 0) {
     throw failedPrecondition(`disks were added or removed at the source (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); a live sync keeps the disk set: sync once with the source shut off`);
   }
-  const disks = pairs.filter((p) => p.label !== 'nvram');
-  const files = pairs.filter((p) => p.label === 'nvram');
+  const disks = pairs.filter((p) => !isStateFile(p));
+  const files = pairs.filter((p) => isStateFile(p));
   const key: ReplicaKey = { sourceHost: req.from, vm: req.vm, destHost: req.to, destVm: req.destVm };
   const replicas = new LiveReplicaStore(store.database);
   const recorded = replicas.get(key);

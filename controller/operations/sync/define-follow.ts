@@ -7,7 +7,7 @@ import type { DescribeDomainResponse__Output } from '../../../shared/generated/k
 import type { HostSession } from '../../transport/host-session.js';
 import { interfaceMacs } from '../clone/domain-xml-read.js';
 import { randomMac, rewriteDomainXml } from '../clone/domain-xml-rewrite.js';
-import type { SyncPair } from './sync-plan.js';
+import { isStateFile, type SyncPair } from './sync-plan.js';
 
 /** Redefines `destVm` on `dst` after `source`'s definition, as part of operation `names.operationId`. */
 export async function defineFollowingSource(
@@ -20,7 +20,7 @@ export async function defineFollowingSource(
 ): Promise<void> {
   const destMacs = interfaceMacs(dest.xml);
   const diskPaths = new Map<string, string>(source.disks.filter((d) => d.path !== '').map((d) => [d.path, d.path]));
-  for (const p of pairs) if (p.kind !== 'remove' && p.label !== 'nvram') diskPaths.set(p.sourcePath, p.targetPath);
+  for (const p of pairs) if (p.kind !== 'remove' && !isStateFile(p)) diskPaths.set(p.sourcePath, p.targetPath);
   const nvram = pairs.find((p) => p.label === 'nvram');
   const rewritten = rewriteDomainXml(source.xml, {
     name: names.destVm,

@@ -18,6 +18,7 @@ import { defineFollowingSource } from './define-follow.js';
 import type { LiveOptions } from '../clone/preflight.js';
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { syncLive } from '../live/live-sync.js';
+import { requireTpmState } from '../clone/tpm-plan.js';
 import { hashStream } from './hash-streams.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
 import { refuseByPolicy } from '../clone/preflight.js';
@@ -112,6 +113,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     }
     if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
     refuseByPolicy(source, req.vm, req.from, 'synced');
+    if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
     if (running && req.live) {
       return await syncLive({ op, req: { ...req, live: req.live }, deps, src, dst, source, dest, pairs });
@@ -186,7 +188,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
       }
       const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
-      const structural = pairs.filter((p) => p.kind !== 'update');
+      // A TPM state file new at the source (swtpm saved more state) is no disk change to confirm.
+      const structural = pairs.filter((p) => p.kind !== 'update' && !(p.makeParents === true));
       if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
         throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
       }
@@ -238,6 +241,7 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
             operationId: id,
             ranges: diff?.ranges ?? [],
             mode: pair.kind === 'add' ? 'PULL_MODE_STAGING' : 'PULL_MODE_IN_PLACE',
+            ...(pair.kind === 'add' && pair.makeParents === true && { makeParents: true }),
             // in place, the destination checks (and, for qcow2, keeps on its own chain) the header it is about to write
             ...(pair.kind === 'update' && { format: pair.format }),
             // the agent re-checks that this VM is still shut off right before it applies an in-place pull

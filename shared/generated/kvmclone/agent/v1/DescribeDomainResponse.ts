@@ -33,6 +33,18 @@ export interface DescribeDomainResponse {
    * sync refuse before copying. Empty from an older agent.
    */
   'policyViolations'?: (string)[];
+  /**
+   * The regular files of tpm_state_path (recursively, its swtpm ".lock"
+   * left out) as paths relative to it ("tpm2/tpm2-00.permall"), when that
+   * directory lies under this agent's image roots; empty when it does not,
+   * or does not exist yet (a TPM never started).
+   */
+  'tpmStateFiles'?: (string)[];
+  /**
+   * UUID of the libvirt secret the TPM state is encrypted with
+   * (<backend><encryption secret=.../>), or "".
+   */
+  'tpmSecret'?: (string);
 }
 
 export interface DescribeDomainResponse__Output {
@@ -65,4 +77,16 @@ export interface DescribeDomainResponse__Output {
    * sync refuse before copying. Empty from an older agent.
    */
   'policyViolations': (string)[];
+  /**
+   * The regular files of tpm_state_path (recursively, its swtpm ".lock"
+   * left out) as paths relative to it ("tpm2/tpm2-00.permall"), when that
+   * directory lies under this agent's image roots; empty when it does not,
+   * or does not exist yet (a TPM never started).
+   */
+  'tpmStateFiles': (string)[];
+  /**
+   * UUID of the libvirt secret the TPM state is encrypted with
+   * (<backend><encryption secret=.../>), or "".
+   */
+  'tpmSecret': (string);
 }

@@ -102,6 +102,13 @@ export interface PullImageRequest {
    * merged back into file order here. 0 or 1: one connection; at most 8.
    */
   'streams'?: (number);
+  /**
+   * STAGING mode: directories missing between the target and its image
+   * root are created first (mode 0711: traversable, not listable), each
+   * beneath the one before, following no symlink — a TPM state directory
+   * named after a clone's new UUID. Capability "transfer.tpm-state".
+   */
+  'makeParents'?: (boolean);
 }
 
 export interface PullImageRequest__Output {
@@ -200,4 +207,11 @@ export interface PullImageRequest__Output {
    * merged back into file order here. 0 or 1: one connection; at most 8.
    */
   'streams': (number);
+  /**
+   * STAGING mode: directories missing between the target and its image
+   * root are created first (mode 0711: traversable, not listable), each
+   * beneath the one before, following no symlink — a TPM state directory
+   * named after a clone's new UUID. Capability "transfer.tpm-state".
+   */
+  'makeParents': (boolean);
 }
