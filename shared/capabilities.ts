@@ -62,7 +62,7 @@ export const AGENT_CAPABILITIES = [
   'transfer.streams',
   /** OpenLiveViewRequest.shut_off: a view of a shut-off domain, each disk's chain merged by qemu-nbd (kvmctl clone --flatten). */
   'transfer.flatten',
-  /** DescribeDomainResponse.tpm_state_files and tpm_secret; PullImageRequest.make_parents (swtpm state carried by clone and sync). */
+  /** DescribeDomainResponse.tpm_state_files and tpm_secret; DomainService.DescribeSecret; PullImageRequest.make_parents (swtpm state carried by clone and sync). */
   'transfer.tpm-state',
 ] as const;
 

@@ -94,6 +94,7 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
   private readonly domains = new Map<string, StoredDomain>();
   private readonly host: HostRecord;
   private readonly pools: PoolRecord[];
+  private readonly secrets = new Map<string, string>();
   /** Every port call, in order, as "method name" (for asserting what the service did or did not do). */
   readonly calls: string[] = [];
   /** How guests react to shutdownDomain. */
@@ -252,6 +253,15 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
 
   hostFacts(options?: PortCallOptions): Promise<HostRecord> {
     return this.run('hostFacts', '', 'read host facts', options, () => ({ ...this.host, cpuFeatures: [...this.host.cpuFeatures] }));
+  }
+
+  /** Test helper: a libvirt secret of `usage` type with this UUID exists (its value is never modelled). */
+  addSecret(uuid: string, usage = 'vtpm'): void {
+    this.secrets.set(uuid.toLowerCase(), usage);
+  }
+
+  secretUsage(uuid: string, options?: PortCallOptions): Promise<string | undefined> {
+    return this.run('secretUsage', '', 'read secret', options, () => this.secrets.get(uuid.toLowerCase()));
   }
 
   listPools(options?: PortCallOptions): Promise<PoolRecord[]> {

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import { KvmcloneError } from '../../shared/errors.js';
 import { parseXml } from '../../shared/xml/parse-xml.js';
 import { attr, child, childrenNamed, textContent } from '../../shared/xml/xml-tree.js';
-import { definitionFailure, isConnectionError, isNoDomain, libvirtFailure } from './libvirt-errors.js';
+import { definitionFailure, isConnectionError, isNoDomain, isNoSecret, libvirtFailure } from './libvirt-errors.js';
 import { LibvirtLiveAdapter } from './libvirt-live-adapter.js';
 import type {
   BackupJobRecord,
@@ -344,6 +344,17 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
       usableCpuModels,
       kvm,
     };
+  }
+
+  async secretUsage(uuid: string, options?: PortCallOptions): Promise<string | undefined> {
+    let xml: string;
+    try {
+      xml = await this.virsh.run(`read secret ${uuid}`, ['secret-dumpxml', '--secret', uuid], options);
+    } catch (err) {
+      if (isNoSecret(err instanceof KvmcloneError ? err.cause : err)) return undefined;
+      throw err;
+    }
+    return attr(child(parseXml(xml, 'virsh secret-dumpxml'), 'usage'), 'type');
   }
 
   /** Pools are addressed by UUID (virsh takes a pool argument as a UUID first, then as a name). */

@@ -34,6 +34,7 @@ export const VIR_ERR = {
   NO_STORAGE_POOL: 49,
   NO_STORAGE_VOL: 50,
   OPERATION_INVALID: 55,
+  NO_SECRET: 66,
   CONFIG_UNSUPPORTED: 67,
   OPERATION_TIMEOUT: 68,
   ARGUMENT_UNSUPPORTED: 74,
@@ -53,6 +54,7 @@ export const VIR_ERR = {
 /** Message prefixes from libvirt's virErrorMsgStrings table, most specific first. */
 const MESSAGE_PREFIXES: ReadonlyArray<readonly [RegExp, number]> = [
   [/^Domain not found\b/, VIR_ERR.NO_DOMAIN],
+  [/^Secret not found\b/, VIR_ERR.NO_SECRET],
   [/^Storage pool not found\b/, VIR_ERR.NO_STORAGE_POOL],
   [/^Storage volume not found\b/, VIR_ERR.NO_STORAGE_VOL],
   [/^Domain checkpoint not found\b/, VIR_ERR.NO_DOMAIN_CHECKPOINT],
@@ -188,6 +190,9 @@ function hasThrough(err: unknown, codes: readonly number[], text?: RegExp): bool
 /** "operation failed: domain moment NAME already exists" (a checkpoint or snapshot of that name exists). */
 const CHECKPOINT_EXISTS = /domain moment \S+ already exists/;
 
+/** No secret with that UUID (VIR_ERR_NO_SECRET). */
+export const isNoSecret = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_SECRET]);
+
 /** No checkpoint of that name (VIR_ERR_NO_DOMAIN_CHECKPOINT), also for the base of an incremental backup. */
 export const isNoCheckpoint = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_DOMAIN_CHECKPOINT]);
 
@@ -241,6 +246,7 @@ const CODE_OF: ReadonlyArray<readonly [(err: unknown) => boolean, ErrorCode]> = 
   [isConnectionError, 'UNAVAILABLE'],
   [isNoDomain, 'NOT_FOUND'],
   [isNoStoragePool, 'NOT_FOUND'],
+  [isNoSecret, 'NOT_FOUND'],
   [(e) => has(e, VIR_ERR.NO_STORAGE_VOL), 'NOT_FOUND'],
   [isDomainExists, 'ALREADY_EXISTS'],
   [isNoCheckpoint, 'NOT_FOUND'],

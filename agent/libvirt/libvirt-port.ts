@@ -90,6 +90,8 @@ export interface LibvirtPort {
   undefineDomain(name: string, removeNvram: boolean, options?: PortCallOptions): Promise<void>;
   hostFacts(options?: PortCallOptions): Promise<HostRecord>;
   listPools(options?: PortCallOptions): Promise<PoolRecord[]>;
+  /** The usage type ("vtpm", "volume", ...) of the libvirt secret `uuid`, or undefined when this host has none; its value is never read. */
+  secretUsage(uuid: string, options?: PortCallOptions): Promise<string | undefined>;
   /** Releases the connection. */
   close(): Promise<void>;
 }

@@ -382,6 +382,11 @@ export function createDomainService(deps: DomainServiceDeps): DomainServiceHandl
     })),
     // every handler is async: a synchronous throw would escape unary()'s promise chain
     DescribeDomain: unary('DomainService/DescribeDomain', rpc, async (request, ctx) => describeDomain(deps, checkVmName(request.name), ctx.signal)),
+    DescribeSecret: unary('DomainService/DescribeSecret', rpc, async (request, ctx) => {
+      if (typeof request.uuid !== 'string' || !UUID_PATTERN.test(request.uuid)) throw invalidArgument('uuid: not a UUID');
+      const usage = await libvirt.secretUsage(request.uuid.toLowerCase(), { signal: ctx.signal });
+      return { defined: usage !== undefined, usageType: usage ?? '' };
+    }),
     DefineDomain: unary('DomainService/DefineDomain', rpc, async (request, ctx) => ({ domain: toSummary(await defineDomain(deps, request.xml, request.operationId, ctx)) })),
     StartDomain: unary('DomainService/StartDomain', rpc, async (request, ctx) => {
       const name = checkVmName(request.name);

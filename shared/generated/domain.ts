@@ -6,6 +6,8 @@ import type { DefineDomainRequest as _kvmclone_agent_v1_DefineDomainRequest, Def
 import type { DefineDomainResponse as _kvmclone_agent_v1_DefineDomainResponse, DefineDomainResponse__Output as _kvmclone_agent_v1_DefineDomainResponse__Output } from './kvmclone/agent/v1/DefineDomainResponse.js';
 import type { DescribeDomainRequest as _kvmclone_agent_v1_DescribeDomainRequest, DescribeDomainRequest__Output as _kvmclone_agent_v1_DescribeDomainRequest__Output } from './kvmclone/agent/v1/DescribeDomainRequest.js';
 import type { DescribeDomainResponse as _kvmclone_agent_v1_DescribeDomainResponse, DescribeDomainResponse__Output as _kvmclone_agent_v1_DescribeDomainResponse__Output } from './kvmclone/agent/v1/DescribeDomainResponse.js';
+import type { DescribeSecretRequest as _kvmclone_agent_v1_DescribeSecretRequest, DescribeSecretRequest__Output as _kvmclone_agent_v1_DescribeSecretRequest__Output } from './kvmclone/agent/v1/DescribeSecretRequest.js';
+import type { DescribeSecretResponse as _kvmclone_agent_v1_DescribeSecretResponse, DescribeSecretResponse__Output as _kvmclone_agent_v1_DescribeSecretResponse__Output } from './kvmclone/agent/v1/DescribeSecretResponse.js';
 import type { DestroyDomainRequest as _kvmclone_agent_v1_DestroyDomainRequest, DestroyDomainRequest__Output as _kvmclone_agent_v1_DestroyDomainRequest__Output } from './kvmclone/agent/v1/DestroyDomainRequest.js';
 import type { DestroyDomainResponse as _kvmclone_agent_v1_DestroyDomainResponse, DestroyDomainResponse__Output as _kvmclone_agent_v1_DestroyDomainResponse__Output } from './kvmclone/agent/v1/DestroyDomainResponse.js';
 import type { DiskInfo as _kvmclone_agent_v1_DiskInfo, DiskInfo__Output as _kvmclone_agent_v1_DiskInfo__Output } from './kvmclone/agent/v1/DiskInfo.js';
@@ -35,6 +37,8 @@ export interface ProtoGrpcType {
         DefineDomainResponse: MessageTypeDefinition<_kvmclone_agent_v1_DefineDomainResponse, _kvmclone_agent_v1_DefineDomainResponse__Output>
         DescribeDomainRequest: MessageTypeDefinition<_kvmclone_agent_v1_DescribeDomainRequest, _kvmclone_agent_v1_DescribeDomainRequest__Output>
         DescribeDomainResponse: MessageTypeDefinition<_kvmclone_agent_v1_DescribeDomainResponse, _kvmclone_agent_v1_DescribeDomainResponse__Output>
+        DescribeSecretRequest: MessageTypeDefinition<_kvmclone_agent_v1_DescribeSecretRequest, _kvmclone_agent_v1_DescribeSecretRequest__Output>
+        DescribeSecretResponse: MessageTypeDefinition<_kvmclone_agent_v1_DescribeSecretResponse, _kvmclone_agent_v1_DescribeSecretResponse__Output>
         DestroyDomainRequest: MessageTypeDefinition<_kvmclone_agent_v1_DestroyDomainRequest, _kvmclone_agent_v1_DestroyDomainRequest__Output>
         DestroyDomainResponse: MessageTypeDefinition<_kvmclone_agent_v1_DestroyDomainResponse, _kvmclone_agent_v1_DestroyDomainResponse__Output>
         DiskInfo: MessageTypeDefinition<_kvmclone_agent_v1_DiskInfo, _kvmclone_agent_v1_DiskInfo__Output>

@@ -51,6 +51,7 @@ async function startServer(): Promise<void> {
     undefineDomain: (n, r, o) => fake.undefineDomain(n, r, o),
     hostFacts: (o) => fake.hostFacts(o),
     listPools: (o) => fake.listPools(o),
+    secretUsage: (u, o) => fake.secretUsage(u, o),
     close: () => fake.close(),
   };
   server = new grpc.Server();

@@ -63,7 +63,7 @@ test('readDomainFacts reads name, uuid, memory, vcpus, disks, NVRAM, TPM and CPU
     { type: 'file', device: 'cdrom', format: 'raw', source: '', target: 'sda', readonly: true, shareable: false },
   ]);
   assert.equal(facts.nvramPath, '/var/lib/libvirt/qemu/nvram/web-1_VARS.fd');
-  assert.deepEqual(facts.tpm, { backend: 'emulator', statePath: '' });
+  assert.deepEqual(facts.tpm, { backend: 'emulator', statePath: '', secret: '' });
   assert.equal(facts.cpuMode, 'custom');
   assert.equal(facts.cpuModel, 'Skylake-Client');
 });
@@ -81,7 +81,9 @@ test('readDomainFacts: defaults and the other CPU modes', () => {
   assert.equal(readDomainFacts("<domain><name>a</name><cpu mode='host-passthrough'/></domain>").cpuMode, 'host-passthrough');
   assert.equal(readDomainFacts('<domain><name>a</name><cpu><model>qemu64</model></cpu></domain>').cpuMode, 'custom');
   const tpm = readDomainFacts("<domain><name>a</name><devices><tpm><backend type='emulator'><source type='dir' path='/images/tpm'/></backend></tpm></devices></domain>");
-  assert.deepEqual(tpm.tpm, { backend: 'emulator', statePath: '/images/tpm' });
+  assert.deepEqual(tpm.tpm, { backend: 'emulator', statePath: '/images/tpm', secret: '' });
+  const encrypted = readDomainFacts("<domain><name>a</name><devices><tpm><backend type='emulator'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices></domain>");
+  assert.deepEqual(encrypted.tpm, { backend: 'emulator', statePath: '', secret: '6dd3e4a5-1d76-44ce-961f-f119f5aad935' });
 });
 
 test('readDomainFacts refuses what is not a domain definition', () => {

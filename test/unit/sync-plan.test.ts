@@ -32,3 +32,18 @@ test('disks pair by target; new ones are added beside the others, vanished ones 
     ],
   );
 });
+
+test('TPM state files pair by name under each side\'s own state directory; one new at the source is added with its directory made', () => {
+  const source = { ...vm([['vda', `${IMG}/t.raw`]]), tpmStatePath: '/var/lib/libvirt/swtpm/aaaa', tpmStateFiles: ['tpm2/tpm2-00.permall', 'tpm2/tpm2-00.volatilestate'] };
+  const dest = { ...vm([['vda', `${IMG}/t2.raw`]]), tpmStatePath: '/var/lib/libvirt/swtpm/bbbb', tpmStateFiles: ['tpm2/tpm2-00.permall', 'tpm2/only-here'] };
+  const tpm = pairFiles(source, dest, 't', 't2').filter((p) => p.label.startsWith('tpm '));
+  assert.deepEqual(
+    tpm.map((p) => [p.label, p.kind, p.sourcePath, p.targetPath, p.makeParents === true]),
+    [
+      ['tpm tpm2/tpm2-00.permall', 'update', '/var/lib/libvirt/swtpm/aaaa/tpm2/tpm2-00.permall', '/var/lib/libvirt/swtpm/bbbb/tpm2/tpm2-00.permall', false],
+      ['tpm tpm2/tpm2-00.volatilestate', 'add', '/var/lib/libvirt/swtpm/aaaa/tpm2/tpm2-00.volatilestate', '/var/lib/libvirt/swtpm/bbbb/tpm2/tpm2-00.volatilestate', true],
+    ],
+    'a file only the destination has is left alone',
+  );
+  assert.deepEqual(pairFiles({ ...source }, vm([['vda', `${IMG}/t2.raw`]]), 't', 't2').filter((p) => p.label.startsWith('tpm ')), [], 'no TPM at the destination: nothing to pair');
+});

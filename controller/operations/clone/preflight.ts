@@ -151,7 +151,15 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   });
   const uuid = randomUUID();
   if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
-  const tpm = planTpmState(source, { vm: req.vm, destVm: req.destVm, uuid, from: { host: src.host, imageRoots: src.info.imageRoots }, to: { host: dst.host, imageRoots: dst.info.imageRoots } });
+  const destSecret = source.tpmSecret === '' ? undefined : await dst.call(dst.clients.domain, dst.clients.domain.describeSecret, { uuid: source.tpmSecret }, signal);
+  const tpm = planTpmState(source, {
+    vm: req.vm,
+    destVm: req.destVm,
+    uuid,
+    from: { host: src.host, imageRoots: src.info.imageRoots },
+    to: { host: dst.host, imageRoots: dst.info.imageRoots },
+    ...(destSecret && { destSecret }),
+  });
   files.push(...tpm.files);
   warnings.push(...tpm.warnings);
 

@@ -9,9 +9,11 @@
  * on the same ticket-guarded agent-to-agent path as the disks and are
  * verified the same way; the destination agent makes the new directory
  * (PullImageRequest.make_parents), and libvirt hands it to swtpm's user at
- * the clone's first start. State encrypted with a libvirt secret is refused:
- * kvmclone never carries secrets, and without the same secret on the
- * destination the clone's TPM could not be read.
+ * the clone's first start. State encrypted with a libvirt secret is copied as
+ * it is (still encrypted) only when the destination's libvirt has a vTPM
+ * secret of the same UUID: kvmclone never reads or carries a secret's value,
+ * and without it the clone's TPM could not be read. Until it is there the
+ * clone is refused, saying how to define it.
  */
 import { basename, dirname, join } from 'node:path';
 import { failedPrecondition } from '../../../shared/errors.js';
@@ -27,6 +29,8 @@ export interface TpmPlanInput {
   uuid: string;
   from: { host: string; imageRoots: readonly string[] };
   to: { host: string; imageRoots: readonly string[] };
+  /** What the destination's libvirt has of the secret the state is encrypted with (DescribeSecret), when it is. */
+  destSecret?: { defined: boolean; usageType: string };
 }
 
 /** The TPM part of a clone plan. */
@@ -57,9 +61,11 @@ function under(path: string, roots: readonly string[]): boolean {
 export function planTpmState(source: DescribeDomainResponse__Output, input: TpmPlanInput): TpmPlan {
   const statePath = source.tpmStatePath;
   if (statePath === '') return { files: [], warnings: [] };
-  if (source.tpmSecret !== '') {
+  const secret = source.tpmSecret;
+  if (secret !== '' && !(input.destSecret?.defined === true && input.destSecret.usageType === 'vtpm')) {
+    const found = input.destSecret?.defined === true ? ` (${input.to.host} has a secret ${secret}, but of usage '${input.destSecret.usageType}', not 'vtpm')` : '';
     throw failedPrecondition(
-      `${input.vm}'s TPM state is encrypted with libvirt secret ${source.tpmSecret}, which kvmclone does not carry; a clone could not read it without that secret. Clone a TPM whose state is not encrypted, or copy the VM by other means after defining the secret on ${input.to.host} (virsh secret-define with the same UUID, then virsh secret-set-value)`,
+      `${input.vm}'s TPM state is encrypted with libvirt secret ${secret}, and ${input.to.host} lacks it${found}; kvmclone never carries a secret's value. On ${input.to.host}, define it with the same UUID and value: virsh secret-define a file holding <secret ephemeral='no' private='yes'><uuid>${secret}</uuid><usage type='vtpm'><name>${input.destVm}</name></usage></secret>, then virsh secret-set-value ${secret} with the value it has on ${input.from.host}; then clone again`,
     );
   }
   const root = dirname(statePath);

@@ -6,6 +6,8 @@ import type { DefineDomainRequest as _kvmclone_agent_v1_DefineDomainRequest, Def
 import type { DefineDomainResponse as _kvmclone_agent_v1_DefineDomainResponse, DefineDomainResponse__Output as _kvmclone_agent_v1_DefineDomainResponse__Output } from '../../../kvmclone/agent/v1/DefineDomainResponse.js';
 import type { DescribeDomainRequest as _kvmclone_agent_v1_DescribeDomainRequest, DescribeDomainRequest__Output as _kvmclone_agent_v1_DescribeDomainRequest__Output } from '../../../kvmclone/agent/v1/DescribeDomainRequest.js';
 import type { DescribeDomainResponse as _kvmclone_agent_v1_DescribeDomainResponse, DescribeDomainResponse__Output as _kvmclone_agent_v1_DescribeDomainResponse__Output } from '../../../kvmclone/agent/v1/DescribeDomainResponse.js';
+import type { DescribeSecretRequest as _kvmclone_agent_v1_DescribeSecretRequest, DescribeSecretRequest__Output as _kvmclone_agent_v1_DescribeSecretRequest__Output } from '../../../kvmclone/agent/v1/DescribeSecretRequest.js';
+import type { DescribeSecretResponse as _kvmclone_agent_v1_DescribeSecretResponse, DescribeSecretResponse__Output as _kvmclone_agent_v1_DescribeSecretResponse__Output } from '../../../kvmclone/agent/v1/DescribeSecretResponse.js';
 import type { DestroyDomainRequest as _kvmclone_agent_v1_DestroyDomainRequest, DestroyDomainRequest__Output as _kvmclone_agent_v1_DestroyDomainRequest__Output } from '../../../kvmclone/agent/v1/DestroyDomainRequest.js';
 import type { DestroyDomainResponse as _kvmclone_agent_v1_DestroyDomainResponse, DestroyDomainResponse__Output as _kvmclone_agent_v1_DestroyDomainResponse__Output } from '../../../kvmclone/agent/v1/DestroyDomainResponse.js';
 import type { ListDomainsRequest as _kvmclone_agent_v1_ListDomainsRequest, ListDomainsRequest__Output as _kvmclone_agent_v1_ListDomainsRequest__Output } from '../../../kvmclone/agent/v1/ListDomainsRequest.js';
@@ -42,6 +44,25 @@ export interface DomainServiceClient extends grpc.Client {
   describeDomain(argument: _kvmclone_agent_v1_DescribeDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeDomainResponse__Output>): grpc.ClientUnaryCall;
   describeDomain(argument: _kvmclone_agent_v1_DescribeDomainRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeDomainResponse__Output>): grpc.ClientUnaryCall;
   describeDomain(argument: _kvmclone_agent_v1_DescribeDomainRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeDomainResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Whether libvirt on this host has a secret (its value is never read): a
+   * clone of a VM whose TPM state is encrypted needs the same secret on the
+   * destination. Read-only. Capability "transfer.tpm-state".
+   */
+  DescribeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  DescribeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  DescribeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  DescribeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Whether libvirt on this host has a secret (its value is never read): a
+   * clone of a VM whose TPM state is encrypted needs the same secret on the
+   * destination. Read-only. Capability "transfer.tpm-state".
+   */
+  describeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  describeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  describeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
+  describeSecret(argument: _kvmclone_agent_v1_DescribeSecretRequest, callback: grpc.requestCallback<_kvmclone_agent_v1_DescribeSecretResponse__Output>): grpc.ClientUnaryCall;
   
   DestroyDomain(argument: _kvmclone_agent_v1_DestroyDomainRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_kvmclone_agent_v1_DestroyDomainResponse__Output>): grpc.ClientUnaryCall;
   DestroyDomain(argument: _kvmclone_agent_v1_DestroyDomainRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_kvmclone_agent_v1_DestroyDomainResponse__Output>): grpc.ClientUnaryCall;
@@ -117,6 +138,13 @@ export interface DomainServiceHandlers extends grpc.UntypedServiceImplementation
   
   DescribeDomain: grpc.handleUnaryCall<_kvmclone_agent_v1_DescribeDomainRequest__Output, _kvmclone_agent_v1_DescribeDomainResponse>;
   
+  /**
+   * Whether libvirt on this host has a secret (its value is never read): a
+   * clone of a VM whose TPM state is encrypted needs the same secret on the
+   * destination. Read-only. Capability "transfer.tpm-state".
+   */
+  DescribeSecret: grpc.handleUnaryCall<_kvmclone_agent_v1_DescribeSecretRequest__Output, _kvmclone_agent_v1_DescribeSecretResponse>;
+  
   DestroyDomain: grpc.handleUnaryCall<_kvmclone_agent_v1_DestroyDomainRequest__Output, _kvmclone_agent_v1_DestroyDomainResponse>;
   
   ListDomains: grpc.handleUnaryCall<_kvmclone_agent_v1_ListDomainsRequest__Output, _kvmclone_agent_v1_ListDomainsResponse>;
@@ -138,6 +166,7 @@ export interface DomainServiceHandlers extends grpc.UntypedServiceImplementation
 export interface DomainServiceDefinition extends grpc.ServiceDefinition {
   DefineDomain: MethodDefinition<_kvmclone_agent_v1_DefineDomainRequest, _kvmclone_agent_v1_DefineDomainResponse, _kvmclone_agent_v1_DefineDomainRequest__Output, _kvmclone_agent_v1_DefineDomainResponse__Output>
   DescribeDomain: MethodDefinition<_kvmclone_agent_v1_DescribeDomainRequest, _kvmclone_agent_v1_DescribeDomainResponse, _kvmclone_agent_v1_DescribeDomainRequest__Output, _kvmclone_agent_v1_DescribeDomainResponse__Output>
+  DescribeSecret: MethodDefinition<_kvmclone_agent_v1_DescribeSecretRequest, _kvmclone_agent_v1_DescribeSecretResponse, _kvmclone_agent_v1_DescribeSecretRequest__Output, _kvmclone_agent_v1_DescribeSecretResponse__Output>
   DestroyDomain: MethodDefinition<_kvmclone_agent_v1_DestroyDomainRequest, _kvmclone_agent_v1_DestroyDomainResponse, _kvmclone_agent_v1_DestroyDomainRequest__Output, _kvmclone_agent_v1_DestroyDomainResponse__Output>
   ListDomains: MethodDefinition<_kvmclone_agent_v1_ListDomainsRequest, _kvmclone_agent_v1_ListDomainsResponse, _kvmclone_agent_v1_ListDomainsRequest__Output, _kvmclone_agent_v1_ListDomainsResponse__Output>
   ResumeDomain: MethodDefinition<_kvmclone_agent_v1_ResumeDomainRequest, _kvmclone_agent_v1_ResumeDomainResponse, _kvmclone_agent_v1_ResumeDomainRequest__Output, _kvmclone_agent_v1_ResumeDomainResponse__Output>
