@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
 import { hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
+import { defineLines, testDomainXml } from '../support/test-domain.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const CLONES = `${IMAGES}/clones`;
@@ -30,27 +31,14 @@ const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS.fd';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
 
-const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
-
 /** A UEFI-style VM: OVMF pflash loader and a per-VM NVRAM file filled with recognisable bytes. */
 async function makeUefiVm(host: string, name: string): Promise<void> {
-  const xml = `<domain type='${domainType}'>
-  <name>${name}</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc'>hvm</type>
-    <loader readonly='yes' type='pflash'>${OVMF_CODE}</loader>
-    <nvram>${NVRAM_DIR}/${name}_VARS.fd</nvram>
-    <boot dev='hd'/>
-  </os>
-  <features><acpi/></features>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = testDomainXml(name, {
+    memoryMiB: 128,
+    os: `<loader readonly='yes' type='pflash'>${OVMF_CODE}</loader><nvram>${NVRAM_DIR}/${name}_VARS.fd</nvram><boot dev='hd'/>`,
+    extra: '<features><acpi/></features>',
+    disks: [{ file: `${IMAGES}/${name}.raw`, format: 'raw', target: 'vda' }],
+  });
   await hostExec(host, [
     'bash',
     '-c',
@@ -61,9 +49,7 @@ async function makeUefiVm(host: string, name: string): Promise<void> {
       // A variable store the guest "wrote": bytes no template has, at a known place.
       `printf 'kvmclone-nvram-1' | dd of=${NVRAM_DIR}/${name}_VARS.fd bs=1 seek=100000 conv=notrunc status=none`,
       `truncate -s 64M ${IMAGES}/${name}.raw`,
-      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-      `rm -f /tmp/${name}.xml`,
+      ...defineLines(name, xml),
     ].join('\n'),
   ]);
 }

@@ -21,6 +21,7 @@ import { digestFile } from '../../agent/disk/block-hasher.js';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
 import { hostDown, hostExec, hostImagesDir, hostUp, TESTBED_DIR } from '../support/testbed.js';
 import { hostWrite } from '../support/live-guest.js';
+import { defineLines, testDomainXml } from '../support/test-domain.js';
 
 const run = promisify(execFile);
 const IMAGES = '/var/lib/libvirt/images';
@@ -38,18 +39,12 @@ const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, 
 
 /** A running guest (TCG, a boot sector that idles): a 1 MiB qcow2 vda and a 32 MiB raw vdb with 4 MiB of random data. */
 async function makeRunningVm(host: string, name: string): Promise<void> {
-  const xml = `<domain type='qemu'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}-data.raw'/><target dev='vdb' bus='virtio'/></disk>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = testDomainXml(name, {
+    disks: [
+      { file: `${IMAGES}/${name}.qcow2`, format: 'qcow2', target: 'vda' },
+      { file: `${IMAGES}/${name}-data.raw`, format: 'raw', target: 'vdb' },
+    ],
+  });
   await hostExec(host, [
     'bash',
     '-c',
@@ -60,9 +55,7 @@ async function makeRunningVm(host: string, name: string): Promise<void> {
       `qemu-img resize -q -f qcow2 ${name}.qcow2 1M`,
       `truncate -s 32M ${name}-data.raw`,
       `for i in 0 1 2 3; do dd if=/dev/urandom of=${name}-data.raw bs=1M count=1 seek=$((i * 7)) conv=notrunc status=none; done`,
-      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-      `rm -f /tmp/${name}.xml`,
+      ...defineLines(name, xml),
       `virsh -q -c qemu:///system start ${name} >/dev/null`,
     ].join('\n'),
   ]);

@@ -19,6 +19,7 @@ import { createAgentClients } from '../../shared/agent-clients.js';
 import { writeFile } from 'node:fs/promises';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { AGENT_JS, E2E_DIR } from '../support/testbed.js';
+import { defineLines, testDomainXml } from '../support/test-domain.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
 
 const IMAGES = '/var/lib/libvirt/images';
@@ -29,19 +30,13 @@ const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, 
 
 /** A running guest (TCG): the boot sector on a qcow2 vda, and a 64 MiB qcow2 v3 vdb with 8 MiB of random data. */
 async function makeRunningVm(host: string, name: string, dataFormat: 'qcow2' | 'raw' = 'qcow2'): Promise<void> {
-  const xml = `<domain type='qemu'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <disk type='file' device='disk'><driver name='qemu' type='${dataFormat}'/><source file='${IMAGES}/${name}-data.${dataFormat}'/><target dev='vdb' bus='virtio'/></disk>
-    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = testDomainXml(name, {
+    disks: [
+      { file: `${IMAGES}/${name}.qcow2`, format: 'qcow2', target: 'vda' },
+      { file: `${IMAGES}/${name}-data.${dataFormat}`, format: dataFormat, target: 'vdb' },
+    ],
+    serialLog: true,
+  });
   await hostExec(host, [
     'bash',
     '-c',
@@ -54,9 +49,7 @@ async function makeRunningVm(host: string, name: string, dataFormat: 'qcow2' | '
       `for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of=/tmp/${name}-data.raw bs=1M count=1 seek=$((i * 7)) conv=notrunc status=none; done`,
       dataFormat === 'qcow2' ? `qemu-img convert -q -f raw -O qcow2 -o compat=1.1 /tmp/${name}-data.raw ${name}-data.qcow2` : `cp --sparse=always /tmp/${name}-data.raw ${name}-data.raw`,
       `rm -f /tmp/${name}-data.raw`,
-      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-      `rm -f /tmp/${name}.xml`,
+      ...defineLines(name, xml),
       `virsh -q -c qemu:///system start ${name} >/dev/null`,
     ].join('\n'),
   ]);

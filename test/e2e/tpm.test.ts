@@ -21,12 +21,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { sha } from '../support/chain-vm.js';
+import { defineLines, testDomainXml } from '../support/test-domain.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const SWTPM = '/var/lib/libvirt/swtpm';
 const PERMALL = 'tpm2/tpm2-00.permall';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
-const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
 const skip = existsSync('/usr/bin/swtpm') ? false : 'swtpm is not installed (Debian: apt-get install swtpm swtpm-tools)';
 let state: string;
 
@@ -37,19 +37,11 @@ function said(out: KvmctlRun): string {
 /** A VM with an emulated TPM 2.0 (its state encrypted with `secret` when given). */
 async function makeTpmVm(host: string, name: string, secret?: string): Promise<void> {
   const encryption = secret === undefined ? '' : `<encryption secret='${secret}'/>`;
-  const xml = `<domain type='${domainType}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk>
-    <tpm model='tpm-crb'><backend type='emulator' version='2.0'>${encryption}</backend></tpm>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
-  await hostExec(host, ['bash', '-c', `set -e; truncate -s 16M ${IMAGES}/${name}.raw; cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null; rm -f /tmp/${name}.xml`]);
+  const xml = testDomainXml(name, {
+    disks: [{ file: `${IMAGES}/${name}.raw`, format: 'raw', target: 'vda' }],
+    devices: [`<tpm model='tpm-crb'><backend type='emulator' version='2.0'>${encryption}</backend></tpm>`],
+  });
+  await hostExec(host, ['bash', '-c', ['set -e', `truncate -s 16M ${IMAGES}/${name}.raw`, ...defineLines(name, xml)].join('\n')]);
 }
 
 /** Starts `name` and waits until it runs (QEMU reports it paused for a moment under a loaded TCG host). */

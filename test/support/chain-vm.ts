@@ -3,11 +3,10 @@
  * shared by the e2e tests of chains (chain.test.ts) and of --flatten
  * (flatten.test.ts).
  */
-import { existsSync } from 'node:fs';
 import { hostExec, TESTBED_DIR } from './testbed.js';
+import { defineLines, testDomainXml } from './test-domain.js';
 
 const IMAGES = '/var/lib/libvirt/images';
-const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
 
 /**
  * A boot-sector VM whose qcow2 names its base by an absolute path (as
@@ -17,18 +16,7 @@ const domainType = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
  * on `<name>-mid.qcow2` on `<name>-base.qcow2`, each holding data of its own.
  */
 export async function makeChainVm(host: string, name: string, options: { middle?: boolean } = {}): Promise<void> {
-  const xml = `<domain type='${domainType}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = testDomainXml(name, { disks: [{ file: `${IMAGES}/${name}.qcow2`, format: 'qcow2', target: 'vda' }], serialLog: true });
   const under = options.middle === true ? `${name}-mid` : `${name}-base`;
   await hostExec(host, [
     'bash',
@@ -44,9 +32,7 @@ export async function makeChainVm(host: string, name: string, options: { middle?
         : []),
       `qemu-img create -q -f qcow2 -b ${IMAGES}/${under}.qcow2 -F qcow2 ${name}.qcow2`,
       `qemu-io -f qcow2 -c 'write -P 0x6b 2M 256k' ${name}.qcow2 >/dev/null`,
-      `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-      `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-      `rm -f /tmp/${name}.xml`,
+      ...defineLines(name, xml),
     ].join('\n'),
   ]);
 }

@@ -4,8 +4,8 @@
  * the test boot sector, a sparse raw data disk with scattered random data,
  * and a user-mode network interface with a MAC.
  */
-import { existsSync } from 'node:fs';
 import { hostExec, TESTBED_DIR } from './testbed.js';
+import { defineLines, testDomainXml } from './test-domain.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 
@@ -18,20 +18,14 @@ export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: 
   const qcow2Data = opts.dataFormat === 'qcow2';
   const dataFile = `${name}-data.${qcow2Data ? 'qcow2' : 'raw'}`;
   // KVM where the machine has it; TCG otherwise (the boot sector runs under both).
-  const xml = `<domain type='${existsSync('/dev/kvm') ? 'kvm' : 'qemu'}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-  <devices>
-    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${IMAGES}/${name}.qcow2'/><target dev='vda' bus='virtio'/></disk>
-    <disk type='file' device='disk'><driver name='qemu' type='${qcow2Data ? 'qcow2' : 'raw'}'/><source file='${IMAGES}/${dataFile}'/><target dev='vdb' bus='virtio'/></disk>
-    <interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>
-    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-  </devices>
-</domain>`;
+  const xml = testDomainXml(name, {
+    disks: [
+      { file: `${IMAGES}/${name}.qcow2`, format: 'qcow2', target: 'vda' },
+      { file: `${IMAGES}/${dataFile}`, format: qcow2Data ? 'qcow2' : 'raw', target: 'vdb' },
+    ],
+    devices: ["<interface type='user'><mac address='52:54:00:12:34:56'/><model type='virtio'/></interface>"],
+    serialLog: true,
+  });
   const script = [
     'set -e',
     `cd ${IMAGES}`,
@@ -42,9 +36,7 @@ export async function makeTwoDiskVm(host: string, name: string, opts: { rawGiB: 
     `truncate -s ${opts.rawGiB}G ${name}-data.raw`,
     `for i in $(seq 0 $((${opts.dataMiB}-1))); do dd if=/dev/urandom of=${name}-data.raw bs=1M count=1 seek=$(( (i * 2654435761) % (${opts.rawGiB} * 1024 - 1) )) conv=notrunc status=none; done`,
     ...(qcow2Data ? [`qemu-img convert -q -f raw -O qcow2 ${name}-data.raw ${dataFile}`, `rm -f ${name}-data.raw`] : []),
-    `cat > /tmp/${name}.xml <<'XML'\n${xml}\nXML`,
-    `virsh -q -c qemu:///system define /tmp/${name}.xml >/dev/null`,
-    `rm -f /tmp/${name}.xml`,
+    ...defineLines(name, xml),
   ].join('\n');
   await hostExec(host, ['bash', '-c', script]);
 }

@@ -181,6 +181,8 @@ test('DescribeDomain: sizes, formats and backing chains from qemu-img; NVRAM, TP
   assert.equal(res.xml, xml);
   assert.equal(res.nvramPath, join(root, 'desc_VARS.fd'));
   assert.equal(res.tpmStatePath, join(swtpm, UUID_A));
+  assert.deepEqual(res.tpmStateFiles, [], 'a state directory outside the image roots is not listed');
+  assert.equal(res.tpmSecret, '');
   assert.equal(res.cpuMode, 'host-model');
   assert.equal(res.cpuModel, '');
   const [vda, vdb, hdc, hdd] = res.disks;
@@ -197,6 +199,30 @@ test('DescribeDomain: sizes, formats and backing chains from qemu-img; NVRAM, TP
   assert.deepEqual([vdb.format, vdb.virtualSize, vdb.shareable, vdb.readonly, vdb.backingChain.length], ['raw', 1024 * 1024, true, false, 0]);
   assert.deepEqual([hdc.device, hdc.path, hdc.virtualSize, hdc.readonly], ['cdrom', '', 0, true]);
   assert.deepEqual([hdd.path, hdd.virtualSize], [join(dir, 'deleted-installer.iso'), 0], 'missing removable media is listed, not an error');
+});
+
+test('DescribeDomain lists the TPM state files under the roots (relative, no lock, no symlink) and the encryption secret', async () => {
+  const state = join(root, 'tpm-desc');
+  await mkdir(join(state, 'tpm2'), { recursive: true });
+  await writeFile(join(state, 'tpm2', 'tpm2-00.permall'), 'state');
+  await writeFile(join(state, 'tpm2', '.lock'), '');
+  await symlink('/etc/shadow', join(state, 'tpm2', 'sneaky'));
+  const secret = '6dd3e4a5-1d76-44ce-961f-f119f5aad935';
+  const xml = vmXml('tpmdesc', { devices: `<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='${state}'/><encryption secret='${secret}'/></backend></tpm>` });
+  await fake.addDomain(xml);
+  const res = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'tpmdesc' }, call);
+  assert.equal(res.tpmStatePath, state);
+  assert.deepEqual(res.tpmStateFiles, ['tpm2/tpm2-00.permall']);
+  assert.equal(res.tpmSecret, secret);
+});
+
+test('DescribeSecret says whether libvirt has a secret and its usage, and refuses a malformed UUID', async () => {
+  const d = clients.domain;
+  const uuid = '6dd3e4a5-1d76-44ce-961f-f119f5aad935';
+  assert.deepEqual(await unaryCall(d, d.describeSecret, { uuid }, call), { defined: false, usageType: '' });
+  fake.addSecret(uuid, 'vtpm');
+  assert.deepEqual(await unaryCall(d, d.describeSecret, { uuid: uuid.toUpperCase() }, call), { defined: true, usageType: 'vtpm' });
+  await rejectsWithStatus(unaryCall(d, d.describeSecret, { uuid: '../../etc' }, call), 'INVALID_ARGUMENT');
 });
 
 test('DescribeDomain fails naming the disk when an image is missing or its content disagrees with libvirt', async () => {

@@ -26,6 +26,7 @@ const EXPECTED_READ_ONLY = new Set([
   '/kvmclone.agent.v1.StorageService/ListPools',
   '/kvmclone.agent.v1.DomainService/ListDomains',
   '/kvmclone.agent.v1.DomainService/DescribeDomain',
+  '/kvmclone.agent.v1.DomainService/DescribeSecret',
   '/kvmclone.agent.v1.DiskService/StatImage',
   '/kvmclone.agent.v1.DiskService/MapExtents',
   '/kvmclone.agent.v1.DiskService/HashBlocks',
