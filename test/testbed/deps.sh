@@ -16,6 +16,7 @@ PKGS=(
   busybox-static cpio                                 # live-guest initramfs (live-guest.sh build)
   ovmf                                                # UEFI firmware: the NVRAM clone/sync e2e (chain.test.ts)
   swtpm swtpm-tools                                   # emulated TPM (swtpm, swtpm_setup): the TPM-state e2e (tpm.test.ts)
+  groff-base                                          # groff: the man pages are checked for warnings (cli-docs.test.ts)
   gcc libfuse3-dev                                    # eio-fs (IMAGES_EIO=1), built by host-up.sh
 )
 
