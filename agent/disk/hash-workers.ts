@@ -7,7 +7,9 @@
  * RSS on the testbed. Hashing is CPU-bound, so threads beyond the cores do
  * not hash faster; a call's range is hashed in segments, each a job of its
  * own, and calls waiting for a thread are served in turn, so every call
- * keeps moving however many share the threads.
+ * keeps moving however many share the threads. Above the agent's memory
+ * soft limit (memory-pressure.ts) the pool shrinks to one thread — a thread
+ * beyond it ends when its job does — and grows again below it.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +17,7 @@ import { KvmcloneError, type ErrorCode, ERROR_CODES } from '../../shared/errors.
 import type { HashBatch } from './block-hasher.js';
 import { fileExtents } from './extent-map.js';
 import type { HashJob, HashJobFailure, HashJobMessage } from './hash-job.js';
+import { memoryTight } from '../memory/memory-pressure.js';
 
 /** Idle threads kept for the next job; more are ended when their job is done. */
 const KEEP_IDLE = 2;
@@ -24,25 +27,53 @@ export const MAX_THREADS = Math.max(2, Math.min(4, availableParallelism()));
 const SEGMENT_BYTES = 256 * 1024 * 1024;
 
 const idle: Worker[] = [];
-/** Every thread started and not yet exited. */
+/** Every thread started and not yet exited (busy, idle, or ending). */
 const live = new Set<Worker>();
+/** Threads told to end that have not exited yet. */
+const ending = new Set<Worker>();
 /** Calls waiting for a thread, first come first served. */
 const waiting: ((worker: Worker) => void)[] = [];
+
+/** Threads that may run now: MAX_THREADS, or one while the agent is above its memory soft limit. */
+function allowedThreads(): number {
+  return memoryTight() ? 1 : MAX_THREADS;
+}
+
+function end(worker: Worker): void {
+  ending.add(worker);
+  void worker.terminate();
+}
 
 function spawn(): Worker {
   const worker = new Worker(new URL('./hash-worker.js', import.meta.url));
   live.add(worker);
-  // An idle thread that dies is simply forgotten (a busy one's job sees the error itself); a call waiting
-  // for a thread gets a new one in its place.
+  // A thread that exits (ended, or died: a busy one's job sees the error itself) leaves room for the calls waiting.
   const forget = (): void => {
     const at = idle.indexOf(worker);
     if (at >= 0) idle.splice(at, 1);
-    if (!live.delete(worker)) return;
-    const next = waiting.shift();
-    if (next !== undefined) next(spawn());
+    ending.delete(worker);
+    if (live.delete(worker)) dispatch();
   };
   worker.on('error', forget).on('exit', forget);
   return worker;
+}
+
+/**
+ * Hands threads to the calls waiting, as far as the limit allows: an idle
+ * thread first, else a new one. Then ends idle threads beyond what is kept:
+ * KEEP_IDLE, or — above the memory soft limit — only as many as may run.
+ */
+function dispatch(): void {
+  const allowed = allowedThreads();
+  while (waiting.length > 0) {
+    const running = live.size - ending.size;
+    if (running - idle.length >= allowed) break;
+    const worker = idle.pop() ?? (running < allowed ? spawn() : undefined);
+    if (worker === undefined) break;
+    (waiting.shift() as (w: Worker) => void)(worker);
+  }
+  const keep = memoryTight() ? Math.max(0, allowed - (live.size - ending.size - idle.length)) : KEEP_IDLE;
+  for (const extra of idle.splice(keep)) end(extra);
 }
 
 /** Hashing threads alive now (busy or idle): never more than MAX_THREADS. */
@@ -50,10 +81,8 @@ export function hashingThreads(): number {
   return live.size;
 }
 
-/** A thread for one job: an idle one, a new one while fewer than MAX_THREADS live, else the next one let go. */
+/** A thread for one job: an idle one, a new one while fewer than the limit run, else the next one let go. */
 function acquire(signal: AbortSignal): Promise<Worker> {
-  const ready = idle.pop() ?? (live.size < MAX_THREADS ? spawn() : undefined);
-  if (ready !== undefined) return Promise.resolve(ready);
   return new Promise<Worker>((resolve, reject) => {
     const take = (worker: Worker): void => {
       signal.removeEventListener('abort', onAbort);
@@ -64,23 +93,22 @@ function acquire(signal: AbortSignal): Promise<Worker> {
       if (at >= 0) waiting.splice(at, 1);
       reject(signal.reason);
     };
+    if (signal.aborted) return reject(signal.reason);
     waiting.push(take);
     signal.addEventListener('abort', onAbort, { once: true });
+    dispatch();
   });
 }
 
 /** Gives a thread back after its job: to the next call waiting, else idle (or ended). A crashed one is ended. */
 function release(worker: Worker, crashed: boolean): void {
-  if (crashed) {
-    void worker.terminate();
-    return;
-  }
-  const next = waiting.shift();
-  if (next !== undefined) return next(worker);
-  if (idle.length < KEEP_IDLE) {
+  // Above the memory soft limit the pool shrinks to what may run: a thread beyond it ends instead of going back.
+  if (crashed || live.size - ending.size > allowedThreads()) end(worker);
+  else {
     worker.unref();
     idle.push(worker);
-  } else void worker.terminate();
+  }
+  dispatch();
 }
 
 /** The error a job's failure stands for, rebuilt on this side of the thread boundary. */

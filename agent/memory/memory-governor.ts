@@ -27,6 +27,7 @@
  */
 import type { Logger } from 'pino';
 import { mallocTrim } from '../native/libc.js';
+import { setMemoryTight } from './memory-pressure.js';
 
 /** How often memory is looked at. */
 export const GOVERNOR_INTERVAL_MS = 100;
@@ -93,7 +94,9 @@ export function startMemoryGovernor(log: Logger, softLimit: number, deps: Govern
   }
   let baseline = deps.read().arrayBuffers;
   const timer = setInterval(() => {
-    const look = shouldCollect(baseline, deps.read(), softLimit);
+    const reading = deps.read();
+    setMemoryTight(reading.rss > softLimit);
+    const look = shouldCollect(baseline, reading, softLimit);
     baseline = look.baseline;
     if (!look.collect) return;
     const started = performance.now();

@@ -4,13 +4,13 @@
  * the agent sees calling (so `kvmctl hosts check` can say which account its
  * SSH login turned into on the host, without running anything there).
  */
+import { advertisedIdentity } from './advertised-identity.js';
 import type * as grpc from '@grpc/grpc-js';
 import { release } from 'node:os';
 import type { InfoServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/InfoService.js';
 import type { GetInfoRequest__Output } from '../../shared/generated/kvmclone/agent/v1/GetInfoRequest.js';
 import type { GetInfoResponse } from '../../shared/generated/kvmclone/agent/v1/GetInfoResponse.js';
 import { AGENT_CAPABILITIES, SERVED_API_VERSIONS } from '../../shared/capabilities.js';
-import { KVMCLONE_VERSION } from '../../shared/version.js';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
@@ -42,15 +42,17 @@ export function toAuditEntry(r: AuditRecord): AuditEntry {
 
 /** Builds the InfoService handlers; ReadAudit reads `audit`'s files (FAILED_PRECONDITION where the agent keeps none, e.g. in tests). */
 export function createInfoService(deps: { rpc: RpcDeps; libvirt: LibvirtPort; roots: ImageRoots; forwardDir: string; audit?: AuditLog | undefined }): InfoServiceHandlers {
+  const identity = advertisedIdentity();
+  if (identity.emulated) deps.rpc.log.warn({ version: identity.version, hidden: AGENT_CAPABILITIES.filter((c) => !identity.capabilities.includes(c)) }, 'advertising an older identity (KVMCLONE_AGENT_REPORT_VERSION, KVMCLONE_AGENT_HIDE_CAPABILITIES)');
   const getInfo = (peer: string): grpc.handleUnaryCall<GetInfoRequest__Output, GetInfoResponse> =>
     unary<GetInfoRequest__Output, GetInfoResponse>('InfoService/GetInfo', deps.rpc, async (_request, ctx) => {
       const host = await deps.libvirt.hostFacts({ signal: ctx.signal });
       // A connection the agent accepted itself carries SO_PEERCRED (caller.ts); any other is reported as unknown.
       const caller = callerOf(peer);
       return {
-        agentVersion: KVMCLONE_VERSION,
+        agentVersion: identity.version,
         apiVersions: [...SERVED_API_VERSIONS],
-        capabilities: [...AGENT_CAPABILITIES],
+        capabilities: [...identity.capabilities],
         imageRoots: [...deps.roots.roots],
         forwardDir: deps.forwardDir,
         ...(caller && { caller: { uid: caller.uid, gid: caller.gid, groups: await callerGroups(caller.pid), role: caller.role } }),

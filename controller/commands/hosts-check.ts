@@ -7,6 +7,7 @@
  * GetFreeSpace, ListLeftovers), so it uses the agent's read-only socket, or
  * the admin socket when an older agent has none.
  */
+import { KVMCLONE_VERSION } from '../../shared/version.js';
 import { Command } from 'commander';
 import { KvmcloneError } from '../../shared/errors.js';
 import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
@@ -23,6 +24,23 @@ function leftoversText(host: string, leftovers: LeftoverReport[] | null): string
   if (leftovers.length === 0) return '  leftovers: none\n';
   const removable = leftovers.filter((l) => l.keepReason === '').length;
   return `  leftovers: ${leftovers.length} (${removable} removable with kvmctl gc ${host})\n` + leftovers.map((l) => `    ${leftoverLine(l, true)}\n`).join('');
+}
+
+/**
+ * The agents' versions side by side with kvmctl's, and a warning when they
+ * differ: an operation between two hosts needs the capabilities both agents
+ * have, and kvmctl refuses (exit 3) one that needs what an older agent lacks.
+ */
+export function compareVersions(agents: readonly { host: string; version: string }[], kvmctl: string = KVMCLONE_VERSION): { differ: boolean; text: string } {
+  if (agents.length === 0) return { differ: false, text: '' };
+  const differ = new Set([kvmctl, ...agents.map((a) => a.version)]).size > 1;
+  const line = `versions: kvmctl ${kvmctl}; ${agents.map((a) => `${a.host} ${a.version}`).join(', ')}\n`;
+  if (!differ) return { differ, text: agents.length > 1 ? line : '' };
+  const older = agents.filter((a) => a.version !== kvmctl).map((a) => a.host);
+  return {
+    differ,
+    text: `${line}warning: the versions differ: an operation needs capabilities that both of its agents have, and kvmctl refuses one that needs what an agent lacks (exit 3, naming it); upgrade kvmclone-agent on ${older.join(', ') || 'the older hosts'} to ${kvmctl}\n`,
+  };
 }
 
 /** The hosts command group (check). */
@@ -64,7 +82,9 @@ export function hostsCommand(run: (code: Promise<number>) => void): Command {
             }
           }
           const ok = results.every((r) => r.ok);
-          if (ctx.json) ctx.reporter.result({ ok, operation: 'hosts-check', hosts: results });
+          const versions = compareVersions(results.flatMap((r) => (r.ok && 'agentVersion' in r && r.agentVersion !== undefined ? [{ host: r.host, version: r.agentVersion }] : [])));
+          if (!ctx.json && versions.text !== '') process.stdout.write(versions.text);
+          if (ctx.json) ctx.reporter.result({ ok, operation: 'hosts-check', hosts: results, kvmctlVersion: KVMCLONE_VERSION, versionsDiffer: versions.differ });
           return ok ? EXIT_OK : EXIT_FAILED;
         }),
       );

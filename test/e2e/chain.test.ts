@@ -128,8 +128,11 @@ test('NVRAM of a UEFI domain is carried by clone and by sync, and the copy start
   let copyState = '';
   for (let i = 0; i < 50 && !/running/.test(copyState); i++) {
     if (i > 0) await sleep(200);
-    copyState = await hostExec('hostb', [...VIRSH, 'domstate', 'vm8-copy']);
+    copyState = await hostExec('hostb', [...VIRSH, 'domstate', '--reason', 'vm8-copy']);
   }
-  assert.match(copyState, /running/);
+  if (!/running/.test(copyState)) {
+    const log = await hostExec('hostb', ['bash', '-c', 'tail -n 30 /var/log/libvirt/qemu/vm8-copy.log; ls -la /var/lib/libvirt/images/nvram; df -h /var/lib/libvirt/images']).catch((err: unknown) => String(err));
+    assert.fail(`vm8-copy is ${copyState.trim()}, not running; its QEMU log and NVRAM:\n${log}`);
+  }
   await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
 });

@@ -14,6 +14,7 @@ import { blockHash, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { hashBlocks, type HashPlan } from '../../agent/disk/block-hasher.js';
 import { hashingThreads, hashOnWorker, MAX_THREADS } from '../../agent/disk/hash-workers.js';
+import { memoryTight, setMemoryTight } from '../../agent/memory/memory-pressure.js';
 
 const MiB = 1024 * 1024;
 
@@ -160,4 +161,34 @@ test("a failure on the thread arrives with its code: an errno stays an errno, a 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('above the memory soft limit the pool shrinks to one thread and every call still completes; below it, it grows again', async () => {
+  await withImage(async (path, fh, size) => {
+    const want = await expected(path, DEFAULT_BLOCK_SIZE);
+    const run = (): Promise<Buffer[]> => Promise.all(Array.from({ length: 6 }, () => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0)));
+    let most = 0;
+    let afterFirstRelease = 0;
+    const watch = setInterval(() => {
+      const now = hashingThreads();
+      most = Math.max(most, now);
+      if (memoryTight()) afterFirstRelease = Math.max(afterFirstRelease, now);
+    }, 1);
+    try {
+      for (const got of await run()) assert.deepEqual(got, want);
+      setMemoryTight(true);
+      // Idle threads kept from before the pressure are ended at the next call; once they have gone, one at most lives.
+      await collect(hashOnWorker(fh.fd, 0, MiB, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      afterFirstRelease = 0;
+      for (const got of await run()) assert.deepEqual(got, want);
+      assert.ok(afterFirstRelease <= 1, `${afterFirstRelease} threads under memory pressure`);
+      setMemoryTight(false);
+      for (const got of await run()) assert.deepEqual(got, want);
+    } finally {
+      clearInterval(watch);
+      setMemoryTight(false);
+    }
+    assert.ok(most <= MAX_THREADS);
+  });
 });
