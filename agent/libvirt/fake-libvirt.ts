@@ -14,6 +14,7 @@
  * bring a checkpoint back, and `killQemu` breaks them all); bitmaps only on
  * qcow2 disks; and a guest agent that freezes, is missing, or hangs.
  */
+import { byName } from './by-name.js';
 import { randomUUID } from 'node:crypto';
 import { access, rm } from 'node:fs/promises';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -160,7 +161,7 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
 
   listDomains(options?: PortCallOptions): Promise<DomainRecord[]> {
     return this.run('listDomains', '', 'list domains', options, () =>
-      [...this.domains.values()].map((d) => ({ ...d.record })).sort((a, b) => a.name.localeCompare(b.name)),
+      [...this.domains.values()].map((d) => ({ ...d.record })).sort(byName),
     );
   }
 

@@ -17,6 +17,7 @@
  * The binding's calls cannot be cancelled: a call whose signal aborts rejects
  * at once, and libvirt's worker thread finishes on its own.
  */
+import { byName } from './by-name.js';
 import { raceSignal } from '../../shared/race-signal.js';
 import { Hypervisor, ConnectListAllDomainsFlags, DomainGetXMLDescFlags, DomainState, type Domain } from '@unraid/libvirt';
 import type { Logger } from 'pino';
@@ -206,7 +207,7 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
           }),
         ),
       );
-      return records.filter((r): r is DomainRecord => r !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+      return records.filter((r): r is DomainRecord => r !== undefined).sort(byName);
     });
   }
 
@@ -371,7 +372,7 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
         }),
       ),
     );
-    return pools.filter((p): p is PoolRecord => p !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+    return pools.filter((p): p is PoolRecord => p !== undefined).sort(byName);
   }
 
   private async pool(uuid: string, options?: PortCallOptions): Promise<PoolRecord> {

@@ -17,8 +17,7 @@ import { kvmctl } from '../support/kvmctl.js';
 import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
 import { createAgentClients } from '../../shared/agent-clients.js';
 import { writeFile } from 'node:fs/promises';
-import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
-import { AGENT_JS, E2E_DIR } from '../support/testbed.js';
+import { agentCommand, E2E_DIR } from '../support/testbed.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
 
@@ -291,7 +290,8 @@ test('too little room for the scratch files: refused before anything is written 
   const config = join(state, 'agent-small-scratch.yaml');
   // a config of its own replaces the host's /etc/kvmclone/agent.yaml: it keeps the socket group kvmctl's account needs
   await writeFile(config, `socket_group: ${SSH_ACCOUNT}\nlive:\n  scratch_dir: /var/lib/kvmclone-scratch\n`);
-  const agentCmd = (extra: string): string => `exec ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}${extra}`;
+  // the agent as the other hosts run it (the installed package's when scripts/test installed it); a later --config wins
+  const agentCmd = (extra: string): string => `exec ${agentCommand()}${extra}`;
   await testbedScript('host-agent.sh', ['hosta', 'restart'], { AGENT_CMD: agentCmd(` --config ${config}`) });
   try {
     const out = await kvmctl(['--json', 'clone', 'lv1', '--from', 'hosta', '--to', 'hostb', '--name', 'lv1s', '--live'], { stateDir: state });

@@ -12,9 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
-import { AGENT_JS, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { agentCommand, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { makeChainVm } from '../support/chain-vm.js';
-import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
@@ -28,7 +27,7 @@ before(async () => {
   await Promise.all(['hosta', 'hostb'].map(hostDown));
   await hostUp('hosta', 1);
   await hostUp('hostb', 2, {
-    AGENT_CMD: `exec env KVMCLONE_AGENT_REPORT_VERSION=0.0.9 KVMCLONE_AGENT_HIDE_CAPABILITIES=transfer.flatten ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}`,
+    AGENT_CMD: `exec env KVMCLONE_AGENT_REPORT_VERSION=0.0.9 KVMCLONE_AGENT_HIDE_CAPABILITIES=transfer.flatten ${agentCommand()}`,
   });
   state = await mkdtemp(join(tmpdir(), 'kvmclone-versions-e2e-'));
   await makeChainVm('hosta', 'vv1');

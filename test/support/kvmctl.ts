@@ -3,13 +3,13 @@
  * testbed's ssh config and a private history database, and parses its
  * --json output: NDJSON events, the last line being the result.
  */
+import { kvmctlCommand } from './installed-package.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { E2E_DIR, sshConfigPath, TESTBED_DIR } from './testbed.js';
 
 /** Path of the compiled kvmctl entry point. */
-export const KVMCTL_MAIN = fileURLToPath(new URL('../../controller/main.js', import.meta.url));
+export { KVMCTL_MAIN } from './installed-package.js';
 
 /** The outcome of one kvmctl run. */
 export interface KvmctlRun {
@@ -39,7 +39,7 @@ export interface KvmctlOptions {
 /** Starts kvmctl with `args` (global flags for the testbed are added in front). */
 export function startKvmctl(args: string[], opts: KvmctlOptions): KvmctlProcess {
   const global = ['--ssh-config', sshConfigPath(), ...(opts.engine ? ['--engine', opts.engine] : []), ...(opts.extraGlobal ?? [])];
-  const argv = [process.execPath, KVMCTL_MAIN, ...global, ...args];
+  const argv = [...kvmctlCommand(), ...global, ...args];
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_STATE_HOME: opts.stateDir, XDG_CONFIG_HOME: opts.stateDir };
   // inside a host /run is its own: no runtime directory of this machine's session there
   if (opts.onHost !== undefined) {

@@ -25,6 +25,8 @@ export interface TestDomainOptions {
   serialLog?: boolean;
   /** Extra top-level elements (features). */
   extra?: string;
+  /** The domain type; default KVM where the machine has /dev/kvm, else TCG ("qemu"). */
+  type?: 'kvm' | 'qemu';
 }
 
 /** The definition of test VM `name`. */
@@ -32,7 +34,7 @@ export function testDomainXml(name: string, options: TestDomainOptions): string 
   const disks = options.disks.map((d) => `    <disk type='file' device='disk'><driver name='qemu' type='${d.format}'/><source file='${d.file}'/><target dev='${d.target}' bus='virtio'/></disk>`);
   const serial = options.serialLog === true ? [`    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>`] : [];
   return [
-    `<domain type='${existsSync('/dev/kvm') ? 'kvm' : 'qemu'}'>`,
+    `<domain type='${options.type ?? (existsSync('/dev/kvm') ? 'kvm' : 'qemu')}'>`,
     `  <name>${name}</name>`,
     `  <memory unit='MiB'>${options.memoryMiB ?? 64}</memory>`,
     '  <vcpu>1</vcpu>',

@@ -3,6 +3,7 @@
  * commands inside them, manage their agents, and reach an agent's socket the
  * way kvmctl does — an OpenSSH streamlocal forward through the host's sshd.
  */
+import { INSTALLED, installedAgentCommand } from './installed-package.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
+import { AGENT_ENVIRONMENT, AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 
 const run = promisify(execFile);
 
@@ -56,7 +57,18 @@ export function lockTestbed(): Promise<FileHandle> {
 /** Brings host `name` up with the agent inside (default roots and socket). */
 export async function hostUp(name: string, idx: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
   await lockTestbed();
-  await testbedScript('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}`, ...extraEnv });
+  await testbedScript('host-up.sh', [name, String(idx)], { AGENT_CMD: `exec ${agentCommand()}`, ...extraEnv });
+}
+
+/**
+ * The command line a host's agent runs: the installed package's, as its unit
+ * starts it, when scripts/test installed the package (installed-package.ts);
+ * else node with the agent's options on the built tree.
+ */
+export function agentCommand(): string {
+  if (INSTALLED) return installedAgentCommand();
+  const environment = Object.entries(AGENT_ENVIRONMENT).map(([k, v]) => `${k}=${v}`);
+  return `env ${environment.join(' ')} ${process.execPath} ${AGENT_NODE_OPTIONS.join(' ')} ${AGENT_JS}`;
 }
 
 /** Tears host `name` down (safe when it is partly up). */

@@ -17,6 +17,7 @@ PKGS=(
   ovmf                                                # UEFI firmware: the NVRAM clone/sync e2e (chain.test.ts)
   swtpm swtpm-tools                                   # emulated TPM (swtpm, swtpm_setup): the TPM-state e2e (tpm.test.ts)
   groff-base                                          # groff: the man pages are checked for warnings (cli-docs.test.ts)
+  debhelper fakeroot lintian                          # scripts/package builds the .deb; lintian checks it
   gcc libfuse3-dev                                    # eio-fs (IMAGES_EIO=1), built by host-up.sh
 )
 
