@@ -214,9 +214,10 @@ test('8 operations at once from one config: all complete and verify, a ninth on 
 
 // Before the memory governor (agent/memory/memory-governor.ts) the source peaked at 187-211 MiB and the destination at
 // 208-238 MiB in this test's runs; with it, 181-183 / 188-192.
-// The bound holds in most runs and not in all (destination 188–209 MiB at the default soft limit, issue 11 notes):
-// a todo until it holds with room — it still measures, prints and asserts every run, and says so when it fails.
-test('under that load neither agent exceeds 200 MiB peak RSS', { todo: 'issue 11: the destination peaked at 188-209 MiB over the runs of session 22' }, () => {
+// Destination 188–209 MiB in session 22; 186–199 MiB over eight runs of session 23 (the hashing pool shrinking under
+// memory pressure, MALLOC_ARENA_MAX=2): a todo until it holds with more room — it still measures, prints and
+// asserts every run, and says so when it fails.
+test('under that load neither agent exceeds 200 MiB peak RSS', { todo: 'issue 11: destination 186-199 MiB over the eight runs of session 23, within the bound but with little room' }, () => {
   assert.ok(measured !== undefined, 'the load test ran');
   const peaks = `agent peak RSS (VmHWM) hosta ${(measured.hosta / MiB).toFixed(0)} MiB, hostb ${(measured.hostb / MiB).toFixed(0)} MiB`;
   process.stdout.write(`# ${peaks}\n`);
