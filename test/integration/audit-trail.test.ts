@@ -251,7 +251,9 @@ test('a full audit filesystem: the call in flight keeps its answer, later mutati
   const run = join(dir, 'run3');
   await mkdir(logDir);
   const socket = join(run, 'agent.sock');
-  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--socket', socket, '--images-root', images, '--libvirt-uri', 'test:///default', '--audit-file', join(logDir, 'audit.log')];
+  // An empty config of its own: never the machine's /etc/kvmclone/agent.yaml (the installed package's).
+  await writeFile(join(dir, 'empty-agent.yaml'), '');
+  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--config', join(dir, 'empty-agent.yaml'), '--socket', socket, '--images-root', images, '--libvirt-uri', 'test:///default', '--audit-file', join(logDir, 'audit.log')];
   const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=8k,mode=700 tmpfs "$0" && exec "$@"`, logDir, process.execPath, ...agentArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   child.stdout.setEncoding('utf8').on('data', (s: string) => output.push(s));

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 import { access, chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,15 +25,19 @@ export interface AgentProcess {
 }
 
 /**
- * Spawns the agent with `args`. Without `--audit-file`
- * its audit trail goes to a temporary directory removed when it exits, never
- * to the host's /var/log/kvmclone.
+ * Spawns the agent with `args`. Without `--audit-file` its audit trail goes
+ * to a temporary directory removed when it exits, never to the host's
+ * /var/log/kvmclone; without `--config` it reads an empty config there, never
+ * the machine's /etc/kvmclone/agent.yaml (which the installed package puts
+ * there, with sockets of its own).
  */
 export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentProcess {
-  const auditDir = args.includes('--audit-file') ? undefined : mkdtempSync(join(tmpdir(), 'kvmclone-test-audit-'));
-  const auditArgs = auditDir === undefined ? [] : ['--audit-file', join(auditDir, 'audit.log')];
-  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...auditArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (auditDir !== undefined) child.once('exit', () => rmSync(auditDir, { recursive: true, force: true }));
+  const tempDir = mkdtempSync(join(tmpdir(), 'kvmclone-test-agent-'));
+  const auditArgs = args.includes('--audit-file') ? [] : ['--audit-file', join(tempDir, 'audit.log')];
+  const configArgs = args.includes('--config') ? [] : ['--config', join(tempDir, 'agent.yaml')];
+  if (configArgs.length > 0) writeFileSync(join(tempDir, 'agent.yaml'), '');
+  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...configArgs, ...auditArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
   const output: string[] = [];
   child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));

@@ -169,7 +169,9 @@ export async function startFuzzTarget(options: { seed: number; libvirt?: Libvirt
 
   const socket = join(run, 'agent.sock');
   // The fuzzed agent's audit trail stays in the run's directory (never the host's /var/log/kvmclone).
-  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--socket', socket, ...roots.flatMap((r) => ['--images-root', r]), '--libvirt-uri', uri, '--audit-file', join(base, 'audit', 'audit.log')];
+  // An empty config of its own: never the machine's /etc/kvmclone/agent.yaml (the installed package's).
+  await writeFile(join(base, 'agent.yaml'), '');
+  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--config', join(base, 'agent.yaml'), '--socket', socket, ...roots.flatMap((r) => ['--images-root', r]), '--libvirt-uri', uri, '--audit-file', join(base, 'audit', 'audit.log')];
   const isolate = (options.isolate ?? true) && isRoot() && have('unshare') && have('setpriv');
   const privateTmp = isolate ? join(base, 'agent-tmp') : undefined;
   const capabilities = isolate ? unitBoundingSet() : undefined;
