@@ -175,7 +175,10 @@ describe('against qemu-nbd', () => {
     const afterTrimmed = await blocks();
     await client.writeZeroes(12 * MiB, 4 * MiB, { mayTrim: false });
     await client.flush();
-    assert.equal(await blocks(), afterTrimmed, 'NO_HOLE: the range stays allocated');
+    // NO_HOLE zeroes in place (ext4 may turn the range into an unwritten extent): nothing is freed,
+    // though splitting the extent can cost the file system an extent-tree block or two.
+    const afterZeroed = await blocks();
+    assert.ok(afterZeroed >= afterTrimmed && afterZeroed - afterTrimmed <= (16 * KiB) / 512, `NO_HOLE: the range stays allocated (${afterTrimmed} → ${afterZeroed} blocks)`);
 
     const back = await client.read(0, size, undefined, Buffer.alloc(size, 0xff)); // holes must be filled in, not skipped
     assert.ok(back.subarray(4 * MiB, 8 * MiB).equals(Buffer.alloc(4 * MiB)));
