@@ -39,20 +39,6 @@ export interface ReplicaKey {
   destVm: string;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS live_replicas (
-  source_host TEXT NOT NULL,
-  vm TEXT NOT NULL,
-  dest_host TEXT NOT NULL,
-  dest_vm TEXT NOT NULL,
-  replica_id TEXT NOT NULL,
-  checkpoint TEXT NOT NULL DEFAULT '',
-  checkpoint_xml TEXT NOT NULL DEFAULT '',
-  images_json TEXT NOT NULL DEFAULT '[]',
-  updated_at TEXT NOT NULL,
-  PRIMARY KEY (source_host, vm, dest_host, dest_vm)
-);
-`;
 
 interface Row {
   replica_id: string;
@@ -64,9 +50,8 @@ interface Row {
 
 /** The live-replica table of the history database. */
 export class LiveReplicaStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
-  }
+  /** `db` is the history database as OperationStore opened it (its schema: history-schema.ts). */
+  constructor(private readonly db: Database.Database) {}
 
   /** The state of a copy, or undefined when it was never copied live. */
   get(key: ReplicaKey): LiveReplicaState | undefined {

@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { migrateHistory } from './history-schema.js';
 
 /**
  * Lifecycle of a recorded operation. `planned`: a --dry-run that got to its
@@ -49,31 +50,6 @@ export interface OperationEvent {
   data: unknown;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS operations (
-  id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL,
-  vm TEXT NOT NULL,
-  dest_vm TEXT NOT NULL,
-  source_host TEXT NOT NULL,
-  dest_host TEXT NOT NULL,
-  state TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  finished_at TEXT,
-  bytes_on_wire INTEGER NOT NULL DEFAULT 0,
-  error_code TEXT,
-  error_message TEXT,
-  result_json TEXT
-);
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  operation_id TEXT NOT NULL REFERENCES operations(id),
-  at TEXT NOT NULL,
-  type TEXT NOT NULL,
-  data_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_operation ON events(operation_id, seq);
-`;
 
 interface OperationRow {
   id: string;
@@ -118,7 +94,7 @@ export class OperationStore {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    migrateHistory(this.db, path);
   }
 
   /** Records the start of an operation. */

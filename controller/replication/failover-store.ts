@@ -47,41 +47,7 @@ export interface DrillRecord {
   uuid: string;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS replica_failovers (
-  replica TEXT PRIMARY KEY,
-  operation_id TEXT NOT NULL,
-  at TEXT NOT NULL,
-  source TEXT NOT NULL,
-  point TEXT,
-  paused_before INTEGER NOT NULL DEFAULT 0,
-  checkpoint TEXT,
-  no_checkpoint TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS replica_drills (
-  replica TEXT PRIMARY KEY,
-  operation_id TEXT NOT NULL,
-  at TEXT NOT NULL,
-  host TEXT NOT NULL,
-  vm TEXT NOT NULL,
-  uuid TEXT NOT NULL
-);
-`;
 
-/**
- * Columns added to replica_failovers after its first release: a database
- * made before them gets them (a failover recorded then has no checkpoint).
- */
-const ADDED_COLUMNS: readonly { name: string; ddl: string }[] = [
-  { name: 'checkpoint', ddl: 'checkpoint TEXT' },
-  { name: 'no_checkpoint', ddl: `no_checkpoint TEXT NOT NULL DEFAULT ''` },
-];
-
-/** Adds the columns a database made by an older kvmctl lacks. */
-function migrate(db: Database.Database): void {
-  const have = new Set((db.prepare(`PRAGMA table_info(replica_failovers)`).all() as { name: string }[]).map((c) => c.name));
-  for (const c of ADDED_COLUMNS) if (!have.has(c.name)) db.exec(`ALTER TABLE replica_failovers ADD COLUMN ${c.ddl}`);
-}
 
 interface FailoverRow {
   replica: string;
@@ -96,10 +62,8 @@ interface FailoverRow {
 
 /** The failover and drill tables of the history database. */
 export class FailoverStore {
-  constructor(private readonly db: Database.Database) {
-    db.exec(SCHEMA);
-    migrate(db);
-  }
+  /** `db` is the history database as OperationStore opened it (its schema: history-schema.ts). */
+  constructor(private readonly db: Database.Database) {}
 
   /** The failover in force for `replica`, or undefined. */
   failover(replica: string): FailoverRecord | undefined {

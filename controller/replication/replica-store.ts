@@ -92,50 +92,6 @@ export interface RunEffect {
   seededAt: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS replicas (
-  name TEXT PRIMARY KEY,
-  vm TEXT NOT NULL,
-  source_host TEXT NOT NULL,
-  dest_host TEXT NOT NULL,
-  dest_vm TEXT NOT NULL,
-  target_dir TEXT,
-  every_s INTEGER NOT NULL,
-  keep INTEGER,
-  live INTEGER NOT NULL DEFAULT 0,
-  paused INTEGER NOT NULL DEFAULT 0,
-  direction TEXT NOT NULL DEFAULT 'forward',
-  lifecycle TEXT NOT NULL DEFAULT 'active',
-  created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL,
-  seeded_at TEXT,
-  consecutive_failures INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at TEXT,
-  last_error TEXT,
-  alert_failing INTEGER NOT NULL DEFAULT 0,
-  alert_breached INTEGER NOT NULL DEFAULT 0,
-  claim_host TEXT,
-  claim_pid INTEGER,
-  claim_start TEXT,
-  claim_at TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS replicas_by_copy ON replicas(dest_host, dest_vm);
-CREATE TABLE IF NOT EXISTS replica_runs (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  replica TEXT NOT NULL,
-  operation_id TEXT,
-  kind TEXT NOT NULL,
-  started_at TEXT NOT NULL,
-  finished_at TEXT NOT NULL,
-  seconds REAL NOT NULL,
-  bytes_on_wire INTEGER NOT NULL DEFAULT 0,
-  delta TEXT,
-  outcome TEXT NOT NULL,
-  error_code TEXT,
-  error_message TEXT
-);
-CREATE INDEX IF NOT EXISTS replica_runs_by_replica ON replica_runs(replica, seq);
-`;
 
 interface ReplicaRow {
   name: string;
@@ -227,9 +183,7 @@ export class ReplicaStore {
   constructor(
     private readonly db: Database.Database,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    db.exec(SCHEMA);
-  }
+  ) {}
 
   private row(name: string): ReplicaRow | undefined {
     return this.db.prepare(`SELECT * FROM replicas WHERE name = ?`).get(name) as ReplicaRow | undefined;

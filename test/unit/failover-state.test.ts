@@ -100,21 +100,6 @@ test('roles: failover sets reverse, failed-over, paused; failback restores them;
     assert.equal(failovers.drill('r1'), undefined);
   }));
 
-test('a failover table made before the checkpoint columns gets them; its records read as made without a checkpoint', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'failover-migrate-'));
-  const ops = new OperationStore(join(dir, 'history.sqlite'));
-  try {
-    ops.database.exec(`CREATE TABLE replica_failovers (replica TEXT PRIMARY KEY, operation_id TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, point TEXT, paused_before INTEGER NOT NULL DEFAULT 0)`);
-    ops.database.prepare(`INSERT INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES ('old', 'op9', 'then', 'shutoff', NULL, 1)`).run();
-    const failovers = new FailoverStore(ops.database);
-    assert.deepEqual(failovers.failover('old'), { replica: 'old', operationId: 'op9', at: 'then', source: 'shutoff', point: null, pausedBefore: true, checkpoint: null, noCheckpoint: '' });
-    failovers.recordFailover({ replica: 'new', operationId: 'op10', at: 'now', source: 'shutoff', point: null, pausedBefore: false, checkpoint: 'kvmclone.r0123456789abcd.1', noCheckpoint: '' });
-    assert.equal(new FailoverStore(ops.database).failover('new')?.checkpoint, 'kvmclone.r0123456789abcd.1', 'opened again: nothing added twice');
-  } finally {
-    ops.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
 
 /** Deps whose hosts must never be reached: the refusals below come first. */
 function offlineDeps(ops: OperationStore, replicas: ReplicaStore, failovers: FailoverStore): RecoveryDeps {
