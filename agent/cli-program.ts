@@ -1,5 +1,5 @@
 /**
- * kvmclone-agent's command line (CONTRACT.md): the options of the daemon and
+ * kvmclone-agent's command line (README "The agent"): the options of the daemon and
  * the `install-unit` command. Built here so that main.ts parses it and the
  * kvmclone-agent(8) man page is rendered from it at build time
  * (scripts/gen-docs.mjs) — one source for both.

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=4 --expose-gc
 /**
- * kvmclone-agent: parses the command line of CONTRACT.md, loads the config,
+ * kvmclone-agent: parses its command line (cli-program.ts), loads the config,
  * and runs the agent; `kvmclone-agent install-unit` writes the systemd unit's
  * paths drop-in from the same config instead. Exit codes: 0 stopped cleanly
  * (or done), 1 failed, 2 bad config or usage.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * kvmctl: the controller CLI (CONTRACT.md). Only parses the command line and
+ * kvmctl: the controller CLI (README "kvmctl"). Only parses the command line and
  * hands each verb to its file in commands/; exits with the verb's code.
  */
 import { buildProgram } from './cli/program.js';

@@ -13,7 +13,7 @@ import { LOG_LEVELS } from '../../shared/logger.js';
 import { resolveGroupId } from './group-lookup.js';
 import { DEFAULT_SOFT_LIMIT_BYTES } from '../memory/memory-governor.js';
 
-/** Defaults of CONTRACT.md. */
+/** Defaults (README, "The agent"). */
 export const AGENT_DEFAULTS = {
   configPath: '/etc/kvmclone/agent.yaml',
   socket: '/run/kvmclone/agent.sock',
@@ -102,7 +102,7 @@ export interface AgentOptions {
   memorySoftLimit: number;
 }
 
-/** Command-line overrides (CONTRACT.md). */
+/** Command-line overrides (cli-program.ts, kvmclone-agent(8)). */
 export interface AgentFlags {
   config?: string;
   socket?: string;

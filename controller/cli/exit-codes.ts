@@ -1,5 +1,5 @@
 /**
- * Exit codes of kvmctl (CONTRACT.md), chosen from the error code so that
+ * Exit codes of kvmctl (the README's table), chosen from the error code so that
  * scripts can tell a refusal from a failure from an interruption.
  */
 import type { ErrorCode } from '../../shared/errors.js';

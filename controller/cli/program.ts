@@ -24,7 +24,7 @@ import { replicateCommand } from '../commands/replicate.js';
 import { statusCommand } from '../commands/status.js';
 import { completionCommand } from '../commands/completion.js';
 
-/** Usage errors anywhere in the tree exit 2 (CONTRACT.md; main.ts maps commander's exits), not commander's default 1. */
+/** Usage errors anywhere in the tree exit 2 (the README's exit-code table; main.ts maps commander's exits), not commander's default 1. */
 function usageExits(command: Command): Command {
   command.exitOverride().showHelpAfterError();
   command.commands.forEach(usageExits);

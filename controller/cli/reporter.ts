@@ -24,7 +24,7 @@ export interface Reporter {
    * set, nothing otherwise.
    */
   debug(message: string): void;
-  /** The final line: the result object of CONTRACT.md. */
+  /** The final line: the result object (README, --json). */
   result(result: Record<string, unknown>): void;
   /** Stops redrawing. */
   close(): void;

@@ -13,7 +13,7 @@ import { absolutePathField, durationField, rateField } from '../../shared/config
 
 const path = z.string().min(1);
 
-/** Where the agent serves by default (CONTRACT.md; agent/config/agent-config.ts). */
+/** Where the agent serves by default (README "The agent"; agent/config/agent-config.ts). */
 export const DEFAULT_AGENT_SOCKET = '/run/kvmclone/agent.sock';
 /** The agent's default read-only socket: agent-ro.sock beside the admin socket. */
 export const DEFAULT_AGENT_RO_SOCKET = '/run/kvmclone/agent-ro.sock';
@@ -24,7 +24,7 @@ export const DEFAULT_RETRY = { attempts: 6, baseDelayMs: 2000, maxDelayMs: 20_00
 /** The `replication.grace` default: the timer's minute plus a minute of run time. */
 export const DEFAULT_REPLICATION_GRACE_MS = 120_000;
 
-/** The file's schema (snake_case keys, sections of CONTRACT.md). */
+/** The file's schema (snake_case keys, sections of the README's "kvmctl's config file"). */
 export const controllerFileSchema = z.strictObject({
   ssh: z
     .strictObject({
@@ -138,7 +138,7 @@ export interface ControllerOptions {
   notify: { webhook: string | undefined; command: string[] | undefined; timeoutMs: number };
 }
 
-/** Global flags that override the file (CONTRACT.md). */
+/** Global flags that override the file (README "kvmctl"). */
 export interface GlobalFlags {
   config?: string;
   sshConfig?: string;

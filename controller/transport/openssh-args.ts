@@ -14,7 +14,7 @@ import { SshError, type SshSettings } from './ssh-engine.js';
 
 /**
  * Cipher preference when the settings name none: aes128-gcm first (half the
- * CPU of chacha20-poly1305 on the measured machine, see ARCHITECTURE.md),
+ * CPU of chacha20-poly1305 on the measured machine, see the README's Performance section),
  * then OpenSSH's own defaults so any server still matches.
  */
 export const DEFAULT_CIPHERS: readonly string[] = [
@@ -89,7 +89,7 @@ export function checkHost(host: string): void {
 }
 
 /**
- * HOST (CONTRACT.md: a Host alias, `[user@]host[:port]` or
+ * HOST (README "SSH": a Host alias, `[user@]host[:port]` or
  * `[user@][v6]:port`) as ssh's argv tail. ssh itself takes no `host:port`
  * (and 9.2 rejects `ssh://[v6]:port`), so a port becomes `-p PORT` — which,
  * like any command-line option, wins over the config's Port — and the host

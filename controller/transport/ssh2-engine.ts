@@ -1,6 +1,6 @@
 /**
  * The pure-JavaScript SSH engine (`ssh2`), used where the OpenSSH client is
- * absent. Per ARCHITECTURE.md the SSH connection and every forwarded byte
+ * absent. By design (docs/architecture.md) the SSH connection and every forwarded byte
  * live in a worker thread (one per connection, ssh2-worker.ts): ssh2
  * packetises in JavaScript, and on the main thread that CPU would compete
  * with the controller's own gRPC work. This side only resolves HOST against
