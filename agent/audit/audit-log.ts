@@ -23,6 +23,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { unavailable } from '../../shared/errors.js';
 import { recordLine, type AuditRecord } from './audit-record.js';
+import { syncDirectory } from '../paths/sync-directory.js';
 import { freeRotatedName, rotatedFiles } from './audit-files.js';
 
 /** How the writer is set up (compiled from agent.yaml's `audit` section). */
@@ -227,12 +228,3 @@ export class AuditLog {
   }
 }
 
-/** fsyncs a directory, so a rename or a new file in it survives a crash. */
-async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

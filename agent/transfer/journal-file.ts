@@ -109,15 +109,8 @@ export async function openJournalLocked(path: string, image: string): Promise<Fi
   throw busy(image);
 }
 
-/** fsync of a directory, so a create or an unlink in it survives a crash. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+/** fsync of a directory (re-exported for the journal's users). */
+export { syncDirectory } from '../paths/sync-directory.js';
 
 /*
  * The same three operations through the journal's directory held open beneath

@@ -29,6 +29,7 @@
  *   it was before the failover. The copy is then equal to the original, so
  *   the next scheduled sync moves next to nothing.
  */
+import { domainStateName } from '../operations/domain-state.js';
 import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { confirm } from '../cli/confirm.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
@@ -63,10 +64,6 @@ interface FailbackSync {
   delta: string;
   bytesOnWire: number;
   seconds: number;
-}
-
-function stateName(state: string | undefined): string {
-  return (state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
 }
 
 /**
@@ -169,11 +166,11 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
       throw err;
     });
     if (originalState !== 'DOMAIN_STATE_SHUTOFF') {
-      throw failedPrecondition(`${replica.vm} on ${replica.from} is ${stateName(originalState)}: failback overwrites its disks with ${replica.destVm}'s, so it must be shut off (and ${replica.destVm} on ${replica.to} is the VM in service)`);
+      throw failedPrecondition(`${replica.vm} on ${replica.from} is ${domainStateName(originalState)}: failback overwrites its disks with ${replica.destVm}'s, so it must be shut off (and ${replica.destVm} on ${replica.to} is the VM in service)`);
     }
     const copyState = await describeState(away, replica.destVm, signal);
     const copyRuns = copyState === 'DOMAIN_STATE_RUNNING' || copyState === 'DOMAIN_STATE_PAUSED';
-    if (!copyRuns && copyState !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${stateName(copyState)}: it must be running or shut off`);
+    if (!copyRuns && copyState !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${domainStateName(copyState)}: it must be running or shut off`);
 
     const warning = overwriteWarning(replica, failover, deps.replicas.lastSuccess(replica.name)?.startedAt);
     deps.store.event(op.id, 'overwrite', { ...warning, failover: failover ?? null });
@@ -221,7 +218,7 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
       const lock = await holdLock(home2, replica.vm, op.id, `failback of replica ${replica.name}`);
       try {
         const started = await home2.call(home2.clients.domain, home2.clients.domain.startDomain, { name: replica.vm, operationId: op.id }, signal);
-        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.vm} on ${replica.from} is ${stateName(started.domain?.state)} after start`);
+        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.vm} on ${replica.from} is ${domainStateName(started.domain?.state)} after start`);
       } finally {
         lock.release();
       }

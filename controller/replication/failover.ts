@@ -16,6 +16,7 @@
  * be reached), the checkpoint or why there is none — and the operation is in
  * the history like a sync.
  */
+import { domainStateName } from '../operations/domain-state.js';
 import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { confirm } from '../cli/confirm.js';
@@ -55,10 +56,6 @@ export interface FailoverRequest {
   point?: string;
   /** --force: go ahead when the source host cannot be reached. */
   force: boolean;
-}
-
-function stateName(state: string | undefined): string {
-  return (state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
 }
 
 /** Refuses a replica that cannot fail over: already failed over, or never copied. */
@@ -140,7 +137,7 @@ async function startWithCheckpoint(
   const { reporter, signal } = deps;
   const back = reverseKey(replica);
   const paused = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: replica.destVm, operationId: op.id, paused: true }, signal);
-  if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(paused.domain?.state)} after a paused start`);
+  if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(paused.domain?.state)} after a paused start`);
   try {
     const replicaId = liveReplicas.replicaId(back);
     const made = await firstInstantCheckpoint(dst, replica.destVm, op.id, replicaId, signal);
@@ -157,7 +154,7 @@ async function startWithCheckpoint(
     const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS)).catch((err: unknown) => {
       throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${err instanceof Error ? err.message : String(err)}): resume it with virsh resume ${replica.destVm}`);
     });
-    if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(resumed.domain?.state)} after resume`);
+    if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(resumed.domain?.state)} after resume`);
   }
 }
 
@@ -206,7 +203,7 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
     try {
       const described = await describe(dst, replica.destVm, signal);
       if (described.domain?.state !== 'DOMAIN_STATE_SHUTOFF') {
-        throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${stateName(described.domain?.state)}, not shut off: it was started outside kvmctl failover; shut it down, or use it as it is`);
+        throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${domainStateName(described.domain?.state)}, not shut off: it was started outside kvmctl failover; shut it down, or use it as it is`);
       }
       let point: VmPoint | undefined;
       if (req.point !== undefined) {
@@ -243,7 +240,7 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
         // The copy's lock is ours: the agent starts it only with this operation's id.
         const started = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: replica.destVm, operationId: op.id }, signal);
         if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') {
-          throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${stateName(started.domain?.state)} after start`);
+          throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(started.domain?.state)} after start`);
         }
       }
       if (checkpoint === null) {

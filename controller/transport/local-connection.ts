@@ -12,7 +12,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { errnoCode } from '../../shared/errors.js';
 import { relay } from './socket-relay.js';
-import { SshError, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection } from './ssh-engine.js';
+import { SshError, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection } from './ssh-engine.js';
 
 /** Output kept from a command (as the SSH engines keep). */
 const MAX_EXEC_OUTPUT = 4 * 1024 * 1024;
@@ -60,12 +60,12 @@ export class LocalConnection implements SshConnection {
   }
 
   /** Runs argv here (no shell), output collected like a remote command's. */
-  async exec(argv: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RemoteExecResult> {
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<RemoteExecResult> {
     this.usable();
     const [file, ...args] = argv;
     if (file === undefined) throw new SshError('other', this.host, `${this.host}: exec needs a command`);
     return new Promise((resolve, reject) => {
-      execFile(file, args, { signal: options.signal, timeout: options.timeoutMs, maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const child = execFile(file, args, { signal: options.signal, timeout: options.timeoutMs, maxBuffer: MAX_EXEC_OUTPUT, encoding: 'utf8' }, (err, stdout, stderr) => {
         if (err === null) return resolve({ code: 0, stdout, stderr });
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'number') return resolve({ code, stdout, stderr });
@@ -73,6 +73,8 @@ export class LocalConnection implements SshConnection {
         if ((err as { killed?: boolean }).killed === true) return reject(new SshError('other', this.host, `${this.host}: ${file} did not finish within ${options.timeoutMs} ms (killed)`));
         reject(new SshError('other', this.host, `${this.host}: cannot run ${file}: ${err.message}`));
       });
+      child.stdin?.on('error', () => undefined); // a command that exits without reading all of it
+      child.stdin?.end(options.input === undefined ? undefined : Buffer.from(options.input.buffer, options.input.byteOffset, options.input.byteLength));
     });
   }
 

@@ -197,13 +197,13 @@ export function muxArgs(host: string, controlPath: string, command: 'check' | 'f
  * alive first, and the trust options here make such a connection exactly as
  * strict as the master's anyway.
  */
-export function execArgs(settings: SshSettings, host: string, controlPath: string, command: string): string[] {
+export function execArgs(settings: SshSettings, host: string, controlPath: string, command: string, withInput = false): string[] {
   return [
     ...trustArgs(settings, host),
     ...connectionArgs(settings),
     '-o', `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
     '-o', 'ControlMaster=no',
-    '-T', '-n', ...destinationArgs(host), command,
+    '-T', ...(withInput ? [] : ['-n']), ...destinationArgs(host), command,
   ];
 }
 

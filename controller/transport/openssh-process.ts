@@ -100,6 +100,8 @@ export interface RunSshOptions {
   timeoutMs?: number;
   /** Per stream; default 64 MiB. */
   maxBytes?: number;
+  /** Written to ssh's stdin, which is then closed (without it, stdin is /dev/null). */
+  input?: Uint8Array;
 }
 
 /**
@@ -110,7 +112,11 @@ export interface RunSshOptions {
 export async function runSsh(sshPath: string, args: readonly string[], options: RunSshOptions = {}): Promise<SshRun> {
   options.signal?.throwIfAborted();
   const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
-  const child = spawnTracked(sshPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(sshPath, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (options.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => undefined); // the remote command exited without reading all of it: its status says why
+    child.stdin.end(options.input);
+  }
   const out = { chunks: [] as Buffer[], bytes: 0 };
   const err = { chunks: [] as Buffer[], bytes: 0 };
   let overflow = false;

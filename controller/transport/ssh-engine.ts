@@ -55,6 +55,14 @@ export interface RemoteExecResult {
   stderr: string;
 }
 
+/** Options of `SshConnection.exec`. */
+export interface ExecOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  /** Bytes for the command's stdin (e.g. a package to install); without it stdin is at EOF at once. */
+  input?: Uint8Array;
+}
+
 /** Options of `SshConnection.forwardToRemote`. */
 export interface RemoteForwardOptions {
   signal?: AbortSignal;
@@ -107,7 +115,7 @@ export interface SshConnection {
   /** Stops listening at `remotePath` and removes the socket file on the host (unless the host removes it: RemoteForwardOptions.hostRemoves). */
   cancelRemoteForward(remotePath: string): Promise<void>;
   /** Runs argv on the host (each argument quoted for the remote shell). */
-  exec(argv: readonly string[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<RemoteExecResult>;
+  exec(argv: readonly string[], options?: ExecOptions): Promise<RemoteExecResult>;
   /** Closes forwards and the connection; removes local sockets. Idempotent. */
   close(): Promise<void>;
 }

@@ -126,9 +126,9 @@ export class ChannelSession {
     if (rmResult.code !== 0) throw new SshError('forward', this.host, `${this.host}: could not remove ${remotePath}: ${rmResult.stderr.trim()}`);
   }
 
-  /** Runs a command line (already quoted) with stdin at EOF; `id` makes it cancellable. */
-  exec(id: number, command: string): Promise<RemoteExecResult> {
-    return this.commands.run(id, command);
+  /** Runs a command line (already quoted) with `input` on its stdin (else stdin at EOF); `id` makes it cancellable. */
+  exec(id: number, command: string, input?: Uint8Array): Promise<RemoteExecResult> {
+    return this.commands.run(id, command, input);
   }
 
   /** Kills a running command (see ssh2-exec.ts). */

@@ -35,10 +35,11 @@ export class RemoteCommands {
   ) {}
 
   /**
-   * Runs a (already quoted) command line with stdin at EOF, as `ssh host
-   * cmd </dev/null`. `id` lets cancel() find it (0: not cancellable).
+   * Runs a (already quoted) command line with `input` on its stdin, or
+   * stdin at EOF as `ssh host cmd </dev/null`. `id` lets cancel() find it
+   * (0: not cancellable).
    */
-  run(id: number, command: string): Promise<RemoteExecResult> {
+  run(id: number, command: string, input?: Uint8Array): Promise<RemoteExecResult> {
     const wrapped = `printf '${PID_MARK}%s\\n' "$$" >&2; exec ${command}`;
     return new Promise((resolve, reject) => {
       this.client.exec(wrapped, (err, channel) => {
@@ -77,7 +78,7 @@ export class RemoteCommands {
           const bySignal = signal ? 128 + ((constants.signals as Record<string, number>)[`SIG${signal}`] ?? 127) : 255;
           resolve({ code: code ?? bySignal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        channel.end();
+        channel.end(input === undefined ? undefined : Buffer.from(input.buffer, input.byteOffset, input.byteLength));
       });
     });
   }

@@ -35,7 +35,7 @@ export type WorkerRequest =
   | { readonly op: 'closeLocal'; readonly id: number; readonly localSocket: string }
   | { readonly op: 'forwardToRemote'; readonly id: number; readonly remotePath: string; readonly localSocket: string; readonly hostRemoves: boolean }
   | { readonly op: 'cancelRemoteForward'; readonly id: number; readonly remotePath: string }
-  | { readonly op: 'exec'; readonly id: number; readonly command: string }
+  | { readonly op: 'exec'; readonly id: number; readonly command: string; readonly input?: Uint8Array }
   | { readonly op: 'cancelExec'; readonly id: number; readonly execId: number }
   | { readonly op: 'close'; readonly id: number };
 

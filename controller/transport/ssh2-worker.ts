@@ -88,7 +88,7 @@ async function dispatch(req: WorkerRequest): Promise<ReplyValue> {
       await open().cancelRemoteForward(req.remotePath);
       return undefined;
     case 'exec':
-      return open().exec(req.id, req.command);
+      return open().exec(req.id, req.command, req.input);
     case 'cancelExec':
       await open().cancelExec(req.execId);
       return undefined;

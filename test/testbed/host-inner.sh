@@ -9,7 +9,18 @@ R=$1; MODE=$2; EIO_FS=${3:-}
 [ -d "$R/pids" ] || { echo "host-inner.sh: no $R/pids" >&2; exit 1; }
 
 mount --make-rprivate /
+# ROOT_OVERLAY=1: the host's /usr, /etc and /var are overlays of the machine's, written to
+# $R/overlay, so installing or purging a package (kvmctl hosts setup) changes this host only;
+# systemctl is the testbed's stand-in (systemctl-shim.sh), there being no systemd here.
+if [ "${ROOT_OVERLAY:-0}" = 1 ]; then
+  for d in usr etc var; do
+    mkdir -p "$R/overlay/$d/upper" "$R/overlay/$d/work"
+    mount -t overlay "overlay-$d" -o "lowerdir=/$d,upperdir=$R/overlay/$d/upper,workdir=$R/overlay/$d/work" "/$d"
+  done
+  mount --bind "$(dirname "$0")/systemctl-shim.sh" /usr/bin/systemctl
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
+echo "$R" >/run/kvmclone-testbed-host
 mkdir -p /run/sshd /run/libvirt /run/lock
 mount --bind "$R/etc-libvirt" /etc/libvirt
 mount --bind "$R/var-lib-libvirt" /var/lib/libvirt
@@ -19,7 +30,8 @@ mount --bind "$R/var-cache-libvirt" /var/cache/libvirt
 mkdir -p /var/log/kvmclone
 mount --bind "$R/var-log-kvmclone" /var/log/kvmclone
 # the agent's config (socket_group for the dedicated SSH account), as /etc/kvmclone on a real host
-[ ! -d "$R/etc-kvmclone" ] || mount --bind "$R/etc-kvmclone" /etc/kvmclone
+# (with ROOT_OVERLAY=1 the package's own /etc/kvmclone, in the overlay)
+[ "${ROOT_OVERLAY:-0}" = 1 ] || [ ! -d "$R/etc-kvmclone" ] || mount --bind "$R/etc-kvmclone" /etc/kvmclone
 IMAGES=/var/lib/libvirt/images
 if [ "$MODE" = loop ]; then
   # the ext4 fs lives at the images dir, or (eio-fs) at a path private to this host behind it

@@ -10,6 +10,9 @@
 #   IMAGES_EIO      1: the host's images dir is eio-fs, a FUSE passthrough of the backing dir
 #                   ($E2E/NAME/images, or the ext4 fs) that host-eio.sh can make fail reads of
 #                   a file with EIO (the "unreadable source image" fault)
+#   ROOT_OVERLAY    1: the host's /usr, /etc and /var are overlays of the machine's (writes
+#                   stay in $E2E/NAME/overlay) and systemctl is systemctl-shim.sh: a host
+#                   whose packages can differ from the machine's (kvmctl hosts setup)
 #   AGENT_CMD       start this command (bash -c) inside the host as its agent and wait for
 #                   its socket (see host-agent.sh); AGENT_WAIT_S (20), AGENT_SOCK
 #   WAIT_LIBVIRT    1 (default): wait until libvirtd answers (it probes QEMU on first use)
@@ -34,6 +37,8 @@ SIZE=${IMAGES_SIZE_MB:-}
 [ -z "$SIZE" ] || { [[ $SIZE =~ ^[1-9][0-9]*$ ]] && [ "$SIZE" -ge 8 ]; } || die "IMAGES_SIZE_MB must be an integer >= 8, got '$SIZE'"
 EIO=${IMAGES_EIO:-0}
 [ "$EIO" = 0 ] || [ "$EIO" = 1 ] || die "IMAGES_EIO must be 0 or 1, got '$EIO'"
+[ "${ROOT_OVERLAY:-0}" = 0 ] || [ "${ROOT_OVERLAY:-0}" = 1 ] || die "ROOT_OVERLAY must be 0 or 1, got '$ROOT_OVERLAY'"
+export ROOT_OVERLAY=${ROOT_OVERLAY:-0}
 
 NETNS=$(netns_name "$H")
 VR=kvmc${IDX}r; VH=kvmc${IDX}h

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advertisedIdentity } from '../../agent/services/advertised-identity.js';
-import { compareVersions } from '../../controller/commands/hosts-check.js';
+import { compareVersions } from '../../controller/operations/host-report.js';
 import { AGENT_CAPABILITIES } from '../../shared/capabilities.js';
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 

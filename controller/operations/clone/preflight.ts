@@ -3,6 +3,7 @@
  * before any byte is written on either host — VM state, name, disks, CPU,
  * memory, target paths and free space. A refusal says what to change.
  */
+import { domainStateName } from '../domain-state.js';
 import { alreadyExists, failedPrecondition, KvmcloneError, permissionDenied, resourceExhausted } from '../../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import type { HostSession } from '../../transport/host-session.js';
@@ -51,10 +52,6 @@ export interface CloneFacts {
   tpmStatePath?: string;
 }
 
-function stateName(state: string): string {
-  return state.replace('DOMAIN_STATE_', '').toLowerCase();
-}
-
 async function exists(session: HostSession, path: string, signal: AbortSignal): Promise<boolean> {
   try {
     await session.call(session.clients.disk, session.clients.disk.statImage, { path }, signal);
@@ -92,8 +89,8 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   if (domain.state !== 'DOMAIN_STATE_SHUTOFF' && !(running && req.live)) {
     throw failedPrecondition(
       running
-        ? `${req.vm} on ${src.host} is ${stateName(domain.state)}: pass --live to copy it from a point-in-time view while it runs, or shut it down first`
-        : `${req.vm} on ${src.host} is ${stateName(domain.state)}: it must be running (with --live) or shut off`,
+        ? `${req.vm} on ${src.host} is ${domainStateName(domain.state)}: pass --live to copy it from a point-in-time view while it runs, or shut it down first`
+        : `${req.vm} on ${src.host} is ${domainStateName(domain.state)}: it must be running (with --live) or shut off`,
     );
   }
   const live = running && req.live !== undefined;

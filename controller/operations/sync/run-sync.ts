@@ -6,6 +6,7 @@
  * (digests), DEFINE (the destination's XML follows the source's, keeping its
  * own name, UUID, MACs and paths).
  */
+import { domainStateName } from '../domain-state.js';
 import { pullSettingsFor, transferNeeds } from '../transfer-rate.js';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest } from '../../../shared/block-hash.js';
 import { dataLoss, failedPrecondition } from '../../../shared/errors.js';
@@ -59,10 +60,6 @@ export interface SyncDeps extends OperationDeps {
 
 const NEEDS = ['domain.describe', 'domain.define', 'disk.hash', 'disk.digest', 'disk.remove', 'transfer.pull', 'transfer.pull-in-place', 'transfer.ticket', 'transfer.lock'] as const;
 
-function state(s: string | undefined): string {
-  return (s ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
-}
-
 /**
  * An offline sync moves image files as stored: it is only sound when each
  * copy is the same kind of file as its source. A copy made with --live is
@@ -107,11 +104,11 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     if (source.domain?.state !== 'DOMAIN_STATE_SHUTOFF' && !(running && req.live)) {
       throw failedPrecondition(
         running
-          ? `${req.vm} on ${req.from} is ${state(source.domain?.state)}: pass --live to sync from a point-in-time view while it runs, or shut it down first`
-          : `${req.vm} on ${req.from} is ${state(source.domain?.state)}: it must be running (with --live) or shut off`,
+          ? `${req.vm} on ${req.from} is ${domainStateName(source.domain?.state)}: pass --live to sync from a point-in-time view while it runs, or shut it down first`
+          : `${req.vm} on ${req.from} is ${domainStateName(source.domain?.state)}: it must be running (with --live) or shut off`,
       );
     }
-    if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${state(dest.domain?.state)}: shut it down before syncing into it`);
+    if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${domainStateName(dest.domain?.state)}: shut it down before syncing into it`);
     refuseByPolicy(source, req.vm, req.from, 'synced');
     if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
