@@ -109,9 +109,6 @@ export async function openJournalLocked(path: string, image: string): Promise<Fi
   throw busy(image);
 }
 
-/** fsync of a directory (re-exported for the journal's users). */
-export { syncDirectory } from '../paths/sync-directory.js';
-
 /*
  * The same three operations through the journal's directory held open beneath
  * the roots (agent/paths/open-beneath.ts): no path is resolved again, and no

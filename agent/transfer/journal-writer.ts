@@ -16,7 +16,8 @@ import type { ConfinedDir } from '../paths/confined-dir.js';
 import { chunkHash } from '../../shared/block-hash.js';
 import { SpanSet } from '../disk/span-set.js';
 import { encodeHeader, encodeRecordHead, encodeTrailer, HEADER_BYTES, MAX_DATA_RECORD_BYTES, MAX_NOTE_BYTES, RecordChecksum, type JournalHeader } from './journal-format.js';
-import { createJournalLocked, createJournalLockedIn, syncDirectory } from './journal-file.js';
+import { createJournalLocked, createJournalLockedIn } from './journal-file.js';
+import { syncDirectory } from '../paths/sync-directory.js';
 import { currentOperationId } from '../leftovers/call-operation.js';
 import { recordOperation } from '../leftovers/operation-xattr.js';
 

@@ -37,7 +37,8 @@ import { readExactly } from '../disk/read-ahead.js';
 import { RENAME } from '../native/libc.js';
 import type { ConfinedDir } from '../paths/confined-dir.js';
 import { decodeHeader, decodeRecordHead, HEADER_BYTES, RECORD_HEAD_BYTES, type JournalHeader } from './journal-format.js';
-import { openJournalLocked, openJournalLockedIn, syncDirectory } from './journal-file.js';
+import { openJournalLocked, openJournalLockedIn } from './journal-file.js';
+import { syncDirectory } from '../paths/sync-directory.js';
 import { checkJournal, type JournalCheck } from './journal-reader.js';
 import { decodePointNote, listPointFiles, pointNameFor, undoNameFor, type PointFile, type PointNote } from './restore-point-files.js';
 

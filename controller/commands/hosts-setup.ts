@@ -30,9 +30,10 @@ interface SetupFlags {
 
 /** The public key to authorize: --key, else the identity kvmctl uses (ssh.identity_file) + .pub, else the usual ~/.ssh keys. */
 async function publicKey(ctx: CommandContext, flag: string | undefined): Promise<string> {
-  const candidates = flag !== undefined ? [resolve(flag)] : [...(ctx.options.ssh.identityFile !== undefined ? [`${ctx.options.ssh.identityFile}.pub`] : []), ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', `${k}.pub`))];
-  const path = flag !== undefined ? candidates[0] : candidates.find((p) => existsSync(p));
-  if (path === undefined) throw invalidArgument(`--account needs the public key kvmctl logs in with: give it with --key FILE.pub (none of ${candidates.join(', ')} exists)`);
+  const identity = ctx.options.ssh.identityFile;
+  const defaults = [...(identity !== undefined ? [`${identity}.pub`] : []), ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => join(homedir(), '.ssh', `${k}.pub`))];
+  const path = flag !== undefined ? resolve(flag) : defaults.find((p) => existsSync(p));
+  if (path === undefined) throw invalidArgument(`--account needs the public key kvmctl logs in with: give it with --key FILE.pub (none of ${defaults.join(', ')} exists)`);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -74,14 +75,15 @@ export function hostsSetupCommand(run: (code: Promise<number>) => void): Command
             say,
             debug: (m) => ctx.reporter.debug(m),
           });
+          const n = outcome.changed.length;
           if (dryRun) {
             if (outcome.steps.length === 0) say(`${host}: nothing to change`);
-            if (ctx.json) ctx.reporter.result({ ok: true, operation: 'hosts-setup', host, dryRun, version: pkg.version, steps: outcome.steps, changed: [] });
-            return EXIT_OK;
+          } else {
+            say(n === 0 ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})` : `${host}: ${n} change${n > 1 ? 's' : ''}`);
           }
-          say(outcome.changed.length === 0 ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})` : `${host}: ${outcome.changed.length} change${outcome.changed.length > 1 ? 's' : ''}`);
-          const check = await checkHosts(ctx, [host], { jsonResult: false });
-          if (ctx.json) ctx.reporter.result({ ok: check.code === EXIT_OK, operation: 'hosts-setup', host, dryRun, version: pkg.version, steps: outcome.steps, changed: outcome.changed, check: check.hosts[0] ?? null });
+          // a dry run changed nothing there is to check
+          const check = dryRun ? { code: EXIT_OK, hosts: [] } : await checkHosts(ctx, [host], { jsonResult: false });
+          if (ctx.json) ctx.reporter.result({ ok: check.code === EXIT_OK, operation: 'hosts-setup', host, dryRun, version: pkg.version, steps: outcome.steps, changed: outcome.changed, ...(!dryRun && { check: check.hosts[0] ?? null }) });
           return check.code;
         }),
       );

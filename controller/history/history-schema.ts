@@ -11,12 +11,12 @@
  * that version.
  */
 import type Database from 'better-sqlite3';
-import { failedPrecondition } from '../../shared/errors.js';
+import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 
 /** One step of the schema: run once on a database at version `version - 1`. */
 export interface HistoryMigration {
   readonly version: number;
-  /** What it changes, for the error text and the reader. */
+  /** What it changes: for the reader, and named when it fails. */
   readonly what: string;
   readonly up: (db: Database.Database) => void;
 }
@@ -164,10 +164,15 @@ export function migrateHistory(db: Database.Database, path: string, migrations: 
     }
     const next = migrations.find((m) => m.version === current + 1);
     if (next === undefined) return found;
-    db.transaction(() => {
-      if (version() !== current) return; // another kvmctl migrated it meanwhile: look again
-      next.up(db);
-      db.pragma(`user_version = ${next.version}`);
-    }).immediate();
+    try {
+      db.transaction(() => {
+        if (version() !== current) return; // another kvmctl migrated it meanwhile: look again
+        next.up(db);
+        db.pragma(`user_version = ${next.version}`);
+      }).immediate();
+    } catch (err) {
+      // the transaction rolled back: the database is still at `current`
+      throw new KvmcloneError('INTERNAL', `upgrading the history database ${path} to schema version ${next.version} (${next.what}) failed; it is unchanged at version ${current}`, { cause: err });
+    }
   }
 }

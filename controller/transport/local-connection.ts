@@ -74,7 +74,7 @@ export class LocalConnection implements SshConnection {
         reject(new SshError('other', this.host, `${this.host}: cannot run ${file}: ${err.message}`));
       });
       child.stdin?.on('error', () => undefined); // a command that exits without reading all of it
-      child.stdin?.end(options.input === undefined ? undefined : Buffer.from(options.input.buffer, options.input.byteOffset, options.input.byteLength));
+      child.stdin?.end(options.input);
     });
   }
 

@@ -12,7 +12,7 @@ import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from
 import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
 import { OpenSshMaster } from './openssh-master.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
-import { SshError, shellQuote, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, commandLine, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 
 export { findOpenSsh } from './openssh-args.js';
 
@@ -248,7 +248,7 @@ export class OpenSshConnection implements SshConnection {
   private async run(argv: readonly string[], options: ExecOptions): Promise<RemoteExecResult> {
     const name = argv[0];
     if (name === undefined) throw new TypeError('exec needs a command');
-    const command = argv.map(shellQuote).join(' ');
+    const command = commandLine(argv);
     const r = await runSsh(this.sshPath, execArgs(this.settings, this.host, this.controlPath, command, options.input !== undefined), options);
     if (r.timedOut) throw new SshError('other', this.host, `${this.host}: ${name} did not finish within ${options.timeoutMs} ms (killed)`);
     if (r.overflow) throw new SshError('other', this.host, `${this.host}: ${name} wrote more output than exec collects`);

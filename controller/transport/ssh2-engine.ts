@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveHost, type ResolveEnvironment } from './host-resolve.js';
-import { SshError, shellQuote, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import { SshError, commandLine, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 import type { ConnectInfo, ReplyValue, WireError, WorkerReply, WorkerRequest } from './ssh2-worker-protocol.js';
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) loaded; without it ssh2 falls back to slower Node crypto paths, so kvmctl can warn. */
@@ -164,7 +164,7 @@ export class Ssh2Connection implements SshConnection {
   /** Runs argv with each argument shell-quoted; a timeout or abort kills the command through sshd. */
   async exec(argv: readonly string[], options: ExecOptions = {}): Promise<RemoteExecResult> {
     if (argv.length === 0) throw new SshError('other', this.host, `${this.host}: exec needs a command`);
-    const command = argv.map(shellQuote).join(' ');
+    const command = commandLine(argv);
     const onAbort = (id: number): void => void this.call({ op: 'cancelExec', execId: id }).catch(() => undefined);
     const signals = [options.signal, options.timeoutMs !== undefined ? AbortSignal.timeout(options.timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
     const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;

@@ -10,7 +10,7 @@
  */
 import { constants } from 'node:os';
 import type { Client as Ssh2Client, ClientChannel } from 'ssh2';
-import { SshError, shellQuote, type RemoteExecResult } from './ssh-engine.js';
+import { SshError, commandLine, type RemoteExecResult } from './ssh-engine.js';
 
 /** First stderr line of every command: the marker and the remote PID. Stripped before stderr is returned. */
 const PID_MARK = 'kvmclone-remote-pid:';
@@ -78,7 +78,7 @@ export class RemoteCommands {
           const bySignal = signal ? 128 + ((constants.signals as Record<string, number>)[`SIG${signal}`] ?? 127) : 255;
           resolve({ code: code ?? bySignal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8') });
         });
-        channel.end(input === undefined ? undefined : Buffer.from(input.buffer, input.byteOffset, input.byteLength));
+        channel.end(input);
       });
     });
   }
@@ -107,6 +107,6 @@ export class RemoteCommands {
     if (!Number.isInteger(pid) || pid <= 1) return;
     // `kill -SIG -PGID`, not `kill -SIG -- -PGID`: dash's kill rejects the `--`
     const script = `kill -TERM "-$1" 2>/dev/null || exit 0; ( sleep ${KILL_GRACE_S}; kill -KILL "-$1" 2>/dev/null ) </dev/null >/dev/null 2>&1 &`;
-    await this.run(0, ['sh', '-c', script, 'sh', String(pid)].map(shellQuote).join(' ')).catch(() => undefined);
+    await this.run(0, commandLine(['sh', '-c', script, 'sh', String(pid)])).catch(() => undefined);
   }
 }

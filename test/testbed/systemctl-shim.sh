@@ -63,19 +63,14 @@ stop() {
 cmd=${1:-}; shift || true
 case "$cmd" in
   is-system-running) echo running ;;
-  daemon-reload) ;;
   is-active) unit_arg "${1:-}"; if is_active; then echo active; else echo inactive; exit 3; fi ;;
   is-enabled) unit_arg "${1:-}"; if [ -L "$WANTS/$UNIT" ]; then echo enabled; else echo disabled; exit 1; fi ;;
   enable)
-    now=0; [ "${1:-}" = --now ] && { now=1; shift; }
     unit_arg "${1:-}"; f=$(unit_file) || die "Unit $UNIT not found."
-    mkdir -p "$WANTS"; [ -L "$WANTS/$UNIT" ] || { ln -s "$f" "$WANTS/$UNIT"; echo "Created symlink $WANTS/$UNIT → $f."; }
-    [ "$now" = 0 ] || start ;;
-  disable) unit_arg "${1:-}"; rm -f "$WANTS/$UNIT" ;;
+    mkdir -p "$WANTS"; [ -L "$WANTS/$UNIT" ] || { ln -s "$f" "$WANTS/$UNIT"; echo "Created symlink $WANTS/$UNIT → $f."; } ;;
   start) unit_arg "${1:-}"; start ;;
   stop) unit_arg "${1:-}"; stop ;;
   restart) unit_arg "${1:-}"; stop; start ;;
-  try-restart) unit_arg "${1:-}"; if is_active; then stop; start; fi ;;
   reload)
     case "${1:-}" in
       ssh | ssh.service | sshd | sshd.service)

@@ -4,8 +4,9 @@
  * architecture, the installed kvmclone version and how it compares with the
  * package's, and whether systemd runs the agent.
  */
-import { shellQuote, type SshConnection } from '../../transport/ssh-engine.js';
+import type { SshConnection } from '../../transport/ssh-engine.js';
 import { failedPrecondition } from '../../../shared/errors.js';
+import { AGENT_UNIT } from './setup-plan.js';
 
 /** A host as setup found it. */
 export interface HostState {
@@ -33,8 +34,8 @@ const PROBE = [
   'case "$s" in ii*) if dpkg --compare-versions "$v" lt "$1"; then o=older; elif dpkg --compare-versions "$v" eq "$1"; then o=same; else o=newer; fi;; esac',
   'echo "order=$o"',
   'echo "systemd=$(systemctl is-system-running 2>/dev/null || true)"',
-  'echo "enabled=$(systemctl is-enabled kvmclone-agent.service 2>/dev/null || true)"',
-  'echo "active=$(systemctl is-active kvmclone-agent.service 2>/dev/null || true)"',
+  `echo "enabled=$(systemctl is-enabled ${AGENT_UNIT} 2>/dev/null || true)"`,
+  `echo "active=$(systemctl is-active ${AGENT_UNIT} 2>/dev/null || true)"`,
 ].join('\n');
 
 /** Parses the probe's output. */
@@ -73,9 +74,4 @@ export async function probeHost(conn: SshConnection, packageVersion: string, sig
 /** argv that runs as root on the host: as it is for root, through `sudo -n` otherwise. */
 export function asRoot(state: HostState, argv: readonly string[]): string[] {
   return state.uid === 0 ? [...argv] : ['sudo', '-n', '--', ...argv];
-}
-
-/** For messages: a command line as the host's shell would read it. */
-export function commandLine(argv: readonly string[]): string {
-  return argv.map(shellQuote).join(' ');
 }

@@ -4,7 +4,6 @@
  * a host needs it at all (a second setup run sends nothing).
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { invalidArgument } from '../../../shared/errors.js';
 
 /** A kvmclone .deb and what its control file says. */
@@ -44,9 +43,4 @@ export async function readPackageFile(path: string, signal?: AbortSignal): Promi
     });
   });
   return parsePackageFields(path, text);
-}
-
-/** The package's bytes, for the upload. */
-export function packageBytes(pkg: PackageFile): Promise<Buffer> {
-  return readFile(pkg.path);
 }

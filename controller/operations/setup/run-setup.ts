@@ -6,14 +6,15 @@
  * set up the SSH account, reload sshd when its settings changed. Returns
  * what changed; an empty list is a second run.
  */
+import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { failedPrecondition, KvmcloneError } from '../../../shared/errors.js';
-import type { SshConnection, SshEngine } from '../../transport/ssh-engine.js';
+import { commandLine, type SshConnection, type SshEngine } from '../../transport/ssh-engine.js';
 import { HostSession } from '../../transport/host-session.js';
 import { fetchLeftovers } from '../leftovers.js';
-import { asRoot, commandLine, probeHost, type HostState } from './host-probe.js';
-import { packageBytes, type PackageFile } from './package-file.js';
-import { planSetup, stepWords, type SetupStep } from './setup-plan.js';
+import { asRoot, probeHost, type HostState } from './host-probe.js';
+import type { PackageFile } from './package-file.js';
+import { AGENT_UNIT, planSetup, stepWords, type SetupStep } from './setup-plan.js';
 import { ACCOUNT_SCRIPT } from './ssh-account.js';
 
 /** What runSetup needs. */
@@ -34,8 +35,6 @@ export interface SetupRequest {
 
 /** What runSetup did (or, dry, would do). */
 export interface SetupOutcome {
-  readonly host: string;
-  readonly version: string;
   readonly steps: readonly SetupStep[];
   readonly changed: readonly string[];
 }
@@ -75,7 +74,7 @@ async function installPackage(conn: SshConnection, state: HostState, req: SetupR
   if (!/^\/tmp\/kvmclone-setup\.[A-Za-z0-9]{8}$/.test(dir)) throw failedPrecondition(`${conn.host}: mktemp said '${dir}'`);
   try {
     const file = `${dir}/${basename(req.pkg.path).replace(/[^A-Za-z0-9._+~-]/g, '_')}`;
-    const bytes = await packageBytes(req.pkg);
+    const bytes = await readFile(req.pkg.path);
     req.say(`  sending ${basename(req.pkg.path)} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
     // readable by apt's unprivileged _apt user too, or apt warns that it could not sandbox the read
     await must(conn, ['sh', '-c', 'chmod 0755 "$1" && cat >"$2" && chmod 0644 "$2"', 'sh', dir, file], 'sending the package', { signal: req.signal, timeoutMs: INSTALL_TIMEOUT_MS, input: bytes });
@@ -101,10 +100,9 @@ export async function runSetup(req: SetupRequest): Promise<SetupOutcome> {
     const busy = state.order === 'older' && state.active ? await heldOperations(req) : [];
     const plan = planSetup(req.host, state, req.pkg, { account: req.account?.name }, busy);
     if (plan.refusal !== undefined) throw failedPrecondition(plan.refusal);
-    const outcome = { host: req.host, version: req.pkg.version, steps: plan.steps };
     if (req.dryRun) {
       for (const step of plan.steps) req.say(`  would ${stepWords(step, req.pkg).plan}`);
-      return { ...outcome, changed: [] };
+      return { steps: plan.steps, changed: [] };
     }
     const changed: string[] = [];
     let sshdChanged = false;
@@ -118,7 +116,7 @@ export async function runSetup(req: SetupRequest): Promise<SetupOutcome> {
         case 'enable':
         case 'start':
         case 'restart':
-          await must(conn, asRoot(state, ['systemctl', step.kind, 'kvmclone-agent.service']), `systemctl ${step.kind} kvmclone-agent.service`, { signal: req.signal });
+          await must(conn, asRoot(state, ['systemctl', step.kind, AGENT_UNIT]), `systemctl ${step.kind} ${AGENT_UNIT}`, { signal: req.signal });
           break;
         case 'account': {
           const out = await must(conn, asRoot(state, ['sh', '-c', ACCOUNT_SCRIPT, 'sh', step.name, req.account?.key ?? '']), `setting up the SSH account ${step.name}`, { signal: req.signal });
@@ -139,7 +137,7 @@ export async function runSetup(req: SetupRequest): Promise<SetupOutcome> {
       await reloadSshd(conn, state, req.signal);
       req.say('  sshd: settings checked (sshd -t) and reloaded');
     }
-    return { ...outcome, changed };
+    return { steps: plan.steps, changed };
   } finally {
     await conn.close();
   }

@@ -8,6 +8,9 @@
 import type { HostState } from './host-probe.js';
 import type { PackageFile } from './package-file.js';
 
+/** The agent's systemd unit, as the package installs it. */
+export const AGENT_UNIT = 'kvmclone-agent.service';
+
 /** One change setup may make. */
 export type SetupStep =
   | { readonly kind: 'install' }
@@ -49,7 +52,7 @@ export function planSetup(host: string, state: HostState, pkg: PackageFile, requ
 
 /** A step in words: as planned (--dry-run: "would …") and as done. */
 export function stepWords(step: SetupStep, pkg: PackageFile): { plan: string; done: string } {
-  const unit = 'kvmclone-agent.service';
+  const unit = AGENT_UNIT;
   switch (step.kind) {
     case 'install':
       return { plan: `install kvmclone ${pkg.version} (apt-get install, dependencies included)`, done: `installed kvmclone ${pkg.version}` };
