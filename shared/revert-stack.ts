@@ -37,15 +37,18 @@ export class RevertStack {
     this.steps = [];
   }
 
-  /** Undoes everything, newest first; returns the steps that failed (empty when all undid cleanly). */
-  async revert(onStep?: (description: string) => void): Promise<RevertFailure[]> {
+  /**
+   * Undoes everything, newest first; returns the steps that failed (empty when all undid cleanly).
+   * @param run how each undo is called (e.g. again after a reconnect when its host dropped); directly by default
+   */
+  async revert(onStep?: (description: string) => void, run: (undo: () => Promise<void>) => Promise<void> = (undo) => undo()): Promise<RevertFailure[]> {
     const failures: RevertFailure[] = [];
     const steps = this.steps.reverse();
     this.steps = [];
     for (const step of steps) {
       onStep?.(step.description);
       try {
-        await step.undo();
+        await run(step.undo);
       } catch (error) {
         failures.push({ description: step.description, error });
       }

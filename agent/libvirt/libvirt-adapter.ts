@@ -9,10 +9,11 @@
  *
  * The connection opens on first use. When libvirtd restarts, the next call on
  * the old connection fails at once ("client socket is closed", "Cannot write
- * data"); the adapter then drops it, connects anew and runs the call once
- * more. A call cut off while libvirtd was processing it is retried too: for a
- * start or destroy that already happened, the retry reports the domain's new
- * state as FAILED_PRECONDITION, never a second action.
+ * data"); the adapter then drops it, connects anew and runs the call again,
+ * waiting for a libvirtd that is still coming back (libvirtd-wait.ts). A call
+ * cut off while libvirtd was processing it is retried too: for a start or
+ * destroy that already happened, the retry reports the domain's new state as
+ * FAILED_PRECONDITION, never a second action.
  *
  * The binding's calls cannot be cancelled: a call whose signal aborts rejects
  * at once, and libvirt's worker thread finishes on its own.
@@ -44,6 +45,7 @@ import type {
   StartOptions,
 } from './libvirt-port.js';
 import { VirshRunner } from './virsh-runner.js';
+import { LIBVIRTD_WAIT_MS, whileLibvirtdRestarts } from './libvirtd-wait.js';
 
 const STATE_NAMES: Readonly<Record<number, DomainStateName>> = {
   [DomainState.NOSTATE]: 'nostate',
@@ -106,11 +108,17 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
   private current: Connection | undefined;
   private connecting: Promise<Connection> | undefined;
   private cachedFacts: { at: number; value: Promise<[string, string, string]> } | undefined;
+  private readonly libvirtdWaitMs: number;
 
-  constructor(options: { uri: string; log: Logger }) {
+  /**
+   * @param options.libvirtdWaitMs how long a call waits for a restarting
+   *   libvirtd before it fails UNAVAILABLE (LIBVIRTD_WAIT_MS by default)
+   */
+  constructor(options: { uri: string; log: Logger; libvirtdWaitMs?: number }) {
     this.uri = options.uri;
     this.log = options.log.child({ component: 'libvirt' });
-    this.virsh = new VirshRunner(this.uri);
+    this.libvirtdWaitMs = options.libvirtdWaitMs ?? LIBVIRTD_WAIT_MS;
+    this.virsh = new VirshRunner(this.uri, this.libvirtdWaitMs, this.log);
     this.live = new LibvirtLiveAdapter({
       virsh: this.virsh,
       log: this.log,
@@ -151,18 +159,21 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
         throw err;
       }
     };
-    const run = async (): Promise<T> => {
+    const once = async (): Promise<T> => {
       try {
         return await attempt();
       } catch (err) {
         if (err instanceof ConnectionClosed) return await attempt();
-        if (!isConnectionError(err)) throw err;
-        this.log.warn({ err: String(err), doing }, 'libvirt connection lost: reconnecting once');
-        return await attempt();
+        throw err;
       }
     };
+    const run = whileLibvirtdRestarts(once, {
+      waitMs: this.libvirtdWaitMs,
+      signal: options?.signal,
+      onRetry: (err, pauseMs, tries) => this.log.warn({ err: String(err), doing, pauseMs, tries }, 'libvirt connection lost: reconnecting'),
+    });
     try {
-      return await raceSignal(run(), options?.signal);
+      return await raceSignal(run, options?.signal);
     } catch (err) {
       throw libvirtFailure(err, doing);
     }

@@ -187,6 +187,9 @@ function hasThrough(err: unknown, codes: readonly number[], text?: RegExp): bool
   return text === undefined || text.test(libvirtFailureInfo(cause)?.message ?? '');
 }
 
+/** libvirtd cannot be reached or the connection dropped, also when wrapped in the KvmcloneError the port throws. */
+export const isLibvirtdGone = (err: unknown): boolean => isConnectionError(libvirtCause(err));
+
 /** "operation failed: domain moment NAME already exists" (a checkpoint or snapshot of that name exists). */
 const CHECKPOINT_EXISTS = /domain moment \S+ already exists/;
 

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { runCommand } from '../process/run-command.js';
 import { libvirtFailure } from './libvirt-errors.js';
 import type { PortCallOptions } from './libvirt-port.js';
+import type { Logger } from 'pino';
+import { whileLibvirtdRestarts } from './libvirtd-wait.js';
 
 /** Time limit of one virsh run. */
 const VIRSH_TIMEOUT_MS = 60_000;
@@ -21,15 +23,27 @@ const VIRSH_TIMEOUT_MS = 60_000;
  * apply to them as to the binding's errors.
  */
 export class VirshRunner {
-  constructor(private readonly uri: string) {}
+  /** @param libvirtdWaitMs how long a run waits for a restarting libvirtd (libvirtd-wait.ts) */
+  constructor(
+    private readonly uri: string,
+    private readonly libvirtdWaitMs = 0,
+    private readonly log?: Logger,
+  ) {}
 
   /** Runs `virsh -q -c URI args...` and resolves with its stdout; `doing` names the step in errors. */
   async run(doing: string, args: readonly string[], options?: PortCallOptions, timeoutMs = VIRSH_TIMEOUT_MS): Promise<string> {
-    try {
-      return await runCommand('virsh', ['-q', '-c', this.uri, ...args], { signal: options?.signal, timeoutMs });
-    } catch (err) {
-      throw libvirtFailure(err, doing);
-    }
+    const once = async (): Promise<string> => {
+      try {
+        return await runCommand('virsh', ['-q', '-c', this.uri, ...args], { signal: options?.signal, timeoutMs });
+      } catch (err) {
+        throw libvirtFailure(err, doing);
+      }
+    };
+    return whileLibvirtdRestarts(once, {
+      waitMs: this.libvirtdWaitMs,
+      signal: options?.signal,
+      onRetry: (err, pauseMs, tries) => this.log?.warn({ err: String(err), doing, pauseMs, tries }, 'libvirtd unreachable: trying again'),
+    });
   }
 
   /**

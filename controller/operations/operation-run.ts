@@ -201,8 +201,8 @@ export class OperationRun {
    * allow; `work` must resume from what earlier attempts left (attempt > 0).
    * Each retry is reported (a \`retry\` event, a terminal line) and recorded.
    */
-  reconnecting<T>(phaseName: string, work: (attempt: number) => Promise<T>): Promise<T> {
-    const { options, reporter, store, signal } = this.deps;
+  reconnecting<T>(phaseName: string, work: (attempt: number) => Promise<T>, signal: AbortSignal = this.deps.signal): Promise<T> {
+    const { options, reporter, store } = this.deps;
     return withReconnect(work, {
       phase: phaseName,
       policy: options.retry,
@@ -243,7 +243,10 @@ export class OperationRun {
     if (this.revert.size > 0) {
       this.clock.begin('REVERT');
       reporter.phase('REVERT', `undoing ${this.revert.size} step(s)`);
-      for (const f of await this.revert.revert((d) => store.event(this.id, 'revert', { step: d }))) {
+      // An undo whose host dropped or whose agent restarted is tried again after a reconnect, as the retry settings allow:
+      // an interrupt started this revert, so it is not the revert's signal.
+      const again = (undo: () => Promise<void>): Promise<void> => this.reconnecting('REVERT', () => undo(), new AbortController().signal);
+      for (const f of await this.revert.revert((d) => store.event(this.id, 'revert', { step: d }), again)) {
         reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
       }
     }

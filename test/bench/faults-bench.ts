@@ -7,7 +7,10 @@
  * bench-results/faults-<date>.json. Exit 1 when a trial lost or half-made
  * anything or did not converge; 2 on bad usage.
  *
- *   node dist/test/bench/faults-bench.js [--trials N] [--seed S] [--ops clone,sync,live] [--faults a,b] [--only op:fault:i]
+ *   node dist/test/bench/faults-bench.js [--trials N] [--seed S] [--ops clone,sync,live] [--faults a,b] [--only op:fault:i] [--at PHASE]
+ *
+ * --at PHASE injects each fault as the run enters PHASE (e.g. COMMIT) instead
+ * of at the seeded moment: a replay of a moment that a slower machine hit.
  */
 import { randomInt } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -19,7 +22,7 @@ import { runMatrix } from './faults/matrix.js';
 import { OP_NAMES, type OpName } from './faults/operations.js';
 import { formatTable, matrixPassed } from './faults/table.js';
 
-const USAGE = `usage: scripts/bench faults [--trials N] [--seed S] [--ops ${OP_NAMES.join(',')}] [--faults ${FAULT_NAMES.join(',')}] [--only op:fault:i]`;
+const USAGE = `usage: scripts/bench faults [--trials N] [--seed S] [--ops ${OP_NAMES.join(',')}] [--faults ${FAULT_NAMES.join(',')}] [--only op:fault:i] [--at PHASE]`;
 
 function usage(problem: string): never {
   console.error(`${problem}\n${USAGE}`);
@@ -35,7 +38,7 @@ function listOf<T extends string>(value: string | undefined, all: readonly T[], 
 
 let values;
 try {
-  ({ values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, seed: { type: 'string' }, ops: { type: 'string' }, faults: { type: 'string' }, only: { type: 'string' } } }));
+  ({ values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, seed: { type: 'string' }, ops: { type: 'string' }, faults: { type: 'string' }, only: { type: 'string' }, at: { type: 'string' } } }));
 } catch (err) {
   usage(err instanceof Error ? err.message : String(err));
 }
@@ -52,12 +55,15 @@ if (values.only !== undefined) {
   only = { op: op as OpName, fault: fault as FaultName, index: Number(index) };
 }
 
+const PHASES = ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'APPLY', 'START'] as const;
+if (values.at !== undefined && !(PHASES as readonly string[]).includes(values.at)) usage(`--at wants one of ${PHASES.join(', ')}, got '${values.at}'`);
+
 console.log('waiting for the testbed lock (/tmp/kvmclone-testbed.lock)');
 await lockTestbed();
-console.log(`faults: seed ${seed}, ${only ? `only ${values.only}` : `${trials} trial(s) of ${faults.join(', ')} for ${ops.join(', ')}`}`);
+console.log(`faults: seed ${seed}, ${only ? `only ${values.only}` : `${trials} trial(s) of ${faults.join(', ')} for ${ops.join(', ')}`}${values.at ? `, injected as each run enters ${values.at}` : ''}`);
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-const result = await runMatrix({ seed, trials, ops, faults, only, log: (line) => console.log(line), signal: controller.signal });
+const result = await runMatrix({ seed, trials, ops, faults, only, atPhase: values.at, log: (line) => console.log(line), signal: controller.signal });
 console.log(`\n${formatTable(result)}`);
 await mkdir('bench-results', { recursive: true });
 const out = join('bench-results', `faults-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

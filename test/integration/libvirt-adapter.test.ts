@@ -191,7 +191,7 @@ test('libvirt failures come out as the right codes', { skip }, async () => {
   assert.equal(await codeOf(adapter.defineDomain("<domain type='qemu'><name>x</name></domain>")), 'INVALID_ARGUMENT');
   const aborted = AbortSignal.abort();
   await assert.rejects(adapter.listDomains({ signal: aborted }), { name: 'AbortError' });
-  const down = new LibvirtAdapter({ uri: `qemu:///system?socket=${join(tmp, 'no-such.sock')}`, log: pino({ level: 'silent' }) });
+  const down = new LibvirtAdapter({ uri: `qemu:///system?socket=${join(tmp, 'no-such.sock')}`, log: pino({ level: 'silent' }), libvirtdWaitMs: 1000 });
   assert.equal(await codeOf(down.listDomains()), 'UNAVAILABLE');
   assert.equal(await codeOf(down.listPools()), 'UNAVAILABLE', 'through virsh');
   await down.close();
@@ -210,9 +210,30 @@ test('the adapter reconnects when libvirtd restarts', { skip }, async () => {
   assert.equal(connects(), 1, 'one connection so far, reused by every call');
   await execFile('bash', [SANDBOX, 'restart', sandbox], { timeout: 120_000 });
   assert.equal((await adapter.getDomain('it-vm1')).name, 'it-vm1', 'the first call after the restart succeeds');
-  assert.ok(adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting once')), 'it met the dead connection and reconnected');
+  assert.ok(adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting')), 'it met the dead connection and reconnected');
   assert.equal(connects(), 2);
   assert.equal((await adapter.listDomains()).length, 1);
+});
+
+test('calls made while libvirtd is down for 3 s wait for it and succeed, through the binding and through virsh', { skip }, async () => {
+  const answers = (): boolean => {
+    try {
+      execFileSync('virsh', ['-q', '-c', uri, 'version'], { stdio: 'ignore', timeout: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const restart = execFile('bash', [SANDBOX, 'restart', sandbox], { timeout: 120_000, env: { ...process.env, DOWN_SECONDS: '3' } });
+  for (let i = 0; i < 200 && answers(); i++) await sleep(50);
+  assert.equal(answers(), false, 'libvirtd is down');
+  const started = Date.now();
+  const [domain, pools] = await Promise.all([adapter.getDomain('it-vm1'), adapter.listPools()]);
+  assert.equal(domain.name, 'it-vm1');
+  assert.ok(Array.isArray(pools));
+  assert.ok(Date.now() - started > 500, 'the calls waited for libvirtd');
+  await restart;
+  assert.ok(adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting') && l.includes('pauseMs')), 'the wait is logged');
 });
 
 test('storage pools, active and inactive', { skip }, async () => {

@@ -2,7 +2,7 @@
 # A throwaway libvirtd for integration tests, in a private mount namespace.
 #
 #   libvirt-sandbox.sh up DIR     start it; prints the connection URI on stdout
-#   libvirt-sandbox.sh restart DIR  restart libvirtd alone (its domains keep running),
+#   libvirt-sandbox.sh restart DIR  restart libvirtd alone (its domains keep running; DOWN_SECONDS=N keeps it down N s),
 #                                 as a package upgrade would
 #   libvirt-sandbox.sh down DIR   destroy its domains, stop every process it
 #                                 started (by PID), and remove DIR
@@ -87,6 +87,8 @@ restart() {
     for _ in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.05; done
   fi
   rm -f "$P/libvirtd.pid"
+  # DOWN_SECONDS: how long libvirtd stays down (a slow restart)
+  sleep "${DOWN_SECONDS:-0}"
   nsenter -t "$holder" -m -- libvirtd -d -p "$P/libvirtd.pid"
   # the old socket file may still be there: wait until the new daemon answers
   for _ in $(seq 1 100); do

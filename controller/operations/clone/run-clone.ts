@@ -19,6 +19,7 @@ import { LiveReplicaStore, type ReplicaKey } from '../../history/live-replica-st
 import { confirmReplica, imageIdentities } from '../live/live-confirm.js';
 import { describeConsistency, flatViewRequest, liveViewRequest, viewBytesRead } from '../live/live-view-request.js';
 import { openLivePath, type LivePath } from '../live/live-path.js';
+import { COMMIT_ORDER, commitOne, domainUuid, finishCommit, interruptedCommit, type CommitRecord, type InterruptedCommit } from './finish-commit.js';
 
 /** What the clone needs from the command. */
 export interface CloneDeps extends OperationDeps {
@@ -38,15 +39,36 @@ function describeFile(f: PlannedFile): string {
  * Staging files that an interrupted run of the same clone (same VM, hosts and
  * name; killed, so no revert ran) recorded in the history, by target path.
  */
-function resumableStaging(store: OperationStore, req: CloneRequest): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }> } {
+function resumableStaging(store: OperationStore, req: CloneRequest): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }>; commit?: InterruptedCommit | undefined } {
   const [prior] = store.history({ kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to }, 1);
   const staging = new Map<string, { stagingId: string; stagingPath: string }>();
   if (!prior || prior.state !== 'running') return { operationId: '', staging };
+  const commit = interruptedCommit(store, prior.id);
   for (const e of store.get(prior.id)?.events ?? []) {
     const d = e.data as { targetPath?: string; stagingId?: string; stagingPath?: string };
     if (e.type === 'staged' && d.targetPath && d.stagingId && d.stagingPath) staging.set(d.targetPath, { stagingId: d.stagingId, stagingPath: d.stagingPath });
   }
-  return { operationId: prior.id, staging };
+  return { operationId: prior.id, staging, commit };
+}
+
+/** START: the copy is started and must be running. */
+async function startCopy(op: OperationRun, dst: HostSession, req: CloneRequest): Promise<void> {
+  op.step('START');
+  const startedVm = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: req.destVm, operationId: op.id });
+  if (startedVm.domain?.state !== 'DOMAIN_STATE_RUNNING') {
+    throw new KvmcloneError('FAILED_PRECONDITION', `${req.destVm} was cloned but is ${startedVm.domain?.state ?? 'unknown'} after start`);
+  }
+  op.reporter.info(`  ${req.destVm} is running on ${req.to}`);
+}
+
+/**
+ * The undo of DEFINE, pushed before the call: a definition whose answer was
+ * lost (libvirtd or the connection gone mid-call) may exist all the same.
+ * Only a domain of that name with this clone's UUID is undefined.
+ */
+async function undefineOurs(dst: HostSession, name: string, uuid: string, removeStorage: boolean): Promise<void> {
+  if ((await domainUuid(dst, name)) !== uuid) return;
+  await dst.call(dst.clients.domain, dst.clients.domain.undefineDomain, { name, storage: removeStorage ? 'STORAGE_POLICY_REMOVE' : 'STORAGE_POLICY_KEEP' });
 }
 
 /**
@@ -102,6 +124,14 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
     const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
     const { src, dst } = await op.openHosts([...NEEDS, ...(req.live || req.flatten ? (['transfer.live'] as const) : []), ...(req.flatten ? (['transfer.flatten'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to), ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : [])], access);
+    if (resume.commit && !req.dryRun) {
+      const done = await finishCommit(dst, req.destVm, resume.commit, (targetPath) => store.event(id, 'committed', { targetPath }), reporter, deps.signal);
+      if (done) {
+        store.finish(resume.operationId, 'interrupted', { errorCode: 'CANCELLED', errorMessage: `the controller stopped in COMMIT; finished by ${id}` });
+        if (req.start) await startCopy(op, dst, req);
+        return op.succeed({ ok: true, operation: 'clone', id, vm: req.vm, destVm: req.destVm, from: req.from, to: req.to, uuid: resume.commit.uuid, finished: resume.commit.operationId, disks: done.map((f) => ({ target: f.targetPath, role: f.role })), bytesOnWire: 0, seconds: op.seconds() });
+      }
+    }
     const facts = await preflightClone(req, src, dst, deps.signal);
     for (const w of facts.warnings) reporter.warn(w);
 
@@ -196,34 +226,35 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
       ...(req.linkDown === true && { linkDown: true }),
     });
     let committedAny = false;
-    // The clone holds destVm's lock: the agent defines and starts it only with this operation's id.
-    await dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: id }, deps.signal);
-    revert.push(`undefine ${req.destVm} on ${req.to}`, async () => {
-      await dst.call(dst.clients.domain, dst.clients.domain.undefineDomain, { name: req.destVm, storage: committedAny ? 'STORAGE_POLICY_REMOVE' : 'STORAGE_POLICY_KEEP' });
-    });
+    // The journal of DEFINE and COMMIT: a controller that stops from here on leaves them to the next run (finish-commit.ts).
+    const record: CommitRecord = { uuid: rewritten.uuid, files: staged.map((s) => ({ targetPath: s.file.targetPath, stagingId: s.stagingId, role: s.file.role, label: s.file.label })) };
+    store.event(id, 'commit', record);
+    revert.push(`undefine ${req.destVm} on ${req.to}`, () => undefineOurs(dst, req.destVm, rewritten.uuid, committedAny));
+    // The clone holds destVm's lock: the agent defines and starts it only with this operation's id. Defining the
+    // same XML again is a no-op, so a dropped connection or a restarted agent costs a reconnect, not the run.
+    await op.reconnecting('DEFINE', () => dst.call(dst.clients.domain, dst.clients.domain.defineDomain, { xml: rewritten.xml, operationId: id }, deps.signal));
     reporter.info(`  defined ${req.destVm} on ${req.to}: UUID ${rewritten.uuid}${rewritten.macs.length ? `, MAC ${rewritten.macs.map((m) => m.to).join(', ')}` : ''}`);
 
     op.step('COMMIT');
-    const order = { disk: 0, nvram: 1, tpm: 1, backing: 2 } as const;
-    for (const s of [...staged].sort((a, b) => order[a.file.role] - order[b.file.role])) {
-      deps.signal.throwIfAborted();
-      await dst.call(dst.clients.disk, dst.clients.disk.commitStaging, { targetPath: s.file.targetPath, stagingId: s.stagingId, replace: false });
-      committedAny = true;
-    }
+    const committed = new Set<string>();
+    await op.reconnecting('COMMIT', async (attempt) => {
+      for (const f of [...record.files].sort((a, b) => COMMIT_ORDER[a.role] - COMMIT_ORDER[b.role])) {
+        if (committed.has(f.targetPath)) continue;
+        deps.signal.throwIfAborted();
+        // Not cut off by an interrupt: a commit runs to its end, then the revert takes it back.
+        await commitOne(dst, f, attempt > 0);
+        committedAny = true;
+        committed.add(f.targetPath);
+        store.event(id, 'committed', { targetPath: f.targetPath });
+      }
+    });
     revert.success();
     if (live && replicas) {
       const disks = staged.filter((s) => s.file.role === 'disk').map((s) => ({ target: s.file.label, path: s.file.targetPath }));
       await confirmReplica(replicas, replicaKey, replicas.replicaId(replicaKey), live.view, await imageIdentities(dst, disks, deps.signal), src, reporter, deps.signal);
     }
 
-    if (req.start) {
-      op.step('START');
-      const startedVm = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: req.destVm, operationId: id });
-      if (startedVm.domain?.state !== 'DOMAIN_STATE_RUNNING') {
-        throw new KvmcloneError('FAILED_PRECONDITION', `${req.destVm} was cloned but is ${startedVm.domain?.state ?? 'unknown'} after start`);
-      }
-      reporter.info(`  ${req.destVm} is running on ${req.to}`);
-    }
+    if (req.start) await startCopy(op, dst, req);
 
     const result = {
       ok: true,

@@ -55,7 +55,9 @@ export interface DestinationCheck {
  * image equal to the source, no work file), `nothing` (a clone left no
  * domain and no image), `previous` (a sync left the earlier copy as it was),
  * `resumable` (only work files a rerun takes over: staging files of a clone
- * with no domain or image; a sync's journal), else `half-made`.
+ * with no domain or image, or of a clone stopped in COMMIT whose domain is
+ * defined and every image in place or staged; a sync's journal), else
+ * `half-made`.
  */
 export async function destinationState(op: FaultOperation, src: SourceState, previous: Record<string, string> | undefined): Promise<DestinationCheck> {
   const files = await imageFiles(DST);
@@ -68,6 +70,10 @@ export async function destinationState(op: FaultOperation, src: SourceState, pre
   if (defined && equal && workFiles.length === 0) return { state: 'complete', workFiles, violations: [] };
   if (op.kind === 'clone') {
     if (!defined && present.length === 0) return { state: workFiles.length === 0 ? 'nothing' : 'resumable', workFiles, violations: [] };
+    // Stopped in COMMIT: the domain defined, each image in place or still staged, as the run's journal in the history
+    // says; the next run commits the rest (controller/operations/clone/finish-commit.ts).
+    const staged = (f: string): boolean => workFiles.some((w) => w.includes(f) && w.includes('kvmclone-staging'));
+    if (defined && wanted.every((f) => now[f] === src.digests[f] || staged(f))) return { state: 'resumable', workFiles, violations: [] };
     const what = defined ? `domain ${op.vm} defined but ${equal ? 'work files left' : `images not equal to the source (${wanted.filter((f) => now[f] !== src.digests[f]).join(', ')})`}` : `no domain but images ${present.join(', ')} present`;
     return { state: 'half-made', workFiles, violations: [`half-made clone: ${what}`] };
   }

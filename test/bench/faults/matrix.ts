@@ -21,6 +21,8 @@ export interface MatrixOptions {
   faults: readonly FaultName[];
   /** Just this trial (a replay). */
   only?: { op: OpName; fault: FaultName; index: number };
+  /** Inject when the run enters this phase instead of at the seeded moment. */
+  atPhase?: string | undefined;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -80,7 +82,7 @@ export async function runMatrix(opts: MatrixOptions): Promise<MatrixResult> {
           opts.signal?.throwIfAborted();
           opts.log(`${opName}:${fault.name}:${index}`);
           try {
-            result.records.push(await runTrial(op, fault, { seed: opts.seed, index, calibrationMs, stateDir, log: opts.log }));
+            result.records.push(await runTrial(op, fault, { seed: opts.seed, index, calibrationMs, stateDir, log: opts.log, atPhase: opts.atPhase }));
           } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
             opts.log(`  trial failed in the harness: ${message}`);

@@ -73,8 +73,8 @@ const clone: FaultOperation = {
     await makeTwoDiskVm(SRC, 'fc', { rawGiB: 1, dataMiB: CLONE_DATA_MIB });
   },
   async prepare() {
-    // A trial ends with the clone made (or nothing): start each from nothing.
-    await hostExec(DST, ['bash', '-c', `virsh -q -c qemu:///system undefine fc >/dev/null 2>&1 || true; rm -f ${IMAGES}/fc.qcow2 ${IMAGES}/fc-base.qcow2 ${IMAGES}/fc-data.raw`]);
+    // A trial ends with the clone made (or nothing, or what a failed trial left): start each from nothing.
+    await hostExec(DST, ['bash', '-c', `virsh -q -c qemu:///system undefine fc >/dev/null 2>&1 || true; rm -f ${IMAGES}/fc.qcow2 ${IMAGES}/fc-base.qcow2 ${IMAGES}/fc-data.raw ${IMAGES}/.fc*.kvmclone-staging`]);
   },
 };
 

@@ -47,6 +47,8 @@ export interface TrialSetup {
   calibrationMs: number;
   stateDir: string;
   log: (line: string) => void;
+  /** Inject when the run enters this phase (a replay of a moment a slower machine hit), not at the seeded moment. */
+  atPhase?: string | undefined;
 }
 
 function summary(run: KvmctlRun, started: number): { code: number; errorCode: string; message: string; seconds: number; retries: number } {
@@ -97,23 +99,25 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   const proc = startKvmctl(['--json', ...op.args], { stateDir: setup.stateDir });
   let phase = 'START';
   let item = '';
-  proc.onEvent((e) => {
-    if (e.type === 'phase') phase = String(e.phase);
-    if (e.type === 'progress') item = String(e.item);
-  });
   let injected = false;
   let phaseAtInjection = '';
   let injectError = '';
   let injecting: Promise<void> = Promise.resolve();
   let exited = false;
-  const timer = setTimeout(() => {
-    if (exited || proc.child.exitCode !== null) return;
+  const inject = (): void => {
+    if (injected || exited || proc.child.exitCode !== null) return;
     injected = true;
     phaseAtInjection = item && phase === 'TRANSFER' ? `${phase} ${item}` : phase;
     injecting = armed.inject(proc).catch((err: unknown) => {
       injectError = err instanceof Error ? err.message.slice(0, 300) : String(err);
     });
-  }, momentMs);
+  };
+  proc.onEvent((e) => {
+    if (e.type === 'phase') phase = String(e.phase);
+    if (e.type === 'progress') item = String(e.item);
+    if (e.type === 'phase' && phase === setup.atPhase) inject();
+  });
+  const timer = setup.atPhase === undefined ? setTimeout(inject, momentMs) : undefined;
   let hung = false;
   const hang = setTimeout(() => {
     hung = true;
