@@ -18,7 +18,7 @@ export function agentManPage(date: string): string {
     date,
     description: [
       'kvmclone-agent runs on every KVM host, normally under systemd (kvmclone-agent.service). It serves the kvmclone gRPC API (kvmclone.agent.v1) on two unix sockets: the admin socket for every call, and a read-only socket for inventory, free space, extents, hashes and digests. It answers for libvirt inventory and lifecycle, and reads, hashes and writes disk images under its image roots only.',
-      'Disk data moves between two agents directly, through a per-operation peer socket that kvmctl forwards over SSH, guarded by a ticket for exactly that operation\'s files.',
+      "Disk data moves between two agents directly, through a per-operation peer socket that kvmctl forwards over SSH, guarded by a ticket for exactly that operation's files.",
     ],
     sections: [
       {

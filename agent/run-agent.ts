@@ -25,7 +25,11 @@ import { startMemoryGovernor } from './memory/memory-governor.js';
 export async function runAgent(options: AgentOptions, notifier: ServiceNotifier = createSystemdNotifier()): Promise<number> {
   const log: Logger = createLogger('kvmclone-agent', options.logLevel);
   const missing = missingNodeOptions();
-  if (missing.length > 0) log.warn({ missing }, `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`);
+  if (missing.length > 0)
+    log.warn(
+      { missing },
+      `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`,
+    );
   if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
   // Memory transfers free goes back to the kernel every few seconds, not only when glibc's heap top allows.
   const stopTrimmer = startHeapTrimmer(log);
@@ -69,7 +73,10 @@ export async function runAgent(options: AgentOptions, notifier: ServiceNotifier 
     const status = `serving API v1 on ${options.socket} (read-only: ${options.roSocket}); image roots ${roots.roots.join(', ')}`;
     notifier.ready(status);
     const watchdog = notifier.startWatchdog();
-    log.info({ version: KVMCLONE_VERSION, socket: options.socket, roSocket: options.roSocket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, auditFile: audit.file, watchdog }, 'agent ready');
+    log.info(
+      { version: KVMCLONE_VERSION, socket: options.socket, roSocket: options.roSocket, imageRoots: roots.roots, libvirtUri: options.libvirtUri, auditFile: audit.file, watchdog },
+      'agent ready',
+    );
     // Connects to libvirtd and reads what GetInfo reports (three virsh runs, kept for a minute) now rather
     // than in the first operation's preflight; a libvirtd that is not up yet is asked again then.
     libvirt.hostFacts().catch((err: unknown) => log.debug({ err }, 'host facts not read at start-up'));

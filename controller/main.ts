@@ -12,7 +12,7 @@ import { EXIT_USAGE } from './cli/exit-codes.js';
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code !== 'EPIPE') throw err;
-    stream.write = (() => true) as typeof stream.write;
+    stream.write = () => true;
   });
 }
 

@@ -14,25 +14,40 @@ const committed = join(root, 'shared', 'generated');
 const check = process.argv.includes('--check');
 
 function protoFiles(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return protoFiles(p);
-    return name.endsWith('.proto') ? [relative(protoDir, p)] : [];
-  }).sort();
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) return protoFiles(p);
+      return name.endsWith('.proto') ? [relative(protoDir, p)] : [];
+    })
+    .sort();
 }
 
 function generate(outDir) {
   rmSync(outDir, { recursive: true, force: true });
-  execFileSync(join(root, 'node_modules', '.bin', 'proto-loader-gen-types'), [
-    '--longs=Number', '--enums=String', '--defaults', '--oneofs', '--includeComments',
-    '--grpcLib=@grpc/grpc-js', '--importFileExtension=.js',
-    '--includeDirs=proto', `--outDir=${outDir}`, ...protoFiles(protoDir),
-  ], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    join(root, 'node_modules', '.bin', 'proto-loader-gen-types'),
+    [
+      '--longs=Number',
+      '--enums=String',
+      '--defaults',
+      '--oneofs',
+      '--includeComments',
+      '--grpcLib=@grpc/grpc-js',
+      '--importFileExtension=.js',
+      '--includeDirs=proto',
+      `--outDir=${outDir}`,
+      ...protoFiles(protoDir),
+    ],
+    { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
 }
 
 function listTree(dir) {
-  return readdirSync(dir, { recursive: true }).map(String)
-    .filter((p) => statSync(join(dir, p)).isFile()).sort();
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((p) => statSync(join(dir, p)).isFile())
+    .sort();
 }
 
 if (!check) {
@@ -49,9 +64,9 @@ if (!check) {
     generate(tmp);
     const want = listTree(tmp);
     const have = listTree(committed);
-    const stale = [...new Set([...want, ...have])].filter((f) =>
-      !want.includes(f) || !have.includes(f) ||
-      readFileSync(join(tmp, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'));
+    const stale = [...new Set([...want, ...have])].filter(
+      (f) => !want.includes(f) || !have.includes(f) || readFileSync(join(tmp, f), 'utf8') !== readFileSync(join(committed, f), 'utf8'),
+    );
     if (stale.length > 0) {
       console.error(`shared/generated is stale (run npm run gen:proto): ${stale.join(', ')}`);
       process.exit(1);

@@ -61,12 +61,7 @@ type FullUnaryMethod<Req, Res> = (argument: Req, metadata: grpc.Metadata, option
  * Promise form of a unary call: `unaryCall(c.info, c.info.getInfo, {}, { deadlineMs: 10_000 })`.
  * An abort cancels the call; the promise rejects with the grpc ServiceError.
  */
-export function unaryCall<C extends grpc.Client, Req, Res>(
-  client: C,
-  method: UnaryMethod<Req, Res>,
-  request: Req,
-  options: UnaryCallOptions,
-): Promise<Res> {
+export function unaryCall<C extends grpc.Client, Req, Res>(client: C, method: UnaryMethod<Req, Res>, request: Req, options: UnaryCallOptions): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     options.signal?.throwIfAborted();
     const onAbort = (): void => call.cancel();

@@ -6,6 +6,8 @@
  * and the controller maps them back (controller/transport/from-status.ts).
  * The names are gRPC's, so the mapping is one-to-one and nothing is lost.
  */
+import { inspect } from 'node:util';
+
 export const ERROR_CODES = [
   'CANCELLED',
   'INVALID_ARGUMENT',
@@ -70,6 +72,12 @@ export const unavailable = (message: string): KvmcloneError => new KvmcloneError
 export const aborted = (message: string): KvmcloneError => new KvmcloneError('ABORTED', message);
 
 /** True for the error an AbortSignal raises (DOMException 'AbortError' or Node's ABORT_ERR). */
+/** What a caught value says, for a message: an Error's message, a string as it is, anything else inspected. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return typeof err === 'string' ? err : inspect(err);
+}
+
 export function isAbortError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'AbortError' || (err as NodeJS.ErrnoException).code === 'ABORT_ERR';

@@ -16,7 +16,7 @@ function isServiceError(err: unknown): err is ServiceError {
  * (grpc-js says "No connection established. Last error: connect ENOENT …").
  */
 export function unreachableWhy(details: string): string {
-  if (/ENOENT|no such file/i.test(details)) return "its socket is missing: kvmclone-agent is not running there (or not installed, or --agent-socket names another path)";
+  if (/ENOENT|no such file/i.test(details)) return 'its socket is missing: kvmclone-agent is not running there (or not installed, or --agent-socket names another path)';
   if (/ECONNREFUSED|connection refused/i.test(details)) return 'nothing answers on its socket: kvmclone-agent is not running there (stopped, or restarting)';
   if (/EACCES|EPERM|permission denied/i.test(details)) return "permission denied on its socket: the SSH account is not in the agent socket's group (agent.yaml socket_group)";
   return 'the connection to its socket failed: is kvmclone-agent running there?';

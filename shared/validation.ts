@@ -15,9 +15,7 @@ export const VM_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 export function checkVmName(name: unknown, field = 'name'): string {
   if (typeof name !== 'string' || name.length === 0) throw invalidArgument(`${field}: a VM name is required`);
   if (!VM_NAME_PATTERN.test(name)) {
-    throw invalidArgument(
-      `${field}: ${JSON.stringify(name.slice(0, 80))} is not a valid VM name (1 to 64 of A-Z a-z 0-9 . _ + -, starting with a letter or digit)`,
-    );
+    throw invalidArgument(`${field}: ${JSON.stringify(name.slice(0, 80))} is not a valid VM name (1 to 64 of A-Z a-z 0-9 . _ + -, starting with a letter or digit)`);
   }
   return name;
 }
@@ -34,7 +32,7 @@ export const MAX_PATH_LENGTH = 4096;
 export function checkAbsolutePath(path: unknown, field = 'path'): string {
   if (typeof path !== 'string' || path.length === 0) throw invalidArgument(`${field}: a path is required`);
   if (path.length > MAX_PATH_LENGTH) throw invalidArgument(`${field}: path is longer than ${MAX_PATH_LENGTH} characters`);
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- a path with control characters is refused
   if (/[\u0000-\u001f\u007f]/.test(path)) throw invalidArgument(`${field}: path contains control characters`);
   if (!path.startsWith('/')) throw invalidArgument(`${field}: ${JSON.stringify(path)} is not an absolute path`);
   const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;

@@ -21,7 +21,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { unavailable } from '../../shared/errors.js';
+import { messageOf, unavailable } from '../../shared/errors.js';
 import { recordLine, type AuditRecord } from './audit-record.js';
 import { syncDirectory } from '../paths/sync-directory.js';
 import { freeRotatedName, rotatedFiles } from './audit-files.js';
@@ -100,7 +100,7 @@ export class AuditLog {
     if (this.brokenBy === undefined) return;
     if (Date.now() - this.lastAttempt >= AUDIT_RETRY_MS) await this.enqueue('').catch(() => undefined);
     if (this.brokenBy !== undefined) {
-      const reason = this.brokenBy instanceof Error ? this.brokenBy.message : String(this.brokenBy);
+      const reason = messageOf(this.brokenBy);
       throw unavailable(`the audit trail ${this.options.file} cannot be written (${reason}): this agent refuses calls that change anything until it can`);
     }
   }
@@ -147,7 +147,11 @@ export class AuditLog {
         this.brokenBy = undefined;
         for (const p of batch) p.resolve();
       } catch (err) {
-        if (this.brokenBy === undefined) this.options.log.error({ err, file: this.options.file, owedBytes: this.owed.length }, 'the audit trail cannot be written: calls that change anything are refused until it can');
+        if (this.brokenBy === undefined)
+          this.options.log.error(
+            { err, file: this.options.file, owedBytes: this.owed.length },
+            'the audit trail cannot be written: calls that change anything are refused until it can',
+          );
         this.brokenBy = err;
         this.stats.failures++;
         for (const p of batch) p.reject(err);
@@ -227,4 +231,3 @@ export class AuditLog {
     }
   }
 }
-

@@ -47,7 +47,8 @@ export function checkAuditQuery(raw: RawAuditQuery): AuditQuery {
       throw invalidArgument(`since: ${JSON.stringify(raw.since.slice(0, 80))} is not an ISO 8601 time with a zone (e.g. 2026-12-02T09:00:00Z)`);
     }
   }
-  if (!Number.isInteger(raw.limit) || raw.limit < 0 || raw.limit > MAX_AUDIT_LIMIT) throw invalidArgument(`limit: must be 0 (meaning ${DEFAULT_AUDIT_LIMIT}) to ${MAX_AUDIT_LIMIT}`);
+  if (!Number.isInteger(raw.limit) || raw.limit < 0 || raw.limit > MAX_AUDIT_LIMIT)
+    throw invalidArgument(`limit: must be 0 (meaning ${DEFAULT_AUDIT_LIMIT}) to ${MAX_AUDIT_LIMIT}`);
   return {
     since,
     vm: raw.vm === '' ? undefined : checkVmName(raw.vm, 'vm'),

@@ -58,8 +58,9 @@ export function statusName(code: number): string {
 
 /** The outcome a status code stands for. */
 export function outcomeOf(code: number): AuditOutcome {
-  if (code === GrpcStatus.OK) return 'ok';
-  return code === GrpcStatus.CANCELLED ? 'cancelled' : 'error';
+  const status: GrpcStatus = code;
+  if (status === GrpcStatus.OK) return 'ok';
+  return status === GrpcStatus.CANCELLED ? 'cancelled' : 'error';
 }
 
 /** Serializes a record as exactly one line (JSON escapes every newline inside strings). */

@@ -45,7 +45,10 @@ export const agentFileSchema = z.strictObject({
   /** Group given access to the read-only socket (e.g. monitoring); a name is looked up through NSS. */
   ro_socket_group: socketGroup.optional(),
   image_roots: z.array(absolutePathField).min(1, 'at least one images root is required').optional(),
-  libvirt_uri: z.string().regex(/^[a-z0-9+]+:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system').optional(),
+  libvirt_uri: z
+    .string()
+    .regex(/^[a-z0-9+]+:\/\/[^\s]*$/, 'must be a libvirt URI such as qemu:///system')
+    .optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
   /** How long SIGTERM waits for calls to finish before cancelling them. */
   shutdown_grace: durationField.optional(),
@@ -148,7 +151,7 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     (['socket_group', 'ro_socket_group'] as const).map((key) => {
       const group = merged[key];
       return group === undefined
-        ? undefined
+        ? Promise.resolve(undefined)
         : resolveGroupId(group, key).catch((err: unknown) => {
             problems.push(err instanceof Error ? err.message : String(err));
             return undefined;

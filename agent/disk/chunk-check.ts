@@ -30,8 +30,11 @@ export function checkChunk(chunk: HashedChunk): Buffer | undefined {
   if (hash.length !== 0) throw invalidArgument(`data: the chunk at offset ${offset} carries both hash and block_hashes; it must carry one`);
   const pieces = gridPieceCount(offset, data.length);
   if (blockHashes.length !== pieces * HASH_BYTES) {
-    throw invalidArgument(`data.block_hashes: the chunk at offset ${offset} covers ${pieces} block piece(s) but carries ${blockHashes.length} bytes of hashes, not ${pieces * HASH_BYTES}`);
+    throw invalidArgument(
+      `data.block_hashes: the chunk at offset ${offset} covers ${pieces} block piece(s) but carries ${blockHashes.length} bytes of hashes, not ${pieces * HASH_BYTES}`,
+    );
   }
-  if (!gridPieceHashes(offset, data).equals(blockHashes)) throw dataLoss(`data: the chunk at offset ${offset} (${data.length} bytes) does not match its block hashes; it was damaged on the way`);
+  if (!gridPieceHashes(offset, data).equals(blockHashes))
+    throw dataLoss(`data: the chunk at offset ${offset} (${data.length} bytes) does not match its block hashes; it was damaged on the way`);
   return blockHashes;
 }

@@ -99,7 +99,7 @@ export async function* mergeExtents(source: AsyncIterable<Extent> | Iterable<Ext
 export function* zeroRuns(data: Buffer, offset: number, block: number = ZERO_BLOCK_BYTES): Generator<{ offset: number; length: number; zero: boolean }> {
   let runStart = 0;
   let runZero: boolean | undefined;
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const next = Math.min(data.length, (Math.floor((offset + at) / block) + 1) * block - offset);
     const zero = isAllZero(data.subarray(at, next));
     if (runZero !== undefined && zero !== runZero) {

@@ -39,7 +39,7 @@ function readFully(fd: number, into: Buffer, length: number, position: number): 
 
 /** The (offset, length) pairs of a job as data extents. */
 function* dataExtents(pairs: Float64Array): Generator<Extent> {
-  for (let i = 0; i + 1 < pairs.length; i += 2) yield { offset: pairs[i] as number, length: pairs[i + 1] as number, kind: 'data' };
+  for (let i = 0; i + 1 < pairs.length; i += 2) yield { offset: pairs[i], length: pairs[i + 1], kind: 'data' };
 }
 
 /** Runs one job, posting its batches; resolves with the job's end (never rejects). */
@@ -55,7 +55,7 @@ async function run(job: HashJob, post: (m: HashJobMessage, transfer?: ArrayBuffe
   let readBytes = 0;
   const flush = (): void => {
     const hashes = count === job.batchBlocks ? batch : batch.slice(0, count * HASH_BYTES);
-    post({ type: 'batch', offset: batchOffset, blockCount: count, hashes }, [hashes.buffer as ArrayBuffer]);
+    post({ type: 'batch', offset: batchOffset, blockCount: count, hashes }, [hashes.buffer]);
     batchOffset += count * job.blockSize;
     batch = new Uint8Array(job.batchBlocks * HASH_BYTES);
     count = 0;

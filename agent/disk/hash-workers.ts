@@ -191,7 +191,7 @@ async function* hashSegment(fd: number, start: number, end: number, blockSize: n
   };
   worker.on('message', onMessage).on('error', onError).on('exit', onExit);
   signal.addEventListener('abort', onAbort, { once: true });
-  const job: HashJob = { type: 'hash', fd, start, end, dataExtents, blockSize, batchBlocks, stop: stop.buffer as SharedArrayBuffer };
+  const job: HashJob = { type: 'hash', fd, start, end, dataExtents, blockSize, batchBlocks, stop: stop.buffer };
   worker.postMessage(job, [dataExtents.buffer]);
   try {
     for (;;) {

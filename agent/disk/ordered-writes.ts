@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 
 /** Writes all of `data` at `position` (a write may take less than asked). */
 export async function writeFully(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
+  for (let done = 0; done < data.length;) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
   }

@@ -100,8 +100,8 @@ export class DataPrefetch {
   keepAhead(readBytes: number): void {
     if (fadvise === undefined) return;
     while (this.advised < readBytes + PREFETCH_AHEAD_BYTES && 2 * this.extent + 1 < this.dataExtents.length) {
-      const start = this.dataExtents[2 * this.extent] as number;
-      const end = start + (this.dataExtents[2 * this.extent + 1] as number);
+      const start = this.dataExtents[2 * this.extent];
+      const end = start + this.dataExtents[2 * this.extent + 1];
       this.position = Math.max(this.position, start);
       const length = Math.min(PREFETCH_PIECE_BYTES, end - this.position);
       if (length > 0) {

@@ -133,7 +133,14 @@ export async function sendReads(results: AsyncIterable<ReadResult<PlannedRead>>,
  * `chunkSize` bytes and cut on multiples of it; adjacent zero ranges are
  * merged into one message.
  */
-export async function readRanges(fh: FileHandle, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: ReadOptions = {}): Promise<ReadTotals> {
+export async function readRanges(
+  fh: FileHandle,
+  ranges: readonly ByteSpan[],
+  chunkSize: number,
+  send: ChunkSink,
+  signal: AbortSignal,
+  options: ReadOptions = {},
+): Promise<ReadTotals> {
   const pool = new BufferPool(chunkSize, POOL_KEEP);
   return sendReads(readAhead(fh, planAll(fh, ranges, chunkSize), signal, options.readDepth ?? MAX_READ_DEPTH, pool), send, signal, options);
 }

@@ -133,7 +133,7 @@ export async function* readAheadWith<T extends PlannedRead>(
       yield { item: head.item, data: await head.read.data, release: head.read.release ?? NO_RELEASE };
     }
   } finally {
-    await Promise.allSettled(queue.map((entry) => entry.read?.data));
+    await Promise.allSettled(queue.flatMap((entry) => (entry.read ? [entry.read.data] : [])));
     await steps.return?.();
   }
 }

@@ -21,7 +21,7 @@ export async function* planReads(extents: AsyncIterable<Extent> | Iterable<Exten
     const to = Math.min(end, Math.ceil((e.offset + e.length) / align) * align);
     if (from >= to) continue;
     if (from > pos) yield { offset: pos, length: from - pos, read: false };
-    for (let at = from; at < to; ) {
+    for (let at = from; at < to;) {
       const next = Math.min(to, (Math.floor(at / readSize) + 1) * readSize);
       yield { offset: at, length: next - at, read: true };
       at = next;

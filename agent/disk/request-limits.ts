@@ -109,7 +109,8 @@ export const MAX_RATE_LIMIT = 100 * 1024 ** 3;
 /** ReadRanges / PullImage rate_limit: bytes per second, 0 for none, at least 64 KiB/s. */
 export function checkRateLimit(value: number, field = 'rate_limit'): number {
   if (value === 0) return 0;
-  if (!Number.isSafeInteger(value) || value < 65_536 || value > MAX_RATE_LIMIT) throw invalidArgument(`${field}: ${value} is not a rate from 65536 to ${MAX_RATE_LIMIT} bytes per second (or 0 for no limit)`);
+  if (!Number.isSafeInteger(value) || value < 65_536 || value > MAX_RATE_LIMIT)
+    throw invalidArgument(`${field}: ${value} is not a rate from 65536 to ${MAX_RATE_LIMIT} bytes per second (or 0 for no limit)`);
   return value;
 }
 
@@ -118,7 +119,8 @@ export const MAX_PULL_STREAMS = 8;
 
 /** PullImage streams: 0 and 1 mean one connection; more up to MAX_PULL_STREAMS. */
 export function checkStreams(value: number, field = 'streams'): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_PULL_STREAMS) throw invalidArgument(`${field}: ${value} is not a number of streams from 1 to ${MAX_PULL_STREAMS} (0 for one)`);
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_PULL_STREAMS)
+    throw invalidArgument(`${field}: ${value} is not a number of streams from 1 to ${MAX_PULL_STREAMS} (0 for one)`);
   return Math.max(1, value);
 }
 

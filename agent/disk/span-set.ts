@@ -24,7 +24,7 @@ export class SpanSet {
     let hi = this.ends.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.ends[mid] as number) < offset) lo = mid + 1;
+      if (this.ends[mid] < offset) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -35,35 +35,35 @@ export class SpanSet {
     if (length <= 0) return;
     const end = offset + length;
     const last = this.ends.length - 1;
-    if (last < 0 || offset > (this.ends[last] as number)) {
+    if (last < 0 || offset > this.ends[last]) {
       this.starts.push(offset);
       this.ends.push(end);
       return;
     }
     const i = this.firstEndingAtOrAfter(offset);
     let j = i;
-    while (j < this.starts.length && (this.starts[j] as number) <= end) j += 1;
+    while (j < this.starts.length && this.starts[j] <= end) j += 1;
     if (i === j) {
       this.starts.splice(i, 0, offset);
       this.ends.splice(i, 0, end);
       return;
     }
-    const start = Math.min(offset, this.starts[i] as number);
-    const stop = Math.max(end, this.ends[j - 1] as number);
+    const start = Math.min(offset, this.starts[i]);
+    const stop = Math.max(end, this.ends[j - 1]);
     this.starts.splice(i, j - i, start);
     this.ends.splice(i, j - i, stop);
   }
 
   /** The intervals held, in offset order. */
   list(): { offset: number; length: number }[] {
-    return this.starts.map((start, i) => ({ offset: start, length: (this.ends[i] as number) - start }));
+    return this.starts.map((start, i) => ({ offset: start, length: this.ends[i] - start }));
   }
 
   /** True when any byte of [offset, offset + length) is in the set. */
   overlaps(offset: number, length: number): boolean {
     if (length <= 0) return false;
     const i = this.firstEndingAtOrAfter(offset + 1);
-    return i < this.starts.length && (this.starts[i] as number) < offset + length;
+    return i < this.starts.length && this.starts[i] < offset + length;
   }
 
   /**
@@ -76,10 +76,10 @@ export class SpanSet {
       let at = span.offset;
       const end = span.offset + span.length;
       for (let i = this.firstEndingAtOrAfter(at + 1); i < this.starts.length && at < end; i += 1) {
-        const start = this.starts[i] as number;
+        const start = this.starts[i];
         if (start >= end) break;
         if (start > at) out.push({ offset: at, length: start - at });
-        at = Math.max(at, this.ends[i] as number);
+        at = Math.max(at, this.ends[i]);
       }
       if (at < end) out.push({ offset: at, length: end - at });
     }

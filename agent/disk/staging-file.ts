@@ -35,7 +35,8 @@ export function lockExclusive(fh: FileHandle, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     fsExt.flock(fh.fd, 'exnb', (err) => {
       if (err === null) resolve();
-      else if (errnoCode(err) === 'EAGAIN' || errnoCode(err) === 'EWOULDBLOCK') reject(aborted(`${what} is in use by another call (a write, commit or abort of the same staging id)`));
+      else if (errnoCode(err) === 'EAGAIN' || errnoCode(err) === 'EWOULDBLOCK')
+        reject(aborted(`${what} is in use by another call (a write, commit or abort of the same staging id)`));
       else reject(err);
     });
   });
@@ -78,7 +79,8 @@ export async function openStagingIn(parent: OpenedParent, id: string, flags: num
   try {
     fh = await parent.dir.openFile(name, flags, 'staging_id');
   } catch (err) {
-    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') throw notFound(`staging_id: no staging file ${id} exists beside the target (looked for ${parent.dir.pathOf(name)})`);
+    if (err instanceof KvmcloneError && err.code === 'NOT_FOUND')
+      throw notFound(`staging_id: no staging file ${id} exists beside the target (looked for ${parent.dir.pathOf(name)})`);
     throw err;
   }
   try {

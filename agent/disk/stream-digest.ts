@@ -80,7 +80,13 @@ export class StreamDigester {
       if (fill === 0 && length - at >= blockLength) {
         const piece = Math.floor((offset + at) / B) - Math.floor(offset / B);
         const known = pieceHashes?.subarray(piece * HASH_BYTES, (piece + 1) * HASH_BYTES);
-        this.push(bytes === undefined ? ZERO_HASH : known !== undefined && known.length === HASH_BYTES ? this.blockHashFrom(known, blockLength) : blockHash(bytes.subarray(at, at + blockLength)));
+        this.push(
+          bytes === undefined
+            ? ZERO_HASH
+            : known !== undefined && known.length === HASH_BYTES
+              ? this.blockHashFrom(known, blockLength)
+              : blockHash(bytes.subarray(at, at + blockLength)),
+        );
         at += blockLength;
         this.cursor += blockLength;
         continue;

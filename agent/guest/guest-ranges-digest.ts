@@ -54,7 +54,7 @@ export async function digestGuestRanges(reader: GuestReader, ranges: readonly By
   const reads: { offset: number; length: number; hashes?: Buffer[] }[] = [];
   const plan: ({ known: Buffer } | { read: (typeof reads)[number] })[][] = ranges.map((r) => {
     const parts: ({ known: Buffer } | { read: (typeof reads)[number] })[] = [];
-    for (let at = r.offset; at < r.offset + r.length; ) {
+    for (let at = r.offset; at < r.offset + r.length;) {
       const have = known?.get(at);
       if (have) {
         parts.push({ known: have });
@@ -71,7 +71,7 @@ export async function digestGuestRanges(reader: GuestReader, ranges: readonly By
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < reads.length; i = next++) {
-      const read = reads[i] as (typeof reads)[number];
+      const read = reads[i];
       const data = await reader.read(read.offset, read.length);
       read.hashes = [];
       for (let p = 0; p < data.length; p += DEFAULT_BLOCK_SIZE) read.hashes.push(blockHash(data.subarray(p, Math.min(data.length, p + DEFAULT_BLOCK_SIZE))));

@@ -38,7 +38,14 @@ async function* planAll(client: GuestReader, ranges: readonly ByteSpan[], chunkS
  * request-limits.ts normalizeRanges) of `client`'s export through `send`,
  * with the file reader's chunk and zero sender (range-reader.ts sendReads).
  */
-export async function readGuestRanges(client: GuestReader, ranges: readonly ByteSpan[], chunkSize: number, send: ChunkSink, signal: AbortSignal, options: GuestReadOptions = {}): Promise<ReadTotals> {
+export async function readGuestRanges(
+  client: GuestReader,
+  ranges: readonly ByteSpan[],
+  chunkSize: number,
+  send: ChunkSink,
+  signal: AbortSignal,
+  options: GuestReadOptions = {},
+): Promise<ReadTotals> {
   const { counters, readDepth, ...sending } = options;
   // An NBD read has a round trip a pread has not: one read more in flight than the file reader's share.
   const depth = readDepth === undefined ? GUEST_READ_DEPTH : () => Math.min(GUEST_READ_DEPTH, readDepth() + 1);

@@ -81,7 +81,8 @@ export async function reopenGuestStaging(target: string, id: string, format: Gue
         throw err instanceof CommandError ? failedPrecondition(`staging_id: qemu-img cannot read staging image ${id}: ${err.stderr.slice(0, 300)}`) : err;
       });
       // A staging image this agent made names no other file; one that does was not left by a pull.
-      if (info.backingReference !== '') throw dataLoss(`staging_id: staging image ${id} names ${JSON.stringify(info.backingReference)} as its backing file; it was not made by a pull and is not resumed`);
+      if (info.backingReference !== '')
+        throw dataLoss(`staging_id: staging image ${id} names ${JSON.stringify(info.backingReference)} as its backing file; it was not made by a pull and is not resumed`);
       if (info.virtualSize !== size) throw failedPrecondition(`staging_id: staging image ${id} holds ${info.virtualSize} guest bytes but the source view is ${size}`);
     }
     // A resumed staging image now belongs to the operation resuming it (a rerun has a new id).

@@ -64,7 +64,9 @@ async function requireAgreement(field: string, links: readonly ChainLink[], decl
     const found = backing[i];
     const headerSays = found === undefined ? 'no backing file' : `${JSON.stringify(named?.backingReference ?? '')} (${found.path}, ${found.format})`;
     if (said === undefined) {
-      throw failedPrecondition(`${field}: the qcow2 header of ${named?.path ?? '?'} names ${headerSays} as its backing file, but the domain XML's <backingStore> ends before it; the definition is refused`);
+      throw failedPrecondition(
+        `${field}: the qcow2 header of ${named?.path ?? '?'} names ${headerSays} as its backing file, but the domain XML's <backingStore> ends before it; the definition is refused`,
+      );
     }
     const resolved = said.source === '' ? '' : await resolvedOrEmpty(said.source);
     if (found === undefined || resolved !== found.path || (said.format !== '' && said.format !== found.format)) {

@@ -134,7 +134,7 @@ async function parseHeader(read: ReadAt, name: string): Promise<Qcow2Header> {
   let dataFile = '';
   const extEnd = Math.min(clusterSize, backingOffset !== 0n && Number(backingOffset) > headerLength ? Number(backingOffset) : clusterSize);
   const ext = await read(headerLength, Math.max(0, extEnd - headerLength));
-  for (let at = 0; at + 8 <= ext.length; ) {
+  for (let at = 0; at + 8 <= ext.length;) {
     const type = ext.readUInt32BE(at);
     const length = ext.readUInt32BE(at + 4);
     if (type === EXT_END) break;
@@ -250,16 +250,22 @@ export async function checkImageChain(path: string, format: ImageFormat, options
     if (currentFormat === 'raw') break;
     const header = links.length === 1 && options.topHeader !== undefined ? options.topHeader : await readLinkHeader(current, links.length === 1 ? top : undefined, field);
     if (header.hasDataFile || header.dataFile !== '') {
-      throw permissionDenied(`${field}: the qcow2 header of ${current} names an external data file${header.dataFile === '' ? '' : ` (${JSON.stringify(header.dataFile)})`}; kvmclone does not use external data files, the image is refused`);
+      throw permissionDenied(
+        `${field}: the qcow2 header of ${current} names an external data file${header.dataFile === '' ? '' : ` (${JSON.stringify(header.dataFile)})`}; kvmclone does not use external data files, the image is refused`,
+      );
     }
     link.backingReference = header.backingReference;
     link.backingFormat = (header.backingFormat as ImageFormat | '') || '';
     if (header.backingReference === '' || options.headerOnly) break;
     if (hasProtocolPrefix(header.backingReference)) {
-      throw permissionDenied(`${field}: the qcow2 header of ${current} names ${JSON.stringify(header.backingReference)} as its backing file, a protocol rather than a file; the image is refused`);
+      throw permissionDenied(
+        `${field}: the qcow2 header of ${current} names ${JSON.stringify(header.backingReference)} as its backing file, a protocol rather than a file; the image is refused`,
+      );
     }
     if (header.backingFormat !== '' && !(IMAGE_FORMATS as readonly string[]).includes(header.backingFormat)) {
-      throw permissionDenied(`${field}: the qcow2 header of ${current} gives its backing file the format ${JSON.stringify(header.backingFormat)}; kvmclone handles only qcow2 and raw`);
+      throw permissionDenied(
+        `${field}: the qcow2 header of ${current} gives its backing file the format ${JSON.stringify(header.backingFormat)}; kvmclone handles only qcow2 and raw`,
+      );
     }
     const next = await resolveBacking(current, header.backingReference, options, field);
     if (next === undefined) break;

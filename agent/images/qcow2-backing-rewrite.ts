@@ -63,7 +63,8 @@ export function withBackingReference(cluster: Buffer, clusterSize: number, refer
   const oldOffset = Number(cluster.readBigUInt64BE(8));
   const oldSize = cluster.readUInt32BE(16);
   const nameBytes = Buffer.from(reference, 'utf8');
-  if (nameBytes.length > MAX_BACKING_NAME) throw failedPrecondition(`${name}: the backing name ${JSON.stringify(reference)} is longer than qcow2 allows (${MAX_BACKING_NAME} bytes)`);
+  if (nameBytes.length > MAX_BACKING_NAME)
+    throw failedPrecondition(`${name}: the backing name ${JSON.stringify(reference)} is longer than qcow2 allows (${MAX_BACKING_NAME} bytes)`);
   const area = cluster.subarray(0, Math.min(cluster.length, clusterSize));
   const { extensions, usedEnd } = extensionsOf(area, headerLength, oldOffset === 0 ? 0 : oldOffset + oldSize, name);
 
@@ -90,4 +91,3 @@ export function withBackingReference(cluster: Buffer, clusterSize: number, refer
   out.writeUInt32BE(reference === '' ? 0 : nameBytes.length, 16);
   return out;
 }
-

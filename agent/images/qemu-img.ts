@@ -58,7 +58,7 @@ function toInfo(raw: z.infer<typeof infoSchema>): QemuImageInfo {
 /** What a chain-reading call may be told: the image's format, and the roots its backing files must lie under. */
 export interface QemuImgOptions {
   /** The format the caller knows (domain XML, request); sniffed from the magic when absent, never probed. */
-  format?: ImageFormat | string;
+  format?: string;
   /** When given, every backing file must resolve under these roots. */
   roots?: ImageRoots;
 }
@@ -78,7 +78,7 @@ export async function checkedChain(path: string, options: QemuImgOptions = {}): 
  * no external data file), qemu-img itself — works on that descriptor, so the
  * header checked is the header qemu reads (qemuImgInfoOf).
  */
-export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: string): Promise<QemuImageInfo> {
   // O_NONBLOCK: a FIFO in an image's place must not hang the agent.
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
@@ -95,7 +95,7 @@ export async function qemuImgInfo(path: string, signal?: AbortSignal, format?: I
  * the path (issue 10, hole 4). The backing path is the header's reference
  * resolved against `path`'s directory, as qemu would.
  */
-export async function qemuImgInfoOf(image: { fh: FileHandle; path: string }, signal?: AbortSignal, format?: ImageFormat | string): Promise<QemuImageInfo> {
+export async function qemuImgInfoOf(image: { fh: FileHandle; path: string }, signal?: AbortSignal, format?: string): Promise<QemuImageInfo> {
   const fmt = format === undefined || format === '' ? ((await hasQcow2Magic(image.fh)) ? 'qcow2' : 'raw') : checkImageFormat(format);
   if (fmt === 'qcow2') await checkImageChain(image.path, fmt, { headerOnly: true }, image.fh);
   const out = await runWithFds('qemu-img', ['info', '-f', fmt, '--force-share', '--output=json', fdPath(0)], [image.fh.fd], { signal, timeoutMs: 60_000 });
@@ -115,7 +115,7 @@ export async function qemuImgChain(path: string, signal?: AbortSignal, options: 
   try {
     const infos: QemuImageInfo[] = [];
     for (const [i, link] of chain.links.entries()) {
-      const out = await runWithFds('qemu-img', ['info', '-f', link.format, '--force-share', '--output=json', fdPath(0)], [chain.fds[i] as number], { signal, timeoutMs: 60_000 });
+      const out = await runWithFds('qemu-img', ['info', '-f', link.format, '--force-share', '--output=json', fdPath(0)], [chain.fds[i]], { signal, timeoutMs: 60_000 });
       const info = toInfo(infoSchema.parse(JSON.parse(out)));
       const ref = info.backingReference;
       const backingPath = link.backingPath !== '' ? link.backingPath : ref === '' ? '' : ref.startsWith('/') ? ref : `${dirname(link.path)}/${ref}`;
@@ -127,9 +127,7 @@ export async function qemuImgChain(path: string, signal?: AbortSignal, options: 
   }
 }
 
-const mapSchema = z.array(
-  z.object({ start: z.number(), length: z.number(), data: z.boolean(), zero: z.boolean() }),
-);
+const mapSchema = z.array(z.object({ start: z.number(), length: z.number(), data: z.boolean(), zero: z.boolean() }));
 
 /** One run of the guest-visible map. */
 export interface GuestExtent {

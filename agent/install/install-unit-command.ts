@@ -31,7 +31,9 @@ export async function installUnitCommand(
       return 0;
     }
     io.out(`wrote ${result.path}\n`);
-    io.out(result.reloaded ? 'systemd reloaded: restart kvmclone-agent.service to apply\n' : 'systemd is not running here (or the drop-in is not in its directory): nothing reloaded\n');
+    io.out(
+      result.reloaded ? 'systemd reloaded: restart kvmclone-agent.service to apply\n' : 'systemd is not running here (or the drop-in is not in its directory): nothing reloaded\n',
+    );
     return 0;
   } catch (err) {
     if (err instanceof ConfigError || (err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT')) {

@@ -23,7 +23,7 @@ export function parseFlockedInodes(text: string): Set<LockKey> {
   const keys = new Set<LockKey>();
   for (const line of text.split('\n')) {
     const m = /\bFLOCK\s+\S+\s+\S+\s+-?\d+\s+([0-9a-f]+):([0-9a-f]+):(\d+)\s/.exec(line);
-    if (m) keys.add(`${(m[1] as string).padStart(2, '0')}:${(m[2] as string).padStart(2, '0')}:${m[3] as string}`);
+    if (m) keys.add(`${m[1].padStart(2, '0')}:${m[2].padStart(2, '0')}:${m[3]}`);
   }
   return keys;
 }

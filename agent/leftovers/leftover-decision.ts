@@ -33,10 +33,14 @@ export const COMMITTED_JOURNAL_REASON = 'a committed sync journal: it will be ap
 export function decideLeftover(facts: LeftoverFacts, minAgeSeconds: number): LeftoverDecision {
   if (facts.kind === 'lock') return { remove: false, reason: 'a lock held by an open HoldLock call: it is released when that call (its controller) ends' };
   if (facts.running) {
-    const who = facts.operationId === '' ? 'it is in use by a running operation' : `operation ${facts.operationId} is still running (a call of it is open on this agent, or its file is in use)`;
+    const who =
+      facts.operationId === ''
+        ? 'it is in use by a running operation'
+        : `operation ${facts.operationId} is still running (a call of it is open on this agent, or its file is in use)`;
     return { remove: false, reason: who };
   }
   if (facts.kind === 'journal' && facts.committed) return { remove: false, reason: COMMITTED_JOURNAL_REASON };
-  if (facts.ageSeconds < minAgeSeconds) return { remove: false, reason: `younger than the age limit (${Math.floor(facts.ageSeconds)} s old, limit ${Math.floor(minAgeSeconds)} s)` };
+  if (facts.ageSeconds < minAgeSeconds)
+    return { remove: false, reason: `younger than the age limit (${Math.floor(facts.ageSeconds)} s old, limit ${Math.floor(minAgeSeconds)} s)` };
   return { remove: true };
 }

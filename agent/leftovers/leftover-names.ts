@@ -43,21 +43,21 @@ export function parseLeftoverName(name: string, place: LeftoverPlace): ParsedLef
     // Restore points are kept data and a pending undo is settled with its journal: neither is ever a leftover.
     if (parseRestorePointName(name) !== undefined) return undefined;
     const s = STAGING.exec(name);
-    if (s) return { kind: 'staging', operationId: '', image: s[1] as string, stagingId: s[2] as string };
+    if (s) return { kind: 'staging', operationId: '', image: s[1], stagingId: s[2] };
     const j = JOURNAL.exec(name);
-    if (j) return { kind: 'journal', operationId: '', image: j[1] as string };
+    if (j) return { kind: 'journal', operationId: '', image: j[1] };
     // The scratch directory may be an image directory too.
     const c = SCRATCH.exec(name);
-    return c ? { kind: 'scratch', operationId: c[1] as string } : undefined;
+    return c ? { kind: 'scratch', operationId: c[1] } : undefined;
   }
   if (place === 'forward-dir') {
     const p = PEER.exec(name);
-    return p ? { kind: 'peer-socket', operationId: p[1] as string } : undefined;
+    return p ? { kind: 'peer-socket', operationId: p[1] } : undefined;
   }
   if (place === 'scratch-dir') {
     const c = SCRATCH.exec(name);
-    return c ? { kind: 'scratch', operationId: c[1] as string } : undefined;
+    return c ? { kind: 'scratch', operationId: c[1] } : undefined;
   }
   const b = BACKUP.exec(name);
-  return b ? { kind: 'backup-socket', operationId: b[1] as string } : undefined;
+  return b ? { kind: 'backup-socket', operationId: b[1] } : undefined;
 }

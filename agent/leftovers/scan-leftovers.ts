@@ -79,7 +79,15 @@ function runningIds(scope: LeftoverScope): Set<string> {
   return new Set([...scope.operations.ids(), ...scope.views.list().map((v) => v.operationId)]);
 }
 
-async function inspect(scope: LeftoverScope, dir: string, name: string, place: LeftoverPlace, running: Set<string>, locked: Set<LockKey>, now: number): Promise<FoundLeftover | undefined> {
+async function inspect(
+  scope: LeftoverScope,
+  dir: string,
+  name: string,
+  place: LeftoverPlace,
+  running: Set<string>,
+  locked: Set<LockKey>,
+  now: number,
+): Promise<FoundLeftover | undefined> {
   const parsed = parseLeftoverName(name, place);
   if (parsed === undefined) return undefined;
   const path = join(dir, name);
@@ -137,7 +145,17 @@ export async function scanLeftovers(scope: LeftoverScope, now = Date.now()): Pro
     }
   }
   for (const l of scope.locks.list()) {
-    found.push({ kind: 'lock', path: l.vm, dir: '', name: l.vm, operationId: l.operationId, ageSeconds: Math.max(0, (now - l.since.getTime()) / 1000), running: true, committed: false, sizeBytes: 0 });
+    found.push({
+      kind: 'lock',
+      path: l.vm,
+      dir: '',
+      name: l.vm,
+      operationId: l.operationId,
+      ageSeconds: Math.max(0, (now - l.since.getTime()) / 1000),
+      running: true,
+      committed: false,
+      sizeBytes: 0,
+    });
   }
   return found;
 }

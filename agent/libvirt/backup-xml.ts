@@ -31,6 +31,7 @@ const DISK_TARGET = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 /** Longest unix socket path: sun_path holds 108 bytes with the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 /** Control characters XML 1.0 cannot carry at all. */
+// eslint-disable-next-line no-control-regex -- the characters XML 1.0 cannot carry
 const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/;
 
 /** INVALID_ARGUMENT unless `name` is a checkpoint name libvirt accepts and virsh cannot misread. */
@@ -218,7 +219,7 @@ export function parseDomainJobStats(text: string): DomainJobRecord | undefined {
   const fields = new Map<string, string>();
   for (const line of text.split('\n')) {
     const m = /^\s*([\w ]+?):\s*(.*?)\s*$/.exec(line);
-    if (m) fields.set((m[1] as string).toLowerCase(), m[2] as string);
+    if (m) fields.set(m[1].toLowerCase(), m[2]);
   }
   const typeNumber = fields.get('job type');
   if (typeNumber === undefined || !/^\d+$/.test(typeNumber)) throw new Error(`unexpected virsh domjobinfo output: ${JSON.stringify(text.slice(0, 200))}`);

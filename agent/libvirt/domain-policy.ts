@@ -38,12 +38,38 @@ export interface PolicyViolation {
 
 /** Children of `<domain>` a definition may have. */
 const DOMAIN_CHILDREN = new Set([
-  'name', 'uuid', 'genid', 'title', 'description', 'metadata',
-  'memory', 'currentMemory', 'maxMemory', 'memoryBacking', 'memtune',
-  'vcpu', 'vcpus', 'iothreads', 'iothreadids', 'cputune', 'numatune', 'blkiotune', 'resource',
-  'os', 'features', 'cpu', 'clock', 'sysinfo', 'pm',
-  'on_poweroff', 'on_reboot', 'on_crash', 'on_lockfailure',
-  'devices', 'seclabel', 'keywrap',
+  'name',
+  'uuid',
+  'genid',
+  'title',
+  'description',
+  'metadata',
+  'memory',
+  'currentMemory',
+  'maxMemory',
+  'memoryBacking',
+  'memtune',
+  'vcpu',
+  'vcpus',
+  'iothreads',
+  'iothreadids',
+  'cputune',
+  'numatune',
+  'blkiotune',
+  'resource',
+  'os',
+  'features',
+  'cpu',
+  'clock',
+  'sysinfo',
+  'pm',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'on_lockfailure',
+  'devices',
+  'seclabel',
+  'keywrap',
 ]);
 
 /** Children of `<os>` (kernel/initrd/cmdline boot, UEFI loader and NVRAM included). */
@@ -120,9 +146,10 @@ function innerRefusals(element: XmlElement, where: string, out: PolicyViolation[
 function checkDevice(device: XmlElement, where: string, out: PolicyViolation[]): void {
   const rules = Object.hasOwn(DEVICES, device.name) ? DEVICES[device.name] : undefined;
   if (rules === undefined) {
-    const reason = device.name === 'hostdev'
-      ? `host device passthrough (hostdev type '${attr(device, 'type') || 'pci'}'): the guest would take over whatever device sits at that address on the host`
-      : `<${device.name}> is not a device kvmclone allows`;
+    const reason =
+      device.name === 'hostdev'
+        ? `host device passthrough (hostdev type '${attr(device, 'type') || 'pci'}'): the guest would take over whatever device sits at that address on the host`
+        : `<${device.name}> is not a device kvmclone allows`;
     out.push({ where, reason });
     return;
   }
@@ -144,7 +171,14 @@ function checkDevice(device: XmlElement, where: string, out: PolicyViolation[]):
   innerRefusals(device, where, out);
 }
 
-function checkChildren(element: XmlElement, where: string, allowed: ReadonlySet<string> | 'each-decides', what: string, out: PolicyViolation[], each?: (c: XmlElement, here: string) => void): void {
+function checkChildren(
+  element: XmlElement,
+  where: string,
+  allowed: ReadonlySet<string> | 'each-decides',
+  what: string,
+  out: PolicyViolation[],
+  each?: (c: XmlElement, here: string) => void,
+): void {
   const seen = new Map<string, number>();
   for (const c of element.children) {
     if (c.uri !== '') continue; // namespaced elements (qemu:commandline, ...) are refused by hostReferences

@@ -101,15 +101,17 @@ export function readDomainFacts(xml: string | XmlElement): DomainFacts {
   const memory = child(root, 'memory');
   const vcpu = child(root, 'vcpu');
   const devices = childrenNamed(root, 'devices');
-  const disks = devices.flatMap((d) => childrenNamed(d, 'disk')).map((disk) => ({
-    type: attr(disk, 'type') || 'file',
-    device: attr(disk, 'device') || 'disk',
-    format: attr(child(disk, 'driver'), 'type'),
-    source: diskSource(disk),
-    target: attr(child(disk, 'target'), 'dev'),
-    readonly: child(disk, 'readonly') !== undefined,
-    shareable: child(disk, 'shareable') !== undefined,
-  }));
+  const disks = devices
+    .flatMap((d) => childrenNamed(d, 'disk'))
+    .map((disk) => ({
+      type: attr(disk, 'type') || 'file',
+      device: attr(disk, 'device') || 'disk',
+      format: attr(child(disk, 'driver'), 'type'),
+      source: diskSource(disk),
+      target: attr(child(disk, 'target'), 'dev'),
+      readonly: child(disk, 'readonly') !== undefined,
+      shareable: child(disk, 'shareable') !== undefined,
+    }));
   const tpmElement = devices.flatMap((d) => childrenNamed(d, 'tpm'))[0];
   const backend = child(tpmElement, 'backend');
   const tpmSource = child(backend, 'source');
@@ -184,7 +186,7 @@ const CHARDEV_PATH_KIND: Readonly<Record<string, HostPathKind>> = { file: 'log',
  * undefined for a slot the agent does not know.
  */
 function slotKind(chain: readonly XmlElement[], attrName: string | undefined): HostPathKind | 'exempt' | undefined {
-  const element = chain[chain.length - 1]!;
+  const element = chain[chain.length - 1];
   const parent = chain[chain.length - 2];
   const top = chain[1]?.name;
   const device = top === 'devices' ? chain[2]?.name : undefined;
@@ -211,7 +213,7 @@ function slotKind(chain: readonly XmlElement[], attrName: string | undefined): H
 }
 
 function refusal(chain: readonly XmlElement[], where: string): string | undefined {
-  const element = chain[chain.length - 1]!;
+  const element = chain[chain.length - 1];
   if (element.uri !== '') return `${where}: <${element.name}> of namespace ${element.uri} (hypervisor passthrough)`;
   const type = attr(element, 'type');
   if (element.name === 'disk' && REFUSED_DISK_TYPES.has(type)) return `${where}: disk type '${type}' names host storage outside any file path`;
@@ -239,7 +241,7 @@ export function hostReferences(root: XmlElement): HostReferences {
   const paths: HostPathReference[] = [];
   const refused: string[] = [];
   const visit = (chain: XmlElement[], where: string): void => {
-    const element = chain[chain.length - 1]!;
+    const element = chain[chain.length - 1];
     const refusedHere = refusal(chain, where);
     if (refusedHere !== undefined) {
       refused.push(refusedHere);

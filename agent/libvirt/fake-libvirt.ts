@@ -160,9 +160,7 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
   }
 
   listDomains(options?: PortCallOptions): Promise<DomainRecord[]> {
-    return this.run('listDomains', '', 'list domains', options, () =>
-      [...this.domains.values()].map((d) => ({ ...d.record })).sort(byName),
-    );
+    return this.run('listDomains', '', 'list domains', options, () => [...this.domains.values()].map((d) => ({ ...d.record })).sort(byName));
   }
 
   getDomain(name: string, options?: PortCallOptions): Promise<DomainRecord> {
@@ -295,7 +293,11 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
 
   /** The image format of each disk (not CD-ROMs: they take part in neither jobs nor checkpoints here), from the definition. */
   private diskFormats(stored: StoredDomain): Map<string, string> {
-    return new Map(readDomainFacts(stored.xml).disks.filter((d) => d.device === 'disk').map((d) => [d.target, d.format]));
+    return new Map(
+      readDomainFacts(stored.xml)
+        .disks.filter((d) => d.device === 'disk')
+        .map((d) => [d.target, d.format]),
+    );
   }
 
   backupSupported(options?: PortCallOptions): Promise<boolean> {
@@ -318,7 +320,11 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
       const stored = this.stored(domain);
       if (stored.record.state === 'shutoff') throw new FakeLibvirtError('Operation not supported: cannot perform disk backup for inactive domain');
       const running = this.jobRecord(stored);
-      if (running) throw new KvmcloneError('ABORTED', `${doing}: a ${running.operation} job runs on it already (for ${Math.round(running.elapsedMs / 1000)} s); a domain has one job at a time`);
+      if (running)
+        throw new KvmcloneError(
+          'ABORTED',
+          `${doing}: a ${running.operation} job runs on it already (for ${Math.round(running.elapsedMs / 1000)} s); a domain has one job at a time`,
+        );
       const live = stored.live;
       const formats = this.diskFormats(stored);
       const request = parseBackupXml(backupXml);
@@ -337,7 +343,13 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
           continue;
         }
         if (d.scratch === '') throw new FakeLibvirtError("internal error: argument key 'filename' must not have null value");
-        if (await access(d.scratch).then(() => true, () => false)) throw new FakeLibvirtError(`invalid argument: store '${d.scratch}' for backup of '${d.target}' exists`);
+        if (
+          await access(d.scratch).then(
+            () => true,
+            () => false,
+          )
+        )
+          throw new FakeLibvirtError(`invalid argument: store '${d.scratch}' for backup of '${d.target}' exists`);
         if (base !== '' && !live.bitmaps.get(live.checkpoints.get(base)?.disks.find((c) => c.target === d.target)?.bitmap ?? '')?.has(d.target)) {
           throw new FakeLibvirtError(`checkpoint inconsistent: missing or broken bitmap '${base}' for disk '${d.target}'`);
         }
@@ -501,10 +513,14 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
               () => reject(new KvmcloneError('DEADLINE_EXCEEDED', `${doing}: the guest agent did not answer within ${timeoutMs} ms (libvirt may still carry the command out)`)),
               timeoutMs,
             );
-            options?.signal?.addEventListener('abort', () => {
-              clearTimeout(timer);
-              reject(options.signal?.reason);
-            }, { once: true });
+            options?.signal?.addEventListener(
+              'abort',
+              () => {
+                clearTimeout(timer);
+                reject(options.signal?.reason);
+              },
+              { once: true },
+            );
           });
         case 'ok':
           stored.live.frozen = verb === 'freeze';
@@ -526,4 +542,3 @@ export class FakeLibvirt implements LibvirtPort, LibvirtLivePort {
     this.calls.push('close');
   }
 }
-

@@ -95,7 +95,6 @@ class Connection {
   }
 }
 
-
 /** How long libvirt's versions and capabilities are reused by hostFacts. */
 const STATIC_FACTS_MS = 60_000;
 
@@ -332,9 +331,7 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
         throw err;
       }),
     ]);
-    const customMode = domcaps
-      ? childrenNamed(child(parseXml(domcaps, 'virsh domcapabilities'), 'cpu'), 'mode').find((m) => attr(m, 'name') === 'custom')
-      : undefined;
+    const customMode = domcaps ? childrenNamed(child(parseXml(domcaps, 'virsh domcapabilities'), 'cpu'), 'mode').find((m) => attr(m, 'name') === 'custom') : undefined;
     const usableCpuModels = childrenNamed(customMode, 'model')
       .filter((m) => attr(m, 'usable') === 'yes')
       .map((m) => textContent(m).trim());

@@ -130,7 +130,10 @@ export function libvirtFailureInfo(err: unknown): LibvirtFailureInfo | undefined
     const lines = virshErrorLines(err.stderr);
     const message = lines.length > 0 ? lines.join(': ') : err.stderr;
     // libvirt's line (last) is the precise one; virsh's context line is the fallback
-    const code = [...lines].reverse().map(codeFromMessage).find((c) => c !== undefined);
+    const code = [...lines]
+      .reverse()
+      .map(codeFromMessage)
+      .find((c) => c !== undefined);
     return { code, message };
   }
   return undefined;
@@ -148,8 +151,7 @@ export const isNoStoragePool = (err: unknown): boolean => has(err, VIR_ERR.NO_ST
 /** The domain is not in a state for this (not running, already running, has snapshots...). */
 export const isOperationInvalid = (err: unknown): boolean => has(err, VIR_ERR.OPERATION_INVALID);
 /** The XML was refused: malformed, invalid, or asking for something unsupported. */
-export const isXmlError = (err: unknown): boolean =>
-  has(err, VIR_ERR.XML_ERROR, VIR_ERR.XML_DETAIL, VIR_ERR.XML_INVALID_SCHEMA, VIR_ERR.CONFIG_UNSUPPORTED, VIR_ERR.INVALID_ARG);
+export const isXmlError = (err: unknown): boolean => has(err, VIR_ERR.XML_ERROR, VIR_ERR.XML_DETAIL, VIR_ERR.XML_INVALID_SCHEMA, VIR_ERR.CONFIG_UNSUPPORTED, VIR_ERR.INVALID_ARG);
 
 /**
  * Another domain already has this name or UUID. libvirt says so with
@@ -214,8 +216,7 @@ export const isCheckpointInconsistent = (err: unknown): boolean =>
 export const isCheckpointExists = (err: unknown): boolean => hasThrough(err, [VIR_ERR.OPERATION_FAILED], CHECKPOINT_EXISTS);
 
 /** A disk cannot carry a checkpoint: libvirt 9.0 keeps dirty bitmaps in qcow2 only ("checkpoint for disk vdc unsupported for storage type raw"). */
-export const isCheckpointUnsupported = (err: unknown): boolean =>
-  hasThrough(err, [VIR_ERR.CONFIG_UNSUPPORTED], /checkpoint for disk \S+ unsupported/);
+export const isCheckpointUnsupported = (err: unknown): boolean => hasThrough(err, [VIR_ERR.CONFIG_UNSUPPORTED], /checkpoint for disk \S+ unsupported/);
 
 /** The domain has no backup job (VIR_ERR_NO_DOMAIN_BACKUP, "no domain backup job present"). */
 export const isNoBackupJob = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_DOMAIN_BACKUP]);

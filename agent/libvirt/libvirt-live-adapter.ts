@@ -88,7 +88,12 @@ export class LibvirtLiveAdapter implements LibvirtLivePort {
     }
     const files: Record<string, string> = { 'backup.xml': backupXml };
     if (checkpointXml !== undefined) files['checkpoint.xml'] = checkpointXml;
-    await this.virsh.runWithFiles(doing, files, (p) => ['backup-begin', '--domain', uuid, '--backupxml', p['backup.xml'] as string, ...(p['checkpoint.xml'] ? ['--checkpointxml', p['checkpoint.xml']] : [])], options);
+    await this.virsh.runWithFiles(
+      doing,
+      files,
+      (p) => ['backup-begin', '--domain', uuid, '--backupxml', p['backup.xml'], ...(p['checkpoint.xml'] ? ['--checkpointxml', p['checkpoint.xml']] : [])],
+      options,
+    );
     try {
       const job = await this.backupJobOf(uuid, doing);
       if (job) return job;
@@ -176,7 +181,12 @@ export class LibvirtLiveAdapter implements LibvirtLivePort {
     const doing = `redefine checkpoint '${name}' of domain '${domain}'`;
     const uuid = await this.domainUuid(domain, doing, options);
     const validate = options?.validate ?? true;
-    await this.virsh.runWithFiles(doing, { 'checkpoint.xml': xml }, (p) => ['checkpoint-create', '--domain', uuid, '--xmlfile', p['checkpoint.xml'] as string, '--redefine', ...(validate ? ['--redefine-validate'] : [])], options);
+    await this.virsh.runWithFiles(
+      doing,
+      { 'checkpoint.xml': xml },
+      (p) => ['checkpoint-create', '--domain', uuid, '--xmlfile', p['checkpoint.xml'], '--redefine', ...(validate ? ['--redefine-validate'] : [])],
+      options,
+    );
   }
 
   /**

@@ -8,15 +8,7 @@
  */
 
 /** libvirt domain states, lower-case as virsh prints them. */
-export type DomainStateName =
-  | 'nostate'
-  | 'running'
-  | 'blocked'
-  | 'paused'
-  | 'shutdown'
-  | 'shutoff'
-  | 'crashed'
-  | 'pmsuspended';
+export type DomainStateName = 'nostate' | 'running' | 'blocked' | 'paused' | 'shutdown' | 'shutoff' | 'crashed' | 'pmsuspended';
 
 /** Summary of one domain. */
 export interface DomainRecord {

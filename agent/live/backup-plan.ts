@@ -109,7 +109,12 @@ export async function planBackup(libvirt: LibvirtLivePort, r: BackupRequest): Pr
   return make(incrementalFrom, reason);
 }
 
-async function begin(libvirt: LibvirtLivePort, plan: BackupPlan, r: BackupRequest, make: (incremental: string, why: string) => BackupPlan): Promise<{ plan: BackupPlan; job: BackupJobRecord }> {
+async function begin(
+  libvirt: LibvirtLivePort,
+  plan: BackupPlan,
+  r: BackupRequest,
+  make: (incremental: string, why: string) => BackupPlan,
+): Promise<{ plan: BackupPlan; job: BackupJobRecord }> {
   const backupXml = buildBackupXml({
     socket: plan.socket,
     incremental: plan.incrementalFrom,
@@ -118,7 +123,11 @@ async function begin(libvirt: LibvirtLivePort, plan: BackupPlan, r: BackupReques
   const checkpointXml =
     plan.checkpoint === ''
       ? undefined
-      : buildCheckpointXml({ name: plan.checkpoint, description: 'kvmclone replica checkpoint', disks: plan.disks.map((d) => ({ target: d.target, bitmap: d.format === 'qcow2' })) });
+      : buildCheckpointXml({
+          name: plan.checkpoint,
+          description: 'kvmclone replica checkpoint',
+          disks: plan.disks.map((d) => ({ target: d.target, bitmap: d.format === 'qcow2' })),
+        });
   try {
     const job = await libvirt.backupBegin(plan.vm, backupXml, checkpointXml, { signal: r.signal });
     return { plan, job };

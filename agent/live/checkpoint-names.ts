@@ -18,7 +18,7 @@ export interface CheckpointName {
 /** Parses `name`; undefined when it is not a kvmclone checkpoint. */
 export function parseCheckpointName(name: string): CheckpointName | undefined {
   const m = CHECKPOINT_NAME.exec(name);
-  return m ? { replicaId: m[1] as string, n: Number(m[2]) } : undefined;
+  return m ? { replicaId: m[1], n: Number(m[2]) } : undefined;
 }
 
 /** Checks a replica id (the checkpoint namespace). */
@@ -30,7 +30,8 @@ export function checkReplicaId(id: string, field = 'replica_id'): string {
 /** Checks a checkpoint name a caller gave as the incremental base: it must be one of kvmclone's. */
 export function checkCheckpointName(name: string, replicaId: string, field: string): string {
   const parsed = parseCheckpointName(name);
-  if (parsed === undefined || parsed.replicaId !== replicaId) throw invalidArgument(`${field}: ${name.slice(0, 100)} is not a checkpoint of replica ${replicaId} (kvmclone.${replicaId}.<n>)`);
+  if (parsed === undefined || parsed.replicaId !== replicaId)
+    throw invalidArgument(`${field}: ${name.slice(0, 100)} is not a checkpoint of replica ${replicaId} (kvmclone.${replicaId}.<n>)`);
   return name;
 }
 

@@ -87,7 +87,13 @@ function checkRequest(req: OpenLiveViewRequest__Output): LiveViewRequest {
  * formats and sizes; `flag` is what the user asked with (`--live`,
  * `--flatten`), for the refusals.
  */
-export async function viewDisks(deps: Pick<LiveViewDeps, 'libvirt' | 'roots' | 'scratchDir'>, vm: string, operationId: string, signal: AbortSignal, flag = '--live'): Promise<PlannedDisk[]> {
+export async function viewDisks(
+  deps: Pick<LiveViewDeps, 'libvirt' | 'roots' | 'scratchDir'>,
+  vm: string,
+  operationId: string,
+  signal: AbortSignal,
+  flag = '--live',
+): Promise<PlannedDisk[]> {
   const facts = readDomainFacts(await deps.libvirt.getDomainXml(vm, { signal }));
   const disks: PlannedDisk[] = [];
   for (const d of facts.disks) {
@@ -121,7 +127,9 @@ async function endOwnStaleJob(deps: LiveViewDeps, vm: string, log: Logger, signa
     log.warn({ vm, socket: job.socket }, 'ended a backup job of an earlier live view that nothing holds any more');
     return;
   }
-  throw failedPrecondition(`${vm} already runs a backup job (${held ? 'another kvmclone operation copies it' : `not kvmclone's: NBD on ${job.socket || 'TCP'}`}); wait for it to end, or end it with virsh domjobabort`);
+  throw failedPrecondition(
+    `${vm} already runs a backup job (${held ? 'another kvmclone operation copies it' : `not kvmclone's: NBD on ${job.socket || 'TCP'}`}); wait for it to end, or end it with virsh domjobabort`,
+  );
 }
 
 /** Resolves when `signal` aborts. */
@@ -146,7 +154,10 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
   if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a live view open (another operation copies it)`);
   await endOwnStaleJob(deps, r.vm, log, signal);
   const disks = await viewDisks(deps, r.vm, r.operationId, signal);
-  await checkScratchSpace(deps.scratchDir, disks.reduce((n, d) => n + d.virtualSize, 0));
+  await checkScratchSpace(
+    deps.scratchDir,
+    disks.reduce((n, d) => n + d.virtualSize, 0),
+  );
   const checkpoints = r.cbt || r.incrementalFrom !== '' ? await deps.libvirt.listCheckpoints(r.vm, { signal }) : [];
   const plan = await planBackup(deps.libvirt, {
     vm: r.vm,
@@ -154,7 +165,12 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
     socket: backupSocketFor(deps.runtimeDir, r.operationId),
     incrementalFrom: r.incrementalFrom,
     incrementalFromXml: r.incrementalFromXml,
-    checkpoint: r.cbt ? nextCheckpointName(checkpoints.map((c) => c.name), r.replicaId) : '',
+    checkpoint: r.cbt
+      ? nextCheckpointName(
+          checkpoints.map((c) => c.name),
+          r.replicaId,
+        )
+      : '',
     existing: checkpoints.map((c) => c.name),
     signal,
     log,
@@ -192,9 +208,15 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       }),
     );
     deps.views.add({ operationId: r.operationId, vm: r.vm, socket: plan.socket, disks: served });
-    ticket = deps.tickets.issue(disks.map((d) => viewPathOf(r.operationId, d.target)), r.operationId);
+    ticket = deps.tickets.issue(
+      disks.map((d) => viewPathOf(r.operationId, d.target)),
+      r.operationId,
+    );
     const checkpointXml = started.checkpoint === '' ? '' : await deps.libvirt.checkpointXml(r.vm, started.checkpoint, { signal });
-    log.info({ vm: r.vm, operationId: r.operationId, consistency, checkpoint: started.checkpoint, incrementalFrom: started.incrementalFrom, reason: started.reason }, 'live view open');
+    log.info(
+      { vm: r.vm, operationId: r.operationId, consistency, checkpoint: started.checkpoint, incrementalFrom: started.incrementalFrom, reason: started.reason },
+      'live view open',
+    );
     await send({
       ticket,
       peerSocket: deps.peerSocket,
@@ -204,7 +226,15 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       incrementalFrom: started.incrementalFrom,
       deltaReason: started.reason,
       checkpointXml,
-      disks: [...served.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(r.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: 0 })),
+      disks: [...served.values()].map((d) => ({
+        target: d.target,
+        sourcePath: d.sourcePath,
+        viewPath: viewPathOf(r.operationId, d.target),
+        format: d.format,
+        virtualSize: d.virtualSize,
+        incremental: d.dirtyContext !== '',
+        bytesRead: 0,
+      })),
     });
     await untilAborted(signal);
   } finally {
@@ -242,7 +272,9 @@ async function endJobBegunUnseen(deps: LiveViewDeps, vm: string, socket: string,
     const job = await deps.libvirt.backupJob(vm).catch(() => undefined);
     if (job !== undefined) {
       if (job.socket !== socket) return;
-      await endViewJob(deps.libvirt, vm).catch((err: unknown) => log.error({ vm, err }, 'could not end a backup job whose begin was cut short; it is ended at the next agent start or live view'));
+      await endViewJob(deps.libvirt, vm).catch((err: unknown) =>
+        log.error({ vm, err }, 'could not end a backup job whose begin was cut short; it is ended at the next agent start or live view'),
+      );
       log.warn({ vm, socket }, 'ended a backup job whose begin the end of its call had cut short');
       return;
     }
@@ -255,6 +287,14 @@ export function describeLiveView(views: LiveViews, operationId: string): LiveVie
   const view = views.get(checkId(operationId, 'operation_id'));
   return {
     operationId: view.operationId,
-    disks: [...view.disks.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(view.operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: d.dirtyContext !== '', bytesRead: d.bytesRead })),
+    disks: [...view.disks.values()].map((d) => ({
+      target: d.target,
+      sourcePath: d.sourcePath,
+      viewPath: viewPathOf(view.operationId, d.target),
+      format: d.format,
+      virtualSize: d.virtualSize,
+      incremental: d.dirtyContext !== '',
+      bytesRead: d.bytesRead,
+    })),
   };
 }

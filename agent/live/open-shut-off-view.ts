@@ -39,7 +39,12 @@ export interface ShutOffViewRequest {
 }
 
 /** Serves one disk's merged chain read-only; the chain's descriptors are closed once qemu-nbd holds its own. */
-async function serveDisk(deps: LiveViewDeps, operationId: string, disk: { target: string; sourcePath: string; format: 'raw' | 'qcow2' }, signal: AbortSignal): Promise<QemuNbdServer> {
+async function serveDisk(
+  deps: LiveViewDeps,
+  operationId: string,
+  disk: { target: string; sourcePath: string; format: 'raw' | 'qcow2' },
+  signal: AbortSignal,
+): Promise<QemuNbdServer> {
   const chain = await holdChain(await checkedChain(disk.sourcePath, { format: disk.format, roots: deps.roots }));
   try {
     return await startQemuNbd({
@@ -97,7 +102,10 @@ export async function openShutOffView(r: ShutOffViewRequest, deps: LiveViewDeps,
     const domain = await deps.libvirt.getDomain(vm, { signal });
     if (domain.state !== 'shutoff') throw failedPrecondition(`${vm} was started while its disks were being opened: shut it down, or copy it with --live`);
     deps.views.add({ operationId, vm, socket: '', disks: shared });
-    ticket = deps.tickets.issue(disks.map((d) => viewPathOf(operationId, d.target)), operationId);
+    ticket = deps.tickets.issue(
+      disks.map((d) => viewPathOf(operationId, d.target)),
+      operationId,
+    );
     log.info({ vm, operationId, disks: disks.map((d) => d.target) }, 'shut-off view open: qemu-nbd serves each disk with its chain merged');
     await send({
       ticket,
@@ -108,7 +116,15 @@ export async function openShutOffView(r: ShutOffViewRequest, deps: LiveViewDeps,
       incrementalFrom: '',
       deltaReason: '',
       checkpointXml: '',
-      disks: [...shared.values()].map((d) => ({ target: d.target, sourcePath: d.sourcePath, viewPath: viewPathOf(operationId, d.target), format: d.format, virtualSize: d.virtualSize, incremental: false, bytesRead: 0 })),
+      disks: [...shared.values()].map((d) => ({
+        target: d.target,
+        sourcePath: d.sourcePath,
+        viewPath: viewPathOf(operationId, d.target),
+        format: d.format,
+        virtualSize: d.virtualSize,
+        incremental: false,
+        bytesRead: 0,
+      })),
     });
     if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   } finally {

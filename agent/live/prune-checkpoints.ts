@@ -14,11 +14,19 @@ import { isCheckpointInconsistent } from '../libvirt/libvirt-errors.js';
 import { checkCheckpointName, checkReplicaId, replicaCheckpoints } from './checkpoint-names.js';
 
 /** Deletes the replica's checkpoints older than `keep` (all of them when `keep` is ''). */
-export async function pruneCheckpoints(req: PruneCheckpointsRequest__Output, libvirt: LibvirtPort & LibvirtLivePort, log: Logger, signal: AbortSignal): Promise<PruneCheckpointsResponse> {
+export async function pruneCheckpoints(
+  req: PruneCheckpointsRequest__Output,
+  libvirt: LibvirtPort & LibvirtLivePort,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<PruneCheckpointsResponse> {
   const vm = checkVmName(req.vmName, 'vm_name');
   const replicaId = checkReplicaId(req.replicaId);
   const keep = req.keep === '' ? '' : checkCheckpointName(req.keep, replicaId, 'keep');
-  const ours = replicaCheckpoints((await libvirt.listCheckpoints(vm, { signal })).map((c) => c.name), replicaId);
+  const ours = replicaCheckpoints(
+    (await libvirt.listCheckpoints(vm, { signal })).map((c) => c.name),
+    replicaId,
+  );
   const upTo = keep === '' ? ours.length : ours.indexOf(keep);
   const doomed = upTo < 0 ? [] : ours.slice(0, upTo);
   const deleted: string[] = [];

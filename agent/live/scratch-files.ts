@@ -92,7 +92,7 @@ export async function removeLeftovers(scratchDir: string, runtimeDir: string, op
     }
     for (const name of names) {
       const m = pattern.exec(name);
-      if (!m || open.has(m[1] as string)) continue;
+      if (!m || open.has(m[1])) continue;
       try {
         if (await removeIfPresent(join(dir, name))) {
           removed += 1;

@@ -36,7 +36,19 @@ const DIRTY = 1;
 /** StatImage of a view: the format and virtual size of the disk (no file behind it). */
 export function viewStatImage(views: LiveViews, path: string): StatImageResponse__Output {
   const { disk } = views.resolve(path);
-  return { path, format: disk.format, virtualSize: disk.virtualSize, fileSize: disk.virtualSize, allocatedSize: 0, backingReference: '', backingFormat: '', dev: 0, ino: 0, mtimeNs: '0', ctimeNs: '0' };
+  return {
+    path,
+    format: disk.format,
+    virtualSize: disk.virtualSize,
+    fileSize: disk.virtualSize,
+    allocatedSize: 0,
+    backingReference: '',
+    backingFormat: '',
+    dev: 0,
+    ino: 0,
+    mtimeNs: '0',
+    ctimeNs: '0',
+  };
 }
 
 /** MapExtents of a view: its allocation, or with dirty_only just the changed blocks (each as data, zero or hole), sending through `sendExtents` (disk-service.ts's batching). */
@@ -87,11 +99,21 @@ export async function viewReadRanges(views: LiveViews, req: ReadRangesRequest__O
     const digester = whole ? new StreamDigester(client.size) : undefined;
     const log = disk.sent;
     const observed: StreamSink<ReadRangesResponse> = (message, written) => {
-      if (message.data) log.data(Number(message.data.offset), message.data.data as Uint8Array, (message.data.blockHashes as Uint8Array | undefined)?.length ? (message.data.blockHashes as Uint8Array) : undefined);
+      if (message.data)
+        log.data(
+          Number(message.data.offset),
+          message.data.data as Uint8Array,
+          (message.data.blockHashes as Uint8Array | undefined)?.length ? (message.data.blockHashes as Uint8Array) : undefined,
+        );
       else if (message.zero) log.zero(Number(message.zero.offset), Number(message.zero.length));
       return send(message, written);
     };
-    const totals = await readGuestRanges(client, ranges, chunkSize, observed, ctx.signal, { blockHashes: req.blockHashes, counters: disk, ...(digester && { digester }), ...(ctx.readDepth && { readDepth: ctx.readDepth }) });
+    const totals = await readGuestRanges(client, ranges, chunkSize, observed, ctx.signal, {
+      blockHashes: req.blockHashes,
+      counters: disk,
+      ...(digester && { digester }),
+      ...(ctx.readDepth && { readDepth: ctx.readDepth }),
+    });
     const digest = digester?.finish()?.digest;
     if (digest) disk.digest = digest;
     ctx.log.debug({ path: req.path, ...totals, bytesRead: disk.bytesRead }, 'view ranges read');

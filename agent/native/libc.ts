@@ -82,9 +82,30 @@ export class ErrnoError extends Error {
 }
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: 'EPERM', 2: 'ENOENT', 9: 'EBADF', 13: 'EACCES', 17: 'EEXIST', 18: 'EXDEV', 20: 'ENOTDIR', 21: 'EISDIR',
-  22: 'EINVAL', 24: 'EMFILE', 36: 'ENAMETOOLONG', 38: 'ENOSYS', 40: 'ELOOP', 95: 'EOPNOTSUPP', 11: 'EAGAIN',
-  61: 'ENODATA', 34: 'ERANGE', 5: 'EIO', 16: 'EBUSY', 28: 'ENOSPC', 30: 'EROFS', 31: 'EMLINK', 39: 'ENOTEMPTY', 122: 'EDQUOT',
+  1: 'EPERM',
+  2: 'ENOENT',
+  9: 'EBADF',
+  13: 'EACCES',
+  17: 'EEXIST',
+  18: 'EXDEV',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
+  22: 'EINVAL',
+  24: 'EMFILE',
+  36: 'ENAMETOOLONG',
+  38: 'ENOSYS',
+  40: 'ELOOP',
+  95: 'EOPNOTSUPP',
+  11: 'EAGAIN',
+  61: 'ENODATA',
+  34: 'ERANGE',
+  5: 'EIO',
+  16: 'EBUSY',
+  28: 'ENOSPC',
+  30: 'EROFS',
+  31: 'EMLINK',
+  39: 'ENOTEMPTY',
+  122: 'EDQUOT',
 };
 
 function fail(what: string): never {

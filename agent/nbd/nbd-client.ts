@@ -33,8 +33,23 @@ import { raceSignal } from '../../shared/race-signal.js';
 import { connect, type Socket } from 'node:net';
 import { KvmcloneError, invalidArgument, notFound, outOfRange, permissionDenied, unavailable } from '../../shared/errors.js';
 import {
-  MAX_PAYLOAD_BYTES, NBD_CMD_BLOCK_STATUS, NBD_CMD_DISC, NBD_CMD_FLAG_NO_HOLE, NBD_CMD_FLUSH, NBD_CMD_READ, NBD_CMD_TRIM, NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES,
-  NBD_FLAG_CAN_MULTI_CONN, NBD_FLAG_READ_ONLY, NBD_FLAG_SEND_FLUSH, NBD_FLAG_SEND_TRIM, NBD_FLAG_SEND_WRITE_ZEROES, NBD_OPT_ABORT, encodeOption, encodeRequest,
+  MAX_PAYLOAD_BYTES,
+  NBD_CMD_BLOCK_STATUS,
+  NBD_CMD_DISC,
+  NBD_CMD_FLAG_NO_HOLE,
+  NBD_CMD_FLUSH,
+  NBD_CMD_READ,
+  NBD_CMD_TRIM,
+  NBD_CMD_WRITE,
+  NBD_CMD_WRITE_ZEROES,
+  NBD_FLAG_CAN_MULTI_CONN,
+  NBD_FLAG_READ_ONLY,
+  NBD_FLAG_SEND_FLUSH,
+  NBD_FLAG_SEND_TRIM,
+  NBD_FLAG_SEND_WRITE_ZEROES,
+  NBD_OPT_ABORT,
+  encodeOption,
+  encodeRequest,
   type NbdExtent,
 } from './nbd-protocol.js';
 import { ReplyReader } from './nbd-reply-reader.js';
@@ -69,7 +84,6 @@ const CLOSE_TIMEOUT_MS = 10_000;
 const SPLIT_DEPTH = 4;
 /** Largest effect length of one WRITE_ZEROES, TRIM or BLOCK_STATUS (a multiple of any block size). */
 const EFFECT_PIECE_BYTES = 2 ** 31;
-
 
 /** A connection in the transmission phase. See the module comment. */
 export class NbdClient {
@@ -205,7 +219,9 @@ export class NbdClient {
     if (!this.canWriteZeroes) throw new KvmcloneError('UNIMPLEMENTED', `the NBD server at ${this.socketPath} does not support WRITE_ZEROES`);
     this.checkRange('write-zeroes', offset, length);
     const flags = mayTrim ? 0 : NBD_CMD_FLAG_NO_HOLE;
-    await this.split(offset, length, EFFECT_PIECE_BYTES, (o, l) => this.submit({ type: NBD_CMD_WRITE_ZEROES, offset: o, length: l, callerBuffer: false }, flags, undefined, signal));
+    await this.split(offset, length, EFFECT_PIECE_BYTES, (o, l) =>
+      this.submit({ type: NBD_CMD_WRITE_ZEROES, offset: o, length: l, callerBuffer: false }, flags, undefined, signal),
+    );
   }
 
   /** Tells the server the range is no longer needed. A hint: does nothing when the server does not offer TRIM. */
@@ -250,7 +266,7 @@ export class NbdClient {
   async *extents(context: string, offset: number, length: number, signal?: AbortSignal): AsyncGenerator<NbdExtent> {
     const end = offset + length;
     let held: NbdExtent | undefined;
-    for (let at = offset; at < end; ) {
+    for (let at = offset; at < end;) {
       signal?.throwIfAborted();
       const batch = await this.blockStatus(context, at, end - at, signal);
       for (const e of batch) {
@@ -300,7 +316,8 @@ export class NbdClient {
     }
     if (offset + length > this.size) throw outOfRange(`${op} of ${length} bytes at ${offset} goes past the end of the ${this.size}-byte export`);
     const min = this.minBlockSize;
-    if (min > 1 && (offset % min !== 0 || length % min !== 0)) throw invalidArgument(`${op}: offset ${offset} and length ${length} must be multiples of the export's ${min}-byte block`);
+    if (min > 1 && (offset % min !== 0 || length % min !== 0))
+      throw invalidArgument(`${op}: offset ${offset} and length ${length} must be multiples of the export's ${min}-byte block`);
   }
 
   /** Runs `one` over pieces of at most `piece` bytes, SPLIT_DEPTH at a time; the first error wins. */
@@ -309,7 +326,7 @@ export class NbdClient {
     if (length <= piece) return one(offset, length);
     const end = offset + length;
     let next = offset;
-    let first: unknown;
+    let first: { err: unknown } | undefined;
     const worker = async (): Promise<void> => {
       while (next < end && first === undefined) {
         const at = next;
@@ -318,12 +335,12 @@ export class NbdClient {
         try {
           await one(at, n);
         } catch (err) {
-          first ??= err;
+          first ??= { err };
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(SPLIT_DEPTH, Math.ceil(length / piece)) }, worker));
-    if (first !== undefined) throw first;
+    if (first !== undefined) throw first.err;
   }
 
   private submit(init: Omit<PendingInit, 'contextId'>, flags: number, payload: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {

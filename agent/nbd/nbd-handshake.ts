@@ -8,9 +8,30 @@
 import { type Socket } from 'node:net';
 import { type KvmcloneError, invalidArgument, notFound, unavailable } from '../../shared/errors.js';
 import {
-  MAX_PAYLOAD_BYTES, NBD_CLISERV_MAGIC, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES, NBD_FLAG_FIXED_NEWSTYLE, NBD_FLAG_NO_ZEROES, NBD_INFO_BLOCK_SIZE,
-  NBD_INFO_EXPORT, NBD_INIT_MAGIC, NBD_OPTS_MAGIC, NBD_OPT_GO, NBD_OPT_SET_META_CONTEXT, NBD_OPT_STRUCTURED_REPLY, NBD_REP_ACK, NBD_REP_ERR_UNKNOWN, NBD_REP_ERR_UNSUP,
-  NBD_REP_FLAG_ERROR, NBD_REP_INFO, NBD_REP_META_CONTEXT, OPTION_REPLY_BYTES, decodeOptionReply, encodeOption, protocolError, readU64,
+  MAX_PAYLOAD_BYTES,
+  NBD_CLISERV_MAGIC,
+  NBD_FLAG_C_FIXED_NEWSTYLE,
+  NBD_FLAG_C_NO_ZEROES,
+  NBD_FLAG_FIXED_NEWSTYLE,
+  NBD_FLAG_NO_ZEROES,
+  NBD_INFO_BLOCK_SIZE,
+  NBD_INFO_EXPORT,
+  NBD_INIT_MAGIC,
+  NBD_OPTS_MAGIC,
+  NBD_OPT_GO,
+  NBD_OPT_SET_META_CONTEXT,
+  NBD_OPT_STRUCTURED_REPLY,
+  NBD_REP_ACK,
+  NBD_REP_ERR_UNKNOWN,
+  NBD_REP_ERR_UNSUP,
+  NBD_REP_FLAG_ERROR,
+  NBD_REP_INFO,
+  NBD_REP_META_CONTEXT,
+  OPTION_REPLY_BYTES,
+  decodeOptionReply,
+  encodeOption,
+  protocolError,
+  readU64,
 } from './nbd-protocol.js';
 
 /** Longest export name or metadata context name (the spec's string limit). */
@@ -55,7 +76,7 @@ export class Inbox {
     if (w === undefined) return;
     if (this.total >= w.n) {
       this.waiter = undefined;
-      const all = this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
       this.chunks = all.length > w.n ? [all.subarray(w.n)] : [];
       this.total -= w.n;
       w.resolve(all.subarray(0, w.n));

@@ -8,8 +8,22 @@
  */
 import { type KvmcloneError } from '../../shared/errors.js';
 import {
-  NBD_CMD_BLOCK_STATUS, NBD_CMD_FLUSH, NBD_CMD_READ, NBD_CMD_TRIM, NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS,
-  NBD_REPLY_TYPE_FLAG_ERROR, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE, decodeErrorChunk, decodeExtents, protocolError, readU64, serverError,
+  NBD_CMD_BLOCK_STATUS,
+  NBD_CMD_FLUSH,
+  NBD_CMD_READ,
+  NBD_CMD_TRIM,
+  NBD_CMD_WRITE,
+  NBD_CMD_WRITE_ZEROES,
+  NBD_REPLY_FLAG_DONE,
+  NBD_REPLY_TYPE_BLOCK_STATUS,
+  NBD_REPLY_TYPE_FLAG_ERROR,
+  NBD_REPLY_TYPE_OFFSET_DATA,
+  NBD_REPLY_TYPE_OFFSET_HOLE,
+  decodeErrorChunk,
+  decodeExtents,
+  protocolError,
+  readU64,
+  serverError,
   type NbdExtent,
 } from './nbd-protocol.js';
 import { type ChunkHeader, type ReplyHandler } from './nbd-reply-reader.js';

@@ -8,8 +8,20 @@
  */
 import { type KvmcloneError } from '../../shared/errors.js';
 import {
-  CHUNK_HEADER_BYTES, MAX_METADATA_CHUNK_BYTES, MAX_PAYLOAD_BYTES, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, NBD_REPLY_TYPE_FLAG_ERROR, NBD_REPLY_TYPE_NONE,
-  NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE, NBD_SIMPLE_REPLY_MAGIC, NBD_STRUCTURED_REPLY_MAGIC, SIMPLE_REPLY_BYTES, protocolError, readU64,
+  CHUNK_HEADER_BYTES,
+  MAX_METADATA_CHUNK_BYTES,
+  MAX_PAYLOAD_BYTES,
+  NBD_REPLY_FLAG_DONE,
+  NBD_REPLY_TYPE_BLOCK_STATUS,
+  NBD_REPLY_TYPE_FLAG_ERROR,
+  NBD_REPLY_TYPE_NONE,
+  NBD_REPLY_TYPE_OFFSET_DATA,
+  NBD_REPLY_TYPE_OFFSET_HOLE,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STRUCTURED_REPLY_MAGIC,
+  SIMPLE_REPLY_BYTES,
+  protocolError,
+  readU64,
 } from './nbd-protocol.js';
 
 /**
@@ -86,7 +98,7 @@ export class ReplyReader {
   private target: Buffer | undefined;
   private dataFill = 0;
   private dataLength = 0;
-  private failure: unknown;
+  private failure: { err: unknown } | undefined;
 
   constructor(private readonly handler: ReplyHandler) {}
 
@@ -97,12 +109,12 @@ export class ReplyReader {
 
   /** Consumes `bytes` (which may be reused by the caller once this returns). */
   push(bytes: Buffer): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw this.failure.err;
     try {
       let at = 0;
       while (at < bytes.length) at = this.step(bytes, at);
     } catch (err) {
-      this.failure = err;
+      this.failure = { err };
       throw err;
     }
   }
@@ -129,7 +141,7 @@ export class ReplyReader {
 
   /** `n` bytes arrived in the buffer returned by directTarget. */
   advanceDirect(n: number): void {
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw this.failure.err;
     this.dataFill += n;
     if (this.dataFill === this.dataLength) this.finishData();
   }

@@ -43,4 +43,3 @@ export class Wire {
     return true;
   }
 }
-

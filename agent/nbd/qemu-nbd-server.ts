@@ -133,7 +133,10 @@ export async function startQemuNbd(options: QemuNbdOptions): Promise<QemuNbdServ
   const { image, socketPath, exportName = '', signal, startTimeoutMs = DEFAULT_START_TIMEOUT_MS } = options;
   signal.throwIfAborted();
   await claimSocketPath(socketPath);
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], { stdio: ['ignore', 'ignore', 'pipe', ...(options.fds ?? [])], env: { ...process.env, LC_ALL: 'C' } });
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], {
+    stdio: ['ignore', 'ignore', 'pipe', ...(options.fds ?? [])],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => {
     stderr = (stderr + s).slice(-STDERR_KEEP_BYTES);
@@ -166,7 +169,11 @@ export async function startQemuNbd(options: QemuNbdOptions): Promise<QemuNbdServ
         }
       }
       await unlink(socketPath).catch(() => undefined);
-      if (killed) throw new KvmcloneError('INTERNAL', `qemu-nbd serving ${image} did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed: its last writes may not be on disk`);
+      if (killed)
+        throw new KvmcloneError(
+          'INTERNAL',
+          `qemu-nbd serving ${image} did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed: its last writes may not be on disk`,
+        );
       if (exit !== 'exited with code 0' && exit !== 'was killed by SIGTERM') throw new KvmcloneError('INTERNAL', `qemu-nbd serving ${image} ${exit}: ${stderr.trim()}`);
     })());
 

@@ -46,12 +46,12 @@ export class ImageRoots {
     let best = -1;
     this.roots.forEach((root, i) => {
       const inside = resolved === root || resolved.startsWith(root === '/' ? '/' : `${root}/`);
-      if (inside && (best < 0 || root.length > (this.roots[best] as string).length)) best = i;
+      if (inside && (best < 0 || root.length > this.roots[best].length)) best = i;
     });
     if (best < 0) throw permissionDenied(`${field}: ${resolved} is outside the agent's image roots`);
-    const root = this.roots[best] as string;
+    const root = this.roots[best];
     const relative = resolved === root ? '.' : resolved.slice(root === '/' ? 1 : root.length + 1);
-    return { rootFd: this.fds[best] as number, relative };
+    return { rootFd: this.fds[best], relative };
   }
 
   /** True when a resolved path is a root or lies beneath one. */
@@ -149,6 +149,8 @@ async function refuseLinkInPlace(candidate: string, requested: string, field: st
     throw err;
   }
   if (isLink) {
-    throw permissionDenied(`${field}: ${requested} is a symbolic link to a file that does not exist; the agent never lets a file be created through a link (remove the link or create its target first)`);
+    throw permissionDenied(
+      `${field}: ${requested} is a symbolic link to a file that does not exist; the agent never lets a file be created through a link (remove the link or create its target first)`,
+    );
   }
 }

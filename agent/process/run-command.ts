@@ -49,6 +49,7 @@ export function runCommand(program: string, args: readonly string[], options: Ru
           return;
         }
         if (err.name === 'AbortError') {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its Omit<> type hides that from the rule
           reject(err);
           return;
         }

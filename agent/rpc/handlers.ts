@@ -81,14 +81,10 @@ function asOperation<T>(call: AuditableCall, deps: RpcDeps, request: unknown, fn
 }
 
 /** Wraps a unary handler. */
-export function unary<Req, Res>(
-  method: string,
-  deps: RpcDeps,
-  fn: (request: Req, ctx: CallContext) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(method: string, deps: RpcDeps, fn: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const { signal, dispose } = callSignal(call as AnyCall, deps);
-    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
+    const { signal, dispose } = callSignal(call, deps);
+    const audit = auditCall(deps.audit, call, deps.log);
     Promise.resolve()
       .then(() => audit?.admit())
       .then(() => asOperation(call as AuditableCall, deps, call.request, () => fn(call.request, context(method, deps, signal))))
@@ -119,13 +115,13 @@ export function serverStream<Req, Res>(
   fn: (request: Req, send: StreamSink<Res>, ctx: CallContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const { signal, dispose: disposeSignal } = callSignal(call as AnyCall, deps);
+    const { signal, dispose: disposeSignal } = callSignal(call, deps);
     const slot = SEND_SHARE.join();
     const dispose = (): void => {
       slot.leave();
       disposeSignal();
     };
-    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
+    const audit = auditCall(deps.audit, call, deps.log);
     const send: StreamSink<Res> = boundedSink(call, signal, slot.unwritten);
     // A stream is recorded once, at its end, with how it ended.
     Promise.resolve()
@@ -154,8 +150,8 @@ export function clientStream<Req, Res>(
   fn: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
 ): grpc.handleClientStreamingCall<Req, Res> {
   return (call, callback) => {
-    const { signal, dispose } = callSignal(call as AnyCall, deps);
-    const audit = auditCall(deps.audit, call as AuditableCall, deps.log);
+    const { signal, dispose } = callSignal(call, deps);
+    const audit = auditCall(deps.audit, call, deps.log);
     const onAbort = (): void => {
       call.destroy(signal.reason instanceof Error ? signal.reason : new DOMException('aborted', 'AbortError'));
     };
@@ -184,7 +180,7 @@ export function clientStream<Req, Res>(
         async (err: unknown) => {
           signal.removeEventListener('abort', onAbort);
           dispose();
-          const status = toStatus(signal.aborted ? signal.reason ?? err : err, deps.log, method);
+          const status = toStatus(signal.aborted ? (signal.reason ?? err) : err, deps.log, method);
           await audit?.finish(status);
           callback(status);
         },

@@ -109,7 +109,17 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
   const parkedPulls = new ParkedPulls<InPlaceTransfer>(deps.log);
   server.addService(
     v1.TransferService.service,
-    createTransferService({ ...services, tickets, locks, runtimeDir: dirname(deps.socket), peerSocket: deps.peerSocket, scratchDir: deps.scratchDir, freezeTimeoutMs: deps.freezeTimeoutMs, operations, parkedPulls }),
+    createTransferService({
+      ...services,
+      tickets,
+      locks,
+      runtimeDir: dirname(deps.socket),
+      peerSocket: deps.peerSocket,
+      scratchDir: deps.scratchDir,
+      freezeTimeoutMs: deps.freezeTimeoutMs,
+      operations,
+      parkedPulls,
+    }),
   );
   const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
   health.addToServer(server);
@@ -132,7 +142,16 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     });
     if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
     // What start-up keeps on purpose (staging files: the same rerun of a clone resumes from them) is said once, with how to remove it.
-    const kept = await listLeftovers({ roots: deps.roots, forwardDir, scratchDir: deps.scratchDir, runtimeDir: dirname(deps.socket), operations, views, locks, log: deps.log }).catch(() => []);
+    const kept = await listLeftovers({
+      roots: deps.roots,
+      forwardDir,
+      scratchDir: deps.scratchDir,
+      runtimeDir: dirname(deps.socket),
+      operations,
+      views,
+      locks,
+      log: deps.log,
+    }).catch(() => []);
     if (kept.length > 0) {
       deps.log.info(
         { leftovers: kept.map((l) => ({ kind: l.kind, path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds) })) },

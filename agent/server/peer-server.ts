@@ -118,13 +118,16 @@ function guardedDiskService(inner: DiskServiceHandlers, deps: GuardDeps & { audi
   const readOnly: grpc.handleUnaryCall<unknown, unknown> = (call, callback) =>
     void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status));
   return {
-    StatImage: unary('peer/StatImage', inner.StatImage as grpc.handleUnaryCall<{ path: string }, unknown>),
+    StatImage: unary('peer/StatImage', inner.StatImage),
     DigestImage: unary('peer/DigestImage', inner.DigestImage as grpc.handleUnaryCall<{ path: string }, unknown>),
     MapExtents: stream('peer/MapExtents', inner.MapExtents as grpc.handleServerStreamingCall<{ path: string }, unknown>),
     HashBlocks: stream('peer/HashBlocks', inner.HashBlocks as grpc.handleServerStreamingCall<{ path: string }, unknown>),
     ReadRanges: stream('peer/ReadRanges', inner.ReadRanges as grpc.handleServerStreamingCall<{ path: string }, unknown>),
     WriteRanges: ((call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-      void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status))) as grpc.handleClientStreamingCall<unknown, unknown>,
+      void refuse(call, toStatus(permissionDenied('the peer socket is read-only'), deps.log, 'peer')).then((status) => callback(status))) as grpc.handleClientStreamingCall<
+      unknown,
+      unknown
+    >,
     CommitStaging: readOnly,
     AbortStaging: readOnly,
     RebaseStaging: readOnly,
@@ -147,12 +150,18 @@ export async function startPeerServer(deps: {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const server = new WideWindowServer();
   const handed = new HandedImages();
-  const inner = createDiskService({ rpc: deps.rpc, roots: deps.roots, hashMemory: deps.hashMemory, ...(deps.rateLimits && { rateLimits: deps.rateLimits }), runtimeDir: dirname(deps.socket), views: deps.views, images: handed.leaser });
+  const inner = createDiskService({
+    rpc: deps.rpc,
+    roots: deps.roots,
+    hashMemory: deps.hashMemory,
+    ...(deps.rateLimits && { rateLimits: deps.rateLimits }),
+    runtimeDir: dirname(deps.socket),
+    views: deps.views,
+    images: handed.leaser,
+  });
   server.addService(v1.DiskService.service, guardedDiskService(inner, { roots: deps.roots, tickets: deps.tickets, log: deps.rpc.log, audit: deps.rpc.audit }, handed));
   await prepareSocketPath(deps.socket);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${deps.socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   await secureSocket(deps.socket, deps.gid === undefined ? 0o600 : 0o660, deps.gid);
   return {
     server,

@@ -32,7 +32,8 @@ export function advertisedIdentity(env: NodeJS.ProcessEnv = process.env): Advert
     .map((c) => c.trim())
     .filter((c) => c !== '');
   const unknown = hide.filter((c) => !(AGENT_CAPABILITIES as readonly string[]).includes(c));
-  if (unknown.length > 0) throw new Error(`KVMCLONE_AGENT_HIDE_CAPABILITIES: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a capability' : 'are not capabilities'} of this agent`);
+  if (unknown.length > 0)
+    throw new Error(`KVMCLONE_AGENT_HIDE_CAPABILITIES: ${unknown.join(', ')} ${unknown.length === 1 ? 'is not a capability' : 'are not capabilities'} of this agent`);
   return {
     version: version || KVMCLONE_VERSION,
     capabilities: AGENT_CAPABILITIES.filter((c) => !hide.includes(c)),

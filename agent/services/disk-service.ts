@@ -86,7 +86,11 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
   const lease = deps.images ?? openingLeaser(roots);
   const rateLimits = deps.rateLimits ?? new RateLimits();
   /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
-  const withImage = async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>): Promise<T> => {
+  const withImage = async <T>(
+    req: { path: string },
+    ctx: { signal: AbortSignal },
+    fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> => {
     try {
       // Opening reads the image's header too: a disk that fails from its first byte fails here.
       return await withLease(await lease(req, 'path'), ctx.signal, (image, signal) => fn(image.fh, image.size, image.path, signal));
@@ -100,7 +104,9 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
     return deps.views;
   };
   return {
-    StatImage: unary('StatImage', rpc, async (req, ctx) => (isViewPath(req.path) ? viewStatImage(views(), req.path) : withImage(req, ctx, (fh, _size, path, signal) => statImage({ fh, path }, signal)))),
+    StatImage: unary('StatImage', rpc, async (req, ctx) =>
+      isViewPath(req.path) ? viewStatImage(views(), req.path) : withImage(req, ctx, (fh, _size, path, signal) => statImage({ fh, path }, signal)),
+    ),
 
     MapExtents: serverStream('MapExtents', rpc, async (req, send, ctx) => {
       if (isViewPath(req.path)) return viewMapExtents(views(), req, ctx, (extents, size) => sendExtents(extents, size, send));
@@ -140,7 +146,9 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
         ? viewDigestImage(views(), req, ctx)
         : req.ranges.length > 0
           ? Promise.reject(invalidArgument('ranges: only a live view is digested by ranges'))
-          : isGuestLayer(req.layer) ? guestDigestImage(req.path, ctx, deps) : withImage(req, ctx, async (fh, size, resolved, signal) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, signal) })),
+          : isGuestLayer(req.layer)
+            ? guestDigestImage(req.path, ctx, deps)
+            : withImage(req, ctx, async (fh, size, resolved, signal) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, signal) })),
     ),
 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, unpaced, ctx) => {

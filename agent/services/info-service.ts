@@ -43,7 +43,11 @@ export function toAuditEntry(r: AuditRecord): AuditEntry {
 /** Builds the InfoService handlers; ReadAudit reads `audit`'s files (FAILED_PRECONDITION where the agent keeps none, e.g. in tests). */
 export function createInfoService(deps: { rpc: RpcDeps; libvirt: LibvirtPort; roots: ImageRoots; forwardDir: string; audit?: AuditLog | undefined }): InfoServiceHandlers {
   const identity = advertisedIdentity();
-  if (identity.emulated) deps.rpc.log.warn({ version: identity.version, hidden: AGENT_CAPABILITIES.filter((c) => !identity.capabilities.includes(c)) }, 'advertising an older identity (KVMCLONE_AGENT_REPORT_VERSION, KVMCLONE_AGENT_HIDE_CAPABILITIES)');
+  if (identity.emulated)
+    deps.rpc.log.warn(
+      { version: identity.version, hidden: AGENT_CAPABILITIES.filter((c) => !identity.capabilities.includes(c)) },
+      'advertising an older identity (KVMCLONE_AGENT_REPORT_VERSION, KVMCLONE_AGENT_HIDE_CAPABILITIES)',
+    );
   const getInfo = (peer: string): grpc.handleUnaryCall<GetInfoRequest__Output, GetInfoResponse> =>
     unary<GetInfoRequest__Output, GetInfoResponse>('InfoService/GetInfo', deps.rpc, async (_request, ctx) => {
       const host = await deps.libvirt.hostFacts({ signal: ctx.signal });

@@ -155,7 +155,8 @@ export function decodeHeader(buf: Buffer): JournalHeader {
   if (!buf.subarray(0, 8).equals(HEADER_MAGIC)) throw new JournalFormatError('the header has no journal magic');
   if (!chunkHash(buf.subarray(0, 48)).equals(buf.subarray(48, 64))) throw new JournalFormatError('the header does not match its check hash');
   const version = buf.readUInt32LE(8);
-  if (version !== JOURNAL_VERSION && version !== GUEST_JOURNAL_VERSION) throw new JournalFormatError(`journal version ${version} is not ${JOURNAL_VERSION} or ${GUEST_JOURNAL_VERSION}`);
+  if (version !== JOURNAL_VERSION && version !== GUEST_JOURNAL_VERSION)
+    throw new JournalFormatError(`journal version ${version} is not ${JOURNAL_VERSION} or ${GUEST_JOURNAL_VERSION}`);
   const code = buf.readUInt32LE(12);
   const layer = layerOfCode(code);
   if (layer === undefined) throw new JournalFormatError(`apply layer code ${code} is not one this agent knows (0 file, 1 guest raw, 2 guest qcow2)`);
@@ -221,7 +222,8 @@ export function decodeRecordHead(buf: Buffer, imageSize: number): { kind: 'data'
   const offset = safeU64(buf, 8, 'record offset');
   const length = safeU64(buf, 16, 'record length');
   if (code === KIND_NOTE) {
-    if (offset !== 0 || length === 0 || length > MAX_NOTE_BYTES) throw new JournalFormatError(`note record at ${offset} of ${length} bytes: a note is at offset 0 and 1 to ${MAX_NOTE_BYTES} bytes`);
+    if (offset !== 0 || length === 0 || length > MAX_NOTE_BYTES)
+      throw new JournalFormatError(`note record at ${offset} of ${length} bytes: a note is at offset 0 and 1 to ${MAX_NOTE_BYTES} bytes`);
     return { kind: 'note', offset, length };
   }
   const kind = code === KIND_DATA ? 'data' : 'zero';

@@ -147,7 +147,8 @@ export async function checkJournal(read: ReadAt, fileSize: number): Promise<Jour
     // A header this agent cannot apply (another version, an unknown apply layer) makes the journal corrupt.
     const header = decodeHeader(await read(0, HEADER_BYTES));
     const end = fileSize - TRAILER_BYTES;
-    if (trailer.recordBytes !== end - HEADER_BYTES) throw new JournalFormatError(`the trailer vouches for ${trailer.recordBytes} record bytes but the file holds ${end - HEADER_BYTES}`);
+    if (trailer.recordBytes !== end - HEADER_BYTES)
+      throw new JournalFormatError(`the trailer vouches for ${trailer.recordBytes} record bytes but the file holds ${end - HEADER_BYTES}`);
     const checksum = new RecordChecksum();
     const totals = await walkRecords(
       read,

@@ -108,7 +108,8 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
     target = await openImageFor(image, options);
   } catch (err) {
     const gone = errnoCode(err) === 'ENOENT' || (err instanceof KvmcloneError && err.code === 'NOT_FOUND');
-    const moved = errnoCode(err) === 'ELOOP' || (err instanceof KvmcloneError && (err.code === 'PERMISSION_DENIED' || err.code === 'FAILED_PRECONDITION' || err.code === 'INVALID_ARGUMENT'));
+    const moved =
+      errnoCode(err) === 'ELOOP' || (err instanceof KvmcloneError && (err.code === 'PERMISSION_DENIED' || err.code === 'FAILED_PRECONDITION' || err.code === 'INVALID_ARGUMENT'));
     if (!gone && !moved) throw err;
     await removeJournal(path, options.dir);
     return { outcome: 'foreign', reason: `the image ${image} is ${gone ? 'gone' : 'now a symlink or outside the roots'}` };
@@ -152,7 +153,9 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
   await removeJournal(path, options.dir);
   // A restore (a point applied as a journal) leaves fewer points than before: only a sync's apply prunes.
   if (decodePointNote(check.note) === undefined) {
-    await prunePoints({ image, dir: options.dir, log: options.log }).catch((err: unknown) => options.log?.warn({ image, err }, 'older restore points could not be removed; the next sync tries again'));
+    await prunePoints({ image, dir: options.dir, log: options.log }).catch((err: unknown) =>
+      options.log?.warn({ image, err }, 'older restore points could not be removed; the next sync tries again'),
+    );
   }
   return { outcome: 'replayed', header: check.header, records: check.records, ...(check.note !== undefined && { note: check.note }) };
 }
@@ -198,7 +201,8 @@ export async function recoverJournal(image: string, log: Logger, options: Settle
   try {
     const result = await settleJournal(fh, path, image, options);
     if (result.outcome !== 'replayed') await discardStaleUndo(place);
-    if (result.outcome === 'replayed') log.info({ image, journal: path, records: result.records, size: result.header.size, layer: result.header.layer ?? 'file' }, 'sync journal rolled forward into the image');
+    if (result.outcome === 'replayed')
+      log.info({ image, journal: path, records: result.records, size: result.header.size, layer: result.header.layer ?? 'file' }, 'sync journal rolled forward into the image');
     else if (result.outcome === 'discarded') log.warn({ image, journal: path, reason: result.reason }, 'sync journal incomplete or damaged: discarded; image untouched');
     else if (result.outcome === 'foreign') log.warn({ image, journal: path, reason: result.reason }, 'sync journal does not belong to this image: discarded; image untouched');
     return result;
@@ -247,7 +251,10 @@ export async function recoverAllJournals(roots: ImageRoots, log: Logger, options
         } catch (err) {
           counts.failed += 1;
           const held = err instanceof KvmcloneError && err.code === 'ABORTED';
-          log.error({ image: join(dir, image), err }, held ? 'sync journal is held by another process: left alone' : 'sync journal could not be settled: left for the next pull into the image');
+          log.error(
+            { image: join(dir, image), err },
+            held ? 'sync journal is held by another process: left alone' : 'sync journal could not be settled: left for the next pull into the image',
+          );
         }
       }
     }

@@ -104,7 +104,8 @@ async function transfer(t: Transfer, signal: AbortSignal): Promise<string> {
         } else {
           throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
         }
-        if (throttle.shouldReport(moved.done)) await send({ bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, bytesData: source.wire.plain, done: false });
+        if (throttle.shouldReport(moved.done))
+          await send({ bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, bytesData: source.wire.plain, done: false });
       }
       await writes.drain();
     } catch (err) {
@@ -131,7 +132,7 @@ async function pullGuestIntoStaging(req: PullImageRequest__Output, deps: PullDep
     const existing = await lstat(target).catch((err: unknown) => (errnoCode(err) === 'ENOENT' ? undefined : Promise.reject(err)));
     if (existing !== undefined && !existing.isFile()) throw failedPrecondition(`target_path: ${target} exists and is not a regular file`);
     const stat = await source.stat(signal);
-    const size = checkImageSize(stat.virtualSize, 'the source view\'s virtual size');
+    const size = checkImageSize(stat.virtualSize, "the source view's virtual size");
     const total = req.ranges.length > 0 ? normalizeRanges(req.ranges, size).reduce((sum, r) => sum + r.length, 0) : size;
     const staging = resumeId === undefined ? await createGuestStaging(target, format, size, signal) : await reopenGuestStaging(target, resumeId, format, size, signal);
     const moved: Moved = { done: 0, transferred: 0 };
@@ -143,7 +144,16 @@ async function pullGuestIntoStaging(req: PullImageRequest__Output, deps: PullDep
       announced = true;
       const digest = await transfer({ source, req, staging, format, size, total, moved, deps, send }, signal);
       deps.log.info({ stagingPath: staging.path, format, size, bytesTransferred: moved.transferred }, 'guest staging image written');
-      await send({ stagingId: staging.id, stagingPath: staging.path, bytesDone: moved.done, bytesTotal: total, bytesTransferred: moved.transferred, bytesData: source.wire.plain, digest, done: true });
+      await send({
+        stagingId: staging.id,
+        stagingPath: staging.path,
+        bytesDone: moved.done,
+        bytesTotal: total,
+        bytesTransferred: moved.transferred,
+        bytesData: source.wire.plain,
+        digest,
+        done: true,
+      });
     } catch (err) {
       // Unlinked while still locked, so nobody can take the name in between.
       if (staging.created && !announced) await unlink(staging.path).catch(() => undefined);

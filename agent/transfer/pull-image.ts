@@ -132,12 +132,7 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string, ownC
  * GUEST (a live view at the source) writes through the image's format
  * instead (pull-guest.ts).
  */
-export async function pullImage(
-  req: PullImageRequest__Output,
-  deps: PullInPlaceDeps,
-  send: StreamSink<PullProgress>,
-  signal: AbortSignal,
-): Promise<void> {
+export async function pullImage(req: PullImageRequest__Output, deps: PullInPlaceDeps, send: StreamSink<PullProgress>, signal: AbortSignal): Promise<void> {
   checkStreams(req.streams);
   if (req.makeParents && (req.mode === 'PULL_MODE_IN_PLACE' || isGuestLayer(req.layer))) throw invalidArgument('make_parents: only a FILE-layer STAGING pull creates directories');
   if (isGuestLayer(req.layer)) return pullGuest(req, deps, send, signal);
@@ -170,12 +165,7 @@ async function digestStaging(roots: ImageRoots, targetPath: string, stagingId: s
 }
 
 /** STAGING mode: the whole image, or `ranges` of it, into a new or resumed staging file beside the target. */
-async function pullIntoStaging(
-  req: PullImageRequest__Output,
-  deps: { roots: ImageRoots; runtimeDir: string },
-  send: StreamSink<PullProgress>,
-  signal: AbortSignal,
-): Promise<void> {
+async function pullIntoStaging(req: PullImageRequest__Output, deps: { roots: ImageRoots; runtimeDir: string }, send: StreamSink<PullProgress>, signal: AbortSignal): Promise<void> {
   const source = dialPeer(req, deps.runtimeDir);
   const sources = [source];
   try {

@@ -86,7 +86,7 @@ export class RangeCoverage {
     let hi = this.ranges.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.ranges[mid] as ByteSpan).offset <= offset) lo = mid + 1;
+      if (this.ranges[mid].offset <= offset) lo = mid + 1;
       else hi = mid;
     }
     const range = this.ranges[lo - 1];
@@ -164,7 +164,12 @@ function parkable(err: unknown, signal: AbortSignal, writing: boolean): boolean 
 }
 
 /** FAILED_PRECONDITION unless `req.dest_vm` (when named) is shut off (in-place pulls, and restores: restore-points.ts). */
-export async function requireDestShutOff(req: Pick<PullImageRequest__Output, 'destVm' | 'targetPath'>, deps: Pick<PullInPlaceDeps, 'libvirt'>, signal: AbortSignal, when: string): Promise<void> {
+export async function requireDestShutOff(
+  req: Pick<PullImageRequest__Output, 'destVm' | 'targetPath'>,
+  deps: Pick<PullInPlaceDeps, 'libvirt'>,
+  signal: AbortSignal,
+  when: string,
+): Promise<void> {
   const vm = req.destVm ?? '';
   if (vm === '') return;
   if (deps.libvirt === undefined) throw failedPrecondition(`dest_vm: this agent cannot check the state of domain '${vm}' here; the sync was not applied`);
@@ -173,7 +178,9 @@ export async function requireDestShutOff(req: Pick<PullImageRequest__Output, 'de
     throw err;
   });
   if (record.state !== 'shutoff') {
-    throw failedPrecondition(`domain '${vm}' is ${record.state} ${when}: its disk ${req.targetPath} is not rewritten under a running VM; the sync was not applied (shut it down and sync again)`);
+    throw failedPrecondition(
+      `domain '${vm}' is ${record.state} ${when}: its disk ${req.targetPath} is not rewritten under a running VM; the sync was not applied (shut it down and sync again)`,
+    );
   }
 }
 
@@ -231,7 +238,15 @@ export async function pullInPlace(
       // The same operation's pull, cut short by a dropped connection, continues from its journal when nothing changed since.
       const current = await fresh.stat({ bigint: true });
       const resumed = await deps.parked?.take(target, req.operationId);
-      if (resumed !== undefined && resumed.image.ino === current.ino && resumed.image.dev === current.dev && resumed.size === size && resumed.layer === layer && sameSpans(resumed.ranges, ranges) && (resumed.pointId !== undefined) === keep > 0) {
+      if (
+        resumed !== undefined &&
+        resumed.image.ino === current.ino &&
+        resumed.image.dev === current.dev &&
+        resumed.size === size &&
+        resumed.layer === layer &&
+        sameSpans(resumed.ranges, ranges) &&
+        (resumed.pointId !== undefined) === keep > 0
+      ) {
         t = resumed;
       } else {
         if (resumed !== undefined) await dropTransfer(resumed);
@@ -246,7 +261,20 @@ export async function pullInPlace(
           const image = await fresh.stat({ bigint: true });
           // Recovery above settled the points beside the image: the new one is newer than all of them.
           const pointId = keep > 0 ? nextPointId(await listPointFiles(target)) : undefined;
-          t = { journal, held: fresh, dir, target, image, size, layer, ranges, total: ranges.reduce((sum, r) => sum + r.length, 0), coverage: new RangeCoverage(ranges), window, pointId };
+          t = {
+            journal,
+            held: fresh,
+            dir,
+            target,
+            image,
+            size,
+            layer,
+            ranges,
+            total: ranges.reduce((sum, r) => sum + r.length, 0),
+            coverage: new RangeCoverage(ranges),
+            window,
+            pointId,
+          };
           fresh = undefined;
         } catch (err) {
           dir.close();
@@ -269,7 +297,13 @@ export async function pullInPlace(
     let writing = false;
     try {
       if (coverage.covered === 0) {
-        await journal.begin({ dev: t.image.dev, ino: t.image.ino, size, ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }), ...(pointId !== undefined && { id: pointId }) });
+        await journal.begin({
+          dev: t.image.dev,
+          ino: t.image.ino,
+          size,
+          ...(guest !== undefined && { layer: guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw' }),
+          ...(pointId !== undefined && { id: pointId }),
+        });
       } else {
         log.info({ bytesKept: coverage.covered, bytesTotal: total }, 'in-place pull resumed from its journal: only the missing ranges are fetched');
       }
@@ -300,7 +334,8 @@ export async function pullInPlace(
             throw dataLoss('the source sent a ReadRanges message with neither data nor zero');
           }
           writing = false;
-          if (throttle.shouldReport(coverage.covered)) await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false });
+          if (throttle.shouldReport(coverage.covered))
+            await send({ phase: 'transfer', bytesDone: coverage.covered, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, done: false });
         }
       }
       signal.throwIfAborted();
@@ -350,7 +385,8 @@ export async function pullInPlace(
     try {
       const result = await settleJournal(journal.fh, journal.path, target, { runtimeDir: deps.runtimeDir, dir, log });
       if (result.outcome === 'foreign') throw failedPrecondition(`target_path: the image was replaced or linked during the pull (${result.reason}); the sync was not applied`);
-      if (result.outcome !== 'replayed') throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
+      if (result.outcome !== 'replayed')
+        throw dataLoss(`the sync journal failed its own check after the commit (${result.outcome === 'discarded' ? result.reason : 'gone'}); the image was not touched`);
       log.info({ records: result.records, size: result.header.size }, 'sync applied');
       newSize = Number(result.header.size);
     } catch (err) {
@@ -370,7 +406,10 @@ export async function pullInPlace(
             ? await digestFile(held, (await held.stat()).size, signal)
             : await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
           : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header?.sourceForm);
-    log.info({ from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` }, 'image digested');
+    log.info(
+      { from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` },
+      'image digested',
+    );
     if (pointId !== undefined) {
       // The tip is a whole-image digest: a live sync verified by changed blocks reads its guest view once more for it.
       const tip =
@@ -387,7 +426,16 @@ export async function pullInPlace(
           : { layer: 'file' as const, digest: header?.sourceForm === undefined ? digest : await digestFile(held, (await held.stat()).size, signal) };
       if (tip.digest !== '') await recordPointTip(dir, target, pointId, { ...tip, identity: identityOf(await held.stat({ bigint: true })) }, log);
     }
-    await send({ phase: 'apply', bytesDone: done, bytesTotal: total, bytesTransferred: transferred, bytesData: source.wire.plain, digest, done: true, ...(pointId !== undefined && { pointId: String(pointId) }) });
+    await send({
+      phase: 'apply',
+      bytesDone: done,
+      bytesTotal: total,
+      bytesTransferred: transferred,
+      bytesData: source.wire.plain,
+      digest,
+      done: true,
+      ...(pointId !== undefined && { pointId: String(pointId) }),
+    });
   } finally {
     if (!parked) {
       await held.close();

@@ -98,7 +98,8 @@ export async function keepUndo(c: UndoContext, signal: AbortSignal): Promise<Und
   const undo = await JournalWriter.create(join(dirname(c.target), undoNameFor(c.target)), c.target, c.dir);
   try {
     const base = { dev: c.image.dev, ino: c.image.ino, newSize: c.size, spans: c.journal.writtenSpans(), id: c.pointId };
-    const noteFor = (digest: string): Buffer => encodePointNote({ id: String(c.pointId), createdMs: Date.now(), digest, label: c.req.pointLabel ?? '', operationId: c.req.operationId, keep: c.keep });
+    const noteFor = (digest: string): Buffer =>
+      encodePointNote({ id: String(c.pointId), createdMs: Date.now(), digest, label: c.req.pointLabel ?? '', operationId: c.req.operationId, keep: c.keep });
     const guest = c.guest;
     if (guest === undefined) {
       const digest = await digestNow(c.held, c.target, c.deps.hashMemory, signal);
@@ -108,7 +109,9 @@ export async function keepUndo(c: UndoContext, signal: AbortSignal): Promise<Und
     return await withGuestImage(c.target, guest.format, { writable: false, runtimeDir: c.deps.runtimeDir, signal }, async (image) => {
       // A raw image is its own guest view: its file digest (remembered hashes when the PLAN just hashed it) is the guest one.
       const digest =
-        guest.format === 'raw' ? await digestNow(c.held, c.target, c.deps.hashMemory, signal) : ((await guestDigestFromTip(c.held, c.target, c.dir)) ?? (await guestDigest(image.client, signal)));
+        guest.format === 'raw'
+          ? await digestNow(c.held, c.target, c.deps.hashMemory, signal)
+          : ((await guestDigestFromTip(c.held, c.target, c.dir)) ?? (await guestDigest(image.client, signal)));
       const layer = guest.format === 'qcow2' ? 'guest-qcow2' : 'guest-raw';
       return captureUndo({ ...base, source: guestUndoSource(image.client), layer, oldSize: image.size, note: noteFor(digest) }, undo, signal);
     });

@@ -56,7 +56,9 @@ export async function openLockedBeside(place: PointPlace, name: string): Promise
 
 /** Opens `name` beside the image read-only (never through a symlink). */
 export async function openBeside(place: PointPlace, name: string): Promise<FileHandle> {
-  return place.dir === undefined ? open(join(dirname(place.image), name), constants.O_RDONLY | constants.O_NOFOLLOW) : place.dir.openFile(name, constants.O_RDONLY, 'restore point');
+  return place.dir === undefined
+    ? open(join(dirname(place.image), name), constants.O_RDONLY | constants.O_NOFOLLOW)
+    : place.dir.openFile(name, constants.O_RDONLY, 'restore point');
 }
 
 /** Removes `name` beside the image (absent is fine); the caller makes it durable with syncBeside. */
@@ -132,7 +134,10 @@ async function settlePendingUndo(place: PointPlace, id: bigint | undefined, jour
     }
     await unlinkBeside(place, name);
     await syncBeside(place);
-    place.log?.warn({ image: place.image, reason: check.state === 'committed' ? 'its sync journal never committed' : `${check.state}: ${check.reason}` }, 'pending undo record discarded');
+    place.log?.warn(
+      { image: place.image, reason: check.state === 'committed' ? 'its sync journal never committed' : `${check.state}: ${check.reason}` },
+      'pending undo record discarded',
+    );
     return 'discarded';
   } finally {
     await fh.close();

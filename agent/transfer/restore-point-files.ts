@@ -56,9 +56,9 @@ export function pointNameFor(image: string, id: bigint): string {
 /** What a directory entry's name says, if it is a pending undo or a point. */
 export function parseRestorePointName(name: string): { kind: 'undo'; image: string } | { kind: 'point'; image: string; id: bigint } | undefined {
   const p = POINT_NAME.exec(name);
-  if (p) return { kind: 'point', image: p[1] as string, id: BigInt(p[2] as string) };
+  if (p) return { kind: 'point', image: p[1], id: BigInt(p[2]) };
   const u = UNDO_NAME.exec(name);
-  return u ? { kind: 'undo', image: u[1] as string } : undefined;
+  return u ? { kind: 'undo', image: u[1] } : undefined;
 }
 
 /** A point's description, the note record inside it. */
@@ -156,7 +156,15 @@ export interface PointTip {
  */
 export function recordTip(fh: FileHandle, tip: PointTip): boolean {
   const { identity } = tip;
-  const text = JSON.stringify({ digest: tip.digest, layer: tip.layer, dev: String(identity.dev), ino: String(identity.ino), size: String(identity.size), mtimeNs: String(identity.mtimeNs), ctimeNs: String(identity.ctimeNs) });
+  const text = JSON.stringify({
+    digest: tip.digest,
+    layer: tip.layer,
+    dev: String(identity.dev),
+    ino: String(identity.ino),
+    size: String(identity.size),
+    mtimeNs: String(identity.mtimeNs),
+    ctimeNs: String(identity.ctimeNs),
+  });
   try {
     fsetxattr(fh.fd, TIP_XATTR, Buffer.from(text, 'utf8'));
     return true;
@@ -178,7 +186,11 @@ export function recordedTip(path: string): PointTip | undefined {
     const v = JSON.parse(raw.toString('utf8')) as Record<string, string>;
     const big = (key: string): bigint => BigInt(v[key] ?? 'x');
     // A tip without a layer was recorded before live syncs kept points: by a file-layer pull.
-    return { digest: String(v.digest), layer: v.layer === 'guest' ? 'guest' : 'file', identity: { dev: big('dev'), ino: big('ino'), size: big('size'), mtimeNs: big('mtimeNs'), ctimeNs: big('ctimeNs') } };
+    return {
+      digest: String(v.digest),
+      layer: v.layer === 'guest' ? 'guest' : 'file',
+      identity: { dev: big('dev'), ino: big('ino'), size: big('size'), mtimeNs: big('mtimeNs'), ctimeNs: big('ctimeNs') },
+    };
   } catch {
     return undefined;
   }

@@ -156,9 +156,14 @@ async function checkPoint(place: PointPlace, point: PointFile, image: { dev: big
   try {
     const st = await fh.stat({ bigint: true });
     const check = await checkJournal((p, n, into) => readExactly(fh, p, n, into), Number(st.size));
-    if (check.state !== 'committed') throw dataLoss(`restore point ${point.id} of ${place.image} is damaged (${check.state}: ${check.reason}); nothing was changed — it and the points older than it cannot be restored`);
+    if (check.state !== 'committed')
+      throw dataLoss(
+        `restore point ${point.id} of ${place.image} is damaged (${check.state}: ${check.reason}); nothing was changed — it and the points older than it cannot be restored`,
+      );
     if (check.header.ino !== image.ino || st.dev !== image.dev) {
-      throw failedPrecondition(`restore point ${point.id} was kept for another file than the one at ${place.image} now (it was replaced): its points no longer apply; nothing was changed`);
+      throw failedPrecondition(
+        `restore point ${point.id} was kept for another file than the one at ${place.image} now (it was replaced): its points no longer apply; nothing was changed`,
+      );
     }
     const note = decodePointNote(check.note);
     if (note === undefined) throw dataLoss(`restore point ${point.id} of ${place.image} has no description; nothing was changed`);
@@ -192,7 +197,10 @@ function kindOfLayer(layer: JournalLayer): DigestKind {
 async function checkTip(held: HeldImage, newest: PointFile, tip: PointTip | undefined, qcow2: boolean, deps: RestorePointDeps, log: Logger, signal: AbortSignal): Promise<void> {
   const st = await held.fh.stat({ bigint: true });
   if (tip === undefined) {
-    log.warn({ image: held.target, point: String(newest.id) }, "no record of the state the newest point's sync left: the image is restored without checking it first (the result is still checked by digest)");
+    log.warn(
+      { image: held.target, point: String(newest.id) },
+      "no record of the state the newest point's sync left: the image is restored without checking it first (the result is still checked by digest)",
+    );
     return;
   }
   if (sameIdentity(identityOf(st), tip.identity)) return;
@@ -239,7 +247,8 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     await recoverJournal(held.target, log, { runtimeDir: deps.runtimeDir, dir: held.dir });
     const points = await listPointFiles(held.target);
     const at = points.findIndex((p) => p.id === wanted);
-    if (at < 0) throw notFound(`point_id: ${held.target} has no restore point ${req.pointId} (it has ${points.length === 0 ? 'none' : points.map((p) => String(p.id)).join(', ')})`);
+    if (at < 0)
+      throw notFound(`point_id: ${held.target} has no restore point ${req.pointId} (it has ${points.length === 0 ? 'none' : points.map((p) => String(p.id)).join(', ')})`);
     const chain = points.slice(0, at + 1);
     await send({ phase: 'check', pointId: req.pointId, pointsDone: 0, pointsTotal: chain.length, done: false });
     const image = await held.fh.stat({ bigint: true });
@@ -248,9 +257,9 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     const target = checked.at(-1);
     if (target === undefined) throw new Error('internal: an empty restore chain');
     const qcow2 = await hasQcow2Magic(held.fh);
-    const tip = recordedTip(held.dir.pathOf((chain[0] as PointFile).name));
+    const tip = recordedTip(held.dir.pathOf(chain[0].name));
     if (qcow2) refuseMixedQcow2(held, chain, checked);
-    await checkTip(held, chain[0] as PointFile, tip, qcow2, deps, log, signal);
+    await checkTip(held, chain[0], tip, qcow2, deps, log, signal);
 
     const journalName = journalPathFor(held.target).slice(dirname(held.target).length + 1);
     for (const [i, p] of chain.entries()) {
@@ -264,7 +273,8 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
           // From this rename on the point is the image's committed journal: applied now, or by recovery after a crash.
           await renameBeside(place, p.name, journalName);
         } catch (err) {
-          if (errnoCode(err) === 'EEXIST') throw aborted(`a sync journal appeared beside ${held.target} during the restore (another pull runs); the image is at the state of the point before ${p.id}`);
+          if (errnoCode(err) === 'EEXIST')
+            throw aborted(`a sync journal appeared beside ${held.target} during the restore (another pull runs); the image is at the state of the point before ${p.id}`);
           throw err;
         }
         await syncBeside(place);
@@ -281,7 +291,8 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
     const kind = kindOfLayer(target.layer);
     const digest = await digestAs(held, kind, deps.runtimeDir, signal);
     const after = await held.fh.stat({ bigint: true });
-    if (digest !== target.note.digest) throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.note.digest}`);
+    if (digest !== target.note.digest)
+      throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.note.digest}`);
     // The newest point left is the one the restored state chains on from.
     const left = (await listPointFiles(held.target))[0];
     if (left !== undefined) {

@@ -67,6 +67,6 @@ export async function* mergeInOrder(streams: readonly AsyncIterator<ReadRangesRe
       heads[pick] = await stream.next();
     }
   } finally {
-    await Promise.allSettled(streams.map((s) => s.return?.()));
+    await Promise.allSettled(streams.flatMap((s) => (s.return ? [s.return()] : [])));
   }
 }

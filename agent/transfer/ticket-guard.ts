@@ -44,7 +44,11 @@ function notOnTicket(path: string): KvmcloneError {
  * for `request.path` (at `request.layer`); throws PERMISSION_DENIED
  * (NO_TICKET first) otherwise.
  */
-export async function admitPeerCall(ticket: unknown, request: { readonly path: string; readonly layer?: unknown }, deps: { roots: ImageRoots; tickets: TicketRegistry }): Promise<Admission> {
+export async function admitPeerCall(
+  ticket: unknown,
+  request: { readonly path: string; readonly layer?: unknown },
+  deps: { roots: ImageRoots; tickets: TicketRegistry },
+): Promise<Admission> {
   const grant = typeof ticket === 'string' ? deps.tickets.lookup(ticket) : undefined;
   if (grant === undefined) throw permissionDenied(NO_TICKET);
   const { path } = request;

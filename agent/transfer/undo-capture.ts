@@ -54,7 +54,15 @@ export interface UndoPlan {
 }
 
 /** Records [offset, offset + length) of the image: data as data records, all-zero pieces as zero records. */
-async function saveSpan(plan: UndoPlan, undo: JournalWriter, offset: number, length: number, keepZeros: boolean, totals: { dataBytes: number; zeroBytes: number }, signal: AbortSignal): Promise<void> {
+async function saveSpan(
+  plan: UndoPlan,
+  undo: JournalWriter,
+  offset: number,
+  length: number,
+  keepZeros: boolean,
+  totals: { dataBytes: number; zeroBytes: number },
+  signal: AbortSignal,
+): Promise<void> {
   for (let at = offset; at < offset + length; at += PIECE_BYTES) {
     signal.throwIfAborted();
     const n = Math.min(PIECE_BYTES, offset + length - at);

@@ -83,7 +83,14 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
     // Whatever a Ctrl-C cut short (an SSH connect, a call) is an interruption, exit 130.
     const err = isAbortError(thrown) || aborter.signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted', { cause: thrown }) : normalizeSshError(thrown);
     if (err instanceof KvmcloneError) {
-      const exit = err.code === 'CANCELLED' ? EXIT_INTERRUPTED : err.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code) ? EXIT_REFUSED : EXIT_FAILED;
+      const exit =
+        err.code === 'CANCELLED'
+          ? EXIT_INTERRUPTED
+          : err.code === 'INVALID_ARGUMENT'
+            ? EXIT_USAGE
+            : ['FAILED_PRECONDITION', 'NOT_FOUND'].includes(err.code)
+              ? EXIT_REFUSED
+              : EXIT_FAILED;
       return fail(err.code, err.message, exit, err.detail);
     }
     return fail('INTERNAL', err instanceof Error ? err.message : String(err), EXIT_FAILED);

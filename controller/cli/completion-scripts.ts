@@ -38,7 +38,9 @@ function bashScript(root: DocCommand): string {
       for (const n of optionNames(o)) valued.push(`    ${quote(`${key(c)}|${n}`)}) ${what}; return ;;`);
     }
   }
-  const argChoices = commands.filter((c) => c.arguments[0] !== undefined && c.arguments[0].choices.length > 0).map((c) => `    ${quote(key(c))}) echo ${quote(c.arguments[0]?.choices.join(' ') ?? '')} ;;`);
+  const argChoices = commands
+    .filter((c) => c.arguments[0] !== undefined && c.arguments[0].choices.length > 0)
+    .map((c) => `    ${quote(key(c))}) echo ${quote(c.arguments[0]?.choices.join(' ') ?? '')} ;;`);
   return `# bash completion for ${root.name} (generated: ${root.name} completion bash)
 _${root.name}_subs() {
   case "$1" in
@@ -56,7 +58,10 @@ _${root.name}_value() {
 ${valued.join('\n')}
   esac
   case "|$2" in
-${valued.filter((v) => v.startsWith("    '|")).map((v) => v.replace("    '|", "    '|")).join('\n')}
+${valued
+  .filter((v) => v.startsWith("    '|"))
+  .map((v) => v.replace("    '|", "    '|"))
+  .join('\n')}
   esac
 }
 _${root.name}_args() {

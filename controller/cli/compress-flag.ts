@@ -18,7 +18,10 @@ export interface CompressFlags {
 /** Adds the option to a command. */
 export function addCompressOption(command: Command): Command {
   return command.addOption(
-    new Option('--compress <mode>', 'data chunks travel zstd-compressed: zstd (every chunk that shrinks), auto (where a sample shrinks), off; over kvmctl.yaml transfer.compress').choices([...COMPRESS_MODES]),
+    new Option(
+      '--compress <mode>',
+      'data chunks travel zstd-compressed: zstd (every chunk that shrinks), auto (where a sample shrinks), off; over kvmctl.yaml transfer.compress',
+    ).choices([...COMPRESS_MODES]),
   );
 }
 

@@ -17,7 +17,13 @@ export interface LiveFlags {
 export function addLiveOptions(command: Command): Command {
   return command
     .option('--live', 'copy a running VM from a point-in-time view (libvirt backup job); it keeps running')
-    .addOption(new Option('--quiesce <mode>', 'with --live: freeze the guest filesystems around the point in time (try: if its guest agent answers; require: or fail; off)').choices(['try', 'require', 'off']))
+    .addOption(
+      new Option('--quiesce <mode>', 'with --live: freeze the guest filesystems around the point in time (try: if its guest agent answers; require: or fail; off)').choices([
+        'try',
+        'require',
+        'off',
+      ]),
+    )
     .addOption(new Option('--cbt <on|off>', 'with --live: keep a checkpoint so the next live sync reads only changed blocks (default on)').choices(['on', 'off']));
 }
 

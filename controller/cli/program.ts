@@ -41,10 +41,13 @@ export function buildProgram(run: RunVerb): Command {
     .version(KVMCLONE_VERSION)
     .option('--config <file>', 'config file (default $XDG_CONFIG_HOME/kvmclone/kvmctl.yaml; absent = defaults)')
     .option('--ssh-config <file>', 'ssh config file (default ~/.ssh/config)')
-    .option('--known-hosts <file>', "known_hosts file (default: what the ssh config says, else ~/.ssh/known_hosts)")
+    .option('--known-hosts <file>', 'known_hosts file (default: what the ssh config says, else ~/.ssh/known_hosts)')
     .option('--identity <file>', "identity file, in addition to ssh-agent and the ssh config's IdentityFile")
     .option('--agent-socket <path>', "the agent's admin socket on the remote hosts (default /run/kvmclone/agent.sock)")
-    .option('--agent-ro-socket <path>', "the agent's read-only socket, for ls, hosts check and --dry-run (default /run/kvmclone/agent-ro.sock; an agent without one is reached on --agent-socket)")
+    .option(
+      '--agent-ro-socket <path>',
+      "the agent's read-only socket, for ls, hosts check and --dry-run (default /run/kvmclone/agent-ro.sock; an agent without one is reached on --agent-socket)",
+    )
     .addOption(new Option('--engine <engine>', 'SSH engine (default auto: OpenSSH when installed, else ssh2)').choices(['auto', 'openssh', 'ssh2']))
     .option('--json', 'NDJSON events on stdout; the last line is the result object')
     .option('--yes', 'never prompt')
@@ -52,7 +55,24 @@ export function buildProgram(run: RunVerb): Command {
     .exitOverride()
     .showHelpAfterError();
 
-  for (const command of [hostsCommand(run), lsCommand(run), cloneCommand(run), syncCommand(run), pointsCommand(run), restoreCommand(run), deleteCommand(run), configCommand(run), opsCommand(run), auditCommand(run), gcCommand(run), replicaCommand(run), replicateCommand(run), statusCommand(run), failoverCommand(run), failbackCommand(run)]) {
+  for (const command of [
+    hostsCommand(run),
+    lsCommand(run),
+    cloneCommand(run),
+    syncCommand(run),
+    pointsCommand(run),
+    restoreCommand(run),
+    deleteCommand(run),
+    configCommand(run),
+    opsCommand(run),
+    auditCommand(run),
+    gcCommand(run),
+    replicaCommand(run),
+    replicateCommand(run),
+    statusCommand(run),
+    failoverCommand(run),
+    failbackCommand(run),
+  ]) {
     program.addCommand(usageExits(command));
   }
   program.addCommand(usageExits(completionCommand()));

@@ -174,7 +174,7 @@ export class TextReporter implements Reporter {
     this.clearBars();
     this.bars.clear();
     // Operations on one VM (failover, its drill and cleanup, failback) have no destVm: no "-> undefined".
-    const route = result.destVm === undefined ? '' : ` -> ${String(result.destVm)}`;
+    const route = typeof result.destVm === 'string' ? ` -> ${result.destVm}` : '';
     const phases = phasesOf(result);
     if (result.ok === true) {
       this.out.write(

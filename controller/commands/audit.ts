@@ -47,7 +47,14 @@ export function auditCommand(run: (code: Promise<number>) => void): Command {
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
           const filters = auditFilters(flags);
-          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['audit.read'] });
+          const session = await HostSession.open(ctx.engine, host, {
+            agentSocket: ctx.options.agentSocket,
+            readOnlySocket: ctx.options.agentRoSocket,
+            debug: (m) => ctx.reporter.debug(m),
+            callMs: ctx.options.timeouts.callMs,
+            signal: ctx.signal,
+            needs: ['audit.read'],
+          });
           try {
             const records = await fetchAudit(session, filters, ctx.signal);
             if (ctx.json) ctx.reporter.result({ ok: true, operation: 'audit', host, records });

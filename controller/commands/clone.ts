@@ -35,7 +35,7 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
     .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
     .requiredOption('--to <host>', 'host to clone it to')
     .option('--name <new>', 'name of the clone (default: the same name)')
-    .option('--target-dir <dir>', 'directory for the clone\'s disks on the destination (default: the source directories)')
+    .option('--target-dir <dir>', "directory for the clone's disks on the destination (default: the source directories)")
     .option('--start', 'start the clone and check that it runs')
     .option('--dry-run', 'print the plan and stop')
     .option('--flatten', 'give the copy one standalone image per disk, its backing chain merged (holes stay holes)')

@@ -34,7 +34,12 @@ async function edit(flags: GlobalCliFlags, change: ConfigEdit): Promise<number> 
     const after = applyConfigEdit(before, change, path);
     if (after === before) return finish(flags, EXIT_OK, { ok: true, operation: 'config', file: path, changed: false }, `${path}: ${change.key} unchanged`);
     await writeConfigText(path, after);
-    return finish(flags, EXIT_OK, { ok: true, operation: 'config', file: path, changed: true }, `${path}: ${change.op === 'set' ? `${change.key} set` : `${change.key} removed (its default applies)`}`);
+    return finish(
+      flags,
+      EXIT_OK,
+      { ok: true, operation: 'config', file: path, changed: true },
+      `${path}: ${change.op === 'set' ? `${change.key} set` : `${change.key} removed (its default applies)`}`,
+    );
   });
 }
 
@@ -50,7 +55,12 @@ export function configCommand(run: (code: Promise<number>) => void): Command {
       run(
         guarded(flags, async (path) => {
           const text = await readConfigText(path);
-          return finish(flags, EXIT_OK, { ok: true, operation: 'config', file: path, text }, text === '' ? `# ${path}: no settings, every one is its default` : `# ${path}\n${text}`);
+          return finish(
+            flags,
+            EXIT_OK,
+            { ok: true, operation: 'config', file: path, text },
+            text === '' ? `# ${path}: no settings, every one is its default` : `# ${path}\n${text}`,
+          );
         }),
       );
     });
@@ -63,7 +73,13 @@ export function configCommand(run: (code: Promise<number>) => void): Command {
       run(
         guarded(flags, async (path) => {
           const value = configValue(await readConfigText(path), key);
-          if (value === undefined) return finish(flags, EXIT_FAILED, { ok: false, file: path, key, error: { code: 'NOT_FOUND', message: `${key} is not set in ${path} (its default applies)` } }, `kvmctl: ${key} is not set in ${path} (its default applies)`);
+          if (value === undefined)
+            return finish(
+              flags,
+              EXIT_FAILED,
+              { ok: false, file: path, key, error: { code: 'NOT_FOUND', message: `${key} is not set in ${path} (its default applies)` } },
+              `kvmctl: ${key} is not set in ${path} (its default applies)`,
+            );
           return finish(flags, EXIT_OK, { ok: true, operation: 'config', file: path, key, value }, formatValue(value));
         }),
       );

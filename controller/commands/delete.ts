@@ -23,7 +23,10 @@ export function deleteCommand(run: (code: Promise<number>) => void): Command {
       const global = command.optsWithGlobals<GlobalCliFlags & DeleteFlags>();
       run(
         withCommandContext(global, (ctx) =>
-          runDelete({ vm: checkVmName(vm, 'VM'), host: global.on, storage: global.storage === true, yes: global.yes === true, json: ctx.json }, { engine: ctx.engine, options: ctx.options, reporter: ctx.reporter, store: ctx.store(), signal: ctx.signal }),
+          runDelete(
+            { vm: checkVmName(vm, 'VM'), host: global.on, storage: global.storage === true, yes: global.yes === true, json: ctx.json },
+            { engine: ctx.engine, options: ctx.options, reporter: ctx.reporter, store: ctx.store(), signal: ctx.signal },
+          ),
         ),
       );
     });

@@ -24,6 +24,10 @@ export function failbackCommand(run: (code: Promise<number>) => void): Command {
     .option('--shutdown-timeout <seconds>', 'with --switch: how long the running copy gets to power off (default 300)', parseSeconds)
     .action((name: string, flags: { switch?: boolean; shutdownTimeout?: number }, command: Command) => {
       const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(withCommandContext(global, async (ctx) => runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true))));
+      run(
+        withCommandContext(global, async (ctx) =>
+          runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true)),
+        ),
+      );
     });
 }

@@ -25,7 +25,17 @@ export interface FailoverFlags {
 /** What failover, failback and the drill get from a command's context. */
 export function recoveryDeps(ctx: CommandContext, yes: boolean): RecoveryDeps {
   const store = ctx.store();
-  return { engine: ctx.engine, options: ctx.options, reporter: ctx.reporter, store, signal: ctx.signal, replicas: new ReplicaStore(store.database), failovers: new FailoverStore(store.database), yes, json: ctx.json };
+  return {
+    engine: ctx.engine,
+    options: ctx.options,
+    reporter: ctx.reporter,
+    store,
+    signal: ctx.signal,
+    replicas: new ReplicaStore(store.database),
+    failovers: new FailoverStore(store.database),
+    yes,
+    json: ctx.json,
+  };
 }
 
 /** What is wrong with a flag combination that means nothing, or undefined. */
@@ -45,7 +55,7 @@ export function failoverCommand(run: (code: Promise<number>) => void): Command {
     .description("start a replica's copy as the VM in service (refused while the source VM runs); --test: a throw-away copy for a DR drill")
     .argument('<name>', 'the replica')
     .option('--point <id>', 'roll the copy back to this restore point first (it and newer points are used up)')
-    .option('--force', "go ahead when the source host cannot be reached (you confirm the VM is not running there)")
+    .option('--force', 'go ahead when the source host cannot be reached (you confirm the VM is not running there)')
     .option('--test', 'start a throw-away clone <copy>-drill of the copy instead; the copy and the schedule are untouched')
     .option('--network', "with --test: leave the clone's network links up (default: down)")
     .option('--cleanup', 'with --test: stop and remove the test failover VM and its disks')

@@ -32,7 +32,13 @@ export function gcCommand(run: (code: Promise<number>) => void): Command {
           // Checked before any connection: a bad duration is a usage error (exit 2).
           const minAge = flags.olderThan === undefined ? 0 : parseOlderThan(flags.olderThan);
           const dryRun = flags.dryRun === true;
-          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['transfer.leftovers'] });
+          const session = await HostSession.open(ctx.engine, host, {
+            agentSocket: ctx.options.agentSocket,
+            debug: (m) => ctx.reporter.debug(m),
+            callMs: ctx.options.timeouts.callMs,
+            signal: ctx.signal,
+            needs: ['transfer.leftovers'],
+          });
           try {
             const { removed, kept } = await collectLeftovers(session, minAge, dryRun, ctx.signal);
             if (ctx.json) {

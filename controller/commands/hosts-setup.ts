@@ -49,7 +49,9 @@ export function hostsSetupCommand(run: (code: Promise<number>) => void): Command
     .description('install or upgrade kvmclone on HOST over SSH, start its agent, set up the SSH account, then check it')
     .argument('<host>', 'an ssh config alias or [user@]host[:port] that logs in as root (or a user with sudo)')
     .addOption(new Option('--package <file>', 'the kvmclone .deb to install (scripts/package builds it)').makeOptionMandatory())
-    .addOption(new Option('--account <name>', 'also set up this unprivileged SSH account for kvmctl (e.g. kvmclone): created if missing, the key authorized for socket forwarding only'))
+    .addOption(
+      new Option('--account <name>', 'also set up this unprivileged SSH account for kvmctl (e.g. kvmclone): created if missing, the key authorized for socket forwarding only'),
+    )
     .addOption(new Option('--key <file>', 'the public key to authorize for --account (default: ssh.identity_file.pub, else ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub)'))
     .addOption(new Option('--dry-run', 'say what would change; change nothing'))
     .action((host: string, flags: SetupFlags, command: Command) => {
@@ -79,11 +81,25 @@ export function hostsSetupCommand(run: (code: Promise<number>) => void): Command
           if (dryRun) {
             if (outcome.steps.length === 0) say(`${host}: nothing to change`);
           } else {
-            say(n === 0 ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})` : `${host}: ${n} change${n > 1 ? 's' : ''}`);
+            say(
+              n === 0
+                ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})`
+                : `${host}: ${n} change${n > 1 ? 's' : ''}`,
+            );
           }
           // a dry run changed nothing there is to check
           const check = dryRun ? { code: EXIT_OK, hosts: [] } : await checkHosts(ctx, [host], { jsonResult: false });
-          if (ctx.json) ctx.reporter.result({ ok: check.code === EXIT_OK, operation: 'hosts-setup', host, dryRun, version: pkg.version, steps: outcome.steps, changed: outcome.changed, ...(!dryRun && { check: check.hosts[0] ?? null }) });
+          if (ctx.json)
+            ctx.reporter.result({
+              ok: check.code === EXIT_OK,
+              operation: 'hosts-setup',
+              host,
+              dryRun,
+              version: pkg.version,
+              steps: outcome.steps,
+              changed: outcome.changed,
+              ...(!dryRun && { check: check.hosts[0] ?? null }),
+            });
           return check.code;
         }),
       );

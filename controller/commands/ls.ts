@@ -20,7 +20,14 @@ export function lsCommand(run: (code: Promise<number>) => void): Command {
     .action((host: string, _flags: unknown, command: Command) => {
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.list', 'domain.describe'] });
+          const session = await HostSession.open(ctx.engine, host, {
+            agentSocket: ctx.options.agentSocket,
+            readOnlySocket: ctx.options.agentRoSocket,
+            debug: (m) => ctx.reporter.debug(m),
+            callMs: ctx.options.timeouts.callMs,
+            signal: ctx.signal,
+            needs: ['domain.list', 'domain.describe'],
+          });
           try {
             const { domains } = await session.call(session.clients.domain, session.clients.domain.listDomains, {}, ctx.signal);
             const vms = [];
@@ -36,7 +43,17 @@ export function lsCommand(run: (code: Promise<number>) => void): Command {
                 state: d.state.replace('DOMAIN_STATE_', '').toLowerCase(),
                 vcpus: d.vcpus,
                 memoryBytes: d.memoryBytes,
-                disks: 'problem' in described ? [] : described.disks.map((k) => ({ target: k.target, device: k.device, path: k.path, format: k.format, virtualSize: k.virtualSize, allocatedSize: k.allocatedSize })),
+                disks:
+                  'problem' in described
+                    ? []
+                    : described.disks.map((k) => ({
+                        target: k.target,
+                        device: k.device,
+                        path: k.path,
+                        format: k.format,
+                        virtualSize: k.virtualSize,
+                        allocatedSize: k.allocatedSize,
+                      })),
                 ...('problem' in described && { problem: described.problem }),
               });
             }
@@ -46,7 +63,8 @@ export function lsCommand(run: (code: Promise<number>) => void): Command {
               const out = process.stdout;
               out.write(`${'NAME'.padEnd(20)} ${'STATE'.padEnd(10)} ${'VCPU'.padStart(4)} ${'MEMORY'.padStart(10)}  DISKS\n`);
               for (const vm of vms) {
-                const disks = vm.problem ?? vm.disks.map((k) => `${k.target}:${k.format} ${formatBytes(k.virtualSize)} (${formatBytes(k.allocatedSize)} used) ${k.path}`).join('; ');
+                const disks =
+                  vm.problem ?? vm.disks.map((k) => `${k.target}:${k.format} ${formatBytes(k.virtualSize)} (${formatBytes(k.allocatedSize)} used) ${k.path}`).join('; ');
                 out.write(`${vm.name.padEnd(20)} ${vm.state.padEnd(10)} ${String(vm.vcpus).padStart(4)} ${formatBytes(vm.memoryBytes).padStart(10)}  ${disks}\n`);
               }
             }

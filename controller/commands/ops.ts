@@ -17,12 +17,24 @@ import type { AuditEntry__Output } from '../../shared/generated/kvmclone/agent/v
 const AUDIT_SKEW_MS = 86_400_000;
 
 /** The agent records of operation `id` on each host, or why they could not be read. */
-async function agentRecords(ctx: CommandContext, hosts: readonly string[], id: string, startedAt: string): Promise<{ host: string; records?: AuditEntry__Output[]; error?: string }[]> {
+async function agentRecords(
+  ctx: CommandContext,
+  hosts: readonly string[],
+  id: string,
+  startedAt: string,
+): Promise<{ host: string; records?: AuditEntry__Output[]; error?: string }[]> {
   const since = new Date(Date.parse(startedAt) - AUDIT_SKEW_MS).toISOString();
   return Promise.all(
     hosts.map(async (host) => {
       try {
-        const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['audit.read'] });
+        const session = await HostSession.open(ctx.engine, host, {
+          agentSocket: ctx.options.agentSocket,
+          readOnlySocket: ctx.options.agentRoSocket,
+          debug: (m) => ctx.reporter.debug(m),
+          callMs: ctx.options.timeouts.callMs,
+          signal: ctx.signal,
+          needs: ['audit.read'],
+        });
         try {
           return { host, records: await fetchAudit(session, { since, vm: '', operationId: id, limit: 100_000 }, ctx.signal) };
         } finally {
@@ -55,7 +67,10 @@ export function opsCommand(run: (code: Promise<number>) => void): Command {
         return EXIT_OK;
       }),
     );
-  ops.command('list', { isDefault: true }).description('recent operations, newest first').action((_f: unknown, command: Command) => list(command));
+  ops
+    .command('list', { isDefault: true })
+    .description('recent operations, newest first')
+    .action((_f: unknown, command: Command) => list(command));
   ops
     .command('show')
     .description('one operation and every step it took, and how to see what its agents recorded')

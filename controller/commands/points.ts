@@ -21,7 +21,7 @@ interface RestoreFlags extends OnFlags {
 /** The points command. */
 export function pointsCommand(run: (code: Promise<number>) => void): Command {
   return new Command('points')
-    .description("list the restore points kept of a copy (kvmctl sync --keep), newest first, and the space they take")
+    .description('list the restore points kept of a copy (kvmctl sync --keep), newest first, and the space they take')
     .argument('<vm>', 'the copy (the VM on HOST)')
     .requiredOption('--on <host>', 'host the copy is on')
     .action((vm: string, flags: OnFlags, command: Command) => {

@@ -31,15 +31,25 @@ export function replicaAddCommand(run: (code: Promise<number>) => void): Command
     .requiredOption('--vm <vm>', 'the VM to replicate')
     .requiredOption('--from <host>', 'host the VM runs on')
     .requiredOption('--to <host>', 'host that keeps the copy')
-    .option('--dest-name <name>', 'name of the copy (default: the VM\'s name)')
-    .option('--target-dir <dir>', 'directory for the copy\'s disks on the destination (default: the source\'s directories)')
+    .option('--dest-name <name>', "name of the copy (default: the VM's name)")
+    .option('--target-dir <dir>', "directory for the copy's disks on the destination (default: the source's directories)")
     .requiredOption('--every <interval>', 'how often to sync, which is also the RPO: 10s … 7d (e.g. 15m, 1h)')
     .option('--keep <n>', 'restore points to keep of the copy: each sync keeps one (offline replicas only; kvmctl replica points NAME)')
     .option('--live', 'sync a running source from a point-in-time view (otherwise a running source fails the run)')
     .action((name: string, flags: AddFlags, command: Command) =>
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const spec = replicaSpec({ name, vm: flags.vm, from: flags.from, to: flags.to, destName: flags.destName, targetDir: flags.targetDir, every: flags.every, keep: flags.keep, live: flags.live });
+          const spec = replicaSpec({
+            name,
+            vm: flags.vm,
+            from: flags.from,
+            to: flags.to,
+            destName: flags.destName,
+            targetDir: flags.targetDir,
+            every: flags.every,
+            keep: flags.keep,
+            live: flags.live,
+          });
           let replica;
           try {
             replica = new ReplicaStore(ctx.store().database).add(spec);

@@ -36,7 +36,13 @@ export function replicaApplyCommand(run: (code: Promise<number>) => void): Comma
           const dryRun = flags.dryRun === true;
           if (!ctx.json) process.stdout.write(planText(plan, desired));
           if (plan.refused.length > 0) {
-            ctx.reporter.result({ ok: false, operation: 'replica-apply', dryRun, plan, error: { code: 'FAILED_PRECONDITION', message: `${plan.refused.length} replica(s) cannot be changed in place; nothing was changed` } });
+            ctx.reporter.result({
+              ok: false,
+              operation: 'replica-apply',
+              dryRun,
+              plan,
+              error: { code: 'FAILED_PRECONDITION', message: `${plan.refused.length} replica(s) cannot be changed in place; nothing was changed` },
+            });
             return EXIT_REFUSED;
           }
           if (!dryRun) applyPlan(store, desired, plan);

@@ -16,7 +16,7 @@ export function replicaRmCommand(run: (code: Promise<number>) => void): Command 
   return new Command('rm')
     .description('remove a replica (the copy stays unless --delete-copy)')
     .argument('<name>', 'the replica')
-    .option('--delete-copy', "also undefine the copy on the destination and remove its disks (refused while it runs)")
+    .option('--delete-copy', 'also undefine the copy on the destination and remove its disks (refused while it runs)')
     .action((name: string, flags: { deleteCopy?: boolean }, command: Command) =>
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {

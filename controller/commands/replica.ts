@@ -15,7 +15,17 @@ import { replicaShowCommand } from './replica-show.js';
 /** The replica command group. */
 export function replicaCommand(run: (code: Promise<number>) => void): Command {
   const replica = new Command('replica').description('replicas: VMs kept copied to another host on a schedule (kvmctl replicate runs them)');
-  for (const sub of [replicaAddCommand(run), replicaListCommand(run), replicaShowCommand(run), replicaPauseCommand(run, true), replicaPauseCommand(run, false), replicaRmCommand(run), replicaApplyCommand(run), replicaPointsCommand(run), replicaRestoreCommand(run)]) {
+  for (const sub of [
+    replicaAddCommand(run),
+    replicaListCommand(run),
+    replicaShowCommand(run),
+    replicaPauseCommand(run, true),
+    replicaPauseCommand(run, false),
+    replicaRmCommand(run),
+    replicaApplyCommand(run),
+    replicaPointsCommand(run),
+    replicaRestoreCommand(run),
+  ]) {
     replica.addCommand(sub);
   }
   return replica;

@@ -39,7 +39,11 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
     .option('--name <dest-vm>', 'name of the copy (default: the same name)')
     .option('--dry-run', 'report how many blocks and bytes differ, change nothing')
     .option('--flatten', 'read the shut-off source as its guest sees it, backing chains merged (for a copy made with clone --flatten)')
-    .option('--keep <n>', 'keep a restore point of the copy as it was before this sync, and the newest N (0-64; offline syncs); without it the copy\'s points are dropped', parseKeep)
+    .option(
+      '--keep <n>',
+      "keep a restore point of the copy as it was before this sync, and the newest N (0-64; offline syncs); without it the copy's points are dropped",
+      parseKeep,
+    )
     .action((vm: string, flags: SyncFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags & BwlimitFlags & CompressFlags>();
       run(
@@ -47,7 +51,16 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
           parseHostSpec(flags.from);
           parseHostSpec(flags.to);
           return runSync(
-            { vm: checkVmName(vm, 'VM'), from: flags.from, to: flags.to, destVm: checkVmName(flags.name ?? vm, '--name'), dryRun: flags.dryRun === true, live: liveOptionsOf(flags), flatten: flags.flatten === true, ...(flags.keep !== undefined && { keep: flags.keep }) },
+            {
+              vm: checkVmName(vm, 'VM'),
+              from: flags.from,
+              to: flags.to,
+              destVm: checkVmName(flags.name ?? vm, '--name'),
+              dryRun: flags.dryRun === true,
+              live: liveOptionsOf(flags),
+              flatten: flags.flatten === true,
+              ...(flags.keep !== undefined && { keep: flags.keep }),
+            },
             {
               engine: ctx.engine,
               options: withCompress(withBwlimit(ctx.options, global), global),

@@ -34,7 +34,10 @@ export const controllerFileSchema = z.strictObject({
       local: z.enum(['auto', 'off']).optional(),
       connect_timeout: durationField.optional(),
       keepalive: durationField.optional(),
-      ciphers: z.array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name')).min(1).optional(),
+      ciphers: z
+        .array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name'))
+        .min(1)
+        .optional(),
       known_hosts: path.optional(),
       config_file: path.optional(),
       identity_file: path.optional(),
@@ -193,9 +196,19 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
     },
     agentSocket: flagged.agent?.socket ?? raw.agent?.socket ?? DEFAULT_AGENT_SOCKET,
     agentRoSocket: flagged.agent?.ro_socket ?? raw.agent?.ro_socket ?? DEFAULT_AGENT_RO_SOCKET,
-    transfer: { concurrency: raw.transfer?.concurrency ?? 2, bwlimit: raw.transfer?.bwlimit ?? 0, links: raw.transfer?.links ?? [], compress: raw.transfer?.compress ?? 'off', streams: raw.transfer?.streams ?? 1 },
+    transfer: {
+      concurrency: raw.transfer?.concurrency ?? 2,
+      bwlimit: raw.transfer?.bwlimit ?? 0,
+      links: raw.transfer?.links ?? [],
+      compress: raw.transfer?.compress ?? 'off',
+      streams: raw.transfer?.streams ?? 1,
+    },
     // 6 attempts from 2 s, capped at 20 s: at least 35 s (at most 70 s) of waiting in all, so a 30 s outage is ridden out.
-    retry: { attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts, baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs, maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs },
+    retry: {
+      attempts: raw.retry?.attempts ?? DEFAULT_RETRY.attempts,
+      baseDelayMs: raw.retry?.base_delay ?? DEFAULT_RETRY.baseDelayMs,
+      maxDelayMs: raw.retry?.max_delay ?? DEFAULT_RETRY.maxDelayMs,
+    },
     timeouts: { callMs: raw.timeouts?.call ?? 60_000, noProgressMs: raw.timeouts?.no_progress ?? 120_000 },
     databasePath: raw.state?.database ?? join(xdg('XDG_STATE_HOME', '.local/state'), 'kvmclone', 'history.sqlite'),
     replication: { concurrency: raw.replication?.concurrency ?? 2, graceMs: raw.replication?.grace ?? DEFAULT_REPLICATION_GRACE_MS },

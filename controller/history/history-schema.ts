@@ -172,7 +172,9 @@ export function migrateHistory(db: Database.Database, path: string, migrations: 
       }).immediate();
     } catch (err) {
       // the transaction rolled back: the database is still at `current`
-      throw new KvmcloneError('INTERNAL', `upgrading the history database ${path} to schema version ${next.version} (${next.what}) failed; it is unchanged at version ${current}`, { cause: err });
+      throw new KvmcloneError('INTERNAL', `upgrading the history database ${path} to schema version ${next.version} (${next.what}) failed; it is unchanged at version ${current}`, {
+        cause: err,
+      });
     }
   }
 }

@@ -39,7 +39,6 @@ export interface ReplicaKey {
   destVm: string;
 }
 
-
 interface Row {
   replica_id: string;
   checkpoint: string;
@@ -59,7 +58,13 @@ export class LiveReplicaStore {
       .prepare(`SELECT replica_id, checkpoint, checkpoint_xml, images_json, updated_at FROM live_replicas WHERE source_host = ? AND vm = ? AND dest_host = ? AND dest_vm = ?`)
       .get(key.sourceHost, key.vm, key.destHost, key.destVm) as Row | undefined;
     if (!row) return undefined;
-    return { replicaId: row.replica_id, checkpoint: row.checkpoint, checkpointXml: row.checkpoint_xml, images: JSON.parse(row.images_json) as ImageIdentity[], updatedAt: row.updated_at };
+    return {
+      replicaId: row.replica_id,
+      checkpoint: row.checkpoint,
+      checkpointXml: row.checkpoint_xml,
+      images: JSON.parse(row.images_json) as ImageIdentity[],
+      updatedAt: row.updated_at,
+    };
   }
 
   /** The replica id of a copy, made (and stored, with no checkpoint yet) on first use. */

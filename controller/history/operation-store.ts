@@ -50,7 +50,6 @@ export interface OperationEvent {
   data: unknown;
 }
 
-
 interface OperationRow {
   id: string;
   kind: OperationKind;
@@ -100,9 +99,7 @@ export class OperationStore {
   /** Records the start of an operation. */
   begin(op: Pick<OperationRecord, 'id' | 'kind' | 'vm' | 'destVm' | 'sourceHost' | 'destHost'>): void {
     this.db
-      .prepare(
-        `INSERT INTO operations (id, kind, vm, dest_vm, source_host, dest_host, state, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`,
-      )
+      .prepare(`INSERT INTO operations (id, kind, vm, dest_vm, source_host, dest_host, state, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)`)
       .run(op.id, op.kind, op.vm, op.destVm, op.sourceHost, op.destHost, new Date().toISOString());
   }
 
@@ -135,17 +132,23 @@ export class OperationStore {
   /** Operations of one kind moving one VM between the same hosts, newest first (resume looks here); plans (dry runs) are not among them. */
   history(target: Pick<OperationRecord, 'kind' | 'vm' | 'destVm' | 'sourceHost' | 'destHost'>, limit = 20): OperationRecord[] {
     const rows = this.db
-      .prepare(`SELECT * FROM operations WHERE kind = ? AND vm = ? AND dest_vm = ? AND source_host = ? AND dest_host = ? AND state != 'planned' ORDER BY started_at DESC, rowid DESC LIMIT ?`)
+      .prepare(
+        `SELECT * FROM operations WHERE kind = ? AND vm = ? AND dest_vm = ? AND source_host = ? AND dest_host = ? AND state != 'planned' ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+      )
       .all(target.kind, target.vm, target.destVm, target.sourceHost, target.destHost, limit) as OperationRow[];
     return rows.map(toRecord);
   }
 
   /** One operation (by id or unique id prefix) and its events, or undefined. */
   get(idOrPrefix: string): { operation: OperationRecord; events: OperationEvent[] } | undefined {
-    const rows = this.db.prepare(`SELECT * FROM operations WHERE id = ? OR id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(idOrPrefix, `${idOrPrefix.replace(/[%_]/g, '')}%`) as OperationRow[];
+    const rows = this.db
+      .prepare(`SELECT * FROM operations WHERE id = ? OR id LIKE ? ORDER BY started_at DESC LIMIT 2`)
+      .all(idOrPrefix, `${idOrPrefix.replace(/[%_]/g, '')}%`) as OperationRow[];
     const row = rows.find((r) => r.id === idOrPrefix) ?? (rows.length === 1 ? rows[0] : undefined);
     if (!row) return undefined;
-    const events = (this.db.prepare(`SELECT at, type, data_json FROM events WHERE operation_id = ? ORDER BY seq`).all(row.id) as { at: string; type: string; data_json: string }[]).map((e) => ({
+    const events = (
+      this.db.prepare(`SELECT at, type, data_json FROM events WHERE operation_id = ? ORDER BY seq`).all(row.id) as { at: string; type: string; data_json: string }[]
+    ).map((e) => ({
       at: e.at,
       type: e.type,
       data: JSON.parse(e.data_json) as unknown,

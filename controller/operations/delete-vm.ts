@@ -88,7 +88,12 @@ export async function runDelete(req: DeleteRequest, deps: OperationDeps): Promis
       }
       // Still a refusal (exit 3) if the agent refuses: it checks everything (state, images other domains use) before it changes anything.
       op.step('UNDEFINE', req.storage ? 'definition, then the images only this VM uses' : 'definition only');
-      const { removedPaths } = await s.call(s.clients.domain, s.clients.domain.undefineDomain, { name: req.vm, storage: req.storage ? 'STORAGE_POLICY_REMOVE' : 'STORAGE_POLICY_KEEP' }, deps.signal);
+      const { removedPaths } = await s.call(
+        s.clients.domain,
+        s.clients.domain.undefineDomain,
+        { name: req.vm, storage: req.storage ? 'STORAGE_POLICY_REMOVE' : 'STORAGE_POLICY_KEEP' },
+        deps.signal,
+      );
       const kept = req.storage ? keptFiles(described, new Set(removedPaths)) : files.map((path) => ({ path, reason: 'kept: delete without --storage' }));
       for (const k of kept) deps.reporter.info(`  kept ${k.path}: ${k.reason}`);
       for (const p of removedPaths) deps.reporter.info(`  removed ${p}`);

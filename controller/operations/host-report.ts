@@ -46,18 +46,38 @@ export function compareVersions(agents: readonly { host: string; version: string
  * returns the exit code: 0 only when every host answered. Also the last step
  * of `kvmctl hosts setup`.
  */
-export async function checkHosts(ctx: CommandContext, list: readonly string[], options: { jsonResult: boolean } = { jsonResult: true }): Promise<{ code: number; hosts: unknown[] }> {
+export async function checkHosts(
+  ctx: CommandContext,
+  list: readonly string[],
+  options: { jsonResult: boolean } = { jsonResult: true },
+): Promise<{ code: number; hosts: unknown[] }> {
   const results = [];
   for (const host of list) {
     try {
-      const s = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal });
+      const s = await HostSession.open(ctx.engine, host, {
+        agentSocket: ctx.options.agentSocket,
+        readOnlySocket: ctx.options.agentRoSocket,
+        debug: (m) => ctx.reporter.debug(m),
+        callMs: ctx.options.timeouts.callMs,
+        signal: ctx.signal,
+      });
       try {
         const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
         const h = s.info.host;
         const account = await checkAccount(s, ctx.signal);
         // An agent older than the leftover RPCs reports none (null in --json), rather than failing the check.
         const leftovers: LeftoverReport[] | null = s.info.capabilities.includes('transfer.leftovers') ? await fetchLeftovers(s, ctx.signal) : null;
-        results.push({ host, ok: true, agentVersion: s.info.agentVersion, apiVersions: s.info.apiVersions, capabilities: s.info.capabilities, hostFacts: h, account, freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })), leftovers });
+        results.push({
+          host,
+          ok: true,
+          agentVersion: s.info.agentVersion,
+          apiVersions: s.info.apiVersions,
+          capabilities: s.info.capabilities,
+          hostFacts: h,
+          account,
+          freeSpace: space.map((x) => ({ path: x.path, availableBytes: x.availableBytes, totalBytes: x.totalBytes })),
+          leftovers,
+        });
         if (!ctx.json) {
           process.stdout.write(
             `${host}: ok — agent ${s.info.agentVersion} (API ${s.info.apiVersions.join(', ')}), ${h?.hostname}, ${h?.cpus} CPUs ${h?.cpuModel}, ${formatBytes(h?.memoryBytes ?? 0)}, libvirt ${h?.libvirtVersion}, QEMU ${h?.qemuVersion}${h?.kvm ? ', KVM' : ''}\n` +
@@ -81,4 +101,3 @@ export async function checkHosts(ctx: CommandContext, list: readonly string[], o
   if (ctx.json && options.jsonResult) ctx.reporter.result({ ok, operation: 'hosts-check', hosts: results, kvmctlVersion: KVMCLONE_VERSION, versionsDiffer: versions.differ });
   return { code: ok ? EXIT_OK : EXIT_FAILED, hosts: results };
 }
-

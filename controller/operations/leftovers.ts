@@ -39,12 +39,24 @@ export function parseOlderThan(text: string): number {
 
 /** The wire kind without its prefix: "staging", "journal", "peer-socket", ... */
 export function kindName(kind: string): string {
-  return kind.replace(/^LEFTOVER_KIND_/, '').toLowerCase().replace(/_/g, '-');
+  return kind
+    .replace(/^LEFTOVER_KIND_/, '')
+    .toLowerCase()
+    .replace(/_/g, '-');
 }
 
 /** The plain form of one leftover. */
 export function leftoverReport(l: Leftover__Output): LeftoverReport {
-  return { kind: kindName(l.kind), path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds), running: l.running, committed: l.committed, sizeBytes: l.sizeBytes, keepReason: l.keepReason };
+  return {
+    kind: kindName(l.kind),
+    path: l.path,
+    operationId: l.operationId,
+    ageSeconds: Math.round(l.ageSeconds),
+    running: l.running,
+    committed: l.committed,
+    sizeBytes: l.sizeBytes,
+    keepReason: l.keepReason,
+  };
 }
 
 /** "3 s", "12 min", "5 h", "2 d": an age as a person reads it. */
@@ -71,7 +83,12 @@ export async function fetchLeftovers(session: HostSession, signal: AbortSignal):
 }
 
 /** RemoveLeftovers of one host (admin). */
-export async function collectLeftovers(session: HostSession, minAgeSeconds: number, dryRun: boolean, signal: AbortSignal): Promise<{ removed: LeftoverReport[]; kept: LeftoverReport[] }> {
+export async function collectLeftovers(
+  session: HostSession,
+  minAgeSeconds: number,
+  dryRun: boolean,
+  signal: AbortSignal,
+): Promise<{ removed: LeftoverReport[]; kept: LeftoverReport[] }> {
   const res = await session.call(session.clients.transfer, session.clients.transfer.removeLeftovers, { minAgeSeconds, dryRun }, signal);
   return { removed: res.removed.map(leftoverReport), kept: res.kept.map(leftoverReport) };
 }

@@ -250,7 +250,13 @@ export class OperationRun {
         reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
       }
     }
-    const result = { ok: false, operation: this.target.kind, id: this.id, error: { code: err.code, message: err.message, ...(err.detail !== undefined && { detail: err.detail }) }, phases: this.clock.seconds() };
+    const result = {
+      ok: false,
+      operation: this.target.kind,
+      id: this.id,
+      error: { code: err.code, message: err.message, ...(err.detail !== undefined && { detail: err.detail }) },
+      phases: this.clock.seconds(),
+    };
     store.finish(this.id, err.code === 'CANCELLED' ? 'interrupted' : 'failed', { bytesOnWire: this.bytesOnWire, errorCode: err.code, errorMessage: err.message, result });
     reporter.result(result);
     return exitCodeFor(err.code, this.phase);

@@ -22,6 +22,10 @@ export function transferNeeds(transfer: ControllerOptions['transfer'], from: str
 }
 
 /** The transfer settings of a pull from `from` to `to`: its rate limit and compression (--bwlimit, --compress). */
-export function pullSettingsFor(transfer: ControllerOptions['transfer'], from: string, to: string): { rateLimit: number; compress: 'COMPRESS_OFF' | 'COMPRESS_ZSTD' | 'COMPRESS_AUTO' } {
+export function pullSettingsFor(
+  transfer: ControllerOptions['transfer'],
+  from: string,
+  to: string,
+): { rateLimit: number; compress: 'COMPRESS_OFF' | 'COMPRESS_ZSTD' | 'COMPRESS_AUTO' } {
   return { rateLimit: rateLimitFor(transfer, from, to), compress: compressField(transfer.compress) };
 }

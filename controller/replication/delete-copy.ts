@@ -27,7 +27,9 @@ export interface DeletedCopy {
 export async function deleteCopy(replica: Replica, deps: { engine: SshEngine; options: ControllerOptions; reporter: Reporter; signal: AbortSignal }): Promise<DeletedCopy> {
   const { engine, options, reporter, signal } = deps;
   if (replica.seededAt === null) {
-    throw failedPrecondition(`replica ${replica.name} never made its copy: ${replica.destVm} on ${replica.to}, if it exists, is not its copy and is left alone (remove the replica without --delete-copy)`);
+    throw failedPrecondition(
+      `replica ${replica.name} never made its copy: ${replica.destVm} on ${replica.to}, if it exists, is not its copy and is left alone (remove the replica without --delete-copy)`,
+    );
   }
   const operationId = randomUUID();
   const session = await HostSession.open(engine, replica.to, {
@@ -48,9 +50,16 @@ export async function deleteCopy(replica: Replica, deps: { engine: SshEngine; op
         throw err;
       }
       if (state !== 'DOMAIN_STATE_SHUTOFF') {
-        throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${(state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase()}: a running copy is not deleted (shut it down first, or remove the replica without --delete-copy)`);
+        throw failedPrecondition(
+          `${replica.destVm} on ${replica.to} is ${(state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase()}: a running copy is not deleted (shut it down first, or remove the replica without --delete-copy)`,
+        );
       }
-      const { removedPaths } = await session.call(session.clients.domain, session.clients.domain.undefineDomain, { name: replica.destVm, storage: 'STORAGE_POLICY_REMOVE' }, signal);
+      const { removedPaths } = await session.call(
+        session.clients.domain,
+        session.clients.domain.undefineDomain,
+        { name: replica.destVm, storage: 'STORAGE_POLICY_REMOVE' },
+        signal,
+      );
       reporter.debug(`${replica.to}: undefined ${replica.destVm}, removed ${removedPaths.join(', ') || 'no file'}`);
       return { existed: true, removedPaths };
     } finally {

@@ -46,7 +46,8 @@ export function decideFailbackDelta(input: FailbackDeltaInput): FailbackDelta {
   if (failover.source === 'unreachable') return hash(`the original's host could not be reached at the failover (${failover.at}): it may hold writes the copy never saw`);
   if (failover.checkpoint === null) return hash(failover.noCheckpoint !== '' ? failover.noCheckpoint : 'the failover made no checkpoint of the copy');
   if (!copyRuns) return hash('the copy is shut off: the sync back is offline and compares the image files');
-  if (reverse === undefined || reverse.checkpoint === '') return hash(`no checkpoint of the copy is confirmed any more (the failover made ${failover.checkpoint}; a sync back since did not keep one)`);
+  if (reverse === undefined || reverse.checkpoint === '')
+    return hash(`no checkpoint of the copy is confirmed any more (the failover made ${failover.checkpoint}; a sync back since did not keep one)`);
   if (originalNow === undefined) return hash("the original's images were not checked");
   const same = sameIdentities(reverse.images, originalNow);
   if (!same.same) return hash(`the original changed since the failover: ${same.why.replace('on the destination ', '')}`);

@@ -71,12 +71,21 @@ interface FailbackSync {
  * it must ask: always when the failover did not find the source shut off
  * cleanly (crashed, unreachable, or no record of the failover).
  */
-export function overwriteWarning(replica: Pick<Replica, 'vm' | 'from' | 'destVm' | 'to'>, failover: FailoverRecord | undefined, lastSyncAt: string | undefined): { ask: boolean; text: string } {
+export function overwriteWarning(
+  replica: Pick<Replica, 'vm' | 'from' | 'destVm' | 'to'>,
+  failover: FailoverRecord | undefined,
+  lastSyncAt: string | undefined,
+): { ask: boolean; text: string } {
   const since = lastSyncAt ? `after the copy's last sync (${lastSyncAt})` : 'after the copy was last synced';
   if (failover && (failover.source === 'shutoff' || failover.source === 'absent')) {
     return { ask: false, text: `${replica.vm} on ${replica.from} is overwritten with ${replica.destVm} on ${replica.to}: anything it wrote ${since} is lost` };
   }
-  const why = failover === undefined ? 'how the failover left it is not recorded' : failover.source === 'crashed' ? `it had crashed at the failover (${failover.at})` : `${replica.from} could not be reached at the failover (${failover.at})`;
+  const why =
+    failover === undefined
+      ? 'how the failover left it is not recorded'
+      : failover.source === 'crashed'
+        ? `it had crashed at the failover (${failover.at})`
+        : `${replica.from} could not be reached at the failover (${failover.at})`;
   return {
     ask: true,
     text: `${replica.vm} on ${replica.from} may hold writes ${replica.destVm} never saw (${why}): they were made ${since}, and failback overwrites them with ${replica.destVm} on ${replica.to}`,
@@ -86,7 +95,8 @@ export function overwriteWarning(replica: Pick<Replica, 'vm' | 'from' | 'destVm'
 /** Runs the failback; resolves with the exit code. */
 export async function runFailback(req: FailbackRequest, deps: RecoveryDeps): Promise<number> {
   const replica = deps.replicas.get(req.replica);
-  if (replica.lifecycle !== 'failed-over') throw failedPrecondition(`replica ${replica.name} is not failed over: ${replica.vm} on ${replica.from} is the original as it is (nothing to fail back)`);
+  if (replica.lifecycle !== 'failed-over')
+    throw failedPrecondition(`replica ${replica.name} is not failed over: ${replica.vm} on ${replica.from} is the original as it is (nothing to fail back)`);
   return withReplicaClaim(deps.replicas, replica.name, () => failbackClaimed(deps.replicas.get(replica.name), req, deps));
 }
 
@@ -102,7 +112,13 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
   const op = new OperationRun(deps, { kind: 'failback', vm: replica.destVm, destVm: replica.vm, from: replica.to, to: replica.from });
   const sessions: HostSession[] = [];
   const open = async (host: string): Promise<HostSession> => {
-    const s = await HostSession.open(engine, host, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs: ['domain.describe', 'domain.lifecycle', 'transfer.lock', 'disk.stat'], operationId: op.id });
+    const s = await HostSession.open(engine, host, {
+      agentSocket: options.agentSocket,
+      callMs: options.timeouts.callMs,
+      signal,
+      needs: ['domain.describe', 'domain.lifecycle', 'transfer.lock', 'disk.stat'],
+      operationId: op.id,
+    });
     sessions.push(s);
     return s;
   };
@@ -120,7 +136,7 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     const r = nested.captured;
     if (code !== EXIT_OK) throw nestedError(r, `the sync back to ${replica.from} failed (exit ${code})`);
     const sync: FailbackSync = {
-      id: String(r?.id ?? ''),
+      id: typeof r?.id === 'string' ? r.id : '',
       live,
       delta: typeof r?.delta === 'string' ? r.delta : 'hash',
       bytesOnWire: typeof r?.bytesOnWire === 'number' ? r.bytesOnWire : 0,
@@ -144,14 +160,18 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     if (state === undefined) return;
     if (!copyRunning) {
       if (state.checkpoint !== '') {
-        reporter.info(`  ${replica.destVm} is shut off: its checkpoint ${state.checkpoint} stays (libvirt deletes checkpoints of running VMs only; the next failover of ${replica.name} deletes it), and its unused bitmap goes into ${replica.vm}'s images with the final sync`);
+        reporter.info(
+          `  ${replica.destVm} is shut off: its checkpoint ${state.checkpoint} stays (libvirt deletes checkpoints of running VMs only; the next failover of ${replica.name} deletes it), and its unused bitmap goes into ${replica.vm}'s images with the final sync`,
+        );
       }
     } else {
       try {
         const pruned = await away.call(away.clients.transfer, away.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId: state.replicaId, keep: '' }, signal);
         if (pruned.deleted.length > 0) reporter.info(`  deleted checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
       } catch (err) {
-        reporter.warn(`could not delete the checkpoints of ${replica.destVm} on ${replica.to} (${err instanceof Error ? err.message : String(err)}); the next failover of ${replica.name} deletes them`);
+        reporter.warn(
+          `could not delete the checkpoints of ${replica.destVm} on ${replica.to} (${err instanceof Error ? err.message : String(err)}); the next failover of ${replica.name} deletes them`,
+        );
       }
     }
     liveReplicas.forgetCheckpoint(back);
@@ -161,16 +181,21 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     const [home, away] = await Promise.all([open(replica.from), open(replica.to)]);
     const originalState = await describeState(home, replica.vm, signal).catch((err: unknown) => {
       if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') {
-        throw failedPrecondition(`${replica.from} has no VM named ${replica.vm} any more: clone ${replica.destVm} back instead (kvmctl clone ${replica.destVm} --from ${replica.to} --to ${replica.from} --name ${replica.vm})`);
+        throw failedPrecondition(
+          `${replica.from} has no VM named ${replica.vm} any more: clone ${replica.destVm} back instead (kvmctl clone ${replica.destVm} --from ${replica.to} --to ${replica.from} --name ${replica.vm})`,
+        );
       }
       throw err;
     });
     if (originalState !== 'DOMAIN_STATE_SHUTOFF') {
-      throw failedPrecondition(`${replica.vm} on ${replica.from} is ${domainStateName(originalState)}: failback overwrites its disks with ${replica.destVm}'s, so it must be shut off (and ${replica.destVm} on ${replica.to} is the VM in service)`);
+      throw failedPrecondition(
+        `${replica.vm} on ${replica.from} is ${domainStateName(originalState)}: failback overwrites its disks with ${replica.destVm}'s, so it must be shut off (and ${replica.destVm} on ${replica.to} is the VM in service)`,
+      );
     }
     const copyState = await describeState(away, replica.destVm, signal);
     const copyRuns = copyState === 'DOMAIN_STATE_RUNNING' || copyState === 'DOMAIN_STATE_PAUSED';
-    if (!copyRuns && copyState !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${domainStateName(copyState)}: it must be running or shut off`);
+    if (!copyRuns && copyState !== 'DOMAIN_STATE_SHUTOFF')
+      throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${domainStateName(copyState)}: it must be running or shut off`);
 
     const warning = overwriteWarning(replica, failover, deps.replicas.lastSuccess(replica.name)?.startedAt);
     deps.store.event(op.id, 'overwrite', { ...warning, failover: failover ?? null });
@@ -181,7 +206,9 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
       }
     } else reporter.info(`  ${warning.text}`);
 
-    const originalNow = copyRuns ? await imageIdentities(home, imageDisks(await home.call(home.clients.domain, home.clients.domain.describeDomain, { name: replica.vm }, signal)), signal) : undefined;
+    const originalNow = copyRuns
+      ? await imageIdentities(home, imageDisks(await home.call(home.clients.domain, home.clients.domain.describeDomain, { name: replica.vm }, signal)), signal)
+      : undefined;
     decision = decideFailbackDelta({ failover, copyRuns, reverse: liveReplicas.get(back), originalNow });
     deps.store.event(op.id, 'delta', decision);
     reporter.info(`  ${decision.delta === 'bitmap' ? 'by the bitmap' : 'by hashes'}: ${decision.why}`);
@@ -194,7 +221,10 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
     // The sessions only checked: each sync opens its own and takes the VMs' locks.
     await Promise.all(sessions.splice(0).map((s) => s.close().catch(() => undefined)));
     const oneSyncOnly = req.switchBack && !copyRuns;
-    op.step('SYNC', copyRuns ? `from the running ${replica.destVm} (point-in-time view, ${decision.delta === 'bitmap' ? 'dirty bitmap' : 'hash delta'})` : `from the shut-off ${replica.destVm}`);
+    op.step(
+      'SYNC',
+      copyRuns ? `from the running ${replica.destVm} (point-in-time view, ${decision.delta === 'bitmap' ? 'dirty bitmap' : 'hash delta'})` : `from the shut-off ${replica.destVm}`,
+    );
     if (!oneSyncOnly) await syncBack(copyRuns);
     op.phase = 'run';
 
@@ -208,7 +238,9 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
           await away2.call(away2.clients.domain, away2.clients.domain.shutdownDomain, { name: replica.destVm, waitSeconds: req.shutdownSeconds }, signal);
         } catch (err) {
           if (err instanceof KvmcloneError && err.code === 'DEADLINE_EXCEEDED') {
-            throw failedPrecondition(`${replica.destVm} on ${replica.to} did not power off within ${req.shutdownSeconds} s (it is still running and in service); shut it down there and run kvmctl failback ${replica.name} --switch again`);
+            throw failedPrecondition(
+              `${replica.destVm} on ${replica.to} did not power off within ${req.shutdownSeconds} s (it is still running and in service); shut it down there and run kvmctl failback ${replica.name} --switch again`,
+            );
           }
           throw err;
         }
@@ -218,7 +250,8 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
       const lock = await holdLock(home2, replica.vm, op.id, `failback of replica ${replica.name}`);
       try {
         const started = await home2.call(home2.clients.domain, home2.clients.domain.startDomain, { name: replica.vm, operationId: op.id }, signal);
-        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.vm} on ${replica.from} is ${domainStateName(started.domain?.state)} after start`);
+        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING')
+          throw new KvmcloneError('INTERNAL', `${replica.vm} on ${replica.from} is ${domainStateName(started.domain?.state)} after start`);
       } finally {
         lock.release();
       }
@@ -227,9 +260,13 @@ async function failbackClaimed(replica: Replica, req: FailbackRequest, deps: Rec
         deps.failovers.clearFailover(replica.name);
         if (liveReplicas.get(back)?.checkpoint) liveReplicas.forgetCheckpoint(back);
       });
-      reporter.info(`  ${replica.vm} is running on ${replica.from} again; replica ${replica.name} keeps ${replica.destVm} on ${replica.to} as before${failover?.pausedBefore ? ' (paused, as it was before the failover)' : ''}`);
+      reporter.info(
+        `  ${replica.vm} is running on ${replica.from} again; replica ${replica.name} keeps ${replica.destVm} on ${replica.to} as before${failover?.pausedBefore ? ' (paused, as it was before the failover)' : ''}`,
+      );
     } else {
-      reporter.info(`  ${replica.vm} on ${replica.from} is up to date with ${replica.destVm}${copyRuns ? ' as of the sync' : ''}; kvmctl failback ${replica.name} --switch hands the roles back`);
+      reporter.info(
+        `  ${replica.vm} on ${replica.from} is up to date with ${replica.destVm}${copyRuns ? ' as of the sync' : ''}; kvmctl failback ${replica.name} --switch hands the roles back`,
+      );
     }
     return op.succeed({
       ok: true,

@@ -65,7 +65,8 @@ export async function firstInstantCheckpoint(session: HostSession, vm: string, o
       if (err instanceof KvmcloneError && err.code === 'NOT_FOUND') break;
       throw err;
     }
-    if (Date.now() > deadline) throw new KvmcloneError('DEADLINE_EXCEEDED', `${session.host}: the view that made the checkpoint of ${vm} did not end within ${VIEW_END_WAIT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new KvmcloneError('DEADLINE_EXCEEDED', `${session.host}: the view that made the checkpoint of ${vm} did not end within ${VIEW_END_WAIT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
   if (view.checkpoint === '') throw new KvmcloneError('FAILED_PRECONDITION', `${session.host}: no checkpoint of ${vm} was made${view.deltaReason ? ` (${view.deltaReason})` : ''}`);

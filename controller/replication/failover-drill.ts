@@ -34,7 +34,9 @@ export async function runDrill(req: { replica: string; network: boolean }, deps:
   requireActiveCopy(replica, 'test');
   const existing = deps.failovers.drill(replica.name);
   if (existing) {
-    throw failedPrecondition(`a test failover of ${replica.name} is up already: ${existing.vm} on ${existing.host} since ${existing.at} (kvmctl failover ${replica.name} --test --cleanup removes it)`);
+    throw failedPrecondition(
+      `a test failover of ${replica.name} is up already: ${existing.vm} on ${existing.host} since ${existing.at} (kvmctl failover ${replica.name} --test --cleanup removes it)`,
+    );
   }
   const vm = drillName(replica.destVm);
   return withReplicaClaim(deps.replicas, replica.name, async () => {
@@ -52,20 +54,29 @@ export async function runDrill(req: { replica: string; network: boolean }, deps:
     deps.failovers.recordDrill({ replica: replica.name, operationId: cloned.id, at: new Date().toISOString(), host: replica.to, vm, uuid: cloned.uuid });
 
     // Started apart from the clone, once recorded: a start that fails leaves a VM --cleanup knows.
-    const session = await HostSession.open(deps.engine, replica.to, { agentSocket: deps.options.agentSocket, callMs: deps.options.timeouts.callMs, signal: deps.signal, needs: ['domain.lifecycle', 'transfer.lock'], operationId: cloned.id });
+    const session = await HostSession.open(deps.engine, replica.to, {
+      agentSocket: deps.options.agentSocket,
+      callMs: deps.options.timeouts.callMs,
+      signal: deps.signal,
+      needs: ['domain.lifecycle', 'transfer.lock'],
+      operationId: cloned.id,
+    });
     try {
       const lock = await holdLock(session, vm, cloned.id, `test failover of replica ${replica.name}`);
       try {
         deps.reporter.phase('START', `${vm} on ${replica.to}${req.network ? '' : ', network links down'}`);
         const started = await session.call(session.clients.domain, session.clients.domain.startDomain, { name: vm, operationId: cloned.id }, deps.signal);
-        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${vm} on ${replica.to} did not start (kvmctl failover ${replica.name} --test --cleanup removes it)`);
+        if (started.domain?.state !== 'DOMAIN_STATE_RUNNING')
+          throw new KvmcloneError('INTERNAL', `${vm} on ${replica.to} did not start (kvmctl failover ${replica.name} --test --cleanup removes it)`);
       } finally {
         lock.release();
       }
     } finally {
       await session.close().catch(() => undefined);
     }
-    deps.reporter.info(`  ${vm} runs on ${replica.to}, a clone of ${replica.destVm} as last synced; ${replica.destVm} and the schedule are untouched. kvmctl failover ${replica.name} --test --cleanup removes it`);
+    deps.reporter.info(
+      `  ${vm} runs on ${replica.to}, a clone of ${replica.destVm} as last synced; ${replica.destVm} and the schedule are untouched. kvmctl failover ${replica.name} --test --cleanup removes it`,
+    );
     deps.reporter.result({
       ok: true,
       operation: 'failover-test',
@@ -88,14 +99,27 @@ export async function runDrillCleanup(req: { replica: string }, deps: RecoveryDe
   const replica = deps.replicas.get(req.replica);
   const drill = deps.failovers.drill(replica.name);
   if (!drill) {
-    deps.reporter.result({ ok: true, operation: 'failover-test-cleanup', replica: replica.name, removed: false, removedPaths: [], message: `no test failover of ${replica.name} is up` });
+    deps.reporter.result({
+      ok: true,
+      operation: 'failover-test-cleanup',
+      replica: replica.name,
+      removed: false,
+      removedPaths: [],
+      message: `no test failover of ${replica.name} is up`,
+    });
     return 0;
   }
   const op = new OperationRun(deps, { kind: 'drill-cleanup', vm: drill.vm, destVm: drill.vm, from: drill.host, to: drill.host });
   let session: HostSession | undefined;
   try {
     op.step('CLEANUP', `${drill.vm} on ${drill.host}`);
-    session = await HostSession.open(deps.engine, drill.host, { agentSocket: deps.options.agentSocket, callMs: deps.options.timeouts.callMs, signal: deps.signal, needs: ['domain.describe', 'domain.lifecycle', 'domain.undefine', 'transfer.lock'], operationId: op.id });
+    session = await HostSession.open(deps.engine, drill.host, {
+      agentSocket: deps.options.agentSocket,
+      callMs: deps.options.timeouts.callMs,
+      signal: deps.signal,
+      needs: ['domain.describe', 'domain.lifecycle', 'domain.undefine', 'transfer.lock'],
+      operationId: op.id,
+    });
     const dst = session;
     const lock = await holdLock(dst, drill.vm, op.id, `remove the test failover of replica ${replica.name}`);
     let removedPaths: string[] = [];
@@ -124,7 +148,18 @@ export async function runDrillCleanup(req: { replica: string }, deps: RecoveryDe
       lock.release();
     }
     deps.failovers.clearDrill(replica.name);
-    return op.succeed({ ok: true, operation: 'failover-test-cleanup', id: op.id, replica: replica.name, vm: drill.vm, host: drill.host, removed: existed, removedPaths, bytesOnWire: 0, seconds: op.seconds() });
+    return op.succeed({
+      ok: true,
+      operation: 'failover-test-cleanup',
+      id: op.id,
+      replica: replica.name,
+      vm: drill.vm,
+      host: drill.host,
+      removed: existed,
+      removedPaths,
+      bytesOnWire: 0,
+      seconds: op.seconds(),
+    });
   } catch (thrown) {
     return await op.fail(thrown);
   } finally {

@@ -47,8 +47,6 @@ export interface DrillRecord {
   uuid: string;
 }
 
-
-
 interface FailoverRow {
   replica: string;
   operation_id: string;

@@ -17,7 +17,7 @@
  * the history like a sync.
  */
 import { domainStateName } from '../operations/domain-state.js';
-import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
+import { failedPrecondition, KvmcloneError, messageOf } from '../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { confirm } from '../cli/confirm.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
@@ -61,7 +61,9 @@ export interface FailoverRequest {
 /** Refuses a replica that cannot fail over: already failed over, or never copied. */
 export function requireActiveCopy(replica: Replica, verb: string): void {
   if (replica.lifecycle === 'failed-over') {
-    throw failedPrecondition(`replica ${replica.name} is failed over already: ${replica.destVm} on ${replica.to} is the running VM (kvmctl failback ${replica.name} brings it home)`);
+    throw failedPrecondition(
+      `replica ${replica.name} is failed over already: ${replica.destVm} on ${replica.to} is the running VM (kvmctl failback ${replica.name} brings it home)`,
+    );
   }
   if (replica.seededAt === null) throw failedPrecondition(`replica ${replica.name} has no copy yet (its first run never succeeded): nothing to ${verb}`);
 }
@@ -108,7 +110,7 @@ async function equalize(replica: Replica, op: OperationRun, home: HostSession, d
   );
   const r = nested.captured;
   if (code !== EXIT_OK) throw nestedError(r, `the final sync to ${replica.to} failed (exit ${code})`);
-  const syncId = String(r?.id ?? '');
+  const syncId = typeof r?.id === 'string' ? r.id : '';
   const bytesOnWire = typeof r?.bytesOnWire === 'number' ? r.bytesOnWire : 0;
   op.bytesOnWire += bytesOnWire;
   reporter.info(`  sync ${syncId}: ${formatBytes(bytesOnWire)} on the wire; ${replica.destVm} on ${replica.to} now equals ${replica.vm}`);
@@ -137,25 +139,33 @@ async function startWithCheckpoint(
   const { reporter, signal } = deps;
   const back = reverseKey(replica);
   const paused = await dst.call(dst.clients.domain, dst.clients.domain.startDomain, { name: replica.destVm, operationId: op.id, paused: true }, signal);
-  if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(paused.domain?.state)} after a paused start`);
-  try {
+  if (paused.domain?.state !== 'DOMAIN_STATE_PAUSED')
+    throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(paused.domain?.state)} after a paused start`);
+  const outcome = await (async (): Promise<{ checkpoint: string | null; noCheckpoint: string }> => {
     const replicaId = liveReplicas.replicaId(back);
     const made = await firstInstantCheckpoint(dst, replica.destVm, op.id, replicaId, signal);
     liveReplicas.confirm(back, { checkpoint: made.checkpoint, checkpointXml: made.xml, images: equal.original });
     reporter.info(`  checkpoint ${made.checkpoint} of ${replica.destVm} made before its guest ran: failback can send what its dirty bitmap marks`);
     // A checkpoint of an earlier failover of this replica is no base any more.
-    const pruned = await dst.call(dst.clients.transfer, dst.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId, keep: made.checkpoint }, signal).catch(() => undefined);
+    const pruned = await dst
+      .call(dst.clients.transfer, dst.clients.transfer.pruneCheckpoints, { vmName: replica.destVm, replicaId, keep: made.checkpoint }, signal)
+      .catch(() => undefined);
     if (pruned && pruned.deleted.length > 0) reporter.info(`  deleted older checkpoint(s) of ${replica.destVm}: ${pruned.deleted.join(', ')}`);
     return { checkpoint: made.checkpoint, noCheckpoint: '' };
-  } catch (err) {
-    if (signal.aborted) throw err;
-    return { checkpoint: null, noCheckpoint: `no checkpoint of the copy could be made (${err instanceof Error ? err.message : String(err)})` };
-  } finally {
-    const resumed = await dst.call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS)).catch((err: unknown) => {
-      throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${err instanceof Error ? err.message : String(err)}): resume it with virsh resume ${replica.destVm}`);
+  })().catch((err: unknown) => (signal.aborted ? { interrupted: err } : { checkpoint: null, noCheckpoint: `no checkpoint of the copy could be made (${messageOf(err)})` }));
+  // However the checkpoint went, interrupted included: the copy is the VM in service now.
+  const resumed = await dst
+    .call(dst.clients.domain, dst.clients.domain.resumeDomain, { name: replica.destVm, operationId: op.id }, AbortSignal.timeout(RESUME_MS))
+    .catch((err: unknown) => {
+      throw new KvmcloneError(
+        'INTERNAL',
+        `${replica.destVm} on ${replica.to} was started paused and could not be resumed (${messageOf(err)}): resume it with virsh resume ${replica.destVm}`,
+      );
     });
-    if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING') throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(resumed.domain?.state)} after resume`);
-  }
+  if (resumed.domain?.state !== 'DOMAIN_STATE_RUNNING')
+    throw new KvmcloneError('INTERNAL', `${replica.destVm} on ${replica.to} is ${domainStateName(resumed.domain?.state)} after resume`);
+  if ('interrupted' in outcome) throw outcome.interrupted;
+  return outcome;
 }
 
 /** Runs the failover; resolves with the exit code. */
@@ -184,16 +194,31 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
       agentSocket: options.agentSocket,
       callMs: options.timeouts.callMs,
       signal,
-      needs: ['domain.describe', 'domain.lifecycle', 'transfer.lock', ...(req.point !== undefined ? (['transfer.restore-points'] as const) : []), ...(planned ? (['disk.stat'] as const) : [])],
+      needs: [
+        'domain.describe',
+        'domain.lifecycle',
+        'transfer.lock',
+        ...(req.point !== undefined ? (['transfer.restore-points'] as const) : []),
+        ...(planned ? (['disk.stat'] as const) : []),
+      ],
       operationId: op.id,
     });
     const dst = session;
     let noCheckpoint = unplannedNoCheckpoint(verdict.source, req.point, replica);
     let equal: EqualImages | undefined;
     if (planned) {
-      home = await HostSession.open(engine, replica.from, { agentSocket: options.agentSocket, callMs: options.timeouts.callMs, signal, needs: ['domain.describe', 'disk.stat'], operationId: op.id });
+      home = await HostSession.open(engine, replica.from, {
+        agentSocket: options.agentSocket,
+        callMs: options.timeouts.callMs,
+        signal,
+        needs: ['domain.describe', 'disk.stat'],
+        operationId: op.id,
+      });
       noCheckpoint = checkpointBlocker(await describe(dst, replica.destVm, signal), replica.to, dst.info.capabilities);
-      op.step('EQUAL', `a final sync ${replica.vm} -> ${replica.destVm} with both shut off: the copy starts with the original's last writes${noCheckpoint === '' ? ', equal to it (failback can then read the copy\'s dirty bitmap)' : ''}`);
+      op.step(
+        'EQUAL',
+        `a final sync ${replica.vm} -> ${replica.destVm} with both shut off: the copy starts with the original's last writes${noCheckpoint === '' ? ", equal to it (failback can then read the copy's dirty bitmap)" : ''}`,
+      );
       op.phase = 'run';
       const equalized = await equalize(replica, op, home, dst, deps);
       if (typeof equalized === 'string') noCheckpoint ||= equalized;
@@ -203,7 +228,9 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
     try {
       const described = await describe(dst, replica.destVm, signal);
       if (described.domain?.state !== 'DOMAIN_STATE_SHUTOFF') {
-        throw failedPrecondition(`${replica.destVm} on ${replica.to} is ${domainStateName(described.domain?.state)}, not shut off: it was started outside kvmctl failover; shut it down, or use it as it is`);
+        throw failedPrecondition(
+          `${replica.destVm} on ${replica.to} is ${domainStateName(described.domain?.state)}, not shut off: it was started outside kvmctl failover; shut it down, or use it as it is`,
+        );
       }
       let point: VmPoint | undefined;
       if (req.point !== undefined) {
@@ -250,10 +277,21 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
       }
       const at = new Date().toISOString();
       deps.replicas.transaction(() => {
-        deps.failovers.recordFailover({ replica: replica.name, operationId: op.id, at, source: verdict.source, point: point?.id ?? null, pausedBefore: replica.paused, checkpoint, noCheckpoint: checkpoint === null ? noCheckpoint : '' });
+        deps.failovers.recordFailover({
+          replica: replica.name,
+          operationId: op.id,
+          at,
+          source: verdict.source,
+          point: point?.id ?? null,
+          pausedBefore: replica.paused,
+          checkpoint,
+          noCheckpoint: checkpoint === null ? noCheckpoint : '',
+        });
         deps.replicas.setRoles(replica.name, { direction: 'reverse', lifecycle: 'failed-over', paused: true });
       });
-      reporter.info(`  ${replica.destVm} is running on ${replica.to}; replica ${replica.name} is failed over (its schedule paused; kvmctl failback ${replica.name} brings it home)`);
+      reporter.info(
+        `  ${replica.destVm} is running on ${replica.to}; replica ${replica.name} is failed over (its schedule paused; kvmctl failback ${replica.name} brings it home)`,
+      );
       return op.succeed({
         ok: true,
         operation: 'failover',

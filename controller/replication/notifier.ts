@@ -42,7 +42,13 @@ const ATTEMPTS = 3;
 const FIRST_PAUSE_MS = 250;
 
 async function postWebhook(url: string, body: string, signal: AbortSignal): Promise<void> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': `kvmctl/${KVMCLONE_VERSION}` }, body, signal, redirect: 'error' });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': `kvmctl/${KVMCLONE_VERSION}` },
+    body,
+    signal,
+    redirect: 'error',
+  });
   await response.body?.cancel();
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
 }

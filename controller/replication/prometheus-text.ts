@@ -22,7 +22,11 @@ const METRICS: readonly Metric[] = [
   { name: 'kvmclone_replica_rpo_seconds', help: "The replica's interval (its recovery point objective).", value: (s) => s.rpoSeconds },
   { name: 'kvmclone_replica_last_duration_seconds', help: 'Duration of the last successful run.', value: (s) => s.lastSync?.seconds },
   { name: 'kvmclone_replica_last_bytes', help: 'Bytes on the wire of the last successful run.', value: (s) => s.lastSync?.bytesOnWire },
-  { name: 'kvmclone_replica_last_success_timestamp_seconds', help: 'Start of the last successful run (Unix time).', value: (s) => (s.lastSync ? Date.parse(s.lastSync.at) / 1000 : undefined) },
+  {
+    name: 'kvmclone_replica_last_success_timestamp_seconds',
+    help: 'Start of the last successful run (Unix time).',
+    value: (s) => (s.lastSync ? Date.parse(s.lastSync.at) / 1000 : undefined),
+  },
   { name: 'kvmclone_replica_consecutive_failures', help: 'Failed runs since the last success.', value: (s) => s.consecutiveFailures },
   { name: 'kvmclone_replica_within_rpo', help: '1 when the lag is within the RPO plus grace, else 0.', value: (s) => (s.withinRpo ? 1 : 0) },
 ];

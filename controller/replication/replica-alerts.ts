@@ -20,22 +20,20 @@ export function checkAlerts(store: ReplicaStore, name: string, notifier: Notifie
     if (!status.scheduled) return { alerts: replica.alerts, value: [] };
     const { events, alerts } = alertTransitions(replica.alerts, { failing: replica.consecutiveFailures > 0, breached: !status.withinRpo });
     const at = new Date(now).toISOString();
-    const value = events.map(
-      (event): NotificationBody => ({
-        replica: name,
-        event,
-        at,
-        vm: replica.vm,
-        from: replica.from,
-        to: replica.to,
-        destVm: replica.destVm,
-        state: status.state,
-        lagSeconds: status.lagSeconds,
-        rpoSeconds: status.rpoSeconds,
-        consecutiveFailures: status.consecutiveFailures,
-        lastError: status.lastError,
-      }),
-    );
+    const value = events.map((event): NotificationBody => ({
+      replica: name,
+      event,
+      at,
+      vm: replica.vm,
+      from: replica.from,
+      to: replica.to,
+      destVm: replica.destVm,
+      state: status.state,
+      lagSeconds: status.lagSeconds,
+      rpoSeconds: status.rpoSeconds,
+      consecutiveFailures: status.consecutiveFailures,
+      lastError: status.lastError,
+    }));
     return { alerts, value };
   });
   for (const body of bodies) notifier.send(body);

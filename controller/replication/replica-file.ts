@@ -52,13 +52,26 @@ const entrySchema = z.strictObject({
   dest_name: vmName.optional(),
   target_dir: absolutePathField.optional(),
   every: z.union([z.string(), z.number()]).superRefine(checkedBy((v: string | number) => parseEvery(v, 'every'))),
-  keep: z.number().superRefine(checkedBy((v: number) => parseKeep(v, 'keep'))).optional(),
+  keep: z
+    .number()
+    .superRefine(checkedBy((v: number) => parseKeep(v, 'keep')))
+    .optional(),
   live: z.boolean().optional(),
 });
 
 type Entry = z.output<typeof entrySchema>;
 
-const inputOf = (e: Entry): ReplicaInput => ({ name: e.name, vm: e.vm, from: e.from, to: e.to, destName: e.dest_name, targetDir: e.target_dir, every: e.every, keep: e.keep, live: e.live });
+const inputOf = (e: Entry): ReplicaInput => ({
+  name: e.name,
+  vm: e.vm,
+  from: e.from,
+  to: e.to,
+  destName: e.dest_name,
+  targetDir: e.target_dir,
+  every: e.every,
+  keep: e.keep,
+  live: e.live,
+});
 
 /** The file's schema: `replicas:` a list of entries; names and copies unique. */
 export const replicaFileSchema = z
@@ -66,7 +79,8 @@ export const replicaFileSchema = z
   .superRefine((file, ctx) => {
     file.replicas.forEach((entry, i) => {
       const copy = entry.dest_name ?? entry.vm;
-      if (entry.from === entry.to && copy === entry.vm) ctx.addIssue({ code: 'custom', message: "a replica on its source's host needs another name for the copy", path: ['replicas', i, 'dest_name'] });
+      if (entry.from === entry.to && copy === entry.vm)
+        ctx.addIssue({ code: 'custom', message: "a replica on its source's host needs another name for the copy", path: ['replicas', i, 'dest_name'] });
       const sameName = file.replicas.findIndex((e) => e.name === entry.name);
       if (sameName !== i) ctx.addIssue({ code: 'custom', message: `${entry.name} is listed twice (also replicas.${sameName})`, path: ['replicas', i, 'name'] });
       const sameCopy = file.replicas.findIndex((e) => e.to === entry.to && (e.dest_name ?? e.vm) === copy);
@@ -159,17 +173,24 @@ export function applyPlan(store: ReplicaStore, desired: readonly ReplicaSpec[], 
   });
 }
 
-const show = (v: unknown): string => (v === null ? '-' : String(v));
+const show = (v: unknown): string => (v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The plan as lines: + add, ~ change, - remove, ! refused. */
 export function planText(plan: ApplyPlan, desired: readonly ReplicaSpec[]): string {
   const lines = [
-    ...plan.add.map((s) => `+ add ${s.name}: ${s.vm}@${s.from} -> ${s.destVm}@${s.to} every ${formatSeconds(s.everySeconds)}${s.live ? ', live' : ''}${s.keep !== null ? `, keep ${s.keep}` : ''}`),
-    ...plan.change.map((c) => `~ change ${c.name}: ${c.fields.map((f) => (f.field === 'every' ? `every ${formatSeconds(Number(f.from))} -> ${formatSeconds(Number(f.to))}` : `${f.field} ${show(f.from)} -> ${show(f.to)}`)).join(', ')}`),
+    ...plan.add.map(
+      (s) =>
+        `+ add ${s.name}: ${s.vm}@${s.from} -> ${s.destVm}@${s.to} every ${formatSeconds(s.everySeconds)}${s.live ? ', live' : ''}${s.keep !== null ? `, keep ${s.keep}` : ''}`,
+    ),
+    ...plan.change.map(
+      (c) =>
+        `~ change ${c.name}: ${c.fields.map((f) => (f.field === 'every' ? `every ${formatSeconds(Number(f.from))} -> ${formatSeconds(Number(f.to))}` : `${f.field} ${show(f.from)} -> ${show(f.to)}`)).join(', ')}`,
+    ),
     ...plan.remove.map((n) => `- remove ${n} (its copy is kept)`),
     ...plan.unlisted.map((n) => `  keep ${n}: not in the file (--prune removes it)`),
     ...plan.refused.map((r) => `! ${r.name}: ${r.reason}`),
   ];
-  if (lines.length === 0 || plan.add.length + plan.change.length + plan.remove.length + plan.refused.length === 0) lines.push(`nothing to change (${desired.length} replica(s) as in the file)`);
+  if (lines.length === 0 || plan.add.length + plan.change.length + plan.remove.length + plan.refused.length === 0)
+    lines.push(`nothing to change (${desired.length} replica(s) as in the file)`);
   return `${lines.join('\n')}\n`;
 }

@@ -66,4 +66,14 @@ export function replicaSpec(input: ReplicaInput, fields: { [K in keyof ReplicaIn
 }
 
 /** Field names as `replica add` spells them. */
-export const FLAG_NAMES = { name: 'NAME', vm: '--vm', from: '--from', to: '--to', destName: '--dest-name', targetDir: '--target-dir', every: '--every', keep: '--keep', live: '--live' } as const;
+export const FLAG_NAMES = {
+  name: 'NAME',
+  vm: '--vm',
+  from: '--from',
+  to: '--to',
+  destName: '--dest-name',
+  targetDir: '--target-dir',
+  every: '--every',
+  keep: '--keep',
+  live: '--live',
+} as const;

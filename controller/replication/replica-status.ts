@@ -65,7 +65,14 @@ export function replicaStatus(replica: Replica, lastSuccess: ReplicaRun | undefi
     rpoSeconds: replica.everySeconds,
     lagSeconds,
     lastSync: lastSuccess
-      ? { at: lastSuccess.startedAt, operationId: lastSuccess.operationId, kind: lastSuccess.kind, seconds: lastSuccess.seconds, bytesOnWire: lastSuccess.bytesOnWire, delta: lastSuccess.delta }
+      ? {
+          at: lastSuccess.startedAt,
+          operationId: lastSuccess.operationId,
+          kind: lastSuccess.kind,
+          seconds: lastSuccess.seconds,
+          bytesOnWire: lastSuccess.bytesOnWire,
+          delta: lastSuccess.delta,
+        }
       : null,
     nextRunAt: next === undefined ? null : new Date(next).toISOString(),
     consecutiveFailures: replica.consecutiveFailures,

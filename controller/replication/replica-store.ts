@@ -92,7 +92,6 @@ export interface RunEffect {
   seededAt: string | null;
 }
 
-
 interface ReplicaRow {
   name: string;
   vm: string;
@@ -214,9 +213,7 @@ export class ReplicaStore {
     if (other) throw failedPrecondition(`replica ${other.name} already keeps ${spec.destVm} on ${spec.to}: two replicas cannot write one copy (choose another --dest-name)`);
     const at = this.now().toISOString();
     this.db
-      .prepare(
-        `INSERT INTO replicas (name, vm, source_host, dest_host, dest_vm, target_dir, every_s, keep, live, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
+      .prepare(`INSERT INTO replicas (name, vm, source_host, dest_host, dest_vm, target_dir, every_s, keep, live, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(spec.name, spec.vm, spec.from, spec.to, spec.destVm, spec.targetDir, spec.everySeconds, spec.keep, spec.live ? 1 : 0, at, at);
     return this.get(spec.name);
   }

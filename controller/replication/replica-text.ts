@@ -29,7 +29,11 @@ export function route(r: Pick<Replica, 'vm' | 'from' | 'to' | 'destVm'>): string
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].map((l) => `${l}\n`).join('');
 }
 
@@ -38,7 +42,16 @@ export function replicaTable(rows: readonly { replica: Replica; status: ReplicaS
   if (rows.length === 0) return 'no replicas (kvmctl replica add, or replica apply FILE)\n';
   return table(
     ['NAME', 'STATE', 'EVERY', 'KEEP', 'LIVE', 'LAST SYNC', 'NEXT RUN', 'ROUTE'],
-    rows.map(({ replica: r, status: s }) => [r.name, s.state, formatSeconds(r.everySeconds), r.keep === null ? '-' : String(r.keep), r.live ? 'yes' : 'no', relative(s.lastSync?.at ?? null), nextRun(s.nextRunAt), route(r)]),
+    rows.map(({ replica: r, status: s }) => [
+      r.name,
+      s.state,
+      formatSeconds(r.everySeconds),
+      r.keep === null ? '-' : String(r.keep),
+      r.live ? 'yes' : 'no',
+      relative(s.lastSync?.at ?? null),
+      nextRun(s.nextRunAt),
+      route(r),
+    ]),
   );
 }
 
@@ -60,7 +73,11 @@ export function statusTable(statuses: readonly ReplicaStatus[]): string {
         nextRun(s.nextRunAt),
         String(s.consecutiveFailures),
       ]),
-    ) + statuses.filter((s) => s.lastError !== null && s.consecutiveFailures > 0).map((s) => `${s.replica}: last error: ${s.lastError ?? ''}\n`).join('')
+    ) +
+    statuses
+      .filter((s) => s.lastError !== null && s.consecutiveFailures > 0)
+      .map((s) => `${s.replica}: last error: ${s.lastError ?? ''}\n`)
+      .join('')
   );
 }
 
@@ -69,7 +86,7 @@ export function replicaDetail(r: Replica, s: ReplicaStatus, runs: readonly Repli
   const lines = [
     `${r.name}: ${route(r)}`,
     `  every ${formatSeconds(r.everySeconds)} (RPO), keep ${r.keep ?? '-'} restore point(s), ${r.live ? 'live (a running source is synced from a point-in-time view)' : 'offline (a running source fails the run)'}`,
-    `  target dir ${r.targetDir ?? '(the source\'s directories)'}; copy ${r.seededAt ? `made ${r.seededAt}` : 'not made yet: the next run clones'}`,
+    `  target dir ${r.targetDir ?? "(the source's directories)"}; copy ${r.seededAt ? `made ${r.seededAt}` : 'not made yet: the next run clones'}`,
     `  state ${s.state}, lag ${formatSeconds(s.lagSeconds)}, next run ${nextRun(s.nextRunAt)}${s.nextRunAt ? ` (${s.nextRunAt})` : ''}`,
     `  consecutive failures ${r.consecutiveFailures}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
     `  created ${r.createdAt}, updated ${r.updatedAt}`,

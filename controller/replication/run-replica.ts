@@ -66,9 +66,13 @@ function deltaOf(kind: 'clone' | 'sync', result: Record<string, unknown> | undef
 }
 
 /** What the outcome does to the schedule. */
-export function runEffect(replica: Pick<Replica, 'consecutiveFailures' | 'nextAttemptAt' | 'lastError' | 'seededAt'>, run: Pick<ReplicaRun, 'outcome' | 'kind' | 'startedAt' | 'finishedAt' | 'errorMessage'>): RunEffect {
+export function runEffect(
+  replica: Pick<Replica, 'consecutiveFailures' | 'nextAttemptAt' | 'lastError' | 'seededAt'>,
+  run: Pick<ReplicaRun, 'outcome' | 'kind' | 'startedAt' | 'finishedAt' | 'errorMessage'>,
+): RunEffect {
   if (run.outcome === 'succeeded') return { consecutiveFailures: 0, nextAttemptAt: null, lastError: null, seededAt: replica.seededAt ?? run.startedAt };
-  if (run.outcome === 'interrupted') return { consecutiveFailures: replica.consecutiveFailures, nextAttemptAt: replica.nextAttemptAt, lastError: replica.lastError, seededAt: replica.seededAt };
+  if (run.outcome === 'interrupted')
+    return { consecutiveFailures: replica.consecutiveFailures, nextAttemptAt: replica.nextAttemptAt, lastError: replica.lastError, seededAt: replica.seededAt };
   const failures = replica.consecutiveFailures + 1;
   return {
     consecutiveFailures: failures,
@@ -90,11 +94,23 @@ export async function runReplica(replica: Replica, deps: ReplicaRunDeps): Promis
     code =
       kind === 'clone'
         ? await runClone(
-            { vm: replica.vm, from: replica.from, to: replica.to, destVm: replica.destVm, ...(replica.targetDir !== null && { targetDir: replica.targetDir }), start: false, dryRun: false, live },
+            {
+              vm: replica.vm,
+              from: replica.from,
+              to: replica.to,
+              destVm: replica.destVm,
+              ...(replica.targetDir !== null && { targetDir: replica.targetDir }),
+              start: false,
+              dryRun: false,
+              live,
+            },
             // Adding the replica was the consent to copy it.
             { ...opDeps, confirm: () => Promise.resolve(true) },
           )
-        : await runSync({ vm: replica.vm, from: replica.from, to: replica.to, destVm: replica.destVm, dryRun: false, live, ...(replica.keep !== null && { keep: replica.keep }) }, { ...opDeps, confirmDiskChanges: () => Promise.resolve(deps.yes) });
+        : await runSync(
+            { vm: replica.vm, from: replica.from, to: replica.to, destVm: replica.destVm, dryRun: false, live, ...(replica.keep !== null && { keep: replica.keep }) },
+            { ...opDeps, confirmDiskChanges: () => Promise.resolve(deps.yes) },
+          );
   } catch (err) {
     code = deps.signal.aborted ? EXIT_INTERRUPTED : 1;
     reporter.captured = { ok: false, error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } };

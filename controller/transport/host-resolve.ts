@@ -90,12 +90,22 @@ function resolveSpec(spec: HostSpec, config: ConfigFile, settings: SshSettings, 
   try {
     const opts = evaluateSshConfig(config, spec.host);
     const hostName = opts.hostName !== undefined ? expandTokens(opts.hostName, { ...ctx(env, {}), tokens: { h: spec.host } }, false) : spec.host;
+    // eslint-disable-next-line no-control-regex -- ssh -G's HostName with control characters is refused
     if (hostName === '' || /[\s\u0000-\u001f]/.test(hostName)) throw new TokenError(`HostName "${hostName}" is not a host name`);
     const user = spec.user ?? opts.user ?? env.localUser;
     const port = spec.port ?? opts.port ?? 22;
     const tokens = {
-      d: env.home, u: env.localUser, i: String(env.uid), l: env.localHostName, L: env.localHostName.split('.')[0] ?? env.localHostName,
-      h: hostName, n: spec.host, p: String(port), r: user, k: opts.hostKeyAlias ?? spec.host, j: opts.proxyJump ?? '',
+      d: env.home,
+      u: env.localUser,
+      i: String(env.uid),
+      l: env.localHostName,
+      L: env.localHostName.split('.')[0] ?? env.localHostName,
+      h: hostName,
+      n: spec.host,
+      p: String(port),
+      r: user,
+      k: opts.hostKeyAlias ?? spec.host,
+      j: opts.proxyJump ?? '',
     };
     const c = ctx(env, tokens);
     const own = opts.identityFiles.map((f) => resolve(expandPath(f, c)));

@@ -23,6 +23,7 @@ export interface HostSpec {
 
 const USER = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+// eslint-disable-next-line no-control-regex -- shell metacharacters and control characters are refused
 const META = /[\s;&|<>()$`\\"'*?!{}~#,=\u0000-\u001f\u007f]/;
 
 function bad(text: string, why: string): SshError {

@@ -88,8 +88,8 @@ function parseNames(hosts: string): KnownHostEntry['names'] | undefined {
   if (!hosts.startsWith('|')) return { kind: 'patterns', list: hosts };
   const parts = hosts.split('|'); // ['', '1', salt, hash]
   if (parts.length !== 4 || parts[1] !== '1') return undefined;
-  const salt = Buffer.from(parts[2]!, 'base64');
-  const hash = Buffer.from(parts[3]!, 'base64');
+  const salt = Buffer.from(parts[2], 'base64');
+  const hash = Buffer.from(parts[3], 'base64');
   return salt.length === 20 && hash.length === 20 ? { kind: 'hashed', salt, hash } : undefined;
 }
 
@@ -155,7 +155,13 @@ export function checkHostKey(db: KnownHosts, query: HostKeyQuery, keyBlob: Buffe
   const files = db.files.length > 0 ? db.files.join(', ') : '(no known_hosts file)';
   const revoked = lines.find((e) => e.marker === 'revoked' && e.keyBlob.equals(keyBlob));
   if (revoked) {
-    return { verdict: 'revoked', fingerprint, keyType, entry: revoked, message: `${who}: host key ${keyType} ${fingerprint} is marked @revoked in ${revoked.file}:${revoked.line}: refusing to connect.` };
+    return {
+      verdict: 'revoked',
+      fingerprint,
+      keyType,
+      entry: revoked,
+      message: `${who}: host key ${keyType} ${fingerprint} is marked @revoked in ${revoked.file}:${revoked.line}: refusing to connect.`,
+    };
   }
   const plain = lines.filter((e) => e.marker === undefined);
   const found = plain.find((e) => e.keyBlob.equals(keyBlob));
@@ -164,7 +170,10 @@ export function checkHostKey(db: KnownHosts, query: HostKeyQuery, keyBlob: Buffe
   if (sameType) {
     const name = knownHostsName(query.host, query.port);
     return {
-      verdict: 'changed', fingerprint, keyType, entry: sameType,
+      verdict: 'changed',
+      fingerprint,
+      keyType,
+      entry: sameType,
       message:
         `${who}: WARNING: HOST KEY HAS CHANGED! The host offered ${keyType} ${fingerprint}, but ${sameType.file}:${sameType.line} ` +
         `holds ${fingerprintOf(sameType.keyBlob)} for it. Someone could be intercepting the connection (man-in-the-middle), or the host key was replaced. ` +
@@ -177,12 +186,20 @@ export function checkHostKey(db: KnownHosts, query: HostKeyQuery, keyBlob: Buffe
   if (ca) note = ` (${ca.file}:${ca.line} is a @cert-authority line for this host, but host certificates are not supported by the ssh2 engine: use the OpenSSH engine)`;
   else if (other) note = ` (${other.file}:${other.line} has a ${other.keyType} key for this host, but the host offered ${keyType})`;
   return {
-    verdict: 'unknown', fingerprint, keyType,
+    verdict: 'unknown',
+    fingerprint,
+    keyType,
     message: `${who}: host key ${keyType} ${fingerprint} is not in ${files}${note}: refusing to connect. Check the fingerprint out of band and add it with ssh-keyscan or ssh.`,
   };
 }
 
 /** Key types known for (host, port) in file order: the engine offers these host key algorithms first, as ssh does. */
 export function knownKeyTypes(db: KnownHosts, host: string, port: number): string[] {
-  return [...new Set(entriesFor(db, host, port).filter((e) => e.marker === undefined).map((e) => e.keyType))];
+  return [
+    ...new Set(
+      entriesFor(db, host, port)
+        .filter((e) => e.marker === undefined)
+        .map((e) => e.keyType),
+    ),
+  ];
 }

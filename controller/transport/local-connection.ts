@@ -69,8 +69,10 @@ export class LocalConnection implements SshConnection {
         if (err === null) return resolve({ code: 0, stdout, stderr });
         const code = (err as { code?: unknown }).code;
         if (typeof code === 'number') return resolve({ code, stdout, stderr });
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its Omit<> type hides that from the rule
         if (err.name === 'AbortError') return reject(err);
-        if ((err as { killed?: boolean }).killed === true) return reject(new SshError('other', this.host, `${this.host}: ${file} did not finish within ${options.timeoutMs} ms (killed)`));
+        if ((err as { killed?: boolean }).killed === true)
+          return reject(new SshError('other', this.host, `${this.host}: ${file} did not finish within ${options.timeoutMs} ms (killed)`));
         reject(new SshError('other', this.host, `${this.host}: cannot run ${file}: ${err.message}`));
       });
       child.stdin?.on('error', () => undefined); // a command that exits without reading all of it

@@ -17,14 +17,7 @@ import { SshError, type SshSettings } from './ssh-engine.js';
  * CPU of chacha20-poly1305 on the measured machine, see the README's Performance section),
  * then OpenSSH's own defaults so any server still matches.
  */
-export const DEFAULT_CIPHERS: readonly string[] = [
-  'aes128-gcm@openssh.com',
-  'chacha20-poly1305@openssh.com',
-  'aes256-gcm@openssh.com',
-  'aes128-ctr',
-  'aes192-ctr',
-  'aes256-ctr',
-];
+export const DEFAULT_CIPHERS: readonly string[] = ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'];
 
 /** Longest path a unix socket can bind on Linux (sun_path is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH = 107;
@@ -61,6 +54,7 @@ export function findOpenSsh(pathEnv: string | undefined = process.env.PATH): str
  * that cannot be quoted are refused.
  */
 export function sshOptionPath(host: string, what: string, path: string): string {
+  // eslint-disable-next-line no-control-regex -- a path with control characters is refused
   if (!isAbsolute(path) || /["\\\x00-\x1f\x7f]/.test(path) || path.includes('${')) {
     throw new SshError('config', host, `${what} must be an absolute path without quotes, backslashes, control characters or "\${": ${JSON.stringify(path)}`);
   }
@@ -83,6 +77,7 @@ export function checkSocketPath(host: string, what: string, path: string, reserv
 
 /** Checks the HOST argument: never empty, never something ssh could read as an option. */
 export function checkHost(host: string): void {
+  // eslint-disable-next-line no-control-regex -- a host name with control characters is refused
   if (host === '' || host.startsWith('-') || /[\s\x00-\x1f\x7f]/.test(host)) {
     throw new SshError('config', host, `not a valid ssh destination: ${JSON.stringify(host)}`);
   }
@@ -115,13 +110,7 @@ function configArgs(settings: SshSettings): string[] {
  * record (VerifyHostKeyDNS), never a program's output (KnownHostsCommand), and
  * a server may not add or rotate keys in those files (UpdateHostKeys).
  */
-export const FORCED_TRUST_OPTIONS: readonly string[] = [
-  'StrictHostKeyChecking=yes',
-  'BatchMode=yes',
-  'VerifyHostKeyDNS=no',
-  'UpdateHostKeys=no',
-  'KnownHostsCommand=none',
-];
+export const FORCED_TRUST_OPTIONS: readonly string[] = ['StrictHostKeyChecking=yes', 'BatchMode=yes', 'VerifyHostKeyDNS=no', 'UpdateHostKeys=no', 'KnownHostsCommand=none'];
 
 /** Options that decide who we trust and how we authenticate: the same for every process that may connect. */
 function trustArgs(settings: SshSettings, host: string): string[] {
@@ -136,12 +125,17 @@ function trustArgs(settings: SshSettings, host: string): string[] {
 function connectionArgs(settings: SshSettings): string[] {
   const ciphers = settings.ciphers.length > 0 ? settings.ciphers : DEFAULT_CIPHERS;
   return [
-    '-o', `ConnectTimeout=${Math.max(1, Math.ceil(settings.connectTimeoutS))}`,
-    '-o', `ServerAliveInterval=${Math.max(0, Math.ceil(settings.keepaliveS))}`,
-    '-o', `Ciphers=${ciphers.join(',')}`,
+    '-o',
+    `ConnectTimeout=${Math.max(1, Math.ceil(settings.connectTimeoutS))}`,
+    '-o',
+    `ServerAliveInterval=${Math.max(0, Math.ceil(settings.keepaliveS))}`,
+    '-o',
+    `Ciphers=${ciphers.join(',')}`,
     // never the user's own LocalForward/RemoteForward/DynamicForward entries
-    '-o', 'ClearAllForwardings=yes',
-    '-o', 'ForkAfterAuthentication=no',
+    '-o',
+    'ClearAllForwardings=yes',
+    '-o',
+    'ForkAfterAuthentication=no',
   ];
 }
 
@@ -157,13 +151,22 @@ export function masterArgs(settings: SshSettings, host: string, controlPath: str
   return [
     ...trustArgs(settings, host),
     ...connectionArgs(settings),
-    '-o', 'ExitOnForwardFailure=yes',
-    '-o', 'ControlMaster=yes',
-    '-o', `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
-    '-o', 'ControlPersist=no',
-    '-o', 'StreamLocalBindUnlink=no',
-    '-o', 'StreamLocalBindMask=0177',
-    '-v', '-N', '-T', ...destinationArgs(host),
+    '-o',
+    'ExitOnForwardFailure=yes',
+    '-o',
+    'ControlMaster=yes',
+    '-o',
+    `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
+    '-o',
+    'ControlPersist=no',
+    '-o',
+    'StreamLocalBindUnlink=no',
+    '-o',
+    'StreamLocalBindMask=0177',
+    '-v',
+    '-N',
+    '-T',
+    ...destinationArgs(host),
   ];
 }
 
@@ -175,7 +178,13 @@ export function masterArgs(settings: SshSettings, host: string, controlPath: str
  * exit hook reaps it. (The master no longer ties its life to a remote `cat`
  * reading our stdin: that needs a shell on the host.)
  */
-export function masterCommand(sshPath: string, settings: SshSettings, host: string, controlPath: string, setprivPath: string | null = findOnPath('setpriv') ?? null): { file: string; args: string[] } {
+export function masterCommand(
+  sshPath: string,
+  settings: SshSettings,
+  host: string,
+  controlPath: string,
+  setprivPath: string | null = findOnPath('setpriv') ?? null,
+): { file: string; args: string[] } {
   const args = masterArgs(settings, host, controlPath);
   if (setprivPath === null) return { file: sshPath, args };
   return { file: setprivPath, args: ['--pdeathsig', 'TERM', '--', sshPath, ...args] };
@@ -201,9 +210,14 @@ export function execArgs(settings: SshSettings, host: string, controlPath: strin
   return [
     ...trustArgs(settings, host),
     ...connectionArgs(settings),
-    '-o', `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
-    '-o', 'ControlMaster=no',
-    '-T', ...(withInput ? [] : ['-n']), ...destinationArgs(host), command,
+    '-o',
+    `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
+    '-o',
+    'ControlMaster=no',
+    '-T',
+    ...(withInput ? [] : ['-n']),
+    ...destinationArgs(host),
+    command,
   ];
 }
 

@@ -12,7 +12,17 @@ import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from
 import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
 import { OpenSshMaster } from './openssh-master.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
-import { SshError, commandLine, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import {
+  SshError,
+  commandLine,
+  type ExecOptions,
+  type LocalForwardOptions,
+  type RemoteExecResult,
+  type RemoteForwardOptions,
+  type SshConnection,
+  type SshEngine,
+  type SshSettings,
+} from './ssh-engine.js';
 
 export { findOpenSsh } from './openssh-args.js';
 
@@ -264,7 +274,10 @@ export class OpenSshConnection implements SshConnection {
 
   private forwardError(what: string, r: SshRun): SshError {
     if (!this.master.alive) return this.master.lost();
-    const said = r.stderr.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.startsWith('debug')).join(' | ');
+    const said = r.stderr
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '' && !l.startsWith('debug'))
+      .join(' | ');
     return new SshError('forward', this.host, `${this.host}: ${what}: ${said || `ssh exited with status ${r.code}`}`);
   }
 
@@ -273,4 +286,3 @@ export class OpenSshConnection implements SshConnection {
     if (!this.master.alive) throw this.master.lost();
   }
 }
-

@@ -58,10 +58,10 @@ export class SshStderrCollector {
     const line = raw.replace(/\r$/, '');
     let m: RegExpExecArray | null;
     if ((m = /^debug1: Server host key: (\S+) (SHA256:[A-Za-z0-9+/=]+)/.exec(line))) {
-      this.hostKey = { type: m[1] as string, fingerprint: m[2] as string };
+      this.hostKey = { type: m[1], fingerprint: m[2] };
     } else if ((m = /^debug1: Connecting to \S+ \[([^\]]+)\] port (\d+)\./.exec(line))) {
-      const addr = m[1] as string;
-      this.address = `${addr.includes(':') ? `[${addr}]` : addr}:${m[2] as string}`;
+      const addr = m[1];
+      this.address = `${addr.includes(':') ? `[${addr}]` : addr}:${m[2]}`;
     } else if ((m = /^debug1: kex: client->server cipher: (\S+)/.exec(line))) {
       this.cipher = m[1];
     } else if ((m = /^debug1: Authenticating to \S+ as '([^']*)'/.exec(line))) {
@@ -146,7 +146,7 @@ export function sshFailure(host: string, facts: SshStderrFacts, fallback = 'ssh 
         kind,
         host,
         `${host}: host key not known: ${where} presented ${key}, which is in no known_hosts file, and host keys are checked strictly. ` +
-          'Verify this fingerprint with the host\'s administrator, then add the key to known_hosts (or pass --known-hosts).',
+          "Verify this fingerprint with the host's administrator, then add the key to known_hosts (or pass --known-hosts).",
         facts.hostKey?.fingerprint,
       );
     case 'changed-host-key': {

@@ -137,15 +137,17 @@ export async function runSsh(sshPath: string, args: readonly string[], options: 
     else child.once('exit', stopReading);
     void terminate(child);
   };
-  const collect = (sink: { chunks: Buffer[]; bytes: number }) => (b: Buffer): void => {
-    sink.bytes += b.length;
-    if (sink.bytes > maxBytes) {
-      overflow = true;
-      kill();
-      return;
-    }
-    sink.chunks.push(b);
-  };
+  const collect =
+    (sink: { chunks: Buffer[]; bytes: number }) =>
+    (b: Buffer): void => {
+      sink.bytes += b.length;
+      if (sink.bytes > maxBytes) {
+        overflow = true;
+        kill();
+        return;
+      }
+      sink.chunks.push(b);
+    };
   child.stdout?.on('data', collect(out));
   child.stderr?.on('data', collect(err));
   const onAbort = (): void => {

@@ -69,7 +69,7 @@ async function readConfigFile(path: string, home: string, depth: number, absentO
   const items: ConfigItem[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i += 1) {
-    const item = await parseLine(lines[i]!.replace(/\r$/, ''), { file: path, line: i + 1 }, home, depth);
+    const item = await parseLine(lines[i].replace(/\r$/, ''), { file: path, line: i + 1 }, home, depth);
     if (item) items.push(item);
   }
   return { path, items };
@@ -106,7 +106,7 @@ function parseCriteria(args: readonly string[], at: ConfigLocation): MatchCriter
   if (args.length === 0) throw new SshConfigError(`${where(at)}: Match needs criteria (e.g. "Match all" or "Match host PATTERNS")`);
   const criteria: MatchCriterion[] = [];
   for (let i = 0; i < args.length; i += 1) {
-    const word = args[i]!;
+    const word = args[i];
     const negated = word.startsWith('!');
     const name = (negated ? word.slice(1) : word).toLowerCase();
     if (BARE_CRITERIA.has(name)) {
@@ -133,12 +133,12 @@ export function splitArgs(text: string, at: ConfigLocation): string[] {
   const args: string[] = [];
   let i = 0;
   while (i < text.length) {
-    while (i < text.length && /\s/.test(text[i]!)) i += 1;
+    while (i < text.length && /\s/.test(text[i])) i += 1;
     if (i >= text.length || text[i] === '#') break;
     let arg = '';
     let quote: string | undefined;
     for (; i < text.length; i += 1) {
-      const c = text[i]!;
+      const c = text[i];
       const next = text[i + 1];
       if (c === '\\' && next !== undefined && (next === '\\' || next === '"' || next === "'" || (!quote && /\s/.test(next)))) {
         arg += next;
@@ -166,7 +166,7 @@ export function splitArgs(text: string, at: ConfigLocation): string[] {
  */
 async function globPath(path: string): Promise<string[]> {
   const segments = path.split('/').filter((s, i) => s !== '' || i === 0);
-  let bases = [segments[0] === '' ? '/' : segments[0]!];
+  let bases = [segments[0] === '' ? '/' : segments[0]];
   for (const segment of segments.slice(1)) {
     if (!/[*?]/.test(segment)) {
       bases = bases.map((b) => join(b, segment));

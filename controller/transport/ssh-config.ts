@@ -58,9 +58,7 @@ export function evaluateSshConfig(config: ConfigFile, host: string): SshHostOpti
   evaluateFile(config, host, opts, deferred);
   const { proxy, canonicalize } = deferred;
   if (proxy?.kind === 'command' && proxy.value.toLowerCase() !== 'none') {
-    throw new SshConfigError(
-      `${where(proxy.at)}: ProxyCommand is not supported by the ssh2 engine (it applies to ${host}); use ProxyJump, or the OpenSSH engine`,
-    );
+    throw new SshConfigError(`${where(proxy.at)}: ProxyCommand is not supported by the ssh2 engine (it applies to ${host}); use ProxyJump, or the OpenSSH engine`);
   }
   if (canonicalize && !['no', 'false'].includes(canonicalize.value.toLowerCase())) {
     throw new SshConfigError(
@@ -119,7 +117,7 @@ function evaluateMatch(item: Extract<ConfigItem, { kind: 'match' }>, host: strin
 
 function oneArg(args: readonly string[], at: ConfigLocation): string {
   if (args.length !== 1) throw new SshConfigError(`${where(at)}: expected one value, got ${args.length}`);
-  return args[0]!;
+  return args[0];
 }
 
 function flag(args: readonly string[], at: ConfigLocation): boolean {
@@ -133,9 +131,9 @@ function flag(args: readonly string[], at: ConfigLocation): boolean {
 export function parseTimeS(text: string, at: ConfigLocation): number {
   if (text.toLowerCase() === 'none') return 0;
   const units: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  const parts = /^(?:\d+[smhdwSMHDW]?)+$/.test(text) ? text.match(/\d+[smhdwSMHDW]?/g) ?? [] : [];
+  const parts = /^(?:\d+[smhdwSMHDW]?)+$/.test(text) ? (text.match(/\d+[smhdwSMHDW]?/g) ?? []) : [];
   if (parts.length === 0) throw new SshConfigError(`${where(at)}: "${text}" is not a time (e.g. 10, 30s, 1m)`);
-  return parts.reduce((sum, p) => sum + Number.parseInt(p, 10) * units[p.replace(/^\d+/, '').toLowerCase()]!, 0);
+  return parts.reduce((sum, p) => sum + Number.parseInt(p, 10) * units[p.replace(/^\d+/, '').toLowerCase()], 0);
 }
 
 function set<K extends keyof SshHostOptions>(opts: SshHostOptions, key: K, value: () => SshHostOptions[K]): void {

@@ -39,12 +39,17 @@ export function expandTilde(path: string, home: string, localUser: string): stri
 export function expandTokens(value: string, ctx: TokenContext, withEnv: boolean): string {
   let out = '';
   for (let i = 0; i < value.length; i += 1) {
-    const c = value[i]!;
+    const c = value[i];
     if (c === '%') {
       const t = value[i + 1];
       if (t === undefined) throw new TokenError(`"${value}" ends with a lone %`);
       const v = t === '%' ? '%' : ctx.tokens[t];
-      if (v === undefined) throw new TokenError(`unknown token %${t} in "${value}" (known: %%, ${Object.keys(ctx.tokens).map((k) => `%${k}`).join(', ')})`);
+      if (v === undefined)
+        throw new TokenError(
+          `unknown token %${t} in "${value}" (known: %%, ${Object.keys(ctx.tokens)
+            .map((k) => `%${k}`)
+            .join(', ')})`,
+        );
       out += v;
       i += 1;
     } else if (c === '$' && withEnv && value[i + 1] === '{') {

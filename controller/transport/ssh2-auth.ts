@@ -28,7 +28,10 @@ export interface AuthPlan {
 
 /** An agent whose identity list is fixed in advance (filtered for IdentitiesOnly); signing still goes to the real agent. */
 class ListedAgent extends ssh2.OpenSSHAgent {
-  constructor(socketPath: string, private readonly keys: ParsedKey[]) {
+  constructor(
+    socketPath: string,
+    private readonly keys: ParsedKey[],
+  ) {
     super(socketPath);
   }
   override getIdentities(cb: IdentityCallback<ParsedKey>): void {
@@ -124,7 +127,9 @@ export function authFailure(host: ResolvedHost, plan: AuthPlan, reason: string):
   const parts = [`${host.alias} (${formatHostPort(host.hostName, host.port)}): authentication as ${host.user} ${reason}`];
   parts.push(plan.offered.length > 0 ? `offered: ${plan.offered.join(', ')}` : `no key to offer (identity files tried: ${host.identityFiles.join(', ') || 'none'})`);
   if (plan.encrypted.length > 0) {
-    parts.push(`${plan.encrypted.join(', ')} ${plan.encrypted.length > 1 ? 'are' : 'is'} passphrase-protected and kvmctl never prompts: load ${plan.encrypted.length > 1 ? 'them' : 'it'} into ssh-agent with ssh-add`);
+    parts.push(
+      `${plan.encrypted.join(', ')} ${plan.encrypted.length > 1 ? 'are' : 'is'} passphrase-protected and kvmctl never prompts: load ${plan.encrypted.length > 1 ? 'them' : 'it'} into ssh-agent with ssh-add`,
+    );
   }
   if (plan.unusable.length > 0) parts.push(`unusable: ${plan.unusable.join(', ')}`);
   if (plan.agentProblem) parts.push(plan.agentProblem);

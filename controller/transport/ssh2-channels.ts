@@ -139,10 +139,7 @@ export class ChannelSession {
   /** Removes remote forwards (best effort), stops local ones, drops every relayed socket and command. */
   async close(): Promise<void> {
     const remote = [...this.remote.keys()];
-    await Promise.race([
-      Promise.allSettled(remote.map((p) => this.cancelRemoteForward(p))),
-      new Promise((resolve) => setTimeout(resolve, 3_000).unref()),
-    ]);
+    await Promise.race([Promise.allSettled(remote.map((p) => this.cancelRemoteForward(p))), new Promise((resolve) => setTimeout(resolve, 3_000).unref())]);
     await this.commands.cancelAll();
     for (const sock of this.sockets) sock.destroy();
     await Promise.all([...this.servers.keys()].map((p) => this.closeLocal(p)));

@@ -11,7 +11,17 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveHost, type ResolveEnvironment } from './host-resolve.js';
-import { SshError, commandLine, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
+import {
+  SshError,
+  commandLine,
+  type ExecOptions,
+  type LocalForwardOptions,
+  type RemoteExecResult,
+  type RemoteForwardOptions,
+  type SshConnection,
+  type SshEngine,
+  type SshSettings,
+} from './ssh-engine.js';
 import type { ConnectInfo, ReplyValue, WireError, WorkerReply, WorkerRequest } from './ssh2-worker-protocol.js';
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) loaded; without it ssh2 falls back to slower Node crypto paths, so kvmctl can warn. */
@@ -121,7 +131,7 @@ export class Ssh2Connection implements SshConnection {
         reject: (e) => (signal?.removeEventListener('abort', onAbort), reject(e)),
       });
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.worker.postMessage({ ...request, id } as WorkerRequest);
+      this.worker.postMessage({ ...request, id });
     });
   }
 

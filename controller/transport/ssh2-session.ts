@@ -78,8 +78,8 @@ export async function openChain(plan: ConnectPlan): Promise<OpenChain> {
   try {
     for (const [i, hop] of hops.entries()) {
       const previous = clients[i - 1];
-      const sock = previous ? await tunnel(previous, hops[i - 1]!, hop) : undefined;
-      const opened = await connectHop(hop, auth[i]!, cipherList(plan.ciphers, hop.ciphers, hop.spec), sock);
+      const sock = previous ? await tunnel(previous, hops[i - 1], hop) : undefined;
+      const opened = await connectHop(hop, auth[i], cipherList(plan.ciphers, hop.ciphers, hop.spec), sock);
       clients.push(opened.client);
       info = { cipher: opened.cipher, hostKeyFingerprint: opened.fingerprint, nativeCrypto: nativeCryptoLoaded() };
     }

@@ -73,7 +73,7 @@ async function dispatch(req: WorkerRequest): Promise<ReplyValue> {
       const chain = await openChain(req.plan);
       clients = chain.clients;
       watch(clients);
-      session = new ChannelSession(clients[clients.length - 1]!, host, req.plan.runtimeDir);
+      session = new ChannelSession(clients[clients.length - 1], host, req.plan.runtimeDir);
       return chain.info;
     }
     case 'forwardToLocal':

@@ -55,7 +55,14 @@ export function commandTree(command: Command, path: readonly string[] = []): Doc
     arguments: command.registeredArguments.map((a) => ({ name: a.name(), description: a.description, required: a.required, choices: a.argChoices ?? [] })),
     options: command.options
       .filter((o) => !o.hidden)
-      .map((o) => ({ flags: o.flags, long: o.long ?? '', short: o.short ?? '', description: o.description, value: o.required || o.optional ? placeholder(o.flags) : '', choices: o.argChoices ?? [] })),
+      .map((o) => ({
+        flags: o.flags,
+        long: o.long ?? '',
+        short: o.short ?? '',
+        description: o.description,
+        value: o.required || o.optional ? placeholder(o.flags) : '',
+        choices: o.argChoices ?? [],
+      })),
     commands: command.commands.filter((c) => !hidden(c)).map((c) => commandTree(c, [...path, c.name()])),
   };
 }

@@ -7,9 +7,15 @@
  */
 
 const RATE_UNITS: Readonly<Record<string, number>> = {
-  K: 1024, M: 1024 ** 2, G: 1024 ** 3,
-  KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3,
-  KB: 1000, MB: 1000 ** 2, GB: 1000 ** 3,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  KB: 1000,
+  MB: 1000 ** 2,
+  GB: 1000 ** 3,
 };
 
 /** The lowest rate accepted (the agent refuses less): 64 KiB/s. */

@@ -80,7 +80,8 @@ export async function agentCpuSeconds(host: string): Promise<number> {
 
 /** Runs kvmctl with `args` (after the testbed's global flags); resolves with seconds, the result line and the peak RSS. */
 export async function timedKvmctl(args: string[], state: string): Promise<{ seconds: number; result: Record<string, unknown>; rss: number }> {
-  const wrapper = 'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\nsys.stdout.write(r.stdout.decode())\nprint("RSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nsys.exit(r.returncode)';
+  const wrapper =
+    'import resource, subprocess, sys\nr = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)\nsys.stdout.write(r.stdout.decode())\nprint("RSS", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\nsys.exit(r.returncode)';
   const argv = [KVMCTL_MAIN, '--ssh-config', sshConfigPath(), '--json', ...args];
   const { seconds, value } = await timed(
     () =>
@@ -91,6 +92,11 @@ export async function timedKvmctl(args: string[], state: string): Promise<{ seco
         child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`kvmctl ${args.join(' ')} exited ${code}:\n${out.slice(-2000)}`))));
       }),
   );
-  const result = JSON.parse(value.split('\n').filter((l) => l.startsWith('{"type":"result"')).at(-1) ?? '{}') as Record<string, unknown>;
+  const result = JSON.parse(
+    value
+      .split('\n')
+      .filter((l) => l.startsWith('{"type":"result"'))
+      .at(-1) ?? '{}',
+  ) as Record<string, unknown>;
   return { seconds, result, rss: Number(/RSS (\d+)/.exec(value)?.[1] ?? 0) * 1024 };
 }

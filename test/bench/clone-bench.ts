@@ -38,8 +38,6 @@ const sizeGiB = Number(benchArg('--size-gib', '4')) || 4;
 const runs = Number(benchArg('--runs', '3')) || 3;
 const dataSets = benchArg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 
-
-
 const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -60,7 +58,10 @@ async function dropCaches(): Promise<void> {
 
 async function kvmctlClone(state: string, onHost: string | undefined): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
   const t0 = Date.now();
-  const out = await startKvmctl(['--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', 'bench-copy'], { stateDir: state, ...(onHost !== undefined && { onHost }) }).done;
+  const out = await startKvmctl(['--json', 'clone', 'bench', '--from', 'hosta', '--to', 'hostb', '--name', 'bench-copy'], {
+    stateDir: state,
+    ...(onHost !== undefined && { onHost }),
+  }).done;
   const seconds = (Date.now() - t0) / 1000;
   if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
   await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine bench-copy >/dev/null && rm -f ${IMAGES}/bench-copy.raw`]);
@@ -114,7 +115,11 @@ async function main(): Promise<void> {
       for (let round = 1; round <= runs; round++) {
         for (const method of METHODS) {
           const m = { dataSet, round, method, ...(await measure(method, state, reader)) };
-          const phases = m.phases ? `  ${Object.entries(m.phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}` : '';
+          const phases = m.phases
+            ? `  ${Object.entries(m.phases)
+                .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+                .join(', ')}`
+            : '';
           console.log(`  round ${round} ${method.padEnd(17)} ${m.seconds.toFixed(1).padStart(6)} s${phases}`);
           all.push(m);
         }
@@ -129,7 +134,9 @@ async function main(): Promise<void> {
   const out = join('bench-results', `clone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
 
-  console.log(`\nclone hosta -> hostb, ${sizeGiB} GiB raw disk, cold (page cache dropped before each), ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
+  console.log(
+    `\nclone hosta -> hostb, ${sizeGiB} GiB raw disk, cold (page cache dropped before each), ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`,
+  );
   for (const dataSet of dataSets) {
     const data = dataBytes[dataSet] ?? 0;
     const secs = (method: Method): number[] => all.filter((m) => m.dataSet === dataSet && m.method === method).map((m) => m.seconds);
@@ -140,7 +147,7 @@ async function main(): Promise<void> {
     console.log(`\n${dataSet}: ${(data / MiB).toFixed(0)} MiB of data`);
     for (const method of METHODS) {
       const s = secs(method);
-      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})  ${((data / 1e6) / median(s)).toFixed(0).padStart(4)} MB/s`);
+      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})  ${(data / 1e6 / median(s)).toFixed(0).padStart(4)} MB/s`);
     }
     console.log(`  kvmctl elsewhere vs rsync ${ratio('kvmctl elsewhere', 'rsync')}, vs the relay channel ${ratio('kvmctl elsewhere', 'relay channel')}`);
     console.log(`  kvmctl on hosta  vs rsync ${ratio('kvmctl on hosta', 'rsync')}, vs the one-hop channel ${ratio('kvmctl on hosta', 'one-hop channel')}`);

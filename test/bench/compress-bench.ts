@@ -36,7 +36,8 @@ for i in range(1024): os.pwrite(fd, os.urandom(1 << 20), i << 20)
 os.fsync(fd); os.close(fd)
 `;
 
-const xml = (name: string): string => `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+const xml = (name: string): string =>
+  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 /** One clone's figures. */
 interface CloneRun {
@@ -61,7 +62,16 @@ async function cloneOnce(vm: string, compress: string, bwlimit: string | null, s
   const cpu = { hosta: await agentCpuSeconds('hosta'), hostb: await agentCpuSeconds('hostb') };
   await run('cmp', [join(E2E_DIR, 'hosta', 'images', `${vm}.raw`), join(E2E_DIR, 'hostb', 'images', `${vm}.raw`)]);
   await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine ${vm} >/dev/null && rm -f ${IMAGES}/${vm}.raw`]);
-  return { vm, compress, bwlimit, seconds, bytesOnWire: Number(out.result?.bytesOnWire ?? 0), bytesData: Number(out.result?.bytesData ?? 0), phases: (out.result?.phases ?? {}) as Record<string, number>, agentCpuSeconds: cpu };
+  return {
+    vm,
+    compress,
+    bwlimit,
+    seconds,
+    bytesOnWire: Number(out.result?.bytesOnWire ?? 0),
+    bytesData: Number(out.result?.bytesData ?? 0),
+    phases: (out.result?.phases ?? {}) as Record<string, number>,
+    agentCpuSeconds: cpu,
+  };
 }
 
 async function main(): Promise<void> {
@@ -83,14 +93,24 @@ async function main(): Promise<void> {
     await sh(`cat ${image} ${random} > /dev/null`);
 
     const runs: CloneRun[] = [];
-    for (const [vm, compress, bwlimit] of [['cbench', 'off', null], ['cbench', 'zstd', null], ['cbench', 'auto', null], ['cbench', 'off', '50M'], ['cbench', 'auto', '50M'], ['crand', 'off', null], ['crand', 'auto', null]] as const) {
+    for (const [vm, compress, bwlimit] of [
+      ['cbench', 'off', null],
+      ['cbench', 'zstd', null],
+      ['cbench', 'auto', null],
+      ['cbench', 'off', '50M'],
+      ['cbench', 'auto', '50M'],
+      ['crand', 'off', null],
+      ['crand', 'auto', null],
+    ] as const) {
       const r = await cloneOnce(vm, compress, bwlimit, state);
       console.log(`${vm} --compress ${compress}${bwlimit ? ` --bwlimit ${bwlimit}` : ''}: ${r.seconds.toFixed(1)} s, ${(r.bytesOnWire / MiB).toFixed(0)} MiB on the wire`);
       runs.push(r);
     }
     const base = (r: CloneRun): CloneRun | undefined => runs.find((b) => b.vm === r.vm && b.compress === 'off' && b.bwlimit === r.bwlimit);
     const data = (r: CloneRun): number => (r.vm === 'crand' ? randomBytes : dataBytes);
-    console.log(`\ncbench: ${sizeGiB} GiB raw disk, ext4 of ${EXT4_SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; crand: 2 GiB raw, ${(randomBytes / MiB).toFixed(0)} MiB of unique random data; page cache warm; 2 cores shared by both hosts and the controller`);
+    console.log(
+      `\ncbench: ${sizeGiB} GiB raw disk, ext4 of ${EXT4_SOURCES.join(' ')}: ${(dataBytes / MiB).toFixed(0)} MiB of data; crand: 2 GiB raw, ${(randomBytes / MiB).toFixed(0)} MiB of unique random data; page cache warm; 2 cores shared by both hosts and the controller`,
+    );
     console.log(`${'clone'.padEnd(37)}   wall      on the wire   wire/data   speed vs off   agent CPU-s (source / destination)`);
     for (const r of runs) {
       const vs = base(r);

@@ -38,7 +38,16 @@ function listOf<T extends string>(value: string | undefined, all: readonly T[], 
 
 let values;
 try {
-  ({ values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, seed: { type: 'string' }, ops: { type: 'string' }, faults: { type: 'string' }, only: { type: 'string' }, at: { type: 'string' } } }));
+  ({ values } = parseArgs({
+    options: {
+      trials: { type: 'string', default: '5' },
+      seed: { type: 'string' },
+      ops: { type: 'string' },
+      faults: { type: 'string' },
+      only: { type: 'string' },
+      at: { type: 'string' },
+    },
+  }));
 } catch (err) {
   usage(err instanceof Error ? err.message : String(err));
 }
@@ -51,7 +60,8 @@ const faults = listOf<FaultName>(values.faults, FAULT_NAMES, 'fault');
 let only: { op: OpName; fault: FaultName; index: number } | undefined;
 if (values.only !== undefined) {
   const [op, fault, index] = values.only.split(':');
-  if (!(OP_NAMES as readonly string[]).includes(op ?? '') || !(FAULT_NAMES as readonly string[]).includes(fault ?? '') || !/^\d+$/.test(index ?? '')) usage(`--only wants op:fault:index, got '${values.only}'`);
+  if (!(OP_NAMES as readonly string[]).includes(op ?? '') || !(FAULT_NAMES as readonly string[]).includes(fault ?? '') || !/^\d+$/.test(index ?? ''))
+    usage(`--only wants op:fault:index, got '${values.only}'`);
   only = { op: op as OpName, fault: fault as FaultName, index: Number(index) };
 }
 
@@ -60,7 +70,9 @@ if (values.at !== undefined && !(PHASES as readonly string[]).includes(values.at
 
 console.log('waiting for the testbed lock (/tmp/kvmclone-testbed.lock)');
 await lockTestbed();
-console.log(`faults: seed ${seed}, ${only ? `only ${values.only}` : `${trials} trial(s) of ${faults.join(', ')} for ${ops.join(', ')}`}${values.at ? `, injected as each run enters ${values.at}` : ''}`);
+console.log(
+  `faults: seed ${seed}, ${only ? `only ${values.only}` : `${trials} trial(s) of ${faults.join(', ')} for ${ops.join(', ')}`}${values.at ? `, injected as each run enters ${values.at}` : ''}`,
+);
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort(new Error('interrupted')));
 const result = await runMatrix({ seed, trials, ops, faults, only, atPhase: values.at, log: (line) => console.log(line), signal: controller.signal });

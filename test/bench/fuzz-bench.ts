@@ -37,7 +37,9 @@ if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(seed) || 
 console.log(`fuzz: seed ${seed} (replay: scripts/bench fuzz --count ${count} --seed ${seed})`);
 const verdict = await fuzzSession({ seed, count, libvirt, concurrency, log: (line) => console.log(line) });
 const { report } = verdict;
-console.log(`${report.calls} calls (${report.mutated} byte-mutated) in ${report.seconds.toFixed(1)} s on ${verdict.sockets.length} sockets; libvirt ${verdict.libvirt}; capabilities ${verdict.capabilities ?? 'unchanged'}; agent exit ${verdict.exitCode}`);
+console.log(
+  `${report.calls} calls (${report.mutated} byte-mutated) in ${report.seconds.toFixed(1)} s on ${verdict.sockets.length} sockets; libvirt ${verdict.libvirt}; capabilities ${verdict.capabilities ?? 'unchanged'}; agent exit ${verdict.exitCode}`,
+);
 console.log('per status code:');
 for (const [code, n] of Object.entries(report.byCode).sort((a, b) => b[1] - a[1])) console.log(`  ${code.padEnd(32)} ${n}`);
 console.log('per RPC (calls, OK):');

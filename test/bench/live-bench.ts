@@ -48,8 +48,11 @@ async function writeLive(seed: number): Promise<number> {
   const alias = disk ? /<alias name='([^']+)'/.exec(disk)?.[1] : undefined;
   if (!alias) throw new Error(`${VM} has no running vdb`);
   const dev = `/machine/peripheral/${alias}/virtio-backend`;
-  const pattern = (o: number): string => `0x${(((o / BLOCK) * 7 + seed * 31) % 200 + 16).toString(16)}`;
-  const commands = [...offsets.map((o) => `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "write -P ${pattern(o)} ${o} ${BLOCK}"'`), `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "flush"'`];
+  const pattern = (o: number): string => `0x${((((o / BLOCK) * 7 + seed * 31) % 200) + 16).toString(16)}`;
+  const commands = [
+    ...offsets.map((o) => `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "write -P ${pattern(o)} ${o} ${BLOCK}"'`),
+    `qemu-monitor-command ${VM} --hmp 'qemu-io -d ${dev} "flush"'`,
+  ];
   const file = join(tmpdir(), `live-bench-virsh-${seed}`);
   await writeFile(file, commands.join('\n') + '\n');
   await hostExec('hosta', ['bash', '-c', `virsh -q -c qemu:///system < ${file} >/dev/null`]);
@@ -124,20 +127,24 @@ async function main(): Promise<void> {
 
     const bitmap = rounds[0];
     const hash = rounds[1];
-    console.log(`\n${sizeGiB} GiB qcow2 data disk, half unique random data; 1 % of its 64 KiB blocks written through QEMU before each sync; 2 cores shared by both hosts and the controller`);
+    console.log(
+      `\n${sizeGiB} GiB qcow2 data disk, half unique random data; 1 % of its 64 KiB blocks written through QEMU before each sync; 2 cores shared by both hosts and the controller`,
+    );
     console.log(`clone --live: ${clone.seconds.toFixed(1)} s`);
     for (const r of rounds) {
       const disks = (r.result.disks as { target: string; bytesRead?: number; bytesTransferred: number }[] | undefined) ?? [];
       const data = disks.find((d) => d.target.endsWith(`${VM}-data.qcow2`));
       const read = data?.bytesRead;
       console.log(
-        `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${String(r.result.delta ?? 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
+        `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${(typeof r.result.delta === 'string' ? r.result.delta : 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
           `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB` +
           `, agent peak RSS ${(r.agentRss.hosta / 2 ** 20).toFixed(0)} / ${(r.agentRss.hostb / 2 ** 20).toFixed(0)} MiB`,
       );
     }
     if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
-    console.log(`agent peak RSS (source / destination), each sync with fresh agents; in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB`);
+    console.log(
+      `agent peak RSS (source / destination), each sync with fresh agents; in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB`,
+    );
     await mkdir('bench-results', { recursive: true });
     const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
     await writeFile(out, JSON.stringify(raw, null, 2));

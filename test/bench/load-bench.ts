@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     console.log(`${'phase'.padEnd(14)} ops     wall        on the wire  aggregate   agent peak RSS (source / destination)   agent CPU (source / destination)`);
     console.log(row('one alone', alone));
     console.log(row(`${ops} at once`, together));
-    console.log(`aggregate / alone: ${((together.bytesOnWire / together.seconds) / (alone.bytesOnWire / alone.seconds)).toFixed(2)}x; slowest of the ${ops}: ${Math.max(...together.perOp.map((r) => r.seconds)).toFixed(1)} s, fastest ${Math.min(...together.perOp.map((r) => r.seconds)).toFixed(1)} s`);
+    console.log(
+      `aggregate / alone: ${(together.bytesOnWire / together.seconds / (alone.bytesOnWire / alone.seconds)).toFixed(2)}x; slowest of the ${ops}: ${Math.max(...together.perOp.map((r) => r.seconds)).toFixed(1)} s, fastest ${Math.min(...together.perOp.map((r) => r.seconds)).toFixed(1)} s`,
+    );
 
     const load = (await readFile('/proc/loadavg', 'utf8')).trim();
     await mkdir('bench-results', { recursive: true });

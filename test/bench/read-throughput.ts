@@ -34,7 +34,7 @@ async function makeImage(path: string): Promise<number> {
   for (let i = slots.length - 1; i > 0; i -= 1) {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     const j = seed % (i + 1);
-    [slots[i], slots[j]] = [slots[j] as number, slots[i] as number];
+    [slots[i], slots[j]] = [slots[j], slots[i]];
   }
   const chosen = slots.slice(0, slots.length / 2).sort((a, b) => a - b);
   const fh = await open(path, 'w');
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--client') {
   const [address, path, chunk] = process.argv.slice(3);
-  process.stdout.write(JSON.stringify(await clientRun(address as string, path as string, Number(chunk))));
+  process.stdout.write(JSON.stringify(await clientRun(address, path, Number(chunk))));
 } else {
   await main();
 }

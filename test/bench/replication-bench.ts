@@ -99,7 +99,7 @@ function runsOf(r: { out: KvmctlRun; wallSeconds: number }, changeBefore: BlockC
 async function sampleLag(state: string, end: number, signal: AbortSignal): Promise<LagSample[]> {
   const samples: LagSample[] = [];
   await sleep((TICK_SECONDS * 1000) / 2, undefined, { signal });
-  for (let next = Date.now(); Date.now() < end; ) {
+  for (let next = Date.now(); Date.now() < end;) {
     const { out } = await ctl(state, ['status']);
     const s = ((out.result?.replicas ?? []) as Record<string, unknown>[]).find((x) => x.replica === REPLICA);
     if (s) samples.push({ at: new Date().toISOString(), lagSeconds: Number(s.lagSeconds), state: String(s.state), withinRpo: s.withinRpo === true, exitCode: out.code });
@@ -115,10 +115,11 @@ async function drive(state: string, source: string, end: number, firstChange: Bl
   const runs: ScheduledRun[] = [];
   let change: BlockChange | null = firstChange;
   let seed = 100;
-  for (let next = Date.now(); Date.now() < end; ) {
+  for (let next = Date.now(); Date.now() < end;) {
     const r = await ctl(state, ['replicate', '--due']);
     const done = runsOf(r, change);
-    if (done.length === 0 && r.out.code !== 0) throw new Error(`kvmctl replicate --due exited ${r.out.code} with no run:\n${r.out.stdout.slice(-3000)}\n${r.out.stderr.slice(-2000)}`);
+    if (done.length === 0 && r.out.code !== 0)
+      throw new Error(`kvmctl replicate --due exited ${r.out.code} with no run:\n${r.out.stdout.slice(-3000)}\n${r.out.stderr.slice(-2000)}`);
     for (const x of done) {
       runs.push(x);
       console.log(`${x.startedAt} ${x.kind} ${x.outcome} in ${x.seconds.toFixed(1)} s, ${(x.bytesOnWire / 2 ** 20).toFixed(1)} MiB on the wire${x.error ? `: ${x.error}` : ''}`);
@@ -167,13 +168,19 @@ async function main(signal: AbortSignal): Promise<void> {
     const source = join(hostImagesDir('hosta'), `${VM}.raw`);
     const copy = join(hostImagesDir('hostb'), `${VM}.raw`);
     await run('mv', [staged, source]);
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/${VM}.xml <<'XML'\n${domainXml(VM, `${VM}.raw`)}\nXML\nvirsh -q -c qemu:///system define /tmp/${VM}.xml >/dev/null; rm -f /tmp/${VM}.xml`]);
+    await hostExec('hosta', [
+      'bash',
+      '-c',
+      `cat > /tmp/${VM}.xml <<'XML'\n${domainXml(VM, `${VM}.raw`)}\nXML\nvirsh -q -c qemu:///system define /tmp/${VM}.xml >/dev/null; rm -f /tmp/${VM}.xml`,
+    ]);
 
     await must(state, ['replica', 'add', REPLICA, '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', `${EVERY_SECONDS}s`, '--keep', String(KEEP)]);
     console.log('first run: the clone ...');
     const first = runsOf(await must(state, ['replicate', '--due']), null);
     if (first[0]?.kind !== 'clone' || first[0].outcome !== 'succeeded') throw new Error(`the first run was not a successful clone: ${JSON.stringify(first)}`);
-    console.log(`clone in ${first[0].seconds.toFixed(1)} s, ${(first[0].bytesOnWire / 2 ** 20).toFixed(0)} MiB on the wire; now ${minutes} min of replicate --due every ${TICK_SECONDS} s`);
+    console.log(
+      `clone in ${first[0].seconds.toFixed(1)} s, ${(first[0].bytesOnWire / 2 ** 20).toFixed(0)} MiB on the wire; now ${minutes} min of replicate --due every ${TICK_SECONDS} s`,
+    );
     const firstChange = await changeBlocks(source, CHANGE, 99, signal);
 
     const end = Date.now() + minutes * 60_000;
@@ -200,7 +207,11 @@ async function main(signal: AbortSignal): Promise<void> {
     const offlineChange = await changeBlocks(copy, FAILBACK_CHANGE, 300, signal);
     const offlineBack = await must(state, ['failback', REPLICA, '--yes']);
     await run('cmp', [source, copy]);
-    const failbackOffline = { ...timedOp(offlineBack), change: offlineChange, delta: String((offlineBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null };
+    const failbackOffline = {
+      ...timedOp(offlineBack),
+      change: offlineChange,
+      delta: String((offlineBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null,
+    };
     console.log('clone of the shut-off copy back to hosta ...');
     const cloneBackOffline = await cloneBack(state, `${VM}-back`, []);
 

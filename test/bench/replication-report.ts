@@ -71,7 +71,7 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 /**
@@ -81,7 +81,7 @@ export function median(xs: readonly number[]): number {
  */
 export function ageAtRefresh(runs: readonly ScheduledRun[]): number[] {
   const ok = runs.filter((r) => r.outcome === 'succeeded');
-  return ok.slice(1).map((r, i) => (Date.parse(r.finishedAt) - Date.parse((ok[i] as ScheduledRun).startedAt)) / 1000);
+  return ok.slice(1).map((r, i) => (Date.parse(r.finishedAt) - Date.parse(ok[i].startedAt)) / 1000);
 }
 
 const MiB = 2 ** 20;
@@ -89,8 +89,7 @@ const mib = (n: number): string => (n / MiB).toFixed(1);
 const range = (xs: readonly number[], fmt: (n: number) => string): string =>
   xs.length === 0 ? '-' : `median ${fmt(median(xs))}, min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))}`;
 
-const row = (label: string, op: TimedOp, wire: string): string =>
-  `${label.padEnd(50)} ${op.wallSeconds.toFixed(1).padStart(6)} ${op.seconds.toFixed(1).padStart(10)}   ${wire}`;
+const row = (label: string, op: TimedOp, wire: string): string => `${label.padEnd(50)} ${op.wallSeconds.toFixed(1).padStart(6)} ${op.seconds.toFixed(1).padStart(10)}   ${wire}`;
 
 /** The table printed at the end of a run. */
 export function replicationTable(f: ReplicationFigures): string {
@@ -107,18 +106,38 @@ export function replicationTable(f: ReplicationFigures): string {
     '',
     `first run (clone)            ${clone ? `${clone.seconds.toFixed(1)} s, ${mib(clone.bytesOnWire)} MiB on the wire` : '-'}`,
     `syncs                        ${syncs.length} succeeded, ${failed} failed`,
-    `changed per run              ${range(changes.map((c) => c.changedBytes), (n) => `${mib(n)} MiB`)} in 4 KiB blocks, touching ${range(changes.map((c) => c.blockBytesTouched), (n) => mib(n))} MiB of 64 KiB blocks`,
-    `sync duration                ${range(syncs.map((r) => r.seconds), (n) => `${n.toFixed(1)} s`)}`,
-    `bytes on the wire per sync   ${range(syncs.map((r) => r.bytesOnWire), (n) => `${mib(n)} MiB`)}`,
+    `changed per run              ${range(
+      changes.map((c) => c.changedBytes),
+      (n) => `${mib(n)} MiB`,
+    )} in 4 KiB blocks, touching ${range(
+      changes.map((c) => c.blockBytesTouched),
+      (n) => mib(n),
+    )} MiB of 64 KiB blocks`,
+    `sync duration                ${range(
+      syncs.map((r) => r.seconds),
+      (n) => `${n.toFixed(1)} s`,
+    )}`,
+    `bytes on the wire per sync   ${range(
+      syncs.map((r) => r.bytesOnWire),
+      (n) => `${mib(n)} MiB`,
+    )}`,
     `lag (kvmctl status, ${String(lags.length).padStart(3)} samples) ${range(lags, (n) => `${n.toFixed(0)} s`)}`,
     `age of the copy at refresh   ${range(ages, (n) => `${n.toFixed(0)} s`)} (a sync's finish minus the previous sync's start)`,
     `restore points               ${f.restorePoints.points.length} kept, ${mib(f.restorePoints.reportedBytes)} MiB (replica points), ${mib(pointsAllocated)} MiB allocated (du of ${f.restorePoints.files.length} point files)`,
     '',
     `${'back home'.padEnd(50)} wall s   kvmctl s   on the wire`,
     row('failover (source shut off, copy started)', f.failover, '-'),
-    row(`failback, copy running (${mib(f.failbackLive.change.changedBytes)} MiB changed)`, f.failbackLive, `${mib(f.failbackLive.bytesOnWire)} MiB (${f.failbackLive.delta ?? '-'} delta)`),
+    row(
+      `failback, copy running (${mib(f.failbackLive.change.changedBytes)} MiB changed)`,
+      f.failbackLive,
+      `${mib(f.failbackLive.bytesOnWire)} MiB (${f.failbackLive.delta ?? '-'} delta)`,
+    ),
     row('  vs kvmctl clone --live of the running copy', f.cloneBackLive, `${mib(f.cloneBackLive.bytesOnWire)} MiB`),
-    row(`failback, copy shut off (${mib(f.failbackOffline.change.changedBytes)} MiB changed)`, f.failbackOffline, `${mib(f.failbackOffline.bytesOnWire)} MiB (${f.failbackOffline.delta ?? '-'} delta)`),
+    row(
+      `failback, copy shut off (${mib(f.failbackOffline.change.changedBytes)} MiB changed)`,
+      f.failbackOffline,
+      `${mib(f.failbackOffline.bytesOnWire)} MiB (${f.failbackOffline.delta ?? '-'} delta)`,
+    ),
     row('  vs kvmctl clone of the shut-off copy', f.cloneBackOffline, `${mib(f.cloneBackOffline.bytesOnWire)} MiB`),
   ];
   return lines.join('\n');

@@ -101,11 +101,17 @@ async function main(): Promise<void> {
     console.log(`making a ${sizeGiB} GiB sparse raw disk with ${dataGiB} GiB of unique random data ...`);
     await run('python3', ['-c', IMAGE_WRITER, image, String(sizeGiB), String(dataGiB / sizeGiB)]);
     dataBytes = (await stat(image)).blocks * 512;
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/scale.xml <<'XML'\n${xml('scale')}\nXML\nvirsh -q -c qemu:///system define /tmp/scale.xml >/dev/null; rm -f /tmp/scale.xml`]);
+    await hostExec('hosta', [
+      'bash',
+      '-c',
+      `cat > /tmp/scale.xml <<'XML'\n${xml('scale')}\nXML\nvirsh -q -c qemu:///system define /tmp/scale.xml >/dev/null; rm -f /tmp/scale.xml`,
+    ]);
     const clone = await kvmctlRun(['clone', 'scale', '--from', 'hosta', '--to', 'hostb'], state);
     runs.push(clone);
     rss.clone = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
-    console.log(`clone: ${clone.seconds.toFixed(1)} s, agents ${(rss.clone.hosta / MiB).toFixed(0)} / ${(rss.clone.hostb / MiB).toFixed(0)} MiB, kvmctl ${(clone.kvmctlPeakRss / MiB).toFixed(0)} MiB`);
+    console.log(
+      `clone: ${clone.seconds.toFixed(1)} s, agents ${(rss.clone.hosta / MiB).toFixed(0)} / ${(rss.clone.hostb / MiB).toFixed(0)} MiB, kvmctl ${(clone.kvmctlPeakRss / MiB).toFixed(0)} MiB`,
+    );
     const changed = Number((await run('python3', ['-c', BLOCK_CHANGER, image, '11'])).stdout.trim());
     console.log(`changed ${changed} blocks (${((changed * 65536) / MiB).toFixed(0)} MiB)`);
     const sync = await kvmctlRun(['sync', 'scale', '--from', 'hosta', '--to', 'hostb'], state);

@@ -52,7 +52,11 @@ async function main(): Promise<void> {
   try {
     // --delay-ms 0: the testbed's links as they are, no relay (what the streams cost where nothing is far)
     const config = delayMs > 0 ? join(state, 'ssh_config') : sshConfigPath();
-    if (delayMs > 0) await writeFile(config, `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`);
+    if (delayMs > 0)
+      await writeFile(
+        config,
+        `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`,
+      );
     const reader = join(state, 'data-reader.py');
     await writeFile(reader, DATA_READER);
     const local = join(E2E_DIR, 'hosta', 'images', 'sbench.raw');
@@ -72,7 +76,10 @@ async function main(): Promise<void> {
       for (const n of streamCounts) {
         await writeKvmctlConfig(state, `transfer:\n  streams: ${n}\n`);
         const took = await seconds(async () => {
-          const out = await startKvmctl(['--json', 'clone', 'sbench', '--from', 'hosta', '--to', 'hostb', '--name', 'sbench-copy'], { stateDir: state, extraGlobal: ['--ssh-config', config] }).done;
+          const out = await startKvmctl(['--json', 'clone', 'sbench', '--from', 'hosta', '--to', 'hostb', '--name', 'sbench-copy'], {
+            stateDir: state,
+            extraGlobal: ['--ssh-config', config],
+          }).done;
           if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone with ${n} streams exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
         });
         await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine sbench-copy >/dev/null && rm -f ${IMAGES}/sbench-copy.raw`]);
@@ -95,7 +102,9 @@ async function main(): Promise<void> {
       const per = all.filter((m) => m.method === method).map((m) => (secs(base)[m.round - 1] ?? NaN) / m.seconds);
       return `${median(per).toFixed(2)}x`;
     };
-    console.log(`  ${method.padEnd(22)} ${median(s).toFixed(1).padStart(6)} s (${Math.min(...s).toFixed(1)}–${Math.max(...s).toFixed(1)})  ${((dataBytes / 1e6) / median(s)).toFixed(0).padStart(4)} MB/s  ${method.startsWith('kvmctl') ? `${vs('ssh host cat')} of ssh host cat, ${vs('relay channel')} of the relay channel` : ''}`);
+    console.log(
+      `  ${method.padEnd(22)} ${median(s).toFixed(1).padStart(6)} s (${Math.min(...s).toFixed(1)}–${Math.max(...s).toFixed(1)})  ${(dataBytes / 1e6 / median(s)).toFixed(0).padStart(4)} MB/s  ${method.startsWith('kvmctl') ? `${vs('ssh host cat')} of ssh host cat, ${vs('relay channel')} of the relay channel` : ''}`,
+    );
   }
   console.log(`\nraw figures: ${out}`);
 }

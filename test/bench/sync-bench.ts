@@ -34,7 +34,6 @@ const sizeGiB = Number(benchArg('--size-gib', '4')) || 4;
 const runs = Number(benchArg('--runs', '3')) || 3;
 const dataSets = benchArg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
 
-
 const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 type Method = 'dd of both' | 'kvmctl elsewhere' | 'rsync (1)' | 'kvmctl on hosta' | 'rsync (2)';
@@ -98,7 +97,13 @@ async function main(): Promise<void> {
           const rsync = async (method: Method, changed: number): Promise<void> => {
             await prepare(bRsync);
             // --ignore-times: a copy can share an mtime second with the changed source, and rsync's quick check would then skip it
-            record(method, changed, await seconds(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`])));
+            record(
+              method,
+              changed,
+              await seconds(() =>
+                hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`]),
+              ),
+            );
           };
           const first = await change();
           await prepare(b);
@@ -122,7 +127,9 @@ async function main(): Promise<void> {
   const out = join('bench-results', `sync-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
 
-  console.log(`\nsync hosta -> hostb, ${sizeGiB} GiB raw disk, 1 % of its 64 KiB blocks changed before each tool's run; ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`);
+  console.log(
+    `\nsync hosta -> hostb, ${sizeGiB} GiB raw disk, 1 % of its 64 KiB blocks changed before each tool's run; ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`,
+  );
   for (const dataSet of dataSets) {
     console.log(`\n${dataSet}: ${((dataBytes[dataSet] ?? 0) / MiB).toFixed(0)} MiB of data`);
     for (const cache of ['warm', 'cold'] as const) {
@@ -139,7 +146,9 @@ async function main(): Promise<void> {
       for (const method of ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)'] as const) {
         const s = secs(method);
         const wire = of(method)[0]?.bytesOnWire;
-        console.log(`    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`);
+        console.log(
+          `    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`,
+        );
       }
       console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
       console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);

@@ -62,13 +62,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('the account is an unprivileged system user with no shell, in the agent socket\'s group; the forward dir is root:kvmclone 1770', async () => {
+test("the account is an unprivileged system user with no shell, in the agent socket's group; the forward dir is root:kvmclone 1770", async () => {
   const [name, , uid, , , , shell] = (await run('getent', ['passwd', SSH_ACCOUNT])).stdout.trim().split(':');
   assert.equal(name, SSH_ACCOUNT);
   assert.notEqual(Number(uid), 0);
   assert.equal(shell, '/usr/sbin/nologin');
   assert.equal((await hostExec('hosta', ['stat', '-c', '%U %G %a', '/run/kvmclone/agent.sock'])).trim(), `root ${SSH_ACCOUNT} 660`);
-  assert.equal((await hostExec('hosta', ['stat', '-c', '%U %G %a', '/run/kvmclone'])).trim(), 'root root 755', 'the agent\'s own directory stays root\'s');
+  assert.equal((await hostExec('hosta', ['stat', '-c', '%U %G %a', '/run/kvmclone'])).trim(), 'root root 755', "the agent's own directory stays root's");
   assert.equal((await hostExec('hosta', ['stat', '-c', '%U %G %a', FORWARD_DIR])).trim(), `root ${SSH_ACCOUNT} 1770`);
 });
 
@@ -78,7 +78,11 @@ test('deploy/sshd/kvmclone.conf is valid sshd configuration and gives the accoun
   // included at the top, as Debian's sshd_config does with sshd_config.d/*.conf, with settings after it
   await writeFile(main, `HostKey ${join(E2E_DIR, 'hosta', 'ssh', 'host_ed25519_key')}\nUsePAM no\nInclude ${conf}\nX11Forwarding yes\nPermitTTY yes\n`);
   const effective = async (user: string): Promise<Map<string, string>> =>
-    new Map((await hostExec('hosta', ['/usr/sbin/sshd', '-T', '-f', main, '-C', `user=${user},host=controller,addr=169.254.201.1`])).split('\n').map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]));
+    new Map(
+      (await hostExec('hosta', ['/usr/sbin/sshd', '-T', '-f', main, '-C', `user=${user},host=controller,addr=169.254.201.1`]))
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(' ')), l.slice(l.indexOf(' ') + 1)]),
+    );
   const account = await effective(SSH_ACCOUNT);
   const want: Record<string, string> = {
     allowstreamlocalforwarding: 'yes',
@@ -124,7 +128,11 @@ test('it cannot bind a -R socket outside the forward dir, nor any TCP forward; i
     assert.equal(r.code, 255, `${path}: ${r.stderr}`);
     assert.match(r.stderr, /remote port forwarding failed/, path);
   }
-  const left = await hostExec('hosta', ['sh', '-c', 'for p in /run/kvmclone/peer-0123abcd-4567.sock /run/kvmclone/live/x.sock /var/lib/libvirt/images/x.sock; do test -e "$p" && echo "$p"; done; stat -c "%U %a" /run/kvmclone/agent.sock']);
+  const left = await hostExec('hosta', [
+    'sh',
+    '-c',
+    'for p in /run/kvmclone/peer-0123abcd-4567.sock /run/kvmclone/live/x.sock /var/lib/libvirt/images/x.sock; do test -e "$p" && echo "$p"; done; stat -c "%U %a" /run/kvmclone/agent.sock',
+  ]);
   assert.equal(left.trim(), 'root 660', 'nothing was created, and the agent socket was not replaced');
   const tcp = await ssh(['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `0:127.0.0.1:22`, 'hosta']);
   assert.equal(tcp.code, 255, tcp.stderr);
@@ -135,7 +143,10 @@ test('it cannot bind a -R socket outside the forward dir, nor any TCP forward; i
     const remote = `${FORWARD_DIR}/peer-acc0unt-${Date.now()}.sock`;
     await conn.forwardToRemote(remote, local, { hostRemoves: true });
     assert.equal((await hostExec('hosta', ['stat', '-c', '%U %a', remote])).trim(), `${SSH_ACCOUNT} 600`, 'sshd binds it as the account, private to it (and root)');
-    assert.equal(await hostExec('hosta', ['python3', '-c', `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(remote)}); print(s.recv(10).decode().strip())`]), 'hello\n');
+    assert.equal(
+      await hostExec('hosta', ['python3', '-c', `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(remote)}); print(s.recv(10).decode().strip())`]),
+      'hello\n',
+    );
     await conn.cancelRemoteForward(remote);
     // the agent removes it (the account runs no rm): through the agent socket reached over the same login
     const agent = createAgentClients(`unix:${await conn.forwardToLocal('/run/kvmclone/agent.sock')}`);
@@ -194,7 +205,10 @@ test('hosts check names the account and what it may do', async () => {
   }
   const text = await kvmctl(['hosts', 'check', 'hostb'], { stateDir: state });
   assert.equal(text.code, 0, text.stderr);
-  assert.match(text.stdout, new RegExp(`ssh account ${SSH_ACCOUNT} \\((uid ${uid}, not root|uid not reported by this agent)\\); agent socket: .*; forward dir ${FORWARD_DIR}: can bind`));
+  assert.match(
+    text.stdout,
+    new RegExp(`ssh account ${SSH_ACCOUNT} \\((uid ${uid}, not root|uid not reported by this agent)\\); agent socket: .*; forward dir ${FORWARD_DIR}: can bind`),
+  );
   assert.equal((await hostExec('hostb', ['ls', '-A', FORWARD_DIR])).trim(), '', 'the check left no socket behind');
 });
 
@@ -210,7 +224,10 @@ test('clone and sync as the account: equal disks, no socket left, and kvmctl mad
   assert.ok(Number(sync.result?.bytesOnWire) < 4 * 1024 * 1024, `only the changed blocks travel: ${String(sync.result?.bytesOnWire)}`);
   await run('qemu-img', ['compare', '-q', join(hostImagesDir('hosta'), 'acc1.qcow2'), join(hostImagesDir('hostb'), 'acc1.qcow2')]);
   assert.equal((await hostExec('hostb', ['ls', '-A', FORWARD_DIR])).trim(), '', 'the peer sockets were removed by the agent');
-  assert.deepEqual((await hostExec('hostb', ['ls', '-A', '/run/kvmclone'])).split('\n').filter((f) => f.startsWith('peer-')), []);
+  assert.deepEqual(
+    (await hostExec('hostb', ['ls', '-A', '/run/kvmclone'])).split('\n').filter((f) => f.startsWith('peer-')),
+    [],
+  );
   assert.deepEqual([await rootLogins('hosta'), await rootLogins('hostb')], roots, 'no root login during clone and sync');
   const accepted = (await readFile(join(E2E_DIR, 'hostb', 'sshd.log'), 'utf8')).split('\n').filter((l) => l.includes(`Accepted publickey for ${SSH_ACCOUNT} `));
   assert.ok(accepted.length >= 2, 'both operations logged in as the account');

@@ -74,7 +74,10 @@ after(async () => {
 test('clone --target-dir rebases the copy onto the copied base (RebaseStaging), and it boots', async () => {
   const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb', '--target-dir', CLONES], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
-  assert.ok(out.events.some((e) => /backing reference set to/.test(String(e.message ?? ''))), 'the clone said it rebased the copy');
+  assert.ok(
+    out.events.some((e) => typeof e.message === 'string' && /backing reference set to/.test(e.message)),
+    'the clone said it rebased the copy',
+  );
   const info = await imageInfo('hostb', `${CLONES}/vm7.qcow2`);
   assert.equal(info['backing-filename'], `${CLONES}/vm7-base.qcow2`, 'the copy names the copied base');
   assert.equal(await guestSha('hostb', `${CLONES}/vm7.qcow2`), await guestSha('hosta', `${IMAGES}/vm7.qcow2`), 'the guest sees the same disk');
@@ -109,33 +112,44 @@ test('sync refuses (exit 3) when the source base changed, naming it; the destina
   assert.equal(await sha('hostb', `${CLONES}/vm7-base.qcow2`), base, 'the destination base is unchanged');
 });
 
-test('NVRAM of a UEFI domain is carried by clone and by sync, and the copy starts with it', { skip: existsSync(OVMF_CODE) ? false : `${OVMF_CODE} is missing (Debian: apt-get install ovmf)` }, async () => {
-  await makeUefiVm('hosta', 'vm8');
-  await hostExec('hostb', ['mkdir', '-p', NVRAM_DIR]);
-  const clone = await kvmctl(['--json', 'clone', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
-  assert.equal(clone.code, 0, `${clone.stdout}\n${clone.stderr}`);
-  const xml = await hostExec('hostb', [...VIRSH, 'dumpxml', '--inactive', 'vm8-copy']);
-  const nvram = /<nvram[^>]*>([^<]+)<\/nvram>/.exec(xml)?.[1] ?? '';
-  assert.ok(nvram.startsWith(`${NVRAM_DIR}/`) && nvram.includes('vm8-copy'), `the copy has its own NVRAM file (${nvram})`);
-  assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the NVRAM was copied');
+test(
+  'NVRAM of a UEFI domain is carried by clone and by sync, and the copy starts with it',
+  { skip: existsSync(OVMF_CODE) ? false : `${OVMF_CODE} is missing (Debian: apt-get install ovmf)` },
+  async () => {
+    await makeUefiVm('hosta', 'vm8');
+    await hostExec('hostb', ['mkdir', '-p', NVRAM_DIR]);
+    const clone = await kvmctl(['--json', 'clone', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
+    assert.equal(clone.code, 0, `${clone.stdout}\n${clone.stderr}`);
+    const xml = await hostExec('hostb', [...VIRSH, 'dumpxml', '--inactive', 'vm8-copy']);
+    const nvram = /<nvram[^>]*>([^<]+)<\/nvram>/.exec(xml)?.[1] ?? '';
+    assert.ok(nvram.startsWith(`${NVRAM_DIR}/`) && nvram.includes('vm8-copy'), `the copy has its own NVRAM file (${nvram})`);
+    assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the NVRAM was copied');
 
-  await hostExec('hosta', ['bash', '-c', `printf 'kvmclone-nvram-2' | dd of=${NVRAM_DIR}/vm8_VARS.fd bs=1 seek=120000 conv=notrunc status=none`]);
-  const sync = await kvmctl(['--json', 'sync', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
-  assert.equal(sync.code, 0, `${sync.stdout}\n${sync.stderr}`);
-  assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the sync carried the changed NVRAM');
-  assert.ok((sync.result?.disks as { target: string }[]).some((d) => d.target === nvram), JSON.stringify(sync.result));
+    await hostExec('hosta', ['bash', '-c', `printf 'kvmclone-nvram-2' | dd of=${NVRAM_DIR}/vm8_VARS.fd bs=1 seek=120000 conv=notrunc status=none`]);
+    const sync = await kvmctl(['--json', 'sync', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8-copy'], { stateDir: state });
+    assert.equal(sync.code, 0, `${sync.stdout}\n${sync.stderr}`);
+    assert.equal(await sha('hostb', nvram), await sha('hosta', `${NVRAM_DIR}/vm8_VARS.fd`), 'the sync carried the changed NVRAM');
+    assert.ok(
+      (sync.result?.disks as { target: string }[]).some((d) => d.target === nvram),
+      JSON.stringify(sync.result),
+    );
 
-  // QEMU opens the copied store as the VM's flash: the copy starts (OVMF under TCG; no OS needed).
-  await hostExec('hostb', [...VIRSH, 'start', 'vm8-copy']);
-  // QEMU reports the domain paused for a moment while it starts under a loaded TCG host: wait for it to run.
-  let copyState = '';
-  for (let i = 0; i < 50 && !/running/.test(copyState); i++) {
-    if (i > 0) await sleep(200);
-    copyState = await hostExec('hostb', [...VIRSH, 'domstate', '--reason', 'vm8-copy']);
-  }
-  if (!/running/.test(copyState)) {
-    const log = await hostExec('hostb', ['bash', '-c', 'tail -n 30 /var/log/libvirt/qemu/vm8-copy.log; ls -la /var/lib/libvirt/images/nvram; df -h /var/lib/libvirt/images']).catch((err: unknown) => String(err));
-    assert.fail(`vm8-copy is ${copyState.trim()}, not running; its QEMU log and NVRAM:\n${log}`);
-  }
-  await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
-});
+    // QEMU opens the copied store as the VM's flash: the copy starts (OVMF under TCG; no OS needed).
+    await hostExec('hostb', [...VIRSH, 'start', 'vm8-copy']);
+    // QEMU reports the domain paused for a moment while it starts under a loaded TCG host: wait for it to run.
+    let copyState = '';
+    for (let i = 0; i < 50 && !/running/.test(copyState); i++) {
+      if (i > 0) await sleep(200);
+      copyState = await hostExec('hostb', [...VIRSH, 'domstate', '--reason', 'vm8-copy']);
+    }
+    if (!/running/.test(copyState)) {
+      const log = await hostExec('hostb', [
+        'bash',
+        '-c',
+        'tail -n 30 /var/log/libvirt/qemu/vm8-copy.log; ls -la /var/lib/libvirt/images/nvram; df -h /var/lib/libvirt/images',
+      ]).catch((err: unknown) => String(err));
+      assert.fail(`vm8-copy is ${copyState.trim()}, not running; its QEMU log and NVRAM:\n${log}`);
+    }
+    await hostExec('hostb', [...VIRSH, 'destroy', 'vm8-copy']);
+  },
+);

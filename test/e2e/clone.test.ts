@@ -35,7 +35,11 @@ after(async () => {
 });
 
 async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 async function imageFiles(host: string): Promise<string[]> {
@@ -66,10 +70,19 @@ for (const engine of ['openssh', 'ssh2'] as const) {
     // The backing file is copied once; a later clone finds the identical file there and reuses it.
     assert.equal(targets.includes(`${IMAGES}/vm2-base.qcow2`), engine === 'openssh');
     for (const d of disks) assert.match(d.digest, /^blake3:[0-9a-f]{64}$/);
-    assert.equal(result.bytesOnWire, disks.reduce((n, d) => n + d.bytesTransferred, 0));
-    assert.ok((result.bytesOnWire as number) < 60 * 1024 * 1024, `holes are not sent (${String(result.bytesOnWire)} bytes on the wire)`);
-    assert.ok(out.events.some((e) => e.type === 'progress'), 'progress events were emitted');
-    assert.deepEqual(out.events.filter((e) => e.type === 'phase').map((e) => e.phase), ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'START']);
+    assert.equal(
+      result.bytesOnWire,
+      disks.reduce((n, d) => n + d.bytesTransferred, 0),
+    );
+    assert.ok(result.bytesOnWire < 60 * 1024 * 1024, `holes are not sent (${String(result.bytesOnWire)} bytes on the wire)`);
+    assert.ok(
+      out.events.some((e) => e.type === 'progress'),
+      'progress events were emitted',
+    );
+    assert.deepEqual(
+      out.events.filter((e) => e.type === 'phase').map((e) => e.phase),
+      ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'START'],
+    );
 
     const a = hostImagesDir('hosta');
     const b = hostImagesDir('hostb');
@@ -126,7 +139,10 @@ test('clone --bwlimit 8M --compress auto: the transfer keeps to the rate (phases
   assert.ok(bytes > 32 * 1024 * 1024, `${bytes} bytes on the wire`);
   // the plain data the wire bytes carried: never less than them, and the disks' figures add up to it
   const disks = out.result?.disks as { bytesData: number }[];
-  assert.equal(out.result?.bytesData, disks.reduce((n, d) => n + d.bytesData, 0));
+  assert.equal(
+    out.result?.bytesData,
+    disks.reduce((n, d) => n + d.bytesData, 0),
+  );
   assert.ok(Number(out.result?.bytesData) >= bytes, `${String(out.result?.bytesData)} bytes of data for ${bytes} on the wire`);
   assert.ok(transfer >= least * 0.9, `${bytes} bytes in ${transfer} s: faster than 8 MiB/s (at least ${least.toFixed(2)} s)`);
   assert.ok(transfer <= (bytes / rate) * 1.5 + 2, `${bytes} bytes in ${transfer} s: far slower than the limit`);
@@ -175,7 +191,11 @@ test('refused: the name is taken', async () => {
 test('refused: the VM is running', async () => {
   await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'start', 'vm2']);
   try {
-    await assertRefused(['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-live'], 3, /vm2 on hosta is running: pass --live to copy it from a point-in-time view while it runs, or shut it down first/);
+    await assertRefused(
+      ['clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', 'vm2-live'],
+      3,
+      /vm2 on hosta is running: pass --live to copy it from a point-in-time view while it runs, or shut it down first/,
+    );
   } finally {
     await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm2']);
   }
@@ -222,7 +242,10 @@ for (const login of ['hostb-root', 'hostb'] as const) {
       }
     });
     const out = await clone.done;
-    const said = out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n');
+    const said = out.stdout
+      .split('\n')
+      .filter((l) => !l.includes('"progress"'))
+      .join('\n');
     assert.ok(killed, `the transfer was under way when the agent was killed: ${out.stdout}`);
     assert.equal(out.code, 1, `${out.stdout}\n${out.stderr}`);
     assert.deepEqual(await domains('hostb'), domainsBefore);
@@ -234,7 +257,10 @@ for (const login of ['hostb-root', 'hostb'] as const) {
         assert.ok(left.length > 0 && left.every((f) => f.includes('kvmclone-staging')), `only staging files are left: ${left.join(', ')}`);
         const warnings = out.events.filter((e) => e.type === 'warning').map((e) => String(e.message));
         for (const f of left) {
-          assert.ok(warnings.some((w) => w.includes(`${IMAGES}/${f} is left on hostb`) && /without a shell cannot run rm/.test(w)), `${f} is named with the reason; kvmctl said:\n${said}`);
+          assert.ok(
+            warnings.some((w) => w.includes(`${IMAGES}/${f} is left on hostb`) && /without a shell cannot run rm/.test(w)),
+            `${f} is named with the reason; kvmctl said:\n${said}`,
+          );
         }
         await hostExec('hostb', ['rm', '-f', '--', ...left.map((f) => `${IMAGES}/${f}`)]);
       }
@@ -260,25 +286,36 @@ test('the controller killed mid-clone: the same command again resumes, sends les
   // Its OpenSSH masters go with it (their stdin pipe closed): no orphaned connection stays.
   let masters = '';
   for (let i = 0; i < 50; i += 1) {
-    masters = await run('pgrep', ['-af', 'ControlMaster=yes']).then((r) => r.stdout, () => '');
+    masters = await run('pgrep', ['-af', 'ControlMaster=yes']).then(
+      (r) => r.stdout,
+      () => '',
+    );
     if (masters === '') break;
     await sleep(100);
   }
   assert.equal(masters, '', 'no ssh master outlives the killed controller');
   const again = await kvmctl(args, { stateDir: state });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
-  assert.ok(again.events.some((e) => e.type === 'info' && /resuming clone/.test(String(e.message))), 'the rerun says it resumes');
+  assert.ok(
+    again.events.some((e) => e.type === 'info' && /resuming clone/.test(String(e.message))),
+    'the rerun says it resumes',
+  );
   const sent = Number(again.result?.bytesOnWire);
   const full = 600 * 1024 * 1024;
   assert.ok(sent < full * 0.9, `fewer bytes on the wire than a full clone (${sent} of about ${full})`);
   await run('qemu-img', ['compare', '-q', join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
   await run('cmp', [join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
-  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')), [], 'no staging file is left');
+  assert.deepEqual(
+    (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')),
+    [],
+    'no staging file is left',
+  );
 });
 
 test('Ctrl-C mid-transfer: exit 130, everything created on B removed, the source untouched', async () => {
   await makeTwoDiskVm('hosta', 'vm6', { rawGiB: 2, dataMiB: 500 });
-  const source = (): Promise<string> => hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm6.qcow2 vm6-data.raw && virsh -c qemu:///system dumpxml --inactive vm6 | sha256sum`]);
+  const source = (): Promise<string> =>
+    hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm6.qcow2 vm6-data.raw && virsh -c qemu:///system dumpxml --inactive vm6 | sha256sum`]);
   const sourceBefore = await source();
   const domainsBefore = await domains('hostb');
   const filesBefore = await imageFiles('hostb');
@@ -293,7 +330,10 @@ test('Ctrl-C mid-transfer: exit 130, everything created on B removed, the source
   const out = await clone.done;
   assert.ok(interrupted, 'the transfer was under way when Ctrl-C came');
   assert.equal(out.code, 130, `${out.stdout.slice(-2000)}\n${out.stderr}`);
-  assert.ok(out.events.some((e) => e.type === 'phase' && e.phase === 'REVERT'), 'the revert ran');
+  assert.ok(
+    out.events.some((e) => e.type === 'phase' && e.phase === 'REVERT'),
+    'the revert ran',
+  );
   assert.deepEqual(await domains('hostb'), domainsBefore);
   assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
   const history = await kvmctl(['--json', 'ops', 'show', String(out.result?.id)], { stateDir: state });

@@ -22,12 +22,21 @@ const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
 
 function said(out: KvmctlRun): string {
-  return `${out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n').slice(-4000)}\n${out.stderr}`;
+  return `${out.stdout
+    .split('\n')
+    .filter((l) => !l.includes('"progress"'))
+    .join('\n')
+    .slice(-4000)}\n${out.stderr}`;
 }
 
 /** Bytes of the file's blocks on disk inside a host (what is allocated, not its length). */
 async function allocatedBytes(host: string, path: string): Promise<number> {
-  return Number((await hostExec(host, ['stat', '-c', '%b*%B', path])).trim().split('*').reduce((a, b) => String(Number(a) * Number(b))));
+  return Number(
+    (await hostExec(host, ['stat', '-c', '%b*%B', path]))
+      .trim()
+      .split('*')
+      .reduce((a, b) => String(Number(a) * Number(b))),
+  );
 }
 
 before(async () => {

@@ -67,11 +67,11 @@ async function settledLeftovers(): Promise<Left[]> {
   for (let i = 0; i < 60; i += 1) {
     const out = await kvmctl(['--json', 'hosts', 'check', 'hostb'], { stateDir: state });
     assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
-    const left = ((out.result?.hosts as { leftovers: Left[] }[])[0]?.leftovers ?? []) as Left[];
+    const left = (out.result?.hosts as { leftovers: Left[] }[])[0]?.leftovers ?? [];
     if (!left.some((l) => l.running)) return left;
     await sleep(500);
   }
-  throw new Error('the killed controller\'s pulls still run on hostb after 30 s');
+  throw new Error("the killed controller's pulls still run on hostb after 30 s");
 }
 
 /** The id of the newest clone in kvmctl's history. */
@@ -96,7 +96,10 @@ test('kvmctl killed mid-clone: hosts check lists the staging files with their op
     assert.equal(l.keepReason, '');
   }
   // The killed controller's peer socket on B (sshd never unlinks it) is its too.
-  assert.ok(left.filter((l) => l.kind === 'peer-socket').every((l) => l.operationId === opId), JSON.stringify(left));
+  assert.ok(
+    left.filter((l) => l.kind === 'peer-socket').every((l) => l.operationId === opId),
+    JSON.stringify(left),
+  );
   const removable = left.filter((l) => l.keepReason === '');
   // The text report names them too.
   const text = await kvmctl(['hosts', 'check', 'hostb'], { stateDir: state });
@@ -111,9 +114,16 @@ test('kvmctl killed mid-clone: hosts check lists the staging files with their op
 
   const again = await kvmctl(args, { stateDir: state });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
-  assert.ok(again.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))), 'the rerun resumes from the staging files');
+  assert.ok(
+    again.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))),
+    'the rerun resumes from the staging files',
+  );
   await run('cmp', [join(hostImagesDir('hosta'), 'vm8-data.raw'), join(hostImagesDir('hostb'), 'vm8-data.raw')]);
-  assert.deepEqual((await settledLeftovers()).filter((l) => l.kind === 'staging'), [], 'nothing left after the rerun');
+  assert.deepEqual(
+    (await settledLeftovers()).filter((l) => l.kind === 'staging'),
+    [],
+    'nothing left after the rerun',
+  );
 });
 
 test('gc after a kill: --older-than keeps young files, gc removes them, and the rerun starts over cleanly', async () => {
@@ -134,12 +144,22 @@ test('gc after a kill: --older-than keeps young files, gc removes them, and the 
   assert.equal(gc.code, 0, `${gc.stdout}\n${gc.stderr}`);
   assert.match(gc.stdout, new RegExp(`hostb: removed ${left.filter((l) => l.keepReason === '').length}, kept ${left.filter((l) => l.keepReason !== '').length}`));
   for (const l of staging) assert.match(gc.stdout, new RegExp(`removed: staging +operation ${opId}, [^,]+ old, [^:]+: ${l.path.replace(/[.]/g, '\\.')}\n`));
-  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')), []);
+  assert.deepEqual(
+    (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')),
+    [],
+  );
 
   const again = await kvmctl(args, { stateDir: state });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
-  assert.equal(again.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))), false, 'nothing to resume from: it starts over');
+  assert.equal(
+    again.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))),
+    false,
+    'nothing to resume from: it starts over',
+  );
   assert.ok(Number(again.result?.bytesOnWire) > 0.9 * 600 * 1024 * 1024, `the data disk was sent again (${String(again.result?.bytesOnWire)} bytes)`);
   await run('cmp', [join(hostImagesDir('hosta'), 'vm8-data.raw'), join(hostImagesDir('hostb'), 'vm8b-data.raw')]);
-  assert.deepEqual((await settledLeftovers()).filter((l) => l.kind === 'staging'), []);
+  assert.deepEqual(
+    (await settledLeftovers()).filter((l) => l.kind === 'staging'),
+    [],
+  );
 });

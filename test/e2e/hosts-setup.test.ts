@@ -57,7 +57,7 @@ after(async () => {
 
 test('a bare host: the dry run says what it would do and changes nothing', { skip }, async () => {
   assert.equal((await sh("dpkg-query -W -f='${Status}' kvmclone 2>/dev/null || echo none")).trim(), 'none', 'the host starts bare');
-  if (INSTALLED) assert.equal(existsSync('/usr/sbin/kvmclone-agent'), true, 'this machine keeps its own installation (the overlay is the host\'s only)');
+  if (INSTALLED) assert.equal(existsSync('/usr/sbin/kvmclone-agent'), true, "this machine keeps its own installation (the overlay is the host's only)");
   const out = await kvmctl(['hosts', 'setup', `${HOST}-root`, '--package', PACKAGE, '--account', ACCOUNT, '--key', CLIENT_KEY, '--dry-run'], { stateDir: state });
   assert.equal(out.code, 0, said(out));
   assert.match(out.stdout, new RegExp(`would install kvmclone ${KVMCLONE_VERSION.replace(/\./g, '\\.')}`));
@@ -90,7 +90,9 @@ test('setup installs the package, starts the agent from its unit, sets up the ac
   const key = (await sh(`cat /etc/ssh/kvmclone/${ACCOUNT}.authorized_keys`)).trim();
   assert.equal(key.split('\n').length, 1);
   assert.ok(key.startsWith('restrict,port-forwarding ssh-ed25519 '), key);
-  const effective = await sh(`sshd -T -C user=${ACCOUNT},host=controller,addr=192.0.2.1 | grep -i -e '^authorizedkeysfile' -e '^forcecommand' -e '^allowstreamlocalforwarding' -e '^permittty'`);
+  const effective = await sh(
+    `sshd -T -C user=${ACCOUNT},host=controller,addr=192.0.2.1 | grep -i -e '^authorizedkeysfile' -e '^forcecommand' -e '^allowstreamlocalforwarding' -e '^permittty'`,
+  );
   assert.match(effective, new RegExp(`authorizedkeysfile /etc/ssh/kvmclone/${ACCOUNT}\\.authorized_keys`));
   assert.match(effective, /forcecommand \/usr\/sbin\/nologin/);
   assert.match(effective, /allowstreamlocalforwarding yes/);
@@ -111,7 +113,11 @@ test('a second run changes nothing and says so; the agent keeps running as it wa
   assert.deepEqual(out.result?.steps, [{ kind: 'account', name: ACCOUNT }], 'only the account is checked again');
   assert.equal((out.result?.check as { ok?: boolean } | null)?.ok, true);
   assert.equal(await agentPid(), pid, 'not restarted');
-  assert.equal(await sh(`cat /etc/ssh/kvmclone/${ACCOUNT}.authorized_keys; stat -c %Y /etc/ssh/sshd_config.d/kvmclone-${ACCOUNT}.conf`), keys, 'keys and sshd settings as they were');
+  assert.equal(
+    await sh(`cat /etc/ssh/kvmclone/${ACCOUNT}.authorized_keys; stat -c %Y /etc/ssh/sshd_config.d/kvmclone-${ACCOUNT}.conf`),
+    keys,
+    'keys and sshd settings as they were',
+  );
   const text = await kvmctl(['hosts', 'setup', `${HOST}-root`, '--package', PACKAGE], { stateDir: state });
   assert.equal(text.code, 0, said(text));
   assert.match(text.stdout, new RegExp(`${HOST}-root: nothing changed \\(kvmclone ${KVMCLONE_VERSION.replace(/\./g, '\\.')} installed, agent enabled and running\\)`));
@@ -134,7 +140,10 @@ test('a newer package upgrades the agent and restarts it; the older package is t
 
   const down = await kvmctl(['--json', 'hosts', 'setup', `${HOST}-root`, '--package', PACKAGE], { stateDir: state });
   assert.equal(down.code, 3, said(down));
-  assert.match(String((down.result?.error as { message?: string }).message), new RegExp(`has kvmclone ${newer.replace(/[.+]/g, '\\$&')}, newer than ${KVMCLONE_VERSION.replace(/\./g, '\\.')}.*not downgraded`));
+  assert.match(
+    String((down.result?.error as { message?: string }).message),
+    new RegExp(`has kvmclone ${newer.replace(/[.+]/g, '\\$&')}, newer than ${KVMCLONE_VERSION.replace(/\./g, '\\.')}.*not downgraded`),
+  );
   assert.equal(await agentPid(), upgraded, 'not restarted');
   assert.equal((await sh("dpkg-query -W -f='${Version}' kvmclone")).trim(), newer, 'not downgraded');
 });

@@ -49,7 +49,11 @@ function said(out: KvmctlRun): string {
 }
 
 async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 async function imageFiles(host: string): Promise<string[]> {
@@ -59,7 +63,8 @@ async function imageFiles(host: string): Promise<string[]> {
 /** dd inside the host: the exit status and stderr of reading `count` MiB of `file` from MiB `skip` on. */
 async function readInHost(host: string, file: string, skipMiB: number, countMiB: number): Promise<{ ok: boolean; stderr: string }> {
   const out = await hostExec(host, [
-    'bash', '-c',
+    'bash',
+    '-c',
     `dd if=${IMAGES}/${file} of=/dev/null bs=1M skip=${skipMiB} count=${countMiB} status=none 2>/tmp/eio-dd.err; rc=$?; cat /tmp/eio-dd.err; rm -f /tmp/eio-dd.err; echo "rc=$rc"`,
   ]);
   return { ok: /rc=0\s*$/.test(out), stderr: out };
@@ -70,7 +75,9 @@ test('the images dir is eio-fs: reads inside the host see the backing files', as
     assert.equal((await hostExec(host, ['findmnt', '-n', '-o', 'FSTYPE', IMAGES])).trim(), 'fuse.eio', `${host}'s images dir`);
   }
   const inside = (await hostExec('hosta', ['sha256sum', `${IMAGES}/${DATA}`])).split(' ')[0];
-  const outside = createHash('sha256').update(await readFile(join(hostImagesDir('hosta'), DATA))).digest('hex');
+  const outside = createHash('sha256')
+    .update(await readFile(join(hostImagesDir('hosta'), DATA)))
+    .digest('hex');
   assert.equal(inside, outside);
   // SEEK_DATA/SEEK_HOLE go through: qemu-img map finds the 16 scattered MiB, not a 1 GiB run of data.
   const map = JSON.parse(await hostExec('hosta', ['qemu-img', 'map', '--output=json', '-f', 'raw', `${IMAGES}/${DATA}`])) as { length: number; data: boolean }[];
@@ -146,7 +153,11 @@ for (const [when, fromOffset, phase] of [
     if (phase === 'TRANSFER') {
       // ReadRanges is audited (read-only calls such as PREFLIGHT's are not): the record names the unreadable file.
       const audit = (await dataLossRecords('hosta', DATA)).slice(auditBefore);
-      assert.deepEqual(audit.map((r) => r.method), ['/kvmclone.agent.v1.DiskService/ReadRanges'], said(out));
+      assert.deepEqual(
+        audit.map((r) => r.method),
+        ['/kvmclone.agent.v1.DiskService/ReadRanges'],
+        said(out),
+      );
       assert.match(audit[0]?.message ?? '', /input\/output error \(EIO\)/);
     }
     assert.deepEqual(await domains('hostb'), domainsBefore, 'no domain is left');
@@ -165,11 +176,15 @@ test('with the fault lifted the clone succeeds, onto an IMAGES_EIO host: equal d
   const srcAlloc = await alloc(join(a, DATA));
   const dstAlloc = await alloc(join(b, `${VM}-copy-data.raw`));
   assert.ok(Math.abs(dstAlloc - srcAlloc) <= 4 * MiB, `allocation ${dstAlloc} close to ${srcAlloc}: holes stay holes`);
-  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('staging')), [], 'no staging file is left');
+  assert.deepEqual(
+    (await imageFiles('hostb')).filter((f) => f.includes('staging')),
+    [],
+    'no staging file is left',
+  );
   assert.ok((await domains('hostb')).includes(`${VM}-copy`));
   // The agent's fsetxattr on its staging file went through eio-fs to the backing file (the attribute stays on the committed file).
   const recorded = lgetxattr(join(b, `${VM}-copy-data.raw`), 'user.kvmclone.operation', 128)?.toString('utf8') ?? '';
-  assert.equal(recorded, String(out.result?.id ?? ''), 'the operation id was recorded through eio-fs');
+  assert.equal(recorded, out.result?.id, 'the operation id was recorded through eio-fs');
 });
 
 test('host-eio.sh refuses a host that is not up with IMAGES_EIO=1', async () => {

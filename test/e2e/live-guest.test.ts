@@ -58,7 +58,7 @@ async function slowCopy(qcow2: string, out: string, opts: { delayMs: number; mid
     for (let off = 0; off < size; off += BLOCK) {
       if (off === size / 2) await opts.midway();
       const buf = Buffer.alloc(BLOCK);
-      for (let p = off; p < off + BLOCK; ) {
+      for (let p = off; p < off + BLOCK;) {
         const e = extents.find((x) => x.start <= p && p < x.start + x.length);
         assert.ok(e, `no extent at ${p}`);
         const n = Math.min(off + BLOCK, e.start + e.length) - p;
@@ -79,7 +79,10 @@ function assertWritten(before: Buffer, after: Buffer, w: { pattern: number; offs
   assert.equal(after.length, before.length);
   const end = w.offset + w.length;
   assert.ok(!before.subarray(w.offset, end).every((b) => b === w.pattern), 'the range held other bytes before');
-  assert.ok(after.subarray(w.offset, end).every((b) => b === w.pattern), 'the range holds the pattern');
+  assert.ok(
+    after.subarray(w.offset, end).every((b) => b === w.pattern),
+    'the range holds the pattern',
+  );
   assert.ok(before.subarray(0, w.offset).equals(after.subarray(0, w.offset)), 'nothing changed before the range');
   assert.ok(before.subarray(end).equals(after.subarray(end)), 'nothing changed after the range');
 }
@@ -132,7 +135,7 @@ test('a copy of vdb read block by block while the guest writes fails the checker
     midway: async () => {
       const passes = await readPasses(HOST, VM);
       const t = Date.now();
-      await waitForPass(HOST, VM, passes[passes.length - 1]!.n + 1, 120_000);
+      await waitForPass(HOST, VM, passes[passes.length - 1].n + 1, 120_000);
       waited = Date.now() - t;
     },
   });

@@ -142,9 +142,12 @@ test('two live syncs with --keep 2 keep two points of guest content; restore to 
     [syncs[1], syncs[0]],
     'a point per live sync, newest first, named by its operation',
   );
-  assert.ok(points.every((p) => p.complete && p.disks.length === 2), 'every disk has its point');
-  assert.deepEqual(byTarget(points[0] as Listed), states[1], "the newest point is the source's guest content at the first live sync");
-  assert.deepEqual(byTarget(points[1] as Listed), states[0], 'the older one is the clone');
+  assert.ok(
+    points.every((p) => p.complete && p.disks.length === 2),
+    'every disk has its point',
+  );
+  assert.deepEqual(byTarget(points[0]), states[1], "the newest point is the source's guest content at the first live sync");
+  assert.deepEqual(byTarget(points[1]), states[0], 'the older one is the clone');
   assert.ok(totalBytes < 4 * MiB, `the points take about what the syncs overwrote, not the disks (${totalBytes} bytes)`);
   const vda = await hostExec('hostb', ['qemu-img', 'info', '-U', `${IMAGES}/lp1.qcow2`]);
   assert.match(vda, /file format: qcow2/);
@@ -169,5 +172,5 @@ test('two live syncs with --keep 2 keep two points of guest content; restore to 
   assert.deepEqual(await guestDigests('hostb'), await guestDigests('hosta'));
   const fresh = (await listPoints()).points;
   assert.equal(fresh.length, 1);
-  assert.deepEqual(byTarget(fresh[0] as Listed), states[0], 'the new point is of the restored copy');
+  assert.deepEqual(byTarget(fresh[0]), states[0], 'the new point is of the restored copy');
 });

@@ -46,7 +46,9 @@ async function makeRunningVm(host: string, name: string, dataFormat: 'qcow2' | '
       `qemu-img resize -q -f qcow2 ${name}.qcow2 1M`,
       `truncate -s 64M /tmp/${name}-data.raw`,
       `for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of=/tmp/${name}-data.raw bs=1M count=1 seek=$((i * 7)) conv=notrunc status=none; done`,
-      dataFormat === 'qcow2' ? `qemu-img convert -q -f raw -O qcow2 -o compat=1.1 /tmp/${name}-data.raw ${name}-data.qcow2` : `cp --sparse=always /tmp/${name}-data.raw ${name}-data.raw`,
+      dataFormat === 'qcow2'
+        ? `qemu-img convert -q -f raw -O qcow2 -o compat=1.1 /tmp/${name}-data.raw ${name}-data.qcow2`
+        : `cp --sparse=always /tmp/${name}-data.raw ${name}-data.raw`,
       `rm -f /tmp/${name}-data.raw`,
       ...defineLines(name, xml),
       `virsh -q -c qemu:///system start ${name} >/dev/null`,
@@ -66,7 +68,11 @@ async function assertNoLeftovers(vm: string): Promise<void> {
   const job = await virsh('hosta', ['domjobinfo', vm]);
   assert.match(job, /Job type:\s+None/, `no job left on ${vm}: ${job}`);
   const names = await readdir(hostImagesDir('hosta'));
-  assert.deepEqual(names.filter((n) => n.includes('kvmclone-scratch')), [], 'no scratch file left');
+  assert.deepEqual(
+    names.filter((n) => n.includes('kvmclone-scratch')),
+    [],
+    'no scratch file left',
+  );
 }
 
 before(async () => {
@@ -127,7 +133,14 @@ test('sync --live after guest writes: the dirty bitmap, bytesRead within 2x of w
   await compareImages('lv1-data.qcow2', 'lv1-data.qcow2');
   await assertNoLeftovers('lv1');
   const checkpoints = await virsh('hosta', ['checkpoint-list', 'lv1', '--name']);
-  assert.equal(checkpoints.trim().split('\n').filter((l) => l.startsWith('kvmclone.')).length, 1, `older checkpoints deleted after the commit: ${checkpoints}`);
+  assert.equal(
+    checkpoints
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('kvmclone.')).length,
+    1,
+    `older checkpoints deleted after the commit: ${checkpoints}`,
+  );
   assert.match(checkpoints, /othertool\.1/, "another tool's checkpoint is left alone");
 });
 
@@ -143,7 +156,10 @@ test('a destination changed since the last sync falls back to hashes, with the r
 });
 
 test('checkpoint metadata lost: redefined from the saved XML, still the bitmap', async () => {
-  const names = (await virsh('hosta', ['checkpoint-list', 'lv1', '--name'])).trim().split('\n').filter((l) => l.startsWith('kvmclone.'));
+  const names = (await virsh('hosta', ['checkpoint-list', 'lv1', '--name']))
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('kvmclone.'));
   for (const n of names) await virsh('hosta', ['checkpoint-delete', 'lv1', n, '--metadata']);
   await hostWrite('hosta', 'lv1', { pattern: 0x45, offset: 9 * MiB, length: 64 * 1024 });
   const out = await kvmctl(['--json', 'sync', 'lv1', '--from', 'hosta', '--to', 'hostb', '--live'], { stateDir: state });
@@ -214,14 +230,25 @@ test('the source agent SIGKILLed while its view is open: after its restart no jo
   const fwd = await forwardAgentSocket('hosta');
   const clients = createAgentClients(`unix:${fwd.localSocket}`);
   try {
-    const call = clients.transfer.openLiveView({ vmName: 'lv1', operationId: 'killtest-0001', replicaId: '', cbt: false, quiesce: 'QUIESCE_OFF', incrementalFrom: '', incrementalFromXml: '' });
+    const call = clients.transfer.openLiveView({
+      vmName: 'lv1',
+      operationId: 'killtest-0001',
+      replicaId: '',
+      cbt: false,
+      quiesce: 'QUIESCE_OFF',
+      incrementalFrom: '',
+      incrementalFromXml: '',
+    });
     call.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
       call.once('data', () => resolve());
       call.once('error', reject);
     });
     assert.match(await virsh('hosta', ['domjobinfo', 'lv1']), /Job type:\s+Unbounded/, 'the backup job runs');
-    assert.ok((await readdir(hostImagesDir('hosta'))).some((n) => n.includes('kvmclone-scratch')), 'its scratch file exists');
+    assert.ok(
+      (await readdir(hostImagesDir('hosta'))).some((n) => n.includes('kvmclone-scratch')),
+      'its scratch file exists',
+    );
     await hostAgent('hosta', 'kill');
   } finally {
     clients.close();

@@ -60,7 +60,10 @@ async function removeClone(host: string, name: string): Promise<void> {
   const removed = (out.result?.removedPaths as string[]).map((p) => p.split('/').pop()).sort();
   assert.deepEqual(removed, [`${name}-data.raw`, `${name}.qcow2`]);
   const kept = out.result?.kept as { path: string; reason: string }[];
-  assert.ok(kept.some((k) => k.path.endsWith('vm1-base.qcow2') && /backing file/.test(k.reason)), JSON.stringify(kept));
+  assert.ok(
+    kept.some((k) => k.path.endsWith('vm1-base.qcow2') && /backing file/.test(k.reason)),
+    JSON.stringify(kept),
+  );
   const names = (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((l) => l.trim());
   assert.ok(!names.includes(name), `${name} is still defined on ${host}`);
 }

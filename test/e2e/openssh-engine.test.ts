@@ -82,7 +82,7 @@ before(async () => {
   // root: these tests cover the engine's generic features, exec included (the kvmclone account runs no commands: e2e/account.test.ts)
   settings = { configFile: rootSshConfigPath(), connectTimeoutS: 5, keepaliveS: 15, ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'], runtimeDir };
   const { stdout } = await run('ssh-keygen', ['-lf', join(E2E_DIR, HOST, 'ssh', 'host_ed25519_key.pub')]);
-  hostFingerprint = stdout.split(' ')[1] as string;
+  hostFingerprint = stdout.split(' ')[1];
   conn = await engine().connect(HOST);
 });
 

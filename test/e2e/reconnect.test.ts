@@ -38,7 +38,11 @@ after(async () => {
 });
 
 async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).split('\n').map((s) => s.trim()).filter(Boolean).sort();
+  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 async function imageFiles(host: string): Promise<string[]> {
@@ -76,7 +80,13 @@ async function assertSameDisks(vm: string): Promise<void> {
 }
 
 function said(out: KvmctlRun): string {
-  return out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n').slice(-4000) + `\n${out.stderr}`;
+  return (
+    out.stdout
+      .split('\n')
+      .filter((l) => !l.includes('"progress"'))
+      .join('\n')
+      .slice(-4000) + `\n${out.stderr}`
+  );
 }
 
 for (const [name, fault] of [
@@ -97,14 +107,21 @@ for (const [name, fault] of [
     assert.equal(retries[0]?.attempts, 6, 'the default attempts');
     assert.ok(Number(retries[0]?.delayMs) >= 1000 && Number(retries[0]?.delayMs) <= 2000, 'the first delay is 1-2 s by default');
     assert.equal(out.result?.retries, retries.length);
-    assert.ok(out.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))), `vdb's staging file is resumed: ${said(out)}`);
+    assert.ok(
+      out.events.some((e) => e.type === 'info' && /resuming staging file/.test(String(e.message))),
+      `vdb's staging file is resumed: ${said(out)}`,
+    );
     const sent = Number(out.result?.bytesOnWire);
     // One copy's worth: the data the source files hold (holes are never sent).
     const full = (await allocated(`${vm}-data.raw`)) + (await allocated(`${vm}.qcow2`));
     // About a third of vdb's data had been sent when the fault came: had it been sent again, about 1.4x.
     assert.ok(sent >= full * 0.9 && sent < full * 1.15, `bytes on the wire ${sent} are about one copy's worth (${full}), not more`);
     await assertSameDisks(vm);
-    assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')), [], 'no staging file is left');
+    assert.deepEqual(
+      (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')),
+      [],
+      'no staging file is left',
+    );
     assert.equal((await hostExec('hostb', ['bash', '-c', 'ls -A /run/kvmclone/forward | grep -c peer- || true'])).trim(), '0', 'no peer socket is left');
     assert.ok((await domains('hostb')).includes(vm));
   });
@@ -115,7 +132,11 @@ test('a permanent failure (the destination filesystem fills up mid-transfer) is 
   const filesBefore = await imageFiles('hostc');
   const domainsBefore = await domains('hostc');
   const fill = (): Promise<string> =>
-    hostExec('hostc', ['bash', '-c', `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail - 8388608)) ${IMAGES}/filler; dd if=/dev/zero of=${IMAGES}/filler2 bs=1M status=none 2>/dev/null; echo filled`]);
+    hostExec('hostc', [
+      'bash',
+      '-c',
+      `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail - 8388608)) ${IMAGES}/filler; dd if=/dev/zero of=${IMAGES}/filler2 bs=1M status=none 2>/dev/null; echo filled`,
+    ]);
   try {
     const clone = startKvmctl(['--json', 'clone', 'rc3', '--from', 'hosta', '--to', 'hostc'], { stateDir: state });
     let filled: Promise<string> | undefined;
@@ -127,15 +148,23 @@ test('a permanent failure (the destination filesystem fills up mid-transfer) is 
     assert.equal(await filled, 'filled\n');
     assert.equal(out.code, 1, said(out));
     assert.equal((out.result?.error as { code?: string } | undefined)?.code, 'RESOURCE_EXHAUSTED', said(out));
-    assert.deepEqual(out.events.filter((e) => e.type === 'retry'), [], 'no retry');
+    assert.deepEqual(
+      out.events.filter((e) => e.type === 'retry'),
+      [],
+      'no retry',
+    );
     assert.deepEqual(await domains('hostc'), domainsBefore);
-    assert.deepEqual((await imageFiles('hostc')).filter((f) => !f.startsWith('filler')), filesBefore, 'no staging file left');
+    assert.deepEqual(
+      (await imageFiles('hostc')).filter((f) => !f.startsWith('filler')),
+      filesBefore,
+      'no staging file left',
+    );
   } finally {
     await hostExec('hostc', ['rm', '-f', `${IMAGES}/filler`, `${IMAGES}/filler2`]);
   }
 });
 
-test("a sync whose destination SSH connection is cut while it hashes (or right after) completes within the run; the copy equals the source", async () => {
+test('a sync whose destination SSH connection is cut while it hashes (or right after) completes within the run; the copy equals the source', async () => {
   // rc1 was cloned to hostb by the first test; change a few scattered MiB of its source.
   await hostExec('hosta', ['bash', '-c', `for o in 100 700 1300 1900; do dd if=/dev/urandom of=${IMAGES}/rc1-data.raw bs=1M count=4 seek=$o conv=notrunc status=none; done`]);
   const sync = startKvmctl(['--json', 'sync', 'rc1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
@@ -153,10 +182,14 @@ test("a sync whose destination SSH connection is cut while it hashes (or right a
   // 16 MiB changed: with the hashes of what was compared kept, nothing like the whole disk goes over the wire.
   assert.ok(Number(out.result?.bytesOnWire) <= 40 * MiB, `bytes on the wire: ${String(out.result?.bytesOnWire)}`);
   await assertSameDisks('rc1');
-  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')), [], 'no journal or staging file left');
+  assert.deepEqual(
+    (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')),
+    [],
+    'no journal or staging file left',
+  );
 });
 
-test("a sync whose destination SSH connection is cut mid-TRANSFER continues the journal the destination kept: the changed bytes cross the wire about once", async () => {
+test('a sync whose destination SSH connection is cut mid-TRANSFER continues the journal the destination kept: the changed bytes cross the wire about once', async () => {
   // rc2 was cloned to hostb by the second test; rewrite 400 scattered MiB of its source.
   await hostExec('hosta', ['bash', '-c', `for i in $(seq 0 49); do dd if=/dev/urandom of=${IMAGES}/rc2-data.raw bs=1M count=8 seek=$((i * 40)) conv=notrunc status=none; done`]);
   const sync = startKvmctl(['--json', 'sync', 'rc2', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
@@ -170,11 +203,18 @@ test("a sync whose destination SSH connection is cut mid-TRANSFER continues the 
   assert.equal(out.code, 0, said(out));
   const retries = out.events.filter((e) => e.type === 'retry');
   assert.ok(retries.length >= 1 && retries[0]?.phase === 'TRANSFER', `retried in TRANSFER: ${said(out)}`);
-  assert.ok(out.events.some((e) => e.type === 'info' && /vdb: resuming the sync journal on hostb/.test(String(e.message))), `the journal is continued: ${said(out)}`);
+  assert.ok(
+    out.events.some((e) => e.type === 'info' && /vdb: resuming the sync journal on hostb/.test(String(e.message))),
+    `the journal is continued: ${said(out)}`,
+  );
   const sent = Number(out.result?.bytesOnWire);
   // 400 MiB changed, about 150 MiB of it in the journal when the cut came: sent again, that would be about 1.4x.
   // (An interrupted attempt counts what it had reported: up to one progress interval short, as for a clone.)
   assert.ok(sent >= 360 * MiB && sent < 460 * MiB, `bytes on the wire ${sent} are about the changed bytes once`);
   await assertSameDisks('rc2');
-  assert.deepEqual((await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')), [], 'no journal or staging file left');
+  assert.deepEqual(
+    (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-journal') || f.includes('kvmclone-staging')),
+    [],
+    'no journal or staging file left',
+  );
 });

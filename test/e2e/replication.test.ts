@@ -64,7 +64,11 @@ after(async () => {
 });
 
 async function changeSource(seed: number): Promise<void> {
-  await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; for i in 0 1 2 3; do dd if=/dev/urandom of=${VM}-data.raw bs=64K count=1 seek=$(( (${seed} + i * 977) % 16000 )) conv=notrunc status=none; done; sync`]);
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    `set -e; cd ${IMAGES}; for i in 0 1 2 3; do dd if=/dev/urandom of=${VM}-data.raw bs=64K count=1 seek=$(( (${seed} + i * 977) % 16000 )) conv=notrunc status=none; done; sync`,
+  ]);
 }
 
 test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures, webhook, recovery, rm --delete-copy', async () => {
@@ -112,7 +116,7 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.equal((s.lastSync as { operationId?: string }).operationId, sync?.operationId);
   assert.equal(s.nextRunAt, new Date(Date.parse(String(sync?.startedAt)) + 20_000).toISOString());
   assert.match(await readFile(prom, 'utf8'), /^kvmclone_replica_lag_seconds\{replica="r12",vm="vm12",to="hostb"\} \d+$/m);
-  assert.equal(hooks.length, 0, "nothing to tell yet");
+  assert.equal(hooks.length, 0, 'nothing to tell yet');
 
   // Past 20 s + 5 s grace with no run: late, exit 1, rpo-breached notified once.
   await sleep(Math.max(0, Date.parse(String(sync?.startedAt)) + 26_000 - Date.now()));
@@ -120,7 +124,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.equal(late.code, 1, late.stdout);
   assert.equal(statusOf(late).state, 'late');
   assert.equal((await ctl(['status'])).code, 1);
-  assert.deepEqual(hooks.map((h) => h.event), ['rpo-breached']);
+  assert.deepEqual(
+    hooks.map((h) => h.event),
+    ['rpo-breached'],
+  );
 
   // Another kvmctl holding the replica (this test process, as its claim says): replicate skips it, rm refuses it.
   const db = new OperationStore(join(state, 'kvmclone', 'history.sqlite'));
@@ -161,14 +168,21 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   } finally {
     await hostAgent('hostb', 'start');
   }
-  assert.deepEqual(hooks.map((h) => h.event), ['rpo-breached', 'failed'], 'failed fires once for the streak; the breach was told already');
+  assert.deepEqual(
+    hooks.map((h) => h.event),
+    ['rpo-breached', 'failed'],
+    'failed fires once for the streak; the breach was told already',
+  );
   assert.equal(hooks[1]?.consecutiveFailures, 1);
   assert.ok(hooks[1]?.lastError);
 
   // Back: the next run succeeds and `recovered` fires.
   const back = await ctl(['replicate', 'r12']);
   assert.equal(back.code, 0, back.stdout.slice(-2000));
-  assert.deepEqual(hooks.map((h) => h.event), ['rpo-breached', 'failed', 'recovered']);
+  assert.deepEqual(
+    hooks.map((h) => h.event),
+    ['rpo-breached', 'failed', 'recovered'],
+  );
   const ok = await ctl(['status']);
   assert.equal(ok.code, 0);
   assert.equal(statusOf(ok).consecutiveFailures, 0);
@@ -185,8 +199,8 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   }
   const removed = await ctl(['replica', 'rm', 'r12', '--delete-copy']);
   assert.equal(removed.code, 0, removed.stdout);
-  assert.ok(((removed.result?.copy as { removedPaths: string[] }).removedPaths).includes(`${IMAGES}/${VM}-data.raw`));
-  await assert.rejects(access(join(hostImagesDir('hostb'), `${VM}-data.raw`)), 'the copy\'s disk is gone');
+  assert.ok((removed.result?.copy as { removedPaths: string[] }).removedPaths.includes(`${IMAGES}/${VM}-data.raw`));
+  await assert.rejects(access(join(hostImagesDir('hostb'), `${VM}-data.raw`)), "the copy's disk is gone");
   assert.doesNotMatch(await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']), /^vm12$/m, 'the copy is undefined');
   const list = await ctl(['replica', 'list']);
   assert.deepEqual(list.result?.replicas, []);

@@ -37,7 +37,7 @@ let hostb: Ssh2Connection;
 const hostKeyFp = new Map<string, string>();
 
 async function fingerprint(file: string): Promise<string> {
-  return (await run('ssh-keygen', ['-lf', file])).stdout.split(' ')[1]!;
+  return (await run('ssh-keygen', ['-lf', file])).stdout.split(' ')[1];
 }
 
 async function rejectsWith(promise: Promise<unknown>, kind: SshFailureKind, message: RegExp): Promise<SshError> {
@@ -88,7 +88,10 @@ test('connects to both hosts through the testbed ssh_config, with aes128-gcm on 
   assert.equal(resolved.hostName, '169.254.201.2'); // from $E2E/client/conf.d/hosta, reached by Include
   assert.deepEqual(resolved.identityFiles, [join(CLIENT, 'id_ed25519')]);
   assert.deepEqual(resolved.knownHostsFiles, [join(CLIENT, 'known_hosts')]);
-  for (const [name, c] of [['hosta', hosta], ['hostb', hostb]] as const) {
+  for (const [name, c] of [
+    ['hosta', hosta],
+    ['hostb', hostb],
+  ] as const) {
     assert.equal(c.host, name);
     assert.deepEqual(c.info, { cipher: 'aes128-gcm@openssh.com', hostKeyFingerprint: hostKeyFp.get(name), nativeCrypto: true });
   }
@@ -104,7 +107,10 @@ test('GetInfo through forwardToLocal: private sockets, several forwards and call
   try {
     const infos = await Promise.all(clients.map((c) => unaryCall(c.info, c.info.getInfo, {}, T)));
     const names = await Promise.all(['hosta', 'hosta', 'hostb'].map(async (h) => (await hostExec(h, ['hostname'])).trim()));
-    assert.deepEqual(infos.map((i) => i.host?.hostname), names);
+    assert.deepEqual(
+      infos.map((i) => i.host?.hostname),
+      names,
+    );
     assert.deepEqual(infos[0]?.apiVersions, ['v1']);
     // one SSH connection to hosta carries both forwards and both gRPC channels
     const established = await hostExec('hosta', ['ss', '-Htn', 'state', 'established', '( sport = :22 )']);
@@ -214,7 +220,7 @@ test('hashed known_hosts (ssh-keygen -H) are accepted', async () => {
   }
 });
 
-test('ProxyJump through hosta to hosta\'s own address; an unreachable target names the jump host', async () => {
+test("ProxyJump through hosta to hosta's own address; an unreachable target names the jump host", async () => {
   const config = await configWith('jump_config', [
     'Host hosta-self hostb-via-a',
     '  ProxyJump hosta',
@@ -269,7 +275,11 @@ test('authentication: a passphrase-protected key is never prompted for; a wrong 
 });
 
 test('a closed port is unreachable; a bad HOST or config line is a config error before any connection', async () => {
-  await rejectsWith(new Ssh2Engine({ ...settings, identityFile: join(CLIENT, 'id_ed25519') }).connect('root@169.254.201.2:2999'), 'unreachable', /169\.254\.201\.2:2999.*cannot connect: connect ECONNREFUSED/);
+  await rejectsWith(
+    new Ssh2Engine({ ...settings, identityFile: join(CLIENT, 'id_ed25519') }).connect('root@169.254.201.2:2999'),
+    'unreachable',
+    /169\.254\.201\.2:2999.*cannot connect: connect ECONNREFUSED/,
+  );
   await rejectsWith(engine.connect('-oProxyCommand=sh'), 'config', /starts with '-'/);
   const config = await configWith('bad_config', ['Match exec "true"', '  User nobody']);
   await rejectsWith(new Ssh2Engine({ ...settings, configFile: config }).connect('hosta'), 'config', /bad_config:1: "Match exec true" is not supported by the ssh2 engine/);
@@ -280,7 +290,13 @@ test('ssh-agent: its keys are used, filtered by IdentitiesOnly against the ident
   const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 50; i += 1) {
-      if (await access(agentSock).then(() => true, () => false)) break;
+      if (
+        await access(agentSock).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await sleep(50);
     }
     const env = { ...process.env, SSH_AUTH_SOCK: agentSock };
@@ -362,7 +378,9 @@ async function drain(path: string): Promise<{ bytes: number; seconds: number }> 
   let bytes = 0;
   await new Promise<void>((resolve, reject) => {
     const s = connect(path);
-    s.on('data', (b: Buffer) => (bytes += b.length)).on('end', resolve).on('error', reject);
+    s.on('data', (b: Buffer) => (bytes += b.length))
+      .on('end', resolve)
+      .on('error', reject);
   });
   return { bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
@@ -384,7 +402,9 @@ test('throughput: 1 GiB through a forwardToLocal socket (printed, not asserted)'
   }
   assert.equal(ossh.bytes, GiB);
   const mbs = (r: { bytes: number; seconds: number }): string => (r.bytes / r.seconds / 1e6).toFixed(0);
-  console.log(`# throughput 1 GiB, forwarded unix socket: ssh2 engine ${mbs(ssh2)} MB/s (${ssh2.seconds.toFixed(2)} s), OpenSSH -L ${mbs(ossh)} MB/s (${ossh.seconds.toFixed(2)} s)`);
+  console.log(
+    `# throughput 1 GiB, forwarded unix socket: ssh2 engine ${mbs(ssh2)} MB/s (${ssh2.seconds.toFixed(2)} s), OpenSSH -L ${mbs(ossh)} MB/s (${ossh.seconds.toFixed(2)} s)`,
+  );
 });
 
 test('close() removes the local sockets and the remote forwards, is idempotent, and later calls fail clearly', async () => {

@@ -63,10 +63,18 @@ test('sync after scattered changes, a zeroed region and a grown disk: equal, onl
   const changed = Math.ceil((2 * 1024 * 1024 * 1024) / BLOCK / 100); // 1 % of the blocks of the 2 GiB disk
   await changeBlocks('vm5-data.raw', changed, 11);
   // Zero 4 MiB that holds data (allocated zeros at the source), and grow the disk by 64 MiB.
-  await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; for i in 0 1 2 3; do dd if=/dev/urandom of=vm5-data.raw bs=1M count=1 seek=$((600+i)) conv=notrunc status=none; done`]);
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    `set -e; cd ${IMAGES}; for i in 0 1 2 3; do dd if=/dev/urandom of=vm5-data.raw bs=1M count=1 seek=$((600+i)) conv=notrunc status=none; done`,
+  ]);
   const first = await kvmctl(['--json', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}`);
-  await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; dd if=/dev/zero of=vm5-data.raw bs=1M count=4 seek=600 conv=notrunc status=none; qemu-img resize -q -f raw vm5-data.raw +64M`]);
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    `set -e; cd ${IMAGES}; dd if=/dev/zero of=vm5-data.raw bs=1M count=4 seek=600 conv=notrunc status=none; qemu-img resize -q -f raw vm5-data.raw +64M`,
+  ]);
   await changeBlocks('vm5-data.raw', changed, 977);
 
   const dry = await kvmctl(['--json', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb', '--dry-run'], { stateDir: state });
@@ -138,11 +146,19 @@ test('the destination agent killed while applying: old or new image, never a mix
   const again = await kvmctl(['--json', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   await run('cmp', [a, b]);
-  assert.deepEqual((await hostExec('hostb', ['ls', '-A', IMAGES])).split('\n').filter((f) => f.includes('kvmclone-journal')), [], 'no journal left');
+  assert.deepEqual(
+    (await hostExec('hostb', ['ls', '-A', IMAGES])).split('\n').filter((f) => f.includes('kvmclone-journal')),
+    [],
+    'no journal left',
+  );
 });
 
 test('a disk added at the source is added at the destination (with --yes)', async () => {
-  await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; truncate -s 256M vm5-extra.raw; dd if=/dev/urandom of=vm5-extra.raw bs=1M count=3 seek=7 conv=notrunc status=none; virsh -q -c qemu:///system attach-disk vm5 ${IMAGES}/vm5-extra.raw vdc --config --driver qemu --subdriver raw >/dev/null`]);
+  await hostExec('hosta', [
+    'bash',
+    '-c',
+    `set -e; cd ${IMAGES}; truncate -s 256M vm5-extra.raw; dd if=/dev/urandom of=vm5-extra.raw bs=1M count=3 seek=7 conv=notrunc status=none; virsh -q -c qemu:///system attach-disk vm5 ${IMAGES}/vm5-extra.raw vdc --config --driver qemu --subdriver raw >/dev/null`,
+  ]);
   await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'setvcpus', 'vm5', '2', '--config', '--maximum']);
   await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'setvcpus', 'vm5', '2', '--config']);
   const refused = await kvmctl(['--json', 'sync', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });

@@ -31,7 +31,11 @@ const skip = existsSync('/usr/bin/swtpm') ? false : 'swtpm is not installed (Deb
 let state: string;
 
 function said(out: KvmctlRun): string {
-  return `${out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n').slice(-4000)}\n${out.stderr}`;
+  return `${out.stdout
+    .split('\n')
+    .filter((l) => !l.includes('"progress"'))
+    .join('\n')
+    .slice(-4000)}\n${out.stderr}`;
 }
 
 /** A VM with an emulated TPM 2.0 (its state encrypted with `secret` when given). */
@@ -85,7 +89,7 @@ after(async () => {
   await rm(state, { recursive: true, force: true });
 });
 
-test('clone carries the TPM state under the copy\'s new UUID, and the copy starts with it', { skip }, async () => {
+test("clone carries the TPM state under the copy's new UUID, and the copy starts with it", { skip }, async () => {
   const sourceUuid = await uuidOf('hosta', 'vt1');
   const sourceState = `${SWTPM}/${sourceUuid}/${PERMALL}`;
   const before = await sha('hosta', sourceState);
@@ -101,16 +105,16 @@ test('clone carries the TPM state under the copy\'s new UUID, and the copy start
     'the state file went under the new UUID',
   );
   assert.match(tpmFiles[0]?.digest ?? '', /^blake3:/, 'verified by digest like a disk');
-  assert.equal(await sha('hostb', `${SWTPM}/${copyUuid}/${PERMALL}`), before, 'the state is byte for byte the source\'s');
+  assert.equal(await sha('hostb', `${SWTPM}/${copyUuid}/${PERMALL}`), before, "the state is byte for byte the source's");
   assert.equal(await sha('hosta', sourceState), before, "the source's state is untouched");
   // swtpm (as libvirt's swtpm user) reads the carried state: the copy starts.
   await startRunning('hostb', 'vt1-copy');
   await hostExec('hostb', [...VIRSH, 'destroy', 'vt1-copy']);
   const owner = (await hostExec('hostb', ['stat', '-c', '%U', `${SWTPM}/${copyUuid}/${PERMALL}`])).trim();
-  assert.equal(owner, 'tss', 'libvirt handed the carried state to swtpm\'s user at start');
+  assert.equal(owner, 'tss', "libvirt handed the carried state to swtpm's user at start");
 });
 
-test('sync carries a change of the source\'s TPM state; the copy keeps its UUID and starts', { skip }, async () => {
+test("sync carries a change of the source's TPM state; the copy keeps its UUID and starts", { skip }, async () => {
   // Another VM's TPM state put in place of vt1's: a change as real as any swtpm makes (a new endorsement key).
   await makeTpmVm('hosta', 'vt2');
   await startRunning('hosta', 'vt2');
@@ -133,7 +137,11 @@ test('sync carries a change of the source\'s TPM state; the copy keeps its UUID 
 /** Defines libvirt secret `uuid` (usage vtpm) on `host` with the value `value`. */
 async function defineSecret(host: string, uuid: string, value: string): Promise<void> {
   const xml = `<secret ephemeral='no' private='yes'><uuid>${uuid}</uuid><usage type='vtpm'><name>kvmclone-e2e</name></usage></secret>`;
-  await hostExec(host, ['bash', '-c', `set -e; printf '%s' "${xml}" > /tmp/secret.xml; virsh -q -c qemu:///system secret-define /tmp/secret.xml >/dev/null; rm -f /tmp/secret.xml; virsh -q -c qemu:///system secret-set-value ${uuid} $(printf '%s' '${value}' | base64) >/dev/null`]);
+  await hostExec(host, [
+    'bash',
+    '-c',
+    `set -e; printf '%s' "${xml}" > /tmp/secret.xml; virsh -q -c qemu:///system secret-define /tmp/secret.xml >/dev/null; rm -f /tmp/secret.xml; virsh -q -c qemu:///system secret-set-value ${uuid} $(printf '%s' '${value}' | base64) >/dev/null`,
+  ]);
 }
 
 test('TPM state encrypted with a libvirt secret is refused (exit 3) until the destination has that secret, then carried and usable', { skip }, async () => {
@@ -151,7 +159,11 @@ test('TPM state encrypted with a libvirt secret is refused (exit 3) until the de
   const out = await kvmctl(['--json', 'clone', 'vt3', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(out.code, 0, said(out));
   const copyUuid = await uuidOf('hostb', 'vt3');
-  assert.equal(await sha('hostb', `${SWTPM}/${copyUuid}/${PERMALL}`), await sha('hosta', `${SWTPM}/${await uuidOf('hosta', 'vt3')}/${PERMALL}`), 'the encrypted state was copied as it is');
+  assert.equal(
+    await sha('hostb', `${SWTPM}/${copyUuid}/${PERMALL}`),
+    await sha('hosta', `${SWTPM}/${await uuidOf('hosta', 'vt3')}/${PERMALL}`),
+    'the encrypted state was copied as it is',
+  );
   // swtpm opens the encrypted state with the destination's secret: the copy starts.
   await startRunning('hostb', 'vt3');
   await hostExec('hostb', [...VIRSH, 'destroy', 'vt3']);

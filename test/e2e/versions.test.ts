@@ -20,7 +20,11 @@ const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
 
 function said(out: KvmctlRun): string {
-  return `${out.stdout.split('\n').filter((l) => !l.includes('"progress"')).join('\n').slice(-3000)}\n${out.stderr}`;
+  return `${out.stdout
+    .split('\n')
+    .filter((l) => !l.includes('"progress"'))
+    .join('\n')
+    .slice(-3000)}\n${out.stderr}`;
 }
 
 before(async () => {

@@ -24,7 +24,9 @@ const count = Number(process.env.KVMCLONE_FUZZ_COUNT ?? 3000);
 test(`fuzz: ${count} random and mutated calls on every socket (seed ${seed})`, { timeout: 600_000 }, async (t) => {
   t.diagnostic(`seed ${seed}: replay with KVMCLONE_FUZZ_SEED=${seed} KVMCLONE_FUZZ_COUNT=${count}`);
   const verdict = await fuzzSession({ seed, count, log: (line) => t.diagnostic(line) });
-  t.diagnostic(`libvirt ${verdict.libvirt}; sockets ${verdict.sockets.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(', ')}; capabilities ${verdict.capabilities ?? 'unchanged (not root)'}; reads checked ${verdict.readsChecked}`);
+  t.diagnostic(
+    `libvirt ${verdict.libvirt}; sockets ${verdict.sockets.map((s) => s.slice(s.lastIndexOf('/') + 1)).join(', ')}; capabilities ${verdict.capabilities ?? 'unchanged (not root)'}; reads checked ${verdict.readsChecked}`,
+  );
   t.diagnostic(`${verdict.report.calls} calls (${verdict.report.mutated} mutated) in ${verdict.report.seconds.toFixed(1)} s: ${JSON.stringify(verdict.report.byCode)}`);
   assert.deepEqual(verdict.violations, [], `seed ${seed}`);
   assert.equal(verdict.report.calls, count, 'every call got a status');

@@ -90,7 +90,7 @@ test('server reflection lists the v1 services', async () => {
   try {
     const call = client.ServerReflectionInfo();
     const reply = new Promise<string[]>((resolve, reject) => {
-      call.once('data', (r) => resolve((r.listServicesResponse?.service ?? []).map((s: { name: string }) => s.name)));
+      call.once('data', (r: { listServicesResponse?: { service: { name: string }[] } }) => resolve((r.listServicesResponse?.service ?? []).map((s) => s.name)));
       call.once('error', reject);
     });
     call.write({ listServices: '' });
@@ -117,14 +117,23 @@ test('GetInfo: version, API v1, capabilities, image roots and host facts from li
 
 test('ListDomains through the real libvirt library (test driver)', async () => {
   const list = await unaryCall(clients.domain, clients.domain.listDomains, {}, { deadlineMs: 10_000 });
-  assert.ok(list.domains.some((d) => d.name === 'test'), JSON.stringify(list.domains));
+  assert.ok(
+    list.domains.some((d) => d.name === 'test'),
+    JSON.stringify(list.domains),
+  );
 });
 
 test('systemd: READY with a status, then watchdog pings', async () => {
   await sleep(1200);
   const lines = (await readFile(notifyLog, 'utf8')).split('\n');
-  assert.ok(lines.some((l) => l.startsWith('READY=1|STATUS=serving API v1 on ')), lines.join('\n'));
-  assert.ok(lines.some((l) => l.startsWith('WATCHDOG=1')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('READY=1|STATUS=serving API v1 on ')),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('WATCHDOG=1')),
+    lines.join('\n'),
+  );
 });
 
 test('a second agent on the live socket refuses to start and the first keeps serving', async () => {
@@ -157,6 +166,12 @@ test('SIGTERM: STOPPING notified, socket removed, exit 0', async () => {
   await assert.rejects(access(socket));
   await assert.rejects(access(join(dir, 'run', 'kvmclone', 'agent-ro.sock')));
   const lines = (await readFile(notifyLog, 'utf8')).split('\n');
-  assert.ok(lines.some((l) => l.startsWith('STOPPING=1')), lines.join('\n'));
-  assert.ok(agent.output.some((l) => l.includes('"msg":"agent stopped"')), agent.output.join('\n'));
+  assert.ok(
+    lines.some((l) => l.startsWith('STOPPING=1')),
+    lines.join('\n'),
+  );
+  assert.ok(
+    agent.output.some((l) => l.includes('"msg":"agent stopped"')),
+    agent.output.join('\n'),
+  );
 });

@@ -75,14 +75,21 @@ test('the read-only socket serves GetInfo, ListDomains, DescribeDomain, GetFreeS
   const info = await unaryCall(ro.info, ro.info.getInfo, {}, DEADLINE);
   assert.deepEqual(info.apiVersions, ['v1']);
   const list = await unaryCall(ro.domain, ro.domain.listDomains, {}, DEADLINE);
-  assert.ok(list.domains.some((d) => d.name === 'test'), JSON.stringify(list.domains));
+  assert.ok(
+    list.domains.some((d) => d.name === 'test'),
+    JSON.stringify(list.domains),
+  );
   await unaryCall(admin.domain, admin.domain.defineDomain, { xml: XML('ro-described'), operationId: '' }, DEADLINE);
   const described = await unaryCall(ro.domain, ro.domain.describeDomain, { name: 'ro-described' }, DEADLINE);
   assert.equal(described.domain?.name, 'ro-described');
   const space = await unaryCall(ro.storage, ro.storage.getFreeSpace, { path: harness.imagesRoot }, DEADLINE);
   assert.ok(space.availableBytes > 0);
-  const Health = (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }).grpc.health.v1.Health;
-  const health = new Health(`unix:${harness.roSocket}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & { check(r: object, cb: (e: Error | null, r: { status: string }) => void): void };
+  const Health = (
+    grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }
+  ).grpc.health.v1.Health;
+  const health = new Health(`unix:${harness.roSocket}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    check(r: object, cb: (e: Error | null, r: { status: string }) => void): void;
+  };
   try {
     const reply = await new Promise<{ status: string }>((resolve, reject) => health.check({ service: '' }, (e, r) => (e ? reject(e) : resolve(r))));
     assert.equal(reply.status, 'SERVING');
@@ -107,7 +114,10 @@ test('DefineDomain on the read-only socket: PERMISSION_DENIED, nothing defined; 
   assertNamed(details, 'DefineDomain');
   assert.ok(!(await names()).includes('ro-refused'));
   // The refusal is in the audit trail, with the caller the kernel saw (this process) and its code.
-  const records = (await readFile(join(harness.dir, 'audit', 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { method: string; code: string; caller: { pid: number; role: string } | null; vm: string | null });
+  const records = (await readFile(join(harness.dir, 'audit', 'audit.log'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { method: string; code: string; caller: { pid: number; role: string } | null; vm: string | null });
   const refusal = records.find((r) => r.method.endsWith('/DefineDomain') && r.code === 'PERMISSION_DENIED');
   assert.ok(refusal, JSON.stringify(records));
   assert.equal(refusal.caller?.pid, process.pid);
@@ -118,7 +128,10 @@ test('DefineDomain on the read-only socket: PERMISSION_DENIED, nothing defined; 
 
 test('StartDomain and UndefineDomain on the read-only socket: PERMISSION_DENIED, the domain untouched', async () => {
   assertNamed(await rejectsWithStatus(unaryCall(ro.domain, ro.domain.startDomain, { name: 'test', operationId: '' }, DEADLINE), 'PERMISSION_DENIED'), 'StartDomain');
-  assertNamed(await rejectsWithStatus(unaryCall(ro.domain, ro.domain.undefineDomain, { name: 'test', storage: 'STORAGE_POLICY_KEEP' }, DEADLINE), 'PERMISSION_DENIED'), 'UndefineDomain');
+  assertNamed(
+    await rejectsWithStatus(unaryCall(ro.domain, ro.domain.undefineDomain, { name: 'test', storage: 'STORAGE_POLICY_KEEP' }, DEADLINE), 'PERMISSION_DENIED'),
+    'UndefineDomain',
+  );
   assert.ok((await names()).includes('test'));
 });
 
@@ -161,7 +174,15 @@ test('ReadRanges on the read-only socket: PERMISSION_DENIED and no byte; the adm
 });
 
 test('PullImage and HoldLock on the read-only socket: PERMISSION_DENIED', async () => {
-  const pull = await drain(ro.transfer.pullImage({ peerSocket: join(harness.dir, 'run', 'kvmclone', 'peer-x.sock'), ticket: 't', sourcePath: '/x', targetPath: join(harness.imagesRoot, 'pulled.raw'), operationId: 'op' }));
+  const pull = await drain(
+    ro.transfer.pullImage({
+      peerSocket: join(harness.dir, 'run', 'kvmclone', 'peer-x.sock'),
+      ticket: 't',
+      sourcePath: '/x',
+      targetPath: join(harness.imagesRoot, 'pulled.raw'),
+      operationId: 'op',
+    }),
+  );
   assert.equal(pull.error?.code, grpc.status.PERMISSION_DENIED, pull.error?.details);
   assertNamed(pull.error?.details ?? '', 'PullImage');
   const lock = await drain(ro.transfer.holdLock({ vmName: 'test', operationId: 'op', purpose: 'test' }));
@@ -183,7 +204,11 @@ for (const [name, path] of [['ro', process.argv[1]], ['admin', process.argv[2]]]
 }
 process.stdout.write(JSON.stringify(out));
 `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, harness.roSocket, harness.socket], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, harness.roSocket, harness.socket], {
+    uid: NOBODY,
+    gid: NOBODY,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   await new Promise((resolve) => child.once('close', resolve));

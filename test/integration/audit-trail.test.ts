@@ -62,7 +62,9 @@ async function added(fn: () => Promise<unknown>, file = auditFile): Promise<Audi
 
 function writeRanges(c: AgentClients, messages: WriteRangesRequest[]): Promise<WriteRangesResponse__Output> {
   return new Promise((resolve, reject) => {
-    const call = c.disk.writeRanges(new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err || !res ? reject(err) : resolve(res)));
+    const call = c.disk.writeRanges(new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (err, res) =>
+      err ? reject(err) : res ? resolve(res) : reject(new Error('WriteRanges answered nothing')),
+    );
     for (const m of messages) call.write(m);
     call.end();
   });
@@ -209,7 +211,10 @@ test('clients made for an operation send its id with every call: records of requ
     const path = join(images, 'op.raw');
     await writeFile(path, 'x');
     const got = await added(() => unaryCall(opClients.disk, opClients.disk.removeImage, { path }, T));
-    assert.deepEqual(got.map((r) => [r.operationId, r.paths[0]]), [[operationId, path]]);
+    assert.deepEqual(
+      got.map((r) => [r.operationId, r.paths[0]]),
+      [[operationId, path]],
+    );
     // A request's own field wins over the metadata.
     const own = randomUUID();
     const define = await added(() => unaryCall(opClients.domain, opClients.domain.defineDomain, { xml: vmXml('audit-vm2'), operationId: own }, T));
@@ -219,18 +224,27 @@ test('clients made for an operation send its id with every call: records of requ
   }
 });
 
-test('ReadAudit returns the file\'s records and filters by vm, operation id, since and limit; bad input is INVALID_ARGUMENT', async () => {
+test("ReadAudit returns the file's records and filters by vm, operation id, since and limit; bad input is INVALID_ARGUMENT", async () => {
   const all = await records();
   const back = await readAudit(clients, {});
   assert.equal(back.length, all.length);
-  assert.deepEqual(back.map((e) => [e.method, e.code, e.vm, e.operationId]), all.map((r) => [r.method, r.code, r.vm ?? '', r.operationId ?? '']));
+  assert.deepEqual(
+    back.map((e) => [e.method, e.code, e.vm, e.operationId]),
+    all.map((r) => [r.method, r.code, r.vm ?? '', r.operationId ?? '']),
+  );
   const byVm = await readAudit(clients, { vm: 'audit-vm1' });
-  assert.deepEqual(byVm.map((e) => e.method), [`${V1}DomainService/DefineDomain`]);
+  assert.deepEqual(
+    byVm.map((e) => e.method),
+    [`${V1}DomainService/DefineDomain`],
+  );
   const op = all.find((r) => r.operationId !== null)?.operationId ?? '';
   assert.equal((await readAudit(clients, { operationId: op })).length, 1);
   assert.equal((await readAudit(clients, { since: new Date(Date.now() + 60_000).toISOString() })).length, 0);
   assert.equal((await readAudit(clients, { since: all[0]?.time ?? '' })).length, all.length);
-  assert.deepEqual((await readAudit(clients, { limit: 2 })).map((e) => e.time), all.slice(-2).map((r) => r.time));
+  assert.deepEqual(
+    (await readAudit(clients, { limit: 2 })).map((e) => e.time),
+    all.slice(-2).map((r) => r.time),
+  );
   await rejectsWithStatus(readAudit(clients, { since: 'last tuesday' }), 'INVALID_ARGUMENT');
   await rejectsWithStatus(readAudit(clients, { vm: 'a/b' }), 'INVALID_ARGUMENT');
   await rejectsWithStatus(readAudit(clients, { limit: 1_000_000 }), 'INVALID_ARGUMENT');
@@ -240,7 +254,16 @@ test('ReadAudit returns the file\'s records and filters by vm, operation id, sin
 
 test('an agent that cannot open its audit trail does not start', async () => {
   await writeFile(join(dir, 'not-a-dir'), 'x');
-  const bad = spawnAgent(['--socket', join(dir, 'run2', 'agent.sock'), '--images-root', images, '--libvirt-uri', 'test:///default', '--audit-file', join(dir, 'not-a-dir', 'audit.log')]);
+  const bad = spawnAgent([
+    '--socket',
+    join(dir, 'run2', 'agent.sock'),
+    '--images-root',
+    images,
+    '--libvirt-uri',
+    'test:///default',
+    '--audit-file',
+    join(dir, 'not-a-dir', 'audit.log'),
+  ]);
   assert.equal(await bad.exited, 1);
   assert.match(bad.output.join('\n'), /cannot open the audit trail .*not-a-dir\/audit\.log/);
 });
@@ -253,8 +276,25 @@ test('a full audit filesystem: the call in flight keeps its answer, later mutati
   const socket = join(run, 'agent.sock');
   // An empty config of its own: never the machine's /etc/kvmclone/agent.yaml (the installed package's).
   await writeFile(join(dir, 'empty-agent.yaml'), '');
-  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--config', join(dir, 'empty-agent.yaml'), '--socket', socket, '--images-root', images, '--libvirt-uri', 'test:///default', '--audit-file', join(logDir, 'audit.log')];
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=8k,mode=700 tmpfs "$0" && exec "$@"`, logDir, process.execPath, ...agentArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const agentArgs = [
+    ...AGENT_NODE_OPTIONS,
+    AGENT_MAIN,
+    '--config',
+    join(dir, 'empty-agent.yaml'),
+    '--socket',
+    socket,
+    '--images-root',
+    images,
+    '--libvirt-uri',
+    'test:///default',
+    '--audit-file',
+    join(logDir, 'audit.log'),
+  ];
+  const child = spawn(
+    'unshare',
+    ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=8k,mode=700 tmpfs "$0" && exec "$@"`, logDir, process.execPath, ...agentArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const output: string[] = [];
   child.stdout.setEncoding('utf8').on('data', (s: string) => output.push(s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => output.push(s));
@@ -285,7 +325,13 @@ test('a full audit filesystem: the call in flight keeps its answer, later mutati
     await rm(join(inside, 'filler'));
     await sleep(1100);
     const got = await added(() => unaryCall(c3.disk, c3.disk.removeImage, { path: join(images, 'keep.raw') }, T), file);
-    assert.deepEqual(got.map((r) => [r.paths[0], r.code]), [[missing, 'OK'], [join(images, 'keep.raw'), 'OK']]);
+    assert.deepEqual(
+      got.map((r) => [r.paths[0], r.code]),
+      [
+        [missing, 'OK'],
+        [join(images, 'keep.raw'), 'OK'],
+      ],
+    );
   } finally {
     c3.close();
     child.kill('SIGTERM');

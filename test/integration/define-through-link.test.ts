@@ -104,13 +104,20 @@ test('DefineDomain refuses serial, <log file> and NVRAM paths that are dangling 
   };
   const cases: ReadonlyArray<readonly [string, string]> = [
     ['serial file', vmXml('it-link-1', '9e4a7b5c-1d6f-4ad1-8cae-5f6071829304', `<serial type='file'><source path='${await link('serial.log')}'/><target port='0'/></serial>`)],
-    ['chardev <log file>', vmXml('it-link-2', '9e4a7b5c-1d6f-4ad1-8cae-5f6071829305', `<serial type='pty'><log file='${await link('console.log')}' append='on'/><target port='0'/></serial>`)],
+    [
+      'chardev <log file>',
+      vmXml('it-link-2', '9e4a7b5c-1d6f-4ad1-8cae-5f6071829305', `<serial type='pty'><log file='${await link('console.log')}' append='on'/><target port='0'/></serial>`),
+    ],
     ['NVRAM', vmXml('it-link-3', '9e4a7b5c-1d6f-4ad1-8cae-5f6071829306', '', `<nvram>${await link('VARS.fd')}</nvram>`)],
   ];
   for (const [what, xml] of cases) {
     const details = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml }, call), 'PERMISSION_DENIED');
     assert.ok(details.length > 0, what);
   }
-  assert.deepEqual((await adapter.listDomains()).map((d) => d.name), [], 'libvirt never saw them');
+  assert.deepEqual(
+    (await adapter.listDomains()).map((d) => d.name),
+    [],
+    'libvirt never saw them',
+  );
   for (const name of ['serial.log', 'console.log', 'VARS.fd']) assert.equal(await exists(join(outside, `via-${name}`)), false, name);
 });

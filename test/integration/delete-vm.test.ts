@@ -109,8 +109,5 @@ test('no such VM is refused (exit 3); every deletion is in the history', async (
   assert.equal(none.code, 3);
   const ops = await kvmctl([...global, 'ops', 'list'], { stateDir: dir });
   const deletes = (ops.result?.operations as { kind: string; vm: string; state: string }[]).filter((o) => o.kind === 'delete');
-  assert.deepEqual(
-    deletes.map((o) => `${o.vm} ${o.state}`).sort(),
-    ['busy failed', 'keeper failed', 'keeper succeeded', 'nosuch failed', 'scratch failed', 'scratch succeeded'],
-  );
+  assert.deepEqual(deletes.map((o) => `${o.vm} ${o.state}`).sort(), ['busy failed', 'keeper failed', 'keeper succeeded', 'nosuch failed', 'scratch failed', 'scratch succeeded']);
 });

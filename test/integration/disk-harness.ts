@@ -55,7 +55,10 @@ export async function startDiskHarness(): Promise<DiskHarness> {
   const roots = await ImageRoots.open([root]);
   const { proto } = loadAgentProto();
   const server = new WideWindowServer();
-  server.addService(proto.kvmclone.agent.v1.DiskService.service, createDiskService({ rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal }, roots, hashMemory: new HashMemory() }));
+  server.addService(
+    proto.kvmclone.agent.v1.DiskService.service,
+    createDiskService({ rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal }, roots, hashMemory: new HashMemory() }),
+  );
   const address = `unix:${join(dir, 'agent.sock')}`;
   await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const clients: DiskServiceClient[] = [];
@@ -105,7 +108,10 @@ export async function writeAll(client: DiskServiceClient, messages: Iterable<Wri
   });
   const s = stream as grpc.ClientWritableStream<WriteRangesRequest>;
   // The call may fail while messages are still being sent; the response carries the status.
-  const done = response.then(() => undefined, () => undefined);
+  const done = response.then(
+    () => undefined,
+    () => undefined,
+  );
   try {
     for await (const m of messages) {
       if (!s.write(m)) await Promise.race([once(s, 'drain'), done]);

@@ -52,7 +52,9 @@ async function copyThrough(source: string, target: string, chunkSize = 0, blockH
       if (msg.payload === 'data' && msg.data) {
         const { offset, data, hash } = msg.data;
         // Asked for block hashes, a chunk carries those and no chunk hash; otherwise the reverse.
-        const hashOk = blockHashes ? hash.length === 0 && gridPieceHashes(offset, data).equals(msg.data.blockHashes) : msg.data.blockHashes.length === 0 && chunkHash(data).equals(hash);
+        const hashOk = blockHashes
+          ? hash.length === 0 && gridPieceHashes(offset, data).equals(msg.data.blockHashes)
+          : msg.data.blockHashes.length === 0 && chunkHash(data).equals(hash);
         seen.push({ kind: 'data', offset, length: data.length, hashOk });
         yield { data: msg.data };
       } else if (msg.payload === 'zero' && msg.zero) {
@@ -144,18 +146,24 @@ describe('HashBlocks and DigestImage', () => {
       { offset: 10 * block, data: tail },
     ]);
     const batches = await collect<HashBlocksResponse__Output>(h.client.HashBlocks({ path, batchBlocks: 4 }));
-    assert.deepEqual(batches.map((x) => [x.offset, x.blockCount, x.blockSize, x.fileSize]), [
-      [0, 4, block, 10 * block + 1000],
-      [4 * block, 4, block, 10 * block + 1000],
-      [8 * block, 3, block, 10 * block + 1000],
-    ]);
+    assert.deepEqual(
+      batches.map((x) => [x.offset, x.blockCount, x.blockSize, x.fileSize]),
+      [
+        [0, 4, block, 10 * block + 1000],
+        [4 * block, 4, block, 10 * block + 1000],
+        [8 * block, 3, block, 10 * block + 1000],
+      ],
+    );
     const all = Buffer.concat(batches.map((x) => x.hashes));
-    const expected = [blockHash(a), ZERO_HASH, ZERO_HASH, blockHash(b), ...Array(6).fill(ZERO_HASH), blockHash(tail)];
+    const expected = [blockHash(a), ZERO_HASH, ZERO_HASH, blockHash(b), ...Array<Buffer>(6).fill(ZERO_HASH), blockHash(tail)];
     assert.deepEqual(all, Buffer.concat(expected));
     assert.notDeepEqual(blockHash(a), ZERO_HASH);
 
     const part = await collect<HashBlocksResponse__Output>(h.client.HashBlocks({ path, offset: 2 * block, length: 2 * block }));
-    assert.deepEqual(part.map((x) => [x.offset, x.blockCount]), [[2 * block, 2]]);
+    assert.deepEqual(
+      part.map((x) => [x.offset, x.blockCount]),
+      [[2 * block, 2]],
+    );
     assert.deepEqual(part[0]?.hashes, Buffer.concat([ZERO_HASH, blockHash(b)]));
 
     const big = await collect<HashBlocksResponse__Output>(h.client.HashBlocks({ path, blockSize: 4 * MiB }));
@@ -167,9 +175,15 @@ describe('HashBlocks and DigestImage', () => {
     const path = join(h.root, 'empty.raw');
     await writeFile(path, '');
     const hashes = await collect<HashBlocksResponse__Output>(h.client.HashBlocks({ path }));
-    assert.deepEqual(hashes.map((x) => [x.offset, x.blockCount, x.hashes.length, x.fileSize]), [[0, 0, 0, 0]]);
+    assert.deepEqual(
+      hashes.map((x) => [x.offset, x.blockCount, x.hashes.length, x.fileSize]),
+      [[0, 0, 0, 0]],
+    );
     const extents = await collect<MapExtentsResponse__Output>(h.client.MapExtents({ path, detectZeroes: true }));
-    assert.deepEqual(extents.map((x) => [x.extents.length, x.size]), [[0, 0]]);
+    assert.deepEqual(
+      extents.map((x) => [x.extents.length, x.size]),
+      [[0, 0]],
+    );
     assert.deepEqual(await collect(h.client.ReadRanges({ path })), []);
     const digest = await call<{ size: number; digest: string }>((cb) => h.client.DigestImage({ path }, cb));
     assert.equal(digest.digest, new ImageDigest(0).digest());
@@ -239,9 +253,7 @@ describe('ReadRanges → WriteRanges → CommitStaging', () => {
     assert.ok(seen.some((m) => m.kind === 'zero' && m.offset < zeroPiece.offset && m.offset + m.length > zeroPiece.offset + zeroPiece.data.length));
     assert.ok(seen.filter((m) => m.kind === 'zero').length >= 40);
 
-    const committed = await call<{ path: string; size: number; allocatedSize: number }>((cb) =>
-      h.client.CommitStaging({ targetPath: target, stagingId }, cb),
-    );
+    const committed = await call<{ path: string; size: number; allocatedSize: number }>((cb) => h.client.CommitStaging({ targetPath: target, stagingId }, cb));
     assert.equal(committed.path, target);
     assert.equal(committed.size, size);
     assert.deepEqual(await stagingFiles(h.root), []);
@@ -408,7 +420,10 @@ describe('ReadRanges → WriteRanges → CommitStaging', () => {
     const busyCommit = await statusOf(call((cb) => h.client.CommitStaging({ targetPath: target, stagingId: id }, cb)));
     assert.equal(busyCommit.code, grpc.status.ABORTED);
     stream.end();
-    await eventually(async () => (await call<{ removed: boolean }>((cb) => h.client.AbortStaging({ targetPath: target, stagingId: id }, cb)).catch(() => ({ removed: false }))).removed, 'the abort succeeds');
+    await eventually(
+      async () => (await call<{ removed: boolean }>((cb) => h.client.AbortStaging({ targetPath: target, stagingId: id }, cb)).catch(() => ({ removed: false }))).removed,
+      'the abort succeeds',
+    );
     assert.deepEqual(await stagingFiles(h.root), []);
   });
 });
@@ -465,12 +480,32 @@ describe('refusals', () => {
       ['absurd size', [{ open: { targetPath: target, size: 65 * 1024 ** 4 } }], grpc.status.INVALID_ARGUMENT, /64 TiB/],
       ['bad staging id', [{ open: { targetPath: target, size: MiB, stagingId: '../../etc' } }], grpc.status.INVALID_ARGUMENT, /staging_id/],
       ['unknown staging id', [{ open: { targetPath: target, size: MiB, stagingId: '0f0f0f0f-aaaa-bbbb-cccc-000000000000' } }], grpc.status.NOT_FOUND, /staging_id/],
-      ['hash mismatch', [{ open: { targetPath: target, size: MiB } }, { data: { offset: 64 * KiB, data: good, hash: chunkHash(randomBytes(8)) } }], grpc.status.DATA_LOSS, /offset 65536/],
+      [
+        'hash mismatch',
+        [{ open: { targetPath: target, size: MiB } }, { data: { offset: 64 * KiB, data: good, hash: chunkHash(randomBytes(8)) } }],
+        grpc.status.DATA_LOSS,
+        /offset 65536/,
+      ],
       ['short hash', [{ open: { targetPath: target, size: MiB } }, { data: { offset: 0, data: good, hash: Buffer.alloc(3) } }], grpc.status.INVALID_ARGUMENT, /hash/],
-      ['empty data', [{ open: { targetPath: target, size: MiB } }, { data: { offset: 0, data: Buffer.alloc(0), hash: chunkHash(Buffer.alloc(0)) } }], grpc.status.INVALID_ARGUMENT, /empty/],
-      ['data past the size', [{ open: { targetPath: target, size: MiB } }, { data: { offset: MiB - 4096, data: good, hash: chunkHash(good) } }], grpc.status.OUT_OF_RANGE, /past the declared/],
+      [
+        'empty data',
+        [{ open: { targetPath: target, size: MiB } }, { data: { offset: 0, data: Buffer.alloc(0), hash: chunkHash(Buffer.alloc(0)) } }],
+        grpc.status.INVALID_ARGUMENT,
+        /empty/,
+      ],
+      [
+        'data past the size',
+        [{ open: { targetPath: target, size: MiB } }, { data: { offset: MiB - 4096, data: good, hash: chunkHash(good) } }],
+        grpc.status.OUT_OF_RANGE,
+        /past the declared/,
+      ],
       ['zero past the size', [{ open: { targetPath: target, size: MiB } }, { zero: { offset: MiB, length: 4096 } }], grpc.status.OUT_OF_RANGE, /past the end/],
-      ['offset beyond 2^53', [{ open: { targetPath: target, size: MiB } }, { data: { offset: '18446744073709551615', data: good, hash: chunkHash(good) } }], grpc.status.INVALID_ARGUMENT, /data\.offset/],
+      [
+        'offset beyond 2^53',
+        [{ open: { targetPath: target, size: MiB } }, { data: { offset: '18446744073709551615', data: good, hash: chunkHash(good) } }],
+        grpc.status.INVALID_ARGUMENT,
+        /data\.offset/,
+      ],
     ];
     for (const [name, messages, code, details] of cases) {
       const s = await statusOf(writeAll(h.client, messages));
@@ -496,12 +531,24 @@ describe('refusals', () => {
       assert.match(s.details, new RegExp(field));
     }
     // Ranges in any order, overlapping, come back merged and sorted.
-    const got = await collect<ReadRangesResponse__Output>(h.client.ReadRanges({ path, ranges: [{ offset: 8192, length: 4096 }, { offset: 0, length: 6000 }, { offset: 4096, length: 100 }] }));
-    assert.deepEqual(got.map((m) => (m.payload === 'data' ? ['data', m.data?.offset, m.data?.data.length] : ['zero', m.zero?.offset, m.zero?.length])), [
-      ['data', 0, 4096],
-      ['zero', 4096, 1904],
-      ['zero', 8192, 4096],
-    ]);
+    const got = await collect<ReadRangesResponse__Output>(
+      h.client.ReadRanges({
+        path,
+        ranges: [
+          { offset: 8192, length: 4096 },
+          { offset: 0, length: 6000 },
+          { offset: 4096, length: 100 },
+        ],
+      }),
+    );
+    assert.deepEqual(
+      got.map((m) => (m.payload === 'data' ? ['data', m.data?.offset, m.data?.data.length] : ['zero', m.zero?.offset, m.zero?.length])),
+      [
+        ['data', 0, 4096],
+        ['zero', 4096, 1904],
+        ['zero', 8192, 4096],
+      ],
+    );
   });
 
   test('an oversized message (9 MiB chunk) is RESOURCE_EXHAUSTED and the staging file is removed', async () => {
@@ -520,7 +567,7 @@ describe('refusals', () => {
     const data = randomBytes(MiB);
     stream.write({ data: { offset: 0, data, hash: chunkHash(data) } });
     await eventually(async () => (await stagingFiles(h.root)).length === 1, 'the staging file exists');
-    await eventually(async () => (await allocated(join(h.root, (await stagingFiles(h.root))[0] as string)).catch(() => 0)) > 0, 'the chunk is written');
+    await eventually(async () => (await allocated(join(h.root, (await stagingFiles(h.root))[0])).catch(() => 0)) > 0, 'the chunk is written');
     stream.cancel();
     await eventually(async () => (await stagingFiles(h.root)).length === 0, 'the staging file is removed');
   });
@@ -548,6 +595,6 @@ describe('cancellation', () => {
     assert.equal(status.code, grpc.status.CANCELLED);
     await eventually(async () => (await fdsOpenOn(path)) === 0, 'the server closes the image', 1000);
     assert.ok(Date.now() - started < 1000);
-    assert.ok(received < 96 * 16 / 2, `received ${received} of 1536 chunks before the cancel`);
+    assert.ok(received < (96 * 16) / 2, `received ${received} of 1536 chunks before the cancel`);
   });
 });

@@ -116,7 +116,10 @@ test('interrupted (exit 130): Ctrl-C while kvmctl waits on a host that does not 
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   try {
     const port = (silent.address() as AddressInfo).port;
-    const child = spawn(process.execPath, [KVMCTL_MAIN, '--json', ...global, 'ls', `root@127.0.0.1:${port}`], { env: { ...process.env, XDG_STATE_HOME: dir, XDG_CONFIG_HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [KVMCTL_MAIN, '--json', ...global, 'ls', `root@127.0.0.1:${port}`], {
+      env: { ...process.env, XDG_STATE_HOME: dir, XDG_CONFIG_HOME: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     await sleep(1500);
     child.kill('SIGINT');
@@ -130,7 +133,11 @@ test('ls lists a VM whose disk file is gone, with the reason, and the others as 
   const out = await kvmctl(['--json', ...global, 'ls', 'local'], { stateDir: dir });
   assert.equal(out.code, 0, out.stdout);
   const vms = out.result?.vms as { name: string; state: string; disks: unknown[]; problem?: string }[];
-  assert.deepEqual(vms.map((v) => [v.name, v.state]).sort(), [['lost', 'shutoff'], ['off', 'shutoff'], ['on', 'running']]);
+  assert.deepEqual(vms.map((v) => [v.name, v.state]).sort(), [
+    ['lost', 'shutoff'],
+    ['off', 'shutoff'],
+    ['on', 'running'],
+  ]);
   assert.match(vms.find((v) => v.name === 'lost')?.problem ?? '', /gone\.raw does not exist/);
   assert.equal(vms.find((v) => v.name === 'off')?.disks.length, 1);
 });

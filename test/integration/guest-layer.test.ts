@@ -62,7 +62,18 @@ async function startAgent(name: string): Promise<{ clients: AgentClients; runtim
   await mkdir(images, { recursive: true });
   const roots = await ImageRoots.open([images]);
   const socket = join(runtime, 'agent.sock');
-  servers.push(await startAgentServer({ log, libvirt: new FakeLibvirt(), roots, socket, socketMode: 0o600, peerSocket: join(runtime, 'peer.sock'), scratchDir: images, freezeTimeoutMs: 1000 }));
+  servers.push(
+    await startAgentServer({
+      log,
+      libvirt: new FakeLibvirt(),
+      roots,
+      socket,
+      socketMode: 0o600,
+      peerSocket: join(runtime, 'peer.sock'),
+      scratchDir: images,
+      freezeTimeoutMs: 1000,
+    }),
+  );
   return { clients: createAgentClients(`unix:${socket}`), runtime, images, roots };
 }
 
@@ -82,14 +93,34 @@ function pull(request: object): Promise<PullProgress__Output[]> {
 /** A GUEST-layer PullImage request from A's `source` into B's `target`. */
 async function guestRequest(source: string, target: string, extra: object = {}): Promise<object> {
   const { peerSocket, ticket } = await broker(source);
-  return { peerSocket, ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [], mode: 'PULL_MODE_STAGING', layer: 'EXTENT_LAYER_GUEST', format: 'qcow2', ...extra };
+  return {
+    peerSocket,
+    ticket,
+    sourcePath: source,
+    targetPath: target,
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges: [],
+    mode: 'PULL_MODE_STAGING',
+    layer: 'EXTENT_LAYER_GUEST',
+    format: 'qcow2',
+    ...extra,
+  };
 }
 
 /** All block hashes of HashBlocks. */
-async function hashes(clients: AgentClients, path: string, layer: ExtentLayer, plan: { blockSize?: number; offset?: number; length?: number } = {}): Promise<{ hashes: Buffer; size: number }> {
+async function hashes(
+  clients: AgentClients,
+  path: string,
+  layer: ExtentLayer,
+  plan: { blockSize?: number; offset?: number; length?: number } = {},
+): Promise<{ hashes: Buffer; size: number }> {
   const parts: Buffer[] = [];
   let size = -1;
-  const stream = clients.disk.hashBlocks({ path, layer, blockSize: plan.blockSize ?? 0, offset: plan.offset ?? 0, length: plan.length ?? 0, batchBlocks: 100 }, { deadline: Date.now() + 60_000 });
+  const stream = clients.disk.hashBlocks(
+    { path, layer, blockSize: plan.blockSize ?? 0, offset: plan.offset ?? 0, length: plan.length ?? 0, batchBlocks: 100 },
+    { deadline: Date.now() + 60_000 },
+  );
   for await (const m of stream as AsyncIterable<HashBlocksResponse__Output>) {
     parts.push(m.hashes);
     size = m.fileSize;
@@ -97,7 +128,8 @@ async function hashes(clients: AgentClients, path: string, layer: ExtentLayer, p
   return { hashes: Buffer.concat(parts), size };
 }
 
-const digestOf = async (clients: AgentClients, path: string, layer: ExtentLayer = 'EXTENT_LAYER_FILE'): Promise<{ size: number; digest: string }> => unaryCall(clients.disk, clients.disk.digestImage, { path, layer }, T);
+const digestOf = async (clients: AgentClients, path: string, layer: ExtentLayer = 'EXTENT_LAYER_FILE'): Promise<{ size: number; digest: string }> =>
+  unaryCall(clients.disk, clients.disk.digestImage, { path, layer }, T);
 
 /** qemu-img compare, formats given (exit 0 = same guest content). */
 async function sameGuestContent(rawPath: string, image: string, format: string): Promise<void> {
@@ -156,7 +188,18 @@ before(async () => {
   peers = new PeerBroker(() => a, runB);
   rootsB = sb.roots;
   // The source "view": 40 MiB with scattered data, one allocated zero MiB, holes elsewhere.
-  await makeRaw(join(imagesA, 'vm.raw'), 40 * MiB, [[0, 3 * MiB], [5 * MiB + 4 * KiB, 700 * KiB], [12 * MiB, 6 * MiB], [30 * MiB, 64 * KiB], [39 * MiB, MiB]], [[20 * MiB, MiB]]);
+  await makeRaw(
+    join(imagesA, 'vm.raw'),
+    40 * MiB,
+    [
+      [0, 3 * MiB],
+      [5 * MiB + 4 * KiB, 700 * KiB],
+      [12 * MiB, 6 * MiB],
+      [30 * MiB, 64 * KiB],
+      [39 * MiB, MiB],
+    ],
+    [[20 * MiB, MiB]],
+  );
 });
 
 after(async () => {
@@ -232,7 +275,7 @@ test('guest ReadRanges and extents over a qemu-nbd of a qcow2 rebuild its raw co
   });
 });
 
-test('a GUEST pull creates a qcow2 staging image with the view\'s guest content and digest; committed, it stays a qcow2', async () => {
+test("a GUEST pull creates a qcow2 staging image with the view's guest content and digest; committed, it stays a qcow2", async () => {
   const src = join(imagesA, 'vm.raw');
   const target = join(imagesB, 'vm.qcow2');
   const events = await pull(await guestRequest(src, target));
@@ -294,10 +337,7 @@ test('a resumed GUEST pull writes its ranges, zero ranges included, into the sta
 test('an IN_PLACE GUEST sync changes a qcow2 through its format: changed blocks, a zeroed region, growth, then a shrink', async () => {
   const src = join(imagesA, 'vm.raw');
   const target = join(imagesB, 'vm.qcow2');
-  const ranges = [
-    ...(await change(src, randomBlocks(30, 40 * MiB, [8 * MiB, 16 * MiB]))),
-    ...(await change(src, [[12 * MiB, 2 * MiB]], true)),
-  ];
+  const ranges = [...(await change(src, randomBlocks(30, 40 * MiB, [8 * MiB, 16 * MiB]))), ...(await change(src, [[12 * MiB, 2 * MiB]], true))];
   await truncate(src, 44 * MiB);
   ranges.push(...(await change(src, [[41 * MiB, MiB]])), { offset: 40 * MiB, length: MiB }, { offset: 42 * MiB, length: 2 * MiB });
   const events = await pull(await guestRequest(src, target, { mode: 'PULL_MODE_IN_PLACE', ranges }));
@@ -418,14 +458,20 @@ test('a cancelled GUEST pull keeps its announced staging image and leaves no qem
   await unaryCall(b.disk, b.disk.abortStaging, { targetPath: target, stagingId: events[0]?.stagingId }, T);
 });
 
-test('GUEST pulls refuse a format other than qcow2 or raw, and an in-place format that is not the target\'s', async () => {
+test("GUEST pulls refuse a format other than qcow2 or raw, and an in-place format that is not the target's", async () => {
   const src = join(imagesA, 'vm.raw');
   for (const format of ['vmdk', '', 'QCOW2']) {
     const details = await rejectsWithStatus(pull(await guestRequest(src, join(imagesB, 'bad.qcow2'), { format })), 'INVALID_ARGUMENT');
     assert.match(details, /format/);
   }
   await rejectsWithStatus(pull(await guestRequest(src, join(imagesB, 'vm.qcow2'), { format: 'vmdk', mode: 'PULL_MODE_IN_PLACE', ranges: [] })), 'INVALID_ARGUMENT');
-  const details = await rejectsWithStatus(pull(await guestRequest(src, join(imagesB, 'vm.qcow2'), { format: 'raw', mode: 'PULL_MODE_IN_PLACE', ranges: [] })), 'FAILED_PRECONDITION');
+  const details = await rejectsWithStatus(
+    pull(await guestRequest(src, join(imagesB, 'vm.qcow2'), { format: 'raw', mode: 'PULL_MODE_IN_PLACE', ranges: [] })),
+    'FAILED_PRECONDITION',
+  );
   assert.match(details, /is a qcow2 image/);
-  assert.deepEqual((await readdir(imagesB)).filter((n) => n.includes('bad.qcow2') || n.endsWith('.kvmclone-journal')), []);
+  assert.deepEqual(
+    (await readdir(imagesB)).filter((n) => n.includes('bad.qcow2') || n.endsWith('.kvmclone-journal')),
+    [],
+  );
 });

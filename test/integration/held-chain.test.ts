@@ -37,12 +37,18 @@ after(async () => {
 test('map, chain and info of an overlay run on held descriptors and see both layers', async () => {
   const map = await qemuImgMap(join(dir, 'top.qcow2'), undefined, { roots });
   const data = map.filter((e) => e.data).map((e) => [e.offset, e.length]);
-  assert.deepEqual(data, [[1048576, 65536], [2097152, 65536]]);
-  const chain = await qemuImgChain(join(dir, 'top.qcow2'), undefined, { roots });
-  assert.deepEqual(chain.map((i) => [i.path, i.format, i.backingReference, i.backingPath]), [
-    [join(dir, 'top.qcow2'), 'qcow2', 'base.qcow2', join(dir, 'base.qcow2')],
-    [join(dir, 'base.qcow2'), 'qcow2', '', ''],
+  assert.deepEqual(data, [
+    [1048576, 65536],
+    [2097152, 65536],
   ]);
+  const chain = await qemuImgChain(join(dir, 'top.qcow2'), undefined, { roots });
+  assert.deepEqual(
+    chain.map((i) => [i.path, i.format, i.backingReference, i.backingPath]),
+    [
+      [join(dir, 'top.qcow2'), 'qcow2', 'base.qcow2', join(dir, 'base.qcow2')],
+      [join(dir, 'base.qcow2'), 'qcow2', '', ''],
+    ],
+  );
   const info = await qemuImgInfo(join(dir, 'top.qcow2'));
   assert.equal(info.path, join(dir, 'top.qcow2'));
   assert.equal(info.backingPath, join(dir, 'base.qcow2'));

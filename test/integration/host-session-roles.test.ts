@@ -137,13 +137,19 @@ test('a dry run opens read-only sessions and takes no lock; a real run takes bot
       [undefined, ['admin', 'admin']],
     ] as const) {
       const engine = new LocalEngine();
-      const op = new OperationRun({ engine, options, reporter, store, signal: new AbortController().signal }, { kind: 'sync', vm: 'vm1', destVm: 'vm1-copy', from: 'h1', to: 'h2' });
+      const op = new OperationRun(
+        { engine, options, reporter, store, signal: new AbortController().signal },
+        { kind: 'sync', vm: 'vm1', destVm: 'vm1-copy', from: 'h1', to: 'h2' },
+      );
       try {
         const { src, dst } = await op.openHosts([], access);
         assert.deepEqual([src.role, dst.role], roles);
         // Another operation can lock a name exactly when this one took no lock on it.
         const isLocked = async (vm: string): Promise<boolean> => {
-          const probe = new OperationRun({ engine: new LocalEngine(), options, reporter, store, signal: new AbortController().signal }, { kind: 'sync', vm, destVm: vm, from: 'h1', to: 'h1' });
+          const probe = new OperationRun(
+            { engine: new LocalEngine(), options, reporter, store, signal: new AbortController().signal },
+            { kind: 'sync', vm, destVm: vm, from: 'h1', to: 'h1' },
+          );
           try {
             return await probe.openHosts([]).then(
               () => false,
@@ -153,7 +159,11 @@ test('a dry run opens read-only sessions and takes no lock; a real run takes bot
             await probe.close();
           }
         };
-        assert.deepEqual([await isLocked('vm1'), await isLocked('vm1-copy')], roles.map((r) => r === 'admin'), `locks with ${JSON.stringify(access)}`);
+        assert.deepEqual(
+          [await isLocked('vm1'), await isLocked('vm1-copy')],
+          roles.map((r) => r === 'admin'),
+          `locks with ${JSON.stringify(access)}`,
+        );
       } finally {
         await op.close();
       }
@@ -176,7 +186,7 @@ test('controller config: agent.ro_socket and --agent-ro-socket, default /run/kvm
 
   const lines: string[] = [];
   new JsonReporter((l) => lines.push(l)).debug('fell back');
-  assert.deepEqual(JSON.parse(lines[0] ?? '{}').type, 'debug');
+  assert.deepEqual((JSON.parse(lines[0] ?? '{}') as { type?: string }).type, 'debug');
   const written: string[] = [];
   const out = { write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
   new TextReporter(out, { tty: false, showDebug: false }).debug('hidden');
@@ -189,9 +199,12 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
   await mkdir(join(images, 'clones'), { recursive: true });
   await writeFile(join(images, 'src.raw'), Buffer.alloc(1 << 20, 1));
   await writeFile(join(images, 'copy.raw'), Buffer.alloc(1 << 20, 2));
-  const disk = (path: string): string => `<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${path}'/><target dev='vda' bus='virtio'/></disk></devices>`;
+  const disk = (path: string): string =>
+    `<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${path}'/><target dev='vda' bus='virtio'/></disk></devices>`;
   await libvirt.addDomain(`<domain type='kvm'><name>dry</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>${disk(join(images, 'src.raw'))}</domain>`);
-  await libvirt.addDomain(`<domain type='kvm'><name>dry-copy</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>${disk(join(images, 'copy.raw'))}</domain>`);
+  await libvirt.addDomain(
+    `<domain type='kvm'><name>dry-copy</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>${disk(join(images, 'copy.raw'))}</domain>`,
+  );
   const empty = join(dir, 'empty.yaml');
   await writeFile(empty, '');
   const options = await loadControllerOptions({ config: empty, agentSocket: join(dir, 'run', 'admin-unreachable.sock'), agentRoSocket: server.roSocket });
@@ -206,7 +219,10 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
     });
     const engine = new LocalEngine();
     const deps = { engine, options, reporter, store, signal: new AbortController().signal };
-    const clone = await runClone({ vm: 'dry', from: 'h1', to: 'h2', destVm: 'dry-clone', targetDir: join(images, 'clones'), start: false, dryRun: true }, { ...deps, confirm: async () => true });
+    const clone = await runClone(
+      { vm: 'dry', from: 'h1', to: 'h2', destVm: 'dry-clone', targetDir: join(images, 'clones'), start: false, dryRun: true },
+      { ...deps, confirm: async () => true },
+    );
     assert.equal(clone, 0, JSON.stringify(results.at(-1)));
     assert.equal(results.at(-1)?.dryRun, true);
     assert.equal(store.get(String(results.at(-1)?.id))?.operation.state, 'planned', 'a dry run is recorded as a plan, not a clone made');

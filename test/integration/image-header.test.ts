@@ -87,7 +87,9 @@ describe('RebaseStaging checks the new backing file and the result', () => {
     const { stdout } = await run('qemu-img', ['info', '-f', 'qcow2', '--output=json', staged]);
     assert.equal((JSON.parse(stdout) as { 'backing-filename'?: string })['backing-filename'], undefined);
     // Onto a base inside the roots (staged, committed later) it works.
-    const res = await call<{ backingReference: string }>((cb) => h.client.RebaseStaging({ targetPath: target, stagingId, backingPath: join(h.root, 'later-base.qcow2'), backingFormat: 'qcow2' }, cb));
+    const res = await call<{ backingReference: string }>((cb) =>
+      h.client.RebaseStaging({ targetPath: target, stagingId, backingPath: join(h.root, 'later-base.qcow2'), backingFormat: 'qcow2' }, cb),
+    );
     assert.equal(res.backingReference, join(h.root, 'later-base.qcow2'));
     await call((cb) => h.client.CommitStaging({ targetPath: target, stagingId }, cb));
   });

@@ -93,7 +93,6 @@ test('the backing reference rewritten in memory is what qemu-img rebase -u write
   const header = await qcow2HeaderOf(cluster, src);
   const ours = withBackingReference(cluster, header.clusterSize, join(images, 'clones', 'rw-base.qcow2'), 'qcow2', src);
   assert.ok(ours.equals((await readFile(byQemu)).subarray(0, 65536)), 'the first cluster equals the one qemu-img rebase -u wrote');
-
 });
 
 test('a rewritten header keeps every other extension (a persistent bitmap) and passes qemu-img check', async () => {
@@ -111,7 +110,11 @@ test('a rewritten header keeps every other extension (a persistent bitmap) and p
   assert.equal((await info(mine))['backing-filename-format'], 'qcow2');
   await qemuImg('check', '-q', '-f', 'qcow2', mine);
   const withBitmap = JSON.parse(await qemuImg('info', '-f', 'qcow2', '--output=json', mine)) as { 'format-specific'?: { data?: { bitmaps?: { name: string }[] } } };
-  assert.deepEqual(withBitmap['format-specific']?.data?.bitmaps?.map((b) => b.name), ['kvmclone.b1'], 'the bitmap extension is kept');
+  assert.deepEqual(
+    withBitmap['format-specific']?.data?.bitmaps?.map((b) => b.name),
+    ['kvmclone.b1'],
+    'the bitmap extension is kept',
+  );
 });
 
 test('removing the backing reference, and a name that does not fit, in memory', async () => {

@@ -88,7 +88,10 @@ async function list(): Promise<Leftover__Output[]> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function byPath(all: Leftover__Output[], path: string): Leftover__Output {
@@ -129,10 +132,16 @@ test('a WriteRanges killed with its agent leaves a staging file naming its opera
 
   agent = await startAgent();
   // Start-up: the staging file stays (the same rerun resumes from it), the dead peer socket goes.
-  assert.deepEqual((await readdir(images)).filter((n) => n.endsWith('.kvmclone-staging')), staging);
+  assert.deepEqual(
+    (await readdir(images)).filter((n) => n.endsWith('.kvmclone-staging')),
+    staging,
+  );
   assert.equal(await exists(join(forward, `peer-${KILLED}.sock`)), false);
-  assert.ok(agent.output.some((line) => line.includes('kept at start-up') && line.includes(KILLED)), 'start-up says what it kept and whose it is');
-  const l = byPath(await list(), join(images, staging[0] as string));
+  assert.ok(
+    agent.output.some((line) => line.includes('kept at start-up') && line.includes(KILLED)),
+    'start-up says what it kept and whose it is',
+  );
+  const l = byPath(await list(), join(images, staging[0]));
   assert.equal(l.kind, 'LEFTOVER_KIND_STAGING');
   assert.equal(l.operationId, KILLED);
   assert.equal(l.running, false);
@@ -173,7 +182,11 @@ test('listed with kind, operation, age and running; dry run and age limit remove
   await writeFile(unrelated, 'an image');
 
   const all = await list();
-  assert.equal(all.some((l) => l.path === unrelated || l.path.endsWith('half.img') || l.path.endsWith('done.img')), false, 'images are never listed');
+  assert.equal(
+    all.some((l) => l.path === unrelated || l.path.endsWith('half.img') || l.path.endsWith('done.img')),
+    false,
+    'images are never listed',
+  );
   assert.deepEqual(
     { kind: byPath(all, runningStaging).kind, op: byPath(all, runningStaging).operationId, running: byPath(all, runningStaging).running },
     { kind: 'LEFTOVER_KIND_STAGING', op: RUNNING, running: true },
@@ -228,7 +241,9 @@ test('a negative age limit is refused and removes nothing', async () => {
 function writeOnce(operationId: string, target: string, stagingId = ''): Promise<string> {
   const c = client(socket, operationId);
   return new Promise((resolve, reject) => {
-    const call = c.disk.writeRanges(new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (err, res) => (err || !res ? reject(err) : resolve(res.stagingId)));
+    const call = c.disk.writeRanges(new grpc.Metadata(), { deadline: Date.now() + 30_000 }, (err, res) =>
+      err ? reject(err) : res ? resolve(res.stagingId) : reject(new Error('WriteRanges answered nothing')),
+    );
     const data = Buffer.alloc(65536, 9);
     call.write({ open: { targetPath: target, size: 1 << 20, stagingId } });
     call.write({ data: { offset: 65536, data, hash: chunkHash(data) } });
@@ -245,5 +260,8 @@ test('a resumed staging file names the operation that resumed it', async () => {
   assert.equal(byPath(await list(), path).operationId, 'op-second-0000007');
   const admin = client(socket);
   const res = await unaryCall(admin.transfer, admin.transfer.removeLeftovers, {}, DEADLINE);
-  assert.deepEqual(res.removed.map((l) => l.path), [path]);
+  assert.deepEqual(
+    res.removed.map((l) => l.path),
+    [path],
+  );
 });

@@ -150,7 +150,10 @@ test('hostFacts: hostname, CPUs, memory, CPU model, libvirt and QEMU versions', 
 test('define, list, read back and describe a VM with a backing chain', { skip }, async () => {
   const record = await adapter.defineDomain(vmXml('it-vm1', UUID_1, join(images, 'vm1.qcow2')));
   assert.deepEqual(record, { name: 'it-vm1', uuid: UUID_1, state: 'shutoff', persistent: true, vcpus: 1, memoryBytes: 64 * 1024 * 1024 });
-  assert.deepEqual((await adapter.listDomains()).map((d) => d.name), ['it-vm1']);
+  assert.deepEqual(
+    (await adapter.listDomains()).map((d) => d.name),
+    ['it-vm1'],
+  );
   assert.match(await adapter.getDomainXml('it-vm1'), /<name>it-vm1<\/name>/);
   const described = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'it-vm1' }, call);
   assert.equal(described.domain?.uuid, UUID_1);
@@ -158,7 +161,10 @@ test('define, list, read back and describe a VM with a backing chain', { skip },
   assert.ok(vda && described.disks.length === 1);
   assert.deepEqual([vda.target, vda.device, vda.path, vda.format, vda.virtualSize], ['vda', 'disk', join(images, 'vm1.qcow2'), 'qcow2', 1024 * 1024]);
   assert.equal(vda.backingReference, 'base.qcow2');
-  assert.deepEqual(vda.backingChain.map((b) => [b.path, b.format]), [[join(images, 'base.qcow2'), 'qcow2']]);
+  assert.deepEqual(
+    vda.backingChain.map((b) => [b.path, b.format]),
+    [[join(images, 'base.qcow2'), 'qcow2']],
+  );
 });
 
 test('start boots it; shutdown is DEADLINE_EXCEEDED for a guest without ACPI; destroy stops it', { skip }, async () => {
@@ -210,7 +216,10 @@ test('the adapter reconnects when libvirtd restarts', { skip }, async () => {
   assert.equal(connects(), 1, 'one connection so far, reused by every call');
   await execFile('bash', [SANDBOX, 'restart', sandbox], { timeout: 120_000 });
   assert.equal((await adapter.getDomain('it-vm1')).name, 'it-vm1', 'the first call after the restart succeeds');
-  assert.ok(adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting')), 'it met the dead connection and reconnected');
+  assert.ok(
+    adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting')),
+    'it met the dead connection and reconnected',
+  );
   assert.equal(connects(), 2);
   assert.equal((await adapter.listDomains()).length, 1);
 });
@@ -233,7 +242,10 @@ test('calls made while libvirtd is down for 3 s wait for it and succeed, through
   assert.ok(Array.isArray(pools));
   assert.ok(Date.now() - started > 500, 'the calls waited for libvirtd');
   await restart;
-  assert.ok(adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting') && l.includes('pauseMs')), 'the wait is logged');
+  assert.ok(
+    adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting') && l.includes('pauseMs')),
+    'the wait is logged',
+  );
 });
 
 test('storage pools, active and inactive', { skip }, async () => {

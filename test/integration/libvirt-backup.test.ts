@@ -120,7 +120,11 @@ async function processesMentioning(text: string): Promise<number[]> {
   return found;
 }
 
-const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The job for vda and vdb (qcow2): one scratch file each; vdc (raw) is left out. */
 function backupXml(socket: string, incremental: string, tag: string): string {
@@ -158,7 +162,9 @@ async function nbdMap(socket: string, exportName: string, dirtyBitmap?: string):
 
 /** qemu-io reads `length` at `offset` of an export and checks every byte is `pattern`. */
 async function nbdHasPattern(socket: string, exportName: string, pattern: number, offset: string, length: string): Promise<boolean> {
-  const { stdout } = await execFile('qemu-io', ['-r', '-f', 'raw', '-c', `read -P ${pattern} ${offset} ${length}`, `nbd+unix:///${exportName}?socket=${socket}`]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+  const { stdout } = await execFile('qemu-io', ['-r', '-f', 'raw', '-c', `read -P ${pattern} ${offset} ${length}`, `nbd+unix:///${exportName}?socket=${socket}`]).catch(
+    (e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }),
+  );
   return /read \d+\/\d+ bytes/.test(stdout) && !/Pattern verification failed/.test(stdout);
 }
 
@@ -180,9 +186,7 @@ before(async () => {
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', 'compat=1.1', join(images, 'vdb.qcow2'), '64M']);
   execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(images, 'vdc.raw'), '16M']);
   await adapter.defineDomain(domainXml(VM, [disk('vda.qcow2', 'qcow2', 'vda'), disk('vdb.qcow2', 'qcow2', 'vdb'), disk('vdc.raw', 'raw', 'vdc')].join('\n')));
-  await adapter.defineDomain(
-    domainXml(VM_AGENT, disk('agent.qcow2', 'qcow2', 'vda'), `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`),
-  );
+  await adapter.defineDomain(domainXml(VM_AGENT, disk('agent.qcow2', 'qcow2', 'vda'), `    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`));
   await adapter.startDomain(VM);
   await adapter.startDomain(VM_AGENT);
   await waitForSerial(VM);
@@ -206,10 +210,7 @@ test('backupSupported: QEMU here has the backup API', { skip }, async () => {
 test('full pull-mode backup with checkpoint kvmclone.t1.1: NBD export, one job at a time, abort removes scratch and socket', { skip }, async () => {
   const socket = join(sockets, 'full.sock');
   const job = await adapter.backupBegin(VM, backupXml(socket, '', 'full'), checkpointXml('kvmclone.t1.1'));
-  assert.deepEqual(
-    [job.mode, job.incremental, job.socket],
-    ['pull', '', socket],
-  );
+  assert.deepEqual([job.mode, job.incremental, job.socket], ['pull', '', socket]);
   assert.deepEqual(
     job.disks.map((d) => [d.target, d.backup, d.mode, d.exportName, d.exportBitmap, d.scratch]),
     [
@@ -226,13 +227,17 @@ test('full pull-mode backup with checkpoint kvmclone.t1.1: NBD export, one job a
   assert.deepEqual([info?.type, info?.operation, info?.tempUsedBytes, info?.tempTotalBytes], ['unbounded', 'backup', 0, 65 * MiB]);
   assert.deepEqual(await nbdMap(socket, 'vdb'), [[0, 64 * MiB, false]], 'qemu-img maps the empty 64 MiB export over NBD');
   assert.ok(await nbdHasPattern(socket, 'vda', 0x00, '1024', '512'), 'vda reads through the export');
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]), [['kvmclone.t1.1', '']], 'made when the job began');
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]),
+    [['kvmclone.t1.1', '']],
+    'made when the job began',
+  );
 
   const started = Date.now();
   const second = await failure(adapter.backupBegin(VM, backupXml(join(sockets, 'second.sock'), '', 'second'), undefined));
   assert.equal(second.code, 'ABORTED');
   assert.match(second.message, /a backup job runs on it already/);
-  assert.ok(Date.now() - started < 10_000, 'refused at once, not after libvirt\'s 30 s lock wait');
+  assert.ok(Date.now() - started < 10_000, "refused at once, not after libvirt's 30 s lock wait");
 
   assert.equal(await adapter.abortJob(VM), true);
   assert.equal(await adapter.backupJob(VM), undefined);
@@ -244,7 +249,11 @@ test('full pull-mode backup with checkpoint kvmclone.t1.1: NBD export, one job a
   const completed = await virsh('domjobinfo', VM, '--completed');
   assert.match(completed, /Operation:\s+Backup/);
   assert.match(completed, /Error message:\s+Operation canceled/, 'libvirt 9.0 records the pull job as canceled');
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => c.name), ['kvmclone.t1.1'], 'the checkpoint outlives the job');
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => c.name),
+    ['kvmclone.t1.1'],
+    'the checkpoint outlives the job',
+  );
 });
 
 test('guest writes show in the checkpoint size; incremental backup exports exactly the dirty blocks, as of its start', { skip }, async () => {
@@ -279,7 +288,7 @@ test('guest writes show in the checkpoint size; incremental backup exports exact
     assert.ok(await nbdHasPattern(socket, 'vdb', 0x41, '1M', '64k'));
     // the guest overwrites it while the job runs: the export keeps the point in time, the old data goes to scratch
     await guestWrite('virtio-disk1', 0x42, '1M', '64k');
-    assert.ok(await nbdHasPattern(socket, 'vdb', 0x41, '1M', '64k'), 'the export still reads the data of the job\'s start');
+    assert.ok(await nbdHasPattern(socket, 'vdb', 0x41, '1M', '64k'), "the export still reads the data of the job's start");
     assert.equal((await adapter.domainJob(VM))?.tempUsedBytes, 65536, 'one cluster copied to scratch');
   } finally {
     assert.equal(await adapter.abortJob(VM), true);
@@ -294,7 +303,10 @@ test('guest writes show in the checkpoint size; incremental backup exports exact
       ['kvmclone.t1.2', 'kvmclone.t1.1'],
     ],
   );
-  assert.ok(list.every((c) => Math.abs(c.creationTime - Date.now() / 1000) < 600), 'creation times read in virsh\'s time zone');
+  assert.ok(
+    list.every((c) => Math.abs(c.creationTime - Date.now() / 1000) < 600),
+    "creation times read in virsh's time zone",
+  );
 });
 
 test('delete metadata-only, redefine from saved XML, delete with data', { skip }, async () => {
@@ -302,7 +314,10 @@ test('delete metadata-only, redefine from saved XML, delete with data', { skip }
   assert.match(saved, /<domain type=/, 'the saved XML carries the domain definition');
   assert.doesNotMatch(saved, /size=/);
   await adapter.deleteCheckpoint(VM, 'kvmclone.t1.2', { metadataOnly: true });
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => c.name), ['kvmclone.t1.1']);
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => c.name),
+    ['kvmclone.t1.1'],
+  );
   const gone = await failure(adapter.getCheckpoint(VM, 'kvmclone.t1.2'));
   assert.equal(gone.code, 'NOT_FOUND');
   assert.ok(isNoCheckpoint(gone));
@@ -329,7 +344,11 @@ test('delete metadata-only, redefine from saved XML, delete with data', { skip }
   assert.equal(await adapter.backupJob(VM), undefined);
 
   await adapter.deleteCheckpoint(VM, 'kvmclone.t1.1');
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]), [['kvmclone.t1.2', '']], 't1.2 became a root');
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]),
+    [['kvmclone.t1.2', '']],
+    't1.2 became a root',
+  );
   const orphan = await failure(adapter.redefineCheckpoint(VM, saved));
   assert.match(orphan.message, /parent kvmclone.t1.1 for moment kvmclone.t1.2 not found/);
   assert.equal((await failure(adapter.deleteCheckpoint(VM, 'kvmclone.t1.1'))).code, 'NOT_FOUND');
@@ -356,7 +375,11 @@ test('refusals: a raw disk with a bitmap, an existing scratch file; a job that f
     adapter.backupBegin(VM, backupXml(join(sockets, 'no-such-dir', 'b.sock'), '', 'nodir'), checkpointXml('kvmclone.t1.3')),
     /nbd-server-start.*Failed to bind socket/,
   );
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => c.name), ['kvmclone.t1.2'], 'no checkpoint was made by the failed jobs');
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => c.name),
+    ['kvmclone.t1.2'],
+    'no checkpoint was made by the failed jobs',
+  );
   assert.equal(await adapter.backupJob(VM), undefined);
   assert.deepEqual((await readdir(scratch)).sort(), [], 'no scratch file left');
 });
@@ -404,7 +427,10 @@ test('QEMU killed: the checkpoint stays listed but is inconsistent; it goes with
   await adapter.redefineCheckpoint(VM, saved, { validate: false });
 
   await adapter.startDomain(VM);
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => c.name), ['kvmclone.t1.2']);
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => c.name),
+    ['kvmclone.t1.2'],
+  );
   assert.equal((await adapter.getCheckpoint(VM, 'kvmclone.t1.2', { size: true })).disks[1]?.sizeBytes, undefined, 'no size: the bitmap is gone');
   const incremental = await failure(adapter.backupBegin(VM, backupXml(join(sockets, 'k.sock'), 'kvmclone.t1.2', 'k'), checkpointXml('kvmclone.t1.3')));
   assert.equal(incremental.code, 'FAILED_PRECONDITION');
@@ -419,7 +445,14 @@ test('QEMU killed: the checkpoint stays listed but is inconsistent; it goes with
   const socket = join(sockets, 'again.sock');
   await adapter.backupBegin(VM, backupXml(socket, '', 'again'), checkpointXml('kvmclone.t1.3'));
   const map = await nbdMap(socket, 'vdb');
-  assert.equal(map.reduce((n, [, length]) => n + length, 0), 64 * MiB, 'the export serves the whole disk again');
+  assert.equal(
+    map.reduce((n, [, length]) => n + length, 0),
+    64 * MiB,
+    'the export serves the whole disk again',
+  );
   assert.equal(await adapter.abortJob(VM), true);
-  assert.deepEqual((await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]), [['kvmclone.t1.3', '']]);
+  assert.deepEqual(
+    (await adapter.listCheckpoints(VM)).map((c) => [c.name, c.parent]),
+    [['kvmclone.t1.3', '']],
+  );
 });

@@ -60,7 +60,18 @@ async function startAgent(name: string): Promise<{ clients: AgentClients; runtim
   await mkdir(images, { recursive: true });
   const roots = await ImageRoots.open([images]);
   const socket = join(runtime, 'agent.sock');
-  servers.push(await startAgentServer({ log, libvirt: new FakeLibvirt(), roots, socket, socketMode: 0o600, peerSocket: join(runtime, 'peer.sock'), scratchDir: images, freezeTimeoutMs: 1000 }));
+  servers.push(
+    await startAgentServer({
+      log,
+      libvirt: new FakeLibvirt(),
+      roots,
+      socket,
+      socketMode: 0o600,
+      peerSocket: join(runtime, 'peer.sock'),
+      scratchDir: images,
+      freezeTimeoutMs: 1000,
+    }),
+  );
   return { clients: createAgentClients(`unix:${socket}`), runtime, images, roots };
 }
 
@@ -70,7 +81,18 @@ const broker = (...paths: string[]): Promise<{ peerSocket: string; ticket: strin
 /** An in-place pull of A's `source` into B's `target`: GUEST layer unless `extra` says otherwise. */
 async function pull(source: string, target: string, ranges: Span[], extra: object): Promise<PullProgress__Output> {
   const { peerSocket, ticket } = await broker(source);
-  const request: object = { peerSocket, ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges, mode: 'PULL_MODE_IN_PLACE', layer: 'EXTENT_LAYER_GUEST', ...extra };
+  const request: object = {
+    peerSocket,
+    ticket,
+    sourcePath: source,
+    targetPath: target,
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges,
+    mode: 'PULL_MODE_IN_PLACE',
+    layer: 'EXTENT_LAYER_GUEST',
+    ...extra,
+  };
   const events = await new Promise<PullProgress__Output[]>((resolve, reject) => {
     const got: PullProgress__Output[] = [];
     const call = b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
@@ -99,7 +121,8 @@ async function points(target: string): Promise<{ id: string; digest: string; siz
   return res.points.map((p) => ({ id: p.id, digest: p.digest, sizeBytes: Number(p.sizeBytes), imageSize: Number(p.imageSize) }));
 }
 
-const digestOf = async (clients: AgentClients, path: string, layer: ExtentLayer = 'EXTENT_LAYER_FILE'): Promise<string> => (await unaryCall(clients.disk, clients.disk.digestImage, { path, layer }, T)).digest;
+const digestOf = async (clients: AgentClients, path: string, layer: ExtentLayer = 'EXTENT_LAYER_FILE'): Promise<string> =>
+  (await unaryCall(clients.disk, clients.disk.digestImage, { path, layer }, T)).digest;
 
 async function qemuInfo(path: string): Promise<{ format: string; 'virtual-size': number }> {
   return JSON.parse((await run('qemu-img', ['info', '--output=json', '--force-share', path])).stdout) as { format: string; 'virtual-size': number };
@@ -162,17 +185,35 @@ const nbdSockets = async (): Promise<string[]> => (await readdir(runB)).filter((
 async function threeLiveSyncs(name: string, format: 'qcow2' | 'raw'): Promise<{ src: string; target: string; states: { digest: string; copy: string }[] }> {
   const src = join(imagesA, `${name}.raw`);
   const target = join(imagesB, `${name}.${format}`);
-  await makeRaw(src, 16 * MiB, [[0, 2 * MiB], [5 * MiB, 3 * MiB], [12 * MiB, MiB]]);
+  await makeRaw(src, 16 * MiB, [
+    [0, 2 * MiB],
+    [5 * MiB, 3 * MiB],
+    [12 * MiB, MiB],
+  ]);
   await run('qemu-img', ['convert', '-f', 'raw', '-O', format, src, target]);
   const states = [await snapshot(src, `${name}-0`)];
   // 1: scattered blocks and a zeroed MiB where there was data.
-  let ranges = [...(await change(src, [[64 * KiB, 64 * KiB], [5 * MiB, 256 * KiB], [9 * MiB, 128 * KiB]])), ...(await change(src, [[12 * MiB, MiB]], true))];
+  let ranges = [
+    ...(await change(src, [
+      [64 * KiB, 64 * KiB],
+      [5 * MiB, 256 * KiB],
+      [9 * MiB, 128 * KiB],
+    ])),
+    ...(await change(src, [[12 * MiB, MiB]], true)),
+  ];
   let last = await pull(src, target, ranges, { format, keepPoints: 3, pointLabel: 'live 1' });
   assert.equal(last.digest, await digestOf(a, src));
   states.push(await snapshot(src, `${name}-1`));
   // 2: growth to 20 MiB with data in the new tail, verified by changed blocks only.
   await truncate(src, 20 * MiB);
-  ranges = [...(await change(src, [[MiB, 64 * KiB], [18 * MiB, 512 * KiB]])), { offset: 16 * MiB, length: 2 * MiB }, { offset: 18 * MiB + 512 * KiB, length: 1536 * KiB }];
+  ranges = [
+    ...(await change(src, [
+      [MiB, 64 * KiB],
+      [18 * MiB, 512 * KiB],
+    ])),
+    { offset: 16 * MiB, length: 2 * MiB },
+    { offset: 18 * MiB + 512 * KiB, length: 1536 * KiB },
+  ];
   ranges.sort((x, y) => x.offset - y.offset);
   last = await pull(src, target, ranges, { format, keepPoints: 3, pointLabel: 'live 2', digestRanges: true });
   assert.match(last.digest, /^blake3-ranges:/, 'a changed-block check');
@@ -277,7 +318,10 @@ test('a restore cut short after its point became the journal is finished by reco
   assert.equal(counts.replayed, 1);
   assert.equal(await digestOf(b, target, 'EXTENT_LAYER_GUEST'), states[2]?.digest, 'the point was applied through the format');
   await sameGuestContent(states[2]?.copy ?? '', target, 'qcow2');
-  assert.deepEqual((await points(target)).map((p) => p.id), [middle.id, oldest.id]);
+  assert.deepEqual(
+    (await points(target)).map((p) => p.id),
+    [middle.id, oldest.id],
+  );
   // No tip was recorded by the cut-short restore: the next one still checks its result by digest.
   assert.equal((await restore(target, oldest.id)).digest, states[0]?.digest);
   await sameGuestContent(states[0]?.copy ?? '', target, 'qcow2');
@@ -289,7 +333,10 @@ test('a live pull killed after its commit (guest journal and sealed guest undo b
   await makeRaw(src, 8 * MiB, [[0, 3 * MiB]]);
   await run('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', src, target]);
   const before = await snapshot(src, 'killed-0');
-  const ranges = await change(src, [[MiB, 256 * KiB], [5 * MiB, 64 * KiB]]);
+  const ranges = await change(src, [
+    [MiB, 256 * KiB],
+    [5 * MiB, 64 * KiB],
+  ]);
   const after = await snapshot(src, 'killed-1');
   // What the pull leaves when killed right after its commit: the journal (new bytes) and the undo (old ones, read through the format), both sealed, same id.
   const st = await stat(target, { bigint: true });
@@ -301,7 +348,21 @@ test('a live pull killed after its commit (guest journal and sealed guest undo b
   const undo = await JournalWriter.create(join(imagesB, undoNameFor(target)), target);
   const note = encodePointNote({ id: String(id), createdMs: Date.now(), digest: before.digest, label: 'killed', operationId: randomUUID(), keep: 2 });
   await withGuestImage(target, 'qcow2', { writable: false, runtimeDir: runB, signal: AbortSignal.timeout(60_000) }, (image) =>
-    captureUndo({ source: guestUndoSource(image.client), layer: 'guest-qcow2', dev: st.dev, ino: st.ino, oldSize: image.size, newSize: bytes.length, spans: journal.writtenSpans(), id, note }, undo, AbortSignal.timeout(60_000)),
+    captureUndo(
+      {
+        source: guestUndoSource(image.client),
+        layer: 'guest-qcow2',
+        dev: st.dev,
+        ino: st.ino,
+        oldSize: image.size,
+        newSize: bytes.length,
+        spans: journal.writtenSpans(),
+        id,
+        note,
+      },
+      undo,
+      AbortSignal.timeout(60_000),
+    ),
   );
   await undo.close();
   await journal.commit();
@@ -325,7 +386,10 @@ test('raw: a chain of offline (file-layer) and live (guest-layer) points restore
   const states = [await snapshot(src, 'mixed-0')];
   const kinds = ['file', 'guest', 'file', 'guest'] as const;
   for (const [i, kind] of kinds.entries()) {
-    const ranges = await change(src, [[i * MiB, 128 * KiB], [6 * MiB + i * 64 * KiB, 64 * KiB]]);
+    const ranges = await change(src, [
+      [i * MiB, 128 * KiB],
+      [6 * MiB + i * 64 * KiB, 64 * KiB],
+    ]);
     const extra = kind === 'file' ? { layer: 'EXTENT_LAYER_FILE', format: 'raw' } : { format: 'raw' };
     await pull(src, target, ranges, { ...extra, keepPoints: 4 });
     states.push(await snapshot(src, `mixed-${i + 1}`));

@@ -22,9 +22,28 @@ import { KvmcloneError, isAbortError } from '../../shared/errors.js';
 import { NbdClient, type NbdExtent } from '../../agent/nbd/nbd-client.js';
 import { startQemuNbd, type QemuNbdServer } from '../../agent/nbd/qemu-nbd-server.js';
 import {
-  NBD_CMD_BLOCK_STATUS, NBD_CMD_READ, NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_EINVAL, NBD_EIO, NBD_ENOSPC, NBD_OPT_GO, NBD_OPT_SET_META_CONTEXT, NBD_REPLY_FLAG_DONE,
-  NBD_REPLY_TYPE_BLOCK_STATUS, NBD_REPLY_TYPE_ERROR, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REP_ACK, NBD_REP_INFO, NBD_REP_MAGIC, NBD_REP_META_CONTEXT, NBD_SIMPLE_REPLY_MAGIC,
-  NBD_STATE_DIRTY, NBD_STATE_HOLE, NBD_STATE_ZERO, NBD_STRUCTURED_REPLY_MAGIC,
+  NBD_CMD_BLOCK_STATUS,
+  NBD_CMD_READ,
+  NBD_CMD_WRITE,
+  NBD_CMD_WRITE_ZEROES,
+  NBD_EINVAL,
+  NBD_EIO,
+  NBD_ENOSPC,
+  NBD_OPT_GO,
+  NBD_OPT_SET_META_CONTEXT,
+  NBD_REPLY_FLAG_DONE,
+  NBD_REPLY_TYPE_BLOCK_STATUS,
+  NBD_REPLY_TYPE_ERROR,
+  NBD_REPLY_TYPE_OFFSET_DATA,
+  NBD_REP_ACK,
+  NBD_REP_INFO,
+  NBD_REP_MAGIC,
+  NBD_REP_META_CONTEXT,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STATE_DIRTY,
+  NBD_STATE_HOLE,
+  NBD_STATE_ZERO,
+  NBD_STRUCTURED_REPLY_MAGIC,
 } from '../../agent/nbd/nbd-protocol.js';
 
 const run = promisify(execFile);
@@ -55,7 +74,15 @@ async function image(format: 'raw' | 'qcow2', size: number, data?: Buffer): Prom
 
 async function serve(path: string, format: 'raw' | 'qcow2', options: { readOnly?: boolean; bitmap?: string; exportName?: string } = {}): Promise<QemuNbdServer> {
   const { readOnly = false, bitmap, exportName = 'vdb' } = options;
-  const server = await startQemuNbd({ image: path, format, socketPath: join(dir, `nbd-${(serial += 1)}.sock`), readOnly, exportName, bitmap, signal: new AbortController().signal });
+  const server = await startQemuNbd({
+    image: path,
+    format,
+    socketPath: join(dir, `nbd-${(serial += 1)}.sock`),
+    readOnly,
+    exportName,
+    bitmap,
+    signal: new AbortController().signal,
+  });
   servers.push(server);
   return server;
 }
@@ -231,8 +258,14 @@ describe('against qemu-nbd', () => {
     await assert.rejects(NbdClient.connect(server.socketPath, { exportName: 'vdz', metaContexts: [ALLOCATION] }), hasCode('NOT_FOUND', /no export "vdz"/));
     await assert.rejects(NbdClient.connect(join(dir, 'nobody.sock'), { exportName: 'vda' }), hasCode('UNAVAILABLE', /ENOENT/));
     const signal = new AbortController().signal;
-    await assert.rejects(startQemuNbd({ image: join(dir, 'missing.qcow2'), format: 'qcow2', socketPath: join(dir, 'm.sock'), readOnly: true, signal }), hasCode('NOT_FOUND', /missing\.qcow2.*No such file/));
-    await assert.rejects(startQemuNbd({ image: join(dir, 'x.raw'), format: 'raw', socketPath: server.socketPath, readOnly: true, signal }), hasCode('FAILED_PRECONDITION', /already serving/));
+    await assert.rejects(
+      startQemuNbd({ image: join(dir, 'missing.qcow2'), format: 'qcow2', socketPath: join(dir, 'm.sock'), readOnly: true, signal }),
+      hasCode('NOT_FOUND', /missing\.qcow2.*No such file/),
+    );
+    await assert.rejects(
+      startQemuNbd({ image: join(dir, 'x.raw'), format: 'raw', socketPath: server.socketPath, readOnly: true, signal }),
+      hasCode('FAILED_PRECONDITION', /already serving/),
+    );
     const locked = await image('qcow2', MiB);
     await serve(locked, 'qcow2');
     await assert.rejects(serve(locked, 'qcow2'), hasCode('FAILED_PRECONDITION', /lock/));
@@ -331,7 +364,7 @@ describe('against qemu-nbd', () => {
       return { offset: rand(size - length), length };
     });
     const results = await Promise.all(spans.map((s) => client.read(s.offset, s.length)));
-    spans.forEach((s, i) => assert.ok((results[i] as Buffer).equals(data.subarray(s.offset, s.offset + s.length)), `read ${i} at ${s.offset}+${s.length}`));
+    spans.forEach((s, i) => assert.ok(results[i].equals(data.subarray(s.offset, s.offset + s.length)), `read ${i} at ${s.offset}+${s.length}`));
   });
 });
 
@@ -424,7 +457,13 @@ async function scriptedServer(script: (req: SeenRequest, socket: Socket) => void
       }
       for (;;) {
         const h = await need(28);
-        const req = { flags: h.readUInt16BE(4), type: h.readUInt16BE(6), cookie: Buffer.from(h.subarray(8, 16)), offset: Number(h.readBigUInt64BE(16)), length: h.readUInt32BE(24) };
+        const req = {
+          flags: h.readUInt16BE(4),
+          type: h.readUInt16BE(6),
+          cookie: Buffer.from(h.subarray(8, 16)),
+          offset: Number(h.readBigUInt64BE(16)),
+          length: h.readUInt32BE(24),
+        };
         if (req.type === NBD_CMD_WRITE) await need(req.length);
         if (req.type === 2) return socket.end();
         seen.push(req);
@@ -484,15 +523,37 @@ describe('against a scripted NBD server', () => {
   test('block status: a reply covering less is followed up, one running past the request is clamped', async () => {
     const { path, seen } = await scriptedServer((req, socket) => {
       assert.equal(req.type, NBD_CMD_BLOCK_STATUS);
-      const extents = req.offset === 0 ? [[64 * KiB, 0], [64 * KiB, 3]] : [[4 * MiB, 3]];
-      const payload = Buffer.concat([u32(1), ...extents.flatMap(([l, f]) => [u32(l as number), u32(f as number)])]);
+      const extents =
+        req.offset === 0
+          ? [
+              [64 * KiB, 0],
+              [64 * KiB, 3],
+            ]
+          : [[4 * MiB, 3]];
+      const payload = Buffer.concat([u32(1), ...extents.flatMap(([l, f]) => [u32(l), u32(f)])]);
       socket.write(structured(req, NBD_REPLY_TYPE_BLOCK_STATUS, NBD_REPLY_FLAG_DONE, payload));
     });
     const client = await connect(path, [ALLOCATION], 'any');
-    assert.deepEqual(await client.blockStatus(ALLOCATION, 0, MiB), [{ offset: 0, length: 64 * KiB, flags: 0 }, { offset: 64 * KiB, length: 64 * KiB, flags: 3 }]);
+    assert.deepEqual(await client.blockStatus(ALLOCATION, 0, MiB), [
+      { offset: 0, length: 64 * KiB, flags: 0 },
+      { offset: 64 * KiB, length: 64 * KiB, flags: 3 },
+    ]);
     const all = await collect(client.extents(ALLOCATION, 0, MiB));
-    assert.deepEqual(all, [{ offset: 0, length: 64 * KiB, flags: 0 }, { offset: 64 * KiB, length: MiB - 64 * KiB, flags: 3 }], 'merged and clamped');
-    assert.deepEqual(seen.slice(1).map((r) => [r.offset, r.length]), [[0, MiB], [128 * KiB, MiB - 128 * KiB]]);
+    assert.deepEqual(
+      all,
+      [
+        { offset: 0, length: 64 * KiB, flags: 0 },
+        { offset: 64 * KiB, length: MiB - 64 * KiB, flags: 3 },
+      ],
+      'merged and clamped',
+    );
+    assert.deepEqual(
+      seen.slice(1).map((r) => [r.offset, r.length]),
+      [
+        [0, MiB],
+        [128 * KiB, MiB - 128 * KiB],
+      ],
+    );
   });
 
   test('a server that never speaks is DEADLINE_EXCEEDED after timeoutMs; an abort ends the wait too', async () => {

@@ -56,7 +56,9 @@ after(async () => {
 
 /** Runs `body` while the swapper exchanges `vm` and `vm-swap`; puts the directory back afterwards. */
 async function racing(body: () => Promise<void>): Promise<void> {
-  const swapper: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('../support/path-swapper.js', import.meta.url)), dir, swapName], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const swapper: ChildProcess = spawn(process.execPath, [fileURLToPath(new URL('../support/path-swapper.js', import.meta.url)), dir, swapName], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   await once(swapper.stdout as NodeJS.ReadableStream, 'data');
   try {
     await body();
@@ -118,7 +120,11 @@ test('writes: WriteRanges and CommitStaging through a swapped directory never cr
     });
   });
   console.log('WriteRanges + CommitStaging', writes);
-  assert.deepEqual((await readdir(join(h.outside, 'vm'))).filter((n) => n.endsWith('.kvmclone-staging') || n.startsWith('new-')), [], 'nothing was created outside the roots');
+  assert.deepEqual(
+    (await readdir(join(h.outside, 'vm'))).filter((n) => n.endsWith('.kvmclone-staging') || n.startsWith('new-')),
+    [],
+    'nothing was created outside the roots',
+  );
   assert.deepEqual(await readFile(join(h.outside, 'vm', 'disk.raw')), OUTSIDE, 'the file outside was not replaced');
   assert.ok((await stat(join(h.outside, 'vm'))).isDirectory());
   assert.ok(writes.inside > 0, 'some writes got through between swaps');

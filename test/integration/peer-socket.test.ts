@@ -52,7 +52,14 @@ before(async () => {
   tickets = new TicketRegistry();
   const socket = join(dir, 'run', 'peer.sock');
   await mkdir(join(dir, 'run'));
-  peer = await startPeerServer({ rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal }, roots: await ImageRoots.open([root]), hashMemory: new HashMemory(), tickets, views: new LiveViews(), socket });
+  peer = await startPeerServer({
+    rpc: { log: pino({ level: 'silent' }), shutdown: shutdown.signal },
+    roots: await ImageRoots.open([root]),
+    hashMemory: new HashMemory(),
+    tickets,
+    views: new LiveViews(),
+    socket,
+  });
   const { proto } = loadAgentProto();
   client = new proto.kvmclone.agent.v1.DiskService(`unix:${socket}`, grpc.credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
 });
@@ -85,13 +92,20 @@ async function refusals(path: string, ticket: string | undefined): Promise<strin
 test('without a live ticket, an existing file, a missing one, one outside and one through a link get the same refusal', async () => {
   const revoked = tickets.issue([join(root, 'named.raw')], randomUUID());
   tickets.revoke(revoked);
-  const paths = [join(root, 'named.raw'), join(root, 'missing.raw'), join(outside, 'secret.raw'), join(outside, 'missing.raw'), join(root, 'link-out.raw'), join(root, 'nodir', 'x.raw')];
+  const paths = [
+    join(root, 'named.raw'),
+    join(root, 'missing.raw'),
+    join(outside, 'secret.raw'),
+    join(outside, 'missing.raw'),
+    join(root, 'link-out.raw'),
+    join(root, 'nodir', 'x.raw'),
+  ];
   const answers = new Set<string>();
   for (const ticket of [undefined, 'not-a-ticket', 'ab'.repeat(32), revoked]) {
     for (const path of paths) for (const answer of await refusals(path, ticket)) answers.add(answer);
   }
   assert.equal(answers.size, 1, [...answers].join(' | '));
-  assert.match([...answers][0] as string, /^PERMISSION_DENIED: /);
+  assert.match([...answers][0], /^PERMISSION_DENIED: /);
 });
 
 test('with a live ticket, a path it does not name is refused alike whether it exists, is missing or leads outside', async () => {
@@ -107,7 +121,11 @@ test('with a live ticket, a path it does not name is refused alike whether it ex
     assert.equal(grpc.status[guest.code], 'PERMISSION_DENIED');
     assert.match(guest.details, /FILE layer only/);
     const read = await collect<ReadRangesResponse__Output>(client.ReadRanges({ path: join(root, 'named.raw') }, withTicket(ticket)));
-    assert.equal(read.reduce((n, m) => n + (m.data?.data.length ?? m.zero?.length ?? 0), 0), 64 * 1024, 'the named file is read');
+    assert.equal(
+      read.reduce((n, m) => n + (m.data?.data.length ?? m.zero?.length ?? 0), 0),
+      64 * 1024,
+      'the named file is read',
+    );
   } finally {
     tickets.revoke(ticket);
   }

@@ -26,7 +26,7 @@ const MiB = 1024 * 1024;
 let dir: string;
 let a: AgentClients;
 let b: AgentClients;
-let agents: AgentProcess[] = [];
+const agents: AgentProcess[] = [];
 let imagesA: string;
 let imagesB: string;
 let runB: string;
@@ -79,8 +79,15 @@ async function inPlace(name: string, destVm: string, length: number): Promise<{ 
   proxies.push(server);
   await new Promise<void>((resolve) => server.listen(peerSocket, resolve));
   const request = {
-    peerSocket, ticket: ticket.ticket, sourcePath: join(imagesA, name), targetPath: join(imagesB, name), stagingId: '',
-    operationId: randomUUID(), ranges: [{ offset: 0, length }], mode: 'PULL_MODE_IN_PLACE', destVm,
+    peerSocket,
+    ticket: ticket.ticket,
+    sourcePath: join(imagesA, name),
+    targetPath: join(imagesB, name),
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges: [{ offset: 0, length }],
+    mode: 'PULL_MODE_IN_PLACE',
+    destVm,
   };
   return { request, gate };
 }
@@ -109,11 +116,16 @@ async function makeImage(path: string, size: number): Promise<void> {
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function vmXml(name: string, disk: string, uuid = ''): string {

@@ -65,7 +65,9 @@ async function qemuImg(...args: string[]): Promise<string> {
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 /** Pulls A's `source` into B's `target` in place, all of its `size` bytes . */
@@ -87,7 +89,17 @@ async function pullInPlace(source: string, target: string, size: number): Promis
   proxies.push(proxy);
   await new Promise<void>((resolve) => proxy.listen(peerSocket, resolve));
   const pull = b.transfer.pullImage(
-    { peerSocket, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [{ offset: 0, length: size }], mode: 'PULL_MODE_IN_PLACE', format: 'qcow2' },
+    {
+      peerSocket,
+      ticket: ticket.ticket,
+      sourcePath: source,
+      targetPath: target,
+      stagingId: '',
+      operationId: randomUUID(),
+      ranges: [{ offset: 0, length: size }],
+      mode: 'PULL_MODE_IN_PLACE',
+      format: 'qcow2',
+    },
     { deadline: Date.now() + 60_000 },
   );
   return new Promise((resolve, reject) => {

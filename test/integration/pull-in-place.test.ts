@@ -62,7 +62,10 @@ async function restartB(): Promise<void> {
   ({ agent: agentB, clients: b } = await startAgent('b'));
   // The killed agent's socket files are still there: wait for the new one to say it serves.
   for (let i = 0; i < 300 && !agentB.output.some((l) => l.includes('agent ready')); i += 1) await sleep(50);
-  assert.ok(agentB.output.some((l) => l.includes('agent ready')), `the restarted agent did not become ready:\n${agentB.output.join('\n')}`);
+  assert.ok(
+    agentB.output.some((l) => l.includes('agent ready')),
+    `the restarted agent did not become ready:\n${agentB.output.join('\n')}`,
+  );
 }
 
 /** Holds back the source-to-destination bytes of a proxy while paused (back-pressure reaches the source). */
@@ -148,12 +151,24 @@ function startPull(request: object, onEvent?: (e: PullProgress__Output) => void)
 /** An IN_PLACE request from A's `name` into B's `name`. */
 async function inPlace(name: string, ranges: ByteRange[], extra: object = {}): Promise<{ request: { operationId: string }; gate: Gate; cut(): void }> {
   const { peerSocket, ticket, gate, cut } = await broker(join(imagesA, name));
-  const request = { peerSocket, ticket, sourcePath: join(imagesA, name), targetPath: join(imagesB, name), stagingId: '', operationId: randomUUID(), ranges, mode: 'PULL_MODE_IN_PLACE', ...extra };
+  const request = {
+    peerSocket,
+    ticket,
+    sourcePath: join(imagesA, name),
+    targetPath: join(imagesB, name),
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges,
+    mode: 'PULL_MODE_IN_PLACE',
+    ...extra,
+  };
   return { request, gate, cut };
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 /** Kinds of the extents of [from, to) of a file. */
@@ -204,7 +219,7 @@ async function leaveJournal(image: string, writes: { offset: number; data: Buffe
     const at = HEADER_BYTES + RECORD_HEAD_BYTES + 16 + 123;
     const byte = Buffer.alloc(1);
     await fh.read(byte, 0, 1, at);
-    await fh.write(Buffer.from([(byte[0] as number) ^ 0xff]), 0, 1, at);
+    await fh.write(Buffer.from([byte[0] ^ 0xff]), 0, 1, at);
     await fh.close();
   }
   return path;
@@ -385,12 +400,18 @@ test('an agent killed when the apply begins rolls the sync forward at its next s
   });
   await assert.rejects(pull.ended);
   assert.equal(await killed.exited, 'SIGKILL');
-  assert.ok(pull.events.some((e) => e.phase === 'apply'), 'the kill came with the apply notice');
+  assert.ok(
+    pull.events.some((e) => e.phase === 'apply'),
+    'the kill came with the apply notice',
+  );
   const journal = journalPathFor(target);
   assert.ok(!(await gone(journal)), 'the committed journal outlived the agent');
   await restartB();
   assert.ok(await gone(journal), 'the journal is gone after the start');
-  assert.ok(agentB.output.some((l) => l.includes('sync journal rolled forward into the image') && l.includes(name)), 'the start rolled it forward');
+  assert.ok(
+    agentB.output.some((l) => l.includes('sync journal rolled forward into the image') && l.includes(name)),
+    'the start rolled it forward',
+  );
   await run('cmp', [source, target]);
 });
 
@@ -406,11 +427,20 @@ test('at start, journals cut before their trailer, damaged, or for another inode
   for (const c of cases) {
     await makeImage(c.image, 8 * MiB, [[0, 8 * MiB]]);
     hashes.push(await sha256(c.image));
-    journals.push(await leaveJournal(c.image, [{ offset: MiB, data: randomBytes(2 * MiB) }, { offset: 5 * MiB, data: Buffer.alloc(64 * KiB, 0xee) }], c.flaw));
+    journals.push(
+      await leaveJournal(
+        c.image,
+        [
+          { offset: MiB, data: randomBytes(2 * MiB) },
+          { offset: 5 * MiB, data: Buffer.alloc(64 * KiB, 0xee) },
+        ],
+        c.flaw,
+      ),
+    );
   }
   await restartB();
   for (const [i, c] of cases.entries()) {
-    assert.ok(await gone(journals[i] as string), `${c.flaw}: journal removed`);
+    assert.ok(await gone(journals[i]), `${c.flaw}: journal removed`);
     assert.equal(await sha256(c.image), hashes[i], `${c.flaw}: image untouched`);
   }
   assert.ok(agentB.output.some((l) => l.includes('sync journal incomplete or damaged: discarded') && l.includes('cut.raw')));
@@ -452,7 +482,15 @@ test('in-place pulls refuse a missing target, a staging id, a target outside the
   const outside = join(dir, 'outside.raw');
   await writeFile(outside, Buffer.alloc(4096));
   await mkdir(join(imagesB, 'adir'), { recursive: true });
-  const base = { peerSocket: join(runB, `peer-${randomUUID()}.sock`), ticket: 'a'.repeat(64), sourcePath: join(imagesA, name), stagingId: '', operationId: randomUUID(), ranges: [], mode: 'PULL_MODE_IN_PLACE' };
+  const base = {
+    peerSocket: join(runB, `peer-${randomUUID()}.sock`),
+    ticket: 'a'.repeat(64),
+    sourcePath: join(imagesA, name),
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges: [],
+    mode: 'PULL_MODE_IN_PLACE',
+  };
   await rejectsWithStatus(startPull({ ...base, targetPath: join(imagesB, 'missing.raw') }).ended, 'NOT_FOUND');
   await rejectsWithStatus(startPull({ ...base, targetPath: join(imagesB, name), stagingId: randomUUID() }).ended, 'INVALID_ARGUMENT');
   await rejectsWithStatus(startPull({ ...base, targetPath: outside }).ended, 'PERMISSION_DENIED');

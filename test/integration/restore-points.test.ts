@@ -55,7 +55,10 @@ async function restartB(): Promise<void> {
   await agentB.exited;
   ({ agent: agentB, clients: b } = await startAgent('b'));
   for (let i = 0; i < 300 && !agentB.output.some((l) => l.includes('agent ready')); i += 1) await sleep(50);
-  assert.ok(agentB.output.some((l) => l.includes('agent ready')), `the restarted agent did not become ready:\n${agentB.output.join('\n')}`);
+  assert.ok(
+    agentB.output.some((l) => l.includes('agent ready')),
+    `the restarted agent did not become ready:\n${agentB.output.join('\n')}`,
+  );
 }
 
 /** A ticket on A for `paths` and a proxy of A's peer socket in B's runtime dir (test/support/peer-broker.ts). */
@@ -64,7 +67,17 @@ const broker = (...paths: string[]): Promise<{ peerSocket: string; ticket: strin
 /** Runs an in-place pull of A's `name` into B's `name`; `onEvent` sees each message as it comes. */
 async function pull(name: string, ranges: ByteRange[], extra: object, onEvent?: (e: PullProgress__Output) => void): Promise<PullProgress__Output[]> {
   const { peerSocket, ticket } = await broker(join(imagesA, name));
-  const request = { peerSocket, ticket, sourcePath: join(imagesA, name), targetPath: join(imagesB, name), stagingId: '', operationId: randomUUID(), ranges, mode: 'PULL_MODE_IN_PLACE' as const, ...extra };
+  const request = {
+    peerSocket,
+    ticket,
+    sourcePath: join(imagesA, name),
+    targetPath: join(imagesB, name),
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges,
+    mode: 'PULL_MODE_IN_PLACE' as const,
+    ...extra,
+  };
   const call = b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
   const events: PullProgress__Output[] = [];
   return new Promise((resolve, reject) => {
@@ -97,7 +110,9 @@ async function points(name: string): Promise<{ id: string; digest: string; sizeB
 }
 
 async function sha256(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }
 
 async function sourceDigest(name: string): Promise<string> {
@@ -136,8 +151,20 @@ async function threeSyncs(name: string): Promise<{ sha: string; digest: string }
   await twin(name, 8 * MiB);
   const states = [await sourceState(name)];
   const changes: [[number, number][], number | undefined][] = [
-    [[[0, 64 * KiB], [3 * MiB, 200 * KiB]], undefined],
-    [[[5 * MiB, MiB], [9 * MiB, 512 * KiB]], 10 * MiB],
+    [
+      [
+        [0, 64 * KiB],
+        [3 * MiB, 200 * KiB],
+      ],
+      undefined,
+    ],
+    [
+      [
+        [5 * MiB, MiB],
+        [9 * MiB, 512 * KiB],
+      ],
+      10 * MiB,
+    ],
     [[[64 * KiB, 64 * KiB]], 6 * MiB],
   ];
   for (const [i, [spans, size]] of changes.entries()) {
@@ -193,7 +220,10 @@ test('three syncs with keep 3 keep three points; restoring to each in turn gives
     [10 * MiB, 8 * MiB, 8 * MiB],
   );
   // Each point costs about what its sync overwrote, far less than the image.
-  assert.ok(listed.every((p) => p.sizeBytes < 3 * MiB), `points take ${listed.map((p) => p.sizeBytes).join(', ')} bytes`);
+  assert.ok(
+    listed.every((p) => p.sizeBytes < 3 * MiB),
+    `points take ${listed.map((p) => p.sizeBytes).join(', ')} bytes`,
+  );
   for (const [i, point] of listed.entries()) {
     const events = await restore(name, point.id);
     const last = events.at(-1);
@@ -237,7 +267,10 @@ test('a sync without keep_points removes the points', async () => {
   assert.equal(two.length, 2);
   const removed = await unaryCall(b.transfer, b.transfer.removeRestorePoints, { targetPath: join(imagesB, name), keep: 1 }, T);
   assert.deepEqual(removed.removed, [two[1]?.id], 'RemoveRestorePoints drops the oldest beyond keep');
-  assert.deepEqual((await points(name)).map((p) => p.id), [two[0]?.id]);
+  assert.deepEqual(
+    (await points(name)).map((p) => p.id),
+    [two[0]?.id],
+  );
   await pull(name, await change(name, [[MiB, 64 * KiB]]), {});
   assert.deepEqual(await points(name), [], 'a change without an undo record breaks the chain: the points are removed');
 });

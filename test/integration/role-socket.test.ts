@@ -47,7 +47,8 @@ before(async () => {
   await chmod(dir, 0o755);
   server = new grpc.Server();
   server.addService(WHO, {
-    Who: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { caller: callerOf(call.getPeer()) ?? null, peer: call.getPeer() }),
+    Who: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) =>
+      callback(null, { caller: callerOf(call.getPeer()) ?? null, peer: call.getPeer() }),
   });
 });
 

@@ -140,7 +140,10 @@ test('a checkpoint of a shut-off domain is refused, and so is a shut-off domain 
   const disk = join(images, 'plain.qcow2');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '1M']);
   await libvirt.addDomain(domainXml('plain', disk), 'shutoff');
-  const cbt = await rejectsWithStatus(firstEvent(clients.transfer.openLiveView(request('plain', 'flatview-0003', { cbt: true, replicaId: 'r0123456789abcdef' }))), 'INVALID_ARGUMENT');
+  const cbt = await rejectsWithStatus(
+    firstEvent(clients.transfer.openLiveView(request('plain', 'flatview-0003', { cbt: true, replicaId: 'r0123456789abcdef' }))),
+    'INVALID_ARGUMENT',
+  );
   assert.match(cbt, /shut off/);
   const live = await rejectsWithStatus(firstEvent(clients.transfer.openLiveView(request('plain', 'flatview-0004', { shutOff: false }))), 'FAILED_PRECONDITION');
   assert.match(live, /needs a running VM/);

@@ -29,7 +29,16 @@ async function start(name: string, config: string): Promise<string> {
   const run = join(dir, name, 'run');
   await mkdir(join(dir, name, 'images'), { recursive: true });
   await writeFile(join(dir, name, 'agent.yaml'), config);
-  const agent = spawnAgent(['--config', join(dir, name, 'agent.yaml'), '--socket', join(run, 'agent.sock'), '--images-root', join(dir, name, 'images'), '--libvirt-uri', 'test:///default']);
+  const agent = spawnAgent([
+    '--config',
+    join(dir, name, 'agent.yaml'),
+    '--socket',
+    join(run, 'agent.sock'),
+    '--images-root',
+    join(dir, name, 'images'),
+    '--libvirt-uri',
+    'test:///default',
+  ]);
   agents.push(agent);
   await waitForSocket(agent, join(run, 'agent.sock'));
   await waitForSocket(agent, join(run, 'peer.sock'));
@@ -48,10 +57,10 @@ test('socket_group: admin socket 0660, peer socket 0660, forward directory 1770,
   assert.equal(await owner(join(run, 'agent.sock')), '0:4242 660');
   assert.equal(await owner(join(run, 'peer.sock')), '0:4242 660');
   assert.equal(await owner(join(run, 'forward')), '0:4242 1770');
-  assert.equal(await owner(run), '0:0 755', 'the agent\'s own directory stays root\'s');
+  assert.equal(await owner(run), '0:0 755', "the agent's own directory stays root's");
 });
 
-test('no socket group: the peer socket and the forward directory are root\'s alone', async () => {
+test("no socket group: the peer socket and the forward directory are root's alone", async () => {
   const run = await start('plain', 'log_level: warn\n');
   assert.equal(await owner(join(run, 'peer.sock')), '0:0 600');
   assert.equal(await owner(join(run, 'forward')), '0:0 700');

@@ -57,7 +57,8 @@ async function timedRead(path: string, rate: number, op: string): Promise<{ byte
   metadata.set(OPERATION_ID_METADATA, op);
   const started = performance.now();
   let bytes = 0;
-  for await (const m of admin.disk.readRanges({ path, ranges: [], chunkSize: 0, rateLimit: rate }, metadata) as AsyncIterable<ReadRangesResponse__Output>) bytes += m.data?.data.length ?? 0;
+  for await (const m of admin.disk.readRanges({ path, ranges: [], chunkSize: 0, rateLimit: rate }, metadata) as AsyncIterable<ReadRangesResponse__Output>)
+    bytes += m.data?.data.length ?? 0;
   return { bytes, seconds: (performance.now() - started) / 1000 };
 }
 
@@ -90,7 +91,10 @@ test('no limit: the same read is far faster; a rate below 64 KiB/s is refused', 
 });
 
 test('--compress: compressible chunks arrive zstd and decompress to the file with intact block hashes; random ones go plain', async () => {
-  for (const [path, expectCompressed] of [[textImage, true], [image, false]] as const) {
+  for (const [path, expectCompressed] of [
+    [textImage, true],
+    [image, false],
+  ] as const) {
     const file = await readFile(path);
     let wire = 0;
     let compressedChunks = 0;

@@ -22,11 +22,11 @@ import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-p
 const run = promisify(execFile);
 const T = { deadlineMs: 30_000 };
 let dir: string;
-let agents: AgentProcess[] = [];
+const agents: AgentProcess[] = [];
 let a: AgentClients;
 let b: AgentClients;
 let runB: string;
-let proxies: Server[] = [];
+const proxies: Server[] = [];
 const MiB = 1024 * 1024;
 
 async function startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string }> {
@@ -142,7 +142,10 @@ test('a pull over 3 streams (3 connections to the peer socket) lands the same by
   assert.equal(last.digest, digestA.digest);
   await unaryCall(b.disk, b.disk.commitStaging, { targetPath: target, stagingId: last.stagingId, replace: false }, T);
   await run('cmp', [source, target]);
-  await rejectsWithStatus(pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [], streams: 9 }), 'INVALID_ARGUMENT');
+  await rejectsWithStatus(
+    pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [], streams: 9 }),
+    'INVALID_ARGUMENT',
+  );
 });
 
 test('a pull of some ranges reads its staging file back through the target directory for the digest', async () => {
@@ -151,7 +154,15 @@ test('a pull of some ranges reads its staging file back through the target direc
   const peer = join(runB, `peer-${randomUUID()}.sock`);
   await proxy(peer, ticket.peerSocket);
   const target = join(imagesB, 'ranges.raw');
-  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [{ offset: 0, length: 4 * MiB }] });
+  const events = await pull({
+    peerSocket: peer,
+    ticket: ticket.ticket,
+    sourcePath: source,
+    targetPath: target,
+    stagingId: '',
+    operationId: randomUUID(),
+    ranges: [{ offset: 0, length: 4 * MiB }],
+  });
   call.cancel();
   const last = events.at(-1);
   assert.ok(last?.done);
@@ -215,8 +226,14 @@ test('a revoked ticket stops a pull before it writes, and no staging file is lef
   await new Promise((r) => setTimeout(r, 200));
   const peer = join(runB, `peer-${randomUUID()}.sock`);
   await proxy(peer, ticket.peerSocket);
-  await rejectsWithStatus(pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [] }), 'PERMISSION_DENIED');
-  assert.deepEqual((await readdir(imagesB)).filter((f) => f.includes('kvmclone-staging')), []);
+  await rejectsWithStatus(
+    pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: join(imagesB, 'x.raw'), stagingId: '', operationId: randomUUID(), ranges: [] }),
+    'PERMISSION_DENIED',
+  );
+  assert.deepEqual(
+    (await readdir(imagesB)).filter((f) => f.includes('kvmclone-staging')),
+    [],
+  );
 });
 
 test('pull refuses a peer socket outside the runtime directory', async () => {

@@ -36,7 +36,10 @@ export function spawnAgent(args: string[], env: NodeJS.ProcessEnv = {}): AgentPr
   const auditArgs = args.includes('--audit-file') ? [] : ['--audit-file', join(tempDir, 'audit.log')];
   const configArgs = args.includes('--config') ? [] : ['--config', join(tempDir, 'agent.yaml')];
   if (configArgs.length > 0) writeFileSync(join(tempDir, 'agent.yaml'), '');
-  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...configArgs, ...auditArgs, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_OPTIONS, AGENT_MAIN, ...configArgs, ...auditArgs, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.once('exit', () => rmSync(tempDir, { recursive: true, force: true }));
   const output: string[] = [];
   child.stdout?.setEncoding('utf8').on('data', (s: string) => output.push(...s.split('\n').filter(Boolean)));
@@ -103,8 +106,16 @@ export async function startAgentHarness(options: AgentHarnessOptions = {}): Prom
   await writeFile(configPath, options.config ?? '');
   const agent = spawnAgent(
     [
-      '--config', configPath, '--socket', socket, '--ro-socket', roSocket, '--images-root', imagesRoot,
-      '--libvirt-uri', options.libvirtUri ?? 'test:///default',
+      '--config',
+      configPath,
+      '--socket',
+      socket,
+      '--ro-socket',
+      roSocket,
+      '--images-root',
+      imagesRoot,
+      '--libvirt-uri',
+      options.libvirtUri ?? 'test:///default',
       // The harness's trail stays in its directory, unless a test names its own.
       ...((options.args ?? []).includes('--audit-file') ? [] : ['--audit-file', join(dir, 'audit', 'audit.log')]),
       ...(options.args ?? []),

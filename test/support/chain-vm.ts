@@ -38,7 +38,10 @@ export async function makeChainVm(host: string, name: string, options: { middle?
 }
 
 /** What `qemu-img info` (format stated) says of an image inside a host. */
-export async function imageInfo(host: string, path: string): Promise<{ 'backing-filename'?: string; 'full-backing-filename'?: string; 'virtual-size': number; 'actual-size': number }> {
+export async function imageInfo(
+  host: string,
+  path: string,
+): Promise<{ 'backing-filename'?: string; 'full-backing-filename'?: string; 'virtual-size': number; 'actual-size': number }> {
   return JSON.parse(await hostExec(host, ['qemu-img', 'info', '-U', '-f', 'qcow2', '--output=json', path])) as { 'virtual-size': number; 'actual-size': number };
 }
 

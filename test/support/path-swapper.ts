@@ -22,7 +22,7 @@ process.on('SIGTERM', () => {
 process.stdout.write('ready\n');
 // Swap in bursts, yielding between them so SIGTERM is seen; always stop with the names as they began (an even count).
 function burst(): void {
-  for (let i = 0; i < 2000; i += 1) renameat2(AT_FDCWD, a as string, AT_FDCWD, b as string, RENAME.EXCHANGE);
+  for (let i = 0; i < 2000; i += 1) renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME.EXCHANGE);
   if (stopped) process.exit(0);
   setImmediate(burst);
 }

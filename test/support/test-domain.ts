@@ -31,7 +31,9 @@ export interface TestDomainOptions {
 
 /** The definition of test VM `name`. */
 export function testDomainXml(name: string, options: TestDomainOptions): string {
-  const disks = options.disks.map((d) => `    <disk type='file' device='disk'><driver name='qemu' type='${d.format}'/><source file='${d.file}'/><target dev='${d.target}' bus='virtio'/></disk>`);
+  const disks = options.disks.map(
+    (d) => `    <disk type='file' device='disk'><driver name='qemu' type='${d.format}'/><source file='${d.file}'/><target dev='${d.target}' bus='virtio'/></disk>`,
+  );
   const serial = options.serialLog === true ? [`    <serial type='file'><source path='/var/log/libvirt/qemu/${name}-serial.log'/><target port='0'/></serial>`] : [];
   return [
     `<domain type='${options.type ?? (existsSync('/dev/kvm') ? 'kvm' : 'qemu')}'>`,

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The unit file shipped in deploy/systemd (from dist/test/support or test/support). */
-export const SHIPPED_UNIT = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../../deploy/systemd/kvmclone-agent.service' : '../../deploy/systemd/kvmclone-agent.service', import.meta.url));
+export const SHIPPED_UNIT = fileURLToPath(
+  new URL(import.meta.url.includes('/dist/') ? '../../../deploy/systemd/kvmclone-agent.service' : '../../deploy/systemd/kvmclone-agent.service', import.meta.url),
+);
 
 /** Section name → key → every value assigned, in order. */
 export type UnitFile = Map<string, Map<string, string[]>>;

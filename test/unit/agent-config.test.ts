@@ -135,5 +135,8 @@ test('bad read-only socket settings are named with the other problems, at once',
     assert.equal(err.problems.length, 5, text);
     return true;
   });
-  await assert.rejects(loadAgentOptions({ config: await file('ro-peer.yaml', 'peer_socket: /run/p.sock\nro_socket: /run/p.sock\n') }), /ro_socket: \/run\/p\.sock is also the peer socket/);
+  await assert.rejects(
+    loadAgentOptions({ config: await file('ro-peer.yaml', 'peer_socket: /run/p.sock\nro_socket: /run/p.sock\n') }),
+    /ro_socket: \/run\/p\.sock is also the peer socket/,
+  );
 });

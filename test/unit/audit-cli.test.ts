@@ -21,7 +21,11 @@ test('--since: durations back from now, times with or without a zone', () => {
   assert.equal(parseSince('2026-12-01T08:30+02:00', NOW), '2026-12-01T06:30:00.000Z');
   assert.equal(parseSince('2026-12-01', NOW), new Date(2026, 11, 1).toISOString(), 'a date is local midnight');
   for (const bad of ['yesterday', '', '-5m', '2026-13-45', '5 parsecs']) {
-    assert.throws(() => parseSince(bad, NOW), (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT', bad);
+    assert.throws(
+      () => parseSince(bad, NOW),
+      (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT',
+      bad,
+    );
   }
 });
 
@@ -39,14 +43,23 @@ test('filters: defaults, and each bad one named', () => {
 
 test('the table: one line per record, the reason shown for a refused call, "-" for an unknown caller', () => {
   const base: AuditEntry__Output = {
-    v: 1, time: '2026-12-02T11:00:00.000Z', method: '/kvmclone.agent.v1.DiskService/RemoveImage', caller: { uid: 0, gid: 0, pid: 77, role: 'admin' },
-    operationId: '0b9e3c2a-1111-4222-8333-444455556666', vm: '', paths: ['/images/a.raw'], outcome: 'ok', code: 'OK', message: '', durationMs: 3.4,
+    v: 1,
+    time: '2026-12-02T11:00:00.000Z',
+    method: '/kvmclone.agent.v1.DiskService/RemoveImage',
+    caller: { uid: 0, gid: 0, pid: 77, role: 'admin' },
+    operationId: '0b9e3c2a-1111-4222-8333-444455556666',
+    vm: '',
+    paths: ['/images/a.raw'],
+    outcome: 'ok',
+    code: 'OK',
+    message: '',
+    durationMs: 3.4,
   };
   const text = auditTable([base, { ...base, caller: null, code: 'INVALID_ARGUMENT', outcome: 'error', message: "path: contains a '..' segment", vm: 'web1' }]);
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 3);
   assert.match(lines[0] ?? '', /^TIME +CALL +CODE +VM +OPERATION +CALLER +MS +PATHS/);
   assert.match(lines[1] ?? '', /DiskService\/RemoveImage +OK +- +0b9e3c2a +0:0\/77 +3 +\/images\/a\.raw$/);
-  assert.match(lines[2] ?? '', /INVALID_ARGUMENT +web1 +0b9e3c2a +- .*\/images\/a\.raw  path: contains a '\.\.' segment$/);
+  assert.match(lines[2] ?? '', /INVALID_ARGUMENT +web1 +0b9e3c2a +- .*\/images\/a\.raw {2}path: contains a '\.\.' segment$/);
   assert.equal(shortMethod('/kvmclone.agent.v1.TransferService/PullImage'), 'TransferService/PullImage');
 });

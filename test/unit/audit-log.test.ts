@@ -132,7 +132,10 @@ test('concurrent appends stay whole lines: one writer batches them, two writers 
   const got = await lines(file);
   assert.equal(got.length, 400);
   const parsed = got.map((l) => parseRecordLine(l));
-  assert.ok(parsed.every((p) => p !== undefined), 'every line is a whole record');
+  assert.ok(
+    parsed.every((p) => p !== undefined),
+    'every line is a whole record',
+  );
   assert.equal(new Set(parsed.map((p) => p?.operationId)).size, 400);
   // Appends that arrive during a write share the next write and fsync.
   assert.ok(one.stats.syncs < 200, `${one.stats.syncs} fsyncs for 200 records`);
@@ -160,6 +163,9 @@ test('a trail that cannot be written refuses calls (UNAVAILABLE) until it can, t
   await trail.close();
   const all: string[] = [];
   for (const f of [...(await rotatedFiles(file)), file]) all.push(...(await lines(f)));
-  assert.deepEqual(all.map((l) => parseRecordLine(l)?.operationId), [lost.operationId, after.operationId]);
+  assert.deepEqual(
+    all.map((l) => parseRecordLine(l)?.operationId),
+    [lost.operationId, after.operationId],
+  );
   assert.equal((await readdir(sub)).length, 2, 'the recovered file and the one rotated after it');
 });

@@ -44,19 +44,47 @@ test('the caller comes from the peer address the agent gave the connection; null
 test('subjects: VM, operation id and paths from each kind of request and answer', () => {
   const md = new Metadata();
   md.set(OPERATION_ID_METADATA, 'op-from-metadata-1');
-  const define = buildAuditRecord(fakeCall('DomainService/DefineDomain', {}), { xml: "<domain type='kvm'><name>web1</name></domain>", operationId: 'op-12345678' }, { code: status.PERMISSION_DENIED, details: 'hostdev refused' }, undefined, 0, 5);
+  const define = buildAuditRecord(
+    fakeCall('DomainService/DefineDomain', {}),
+    { xml: "<domain type='kvm'><name>web1</name></domain>", operationId: 'op-12345678' },
+    { code: status.PERMISSION_DENIED, details: 'hostdev refused' },
+    undefined,
+    0,
+    5,
+  );
   assert.equal(define.vm, 'web1');
   assert.equal(define.operationId, 'op-12345678');
   assert.equal(define.outcome, 'error');
   assert.equal(define.code, 'PERMISSION_DENIED');
   assert.equal(define.message, 'hostdev refused');
-  const write = buildAuditRecord(fakeCall('DiskService/WriteRanges', undefined, undefined, md), { open: { targetPath: '/images/new.qcow2', size: 1 } }, null, { stagingPath: '/images/.new.qcow2.kvmclone-x' }, 0, 0);
+  const write = buildAuditRecord(
+    fakeCall('DiskService/WriteRanges', undefined, undefined, md),
+    { open: { targetPath: '/images/new.qcow2', size: 1 } },
+    null,
+    { stagingPath: '/images/.new.qcow2.kvmclone-x' },
+    0,
+    0,
+  );
   assert.deepEqual(write.paths, ['/images/new.qcow2', '/images/.new.qcow2.kvmclone-x']);
   assert.equal(write.operationId, 'op-from-metadata-1', 'metadata names the operation when the request has no field for it');
-  const undefine = buildAuditRecord(fakeCall('DomainService/UndefineDomain', {}), { name: 'web1', storage: 'STORAGE_POLICY_REMOVE' }, null, { removedPaths: ['/images/a', '/images/b'] }, 0, 0);
+  const undefine = buildAuditRecord(
+    fakeCall('DomainService/UndefineDomain', {}),
+    { name: 'web1', storage: 'STORAGE_POLICY_REMOVE' },
+    null,
+    { removedPaths: ['/images/a', '/images/b'] },
+    0,
+    0,
+  );
   assert.equal(undefine.vm, 'web1');
   assert.deepEqual(undefine.paths, ['/images/a', '/images/b']);
-  const pull = buildAuditRecord(fakeCall('TransferService/PullImage', {}), { sourcePath: '/src/a', targetPath: '/images/a', operationId: 'op-abcdefgh', destVm: 'web1-copy' }, { code: status.CANCELLED, details: 'cancelled' }, undefined, 0, 0);
+  const pull = buildAuditRecord(
+    fakeCall('TransferService/PullImage', {}),
+    { sourcePath: '/src/a', targetPath: '/images/a', operationId: 'op-abcdefgh', destVm: 'web1-copy' },
+    { code: status.CANCELLED, details: 'cancelled' },
+    undefined,
+    0,
+    0,
+  );
   assert.equal(pull.vm, 'web1-copy');
   assert.equal(pull.outcome, 'cancelled');
   assert.deepEqual(pull.paths, ['/images/a', '/src/a']);
@@ -68,7 +96,14 @@ test('subjects: VM, operation id and paths from each kind of request and answer'
 });
 
 test('a record is one line whatever the strings hold, and reads back equal', () => {
-  const r = buildAuditRecord(fakeCall('DiskService/RemoveImage', {}), { path: '/images/we\nird\u2028"x"' }, { code: status.INVALID_ARGUMENT, details: 'bad\r\npath' }, undefined, 0, 0);
+  const r = buildAuditRecord(
+    fakeCall('DiskService/RemoveImage', {}),
+    { path: '/images/we\nird\u2028"x"' },
+    { code: status.INVALID_ARGUMENT, details: 'bad\r\npath' },
+    undefined,
+    0,
+    0,
+  );
   const line = recordLine(r);
   assert.equal(line.indexOf('\n'), line.length - 1);
   assert.deepEqual(parseRecordLine(line.trimEnd()), r);
@@ -83,7 +118,14 @@ test('read-only methods are not audited; everything else is', async () => {
     for (const m of ['InfoService/GetInfo', 'InfoService/ReadAudit', 'DomainService/ListDomains', 'DiskService/HashBlocks', 'DiskService/DigestImage']) {
       assert.equal(auditCall(trail, fakeCall(m, {}), log), undefined, m);
     }
-    for (const m of ['DomainService/DefineDomain', 'DiskService/WriteRanges', 'DiskService/ReadRanges', 'DiskService/RemoveImage', 'TransferService/HoldLock', 'NewService/NotYetClassified']) {
+    for (const m of [
+      'DomainService/DefineDomain',
+      'DiskService/WriteRanges',
+      'DiskService/ReadRanges',
+      'DiskService/RemoveImage',
+      'TransferService/HoldLock',
+      'NewService/NotYetClassified',
+    ]) {
       assert.notEqual(auditCall(trail, fakeCall(m, {}), log), undefined, m);
     }
     assert.equal(auditCall(undefined, fakeCall('DiskService/RemoveImage', {}), log), undefined);
@@ -120,8 +162,17 @@ test('ReadAudit filters: since, vm, operation id, newest `limit`, across rotated
   const dir = await mkdtemp(join(tmpdir(), 'kvmclone-audit-read-'));
   const file = join(dir, 'audit.log');
   const mk = (i: number, vm: string, op: string): AuditRecord => ({
-    v: 1, time: new Date(Date.UTC(2026, 11, 1, 10, i)).toISOString(), method: `${V1}DiskService/RemoveImage`, caller: null,
-    operationId: op, vm, paths: [], outcome: 'ok', code: 'OK', message: null, durationMs: 1,
+    v: 1,
+    time: new Date(Date.UTC(2026, 11, 1, 10, i)).toISOString(),
+    method: `${V1}DiskService/RemoveImage`,
+    caller: null,
+    operationId: op,
+    vm,
+    paths: [],
+    outcome: 'ok',
+    code: 'OK',
+    message: null,
+    durationMs: 1,
   });
   try {
     await writeFile(`${file}.20261201T100300.000Z`, [0, 1, 2].map((i) => recordLine(mk(i, 'a', 'op-aaaaaaaa'))).join(''));
@@ -129,12 +180,24 @@ test('ReadAudit filters: since, vm, operation id, newest `limit`, across rotated
     await writeFile(file, `\n${[6, 7, 8].map((i) => recordLine(mk(i, 'a', 'op-cccccccc'))).join('')}`);
     const q = (raw: Partial<{ since: string; vm: string; operationId: string; limit: number }>) => checkAuditQuery({ since: '', vm: '', operationId: '', limit: 0, ...raw });
     const all = await readAudit(file, q({}));
-    assert.deepEqual(all.records.map((r) => new Date(r.time).getUTCMinutes()), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert.deepEqual(
+      all.records.map((r) => new Date(r.time).getUTCMinutes()),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    );
     assert.equal(all.unreadable, 1);
-    assert.deepEqual((await readAudit(file, q({ vm: 'a' }))).records.map((r) => new Date(r.time).getUTCMinutes()), [0, 1, 2, 6, 7, 8]);
+    assert.deepEqual(
+      (await readAudit(file, q({ vm: 'a' }))).records.map((r) => new Date(r.time).getUTCMinutes()),
+      [0, 1, 2, 6, 7, 8],
+    );
     assert.deepEqual((await readAudit(file, q({ operationId: 'op-bbbbbbbb' }))).records.length, 3);
-    assert.deepEqual((await readAudit(file, q({ since: '2026-12-01T10:05:00Z' }))).records.map((r) => new Date(r.time).getUTCMinutes()), [5, 6, 7, 8]);
-    assert.deepEqual((await readAudit(file, q({ limit: 2 }))).records.map((r) => new Date(r.time).getUTCMinutes()), [7, 8]);
+    assert.deepEqual(
+      (await readAudit(file, q({ since: '2026-12-01T10:05:00Z' }))).records.map((r) => new Date(r.time).getUTCMinutes()),
+      [5, 6, 7, 8],
+    );
+    assert.deepEqual(
+      (await readAudit(file, q({ limit: 2 }))).records.map((r) => new Date(r.time).getUTCMinutes()),
+      [7, 8],
+    );
     // A rotated file whose rotation came before `since` is not even opened.
     assert.equal((await readAudit(file, q({ since: '2026-12-01T10:06:30Z' }))).unreadable, 0);
   } finally {
@@ -144,7 +207,10 @@ test('ReadAudit filters: since, vm, operation id, newest `limit`, across rotated
 
 test('ReadAudit input is validated, each field named', () => {
   const bad = (raw: Partial<{ since: string; vm: string; operationId: string; limit: number }>, field: RegExp) =>
-    assert.throws(() => checkAuditQuery({ since: '', vm: '', operationId: '', limit: 0, ...raw }), (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT' && field.test(err.message));
+    assert.throws(
+      () => checkAuditQuery({ since: '', vm: '', operationId: '', limit: 0, ...raw }),
+      (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT' && field.test(err.message),
+    );
   bad({ since: 'yesterday' }, /^since: /);
   bad({ since: '2026-12-01T10:00:00' }, /^since: .*with a zone/);
   bad({ vm: '../etc' }, /^vm: /);

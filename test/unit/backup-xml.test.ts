@@ -136,7 +136,17 @@ test('buildCheckpointXml refuses bad names, control characters and a checkpoint 
   }
   invalid(() => buildCheckpointXml({ name: 'c', description: 'bell\u0007', disks: [{ target: 'vda', bitmap: true }] }), /characters XML cannot carry/);
   invalid(() => buildCheckpointXml({ name: 'c', disks: [{ target: 'vda', bitmap: false }] }), /no disk to track/);
-  invalid(() => buildCheckpointXml({ name: 'c', disks: [{ target: 'vda', bitmap: true }, { target: 'vda', bitmap: false }] }), /named twice/);
+  invalid(
+    () =>
+      buildCheckpointXml({
+        name: 'c',
+        disks: [
+          { target: 'vda', bitmap: true },
+          { target: 'vda', bitmap: false },
+        ],
+      }),
+    /named twice/,
+  );
   assert.equal(validCheckpointName('kvmclone.abcdefgh-1.12'), 'kvmclone.abcdefgh-1.12');
   assert.equal(validCheckpointName('_x.y-z'), '_x.y-z');
 });
@@ -173,7 +183,9 @@ test('parseBackupXml reads libvirt 9.0 backup-dumpxml', () => {
       { target: 'vdc', backup: false, mode: '', incremental: '', exportName: '', exportBitmap: '', scratch: '' },
     ],
   });
-  const tcp = parseBackupXml(`<domainbackup mode='pull'><server name='localhost' port='10809'/><disks><disk name='vda' backup='yes' type='block' backupmode='full' exportname='vda'><scratch dev='/dev/vg/s'/></disk></disks></domainbackup>`);
+  const tcp = parseBackupXml(
+    `<domainbackup mode='pull'><server name='localhost' port='10809'/><disks><disk name='vda' backup='yes' type='block' backupmode='full' exportname='vda'><scratch dev='/dev/vg/s'/></disk></disks></domainbackup>`,
+  );
   assert.equal(tcp.socket, '');
   assert.equal(tcp.disks[0]?.scratch, '/dev/vg/s');
   assert.equal(parseBackupXml('<domainbackup/>').mode, 'push');
@@ -214,7 +226,9 @@ test('parseCheckpointXml reads libvirt 9.0 checkpoint-dumpxml, with and without 
     ],
   });
   // a root, and a broken bitmap: libvirt then prints no size
-  const root = parseCheckpointXml(`<domaincheckpoint><name>c1</name><creationTime>5</creationTime><disks><disk name='vdb' checkpoint='bitmap' bitmap='c1'/></disks></domaincheckpoint>`);
+  const root = parseCheckpointXml(
+    `<domaincheckpoint><name>c1</name><creationTime>5</creationTime><disks><disk name='vdb' checkpoint='bitmap' bitmap='c1'/></disks></domaincheckpoint>`,
+  );
   assert.equal(root.parent, '');
   assert.equal(root.disks[0]?.sizeBytes, undefined);
   invalid(() => parseCheckpointXml('<domaincheckpoint><description>x</description></domaincheckpoint>'), /<name> is missing/);
@@ -249,7 +263,8 @@ test('parseDomainJobStats reads domjobinfo --rawstats', () => {
 });
 
 test('backupSupportedIn reads <backup supported> of domain capabilities', () => {
-  const caps = (v: string): string => `<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><features><gic supported='no'/><backup supported='${v}'/></features></domainCapabilities>`;
+  const caps = (v: string): string =>
+    `<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><features><gic supported='no'/><backup supported='${v}'/></features></domainCapabilities>`;
   assert.equal(backupSupportedIn(caps('yes')), true);
   assert.equal(backupSupportedIn(caps('no')), false);
   assert.equal(backupSupportedIn('<domainCapabilities><features/></domainCapabilities>'), false);

@@ -65,7 +65,7 @@ test('a comparison cut short continues from the first block not compared, keepin
   const whole = await diffBlocks(stream(batches(src, 7 * B)), stream(batches(dst, 7 * B)), B);
   // The destination's stream breaks after its first batch (blocks 0-2), as a dropped connection would.
   async function* broken(items: HashBatch[]): AsyncGenerator<HashBatch> {
-    yield items[0] as HashBatch;
+    yield items[0];
     throw new Error('Connection dropped');
   }
   const progress: DiffProgress = { ranges: [], changed: 0, next: 0 };

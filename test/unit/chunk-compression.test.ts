@@ -19,7 +19,14 @@ const text = Buffer.from('kvmclone moves only changed blocks; '.repeat(Math.ceil
 
 function received(message: ReadRangesResponse): DataChunk__Output {
   const d = message.data as { offset: number; data: Buffer; compression?: string; plainLength?: number };
-  return { offset: d.offset, data: d.data, hash: Buffer.alloc(0), blockHashes: Buffer.alloc(0), compression: (d.compression ?? 'COMPRESSION_NONE') as DataChunk__Output['compression'], plainLength: d.plainLength ?? 0 };
+  return {
+    offset: d.offset,
+    data: d.data,
+    hash: Buffer.alloc(0),
+    blockHashes: Buffer.alloc(0),
+    compression: (d.compression ?? 'COMPRESSION_NONE') as DataChunk__Output['compression'],
+    plainLength: d.plainLength ?? 0,
+  };
 }
 
 test('compressible data travels zstd and comes back byte for byte; random data goes plain', async () => {
@@ -58,9 +65,12 @@ test('OFF is the sink itself; modes are checked', () => {
 test('a damaged, oversized or unknown chunk is DATA_LOSS', async () => {
   const sent: ReadRangesResponse[] = [];
   await compressingSink('COMPRESS_ZSTD', async (m) => void sent.push(m))({ data: { offset: 0, data: text } });
-  const good = received(sent[0] as ReadRangesResponse);
+  const good = received(sent[0]);
   const loss = (chunk: DataChunk__Output, pattern: RegExp): void =>
-    assert.throws(() => plainData(chunk, 'source agent'), (err: Error & { code?: string }) => err.code === 'DATA_LOSS' && pattern.test(err.message));
+    assert.throws(
+      () => plainData(chunk, 'source agent'),
+      (err: Error & { code?: string }) => err.code === 'DATA_LOSS' && pattern.test(err.message),
+    );
   loss({ ...good, data: Buffer.from(good.data.subarray(0, 20)) }, /does not decompress/);
   loss({ ...good, plainLength: good.plainLength - 1 }, /decompressed to 1048576 bytes, not the 1048575/);
   loss({ ...good, plainLength: 64 * MiB }, /announces 67108864 plain bytes/);
@@ -72,5 +82,8 @@ test('the controller: --compress over kvmctl.yaml, and the PullImage field of ea
   const options = { transfer: { concurrency: 2, bwlimit: 0, links: [], compress: 'auto' } } as unknown as ControllerOptions;
   assert.equal(withCompress(options, {}), options);
   assert.equal(withCompress(options, { compress: 'off' }).transfer.compress, 'off');
-  assert.deepEqual(['off', 'zstd', 'auto'].map((m) => compressField(m as 'off')), ['COMPRESS_OFF', 'COMPRESS_ZSTD', 'COMPRESS_AUTO']);
+  assert.deepEqual(
+    ['off', 'zstd', 'auto'].map((m) => compressField(m as 'off')),
+    ['COMPRESS_OFF', 'COMPRESS_ZSTD', 'COMPRESS_AUTO'],
+  );
 });

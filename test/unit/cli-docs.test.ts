@@ -59,7 +59,10 @@ function complete(...words: string[]): string[] {
   writeFileSync(join(dir, 'kvmctl.bash'), completionScript(kvmctl, 'bash'));
   writeFileSync(join(dir, 'passwd-like'), '');
   const script = `cd ${dir}; source kvmctl.bash; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _kvmctl; printf '%s\\n' "\${COMPREPLY[@]}"`;
-  return execFileSync('bash', ['-c', script], { encoding: 'utf8' }).split('\n').filter((l) => l !== '').sort();
+  return execFileSync('bash', ['-c', script], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l !== '')
+    .sort();
 }
 
 test('the bash completion completes verbs, subcommands, options, their values and file names', () => {
@@ -70,7 +73,7 @@ test('the bash completion completes verbs, subcommands, options, their values an
   assert.deepEqual(complete('kvmctl', '--engine', ''), ['auto', 'openssh', 'ssh2']);
   assert.deepEqual(complete('kvmctl', 'completion', ''), ['bash', 'fish', 'zsh']);
   assert.deepEqual(complete('kvmctl', 'clone', '--config', 'passwd'), ['passwd-like'], 'a <file> value completes file names');
-  assert.deepEqual(complete('kvmctl', 'clone', '--from', ''), [], 'a host is the user\'s to type');
+  assert.deepEqual(complete('kvmctl', 'clone', '--from', ''), [], "a host is the user's to type");
   assert.deepEqual(complete('kvmctl', '--config', 'x.yaml', 'ops', ''), ['list', 'show'], "an option's value is not taken for a verb");
 });
 

@@ -108,7 +108,7 @@ test('CPU: host-model passes, passthrough needs the same CPU, named models must 
   assert.throws(() => checkCpuCompatibility({ mode: '', model: '', domainType: 'qemu' }, host({}), host({ arch: 'aarch64' }), 'hostb'), /aarch64/);
 });
 
-test('linkDown puts every interface\'s link down, an existing <link> too; without it no link is added', () => {
+test("linkDown puts every interface's link down, an existing <link> too; without it no link is added", () => {
   const paths = new Map([
     ['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'],
     ['/var/lib/libvirt/images/web1-data.raw', '/b.raw'],
@@ -121,19 +121,25 @@ test('linkDown puts every interface\'s link down, an existing <link> too; withou
 });
 
 test('the rewrite reads with the strict parser: a DOCTYPE, an entity or a malformed source is refused, not rewritten', () => {
-  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const paths = new Map([
+    ['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'],
+    ['/var/lib/libvirt/images/web1-data.raw', '/b.raw'],
+  ]);
   for (const [bad, why] of [
     [`<!DOCTYPE domain [<!ENTITY e "/etc/shadow">]>${SOURCE}`, /DOCTYPE is not allowed/],
     [SOURCE.replace('<name>web1</name>', '<name>&e;</name>'), /not well-formed/],
     [SOURCE.replace('</devices>', ''), /not well-formed/],
     ['<network><name>web1</name></network>', /not a <domain> document/],
   ] as const) {
-    assert.throws(() => rewriteDomainXml(bad, { name: 'x', diskPaths: paths }), (err: unknown) => {
-      assert.ok(err instanceof KvmcloneError);
-      assert.equal(err.code, 'INVALID_ARGUMENT');
-      assert.match(err.message, why);
-      return true;
-    });
+    assert.throws(
+      () => rewriteDomainXml(bad, { name: 'x', diskPaths: paths }),
+      (err: unknown) => {
+        assert.ok(err instanceof KvmcloneError);
+        assert.equal(err.code, 'INVALID_ARGUMENT');
+        assert.match(err.message, why);
+        return true;
+      },
+    );
   }
 });
 
@@ -142,9 +148,15 @@ test('what the rewrite does not touch is kept: declaration, comments, CDATA, ins
     '</devices>',
     "</devices>\n  <metadata><app:x xmlns:app='urn:app'><![CDATA[<raw>]]></app:x><?keep me?></metadata>",
   ).replace('<name>web1</name>', '<name>web1</name><title>a &amp; b</title>')}\n`;
-  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const paths = new Map([
+    ['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'],
+    ['/var/lib/libvirt/images/web1-data.raw', '/b.raw'],
+  ]);
   const { xml } = rewriteDomainXml(source, { name: 'web1-clone', uuid: 'u-1', diskPaths: paths, newMac: () => '52:54:00:00:00:09' });
-  assert.ok(xml.startsWith('<?xml version="1.0"?>\n<!-- top -->\n<domain type="kvm">\n  <name>web1-clone</name><title>a &amp; b</title>\n  <uuid>u-1</uuid>\n  <!-- keep me -->\n'), xml);
+  assert.ok(
+    xml.startsWith('<?xml version="1.0"?>\n<!-- top -->\n<domain type="kvm">\n  <name>web1-clone</name><title>a &amp; b</title>\n  <uuid>u-1</uuid>\n  <!-- keep me -->\n'),
+    xml,
+  );
   assert.match(xml, /<metadata><app:x xmlns:app="urn:app"><!\[CDATA\[<raw>\]\]><\/app:x><\?keep me\?><\/metadata>\n<\/domain>\n$/);
   const facts = readDomainFacts(xml);
   assert.deepEqual([facts.name, facts.uuid, facts.disks.map((d) => d.source)], ['web1-clone', 'u-1', ['/a.qcow2', '/b.raw', '']]);
@@ -171,13 +183,16 @@ test('domainType and interfaceMacs read the definition, not its text: comments a
   assert.deepEqual(interfaceMacs(`<domain><name>w</name></domain>`), []);
 });
 
-test('TPM state and a pty console\'s <log file> follow the clone; the pty\'s own source path stays', () => {
+test("TPM state and a pty console's <log file> follow the clone; the pty's own source path stays", () => {
   const source = SOURCE.replace(
     '</devices>',
     "<console type='pty'><source path='/dev/pts/web1'/><log file='/var/log/libvirt/qemu/web1-console.log'/></console>" +
       "<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='/var/lib/swtpm/web1'/></backend></tpm></devices>",
   );
-  const paths = new Map([['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'], ['/var/lib/libvirt/images/web1-data.raw', '/b.raw']]);
+  const paths = new Map([
+    ['/var/lib/libvirt/images/web1.qcow2', '/a.qcow2'],
+    ['/var/lib/libvirt/images/web1-data.raw', '/b.raw'],
+  ]);
   const { xml } = rewriteDomainXml(source, { name: 'web2', sourceName: 'web1', diskPaths: paths, tpmStatePath: '/var/lib/swtpm/web2' });
   assert.match(xml, /<console type="pty"><source path="\/dev\/pts\/web1"\/><log file="\/var\/log\/libvirt\/qemu\/web2-console.log"\/><\/console>/);
   assert.match(xml, /<source type="dir" path="\/var\/lib\/swtpm\/web2"\/>/);

@@ -45,13 +45,13 @@ test('same host: backing files are reused in place', () => {
 });
 
 test('a target directory moves everything and rebases a copy whose reference would miss its base', () => {
-  const absolute = [{ ...disks[0]!, backingReference: `${IMG}/web-base.qcow2` }];
+  const absolute = [{ ...disks[0], backingReference: `${IMG}/web-base.qcow2` }];
   const files = planFiles({ vm: 'web', destVm: 'web', sameHost: false, targetDir: '/srv/vms', disks: absolute, nvramPath: `/var/lib/libvirt/qemu/nvram/web_VARS.fd` });
   assert.equal(files[0]?.targetPath, '/srv/vms/web.qcow2');
   assert.deepEqual(files[0]?.rebase, { backingPath: '/srv/vms/web-base.qcow2', backingFormat: 'qcow2' });
   const nvram = files.find((f) => f.role === 'nvram');
   assert.equal(nvram?.targetPath, '/var/lib/libvirt/qemu/nvram/web_VARS.fd');
-  const relative = planFiles({ vm: 'web', destVm: 'web', sameHost: false, targetDir: '/srv/vms', disks: [disks[0]!], nvramPath: '' });
+  const relative = planFiles({ vm: 'web', destVm: 'web', sameHost: false, targetDir: '/srv/vms', disks: [disks[0]], nvramPath: '' });
   assert.equal(relative[0]?.rebase, undefined, 'a relative reference follows its base into the new directory');
 });
 

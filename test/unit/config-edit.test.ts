@@ -37,7 +37,10 @@ test('unset removes the key, and its section when that becomes empty; an unset k
 
 test('a bad key or value is refused with what is wrong (ConfigError: exit 2)', () => {
   const refused = (key: string, value: string, why: RegExp): void =>
-    assert.throws(() => applyConfigEdit(FILE, { op: 'set', key, value }, 'k.yaml'), (e: unknown) => e instanceof ConfigError && why.test(e.message));
+    assert.throws(
+      () => applyConfigEdit(FILE, { op: 'set', key, value }, 'k.yaml'),
+      (e: unknown) => e instanceof ConfigError && why.test(e.message),
+    );
   refused('transfer.compression', 'zstd', /transfer\.compression: unknown key/);
   refused('ssh.engine', 'telnet', /ssh\.engine/);
   refused('transfer.concurrency', '99', /transfer\.concurrency/);

@@ -31,7 +31,10 @@ test('revert stack: undoes newest first, runs every step, reports failures, succ
   stack.push('c', async () => void done.push('c'));
   const failures = await stack.revert();
   assert.deepEqual(done, ['c', 'a']);
-  assert.deepEqual(failures.map((f) => f.description), ['b']);
+  assert.deepEqual(
+    failures.map((f) => f.description),
+    ['b'],
+  );
   stack.push('d', async () => void done.push('d'));
   stack.success();
   assert.deepEqual(await stack.revert(), []);
@@ -59,7 +62,10 @@ test('JSON reporter: NDJSON lines, the result last, progress de-duplicated per p
   r.progress('vda', 20, 1000);
   r.result({ ok: true, operation: 'clone' });
   const events = lines.map((l) => JSON.parse(l) as { type: string });
-  assert.deepEqual(events.map((e) => e.type), ['phase', 'progress', 'progress', 'result']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['phase', 'progress', 'progress', 'result'],
+  );
   assert.equal(formatBytes(1536), '1.5 KiB');
 });
 
@@ -102,12 +108,18 @@ test('history: begin, events, finish, list and show by prefix', async () => {
     assert.equal(row?.bytesOnWire, 42);
     const shown = store.get('aaaa1111');
     assert.equal(shown?.operation.errorMessage, 'b: gone');
-    assert.deepEqual(shown?.events.map((e) => e.type), ['PREFLIGHT']);
+    assert.deepEqual(
+      shown?.events.map((e) => e.type),
+      ['PREFLIGHT'],
+    );
     assert.equal(store.get('zzzz'), undefined);
     const target = { kind: 'clone' as const, vm: 'web', destVm: 'web2', sourceHost: 'a', destHost: 'b' };
     store.begin({ id: 'bbbb2222-0000-0000-0000-000000000000', ...target });
     store.begin({ id: 'cccc3333-0000-0000-0000-000000000000', ...target, destVm: 'other' });
-    assert.deepEqual(store.history(target).map((o) => o.id), ['bbbb2222-0000-0000-0000-000000000000', 'aaaa1111-0000-0000-0000-000000000000']);
+    assert.deepEqual(
+      store.history(target).map((o) => o.id),
+      ['bbbb2222-0000-0000-0000-000000000000', 'aaaa1111-0000-0000-0000-000000000000'],
+    );
     assert.deepEqual(store.history({ ...target, kind: 'sync' }), []);
     store.close();
   } finally {

@@ -104,13 +104,24 @@ test("the XML's <backingStore> must be the chain the headers name", async () => 
   const disk = join(root, 'chained.qcow2');
   qemuImg('create', '-q', '-f', 'qcow2', '-b', baseA, '-F', 'qcow2', disk);
 
-  await refused(domainXml('wrongbase', disk, store(baseB)), 'FAILED_PRECONDITION', /disk vda: the domain XML declares .*base-b\.qcow2.* but the qcow2 header of .*chained\.qcow2 names .*base-a\.qcow2/);
+  await refused(
+    domainXml('wrongbase', disk, store(baseB)),
+    'FAILED_PRECONDITION',
+    /disk vda: the domain XML declares .*base-b\.qcow2.* but the qcow2 header of .*chained\.qcow2 names .*base-a\.qcow2/,
+  );
   await refused(domainXml('wrongformat', disk, store(baseA, 'raw')), 'FAILED_PRECONDITION', /disk vda: the domain XML declares .*base-a\.qcow2" \(raw\)/);
-  await refused(domainXml('nobacking', disk, '<backingStore/>'), 'FAILED_PRECONDITION', /disk vda: the qcow2 header of .*chained\.qcow2 names .*base-a\.qcow2.*<backingStore> ends before it/);
+  await refused(
+    domainXml('nobacking', disk, '<backingStore/>'),
+    'FAILED_PRECONDITION',
+    /disk vda: the qcow2 header of .*chained\.qcow2 names .*base-a\.qcow2.*<backingStore> ends before it/,
+  );
   await refused(domainXml('toolong', disk, store(baseA, 'qcow2', store(baseB))), 'FAILED_PRECONDITION', /declares .*base-b\.qcow2.* as backing file 2 .* names no backing file/);
 
   // Agreeing, or not declared at all (libvirt then reads the headers): defined.
-  for (const [name, backing] of [['agrees', store(baseA)], ['undeclared', '']] as const) {
+  for (const [name, backing] of [
+    ['agrees', store(baseA)],
+    ['undeclared', ''],
+  ] as const) {
     const res = await unaryCall(clients.domain, clients.domain.defineDomain, { xml: domainXml(name, disk, backing) }, call);
     assert.equal(res.domain?.name, name);
   }

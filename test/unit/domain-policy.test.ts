@@ -94,7 +94,9 @@ const REFUSED: readonly { name: string; xml: string; where: string; reason: RegE
   },
   {
     name: 'disk-level seclabel with a label (root)',
-    xml: domain("<disk type='file' device='disk'><source file='/var/lib/libvirt/images/a.qcow2'><seclabel model='dac'><label>root:root</label></seclabel></source><target dev='vda'/></disk>"),
+    xml: domain(
+      "<disk type='file' device='disk'><source file='/var/lib/libvirt/images/a.qcow2'><seclabel model='dac'><label>root:root</label></seclabel></source><target dev='vda'/></disk>",
+    ),
     where: 'domain/devices/disk/source/seclabel',
     reason: /<seclabel model='dac'><label> sets a label by hand/,
   },
@@ -218,8 +220,14 @@ test('refused: SCSI hostdevs and QEMU passthrough stay refused (hostReferences) 
     .replace("<domain type='kvm'>", "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>")
     .replace('</devices>', "</devices><qemu:commandline><qemu:arg value='-device'/></qemu:commandline>");
   const refusals = definitionRefusals(xml);
-  assert.ok(refusals.some((r) => /host storage passthrough/.test(r)), refusals.join('\n'));
-  assert.ok(refusals.some((r) => /hypervisor passthrough/.test(r)), refusals.join('\n'));
+  assert.ok(
+    refusals.some((r) => /host storage passthrough/.test(r)),
+    refusals.join('\n'),
+  );
+  assert.ok(
+    refusals.some((r) => /hypervisor passthrough/.test(r)),
+    refusals.join('\n'),
+  );
 });
 
 const IMG = '/var/lib/libvirt/images';
@@ -310,7 +318,10 @@ for (const c of ALLOWED) {
   });
 }
 
-test('allowed: a running domain\'s live XML, with the labels libvirt chose for it', () => {
-  const live = domain("<serial type='pty'><source path='/dev/pts/3'/><target port='0'/></serial>", "<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s0:c1,c2</label><imagelabel>system_u:object_r:svirt_image_t:s0:c1,c2</imagelabel></seclabel>");
+test("allowed: a running domain's live XML, with the labels libvirt chose for it", () => {
+  const live = domain(
+    "<serial type='pty'><source path='/dev/pts/3'/><target port='0'/></serial>",
+    "<seclabel type='dynamic' model='selinux' relabel='yes'><label>system_u:system_r:svirt_t:s0:c1,c2</label><imagelabel>system_u:object_r:svirt_image_t:s0:c1,c2</imagelabel></seclabel>",
+  );
   assert.deepEqual(domainPolicyViolations(live), []);
 });

@@ -83,7 +83,9 @@ after(async () => {
 
 beforeEach(() => {
   fake = new FakeLibvirt({
-    pools: [{ name: 'default', uuid: UUID_B, type: 'dir', path: '/var/lib/libvirt/images', active: true, autostart: true, capacityBytes: 100, allocationBytes: 40, availableBytes: 60 }],
+    pools: [
+      { name: 'default', uuid: UUID_B, type: 'dir', path: '/var/lib/libvirt/images', active: true, autostart: true, capacityBytes: 100, allocationBytes: 40, availableBytes: 60 },
+    ],
   });
 });
 
@@ -208,7 +210,9 @@ test('DescribeDomain lists the TPM state files under the roots (relative, no loc
   await writeFile(join(state, 'tpm2', '.lock'), '');
   await symlink('/etc/shadow', join(state, 'tpm2', 'sneaky'));
   const secret = '6dd3e4a5-1d76-44ce-961f-f119f5aad935';
-  const xml = vmXml('tpmdesc', { devices: `<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='${state}'/><encryption secret='${secret}'/></backend></tpm>` });
+  const xml = vmXml('tpmdesc', {
+    devices: `<tpm model='tpm-crb'><backend type='emulator' version='2.0'><source type='dir' path='${state}'/><encryption secret='${secret}'/></backend></tpm>`,
+  });
   await fake.addDomain(xml);
   const res = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'tpmdesc' }, call);
   assert.equal(res.tpmStatePath, state);
@@ -244,7 +248,8 @@ test('DefineDomain defines a VM whose paths are all allowed', async () => {
   const xml = vmXml('ok', {
     disks: [{ path: image, target: 'vda' }],
     os: `<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>/var/lib/libvirt/qemu/nvram/ok_VARS.fd</nvram>`,
-    devices: "<emulator>/usr/bin/qemu-system-x86_64</emulator><serial type='file'><source path='/var/log/libvirt/qemu/ok-serial.log'/></serial><console type='pty'/><rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
+    devices:
+      "<emulator>/usr/bin/qemu-system-x86_64</emulator><serial type='file'><source path='/var/log/libvirt/qemu/ok-serial.log'/></serial><console type='pty'/><rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
   });
   const res = await unaryCall(clients.domain, clients.domain.defineDomain, { xml }, call);
   assert.equal(res.domain?.name, 'ok');
@@ -262,7 +267,11 @@ test('DefineDomain refuses host paths outside the allowed places, before libvirt
     ['symlink in the roots pointing out', vmXml('x', { disks: [{ path: join(root, 'escape.img'), target: 'vda', format: 'raw' }] }), 'PERMISSION_DENIED'],
     ['entity-encoded ..', vmXml('x', { disks: [{ path: `${root}/&#46;&#46;/outside/secret.img`, target: 'vda', format: 'raw' }] }), 'INVALID_ARGUMENT'],
     ['block device', vmXml('x', { disks: [{ path: '/dev/sda', target: 'vda', format: 'raw', type: 'block' }] }), 'PERMISSION_DENIED'],
-    ['backing store outside', vmXml('x', { disks: [{ path: join(root, 'a.qcow2'), target: 'vda', extra: "<backingStore type='file'><format type='raw'/><source file='/etc/shadow'/></backingStore>" }] }), 'PERMISSION_DENIED'],
+    [
+      'backing store outside',
+      vmXml('x', { disks: [{ path: join(root, 'a.qcow2'), target: 'vda', extra: "<backingStore type='file'><format type='raw'/><source file='/etc/shadow'/></backingStore>" }] }),
+      'PERMISSION_DENIED',
+    ],
     ['relative disk path', vmXml('x', { disks: [{ path: 'etc/shadow', target: 'vda', format: 'raw' }] }), 'INVALID_ARGUMENT'],
     ['initrd from /etc', vmXml('x', { os: '<kernel>/var/lib/libvirt/boot/vmlinuz</kernel><initrd>/etc/shadow</initrd>' }), 'PERMISSION_DENIED'],
     ['initrd split by a child element', vmXml('x', { os: '<initrd>/etc/<b/>shadow</initrd>' }), 'PERMISSION_DENIED'],
@@ -272,10 +281,17 @@ test('DefineDomain refuses host paths outside the allowed places, before libvirt
     ["channel into libvirtd's socket", vmXml('x', { devices: "<channel type='unix'><source mode='connect' path='/run/libvirt/libvirt-sock'/></channel>" }), 'PERMISSION_DENIED'],
     ['emulator of our choosing', vmXml('x', { devices: '<emulator>/tmp/evil.sh</emulator>' }), 'PERMISSION_DENIED'],
     ['rng reading a host disk', vmXml('x', { devices: "<rng model='virtio'><backend model='random'>/dev/sda</backend></rng>" }), 'PERMISSION_DENIED'],
-    ['nvdimm mapping a host file', vmXml('x', { devices: "<memory model='nvdimm'><source><path>/etc/shadow</path></source><target><size unit='KiB'>1024</size></target></memory>" }), 'PERMISSION_DENIED'],
+    [
+      'nvdimm mapping a host file',
+      vmXml('x', { devices: "<memory model='nvdimm'><source><path>/etc/shadow</path></source><target><size unit='KiB'>1024</size></target></memory>" }),
+      'PERMISSION_DENIED',
+    ],
     [
       'QEMU command-line passthrough',
-      vmXml('x', { head: " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" }).replace('</domain>', "<qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=/etc/shadow'/></qemu:commandline></domain>"),
+      vmXml('x', { head: " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" }).replace(
+        '</domain>',
+        "<qemu:commandline><qemu:arg value='-drive'/><qemu:arg value='file=/etc/shadow'/></qemu:commandline></domain>",
+      ),
       'PERMISSION_DENIED',
     ],
     ['pool volume', vmXml('x', { devices: "<disk type='volume' device='disk'><source pool='default' volume='v'/><target dev='vdz'/></disk>" }), 'PERMISSION_DENIED'],
@@ -295,7 +311,10 @@ test('DefineDomain refuses host paths outside the allowed places, before libvirt
 
 test('DefineDomain refuses host devices and lifted confinement (the domain policy), naming each element, before libvirt sees the XML', async () => {
   const cases: [string, RegExp][] = [
-    ["<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>", /domain\/devices\/hostdev: host device passthrough \(hostdev type 'pci'\)/],
+    [
+      "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>",
+      /domain\/devices\/hostdev: host device passthrough \(hostdev type 'pci'\)/,
+    ],
     ["<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0xbeef'/></source></hostdev>", /hostdev type 'usb'/],
     ["<interface type='direct'><source dev='eth0' mode='passthrough'/></interface>", /domain\/devices\/interface: interface type 'direct'/],
     ["<interface type='network'><source network='default'/><script path='/bin/true'/></interface>", /domain\/devices\/interface\/script: <script> runs a host program/],
@@ -309,11 +328,17 @@ test('DefineDomain refuses host devices and lifted confinement (the domain polic
     'PERMISSION_DENIED',
   );
   assert.match(details, /domain\/seclabel: seclabel type='none' runs QEMU without confinement/);
-  assert.deepEqual(fake.calls.filter((c) => c.startsWith('defineDomain')), [], 'libvirt never saw them');
+  assert.deepEqual(
+    fake.calls.filter((c) => c.startsWith('defineDomain')),
+    [],
+    'libvirt never saw them',
+  );
 });
 
 test('DescribeDomain lists what the domain policy refuses in a definition, so clone and sync can refuse before copying', async () => {
-  await fake.addDomain(vmXml('withdev', { devices: "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>" }));
+  await fake.addDomain(
+    vmXml('withdev', { devices: "<hostdev mode='subsystem' type='pci'><source><address domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></source></hostdev>" }),
+  );
   await fake.addDomain(vmXml('plain'));
   const bad = await unaryCall(clients.domain, clients.domain.describeDomain, { name: 'withdev' }, call);
   assert.equal(bad.policyViolations.length, 1);
@@ -333,7 +358,11 @@ test('the operation lock is enforced: StartDomain and DefineDomain of a locked V
     await rejectsWithStatus(unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked', operationId: 'op-other' }, call), 'FAILED_PRECONDITION');
     const define = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('locked', { uuid: UUID_A }) }, call), 'FAILED_PRECONDITION');
     assert.match(define, new RegExp(`cannot define domain 'locked': operation ${OP}`));
-    assert.deepEqual(fake.calls.slice(callsBefore).filter((c) => /^(startDomain|defineDomain)/.test(c)), [], 'libvirt never asked');
+    assert.deepEqual(
+      fake.calls.slice(callsBefore).filter((c) => /^(startDomain|defineDomain)/.test(c)),
+      [],
+      'libvirt never asked',
+    );
     // the holder itself may
     await unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('locked', { uuid: UUID_A }), operationId: OP }, call);
     const started = await unaryCall(clients.domain, clients.domain.startDomain, { name: 'locked', operationId: OP }, call);
@@ -377,7 +406,10 @@ test("DefineDomain checks libvirt's stored definition too, and rolls back when i
   disagreeing.disagree = false;
   await disagreeing.addDomain(vmXml('kept', { uuid: UUID_A }));
   disagreeing.disagree = true;
-  await rejectsWithStatus(unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('kept', { uuid: UUID_A }).replace('<vcpu>2', '<vcpu>7') }, call), 'PERMISSION_DENIED');
+  await rejectsWithStatus(
+    unaryCall(clients.domain, clients.domain.defineDomain, { xml: vmXml('kept', { uuid: UUID_A }).replace('<vcpu>2', '<vcpu>7') }, call),
+    'PERMISSION_DENIED',
+  );
   assert.equal((await disagreeing.getDomain('kept')).vcpus, 2);
 });
 
@@ -399,7 +431,10 @@ test('StartDomain paused leaves the CPUs stopped; ResumeDomain runs it, only whe
   assert.equal(paused.domain?.state, 'DOMAIN_STATE_PAUSED');
   const release = locks.acquire('firstinstant', OP, 'failover of replica r1');
   try {
-    assert.match(await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant' }, call), 'FAILED_PRECONDITION'), new RegExp(`cannot resume domain 'firstinstant': operation ${OP}`));
+    assert.match(
+      await rejectsWithStatus(unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant' }, call), 'FAILED_PRECONDITION'),
+      new RegExp(`cannot resume domain 'firstinstant': operation ${OP}`),
+    );
     const resumed = await unaryCall(clients.domain, clients.domain.resumeDomain, { name: 'firstinstant', operationId: OP }, call);
     assert.equal(resumed.domain?.state, 'DOMAIN_STATE_RUNNING');
   } finally {
@@ -510,7 +545,15 @@ test('UndefineDomain REMOVE deletes its own images, NVRAM and TPM state, keeps e
       devices: "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>",
     }),
   );
-  await fake.addDomain(vmXml('neighbour', { uuid: UUID_B, disks: [{ path: usedByOther, target: 'vda' }, { path: ro, target: 'vdb', extra: '<readonly/>' }] }));
+  await fake.addDomain(
+    vmXml('neighbour', {
+      uuid: UUID_B,
+      disks: [
+        { path: usedByOther, target: 'vda' },
+        { path: ro, target: 'vdb', extra: '<readonly/>' },
+      ],
+    }),
+  );
   // Hole 6: a file another domain uses is never deleted; the whole call is refused before anything goes.
   const refusal = await rejectsWithStatus(unaryCall(clients.domain, clients.domain.undefineDomain, { name: 'rm', storage: 'STORAGE_POLICY_REMOVE' }, call), 'FAILED_PRECONDITION');
   assert.match(refusal, /other\.qcow2 is also used by domain 'neighbour'/);
@@ -525,7 +568,10 @@ test('UndefineDomain REMOVE deletes its own images, NVRAM and TPM state, keeps e
   for (const kept of [base, shared, ro, iso, foreign]) assert.equal(await exists(kept), true, `${kept} kept`);
   assert.ok((await lstat(linkOutside)).isSymbolicLink(), 'a link outside the roots is never touched');
   assert.ok(fake.calls.includes('undefineDomain rm nvram=remove'));
-  assert.deepEqual((await fake.listDomains()).map((d) => d.name), ['neighbour']);
+  assert.deepEqual(
+    (await fake.listDomains()).map((d) => d.name),
+    ['neighbour'],
+  );
 });
 
 test('UndefineDomain REMOVE refuses when another domain uses its NVRAM, naming that domain', async () => {

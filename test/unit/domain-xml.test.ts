@@ -82,7 +82,9 @@ test('readDomainFacts: defaults and the other CPU modes', () => {
   assert.equal(readDomainFacts('<domain><name>a</name><cpu><model>qemu64</model></cpu></domain>').cpuMode, 'custom');
   const tpm = readDomainFacts("<domain><name>a</name><devices><tpm><backend type='emulator'><source type='dir' path='/images/tpm'/></backend></tpm></devices></domain>");
   assert.deepEqual(tpm.tpm, { backend: 'emulator', statePath: '/images/tpm', secret: '' });
-  const encrypted = readDomainFacts("<domain><name>a</name><devices><tpm><backend type='emulator'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices></domain>");
+  const encrypted = readDomainFacts(
+    "<domain><name>a</name><devices><tpm><backend type='emulator'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices></domain>",
+  );
   assert.deepEqual(encrypted.tpm, { backend: 'emulator', statePath: '', secret: '6dd3e4a5-1d76-44ce-961f-f119f5aad935' });
 });
 
@@ -189,7 +191,10 @@ test('hostReferences refuses hypervisor passthrough and unconfinable storage', (
   );
   assert.match(refused("<domain><name>a</name><devices><disk type='volume'><source pool='p' volume='v'/></disk></devices></domain>")[0] ?? '', /disk type 'volume'/);
   assert.match(refused("<domain><name>a</name><devices><hostdev mode='subsystem' type='scsi'/></devices></domain>")[0] ?? '', /hostdev type 'scsi'/);
-  assert.match(refused("<domain><name>a</name><devices><tpm><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm></devices></domain>")[0] ?? '', /TPM passthrough/);
+  assert.match(
+    refused("<domain><name>a</name><devices><tpm><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm></devices></domain>")[0] ?? '',
+    /TPM passthrough/,
+  );
   assert.deepEqual(refused(FULL), []);
   assert.deepEqual(refused("<domain><name>a</name><metadata><q:x xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'/></metadata></domain>"), []);
 });

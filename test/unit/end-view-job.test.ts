@@ -18,7 +18,11 @@ const VM = `<domain type='kvm'><name>web</name><uuid>0b7e6c2e-9a3c-4d8e-8f1a-2b3
 async function withJob(): Promise<FakeLibvirt> {
   const fake = new FakeLibvirt();
   await fake.addDomain(VM, 'running');
-  await fake.backupBegin('web', buildBackupXml({ socket: '/run/kvmclone/live/backup-op.sock', incremental: '', disks: [{ target: 'vda', scratch: '/nonexistent/vda.qcow2' }] }), undefined);
+  await fake.backupBegin(
+    'web',
+    buildBackupXml({ socket: '/run/kvmclone/live/backup-op.sock', incremental: '', disks: [{ target: 'vda', scratch: '/nonexistent/vda.qcow2' }] }),
+    undefined,
+  );
   return fake;
 }
 

@@ -17,9 +17,33 @@ import type { FailoverRecord } from '../../controller/replication/failover-store
 import { reverseKey, unplannedNoCheckpoint } from '../../controller/replication/failover.js';
 
 const CP = 'kvmclone.r0123456789abcde.1';
-const image = (target: string, over: Partial<ImageIdentity> = {}): ImageIdentity => ({ target, path: `/var/lib/libvirt/images/web1-${target}.qcow2`, dev: 2049, ino: 100, size: 1 << 20, mtimeNs: '1000', ctimeNs: '1000', ...over });
-const failover: FailoverRecord = { replica: 'r1', operationId: 'op1', at: '2025-05-01T10:00:00.000Z', source: 'shutoff', point: null, pausedBefore: false, checkpoint: CP, noCheckpoint: '' };
-const reverse: LiveReplicaState = { replicaId: 'r0123456789abcde', checkpoint: CP, checkpointXml: '<domaincheckpoint/>', images: [image('vda'), image('vdb', { ino: 101 })], updatedAt: 'then' };
+const image = (target: string, over: Partial<ImageIdentity> = {}): ImageIdentity => ({
+  target,
+  path: `/var/lib/libvirt/images/web1-${target}.qcow2`,
+  dev: 2049,
+  ino: 100,
+  size: 1 << 20,
+  mtimeNs: '1000',
+  ctimeNs: '1000',
+  ...over,
+});
+const failover: FailoverRecord = {
+  replica: 'r1',
+  operationId: 'op1',
+  at: '2025-05-01T10:00:00.000Z',
+  source: 'shutoff',
+  point: null,
+  pausedBefore: false,
+  checkpoint: CP,
+  noCheckpoint: '',
+};
+const reverse: LiveReplicaState = {
+  replicaId: 'r0123456789abcde',
+  checkpoint: CP,
+  checkpointXml: '<domaincheckpoint/>',
+  images: [image('vda'), image('vdb', { ino: 101 })],
+  updatedAt: 'then',
+};
 const good: FailbackDeltaInput = { failover, copyRuns: true, reverse, originalNow: [image('vda'), image('vdb', { ino: 101 })] };
 
 test('the bitmap when the failover checkpointed an equal copy, the copy runs and the original is as recorded', () => {
@@ -27,7 +51,11 @@ test('the bitmap when the failover checkpointed an equal copy, the copy runs and
   assert.equal(d.delta, 'bitmap');
   assert.match(d.why, new RegExp(`dirty bitmap since checkpoint ${CP.replace(/\./g, '\\.')}: the original is unchanged`));
   // A later failback: the previous one confirmed the next checkpoint and the original as it left it.
-  const later = decideFailbackDelta({ ...good, reverse: { ...reverse, checkpoint: 'kvmclone.r0123456789abcde.2', images: [image('vda', { mtimeNs: '2000', ctimeNs: '2000' }), image('vdb', { ino: 101 })] }, originalNow: [image('vda', { mtimeNs: '2000', ctimeNs: '2000' }), image('vdb', { ino: 101 })] });
+  const later = decideFailbackDelta({
+    ...good,
+    reverse: { ...reverse, checkpoint: 'kvmclone.r0123456789abcde.2', images: [image('vda', { mtimeNs: '2000', ctimeNs: '2000' }), image('vdb', { ino: 101 })] },
+    originalNow: [image('vda', { mtimeNs: '2000', ctimeNs: '2000' }), image('vdb', { ino: 101 })],
+  });
   assert.equal(later.delta, 'bitmap');
 });
 
@@ -36,12 +64,20 @@ test('hashes, with the reason, whenever the bitmap cannot be known to cover what
     ['no failover record', { ...good, failover: undefined }, /how the failover left the original is not recorded/],
     ['crashed original', { ...good, failover: { ...failover, source: 'crashed' } }, /had crashed at the failover .*writes the copy never saw/],
     ['unreachable original', { ...good, failover: { ...failover, source: 'unreachable' } }, /could not be reached at the failover .*writes the copy never saw/],
-    ['no checkpoint made (raw disk)', { ...good, failover: { ...failover, checkpoint: null, noCheckpoint: 'disk vdb (raw) of the copy is not qcow2' } }, /^disk vdb \(raw\) of the copy is not qcow2$/],
+    [
+      'no checkpoint made (raw disk)',
+      { ...good, failover: { ...failover, checkpoint: null, noCheckpoint: 'disk vdb (raw) of the copy is not qcow2' } },
+      /^disk vdb \(raw\) of the copy is not qcow2$/,
+    ],
     ['no checkpoint, no reason recorded', { ...good, failover: { ...failover, checkpoint: null } }, /the failover made no checkpoint/],
     ['copy shut off', { ...good, copyRuns: false, originalNow: undefined }, /the copy is shut off/],
     ['no confirmed checkpoint any more', { ...good, reverse: { ...reverse, checkpoint: '' } }, /no checkpoint of the copy is confirmed any more/],
     ['no reverse state', { ...good, reverse: undefined }, /no checkpoint of the copy is confirmed any more/],
-    ['original written (mtime)', { ...good, originalNow: [image('vda', { mtimeNs: '1001' }), image('vdb', { ino: 101 })] }, /original changed since the failover: .*web1-vda\.qcow2 changed .*\(mtimeNs\)/],
+    [
+      'original written (mtime)',
+      { ...good, originalNow: [image('vda', { mtimeNs: '1001' }), image('vdb', { ino: 101 })] },
+      /original changed since the failover: .*web1-vda\.qcow2 changed .*\(mtimeNs\)/,
+    ],
     ['original replaced (inode)', { ...good, originalNow: [image('vda'), image('vdb', { ino: 555 })] }, /original changed since the failover: .*\(ino\)/],
     ['original lost a disk', { ...good, originalNow: [image('vda')] }, /disk vdb has no image/],
     ['original gained a disk', { ...good, originalNow: [image('vda'), image('vdb', { ino: 101 }), image('vdc')] }, /disk vdc was not part of the last sync/],
@@ -59,8 +95,29 @@ const described = (disks: { target: string; format: string; device?: string; pat
 const caps = ['domain.start-paused', 'transfer.live'];
 
 test('a failover checkpoints the copy only when every disk is qcow2 and its agent starts paused and opens views', () => {
-  assert.equal(checkpointBlocker(described([{ target: 'vda', format: 'qcow2' }, { target: 'vdb', format: 'qcow2' }, { target: 'sda', format: 'raw', device: 'cdrom' }]), 'hostb', caps), '');
-  assert.match(checkpointBlocker(described([{ target: 'vda', format: 'qcow2' }, { target: 'vdb', format: 'raw' }]), 'hostb', caps), /^disk vdb \(raw\) of the copy is not qcow2: dirty bitmaps live in qcow2 images only$/);
+  assert.equal(
+    checkpointBlocker(
+      described([
+        { target: 'vda', format: 'qcow2' },
+        { target: 'vdb', format: 'qcow2' },
+        { target: 'sda', format: 'raw', device: 'cdrom' },
+      ]),
+      'hostb',
+      caps,
+    ),
+    '',
+  );
+  assert.match(
+    checkpointBlocker(
+      described([
+        { target: 'vda', format: 'qcow2' },
+        { target: 'vdb', format: 'raw' },
+      ]),
+      'hostb',
+      caps,
+    ),
+    /^disk vdb \(raw\) of the copy is not qcow2: dirty bitmaps live in qcow2 images only$/,
+  );
   assert.match(checkpointBlocker(described([{ target: 'vda', format: 'qcow2' }]), 'hostb', ['transfer.live']), /agent on hostb lacks domain\.start-paused/);
   assert.match(checkpointBlocker(described([]), 'hostb', caps), /no file-backed disk/);
 });

@@ -85,11 +85,29 @@ test('roles: failover sets reverse, failed-over, paused; failback restores them;
     replicas.add(spec);
     const failedOver = replicas.setRoles('r1', { direction: 'reverse', lifecycle: 'failed-over', paused: true });
     assert.deepEqual([failedOver.direction, failedOver.lifecycle, failedOver.paused], ['reverse', 'failed-over', true]);
-    failovers.recordFailover({ replica: 'r1', operationId: 'op0', at: 'before', source: 'shutoff', point: null, pausedBefore: false, checkpoint: 'kvmclone.r0123456789abcd.1', noCheckpoint: '' });
+    failovers.recordFailover({
+      replica: 'r1',
+      operationId: 'op0',
+      at: 'before',
+      source: 'shutoff',
+      point: null,
+      pausedBefore: false,
+      checkpoint: 'kvmclone.r0123456789abcd.1',
+      noCheckpoint: '',
+    });
     assert.equal(failovers.failover('r1')?.checkpoint, 'kvmclone.r0123456789abcd.1');
     const noCheckpoint = 'the failover made no checkpoint: the source could not be reached';
     failovers.recordFailover({ replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true, checkpoint: null, noCheckpoint });
-    assert.deepEqual(new FailoverStore(ops.database).failover('r1'), { replica: 'r1', operationId: 'op1', at: 'now', source: 'unreachable', point: 'p1', pausedBefore: true, checkpoint: null, noCheckpoint });
+    assert.deepEqual(new FailoverStore(ops.database).failover('r1'), {
+      replica: 'r1',
+      operationId: 'op1',
+      at: 'now',
+      source: 'unreachable',
+      point: 'p1',
+      pausedBefore: true,
+      checkpoint: null,
+      noCheckpoint,
+    });
     const back = replicas.setRoles('r1', { direction: 'forward', lifecycle: 'active', paused: false });
     assert.deepEqual([back.direction, back.lifecycle, back.paused], ['forward', 'active', false]);
     failovers.clearFailover('r1');
@@ -99,7 +117,6 @@ test('roles: failover sets reverse, failed-over, paused; failback restores them;
     failovers.clearDrill('r1');
     assert.equal(failovers.drill('r1'), undefined);
   }));
-
 
 /** Deps whose hosts must never be reached: the refusals below come first. */
 function offlineDeps(ops: OperationStore, replicas: ReplicaStore, failovers: FailoverStore): RecoveryDeps {
@@ -116,11 +133,26 @@ test('refusals before any host: failover of a copy never made or already failed 
     await assert.rejects(runDrill({ replica: 'r1', network: false }, deps), refusal(/has no copy yet/));
     await assert.rejects(runFailback({ replica: 'r1', switchBack: false, shutdownSeconds: 1 }, deps), refusal(/is not failed over/));
     replicas.recordRun(
-      { replica: 'r1', operationId: null, kind: 'clone', startedAt: 'a', finishedAt: 'b', seconds: 1, bytesOnWire: 0, delta: 'full', outcome: 'succeeded', errorCode: null, errorMessage: null },
+      {
+        replica: 'r1',
+        operationId: null,
+        kind: 'clone',
+        startedAt: 'a',
+        finishedAt: 'b',
+        seconds: 1,
+        bytesOnWire: 0,
+        delta: 'full',
+        outcome: 'succeeded',
+        errorCode: null,
+        errorMessage: null,
+      },
       { consecutiveFailures: 0, nextAttemptAt: null, lastError: null, seededAt: 'a' },
     );
     failovers.recordDrill({ replica: 'r1', operationId: 'op', at: 'then', host: 'hostb', vm: 'web1-drill', uuid: 'u' });
-    await assert.rejects(runDrill({ replica: 'r1', network: false }, deps), (e: unknown) => e instanceof KvmcloneError && e.code === 'FAILED_PRECONDITION' && /--test --cleanup/.test(e.message));
+    await assert.rejects(
+      runDrill({ replica: 'r1', network: false }, deps),
+      (e: unknown) => e instanceof KvmcloneError && e.code === 'FAILED_PRECONDITION' && /--test --cleanup/.test(e.message),
+    );
     replicas.setRoles('r1', { direction: 'reverse', lifecycle: 'failed-over', paused: true });
     await assert.rejects(runFailover({ replica: 'r1', force: true }, deps), refusal(/failed over already: .*kvmctl failback r1/));
     await assert.rejects(runFailover({ replica: 'nope', force: true }, deps), (e: unknown) => e instanceof KvmcloneError && e.code === 'NOT_FOUND');

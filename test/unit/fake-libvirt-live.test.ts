@@ -110,7 +110,11 @@ test('a full pull-mode job with a checkpoint: job, exports, one job at a time, a
   assert.equal(await fake.abortJob('web'), true);
   assert.equal(await fake.backupJob('web'), undefined);
   assert.equal(await fake.abortJob('web'), false, 'no job: quietly false');
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => c.name), ['kvmclone.r1.1'], 'the checkpoint outlives the job');
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => c.name),
+    ['kvmclone.r1.1'],
+    'the checkpoint outlives the job',
+  );
 });
 
 test('incremental from a checkpoint: dirty sizes, export bitmaps, parents', async () => {
@@ -131,15 +135,18 @@ test('incremental from a checkpoint: dirty sizes, export bitmaps, parents', asyn
 
   const job = await fake.backupBegin('web', backupXml('kvmclone.r1.1'), checkpointXml('kvmclone.r1.2'));
   assert.equal(job.incremental, 'kvmclone.r1.1');
-  assert.deepEqual(job.disks.find((d) => d.target === 'vdb'), {
-    target: 'vdb',
-    backup: true,
-    mode: 'incremental',
-    incremental: 'kvmclone.r1.1',
-    exportName: 'vdb',
-    exportBitmap: 'backup-vdb',
-    scratch: '/nonexistent/vdb.qcow2',
-  });
+  assert.deepEqual(
+    job.disks.find((d) => d.target === 'vdb'),
+    {
+      target: 'vdb',
+      backup: true,
+      mode: 'incremental',
+      incremental: 'kvmclone.r1.1',
+      exportName: 'vdb',
+      exportBitmap: 'backup-vdb',
+      scratch: '/nonexistent/vdb.qcow2',
+    },
+  );
   await fake.abortJob('web');
   fake.writeGuest('web', 'vdb', 131072);
   assert.equal((await fake.getCheckpoint('web', 'kvmclone.r1.1', { size: true })).disks[1]?.sizeBytes, 196608, 'dirty since r1.1');
@@ -218,18 +225,27 @@ test('delete, delete metadata-only and redefine from saved XML', async () => {
   const saved = await fake.checkpointXml('web', 'kvmclone.r1.2');
 
   await fake.deleteCheckpoint('web', 'kvmclone.r1.2', { metadataOnly: true });
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => c.name), ['kvmclone.r1.1']);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => c.name),
+    ['kvmclone.r1.1'],
+  );
   assert.ok(isNoCheckpoint(await failure(fake.getCheckpoint('web', 'kvmclone.r1.2'))));
   await fake.redefineCheckpoint('web', saved);
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]), [
-    ['kvmclone.r1.1', ''],
-    ['kvmclone.r1.2', 'kvmclone.r1.1'],
-  ]);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]),
+    [
+      ['kvmclone.r1.1', ''],
+      ['kvmclone.r1.2', 'kvmclone.r1.1'],
+    ],
+  );
   assert.equal((await fake.getCheckpoint('web', 'kvmclone.r1.2', { size: true })).disks[0]?.sizeBytes, 4096, 'the bitmap stayed in the image');
 
   // deleting the root: its child becomes a root
   await fake.deleteCheckpoint('web', 'kvmclone.r1.1');
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]), [['kvmclone.r1.2', '']]);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]),
+    [['kvmclone.r1.2', '']],
+  );
   const orphan = await failure(fake.redefineCheckpoint('web', saved.replaceAll('kvmclone.r1.2', 'kvmclone.r1.3')));
   assert.equal(orphan.code, 'INVALID_ARGUMENT');
   assert.match(orphan.message, /parent kvmclone.r1.1 for moment kvmclone.r1.3 not found/);
@@ -243,7 +259,10 @@ test('delete, delete metadata-only and redefine from saved XML', async () => {
   assert.ok(isDomainNotRunning(await failure(fake.redefineCheckpoint('web', saved.replace(/<parent>[\s\S]*<\/parent>/, '')))), 'validation needs a running domain');
   await fake.deleteCheckpoint('web', 'kvmclone.r1.2', { metadataOnly: true });
   await fake.redefineCheckpoint('web', saved.replace(/<parent>[\s\S]*<\/parent>/, ''), { validate: false });
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => c.name), ['kvmclone.r1.2']);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => c.name),
+    ['kvmclone.r1.2'],
+  );
 });
 
 test('QEMU killed: checkpoints stay listed but are inconsistent until deleted metadata-only', async () => {
@@ -252,7 +271,10 @@ test('QEMU killed: checkpoints stay listed but are inconsistent until deleted me
   fake.killQemu('web');
   assert.equal((await fake.getDomain('web')).state, 'shutoff');
   await fake.startDomain('web');
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => c.name), ['kvmclone.r1.1']);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => c.name),
+    ['kvmclone.r1.1'],
+  );
   assert.equal((await fake.getCheckpoint('web', 'kvmclone.r1.1', { size: true })).disks[0]?.sizeBytes, undefined, 'no size for a lost bitmap');
   const incremental = await failure(fake.backupBegin('web', backupXml('kvmclone.r1.1'), checkpointXml('kvmclone.r1.2')));
   assert.equal(incremental.code, 'FAILED_PRECONDITION');
@@ -263,7 +285,10 @@ test('QEMU killed: checkpoints stay listed but are inconsistent until deleted me
   assert.ok(isCheckpointInconsistent(deleted), deleted.message);
   await fake.deleteCheckpoint('web', 'kvmclone.r1.1', { metadataOnly: true });
   await fake.backupBegin('web', backupXml(), checkpointXml('kvmclone.r1.2'));
-  assert.deepEqual((await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]), [['kvmclone.r1.2', '']]);
+  assert.deepEqual(
+    (await fake.listCheckpoints('web')).map((c) => [c.name, c.parent]),
+    [['kvmclone.r1.2', '']],
+  );
 });
 
 test('guest agent: freeze and thaw, missing, not connected, hanging', async () => {
@@ -311,15 +336,30 @@ const MESSAGES: ReadonlyArray<readonly [string, string, string, (err: unknown) =
   ['unknown checkpoint', "error: Domain checkpoint not found: no domain checkpoint with matching name 'nope'", 'NOT_FOUND', isNoCheckpoint],
   ['incremental base unknown', "error: Domain checkpoint not found: Checkpoint 'kvmclone.nope' for incremental backup of disk 'vdb' not found", 'NOT_FOUND', isNoCheckpoint],
   ['inconsistent bitmap', "error: checkpoint inconsistent: missing or broken bitmap 'kvmclone.t1.2' for disk 'vdb'", 'FAILED_PRECONDITION', isCheckpointInconsistent],
-  ['deleting a broken checkpoint', "error: Failed to delete checkpoint kvmclone.t1.2\nerror: internal error: bitmap 'kvmclone.t1.2' not found in backing chain of 'vdb'", 'FAILED_PRECONDITION', isCheckpointInconsistent],
+  [
+    'deleting a broken checkpoint',
+    "error: Failed to delete checkpoint kvmclone.t1.2\nerror: internal error: bitmap 'kvmclone.t1.2' not found in backing chain of 'vdb'",
+    'FAILED_PRECONDITION',
+    isCheckpointInconsistent,
+  ],
   ['raw disk', 'error: unsupported configuration: checkpoint for disk vdc unsupported for storage type raw', 'FAILED_PRECONDITION', isCheckpointUnsupported],
   ['checkpoint exists', 'error: operation failed: domain moment kvmclone.t1.1 already exists', 'ALREADY_EXISTS', isCheckpointExists],
   ['scratch exists', "error: invalid argument: store '/tmp/s/vdb.scratch' for backup of 'vdb' exists", 'ALREADY_EXISTS', isBackupScratchExists],
-  ['agent not connected', 'error: Unable to freeze filesystems\nerror: Guest agent is not responding: QEMU guest agent is not connected', 'FAILED_PRECONDITION', isGuestAgentUnavailable],
+  [
+    'agent not connected',
+    'error: Unable to freeze filesystems\nerror: Guest agent is not responding: QEMU guest agent is not connected',
+    'FAILED_PRECONDITION',
+    isGuestAgentUnavailable,
+  ],
   ['agent not configured', 'error: Unable to thaw filesystems\nerror: argument unsupported: QEMU guest agent is not configured', 'FAILED_PRECONDITION', isGuestAgentUnavailable],
   ['not running', 'error: Requested operation is not valid: domain is not running', 'FAILED_PRECONDITION', isDomainNotRunning],
   ['backup of a stopped domain', 'error: Operation not supported: cannot perform disk backup for inactive domain', 'FAILED_PRECONDITION', isDomainNotRunning],
-  ['checkpoint of a stopped domain', "error: Failed to delete checkpoint kvmclone.t1.2\nerror: Operation not supported: cannot delete checkpoint for inactive domain", 'FAILED_PRECONDITION', isDomainNotRunning],
+  [
+    'checkpoint of a stopped domain',
+    'error: Failed to delete checkpoint kvmclone.t1.2\nerror: Operation not supported: cannot delete checkpoint for inactive domain',
+    'FAILED_PRECONDITION',
+    isDomainNotRunning,
+  ],
 ];
 
 for (const [name, stderr, code, predicate] of MESSAGES) {
@@ -333,7 +373,7 @@ for (const [name, stderr, code, predicate] of MESSAGES) {
   });
 }
 
-test('the live predicates do not match each other\'s messages', () => {
+test("the live predicates do not match each other's messages", () => {
   for (const [name, stderr, , predicate] of MESSAGES) {
     for (const [other, otherStderr, , otherPredicate] of MESSAGES) {
       if (predicate === otherPredicate) continue;

@@ -42,7 +42,7 @@ async function deadSocket(path: string): Promise<void> {
 
 const OP = 'peer-0123abcd-4567.sock';
 
-test('with a socket group: root-owned, that group, mode 1770 (members bind, only an entry\'s owner unlinks it, others see nothing)', async () => {
+test("with a socket group: root-owned, that group, mode 1770 (members bind, only an entry's owner unlinks it, others see nothing)", async () => {
   const runtime = join(dir, 'g');
   await mkdir(runtime);
   const { dir: fwd } = await prepareForwardDir(runtime, 4242);
@@ -106,7 +106,15 @@ test('RemovePeerSocket removes <forward dir>/peer-<id>.sock only, and only a soc
   await symlink('/etc/passwd', join(fwd, 'peer-5y111111-0010.sock'));
   await assert.rejects(removePeerSocket(join(fwd, 'peer-5y111111-0010.sock'), fwd), (e: unknown) => e instanceof KvmcloneError && e.code === 'FAILED_PRECONDITION');
 
-  for (const bad of [join(runtime, OP), join(runtime, 'agent.sock'), join(fwd, '..', 'agent.sock'), join(fwd, 'x.sock'), '/etc/passwd', 'relative/peer-0123abcd-4567.sock', join(fwd, 'sub', OP)]) {
+  for (const bad of [
+    join(runtime, OP),
+    join(runtime, 'agent.sock'),
+    join(fwd, '..', 'agent.sock'),
+    join(fwd, 'x.sock'),
+    '/etc/passwd',
+    'relative/peer-0123abcd-4567.sock',
+    join(fwd, 'sub', OP),
+  ]) {
     await assert.rejects(removePeerSocket(bad, fwd), (e: unknown) => e instanceof KvmcloneError && e.code === 'INVALID_ARGUMENT', bad);
   }
 });
@@ -115,8 +123,19 @@ test('a pull dials <forward dir>/peer-<id>.sock or (older controllers) <runtime 
   const runtime = '/run/kvmclone';
   assert.equal(checkPeerSocket(`/run/kvmclone/forward/${OP}`, runtime), `/run/kvmclone/forward/${OP}`);
   assert.equal(checkPeerSocket(`/run/kvmclone/${OP}`, runtime), `/run/kvmclone/${OP}`);
-  for (const bad of [`/tmp/${OP}`, '/run/kvmclone/agent.sock', '/run/kvmclone/forward/agent.sock', `/run/kvmclone/forward/x/${OP}`, `/run/kvmclone/forward/../forward/${OP}`, `/run/kvmclone/live/${OP}`]) {
-    assert.throws(() => checkPeerSocket(bad, runtime), (e: unknown) => e instanceof KvmcloneError && e.code === 'INVALID_ARGUMENT', bad);
+  for (const bad of [
+    `/tmp/${OP}`,
+    '/run/kvmclone/agent.sock',
+    '/run/kvmclone/forward/agent.sock',
+    `/run/kvmclone/forward/x/${OP}`,
+    `/run/kvmclone/forward/../forward/${OP}`,
+    `/run/kvmclone/live/${OP}`,
+  ]) {
+    assert.throws(
+      () => checkPeerSocket(bad, runtime),
+      (e: unknown) => e instanceof KvmcloneError && e.code === 'INVALID_ARGUMENT',
+      bad,
+    );
   }
 });
 

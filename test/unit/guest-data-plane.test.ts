@@ -102,12 +102,18 @@ test('guestHashBatches of a span: offset and length as HashBlocks takes them, ch
   assert.equal(got.length, 1);
   assert.equal(got[0]?.offset, 960 * KiB);
   assert.ok(got[0]?.hashes.equals(expectedHashes(content, 64 * KiB, 960 * KiB, 960 * KiB + 2 * MiB)));
-  await assert.rejects(async () => {
-    for await (const b of guestHashBatches(fake, { ...plan, offset: 1000 }, never)) void b;
-  }, (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT');
-  await assert.rejects(async () => {
-    for await (const b of guestHashBatches(fake, { ...plan, length: 8 * MiB }, never)) void b;
-  }, (err: unknown) => err instanceof KvmcloneError && err.code === 'OUT_OF_RANGE');
+  await assert.rejects(
+    async () => {
+      for await (const b of guestHashBatches(fake, { ...plan, offset: 1000 }, never)) void b;
+    },
+    (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT',
+  );
+  await assert.rejects(
+    async () => {
+      for await (const b of guestHashBatches(fake, { ...plan, length: 8 * MiB }, never)) void b;
+    },
+    (err: unknown) => err instanceof KvmcloneError && err.code === 'OUT_OF_RANGE',
+  );
 });
 
 test('guestDigest is the DigestImage of the same bytes', async () => {
@@ -117,7 +123,11 @@ test('guestDigest is the DigestImage of the same bytes', async () => {
   assert.equal(await guestDigest(new FakeExport(content, map), never), digest.digest());
 });
 
-async function collectRead(fake: FakeExport, ranges: { offset: number; length: number }[], blockHashes: boolean): Promise<{ messages: ReadRangesResponse[]; digest: string | undefined }> {
+async function collectRead(
+  fake: FakeExport,
+  ranges: { offset: number; length: number }[],
+  blockHashes: boolean,
+): Promise<{ messages: ReadRangesResponse[]; digest: string | undefined }> {
   const messages: ReadRangesResponse[] = [];
   const whole = ranges.length === 1 && ranges[0]?.offset === 0 && ranges[0].length === fake.size;
   const digester = whole ? new StreamDigester(fake.size) : undefined;
@@ -128,7 +138,13 @@ async function collectRead(fake: FakeExport, ranges: { offset: number; length: n
 test('readGuestRanges: chunks with their hashes or block hashes, zeros announced, exactly the ranges covered', async () => {
   const { content, map } = sample();
   for (const blockHashes of [false, true]) {
-    for (const ranges of [[{ offset: 0, length: content.length }], [{ offset: 4 * KiB, length: 1.5 * MiB }, { offset: 2 * MiB, length: 1.25 * MiB + 8 * KiB }]]) {
+    for (const ranges of [
+      [{ offset: 0, length: content.length }],
+      [
+        { offset: 4 * KiB, length: 1.5 * MiB },
+        { offset: 2 * MiB, length: 1.25 * MiB + 8 * KiB },
+      ],
+    ]) {
       const { messages, digest } = await collectRead(new FakeExport(content, map), ranges, blockHashes);
       const rebuilt = Buffer.alloc(content.length, 0xff);
       const covered: { offset: number; length: number }[] = [];
@@ -184,10 +200,13 @@ test('extents: clipped to the span, merged for the guest map, gaps refused', asy
     [MiB / 2, MiB / 2],
     [MiB, MiB / 2],
   ]);
-  const gappy = new FakeExport(content, [map[0] as ContextExtent, map[2] as ContextExtent]);
-  await assert.rejects(async () => {
-    for await (const e of contextExtents(gappy, 'base:allocation', 0, content.length, never)) void e;
-  }, (err: unknown) => err instanceof KvmcloneError && err.code === 'DATA_LOSS');
+  const gappy = new FakeExport(content, [map[0], map[2]]);
+  await assert.rejects(
+    async () => {
+      for await (const e of contextExtents(gappy, 'base:allocation', 0, content.length, never)) void e;
+    },
+    (err: unknown) => err instanceof KvmcloneError && err.code === 'DATA_LOSS',
+  );
   const dirty = [];
   for await (const s of flaggedSpans(fake, 'base:allocation', 1, never)) dirty.push([s.offset, s.length]);
   assert.deepEqual(dirty, [
@@ -222,7 +241,9 @@ test('GuestWrites keeps overlapping requests in order and reports a failure at d
 
 test('many scattered ranges are read with one allocation walk, and stream exactly what a range-by-range read does', async () => {
   const { content, map } = sample();
-  const ranges = Array.from({ length: 40 }, (_, i) => ({ offset: i * 100 * KiB - ((i * 100 * KiB) % (64 * KiB)), length: 64 * KiB })).filter((r, i, all) => r.offset + r.length <= content.length && (i === 0 || r.offset >= (all[i - 1] as { offset: number }).offset + 64 * KiB));
+  const ranges = Array.from({ length: 40 }, (_, i) => ({ offset: i * 100 * KiB - ((i * 100 * KiB) % (64 * KiB)), length: 64 * KiB })).filter(
+    (r, i, all) => r.offset + r.length <= content.length && (i === 0 || r.offset >= (all[i - 1] as { offset: number }).offset + 64 * KiB),
+  );
   assert.ok(ranges.length > 8, 'enough ranges for one walk');
   let asked = 0;
   const exp = new FakeExport(content, map);
@@ -239,10 +260,22 @@ test('many scattered ranges are read with one allocation walk, and stream exactl
   assert.ok(asked < ranges.length, `${asked} block-status requests for ${ranges.length} ranges`);
   const single: ReadRangesResponse[] = [];
   for (const r of ranges) await readGuestRanges(new FakeExport(content, map), [r], MiB, async (m) => void single.push(m), never);
-  const bytes = (ms: ReadRangesResponse[]): string => ms.map((m) => (m.data ? `d${String(m.data.offset)}:${Buffer.from(m.data.data as Uint8Array).toString('base64').slice(0, 16)}:${(m.data.data as Uint8Array).length}` : `z${String(m.zero?.offset)}+${String(m.zero?.length)}`)).join(',');
+  const bytes = (ms: ReadRangesResponse[]): string =>
+    ms
+      .map((m) =>
+        m.data
+          ? `d${String(m.data.offset)}:${Buffer.from(m.data.data as Uint8Array)
+              .toString('base64')
+              .slice(0, 16)}:${(m.data.data as Uint8Array).length}`
+          : `z${String(m.zero?.offset)}+${String(m.zero?.length)}`,
+      )
+      .join(',');
   const covered = (ms: ReadRangesResponse[]): number => ms.reduce((n, m) => n + (m.data ? (m.data.data as Uint8Array).length : Number(m.zero?.length ?? 0)), 0);
   assert.equal(covered(sent), covered(single));
-  assert.equal(covered(sent), ranges.reduce((n, r) => n + r.length, 0));
+  assert.equal(
+    covered(sent),
+    ranges.reduce((n, r) => n + r.length, 0),
+  );
   // Adjacent zero announcements may merge across ranges; the data chunks are the same.
   assert.deepEqual(bytes(sent.filter((m) => m.data)), bytes(single.filter((m) => m.data)));
 });

@@ -104,7 +104,16 @@ test('rememberedDigest reads an old file once, then answers from memory until th
 
 test('blockSpans widens to blocks, clips to the file, merges neighbours', () => {
   assert.deepEqual(
-    blockSpans([{ offset: 5 * B + 1, length: 10 }, { offset: B, length: B }, { offset: 2 * B - 1, length: 2 }, { offset: 9 * B, length: 5 * B }], 10 * B - 7, B),
+    blockSpans(
+      [
+        { offset: 5 * B + 1, length: 10 },
+        { offset: B, length: B },
+        { offset: 2 * B - 1, length: 2 },
+        { offset: 9 * B, length: 5 * B },
+      ],
+      10 * B - 7,
+      B,
+    ),
     [
       { offset: B, length: 2 * B },
       { offset: 5 * B, length: B },

@@ -64,7 +64,10 @@ test('a worker hashes data, written zeros, holes and a short last block as hashi
       assert.deepEqual(await collect(hashBlocks(fh, size, plan, AbortSignal.timeout(30_000)), blockSize, 0), await expected(path, blockSize), `block size ${blockSize}`);
     }
     const part: HashPlan = { blockSize: DEFAULT_BLOCK_SIZE, offset: 2 * MiB, length: 4 * MiB, batchBlocks: 1024 };
-    assert.deepEqual(await collect(hashBlocks(fh, size, part, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 2 * MiB), await expected(path, DEFAULT_BLOCK_SIZE, 2 * MiB, 6 * MiB));
+    assert.deepEqual(
+      await collect(hashBlocks(fh, size, part, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 2 * MiB),
+      await expected(path, DEFAULT_BLOCK_SIZE, 2 * MiB, 6 * MiB),
+    );
   });
 });
 
@@ -127,7 +130,10 @@ test('an abort stops the thread, the generator ends only after it has, and the n
       assert.equal(b.offset, 0);
       break;
     }
-    assert.deepEqual(await collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 64, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 0), await expected(path, DEFAULT_BLOCK_SIZE));
+    assert.deepEqual(
+      await collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 64, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 0),
+      await expected(path, DEFAULT_BLOCK_SIZE),
+    );
   });
   await assert.rejects(
     async () => {
@@ -137,7 +143,7 @@ test('an abort stops the thread, the generator ends only after it has, and the n
   );
 });
 
-test("a failure on the thread arrives with its code: an errno stays an errno, a kvmclone error keeps its status", async () => {
+test('a failure on the thread arrives with its code: an errno stays an errno, a kvmclone error keeps its status', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kvmclone-hash-workers-'));
   try {
     // A descriptor number no process has open (a closed one could be reused by the time the thread seeks).
@@ -149,12 +155,15 @@ test("a failure on the thread arrives with its code: an errno stays an errno, a 
     const short = await open(join(dir, 'short'), 'w+');
     try {
       await short.write(randomBytes(1000), 0, 1000, 0);
-      await assert.rejects(collect(hashOnWorker(short.fd, 0, 1000 + DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 1, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 0), (err: unknown) => {
-        assert.ok(err instanceof KvmcloneError);
-        assert.equal(err.code, 'FAILED_PRECONDITION');
-        assert.match(err.message, /changed during the call/);
-        return true;
-      });
+      await assert.rejects(
+        collect(hashOnWorker(short.fd, 0, 1000 + DEFAULT_BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 1, AbortSignal.timeout(30_000)), DEFAULT_BLOCK_SIZE, 0),
+        (err: unknown) => {
+          assert.ok(err instanceof KvmcloneError);
+          assert.equal(err.code, 'FAILED_PRECONDITION');
+          assert.match(err.message, /changed during the call/);
+          return true;
+        },
+      );
     } finally {
       await short.close();
     }
@@ -166,7 +175,8 @@ test("a failure on the thread arrives with its code: an errno stays an errno, a 
 test('above the memory soft limit the pool shrinks to one thread and every call still completes; below it, it grows again', async () => {
   await withImage(async (path, fh, size) => {
     const want = await expected(path, DEFAULT_BLOCK_SIZE);
-    const run = (): Promise<Buffer[]> => Promise.all(Array.from({ length: 6 }, () => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0)));
+    const run = (): Promise<Buffer[]> =>
+      Promise.all(Array.from({ length: 6 }, () => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0)));
     let most = 0;
     let afterFirstRelease = 0;
     const watch = setInterval(() => {

@@ -34,7 +34,8 @@ const userVersion = (path: string): number => {
   }
 };
 
-const tables = (db: Database.Database): string[] => (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
+const tables = (db: Database.Database): string[] =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
 
 test('the migrations are numbered 1, 2, … in order', () => {
   assert.deepEqual(
@@ -49,9 +50,17 @@ test('a database from before schema versions opens at the current version, its r
     const path = join(dir, 'history.sqlite');
     const old = new Database(path);
     // as an unversioned kvmctl left it: operations, and a failover table from before the checkpoint columns
-    old.exec(`CREATE TABLE operations (id TEXT PRIMARY KEY, kind TEXT NOT NULL, vm TEXT NOT NULL, dest_vm TEXT NOT NULL, source_host TEXT NOT NULL, dest_host TEXT NOT NULL, state TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, bytes_on_wire INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_message TEXT, result_json TEXT)`);
-    old.prepare(`INSERT INTO operations (id, kind, vm, dest_vm, source_host, dest_host, state, started_at) VALUES ('op1', 'clone', 'web1', 'web1', 'hosta', 'hostb', 'succeeded', '2026-01-01T00:00:00Z')`).run();
-    old.exec(`CREATE TABLE replica_failovers (replica TEXT PRIMARY KEY, operation_id TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, point TEXT, paused_before INTEGER NOT NULL DEFAULT 0)`);
+    old.exec(
+      `CREATE TABLE operations (id TEXT PRIMARY KEY, kind TEXT NOT NULL, vm TEXT NOT NULL, dest_vm TEXT NOT NULL, source_host TEXT NOT NULL, dest_host TEXT NOT NULL, state TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, bytes_on_wire INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_message TEXT, result_json TEXT)`,
+    );
+    old
+      .prepare(
+        `INSERT INTO operations (id, kind, vm, dest_vm, source_host, dest_host, state, started_at) VALUES ('op1', 'clone', 'web1', 'web1', 'hosta', 'hostb', 'succeeded', '2026-01-01T00:00:00Z')`,
+      )
+      .run();
+    old.exec(
+      `CREATE TABLE replica_failovers (replica TEXT PRIMARY KEY, operation_id TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL, point TEXT, paused_before INTEGER NOT NULL DEFAULT 0)`,
+    );
     old.prepare(`INSERT INTO replica_failovers (replica, operation_id, at, source, point, paused_before) VALUES ('old', 'op9', 'then', 'shutoff', NULL, 1)`).run();
     old.close();
     assert.equal(userVersion(path), 0);
@@ -60,8 +69,21 @@ test('a database from before schema versions opens at the current version, its r
     try {
       assert.equal(ops.get('op1')?.operation.vm, 'web1', 'the operation recorded before the upgrade');
       const failovers = new FailoverStore(ops.database);
-      assert.deepEqual(failovers.failover('old'), { replica: 'old', operationId: 'op9', at: 'then', source: 'shutoff', point: null, pausedBefore: true, checkpoint: null, noCheckpoint: '' }, 'made without a checkpoint');
-      failovers.recordFailover({ replica: 'new', operationId: 'op10', at: 'now', source: 'shutoff', point: null, pausedBefore: false, checkpoint: 'kvmclone.r0123456789abcd.1', noCheckpoint: '' });
+      assert.deepEqual(
+        failovers.failover('old'),
+        { replica: 'old', operationId: 'op9', at: 'then', source: 'shutoff', point: null, pausedBefore: true, checkpoint: null, noCheckpoint: '' },
+        'made without a checkpoint',
+      );
+      failovers.recordFailover({
+        replica: 'new',
+        operationId: 'op10',
+        at: 'now',
+        source: 'shutoff',
+        point: null,
+        pausedBefore: false,
+        checkpoint: 'kvmclone.r0123456789abcd.1',
+        noCheckpoint: '',
+      });
       for (const t of ['events', 'live_replicas', 'replicas', 'replica_runs', 'replica_drills']) assert.ok(tables(ops.database).includes(t), t);
     } finally {
       ops.close();
@@ -86,7 +108,11 @@ test('a database a newer kvmctl wrote is refused (FAILED_PRECONDITION, naming th
     assert.throws(
       () => new OperationStore(path),
       (e: unknown) =>
-        e instanceof KvmcloneError && e.code === 'FAILED_PRECONDITION' && e.message.includes(path) && e.message.includes(`schema version ${HISTORY_SCHEMA_VERSION + 1}`) && e.message.includes(`(${HISTORY_SCHEMA_VERSION})`),
+        e instanceof KvmcloneError &&
+        e.code === 'FAILED_PRECONDITION' &&
+        e.message.includes(path) &&
+        e.message.includes(`schema version ${HISTORY_SCHEMA_VERSION + 1}`) &&
+        e.message.includes(`(${HISTORY_SCHEMA_VERSION})`),
     );
     const db = new Database(path, { readonly: true });
     try {

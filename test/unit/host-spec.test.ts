@@ -124,7 +124,10 @@ test('resolveHost: IdentityFile tokens and ~ as OpenSSH expands them; --identity
 });
 
 test('resolveHost: token and environment errors are config errors naming the host', async () => {
-  await assert.rejects(resolve('box', 'Host box\n  IdentityFile ~/%C\n'), (err: unknown) => err instanceof SshError && err.kind === 'config' && /unknown token %C/.test(err.message));
+  await assert.rejects(
+    resolve('box', 'Host box\n  IdentityFile ~/%C\n'),
+    (err: unknown) => err instanceof SshError && err.kind === 'config' && /unknown token %C/.test(err.message),
+  );
   await assert.rejects(resolve('box', 'IdentityFile ${NOPE}/k\n'), /environment variable NOPE .* is not set/);
   await assert.rejects(resolve('box', 'IdentityFile ~bob/k\n'), /cannot expand ~bob/);
   await assert.rejects(resolve('box', 'IdentityFile k%\n'), /lone %/);
@@ -176,17 +179,26 @@ test('resolveHost: ProxyJump chains flattened like ssh -J, each hop resolved by 
       ['j3', 'j3.example', 'ops', 2222, 0],
     ],
   );
-  assert.deepEqual((await resolve('x', 'Host x\n  ProxyJump ssh://u@[2001:db8::1]:2022\n')).proxyJump.map((h) => [h.user, h.hostName, h.port]), [['u', '2001:db8::1', 2022]]);
+  assert.deepEqual(
+    (await resolve('x', 'Host x\n  ProxyJump ssh://u@[2001:db8::1]:2022\n')).proxyJump.map((h) => [h.user, h.hostName, h.port]),
+    [['u', '2001:db8::1', 2022]],
+  );
   assert.deepEqual((await resolve('j', 'Host j\n  ProxyJump none\nHost *\n  ProxyJump x\n')).proxyJump, []);
 });
 
 test('resolveHost: ProxyJump loops and bad hops are config errors', async () => {
-  await assert.rejects(resolve('a', 'Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n'), (err: unknown) => err instanceof SshError && err.kind === 'config' && /ProxyJump chain deeper than 8/.test(err.message));
+  await assert.rejects(
+    resolve('a', 'Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n'),
+    (err: unknown) => err instanceof SshError && err.kind === 'config' && /ProxyJump chain deeper than 8/.test(err.message),
+  );
   await assert.rejects(resolve('a', 'Host a\n  ProxyJump "b;rm"\n'), /contains ";"/);
 });
 
 test('resolveHost: an unreadable or syntactically bad config file is a config error', async () => {
-  await assert.rejects(resolve('a', 'Host a\n  User "unterminated\n'), (err: unknown) => err instanceof SshError && err.kind === 'config' && /config:2: unterminated " quote/.test(err.message));
+  await assert.rejects(
+    resolve('a', 'Host a\n  User "unterminated\n'),
+    (err: unknown) => err instanceof SshError && err.kind === 'config' && /config:2: unterminated " quote/.test(err.message),
+  );
   const settings = await settingsWith('');
   const missing = await resolveHost('a', { ...settings, configFile: join(settings.runtimeDir, 'absent') }, ENV);
   assert.equal(missing.hostName, 'a');
@@ -232,6 +244,10 @@ test('resolveHost agrees with OpenSSH itself (ssh -G) on a config with Host, Mat
     assert.deepEqual(r.globalKnownHostsFiles, g.get('globalknownhostsfile')?.[0]?.split(' '), spec);
     assert.equal(r.identityFiles.length, g.get('identityfile')?.length, spec);
     const jump = g.get('proxyjump')?.[0];
-    assert.deepEqual(r.proxyJump.map((h) => h.spec), jump ? jump.split(',') : [], spec);
+    assert.deepEqual(
+      r.proxyJump.map((h) => h.spec),
+      jump ? jump.split(',') : [],
+      spec,
+    );
   }
 });

@@ -20,7 +20,14 @@ test('the probe: a bare Debian host, one with the package, one without systemd',
   const text = (installed: string, order: string, systemd: string, enabled = '', active = ''): string =>
     `uid=0\nsudo=/usr/bin/sudo\narch=amd64\ninstalled=${installed}\norder=${order}\nsystemd=${systemd}\nenabled=${enabled}\nactive=${active}\n`;
   assert.deepEqual(parseProbe('h', text('', 'none', 'running', 'disabled', 'inactive')), { ...bare, hasSudo: true });
-  assert.deepEqual(parseProbe('h', text('ii |0.8.1', 'older', 'degraded', 'enabled', 'active')), { ...bare, hasSudo: true, installed: '0.8.1', order: 'older', enabled: true, active: true });
+  assert.deepEqual(parseProbe('h', text('ii |0.8.1', 'older', 'degraded', 'enabled', 'active')), {
+    ...bare,
+    hasSudo: true,
+    installed: '0.8.1',
+    order: 'older',
+    enabled: true,
+    active: true,
+  });
   // removed but not purged ("rc") is not installed
   assert.equal(parseProbe('h', text('rc |0.8.1', 'none', 'running')).installed, null);
   assert.equal(parseProbe('h', text('', 'none', 'offline')).systemd, false);
@@ -38,8 +45,14 @@ test('account names and public keys are checked before anything is sent', () => 
   assert.equal(checkAccountName('kvmclone'), 'kvmclone');
   for (const bad of ['root', 'Kvm', '-x', 'a b', 'x'.repeat(32), "k';reboot"]) assert.throws(() => checkAccountName(bad), /--account/, bad);
   assert.equal(checkPublicKey('k.pub', `${KEY}\n`), KEY);
-  assert.equal(checkPublicKey('k.pub', '# a comment\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlQ1uN8Zbx7lYw7v9w5n0x3kq2mVjUuHt3dF0pQvP3r\n'), 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlQ1uN8Zbx7lYw7v9w5n0x3kq2mVjUuHt3dF0pQvP3r');
-  assert.throws(() => checkPublicKey('k', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'), /one key line|not an OpenSSH public key/);
+  assert.equal(
+    checkPublicKey('k.pub', '# a comment\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlQ1uN8Zbx7lYw7v9w5n0x3kq2mVjUuHt3dF0pQvP3r\n'),
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlQ1uN8Zbx7lYw7v9w5n0x3kq2mVjUuHt3dF0pQvP3r',
+  );
+  assert.throws(
+    () => checkPublicKey('k', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n'),
+    /one key line|not an OpenSSH public key/,
+  );
   assert.throws(() => checkPublicKey('k', 'command="reboot" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlQ1uN8Zbx7lYw7v9w5n0x3kq2mVjUuHt3dF0pQvP3r\n'), /not an OpenSSH public key/);
   assert.throws(() => checkPublicKey('k', `${KEY}\n${KEY}\n`), /one key line, found 2/);
   assert.throws(() => checkPublicKey('k', 'ssh-ed25519 AAAA$(x)\n'), /malformed/);

@@ -51,19 +51,32 @@ describe('checkImageChain', () => {
     await img('-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', join(root, 'mid.qcow2'));
     await img('-f', 'qcow2', '-b', join(root, 'mid.qcow2'), '-F', 'qcow2', join(root, 'top.qcow2'));
     const chain = await checkImageChain(join(root, 'top.qcow2'), 'qcow2', { roots });
-    assert.deepEqual(chain.map((l) => [l.path, l.format, l.backingPath]), [
-      [join(root, 'top.qcow2'), 'qcow2', join(root, 'mid.qcow2')],
-      [join(root, 'mid.qcow2'), 'qcow2', join(root, 'base.raw')],
-      [join(root, 'base.raw'), 'raw', ''],
-    ]);
+    assert.deepEqual(
+      chain.map((l) => [l.path, l.format, l.backingPath]),
+      [
+        [join(root, 'top.qcow2'), 'qcow2', join(root, 'mid.qcow2')],
+        [join(root, 'mid.qcow2'), 'qcow2', join(root, 'base.raw')],
+        [join(root, 'base.raw'), 'raw', ''],
+      ],
+    );
     assert.deepEqual(chainBlockdevOptions(chain), {
       driver: 'qcow2',
       file: { driver: 'file', filename: join(root, 'top.qcow2') },
-      backing: { driver: 'qcow2', file: { driver: 'file', filename: join(root, 'mid.qcow2') }, backing: { driver: 'raw', file: { driver: 'file', filename: join(root, 'base.raw') } } },
+      backing: {
+        driver: 'qcow2',
+        file: { driver: 'file', filename: join(root, 'mid.qcow2') },
+        backing: { driver: 'raw', file: { driver: 'file', filename: join(root, 'base.raw') } },
+      },
     });
     // qemu-img through the checked chain agrees.
-    assert.equal((await qemuImgMap(join(root, 'top.qcow2'), undefined, { roots })).reduce((n, e) => n + e.length, 0), 1024 * 1024);
-    assert.deepEqual((await qemuImgChain(join(root, 'top.qcow2'))).map((i) => i.format), ['qcow2', 'qcow2', 'raw']);
+    assert.equal(
+      (await qemuImgMap(join(root, 'top.qcow2'), undefined, { roots })).reduce((n, e) => n + e.length, 0),
+      1024 * 1024,
+    );
+    assert.deepEqual(
+      (await qemuImgChain(join(root, 'top.qcow2'))).map((i) => i.format),
+      ['qcow2', 'qcow2', 'raw'],
+    );
   });
 
   test('a backing file outside the roots is PERMISSION_DENIED, also one step down the chain or through a symlink', async () => {
@@ -88,7 +101,10 @@ describe('checkImageChain', () => {
     await symlink(join(outside, 'nothing-here'), join(root, 'dangling'));
     await img('-f', 'qcow2', '-u', '-b', 'dangling', '-F', 'raw', join(root, 'dangling.qcow2'), '1M');
     for (const options of [{ roots }, {}]) {
-      assert.match((await refusal(checkImageChain(join(root, 'device.qcow2'), 'qcow2', options))).message, options.roots ? /outside the agent's image roots/ : /not a regular file/);
+      assert.match(
+        (await refusal(checkImageChain(join(root, 'device.qcow2'), 'qcow2', options))).message,
+        options.roots ? /outside the agent's image roots/ : /not a regular file/,
+      );
       assert.match((await refusal(checkImageChain(join(root, 'nbd.qcow2'), 'qcow2', options))).message, /protocol/);
       assert.match((await refusal(checkImageChain(join(root, 'dangling.qcow2'), 'qcow2', { ...options, allowMissingBacking: true }))).message, /symlink that leads nowhere/);
     }
@@ -110,7 +126,10 @@ describe('checkImageChain', () => {
     await img('-f', 'qcow2', '-u', '-b', join(outside, 'later.qcow2'), '-F', 'qcow2', join(root, 'pending-out.qcow2'), '1M');
     assert.equal((await refusal(checkImageChain(join(root, 'pending.qcow2'), 'qcow2', { roots }))).code, 'PERMISSION_DENIED');
     const chain = await checkImageChain(join(root, 'pending.qcow2'), 'qcow2', { roots, allowMissingBacking: true });
-    assert.deepEqual(chain.map((l) => [l.backingReference, l.backingPath]), [['later.qcow2', '']]);
+    assert.deepEqual(
+      chain.map((l) => [l.backingReference, l.backingPath]),
+      [['later.qcow2', '']],
+    );
     assert.match((await refusal(checkImageChain(join(root, 'pending-out.qcow2'), 'qcow2', { roots, allowMissingBacking: true }))).message, /outside/);
   });
 
@@ -118,8 +137,11 @@ describe('checkImageChain', () => {
     await img('-f', 'qcow2', '-u', '-b', '/dev/sda', '-F', 'raw', join(outside, 'evil-header.qcow2'), '1M');
     const { stdout } = await run('head', ['-c', '65536', join(outside, 'evil-header.qcow2')], { encoding: 'buffer' });
     const rawDisk = join(root, 'guest.raw');
-    await writeFile(rawDisk, Buffer.concat([stdout as Buffer, Buffer.alloc(1024 * 1024 - (stdout as Buffer).length)]));
-    assert.deepEqual((await checkImageChain(rawDisk, 'raw', { roots })).map((l) => l.format), ['raw']);
+    await writeFile(rawDisk, Buffer.concat([stdout, Buffer.alloc(1024 * 1024 - (stdout as Buffer).length)]));
+    assert.deepEqual(
+      (await checkImageChain(rawDisk, 'raw', { roots })).map((l) => l.format),
+      ['raw'],
+    );
     const info = await qemuImgInfo(rawDisk, undefined, 'raw');
     assert.deepEqual([info.format, info.virtualSize, info.backingReference], ['raw', 1024 * 1024, '']);
     assert.equal(await sniffFormat(rawDisk), 'qcow2');

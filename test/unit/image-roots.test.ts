@@ -71,7 +71,11 @@ test('forCreate: a symlink in place of the file to create is refused, wherever i
   await symlink(join(root, 'loop.raw'), join(root, 'loop.raw'));
   for (const name of ['cron.log', 'out.log', 'in.raw', join('sub', 'rel.raw'), 'loop.raw']) {
     const path = join(root, name);
-    await assert.rejects(roots.forCreate(path, 'log'), (err: unknown) => err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' && /is a symbolic link/.test(err.message), name);
+    await assert.rejects(
+      roots.forCreate(path, 'log'),
+      (err: unknown) => err instanceof KvmcloneError && err.code === 'PERMISSION_DENIED' && /is a symbolic link/.test(err.message),
+      name,
+    );
   }
   // also when reached through a directory link that stays inside the roots
   await symlink(join(root, 'sub'), join(root, 'sub-link'));

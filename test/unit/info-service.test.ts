@@ -31,14 +31,21 @@ after(async () => {
 
 /** Calls GetInfo as grpc-js would, on a connection whose getPeer() says `peer`. */
 function getInfo(peer: string): Promise<GetInfoResponse> {
-  const service = createInfoService({ rpc: { log: pino({ level: 'silent' }), shutdown: new AbortController().signal }, libvirt: new FakeLibvirt(), roots, forwardDir: '/run/kvmclone/forward' });
+  const service = createInfoService({
+    rpc: { log: pino({ level: 'silent' }), shutdown: new AbortController().signal },
+    libvirt: new FakeLibvirt(),
+    roots,
+    forwardDir: '/run/kvmclone/forward',
+  });
   const call = { request: {}, getPeer: () => peer, on: () => call, removeListener: () => call, getDeadline: () => Infinity };
   return new Promise((resolve, reject) =>
-    service.GetInfo(call as unknown as grpc.ServerUnaryCall<never, never>, (err, value) => (err ? reject(err) : resolve(value as GetInfoResponse))),
+    service.GetInfo(call as unknown as grpc.ServerUnaryCall<never, never>, (err, value) =>
+      err ? reject(Object.assign(new Error(err.details ?? 'GetInfo failed'), err)) : resolve(value as GetInfoResponse),
+    ),
   );
 }
 
-test('a connection the agent accepted itself: uid, gid, role and the live process\'s groups', async () => {
+test("a connection the agent accepted itself: uid, gid, role and the live process's groups", async () => {
   // this test's own pid stands in for the sshd process behind a forward: its groups are readable
   const info = await getInfo(callerAddress({ uid: 998, gid: 997, pid: process.pid, role: 'admin' }));
   assert.equal(info.caller?.uid, 998);

@@ -65,7 +65,12 @@ test('paths come from agent.yaml: every image root, the scratch dir, the socket 
 });
 
 test('the default config dedupes the scratch dir (the first root) and the peer socket dir', () => {
-  const paths = unitWritablePaths({ imageRoots: ['/var/lib/libvirt/images'], scratchDir: '/var/lib/libvirt/images', socket: '/run/kvmclone/agent.sock', peerSocket: '/run/kvmclone/peer.sock' });
+  const paths = unitWritablePaths({
+    imageRoots: ['/var/lib/libvirt/images'],
+    scratchDir: '/var/lib/libvirt/images',
+    socket: '/run/kvmclone/agent.sock',
+    peerSocket: '/run/kvmclone/peer.sock',
+  });
   assert.deepEqual(
     paths.map((p) => p.path),
     ['/var/lib/libvirt/images', '/run/kvmclone', '/var/log/kvmclone'],
@@ -89,8 +94,14 @@ test('a read-only socket and an audit file elsewhere open their directories too'
 
 test('quoting: spaces, double quotes, backslashes and % survive as written', () => {
   const tricky = ['/srv/vm images', '/srv/a"b', '/srv/back\\slash', '/srv/100%full', '/srv/tab-less  two spaces'];
-  const text = renderPathsDropIn(tricky.map((path) => ({ path, why: 'image_roots' })), 'test');
-  assert.deepEqual(readWritePaths(text), tricky.map((p) => `-${p}`));
+  const text = renderPathsDropIn(
+    tricky.map((path) => ({ path, why: 'image_roots' })),
+    'test',
+  );
+  assert.deepEqual(
+    readWritePaths(text),
+    tricky.map((p) => `-${p}`),
+  );
   assert.equal(quoteUnitWord('-/srv/vm images'), '"-/srv/vm images"');
   assert.equal(quoteUnitWord('%h'), '"%%h"', 'no specifier is expanded');
 });
@@ -130,14 +141,25 @@ test('relative paths, ".." and newlines are refused with INVALID_ARGUMENT before
     ['', /a path is required/],
   ] as const) {
     assert.throws(
-      () => renderPathsDropIn([{ path: '/srv/ok', why: 'image_roots' }, { path, why: 'live.scratch_dir' }], 'test'),
+      () =>
+        renderPathsDropIn(
+          [
+            { path: '/srv/ok', why: 'image_roots' },
+            { path, why: 'live.scratch_dir' },
+          ],
+          'test',
+        ),
       (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT' && why.test(err.message) && err.message.includes('live.scratch_dir'),
       JSON.stringify(path),
     );
   }
   const out = join(dir, 'refused');
   await assert.rejects(
-    installUnit({ imageRoots: ['relative/images'], scratchDir: '/srv/s', socket: '/run/k/agent.sock', peerSocket: '/run/k/peer.sock' }, { source: 'test', outputDir: out }, noSystemd),
+    installUnit(
+      { imageRoots: ['relative/images'], scratchDir: '/srv/s', socket: '/run/k/agent.sock', peerSocket: '/run/k/peer.sock' },
+      { source: 'test', outputDir: out },
+      noSystemd,
+    ),
     (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT',
   );
   await assert.rejects(readdir(out), /ENOENT/, 'nothing was written');
@@ -171,9 +193,13 @@ test('--dry-run prints the drop-in and writes nothing; --output never reloads sy
   await assert.rejects(readdir(out), /ENOENT/);
   let reloads = 0;
   const running: InstallUnitSystem = { systemdRunning: async () => true, daemonReload: async () => void reloads++ };
-  const result = await installUnit({ imageRoots: ['/srv/x'], scratchDir: '/srv/x', socket: '/run/k/a.sock', peerSocket: '/run/k/p.sock' }, { source: 'test', outputDir: out }, running);
+  const result = await installUnit(
+    { imageRoots: ['/srv/x'], scratchDir: '/srv/x', socket: '/run/k/a.sock', peerSocket: '/run/k/p.sock' },
+    { source: 'test', outputDir: out },
+    running,
+  );
   assert.equal(result.written, true);
   assert.equal(result.reloaded, false);
-  assert.equal(reloads, 0, 'a drop-in outside systemd\'s directory is not what systemd reads');
+  assert.equal(reloads, 0, "a drop-in outside systemd's directory is not what systemd reads");
   assert.deepEqual(await readdir(out), ['50-paths.conf'], 'no temporary file left behind');
 });

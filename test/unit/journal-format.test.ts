@@ -56,10 +56,12 @@ function build(header: JournalHeader, records: JournalRecord[], lie: { count?: n
   return Buffer.concat([encodeHeader(header), ...parts, encodeTrailer({ records: lie.count ?? records.length, recordBytes, checksum: sum.digest() })]);
 }
 
-const over = (buf: Buffer): ReadAt => async (position, length) => {
-  if (position + length > buf.length) throw new Error(`read past the end: ${position}+${length} > ${buf.length}`);
-  return Buffer.from(buf.subarray(position, position + length));
-};
+const over =
+  (buf: Buffer): ReadAt =>
+  async (position, length) => {
+    if (position + length > buf.length) throw new Error(`read past the end: ${position}+${length} > ${buf.length}`);
+    return Buffer.from(buf.subarray(position, position + length));
+  };
 
 const SAMPLE: JournalRecord[] = [data(0, randomBytes(100)), { kind: 'zero', offset: 4096, length: 65536 }, data(200_000, randomBytes(37))];
 
@@ -69,16 +71,23 @@ test('a finished journal is committed and gives back its records in order', asyn
   assert.equal(check.state, 'committed');
   assert.deepEqual(check.state === 'committed' && [check.header, check.records, check.dataBytes, check.zeroBytes], [HEADER, 3, 137, 65536]);
   const seen: JournalRecord[] = [];
-  await forEachRecord(over(buf), buf.length, async (r) => void seen.push(r.kind === 'data' ? { ...r, data: Buffer.from(r.data), hash: Buffer.from(r.hash) } : r), () => Promise.resolve());
+  await forEachRecord(
+    over(buf),
+    buf.length,
+    async (r) => void seen.push(r.kind === 'data' ? { ...r, data: Buffer.from(r.data), hash: Buffer.from(r.hash) } : r),
+    () => Promise.resolve(),
+  );
   assert.deepEqual(seen, SAMPLE);
 });
 
 /** A ReadAt that reads into the buffer it is given, as the agent's does (readExactly with `into`). */
-const overInto = (buf: Buffer): ReadAt => async (position, length, into) => {
-  const out = into === undefined ? Buffer.alloc(length) : into.subarray(0, length);
-  buf.copy(out, 0, position, position + length);
-  return out;
-};
+const overInto =
+  (buf: Buffer): ReadAt =>
+  async (position, length, into) => {
+    const out = into === undefined ? Buffer.alloc(length) : into.subarray(0, length);
+    buf.copy(out, 0, position, position + length);
+    return out;
+  };
 
 test('a journal longer than the read window, read into one reused buffer: every record intact, a view valid until settle', async () => {
   // The first window ends right after record 1's hash: taking its data refills the window the hash was read into.
@@ -132,14 +141,23 @@ test('every single flipped byte is caught, and the reason says where', async () 
   const reasons = new Set<string>();
   for (let at = 0; at < buf.length; at += 1) {
     const bad = Buffer.from(buf);
-    bad[at] = (bad[at] as number) ^ 0x40;
+    bad[at] = bad[at] ^ 0x40;
     const check = await checkJournal(over(bad), bad.length);
     assert.notEqual(check.state, 'committed', `flip at ${at}`);
     if (check.state !== 'committed') reasons.add(check.reason.replace(/\d+/g, 'N'));
   }
-  assert.ok([...reasons].some((r) => /does not match its hash/.test(r)), 'a flipped data byte is named by its record hash');
-  assert.ok([...reasons].some((r) => /header/.test(r)), 'a flipped header byte is named');
-  assert.ok([...reasons].some((r) => /without a commit trailer/.test(r)), 'a flipped trailer byte reads as no trailer');
+  assert.ok(
+    [...reasons].some((r) => /does not match its hash/.test(r)),
+    'a flipped data byte is named by its record hash',
+  );
+  assert.ok(
+    [...reasons].some((r) => /header/.test(r)),
+    'a flipped header byte is named',
+  );
+  assert.ok(
+    [...reasons].some((r) => /without a commit trailer/.test(r)),
+    'a flipped trailer byte reads as no trailer',
+  );
 });
 
 test('lies that keep the checksum right are still refused', async () => {
@@ -160,7 +178,7 @@ test('lies that keep the checksum right are still refused', async () => {
 test('headers: round trip, and a damaged or foreign-version header is refused', () => {
   assert.deepEqual(decodeHeader(encodeHeader(HEADER)), HEADER);
   const flipped = encodeHeader(HEADER);
-  flipped[30] = (flipped[30] as number) ^ 1;
+  flipped[30] = flipped[30] ^ 1;
   assert.throws(() => decodeHeader(flipped), JournalFormatError);
   assert.throws(() => decodeHeader(encodeHeader(HEADER).subarray(0, 60)), JournalFormatError);
   const future = encodeHeader(HEADER);
@@ -232,7 +250,12 @@ test('settle: a committed journal is applied (holes punched, size changed), remo
     await writeFile(image, old);
     const ino = (await stat(image, { bigint: true })).ino;
     const size = 3 << 20;
-    const records: JournalRecord[] = [data(4096, randomBytes(70_000)), { kind: 'zero', offset: 1 << 20, length: 1 << 19 }, data((2 << 20) + 5, randomBytes(1000)), data(4096, randomBytes(10))];
+    const records: JournalRecord[] = [
+      data(4096, randomBytes(70_000)),
+      { kind: 'zero', offset: 1 << 20, length: 1 << 19 },
+      data((2 << 20) + 5, randomBytes(1000)),
+      data(4096, randomBytes(10)),
+    ];
     const journal = build({ dev: 0n, ino, size }, records);
     const path = journalPathFor(image);
     const want = expected(old, size, records);

@@ -55,7 +55,10 @@ test('guest journals carry codes 1 (raw) and 2 (qcow2) and round-trip', () => {
 
 test('an unknown layer code is refused even under a valid check hash; a flipped code breaks the check hash', () => {
   for (const code of [3, 0xffff_ffff]) {
-    assert.throws(() => decodeHeader(resealed((b) => b.writeUInt32LE(code, 12))), (err: unknown) => err instanceof JournalFormatError && /apply layer code/.test(err.message));
+    assert.throws(
+      () => decodeHeader(resealed((b) => b.writeUInt32LE(code, 12))),
+      (err: unknown) => err instanceof JournalFormatError && /apply layer code/.test(err.message),
+    );
   }
   const flipped = encodeHeader({ ...BASE, layer: 'guest-qcow2' });
   flipped.writeUInt32LE(1, 12);

@@ -43,7 +43,7 @@ async function keygen(name: string, type: string): Promise<Key> {
   await run('ssh-keygen', ['-q', '-t', type, ...(type === 'rsa' ? ['-b', '2048'] : []), '-N', '', '-C', name, '-f', path]);
   const pub = (await readFile(`${path}.pub`, 'utf8')).trim().split(' ');
   const { stdout } = await run('ssh-keygen', ['-lf', `${path}.pub`]);
-  return { line: `${pub[0]} ${pub[1]}`, blob: Buffer.from(pub[1]!, 'base64'), fingerprint: stdout.split(' ')[1]! };
+  return { line: `${pub[0]} ${pub[1]}`, blob: Buffer.from(pub[1], 'base64'), fingerprint: stdout.split(' ')[1] };
 }
 
 const q = (host: string, port = 22) => ({ display: `alias-of-${host}`, host, port, address: `${host}:${port}` });
@@ -84,13 +84,24 @@ test('fingerprints are what ssh-keygen -lf prints; key types come from the blob'
 test('ssh-keygen -H really hashed the names, and every line parsed', async () => {
   const text = await readFile(hashedFile, 'utf8');
   assert.doesNotMatch(text, /hashed\.example|198\.51/);
-  assert.equal(text.trim().split('\n').filter((l) => l.startsWith('|1|')).length, 3);
+  assert.equal(
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('|1|')).length,
+    3,
+  );
   assert.deepEqual(db.problems, []);
   assert.equal(db.entries.length, 8 + 3);
 });
 
 test('plain names, comma lists, case-insensitive names and [host]:port', () => {
-  for (const [host, port] of [['host1.example', 22], ['192.0.2.1', 22], ['HOST1.Example', 22], ['host2.example', 2222]] as const) {
+  for (const [host, port] of [
+    ['host1.example', 22],
+    ['192.0.2.1', 22],
+    ['HOST1.Example', 22],
+    ['host2.example', 2222],
+  ] as const) {
     const v = checkHostKey(db, q(host, port), A.blob);
     assert.equal(v.verdict, 'match', `${host}:${port}`);
     assert.equal(v.fingerprint, A.fingerprint);
@@ -162,7 +173,7 @@ test('@cert-authority lines never match, and the refusal says certificates are n
 });
 
 test('malformed lines are reported and skipped; the rest still count', () => {
-  const b64 = A.line.split(' ')[1]!;
+  const b64 = A.line.split(' ')[1];
   const text = [
     `good.example ${A.line}`,
     `bad64.example ssh-ed25519 ${b64.slice(0, -6)}!!!`,
@@ -178,8 +189,8 @@ test('malformed lines are reported and skipped; the rest still count', () => {
     problems.map((p) => p.replace(/: .*/, '')),
     ['kh:2', 'kh:3', 'kh:4', 'kh:5', 'kh:6', 'kh:7'],
   );
-  assert.match(problems[1]!, /key type ssh-rsa does not match the key data \(ssh-ed25519\)/);
-  assert.match(problems[2]!, /unknown marker @weird/);
+  assert.match(problems[1], /key type ssh-rsa does not match the key data \(ssh-ed25519\)/);
+  assert.match(problems[2], /unknown marker @weird/);
 });
 
 test('no known_hosts files at all: unknown, and the message says so', async () => {

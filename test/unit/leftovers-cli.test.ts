@@ -13,16 +13,38 @@ test('--older-than takes seconds, minutes, hours and days; anything else is INVA
   assert.equal(parseOlderThan('7d'), 7 * 86400);
   assert.equal(parseOlderThan('0'), 0);
   for (const bad of ['', 'soon', '-1h', '1y', '1h30m']) {
-    assert.throws(() => parseOlderThan(bad), (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT', bad);
+    assert.throws(
+      () => parseOlderThan(bad),
+      (err: unknown) => err instanceof KvmcloneError && err.code === 'INVALID_ARGUMENT',
+      bad,
+    );
   }
 });
 
 test('a leftover prints with its kind, operation, age, size, state, path and reason', () => {
-  const l = leftoverReport({ kind: 'LEFTOVER_KIND_PEER_SOCKET', path: '/run/kvmclone/forward/peer-op-1.sock', operationId: 'op-12345678', ageSeconds: 7300.4, running: false, committed: false, sizeBytes: 0, keepReason: '' });
+  const l = leftoverReport({
+    kind: 'LEFTOVER_KIND_PEER_SOCKET',
+    path: '/run/kvmclone/forward/peer-op-1.sock',
+    operationId: 'op-12345678',
+    ageSeconds: 7300.4,
+    running: false,
+    committed: false,
+    sizeBytes: 0,
+    keepReason: '',
+  });
   assert.equal(l.kind, 'peer-socket');
   assert.equal(l.ageSeconds, 7300);
   assert.equal(leftoverLine(l, true), 'peer-socket   operation op-12345678, 2 h old: /run/kvmclone/forward/peer-op-1.sock');
-  const j = leftoverReport({ kind: 'LEFTOVER_KIND_JOURNAL', path: '/i/.a.kvmclone-journal', operationId: '', ageSeconds: 30, running: false, committed: true, sizeBytes: 2 * 1024 * 1024, keepReason: 'a committed sync journal' });
+  const j = leftoverReport({
+    kind: 'LEFTOVER_KIND_JOURNAL',
+    path: '/i/.a.kvmclone-journal',
+    operationId: '',
+    ageSeconds: 30,
+    running: false,
+    committed: true,
+    sizeBytes: 2 * 1024 * 1024,
+    keepReason: 'a committed sync journal',
+  });
   assert.match(leftoverLine(j, true), /^journal +operation unknown, 30 s old, 2(\.0)? MiB, committed: \/i\/\.a\.kvmclone-journal — kept: a committed sync journal$/);
   assert.doesNotMatch(leftoverLine(j, false), /kept/);
   assert.equal(kindName('LEFTOVER_KIND_BACKUP_SOCKET'), 'backup-socket');

@@ -43,18 +43,26 @@ const CASES: ReadonlyArray<readonly [string, unknown, string]> = [
   ['binding: libvirtd restarted (later calls)', binding('internal error: client socket is closed'), 'UNAVAILABLE'],
   ['binding: daemon died mid-call', binding('End of file while reading data: Input/output error'), 'UNAVAILABLE'],
   ['binding: state change lock', binding('Timed out during operation: cannot acquire state change lock (held by monitor=remoteDispatchDomainCreate)'), 'ABORTED'],
-  ['binding: a hypervisor command failed', binding('operation failed: guest CPU doesn\'t match specification: missing features: avx512f'), 'FAILED_PRECONDITION'],
+  ['binding: a hypervisor command failed', binding("operation failed: guest CPU doesn't match specification: missing features: avx512f"), 'FAILED_PRECONDITION'],
   ['binding: CPU incompatible', binding('the CPU is incompatible with host CPU: Host CPU does not provide required features: svm'), 'FAILED_PRECONDITION'],
   ['binding: access denied', binding("access denied: 'urn:x' denied"), 'PERMISSION_DENIED'],
-  ['binding: QEMU failed to start (a refused connection inside is not libvirtd)', binding('internal error: process exited while connecting to monitor: nbd: Connection refused'), 'INTERNAL'],
+  [
+    'binding: QEMU failed to start (a refused connection inside is not libvirtd)',
+    binding('internal error: process exited while connecting to monitor: nbd: Connection refused'),
+    'INTERNAL',
+  ],
   ['binding: a real code wins over the text', binding('something libvirt never says', VIR_ERR.NO_DOMAIN), 'NOT_FOUND'],
   ['virsh: unknown domain (one line only)', virsh("error: failed to get domain 'nope'"), 'NOT_FOUND'],
   ['virsh: unknown pool', virsh("error: failed to get pool 'nope'\nerror: Storage pool not found: no storage pool with matching name 'nope'"), 'NOT_FOUND'],
   ['virsh: libvirtd down', virsh("error: failed to connect to the hypervisor\nerror: Failed to connect socket to '/tmp/nonexist/sock': No such file or directory"), 'UNAVAILABLE'],
-  ['virsh: running domain with snapshots', virsh("error: Failed to undefine domain 'vm1'\nerror: Requested operation is not valid: cannot delete inactive domain with 2 snapshots"), 'FAILED_PRECONDITION'],
+  [
+    'virsh: running domain with snapshots',
+    virsh("error: Failed to undefine domain 'vm1'\nerror: Requested operation is not valid: cannot delete inactive domain with 2 snapshots"),
+    'FAILED_PRECONDITION',
+  ],
   ['virsh: unknown failure', virsh("error: Failed to undefine domain 'vm1'\nerror: internal error: something odd"), 'INTERNAL'],
   ['binding: a start refused by libvirt with its reason', binding("Cannot open log file: '/var/log/libvirt/qemu/vm1-serial.log': Device or resource busy"), 'FAILED_PRECONDITION'],
-  ['another program', new CommandError('qemu-img', ['info'], 1, "Domain not found: looks like libvirt but is not", 'x'), 'INTERNAL'],
+  ['another program', new CommandError('qemu-img', ['info'], 1, 'Domain not found: looks like libvirt but is not', 'x'), 'INTERNAL'],
   ['a plain error', new Error('Domain not found: a plain Error is no libvirt failure'), 'INTERNAL'],
 ];
 
@@ -74,13 +82,19 @@ test('predicates agree with the mapping', () => {
   assert.ok(!isDomainExists(binding('operation failed: guest CPU does not match')));
   assert.ok(isXmlError(binding('XML error: bad')));
   assert.ok(isConnectionError(binding('internal error: client socket is closed')));
-  assert.ok(isConnectionError(binding('Disconnected from qemu:///system due to end of file: End of file while reading data: Input/output error')), 'a call in flight while libvirtd restarts');
-  assert.ok(isConnectionError(virsh('error: Disconnected from qemu:///system due to end of file\nerror: End of file while reading data: Input/output error')), 'the same through virsh');
+  assert.ok(
+    isConnectionError(binding('Disconnected from qemu:///system due to end of file: End of file while reading data: Input/output error')),
+    'a call in flight while libvirtd restarts',
+  );
+  assert.ok(
+    isConnectionError(virsh('error: Disconnected from qemu:///system due to end of file\nerror: End of file while reading data: Input/output error')),
+    'the same through virsh',
+  );
   assert.ok(!isConnectionError(binding('internal error: qemu unexpectedly closed the monitor')));
   assert.ok(!isConnectionError(new Error('Cannot write data: Broken pipe')), 'only libvirt failures are libvirt connection errors');
 });
 
-test('libvirtFailureInfo reads virsh stderr with libvirt\'s line as the code source', () => {
+test("libvirtFailureInfo reads virsh stderr with libvirt's line as the code source", () => {
   const info = libvirtFailureInfo(virsh("error: failed to get pool 'p'\nerror: Storage pool not found: no storage pool with matching name 'p'"));
   assert.deepEqual(info, {
     code: VIR_ERR.NO_STORAGE_POOL,
@@ -89,7 +103,7 @@ test('libvirtFailureInfo reads virsh stderr with libvirt\'s line as the code sou
   assert.equal(libvirtFailureInfo(new Error('x')), undefined);
 });
 
-test('libvirtFailure says what was being done, keeps the cause, and passes through what is not libvirt\'s', () => {
+test("libvirtFailure says what was being done, keeps the cause, and passes through what is not libvirt's", () => {
   const cause = binding('Requested operation is not valid: domain is not running');
   const mapped = libvirtFailure(cause, "destroy domain 'vm1'");
   assert.ok(mapped instanceof KvmcloneError);
@@ -106,7 +120,7 @@ test('libvirtFailure says what was being done, keeps the cause, and passes throu
   assert.equal(libvirtFailure(unknown, 'y'), unknown, 'unknown failures are rethrown as they are (INTERNAL)');
 });
 
-test('definitionFailure: a define libvirt calls an internal error is the caller\'s XML (INVALID_ARGUMENT); the rest passes through', () => {
+test("definitionFailure: a define libvirt calls an internal error is the caller's XML (INVALID_ARGUMENT); the rest passes through", () => {
   const parse = definitionFailure(binding('internal error: malformed uuid element'), 'define domain');
   assert.ok(parse instanceof KvmcloneError);
   assert.equal(parse.code, 'INVALID_ARGUMENT');

@@ -43,10 +43,13 @@ test('it gives up after waitMs with the last failure, UNAVAILABLE', async () => 
 test('waitMs 0 is one retry at once', async () => {
   let calls = 0;
   await assert.rejects(
-    whileLibvirtdRestarts(async () => {
-      calls += 1;
-      throw gone();
-    }, { waitMs: 0 }),
+    whileLibvirtdRestarts(
+      async () => {
+        calls += 1;
+        throw gone();
+      },
+      { waitMs: 0 },
+    ),
   );
   assert.equal(calls, 2);
 });
@@ -54,10 +57,13 @@ test('waitMs 0 is one retry at once', async () => {
 test('any other failure is not retried', async () => {
   let calls = 0;
   await assert.rejects(
-    whileLibvirtdRestarts(async () => {
-      calls += 1;
-      throw new KvmcloneError('NOT_FOUND', 'no such domain');
-    }, { waitMs: 10_000 }),
+    whileLibvirtdRestarts(
+      async () => {
+        calls += 1;
+        throw new KvmcloneError('NOT_FOUND', 'no such domain');
+      },
+      { waitMs: 10_000 },
+    ),
     /no such domain/,
   );
   assert.equal(calls, 1);
@@ -67,9 +73,12 @@ test('an abort ends the wait', async () => {
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 100);
   await assert.rejects(
-    whileLibvirtdRestarts(async () => {
-      throw gone();
-    }, { waitMs: 60_000, signal: ac.signal }),
+    whileLibvirtdRestarts(
+      async () => {
+        throw gone();
+      },
+      { waitMs: 60_000, signal: ac.signal },
+    ),
     { name: 'AbortError' },
   );
 });

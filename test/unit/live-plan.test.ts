@@ -30,7 +30,13 @@ function domainXml(formats: Record<string, string>): string {
 }
 
 function disks(formats: Record<string, string>): PlannedDisk[] {
-  return Object.entries(formats).map(([t, f]) => ({ target: t, sourcePath: `/img/${t}.${f}`, format: f, virtualSize: 1 << 26, scratch: `/img/.kvmclone-scratch.${OP}.${t}.qcow2` }));
+  return Object.entries(formats).map(([t, f]) => ({
+    target: t,
+    sourcePath: `/img/${t}.${f}`,
+    format: f,
+    virtualSize: 1 << 26,
+    scratch: `/img/.kvmclone-scratch.${OP}.${t}.qcow2`,
+  }));
 }
 
 async function runningVm(formats: Record<string, string>): Promise<FakeLibvirt> {
@@ -58,7 +64,11 @@ test('view paths: made, recognised, and anything else refused', () => {
   assert.ok(isViewPath(p));
   assert.deepEqual(parseViewPath(p), { operationId: OP, target: 'vdb' });
   for (const bad of ['/.kvmclone-live/op/vdb', `/.kvmclone-live/${OP}/../etc`, `/.kvmclone-live/${OP}/vdb/x`, '/var/lib/libvirt/images/a.qcow2']) {
-    assert.throws(() => parseViewPath(bad), (e: unknown) => e instanceof KvmcloneError && e.code === 'INVALID_ARGUMENT', bad);
+    assert.throws(
+      () => parseViewPath(bad),
+      (e: unknown) => e instanceof KvmcloneError && e.code === 'INVALID_ARGUMENT',
+      bad,
+    );
   }
 });
 
@@ -105,7 +115,10 @@ test('backup plan: lost checkpoint metadata is redefined from the saved XML (par
   const without = await planBackup(fake, request(fake, { vda: 'qcow2' }, { incrementalFrom: `kvmclone.${REPLICA}.1`, checkpoint: `kvmclone.${REPLICA}.2` }));
   assert.equal(without.incrementalFrom, '');
   assert.match(without.reason, /gone from libvirt .* no saved copy/);
-  const redefined = await planBackup(fake, request(fake, { vda: 'qcow2' }, { incrementalFrom: `kvmclone.${REPLICA}.1`, incrementalFromXml: xml, checkpoint: `kvmclone.${REPLICA}.2` }));
+  const redefined = await planBackup(
+    fake,
+    request(fake, { vda: 'qcow2' }, { incrementalFrom: `kvmclone.${REPLICA}.1`, incrementalFromXml: xml, checkpoint: `kvmclone.${REPLICA}.2` }),
+  );
   assert.equal(redefined.incrementalFrom, `kvmclone.${REPLICA}.1`, redefined.reason);
 });
 
@@ -145,9 +158,17 @@ test('quiesce: filesystem with a guest agent, crash without one, refused when re
 
 test('dirty ranges are widened to the 64 KiB grid, merged, clipped at the end', () => {
   const K = 1024;
-  assert.deepEqual(gridRanges([{ offset: 70 * K, length: 10 * K }, { offset: 0, length: 4 * K }, { offset: 128 * K, length: 1 }], 1000 * K), [
-    { offset: 0, length: 192 * K },
-  ]);
+  assert.deepEqual(
+    gridRanges(
+      [
+        { offset: 70 * K, length: 10 * K },
+        { offset: 0, length: 4 * K },
+        { offset: 128 * K, length: 1 },
+      ],
+      1000 * K,
+    ),
+    [{ offset: 0, length: 192 * K }],
+  );
   assert.deepEqual(gridRanges([{ offset: 990 * K, length: 10 * K }], 1000 * K), [{ offset: 960 * K, length: 40 * K }]);
 });
 

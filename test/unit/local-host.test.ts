@@ -40,7 +40,14 @@ async function withConfig(run: (settings: SshSettings) => Promise<void>): Promis
   const dir = await mkdtemp(join(tmpdir(), 'kvmctl-local-'));
   try {
     await writeFile(join(dir, 'config'), CONFIG);
-    await run({ configFile: join(dir, 'config'), connectTimeoutS: 5, keepaliveS: 0, ciphers: ['aes128-gcm@openssh.com'], runtimeDir: dir, knownHostsFile: join(dir, 'known_hosts') });
+    await run({
+      configFile: join(dir, 'config'),
+      connectTimeoutS: 5,
+      keepaliveS: 0,
+      ciphers: ['aes128-gcm@openssh.com'],
+      runtimeDir: dir,
+      knownHostsFile: join(dir, 'known_hosts'),
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -52,10 +52,20 @@ test('openat2 with RESOLVE_BENEATH opens inside and refuses escapes', async () =
         closeSync(fd);
       }
       for (const name of ['../outside', 'abs-link', 'rel-link', join(dir, 'outside')]) {
-        assert.throws(() => openat2(rootFd, name, constants.O_RDONLY, 0, how), (e: unknown) => e instanceof ErrnoError && e.code === 'EXDEV', name);
+        assert.throws(
+          () => openat2(rootFd, name, constants.O_RDONLY, 0, how),
+          (e: unknown) => e instanceof ErrnoError && e.code === 'EXDEV',
+          name,
+        );
       }
-      assert.throws(() => openat2(rootFd, 'ok-link', constants.O_RDONLY, 0, how | RESOLVE.NO_SYMLINKS), (e: unknown) => e instanceof ErrnoError && e.code === 'ELOOP');
-      assert.throws(() => openat2(rootFd, 'missing', constants.O_RDONLY, 0, how), (e: unknown) => e instanceof ErrnoError && e.code === 'ENOENT');
+      assert.throws(
+        () => openat2(rootFd, 'ok-link', constants.O_RDONLY, 0, how | RESOLVE.NO_SYMLINKS),
+        (e: unknown) => e instanceof ErrnoError && e.code === 'ELOOP',
+      );
+      assert.throws(
+        () => openat2(rootFd, 'missing', constants.O_RDONLY, 0, how),
+        (e: unknown) => e instanceof ErrnoError && e.code === 'ENOENT',
+      );
     } finally {
       closeSync(rootFd);
     }

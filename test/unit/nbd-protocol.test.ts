@@ -8,9 +8,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvmcloneError } from '../../shared/errors.js';
 import {
-  NBD_CMD_READ, NBD_EDQUOT, NBD_EINVAL, NBD_EIO, NBD_ENOSPC, NBD_EPERM, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, NBD_REPLY_TYPE_ERROR,
-  NBD_REPLY_TYPE_ERROR_OFFSET, NBD_REPLY_TYPE_NONE, NBD_REPLY_TYPE_OFFSET_DATA, NBD_REPLY_TYPE_OFFSET_HOLE, NBD_SIMPLE_REPLY_MAGIC, NBD_STRUCTURED_REPLY_MAGIC,
-  decodeErrorChunk, decodeExtents, encodeRequest, readU64, serverError,
+  NBD_CMD_READ,
+  NBD_EDQUOT,
+  NBD_EINVAL,
+  NBD_EIO,
+  NBD_ENOSPC,
+  NBD_EPERM,
+  NBD_REPLY_FLAG_DONE,
+  NBD_REPLY_TYPE_BLOCK_STATUS,
+  NBD_REPLY_TYPE_ERROR,
+  NBD_REPLY_TYPE_ERROR_OFFSET,
+  NBD_REPLY_TYPE_NONE,
+  NBD_REPLY_TYPE_OFFSET_DATA,
+  NBD_REPLY_TYPE_OFFSET_HOLE,
+  NBD_SIMPLE_REPLY_MAGIC,
+  NBD_STRUCTURED_REPLY_MAGIC,
+  decodeErrorChunk,
+  decodeExtents,
+  encodeRequest,
+  readU64,
+  serverError,
 } from '../../agent/nbd/nbd-protocol.js';
 import { ReplyReader, type ReplyHandler } from '../../agent/nbd/nbd-reply-reader.js';
 
@@ -166,7 +183,12 @@ test('lengths the spec does not allow are refused before anything is allocated o
 });
 
 test('an exception from the handler fails the reader', () => {
-  const reader = new ReplyReader({ ...recorder().handler, simpleReply: () => { throw new Error('boom'); } });
+  const reader = new ReplyReader({
+    ...recorder().handler,
+    simpleReply: () => {
+      throw new Error('boom');
+    },
+  });
   assert.throws(() => reader.push(simple(1, 0)), /boom/);
   assert.throws(() => reader.push(simple(1, 0)), /boom/);
 });
@@ -201,16 +223,23 @@ test('server errnos map to status codes, keeping the server text', () => {
 test('block status extents are placed from the request offset and clamped to its length', () => {
   const payload = Buffer.alloc(4 + 3 * 8);
   payload.writeUInt32BE(1, 0);
-  [[100, 0], [50, 3], [1_000_000, 1]].forEach(([length, flags], i) => {
-    payload.writeUInt32BE(length as number, 4 + i * 8);
-    payload.writeUInt32BE(flags as number, 8 + i * 8);
+  [
+    [100, 0],
+    [50, 3],
+    [1_000_000, 1],
+  ].forEach(([length, flags], i) => {
+    payload.writeUInt32BE(length, 4 + i * 8);
+    payload.writeUInt32BE(flags, 8 + i * 8);
   });
   assert.deepEqual(decodeExtents(payload, 1000, 400), [
     { offset: 1000, length: 100, flags: 0 },
     { offset: 1100, length: 50, flags: 3 },
     { offset: 1150, length: 250, flags: 1 },
   ]);
-  assert.deepEqual(decodeExtents(payload, 0, 120), [{ offset: 0, length: 100, flags: 0 }, { offset: 100, length: 20, flags: 3 }]);
+  assert.deepEqual(decodeExtents(payload, 0, 120), [
+    { offset: 0, length: 100, flags: 0 },
+    { offset: 100, length: 20, flags: 3 },
+  ]);
   payload.writeUInt32BE(0, 4);
   assert.throws(() => decodeExtents(payload, 0, 10), /protocol error: block status extent of length 0/);
 });

@@ -15,7 +15,7 @@ test('the #! line of agent/main.ts runs node with every agent option', async () 
 test('scripts/demo starts its agents as the installed unit does, whose wrapper carries the agent options; scripts/bench read its in-process server with them', async () => {
   const demo = await readFile(`${root}scripts/demo`, 'utf8');
   assert.match(demo, /^scripts\/install-package$/m, 'the demo installs the package');
-  assert.match(demo, /AGENT_CMD="exec \$\(sed -n 's\/\^ExecStart=\/\/p' "\$unit"\)"/, 'agents started with the unit\'s ExecStart');
+  assert.match(demo, /AGENT_CMD="exec \$\(sed -n 's\/\^ExecStart=\/\/p' "\$unit"\)"/, "agents started with the unit's ExecStart");
   const unit = await readFile(`${root}deploy/systemd/kvmclone-agent.service`, 'utf8');
   assert.match(unit, /^ExecStart=\/usr\/sbin\/kvmclone-agent /m);
   const packaging = await readFile(`${root}scripts/package`, 'utf8');

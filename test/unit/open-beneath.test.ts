@@ -69,7 +69,11 @@ test('a file created through a held directory is never created through a symlink
     const fh = await parent.dir.createFile('dangling.raw', constants.O_WRONLY, 0o600).catch((err: unknown) => err);
     assert.ok(fh instanceof ErrnoError && (fh.code === 'ELOOP' || fh.code === 'EEXIST'), String(fh));
     await assert.rejects(parent.dir.openFile('dangling.raw', constants.O_RDONLY), isCode('FAILED_PRECONDITION'));
-    await assert.rejects(parent.dir.openFile('inside-link.raw', constants.O_RDONLY), isCode('FAILED_PRECONDITION'), 'no symlink is followed through a held directory, even one leading inside');
+    await assert.rejects(
+      parent.dir.openFile('inside-link.raw', constants.O_RDONLY),
+      isCode('FAILED_PRECONDITION'),
+      'no symlink is followed through a held directory, even one leading inside',
+    );
     const created = await parent.dir.createFile('new.raw', constants.O_WRONLY, 0o600);
     await created.write('x');
     await created.close();

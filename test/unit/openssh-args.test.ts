@@ -4,7 +4,19 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CIPHERS, FORCED_TRUST_OPTIONS, checkHost, checkSocketPath, destinationArgs, execArgs, findOpenSsh, masterArgs, masterCommand, muxArgs, sshOptionPath } from '../../controller/transport/openssh-args.js';
+import {
+  DEFAULT_CIPHERS,
+  FORCED_TRUST_OPTIONS,
+  checkHost,
+  checkSocketPath,
+  destinationArgs,
+  execArgs,
+  findOpenSsh,
+  masterArgs,
+  masterCommand,
+  muxArgs,
+  sshOptionPath,
+} from '../../controller/transport/openssh-args.js';
 import { SshError, type SshSettings } from '../../controller/transport/ssh-engine.js';
 
 const SSH = findOpenSsh();
@@ -148,7 +160,7 @@ test('mux requests read no config (a LocalForward there would ride along) and na
   assert.equal(resolved(args).get('controlpath'), join(dir, 'cm-4'));
 });
 
-test('a remote command is one argument after the host, with the master\'s trust options', { skip: !SSH }, () => {
+test("a remote command is one argument after the host, with the master's trust options", { skip: !SSH }, () => {
   const args = execArgs(settings(), 'h1', join(dir, 'cm-5'), "printf '%s' 'a b'");
   assert.deepEqual(args.slice(-3), ['--', 'h1', "printf '%s' 'a b'"]);
   const r = resolved(args.slice(0, -1));
@@ -170,13 +182,24 @@ test('HOST with a port becomes -p PORT before --, since ssh takes no host:port',
   const v6 = resolved(muxArgs('admin@[fd00::2]:2200', join(dir, 'cm-7'), 'check'));
   assert.equal(v6.get('hostname'), 'fd00::2');
   assert.equal(v6.get('port'), '2200');
-  assert.throws(() => destinationArgs('h1:99999'), (e: unknown) => e instanceof SshError && e.kind === 'config');
+  assert.throws(
+    () => destinationArgs('h1:99999'),
+    (e: unknown) => e instanceof SshError && e.kind === 'config',
+  );
 });
 
 test('hosts that ssh could read as options, and unquotable or unsafe paths, are refused', () => {
   for (const host of ['-oProxyCommand=touch /tmp/x', '', 'a b', 'a\nb']) {
-    assert.throws(() => checkHost(host), (e: unknown) => e instanceof SshError && e.kind === 'config', JSON.stringify(host));
-    assert.throws(() => destinationArgs(host), (e: unknown) => e instanceof SshError && e.kind === 'config', JSON.stringify(host));
+    assert.throws(
+      () => checkHost(host),
+      (e: unknown) => e instanceof SshError && e.kind === 'config',
+      JSON.stringify(host),
+    );
+    assert.throws(
+      () => destinationArgs(host),
+      (e: unknown) => e instanceof SshError && e.kind === 'config',
+      JSON.stringify(host),
+    );
   }
   checkHost('root@hosta');
   for (const path of ['relative/k', '/tmp/a"b', '/tmp/a\\b', '/tmp/${HOME}/k', '/tmp/a\nb']) {
@@ -184,7 +207,11 @@ test('hosts that ssh could read as options, and unquotable or unsafe paths, are 
   }
   assert.equal(sshOptionPath('h1', 'x', '/tmp/a b%c'), '"/tmp/a b%%c"');
   for (const path of ['/run/a:b.sock', 'run/a.sock', '/run/a b.sock', '/run/%h.sock', '/run/../etc/x', `/run/${'x'.repeat(110)}`]) {
-    assert.throws(() => checkSocketPath('h1', 'socket', path), (e: unknown) => e instanceof SshError && e.kind === 'forward', path);
+    assert.throws(
+      () => checkSocketPath('h1', 'socket', path),
+      (e: unknown) => e instanceof SshError && e.kind === 'forward',
+      path,
+    );
   }
   checkSocketPath('h1', 'socket', '/run/kvmclone/op-12_ab.sock');
 });

@@ -42,8 +42,19 @@ const SAMPLES = {
     'Host key verification failed.',
   ),
   auth: lines(BANNER, ...HANDSHAKE, 'debug1: Authentications that can continue: publickey', 'root2@169.254.241.2: Permission denied (publickey).'),
-  refused: lines(BANNER, 'debug1: Connecting to 169.254.241.2 [169.254.241.2] port 23.', 'debug1: connect to address 169.254.241.2 port 23: Connection refused', 'ssh: connect to host 169.254.241.2 port 23: Connection refused'),
-  banner: lines(BANNER, 'debug1: Connecting to 169.254.199.9 [169.254.199.9] port 22.', 'debug1: Connection established.', 'Connection timed out during banner exchange', 'Connection to 169.254.199.9 port 22 timed out'),
+  refused: lines(
+    BANNER,
+    'debug1: Connecting to 169.254.241.2 [169.254.241.2] port 23.',
+    'debug1: connect to address 169.254.241.2 port 23: Connection refused',
+    'ssh: connect to host 169.254.241.2 port 23: Connection refused',
+  ),
+  banner: lines(
+    BANNER,
+    'debug1: Connecting to 169.254.199.9 [169.254.199.9] port 22.',
+    'debug1: Connection established.',
+    'Connection timed out during banner exchange',
+    'Connection to 169.254.199.9 port 22 timed out',
+  ),
   resolve: lines(BANNER, 'ssh: Could not resolve hostname nosuchhost.invalid: Name or service not known'),
   keepalive: lines(BANNER, ...HANDSHAKE, 'Authenticated to 169.254.241.2 ([169.254.241.2]:22) using "publickey".', 'Timeout, server 169.254.241.2 not responding.'),
   badOption: lines(BANNER, '/tmp/ossh-samples/bad_config: line 2: Bad configuration option: bogusopt', '/tmp/ossh-samples/bad_config: terminating, 1 bad configuration options'),
@@ -125,7 +136,11 @@ test('an IPv6 address is bracketed in address:port', () => {
 
 test('mux client refusals are recognised even when ssh exits 0 (OpenSSH 9.2 -O cancel)', () => {
   // `ssh -O forward -R` to a path that exists on the host (exit 255) and `-O cancel` of an unknown forward (exit 0)
-  assert.ok(muxRequestFailed('mux_client_forward: forwarding request failed: remote port forwarding failed for listen path /run/test-1.sock\r\nmuxclient: master forward request failed\r\n'));
+  assert.ok(
+    muxRequestFailed(
+      'mux_client_forward: forwarding request failed: remote port forwarding failed for listen path /run/test-1.sock\r\nmuxclient: master forward request failed\r\n',
+    ),
+  );
   assert.ok(muxRequestFailed('mux_client_forward: forwarding request failed: port not forwarded\r\nmuxclient: master cancel forward request failed\r\n'));
   assert.ok(muxRequestFailed('Control socket connect(/tmp/osx.tYUU/nope): No such file or directory\r\n'));
   assert.equal(muxRequestFailed(''), false);

@@ -59,7 +59,11 @@ test('an older agent: beside its socket, as before; the transport removes it, no
   assert.deepEqual(peerSocketPath(s, OP), { path: `/run/kvmclone/peer-${OP}.sock`, agentRemoves: false });
   const exposed = await exposePeer(src, '/run/kvmclone/peer.sock', s, OP, new AbortController().signal);
   await exposed.close();
-  assert.deepEqual(log, ['local /tmp/x/fwd-1.sock -> /run/kvmclone/peer.sock', `forward /run/kvmclone/peer-${OP}.sock -> /tmp/x/fwd-1.sock hostRemoves=false`, `cancel /run/kvmclone/peer-${OP}.sock`]);
+  assert.deepEqual(log, [
+    'local /tmp/x/fwd-1.sock -> /run/kvmclone/peer.sock',
+    `forward /run/kvmclone/peer-${OP}.sock -> /tmp/x/fwd-1.sock hostRemoves=false`,
+    `cancel /run/kvmclone/peer-${OP}.sock`,
+  ]);
 });
 
 test('kvmctl on the source host: its peer socket as it is, one -R forward to the destination', async () => {

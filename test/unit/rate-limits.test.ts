@@ -103,24 +103,33 @@ test('the paced sink counts data bytes only: zero runs pass at once', async () =
 
 const TRANSFER: ControllerOptions['transfer'] = { concurrency: 2, bwlimit: 10 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 2 * MiB }], compress: 'off', streams: 1 };
 
-test('a host pair\'s rate wins over the default, one way only', () => {
+test("a host pair's rate wins over the default, one way only", () => {
   assert.equal(rateLimitFor(TRANSFER, 'hosta', 'dr'), 2 * MiB);
   assert.equal(rateLimitFor(TRANSFER, 'dr', 'hosta'), 10 * MiB);
   assert.equal(rateLimitFor({ ...TRANSFER, bwlimit: 0, links: [] }, 'a', 'b'), 0);
 });
 
-test('--bwlimit replaces kvmctl.yaml\'s rates for the run; a bad one is INVALID_ARGUMENT', () => {
+test("--bwlimit replaces kvmctl.yaml's rates for the run; a bad one is INVALID_ARGUMENT", () => {
   const options = { transfer: TRANSFER } as ControllerOptions;
   assert.equal(withBwlimit(options, {}), options);
   assert.deepEqual(withBwlimit(options, { bwlimit: '50M' }).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [], compress: 'off', streams: 1 });
-  assert.throws(() => withBwlimit(options, { bwlimit: '50' }), (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /--bwlimit: "50" is not a rate/.test(err.message));
+  assert.throws(
+    () => withBwlimit(options, { bwlimit: '50' }),
+    (err: Error & { code?: string }) => err.code === 'INVALID_ARGUMENT' && /--bwlimit: "50" is not a rate/.test(err.message),
+  );
 });
 
 test('kvmctl.yaml: transfer.bwlimit and links compiled to bytes per second; bad rates and keys named', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'kvmctl-bwlimit-'));
   const config = join(dir, 'kvmctl.yaml');
   await writeFile(config, 'transfer:\n  bwlimit: 50M\n  links:\n    - { from: hosta, to: dr, bwlimit: 800K }\n');
-  assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 50 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 800 * 1024 }], compress: 'off', streams: 1 });
+  assert.deepEqual((await loadControllerOptions({ config })).transfer, {
+    concurrency: 2,
+    bwlimit: 50 * MiB,
+    links: [{ from: 'hosta', to: 'dr', bwlimit: 800 * 1024 }],
+    compress: 'off',
+    streams: 1,
+  });
   await writeFile(config, '{}\n');
   assert.deepEqual((await loadControllerOptions({ config })).transfer, { concurrency: 2, bwlimit: 0, links: [], compress: 'off', streams: 1 });
   await writeFile(config, 'transfer:\n  bwlimit: 50\n  links:\n    - { from: hosta, bwlimit: 1M }\n');

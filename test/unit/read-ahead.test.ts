@@ -54,7 +54,10 @@ test('readAhead with a pool yields every step in order with its own bytes, and r
         assert.equal(item.offset, i * STEP);
         if (item.read) {
           assert.ok(data);
-          assert.ok(data.every((x) => x === i + 1), `step ${i} holds its own bytes`);
+          assert.ok(
+            data.every((x) => x === i + 1),
+            `step ${i} holds its own bytes`,
+          );
           seen.add(data.buffer);
         } else {
           assert.equal(data, null);
@@ -83,7 +86,11 @@ test('readAhead never overwrites bytes the consumer still holds', async () => {
         if (data !== null) held.push({ index: item.offset / STEP, data, release });
         // Keep the last four unreleased, as a sender with queued messages would.
         while (held.length > 4) held.shift()?.release();
-        for (const h of held) assert.ok(h.data.every((x) => x === h.index + 1), `bytes of step ${h.index} intact at step ${i}`);
+        for (const h of held)
+          assert.ok(
+            h.data.every((x) => x === h.index + 1),
+            `bytes of step ${h.index} intact at step ${i}`,
+          );
         i += 1;
       }
     } finally {

@@ -70,21 +70,46 @@ test('a replica that fails, stays behind and recovers sends failed, rpo-breached
     const notifier = new Notifier({ webhook: hook.url, command: undefined, timeoutMs: 3000 }, (m) => warnings.push(m));
     const created = Date.parse(store.get('web1').createdAt);
     const record = (outcome: 'succeeded' | 'failed', at: number): void => {
-      const run = { replica: 'web1', operationId: null, kind: 'sync' as const, startedAt: new Date(at).toISOString(), finishedAt: new Date(at + 1000).toISOString(), seconds: 1, bytesOnWire: 0, delta: null, outcome, errorCode: outcome === 'failed' ? 'UNAVAILABLE' : null, errorMessage: outcome === 'failed' ? 'hostb unreachable' : null };
+      const run = {
+        replica: 'web1',
+        operationId: null,
+        kind: 'sync' as const,
+        startedAt: new Date(at).toISOString(),
+        finishedAt: new Date(at + 1000).toISOString(),
+        seconds: 1,
+        bytesOnWire: 0,
+        delta: null,
+        outcome,
+        errorCode: outcome === 'failed' ? 'UNAVAILABLE' : null,
+        errorMessage: outcome === 'failed' ? 'hostb unreachable' : null,
+      };
       store.recordRun(run, runEffect(store.get('web1'), run));
     };
     record('failed', created + 1000);
-    assert.deepEqual(checkAlerts(store, 'web1', notifier, 10_000, created + 2000).map((b) => b.event), ['failed']);
+    assert.deepEqual(
+      checkAlerts(store, 'web1', notifier, 10_000, created + 2000).map((b) => b.event),
+      ['failed'],
+    );
     assert.deepEqual(checkAlerts(store, 'web1', notifier, 10_000, created + 3000), [], 'once');
     record('failed', created + 4000);
-    assert.deepEqual(checkAlerts(store, 'web1', notifier, 10_000, created + 71_000).map((b) => b.event), ['rpo-breached'], 'past 60 s + 10 s grace');
+    assert.deepEqual(
+      checkAlerts(store, 'web1', notifier, 10_000, created + 71_000).map((b) => b.event),
+      ['rpo-breached'],
+      'past 60 s + 10 s grace',
+    );
     store.setPaused('web1', true);
     assert.deepEqual(checkAlerts(store, 'web1', notifier, 10_000, created + 500_000), [], 'paused: left alone');
     store.setPaused('web1', false);
     record('succeeded', created + 600_000);
-    assert.deepEqual(checkAlerts(store, 'web1', notifier, 10_000, created + 610_000).map((b) => b.event), ['recovered']);
+    assert.deepEqual(
+      checkAlerts(store, 'web1', notifier, 10_000, created + 610_000).map((b) => b.event),
+      ['recovered'],
+    );
     await notifier.settle();
-    assert.deepEqual(hook.bodies.map((b) => b.event), ['failed', 'rpo-breached', 'recovered']);
+    assert.deepEqual(
+      hook.bodies.map((b) => b.event),
+      ['failed', 'rpo-breached', 'recovered'],
+    );
     const failed = hook.bodies[0];
     assert.equal(failed?.replica, 'web1');
     assert.equal(failed?.lastError, 'hostb unreachable');
@@ -99,7 +124,20 @@ test('a replica that fails, stays behind and recovers sends failed, rpo-breached
   }
 });
 
-const body: NotificationBody = { replica: 'r', event: 'failed', at: '2030-01-01T00:00:00.000Z', vm: 'v', from: 'a', to: 'b', destVm: 'v', state: 'failing', lagSeconds: 1, rpoSeconds: 60, consecutiveFailures: 1, lastError: 'x' };
+const body: NotificationBody = {
+  replica: 'r',
+  event: 'failed',
+  at: '2030-01-01T00:00:00.000Z',
+  vm: 'v',
+  from: 'a',
+  to: 'b',
+  destVm: 'v',
+  state: 'failing',
+  lagSeconds: 1,
+  rpoSeconds: 60,
+  consecutiveFailures: 1,
+  lastError: 'x',
+};
 
 test('a webhook error is retried; a hook that keeps failing or hangs is a warning within the timeout', async () => {
   const flaky = await listener((n) => (n === 1 ? 503 : 200));

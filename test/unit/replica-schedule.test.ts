@@ -27,7 +27,15 @@ test('backoff: 1, 2, 4, 8, 16, 32, then 60 minutes', () => {
 });
 
 test('next run', () => {
-  const base: ScheduleFacts = { everySeconds: 900, paused: false, lifecycle: 'active', createdAt: '2030-01-01T00:00:00.000Z', consecutiveFailures: 0, nextAttemptAt: null, lastSuccessAt: undefined };
+  const base: ScheduleFacts = {
+    everySeconds: 900,
+    paused: false,
+    lifecycle: 'active',
+    createdAt: '2030-01-01T00:00:00.000Z',
+    consecutiveFailures: 0,
+    nextAttemptAt: null,
+    lastSuccessAt: undefined,
+  };
   const t = (iso: string): number => Date.parse(iso);
   assert.equal(nextRunAt(base), t('2030-01-01T00:00:00.000Z'), 'never run: at once');
   const synced = { ...base, lastSuccessAt: '2030-01-01T01:00:00.000Z' };

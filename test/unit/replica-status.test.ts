@@ -15,11 +15,41 @@ import { allWithinRpo, replicaStatus } from '../../controller/replication/replic
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 const replica = (over: Partial<Replica> = {}): Replica => ({
-  name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 600, keep: null, live: false,
-  paused: false, direction: 'forward', lifecycle: 'active', createdAt: iso(T0), updatedAt: iso(T0), seededAt: iso(T0),
-  consecutiveFailures: 0, nextAttemptAt: null, lastError: null, alerts: { failing: false, breached: false }, claim: null, ...over,
+  name: 'web1',
+  vm: 'web1',
+  from: 'hosta',
+  to: 'hostb',
+  destVm: 'web1',
+  targetDir: null,
+  everySeconds: 600,
+  keep: null,
+  live: false,
+  paused: false,
+  direction: 'forward',
+  lifecycle: 'active',
+  createdAt: iso(T0),
+  updatedAt: iso(T0),
+  seededAt: iso(T0),
+  consecutiveFailures: 0,
+  nextAttemptAt: null,
+  lastError: null,
+  alerts: { failing: false, breached: false },
+  claim: null,
+  ...over,
 });
-const run = (startMs: number): ReplicaRun => ({ replica: 'web1', operationId: 'op-9', kind: 'sync', startedAt: iso(startMs), finishedAt: iso(startMs + 30_000), seconds: 30, bytesOnWire: 1_048_576, delta: 'hash', outcome: 'succeeded', errorCode: null, errorMessage: null });
+const run = (startMs: number): ReplicaRun => ({
+  replica: 'web1',
+  operationId: 'op-9',
+  kind: 'sync',
+  startedAt: iso(startMs),
+  finishedAt: iso(startMs + 30_000),
+  seconds: 30,
+  bytesOnWire: 1_048_576,
+  delta: 'hash',
+  outcome: 'succeeded',
+  errorCode: null,
+  errorMessage: null,
+});
 const GRACE = 120_000;
 
 test('lag, RPO, state and next run', () => {

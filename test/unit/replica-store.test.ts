@@ -16,7 +16,18 @@ import { currentProcess, processStartTicks } from '../../controller/replication/
 import { ReplicaStore, type ReplicaSpec } from '../../controller/replication/replica-store.js';
 import { runEffect } from '../../controller/replication/run-replica.js';
 
-const spec = (over: Partial<ReplicaSpec> = {}): ReplicaSpec => ({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 900, keep: null, live: false, ...over });
+const spec = (over: Partial<ReplicaSpec> = {}): ReplicaSpec => ({
+  name: 'web1',
+  vm: 'web1',
+  from: 'hosta',
+  to: 'hostb',
+  destVm: 'web1',
+  targetDir: null,
+  everySeconds: 900,
+  keep: null,
+  live: false,
+  ...over,
+});
 
 async function withStore(body: (store: ReplicaStore, path: string) => Promise<void> | void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'replica-store-'));
@@ -37,10 +48,16 @@ test('add, get, list, update, pause, remove', () =>
     assert.equal(added.lifecycle, 'active');
     assert.equal(added.keep, 3);
     assert.equal(added.live, true);
-    assert.throws(() => store.add(spec()), (e: Error & { code?: string }) => e.code === 'ALREADY_EXISTS');
+    assert.throws(
+      () => store.add(spec()),
+      (e: Error & { code?: string }) => e.code === 'ALREADY_EXISTS',
+    );
     assert.throws(() => store.add(spec({ name: 'other' })), /replica web1 already keeps web1 on hostb/);
     store.add(spec({ name: 'db1', vm: 'db1', destVm: 'db1' }));
-    assert.deepEqual(store.list().map((r) => r.name), ['db1', 'web1']);
+    assert.deepEqual(
+      store.list().map((r) => r.name),
+      ['db1', 'web1'],
+    );
     const updated = store.update('web1', { everySeconds: 60, keep: null, live: false });
     assert.equal(updated.everySeconds, 60);
     assert.equal(updated.keep, null);
@@ -48,13 +65,25 @@ test('add, get, list, update, pause, remove', () =>
     assert.equal(store.setPaused('web1', false).paused, false);
     store.remove('db1');
     assert.equal(store.find('db1'), undefined);
-    assert.throws(() => store.get('db1'), (e: Error & { code?: string }) => e.code === 'NOT_FOUND');
+    assert.throws(
+      () => store.get('db1'),
+      (e: Error & { code?: string }) => e.code === 'NOT_FOUND',
+    );
   }));
 
 test('runs: a failure counts and backs off, a success resets and seeds, an interruption changes nothing', () =>
   withStore((store) => {
     store.add(spec());
-    const base = { replica: 'web1', operationId: 'op-1', kind: 'clone' as const, seconds: 1, bytesOnWire: 0, delta: null, errorCode: 'UNAVAILABLE', errorMessage: 'hostb: agent down' };
+    const base = {
+      replica: 'web1',
+      operationId: 'op-1',
+      kind: 'clone' as const,
+      seconds: 1,
+      bytesOnWire: 0,
+      delta: null,
+      errorCode: 'UNAVAILABLE',
+      errorMessage: 'hostb: agent down',
+    };
     const record = (outcome: 'succeeded' | 'failed' | 'interrupted', startedAt: string, finishedAt: string): void => {
       const run = { ...base, outcome, startedAt, finishedAt, ...(outcome === 'succeeded' && { errorCode: null, errorMessage: null, delta: 'full' as const, bytesOnWire: 42 }) };
       store.recordRun(run, runEffect(store.get('web1'), run));
@@ -78,7 +107,10 @@ test('runs: a failure counts and backs off, a success resets and seeds, an inter
     assert.equal(r.lastError, null);
     assert.equal(r.seededAt, '2030-01-01T00:04:00.000Z');
     assert.equal(store.lastSuccess('web1')?.bytesOnWire, 42);
-    assert.deepEqual(store.runs('web1').map((x) => x.outcome), ['succeeded', 'interrupted', 'failed', 'failed']);
+    assert.deepEqual(
+      store.runs('web1').map((x) => x.outcome),
+      ['succeeded', 'interrupted', 'failed', 'failed'],
+    );
     store.remove('web1');
     store.add(spec());
     assert.equal(store.runs('web1').length, 0, 'a replica added again starts without the old runs');

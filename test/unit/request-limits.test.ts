@@ -44,7 +44,18 @@ test('normalizeRanges: no ranges means the whole file, or nothing for an empty f
 });
 
 test('normalizeRanges refuses ranges past the end, empty ranges, inexact numbers and too many ranges', () => {
-  throwsCode(() => normalizeRanges([{ offset: 0, length: 10 }, { offset: 995, length: 6 }], 1000), 'OUT_OF_RANGE', /ranges\[1\].*995 to 1001.*1000 bytes/);
+  throwsCode(
+    () =>
+      normalizeRanges(
+        [
+          { offset: 0, length: 10 },
+          { offset: 995, length: 6 },
+        ],
+        1000,
+      ),
+    'OUT_OF_RANGE',
+    /ranges\[1\].*995 to 1001.*1000 bytes/,
+  );
   throwsCode(() => normalizeRanges([{ offset: 5, length: 0 }], 1000), 'INVALID_ARGUMENT', /ranges\[0\]\.length/);
   throwsCode(() => normalizeRanges([{ offset: 2 ** 64, length: 1 }], 1000), 'INVALID_ARGUMENT', /ranges\[0\]\.offset/);
   throwsCode(() => normalizeRanges([{ offset: Number.MAX_SAFE_INTEGER, length: 2 }], Number.MAX_SAFE_INTEGER), 'INVALID_ARGUMENT', /overflows/);

@@ -83,7 +83,11 @@ async function roundTrip(dir: string, before: Buffer, writes: { offset: number; 
   const fh = await open(image, 'r');
   const undo = await JournalWriter.create(join(dir, undoNameFor(image)), image);
   const note = encodePointNote({ id: String(id), createdMs: Date.now(), digest: 'blake3:test', label: '', operationId: '', keep: 2 });
-  const totals = await captureUndo({ source: fileUndoSource(fh), dev: st.dev, ino: st.ino, oldSize: before.length, newSize, spans: journal.writtenSpans(), id, note }, undo, new AbortController().signal);
+  const totals = await captureUndo(
+    { source: fileUndoSource(fh), dev: st.dev, ino: st.ino, oldSize: before.length, newSize, spans: journal.writtenSpans(), id, note },
+    undo,
+    new AbortController().signal,
+  );
   await undo.close();
   await fh.close();
   assert.ok(totals.dataBytes <= writes.length * 64 * KiB + Math.max(0, before.length - newSize), 'the undo holds no more than what the change overwrites');
@@ -187,7 +191,11 @@ test('guest undo: read through an NBD reader at guest offsets, the header names 
       { offset: 128 * KiB, length: 64 * KiB },
       { offset: 1536 * KiB, length: 512 * KiB },
     ];
-    const totals = await captureUndo({ source: guestUndoSource(reader), layer: 'guest-qcow2', dev: st.dev, ino: st.ino, oldSize: reader.size, newSize: 2 * MiB, spans, id: 9n, note }, undo, new AbortController().signal);
+    const totals = await captureUndo(
+      { source: guestUndoSource(reader), layer: 'guest-qcow2', dev: st.dev, ino: st.ino, oldSize: reader.size, newSize: 2 * MiB, spans, id: 9n, note },
+      undo,
+      new AbortController().signal,
+    );
     await undo.close();
     assert.deepEqual(totals, { dataBytes: 64 * KiB + 256 * KiB, zeroBytes: 512 * KiB });
     assert.ok(!reads.some(([offset]) => offset >= 2 * MiB && offset < 3 * MiB), 'the cut-off tail is read only where the map shows data');
@@ -200,10 +208,15 @@ test('guest undo: read through an NBD reader at guest offsets, the header names 
       if (check.state !== 'committed') return;
       assert.deepEqual(check.header, { dev: st.dev, ino: st.ino, size: 4 * MiB, layer: 'guest-qcow2', id: 9n }, 'applied through the qcow2 format, back to the old virtual size');
       const records: { kind: string; offset: number; length: number; same?: boolean }[] = [];
-      await forEachRecord(read, size, async (r) => {
-        if (r.kind === 'data') records.push({ kind: r.kind, offset: r.offset, length: r.length, same: r.data.equals(view.subarray(r.offset, r.offset + r.length)) });
-        else if (r.kind === 'zero') records.push({ kind: r.kind, offset: r.offset, length: r.length });
-      }, () => Promise.resolve());
+      await forEachRecord(
+        read,
+        size,
+        async (r) => {
+          if (r.kind === 'data') records.push({ kind: r.kind, offset: r.offset, length: r.length, same: r.data.equals(view.subarray(r.offset, r.offset + r.length)) });
+          else if (r.kind === 'zero') records.push({ kind: r.kind, offset: r.offset, length: r.length });
+        },
+        () => Promise.resolve(),
+      );
       assert.deepEqual(records, [
         { kind: 'data', offset: 128 * KiB, length: 64 * KiB, same: true },
         { kind: 'zero', offset: 1536 * KiB, length: 512 * KiB },

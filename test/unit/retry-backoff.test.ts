@@ -24,17 +24,32 @@ test('the schedule doubles from the base, stops at the cap, and each delay lies 
   const random = seeded(42);
   const delays = steps.map((_, i) => backoffDelayMs(i + 1, policy, random));
   delays.forEach((d, i) => {
-    const step = steps[i] as number;
+    const step = steps[i];
     assert.ok(d >= step / 2 && d <= step, `attempt ${i + 1}: ${d} ms outside [${step / 2}, ${step}]`);
   });
   // Seeded: the same seed gives the same schedule, another seed another one.
   const again = seeded(42);
-  assert.deepEqual(steps.map((_, i) => backoffDelayMs(i + 1, policy, again)), delays);
+  assert.deepEqual(
+    steps.map((_, i) => backoffDelayMs(i + 1, policy, again)),
+    delays,
+  );
   const other = seeded(7);
-  assert.notDeepEqual(steps.map((_, i) => backoffDelayMs(i + 1, policy, other)), delays);
-  assert.equal(backoffDelayMs(1, policy, () => 0), 1000);
-  assert.equal(backoffDelayMs(3, policy, () => 0.999999), 8000);
-  assert.equal(backoffDelayMs(9, policy, () => 0.5), 15_000);
+  assert.notDeepEqual(
+    steps.map((_, i) => backoffDelayMs(i + 1, policy, other)),
+    delays,
+  );
+  assert.equal(
+    backoffDelayMs(1, policy, () => 0),
+    1000,
+  );
+  assert.equal(
+    backoffDelayMs(3, policy, () => 0.999999),
+    8000,
+  );
+  assert.equal(
+    backoffDelayMs(9, policy, () => 0.5),
+    15_000,
+  );
 });
 
 test('the defaults wait at least 35 s in all: a 30 s outage is ridden out', async () => {
@@ -54,7 +69,7 @@ test('a retry is one terminal line and one NDJSON event', () => {
   assert.match(formatRetryLine({ ...notice, host: undefined }), /^connection lost \(/);
   const lines: string[] = [];
   new JsonReporter((l) => lines.push(l)).retry(notice);
-  const event = JSON.parse(lines[0] as string) as Record<string, unknown>;
+  const event = JSON.parse(lines[0]) as Record<string, unknown>;
   assert.equal(typeof event.at, 'string');
   delete event.at;
   assert.deepEqual(event, { type: 'retry', phase: 'TRANSFER', host: 'hostb', attempt: 2, attempts: 6, delayMs: 3100, reason: notice.reason });

@@ -45,7 +45,7 @@ function methodPaths(definition: protoLoader.PackageDefinition): string[] {
   const paths: string[] = [];
   for (const entry of Object.values(definition)) {
     if ('format' in entry) continue; // a message or enum type
-    for (const method of Object.values(entry as protoLoader.ServiceDefinition)) paths.push(method.path);
+    for (const method of Object.values(entry)) paths.push(method.path);
   }
   return paths;
 }

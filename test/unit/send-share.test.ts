@@ -14,7 +14,7 @@ test('a stream alone gets the full depth and unwritten messages', () => {
   assert.equal(slot.unwritten(), MAX_UNWRITTEN);
 });
 
-test('as streams join, each one\'s limits shrink and the total stays near the budget; leaving gives the share back', () => {
+test("as streams join, each one's limits shrink and the total stays near the budget; leaving gives the share back", () => {
   const share = new SendShare();
   const slots = Array.from({ length: 8 }, () => share.join());
   assert.equal(share.active, 8);

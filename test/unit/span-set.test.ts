@@ -52,14 +52,48 @@ test('matches a byte model over random operations', () => {
 
 test('missingFrom lists the parts of the asked spans not in the set, in order (what a resumed pull still fetches)', () => {
   const set = new SpanSet();
-  assert.deepEqual(set.missingFrom([{ offset: 0, length: 10 }, { offset: 20, length: 5 }]), [{ offset: 0, length: 10 }, { offset: 20, length: 5 }], 'empty set: everything');
+  assert.deepEqual(
+    set.missingFrom([
+      { offset: 0, length: 10 },
+      { offset: 20, length: 5 },
+    ]),
+    [
+      { offset: 0, length: 10 },
+      { offset: 20, length: 5 },
+    ],
+    'empty set: everything',
+  );
   set.add(0, 4);
   set.add(6, 2);
   set.add(20, 5);
-  assert.deepEqual(set.missingFrom([{ offset: 0, length: 10 }, { offset: 20, length: 5 }]), [{ offset: 4, length: 2 }, { offset: 8, length: 2 }], 'gaps and the tail of the first span; the second is covered');
-  assert.deepEqual(set.missingFrom([{ offset: 2, length: 20 }]), [{ offset: 4, length: 2 }, { offset: 8, length: 12 }], 'a span starting inside an interval and ending inside another');
+  assert.deepEqual(
+    set.missingFrom([
+      { offset: 0, length: 10 },
+      { offset: 20, length: 5 },
+    ]),
+    [
+      { offset: 4, length: 2 },
+      { offset: 8, length: 2 },
+    ],
+    'gaps and the tail of the first span; the second is covered',
+  );
+  assert.deepEqual(
+    set.missingFrom([{ offset: 2, length: 20 }]),
+    [
+      { offset: 4, length: 2 },
+      { offset: 8, length: 12 },
+    ],
+    'a span starting inside an interval and ending inside another',
+  );
   set.add(4, 2);
   set.add(8, 2);
-  assert.deepEqual(set.missingFrom([{ offset: 0, length: 10 }, { offset: 20, length: 5 }]), [], 'all covered');
+  assert.deepEqual(
+    set.missingFrom([
+      { offset: 0, length: 10 },
+      { offset: 20, length: 5 },
+    ]),
+    [],
+    'all covered',
+  );
   assert.deepEqual(set.missingFrom([]), []);
 });

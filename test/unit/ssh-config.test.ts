@@ -125,7 +125,16 @@ test('Include: a missing file includes nothing; a loop is an error naming the li
 });
 
 test('Match all and Match host (which sees HostName obtained so far), negated and comma lists', async () => {
-  const text = ['Host short', '  HostName %h.corp.example', 'Match host *.corp.example,!bad.corp.example', '  User corp', 'Match !host *.corp.example', '  User outsider', 'Match all', '  Port 2201'].join('\n');
+  const text = [
+    'Host short',
+    '  HostName %h.corp.example',
+    'Match host *.corp.example,!bad.corp.example',
+    '  User corp',
+    'Match !host *.corp.example',
+    '  User outsider',
+    'Match all',
+    '  Port 2201',
+  ].join('\n');
   const short = await evaluate(text, 'short');
   assert.equal(short.user, 'corp');
   assert.equal(short.port, 2201);

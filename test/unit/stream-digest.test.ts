@@ -46,7 +46,7 @@ function image(size: number, seed: number): Buffer {
  */
 function feed(d: StreamDigester, bytes: Buffer, seed: number, withPieceHashes = false): void {
   let s = seed;
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length;) {
     s = (s * 1103515245 + 12345) % 2 ** 31;
     const n = Math.min(bytes.length - at, 1 + (s % (2 * B + 333)));
     const piece = bytes.subarray(at, at + n);
@@ -68,7 +68,7 @@ for (const size of [1, B - 1, B, 3 * B + 17, 10 * B]) {
       assert.equal(got.hashes?.length, Math.ceil(size / B) * 16);
       const hashed = new StreamDigester(size, true);
       feed(hashed, bytes, seed, true);
-      assert.deepEqual(hashed.finish(), got, 'the same with the sender\'s piece hashes standing in for whole blocks');
+      assert.deepEqual(hashed.finish(), got, "the same with the sender's piece hashes standing in for whole blocks");
     }
   });
 }

@@ -11,7 +11,10 @@ import { mergeInOrder, stripeRanges, STRIPE_BYTES } from '../../agent/transfer/s
 import { checkStreams, MAX_PULL_STREAMS } from '../../agent/disk/request-limits.js';
 import type { ReadRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/ReadRangesResponse.js';
 
-const data = (offset: number, length: number): ReadRangesResponse__Output => ({ payload: 'data', data: { offset, data: Buffer.alloc(length, offset % 251), hash: Buffer.alloc(0), blockHashes: Buffer.alloc(0), compression: 'COMPRESSION_NONE', plainLength: 0 } });
+const data = (offset: number, length: number): ReadRangesResponse__Output => ({
+  payload: 'data',
+  data: { offset, data: Buffer.alloc(length, offset % 251), hash: Buffer.alloc(0), blockHashes: Buffer.alloc(0), compression: 'COMPRESSION_NONE', plainLength: 0 },
+});
 const zero = (offset: number, length: number): ReadRangesResponse__Output => ({ payload: 'zero', zero: { offset, length } });
 const at = (m: ReadRangesResponse__Output): number => m.data?.offset ?? m.zero?.offset ?? -1;
 
@@ -19,7 +22,14 @@ test('stripes cover the file once, round-robin, the last one short', () => {
   const size = 5 * STRIPE_BYTES + 4096;
   const parts = stripeRanges(size, 3);
   assert.equal(parts.length, 3);
-  assert.deepEqual(parts.map((p) => p.map((r) => r.offset / STRIPE_BYTES)), [[0, 3], [1, 4], [2, 5]]);
+  assert.deepEqual(
+    parts.map((p) => p.map((r) => r.offset / STRIPE_BYTES)),
+    [
+      [0, 3],
+      [1, 4],
+      [2, 5],
+    ],
+  );
   const all = parts.flat().sort((a, b) => a.offset - b.offset);
   let end = 0;
   for (const r of all) {
@@ -57,9 +67,12 @@ test('pieces of streams at different paces come out in file order, every one onc
 test('a piece behind one already given is DATA_LOSS, and every stream is ended', async () => {
   const ended = { n: 0 };
   const bad = [data(0, 10), data(5, 10)];
-  await assert.rejects(async () => {
-    for await (const _ of mergeInOrder([paced(bad, 0, ended), paced([data(100, 10)], 0, ended)])) void _;
-  }, (e: unknown) => e instanceof Error && /after one that ended at 10/.test(e.message) && (e as { code?: string }).code === 'DATA_LOSS');
+  await assert.rejects(
+    async () => {
+      for await (const _ of mergeInOrder([paced(bad, 0, ended), paced([data(100, 10)], 0, ended)])) void _;
+    },
+    (e: unknown) => e instanceof Error && /after one that ended at 10/.test(e.message) && (e as { code?: string }).code === 'DATA_LOSS',
+  );
   assert.equal(ended.n, 2);
 });
 

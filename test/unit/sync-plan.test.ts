@@ -8,7 +8,18 @@ function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Outp
   return {
     domain: null,
     xml: '',
-    disks: disks.map(([target, path]) => ({ target, device: 'disk', path, format: 'raw', virtualSize: 1, allocatedSize: 1, backingChain: [], readonly: false, shareable: false, backingReference: '' })),
+    disks: disks.map(([target, path]) => ({
+      target,
+      device: 'disk',
+      path,
+      format: 'raw',
+      virtualSize: 1,
+      allocatedSize: 1,
+      backingChain: [],
+      readonly: false,
+      shareable: false,
+      backingReference: '',
+    })),
     nvramPath: nvram,
     tpmStatePath: '',
     tpmStateFiles: [],
@@ -20,8 +31,20 @@ function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Outp
 }
 
 test('disks pair by target; new ones are added beside the others, vanished ones removed; NVRAM pairs with NVRAM', () => {
-  const source = vm([['vda', `${IMG}/web.qcow2`], ['vdc', `${IMG}/web-logs.raw`]], '/nv/web_VARS.fd');
-  const dest = vm([['vda', '/srv/web2.qcow2'], ['vdb', '/srv/web2-data.raw']], '/nv/web2_VARS.fd');
+  const source = vm(
+    [
+      ['vda', `${IMG}/web.qcow2`],
+      ['vdc', `${IMG}/web-logs.raw`],
+    ],
+    '/nv/web_VARS.fd',
+  );
+  const dest = vm(
+    [
+      ['vda', '/srv/web2.qcow2'],
+      ['vdb', '/srv/web2-data.raw'],
+    ],
+    '/nv/web2_VARS.fd',
+  );
   assert.deepEqual(
     pairFiles(source, dest, 'web', 'web2').map((p) => [p.label, p.kind, p.sourcePath, p.targetPath]),
     [
@@ -33,7 +56,7 @@ test('disks pair by target; new ones are added beside the others, vanished ones 
   );
 });
 
-test('TPM state files pair by name under each side\'s own state directory; one new at the source is added with its directory made', () => {
+test("TPM state files pair by name under each side's own state directory; one new at the source is added with its directory made", () => {
   const source = { ...vm([['vda', `${IMG}/t.raw`]]), tpmStatePath: '/var/lib/libvirt/swtpm/aaaa', tpmStateFiles: ['tpm2/tpm2-00.permall', 'tpm2/tpm2-00.volatilestate'] };
   const dest = { ...vm([['vda', `${IMG}/t2.raw`]]), tpmStatePath: '/var/lib/libvirt/swtpm/bbbb', tpmStateFiles: ['tpm2/tpm2-00.permall', 'tpm2/only-here'] };
   const tpm = pairFiles(source, dest, 't', 't2').filter((p) => p.label.startsWith('tpm '));
@@ -45,5 +68,9 @@ test('TPM state files pair by name under each side\'s own state directory; one n
     ],
     'a file only the destination has is left alone',
   );
-  assert.deepEqual(pairFiles({ ...source }, vm([['vda', `${IMG}/t2.raw`]]), 't', 't2').filter((p) => p.label.startsWith('tpm ')), [], 'no TPM at the destination: nothing to pair');
+  assert.deepEqual(
+    pairFiles({ ...source }, vm([['vda', `${IMG}/t2.raw`]]), 't', 't2').filter((p) => p.label.startsWith('tpm ')),
+    [],
+    'no TPM at the destination: nothing to pair',
+  );
 });

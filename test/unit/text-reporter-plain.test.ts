@@ -50,6 +50,7 @@ test('no terminal: one plain line per item every five seconds, nothing with \\r 
   reporter.result({ ok: true, operation: 'clone', vm: 'web1', destVm: 'web1', seconds: 20, bytesOnWire: 5 * GiB, id: 'op1' });
   reporter.close();
   const text = out.text();
+  // eslint-disable-next-line no-control-regex -- no carriage return or escape in plain output
   assert.doesNotMatch(text, /[\r\x1b]/);
   assert.equal(PLAIN_PROGRESS_INTERVAL_MS, 5000);
   assert.deepEqual(text.split('\n'), [
@@ -91,6 +92,7 @@ test('a terminal gets redrawn bars; without an explicit choice the stream decide
   const reporter = new TextReporter(out, { now: clock.now });
   copy(reporter, clock, 'vdb', GiB, 1);
   reporter.itemDone('vdb', 'copied');
+  // eslint-disable-next-line no-control-regex -- the cursor-up and clear escapes of a TTY
   assert.match(out.text(), /\x1b\[1A\x1b\[J/);
   assert.match(out.text(), /vdb +\[#+\.*\] 64\.0 MiB \/ 1\.0 GiB {2}64\.0 MiB\/s {2}ETA 0:15/);
   assert.equal(drawsBars({ isTTY: true, write: () => true }, { TERM: 'xterm-256color' }), true);

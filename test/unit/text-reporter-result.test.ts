@@ -27,10 +27,22 @@ test('done line: the destination of a copy, none for an operation on one VM', ()
 
 test('the phases of a successful result go on a line under it; a failure keeps them in --json and ops show', () => {
   assert.equal(
-    rendered({ ok: true, operation: 'sync', vm: 'web1', destVm: 'web1-dr', seconds: 2.5, bytesOnWire: 0, id: 'op3', phases: { preflight: 0.4, plan: 1.6, transfer: 0.3, verify: 0.2 } }),
+    rendered({
+      ok: true,
+      operation: 'sync',
+      vm: 'web1',
+      destVm: 'web1-dr',
+      seconds: 2.5,
+      bytesOnWire: 0,
+      id: 'op3',
+      phases: { preflight: 0.4, plan: 1.6, transfer: 0.3, verify: 0.2 },
+    }),
     'done: sync web1 -> web1-dr in 2.5 s, 0 B on the wire (operation op3)\n  phases: preflight 0.4 s, plan 1.6 s, transfer 0.3 s, verify 0.2 s\n',
   );
-  assert.equal(rendered({ ok: false, operation: 'sync', error: { code: 'UNAVAILABLE', message: 'hostb: agent not running' }, phases: { preflight: 0.1 } }), 'kvmctl: hostb: agent not running\n');
+  assert.equal(
+    rendered({ ok: false, operation: 'sync', error: { code: 'UNAVAILABLE', message: 'hostb: agent not running' }, phases: { preflight: 0.1 } }),
+    'kvmctl: hostb: agent not running\n',
+  );
 });
 
 test('compressed chunks: the plain data beside the wire bytes; uncompressed, only the wire', () => {

@@ -26,7 +26,7 @@ function source(statePath: string, files: string[], secret = ''): DescribeDomain
 
 const input: TpmPlanInput = { vm: 'win', destVm: 'win-copy', uuid: NEW_UUID, from: { host: 'hosta', imageRoots: ROOTS }, to: { host: 'hostb', imageRoots: ROOTS } };
 
-test('state under the UUID goes under the clone\'s new UUID, file by file, and the definition needs no path', () => {
+test("state under the UUID goes under the clone's new UUID, file by file, and the definition needs no path", () => {
   const plan = planTpmState(source(`${SWTPM}/${SOURCE_UUID}`, ['tpm2/tpm2-00.permall']), input);
   assert.deepEqual(
     plan.files.map((f) => [f.role, f.label, f.sourcePath, f.targetPath, f.action]),
@@ -58,13 +58,14 @@ test('encrypted state is planned like any once the destination has a vTPM secret
   );
 });
 
-test('encrypted state and state outside either agent\'s roots are refused, saying what to do', () => {
+test("encrypted state and state outside either agent's roots are refused, saying what to do", () => {
   assert.throws(
     () => planTpmState(source(`${SWTPM}/${SOURCE_UUID}`, ['tpm2/tpm2-00.permall'], '6dd3e4a5-1d76-44ce-961f-f119f5aad935'), input),
     (err: unknown) => err instanceof KvmcloneError && err.code === 'FAILED_PRECONDITION' && /secret 6dd3e4a5.*hostb.*secret-define/.test(err.message),
   );
   assert.throws(
     () => planTpmState(source(`${SWTPM}/${SOURCE_UUID}`, ['tpm2/tpm2-00.permall']), { ...input, to: { host: 'hostb', imageRoots: ['/var/lib/libvirt/images'] } }),
-    (err: unknown) => err instanceof KvmcloneError && err.code === 'FAILED_PRECONDITION' && /destination agent on hostb.*add \/var\/lib\/libvirt\/swtpm to image_roots/.test(err.message),
+    (err: unknown) =>
+      err instanceof KvmcloneError && err.code === 'FAILED_PRECONDITION' && /destination agent on hostb.*add \/var\/lib\/libvirt\/swtpm to image_roots/.test(err.message),
   );
 });

@@ -16,10 +16,22 @@ function unavailable(details: string): ServiceError {
 
 test('missing socket, refused, permission denied and anything else, each in plain words', () => {
   const cases: [string, RegExp][] = [
-    ['No connection established. Last error: connect ENOENT /run/kvmclone/agent.sock (2026-12-03T09:00:00Z). Resolution note: ', /hostb: the agent cannot be reached: its socket is missing: kvmclone-agent is not running there/],
-    ['No connection established. Last error: connect ECONNREFUSED /run/kvmclone/agent.sock', /hostb: the agent cannot be reached: nothing answers on its socket: kvmclone-agent is not running there/],
-    ['No connection established. Last error: connect EACCES /run/kvmclone/agent.sock', /hostb: the agent cannot be reached: permission denied on its socket: the SSH account is not in the agent socket's group/],
-    ['No connection established. Last error: Failed to connect (2026-12-03T09:18:50.048Z). Resolution note: ', /hostb: the agent cannot be reached: the connection to its socket failed: is kvmclone-agent running there\?$/],
+    [
+      'No connection established. Last error: connect ENOENT /run/kvmclone/agent.sock (2026-12-03T09:00:00Z). Resolution note: ',
+      /hostb: the agent cannot be reached: its socket is missing: kvmclone-agent is not running there/,
+    ],
+    [
+      'No connection established. Last error: connect ECONNREFUSED /run/kvmclone/agent.sock',
+      /hostb: the agent cannot be reached: nothing answers on its socket: kvmclone-agent is not running there/,
+    ],
+    [
+      'No connection established. Last error: connect EACCES /run/kvmclone/agent.sock',
+      /hostb: the agent cannot be reached: permission denied on its socket: the SSH account is not in the agent socket's group/,
+    ],
+    [
+      'No connection established. Last error: Failed to connect (2026-12-03T09:18:50.048Z). Resolution note: ',
+      /hostb: the agent cannot be reached: the connection to its socket failed: is kvmclone-agent running there\?$/,
+    ],
   ];
   for (const [details, message] of cases) {
     const err = fromStatus(unavailable(details), 'hostb');
@@ -37,7 +49,10 @@ test('the detail goes under the error line with --verbose only', () => {
   const render = (showDebug: boolean): string => {
     let text = '';
     const out = { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
-    new TextReporter(out, { tty: false, showDebug }).result({ ok: false, error: { code: 'UNAVAILABLE', message: 'hostb: the agent cannot be reached: …', detail: 'No connection established.' } });
+    new TextReporter(out, { tty: false, showDebug }).result({
+      ok: false,
+      error: { code: 'UNAVAILABLE', message: 'hostb: the agent cannot be reached: …', detail: 'No connection established.' },
+    });
     return text;
   };
   assert.equal(render(false), 'kvmctl: hostb: the agent cannot be reached: …\n');

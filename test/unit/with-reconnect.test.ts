@@ -98,7 +98,10 @@ test('a reconnect that fails counts as an attempt; a permanent one (host key) en
     /HOST KEY CHANGED/,
   );
   assert.equal(tries, 2);
-  assert.deepEqual(h.notices.map((n) => n.attempt), [1, 2]);
+  assert.deepEqual(
+    h.notices.map((n) => n.attempt),
+    [1, 2],
+  );
 });
 
 test('progress between failures starts the count again', async () => {
@@ -110,7 +113,10 @@ test('progress between failures starts the count again', async () => {
     return calls;
   }, h.options);
   assert.equal(result, 6);
-  assert.deepEqual(h.notices.map((n) => n.attempt), [1, 1, 1, 1, 1]);
+  assert.deepEqual(
+    h.notices.map((n) => n.attempt),
+    [1, 1, 1, 1, 1],
+  );
 });
 
 test('an interrupt during the wait ends the run at once', async () => {

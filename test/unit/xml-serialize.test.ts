@@ -81,8 +81,11 @@ test('edits through the methods show in children, text and the output', () => {
   const added = new XmlElement('u');
   added.setText('id');
   root.insert(added, root.children[0]);
-  assert.deepEqual(root.children.map((c) => c.name), ['u', 'n']);
-  root.remove(root.children[1]!);
+  assert.deepEqual(
+    root.children.map((c) => c.name),
+    ['u', 'n'],
+  );
+  root.remove(root.children[1]);
   root.appendText('three');
   assert.equal(root.text, 'onetwothree');
   assert.equal(serializeXml(root), '<d>one<u>id</u>twothree</d>');

@@ -93,7 +93,9 @@ export async function commitOne(dst: HostSession, f: CommitFile, resumed: boolea
       },
     );
     if (present) return 'was committed';
-    throw dataLoss(`${dst.host}: ${f.targetPath} is neither in place nor staged any more; the interrupted clone cannot be finished — remove its copy (kvmctl delete --storage) and clone again`);
+    throw dataLoss(
+      `${dst.host}: ${f.targetPath} is neither in place nor staged any more; the interrupted clone cannot be finished — remove its copy (kvmctl delete --storage) and clone again`,
+    );
   }
 }
 

@@ -106,7 +106,10 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
   if (source.nvramPath !== '') {
     const under = (path: string, roots: readonly string[]): boolean => roots.some((r) => path === r || path.startsWith(`${r}/`));
     const nvramDir = source.nvramPath.slice(0, source.nvramPath.lastIndexOf('/'));
-    for (const [session, label] of [[src, 'source'], [dst, 'destination']] as const) {
+    for (const [session, label] of [
+      [src, 'source'],
+      [dst, 'destination'],
+    ] as const) {
       if (!under(source.nvramPath, session.info.imageRoots)) {
         throw failedPrecondition(
           `${req.vm} has UEFI variables in ${source.nvramPath}, outside the image roots of the ${label} agent on ${session.host} (${session.info.imageRoots.join(', ')}); add ${nvramDir} to image_roots in its agent.yaml`,
@@ -189,6 +192,7 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
       );
     }
   }
-  if (live && req.flatten !== true && source.disks.some((d) => d.backingChain.length > 0)) warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
+  if (live && req.flatten !== true && source.disks.some((d) => d.backingChain.length > 0))
+    warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
   return { source, live, files, space, warnings, uuid, ...(tpm.namedStatePath !== undefined && { tpmStatePath: tpm.namedStatePath }) };
 }

@@ -39,7 +39,10 @@ function describeFile(f: PlannedFile): string {
  * Staging files that an interrupted run of the same clone (same VM, hosts and
  * name; killed, so no revert ran) recorded in the history, by target path.
  */
-function resumableStaging(store: OperationStore, req: CloneRequest): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }>; commit?: InterruptedCommit | undefined } {
+function resumableStaging(
+  store: OperationStore,
+  req: CloneRequest,
+): { operationId: string; staging: Map<string, { stagingId: string; stagingPath: string }>; commit?: InterruptedCommit | undefined } {
   const [prior] = store.history({ kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to }, 1);
   const staging = new Map<string, { stagingId: string; stagingPath: string }>();
   if (!prior || prior.state !== 'running') return { operationId: '', staging };
@@ -95,16 +98,25 @@ async function transferReconnecting(
     if (remaining.length > 0) {
       const path = await openBrokeredPath(src, dst, remaining, op.id, signal, attempt);
       try {
-        await transferFiles(src, dst, remaining, path, op.revert, op.reporter, {
-          ...settings,
-          resume: staging,
-          onStaging: (file, stagingId, stagingPath) => {
-            staging.set(file.targetPath, { stagingId, stagingPath });
-            settings.onStaging?.(file, stagingId, stagingPath);
+        await transferFiles(
+          src,
+          dst,
+          remaining,
+          path,
+          op.revert,
+          op.reporter,
+          {
+            ...settings,
+            resume: staging,
+            onStaging: (file, stagingId, stagingPath) => {
+              staging.set(file.targetPath, { stagingId, stagingPath });
+              settings.onStaging?.(file, stagingId, stagingPath);
+            },
+            onVerified: (done) => verified.set(done.file.targetPath, done),
+            onInterrupted: (bytes) => (op.bytesOnWire += bytes),
           },
-          onVerified: (done) => verified.set(done.file.targetPath, done),
-          onInterrupted: (bytes) => (op.bytesOnWire += bytes),
-        }, signal);
+          signal,
+        );
       } finally {
         await path.close();
       }
@@ -123,13 +135,35 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     op.step('PREFLIGHT', `${req.vm} on ${req.from} -> ${req.destVm} on ${req.to}`);
     // A dry run reads only (DescribeDomain, ListDomains, StatImage, DigestImage, GetFreeSpace): the read-only sockets.
     const access = req.dryRun ? ({ source: 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live || req.flatten ? (['transfer.live'] as const) : []), ...(req.flatten ? (['transfer.flatten'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to), ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : [])], access);
+    const { src, dst } = await op.openHosts(
+      [
+        ...NEEDS,
+        ...(req.live || req.flatten ? (['transfer.live'] as const) : []),
+        ...(req.flatten ? (['transfer.flatten'] as const) : []),
+        ...transferNeeds(options.transfer, req.from, req.to),
+        ...(options.transfer.streams > 1 ? (['transfer.streams'] as const) : []),
+      ],
+      access,
+    );
     if (resume.commit && !req.dryRun) {
       const done = await finishCommit(dst, req.destVm, resume.commit, (targetPath) => store.event(id, 'committed', { targetPath }), reporter, deps.signal);
       if (done) {
         store.finish(resume.operationId, 'interrupted', { errorCode: 'CANCELLED', errorMessage: `the controller stopped in COMMIT; finished by ${id}` });
         if (req.start) await startCopy(op, dst, req);
-        return op.succeed({ ok: true, operation: 'clone', id, vm: req.vm, destVm: req.destVm, from: req.from, to: req.to, uuid: resume.commit.uuid, finished: resume.commit.operationId, disks: done.map((f) => ({ target: f.targetPath, role: f.role })), bytesOnWire: 0, seconds: op.seconds() });
+        return op.succeed({
+          ok: true,
+          operation: 'clone',
+          id,
+          vm: req.vm,
+          destVm: req.destVm,
+          from: req.from,
+          to: req.to,
+          uuid: resume.commit.uuid,
+          finished: resume.commit.operationId,
+          disks: done.map((f) => ({ target: f.targetPath, role: f.role })),
+          bytesOnWire: 0,
+          seconds: op.seconds(),
+        });
       }
     }
     const facts = await preflightClone(req, src, dst, deps.signal);
@@ -142,7 +176,17 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     }
     store.event(id, 'plan', { files: facts.files, space: facts.space });
     if (req.dryRun) {
-      return op.succeed({ ok: true, operation: 'clone', id, vm: req.vm, destVm: req.destVm, dryRun: true, plan: { files: facts.files, space: facts.space }, bytesOnWire: 0, seconds: op.seconds() });
+      return op.succeed({
+        ok: true,
+        operation: 'clone',
+        id,
+        vm: req.vm,
+        destVm: req.destVm,
+        dryRun: true,
+        plan: { files: facts.files, space: facts.space },
+        bytesOnWire: 0,
+        seconds: op.seconds(),
+      });
     }
     if (!(await deps.confirm(`Clone ${req.vm} to ${req.to} as ${req.destVm}?`))) {
       throw new KvmcloneError('CANCELLED', 'not confirmed; nothing was changed');
@@ -227,7 +271,10 @@ export async function runClone(req: CloneRequest, deps: CloneDeps): Promise<numb
     });
     let committedAny = false;
     // The journal of DEFINE and COMMIT: a controller that stops from here on leaves them to the next run (finish-commit.ts).
-    const record: CommitRecord = { uuid: rewritten.uuid, files: staged.map((s) => ({ targetPath: s.file.targetPath, stagingId: s.stagingId, role: s.file.role, label: s.file.label })) };
+    const record: CommitRecord = {
+      uuid: rewritten.uuid,
+      files: staged.map((s) => ({ targetPath: s.file.targetPath, stagingId: s.stagingId, role: s.file.role, label: s.file.label })),
+    };
     store.event(id, 'commit', record);
     revert.push(`undefine ${req.destVm} on ${req.to}`, () => undefineOurs(dst, req.destVm, rewritten.uuid, committedAny));
     // The clone holds destVm's lock: the agent defines and starts it only with this operation's id. Defining the

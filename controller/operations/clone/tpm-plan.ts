@@ -45,7 +45,9 @@ export interface TpmPlan {
 export function requireTpmState(sessions: readonly HostSession[], vm: string): void {
   for (const session of sessions) {
     if (!session.info.capabilities.includes('transfer.tpm-state')) {
-      throw failedPrecondition(`${vm} has an emulated TPM, whose state kvmclone-agent ${session.info.agentVersion} on ${session.host} cannot carry (no transfer.tpm-state): upgrade it`);
+      throw failedPrecondition(
+        `${vm} has an emulated TPM, whose state kvmclone-agent ${session.info.agentVersion} on ${session.host} cannot carry (no transfer.tpm-state): upgrade it`,
+      );
     }
   }
 }
@@ -82,17 +84,15 @@ export function planTpmState(source: DescribeDomainResponse__Output, input: TpmP
   const uuidNamed = basename(statePath) === source.domain?.uuid;
   const target = uuidNamed ? join(root, input.uuid) : join(root, targetFileName(statePath, input.vm, input.destVm));
   const warnings = source.tpmStateFiles.length === 0 ? [`the TPM of ${input.vm} has no state yet (never started): the clone's TPM starts empty`] : [];
-  const files = source.tpmStateFiles.map(
-    (name): PlannedFile => ({
-      role: 'tpm',
-      label: `tpm ${name}`,
-      sourcePath: join(statePath, name),
-      targetPath: join(target, name),
-      format: 'raw',
-      virtualSize: 0,
-      allocatedSize: 0,
-      action: 'copy',
-    }),
-  );
+  const files = source.tpmStateFiles.map((name): PlannedFile => ({
+    role: 'tpm',
+    label: `tpm ${name}`,
+    sourcePath: join(statePath, name),
+    targetPath: join(target, name),
+    format: 'raw',
+    virtualSize: 0,
+    allocatedSize: 0,
+    action: 'copy',
+  }));
   return { files, warnings, ...(!uuidNamed && { namedStatePath: target }) };
 }

@@ -88,7 +88,11 @@ export async function openBrokeredPath(
   signal: AbortSignal,
   attempt = 0,
 ): Promise<{ ticket: string; remotePeer: string; close(): Promise<void> }> {
-  const { ticket, call } = await openTicket(src, files.map((f) => f.sourcePath), operationId);
+  const { ticket, call } = await openTicket(
+    src,
+    files.map((f) => f.sourcePath),
+    operationId,
+  );
   const cleanups: (() => Promise<void>)[] = [async () => call.cancel()];
   const close = async (): Promise<void> => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -182,7 +186,12 @@ export function pullFile(
       watchdog = setTimeout(() => {
         call.cancel();
         const at = last === undefined ? 'before its first byte' : `at byte ${last.bytesDone} of ${last.bytesTotal}${last.phase === 'apply' ? ' (applying)' : ''}`;
-        finish(new KvmcloneError('DEADLINE_EXCEEDED', `${file.label} (${file.targetPath} on ${dst.host}) stalled ${at}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`));
+        finish(
+          new KvmcloneError(
+            'DEADLINE_EXCEEDED',
+            `${file.label} (${file.targetPath} on ${dst.host}) stalled ${at}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`,
+          ),
+        );
       }, settings.noProgressMs);
     };
     const onAbort = (): void => call.cancel();
@@ -293,7 +302,13 @@ export async function transferFiles(
     }
     reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
     // an agent older than bytes_data leaves it 0: it never compresses, so the data is what crossed the wire
-    const done: StagedFile = { file, stagingId: final.stagingId, digest: final.digest, bytesTransferred: final.bytesTransferred, bytesData: final.bytesData || final.bytesTransferred };
+    const done: StagedFile = {
+      file,
+      stagingId: final.stagingId,
+      digest: final.digest,
+      bytesTransferred: final.bytesTransferred,
+      bytesData: final.bytesData || final.bytesTransferred,
+    };
     staged.push(done);
     settings.onVerified?.(done);
   };
@@ -312,7 +327,6 @@ export async function transferFiles(
   const results = await Promise.allSettled(workers);
   outer.throwIfAborted();
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-  const first = failures.find((e) => !(e instanceof KvmcloneError && e.code === 'CANCELLED')) ?? failures[0];
-  if (first !== undefined) throw first;
+  if (failures.length > 0) throw failures.find((e) => !(e instanceof KvmcloneError && e.code === 'CANCELLED')) ?? failures[0];
   return staged;
 }

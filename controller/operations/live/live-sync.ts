@@ -54,7 +54,9 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
   const { reporter, store, signal } = deps;
   const structural = pairs.filter((p) => p.kind !== 'update');
   if (structural.length > 0) {
-    throw failedPrecondition(`disks were added or removed at the source (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); a live sync keeps the disk set: sync once with the source shut off`);
+    throw failedPrecondition(
+      `disks were added or removed at the source (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); a live sync keeps the disk set: sync once with the source shut off`,
+    );
   }
   const disks = pairs.filter((p) => !isStateFile(p));
   const files = pairs.filter((p) => isStateFile(p));
@@ -71,14 +73,27 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
   else if (!req.live.cbt) why = '--cbt=off';
   else if (!recorded || recorded.checkpoint === '') why = 'no checkpoint of this copy was confirmed yet (first live sync, or the last one compared hashes on raw disks)';
   else {
-    const same = sameIdentities(recorded.images, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal));
+    const same = sameIdentities(
+      recorded.images,
+      await imageIdentities(
+        dst,
+        disks.map((p) => ({ target: p.label, path: p.targetPath })),
+        signal,
+      ),
+    );
     if (same.same) base = { checkpoint: recorded.checkpoint, xml: recorded.checkpointXml };
     else why = same.why;
   }
 
   op.step('PLAN', 'point in time on the source, then the changed blocks of each disk');
   const request = shutOff ? flatViewRequest(req.vm, op.id) : liveViewRequest(req.vm, op.id, replicaId, req.live, base);
-  const path = await openLivePath(src, dst, request, files.map((f) => f.sourcePath), signal);
+  const path = await openLivePath(
+    src,
+    dst,
+    request,
+    files.map((f) => f.sourcePath),
+    signal,
+  );
   try {
     const view = path.view;
     const reason = [why, view.deltaReason].filter((r) => r !== '').join('; ');
@@ -91,21 +106,43 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
       const delta = await diskDelta(src, dst, disk, pair.targetPath, reporter, signal);
       deltas.set(pair, delta);
       const bytes = delta.ranges.reduce((n, r) => n + r.length, 0);
-      reporter.itemDone(`${pair.label} ${delta.kind}`, `${delta.changedBlocks} changed block(s), ${formatBytes(bytes)} at most to fetch (${delta.kind === 'bitmap' ? `dirty bitmap since ${view.incrementalFrom}` : `hashes compared${reason ? `: ${reason}` : ''}`})`);
+      reporter.itemDone(
+        `${pair.label} ${delta.kind}`,
+        `${delta.changedBlocks} changed block(s), ${formatBytes(bytes)} at most to fetch (${delta.kind === 'bitmap' ? `dirty bitmap since ${view.incrementalFrom}` : `hashes compared${reason ? `: ${reason}` : ''}`})`,
+      );
     }
     if (reason !== '') reporter.info(`  delta by hashes: ${reason}`);
     const changedBlocks = [...deltas.values()].reduce((n, d) => n + d.changedBlocks, 0);
     store.event(op.id, 'plan', { changedBlocks, deltas: [...deltas].map(([p, d]) => ({ disk: p.label, kind: d.kind, ranges: d.ranges.length })) });
     if (req.dryRun) {
-      return op.succeed({ ok: true, operation: 'sync', id: op.id, vm: req.vm, destVm: req.destVm, ...(shutOff ? { flattened: true } : { live: true }), dryRun: true, changedBlocks, delta: deltaKind(deltas), deltaReason: reason, bytesOnWire: 0, seconds: op.seconds() });
+      return op.succeed({
+        ok: true,
+        operation: 'sync',
+        id: op.id,
+        vm: req.vm,
+        destVm: req.destVm,
+        ...(shutOff ? { flattened: true } : { live: true }),
+        dryRun: true,
+        changedBlocks,
+        delta: deltaKind(deltas),
+        deltaReason: reason,
+        bytesOnWire: 0,
+        seconds: op.seconds(),
+      });
     }
     const keep = req.keep ?? 0;
     // The virtual size of each destination disk now: a resize is a change even when no block differs.
     const destSizes = new Map<SyncPair, number>();
     for (const pair of deltas.keys()) destSizes.set(pair, await destVirtualSize(dst, pair.targetPath, signal));
     // The journals (and with --keep the restore points) need room beside the images before anything moves.
-    const space = await checkInPlaceSpace(dst, [...deltas].map(([pair, d]) => ({ targetPath: pair.targetPath, diff: { ranges: d.ranges, sourceSize: d.sourceSize, destSize: destSizes.get(pair) ?? d.sourceSize } })), keep, signal);
-    if (keep > 0) reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
+    const space = await checkInPlaceSpace(
+      dst,
+      [...deltas].map(([pair, d]) => ({ targetPath: pair.targetPath, diff: { ranges: d.ranges, sourceSize: d.sourceSize, destSize: destSizes.get(pair) ?? d.sourceSize } })),
+      keep,
+      signal,
+    );
+    if (keep > 0)
+      reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
     op.phase = 'run';
 
     op.step('TRANSFER', `${changedBlocks} changed block(s), agent to agent`);
@@ -153,7 +190,8 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
       const expected = byRanges
         ? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: disk.viewPath, layer: 'EXTENT_LAYER_GUEST', ranges: delta.ranges }, signal)).digest
         : (delta.sourceDigest ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: disk.viewPath, layer: 'EXTENT_LAYER_GUEST' }, signal)).digest);
-      if (expected !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the point in time (${final.digest} vs ${expected})`);
+      if (expected !== final.digest)
+        throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the point in time (${final.digest} vs ${expected})`);
       op.bytesOnWire += final.bytesTransferred;
       op.bytesData += final.bytesData || final.bytesTransferred;
       reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 30)}…`);
@@ -164,7 +202,17 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
       const { fileSize } = await src.call(src.clients.disk, src.clients.disk.statImage, { path: pair.sourcePath }, signal);
       const final = await pullFile(
         dst,
-        { peerSocket: path.remotePeer, ticket: path.fileTicket, sourcePath: pair.sourcePath, targetPath: pair.targetPath, stagingId: '', operationId: op.id, ranges: fileSize > 0 ? [{ offset: 0, length: fileSize }] : [], mode: 'PULL_MODE_IN_PLACE', destVm: req.destVm },
+        {
+          peerSocket: path.remotePeer,
+          ticket: path.fileTicket,
+          sourcePath: pair.sourcePath,
+          targetPath: pair.targetPath,
+          stagingId: '',
+          operationId: op.id,
+          ranges: fileSize > 0 ? [{ offset: 0, length: fileSize }] : [],
+          mode: 'PULL_MODE_IN_PLACE',
+          destVm: req.destVm,
+        },
         pair,
         reporter,
         { ...deps.options.timeouts, ...pullSettingsFor(deps.options.transfer, req.from, req.to) },
@@ -181,7 +229,21 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
     op.step('DEFINE', `${req.destVm} follows ${req.vm}'s definition, keeping its own name, UUID, MACs and paths`);
     await defineFollowingSource(dst, source, dest, pairs, { ...req, operationId: op.id }, signal);
     op.revert.success();
-    if (!shutOff) await confirmReplica(replicas, key, replicaId, view, await imageIdentities(dst, disks.map((p) => ({ target: p.label, path: p.targetPath })), signal), src, reporter, signal);
+    if (!shutOff)
+      await confirmReplica(
+        replicas,
+        key,
+        replicaId,
+        view,
+        await imageIdentities(
+          dst,
+          disks.map((p) => ({ target: p.label, path: p.targetPath })),
+          signal,
+        ),
+        src,
+        reporter,
+        signal,
+      );
 
     return op.succeed({
       ok: true,
@@ -221,7 +283,7 @@ export async function syncLive({ op, req, deps, src, dst, source, dest, pairs, s
 /** "bitmap" or "hash" when every disk took that path, else "mixed". */
 function deltaKind(deltas: ReadonlyMap<SyncPair, DiskDelta>): 'bitmap' | 'hash' | 'mixed' {
   const kinds = new Set([...deltas.values()].map((d) => d.kind));
-  return kinds.size === 1 ? ([...kinds][0] as 'bitmap' | 'hash') : 'mixed';
+  return kinds.size === 1 ? [...kinds][0] : 'mixed';
 }
 
 /** The destination image's virtual size (a resize is a change even when no block differs). */

@@ -11,7 +11,13 @@ import type { LiveOptions } from '../clone/preflight.js';
 const QUIESCE: Record<LiveOptions['quiesce'], Quiesce> = { try: 'QUIESCE_TRY', require: 'QUIESCE_REQUIRE', off: 'QUIESCE_OFF' };
 
 /** The request; `base` is the checkpoint the destination confirmed, for an incremental view. */
-export function liveViewRequest(vm: string, operationId: string, replicaId: string, options: LiveOptions, base: { checkpoint: string; xml: string } | undefined): OpenLiveViewRequest {
+export function liveViewRequest(
+  vm: string,
+  operationId: string,
+  replicaId: string,
+  options: LiveOptions,
+  base: { checkpoint: string; xml: string } | undefined,
+): OpenLiveViewRequest {
   return {
     vmName: vm,
     operationId,
@@ -34,7 +40,8 @@ export function flatViewRequest(vm: string, operationId: string): OpenLiveViewRe
 
 /** One line for the user: the point in time, its consistency, the checkpoint made. */
 export function describeConsistency(view: LiveViewEvent__Output, host: string): string {
-  if (view.consistency === 'shut-off') return `${host}: the VM is shut off; each disk is read with its backing chain merged (qemu-nbd, read-only: it cannot start until the copy is in)`;
+  if (view.consistency === 'shut-off')
+    return `${host}: the VM is shut off; each disk is read with its backing chain merged (qemu-nbd, read-only: it cannot start until the copy is in)`;
   const consistency = view.consistency === 'filesystem' ? 'filesystem-consistent (guest filesystems frozen around it)' : 'crash-consistent (no guest agent froze the filesystems)';
   const checkpoint = view.checkpoint !== '' ? `; checkpoint ${view.checkpoint} made for the next sync` : '';
   const reason = view.deltaReason !== '' ? `; ${view.deltaReason}` : '';

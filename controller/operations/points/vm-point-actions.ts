@@ -26,7 +26,14 @@ function when(unix: number): string {
 export async function showVmPoints(ctx: CommandContext, vm: string, host: string): Promise<number> {
   const name = checkVmName(vm, 'VM');
   parseHostSpec(host);
-  const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, readOnlySocket: ctx.options.agentRoSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.describe', 'transfer.restore-points'] });
+  const session = await HostSession.open(ctx.engine, host, {
+    agentSocket: ctx.options.agentSocket,
+    readOnlySocket: ctx.options.agentRoSocket,
+    debug: (m) => ctx.reporter.debug(m),
+    callMs: ctx.options.timeouts.callMs,
+    signal: ctx.signal,
+    needs: ['domain.describe', 'transfer.restore-points'],
+  });
   try {
     const domain = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name }, ctx.signal);
     const points = await listVmPoints(session, domain, ctx.signal);
@@ -39,7 +46,9 @@ export async function showVmPoints(ctx: CommandContext, vm: string, host: string
         out.write(`${name} on ${host}: ${points.length} restore point(s), ${formatBytes(totalBytes)} on disk, newest first\n`);
         for (const p of points) {
           const disks = p.disks.map((d) => `${d.target} ${formatBytes(d.sizeBytes)}`).join(', ');
-          out.write(`  ${p.id}  ${when(p.createdUnix)}  ${formatBytes(p.sizeBytes).padStart(10)}  ${disks}${p.label ? `  "${p.label}"` : ''}${p.complete ? '' : '  (not every disk: cannot be restored)'}\n`);
+          out.write(
+            `  ${p.id}  ${when(p.createdUnix)}  ${formatBytes(p.sizeBytes).padStart(10)}  ${disks}${p.label ? `  "${p.label}"` : ''}${p.complete ? '' : '  (not every disk: cannot be restored)'}\n`,
+          );
         }
       }
     }
@@ -53,7 +62,13 @@ export async function showVmPoints(ctx: CommandContext, vm: string, host: string
 export async function restoreVmPoint(ctx: CommandContext, vm: string, host: string, pointArg: string, yes: boolean): Promise<number> {
   const name = checkVmName(vm, 'VM');
   parseHostSpec(host);
-  const session = await HostSession.open(ctx.engine, host, { agentSocket: ctx.options.agentSocket, debug: (m) => ctx.reporter.debug(m), callMs: ctx.options.timeouts.callMs, signal: ctx.signal, needs: ['domain.describe', 'transfer.restore-points', 'transfer.lock'] });
+  const session = await HostSession.open(ctx.engine, host, {
+    agentSocket: ctx.options.agentSocket,
+    debug: (m) => ctx.reporter.debug(m),
+    callMs: ctx.options.timeouts.callMs,
+    signal: ctx.signal,
+    needs: ['domain.describe', 'transfer.restore-points', 'transfer.lock'],
+  });
   const operationId = randomUUID();
   try {
     const lock = await holdLock(session, name, operationId, `restore ${name} to a restore point`);
@@ -63,7 +78,10 @@ export async function restoreVmPoint(ctx: CommandContext, vm: string, host: stri
       if (state !== 'shutoff') throw failedPrecondition(`${name} on ${host} is ${state}: shut it down before restoring it`);
       const points = await listVmPoints(session, domain, ctx.signal);
       const point = findVmPoint(points, pointArg, name);
-      if (!point.complete) throw failedPrecondition(`restore point ${point.id} of ${name} does not cover every disk (${point.disks.map((d) => d.target).join(', ')} only): it cannot bring the VM back whole`);
+      if (!point.complete)
+        throw failedPrecondition(
+          `restore point ${point.id} of ${name} does not cover every disk (${point.disks.map((d) => d.target).join(', ')} only): it cannot bring the VM back whole`,
+        );
       const newer = points.slice(0, points.indexOf(point));
       const question = `Roll ${name} on ${host} back to ${when(point.createdUnix)} (point ${point.id})? It and ${newer.length} newer point(s) are used up.`;
       if (!(await confirm(question, { yes: yes, json: ctx.json, signal: ctx.signal, unattended: false }))) {
@@ -76,7 +94,17 @@ export async function restoreVmPoint(ctx: CommandContext, vm: string, host: stri
         });
         ctx.reporter.itemDone(`${d.target} restore`, `${d.path} back to point ${d.pointId}, verified ${(digests[d.target] ?? '').slice(0, 23)}…`);
       }
-      ctx.reporter.result({ ok: true, operation: 'restore', id: operationId, vm: name, host, point: point.id, created: when(point.createdUnix), discarded: newer.map((p) => p.id), digests });
+      ctx.reporter.result({
+        ok: true,
+        operation: 'restore',
+        id: operationId,
+        vm: name,
+        host,
+        point: point.id,
+        created: when(point.createdUnix),
+        discarded: newer.map((p) => p.id),
+        digests,
+      });
       return EXIT_OK;
     } finally {
       lock.release();

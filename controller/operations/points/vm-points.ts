@@ -54,7 +54,14 @@ export async function listVmPoints(session: HostSession, domain: DescribeDomainR
     }
   }
   return [...groups.entries()]
-    .map(([id, g]) => ({ id, createdUnix: g.createdUnix, label: g.label, disks: g.disks, sizeBytes: g.disks.reduce((n, d) => n + d.sizeBytes, 0), complete: g.disks.length === disks.length }))
+    .map(([id, g]) => ({
+      id,
+      createdUnix: g.createdUnix,
+      label: g.label,
+      disks: g.disks,
+      sizeBytes: g.disks.reduce((n, d) => n + d.sizeBytes, 0),
+      complete: g.disks.length === disks.length,
+    }))
     .sort((a, b) => b.createdUnix - a.createdUnix);
 }
 
@@ -62,7 +69,7 @@ export async function listVmPoints(session: HostSession, domain: DescribeDomainR
 export function findVmPoint(points: readonly VmPoint[], wanted: string, vm: string): VmPoint {
   const exact = points.filter((p) => p.id === wanted || p.disks.some((d) => d.pointId === wanted));
   const matches = exact.length > 0 ? exact : points.filter((p) => wanted.length >= 4 && p.id.startsWith(wanted));
-  if (matches.length === 1) return matches[0] as VmPoint;
+  if (matches.length === 1) return matches[0];
   if (matches.length === 0) throw notFound(`--point: ${vm} has no restore point ${wanted} (kvmctl points lists them)`);
   throw failedPrecondition(`--point: ${wanted} names ${matches.length} restore points of ${vm}; give more of the id`);
 }

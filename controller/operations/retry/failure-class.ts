@@ -43,7 +43,7 @@ function heldByThisRun(err: KvmcloneError, operationId: string): boolean {
   return operationId !== '' && err.message.includes(`locked by operation ${operationId} `);
 }
 
-function grpcCode(err: unknown): number | undefined {
+function grpcCode(err: unknown): status | undefined {
   const code = (err as { code?: unknown }).code;
   return err instanceof Error && typeof code === 'number' && 'details' in err ? code : undefined;
 }

@@ -38,6 +38,7 @@ export async function readPackageFile(path: string, signal?: AbortSignal): Promi
     execFile('dpkg-deb', ['--field', path, 'Package', 'Version', 'Architecture'], { signal, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) => {
       if (err === null) return resolve(stdout);
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return reject(invalidArgument(`reading ${path} needs dpkg-deb on this machine (Debian/Ubuntu: package dpkg)`));
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- an ExecFileException is an Error; its Omit<> type hides that from the rule
       if (err.name === 'AbortError') return reject(err);
       reject(invalidArgument(`${path} is not a readable Debian package: ${stderr.trim() || err.message}`));
     });

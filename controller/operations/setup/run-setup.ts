@@ -77,8 +77,25 @@ async function installPackage(conn: SshConnection, state: HostState, req: SetupR
     const bytes = await readFile(req.pkg.path);
     req.say(`  sending ${basename(req.pkg.path)} (${(bytes.length / 1048576).toFixed(1)} MiB)`);
     // readable by apt's unprivileged _apt user too, or apt warns that it could not sandbox the read
-    await must(conn, ['sh', '-c', 'chmod 0755 "$1" && cat >"$2" && chmod 0644 "$2"', 'sh', dir, file], 'sending the package', { signal: req.signal, timeoutMs: INSTALL_TIMEOUT_MS, input: bytes });
-    const apt = ['env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', '-q', '--no-install-recommends', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', file];
+    await must(conn, ['sh', '-c', 'chmod 0755 "$1" && cat >"$2" && chmod 0644 "$2"', 'sh', dir, file], 'sending the package', {
+      signal: req.signal,
+      timeoutMs: INSTALL_TIMEOUT_MS,
+      input: bytes,
+    });
+    const apt = [
+      'env',
+      'DEBIAN_FRONTEND=noninteractive',
+      'apt-get',
+      'install',
+      '-y',
+      '-q',
+      '--no-install-recommends',
+      '-o',
+      'Dpkg::Options::=--force-confdef',
+      '-o',
+      'Dpkg::Options::=--force-confold',
+      file,
+    ];
     await must(conn, asRoot(state, apt), 'apt-get install', { signal: req.signal, timeoutMs: INSTALL_TIMEOUT_MS });
   } finally {
     await conn.exec(['rm', '-rf', '--', dir], { timeoutMs: STEP_TIMEOUT_MS }).catch(() => undefined);
@@ -119,7 +136,9 @@ export async function runSetup(req: SetupRequest): Promise<SetupOutcome> {
           await must(conn, asRoot(state, ['systemctl', step.kind, AGENT_UNIT]), `systemctl ${step.kind} ${AGENT_UNIT}`, { signal: req.signal });
           break;
         case 'account': {
-          const out = await must(conn, asRoot(state, ['sh', '-c', ACCOUNT_SCRIPT, 'sh', step.name, req.account?.key ?? '']), `setting up the SSH account ${step.name}`, { signal: req.signal });
+          const out = await must(conn, asRoot(state, ['sh', '-c', ACCOUNT_SCRIPT, 'sh', step.name, req.account?.key ?? '']), `setting up the SSH account ${step.name}`, {
+            signal: req.signal,
+          });
           const lines = out.split('\n');
           if (lines.includes('sshd=reload')) sshdChanged = true;
           const made = lines.filter((l) => l.startsWith('changed: ')).map((l) => l.slice('changed: '.length));

@@ -33,12 +33,17 @@ export function planSetup(host: string, state: HostState, pkg: PackageFile, requ
   if (state.architecture === '') return { refusal: `${host}: no dpkg there: kvmctl hosts setup installs a Debian package (Debian or Ubuntu hosts)` };
   if (pkg.architecture !== 'all' && pkg.architecture !== state.architecture) return { refusal: `${host} is ${state.architecture}; ${pkg.path} is built for ${pkg.architecture}` };
   if (!state.systemd) {
-    return { refusal: `${host} does not run systemd (systemctl is-system-running): hosts setup starts kvmclone-agent.service with systemctl; install the package there with apt-get and start /usr/sbin/kvmclone-agent with the host's service manager` };
+    return {
+      refusal: `${host} does not run systemd (systemctl is-system-running): hosts setup starts kvmclone-agent.service with systemctl; install the package there with apt-get and start /usr/sbin/kvmclone-agent with the host's service manager`,
+    };
   }
-  if (state.order === 'newer') return { refusal: `${host} has kvmclone ${state.installed ?? '?'}, newer than ${pkg.version} in ${pkg.path}: not downgraded (remove it first if that is what you want)` };
+  if (state.order === 'newer')
+    return { refusal: `${host} has kvmclone ${state.installed ?? '?'}, newer than ${pkg.version} in ${pkg.path}: not downgraded (remove it first if that is what you want)` };
   const upgrade = state.order === 'older';
   if (upgrade && busy.length > 0) {
-    return { refusal: `${host}: its agent holds operation${busy.length > 1 ? 's' : ''} ${busy.join(', ')}; the upgrade restarts it: run setup again when ${busy.length > 1 ? 'they finish' : 'it finishes'} (nothing was changed)` };
+    return {
+      refusal: `${host}: its agent holds operation${busy.length > 1 ? 's' : ''} ${busy.join(', ')}; the upgrade restarts it: run setup again when ${busy.length > 1 ? 'they finish' : 'it finishes'} (nothing was changed)`,
+    };
   }
   const steps: SetupStep[] = [];
   if (state.order === 'none') steps.push({ kind: 'install' });
@@ -64,6 +69,9 @@ export function stepWords(step: SetupStep, pkg: PackageFile): { plan: string; do
     case 'restart':
       return { plan: `${step.kind} ${unit}${step.kind === 'restart' ? ' (the new version)' : ''}`, done: `${step.kind}ed ${unit}` };
     case 'account':
-      return { plan: `set up the SSH account ${step.name}: create it if missing (no shell, group kvmclone), authorize the key for socket forwarding only`, done: `set up the SSH account ${step.name}` };
+      return {
+        plan: `set up the SSH account ${step.name}: create it if missing (no shell, group kvmclone), authorize the key for socket forwarding only`,
+        done: `set up the SSH account ${step.name}`,
+      };
   }
 }

@@ -10,20 +10,32 @@
 import { invalidArgument } from '../../../shared/errors.js';
 
 /** Key types sshd accepts for an account like this. */
-const KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com']);
+const KEY_TYPES = new Set([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'ssh-rsa',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
+]);
 
 /** Checks an account name (useradd's portable names). */
 export function checkAccountName(name: string): string {
-  if (!/^[a-z_][a-z0-9_-]{0,30}$/.test(name)) throw invalidArgument(`--account '${name}': an account name is lower-case letters, digits, _ and -, starting with a letter or _, at most 31 characters`);
+  if (!/^[a-z_][a-z0-9_-]{0,30}$/.test(name))
+    throw invalidArgument(`--account '${name}': an account name is lower-case letters, digits, _ and -, starting with a letter or _, at most 31 characters`);
   if (name === 'root') throw invalidArgument(`--account root: the account kvmctl logs in as must not be root`);
   return name;
 }
 
 /** Checks a public key file's text: one `type base64 [comment]` line; returns it without options or a trailing newline. */
 export function checkPublicKey(source: string, text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
   if (lines.length !== 1) throw invalidArgument(`${source}: a public key file holds one key line, found ${lines.length}`);
-  const line = lines[0] as string;
+  const line = lines[0];
   const [type, blob, ...comment] = line.split(/\s+/);
   if (type === undefined || !KEY_TYPES.has(type)) throw invalidArgument(`${source}: not an OpenSSH public key (type '${type ?? ''}'; is it the private key? give the .pub)`);
   if (blob === undefined || !/^[A-Za-z0-9+/]+={0,3}$/.test(blob) || blob.length < 32) throw invalidArgument(`${source}: the key's base64 is malformed`);

@@ -64,7 +64,9 @@ export function mapBackingChains(source: DescribeDomainResponse__Output, dest: D
       const c = d.backingChain[i];
       if (c === undefined) return;
       if (c.format !== b.format) {
-        throw failedPrecondition(`disk ${s.target}: the backing file ${b.path} on ${names.from} is ${b.format} but its copy ${c.path} on ${names.to} is ${c.format}; clone the VM again`);
+        throw failedPrecondition(
+          `disk ${s.target}: the backing file ${b.path} on ${names.from} is ${b.format} but its copy ${c.path} on ${names.to} is ${c.format}; clone the VM again`,
+        );
       }
       mapped.push({ disk: s.target, sourcePath: b.path, targetPath: c.path });
     });

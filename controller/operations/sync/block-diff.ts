@@ -94,7 +94,7 @@ export async function diffBlocks(source: AsyncIterable<HashBatch>, dest: AsyncIt
   const state = progress ?? { ranges: [], changed: 0, next: 0 };
   const ranges = state.ranges;
   let n = state.next;
-  for (;; n += 1, state.next = n) {
+  for (; ; n += 1, state.next = n) {
     const a = await src.hashOf(n, blockSize);
     if (a === undefined) break;
     const b = await dst.hashOf(n, blockSize);

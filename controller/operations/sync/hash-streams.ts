@@ -14,7 +14,14 @@ import type { HashBatch } from './block-diff.js';
  * `offset` (a multiple of the block size): start there, to continue an interrupted comparison.
  */
 export async function* hashStream(session: HostSession, path: string, signal: AbortSignal, onBatch?: (b: HashBatch) => void, guest = false, offset = 0): AsyncGenerator<HashBatch> {
-  const call = session.clients.disk.hashBlocks({ path, blockSize: DEFAULT_BLOCK_SIZE, offset, length: 0, batchBlocks: 4096, layer: guest ? 'EXTENT_LAYER_GUEST' : 'EXTENT_LAYER_FILE' });
+  const call = session.clients.disk.hashBlocks({
+    path,
+    blockSize: DEFAULT_BLOCK_SIZE,
+    offset,
+    length: 0,
+    batchBlocks: 4096,
+    layer: guest ? 'EXTENT_LAYER_GUEST' : 'EXTENT_LAYER_FILE',
+  });
   const onAbort = (): void => call.cancel();
   signal.addEventListener('abort', onAbort, { once: true });
   try {

@@ -58,7 +58,17 @@ export interface SyncDeps extends OperationDeps {
   confirmDiskChanges: (question: string) => Promise<boolean>;
 }
 
-const NEEDS = ['domain.describe', 'domain.define', 'disk.hash', 'disk.digest', 'disk.remove', 'transfer.pull', 'transfer.pull-in-place', 'transfer.ticket', 'transfer.lock'] as const;
+const NEEDS = [
+  'domain.describe',
+  'domain.define',
+  'disk.hash',
+  'disk.digest',
+  'disk.remove',
+  'transfer.pull',
+  'transfer.pull-in-place',
+  'transfer.ticket',
+  'transfer.lock',
+] as const;
 
 /**
  * An offline sync moves image files as stored: it is only sound when each
@@ -95,7 +105,17 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
     // backup job) is an admin call.
     const access = req.dryRun ? ({ source: req.live || req.flatten ? 'admin' : 'read-only', dest: 'read-only' } as const) : ADMIN_ACCESS;
     const keep = req.keep ?? 0;
-    const { src, dst } = await op.openHosts([...NEEDS, ...(req.live || req.flatten ? (['transfer.live'] as const) : []), ...(req.flatten ? (['transfer.flatten'] as const) : []), ...(keep > 0 ? (['transfer.restore-points'] as const) : []), ...(keep > 0 && (req.live || req.flatten) ? (['transfer.live-restore-points'] as const) : []), ...transferNeeds(options.transfer, req.from, req.to)], access);
+    const { src, dst } = await op.openHosts(
+      [
+        ...NEEDS,
+        ...(req.live || req.flatten ? (['transfer.live'] as const) : []),
+        ...(req.flatten ? (['transfer.flatten'] as const) : []),
+        ...(keep > 0 ? (['transfer.restore-points'] as const) : []),
+        ...(keep > 0 && (req.live || req.flatten) ? (['transfer.live-restore-points'] as const) : []),
+        ...transferNeeds(options.transfer, req.from, req.to),
+      ],
+      access,
+    );
     const [source, dest] = await Promise.all([
       src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal),
       dst.call(dst.clients.domain, dst.clients.domain.describeDomain, { name: req.destVm }, signal),
@@ -108,7 +128,8 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
           : `${req.vm} on ${req.from} is ${domainStateName(source.domain?.state)}: it must be running (with --live) or shut off`,
       );
     }
-    if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF') throw failedPrecondition(`${req.destVm} on ${req.to} is ${domainStateName(dest.domain?.state)}: shut it down before syncing into it`);
+    if (dest.domain?.state !== 'DOMAIN_STATE_SHUTOFF')
+      throw failedPrecondition(`${req.destVm} on ${req.to} is ${domainStateName(dest.domain?.state)}: shut it down before syncing into it`);
     refuseByPolicy(source, req.vm, req.from, 'synced');
     if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
     const pairs = pairFiles(source, dest, req.vm, req.destVm);
@@ -176,23 +197,54 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         const resize = diff.sourceSize !== diff.destSize ? `, resize ${formatBytes(diff.destSize)} -> ${formatBytes(diff.sourceSize)}` : '';
         reporter.itemDone(`${pair.label} hash`, `${diff.changedBlocks} of ${diff.blocks} blocks differ (${formatBytes(bytes)} to fetch at most${resize})`);
       }
-      for (const p of pairs.filter((x) => x.kind !== 'update')) reporter.info(`  ${p.label}: ${p.kind === 'add' ? `new at the source: copy to ${p.targetPath}` : `gone at the source: remove ${p.targetPath}`}`);
+      for (const p of pairs.filter((x) => x.kind !== 'update'))
+        reporter.info(`  ${p.label}: ${p.kind === 'add' ? `new at the source: copy to ${p.targetPath}` : `gone at the source: remove ${p.targetPath}`}`);
       const changedBlocks = [...diffs.values()].reduce((n, d) => n + d.changedBlocks, 0);
       const changedBytes = [...diffs.values()].reduce((n, d) => n + d.ranges.reduce((m, r) => m + r.length, 0), 0);
       store.event(id, 'plan', { changedBlocks, changedBytes, pairs });
       if (req.dryRun) {
-        const disks = pairs.map((p) => ({ label: p.label, kind: p.kind, source: p.sourcePath, target: p.targetPath, changedBlocks: diffs.get(p)?.changedBlocks ?? 0, changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0 }));
-        return op.succeed({ ok: true, operation: 'sync', id, vm: req.vm, destVm: req.destVm, dryRun: true, changedBlocks, changedBytes, disks, bytesOnWire: 0, seconds: op.seconds() });
+        const disks = pairs.map((p) => ({
+          label: p.label,
+          kind: p.kind,
+          source: p.sourcePath,
+          target: p.targetPath,
+          changedBlocks: diffs.get(p)?.changedBlocks ?? 0,
+          changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0,
+        }));
+        return op.succeed({
+          ok: true,
+          operation: 'sync',
+          id,
+          vm: req.vm,
+          destVm: req.destVm,
+          dryRun: true,
+          changedBlocks,
+          changedBytes,
+          disks,
+          bytesOnWire: 0,
+          seconds: op.seconds(),
+        });
       }
       const needsPull = (d: BlockDiff | undefined): boolean => d !== undefined && (d.ranges.length > 0 || d.sourceSize !== d.destSize);
       // A TPM state file new at the source (swtpm saved more state) is no disk change to confirm.
       const structural = pairs.filter((p) => p.kind !== 'update' && !(p.makeParents === true));
-      if (structural.length > 0 && !(await deps.confirmDiskChanges(`${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`))) {
+      if (
+        structural.length > 0 &&
+        !(await deps.confirmDiskChanges(
+          `${structural.length} disk(s) would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}). Go ahead?`,
+        ))
+      ) {
         throw failedPrecondition(`disks would be added or removed on ${req.to} (${structural.map((p) => `${p.kind} ${p.label}`).join(', ')}); confirm, or pass --yes`);
       }
       // The journals (and with --keep the restore points) need room beside the images before anything moves.
-      const space = await checkInPlaceSpace(dst, pairs.filter((p) => p.kind === 'update' && needsPull(diffs.get(p))).map((p) => ({ targetPath: p.targetPath, diff: diffs.get(p) as BlockDiff })), keep, signal);
-      if (keep > 0) reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
+      const space = await checkInPlaceSpace(
+        dst,
+        pairs.filter((p) => p.kind === 'update' && needsPull(diffs.get(p))).map((p) => ({ targetPath: p.targetPath, diff: diffs.get(p) as BlockDiff })),
+        keep,
+        signal,
+      );
+      if (keep > 0)
+        reporter.info(`  restore points: keeping the newest ${keep}; this sync's takes about ${formatBytes(space.reduce((n, s) => n + s.neededBytes, 0) / 2)} on ${req.to}`);
       op.phase = 'run';
 
       const work = pairs.filter((p) => p.kind === 'add' || (p.kind === 'update' && needsPull(diffs.get(p))));
@@ -252,8 +304,11 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
           signal,
           (stagingId) => stagingOf.set(pair, stagingId),
         );
-        const expected = { digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal, pair.virtualSize)).digest };
-        if (expected.digest !== final.digest) throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
+        const expected = {
+          digest: sourceDigests.get(pair) ?? (await src.call(src.clients.disk, src.clients.disk.digestImage, { path: pair.sourcePath }, signal, pair.virtualSize)).digest,
+        };
+        if (expected.digest !== final.digest)
+          throw dataLoss(`${pair.label}: after the sync ${pair.targetPath} on ${req.to} does not match the source (${final.digest} vs ${expected.digest})`);
         op.bytesOnWire += final.bytesTransferred;
         op.bytesData += final.bytesData || final.bytesTransferred;
         reporter.itemDone(pair.label, `${formatBytes(final.bytesTransferred)} sent, verified ${final.digest.slice(0, 23)}…`);
@@ -283,7 +338,15 @@ export async function runSync(req: SyncRequest, deps: SyncDeps): Promise<number>
         from: req.from,
         to: req.to,
         changedBlocks,
-        disks: results.map((r) => ({ source: r.pair.sourcePath, target: r.pair.targetPath, kind: r.pair.kind, virtualSize: r.pair.virtualSize, changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0, bytesTransferred: r.bytesTransferred, digest: r.digest })),
+        disks: results.map((r) => ({
+          source: r.pair.sourcePath,
+          target: r.pair.targetPath,
+          kind: r.pair.kind,
+          virtualSize: r.pair.virtualSize,
+          changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0,
+          bytesTransferred: r.bytesTransferred,
+          digest: r.digest,
+        })),
         bytesOnWire: op.bytesOnWire,
         bytesData: op.bytesData,
         ...(op.retries > 0 && { retries: op.retries }),

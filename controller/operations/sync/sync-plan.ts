@@ -55,13 +55,28 @@ export function pairFiles(source: DescribeDomainResponse__Output, dest: Describe
   if (source.nvramPath !== '' && dest.nvramPath !== '') {
     pairs.push({ label: 'nvram', kind: 'update', sourcePath: source.nvramPath, targetPath: dest.nvramPath, virtualSize: 0, format: 'raw' });
   } else if (source.nvramPath !== '') {
-    pairs.push({ label: 'nvram', kind: 'add', sourcePath: source.nvramPath, targetPath: join(dirname(source.nvramPath), targetFileName(basename(source.nvramPath), vm, destVm)), virtualSize: 0, format: 'raw' });
+    pairs.push({
+      label: 'nvram',
+      kind: 'add',
+      sourcePath: source.nvramPath,
+      targetPath: join(dirname(source.nvramPath), targetFileName(basename(source.nvramPath), vm, destVm)),
+      virtualSize: 0,
+      format: 'raw',
+    });
   }
   if (source.tpmStatePath !== '' && dest.tpmStatePath !== '') {
     const destFiles = new Set(dest.tpmStateFiles);
     for (const name of source.tpmStateFiles) {
       const kind = destFiles.has(name) ? 'update' : 'add';
-      pairs.push({ label: `${TPM_LABEL}${name}`, kind, sourcePath: join(source.tpmStatePath, name), targetPath: join(dest.tpmStatePath, name), virtualSize: 0, format: 'raw', ...(kind === 'add' && { makeParents: true }) });
+      pairs.push({
+        label: `${TPM_LABEL}${name}`,
+        kind,
+        sourcePath: join(source.tpmStatePath, name),
+        targetPath: join(dest.tpmStatePath, name),
+        virtualSize: 0,
+        format: 'raw',
+        ...(kind === 'add' && { makeParents: true }),
+      });
     }
   }
   return pairs;

@@ -142,7 +142,11 @@ const dstEnospc: Fault = {
       detail: `${DST} images filesystem filled`,
       async inject() {
         // fallocate takes all but 4 MiB at once; dd takes the rest as the run frees or needs it.
-        await hostExec(DST, ['bash', '-c', `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail > 4194304 ? avail - 4194304 : 4096)) ${FILLERS[0]} || true; dd if=/dev/zero of=${FILLERS[1]} bs=1M status=none 2>/dev/null || true`]);
+        await hostExec(DST, [
+          'bash',
+          '-c',
+          `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail > 4194304 ? avail - 4194304 : 4096)) ${FILLERS[0]} || true; dd if=/dev/zero of=${FILLERS[1]} bs=1M status=none 2>/dev/null || true`,
+        ]);
       },
       async remove() {
         await hostExec(DST, ['rm', '-f', ...FILLERS]);

@@ -36,7 +36,10 @@ export function virsh(host: string, args: string[]): Promise<string> {
 
 /** Whether domain `vm` is defined on `host`. */
 export async function domainDefined(host: string, vm: string): Promise<boolean> {
-  return (await virsh(host, ['list', '--all', '--name'])).split('\n').map((s) => s.trim()).includes(vm);
+  return (await virsh(host, ['list', '--all', '--name']))
+    .split('\n')
+    .map((s) => s.trim())
+    .includes(vm);
 }
 
 /** The names in the host's images directory, hidden ones included. */

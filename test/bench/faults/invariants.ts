@@ -74,7 +74,9 @@ export async function destinationState(op: FaultOperation, src: SourceState, pre
     // says; the next run commits the rest (controller/operations/clone/finish-commit.ts).
     const staged = (f: string): boolean => workFiles.some((w) => w.includes(f) && w.includes('kvmclone-staging'));
     if (defined && wanted.every((f) => now[f] === src.digests[f] || staged(f))) return { state: 'resumable', workFiles, violations: [] };
-    const what = defined ? `domain ${op.vm} defined but ${equal ? 'work files left' : `images not equal to the source (${wanted.filter((f) => now[f] !== src.digests[f]).join(', ')})`}` : `no domain but images ${present.join(', ')} present`;
+    const what = defined
+      ? `domain ${op.vm} defined but ${equal ? 'work files left' : `images not equal to the source (${wanted.filter((f) => now[f] !== src.digests[f]).join(', ')})`}`
+      : `no domain but images ${present.join(', ')} present`;
     return { state: 'half-made', workFiles, violations: [`half-made clone: ${what}`] };
   }
   if (!defined) return { state: 'half-made', workFiles, violations: [`the copy's domain ${op.vm} is gone`] };
@@ -94,7 +96,9 @@ export async function settledLeftovers(stateDir: string, timeoutMs = 30_000): Pr
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const now = await leftovers(stateDir);
-    const running = Object.values(now).flat().filter((l) => l.running);
+    const running = Object.values(now)
+      .flat()
+      .filter((l) => l.running);
     if (running.length === 0) return { leftovers: now, settled: true };
     if (Date.now() > deadline) return { leftovers: now, settled: false };
     await sleep(1000);

@@ -74,7 +74,11 @@ const clone: FaultOperation = {
   },
   async prepare() {
     // A trial ends with the clone made (or nothing, or what a failed trial left): start each from nothing.
-    await hostExec(DST, ['bash', '-c', `virsh -q -c qemu:///system undefine fc >/dev/null 2>&1 || true; rm -f ${IMAGES}/fc.qcow2 ${IMAGES}/fc-base.qcow2 ${IMAGES}/fc-data.raw ${IMAGES}/.fc*.kvmclone-staging`]);
+    await hostExec(DST, [
+      'bash',
+      '-c',
+      `virsh -q -c qemu:///system undefine fc >/dev/null 2>&1 || true; rm -f ${IMAGES}/fc.qcow2 ${IMAGES}/fc-base.qcow2 ${IMAGES}/fc-data.raw ${IMAGES}/.fc*.kvmclone-staging`,
+    ]);
   },
 };
 

@@ -51,13 +51,21 @@ export function formatTable(result: MatrixResult): string {
   const all = countRow(result.records);
   rows.push(['all', '', all.trials, all.injected, all.survived, all.convergedOnRerun, all.notConverged, all.lostOrHalfMade, ''].map(String));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i < 2 || i === cells.length - 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
   for (const s of result.skipped) out.push(`skipped ${s.fault}: ${s.reason}`);
-  const calibration = Object.entries(result.calibrationMs).map(([op, ms]) => `${op} ${((ms ?? 0) / 1000).toFixed(1)} s`).join(', ');
+  const calibration = Object.entries(result.calibrationMs)
+    .map(([op, ms]) => `${op} ${((ms ?? 0) / 1000).toFixed(1)} s`)
+    .join(', ');
   out.push(`seed ${result.seed}; ${result.records.length} trials in ${result.seconds} s; fault-free runs: ${calibration}`);
   for (const r of result.records.filter((x) => x.violations.length > 0 || !x.converged)) {
-    out.push(`FAILED ${r.op}:${r.fault}:${r.index} (replay: scripts/bench faults --only ${r.op}:${r.fault}:${r.index} --seed ${result.seed}): ${[...r.violations, ...r.notes].join('; ')}`);
+    out.push(
+      `FAILED ${r.op}:${r.fault}:${r.index} (replay: scripts/bench faults --only ${r.op}:${r.fault}:${r.index} --seed ${result.seed}): ${[...r.violations, ...r.notes].join('; ')}`,
+    );
   }
   return out.join('\n');
 }

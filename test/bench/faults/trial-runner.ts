@@ -135,13 +135,24 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
 
   // The first run's aftermath, once its agents let go of what it held.
   const settle = await settledLeftovers(setup.stateDir);
-  if (!settle.settled) violations.push(`30 s after the run: ${heldLeftovers(settle.leftovers, true).filter((l) => l.includes('(running)')).join('; ')}`);
-  violations.push(...heldLeftovers(settle.leftovers, false).filter((l) => !l.includes('(running)')).map((l) => `after the first run: ${l}`));
+  if (!settle.settled)
+    violations.push(
+      `30 s after the run: ${heldLeftovers(settle.leftovers, true)
+        .filter((l) => l.includes('(running)'))
+        .join('; ')}`,
+    );
+  violations.push(
+    ...heldLeftovers(settle.leftovers, false)
+      .filter((l) => !l.includes('(running)'))
+      .map((l) => `after the first run: ${l}`),
+  );
   const [changes, dest] = await Promise.all([sourceChanges(op, src), destinationState(op, src, previous)]);
   violations.push(...changes, ...dest.violations);
   const survived = first.code === 0 && dest.state === 'complete';
   if (first.code === 0 && dest.state !== 'complete') violations.push(`kvmctl said done but the destination is ${dest.state}`);
-  setup.log(`  first run: exit ${first.code}${first.errorCode ? ` ${first.errorCode}` : ''} after ${first.seconds} s (${first.retries} retries); fault ${injected ? `at ${momentMs} ms in ${phaseAtInjection}` : 'not injected: the run had ended'}; destination ${dest.state}`);
+  setup.log(
+    `  first run: exit ${first.code}${first.errorCode ? ` ${first.errorCode}` : ''} after ${first.seconds} s (${first.retries} retries); fault ${injected ? `at ${momentMs} ms in ${phaseAtInjection}` : 'not injected: the run had ended'}; destination ${dest.state}`,
+  );
 
   let rerun: TrialRecord['rerun'] = null;
   let converged = survived;
@@ -166,7 +177,9 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
     converged = false;
     notes.push(`left behind: ${left.join('; ')}`);
   }
-  const peers = Object.values(end.leftovers).flat().filter((l) => l.kind === 'peer-socket').length;
+  const peers = Object.values(end.leftovers)
+    .flat()
+    .filter((l) => l.kind === 'peer-socket').length;
   if (peers > 0) notes.push(`${peers} peer socket(s) of ended runs (kvmctl gc removes them)`);
   if (jobs.length > 0) {
     converged = false;

@@ -51,7 +51,10 @@ async function statTree(root: string, out: TreeSnapshot = new Map()): Promise<Tr
 export async function snapshotTree(root: string): Promise<TreeSnapshot> {
   const snap = await statTree(root);
   for (const [path, facts] of snap) {
-    if (facts.type === 'file') facts.content = createHash('sha256').update(await readFile(path)).digest('hex');
+    if (facts.type === 'file')
+      facts.content = createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
     else if (facts.type === 'link') facts.content = await readlink(path);
   }
   for (const [path, facts] of snap) {

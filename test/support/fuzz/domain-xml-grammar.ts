@@ -25,7 +25,12 @@ function p(rng: Prng, world: FuzzWorld): string {
 function backingStore(rng: Prng, world: FuzzWorld, depth: number): string {
   if (depth > 2 || rng.chance(0.5)) return rng.chance(0.5) ? '<backingStore/>' : '';
   const type = rng.pick(['file', 'block', 'network']);
-  const source = type === 'network' ? `<source protocol='${rng.pick(['nbd', 'iscsi', 'rbd', 'http'])}' name='${esc(randomText(rng, 12))}'><host name='${rng.pick(['127.0.0.1', 'localhost', '10.0.0.1'])}' port='${rng.int(65536)}'/></source>` : type === 'block' ? `<source dev='${p(rng, world)}'/>` : `<source file='${p(rng, world)}'/>`;
+  const source =
+    type === 'network'
+      ? `<source protocol='${rng.pick(['nbd', 'iscsi', 'rbd', 'http'])}' name='${esc(randomText(rng, 12))}'><host name='${rng.pick(['127.0.0.1', 'localhost', '10.0.0.1'])}' port='${rng.int(65536)}'/></source>`
+      : type === 'block'
+        ? `<source dev='${p(rng, world)}'/>`
+        : `<source file='${p(rng, world)}'/>`;
   return `<backingStore type='${type}'><format type='${rng.pick(['qcow2', 'raw', 'vmdk', 'luks'])}'/>${source}${backingStore(rng, world, depth + 1)}</backingStore>`;
 }
 
@@ -36,13 +41,22 @@ function disk(rng: Prng, world: FuzzWorld, index: number): string {
   if (type === 'file') source = `<source file='${p(rng, world)}'${rng.chance(0.2) ? ` startupPolicy='optional'` : ''}/>`;
   else if (type === 'block') source = `<source dev='${p(rng, world)}'/>`;
   else if (type === 'dir') source = `<source dir='${p(rng, world)}'/>`;
-  else if (type === 'network') source = `<source protocol='${rng.pick(['nbd', 'iscsi', 'rbd', 'gluster', 'http', 'https', 'ssh'])}' name='${esc(randomText(rng, 16))}'><host ${rng.chance(0.5) ? `transport='unix' socket='${p(rng, world)}'` : `name='127.0.0.1' port='10809'`}/></source>`;
+  else if (type === 'network')
+    source = `<source protocol='${rng.pick(['nbd', 'iscsi', 'rbd', 'gluster', 'http', 'https', 'ssh'])}' name='${esc(randomText(rng, 16))}'><host ${rng.chance(0.5) ? `transport='unix' socket='${p(rng, world)}'` : `name='127.0.0.1' port='10809'`}/></source>`;
   else if (type === 'volume') source = `<source pool='${esc(randomText(rng, 8))}' volume='${esc(randomText(rng, 8))}'/>`;
   else if (type === 'nvme') source = `<source type='pci' managed='yes' namespace='1'><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>`;
   else source = `<source type='unix' path='${p(rng, world)}' mode='client'/>`;
   const dataStore = rng.chance(0.1) ? `<source file='${p(rng, world)}'><dataStore type='file'><format type='raw'/><source file='${p(rng, world)}'/></dataStore></source>` : '';
   const driver = `<driver name='qemu' type='${rng.pick(['qcow2', 'raw', 'qcow2', 'vmdk', 'luks', 'bochs'])}'${rng.chance(0.1) ? ` copy_on_read='on'` : ''}/>`;
-  const extra = rng.chance(0.1) ? rng.pick(['<shareable/>', '<readonly/>', '<transient/>', `<mirror type='file' file='${p(rng, world)}' format='raw' job='copy'/>`, `<encryption format='luks'><secret type='passphrase' uuid='00000000-0000-0000-0000-000000000001'/></encryption>`]) : '';
+  const extra = rng.chance(0.1)
+    ? rng.pick([
+        '<shareable/>',
+        '<readonly/>',
+        '<transient/>',
+        `<mirror type='file' file='${p(rng, world)}' format='raw' job='copy'/>`,
+        `<encryption format='luks'><secret type='passphrase' uuid='00000000-0000-0000-0000-000000000001'/></encryption>`,
+      ])
+    : '';
   return `<disk type='${type}' device='${device}'>${driver}${dataStore || source}${backingStore(rng, world, 0)}<target dev='vd${String.fromCharCode(97 + (index % 26))}' bus='${rng.pick(['virtio', 'sata', 'scsi', 'usb', 'ide'])}'/>${extra}</disk>`;
 }
 
@@ -62,12 +76,19 @@ function hostdev(rng: Prng): string {
 function iface(rng: Prng, world: FuzzWorld): string {
   const type = rng.pick(['network', 'bridge', 'user', 'direct', 'hostdev', 'ethernet', 'vhostuser', 'server', 'client', 'mcast', 'udp', 'vdpa', 'null']);
   const source =
-    type === 'network' ? `<source network='${rng.pick(['default', esc(randomText(rng, 8))])}'/>` :
-    type === 'bridge' ? `<source bridge='${rng.pick(['virbr0', 'br0', esc(randomText(rng, 8))])}'/>` :
-    type === 'direct' ? `<source dev='eth0' mode='${rng.pick(['vepa', 'bridge', 'passthrough'])}'/>` :
-    type === 'hostdev' ? `<source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x1'/></source>` :
-    type === 'vhostuser' ? `<source type='unix' path='${p(rng, world)}' mode='server'/>` :
-    type === 'vdpa' ? `<source dev='/dev/vhost-vdpa-0'/>` : '';
+    type === 'network'
+      ? `<source network='${rng.pick(['default', esc(randomText(rng, 8))])}'/>`
+      : type === 'bridge'
+        ? `<source bridge='${rng.pick(['virbr0', 'br0', esc(randomText(rng, 8))])}'/>`
+        : type === 'direct'
+          ? `<source dev='eth0' mode='${rng.pick(['vepa', 'bridge', 'passthrough'])}'/>`
+          : type === 'hostdev'
+            ? `<source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x1'/></source>`
+            : type === 'vhostuser'
+              ? `<source type='unix' path='${p(rng, world)}' mode='server'/>`
+              : type === 'vdpa'
+                ? `<source dev='/dev/vhost-vdpa-0'/>`
+                : '';
   const script = rng.chance(0.25) ? `<script path='${rng.pick(['/bin/sh', '/tmp/evil', esc(hostilePath(rng, world))])}'/>` : '';
   const mac = rng.chance(0.5) ? `<mac address='52:54:00:${[0, 0, 0].map(() => rng.int(256).toString(16).padStart(2, '0')).join(':')}'/>` : '';
   return `<interface type='${type}'>${mac}${source}${script}<model type='virtio'/></interface>`;
@@ -76,7 +97,14 @@ function iface(rng: Prng, world: FuzzWorld): string {
 function chardev(rng: Prng, world: FuzzWorld): string {
   const element = rng.pick(['serial', 'console', 'channel', 'parallel']);
   const type = rng.pick(['pty', 'file', 'unix', 'dev', 'pipe', 'tcp', 'udp', 'null', 'spicevmc', 'nmdm']);
-  const source = type === 'file' || type === 'dev' || type === 'pipe' ? `<source path='${p(rng, world)}'/>` : type === 'unix' ? `<source mode='bind' path='${p(rng, world)}'/>` : type === 'tcp' ? `<source mode='bind' host='0.0.0.0' service='4555'/>` : '';
+  const source =
+    type === 'file' || type === 'dev' || type === 'pipe'
+      ? `<source path='${p(rng, world)}'/>`
+      : type === 'unix'
+        ? `<source mode='bind' path='${p(rng, world)}'/>`
+        : type === 'tcp'
+          ? `<source mode='bind' host='0.0.0.0' service='4555'/>`
+          : '';
   const log = rng.chance(0.3) ? `<log file='${p(rng, world)}' append='on'/>` : '';
   const target = element === 'channel' ? `<target type='virtio' name='org.qemu.guest_agent.0'/>` : `<target port='0'/>`;
   return `<${element} type='${type}'>${source}${log}${target}</${element}>`;
@@ -155,12 +183,22 @@ export function domainXml(rng: Prng, world: FuzzWorld): string {
   const uuid = rng.chance(0.7) ? `<uuid>${[8, 4, 4, 4, 12].map((n) => rng.bytes(n / 2).toString('hex')).join('-')}</uuid>` : '';
   const devices: string[] = [];
   // The first device is an image that does not exist, so QEMU never boots a definition that starts.
-  devices.push(`<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${esc(`${rng.pick(world.roots)}/${markedName(rng, world, '.qcow2')}`)}'/><target dev='vdz' bus='virtio'/></disk>`);
+  devices.push(
+    `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${esc(`${rng.pick(world.roots)}/${markedName(rng, world, '.qcow2')}`)}'/><target dev='vdz' bus='virtio'/></disk>`,
+  );
   const n = rng.int(6);
   for (let i = 0; i < n; i++) devices.push(device(rng, world, i));
   const top: string[] = [];
   if (rng.chance(0.2)) top.push(seclabel(rng));
-  if (rng.chance(0.1)) top.push(rng.pick([`<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-device'/><qemu:arg value='${esc(randomText(rng, 10))}'/></qemu:commandline>`, `<sysinfo type='fwcfg'><entry name='opt/x' file='${p(rng, world)}'/></sysinfo>`, `<launchSecurity type='sev'/>`, `<idmap><uid start='0' target='0' count='10'/></idmap>`]));
+  if (rng.chance(0.1))
+    top.push(
+      rng.pick([
+        `<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-device'/><qemu:arg value='${esc(randomText(rng, 10))}'/></qemu:commandline>`,
+        `<sysinfo type='fwcfg'><entry name='opt/x' file='${p(rng, world)}'/></sysinfo>`,
+        `<launchSecurity type='sev'/>`,
+        `<idmap><uid start='0' target='0' count='10'/></idmap>`,
+      ]),
+    );
   if (rng.chance(0.1)) top.push(`<metadata><x:a xmlns:x='urn:x'>${esc(randomText(rng, 30))}</x:a></metadata>`);
   const type = rng.pick(['qemu', 'qemu', 'kvm', 'xen', 'lxc', esc(randomText(rng, 4))]);
   return `<domain type='${type}'><name>${name}</name>${uuid}<memory unit='MiB'>${rng.pick([16, 32, 64, 0, 1 << 30])}</memory><vcpu>${rng.pick([1, 1, 2, 0, 4096])}</vcpu>${os(rng, world)}<devices>${devices.join('')}</devices>${top.join('')}</domain>`;

@@ -81,7 +81,11 @@ export interface FuzzReport {
   failures: string[];
 }
 
-const CODE_NAMES = Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+const CODE_NAMES = Object.fromEntries(
+  Object.entries(grpc.status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k]),
+);
 
 /** The health client of a socket. */
 function healthCheck(socket: string, deadlineMs: number): Promise<string> {
@@ -199,7 +203,9 @@ export async function runFuzz(world: FuzzWorld, alive: () => boolean, options: F
   const batchSize = options.batchSize ?? 250;
   const methods = agentMethods();
   const index = new DescriptorIndex(loadAgentProto().definition);
-  const clients = new Map(world.sockets.map((s) => [s, new grpc.Client(`unix:${s}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 })]));
+  const clients = new Map(
+    world.sockets.map((s) => [s, new grpc.Client(`unix:${s}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 })]),
+  );
   const admin = world.sockets.find((s) => s.endsWith('/agent.sock')) ?? world.sockets[0] ?? '';
   const report: FuzzReport = { seed, calls: 0, mutated: 0, seconds: 0, byMethod: {}, bySocket: {}, byCode: {}, examples: {}, healthChecks: 0, slowestMs: 0, failures: [] };
   for (const m of methods) report.byMethod[m.name] = {};
@@ -230,10 +236,12 @@ export async function runFuzz(world: FuzzWorld, alive: () => boolean, options: F
           const socketName = socket.slice(socket.lastIndexOf('/') + 1);
           report.bySocket[socketName] = (report.bySocket[socketName] ?? 0) + 1;
           report.slowestMs = Math.max(report.slowestMs, result.ms);
-          if (result.ms > deadlineMs + 5000) report.failures.push(`call ${n} (${method.name} on ${socketName}) took ${result.ms} ms, past its ${deadlineMs} ms deadline (seed ${seed})`);
+          if (result.ms > deadlineMs + 5000)
+            report.failures.push(`call ${n} (${method.name} on ${socketName}) took ${result.ms} ms, past its ${deadlineMs} ms deadline (seed ${seed})`);
           // DEADLINE_EXCEEDED is a status too (counted; on a loaded machine a qemu-img run can take seconds);
           // a call that outlives its deadline, INTERNAL and UNKNOWN are not acceptable answers.
-          if (result.code === 'INTERNAL' || result.code === 'UNKNOWN') report.failures.push(`call ${n} (${method.name} on ${socketName}) ended ${result.code}: ${result.details} (seed ${seed})`);
+          if (result.code === 'INTERNAL' || result.code === 'UNKNOWN')
+            report.failures.push(`call ${n} (${method.name} on ${socketName}) ended ${result.code}: ${result.details} (seed ${seed})`);
         }
       };
       await Promise.all(Array.from({ length: concurrency }, () => worker()));

@@ -30,14 +30,23 @@ export interface FuzzVerdict {
 }
 
 /** Runs a whole session; never throws for a finding (it is in `violations`), only for a broken set-up. */
-export async function fuzzSession(options: { seed: number; count: number; libvirt?: LibvirtChoice; concurrency?: number; deadlineMs?: number; log?: (line: string) => void }): Promise<FuzzVerdict> {
+export async function fuzzSession(options: {
+  seed: number;
+  count: number;
+  libvirt?: LibvirtChoice;
+  concurrency?: number;
+  deadlineMs?: number;
+  log?: (line: string) => void;
+}): Promise<FuzzVerdict> {
   const log = options.log ?? (() => undefined);
   const target = await startFuzzTarget({ seed: options.seed, libvirt: options.libvirt });
   try {
     const readsChecked = await atimeRecordsReads(target.base);
     const canariesBefore = await snapshotTree(target.outside);
     const etcBefore = await listNames('/etc', 3);
-    log(`fuzz: seed ${options.seed}, ${options.count} calls, libvirt ${target.libvirt}, sockets ${target.world.sockets.join(' ')}, capabilities ${target.capabilities ?? 'unchanged'}, private /tmp ${target.privateTmp !== undefined}`);
+    log(
+      `fuzz: seed ${options.seed}, ${options.count} calls, libvirt ${target.libvirt}, sockets ${target.world.sockets.join(' ')}, capabilities ${target.capabilities ?? 'unchanged'}, private /tmp ${target.privateTmp !== undefined}`,
+    );
     const control = createAgentClients(`unix:${target.world.sockets.find((s) => s.endsWith('/agent.sock')) ?? ''}`);
     const report = await runFuzz(target.world, () => target.agent.child.exitCode === null && target.agent.child.signalCode === null, {
       seed: options.seed,

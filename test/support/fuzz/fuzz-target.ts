@@ -94,7 +94,11 @@ interface Layout {
 
 async function plantImages(layout: Layout): Promise<void> {
   const [a, b, c, owned, evil] = layout.images as [string, string, string, string, string];
-  const missing = async (p: string): Promise<boolean> => lstat(p).then(() => false, () => true);
+  const missing = async (p: string): Promise<boolean> =>
+    lstat(p).then(
+      () => false,
+      () => true,
+    );
   if (await missing(a)) await qemuImg('create', '-q', '-f', 'qcow2', a, '4M');
   if (await missing(b)) {
     await writeFile(b, Buffer.concat([Buffer.alloc(65536, 0x41), Buffer.alloc(65536 * 3)]));
@@ -171,7 +175,19 @@ export async function startFuzzTarget(options: { seed: number; libvirt?: Libvirt
   // The fuzzed agent's audit trail stays in the run's directory (never the host's /var/log/kvmclone).
   // An empty config of its own: never the machine's /etc/kvmclone/agent.yaml (the installed package's).
   await writeFile(join(base, 'agent.yaml'), '');
-  const agentArgs = [...AGENT_NODE_OPTIONS, AGENT_MAIN, '--config', join(base, 'agent.yaml'), '--socket', socket, ...roots.flatMap((r) => ['--images-root', r]), '--libvirt-uri', uri, '--audit-file', join(base, 'audit', 'audit.log')];
+  const agentArgs = [
+    ...AGENT_NODE_OPTIONS,
+    AGENT_MAIN,
+    '--config',
+    join(base, 'agent.yaml'),
+    '--socket',
+    socket,
+    ...roots.flatMap((r) => ['--images-root', r]),
+    '--libvirt-uri',
+    uri,
+    '--audit-file',
+    join(base, 'audit', 'audit.log'),
+  ];
   const isolate = (options.isolate ?? true) && isRoot() && have('unshare') && have('setpriv');
   const privateTmp = isolate ? join(base, 'agent-tmp') : undefined;
   const capabilities = isolate ? unitBoundingSet() : undefined;

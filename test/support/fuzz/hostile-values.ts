@@ -12,7 +12,27 @@ import { harvested } from './fuzz-world.js';
 import type { Prng } from './prng.js';
 
 /** Characters that look like `/`, `.` or Latin letters. */
-const LOOKALIKES = ['\uFF0F', '\u2215', '\u2044', '\u29F8', '\uFF0E', '\u2024', '\u2025', '\u0430', '\u0435', '\u043E', '\u0456', '\u200D', '\u200B', '\u202E', '\uFEFF', '\u0307', 'ı', 'ſ', 'K'];
+const LOOKALIKES = [
+  '\uFF0F',
+  '\u2215',
+  '\u2044',
+  '\u29F8',
+  '\uFF0E',
+  '\u2024',
+  '\u2025',
+  '\u0430',
+  '\u0435',
+  '\u043E',
+  '\u0456',
+  '\u200D',
+  '\u200B',
+  '\u202E',
+  '\uFEFF',
+  '\u0307',
+  'ı',
+  'ſ',
+  'K',
+];
 
 /** Replaces a few characters of `s` with look-alikes. */
 function lookAlike(rng: Prng, s: string): string {
@@ -82,7 +102,21 @@ export function hostilePath(rng: Prng, world: FuzzWorld): string {
     case 13:
       return lookAlike(rng, rng.pick(world.images));
     case 14:
-      return rng.pick(['/etc/shadow', '/etc/passwd', '/dev/sda', '/dev/vda', '/dev/zero', '/dev/mem', '/proc/self/mem', '/proc/self/environ', '/proc/1/root/etc/shadow', '/sys/kernel/notes', '/', '/run/libvirt/libvirt-sock', '/root/.ssh/id_rsa']);
+      return rng.pick([
+        '/etc/shadow',
+        '/etc/passwd',
+        '/dev/sda',
+        '/dev/vda',
+        '/dev/zero',
+        '/dev/mem',
+        '/proc/self/mem',
+        '/proc/self/environ',
+        '/proc/1/root/etc/shadow',
+        '/sys/kernel/notes',
+        '/',
+        '/run/libvirt/libvirt-sock',
+        '/root/.ssh/id_rsa',
+      ]);
     case 15:
       return `/proc/self/root${rng.pick(world.images)}`;
     case 16:

@@ -121,7 +121,15 @@ function stringValue(rng: Prng, world: FuzzWorld, field: string, plausible: bool
  * first validation and reaches deeper code; otherwise every field is hostile.
  * `depth` limits recursion.
  */
-export function randomMessage(rng: Prng, world: FuzzWorld, index: DescriptorIndex, typeName: string, plausible = false, depth = 0, streamPosition: 'first' | 'later' = 'first'): RequestObject {
+export function randomMessage(
+  rng: Prng,
+  world: FuzzWorld,
+  index: DescriptorIndex,
+  typeName: string,
+  plausible = false,
+  depth = 0,
+  streamPosition: 'first' | 'later' = 'first',
+): RequestObject {
   const type = index.message(typeName);
   const out: RequestObject = {};
   // One hostile field per plausible request at most, chosen at the top level.

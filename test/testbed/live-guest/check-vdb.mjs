@@ -19,7 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
-let img = null, BS = 65536, NB = null, allowTorn = false;
+let img = null,
+  BS = 65536,
+  NB = null,
+  allowTorn = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--bs') BS = +args[++i];
   else if (args[i] === '--blocks') NB = +args[++i];
@@ -42,7 +45,8 @@ function isQcow2(path) {
   }
 }
 
-let raw = img, tmp = null;
+let raw = img,
+  tmp = null;
 try {
   if (isQcow2(img)) {
     tmp = mkdtempSync(join(tmpdir(), 'check-vdb-'));
@@ -61,17 +65,24 @@ try {
 }
 
 function check(path) {
-  const SEC = 512, NS = BS / SEC;
+  const SEC = 512,
+    NS = BS / SEC;
   const size = statSync(path).size;
   const N = NB ?? Math.floor(size / BS);
   const pad = (s) => s.padEnd(511, ' ') + '\n';
   const fillCache = new Map();
   const fillSector = (n) => {
     let b = fillCache.get(n);
-    if (!b) { b = Buffer.from((('FILL ' + n).padEnd(15, ' ') + '\n').repeat(SEC / 16)); fillCache.set(n, b); }
+    if (!b) {
+      b = Buffer.from((('FILL ' + n).padEnd(15, ' ') + '\n').repeat(SEC / 16));
+      fillCache.set(n, b);
+    }
     return b;
   };
-  const isZero = (b) => { for (let i = 0; i < b.length; i++) if (b[i]) return false; return true; };
+  const isZero = (b) => {
+    for (let i = 0; i < b.length; i++) if (b[i]) return false;
+    return true;
+  };
   // seq carried by sector s of block k; 0 = zero sector; -1 = garbage
   const sectorSeq = (sec, k, s) => {
     if (isZero(sec)) return 0;
@@ -88,23 +99,48 @@ function check(path) {
 
   const fd = openSync(path, 'r');
   const buf = Buffer.alloc(BS);
-  const seq = new Array(N), bad = [], torn = [];
+  const seq = new Array(N),
+    bad = [],
+    torn = [];
   try {
     for (let k = 0; k < N; k++) {
       const got = readSync(fd, buf, 0, BS, k * BS);
-      if (got !== BS) { bad.push({ k, why: 'short read' }); seq[k] = -1; continue; }
+      if (got !== BS) {
+        bad.push({ k, why: 'short read' });
+        seq[k] = -1;
+        continue;
+      }
       const vals = new Set();
       let garbage = false;
       for (let s = 0; s < NS; s++) {
         const v = sectorSeq(buf.subarray(s * SEC, (s + 1) * SEC), k, s);
-        if (v < 0) { garbage = true; break; }
+        if (v < 0) {
+          garbage = true;
+          break;
+        }
         vals.add(v);
       }
-      if (garbage) { bad.push({ k, why: 'garbage sector', head: buf.subarray(0, 40).toString('latin1').replace(/[^\x20-\x7e]/g, '.') }); seq[k] = -1; continue; }
+      if (garbage) {
+        bad.push({
+          k,
+          why: 'garbage sector',
+          head: buf
+            .subarray(0, 40)
+            .toString('latin1')
+            .replace(/[^\x20-\x7e]/g, '.'),
+        });
+        seq[k] = -1;
+        continue;
+      }
       const v = [...vals].sort((a, b) => b - a);
       if (v.length === 1) seq[k] = v[0];
-      else if (v.length === 2 && v[0] - v[1] === 1) { torn.push({ k, seqs: v }); seq[k] = -2; }
-      else { bad.push({ k, why: 'mixed seqs ' + v.join(',') }); seq[k] = -1; }
+      else if (v.length === 2 && v[0] - v[1] === 1) {
+        torn.push({ k, seqs: v });
+        seq[k] = -2;
+      } else {
+        bad.push({ k, why: 'mixed seqs ' + v.join(',') });
+        seq[k] = -1;
+      }
     }
   } finally {
     closeSync(fd);
@@ -126,7 +162,10 @@ function check(path) {
     else k0 = j + 1;
   }
   for (let k = k0; k < N; k++) {
-    if (seq[k] !== n - 1 && seq[k] >= 0) { problems.push(`block ${k} has seq ${seq[k]}, expected ${n - 1} after boundary ${j} (out of order)`); break; }
+    if (seq[k] !== n - 1 && seq[k] >= 0) {
+      problems.push(`block ${k} has seq ${seq[k]}, expected ${n - 1} after boundary ${j} (out of order)`);
+      break;
+    }
   }
   return { ok: problems.length === 0, blocks: N, bs: BS, pass: n, boundary: j, counts, torn: torn.slice(0, 5), bad: bad.slice(0, 5), problems };
 }
