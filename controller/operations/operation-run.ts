@@ -243,9 +243,20 @@ export class OperationRun {
     if (this.revert.size > 0) {
       this.clock.begin('REVERT');
       reporter.phase('REVERT', `undoing ${this.revert.size} step(s)`);
-      // An undo whose host dropped or whose agent restarted is tried again after a reconnect, as the retry settings allow:
-      // an interrupt started this revert, so it is not the revert's signal.
-      const again = (undo: () => Promise<void>): Promise<void> => this.reconnecting('REVERT', () => undo(), new AbortController().signal);
+      // An undo whose host dropped or whose agent restarted is tried again after a reconnect, as the retry settings allow
+      // (an interrupt started this revert, so it is not the revert's signal). When that gives up, the undo's own failure
+      // is the one reported: it says what was left and why, a failed reconnect does not.
+      const again = (undo: () => Promise<void>): Promise<void> => {
+        let undoFailure: { err: unknown } | undefined;
+        const once = (): Promise<void> =>
+          undo().catch((err: unknown) => {
+            undoFailure = { err };
+            throw err;
+          });
+        return this.reconnecting('REVERT', once, new AbortController().signal).catch((err: unknown) => {
+          throw undoFailure === undefined ? err : undoFailure.err;
+        });
+      };
       for (const f of await this.revert.revert((d) => store.event(this.id, 'revert', { step: d }), again)) {
         reporter.warn(`could not ${f.description}: ${f.error instanceof Error ? f.error.message : String(f.error)}`);
       }

@@ -114,3 +114,67 @@ test('an agent restarted under a run: its session reconnects and the run holds i
   assert.equal(await locked(), false, 'and released when the run ends');
   store.close();
 });
+
+/** An operation on h1 with `yaml` as its kvmctl.yaml, its result lines collected. */
+async function failingRun(yaml: string): Promise<{ op: OperationRun; lines: Record<string, unknown>[]; store: OperationStore }> {
+  const config = join(dir, `retry-${Date.now()}.yaml`);
+  await writeFile(config, yaml);
+  const options = await loadControllerOptions({ config, agentSocket: server.socket });
+  const store = new OperationStore(join(dir, 'history.sqlite'));
+  const lines: Record<string, unknown>[] = [];
+  const reporter = new JsonReporter((line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+  const op = new OperationRun(
+    { engine: new LocalEngine(), options, reporter, store, signal: new AbortController().signal },
+    { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' },
+  );
+  return { op, lines, store };
+}
+
+test('a revert step that meets a restarting agent is done once the agent is back', async () => {
+  const { op, lines, store } = await failingRun('retry: { attempts: 4, base_delay: 200ms, max_delay: 1s }\n');
+  try {
+    const { src } = await op.openHosts([]);
+    let undone = 0;
+    op.revert.push('list vm1', async () => {
+      await src.call(src.clients.domain, src.clients.domain.listDomains, {});
+      undone += 1;
+    });
+    await server.close(1000);
+    const restart = new Promise<void>((resolve) => setTimeout(resolve, 300)).then(async () => {
+      server = await startAgent();
+    });
+    const code = await op.fail(new KvmcloneError('INTERNAL', 'the step after failed'));
+    await restart;
+    assert.equal(code, 1);
+    assert.equal(undone, 1, 'the undo ran once the agent answered');
+    assert.ok(
+      lines.some((l) => l.type === 'retry' && l.phase === 'REVERT'),
+      'the retry was reported',
+    );
+    assert.ok(!lines.some((l) => l.type === 'warning'), `nothing was left undone: ${JSON.stringify(lines)}`);
+  } finally {
+    await op.close();
+    store.close();
+  }
+});
+
+test('a revert step whose agent never comes back: its own failure, saying what is left, is the warning', async () => {
+  const { op, lines, store } = await failingRun('retry: { attempts: 1, base_delay: 50ms, max_delay: 100ms }\n');
+  const { src } = await op.openHosts([]);
+  try {
+    op.revert.push('remove the staging file', async () => {
+      await src.call(src.clients.domain, src.clients.domain.listDomains, {}).catch(() => {
+        throw new KvmcloneError('UNAVAILABLE', 'staging file /x/.a.kvmclone-staging is left: its agent did not answer');
+      });
+    });
+    await server.close(1000);
+    assert.equal(await op.fail(new KvmcloneError('INTERNAL', 'the step after failed')), 1);
+    const warnings = lines.filter((l) => l.type === 'warning').map((l) => String(l.message));
+    assert.equal(warnings.length, 1, JSON.stringify(lines));
+    assert.match(warnings[0] ?? '', /could not remove the staging file: staging file \/x\/\.a\.kvmclone-staging is left: its agent did not answer/);
+  } finally {
+    server = await startAgent();
+    await op.close();
+    store.close();
+  }
+});
