@@ -120,12 +120,9 @@ export function defaultRoSocket(socket: string): string {
   return join(dirname(socket), 'agent-ro.sock');
 }
 
-/** Loads the file (absent default file = defaults), applies flags, validates everything. */
-export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions> {
-  const path = flags.config ?? AGENT_DEFAULTS.configPath;
-  const raw = await readYamlFile(path, flags.config !== undefined);
-  const file = parseConfig(agentFileSchema, raw, path);
-  const overrides = parseConfig(
+/** The command-line flags as the file's keys, checked by the same schema. */
+function flagOverrides(flags: AgentFlags): z.output<typeof agentFileSchema> {
+  return parseConfig(
     agentFileSchema,
     {
       ...(flags.socket !== undefined && { socket: flags.socket }),
@@ -136,6 +133,14 @@ export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions>
     },
     'command-line flags',
   );
+}
+
+/** Loads the file (absent default file = defaults), applies flags, validates everything. */
+export async function loadAgentOptions(flags: AgentFlags): Promise<AgentOptions> {
+  const path = flags.config ?? AGENT_DEFAULTS.configPath;
+  const raw = await readYamlFile(path, flags.config !== undefined);
+  const file = parseConfig(agentFileSchema, raw, path);
+  const overrides = flagOverrides(flags);
   const merged = { ...file, ...overrides, audit: { ...file.audit, ...overrides.audit } };
   const problems: string[] = [];
   for (const key of ['socket_mode', 'ro_socket_mode'] as const) {

@@ -133,7 +133,8 @@ export function readDomainFacts(xml: string | XmlElement): DomainFacts {
 
 /**
  * What a host path in a definition is for; the service decides per kind where
- * such a path may lie (agent/services/domain-service.ts).
+ * such a path may lie (agent/services/domain-service.ts for definitions,
+ * domain-removal.ts for what an undefine removes).
  */
 export type HostPathKind =
   /** disk and filesystem sources, backing stores included: guest-readable and -writable */

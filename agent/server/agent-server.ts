@@ -11,7 +11,7 @@ import type { InPlaceTransfer } from '../transfer/pull-in-place.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';
-import { loadAgentProto } from '../../shared/proto.js';
+import { loadAgentProto, type AgentProto } from '../../shared/proto.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
@@ -80,18 +80,23 @@ export const HEALTH_SERVICES = [
   'kvmclone.agent.v1.TransferService',
 ] as const;
 
-/** Builds, binds and starts the server. */
-export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAgentServer> {
-  const { definition, proto } = loadAgentProto();
-  const v1 = proto.kvmclone.agent.v1;
-  const shutdown = new AbortController();
-  // Every handler is built with these: the audit trail reaches every mutating call through them.
-  // Every call that holds an operation registers here while it is open: leftovers of those are never removed.
-  const operations = new RunningOperations();
-  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit, operations };
-  const roSocket = deps.roSocket ?? defaultRoSocket(deps.socket);
-  // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
-  const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
+/** What the services of one server share, and start-up and close need too. */
+interface SharedState {
+  readonly rpc: RpcDeps;
+  readonly operations: RunningOperations;
+  readonly hashMemory: HashMemory;
+  readonly rateLimits: RateLimits;
+  readonly views: LiveViews;
+  readonly forwardDir: string;
+  readonly locks: LockRegistry;
+  readonly tickets: TicketRegistry;
+  readonly parkedPulls: ParkedPulls<InPlaceTransfer>;
+}
+
+type PeerServer = Awaited<ReturnType<typeof startPeerServer>>;
+
+/** Adds the five v1 services to `server`, with the state they share. */
+function addServices(server: WideWindowServer, v1: AgentProto['kvmclone']['agent']['v1'], deps: AgentServerDeps, rpc: RpcDeps, operations: RunningOperations): SharedState {
   const hashMemory = new HashMemory();
   // --bwlimit buckets, one per operation, shared by the admin and peer sockets' reads.
   const rateLimits = new RateLimits();
@@ -121,13 +126,35 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
       parkedPulls,
     }),
   );
-  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
-  health.addToServer(server);
-  new ReflectionService(definition).addToServer(server);
+  return { rpc, operations, hashMemory, rateLimits, views, forwardDir, locks, tickets, parkedPulls };
+}
 
+/** Says once, with how to remove them, what start-up keeps on purpose (staging files: the same rerun of a clone resumes from them). */
+async function reportKeptLeftovers(deps: AgentServerDeps, shared: SharedState): Promise<void> {
+  const { forwardDir, operations, views, locks } = shared;
+  const kept = await listLeftovers({
+    roots: deps.roots,
+    forwardDir,
+    scratchDir: deps.scratchDir,
+    runtimeDir: dirname(deps.socket),
+    operations,
+    views,
+    locks,
+    log: deps.log,
+  }).catch(() => []);
+  if (kept.length > 0) {
+    deps.log.info(
+      { leftovers: kept.map((l) => ({ kind: l.kind, path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds) })) },
+      'leftovers of earlier operations kept at start-up (a rerun of the same clone resumes from its staging files; `kvmctl gc HOST` removes them)',
+    );
+  }
+}
+
+/** Binds the admin and read-only sockets, starts the peer server and prepares the forward directory. */
+async function listen(server: WideWindowServer, deps: AgentServerDeps, roSocket: string, shared: SharedState): Promise<{ sockets: RoleSocket[]; peer: PeerServer }> {
+  const { rpc, hashMemory, rateLimits, tickets, views } = shared;
   // Nothing half-started: a socket that cannot be served (another agent on it, a bad directory) closes those bound before it.
   const sockets: RoleSocket[] = [];
-  let peer: Awaited<ReturnType<typeof startPeerServer>>;
   try {
     sockets.push(await listenRoleSocket(server, { path: deps.socket, role: 'admin', mode: deps.socketMode, group: deps.socketGroup }, deps.log));
     sockets.push(await listenRoleSocket(server, { path: roSocket, role: 'read-only', mode: deps.roSocketMode ?? 0o660, group: deps.roSocketGroup }, deps.log));
@@ -135,37 +162,36 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     // per-operation peer sockets in the forward directory: both get that group. The directory comes last, so an
     // agent that cannot serve one of its sockets leaves nothing behind.
     const socketGid = deps.socketGroup === undefined ? undefined : (await stat(deps.socket)).gid;
-    peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, rateLimits, tickets, views, socket: deps.peerSocket, gid: socketGid });
+    const peer = await startPeerServer({ rpc, roots: deps.roots, hashMemory, rateLimits, tickets, views, socket: deps.peerSocket, gid: socketGid });
     const forward = await prepareForwardDir(dirname(deps.socket), socketGid).catch(async (err: unknown) => {
       await peer.close();
       throw err;
     });
     if (forward.removed > 0) deps.log.info({ dir: forward.dir, removed: forward.removed }, 'dead peer sockets removed from the forward directory');
-    // What start-up keeps on purpose (staging files: the same rerun of a clone resumes from them) is said once, with how to remove it.
-    const kept = await listLeftovers({
-      roots: deps.roots,
-      forwardDir,
-      scratchDir: deps.scratchDir,
-      runtimeDir: dirname(deps.socket),
-      operations,
-      views,
-      locks,
-      log: deps.log,
-    }).catch(() => []);
-    if (kept.length > 0) {
-      deps.log.info(
-        { leftovers: kept.map((l) => ({ kind: l.kind, path: l.path, operationId: l.operationId, ageSeconds: Math.round(l.ageSeconds) })) },
-        'leftovers of earlier operations kept at start-up (a rerun of the same clone resumes from its staging files; `kvmctl gc HOST` removes them)',
-      );
-    }
+    await reportKeptLeftovers(deps, shared);
+    return { sockets, peer };
   } catch (err) {
     await Promise.all(sockets.map((s) => s.close()));
     server.forceShutdown();
     throw err;
   }
+}
 
+/** What close() stops. */
+interface Closable {
+  readonly server: WideWindowServer;
+  readonly health: HealthImplementation;
+  readonly sockets: RoleSocket[];
+  readonly shutdown: AbortController;
+  readonly peer: PeerServer;
+  readonly parkedPulls: ParkedPulls<InPlaceTransfer>;
+  readonly log: Logger;
+}
+
+/** The server's close(): stops accepting, cancels running calls after `graceMs`; the same promise on every call. */
+function closer({ server, health, sockets, shutdown, peer, parkedPulls, log }: Closable): (graceMs: number) => Promise<void> {
   let closing: Promise<void> | undefined;
-  const close = (graceMs: number): Promise<void> => {
+  return (graceMs: number): Promise<void> => {
     closing ??= (async () => {
       for (const s of HEALTH_SERVICES) health.setStatus(s, 'NOT_SERVING');
       // No new connection on either socket from here on; the ones open end with the server.
@@ -174,7 +200,7 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
       shutdown.abort(new KvmcloneError('UNAVAILABLE', 'the agent is shutting down'));
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
-          deps.log.warn({ graceMs }, 'calls still running after the grace period: forcing shutdown');
+          log.warn({ graceMs }, 'calls still running after the grace period: forcing shutdown');
           server.forceShutdown();
           resolve();
         }, graceMs);
@@ -188,5 +214,25 @@ export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAg
     })();
     return closing;
   };
+}
+
+/** Builds, binds and starts the server. */
+export async function startAgentServer(deps: AgentServerDeps): Promise<RunningAgentServer> {
+  const { definition, proto } = loadAgentProto();
+  const v1 = proto.kvmclone.agent.v1;
+  const shutdown = new AbortController();
+  // Every handler is built with these: the audit trail reaches every mutating call through them.
+  // Every call that holds an operation registers here while it is open: leftovers of those are never removed.
+  const operations = new RunningOperations();
+  const rpc: RpcDeps = { log: deps.log, shutdown: shutdown.signal, audit: deps.audit, operations };
+  const roSocket = deps.roSocket ?? defaultRoSocket(deps.socket);
+  // Every call on either socket passes the role guard first: a mutating call on the read-only socket is refused there.
+  const server = new WideWindowServer({ interceptors: [roleGuard({ admin: deps.socket, 'read-only': roSocket }, deps.log, deps.audit)] });
+  const shared = addServices(server, v1, deps, rpc, operations);
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_SERVICES.map((s) => [s, 'SERVING'])));
+  health.addToServer(server);
+  new ReflectionService(definition).addToServer(server);
+  const { sockets, peer } = await listen(server, deps, roSocket, shared);
+  const close = closer({ server, health, sockets, shutdown, peer, parkedPulls: shared.parkedPulls, log: deps.log });
   return { server, socket: deps.socket, roSocket, close };
 }

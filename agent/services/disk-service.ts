@@ -80,17 +80,14 @@ async function sendExtents(extents: AsyncIterable<Extent> | Iterable<Extent>, si
   if (batch.length > 0 || !sent) await send({ extents: batch, size });
 }
 
-/** Builds the DiskService handlers for the agent's gRPC server. */
-export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
-  const { rpc, roots, hashMemory } = deps;
-  const lease = deps.images ?? openingLeaser(roots);
-  const rateLimits = deps.rateLimits ?? new RateLimits();
-  /** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
-  const withImage = async <T>(
-    req: { path: string },
-    ctx: { signal: AbortSignal },
-    fn: (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>,
-  ): Promise<T> => {
+/** Runs `fn` on an image, given its size, resolved path and the signal it runs under. */
+type ImageFn<T> = (fh: FileHandle, size: number, resolved: string, signal: AbortSignal) => Promise<T>;
+/** Runs `fn` on the request's image (imageRunner). */
+type WithImage = <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: ImageFn<T>) => Promise<T>;
+
+/** Runs `fn` on the request's image, opened once (image-lease.ts), with the call's signal (and the lease's); an I/O error names the image. */
+function imageRunner(lease: ImageLeaser): WithImage {
+  return async <T>(req: { path: string }, ctx: { signal: AbortSignal }, fn: ImageFn<T>): Promise<T> => {
     try {
       // Opening reads the image's header too: a disk that fails from its first byte fails here.
       return await withLease(await lease(req, 'path'), ctx.signal, (image, signal) => fn(image.fh, image.size, image.path, signal));
@@ -98,11 +95,18 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       throw withErrnoPath(err, req.path);
     }
   };
-  /** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
-  const views = (): LiveViews => {
-    if (deps.views === undefined) throw notFound('this service has no live views');
-    return deps.views;
-  };
+}
+
+/** The live views, for a request naming a view path; NOT_FOUND on an agent that has none. */
+function liveViews(deps: DiskServiceDeps): LiveViews {
+  if (deps.views === undefined) throw notFound('this service has no live views');
+  return deps.views;
+}
+
+/** StatImage, MapExtents, HashBlocks and DigestImage: what an image holds, told without its bytes. */
+function describingHandlers(deps: DiskServiceDeps, withImage: WithImage): Pick<DiskServiceHandlers, 'StatImage' | 'MapExtents' | 'HashBlocks' | 'DigestImage'> {
+  const { rpc, roots, hashMemory } = deps;
+  const views = (): LiveViews => liveViews(deps);
   return {
     StatImage: unary('StatImage', rpc, async (req, ctx) =>
       isViewPath(req.path) ? viewStatImage(views(), req.path) : withImage(req, ctx, (fh, _size, path, signal) => statImage({ fh, path }, signal)),
@@ -150,7 +154,14 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
             ? guestDigestImage(req.path, ctx, deps)
             : withImage(req, ctx, async (fh, size, resolved, signal) => ({ size, digest: await rememberedDigest(fh, resolved, size, hashMemory, signal) })),
     ),
+  };
+}
 
+/** ReadRanges and WriteRanges: an image's bytes leaving this agent, and a staging file's arriving. */
+function rangeHandlers(deps: DiskServiceDeps, withImage: WithImage, rateLimits: RateLimits): Pick<DiskServiceHandlers, 'ReadRanges' | 'WriteRanges'> {
+  const { rpc, roots, hashMemory } = deps;
+  const views = (): LiveViews => liveViews(deps);
+  return {
     ReadRanges: serverStream('ReadRanges', rpc, async (req, unpaced, ctx) => {
       const rate = checkRateLimit(req.rateLimit);
       const compress = checkCompress(req.compress);
@@ -172,7 +183,13 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       ctx.log.info({ stagingId: result.stagingId, stagingPath: result.stagingPath, bytes: result.bytesWritten, zeroBytes: result.zeroBytes }, 'staging written');
       return result;
     }),
+  };
+}
 
+/** CommitStaging, RebaseStaging, RemoveImage and AbortStaging: what becomes of staging files and images. */
+function stagingHandlers(deps: DiskServiceDeps): Pick<DiskServiceHandlers, 'CommitStaging' | 'RebaseStaging' | 'RemoveImage' | 'AbortStaging'> {
+  const { rpc, roots } = deps;
+  return {
     CommitStaging: unary('CommitStaging', rpc, async (req, ctx) => {
       const result = await commitStaging(req, roots, ctx.signal);
       ctx.log.info({ path: result.path, stagingId: req.stagingId, replace: req.replace, size: result.size }, 'staging committed');
@@ -197,4 +214,12 @@ export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
       return result;
     }),
   };
+}
+
+/** Builds the DiskService handlers for the agent's gRPC server. */
+export function createDiskService(deps: DiskServiceDeps): DiskServiceHandlers {
+  const lease = deps.images ?? openingLeaser(deps.roots);
+  const rateLimits = deps.rateLimits ?? new RateLimits();
+  const withImage = imageRunner(lease);
+  return { ...describingHandlers(deps, withImage), ...rangeHandlers(deps, withImage, rateLimits), ...stagingHandlers(deps) };
 }

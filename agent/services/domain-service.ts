@@ -5,42 +5,32 @@
  * (agent/libvirt/domain-policy.ts: an allow-list of elements, every host path
  * confined by kind) and every disk image's chain, read from its headers, stays
  * under the roots and agrees with the XML (agent/images/definition-chains.ts). DefineDomain and StartDomain respect the operation locks
- * (HoldLock), and storage removal never deletes a file another domain uses.
+ * (HoldLock), and storage removal never deletes a file another domain uses
+ * (domain-removal.ts). ShutdownDomain's wait is in domain-shutdown.ts.
  */
-import { lstat, realpath, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { KvmcloneError, errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
-import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
+import { KvmcloneError, failedPrecondition, invalidArgument } from '../../shared/errors.js';
+import { checkVmName } from '../../shared/validation.js';
 import type { DomainServiceHandlers } from '../../shared/generated/kvmclone/agent/v1/DomainService.js';
-import type { DomainSummary } from '../../shared/generated/kvmclone/agent/v1/DomainSummary.js';
-import type { DomainState__Output } from '../../shared/generated/kvmclone/agent/v1/DomainState.js';
 import type { DiskInfo } from '../../shared/generated/kvmclone/agent/v1/DiskInfo.js';
 import type { DescribeDomainResponse } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
-import type { UndefineDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/UndefineDomainRequest.js';
-import type { ShutdownDomainRequest__Output } from '../../shared/generated/kvmclone/agent/v1/ShutdownDomainRequest.js';
 import { qemuImgChain, qemuImgInfo, type QemuImageInfo } from '../images/qemu-img.js';
 import { sniffFormat } from '../images/image-header.js';
 import { checkDefinitionChains } from '../images/definition-chains.js';
-import { readDomainFacts, type DomainDisk, type DomainFacts } from '../libvirt/domain-xml.js';
-import { checkDefinition, definitionRefusals, inSystemPlace } from '../libvirt/domain-policy.js';
-import { filesInUse, userOf } from '../libvirt/domain-users.js';
-import type { DomainRecord, DomainStateName, LibvirtPort } from '../libvirt/libvirt-port.js';
+import { readDomainFacts, type DomainDisk } from '../libvirt/domain-xml.js';
+import { checkDefinition, definitionRefusals } from '../libvirt/domain-policy.js';
+import type { DomainRecord, LibvirtPort } from '../libvirt/libvirt-port.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { tpmStateFiles } from '../libvirt/tpm-state-files.js';
 import { CommandError } from '../process/run-command.js';
 import { withErrnoPath } from '../disk/errno-path.js';
 import { unary, type CallContext, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
+import { DEFAULT_SWTPM_STATE_ROOT, REMOVABLE, UUID_PATTERN, exists, tpmStatePath, undefineDomain } from './domain-removal.js';
+import { shutdownDomain } from './domain-shutdown.js';
+import { requireState, toSummary } from './domain-state.js';
 
 /** Largest domain XML accepted by DefineDomain (real ones are a few KiB). */
 export const MAX_DOMAIN_XML_BYTES = 1024 * 1024;
-/** Longest ShutdownDomain wait accepted. */
-export const MAX_SHUTDOWN_WAIT_SECONDS = 3600;
-/** How often ShutdownDomain looks at the state while it waits. */
-const SHUTDOWN_POLL_MS = 250;
-/** Where libvirt keeps swtpm state, one directory per domain UUID. */
-export const DEFAULT_SWTPM_STATE_ROOT = '/var/lib/libvirt/swtpm';
 
 export interface DomainServiceDeps {
   rpc: RpcDeps;
@@ -54,22 +44,6 @@ export interface DomainServiceDeps {
    * carry the holder's operation id. Tests without locks leave it out.
    */
   locks?: LockRegistry;
-}
-
-const STATES: Readonly<Record<DomainStateName, DomainState__Output>> = {
-  nostate: 'DOMAIN_STATE_NOSTATE',
-  running: 'DOMAIN_STATE_RUNNING',
-  blocked: 'DOMAIN_STATE_BLOCKED',
-  paused: 'DOMAIN_STATE_PAUSED',
-  shutdown: 'DOMAIN_STATE_SHUTDOWN',
-  shutoff: 'DOMAIN_STATE_SHUTOFF',
-  crashed: 'DOMAIN_STATE_CRASHED',
-  pmsuspended: 'DOMAIN_STATE_PMSUSPENDED',
-};
-
-/** A port record as the wire's DomainSummary. */
-export function toSummary(r: DomainRecord): DomainSummary {
-  return { name: r.name, uuid: r.uuid, state: STATES[r.state], persistent: r.persistent, vcpus: r.vcpus, memoryBytes: r.memoryBytes };
 }
 
 /**
@@ -101,18 +75,6 @@ async function defineDomain(deps: DomainServiceDeps, xml: string, operationId: s
     throw err;
   }
   return record;
-}
-
-const REMOVABLE = new Set(['cdrom', 'floppy']);
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 /**
@@ -180,12 +142,6 @@ async function describeDisk(disk: DomainDisk, signal: AbortSignal): Promise<Disk
   };
 }
 
-/** The swtpm state directory of an emulated TPM, or ''. */
-function tpmStatePath(facts: DomainFacts, uuid: string, swtpmRoot: string): string {
-  if (facts.tpm?.backend !== 'emulator') return '';
-  return facts.tpm.statePath || `${swtpmRoot}/${uuid}`;
-}
-
 async function describeDomain(deps: DomainServiceDeps, name: string, signal: AbortSignal): Promise<DescribeDomainResponse> {
   const record = await deps.libvirt.getDomain(name, { signal });
   const xml = await deps.libvirt.getDomainXml(name, { signal });
@@ -212,165 +168,6 @@ async function describeDomain(deps: DomainServiceDeps, name: string, signal: Abo
     cpuModel: facts.cpuModel,
     policyViolations: definitionRefusals(xml),
   };
-}
-
-/** The state a running domain needs for an action; FAILED_PRECONDITION in words otherwise. */
-async function requireState(deps: DomainServiceDeps, name: string, signal: AbortSignal, wanted: 'shutoff' | 'active', action: string): Promise<DomainRecord> {
-  const record = await deps.libvirt.getDomain(name, { signal });
-  if (wanted === 'active' && record.state === 'shutoff') throw failedPrecondition(`cannot ${action} domain '${name}': it is already shut off`);
-  if (wanted === 'shutoff' && record.state !== 'shutoff') throw failedPrecondition(`cannot ${action} domain '${name}': it is ${record.state}, not shut off`);
-  return record;
-}
-
-/**
- * ShutdownDomain: asks the guest to power off (ACPI); with wait_seconds,
- * polls until it is shut off, and fails with DEADLINE_EXCEEDED when the time
- * passes (the request stands; the guest keeps running). Cancel and the call
- * deadline end the wait early.
- */
-async function shutdownDomain(deps: DomainServiceDeps, request: ShutdownDomainRequest__Output, signal: AbortSignal): Promise<DomainRecord> {
-  const name = checkVmName(request.name);
-  const wait = request.waitSeconds;
-  if (wait > MAX_SHUTDOWN_WAIT_SECONDS) throw invalidArgument(`wait_seconds: ${wait} is more than ${MAX_SHUTDOWN_WAIT_SECONDS}`);
-  const before = await requireState(deps, name, signal, 'active', 'shut down');
-  let record = await deps.libvirt.shutdownDomain(name, { signal });
-  const deadline = Date.now() + wait * 1000;
-  while (wait > 0 && record.state !== 'shutoff') {
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      throw new KvmcloneError(
-        'DEADLINE_EXCEEDED',
-        `domain '${name}' did not power off within ${wait} s and is ${record.state}; the shutdown request stands (DestroyDomain powers it off at once)`,
-      );
-    }
-    await sleep(Math.min(SHUTDOWN_POLL_MS, left), undefined, { signal });
-    record = await deps.libvirt.getDomain(name, { signal }).catch((err: unknown) => {
-      // a transient domain is gone once it is off
-      if (!before.persistent && err instanceof KvmcloneError && err.code === 'NOT_FOUND') return { ...before, state: 'shutoff' as const };
-      throw err;
-    });
-  }
-  return record;
-}
-
-/** What REMOVE will delete, decided before the domain is undefined. */
-interface RemovalPlan {
-  files: string[];
-  nvram: { path: string; remove: boolean };
-  tpmDir: string;
-}
-
-/** Resolves a path under the image roots, or undefined when it is missing or outside them. */
-async function underRoots(roots: ImageRoots, path: string): Promise<string | undefined> {
-  try {
-    return await roots.existing(path);
-  } catch (err) {
-    if (err instanceof KvmcloneError) return undefined;
-    throw err;
-  }
-}
-
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-async function planRemoval(deps: DomainServiceDeps, record: DomainRecord, facts: DomainFacts, ctx: CallContext): Promise<RemovalPlan> {
-  const keep = (path: string, reason: string): void => ctx.log.info({ domain: record.name, path, reason }, 'undefine: keeping');
-  const usedElsewhere = await filesInUse(deps.libvirt, record.name, ctx.signal);
-  const refuseShared = (path: string, resolved: string, what: string): void => {
-    const other = userOf(usedElsewhere, path, resolved);
-    if (other !== undefined) {
-      throw failedPrecondition(
-        `cannot remove the storage of domain '${record.name}': ${what} ${path} is also used by domain '${other}'; undefine with STORAGE_POLICY_KEEP, or take it out of '${other}' first`,
-      );
-    }
-  };
-  const files: string[] = [];
-  for (const disk of facts.disks) {
-    if (disk.source === '') continue;
-    if (disk.type !== 'file') keep(disk.source, `a ${disk.type} disk, not an image file`);
-    else if (REMOVABLE.has(disk.device)) keep(disk.source, `removable media (${disk.device})`);
-    else if (disk.readonly || disk.shareable) keep(disk.source, disk.readonly ? 'read-only image' : 'shareable image');
-    else {
-      const resolved = await underRoots(deps.roots, disk.source);
-      if (resolved === undefined) keep(disk.source, 'missing, or outside the image roots');
-      else if (!(await lstat(resolved)).isFile()) keep(disk.source, 'not a regular file');
-      else {
-        refuseShared(disk.source, resolved, `disk ${disk.target || '(no target)'}`);
-        files.push(resolved);
-        // a symlink naming the image goes with it, if it lies in the roots itself
-        if (resolved !== disk.source && (await lstat(disk.source)).isSymbolicLink() && deps.roots.contains(await realpath(dirname(disk.source)))) {
-          files.push(disk.source);
-        }
-      }
-    }
-  }
-  const nvram = facts.nvramPath;
-  const nvramRemovable = nvram !== '' && ((inSystemPlace('nvram', nvram) && isNormalPath(nvram)) || (await underRoots(deps.roots, nvram)) !== undefined);
-  if (nvram !== '' && !nvramRemovable) keep(nvram, "NVRAM missing, or outside the image roots and libvirt's nvram directory");
-  if (nvramRemovable) refuseShared(nvram, await realpath(nvram).catch(() => nvram), 'NVRAM');
-  let tpmDir = tpmStatePath(facts, record.uuid, deps.swtpmStateRoot ?? DEFAULT_SWTPM_STATE_ROOT);
-  const tpmAllowed = facts.tpm?.statePath ? (await underRoots(deps.roots, tpmDir)) !== undefined : UUID_PATTERN.test(record.uuid);
-  if (tpmDir !== '' && !tpmAllowed) {
-    keep(tpmDir, "TPM state outside the image roots and libvirt's swtpm directory");
-    tpmDir = '';
-  }
-  return { files, nvram: { path: nvram, remove: nvramRemovable }, tpmDir };
-}
-
-function isNormalPath(path: string): boolean {
-  try {
-    return checkAbsolutePath(path) === path;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * UndefineDomain. The domain must be shut off. KEEP removes the definition
- * only. REMOVE also deletes, after libvirt has dropped the definition:
- * each disk image that is a file under the image roots, on a disk or lun
- * device, neither readonly nor shareable and named by no other domain; the
- * NVRAM file (deleted by libvirt) when it is under the roots or libvirt's
- * nvram directory; and the swtpm state directory. Everything else is kept and
- * logged: removable media, read-only and shareable images (ISOs, golden
- * images), block devices, files outside the roots, and backing files (other
- * images may depend on them). The response lists what was removed.
- */
-async function undefineDomain(deps: DomainServiceDeps, request: UndefineDomainRequest__Output, ctx: CallContext): Promise<string[]> {
-  const policy = request.storage;
-  if (policy !== 'STORAGE_POLICY_KEEP' && policy !== 'STORAGE_POLICY_REMOVE') {
-    throw invalidArgument('storage: say STORAGE_POLICY_KEEP or STORAGE_POLICY_REMOVE (there is no default, so storage is never removed by accident)');
-  }
-  const name = checkVmName(request.name);
-  const record = await requireState(deps, name, ctx.signal, 'shutoff', 'undefine');
-  if (policy === 'STORAGE_POLICY_KEEP') {
-    await deps.libvirt.undefineDomain(name, false, { signal: ctx.signal });
-    return [];
-  }
-  const facts = readDomainFacts(await deps.libvirt.getDomainXml(name, { signal: ctx.signal }));
-  const plan = await planRemoval(deps, record, facts, ctx);
-  const nvramExisted = plan.nvram.remove && (await exists(plan.nvram.path));
-  await deps.libvirt.undefineDomain(name, plan.nvram.remove, { signal: ctx.signal });
-  // The definition is gone: finish the removal whatever the signal says.
-  const removed: string[] = [];
-  const failed: string[] = [];
-  if (nvramExisted) {
-    if (await exists(plan.nvram.path)) failed.push(`${plan.nvram.path} (libvirt left it)`);
-    else removed.push(plan.nvram.path);
-  }
-  const targets = [...plan.files.map((path) => ({ path, dir: false })), ...(plan.tpmDir === '' ? [] : [{ path: plan.tpmDir, dir: true }])];
-  for (const { path, dir } of targets) {
-    try {
-      await rm(path, { recursive: dir });
-      removed.push(path);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') failed.push(`${path} (${errnoCode(err) ?? String(err)})`);
-    }
-  }
-  ctx.log.info({ domain: name, removed, failed }, 'undefined with storage removal');
-  if (failed.length > 0) {
-    throw new KvmcloneError('INTERNAL', `domain '${name}' was undefined, but ${failed.join(', ')} could not be removed; removed: ${removed.join(', ') || 'nothing'}`);
-  }
-  return removed;
 }
 
 /** Builds the DomainService handlers. */

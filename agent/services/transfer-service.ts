@@ -60,10 +60,10 @@ function untilAborted(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : once(signal, 'abort').then(() => undefined);
 }
 
-/** Builds the TransferService handlers. */
-export function createTransferService(deps: TransferServiceDeps): TransferServiceHandlers {
-  const { rpc, roots, tickets, locks, libvirt, views } = deps;
-  const leftoverScope = (log: LeftoverScope['log']): LeftoverScope => ({
+/** The leftover scope of this agent (leftover-calls.ts), logging to `log`. */
+function leftoverScope(deps: TransferServiceDeps, log: LeftoverScope['log']): LeftoverScope {
+  const { roots, locks, views } = deps;
+  return {
     roots,
     forwardDir: deps.forwardDir,
     scratchDir: deps.scratchDir,
@@ -72,10 +72,17 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
     views,
     locks,
     log,
-  });
+  };
+}
+
+/** ListLeftovers, RemoveLeftovers and the restore points: what earlier operations left here, and going back to it. */
+function leftoverHandlers(
+  deps: TransferServiceDeps,
+): Pick<TransferServiceHandlers, 'ListLeftovers' | 'RemoveLeftovers' | 'ListRestorePoints' | 'RemoveRestorePoints' | 'RestorePoint'> {
+  const { rpc, roots, libvirt } = deps;
   return {
-    ListLeftovers: unary('ListLeftovers', rpc, async (_req, ctx) => listLeftoversCall(leftoverScope(ctx.log))),
-    RemoveLeftovers: unary('RemoveLeftovers', rpc, async (req, ctx) => removeLeftoversCall(leftoverScope(ctx.log), req)),
+    ListLeftovers: unary('ListLeftovers', rpc, async (_req, ctx) => listLeftoversCall(leftoverScope(deps, ctx.log))),
+    RemoveLeftovers: unary('RemoveLeftovers', rpc, async (req, ctx) => removeLeftoversCall(leftoverScope(deps, ctx.log), req)),
     ListRestorePoints: unary('ListRestorePoints', rpc, async (req) => listRestorePoints(req, roots)),
     RemoveRestorePoints: unary('RemoveRestorePoints', rpc, async (req, ctx) => removeRestorePoints(req, roots, ctx.log)),
     RestorePoint: serverStream('RestorePoint', rpc, async (req, send, ctx) => {
@@ -84,6 +91,13 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       log.info({ target: req.targetPath, point: req.pointId, destVm: req.destVm }, 'restore started');
       await restorePoint(req, { roots, runtimeDir: deps.runtimeDir, log, libvirt }, send, ctx.signal);
     }),
+  };
+}
+
+/** OpenTicket and PullImage: an image copied between agents, the source's ticket and the destination's pull. */
+function copyHandlers(deps: TransferServiceDeps): Pick<TransferServiceHandlers, 'OpenTicket' | 'PullImage'> {
+  const { rpc, roots, tickets, libvirt } = deps;
+  return {
     OpenTicket: serverStream('OpenTicket', rpc, async (req, send, ctx) => {
       const operationId = checkId(req.operationId, 'operation_id');
       if (req.paths.length === 0 || req.paths.length > MAX_TICKET_PATHS) throw invalidArgument(`paths: 1 to ${MAX_TICKET_PATHS} paths are required`);
@@ -108,7 +122,13 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       await pullImage(req, pullDeps, send, ctx.signal);
       log.info({ target: req.targetPath }, 'pull finished');
     }),
+  };
+}
 
+/** OpenLiveView, DescribeLiveView and PruneCheckpoints: copies of a running VM. */
+function liveViewHandlers(deps: TransferServiceDeps): Pick<TransferServiceHandlers, 'OpenLiveView' | 'DescribeLiveView' | 'PruneCheckpoints'> {
+  const { rpc, roots, tickets, libvirt, views } = deps;
+  return {
     OpenLiveView: serverStream('OpenLiveView', rpc, async (req, send, ctx) => {
       const log = ctx.log.child({ operationId: req.operationId, vm: req.vmName });
       await openLiveView(
@@ -123,7 +143,13 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
     DescribeLiveView: unary('DescribeLiveView', rpc, async (req) => describeLiveView(views, req.operationId)),
 
     PruneCheckpoints: unary('PruneCheckpoints', rpc, async (req, ctx) => pruneCheckpoints(req, libvirt, ctx.log, ctx.signal)),
+  };
+}
 
+/** RemovePeerSocket and HoldLock: what an operation holds on this agent while it runs. */
+function operationHandlers(deps: TransferServiceDeps): Pick<TransferServiceHandlers, 'RemovePeerSocket' | 'HoldLock'> {
+  const { rpc, locks } = deps;
+  return {
     RemovePeerSocket: unary('RemovePeerSocket', rpc, async (req, ctx) => {
       const removed = await removePeerSocket(req.path, deps.forwardDir);
       ctx.log.debug({ path: req.path, removed }, 'peer socket removed');
@@ -145,4 +171,9 @@ export function createTransferService(deps: TransferServiceDeps): TransferServic
       }
     }),
   };
+}
+
+/** Builds the TransferService handlers. */
+export function createTransferService(deps: TransferServiceDeps): TransferServiceHandlers {
+  return { ...leftoverHandlers(deps), ...copyHandlers(deps), ...liveViewHandlers(deps), ...operationHandlers(deps) };
 }
