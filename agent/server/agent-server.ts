@@ -7,7 +7,7 @@
  */
 import { RateLimits } from '../transfer/rate-limits.js';
 import { ParkedPulls } from '../transfer/parked-pulls.js';
-import type { InPlaceTransfer } from '../transfer/pull-in-place.js';
+import type { InPlaceTransfer } from '../transfer/in-place-transfer.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import type { Logger } from 'pino';

@@ -12,7 +12,7 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import { serverStream, unary, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
 import { pullImage } from '../transfer/pull-image.js';
-import type { InPlaceTransfer, PullInPlaceDeps } from '../transfer/pull-in-place.js';
+import type { InPlaceTransfer, PullInPlaceDeps } from '../transfer/in-place-transfer.js';
 import type { ParkedPulls } from '../transfer/parked-pulls.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
 import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';

@@ -88,6 +88,33 @@ async function openImageFor(image: string, options: SettleOptions): Promise<File
 }
 
 /**
+ * Applies a committed journal's records to `image` (open as `fh`): resize,
+ * data and zeros in order, flush — into the file, or through the format for
+ * a guest-layer journal. The apply target is closed either way; a failure
+ * leaves the journal in place, to be applied again.
+ */
+async function replayRecords(header: JournalHeader, fh: FileHandle, image: string, options: SettleOptions, read: ReadAt, size: number): Promise<void> {
+  const apply = applyTargetFor(header, fh, image, options);
+  try {
+    await apply.resize(header.size);
+    await forEachRecord(
+      read,
+      size,
+      async (record) => {
+        if (record.kind === 'data') await apply.write(record.offset, record.data);
+        else if (record.kind === 'zero') await apply.zero(record.offset, record.length);
+      },
+      () => apply.drain(),
+    );
+    await apply.flush();
+  } catch (err) {
+    await apply.close().catch(() => undefined);
+    throw err;
+  }
+  await apply.close();
+}
+
+/**
  * Settles the locked journal `fh` at `path` against `image`: applies it
  * (resize, data, zeros, flush — into the file, or through the format for a
  * guest-layer journal — then unlink journal, fsync directory) or removes
@@ -129,24 +156,7 @@ export async function settleJournal(fh: FileHandle, path: string, image: string,
     }
     // The restore points stay a chain: the pending undo of this journal becomes a point, or the points go (restore-point-chain.ts).
     await pointsBeforeApply({ image, dir: options.dir, log: options.log }, check, ist.ino);
-    const apply = applyTargetFor(check.header, target, image, options);
-    try {
-      await apply.resize(check.header.size);
-      await forEachRecord(
-        read,
-        size,
-        async (record) => {
-          if (record.kind === 'data') await apply.write(record.offset, record.data);
-          else if (record.kind === 'zero') await apply.zero(record.offset, record.length);
-        },
-        () => apply.drain(),
-      );
-      await apply.flush();
-    } catch (err) {
-      await apply.close().catch(() => undefined);
-      throw err;
-    }
-    await apply.close();
+    await replayRecords(check.header, target, image, options, read, size);
   } finally {
     await target.close();
   }

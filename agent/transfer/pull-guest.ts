@@ -29,7 +29,8 @@ import { createGuestStaging, reopenGuestStaging, type GuestStaging } from '../gu
 import { GuestWrites } from '../guest/guest-writes.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { dialPeer, type PeerSource } from './pull-image.js';
-import { pullInPlace, type PullInPlaceDeps } from './pull-in-place.js';
+import { pullInPlace } from './pull-in-place.js';
+import type { PullInPlaceDeps } from './in-place-transfer.js';
 
 /** What a pull needs from the agent (pull-image.ts): an in-place one's, parked pulls included. */
 type PullDeps = PullInPlaceDeps;

@@ -29,7 +29,8 @@ import { StreamDigester } from '../disk/stream-digest.js';
 import { writeRanges } from '../disk/staging-writer.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
-import { pullInPlace, type PullInPlaceDeps } from './pull-in-place.js';
+import { pullInPlace } from './pull-in-place.js';
+import type { PullInPlaceDeps } from './in-place-transfer.js';
 import { pullGuest } from './pull-guest.js';
 import { OPERATION_ID_METADATA, isSendableOperationId } from '../../shared/operation-metadata.js';
 import { isGuestLayer } from '../guest/guest-disk-calls.js';
@@ -164,6 +165,29 @@ async function digestStaging(roots: ImageRoots, targetPath: string, stagingId: s
   });
 }
 
+/**
+ * A whole-file pull may read over several connections (striped-read.ts); a
+ * resumed or partial one reads over one. Dials the extra connections into
+ * `sources` (whose first is the pull's own; the caller closes them all, also
+ * when a dial fails) and returns the read over all of them, in order.
+ */
+function dialStripes(
+  req: PullImageRequest__Output,
+  runtimeDir: string,
+  size: number,
+  sources: PeerSource[],
+  signal: AbortSignal,
+): (blockHashes: boolean) => AsyncGenerator<ReadRangesResponse__Output> {
+  const source = sources[0];
+  const streams = req.ranges.length === 0 ? Math.min(checkStreams(req.streams), Math.ceil(size / STRIPE_BYTES)) : 1;
+  for (let i = 1; i < streams; i++) sources.push(dialPeer(req, runtimeDir, true));
+  return (blockHashes) => {
+    if (sources.length === 1) return source.read(req.ranges, signal, blockHashes);
+    const stripes = stripeRanges(size, sources.length);
+    return mergeInOrder(sources.map((s, i) => s.read(stripes[i] ?? [], signal, blockHashes)));
+  };
+}
+
 /** STAGING mode: the whole image, or `ranges` of it, into a new or resumed staging file beside the target. */
 async function pullIntoStaging(req: PullImageRequest__Output, deps: { roots: ImageRoots; runtimeDir: string }, send: StreamSink<PullProgress>, signal: AbortSignal): Promise<void> {
   const source = dialPeer(req, deps.runtimeDir);
@@ -171,16 +195,9 @@ async function pullIntoStaging(req: PullImageRequest__Output, deps: { roots: Ima
   try {
     const stat = await source.stat(signal);
     const size = stat.fileSize;
-    // A whole-file pull may read over several connections (striped-read.ts); a resumed or partial one reads over one.
-    const streams = req.ranges.length === 0 ? Math.min(checkStreams(req.streams), Math.ceil(size / STRIPE_BYTES)) : 1;
-    for (let i = 1; i < streams; i++) sources.push(dialPeer(req, deps.runtimeDir, true));
+    const read = dialStripes(req, deps.runtimeDir, size, sources, signal);
     const wireBytes = (): number => sources.reduce((n, s) => n + s.wire.bytes, 0);
     const plainBytes = (): number => sources.reduce((n, s) => n + s.wire.plain, 0);
-    const read = (blockHashes: boolean): AsyncGenerator<ReadRangesResponse__Output> => {
-      if (sources.length === 1) return source.read(req.ranges, signal, blockHashes);
-      const stripes = stripeRanges(size, sources.length);
-      return mergeInOrder(sources.map((s, i) => s.read(stripes[i] ?? [], signal, blockHashes)));
-    };
     const total = req.ranges.length > 0 ? req.ranges.reduce((sum, r) => sum + r.length, 0) : size;
     const throttle = new ProgressThrottle(total);
     let done = 0;

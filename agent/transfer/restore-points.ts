@@ -25,10 +25,9 @@
  * live point is refused, with nothing changed.
  */
 import { constants } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { aborted, dataLoss, errnoCode, failedPrecondition, invalidArgument, notFound } from '../../shared/errors.js';
+import { aborted, dataLoss, errnoCode, invalidArgument, notFound } from '../../shared/errors.js';
 import { checkVmName } from '../../shared/validation.js';
 import type { ListRestorePointsRequest__Output } from '../../shared/generated/kvmclone/agent/v1/ListRestorePointsRequest.js';
 import type { ListRestorePointsResponse } from '../../shared/generated/kvmclone/agent/v1/ListRestorePointsResponse.js';
@@ -37,24 +36,18 @@ import type { RemoveRestorePointsResponse } from '../../shared/generated/kvmclon
 import type { RestorePointInfo } from '../../shared/generated/kvmclone/agent/v1/RestorePointInfo.js';
 import type { RestorePointProgress } from '../../shared/generated/kvmclone/agent/v1/RestorePointProgress.js';
 import type { RestorePointRequest__Output } from '../../shared/generated/kvmclone/agent/v1/RestorePointRequest.js';
-import { digestFile } from '../disk/block-hasher.js';
-import { identityOf, sameIdentity } from '../disk/hash-memory.js';
-import { readExactly } from '../disk/read-ahead.js';
+import { identityOf } from '../disk/hash-memory.js';
 import type { LibvirtPort } from '../libvirt/libvirt-port.js';
 import { refuseHardLinked } from '../paths/hard-links.js';
 import type { ImageRoots } from '../paths/image-roots.js';
-import type { ConfinedDir } from '../paths/confined-dir.js';
 import { openDirectory, openImage } from '../paths/open-beneath.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import { journalPathFor } from './journal-file.js';
-import { checkJournal } from './journal-reader.js';
 import { recoverJournal, settleJournal } from './journal-recovery.js';
-import { requireDestShutOff } from './pull-in-place.js';
+import { requireDestShutOff } from './dest-vm-state.js';
 import { openBeside, openLockedBeside, readPointHead, renameBeside, syncBeside, unlinkBeside, type PointPlace } from './restore-point-chain.js';
-import { decodePointNote, listPointFiles, recordedTip, recordTip, type PointFile, type PointNote, type PointTip } from './restore-point-files.js';
-import type { JournalLayer } from './journal-format.js';
-import { digestGuestImage } from '../guest/guest-disk-calls.js';
-import type { GuestFormat } from '../guest/guest-client.js';
+import { checkPoint, checkTip, digestAs, kindOfLayer, refuseMixedQcow2, type CheckedPoint, type HeldImage } from './restore-point-checks.js';
+import { listPointFiles, recordedTip, recordTip, type PointFile } from './restore-point-files.js';
 import { hasQcow2Magic } from '../images/image-header.js';
 
 /** What the restore point calls need from the agent. */
@@ -65,13 +58,7 @@ export interface RestorePointDeps {
   readonly libvirt?: Pick<LibvirtPort, 'getDomain'>;
 }
 
-/** The image of a request, opened read-only beneath the roots, with its directory held. */
-interface HeldImage {
-  readonly target: string;
-  readonly fh: FileHandle;
-  readonly dir: ConfinedDir;
-}
-
+/** Opens the image of a request read-only beneath the roots (refused if hard-linked), with its directory held. */
 async function holdImage(roots: ImageRoots, targetPath: string): Promise<HeldImage> {
   const opened = await openImage(roots, targetPath, constants.O_RDONLY, 'target_path');
   try {
@@ -144,95 +131,104 @@ export async function removeRestorePoints(req: RemoveRestorePointsRequest__Outpu
   }
 }
 
-/** A point checked whole: its description and the layer it is applied through. */
-interface CheckedPoint {
-  readonly note: PointNote;
-  readonly layer: JournalLayer;
+/** One RestorePoint call with its image held: what each stage of the restore reads. */
+interface RestoreCall {
+  readonly req: RestorePointRequest__Output;
+  readonly deps: RestorePointDeps;
+  readonly send: StreamSink<RestorePointProgress>;
+  readonly signal: AbortSignal;
+  readonly held: HeldImage;
+  readonly place: PointPlace;
+  readonly log: Logger;
 }
 
-/** Checks a point whole before anything is changed: committed, for this inode, with its description. */
-async function checkPoint(place: PointPlace, point: PointFile, image: { dev: bigint; ino: bigint }): Promise<CheckedPoint> {
-  const fh = await openBeside(place, point.name);
+/** The points a restore applies, newest first, each checked whole, and the one restored to (the chain's last). */
+interface CheckedChain {
+  readonly chain: readonly PointFile[];
+  readonly target: CheckedPoint;
+}
+
+/**
+ * Settles a journal left beside the image, finds the chain down to the
+ * wanted point, and checks all of it and the image's state before anything
+ * changes (restore-point-checks.ts): a refused restore changed nothing.
+ */
+async function checkChain(r: RestoreCall, wanted: bigint): Promise<CheckedChain> {
+  const { req, deps, send, signal, held, place, log } = r;
+  // A journal left beside the image (a sync, or a restore cut short) is settled first.
+  await recoverJournal(held.target, log, { runtimeDir: deps.runtimeDir, dir: held.dir });
+  const points = await listPointFiles(held.target);
+  const at = points.findIndex((p) => p.id === wanted);
+  if (at < 0) throw notFound(`point_id: ${held.target} has no restore point ${req.pointId} (it has ${points.length === 0 ? 'none' : points.map((p) => String(p.id)).join(', ')})`);
+  const chain = points.slice(0, at + 1);
+  await send({ phase: 'check', pointId: req.pointId, pointsDone: 0, pointsTotal: chain.length, done: false });
+  const image = await held.fh.stat({ bigint: true });
+  const checked: CheckedPoint[] = [];
+  for (const p of chain) checked.push(await checkPoint(place, p, image));
+  const target = checked.at(-1);
+  if (target === undefined) throw new Error('internal: an empty restore chain');
+  const qcow2 = await hasQcow2Magic(held.fh);
+  const tip = recordedTip(held.dir.pathOf(chain[0].name));
+  if (qcow2) refuseMixedQcow2(held, chain, checked);
+  await checkTip(held, chain[0], tip, qcow2, deps, log, signal);
+  return { chain, target };
+}
+
+/**
+ * Applies one point: renamed into the image's journal slot (from then on
+ * it is a committed journal, rolled forward by recovery after a crash), the
+ * rename made durable, and settled. The point is held locked throughout.
+ */
+async function applyPoint(r: RestoreCall, p: PointFile, journalName: string): Promise<void> {
+  const { deps, held, place, log } = r;
+  const fh = await openLockedBeside(place, p.name);
+  if (fh === undefined) throw aborted(`restore point ${p.id} of ${held.target} was removed while the restore ran; the image is at the state of the point before it`);
   try {
-    const st = await fh.stat({ bigint: true });
-    const check = await checkJournal((p, n, into) => readExactly(fh, p, n, into), Number(st.size));
-    if (check.state !== 'committed')
-      throw dataLoss(
-        `restore point ${point.id} of ${place.image} is damaged (${check.state}: ${check.reason}); nothing was changed — it and the points older than it cannot be restored`,
-      );
-    if (check.header.ino !== image.ino || st.dev !== image.dev) {
-      throw failedPrecondition(
-        `restore point ${point.id} was kept for another file than the one at ${place.image} now (it was replaced): its points no longer apply; nothing was changed`,
-      );
+    try {
+      // From this rename on the point is the image's committed journal: applied now, or by recovery after a crash.
+      await renameBeside(place, p.name, journalName);
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST')
+        throw aborted(`a sync journal appeared beside ${held.target} during the restore (another pull runs); the image is at the state of the point before ${p.id}`);
+      throw err;
     }
-    const note = decodePointNote(check.note);
-    if (note === undefined) throw dataLoss(`restore point ${point.id} of ${place.image} has no description; nothing was changed`);
-    return { note, layer: check.header.layer ?? 'file' };
+    await syncBeside(place);
+    const result = await settleJournal(fh, journalPathFor(held.target), held.target, { runtimeDir: deps.runtimeDir, dir: held.dir, log });
+    if (result.outcome !== 'replayed') throw dataLoss(`restore point ${p.id} could not be applied (${result.outcome === 'none' ? 'gone' : result.reason})`);
   } finally {
     await fh.close();
   }
 }
 
-/** What a digest of the image is taken of: the file as stored, or the guest view through `format`. */
-type DigestKind = { readonly layer: 'file' } | { readonly layer: 'guest'; readonly format: GuestFormat };
-
-/** The image's digest now, of `kind`. */
-async function digestAs(held: HeldImage, kind: DigestKind, runtimeDir: string, signal: AbortSignal): Promise<string> {
-  if (kind.layer === 'guest') return (await digestGuestImage(held.target, kind.format, runtimeDir, signal)).digest;
-  return digestFile(held.fh, Number((await held.fh.stat()).size), signal);
-}
-
-/** The digest kind of a point's layer (its recorded digest is of that kind). */
-function kindOfLayer(layer: JournalLayer): DigestKind {
-  return layer === 'file' ? { layer: 'file' } : { layer: 'guest', format: layer === 'guest-qcow2' ? 'qcow2' : 'raw' };
-}
-
 /**
- * The image must be in the state the newest point's pull left: by the file
- * identity recorded then (no read), else by digest. Without a recorded tip
- * (a filesystem without user attributes, or the pull's apply was finished
- * by recovery) this cannot be told up front; the final digest check still
- * catches a wrong result.
+ * The rollback's result must have the digest recorded with the point
+ * restored to; the newest point left then records the restored state as
+ * its tip, the one the chain continues from.
  */
-async function checkTip(held: HeldImage, newest: PointFile, tip: PointTip | undefined, qcow2: boolean, deps: RestorePointDeps, log: Logger, signal: AbortSignal): Promise<void> {
-  const st = await held.fh.stat({ bigint: true });
-  if (tip === undefined) {
-    log.warn(
-      { image: held.target, point: String(newest.id) },
-      "no record of the state the newest point's sync left: the image is restored without checking it first (the result is still checked by digest)",
-    );
-    return;
-  }
-  if (sameIdentity(identityOf(st), tip.identity)) return;
-  const digest = await digestAs(held, tip.layer === 'guest' ? { layer: 'guest', format: qcow2 ? 'qcow2' : 'raw' } : { layer: 'file' }, deps.runtimeDir, signal);
-  if (digest !== tip.digest) {
-    throw failedPrecondition(
-      `${held.target} changed after the sync that kept restore point ${newest.id} (its VM ran, or something else wrote it): rolling back through the points from here would not give their state; nothing was changed (remove the points, or sync again to start a new chain)`,
-    );
-  }
-}
-
-/**
- * Refuses (nothing changed) a chain that would apply an offline sync's
- * file-layer point to a qcow2 after a newer live sync's point was applied
- * through the format in the same chain. The agent removes such offline
- * points when the format is first written (restore-point-chain.ts); this
- * holds for points it did not get to remove (copied back by hand, say).
- */
-function refuseMixedQcow2(held: HeldImage, chain: readonly PointFile[], checked: readonly CheckedPoint[]): void {
-  let live: string | undefined;
-  for (const [i, c] of checked.entries()) {
-    const id = String(chain[i]?.id);
-    if (c.layer !== 'file') live ??= id;
-    else if (live !== undefined) {
-      throw failedPrecondition(
-        `restore point ${id} of ${held.target} was kept by an offline sync, which keeps the qcow2 file's own bytes, but restore point ${live} was kept by a live sync and is applied through the image's format before it: the file's clusters would no longer be those the point was read from; nothing was changed (restore to a point kept by a live sync, or a newer one)`,
-      );
+async function verifyRestored(r: RestoreCall, { chain, target }: CheckedChain): Promise<void> {
+  const { req, deps, send, signal, held, log } = r;
+  await send({ phase: 'verify', pointId: req.pointId, pointsDone: chain.length, pointsTotal: chain.length, done: false });
+  // The point's digest is of the layer its sync wrote: the file, or the guest view for a live sync's point.
+  const kind = kindOfLayer(target.layer);
+  const digest = await digestAs(held, kind, deps.runtimeDir, signal);
+  const after = await held.fh.stat({ bigint: true });
+  if (digest !== target.note.digest)
+    throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.note.digest}`);
+  // The newest point left is the one the restored state chains on from.
+  const left = (await listPointFiles(held.target))[0];
+  if (left !== undefined) {
+    const fh = await held.dir.openFile(left.name, constants.O_RDWR, 'restore point');
+    try {
+      recordTip(fh, { digest, layer: kind.layer, identity: identityOf(after) });
+    } finally {
+      await fh.close();
     }
   }
+  log.info({ consumed: chain.map((p) => String(p.id)), digest }, 'image restored to the point');
+  await send({ phase: 'verify', pointId: req.pointId, pointsDone: chain.length, pointsTotal: chain.length, digest, done: true });
 }
 
-/** RestorePoint: rolls the image back to `point_id` (see the module comment). */
+/** RestorePoint: rolls the image back to `point_id` (see the module comment): check, apply point by point, verify. */
 export async function restorePoint(req: RestorePointRequest__Output, deps: RestorePointDeps, send: StreamSink<RestorePointProgress>, signal: AbortSignal): Promise<void> {
   if (!/^[0-9]{1,19}$/.test(req.pointId)) throw invalidArgument(`point_id: '${req.pointId}' is not a restore point id (digits, as ListRestorePoints gives them)`);
   const wanted = BigInt(req.pointId);
@@ -243,68 +239,20 @@ export async function restorePoint(req: RestorePointRequest__Output, deps: Resto
   const log = deps.log.child({ target: held.target, point: req.pointId });
   try {
     const place = { image: held.target, dir: held.dir, log };
-    // A journal left beside the image (a sync, or a restore cut short) is settled first.
-    await recoverJournal(held.target, log, { runtimeDir: deps.runtimeDir, dir: held.dir });
-    const points = await listPointFiles(held.target);
-    const at = points.findIndex((p) => p.id === wanted);
-    if (at < 0)
-      throw notFound(`point_id: ${held.target} has no restore point ${req.pointId} (it has ${points.length === 0 ? 'none' : points.map((p) => String(p.id)).join(', ')})`);
-    const chain = points.slice(0, at + 1);
-    await send({ phase: 'check', pointId: req.pointId, pointsDone: 0, pointsTotal: chain.length, done: false });
-    const image = await held.fh.stat({ bigint: true });
-    const checked: CheckedPoint[] = [];
-    for (const p of chain) checked.push(await checkPoint(place, p, image));
-    const target = checked.at(-1);
-    if (target === undefined) throw new Error('internal: an empty restore chain');
-    const qcow2 = await hasQcow2Magic(held.fh);
-    const tip = recordedTip(held.dir.pathOf(chain[0].name));
-    if (qcow2) refuseMixedQcow2(held, chain, checked);
-    await checkTip(held, chain[0], tip, qcow2, deps, log, signal);
+    const r: RestoreCall = { req, deps, send, signal, held, place, log };
+    const checked = await checkChain(r, wanted);
+    const { chain } = checked;
 
     const journalName = journalPathFor(held.target).slice(dirname(held.target).length + 1);
     for (const [i, p] of chain.entries()) {
       signal.throwIfAborted();
       await requireDestShutOff(vmCheck, deps, signal, 'during the restore');
       await send({ phase: 'apply', pointId: String(p.id), pointsDone: i, pointsTotal: chain.length, done: false });
-      const fh = await openLockedBeside(place, p.name);
-      if (fh === undefined) throw aborted(`restore point ${p.id} of ${held.target} was removed while the restore ran; the image is at the state of the point before it`);
-      try {
-        try {
-          // From this rename on the point is the image's committed journal: applied now, or by recovery after a crash.
-          await renameBeside(place, p.name, journalName);
-        } catch (err) {
-          if (errnoCode(err) === 'EEXIST')
-            throw aborted(`a sync journal appeared beside ${held.target} during the restore (another pull runs); the image is at the state of the point before ${p.id}`);
-          throw err;
-        }
-        await syncBeside(place);
-        const result = await settleJournal(fh, journalPathFor(held.target), held.target, { runtimeDir: deps.runtimeDir, dir: held.dir, log });
-        if (result.outcome !== 'replayed') throw dataLoss(`restore point ${p.id} could not be applied (${result.outcome === 'none' ? 'gone' : result.reason})`);
-      } finally {
-        await fh.close();
-      }
+      await applyPoint(r, p, journalName);
       log.info({ applied: String(p.id) }, 'restore point applied');
     }
 
-    await send({ phase: 'verify', pointId: req.pointId, pointsDone: chain.length, pointsTotal: chain.length, done: false });
-    // The point's digest is of the layer its sync wrote: the file, or the guest view for a live sync's point.
-    const kind = kindOfLayer(target.layer);
-    const digest = await digestAs(held, kind, deps.runtimeDir, signal);
-    const after = await held.fh.stat({ bigint: true });
-    if (digest !== target.note.digest)
-      throw dataLoss(`${held.target} was rolled back through ${chain.length} restore point(s) but its digest ${digest} is not point ${req.pointId}'s ${target.note.digest}`);
-    // The newest point left is the one the restored state chains on from.
-    const left = (await listPointFiles(held.target))[0];
-    if (left !== undefined) {
-      const fh = await held.dir.openFile(left.name, constants.O_RDWR, 'restore point');
-      try {
-        recordTip(fh, { digest, layer: kind.layer, identity: identityOf(after) });
-      } finally {
-        await fh.close();
-      }
-    }
-    log.info({ consumed: chain.map((p) => String(p.id)), digest }, 'image restored to the point');
-    await send({ phase: 'verify', pointId: req.pointId, pointsDone: chain.length, pointsTotal: chain.length, digest, done: true });
+    await verifyRestored(r, checked);
   } finally {
     await releaseImage(held);
   }
