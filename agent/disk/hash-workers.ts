@@ -141,6 +141,70 @@ export async function* hashOnWorker(
   for (let from = start; from < end; from += segment) yield* hashSegment(fd, from, Math.min(end, from + segment), blockSize, batchBlocks, signal);
 }
 
+/**
+ * One job's side of its thread: the batches it has sent, how it ended, and
+ * the wake-up of the generator waiting for either. Listens to the thread
+ * from construction until letGo, which gives the thread back.
+ */
+class SegmentJob {
+  readonly queue: HashBatch[] = [];
+  ended: { failure: Error | undefined } | undefined;
+  /** Set to 1 to tell the thread to stop (it checks between reads). */
+  readonly stop = new Int32Array(new SharedArrayBuffer(4));
+  private wake: (() => void) | undefined;
+  // A thread that dies (out of memory, a bug) ends the job with its error and is not reused.
+  private crashed = false;
+  // The thread goes back as soon as its job ends, not when the batches have been consumed: a caller reading
+  // two ranges in step (source and destination on one host) must never hold a thread while it waits for one.
+  private released = false;
+
+  constructor(private readonly worker: Worker) {
+    worker.on('message', this.onMessage).on('error', this.onError).on('exit', this.onExit);
+  }
+
+  /** Resolves at the thread's next message, its end, or an abort. */
+  nextEvent(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  readonly letGo = (): void => {
+    if (this.released) return;
+    this.released = true;
+    this.worker.off('message', this.onMessage).off('error', this.onError).off('exit', this.onExit);
+    release(this.worker, this.crashed);
+  };
+
+  readonly onAbort = (): void => {
+    Atomics.store(this.stop, 0, 1);
+    this.notify();
+  };
+
+  private notify(): void {
+    this.wake?.();
+    this.wake = undefined;
+  }
+
+  private readonly onMessage = (m: HashJobMessage): void => {
+    if (m.type === 'batch') this.queue.push({ offset: m.offset, blockCount: m.blockCount, hashes: Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength) });
+    else {
+      this.ended = { failure: m.failure === undefined ? undefined : rebuild(m.failure) };
+      this.letGo();
+    }
+    this.notify();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.crashed = true;
+    this.ended = { failure: err };
+    this.letGo();
+    this.notify();
+  };
+
+  private readonly onExit = (code: number): void => {
+    this.onError(new Error(`the hashing thread exited (code ${code})`));
+  };
+}
+
 /** One job: [start, end) on one thread. */
 async function* hashSegment(fd: number, start: number, end: number, blockSize: number, batchBlocks: number, signal: AbortSignal): AsyncGenerator<HashBatch> {
   // The extent walk (SEEK_DATA/SEEK_HOLE, microseconds each) happens here; the thread reads and hashes.
@@ -149,72 +213,32 @@ async function* hashSegment(fd: number, start: number, end: number, blockSize: n
   const dataExtents = new Float64Array(extents);
   const worker = await acquire(signal);
   worker.ref();
-  const stop = new Int32Array(new SharedArrayBuffer(4));
-  const queue: HashBatch[] = [];
-  let ended: { failure: Error | undefined } | undefined;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    wake?.();
-    wake = undefined;
-  };
-  // A thread that dies (out of memory, a bug) ends the job with its error and is not reused.
-  let crashed = false;
-  // The thread goes back as soon as its job ends, not when the batches have been consumed: a caller reading
-  // two ranges in step (source and destination on one host) must never hold a thread while it waits for one.
-  let released = false;
-  const letGo = (): void => {
-    if (released) return;
-    released = true;
-    worker.off('message', onMessage).off('error', onError).off('exit', onExit);
-    release(worker, crashed);
-  };
-  function onMessage(m: HashJobMessage): void {
-    if (m.type === 'batch') queue.push({ offset: m.offset, blockCount: m.blockCount, hashes: Buffer.from(m.hashes.buffer, m.hashes.byteOffset, m.hashes.byteLength) });
-    else {
-      ended = { failure: m.failure === undefined ? undefined : rebuild(m.failure) };
-      letGo();
-    }
-    notify();
-  }
-  function onError(err: Error): void {
-    crashed = true;
-    ended = { failure: err };
-    letGo();
-    notify();
-  }
-  function onExit(code: number): void {
-    onError(new Error(`the hashing thread exited (code ${code})`));
-  }
-  const onAbort = (): void => {
-    Atomics.store(stop, 0, 1);
-    notify();
-  };
-  worker.on('message', onMessage).on('error', onError).on('exit', onExit);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const job: HashJob = { type: 'hash', fd, start, end, dataExtents, blockSize, batchBlocks, stop: stop.buffer };
+  const segment = new SegmentJob(worker);
+  signal.addEventListener('abort', segment.onAbort, { once: true });
+  const job: HashJob = { type: 'hash', fd, start, end, dataExtents, blockSize, batchBlocks, stop: segment.stop.buffer };
   worker.postMessage(job, [dataExtents.buffer]);
   try {
     for (;;) {
       // Checked before every batch too: nothing is handed out after an abort, even what had already come.
       signal.throwIfAborted();
-      const next = queue.shift();
+      const next = segment.queue.shift();
       if (next !== undefined) {
         yield next;
         continue;
       }
-      if (ended !== undefined) {
-        if (ended.failure !== undefined) throw ended.failure;
+      if (segment.ended !== undefined) {
+        if (segment.ended.failure !== undefined) throw segment.ended.failure;
         break;
       }
-      await new Promise<void>((resolve) => (wake = resolve));
+      await segment.nextEvent();
     }
   } finally {
-    signal.removeEventListener('abort', onAbort);
-    if (ended === undefined) {
+    signal.removeEventListener('abort', segment.onAbort);
+    if (segment.ended === undefined) {
       // Stopped early (abort, an error downstream, the consumer returned): wait for the thread to let go of fd.
-      Atomics.store(stop, 0, 1);
-      while (ended === undefined) await new Promise<void>((resolve) => (wake = resolve));
+      Atomics.store(segment.stop, 0, 1);
+      while (segment.ended === undefined) await segment.nextEvent();
     }
-    letGo();
+    segment.letGo();
   }
 }

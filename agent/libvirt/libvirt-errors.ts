@@ -11,10 +11,12 @@
  * systemd speaks C.
  *
  * `libvirtFailure` turns any of these into the KvmcloneError a client should
- * see, or hands back the original error for INTERNAL.
+ * see, or hands back the original error for INTERNAL. The shapes the
+ * failures arrive in are read by libvirt-error-shapes.ts.
  */
 import { CommandError } from '../process/run-command.js';
 import { KvmcloneError, isAbortError, type ErrorCode } from '../../shared/errors.js';
+import { CHECKPOINT_EXISTS, CONNECTION_LOST, isBindingError, libvirtCause, virshErrorLines } from './libvirt-error-shapes.js';
 
 /** libvirt's virErrorNumber values that kvmclone tells apart (include/libvirt/virterror.h). */
 export const VIR_ERR = {
@@ -89,14 +91,6 @@ const MESSAGE_PREFIXES: ReadonlyArray<readonly [RegExp, number]> = [
   [/^failed to connect to the hypervisor/, VIR_ERR.NO_CONNECT],
 ];
 
-/**
- * How the connection to libvirtd reads when it is gone or never came (system and RPC errors carry no prefix).
- * "Disconnected from qemu:///system due to end of file: ..." is what a call in flight gets while libvirtd
- * restarts (seen at a backup's begin in the fault matrix).
- */
-const CONNECTION_LOST =
-  /^(Failed to connect socket|Cannot (recv|write) data|End of file while (reading|writing) data|internal error: client socket is closed|unable to connect to server|failed to connect to the hypervisor|Disconnected from \S+ due to)/;
-
 /** A libvirt failure reduced to what matters: libvirt's error number (when known) and its message. */
 export interface LibvirtFailureInfo {
   code: number | undefined;
@@ -105,20 +99,6 @@ export interface LibvirtFailureInfo {
 
 function codeFromMessage(message: string): number | undefined {
   return MESSAGE_PREFIXES.find(([re]) => re.test(message))?.[1];
-}
-
-/** Shape of @unraid/libvirt's LibvirtError, checked structurally so this module does not load the binding. */
-function isBindingError(err: unknown): err is Error & { code: number } {
-  return err instanceof Error && err.name === 'LibvirtError' && typeof (err as { code?: unknown }).code === 'number';
-}
-
-/** The libvirt message lines of virsh's stderr (`error: ` stripped), libvirt's own line last. */
-function virshErrorLines(stderr: string): string[] {
-  return stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('error: '))
-    .map((l) => l.slice('error: '.length));
 }
 
 /** Reads a binding or virsh failure; undefined for anything else (programming errors, fs errors, aborts). */
@@ -176,13 +156,6 @@ export function isConnectionError(err: unknown): boolean {
 // These predicates also see through the KvmcloneError the port throws (its `cause`),
 // so callers of the port can test what they caught.
 
-/** The libvirt failure under `err`: `err` itself, or the cause of the KvmcloneError(s) wrapping it. */
-function libvirtCause(err: unknown): unknown {
-  let e = err;
-  for (let i = 0; i < 4 && e instanceof KvmcloneError; i++) e = e.cause;
-  return e;
-}
-
 function hasThrough(err: unknown, codes: readonly number[], text?: RegExp): boolean {
   const cause = libvirtCause(err);
   if (!has(cause, ...codes)) return false;
@@ -191,9 +164,6 @@ function hasThrough(err: unknown, codes: readonly number[], text?: RegExp): bool
 
 /** libvirtd cannot be reached or the connection dropped, also when wrapped in the KvmcloneError the port throws. */
 export const isLibvirtdGone = (err: unknown): boolean => isConnectionError(libvirtCause(err));
-
-/** "operation failed: domain moment NAME already exists" (a checkpoint or snapshot of that name exists). */
-const CHECKPOINT_EXISTS = /domain moment \S+ already exists/;
 
 /** No secret with that UUID (VIR_ERR_NO_SECRET). */
 export const isNoSecret = (err: unknown): boolean => hasThrough(err, [VIR_ERR.NO_SECRET]);

@@ -13,24 +13,29 @@
  * `incremental_from`, the view exposes the blocks dirtied since that
  * checkpoint. Whenever incremental is asked but cannot be given, the view is
  * full and `delta_reason` says why — the caller then compares hashes.
+ *
+ * The request is checked in open-live-view-request.ts; jobs a view meets or
+ * may leave behind are ended in live-view-jobs.ts.
  */
 import type { Logger } from 'pino';
-import { failedPrecondition, invalidArgument, KvmcloneError, permissionDenied } from '../../shared/errors.js';
+import { failedPrecondition, KvmcloneError, permissionDenied } from '../../shared/errors.js';
 import type { LiveViewEvent } from '../../shared/generated/kvmclone/agent/v1/LiveViewEvent.js';
 import type { OpenLiveViewRequest__Output } from '../../shared/generated/kvmclone/agent/v1/OpenLiveViewRequest.js';
-import { checkId, checkVmName } from '../../shared/validation.js';
+import { checkId } from '../../shared/validation.js';
 import { qemuImgInfo } from '../images/qemu-img.js';
 import { readDomainFacts } from '../libvirt/domain-xml.js';
-import type { LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
+import type { BackupJobRecord, DomainStateName, LibvirtLivePort, LibvirtPort } from '../libvirt/libvirt-port.js';
 import { BlockHashLog } from '../guest/guest-ranges-digest.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import type { TicketRegistry } from '../transfer/ticket-registry.js';
-import { planBackup, type PlannedDisk } from './backup-plan.js';
-import { checkCheckpointName, checkReplicaId, nextCheckpointName } from './checkpoint-names.js';
+import { planBackup, type BackupPlan, type PlannedDisk } from './backup-plan.js';
+import { nextCheckpointName } from './checkpoint-names.js';
+import { endJobBegunUnseen, endOwnStaleJob } from './live-view-jobs.js';
 import type { LiveViews, ViewDisk } from './live-views.js';
-import { quiescedStart, type QuiesceMode } from './quiesce.js';
-import { backupSocketFor, checkScratchSpace, isOwnBackupSocket, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
+import { checkLiveViewRequest, type LiveViewRequest } from './open-live-view-request.js';
+import { quiescedStart } from './quiesce.js';
+import { backupSocketFor, checkScratchSpace, prepareLiveSocketDir, removeLeftovers, scratchPathFor } from './scratch-files.js';
 import { viewPathOf } from './view-path.js';
 import { dirtyContextOf } from './live-views.js';
 import { endViewJob } from './end-view-job.js';
@@ -50,36 +55,6 @@ export interface LiveViewDeps {
   readonly freezeTimeoutMs: number;
   /** The peer socket announced with the ticket. */
   readonly peerSocket: string;
-}
-
-const QUIESCE: Record<string, QuiesceMode> = {
-  QUIESCE_UNSPECIFIED: 'try',
-  QUIESCE_TRY: 'try',
-  QUIESCE_REQUIRE: 'require',
-  QUIESCE_OFF: 'off',
-};
-
-/** Validated request. */
-interface LiveViewRequest {
-  vm: string;
-  operationId: string;
-  replicaId: string;
-  incrementalFrom: string;
-  incrementalFromXml: string;
-  cbt: boolean;
-  quiesce: QuiesceMode;
-}
-
-function checkRequest(req: OpenLiveViewRequest__Output): LiveViewRequest {
-  const vm = checkVmName(req.vmName, 'vm_name');
-  const operationId = checkId(req.operationId, 'operation_id');
-  const quiesce = QUIESCE[String(req.quiesce)];
-  if (quiesce === undefined) throw invalidArgument(`quiesce: ${String(req.quiesce)} is not a quiesce mode`);
-  const needsReplica = req.cbt || req.incrementalFrom !== '';
-  const replicaId = needsReplica ? checkReplicaId(req.replicaId) : '';
-  const incrementalFrom = req.incrementalFrom === '' ? '' : checkCheckpointName(req.incrementalFrom, replicaId, 'incremental_from');
-  if (req.incrementalFromXml.length > 1024 * 1024) throw invalidArgument('incremental_from_xml: longer than 1 MiB');
-  return { vm, operationId, replicaId, incrementalFrom, incrementalFromXml: req.incrementalFromXml, cbt: req.cbt, quiesce };
 }
 
 /**
@@ -113,43 +88,19 @@ export async function viewDisks(
   return disks;
 }
 
-/**
- * A backup job already on the domain: one of ours that no open view holds (an
- * agent killed while libvirtd was unreachable at its restart) is ended; any
- * other job is another tool's, and is left alone with a refusal.
- */
-async function endOwnStaleJob(deps: LiveViewDeps, vm: string, log: Logger, signal: AbortSignal): Promise<void> {
-  const job = await deps.libvirt.backupJob(vm, { signal });
-  if (job === undefined) return;
-  const held = job.socket !== '' && deps.views.list().some((v) => v.socket === job.socket);
-  if (!held && isOwnBackupSocket(deps.runtimeDir, job.socket)) {
-    await deps.libvirt.abortJob(vm, { signal });
-    log.warn({ vm, socket: job.socket }, 'ended a backup job of an earlier live view that nothing holds any more');
-    return;
-  }
-  throw failedPrecondition(
-    `${vm} already runs a backup job (${held ? 'another kvmclone operation copies it' : `not kvmclone's: NBD on ${job.socket || 'TCP'}`}); wait for it to end, or end it with virsh domjobabort`,
-  );
-}
-
 /** Resolves when `signal` aborts. */
 function untilAborted(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 /**
- * Opens the view, sends its description, holds it until `signal` aborts (the
- * call ended), then ends the job and removes what it made.
+ * What the view will be: the domain running and not copied already, a stale
+ * job of ours ended, the disks checked, room for scratch files, and the job
+ * planned.
  */
-export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveViewDeps, send: StreamSink<LiveViewEvent>, signal: AbortSignal, log: Logger): Promise<void> {
-  const r = checkRequest(req);
-  const domain = await deps.libvirt.getDomain(r.vm, { signal });
-  if (req.shutOff && domain.state === 'shutoff') {
-    if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a view open (another operation copies it)`);
-    return openShutOffView(r, deps, send, signal, log);
-  }
-  if (domain.state !== 'running' && domain.state !== 'paused') {
-    throw failedPrecondition(`${r.vm} is ${domain.state}: a live view needs a running VM (copy a shut-off VM without --live)`);
+async function planLiveView(deps: LiveViewDeps, r: LiveViewRequest, state: DomainStateName, signal: AbortSignal, log: Logger): Promise<{ disks: PlannedDisk[]; plan: BackupPlan }> {
+  if (state !== 'running' && state !== 'paused') {
+    throw failedPrecondition(`${r.vm} is ${state}: a live view needs a running VM (copy a shut-off VM without --live)`);
   }
   if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a live view open (another operation copies it)`);
   await endOwnStaleJob(deps, r.vm, log, signal);
@@ -175,6 +126,69 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
     signal,
     log,
   });
+  return { disks, plan };
+}
+
+/** The view's disks as the job exports them: export names, and the dirty bitmap's context when it is incremental. */
+function servedDisks(disks: readonly PlannedDisk[], job: BackupJobRecord, started: BackupPlan): Map<string, ViewDisk> {
+  return new Map<string, ViewDisk>(
+    disks.map((d) => {
+      const exported = job.disks.find((j) => j.target === d.target);
+      const dirtyContext = started.incrementalFrom !== '' && exported && exported.exportBitmap !== '' ? dirtyContextOf(exported.exportBitmap) : '';
+      const disk: ViewDisk = {
+        target: d.target,
+        sourcePath: d.sourcePath,
+        format: d.format,
+        virtualSize: d.virtualSize,
+        exportName: exported?.exportName || d.target,
+        dirtyContext,
+        bytesRead: 0,
+        digest: '',
+        sent: new BlockHashLog(),
+      };
+      return [d.target, disk];
+    }),
+  );
+}
+
+/** How far an open got: its ticket, and whether the job's begin was called and came back. */
+interface OpenedSoFar {
+  ticket: string | undefined;
+  beginning: boolean;
+  begun: boolean;
+}
+
+/** However the call ended: the ticket and view gone, the job ended (or one cut short looked for), leftovers removed. */
+async function closeLiveView(deps: LiveViewDeps, r: LiveViewRequest, opened: OpenedSoFar, socket: string, log: Logger): Promise<void> {
+  if (opened.ticket !== undefined) deps.tickets.revoke(opened.ticket);
+  deps.views.remove(r.operationId);
+  if (opened.begun) {
+    // However the call ended: the job goes, and with it the NBD server and (libvirt removes them) the scratch files —
+    // waiting for libvirtd if it is restarting right now (the job outlives the restart).
+    try {
+      await endViewJob(deps.libvirt, r.vm);
+      log.info({ vm: r.vm, operationId: r.operationId }, 'live view closed: backup job ended');
+    } catch (err) {
+      log.error({ vm: r.vm, operationId: r.operationId, err }, 'could not end the backup job of a live view; it is ended at the next agent start');
+    }
+  } else if (opened.beginning) {
+    await endJobBegunUnseen(deps, r.vm, socket, log);
+  }
+  await removeLeftovers(deps.scratchDir, deps.runtimeDir, new Set(deps.views.list().map((v) => v.operationId)), log).catch(() => undefined);
+}
+
+/**
+ * Opens the view, sends its description, holds it until `signal` aborts (the
+ * call ended), then ends the job and removes what it made.
+ */
+export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveViewDeps, send: StreamSink<LiveViewEvent>, signal: AbortSignal, log: Logger): Promise<void> {
+  const r = checkLiveViewRequest(req);
+  const domain = await deps.libvirt.getDomain(r.vm, { signal });
+  if (req.shutOff && domain.state === 'shutoff') {
+    if (deps.views.list().some((v) => v.vm === r.vm)) throw new KvmcloneError('ABORTED', `${r.vm} already has a view open (another operation copies it)`);
+    return openShutOffView(r, deps, send, signal, log);
+  }
+  const { disks, plan } = await planLiveView(deps, r, domain.state, signal, log);
   await prepareLiveSocketDir(deps.runtimeDir);
   let begun = false;
   let beginning = false;
@@ -189,24 +203,7 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
       begun = true;
       return result;
     });
-    const served = new Map<string, ViewDisk>(
-      disks.map((d) => {
-        const exported = job.disks.find((j) => j.target === d.target);
-        const dirtyContext = started.incrementalFrom !== '' && exported && exported.exportBitmap !== '' ? dirtyContextOf(exported.exportBitmap) : '';
-        const disk: ViewDisk = {
-          target: d.target,
-          sourcePath: d.sourcePath,
-          format: d.format,
-          virtualSize: d.virtualSize,
-          exportName: exported?.exportName || d.target,
-          dirtyContext,
-          bytesRead: 0,
-          digest: '',
-          sent: new BlockHashLog(),
-        };
-        return [d.target, disk];
-      }),
-    );
+    const served = servedDisks(disks, job, started);
     deps.views.add({ operationId: r.operationId, vm: r.vm, socket: plan.socket, disks: served });
     ticket = deps.tickets.issue(
       disks.map((d) => viewPathOf(r.operationId, d.target)),
@@ -238,47 +235,7 @@ export async function openLiveView(req: OpenLiveViewRequest__Output, deps: LiveV
     });
     await untilAborted(signal);
   } finally {
-    if (ticket !== undefined) deps.tickets.revoke(ticket);
-    deps.views.remove(r.operationId);
-    if (begun) {
-      // However the call ended: the job goes, and with it the NBD server and (libvirt removes them) the scratch files —
-      // waiting for libvirtd if it is restarting right now (the job outlives the restart).
-      try {
-        await endViewJob(deps.libvirt, r.vm);
-        log.info({ vm: r.vm, operationId: r.operationId }, 'live view closed: backup job ended');
-      } catch (err) {
-        log.error({ vm: r.vm, operationId: r.operationId, err }, 'could not end the backup job of a live view; it is ended at the next agent start');
-      }
-    } else if (beginning) {
-      await endJobBegunUnseen(deps, r.vm, plan.socket, log);
-    }
-    await removeLeftovers(deps.scratchDir, deps.runtimeDir, new Set(deps.views.list().map((v) => v.operationId)), log).catch(() => undefined);
-  }
-}
-
-/** How often, and how far apart, a begin cut short is looked for. */
-const UNSEEN_JOB_LOOKS = 5;
-const UNSEEN_JOB_LOOK_MS = 400;
-
-/**
- * A backup-begin the call's end cut short (the SSH connection dropped while
- * `virsh backup-begin` ran: virsh is killed, libvirtd carries on) may still
- * start the job a moment later, serving on this operation's socket with no
- * view to end it. Looked for a few times; a job on this socket is ended (the
- * socket file then goes with the leftovers). Another tool's job is left alone.
- */
-async function endJobBegunUnseen(deps: LiveViewDeps, vm: string, socket: string, log: Logger): Promise<void> {
-  for (let look = 0; look < UNSEEN_JOB_LOOKS; look += 1) {
-    const job = await deps.libvirt.backupJob(vm).catch(() => undefined);
-    if (job !== undefined) {
-      if (job.socket !== socket) return;
-      await endViewJob(deps.libvirt, vm).catch((err: unknown) =>
-        log.error({ vm, err }, 'could not end a backup job whose begin was cut short; it is ended at the next agent start or live view'),
-      );
-      log.warn({ vm, socket }, 'ended a backup job whose begin the end of its call had cut short');
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, UNSEEN_JOB_LOOK_MS));
+    await closeLiveView(deps, r, { ticket, begun, beginning }, plan.socket, log);
   }
 }
 

@@ -26,6 +26,7 @@ import { startQemuNbd, type QemuNbdServer } from '../nbd/qemu-nbd-server.js';
 import type { StreamSink } from '../rpc/handlers.js';
 import type { LiveViewDeps } from './open-live-view.js';
 import { viewDisks } from './open-live-view.js';
+import type { PlannedDisk } from './backup-plan.js';
 import type { ViewDisk } from './live-views.js';
 import { flatSocketFor, prepareLiveSocketDir, removeLeftovers } from './scratch-files.js';
 import { viewPathOf } from './view-path.js';
@@ -67,6 +68,33 @@ async function serveDisk(
 }
 
 /**
+ * Serves each disk (serveDisk) and describes it as the view's; every server
+ * goes into `servers` as soon as it runs, so the caller stops those already
+ * started when a later one fails.
+ */
+async function serveDisks(deps: LiveViewDeps, operationId: string, disks: readonly PlannedDisk[], signal: AbortSignal, servers: QemuNbdServer[]): Promise<Map<string, ViewDisk>> {
+  const shared = new Map<string, ViewDisk>();
+  for (const d of disks) {
+    const format = d.format === 'qcow2' ? 'qcow2' : 'raw';
+    const server = await serveDisk(deps, operationId, { target: d.target, sourcePath: d.sourcePath, format }, signal);
+    servers.push(server);
+    shared.set(d.target, {
+      target: d.target,
+      sourcePath: d.sourcePath,
+      format: d.format,
+      virtualSize: d.virtualSize,
+      exportName: server.exportName,
+      socket: server.socketPath,
+      dirtyContext: '',
+      bytesRead: 0,
+      digest: '',
+      sent: new BlockHashLog(),
+    });
+  }
+  return shared;
+}
+
+/**
  * Opens the view, sends its description, holds it until `signal` aborts (the
  * call ended), then stops the servers and removes their sockets.
  */
@@ -79,24 +107,7 @@ export async function openShutOffView(r: ShutOffViewRequest, deps: LiveViewDeps,
   const servers: QemuNbdServer[] = [];
   let ticket: string | undefined;
   try {
-    const shared = new Map<string, ViewDisk>();
-    for (const d of disks) {
-      const format = d.format === 'qcow2' ? 'qcow2' : 'raw';
-      const server = await serveDisk(deps, operationId, { target: d.target, sourcePath: d.sourcePath, format }, signal);
-      servers.push(server);
-      shared.set(d.target, {
-        target: d.target,
-        sourcePath: d.sourcePath,
-        format: d.format,
-        virtualSize: d.virtualSize,
-        exportName: server.exportName,
-        socket: server.socketPath,
-        dirtyContext: '',
-        bytesRead: 0,
-        digest: '',
-        sent: new BlockHashLog(),
-      });
-    }
+    const shared = await serveDisks(deps, operationId, disks, signal, servers);
     // Started while the servers came up, the VM holds its images and the last server failed on the lock; one that was
     // already running before the first is refused here.
     const domain = await deps.libvirt.getDomain(vm, { signal });

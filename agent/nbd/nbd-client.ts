@@ -25,17 +25,16 @@
  * the only way to take the buffer back before the caller reuses it, and the
  * other requests in flight fail with UNAVAILABLE.
  *
- * The parts: the handshake is in nbd-handshake.ts, the socket's read side in
- * nbd-wire.ts, the framing of replies in nbd-reply-reader.ts, and matching
- * them to the requests in flight in nbd-in-flight.ts.
+ * The parts: connecting is in nbd-connect.ts, the handshake in
+ * nbd-handshake.ts, the requests on the socket in nbd-transmission.ts, the
+ * socket's read side in nbd-wire.ts, the framing of replies in
+ * nbd-reply-reader.ts, and matching them to the requests in flight in
+ * nbd-in-flight.ts.
  */
-import { raceSignal } from '../../shared/race-signal.js';
-import { connect, type Socket } from 'node:net';
-import { KvmcloneError, invalidArgument, notFound, outOfRange, permissionDenied, unavailable } from '../../shared/errors.js';
+import { KvmcloneError, invalidArgument, notFound, outOfRange, permissionDenied } from '../../shared/errors.js';
 import {
   MAX_PAYLOAD_BYTES,
   NBD_CMD_BLOCK_STATUS,
-  NBD_CMD_DISC,
   NBD_CMD_FLAG_NO_HOLE,
   NBD_CMD_FLUSH,
   NBD_CMD_READ,
@@ -47,15 +46,12 @@ import {
   NBD_FLAG_SEND_FLUSH,
   NBD_FLAG_SEND_TRIM,
   NBD_FLAG_SEND_WRITE_ZEROES,
-  NBD_OPT_ABORT,
-  encodeOption,
-  encodeRequest,
   type NbdExtent,
 } from './nbd-protocol.js';
-import { ReplyReader } from './nbd-reply-reader.js';
-import { Inbox, negotiate, type ExportInfo } from './nbd-handshake.js';
-import { InFlight, describe, newPending, type Pending, type PendingInit } from './nbd-in-flight.js';
-import { Wire } from './nbd-wire.js';
+import { connectExport } from './nbd-connect.js';
+import type { ExportInfo } from './nbd-handshake.js';
+import { newPending, type PendingInit } from './nbd-in-flight.js';
+import type { NbdTransmission } from './nbd-transmission.js';
 
 export type { NbdExtent } from './nbd-protocol.js';
 
@@ -77,9 +73,6 @@ export interface WriteZeroesOptions {
   signal?: AbortSignal;
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-/** How long `close` waits for the server to finish outstanding requests and hang up. */
-const CLOSE_TIMEOUT_MS = 10_000;
 /** Pieces of one oversized call in flight at once. */
 const SPLIT_DEPTH = 4;
 /** Largest effect length of one WRITE_ZEROES, TRIM or BLOCK_STATUS (a multiple of any block size). */
@@ -102,20 +95,11 @@ export class NbdClient {
   /** Largest READ or WRITE payload sent in one request: the server's maximum, at most 32 MiB. */
   readonly maxRequest: number;
 
-  private readonly inFlight = new InFlight();
-  private readonly reader = new ReplyReader(this.inFlight);
-  private failure: KvmcloneError | undefined;
-  private closed = false;
-  private closing: Promise<void> | undefined;
-  private drainWait: Promise<void> | undefined;
-  private readonly gone: Promise<void>;
-
   private constructor(
-    private readonly socket: Socket,
+    private readonly transmission: NbdTransmission,
     readonly socketPath: string,
     readonly exportName: string,
     private readonly info: ExportInfo,
-    private readonly wire: Wire,
   ) {
     const { flags } = info;
     this.size = info.size;
@@ -128,11 +112,6 @@ export class NbdClient {
     this.preferredBlockSize = info.preferredBlock;
     const max = Math.min(info.maxPayload, MAX_PAYLOAD_BYTES);
     this.maxRequest = Math.max(info.minBlock, max - (max % info.minBlock));
-    this.gone = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', (err) => {
-      this.failure ??= unavailable(`NBD connection to ${socketPath} failed: ${err.message}`);
-    });
-    socket.once('close', () => this.onClose());
   }
 
   /**
@@ -142,38 +121,7 @@ export class NbdClient {
    * NBD; DEADLINE_EXCEEDED after `timeoutMs`.
    */
   static async connect(socketPath: string, options: NbdConnectOptions): Promise<NbdClient> {
-    const { exportName, metaContexts = [], signal, timeoutMs = DEFAULT_CONNECT_TIMEOUT_MS } = options;
-    signal?.throwIfAborted();
-    const inbox = new Inbox();
-    const wire = new Wire();
-    wire.sink = (bytes) => inbox.push(bytes);
-    const socket = connect({ path: socketPath, onread: { buffer: () => wire.nextBuffer(), callback: (n, buf) => wire.received(n, buf) } });
-    const onError = (err: Error): void => inbox.fail(unavailable(`cannot reach the NBD server at ${socketPath}: ${err.message}`));
-    const onClose = (): void => inbox.fail(unavailable(`the NBD server at ${socketPath} closed the connection during the handshake`));
-    const onAbort = (): void => inbox.fail(signal?.reason);
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => inbox.fail(new KvmcloneError('DEADLINE_EXCEEDED', `NBD handshake with ${socketPath} took longer than ${timeoutMs} ms`)), timeoutMs);
-    try {
-      const info = await negotiate(socket, inbox, socketPath, exportName, metaContexts);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      const client = new NbdClient(socket, socketPath, exportName, info, wire);
-      wire.reader = client.reader;
-      wire.onFailure = (err) => client.fail(err);
-      const rest = inbox.rest();
-      if (rest.length > 0) client.reader.push(rest);
-      return client;
-    } catch (err) {
-      // A soft disconnect (harmless where the session is not that far), then hang up.
-      if (!socket.destroyed) socket.end(encodeOption(NBD_OPT_ABORT));
-      setTimeout(() => socket.destroy(), 1000).unref();
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return connectExport(socketPath, options, (transmission, info) => new NbdClient(transmission, socketPath, options.exportName, info));
   }
 
   /** True when the server granted metadata context `name` (e.g. a dirty bitmap that exists). */
@@ -237,7 +185,7 @@ export class NbdClient {
    * does not offer FLUSH (the spec forbids sending it then).
    */
   async flush(signal?: AbortSignal): Promise<void> {
-    this.checkOpen();
+    this.transmission.checkOpen();
     if (!this.canFlush) return;
     await this.submit({ type: NBD_CMD_FLUSH, offset: 0, length: 0, callerBuffer: false }, 0, undefined, signal);
   }
@@ -258,7 +206,7 @@ export class NbdClient {
     this.checkRange('block-status', offset, length);
     if (length === 0) return [];
     const p = newPending({ type: NBD_CMD_BLOCK_STATUS, offset, length: Math.min(length, EFFECT_PIECE_BYTES), callerBuffer: false, contextId });
-    await this.send(p, 0, undefined, signal);
+    await this.transmission.send(p, 0, undefined, signal);
     return p.extents ?? [];
   }
 
@@ -285,28 +233,14 @@ export class NbdClient {
   /**
    * Ends the session: NBD_CMD_DISC (the server finishes what is in flight,
    * then hangs up), then waits for the socket to close, dropping it after
-   * CLOSE_TIMEOUT_MS. Idempotent.
+   * CLOSE_TIMEOUT_MS (nbd-transmission.ts). Idempotent.
    */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      this.closed = true;
-      if (!this.socket.destroyed && this.failure === undefined) {
-        this.socket.end(encodeRequest({ flags: 0, type: NBD_CMD_DISC, cookie: 0, offset: 0, length: 0 }));
-      }
-      const timer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
-      await this.gone;
-      clearTimeout(timer);
-    })();
-    return this.closing;
-  }
-
-  private checkOpen(): void {
-    if (this.failure !== undefined) throw this.failure;
-    if (this.closed || this.socket.destroyed) throw unavailable(`the NBD connection to ${this.socketPath} is closed`);
+    return this.transmission.close();
   }
 
   private checkWritable(op: string): void {
-    this.checkOpen();
+    this.transmission.checkOpen();
     if (this.readOnly) throw permissionDenied(`${op} on read-only NBD export ${JSON.stringify(this.exportName)} at ${this.socketPath}`);
   }
 
@@ -344,78 +278,6 @@ export class NbdClient {
   }
 
   private submit(init: Omit<PendingInit, 'contextId'>, flags: number, payload: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {
-    return this.send(newPending(init), flags, payload, signal);
-  }
-
-  /** Puts one request on the socket (after backpressure) and waits for its reply. */
-  private async send(p: Pending, flags: number, payload: Buffer | undefined, signal: AbortSignal | undefined): Promise<void> {
-    this.checkOpen();
-    signal?.throwIfAborted();
-    while (this.socket.writableNeedDrain) {
-      await raceSignal(this.drained(), signal);
-      this.checkOpen();
-    }
-    const done = new Promise<void>((resolve, reject) => {
-      p.resolve = resolve;
-      p.reject = reject;
-    });
-    this.inFlight.add(p);
-    const header = encodeRequest({ flags, type: p.type, cookie: p.cookie, offset: p.offset, length: p.length });
-    if (payload === undefined) {
-      this.socket.write(header);
-    } else {
-      this.socket.cork();
-      this.socket.write(header);
-      this.socket.write(payload, () => {
-        p.payloadSent = true;
-      });
-      this.socket.uncork();
-    }
-    if (signal === undefined) return done;
-    const onAbort = (): void => this.abandon(p, signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await done;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private abandon(p: Pending, reason: unknown): void {
-    if (p.abandoned || !this.inFlight.has(p.cookie)) return;
-    p.abandoned = true;
-    const held = (p.type === NBD_CMD_WRITE && !p.payloadSent) || (p.callerBuffer && this.wire.lentCookie === p.cookie);
-    if (held) {
-      this.fail(unavailable(`NBD connection to ${this.socketPath} dropped: a cancelled ${describe(p)} still had its buffer on the socket`));
-    } else if (this.reader.dataCookie === p.cookie) {
-      this.reader.dropData();
-    }
-    p.reject(reason);
-  }
-
-  private drained(): Promise<void> {
-    this.drainWait ??= new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        this.drainWait = undefined;
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
-    return this.drainWait;
-  }
-
-  /** Drops the connection; every request in flight fails with `err`. */
-  private fail(err: KvmcloneError): void {
-    this.failure ??= err;
-    this.socket.destroy();
-  }
-
-  private onClose(): void {
-    const err = this.failure ?? unavailable(`the NBD connection to ${this.socketPath} closed with ${this.inFlight.size} request(s) in flight`);
-    this.failure ??= err;
-    this.inFlight.failAll(err);
+    return this.transmission.send(newPending(init), flags, payload, signal);
   }
 }

@@ -22,7 +22,7 @@
  * the host's page cache (fincore: 1020 MiB against 0), evicting what the
  * running VMs need. Reads keep writeback for the kernel's read-ahead.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -122,6 +122,57 @@ async function claimSocketPath(path: string): Promise<void> {
   });
 }
 
+/** A qemu-nbd child under setpriv, and what its events have told so far: its stderr's tail and how it ended. */
+class QemuNbdProcess {
+  readonly child: ChildProcess;
+  /** Resolves once it has exited, or could not be started. */
+  readonly exited: Promise<void>;
+  stderr = '';
+  spawnError: Error | undefined;
+  exit: string | undefined;
+
+  constructor(options: QemuNbdOptions) {
+    const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], {
+      stdio: ['ignore', 'ignore', 'pipe', ...(options.fds ?? [])],
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    this.child = child;
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      this.stderr = (this.stderr + s).slice(-STDERR_KEEP_BYTES);
+    });
+    this.exited = new Promise<void>((resolve) => {
+      child.once('error', (err) => {
+        this.spawnError = err;
+        this.exit ??= 'did not start';
+        resolve();
+      });
+      child.once('close', (code, sig) => {
+        this.exit = sig === null ? `exited with code ${code}` : `was killed by ${sig}`;
+        resolve();
+      });
+    });
+  }
+
+  /** QemuNbdServer.close: SIGTERM, SIGKILL after STOP_GRACE_MS, the socket file removed, then what went wrong. */
+  async stop(socketPath: string, image: string): Promise<void> {
+    let killed = false;
+    if (this.exit === undefined) {
+      this.child.kill('SIGTERM');
+      const grace = sleep(STOP_GRACE_MS, 'late', { ref: false });
+      if ((await Promise.race([this.exited.then(() => 'gone'), grace])) === 'late') {
+        this.child.kill('SIGKILL');
+        killed = true;
+        await this.exited;
+      }
+    }
+    await unlink(socketPath).catch(() => undefined);
+    if (killed)
+      throw new KvmcloneError('INTERNAL', `qemu-nbd serving ${image} did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed: its last writes may not be on disk`);
+    if (this.exit !== 'exited with code 0' && this.exit !== 'was killed by SIGTERM')
+      throw new KvmcloneError('INTERNAL', `qemu-nbd serving ${image} ${this.exit}: ${this.stderr.trim()}`);
+  }
+}
+
 /**
  * Starts qemu-nbd for `options.image` and resolves once its export answers a
  * handshake. Fails with the process's stderr when it exits first (NOT_FOUND
@@ -133,62 +184,22 @@ export async function startQemuNbd(options: QemuNbdOptions): Promise<QemuNbdServ
   const { image, socketPath, exportName = '', signal, startTimeoutMs = DEFAULT_START_TIMEOUT_MS } = options;
   signal.throwIfAborted();
   await claimSocketPath(socketPath);
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'qemu-nbd', ...qemuNbdArgs(options)], {
-    stdio: ['ignore', 'ignore', 'pipe', ...(options.fds ?? [])],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr = (stderr + s).slice(-STDERR_KEEP_BYTES);
-  });
-  let spawnError: Error | undefined;
-  let exit: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', (err) => {
-      spawnError = err;
-      exit ??= 'did not start';
-      resolve();
-    });
-    child.once('close', (code, sig) => {
-      exit = sig === null ? `exited with code ${code}` : `was killed by ${sig}`;
-      resolve();
-    });
-  });
-
+  const proc = new QemuNbdProcess(options);
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> =>
-    (closing ??= (async () => {
-      let killed = false;
-      if (exit === undefined) {
-        child.kill('SIGTERM');
-        const grace = sleep(STOP_GRACE_MS, 'late', { ref: false });
-        if ((await Promise.race([exited.then(() => 'gone'), grace])) === 'late') {
-          child.kill('SIGKILL');
-          killed = true;
-          await exited;
-        }
-      }
-      await unlink(socketPath).catch(() => undefined);
-      if (killed)
-        throw new KvmcloneError(
-          'INTERNAL',
-          `qemu-nbd serving ${image} did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM and was killed: its last writes may not be on disk`,
-        );
-      if (exit !== 'exited with code 0' && exit !== 'was killed by SIGTERM') throw new KvmcloneError('INTERNAL', `qemu-nbd serving ${image} ${exit}: ${stderr.trim()}`);
-    })());
+  const close = (): Promise<void> => (closing ??= proc.stop(socketPath, image));
 
   try {
-    await waitUntilServing(socketPath, exportName, signal, startTimeoutMs, () => exit !== undefined);
+    await waitUntilServing(socketPath, exportName, signal, startTimeoutMs, () => proc.exit !== undefined);
   } catch (err) {
     await close().catch(() => undefined);
-    if (spawnError !== undefined) {
-      if (errnoCode(spawnError) === 'ENOENT') throw failedPrecondition('setpriv is not installed (Debian: util-linux)');
-      throw new KvmcloneError('INTERNAL', `cannot run qemu-nbd: ${spawnError.message}`);
+    if (proc.spawnError !== undefined) {
+      if (errnoCode(proc.spawnError) === 'ENOENT') throw failedPrecondition('setpriv is not installed (Debian: util-linux)');
+      throw new KvmcloneError('INTERNAL', `cannot run qemu-nbd: ${proc.spawnError.message}`);
     }
-    if (exit !== undefined && !signal.aborted) throw startFailure(image, stderr, exit);
+    if (proc.exit !== undefined && !signal.aborted) throw startFailure(image, proc.stderr, proc.exit);
     throw err;
   }
-  return { socketPath, exportName, pid: child.pid ?? -1, close };
+  return { socketPath, exportName, pid: proc.child.pid ?? -1, close };
 }
 
 /** Polls with real handshakes (a bare connect makes qemu-nbd log a failed negotiation) until one succeeds. */
