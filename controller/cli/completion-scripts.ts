@@ -25,22 +25,46 @@ function optionNames(o: DocOption): string[] {
   return [o.long, o.short].filter((n) => n !== '');
 }
 
-function bashScript(root: DocCommand): string {
-  const key = (c: DocCommand): string => c.path.join(' ');
-  const commands = allCommands(root);
-  const subs = commands.map((c) => `    ${quote(key(c))}) echo ${quote(c.commands.map((s) => s.name).join(' '))} ;;`);
-  const opts = commands.map((c) => `    ${quote(key(c))}) echo ${quote([...c.options.flatMap(optionNames), '--help'].join(' '))} ;;`);
+/** A command's key in the bash tables: its path below the program. */
+function bashKey(c: DocCommand): string {
+  return c.path.join(' ');
+}
+
+/** The `case` lines of the bash lookup functions, one table per function. */
+interface BashTables {
+  subs: string[];
+  opts: string[];
+  valued: string[];
+  argChoices: string[];
+}
+
+/** The `COMMAND|OPTION) echo VALUES; return ;;` lines of the options that take a value. */
+function bashValuedLines(commands: readonly DocCommand[]): string[] {
   const valued: string[] = [];
   for (const c of commands) {
     for (const o of c.options) {
       if (o.value === '') continue;
       const what = o.choices.length > 0 ? `echo ${quote(o.choices.join(' '))}` : FILE_VALUES.test(o.value) ? 'echo @files' : 'echo @any';
-      for (const n of optionNames(o)) valued.push(`    ${quote(`${key(c)}|${n}`)}) ${what}; return ;;`);
+      for (const n of optionNames(o)) valued.push(`    ${quote(`${bashKey(c)}|${n}`)}) ${what}; return ;;`);
     }
   }
+  return valued;
+}
+
+/** The tables of the bash lookup functions, from the command tree. */
+function bashTables(root: DocCommand): BashTables {
+  const commands = allCommands(root);
+  const subs = commands.map((c) => `    ${quote(bashKey(c))}) echo ${quote(c.commands.map((s) => s.name).join(' '))} ;;`);
+  const opts = commands.map((c) => `    ${quote(bashKey(c))}) echo ${quote([...c.options.flatMap(optionNames), '--help'].join(' '))} ;;`);
+  const valued = bashValuedLines(commands);
   const argChoices = commands
     .filter((c) => c.arguments[0] !== undefined && c.arguments[0].choices.length > 0)
-    .map((c) => `    ${quote(key(c))}) echo ${quote(c.arguments[0]?.choices.join(' ') ?? '')} ;;`);
+    .map((c) => `    ${quote(bashKey(c))}) echo ${quote(c.arguments[0]?.choices.join(' ') ?? '')} ;;`);
+  return { subs, opts, valued, argChoices };
+}
+
+/** The bash lookup functions: a command's subcommands, its options, an option's values, its argument's values. */
+function bashLookups(root: DocCommand, { subs, opts, valued, argChoices }: BashTables): string {
   return `# bash completion for ${root.name} (generated: ${root.name} completion bash)
 _${root.name}_subs() {
   case "$1" in
@@ -69,7 +93,12 @@ _${root.name}_args() {
 ${argChoices.join('\n')}
   esac
 }
-_${root.name}() {
+`;
+}
+
+/** The completion function itself, which walks the words typed so far, and its registration. */
+function bashCompleter(root: DocCommand): string {
+  return `_${root.name}() {
   local cur=\${COMP_WORDS[COMP_CWORD]} path="" i w v sub
   COMPREPLY=()
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -97,6 +126,10 @@ _${root.name}() {
 }
 complete -F _${root.name} ${root.name}
 `;
+}
+
+function bashScript(root: DocCommand): string {
+  return bashLookups(root, bashTables(root)) + bashCompleter(root);
 }
 
 function zshScript(root: DocCommand): string {

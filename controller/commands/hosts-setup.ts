@@ -43,6 +43,54 @@ async function publicKey(ctx: CommandContext, flag: string | undefined): Promise
   return checkPublicKey(path, text);
 }
 
+/** `hosts setup HOST` once its context is set up. */
+async function setupHost(ctx: CommandContext, host: string, flags: SetupFlags): Promise<number> {
+  // Usage errors first, before any connection.
+  const account = flags.account === undefined ? undefined : checkAccountName(flags.account);
+  if (flags.key !== undefined && account === undefined) throw invalidArgument('--key goes with --account');
+  const key = account === undefined ? undefined : await publicKey(ctx, flags.key);
+  const pkg = await readPackageFile(resolve(flags.package ?? ''), ctx.signal);
+  const dryRun = flags.dryRun === true;
+  const say = (line: string): void => void (ctx.json ? ctx.reporter.debug(line) : process.stdout.write(`${line}\n`));
+  say(`${host}: setting up kvmclone ${pkg.version}${dryRun ? ' (dry run: nothing is changed)' : ''}`);
+  const outcome = await runSetup({
+    host,
+    pkg,
+    ...(account !== undefined && key !== undefined && { account: { name: account, key } }),
+    dryRun,
+    engine: ctx.engine,
+    agentSocket: ctx.options.agentSocket,
+    callMs: ctx.options.timeouts.callMs,
+    signal: ctx.signal,
+    say,
+    debug: (m) => ctx.reporter.debug(m),
+  });
+  const n = outcome.changed.length;
+  if (dryRun) {
+    if (outcome.steps.length === 0) say(`${host}: nothing to change`);
+  } else {
+    say(
+      n === 0
+        ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})`
+        : `${host}: ${n} change${n > 1 ? 's' : ''}`,
+    );
+  }
+  // a dry run changed nothing there is to check
+  const check = dryRun ? { code: EXIT_OK, hosts: [] } : await checkHosts(ctx, [host], { jsonResult: false });
+  if (ctx.json)
+    ctx.reporter.result({
+      ok: check.code === EXIT_OK,
+      operation: 'hosts-setup',
+      host,
+      dryRun,
+      version: pkg.version,
+      steps: outcome.steps,
+      changed: outcome.changed,
+      ...(!dryRun && { check: check.hosts[0] ?? null }),
+    });
+  return check.code;
+}
+
 /** `hosts setup`. */
 export function hostsSetupCommand(run: (code: Promise<number>) => void): Command {
   return new Command('setup')
@@ -55,53 +103,6 @@ export function hostsSetupCommand(run: (code: Promise<number>) => void): Command
     .addOption(new Option('--key <file>', 'the public key to authorize for --account (default: ssh.identity_file.pub, else ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub)'))
     .addOption(new Option('--dry-run', 'say what would change; change nothing'))
     .action((host: string, flags: SetupFlags, command: Command) => {
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          // Usage errors first, before any connection.
-          const account = flags.account === undefined ? undefined : checkAccountName(flags.account);
-          if (flags.key !== undefined && account === undefined) throw invalidArgument('--key goes with --account');
-          const key = account === undefined ? undefined : await publicKey(ctx, flags.key);
-          const pkg = await readPackageFile(resolve(flags.package ?? ''), ctx.signal);
-          const dryRun = flags.dryRun === true;
-          const say = (line: string): void => void (ctx.json ? ctx.reporter.debug(line) : process.stdout.write(`${line}\n`));
-          say(`${host}: setting up kvmclone ${pkg.version}${dryRun ? ' (dry run: nothing is changed)' : ''}`);
-          const outcome = await runSetup({
-            host,
-            pkg,
-            ...(account !== undefined && key !== undefined && { account: { name: account, key } }),
-            dryRun,
-            engine: ctx.engine,
-            agentSocket: ctx.options.agentSocket,
-            callMs: ctx.options.timeouts.callMs,
-            signal: ctx.signal,
-            say,
-            debug: (m) => ctx.reporter.debug(m),
-          });
-          const n = outcome.changed.length;
-          if (dryRun) {
-            if (outcome.steps.length === 0) say(`${host}: nothing to change`);
-          } else {
-            say(
-              n === 0
-                ? `${host}: nothing changed (kvmclone ${pkg.version} installed, agent enabled and running${account !== undefined ? `, account ${account} set up` : ''})`
-                : `${host}: ${n} change${n > 1 ? 's' : ''}`,
-            );
-          }
-          // a dry run changed nothing there is to check
-          const check = dryRun ? { code: EXIT_OK, hosts: [] } : await checkHosts(ctx, [host], { jsonResult: false });
-          if (ctx.json)
-            ctx.reporter.result({
-              ok: check.code === EXIT_OK,
-              operation: 'hosts-setup',
-              host,
-              dryRun,
-              version: pkg.version,
-              steps: outcome.steps,
-              changed: outcome.changed,
-              ...(!dryRun && { check: check.hosts[0] ?? null }),
-            });
-          return check.code;
-        }),
-      );
+      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => setupHost(ctx, host, flags)));
     });
 }

@@ -47,26 +47,66 @@ async function agentRecords(
   );
 }
 
+/** `kvmctl ops list`: recent operations, newest first. */
+async function opsList(ctx: CommandContext): Promise<number> {
+  const rows = ctx.store().list(100);
+  if (ctx.json) {
+    ctx.reporter.result({ ok: true, operation: 'ops-list', operations: rows });
+    return EXIT_OK;
+  }
+  process.stdout.write(`${'ID'.padEnd(36)}  ${'KIND'.padEnd(5)}  ${'STATE'.padEnd(11)}  ${'STARTED'.padEnd(24)}  ${'ON WIRE'.padStart(10)}  WHAT\n`);
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.id}  ${r.kind.padEnd(5)}  ${r.state.padEnd(11)}  ${r.startedAt.padEnd(24)}  ${formatBytes(r.bytesOnWire).padStart(10)}  ${r.vm}@${r.sourceHost} -> ${r.destVm}@${r.destHost}${r.errorMessage ? `  (${r.errorMessage})` : ''}\n`,
+    );
+  }
+  return EXIT_OK;
+}
+
+/** `kvmctl ops show ID [--agent-records]`: one operation and every step it took. */
+async function opsShow(ctx: CommandContext, id: string, flags: { agentRecords?: boolean }): Promise<number> {
+  const found = ctx.store().get(id);
+  if (!found) throw notFound(`no operation ${id} in the history`);
+  const o = found.operation;
+  const phases = phasesOf(o.result);
+  // The history is local and answers offline; the agents' records need both hosts reachable, so they are fetched on request.
+  const hosts = [...new Set([o.sourceHost, o.destHost])];
+  const auditCommands = hosts.map((h) => `kvmctl audit ${h} --op ${o.id}`);
+  const fetched = flags.agentRecords === true ? await agentRecords(ctx, hosts, o.id, o.startedAt) : undefined;
+  const failed = fetched?.some((f) => f.error !== undefined) === true;
+  if (ctx.json) {
+    ctx.reporter.result({
+      ok: !failed,
+      operation: 'ops-show',
+      record: found.operation,
+      events: found.events,
+      auditCommands,
+      ...(fetched && { agentRecords: Object.fromEntries(fetched.map((f) => [f.host, f.records ?? { error: f.error }])) }),
+    });
+    return failed ? EXIT_FAILED : EXIT_OK;
+  }
+  process.stdout.write(
+    `${o.id}: ${o.kind} ${o.vm}@${o.sourceHost} -> ${o.destVm}@${o.destHost}\n  state ${o.state}, started ${o.startedAt}, finished ${o.finishedAt ?? '-'}, ${formatBytes(o.bytesOnWire)} on the wire\n` +
+      (o.errorMessage ? `  error ${o.errorCode}: ${o.errorMessage}\n` : '') +
+      (phases ? `  phases: ${formatPhases(phases)}\n` : '') +
+      found.events.map((e) => `  ${e.at}  ${e.type}${Object.keys(e.data as object).length ? `  ${JSON.stringify(e.data)}` : ''}\n`).join(''),
+  );
+  if (fetched === undefined) {
+    process.stdout.write(`what the agents recorded (or ops show --agent-records):\n${auditCommands.map((c) => `  ${c}\n`).join('')}`);
+    return EXIT_OK;
+  }
+  for (const f of fetched) {
+    process.stdout.write(`\nrecorded by the agent on ${f.host}:\n`);
+    if (f.error !== undefined) process.stdout.write(`  could not read its audit trail: ${f.error}\n`);
+    else process.stdout.write(f.records?.length ? auditTable(f.records) : '  no records of this operation\n');
+  }
+  return failed ? EXIT_FAILED : EXIT_OK;
+}
+
 /** The ops command group. */
 export function opsCommand(run: (code: Promise<number>) => void): Command {
   const ops = new Command('ops').description('operation history');
-  const list = (command: Command): void =>
-    run(
-      withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-        const rows = ctx.store().list(100);
-        if (ctx.json) {
-          ctx.reporter.result({ ok: true, operation: 'ops-list', operations: rows });
-          return EXIT_OK;
-        }
-        process.stdout.write(`${'ID'.padEnd(36)}  ${'KIND'.padEnd(5)}  ${'STATE'.padEnd(11)}  ${'STARTED'.padEnd(24)}  ${'ON WIRE'.padStart(10)}  WHAT\n`);
-        for (const r of rows) {
-          process.stdout.write(
-            `${r.id}  ${r.kind.padEnd(5)}  ${r.state.padEnd(11)}  ${r.startedAt.padEnd(24)}  ${formatBytes(r.bytesOnWire).padStart(10)}  ${r.vm}@${r.sourceHost} -> ${r.destVm}@${r.destHost}${r.errorMessage ? `  (${r.errorMessage})` : ''}\n`,
-          );
-        }
-        return EXIT_OK;
-      }),
-    );
+  const list = (command: Command): void => run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => opsList(ctx)));
   ops
     .command('list', { isDefault: true })
     .description('recent operations, newest first')
@@ -77,46 +117,7 @@ export function opsCommand(run: (code: Promise<number>) => void): Command {
     .argument('<id>', 'operation id (or a unique prefix)')
     .addOption(new Option('--agent-records', "also fetch the audit records of the operation from both hosts' agents (over SSH)"))
     .action((id: string, flags: { agentRecords?: boolean }, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const found = ctx.store().get(id);
-          if (!found) throw notFound(`no operation ${id} in the history`);
-          const o = found.operation;
-          const phases = phasesOf(o.result);
-          // The history is local and answers offline; the agents' records need both hosts reachable, so they are fetched on request.
-          const hosts = [...new Set([o.sourceHost, o.destHost])];
-          const auditCommands = hosts.map((h) => `kvmctl audit ${h} --op ${o.id}`);
-          const fetched = flags.agentRecords === true ? await agentRecords(ctx, hosts, o.id, o.startedAt) : undefined;
-          const failed = fetched?.some((f) => f.error !== undefined) === true;
-          if (ctx.json) {
-            ctx.reporter.result({
-              ok: !failed,
-              operation: 'ops-show',
-              record: found.operation,
-              events: found.events,
-              auditCommands,
-              ...(fetched && { agentRecords: Object.fromEntries(fetched.map((f) => [f.host, f.records ?? { error: f.error }])) }),
-            });
-            return failed ? EXIT_FAILED : EXIT_OK;
-          }
-          process.stdout.write(
-            `${o.id}: ${o.kind} ${o.vm}@${o.sourceHost} -> ${o.destVm}@${o.destHost}\n  state ${o.state}, started ${o.startedAt}, finished ${o.finishedAt ?? '-'}, ${formatBytes(o.bytesOnWire)} on the wire\n` +
-              (o.errorMessage ? `  error ${o.errorCode}: ${o.errorMessage}\n` : '') +
-              (phases ? `  phases: ${formatPhases(phases)}\n` : '') +
-              found.events.map((e) => `  ${e.at}  ${e.type}${Object.keys(e.data as object).length ? `  ${JSON.stringify(e.data)}` : ''}\n`).join(''),
-          );
-          if (fetched === undefined) {
-            process.stdout.write(`what the agents recorded (or ops show --agent-records):\n${auditCommands.map((c) => `  ${c}\n`).join('')}`);
-            return EXIT_OK;
-          }
-          for (const f of fetched) {
-            process.stdout.write(`\nrecorded by the agent on ${f.host}:\n`);
-            if (f.error !== undefined) process.stdout.write(`  could not read its audit trail: ${f.error}\n`);
-            else process.stdout.write(f.records?.length ? auditTable(f.records) : '  no records of this operation\n');
-          }
-          return failed ? EXIT_FAILED : EXIT_OK;
-        }),
-      ),
+      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => opsShow(ctx, id, flags))),
     );
   return ops;
 }

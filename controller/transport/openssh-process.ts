@@ -105,6 +105,53 @@ export interface RunSshOptions {
 }
 
 /**
+ * A function that kills the short-lived ssh `child` (the first call; later
+ * ones do nothing) and stops reading its output once it has exited.
+ */
+function killOnce(child: ChildProcess): () => void {
+  let killing = false;
+  // A mux client hands its stdout/stderr to the master, which keeps writing
+  // into them until the remote command ends: once we killed the client, stop
+  // reading, or 'close' would wait for the remote command.
+  const stopReading = (): void => {
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  };
+  return (): void => {
+    if (killing) return;
+    killing = true;
+    if (child.exitCode !== null || child.signalCode !== null) stopReading();
+    else child.once('exit', stopReading);
+    void terminate(child);
+  };
+}
+
+/** Output of a stream collected so far. */
+interface OutputSink {
+  chunks: Buffer[];
+  bytes: number;
+}
+
+/** Collects the child's stdout and stderr; a stream past `maxBytes` calls `onOverflow` and its further data is dropped. */
+function collectOutput(child: ChildProcess, maxBytes: number, onOverflow: () => void): { out: OutputSink; err: OutputSink } {
+  const out = { chunks: [] as Buffer[], bytes: 0 };
+  const err = { chunks: [] as Buffer[], bytes: 0 };
+  const collect =
+    (sink: OutputSink) =>
+    (b: Buffer): void => {
+      sink.bytes += b.length;
+      if (sink.bytes > maxBytes) {
+        onOverflow();
+        return;
+      }
+      sink.chunks.push(b);
+    };
+  child.stdout?.on('data', collect(out));
+  child.stderr?.on('data', collect(err));
+  return { out, err };
+}
+
+/**
  * Runs ssh to completion and collects its output. An abort kills the child
  * and rejects with the signal's reason only after the child is reaped, so no
  * ssh outlives the call that started it.
@@ -117,39 +164,14 @@ export async function runSsh(sshPath: string, args: readonly string[], options: 
     child.stdin.on('error', () => undefined); // the remote command exited without reading all of it: its status says why
     child.stdin.end(options.input);
   }
-  const out = { chunks: [] as Buffer[], bytes: 0 };
-  const err = { chunks: [] as Buffer[], bytes: 0 };
   let overflow = false;
   let timedOut = false;
   let aborted = false;
-  let killing = false;
-  // A mux client hands its stdout/stderr to the master, which keeps writing
-  // into them until the remote command ends: once we killed the client, stop
-  // reading, or 'close' would wait for the remote command.
-  const stopReading = (): void => {
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-  };
-  const kill = (): void => {
-    if (killing) return;
-    killing = true;
-    if (child.exitCode !== null || child.signalCode !== null) stopReading();
-    else child.once('exit', stopReading);
-    void terminate(child);
-  };
-  const collect =
-    (sink: { chunks: Buffer[]; bytes: number }) =>
-    (b: Buffer): void => {
-      sink.bytes += b.length;
-      if (sink.bytes > maxBytes) {
-        overflow = true;
-        kill();
-        return;
-      }
-      sink.chunks.push(b);
-    };
-  child.stdout?.on('data', collect(out));
-  child.stderr?.on('data', collect(err));
+  const kill = killOnce(child);
+  const { out, err } = collectOutput(child, maxBytes, () => {
+    overflow = true;
+    kill();
+  });
   const onAbort = (): void => {
     aborted = true;
     kill();

@@ -1,0 +1,63 @@
+/**
+ * What the unit tests of the fake libvirt's live-copy half (LibvirtLivePort,
+ * test/unit/fake-libvirt-*.test.ts) share: a running domain 'web' with two
+ * qcow2 disks, a raw one and an empty CD-ROM, the backup and checkpoint XML
+ * of its jobs, and failure(), which expects a KvmcloneError.
+ */
+import assert from 'node:assert/strict';
+import { buildBackupXml, buildCheckpointXml } from '../../agent/libvirt/backup-xml.js';
+import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
+import { KvmcloneError } from '../../shared/errors.js';
+
+const VM = `<domain type='kvm'>
+  <name>web</name>
+  <uuid>0b7e6c2e-9a3c-4d8e-8f1a-2b3c4d5e6f70</uuid>
+  <memory unit='MiB'>64</memory>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/img/vda.qcow2'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/img/vdb.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/img/vdc.raw'/><target dev='vdc' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><driver name='qemu' type='raw'/><target dev='sda' bus='sata'/><readonly/></disk>
+  </devices>
+</domain>`;
+
+export const SOCKET = '/run/kvmclone/live/backup-op.sock';
+
+export function backupXml(incremental = '', scratchDir = '/nonexistent'): string {
+  return buildBackupXml({
+    socket: SOCKET,
+    incremental,
+    disks: [
+      { target: 'vda', scratch: `${scratchDir}/vda.qcow2` },
+      { target: 'vdb', scratch: `${scratchDir}/vdb.qcow2` },
+    ],
+  });
+}
+
+export function checkpointXml(name: string, raw = false): string {
+  return buildCheckpointXml({
+    name,
+    description: 'kvmclone replica checkpoint',
+    disks: [
+      { target: 'vda', bitmap: true },
+      { target: 'vdb', bitmap: true },
+      { target: 'vdc', bitmap: raw },
+    ],
+  });
+}
+
+export async function running(): Promise<FakeLibvirt> {
+  const fake = new FakeLibvirt();
+  await fake.addDomain(VM, 'running');
+  return fake;
+}
+
+export async function failure(promise: Promise<unknown>): Promise<KvmcloneError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof KvmcloneError, `not a KvmcloneError: ${String(err)}`);
+    return err;
+  }
+  assert.fail('it succeeded');
+}
