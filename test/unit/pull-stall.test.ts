@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { pullFile } from '../../controller/operations/clone/transfer-files.js';
+import { pullFile } from '../../controller/operations/clone/pull-file.js';
 import { classifyFailure } from '../../controller/operations/retry/failure-class.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { RevertStack } from '../../shared/revert-stack.js';

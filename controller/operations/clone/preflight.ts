@@ -14,6 +14,9 @@ import { domainType } from './domain-xml-read.js';
 import { planTpmState, requireTpmState } from './tpm-plan.js';
 import { randomUUID } from 'node:crypto';
 
+/** The domain part of DescribeDomain's answer. */
+type DomainInfo = NonNullable<DescribeDomainResponse__Output['domain']>;
+
 /** What the user asked for. */
 export interface CloneRequest {
   vm: string;
@@ -79,9 +82,8 @@ export function refuseByPolicy(source: DescribeDomainResponse__Output, vm: strin
   );
 }
 
-/** Runs every check; throws the first refusal. */
-export async function preflightClone(req: CloneRequest, src: HostSession, dst: HostSession, signal: AbortSignal): Promise<CloneFacts> {
-  const warnings: string[] = [];
+/** The source's definition, refused unless it is shut off, or running (or paused) with --live. */
+async function describeSource(req: CloneRequest, src: HostSession, signal: AbortSignal): Promise<{ source: DescribeDomainResponse__Output; domain: DomainInfo; live: boolean }> {
   const source = await src.call(src.clients.domain, src.clients.domain.describeDomain, { name: req.vm }, signal);
   const domain = source.domain;
   if (!domain) throw new KvmcloneError('INTERNAL', `${src.host}: DescribeDomain returned no domain`);
@@ -93,8 +95,11 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
         : `${req.vm} on ${src.host} is ${domainStateName(domain.state)}: it must be running (with --live) or shut off`,
     );
   }
-  const live = running && req.live !== undefined;
-  refuseByPolicy(source, req.vm, src.host, 'cloned');
+  return { source, domain, live: running && req.live !== undefined };
+}
+
+/** Only file-backed disks can be copied; a shareable disk or a removable medium that stays behind is worth a warning. */
+function checkDisks(source: DescribeDomainResponse__Output, req: CloneRequest, src: HostSession, dst: HostSession, warnings: string[]): void {
   for (const disk of source.disks) {
     if (disk.path.startsWith('/dev/')) throw failedPrecondition(`disk ${disk.target} of ${req.vm} is a block device (${disk.path}); only file-backed disks can be cloned`);
     if (disk.shareable) warnings.push(`disk ${disk.target} is shareable: the clone gets its own copy`);
@@ -102,25 +107,33 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
       warnings.push(`${disk.device} ${disk.target} keeps ${disk.path}: make sure it exists on ${dst.host}`);
     }
   }
+}
 
-  if (source.nvramPath !== '') {
-    const under = (path: string, roots: readonly string[]): boolean => roots.some((r) => path === r || path.startsWith(`${r}/`));
-    const nvramDir = source.nvramPath.slice(0, source.nvramPath.lastIndexOf('/'));
-    for (const [session, label] of [
-      [src, 'source'],
-      [dst, 'destination'],
-    ] as const) {
-      if (!under(source.nvramPath, session.info.imageRoots)) {
-        throw failedPrecondition(
-          `${req.vm} has UEFI variables in ${source.nvramPath}, outside the image roots of the ${label} agent on ${session.host} (${session.info.imageRoots.join(', ')}); add ${nvramDir} to image_roots in its agent.yaml`,
-        );
-      }
+/** UEFI variables are read and written by the agents: the NVRAM file must be under both hosts' image roots. */
+function checkNvramRoots(source: DescribeDomainResponse__Output, req: CloneRequest, src: HostSession, dst: HostSession): void {
+  if (source.nvramPath === '') return;
+  const under = (path: string, roots: readonly string[]): boolean => roots.some((r) => path === r || path.startsWith(`${r}/`));
+  const nvramDir = source.nvramPath.slice(0, source.nvramPath.lastIndexOf('/'));
+  for (const [session, label] of [
+    [src, 'source'],
+    [dst, 'destination'],
+  ] as const) {
+    if (!under(source.nvramPath, session.info.imageRoots)) {
+      throw failedPrecondition(
+        `${req.vm} has UEFI variables in ${source.nvramPath}, outside the image roots of the ${label} agent on ${session.host} (${session.info.imageRoots.join(', ')}); add ${nvramDir} to image_roots in its agent.yaml`,
+      );
     }
   }
+}
 
+/** The clone's name must be free on the destination. */
+async function checkNameFree(req: CloneRequest, dst: HostSession, signal: AbortSignal): Promise<void> {
   const { domains } = await dst.call(dst.clients.domain, dst.clients.domain.listDomains, {}, signal);
   if (domains.some((d) => d.name === req.destVm)) throw alreadyExists(`${dst.host} already has a VM named ${req.destVm}; pick another with --name`);
+}
 
+/** The destination must have the memory and CPUs the VM is defined with; returns the CPU compatibility warnings. */
+function checkHostCapacity(source: DescribeDomainResponse__Output, domain: DomainInfo, req: CloneRequest, src: HostSession, dst: HostSession): string[] {
   const host = dst.info.host;
   const srcHost = src.info.host;
   if (!host || !srcHost) throw new KvmcloneError('INTERNAL', 'an agent sent no host facts');
@@ -128,10 +141,12 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     throw failedPrecondition(`${req.vm} needs ${formatBytes(domain.memoryBytes)} of memory; ${dst.host} has ${formatBytes(host.memoryBytes)} in all`);
   }
   if (domain.vcpus > host.cpus) throw failedPrecondition(`${req.vm} has ${domain.vcpus} vCPUs; ${dst.host} has ${host.cpus} CPUs`);
-  warnings.push(...checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType: domainType(source.xml) }, srcHost, host, dst.host));
+  return checkCpuCompatibility({ mode: source.cpuMode, model: source.cpuModel, domainType: domainType(source.xml) }, srcHost, host, dst.host);
+}
 
-  const merged = live || req.flatten === true;
-  const files = planFiles({
+/** The disk and NVRAM files to copy; `merged` (a view: live, or --flatten) copies each disk as one standalone image. */
+function planDiskFiles(source: DescribeDomainResponse__Output, req: CloneRequest, src: HostSession, dst: HostSession, merged: boolean): PlannedFile[] {
+  return planFiles({
     vm: req.vm,
     destVm: req.destVm,
     sameHost: src.host === dst.host,
@@ -149,10 +164,20 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     })),
     nvramPath: source.nvramPath,
   });
-  const uuid = randomUUID();
+}
+
+/** The TPM state to copy under the clone's new UUID, refused while the destination lacks what it needs (swtpm, the secret). */
+async function planTpm(
+  source: DescribeDomainResponse__Output,
+  req: CloneRequest,
+  src: HostSession,
+  dst: HostSession,
+  uuid: string,
+  signal: AbortSignal,
+): Promise<ReturnType<typeof planTpmState>> {
   if (source.tpmStatePath !== '') requireTpmState([src, dst], req.vm);
   const destSecret = source.tpmSecret === '' ? undefined : await dst.call(dst.clients.domain, dst.clients.domain.describeSecret, { uuid: source.tpmSecret }, signal);
-  const tpm = planTpmState(source, {
+  return planTpmState(source, {
     vm: req.vm,
     destVm: req.destVm,
     uuid,
@@ -160,9 +185,13 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     to: { host: dst.host, imageRoots: dst.info.imageRoots },
     ...(destSecret && { destSecret }),
   });
-  files.push(...tpm.files);
-  warnings.push(...tpm.warnings);
+}
 
+/**
+ * No target path may exist on the destination, except a backing file
+ * identical to the source's (by digest): that one is reused, not copied.
+ */
+async function checkTargets(files: PlannedFile[], src: HostSession, dst: HostSession, signal: AbortSignal): Promise<void> {
   for (const file of files) {
     if (file.action !== 'copy') continue;
     if (!(await exists(dst, file.targetPath, signal))) continue;
@@ -179,7 +208,10 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
     }
     throw alreadyExists(`${dst.host}: ${file.targetPath} already exists; use --name or --target-dir`);
   }
+}
 
+/** Each target directory must exist and have room for what goes there; returns the figures for the plan. */
+async function checkFreeSpace(files: PlannedFile[], dst: HostSession, signal: AbortSignal): Promise<CloneFacts['space']> {
   const space: CloneFacts['space'] = [];
   // TPM state is a few KiB, in a directory made during the copy (under the clone's new UUID).
   for (const [dir, neededBytes] of spaceNeeded(files.filter((f) => f.role !== 'tpm'))) {
@@ -192,6 +224,27 @@ export async function preflightClone(req: CloneRequest, src: HostSession, dst: H
       );
     }
   }
+  return space;
+}
+
+/** Runs every check; throws the first refusal. */
+export async function preflightClone(req: CloneRequest, src: HostSession, dst: HostSession, signal: AbortSignal): Promise<CloneFacts> {
+  const warnings: string[] = [];
+  const { source, domain, live } = await describeSource(req, src, signal);
+  refuseByPolicy(source, req.vm, src.host, 'cloned');
+  checkDisks(source, req, src, dst, warnings);
+  checkNvramRoots(source, req, src, dst);
+  await checkNameFree(req, dst, signal);
+  warnings.push(...checkHostCapacity(source, domain, req, src, dst));
+
+  const files = planDiskFiles(source, req, src, dst, live || req.flatten === true);
+  const uuid = randomUUID();
+  const tpm = await planTpm(source, req, src, dst, uuid, signal);
+  files.push(...tpm.files);
+  warnings.push(...tpm.warnings);
+
+  await checkTargets(files, src, dst, signal);
+  const space = await checkFreeSpace(files, dst, signal);
   if (live && req.flatten !== true && source.disks.some((d) => d.backingChain.length > 0))
     warnings.push('--live copies what the guest sees: each disk with a backing chain becomes one standalone image on the destination');
   return { source, live, files, space, warnings, uuid, ...(tpm.namedStatePath !== undefined && { tpmStatePath: tpm.namedStatePath }) };

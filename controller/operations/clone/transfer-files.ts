@@ -7,8 +7,8 @@
  * pulls each file through it into a staging file. The controller sees
  * progress only. Each file's digest (computed by the destination from what it
  * wrote) is compared with the source's own digest of the original.
+ * One pull is pull-file.ts; the undo of its staging file, staging-removal.ts.
  */
-import { basename, dirname } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { dataLoss, KvmcloneError } from '../../../shared/errors.js';
 import { fromStatus } from '../../../shared/from-status.js';
@@ -23,6 +23,8 @@ import { DEFAULT_BLOCK_SIZE } from '../../../shared/block-hash.js';
 import { diffBlocks, type DiffRange } from '../sync/block-diff.js';
 import { hashStream } from '../sync/hash-streams.js';
 import { exposePeer, peerSocketId } from '../peer-forward.js';
+import { pullFile } from './pull-file.js';
+import { registerStagingRemoval } from './staging-removal.js';
 
 /** A file that arrived in a verified staging file. */
 export interface StagedFile {
@@ -108,122 +110,6 @@ export async function openBrokeredPath(
   }
 }
 
-/** Staging files whose removal is already on a revert stack. */
-const registered = new WeakMap<RevertStack, Set<string>>();
-
-/** A staging file path as agents name them: `.<name>.<id>.kvmclone-staging` beside the target. */
-const STAGING_NAME = /^\.[^/]+\.[a-z0-9][a-z0-9-]{7,63}\.kvmclone-staging$/;
-
-/**
- * Registers the removal of a staging file: through its agent, or — when that
- * agent is gone (killed mid-transfer) — with `rm` over the SSH connection, so
- * a failed clone leaves nothing on the destination either way. An SSH account
- * that runs no commands cannot do the latter: the revert then names the file
- * left behind and why.
- */
-function registerStagingRemoval(revert: RevertStack, dst: HostSession, targetPath: string, stagingId: string, stagingPath: string): void {
-  // A pull resumed within the run announces the same staging file again: one removal is enough.
-  const known = registered.get(revert) ?? new Set<string>();
-  registered.set(revert, known);
-  if (known.has(stagingPath)) return;
-  known.add(stagingPath);
-  revert.push(`remove staging file ${stagingPath} on ${dst.host}`, async () => {
-    try {
-      // A pull that was just cancelled may still hold the file's lock for a moment (ABORTED): try again.
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await dst.call(dst.clients.disk, dst.clients.disk.abortStaging, { targetPath, stagingId });
-          return;
-        } catch (err) {
-          if (!(err instanceof KvmcloneError && err.code === 'ABORTED') || attempt >= 20) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-      }
-    } catch (err) {
-      if (!(err instanceof KvmcloneError && (err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED'))) throw err;
-      if (dirname(stagingPath) !== dirname(targetPath) || !STAGING_NAME.test(basename(stagingPath))) throw err;
-      // An account that runs no commands (the dedicated kvmclone account: nologin shell) cannot do this:
-      // say what is left and why, instead of a bare rm failure.
-      const left = (why: string): KvmcloneError =>
-        new KvmcloneError(
-          'UNAVAILABLE',
-          `staging file ${stagingPath} is left on ${dst.host}: its agent did not answer, and removing it over SSH failed (${why}); an SSH account without a shell cannot run rm: remove it as root once the agent is back`,
-        );
-      const removed = await dst.connection.exec(['rm', '-f', '--', stagingPath], { timeoutMs: 30_000 }).catch((e: unknown) => {
-        throw left(e instanceof Error ? e.message : String(e));
-      });
-      if (removed.code !== 0) throw left(removed.stderr.trim() || `rm exited with status ${removed.code}`);
-    }
-  });
-}
-
-/**
- * Pulls one file (any PullImage mode), reporting progress under `file.label`;
- * a staging file is put on the revert stack as soon as the agent names it.
- * Resolves with the final event.
- */
-export function pullFile(
-  dst: HostSession,
-  request: Record<string, unknown>,
-  file: Pick<PlannedFile, 'label' | 'targetPath'>,
-  reporter: Reporter,
-  settings: Pick<TransferSettings, 'noProgressMs' | 'onInterrupted' | 'rateLimit' | 'compress' | 'streams'>,
-  revert: RevertStack,
-  signal: AbortSignal,
-  onStaging?: (stagingId: string, stagingPath: string) => void,
-): Promise<PullProgress__Output> {
-  return new Promise((resolve, reject) => {
-    const call = dst.clients.transfer.pullImage({
-      ...request,
-      ...(settings.rateLimit !== undefined && settings.rateLimit > 0 && { rateLimit: settings.rateLimit }),
-      ...(settings.compress !== undefined && settings.compress !== 'COMPRESS_OFF' && { compress: settings.compress }),
-      ...(settings.streams !== undefined && settings.streams > 1 && { streams: settings.streams }),
-    });
-    let last: PullProgress__Output | undefined;
-    let watchdog: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        call.cancel();
-        const at = last === undefined ? 'before its first byte' : `at byte ${last.bytesDone} of ${last.bytesTotal}${last.phase === 'apply' ? ' (applying)' : ''}`;
-        finish(
-          new KvmcloneError(
-            'DEADLINE_EXCEEDED',
-            `${file.label} (${file.targetPath} on ${dst.host}) stalled ${at}: no progress for ${Math.round(settings.noProgressMs / 1000)} s; giving up`,
-          ),
-        );
-      }, settings.noProgressMs);
-    };
-    const onAbort = (): void => call.cancel();
-    const finish = (err?: unknown): void => {
-      clearTimeout(watchdog);
-      signal.removeEventListener('abort', onAbort);
-      if (err !== undefined && last !== undefined && last.bytesTransferred > 0) settings.onInterrupted?.(last.bytesTransferred);
-      if (err !== undefined) reject(signal.aborted ? new KvmcloneError('CANCELLED', 'interrupted') : err instanceof KvmcloneError ? err : fromStatus(err, dst.host));
-      else if (last?.done) resolve(last);
-      else reject(new KvmcloneError('UNAVAILABLE', `${dst.host}: the pull of ${file.label} ended without its final report`));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    arm();
-    call.on('data', (event: PullProgress__Output) => {
-      if (last === undefined && event.stagingId !== '') {
-        registerStagingRemoval(revert, dst, file.targetPath, event.stagingId, event.stagingPath);
-        onStaging?.(event.stagingId, event.stagingPath);
-      }
-      // An in-place pull retried after a dropped connection continues the journal its first attempt left on the destination.
-      if (last === undefined && event.stagingId === '' && event.phase === 'transfer' && event.bytesDone > 0) {
-        reporter.info(`  ${file.label}: resuming the sync journal on ${dst.host}: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} already there`);
-      }
-      if (event.phase === 'apply' && last?.phase !== 'apply') reporter.info(`  ${file.label}: journal complete on ${dst.host}, applying it in place`);
-      last = event;
-      arm();
-      reporter.progress(file.label, event.bytesDone, event.bytesTotal);
-    });
-    call.on('error', (err) => finish(err));
-    call.on('end', () => finish());
-  });
-}
-
 /**
  * Where an interrupted clone left off for `file`: its staging file, if still
  * there, and the block ranges that still differ from the source (found by
@@ -251,6 +137,105 @@ async function resumePoint(
   return { ...prior, ranges: diff.ranges };
 }
 
+/** What one transfer works with: both hosts, the brokered path, and where it records, reports and registers undos. */
+interface TransferContext {
+  src: HostSession;
+  dst: HostSession;
+  path: { ticket: string; remotePeer: string };
+  revert: RevertStack;
+  reporter: Reporter;
+  settings: TransferSettings;
+}
+
+/** What the destination reports of a file in its staging file. */
+type StagingReport = Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesData' | 'bytesTotal'>;
+
+/**
+ * Gets `file` into a staging file on the destination: pulled whole, or (a
+ * staging file an interrupted run left) only its blocks still missing, or —
+ * when all of them arrived before the interruption — just digested.
+ */
+async function stageFile(ctx: TransferContext, file: PlannedFile, live: LiveSource | undefined, signal: AbortSignal): Promise<StagingReport> {
+  const { src, dst, path, revert, reporter, settings } = ctx;
+  const resumed = live ? undefined : await resumePoint(src, dst, file, settings, reporter, signal);
+  if (resumed && resumed.ranges.length === 0) {
+    // Everything arrived before the interruption: only the digest is left to check.
+    const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal, file.virtualSize || file.allocatedSize);
+    registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
+    return { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesData: 0, bytesTotal: size };
+  }
+  const request = {
+    peerSocket: path.remotePeer,
+    ticket: path.ticket,
+    sourcePath: file.sourcePath,
+    targetPath: file.targetPath,
+    stagingId: resumed?.stagingId ?? '',
+    operationId: settings.operationId,
+    ranges: resumed?.ranges ?? [],
+    mode: 'PULL_MODE_STAGING',
+    // A TPM state file goes under the clone's new UUID: the destination makes that directory first.
+    ...(file.role === 'tpm' && { makeParents: true }),
+    ...live?.request,
+  };
+  return pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));
+}
+
+/** TRANSFER and VERIFY of one file: staged on the destination, then its digest there compared with the source's. */
+async function pullAndVerify(ctx: TransferContext, file: PlannedFile, signal: AbortSignal): Promise<StagedFile> {
+  const { src, dst, reporter, settings } = ctx;
+  const live = settings.sourceFor?.(file);
+  const final = await stageFile(ctx, file, live, signal);
+  // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
+  // from memory; otherwise (a resumed pull) it reads the file now.
+  // A resumed pull's source is read whole now: a deadline for that many bytes, not a control call's.
+  const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal, file.virtualSize || file.allocatedSize);
+  if (expected.digest !== final.digest) {
+    throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
+  }
+  reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
+  // an agent older than bytes_data leaves it 0: it never compresses, so the data is what crossed the wire
+  return {
+    file,
+    stagingId: final.stagingId,
+    digest: final.digest,
+    bytesTransferred: final.bytesTransferred,
+    bytesData: final.bytesData || final.bytesTransferred,
+  };
+}
+
+/**
+ * Runs `each` over `files`, `concurrency` at a time. The first failure stops
+ * the others (no point finishing copies that will be reverted) through the
+ * signal `each` is given; an interrupt (`outer`) wins over any failure, and a
+ * real failure over the CANCELLED ones it caused.
+ */
+async function forEachConcurrently(
+  files: readonly PlannedFile[],
+  concurrency: number,
+  outer: AbortSignal,
+  each: (file: PlannedFile, signal: AbortSignal) => Promise<void>,
+): Promise<void> {
+  const queue = [...files];
+  const stop = new AbortController();
+  const signal = AbortSignal.any([outer, stop.signal]);
+  const worker = async (): Promise<void> => {
+    try {
+      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+        signal.throwIfAborted();
+        await each(file, signal);
+      }
+    } catch (err) {
+      stop.abort();
+      throw err;
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(concurrency, files.length)) }, worker);
+  const results = await Promise.allSettled(workers);
+  outer.throwIfAborted();
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
+  if (failures.length > 0) throw failures.find((e) => !(e instanceof KvmcloneError && e.code === 'CANCELLED')) ?? failures[0];
+}
+
 /** Pulls and verifies every file to copy, `concurrency` at a time. */
 export async function transferFiles(
   src: HostSession,
@@ -262,71 +247,12 @@ export async function transferFiles(
   settings: TransferSettings,
   signal: AbortSignal,
 ): Promise<StagedFile[]> {
+  const ctx: TransferContext = { src, dst, path, revert, reporter, settings };
   const staged: StagedFile[] = [];
-  const queue = [...files];
-  // The first failure stops the other pulls: no point finishing copies that will be reverted.
-  const stop = new AbortController();
-  const outer = signal;
-  signal = AbortSignal.any([outer, stop.signal]);
-  const pullAndVerify = async (file: PlannedFile): Promise<void> => {
-    const live = settings.sourceFor?.(file);
-    const resumed = live ? undefined : await resumePoint(src, dst, file, settings, reporter, signal);
-    let final: Pick<PullProgress__Output, 'stagingId' | 'digest' | 'bytesTransferred' | 'bytesData' | 'bytesTotal'>;
-    if (resumed && resumed.ranges.length === 0) {
-      // Everything arrived before the interruption: only the digest is left to check.
-      const { digest, size } = await dst.call(dst.clients.disk, dst.clients.disk.digestImage, { path: resumed.stagingPath }, signal, file.virtualSize || file.allocatedSize);
-      registerStagingRemoval(revert, dst, file.targetPath, resumed.stagingId, resumed.stagingPath);
-      final = { stagingId: resumed.stagingId, digest, bytesTransferred: 0, bytesData: 0, bytesTotal: size };
-    } else {
-      const request = {
-        peerSocket: path.remotePeer,
-        ticket: path.ticket,
-        sourcePath: file.sourcePath,
-        targetPath: file.targetPath,
-        stagingId: resumed?.stagingId ?? '',
-        operationId: settings.operationId,
-        ranges: resumed?.ranges ?? [],
-        mode: 'PULL_MODE_STAGING',
-        // A TPM state file goes under the clone's new UUID: the destination makes that directory first.
-        ...(file.role === 'tpm' && { makeParents: true }),
-        ...live?.request,
-      };
-      final = await pullFile(dst, request, file, reporter, settings, revert, signal, (id, p) => settings.onStaging?.(file, id, p));
-    }
-    // Asked after the pull: a source agent that read the whole file for it digested it on the way and answers
-    // from memory; otherwise (a resumed pull) it reads the file now.
-    // A resumed pull's source is read whole now: a deadline for that many bytes, not a control call's.
-    const expected = await src.call(src.clients.disk, src.clients.disk.digestImage, live?.digest ?? { path: file.sourcePath }, signal, file.virtualSize || file.allocatedSize);
-    if (expected.digest !== final.digest) {
-      throw dataLoss(`${file.label}: the copy on ${dst.host} does not match the source (${final.digest} vs ${expected.digest})`);
-    }
-    reporter.itemDone(file.label, `${formatBytes(final.bytesTransferred)} sent of ${formatBytes(final.bytesTotal)}, verified ${final.digest.slice(0, 23)}…`);
-    // an agent older than bytes_data leaves it 0: it never compresses, so the data is what crossed the wire
-    const done: StagedFile = {
-      file,
-      stagingId: final.stagingId,
-      digest: final.digest,
-      bytesTransferred: final.bytesTransferred,
-      bytesData: final.bytesData || final.bytesTransferred,
-    };
+  await forEachConcurrently(files, settings.concurrency, signal, async (file, stopping) => {
+    const done = await pullAndVerify(ctx, file, stopping);
     staged.push(done);
     settings.onVerified?.(done);
-  };
-  const worker = async (): Promise<void> => {
-    try {
-      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-        signal.throwIfAborted();
-        await pullAndVerify(file);
-      }
-    } catch (err) {
-      stop.abort();
-      throw err;
-    }
-  };
-  const workers = Array.from({ length: Math.max(1, Math.min(settings.concurrency, files.length)) }, worker);
-  const results = await Promise.allSettled(workers);
-  outer.throwIfAborted();
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown);
-  if (failures.length > 0) throw failures.find((e) => !(e instanceof KvmcloneError && e.code === 'CANCELLED')) ?? failures[0];
+  });
   return staged;
 }

@@ -12,7 +12,7 @@
 import { dataLoss } from '../../../shared/errors.js';
 import type { LiveDisk__Output } from '../../../shared/generated/kvmclone/agent/v1/LiveDisk.js';
 import { formatBytes } from '../../cli/reporter.js';
-import { pullFile } from '../clone/transfer-files.js';
+import { pullFile } from '../clone/pull-file.js';
 import type { SyncPair } from '../sync/sync-plan.js';
 import { pullSettingsFor } from '../transfer-rate.js';
 import type { DiskDelta } from './live-delta.js';

@@ -7,7 +7,8 @@
  */
 import { dataLoss } from '../../../shared/errors.js';
 import { formatBytes } from '../../cli/reporter.js';
-import { openBrokeredPath, pullFile } from '../clone/transfer-files.js';
+import { openBrokeredPath } from '../clone/transfer-files.js';
+import { pullFile } from '../clone/pull-file.js';
 import { removeStalePeer } from '../peer-forward.js';
 import { pullSettingsFor } from '../transfer-rate.js';
 import { needsPull, type HashPlan, type OfflineSync } from './sync-hash-plan.js';
