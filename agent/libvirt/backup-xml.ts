@@ -10,7 +10,7 @@
  * shared/xml/parse-xml.ts (no DOCTYPE, no entities).
  *
  * Behaviour of libvirt 9.0 these builders encode (checked in
- * test/integration/libvirt-backup.test.ts): a disk listed for backup without
+ * test/integration/libvirt-backup-checkpoints.test.ts): a disk listed for backup without
  * a `<scratch>` fails ("argument key 'filename' must not have null value"),
  * so a scratch path is always given; without `<disks>` every disk is
  * exported with a scratch file next to its image; disks left out of a listed

@@ -8,7 +8,7 @@
  * `libvirtFailure`, so codes and texts match the real adapter's.
  *
  * Live copies (LibvirtLivePort) are modelled as libvirt 9.0 behaves (see
- * test/integration/libvirt-backup.test.ts): one backup job per running
+ * test/integration/libvirt-backup-checkpoints.test.ts): one backup job per running
  * domain; checkpoints with parents, whose dirty bitmaps live "in the images"
  * apart from libvirt's metadata (so a metadata-only delete and a redefine
  * bring a checkpoint back, and `killQemu` breaks them all); bitmaps only on

@@ -149,7 +149,20 @@ test('a WriteRanges killed with its agent leaves a staging file naming its opera
   assert.ok(l.sizeBytes >= 65536, `allocated ${l.sizeBytes}`);
 });
 
-test('listed with kind, operation, age and running; dry run and age limit remove nothing; then only what is not running goes', async () => {
+/** What plantLeftovers left, by path. */
+interface Planted {
+  killedStaging: string;
+  runningStaging: string;
+  deadPeer: string;
+  runningPeer: string;
+  scratch: string;
+  half: string;
+  done: string;
+  unrelated: string;
+}
+
+/** The leftovers of the listing test: the killed write's staging file, a running write, a held lock, and planted ones. */
+async function plantLeftovers(): Promise<Planted> {
   const killedStaging = join(images, (await readdir(images)).find((n) => n.endsWith('.kvmclone-staging')) as string);
   // A running operation: its WriteRanges stays open, and its own dead-looking peer socket is its too.
   await openWrite(RUNNING, join(images, 'running.img'));
@@ -180,7 +193,12 @@ test('listed with kind, operation, age and running; dry run and age limit remove
   const done = join(images, '.done.img.kvmclone-journal');
   const unrelated = join(images, 'keep-me.img');
   await writeFile(unrelated, 'an image');
+  return { killedStaging, runningStaging, deadPeer, runningPeer, scratch, half, done, unrelated };
+}
 
+/** The listing of what plantLeftovers left: images never, each leftover with its kind, operation, running state and age. */
+async function checkListing(planted: Planted): Promise<void> {
+  const { runningStaging, deadPeer, runningPeer, scratch, half, done, unrelated } = planted;
   const all = await list();
   assert.equal(
     all.some((l) => l.path === unrelated || l.path.endsWith('half.img') || l.path.endsWith('done.img')),
@@ -203,6 +221,12 @@ test('listed with kind, operation, age and running; dry run and age limit remove
   const held = byPath(all, 'web');
   assert.deepEqual({ kind: held.kind, op: held.operationId, running: held.running }, { kind: 'LEFTOVER_KIND_LOCK', op: LOCKER, running: true });
   for (const l of all) assert.ok(l.ageSeconds >= 0 && l.ageSeconds < 600, `${l.path} age ${l.ageSeconds}`);
+}
+
+test('listed with kind, operation, age and running; dry run and age limit remove nothing; then only what is not running goes', async () => {
+  const planted = await plantLeftovers();
+  await checkListing(planted);
+  const { killedStaging, runningStaging, deadPeer, runningPeer, scratch, half, done, unrelated } = planted;
 
   const admin = client(socket);
   const removable = [killedStaging, deadPeer, scratch, half].sort();

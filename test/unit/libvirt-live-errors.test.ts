@@ -1,6 +1,6 @@
 /**
  * The error predicates of the live-copy calls on libvirt 9.0's own messages
- * (as virsh printed them in the sandbox, see test/integration/libvirt-backup.test.ts),
+ * (as virsh printed them in the sandbox, see test/integration/libvirt-backup-checkpoints.test.ts),
  * raw and through the port's error.
  */
 import { test } from 'node:test';

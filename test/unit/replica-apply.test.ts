@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/config/config-file.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
-import { applyPlan, planApply, planText, readReplicaFile } from '../../controller/replication/replica-file.js';
-import { ReplicaStore } from '../../controller/replication/replica-store.js';
+import { applyPlan, planApply, planText, readReplicaFile, type ApplyPlan } from '../../controller/replication/replica-file.js';
+import { ReplicaStore, type ReplicaSpec } from '../../controller/replication/replica-store.js';
 import { replicaSpec } from '../../controller/replication/replica-spec.js';
 
 async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
@@ -72,44 +72,73 @@ test('a bad file names every problem', () =>
     }
   }));
 
+/** The replicas in the store before the file is applied: web1 and old (every 15m), same (every 1m, keep 2). */
+function addThree(store: ReplicaStore): void {
+  store.add({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 900, keep: null, live: false });
+  store.add({ name: 'old', vm: 'old', from: 'hosta', to: 'hostb', destVm: 'old', targetDir: null, everySeconds: 900, keep: null, live: false });
+  store.add({ name: 'same', vm: 'same', from: 'hosta', to: 'hostb', destVm: 'same', targetDir: null, everySeconds: 60, keep: 2, live: false });
+}
+
+/** The file to apply: web1 changed, db1 new, same unchanged, old not listed. */
+async function desiredFile(dir: string): Promise<ReplicaSpec[]> {
+  const file = join(dir, 'r.yaml');
+  await writeFile(
+    file,
+    [
+      'replicas:',
+      '  - { name: web1, vm: web1, from: hosta, to: hostb, every: 5m, keep: 3 }',
+      '  - { name: db1, vm: db1, from: hosta, to: hostc, every: 1h }',
+      '  - { name: same, vm: same, from: hosta, to: hostb, every: 1m, keep: 2 }',
+    ].join('\n'),
+  );
+  return readReplicaFile(file);
+}
+
+/** The plan without --prune: db1 added, web1 changed, old unlisted, same unchanged, and its text. */
+function checkPlan(plan: ApplyPlan, desired: ReplicaSpec[]): void {
+  assert.deepEqual(
+    plan.add.map((s) => s.name),
+    ['db1'],
+  );
+  assert.deepEqual(plan.change, [
+    {
+      name: 'web1',
+      fields: [
+        { field: 'every', from: 900, to: 300 },
+        { field: 'keep', from: null, to: 3 },
+      ],
+    },
+  ]);
+  assert.deepEqual(plan.unlisted, ['old']);
+  assert.deepEqual(plan.remove, []);
+  assert.deepEqual(plan.unchanged, ['same']);
+  assert.match(planText(plan, desired), /^\+ add db1: db1@hosta -> db1@hostc every 1h$/m);
+  assert.match(planText(plan, desired), /^~ change web1: every 15m -> 5m, keep - -> 3$/m);
+}
+
+/** A plan that moves a replica to another host, or adds a second replica of the same copy, is refused. */
+function checkRefusals(store: ReplicaStore, desired: ReplicaSpec[]): void {
+  const moved = planApply(
+    store.list(),
+    desired.map((d) => (d.name === 'web1' ? { ...d, to: 'hostz' } : d)),
+    false,
+  );
+  assert.equal(moved.refused.length, 1);
+  assert.match(moved.refused[0]?.reason ?? '', /to hostb -> hostz: .*kvmctl replica rm web1/);
+  assert.throws(() => applyPlan(store, desired, moved), /refusals/);
+  const clash = planApply(store.list(), [...desired, { ...desired[0], name: 'web2' }], false);
+  assert.match(clash.refused[0]?.reason ?? '', /replica web1 already keeps web1 on hostb/);
+}
+
 test('plan and apply: add, change, unlisted, prune, refusals', () =>
   withDir(async (dir) => {
     const ops = new OperationStore(join(dir, 'h.sqlite'));
     try {
       const store = new ReplicaStore(ops.database);
-      store.add({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 900, keep: null, live: false });
-      store.add({ name: 'old', vm: 'old', from: 'hosta', to: 'hostb', destVm: 'old', targetDir: null, everySeconds: 900, keep: null, live: false });
-      store.add({ name: 'same', vm: 'same', from: 'hosta', to: 'hostb', destVm: 'same', targetDir: null, everySeconds: 60, keep: 2, live: false });
-      const file = join(dir, 'r.yaml');
-      await writeFile(
-        file,
-        [
-          'replicas:',
-          '  - { name: web1, vm: web1, from: hosta, to: hostb, every: 5m, keep: 3 }',
-          '  - { name: db1, vm: db1, from: hosta, to: hostc, every: 1h }',
-          '  - { name: same, vm: same, from: hosta, to: hostb, every: 1m, keep: 2 }',
-        ].join('\n'),
-      );
-      const desired = await readReplicaFile(file);
+      addThree(store);
+      const desired = await desiredFile(dir);
       const plan = planApply(store.list(), desired, false);
-      assert.deepEqual(
-        plan.add.map((s) => s.name),
-        ['db1'],
-      );
-      assert.deepEqual(plan.change, [
-        {
-          name: 'web1',
-          fields: [
-            { field: 'every', from: 900, to: 300 },
-            { field: 'keep', from: null, to: 3 },
-          ],
-        },
-      ]);
-      assert.deepEqual(plan.unlisted, ['old']);
-      assert.deepEqual(plan.remove, []);
-      assert.deepEqual(plan.unchanged, ['same']);
-      assert.match(planText(plan, desired), /^\+ add db1: db1@hosta -> db1@hostc every 1h$/m);
-      assert.match(planText(plan, desired), /^~ change web1: every 15m -> 5m, keep - -> 3$/m);
+      checkPlan(plan, desired);
       applyPlan(store, desired, plan);
       assert.deepEqual(
         store.list().map((r) => r.name),
@@ -125,16 +154,7 @@ test('plan and apply: add, change, unlisted, prune, refusals', () =>
         ['db1', 'same', 'web1'],
       );
 
-      const moved = planApply(
-        store.list(),
-        desired.map((d) => (d.name === 'web1' ? { ...d, to: 'hostz' } : d)),
-        false,
-      );
-      assert.equal(moved.refused.length, 1);
-      assert.match(moved.refused[0]?.reason ?? '', /to hostb -> hostz: .*kvmctl replica rm web1/);
-      assert.throws(() => applyPlan(store, desired, moved), /refusals/);
-      const clash = planApply(store.list(), [...desired, { ...desired[0], name: 'web2' }], false);
-      assert.match(clash.refused[0]?.reason ?? '', /replica web1 already keeps web1 on hostb/);
+      checkRefusals(store, desired);
     } finally {
       ops.close();
     }

@@ -59,6 +59,24 @@ test('transitions: once per change of condition', () => {
   assert.deepEqual(alertTransitions({ failing: true, breached: true }, { failing: false, breached: true }), { events: [], alerts: { failing: false, breached: true } });
 });
 
+/** Records a sync run of replica web1 that ended with `outcome` at `at`, as the scheduler would. */
+function recordRun(store: ReplicaStore, outcome: 'succeeded' | 'failed', at: number): void {
+  const run = {
+    replica: 'web1',
+    operationId: null,
+    kind: 'sync' as const,
+    startedAt: new Date(at).toISOString(),
+    finishedAt: new Date(at + 1000).toISOString(),
+    seconds: 1,
+    bytesOnWire: 0,
+    delta: null,
+    outcome,
+    errorCode: outcome === 'failed' ? 'UNAVAILABLE' : null,
+    errorMessage: outcome === 'failed' ? 'hostb unreachable' : null,
+  };
+  store.recordRun(run, runEffect(store.get('web1'), run));
+}
+
 test('a replica that fails, stays behind and recovers sends failed, rpo-breached, recovered — each once — to the webhook', async () => {
   const hook = await listener(() => 200);
   const dir = await mkdtemp(join(tmpdir(), 'notify-'));
@@ -69,22 +87,7 @@ test('a replica that fails, stays behind and recovers sends failed, rpo-breached
     store.add({ name: 'web1', vm: 'web1', from: 'hosta', to: 'hostb', destVm: 'web1', targetDir: null, everySeconds: 60, keep: null, live: false });
     const notifier = new Notifier({ webhook: hook.url, command: undefined, timeoutMs: 3000 }, (m) => warnings.push(m));
     const created = Date.parse(store.get('web1').createdAt);
-    const record = (outcome: 'succeeded' | 'failed', at: number): void => {
-      const run = {
-        replica: 'web1',
-        operationId: null,
-        kind: 'sync' as const,
-        startedAt: new Date(at).toISOString(),
-        finishedAt: new Date(at + 1000).toISOString(),
-        seconds: 1,
-        bytesOnWire: 0,
-        delta: null,
-        outcome,
-        errorCode: outcome === 'failed' ? 'UNAVAILABLE' : null,
-        errorMessage: outcome === 'failed' ? 'hostb unreachable' : null,
-      };
-      store.recordRun(run, runEffect(store.get('web1'), run));
-    };
+    const record = (outcome: 'succeeded' | 'failed', at: number): void => recordRun(store, outcome, at);
     record('failed', created + 1000);
     assert.deepEqual(
       checkAlerts(store, 'web1', notifier, 10_000, created + 2000).map((b) => b.event),

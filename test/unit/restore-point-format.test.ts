@@ -26,6 +26,7 @@ import { fileUndoSource, guestUndoSource } from '../../agent/transfer/undo-sourc
 import { decodePointNote, encodePointNote, listPointFiles, nextPointId, parseRestorePointName, pointNameFor, undoNameFor } from '../../agent/transfer/restore-point-files.js';
 import { parseLeftoverName } from '../../agent/leftovers/leftover-names.js';
 import { readExactly } from '../../agent/disk/read-ahead.js';
+import type { GuestReader } from '../../agent/guest/guest-client.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -161,26 +162,32 @@ test('chain: a pending undo without its committed journal is discarded; a journa
   });
 });
 
+/** A 4 MiB guest view and an NBD reader of it that records its reads: data in the first MiB and at 3 MiB, a hole elsewhere. */
+function fakeGuestView(): { view: Buffer; reads: [number, number][]; reader: GuestReader } {
+  const view = Buffer.alloc(4 * MiB);
+  randomBytes(MiB).copy(view, 0);
+  randomBytes(256 * KiB).copy(view, 3 * MiB);
+  const extents = [
+    { offset: 0, length: MiB, flags: 0 },
+    { offset: MiB, length: 2 * MiB, flags: 3 },
+    { offset: 3 * MiB, length: 256 * KiB, flags: 0 },
+    { offset: 3 * MiB + 256 * KiB, length: 768 * KiB, flags: 3 },
+  ];
+  const reads: [number, number][] = [];
+  const reader = {
+    size: view.length,
+    read: (offset: number, length: number) => (reads.push([offset, length]), Promise.resolve(Buffer.from(view.subarray(offset, offset + length)))),
+    async *extents(_context: string, offset: number, length: number) {
+      for (const e of extents) if (e.offset + e.length > offset && e.offset < offset + length) yield e;
+    },
+  };
+  return { view, reads, reader };
+}
+
 test('guest undo: read through an NBD reader at guest offsets, the header names the guest layer and the export size; a shrink keeps only the tail data the map shows', async () => {
   await withDir(async (dir) => {
     // A 4 MiB guest view: data in the first MiB and at 3 MiB, a hole elsewhere (as base:allocation reports it).
-    const view = Buffer.alloc(4 * MiB);
-    randomBytes(MiB).copy(view, 0);
-    randomBytes(256 * KiB).copy(view, 3 * MiB);
-    const extents = [
-      { offset: 0, length: MiB, flags: 0 },
-      { offset: MiB, length: 2 * MiB, flags: 3 },
-      { offset: 3 * MiB, length: 256 * KiB, flags: 0 },
-      { offset: 3 * MiB + 256 * KiB, length: 768 * KiB, flags: 3 },
-    ];
-    const reads: [number, number][] = [];
-    const reader = {
-      size: view.length,
-      read: (offset: number, length: number) => (reads.push([offset, length]), Promise.resolve(Buffer.from(view.subarray(offset, offset + length)))),
-      async *extents(_context: string, offset: number, length: number) {
-        for (const e of extents) if (e.offset + e.length > offset && e.offset < offset + length) yield e;
-      },
-    };
+    const { view, reads, reader } = fakeGuestView();
     const image = join(dir, 'disk.qcow2');
     await writeFile(image, 'the file layer is never read for a guest undo');
     const st = await stat(image, { bigint: true });

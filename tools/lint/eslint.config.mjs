@@ -36,6 +36,33 @@ export default tseslint.config(
       // Passing on what was caught (unknown) or an AbortSignal's reason is not making up a non-Error.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
       '@typescript-eslint/only-throw-error': ['error', { allowThrowingUnknown: true, allowThrowingAny: true }],
+      // Small files and functions: a reader sees one concern at a time (blank and comment lines count).
+      'max-lines': ['error', { max: 300 }],
+      'max-lines-per-function': ['error', { max: 60, IIFEs: true }],
     },
+  },
+  {
+    // Not yet within the size rules (issue 15): the e2e files whose tests share one testbed sequence, the benchmarks'
+    // main functions and the fuzzer's request builders. Each is named; nothing new may join the list.
+    files: [
+      'test/e2e/clone.test.ts',
+      'test/e2e/concurrent-load.test.ts',
+      'test/e2e/failback-bitmap.test.ts',
+      'test/e2e/failover.test.ts',
+      'test/e2e/live.test.ts',
+      'test/e2e/openssh-engine.test.ts',
+      'test/e2e/replication.test.ts',
+      'test/e2e/ssh2-engine.test.ts',
+      'test/bench/faults/trial-runner.ts',
+      'test/bench/live-bench.ts',
+      'test/bench/replication-bench.ts',
+      'test/bench/streams-bench.ts',
+      'test/bench/sync-bench.ts',
+      'test/support/fuzz/fuzz-run.ts',
+      'test/support/fuzz/fuzz-session.ts',
+      'test/support/fuzz/fuzz-target.ts',
+      'test/support/fuzz/hostile-values.ts',
+    ],
+    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
   },
 );
