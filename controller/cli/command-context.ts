@@ -13,6 +13,8 @@ import { isAbortError, KvmcloneError } from '../../shared/errors.js';
 import { loadControllerOptions, type ControllerOptions, type GlobalFlags } from '../config/controller-config.js';
 import { OperationStore } from '../history/operation-store.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
+import { HostSession } from '../transport/host-session.js';
+import type { AgentCapability } from '../../shared/capabilities.js';
 import { selectEngine } from '../transport/select-engine.js';
 import { normalizeSshError } from '../transport/ssh-error-code.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
@@ -101,4 +103,20 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
     store?.close();
     await rm(runtimeDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A session to `host`'s agent for a command that only reads: the read-only
+ * socket, falling back as HostSession does (its debug lines through the
+ * command's reporter), with the command's deadline and signal.
+ */
+export function openReadOnly(ctx: CommandContext, host: string, needs?: readonly AgentCapability[]): Promise<HostSession> {
+  return HostSession.open(ctx.engine, host, {
+    agentSocket: ctx.options.agentSocket,
+    readOnlySocket: ctx.options.agentRoSocket,
+    debug: (m) => ctx.reporter.debug(m),
+    callMs: ctx.options.timeouts.callMs,
+    signal: ctx.signal,
+    ...(needs !== undefined && { needs }),
+  });
 }

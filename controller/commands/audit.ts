@@ -6,9 +6,8 @@
 import { Command, Option } from 'commander';
 import { checkId, checkVmName } from '../../shared/validation.js';
 import { invalidArgument } from '../../shared/errors.js';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
-import { HostSession } from '../transport/host-session.js';
 import { fetchAudit, parseSince, type AuditFilters } from '../audit/audit-query.js';
 import { auditTable } from '../audit/audit-table.js';
 
@@ -47,14 +46,7 @@ export function auditCommand(run: (code: Promise<number>) => void): Command {
       run(
         withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
           const filters = auditFilters(flags);
-          const session = await HostSession.open(ctx.engine, host, {
-            agentSocket: ctx.options.agentSocket,
-            readOnlySocket: ctx.options.agentRoSocket,
-            debug: (m) => ctx.reporter.debug(m),
-            callMs: ctx.options.timeouts.callMs,
-            signal: ctx.signal,
-            needs: ['audit.read'],
-          });
+          const session = await openReadOnly(ctx, host, ['audit.read']);
           try {
             const records = await fetchAudit(session, filters, ctx.signal);
             if (ctx.json) ctx.reporter.result({ ok: true, operation: 'audit', host, records });

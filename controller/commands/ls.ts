@@ -6,10 +6,10 @@
  * listed with the reason instead of its disks.
  */
 import { Command } from 'commander';
-import { withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
-import { HostSession } from '../transport/host-session.js';
+import type { HostSession } from '../transport/host-session.js';
 import { KvmcloneError } from '../../shared/errors.js';
 
 /** The VMs of the host the session is on, each with its disks or why they could not be read. */
@@ -57,14 +57,7 @@ function printVms(vms: Awaited<ReturnType<typeof describeVms>>): void {
 
 /** `kvmctl ls HOST` once its context is set up. */
 async function lsHost(ctx: CommandContext, host: string): Promise<number> {
-  const session = await HostSession.open(ctx.engine, host, {
-    agentSocket: ctx.options.agentSocket,
-    readOnlySocket: ctx.options.agentRoSocket,
-    debug: (m) => ctx.reporter.debug(m),
-    callMs: ctx.options.timeouts.callMs,
-    signal: ctx.signal,
-    needs: ['domain.list', 'domain.describe'],
-  });
+  const session = await openReadOnly(ctx, host, ['domain.list', 'domain.describe']);
   try {
     const vms = await describeVms(session, ctx.signal);
     if (ctx.json) {

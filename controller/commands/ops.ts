@@ -5,10 +5,9 @@
 import { formatPhases, phasesOf } from '../cli/phase-text.js';
 import { Command, Option } from 'commander';
 import { notFound } from '../../shared/errors.js';
-import { withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
 import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
-import { HostSession } from '../transport/host-session.js';
 import { fetchAudit } from '../audit/audit-query.js';
 import { auditTable } from '../audit/audit-table.js';
 import type { AuditEntry__Output } from '../../shared/generated/kvmclone/agent/v1/AuditEntry.js';
@@ -27,14 +26,7 @@ async function agentRecords(
   return Promise.all(
     hosts.map(async (host) => {
       try {
-        const session = await HostSession.open(ctx.engine, host, {
-          agentSocket: ctx.options.agentSocket,
-          readOnlySocket: ctx.options.agentRoSocket,
-          debug: (m) => ctx.reporter.debug(m),
-          callMs: ctx.options.timeouts.callMs,
-          signal: ctx.signal,
-          needs: ['audit.read'],
-        });
+        const session = await openReadOnly(ctx, host, ['audit.read']);
         try {
           return { host, records: await fetchAudit(session, { since, vm: '', operationId: id, limit: 100_000 }, ctx.signal) };
         } finally {

@@ -8,10 +8,9 @@
  */
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 import { KvmcloneError } from '../../shared/errors.js';
-import type { CommandContext } from '../cli/command-context.js';
+import { openReadOnly, type CommandContext } from '../cli/command-context.js';
 import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
-import { HostSession } from '../transport/host-session.js';
 import { SshError } from '../transport/ssh-engine.js';
 import { checkAccount, describeAccount } from './account-check.js';
 import { fetchLeftovers, leftoverLine, type LeftoverReport } from './leftovers.js';
@@ -54,13 +53,7 @@ export async function checkHosts(
   const results = [];
   for (const host of list) {
     try {
-      const s = await HostSession.open(ctx.engine, host, {
-        agentSocket: ctx.options.agentSocket,
-        readOnlySocket: ctx.options.agentRoSocket,
-        debug: (m) => ctx.reporter.debug(m),
-        callMs: ctx.options.timeouts.callMs,
-        signal: ctx.signal,
-      });
+      const s = await openReadOnly(ctx, host);
       try {
         const space = await Promise.all(s.info.imageRoots.map((root) => s.call(s.clients.storage, s.clients.storage.getFreeSpace, { path: root }, ctx.signal)));
         const h = s.info.host;

@@ -19,7 +19,8 @@ import {
   isDomainNotRunning,
   isNoCheckpoint,
 } from '../../agent/libvirt/libvirt-errors.js';
-import { checkpointXml, exists, failure, MiB, nbdHasPattern, nbdMap, skip, useBackupSandbox, VM } from './support/libvirt-backup-sandbox.js';
+import { failure } from '../support/kvmclone-failure.js';
+import { checkpointXml, exists, MiB, nbdHasPattern, nbdMap, skip, useBackupSandbox, VM } from './support/libvirt-backup-sandbox.js';
 
 const sandbox = useBackupSandbox({ agentVm: false });
 

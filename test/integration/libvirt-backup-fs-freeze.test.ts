@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGuestAgentUnavailable } from '../../agent/libvirt/libvirt-errors.js';
-import { failure, skip, useBackupSandbox, VM, VM_AGENT } from './support/libvirt-backup-sandbox.js';
+import { failure } from '../support/kvmclone-failure.js';
+import { skip, useBackupSandbox, VM, VM_AGENT } from './support/libvirt-backup-sandbox.js';
 
 const sandbox = useBackupSandbox({ agentVm: true });
 

@@ -4,10 +4,8 @@
  * qcow2 disks, a raw one and an empty CD-ROM, the backup and checkpoint XML
  * of its jobs, and failure(), which expects a KvmcloneError.
  */
-import assert from 'node:assert/strict';
 import { buildBackupXml, buildCheckpointXml } from '../../agent/libvirt/backup-xml.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
-import { KvmcloneError } from '../../shared/errors.js';
 
 const VM = `<domain type='kvm'>
   <name>web</name>
@@ -50,14 +48,4 @@ export async function running(): Promise<FakeLibvirt> {
   const fake = new FakeLibvirt();
   await fake.addDomain(VM, 'running');
   return fake;
-}
-
-export async function failure(promise: Promise<unknown>): Promise<KvmcloneError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof KvmcloneError, `not a KvmcloneError: ${String(err)}`);
-    return err;
-  }
-  assert.fail('it succeeded');
 }

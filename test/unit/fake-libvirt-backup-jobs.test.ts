@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBackupXml, parseCheckpointXml } from '../../agent/libvirt/backup-xml.js';
 import { isBackupScratchExists, isCheckpointExists, isCheckpointUnsupported, isDomainExists, isDomainNotRunning, isNoCheckpoint } from '../../agent/libvirt/libvirt-errors.js';
-import { SOCKET, backupXml, checkpointXml, failure, running } from '../support/fake-live-domain.js';
+import { SOCKET, backupXml, checkpointXml, running } from '../support/fake-live-domain.js';
+import { failure } from '../support/kvmclone-failure.js';
 
 test('a full pull-mode job with a checkpoint: job, exports, one job at a time, abort', async () => {
   const fake = await running();

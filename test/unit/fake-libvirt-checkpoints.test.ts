@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCheckpointInconsistent, isDomainNotRunning, isNoCheckpoint } from '../../agent/libvirt/libvirt-errors.js';
-import { backupXml, checkpointXml, failure, running } from '../support/fake-live-domain.js';
+import { backupXml, checkpointXml, running } from '../support/fake-live-domain.js';
+import { failure } from '../support/kvmclone-failure.js';
 
 test('delete, delete metadata-only and redefine from saved XML', async () => {
   const fake = await running();

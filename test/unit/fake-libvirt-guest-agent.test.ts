@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDomainNotRunning, isGuestAgentUnavailable } from '../../agent/libvirt/libvirt-errors.js';
-import { failure, running } from '../support/fake-live-domain.js';
+import { running } from '../support/fake-live-domain.js';
+import { failure } from '../support/kvmclone-failure.js';
 
 test('guest agent: freeze and thaw, missing, not connected, hanging', async () => {
   const fake = await running();

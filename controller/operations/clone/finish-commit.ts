@@ -13,7 +13,7 @@
  * as for any clone.
  */
 import { dataLoss, KvmcloneError } from '../../../shared/errors.js';
-import type { OperationStore } from '../../history/operation-store.js';
+import type { OperationEvent } from '../../history/operation-store.js';
 import type { HostSession } from '../../transport/host-session.js';
 import type { Reporter } from '../../cli/reporter.js';
 import type { PlannedFile } from './clone-plan.js';
@@ -41,11 +41,11 @@ export interface InterruptedCommit extends CommitRecord {
 /** Commits run disks first, then NVRAM and TPM state, backing files last (a half-committed chain never has a dangling overlay). */
 export const COMMIT_ORDER: Readonly<Record<PlannedFile['role'], number>> = { disk: 0, nvram: 1, tpm: 1, backing: 2 };
 
-/** The commit record of operation `operationId`, when it got that far. */
-export function interruptedCommit(store: OperationStore, operationId: string): InterruptedCommit | undefined {
+/** The commit record of operation `operationId` in its events, when it got that far. */
+export function interruptedCommit(operationId: string, events: readonly OperationEvent[]): InterruptedCommit | undefined {
   let record: CommitRecord | undefined;
   const committed = new Set<string>();
-  for (const e of store.get(operationId)?.events ?? []) {
+  for (const e of events) {
     if (e.type === 'commit') record = e.data as CommitRecord;
     if (e.type === 'committed') committed.add((e.data as { targetPath: string }).targetPath);
   }

@@ -55,8 +55,9 @@ function resumableStaging(store: OperationStore, req: CloneRequest): Resumable {
   const [prior] = store.history({ kind: 'clone', vm: req.vm, destVm: req.destVm, sourceHost: req.from, destHost: req.to }, 1);
   const staging = new Map<string, { stagingId: string; stagingPath: string }>();
   if (!prior || prior.state !== 'running') return { operationId: '', staging };
-  const commit = interruptedCommit(store, prior.id);
-  for (const e of store.get(prior.id)?.events ?? []) {
+  const events = store.get(prior.id)?.events ?? [];
+  const commit = interruptedCommit(prior.id, events);
+  for (const e of events) {
     const d = e.data as { targetPath?: string; stagingId?: string; stagingPath?: string };
     if (e.type === 'staged' && d.targetPath && d.stagingId && d.stagingPath) staging.set(d.targetPath, { stagingId: d.stagingId, stagingPath: d.stagingPath });
   }

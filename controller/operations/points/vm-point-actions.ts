@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { failedPrecondition } from '../../../shared/errors.js';
 import { checkVmName } from '../../../shared/validation.js';
-import type { CommandContext } from '../../cli/command-context.js';
+import { openReadOnly, type CommandContext } from '../../cli/command-context.js';
 import { confirm } from '../../cli/confirm.js';
 import { EXIT_OK } from '../../cli/exit-codes.js';
 import { formatBytes } from '../../cli/reporter.js';
@@ -26,14 +26,7 @@ function when(unix: number): string {
 export async function showVmPoints(ctx: CommandContext, vm: string, host: string): Promise<number> {
   const name = checkVmName(vm, 'VM');
   parseHostSpec(host);
-  const session = await HostSession.open(ctx.engine, host, {
-    agentSocket: ctx.options.agentSocket,
-    readOnlySocket: ctx.options.agentRoSocket,
-    debug: (m) => ctx.reporter.debug(m),
-    callMs: ctx.options.timeouts.callMs,
-    signal: ctx.signal,
-    needs: ['domain.describe', 'transfer.restore-points'],
-  });
+  const session = await openReadOnly(ctx, host, ['domain.describe', 'transfer.restore-points']);
   try {
     const domain = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name }, ctx.signal);
     const points = await listVmPoints(session, domain, ctx.signal);

@@ -19,7 +19,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { buildBackupXml, buildCheckpointXml } from '../../../agent/libvirt/backup-xml.js';
 import { LibvirtAdapter } from '../../../agent/libvirt/libvirt-adapter.js';
-import { KvmcloneError } from '../../../shared/errors.js';
 
 const execFile = promisify(execFileCb);
 // dist/test/integration/support/ → the sources (tsc copies neither shell scripts nor fixtures)
@@ -172,16 +171,6 @@ export function useBackupSandbox(options: { agentVm: boolean }): BackupSandbox {
     await sandbox.stop();
   });
   return sandbox;
-}
-
-export async function failure(promise: Promise<unknown>): Promise<KvmcloneError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof KvmcloneError, `not a KvmcloneError: ${String(err)}`);
-    return err;
-  }
-  assert.fail('it succeeded');
 }
 
 export const exists = (path: string): Promise<boolean> =>
