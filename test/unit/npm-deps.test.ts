@@ -1,8 +1,9 @@
 /**
  * scripts/npm-deps: installs into a checkout's own node_modules when it is
  * missing or stale, and never through a symlinked node_modules (npm ci there
- * emptied the main checkout's, shared by every worktree). `npm` is a fake on
- * PATH that records its arguments.
+ * emptied the main checkout's, shared by every worktree); kvmclone's native
+ * addon is built when missing or older than its sources, linked node_modules
+ * or not. `npm` is a fake on PATH that records its arguments.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,5 +72,33 @@ test('an own node_modules: installed when missing or older than package-lock.jso
     await utimes(join(dir, 'node_modules', '.package-lock.json'), new Date(500), new Date(500));
     await run('bash', [SCRIPT, dir], { env });
     assert.equal(await npmCalls(), 'ci --no-audit --no-fund\n'.repeat(2), 'stale: installed');
+  });
+});
+
+test("the checkout's native addon is built (npm run install) when missing or older than native/'s sources, even beside a linked node_modules", async () => {
+  await withFakeNpm(async (dir, npmCalls, env) => {
+    const main = join(dir, 'main');
+    await mkdir(join(main, 'node_modules'), { recursive: true });
+    await writeFile(join(main, 'node_modules', '.package-lock.json'), '{}');
+    await writeFile(join(main, 'package-lock.json'), '{}');
+    await writeFile(join(dir, 'package-lock.json'), '{}');
+    await symlink(join(main, 'node_modules'), join(dir, 'node_modules'));
+    await mkdir(join(dir, 'native', 'build', 'Release'), { recursive: true });
+    await writeFile(join(dir, 'native', 'binding.gyp'), '{}');
+    await writeFile(join(dir, 'native', 'fd_calls.c'), '');
+    const addon = join(dir, 'native', 'build', 'Release', 'kvmclone_fd.node');
+    const build = 'run --silent install\n';
+
+    await run('bash', [SCRIPT, dir], { env });
+    assert.equal(await npmCalls(), build, 'missing: built');
+
+    await writeFile(addon, '');
+    for (const f of ['binding.gyp', 'fd_calls.c']) await utimes(join(dir, 'native', f), new Date(1000), new Date(1000));
+    await run('bash', [SCRIPT, dir], { env });
+    assert.equal(await npmCalls(), build, 'current: not built again');
+
+    await utimes(addon, new Date(500), new Date(500));
+    await run('bash', [SCRIPT, dir], { env });
+    assert.equal(await npmCalls(), build.repeat(2), 'older than fd_calls.c: built');
   });
 });
