@@ -7,7 +7,6 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../shared/logger.js';
 import { missingNodeOptions } from './node-options.js';
-import { pageCacheAdviceAvailable } from './disk/page-cache.js';
 import { KVMCLONE_VERSION } from '../shared/version.js';
 import type { AgentOptions } from './config/agent-config.js';
 import { AgentStateMachine } from './lifecycle/agent-state.js';
@@ -32,7 +31,7 @@ interface AgentProcess {
   readonly stopGovernor: () => GovernorStats;
 }
 
-/** Warns of a Node.js started without the agent's options, and of a missing native page-cache module. */
+/** Warns of a Node.js started without the agent's options. (A missing native addon stops the agent at import: agent/native/fd-calls.ts.) */
 function warnAboutRuntime(log: Logger): void {
   const missing = missingNodeOptions();
   if (missing.length > 0)
@@ -40,7 +39,6 @@ function warnAboutRuntime(log: Logger): void {
       { missing },
       `started without ${missing.join(' ')}: transfers will spend most of their CPU in garbage collection; run kvmclone-agent itself (its #! line has them) or pass them to node`,
     );
-  if (!pageCacheAdviceAvailable) log.warn("the native module 'fadvise' did not load: images written here will fill the host's page cache (reinstall with a C++ compiler present)");
 }
 
 /** Opens the image roots, settles what a killed agent left behind, and starts the server. */

@@ -3,14 +3,14 @@
  *
  * Holes are never read or sent (ARCHITECTURE: "never read or send holes"), so
  * every reader in the data plane walks the file through this map. The file
- * layer comes from lseek SEEK_DATA / SEEK_HOLE through `fs-ext` (Node has no
- * SEEK_DATA; 0.1 ms per GiB); the guest layer from `qemu-img map`.
+ * layer comes from lseek SEEK_DATA / SEEK_HOLE through kvmclone's native addon
+ * (fd-calls.ts: Node has no SEEK_DATA; 0.1 ms per GiB); the guest layer from
+ * `qemu-img map`.
  */
-import { createRequire } from 'node:module';
 import type { FileHandle } from 'node:fs/promises';
-import { errnoCode } from '../../shared/errors.js';
 import { isAllZero } from '../../shared/block-hash.js';
 import { qemuImgMap, type QemuImgOptions } from '../images/qemu-img.js';
+import { seek, SEEK } from '../native/fd-calls.js';
 import { BufferPool } from './buffer-pool.js';
 import { READ_AHEAD_DEPTH, readAhead } from './read-ahead.js';
 import { planReads } from './read-plan.js';
@@ -26,30 +26,6 @@ export interface Extent {
   readonly kind: ExtentKind;
 }
 
-interface FsExtSeek {
-  seekSync(fd: number, offset: number, whence: number): number;
-}
-
-// fs-ext ships no types and no SEEK_DATA / SEEK_HOLE constants (only SET/CUR/END): Linux's values.
-const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtSeek;
-const SEEK_DATA = 3;
-const SEEK_HOLE = 4;
-
-/**
- * lseek(fd, offset, whence); null when the kernel says there is no more data
- * (ENXIO). Synchronous on purpose: SEEK_DATA/SEEK_HOLE answer from the
- * extent tree in microseconds, while fs-ext's async form costs ~60 µs of CPU a
- * call on the threadpool — measured as 1.4 CPU-s of a 2 GiB clone's source.
- */
-function seek(fd: number, offset: number, whence: number): number | null {
-  try {
-    return fsExt.seekSync(fd, offset, whence);
-  } catch (err) {
-    if (errnoCode(err) === 'ENXIO') return null;
-    throw err;
-  }
-}
-
 /**
  * Data and hole extents of [start, end) of an open file, in order, alternating.
  * Filesystems without hole support report everything as data, which is
@@ -58,13 +34,15 @@ function seek(fd: number, offset: number, whence: number): number | null {
 export async function* fileExtents(fd: number, start: number, end: number): AsyncGenerator<Extent> {
   let pos = start;
   while (pos < end) {
-    const data = seek(fd, pos, SEEK_DATA);
+    // Synchronous on purpose: answered from the extent tree in microseconds, where an async lseek on the
+    // threadpool cost ~60 µs of CPU a call (fs-ext's, measured as 1.4 CPU-s of a 2 GiB clone's source).
+    const data = seek(fd, pos, SEEK.DATA);
     if (data === null || data >= end) {
       yield { offset: pos, length: end - pos, kind: 'hole' };
       return;
     }
     if (data > pos) yield { offset: pos, length: data - pos, kind: 'hole' };
-    const hole = seek(fd, data, SEEK_HOLE) ?? end;
+    const hole = seek(fd, data, SEEK.HOLE) ?? end;
     const stop = Math.min(Math.max(hole, data), end);
     if (stop === data) {
       // The file shrank between the two seeks: what is left reads as zeros.

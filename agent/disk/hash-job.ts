@@ -13,8 +13,8 @@ export interface HashJob {
   readonly end: number;
   /**
    * The data extents of [start, end) as (offset, length) pairs, in order:
-   * found by the agent (SEEK_DATA needs fs-ext, which must not be loaded in
-   * a worker thread: read-plan.ts); everything else reads as zeros.
+   * found by the agent, which walks the extents as it plans the jobs;
+   * everything else reads as zeros.
    */
   readonly dataExtents: Float64Array;
   readonly blockSize: number;

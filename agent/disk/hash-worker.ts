@@ -21,8 +21,8 @@ import type { HashJob, HashJobEnd, HashJobMessage } from './hash-job.js';
 import { DataPrefetch } from './page-cache.js';
 import { fileShrank } from './read-ahead.js';
 import { planReads } from './read-plan.js';
-// Nothing here may load fs-ext, even indirectly: it is not safe in a worker thread (read-plan.ts).
-// (fadvise, through page-cache.ts, is a Node-API module and is: checked by hash-workers.test.ts.)
+// page-cache.ts loads kvmclone's native addon here too: it is context-aware, so safe in a worker thread
+// (checked by hash-workers.test.ts and fd-calls.test.ts).
 
 /** Bytes per read: about one core's L2 cache (see above). */
 const WORKER_READ_BYTES = 256 * 1024;

@@ -13,42 +13,30 @@
  * Measured on the testbed, writing 3 GiB: 4.7–7.7 system CPU-seconds through
  * the page cache, 1.75 with this advice (GNU dd oflag=nocache, the same call).
  *
- * posix_fadvise comes from the `fadvise` native module. If it failed to build
- * or load, nothing is dropped — the copy is still correct, only heavier on
- * the host — and the agent says so at start-up (run-agent.ts).
+ * posix_fadvise comes from kvmclone's native addon (fd-calls.ts), which the
+ * agent cannot start without; the hashing threads load it too.
  */
-import { createRequire } from 'node:module';
-
-interface FadviseModule {
-  posix_fadvise(fd: number, offset: number, length: number, advice: number): number;
-  readonly failed_to_load?: boolean;
-  readonly POSIX_FADV_DONTNEED: number;
-  readonly POSIX_FADV_WILLNEED: number;
-}
-
-const fadvise = ((): FadviseModule | undefined => {
-  try {
-    const m = createRequire(import.meta.url)('fadvise') as FadviseModule;
-    return m.failed_to_load === true ? undefined : m;
-  } catch {
-    return undefined;
-  }
-})();
+import { errnoCode } from '../../shared/errors.js';
+import { fadvise, FADV } from '../native/fd-calls.js';
 
 /** Bytes written between two drop-behind advices: a window of writeback in flight, a window being dropped. */
 const DROP_BEHIND_BYTES = 64 * 1024 * 1024;
 
-/** True when the kernel can be advised (the native module loaded). */
-export const pageCacheAdviceAvailable: boolean = fadvise !== undefined;
+/** posix_fadvise, with a refusal by the kernel (a pipe, say) ignored: advice never changes what the file holds. */
+function advise(fd: number, offset: number, length: number, advice: number): void {
+  try {
+    fadvise(fd, offset, length, advice);
+  } catch (err) {
+    if (errnoCode(err) === undefined) throw err;
+  }
+}
 
 /**
  * Advises that [offset, offset + length) of `fd` (length 0: to the end) will
  * not be read soon: dirty pages are queued for writeback, clean ones dropped.
- * A no-op without the native module; a refusal by the kernel is ignored too,
- * as this is advice and never changes what the file holds.
  */
 export function adviseDontNeed(fd: number, offset: number, length: number): void {
-  if (fadvise !== undefined) fadvise.posix_fadvise(fd, offset, length, fadvise.POSIX_FADV_DONTNEED);
+  advise(fd, offset, length, FADV.DONTNEED);
 }
 
 /**
@@ -81,8 +69,7 @@ const PREFETCH_PIECE_BYTES = 2 * 1024 * 1024;
  * is asked (WILLNEED, which starts the reads and returns) for the next
  * PREFETCH_AHEAD_BYTES of data, so a cold disk is kept busy with several
  * MiB in flight instead of one small read at a time. Holes are never
- * advised (that would fill the cache with zero pages). A no-op without the
- * native module.
+ * advised (that would fill the cache with zero pages).
  */
 export class DataPrefetch {
   private extent = 0;
@@ -98,14 +85,13 @@ export class DataPrefetch {
 
   /** The reader has read `readBytes` data bytes so far: advise until PREFETCH_AHEAD_BYTES lie ahead of it. */
   keepAhead(readBytes: number): void {
-    if (fadvise === undefined) return;
     while (this.advised < readBytes + PREFETCH_AHEAD_BYTES && 2 * this.extent + 1 < this.dataExtents.length) {
       const start = this.dataExtents[2 * this.extent];
       const end = start + this.dataExtents[2 * this.extent + 1];
       this.position = Math.max(this.position, start);
       const length = Math.min(PREFETCH_PIECE_BYTES, end - this.position);
       if (length > 0) {
-        fadvise.posix_fadvise(this.fd, this.position, length, fadvise.POSIX_FADV_WILLNEED);
+        advise(this.fd, this.position, length, FADV.WILLNEED);
         this.position += length;
         this.advised += length;
       }

@@ -1,9 +1,9 @@
 /**
  * From an image's extents to the reads that cover its data. Kept apart from
- * extent-map.ts, which loads the `fs-ext` native module for SEEK_DATA: that
- * module is not safe in worker threads (loading or unloading it there crashed
- * the process, measured: 2 of 10 runs of eight workers), and the hashing
- * threads need this plan but take their extents from the main thread.
+ * extent-map.ts so that the hashing threads, which need this plan but take
+ * their extents from the main thread, load no more than it. (It was first
+ * split off because extent-map.ts loaded fs-ext, a native module that crashed
+ * worker threads; its replacement, agent/native/fd-calls.ts, is safe there.)
  */
 import type { Extent } from './extent-map.js';
 import type { PlannedRead } from './read-ahead.js';

@@ -9,16 +9,10 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { aborted, errnoCode, failedPrecondition, KvmcloneError, notFound } from '../../shared/errors.js';
+import { tryLockExclusive } from '../native/fd-calls.js';
 import type { OpenedParent } from '../paths/open-beneath.js';
-
-interface FsExtFlock {
-  flock(fd: number, flags: 'exnb', callback: (err: Error | null) => void): void;
-}
-
-const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtFlock;
 
 /** The staging file name, in the target's directory, of the target named `name` for one staging id. */
 export function stagingNameFor(name: string, id: string): string {
@@ -31,15 +25,8 @@ export function stagingPathFor(target: string, id: string): string {
 }
 
 /** Takes an exclusive, non-blocking flock; ABORTED when another call holds it. */
-export function lockExclusive(fh: FileHandle, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fsExt.flock(fh.fd, 'exnb', (err) => {
-      if (err === null) resolve();
-      else if (errnoCode(err) === 'EAGAIN' || errnoCode(err) === 'EWOULDBLOCK')
-        reject(aborted(`${what} is in use by another call (a write, commit or abort of the same staging id)`));
-      else reject(err);
-    });
-  });
+export async function lockExclusive(fh: FileHandle, what: string): Promise<void> {
+  if (!tryLockExclusive(fh.fd)) throw aborted(`${what} is in use by another call (a write, commit or abort of the same staging id)`);
 }
 
 /**

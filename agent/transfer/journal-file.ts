@@ -12,17 +12,11 @@
  */
 import { constants } from 'node:fs';
 import { lstat, open, type FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { aborted, errnoCode, KvmcloneError } from '../../shared/errors.js';
+import { tryLockExclusive } from '../native/fd-calls.js';
 import { ErrnoError } from '../native/libc.js';
 import type { ConfinedDir } from '../paths/confined-dir.js';
-
-interface FsExtFlock {
-  flock(fd: number, flags: 'exnb', callback: (err: Error | null) => void): void;
-}
-
-const fsExt = createRequire(import.meta.url)('fs-ext') as FsExtFlock;
 
 const JOURNAL_SUFFIX = '.kvmclone-journal';
 const JOURNAL_NAME = /^\.(.+)\.kvmclone-journal$/;
@@ -43,14 +37,8 @@ function busy(image: string): Error {
 }
 
 /** Takes the exclusive, non-blocking flock; ABORTED when someone else holds it. */
-function lockExclusive(fh: FileHandle, image: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fsExt.flock(fh.fd, 'exnb', (err) => {
-      if (err === null) resolve();
-      else if (errnoCode(err) === 'EAGAIN' || errnoCode(err) === 'EWOULDBLOCK') reject(busy(image));
-      else reject(err);
-    });
-  });
+async function lockExclusive(fh: FileHandle, image: string): Promise<void> {
+  if (!tryLockExclusive(fh.fd)) throw busy(image);
 }
 
 /** True when `path` still names the inode open in `fh`. */

@@ -6,13 +6,13 @@
 import { INSTALLED, installedAgentCommand } from './installed-package.js';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, open, readFile, rm, type FileHandle } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { AGENT_ENVIRONMENT, AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
+import { tryLockExclusive } from '../../agent/native/fd-calls.js';
 
 const run = promisify(execFile);
 
@@ -36,19 +36,20 @@ export async function testbedScript(name: string, args: string[], extraEnv: Node
   }
 }
 
-const flock = (createRequire(import.meta.url)('fs-ext') as { flock(fd: number, op: 'ex', cb: (err: Error | null) => void): void }).flock;
 let testbedLock: Promise<FileHandle> | undefined;
 
 /**
  * Takes the machine-wide testbed lock for the rest of this process's life.
  * Hosts have fixed names, addresses and namespaces, so two test processes
  * (two e2e files, or two people's runs) must never hold them at once; node
- * --test runs each file in its own process, so each file waits its turn.
+ * --test runs each file in its own process, so each file waits its turn
+ * (trying again every half second: a blocking flock would hold a threadpool
+ * thread for as long as the other file runs).
  */
 export function lockTestbed(): Promise<FileHandle> {
   testbedLock ??= (async () => {
     const handle = await open('/tmp/kvmclone-testbed.lock', 'a');
-    await new Promise<void>((resolve, reject) => flock(handle.fd, 'ex', (err) => (err ? reject(err) : resolve())));
+    while (!tryLockExclusive(handle.fd)) await sleep(500);
     return handle;
   })();
   return testbedLock;

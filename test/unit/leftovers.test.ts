@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { parseLeftoverName } from '../../agent/leftovers/leftover-names.js';
 import { COMMITTED_JOURNAL_REASON, decideLeftover, type LeftoverFacts } from '../../agent/leftovers/leftover-decision.js';
 import { RunningOperations } from '../../agent/leftovers/running-operations.js';
@@ -17,6 +16,7 @@ import { lockKeyOf, parseFlockedInodes, flockedInodes } from '../../agent/leftov
 import { recordOperation, recordedOperation } from '../../agent/leftovers/operation-xattr.js';
 import { currentOperationId, operationIdOfCall, withCallOperation } from '../../agent/leftovers/call-operation.js';
 import { stagingNameFor } from '../../agent/disk/staging-file.js';
+import { flock, LOCK } from '../../agent/native/fd-calls.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { scratchPathFor, backupSocketFor } from '../../agent/live/scratch-files.js';
 import { Metadata } from '@grpc/grpc-js';
@@ -126,8 +126,7 @@ test('/proc/locks: FLOCK lines (holders and waiters) give MAJOR:MINOR:INODE keys
     const path = join(dir, 'f');
     await writeFile(path, 'x');
     const fh = await open(path, 'r');
-    const fsExt = createRequire(import.meta.url)('fs-ext') as { flockSync(fd: number, flags: string): void };
-    fsExt.flockSync(fh.fd, 'exnb');
+    flock(fh.fd, LOCK.EX | LOCK.NB);
     const st = await stat(path, { bigint: true });
     assert.equal((await flockedInodes()).has(lockKeyOf(st.dev, st.ino)), true);
     await fh.close();
