@@ -11,13 +11,13 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
+import { errnoCode, failedPrecondition, invalidArgument, outOfRange } from '../../shared/errors.js';
 import type { DataChunk__Output } from '../../shared/generated/kvmclone/agent/v1/DataChunk.js';
 import type { WriteOpen__Output } from '../../shared/generated/kvmclone/agent/v1/WriteOpen.js';
 import type { WriteRangesRequest__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesRequest.js';
 import type { WriteRangesResponse__Output } from '../../shared/generated/kvmclone/agent/v1/WriteRangesResponse.js';
 import { checkId } from '../../shared/validation.js';
-import { ErrnoError, FALLOC, fallocate } from '../native/libc.js';
+import { FALLOC, fallocate } from '../native/fd-calls.js';
 import { refuseHardLinked } from '../paths/hard-links.js';
 import type { ImageRoots } from '../paths/image-roots.js';
 import { openParent, type OpenedParent } from '../paths/open-beneath.js';
@@ -151,7 +151,7 @@ class StagingSession {
       fallocate(this.fh.fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, offset, length);
     } catch (err) {
       // A filesystem without hole punching still gets the zeros, written out.
-      if (!(err instanceof ErrnoError && err.code === 'EOPNOTSUPP')) throw err;
+      if (errnoCode(err) !== 'EOPNOTSUPP') throw err;
       for (let at = offset; at < offset + length; at += ZEROES.length) {
         await writeFully(this.fh, ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - at)), at);
       }

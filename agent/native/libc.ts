@@ -40,7 +40,6 @@ interface Bound {
   unlinkat: (dirfd: number, path: string, flags: number) => number;
   mkdirat: (dirfd: number, path: string, mode: number) => number;
   fchmod: (fd: number, mode: number) => number;
-  fallocate: (fd: number, mode: number, offset: number | bigint, length: number | bigint) => number;
   fsetxattr: (fd: number, name: string, value: Buffer, size: number, flags: number) => number;
   lgetxattr: (path: string, name: string, value: Buffer, size: number) => number | bigint;
   mallocTrim: (pad: number) => number;
@@ -61,7 +60,6 @@ function lib(): Bound {
       unlinkat: libc.func('int unlinkat(int, const char *, int)') as Bound['unlinkat'],
       mkdirat: libc.func('int mkdirat(int, const char *, uint32_t)') as Bound['mkdirat'],
       fchmod: libc.func('int fchmod(int, uint32_t)') as Bound['fchmod'],
-      fallocate: libc.func('int fallocate64(int, int, int64_t, int64_t)') as Bound['fallocate'],
       fsetxattr: libc.func('int fsetxattr(int, const char *, const uint8_t *, size_t, int)') as Bound['fsetxattr'],
       lgetxattr: libc.func('long lgetxattr(const char *, const char *, _Out_ uint8_t *, size_t)') as Bound['lgetxattr'],
       mallocTrim: libc.func('int malloc_trim(size_t)') as Bound['mallocTrim'],
@@ -181,22 +179,6 @@ export function mkdirat(dirfd: number, name: string, mode: number): void {
 /** fchmod(fd, mode) on a held descriptor (an O_PATH one cannot: EBADF). */
 export function fchmod(fd: number, mode: number): void {
   if (lib().fchmod(fd, mode) !== 0) fail('fchmod');
-}
-
-/** `fallocate` modes (linux/falloc.h). */
-export const FALLOC = {
-  KEEP_SIZE: 0x01,
-  PUNCH_HOLE: 0x02,
-} as const;
-
-/**
- * fallocate(fd, mode, offset, length) on an open descriptor (EOPNOTSUPP where
- * the filesystem cannot do `mode`). One system call, metadata only; it
- * replaces running fallocate(1) by path, which re-resolved the path in
- * another process for every zeroed range.
- */
-export function fallocate(fd: number, mode: number, offset: number, length: number): void {
-  if (lib().fallocate(fd, mode, BigInt(offset), BigInt(length)) !== 0) fail('fallocate');
 }
 
 /**

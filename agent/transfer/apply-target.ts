@@ -10,11 +10,11 @@
  * by applying again from the start.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { dataLoss, failedPrecondition } from '../../shared/errors.js';
+import { dataLoss, errnoCode, failedPrecondition } from '../../shared/errors.js';
 import { fileExtents } from '../disk/extent-map.js';
 import { OrderedWrites, writeFully } from '../disk/ordered-writes.js';
 import { qemuImgInfo } from '../images/qemu-img.js';
-import { ErrnoError, FALLOC, fallocate } from '../native/libc.js';
+import { FALLOC, fallocate } from '../native/fd-calls.js';
 import { runCommand } from '../process/run-command.js';
 import type { GuestFormat } from '../guest/guest-client.js';
 import { openGuestImage, type GuestImage } from '../guest/guest-image.js';
@@ -56,7 +56,7 @@ async function zeroSpan(fh: FileHandle, offset: number, length: number): Promise
     // On the descriptor the journal's inode was checked against, never the path (issue 10, hole 4).
     fallocate(fh.fd, FALLOC.PUNCH_HOLE | FALLOC.KEEP_SIZE, offset, length);
   } catch (err) {
-    if (!(err instanceof ErrnoError && err.code === 'EOPNOTSUPP')) throw err;
+    if (errnoCode(err) !== 'EOPNOTSUPP') throw err;
     for (let at = offset; at < offset + length; at += ZEROES.length) {
       await writeFully(fh, ZEROES.subarray(0, Math.min(ZEROES.length, offset + length - at)), at);
     }
