@@ -19,6 +19,7 @@ PKGS=(
   groff-base                                          # groff: the man pages are checked for warnings (cli-docs.test.ts)
   debhelper fakeroot lintian                          # scripts/package builds the .deb; lintian checks it
   gcc libfuse3-dev                                    # eio-fs (IMAGES_EIO=1), built by host-up.sh
+  g++ make python3                                    # node-gyp: native/ (our addon), better-sqlite3, sd-notify
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }
