@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=4 --expose-gc
+#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=1 --expose-gc
 /**
  * kvmclone-agent: parses its command line (cli-program.ts), loads the config,
  * and runs the agent; `kvmclone-agent install-unit` writes the systemd unit's

@@ -9,11 +9,16 @@
  * major GCs per clone and 6–7 user-seconds (clone 40 s -> ~24 s). 128 MiB
  * saved about one more CPU-second but let the receiving agent's peak RSS pass
  * 200 MiB (buffers promoted to the old space wait longer for a major GC).
- * The young generation is held to 4 MiB semi-spaces (V8's default grows them
- * to 16): scavenges come more often and free dead transfer Buffers sooner,
- * and the unused new space is not resident. Measured with scripts/bench load
- * (8 clones at once): destination peak RSS 203 -> 181 MiB, source 186 ->
- * 161, and less CPU (27 -> 20 s at the destination), not more.
+ * The young generation is held to 1 MiB semi-spaces, V8's smallest (its
+ * default grows them to 16): scavenges come more often and free dead transfer
+ * Buffers before they are promoted, and the unused new space is not resident.
+ * Measured with scripts/bench load (8 clones at once): 16 -> 4 MiB took the
+ * destination's peak RSS from 203 to 181 MiB and its CPU from 27 to 20 s;
+ * 4 -> 1 MiB (session 26, same run) took one clone's destination from 144 to
+ * 124 MiB and the eight clones' destination CPU from 31.0 to 24.6 s (60.4 s
+ * wall against 68.4), and left the agents' RSS after a full collection under
+ * load 20–30 MiB lower (concurrent-load e2e), which let memory.soft_limit
+ * come down (memory-governor.ts).
  * `--expose-gc` gives the memory governor (agent/memory/memory-governor.ts)
  * its early collections under many concurrent transfers.
  * V8 reads these only at start-up (not from NODE_OPTIONS, nor from
@@ -35,7 +40,7 @@
 export const AGENT_ENVIRONMENT: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
 
 /** Options for `node` when it runs dist/agent/main.js. */
-export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=4', '--expose-gc'];
+export const AGENT_NODE_OPTIONS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=1', '--expose-gc'];
 
 /** The options of AGENT_NODE_OPTIONS this process was started without (empty when all are there). */
 export function missingNodeOptions(execArgv: readonly string[] = process.execArgv): string[] {

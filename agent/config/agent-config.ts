@@ -64,7 +64,7 @@ export const agentFileSchema = z.strictObject({
   /** Memory under concurrent transfers (agent/memory/memory-governor.ts). */
   memory: z
     .strictObject({
-      /** RSS above which dead transfer buffers are collected early, e.g. "176MiB"; at least 64MiB, or "off". */
+      /** RSS above which dead transfer buffers are collected early, e.g. "164MiB"; at least 64MiB, or "off". */
       soft_limit: z.union([z.literal('off'), byteSizeField.refine((n) => n >= 64 * 1024 * 1024, 'must be at least 64MiB (or "off")')]).optional(),
     })
     .optional(),

@@ -19,11 +19,15 @@
  * alone peaks well below it and pays nothing. A forced collection costs the
  * main thread tens of milliseconds (~100 ms under 8 operations on the
  * two-core testbed), which is why it is only a safety net near the limit.
- * The limit, measured with the e2e's eight operations (destination peak):
- * 176 MiB gave 188–209 MiB over seven runs; 168 gave 198, and 160 gave
- * 199–201 — a lower limit collects more often and slows the agent, so
- * operations overlap longer and the peak does not come down. 176 it is; the
- * 200 MiB bound is not held in every run (issue 11).
+ * The limit sits above what the agent holds after a collection under load,
+ * or it would collect without end: with 4 MiB semi-spaces that was up to
+ * 177 MiB, and 176 gave destination peaks of 186–199 MiB in the e2e's eight
+ * operations (160 collected all the time: 199–201 and a slower agent). With
+ * 1 MiB semi-spaces (node-options.ts) a collection under load leaves
+ * 120–157 MiB; `scripts/bench load` (8 clones, same run, session 26): 152
+ * MiB doubled the agents' CPU (26.5 / 53.7 s against 12.0 / 31.0) for peaks
+ * of 155 / 168; 164 kept the CPU (12.0 / 28.4 s) for peaks of 165 / 171
+ * against 174 / 186. 164 it is.
  */
 import type { Logger } from 'pino';
 import { mallocTrim } from '../native/libc.js';
@@ -34,7 +38,7 @@ export const GOVERNOR_INTERVAL_MS = 100;
 /** ArrayBuffer growth since the last collection that makes the next look collect (above the soft limit). */
 export const GOVERNOR_STEP_BYTES = 16 * 1024 * 1024;
 /** Default soft limit on the agent's RSS (agent.yaml `memory.soft_limit`). */
-export const DEFAULT_SOFT_LIMIT_BYTES = 176 * 1024 * 1024;
+export const DEFAULT_SOFT_LIMIT_BYTES = 164 * 1024 * 1024;
 
 /** What one look reads. */
 export interface MemoryReading {

@@ -82,8 +82,8 @@ test('audit: defaults, sizes with units, keep "all", --audit-file over the file,
   await assert.rejects(loadAgentOptions({ config: await file('bad-size.yaml', 'audit:\n  max_size: lots\n') }), /audit\.max_size: "lots" is not a size/);
 });
 
-test('memory.soft_limit: 176MiB by default, sizes with units, "off" is 0, too small or unknown values named', async () => {
-  assert.equal((await loadAgentOptions({ config: await file('empty.yaml', '{}\n') })).memorySoftLimit, 176 * 1024 * 1024);
+test('memory.soft_limit: 164MiB by default, sizes with units, "off" is 0, too small or unknown values named', async () => {
+  assert.equal((await loadAgentOptions({ config: await file('empty.yaml', '{}\n') })).memorySoftLimit, 164 * 1024 * 1024);
   assert.equal((await loadAgentOptions({ config: await file('mem.yaml', 'memory:\n  soft_limit: 1GiB\n') })).memorySoftLimit, 1024 ** 3);
   assert.equal((await loadAgentOptions({ config: await file('mem-off.yaml', 'memory:\n  soft_limit: "off"\n') })).memorySoftLimit, 0);
   await assert.rejects(loadAgentOptions({ config: await file('mem-small.yaml', 'memory:\n  soft_limit: 32MiB\n') }), /memory\.soft_limit: must be at least 64MiB/);
