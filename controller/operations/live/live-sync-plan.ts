@@ -11,6 +11,7 @@ import type { LiveReplicaState } from '../../history/live-replica-store.js';
 import type { HostSession } from '../../transport/host-session.js';
 import { checkInPlaceSpace } from '../sync/point-space.js';
 import type { SyncPair } from '../sync/sync-plan.js';
+import { syncResultHead } from '../sync/sync-result-fields.js';
 import { imageIdentities, sameIdentities } from './live-confirm.js';
 import { diskDelta, type DiskDelta } from './live-delta.js';
 import type { LivePath } from './live-path.js';
@@ -112,11 +113,7 @@ export async function planDeltas({ op, deps, req, src, dst, disks, path }: LiveR
 /** A dry run ends after PLAN: the delta it found, recorded as a plan. */
 export function succeedDryRun({ op, req, shutOff }: LiveRun, { reason, deltas, changedBlocks }: LivePlan): number {
   return op.succeed({
-    ok: true,
-    operation: 'sync',
-    id: op.id,
-    vm: req.vm,
-    destVm: req.destVm,
+    ...syncResultHead(op, req),
     ...(shutOff ? { flattened: true } : { live: true }),
     dryRun: true,
     changedBlocks,

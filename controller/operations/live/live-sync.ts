@@ -25,6 +25,7 @@ import type { OperationRun } from '../operation-run.js';
 import { defineFollowingSource } from '../sync/define-follow.js';
 import type { SyncDeps, SyncRequest, SyncSides } from '../sync/run-sync.js';
 import { isStateFile, type SyncPair } from '../sync/sync-plan.js';
+import { pairResultFields, syncResultHead } from '../sync/sync-result-fields.js';
 import { confirmReplica, imageIdentities } from './live-confirm.js';
 import { openLivePath } from './live-path.js';
 import { checkRoom, deltaKind, incrementalBase, planDeltas, succeedDryRun, type LivePlan, type LiveRun } from './live-sync-plan.js';
@@ -104,11 +105,7 @@ function liveResult(
   bytesRead: ReadonlyMap<string, number>,
 ): Record<string, unknown> {
   return {
-    ok: true,
-    operation: 'sync',
-    id: op.id,
-    vm: req.vm,
-    destVm: req.destVm,
+    ...syncResultHead(op, req),
     from: req.from,
     to: req.to,
     ...(shutOff ? { flattened: true } : { live: true }),
@@ -118,10 +115,7 @@ function liveResult(
     ...(reason !== '' && { deltaReason: reason }),
     changedBlocks,
     disks: results.map((r) => ({
-      source: r.pair.sourcePath,
-      target: r.pair.targetPath,
-      kind: r.pair.kind,
-      virtualSize: r.pair.virtualSize,
+      ...pairResultFields(r.pair),
       delta: r.delta.kind,
       changedBlocks: r.delta.changedBlocks,
       bytesRead: bytesRead.get(r.pair.label) ?? 0,

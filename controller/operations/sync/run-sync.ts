@@ -18,6 +18,7 @@ import type { DescribeDomainResponse__Output } from '../../../shared/generated/k
 import { syncLive } from '../live/live-sync.js';
 import { requireTpmState } from '../clone/tpm-plan.js';
 import { pairFiles, type SyncPair } from './sync-plan.js';
+import { pairResultFields, syncResultHead } from './sync-result-fields.js';
 import { refuseByPolicy } from '../clone/preflight.js';
 import { mapBackingChains } from './backing-chains.js';
 import { checkRoom, confirmDiskChanges, planByHashes, succeedDryRun, type HashPlan, type OfflineSync } from './sync-hash-plan.js';
@@ -193,19 +194,12 @@ async function defineFollowing({ op, req, deps, dst, source, dest, pairs }: Offl
 /** The result line of a sync that moved (or did not need to move) data. */
 function syncResult({ op, req }: OfflineSync, { diffs, changedBlocks }: HashPlan, results: readonly PulledPair[]): Record<string, unknown> {
   return {
-    ok: true,
-    operation: 'sync',
-    id: op.id,
-    vm: req.vm,
-    destVm: req.destVm,
+    ...syncResultHead(op, req),
     from: req.from,
     to: req.to,
     changedBlocks,
     disks: results.map((r) => ({
-      source: r.pair.sourcePath,
-      target: r.pair.targetPath,
-      kind: r.pair.kind,
-      virtualSize: r.pair.virtualSize,
+      ...pairResultFields(r.pair),
       changedBlocks: diffs.get(r.pair)?.changedBlocks ?? 0,
       bytesTransferred: r.bytesTransferred,
       digest: r.digest,

@@ -16,6 +16,7 @@ import { hashStream } from './hash-streams.js';
 import { checkInPlaceSpace } from './point-space.js';
 import type { SyncDeps, SyncRequest, SyncSides } from './run-sync.js';
 import type { SyncPair } from './sync-plan.js';
+import { syncResultHead } from './sync-result-fields.js';
 
 /** An offline sync past PREFLIGHT: what each of its steps works with. */
 export interface OfflineSync extends SyncSides {
@@ -121,11 +122,7 @@ export function succeedDryRun({ op, req, pairs }: OfflineSync, { diffs, changedB
     changedBytes: diffs.get(p)?.ranges.reduce((m, r) => m + r.length, 0) ?? 0,
   }));
   return op.succeed({
-    ok: true,
-    operation: 'sync',
-    id: op.id,
-    vm: req.vm,
-    destVm: req.destVm,
+    ...syncResultHead(op, req),
     dryRun: true,
     changedBlocks,
     changedBytes,
