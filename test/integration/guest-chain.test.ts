@@ -12,13 +12,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { HashBlocksResponse__Output } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
-import { ImageRoots } from '../../agent/paths/image-roots.js';
-import { startAgentServer, type RunningAgentServer } from '../../agent/server/agent-server.js';
+import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { startInProcessAgent } from './support/in-process-agent.js';
 
 const T = { deadlineMs: 60_000 };
 let dir: string;
@@ -31,21 +30,9 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvmclone-guest-chain-'));
   images = join(dir, 'images');
   outside = join(dir, 'outside');
-  await mkdir(images);
   await mkdir(outside);
-  const runtime = join(dir, 'run');
-  const socket = join(runtime, 'agent.sock');
-  server = await startAgentServer({
-    log: pino({ level: 'silent' }),
-    libvirt: new FakeLibvirt(),
-    roots: await ImageRoots.open([images]),
-    socket,
-    socketMode: 0o600,
-    peerSocket: join(runtime, 'peer.sock'),
-    scratchDir: images,
-    freezeTimeoutMs: 1000,
-  });
-  clients = createAgentClients(`unix:${socket}`);
+  ({ server } = await startInProcessAgent(dir, new FakeLibvirt()));
+  clients = createAgentClients(`unix:${join(dir, 'run', 'agent.sock')}`);
 });
 
 after(async () => {

@@ -18,56 +18,24 @@ import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { startAgentServer, type RunningAgentServer } from '../../agent/server/agent-server.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { HostSession } from '../../controller/transport/host-session.js';
-import type { SshConnection, SshEngine } from '../../controller/transport/ssh-engine.js';
 import { loadControllerOptions } from '../../controller/config/controller-config.js';
 import { JsonReporter } from '../../controller/cli/reporter.js';
 import { TextReporter } from '../../controller/cli/text-reporter.js';
 import { OperationRun } from '../../controller/operations/operation-run.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
+import { LocalSshEngine } from './support/local-ssh-engine.js';
+import { fakeDomainXml, startInProcessAgent } from './support/in-process-agent.js';
 
 const log = pino({ level: 'silent' });
 let dir: string;
 let server: RunningAgentServer;
 let libvirt: FakeLibvirt;
 
-/** An engine whose "host" is this machine: a forward of a remote socket is that socket (a missing one fails at connect, as with OpenSSH). */
-class LocalEngine implements SshEngine {
-  readonly name = 'openssh' as const;
-  readonly forwarded: string[] = [];
-  async connect(host: string): Promise<SshConnection> {
-    const forwarded = this.forwarded;
-    return {
-      host,
-      forwardToLocal: async (remote: string) => {
-        forwarded.push(remote);
-        return remote;
-      },
-      forwardToRemote: async () => undefined,
-      cancelRemoteForward: async () => undefined,
-      cancelLocalForward: async () => undefined,
-      exec: async () => ({ code: 0, stdout: '', stderr: '' }),
-      loginUser: () => undefined,
-      close: async () => undefined,
-    };
-  }
-}
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvmclone-session-roles-'));
-  const images = join(dir, 'images');
-  await mkdir(images);
   libvirt = new FakeLibvirt();
-  await libvirt.addDomain(`<domain type='kvm'><name>vm1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`);
-  server = await startAgentServer({
-    log,
-    libvirt,
-    roots: await ImageRoots.open([images]),
-    socket: join(dir, 'run', 'agent.sock'),
-    socketMode: 0o600,
-    peerSocket: join(dir, 'run', 'peer.sock'),
-    scratchDir: images,
-    freezeTimeoutMs: 1000,
-  });
+  await libvirt.addDomain(fakeDomainXml('vm1'));
+  ({ server } = await startInProcessAgent(dir, libvirt));
 });
 
 after(async () => {
@@ -76,7 +44,7 @@ after(async () => {
 });
 
 test('a read-only session uses agent-ro.sock: it lists, and DefineDomain there is PERMISSION_DENIED', async () => {
-  const engine = new LocalEngine();
+  const engine = new LocalSshEngine();
   const debug: string[] = [];
   const s = await HostSession.open(engine, 'h1', { agentSocket: server.socket, readOnlySocket: server.roSocket, debug: (m) => debug.push(m), callMs: 10_000 });
   try {
@@ -98,7 +66,7 @@ test('a read-only session uses agent-ro.sock: it lists, and DefineDomain there i
 });
 
 test('an agent without a read-only socket: the session falls back to the admin socket with a debug line', async () => {
-  const engine = new LocalEngine();
+  const engine = new LocalSshEngine();
   const debug: string[] = [];
   const absent = join(dir, 'run', 'no-such-ro.sock');
   const started = Date.now();
@@ -117,7 +85,7 @@ test('an agent without a read-only socket: the session falls back to the admin s
 });
 
 test('no agent at all: the admin attempt fails too and that error is the one reported', async () => {
-  const engine = new LocalEngine();
+  const engine = new LocalSshEngine();
   await assert.rejects(
     HostSession.open(engine, 'h1', { agentSocket: join(dir, 'run', 'none.sock'), readOnlySocket: join(dir, 'run', 'none-ro.sock'), callMs: 10_000 }),
     (err: unknown) => err instanceof KvmcloneError && err.code === 'UNAVAILABLE' && /the agent cannot be reached/.test(err.message),
@@ -136,7 +104,7 @@ test('a dry run opens read-only sessions and takes no lock; a real run takes bot
       [{ source: 'admin', dest: 'read-only' }, ['admin', 'read-only']],
       [undefined, ['admin', 'admin']],
     ] as const) {
-      const engine = new LocalEngine();
+      const engine = new LocalSshEngine();
       const op = new OperationRun(
         { engine, options, reporter, store, signal: new AbortController().signal },
         { kind: 'sync', vm: 'vm1', destVm: 'vm1-copy', from: 'h1', to: 'h2' },
@@ -147,7 +115,7 @@ test('a dry run opens read-only sessions and takes no lock; a real run takes bot
         // Another operation can lock a name exactly when this one took no lock on it.
         const isLocked = async (vm: string): Promise<boolean> => {
           const probe = new OperationRun(
-            { engine: new LocalEngine(), options, reporter, store, signal: new AbortController().signal },
+            { engine: new LocalSshEngine(), options, reporter, store, signal: new AbortController().signal },
             { kind: 'sync', vm, destVm: vm, from: 'h1', to: 'h1' },
           );
           try {
@@ -201,10 +169,8 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
   await writeFile(join(images, 'copy.raw'), Buffer.alloc(1 << 20, 2));
   const disk = (path: string): string =>
     `<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${path}'/><target dev='vda' bus='virtio'/></disk></devices>`;
-  await libvirt.addDomain(`<domain type='kvm'><name>dry</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>${disk(join(images, 'src.raw'))}</domain>`);
-  await libvirt.addDomain(
-    `<domain type='kvm'><name>dry-copy</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>${disk(join(images, 'copy.raw'))}</domain>`,
-  );
+  await libvirt.addDomain(fakeDomainXml('dry', disk(join(images, 'src.raw'))));
+  await libvirt.addDomain(fakeDomainXml('dry-copy', disk(join(images, 'copy.raw'))));
   const empty = join(dir, 'empty.yaml');
   await writeFile(empty, '');
   const options = await loadControllerOptions({ config: empty, agentSocket: join(dir, 'run', 'admin-unreachable.sock'), agentRoSocket: server.roSocket });
@@ -217,7 +183,7 @@ test('clone --dry-run and sync --dry-run need nothing but the read-only socket (
       const e = JSON.parse(l) as Record<string, unknown>;
       if (e.type === 'result') results.push(e);
     });
-    const engine = new LocalEngine();
+    const engine = new LocalSshEngine();
     const deps = { engine, options, reporter, store, signal: new AbortController().signal };
     const clone = await runClone(
       { vm: 'dry', from: 'h1', to: 'h2', destVm: 'dry-clone', targetDir: join(images, 'clones'), start: false, dryRun: true },
@@ -255,7 +221,7 @@ test('an agent that cannot serve one of its sockets leaves none of the others be
     assert.deepEqual(await readdir(run2), [], `nothing left in ${run2} when ${JSON.stringify(taken)} is taken`);
   }
   // The first agent still serves on its read-only socket.
-  const s = await HostSession.open(new LocalEngine(), 'h1', { agentSocket: server.socket, readOnlySocket: server.roSocket, callMs: 10_000 });
+  const s = await HostSession.open(new LocalSshEngine(), 'h1', { agentSocket: server.socket, readOnlySocket: server.roSocket, callMs: 10_000 });
   assert.equal(s.role, 'read-only');
   await s.close();
 });

@@ -7,63 +7,30 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
-import { ImageRoots } from '../../agent/paths/image-roots.js';
-import { startAgentServer, type RunningAgentServer } from '../../agent/server/agent-server.js';
+import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { KvmcloneError } from '../../shared/errors.js';
-import type { SshConnection, SshEngine } from '../../controller/transport/ssh-engine.js';
 import { loadControllerOptions } from '../../controller/config/controller-config.js';
 import { JsonReporter } from '../../controller/cli/reporter.js';
 import { OperationRun } from '../../controller/operations/operation-run.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
+import { LocalSshEngine } from './support/local-ssh-engine.js';
+import { fakeDomainXml, startInProcessAgent } from './support/in-process-agent.js';
 
-const log = pino({ level: 'silent' });
 let dir: string;
-let images: string;
 let server: RunningAgentServer;
-
-/** An engine whose "host" is this machine; counts its connections. */
-class LocalEngine implements SshEngine {
-  readonly name = 'openssh' as const;
-  connects = 0;
-  async connect(host: string): Promise<SshConnection> {
-    this.connects += 1;
-    return {
-      host,
-      forwardToLocal: async (remote: string) => remote,
-      forwardToRemote: async () => undefined,
-      cancelRemoteForward: async () => undefined,
-      cancelLocalForward: async () => undefined,
-      exec: async () => ({ code: 0, stdout: '', stderr: '' }),
-      loginUser: () => undefined,
-      close: async () => undefined,
-    };
-  }
-}
 
 async function startAgent(): Promise<RunningAgentServer> {
   const libvirt = new FakeLibvirt();
-  await libvirt.addDomain(`<domain type='kvm'><name>vm1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os></domain>`);
-  return startAgentServer({
-    log,
-    libvirt,
-    roots: await ImageRoots.open([images]),
-    socket: join(dir, 'run', 'agent.sock'),
-    socketMode: 0o600,
-    peerSocket: join(dir, 'run', 'peer.sock'),
-    scratchDir: images,
-    freezeTimeoutMs: 1000,
-  });
+  await libvirt.addDomain(fakeDomainXml('vm1'));
+  return (await startInProcessAgent(dir, libvirt)).server;
 }
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvmclone-run-reconnect-'));
-  images = join(dir, 'images');
-  await mkdir(images);
   server = await startAgent();
 });
 
@@ -77,12 +44,12 @@ test('an agent restarted under a run: its session reconnects and the run holds i
   const empty = join(dir, 'empty.yaml');
   await writeFile(empty, '');
   const options = await loadControllerOptions({ config: empty, agentSocket: server.socket });
-  const engine = new LocalEngine();
+  const engine = new LocalSshEngine();
   const deps = { engine, options, reporter: new JsonReporter(() => undefined), store, signal: new AbortController().signal };
   const op = new OperationRun(deps, { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' });
   /** Whether another operation would be refused the lock of vm1 (ABORTED). */
   const locked = async (): Promise<boolean> => {
-    const probe = new OperationRun({ ...deps, engine: new LocalEngine() }, { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' });
+    const probe = new OperationRun({ ...deps, engine: new LocalSshEngine() }, { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' });
     try {
       return await probe.openHosts([]).then(
         () => false,
@@ -124,7 +91,7 @@ async function failingRun(yaml: string): Promise<{ op: OperationRun; lines: Reco
   const lines: Record<string, unknown>[] = [];
   const reporter = new JsonReporter((line) => lines.push(JSON.parse(line) as Record<string, unknown>));
   const op = new OperationRun(
-    { engine: new LocalEngine(), options, reporter, store, signal: new AbortController().signal },
+    { engine: new LocalSshEngine(), options, reporter, store, signal: new AbortController().signal },
     { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' },
   );
   return { op, lines, store };

@@ -13,15 +13,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { LiveViewEvent__Output } from '../../shared/generated/kvmclone/agent/v1/LiveViewEvent.js';
 import type { OpenLiveViewRequest } from '../../shared/generated/kvmclone/agent/v1/OpenLiveViewRequest.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
-import { ImageRoots } from '../../agent/paths/image-roots.js';
-import { startAgentServer, type RunningAgentServer } from '../../agent/server/agent-server.js';
+import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { startInProcessAgent } from './support/in-process-agent.js';
 
 const T = { deadlineMs: 60_000 };
 let dir: string;
@@ -67,19 +66,9 @@ before(async () => {
   images = join(dir, 'images');
   outside = join(dir, 'outside');
   runtime = join(dir, 'run');
-  await mkdir(images);
   await mkdir(outside);
   libvirt = new FakeLibvirt();
-  server = await startAgentServer({
-    log: pino({ level: 'silent' }),
-    libvirt,
-    roots: await ImageRoots.open([images]),
-    socket: join(runtime, 'agent.sock'),
-    socketMode: 0o600,
-    peerSocket: join(runtime, 'peer.sock'),
-    scratchDir: images,
-    freezeTimeoutMs: 1000,
-  });
+  ({ server } = await startInProcessAgent(dir, libvirt));
   clients = createAgentClients(`unix:${join(runtime, 'agent.sock')}`);
 });
 

@@ -5,16 +5,17 @@
  * connect them.
  */
 import { before, after } from 'node:test';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createAgentClients, type AgentClients } from '../../../shared/agent-clients.js';
 import { FakeLibvirt } from '../../../agent/libvirt/fake-libvirt.js';
 import { ImageRoots } from '../../../agent/paths/image-roots.js';
-import { startAgentServer, type RunningAgentServer } from '../../../agent/server/agent-server.js';
+import type { RunningAgentServer } from '../../../agent/server/agent-server.js';
 import { PeerBroker } from '../../support/peer-broker.js';
 import { AgentPair } from './agent-pair.js';
+import { startInProcessAgent } from './in-process-agent.js';
 
 export const log = pino({ level: 'silent' });
 
@@ -53,24 +54,9 @@ export class InProcessAgentPair extends AgentPair {
   }
 
   private async startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string; roots: ImageRoots }> {
-    const runtime = join(this.dir, name, 'run');
-    const images = join(this.dir, name, 'images');
-    await mkdir(images, { recursive: true });
-    const roots = await ImageRoots.open([images]);
-    const socket = join(runtime, 'agent.sock');
-    this.servers.push(
-      await startAgentServer({
-        log,
-        libvirt: new FakeLibvirt(),
-        roots,
-        socket,
-        socketMode: 0o600,
-        peerSocket: join(runtime, 'peer.sock'),
-        scratchDir: images,
-        freezeTimeoutMs: 1000,
-      }),
-    );
-    return { clients: createAgentClients(`unix:${socket}`), runtime, images, roots };
+    const { server, runtime, images, roots } = await startInProcessAgent(join(this.dir, name), new FakeLibvirt());
+    this.servers.push(server);
+    return { clients: createAgentClients(`unix:${join(runtime, 'agent.sock')}`), runtime, images, roots };
   }
 }
 
