@@ -8,11 +8,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile as execFileCb, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
 import { access, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { LibvirtAdapter } from '../../agent/libvirt/libvirt-adapter.js';
@@ -21,23 +19,9 @@ import { createDomainService } from '../../agent/services/domain-service.js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { loadAgentProto } from '../../shared/proto.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { BOOT_SECTOR, missingSandboxPrerequisite, sandboxDown, sandboxUp } from './support/libvirt-sandbox.js';
 
-const execFile = promisify(execFileCb);
-const SANDBOX = fileURLToPath(new URL('../../../test/integration/libvirt-sandbox.sh', import.meta.url));
-const BOOT_SECTOR = fileURLToPath(new URL('../../../test/testbed/boot-sector.bin', import.meta.url));
-
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (libvirtd in a private mount namespace)';
-  for (const tool of ['libvirtd', 'virsh', 'qemu-img', 'qemu-system-x86_64', 'unshare', 'nsenter']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return undefined;
-}
-const skip = missingPrerequisite();
+const skip = missingSandboxPrerequisite();
 
 let tmp: string;
 let sandbox: string;
@@ -74,7 +58,7 @@ before(async () => {
   outside = join(tmp, 'cron.d');
   await mkdir(images);
   await mkdir(outside);
-  uri = (await execFile('bash', [SANDBOX, 'up', sandbox], { timeout: 180_000 })).stdout.trim();
+  uri = await sandboxUp(sandbox);
   adapter = new LibvirtAdapter({ uri, log: pino({ level: 'silent' }) });
   const roots = await ImageRoots.open([images]);
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
@@ -92,7 +76,7 @@ after(async () => {
   clients?.close();
   server?.forceShutdown();
   await adapter?.close();
-  await execFile('bash', [SANDBOX, 'down', sandbox], { timeout: 120_000 });
+  await sandboxDown(sandbox);
   await rm(tmp, { recursive: true, force: true });
 });
 

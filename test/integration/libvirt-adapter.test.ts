@@ -9,9 +9,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { access, mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -23,24 +22,10 @@ import { KvmcloneError } from '../../shared/errors.js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { loadAgentProto } from '../../shared/proto.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { BOOT_SECTOR, missingSandboxPrerequisite, sandboxDownLeavingNothing, sandboxRestart, sandboxUp } from './support/libvirt-sandbox.js';
 
 const execFile = promisify(execFileCb);
-// dist/test/integration/ → the sources (tsc copies neither shell scripts nor fixtures)
-const SANDBOX = fileURLToPath(new URL('../../../test/integration/libvirt-sandbox.sh', import.meta.url));
-const BOOT_SECTOR = fileURLToPath(new URL('../../../test/testbed/boot-sector.bin', import.meta.url));
-
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (libvirtd in a private mount namespace)';
-  for (const tool of ['libvirtd', 'virsh', 'qemu-img', 'qemu-system-x86_64', 'unshare', 'nsenter']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return undefined;
-}
-const skip = missingPrerequisite();
+const skip = missingSandboxPrerequisite();
 
 let tmp: string;
 let sandbox: string;
@@ -90,24 +75,13 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-/** PIDs of processes whose command line mentions `text`. */
-async function processesMentioning(text: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(text)) found.push(Number(entry));
-  }
-  return found;
-}
-
 before(async () => {
   if (skip) return;
   tmp = await mkdtemp('/tmp/kvmclone-lv-');
   sandbox = join(tmp, 'sandbox');
   images = join(tmp, 'images');
   await mkdir(images);
-  uri = (await execFile('bash', [SANDBOX, 'up', sandbox], { timeout: 180_000 })).stdout.trim();
+  uri = await sandboxUp(sandbox);
   adapter = new LibvirtAdapter({ uri, log: pino({ level: 'info' }, { write: (line: string) => void adapterLog.push(line) }) });
   roots = await ImageRoots.open([images]);
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
@@ -129,11 +103,7 @@ after(async () => {
   clients?.close();
   server?.forceShutdown();
   await adapter?.close();
-  // destroys the domains, then stops libvirtd, virtlogd and anything left in the namespace
-  await execFile('bash', [SANDBOX, 'down', sandbox], { timeout: 120_000 });
-  const left = await processesMentioning(tmp);
-  await rm(tmp, { recursive: true, force: true });
-  assert.deepEqual(left, [], `processes left behind: ${left.join(', ')}`);
+  await sandboxDownLeavingNothing(sandbox, tmp);
 });
 
 test('hostFacts: hostname, CPUs, memory, CPU model, libvirt and QEMU versions', { skip }, async () => {
@@ -214,7 +184,7 @@ test('the adapter reconnects when libvirtd restarts', { skip }, async () => {
   assert.equal((await adapter.getDomain('it-vm1')).name, 'it-vm1');
   const connects = (): number => adapterLog.filter((l) => l.includes('connected to libvirtd')).length;
   assert.equal(connects(), 1, 'one connection so far, reused by every call');
-  await execFile('bash', [SANDBOX, 'restart', sandbox], { timeout: 120_000 });
+  await sandboxRestart(sandbox);
   assert.equal((await adapter.getDomain('it-vm1')).name, 'it-vm1', 'the first call after the restart succeeds');
   assert.ok(
     adapterLog.some((l) => l.includes('libvirt connection lost: reconnecting')),
@@ -233,7 +203,7 @@ test('calls made while libvirtd is down for 3 s wait for it and succeed, through
       return false;
     }
   };
-  const restart = execFile('bash', [SANDBOX, 'restart', sandbox], { timeout: 120_000, env: { ...process.env, DOWN_SECONDS: '3' } });
+  const restart = sandboxRestart(sandbox, 3);
   for (let i = 0; i < 200 && answers(); i++) await sleep(50);
   assert.equal(answers(), false, 'libvirtd is down');
   const started = Date.now();

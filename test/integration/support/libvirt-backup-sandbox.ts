@@ -11,33 +11,18 @@ import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile as execFileCb, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { buildBackupXml, buildCheckpointXml } from '../../../agent/libvirt/backup-xml.js';
 import { LibvirtAdapter } from '../../../agent/libvirt/libvirt-adapter.js';
+import { BOOT_SECTOR, missingSandboxPrerequisite, sandboxDownLeavingNothing, sandboxUp } from './libvirt-sandbox.js';
 
 const execFile = promisify(execFileCb);
-// dist/test/integration/support/ → the sources (tsc copies neither shell scripts nor fixtures)
-const SANDBOX = fileURLToPath(new URL('../../../../test/integration/libvirt-sandbox.sh', import.meta.url));
-const BOOT_SECTOR = fileURLToPath(new URL('../../../../test/testbed/boot-sector.bin', import.meta.url));
-
-function missingPrerequisite(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (libvirtd in a private mount namespace)';
-  for (const tool of ['libvirtd', 'virsh', 'qemu-img', 'qemu-io', 'qemu-system-x86_64', 'unshare', 'nsenter']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return undefined;
-}
 /** Why the tests cannot run here, if they cannot: their `skip` option. */
-export const skip = missingPrerequisite();
+export const skip = missingSandboxPrerequisite(['qemu-io']);
 
 export const VM = 'it-bk';
 /** A domain with a guest-agent channel but no agent in the guest. */
@@ -73,17 +58,6 @@ async function waitForSerial(images: string, name: string): Promise<void> {
   assert.match(output, /HI/, `${name}: the boot sector ran`);
 }
 
-/** PIDs of processes whose command line mentions `text`. */
-async function processesMentioning(text: string): Promise<number[]> {
-  const found: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(text)) found.push(Number(entry));
-  }
-  return found;
-}
-
 /** The sandbox and its domains, filled in before the file's tests. */
 export class BackupSandbox {
   tmp = '';
@@ -103,7 +77,7 @@ export class BackupSandbox {
     this.scratch = join(this.tmp, 'scratch');
     this.sockets = join(this.tmp, 'nbd');
     await Promise.all([mkdir(this.images), mkdir(this.scratch), mkdir(this.sockets)]);
-    this.uri = (await execFile('bash', [SANDBOX, 'up', this.dir], { timeout: 180_000 })).stdout.trim();
+    this.uri = await sandboxUp(this.dir);
     this.adapter = new LibvirtAdapter({ uri: this.uri, log: pino({ level: 'silent' }) });
     const images = this.images;
     for (const name of ['vda.qcow2', 'agent.qcow2']) {
@@ -129,10 +103,7 @@ export class BackupSandbox {
   async stop(): Promise<void> {
     if (this.tmp === '') return;
     await this.adapter?.close();
-    await execFile('bash', [SANDBOX, 'down', this.dir], { timeout: 120_000 });
-    const left = await processesMentioning(this.tmp);
-    await rm(this.tmp, { recursive: true, force: true });
-    assert.deepEqual(left, [], `processes left behind: ${left.join(', ')}`);
+    await sandboxDownLeavingNothing(this.dir, this.tmp);
   }
 
   virsh(...args: string[]): Promise<string> {
