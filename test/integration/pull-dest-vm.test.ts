@@ -8,40 +8,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
-import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+import { AgentProcessPair } from './support/agent-processes.js';
 
 const T = { deadlineMs: 30_000 };
 const MiB = 1024 * 1024;
-let dir: string;
 let a: AgentClients;
 let b: AgentClients;
-const agents: AgentProcess[] = [];
+const agents = new AgentProcessPair();
 let imagesA: string;
 let imagesB: string;
 let runB: string;
 const proxies: Server[] = [];
 const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
-
-async function startAgent(name: string): Promise<AgentClients> {
-  const runtime = join(dir, name, 'run');
-  await mkdir(join(dir, name, 'images'), { recursive: true });
-  const agent = spawnAgent(['--socket', join(runtime, 'agent.sock'), '--images-root', join(dir, name, 'images'), '--libvirt-uri', 'test:///default']);
-  agents.push(agent);
-  await waitForSocket(agent, join(runtime, 'agent.sock'));
-  await waitForSocket(agent, join(runtime, 'peer.sock'));
-  return createAgentClients(`unix:${join(runtime, 'agent.sock')}`);
-}
 
 /** Holds back the source-to-destination bytes while paused. */
 class Gate {
@@ -135,23 +123,15 @@ function vmXml(name: string, disk: string, uuid = ''): string {
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-destvm-'));
-  a = await startAgent('a');
-  b = await startAgent('b');
-  imagesA = join(dir, 'a', 'images');
-  imagesB = join(dir, 'b', 'images');
-  runB = join(dir, 'b', 'run');
+  await agents.start('kvmclone-destvm-');
+  agents.atStop(() => {
+    for (const t of tickets) t.cancel();
+    for (const p of proxies) p.close();
+  });
+  ({ a, b, imagesA, imagesB, runB } = agents);
 });
 
-after(async () => {
-  for (const t of tickets) t.cancel();
-  a?.close();
-  b?.close();
-  for (const p of proxies) p.close();
-  for (const agent of agents) if (agent.child.exitCode === null) agent.child.kill('SIGTERM');
-  await Promise.all(agents.map((x) => x.exited));
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => agents.stop());
 
 test('an in-place pull into a shut-off destination VM applies; into a running one it is refused before any byte moves', async () => {
   const name = 'vm-a.raw';

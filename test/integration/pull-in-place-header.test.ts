@@ -9,56 +9,38 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createConnection, createServer, type Server } from 'node:net';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
-import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+import { AgentProcessPair } from './support/agent-processes.js';
 
 const run = promisify(execFile);
-let dir: string;
 let a: AgentClients;
 let b: AgentClients;
-let agents: AgentProcess[] = [];
+const agents = new AgentProcessPair();
 let imagesA: string;
 let imagesB: string;
 const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
 const proxies: Server[] = [];
 
-async function startAgent(name: string): Promise<AgentClients> {
-  const runtime = join(dir, name, 'run');
-  await mkdir(join(dir, name, 'images', 'clones'), { recursive: true });
-  const agent = spawnAgent(['--socket', join(runtime, 'agent.sock'), '--images-root', join(dir, name, 'images'), '--libvirt-uri', 'test:///default']);
-  agents.push(agent);
-  await waitForSocket(agent, join(runtime, 'agent.sock'));
-  await waitForSocket(agent, join(runtime, 'peer.sock'));
-  return createAgentClients(`unix:${join(runtime, 'agent.sock')}`);
-}
-
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-pull-header-'));
-  imagesA = join(dir, 'a', 'images');
-  imagesB = join(dir, 'b', 'images');
-  [a, b] = await Promise.all([startAgent('a'), startAgent('b')]);
+  await agents.start('kvmclone-pull-header-');
+  agents.atStop(() => {
+    for (const t of tickets) t.cancel();
+    for (const p of proxies) p.close();
+  });
+  ({ a, b, imagesA, imagesB } = agents);
+  await Promise.all([mkdir(join(imagesA, 'clones')), mkdir(join(imagesB, 'clones'))]);
 });
 
-after(async () => {
-  for (const t of tickets) t.cancel();
-  for (const p of proxies) p.close();
-  a.close();
-  b.close();
-  for (const agent of agents) agent.child.kill('SIGTERM');
-  await Promise.all(agents.map((x) => x.exited));
-  agents = [];
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => agents.stop());
 
 async function qemuImg(...args: string[]): Promise<string> {
   return (await run('qemu-img', args)).stdout;
@@ -79,7 +61,7 @@ async function pullInPlace(source: string, target: string, size: number): Promis
     call.once('error', reject);
   });
   // The source's peer socket re-exposed at a per-operation path in B's runtime directory, as the SSH -R forward would.
-  const peerSocket = join(dir, 'b', 'run', `peer-${randomUUID()}.sock`);
+  const peerSocket = join(agents.runB, `peer-${randomUUID()}.sock`);
   const proxy = createServer((socket) => {
     const upstream = createConnection(ticket.peerSocket);
     socket.pipe(upstream).pipe(socket);

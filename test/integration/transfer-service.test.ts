@@ -7,9 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
@@ -17,28 +16,16 @@ import { createAgentClients, unaryCall, type AgentClients } from '../../shared/a
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
-import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+import { AgentProcessPair } from './support/agent-processes.js';
 
 const run = promisify(execFile);
 const T = { deadlineMs: 30_000 };
-let dir: string;
-const agents: AgentProcess[] = [];
+const agents = new AgentProcessPair();
 let a: AgentClients;
 let b: AgentClients;
 let runB: string;
 const proxies: Server[] = [];
 const MiB = 1024 * 1024;
-
-async function startAgent(name: string): Promise<{ clients: AgentClients; runtime: string; images: string }> {
-  const runtime = join(dir, name, 'run');
-  const images = join(dir, name, 'images');
-  await mkdir(images, { recursive: true });
-  const agent = spawnAgent(['--socket', join(runtime, 'agent.sock'), '--images-root', images, '--libvirt-uri', 'test:///default']);
-  agents.push(agent);
-  await waitForSocket(agent, join(runtime, 'agent.sock'));
-  await waitForSocket(agent, join(runtime, 'peer.sock'));
-  return { clients: createAgentClients(`unix:${join(runtime, 'agent.sock')}`), runtime, images };
-}
 
 /** Re-exposes `target` at `path`, byte for byte. */
 async function proxy(path: string, target: string, connections?: { n: number }): Promise<void> {
@@ -76,15 +63,12 @@ let imagesB: string;
 let peerA: string;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-transfer-'));
-  const sa = await startAgent('a');
-  const sb = await startAgent('b');
-  a = sa.clients;
-  b = sb.clients;
-  runB = sb.runtime;
-  imagesA = sa.images;
-  imagesB = sb.images;
-  peerA = join(sa.runtime, 'peer.sock');
+  await agents.start('kvmclone-transfer-');
+  agents.atStop(() => {
+    for (const p of proxies) p.close();
+  });
+  ({ a, b, imagesA, imagesB, runB } = agents);
+  peerA = join(agents.dir, 'a', 'run', 'peer.sock');
   // 256 MiB sparse image with 20 scattered MiB of random data and one all-zero allocated MiB.
   const fh = await open(join(imagesA, 'disk.raw'), 'w');
   await fh.truncate(256 * MiB);
@@ -93,14 +77,7 @@ before(async () => {
   await fh.close();
 });
 
-after(async () => {
-  a?.close();
-  b?.close();
-  for (const p of proxies) p.close();
-  for (const agent of agents) if (agent.child.exitCode === null) agent.child.kill('SIGTERM');
-  await Promise.all(agents.map((x) => x.exited));
-  await rm(dir, { recursive: true, force: true });
-});
+after(() => agents.stop());
 
 test('a pull through a ticket moves only data, lands in a sparse staging file, and reports a matching digest', async () => {
   const source = join(imagesA, 'disk.raw');
