@@ -12,16 +12,7 @@ import {
   validCheckpointName,
 } from '../../agent/libvirt/backup-xml.js';
 import { parseXml } from '../../shared/xml/parse-xml.js';
-import { KvmcloneError } from '../../shared/errors.js';
-
-function invalid(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof KvmcloneError, `not a KvmcloneError: ${String(err)}`);
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+import { throwsInvalidArgument } from '../support/kvmclone-failure.js';
 
 test('buildBackupXml: pull mode, unix socket, scratch per disk, skipped disks', () => {
   const xml = buildBackupXml({
@@ -84,16 +75,16 @@ test('buildBackupXml: every value is escaped; a path cannot add markup', () => {
 
 test('buildBackupXml refuses bad names, relative or long paths, duplicates and an empty job', () => {
   const ok = { socket: '/s.sock', incremental: '', disks: [{ target: 'vda', scratch: '/s' }] };
-  invalid(() => buildBackupXml({ ...ok, socket: 'relative.sock' }), /backup socket: .* is not an absolute path/);
-  invalid(() => buildBackupXml({ ...ok, socket: `/${'x'.repeat(107)}` }), /longer than 107 bytes/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, socket: 'relative.sock' }), /backup socket: .* is not an absolute path/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, socket: `/${'x'.repeat(107)}` }), /longer than 107 bytes/);
   buildBackupXml({ ...ok, socket: `/${'x'.repeat(106)}` });
-  invalid(() => buildBackupXml({ ...ok, disks: [{ target: 'vda', scratch: 'scratch' }] }), /scratch file of vda/);
-  invalid(() => buildBackupXml({ ...ok, disks: [{ target: 'vda', scratch: '/a\nb' }] }), /not an absolute path/);
-  invalid(() => buildBackupXml({ ...ok, disks: [{ target: "vda' x='", scratch: '/s' }] }), /not a disk target/);
-  invalid(() => buildBackupXml({ ...ok, disks: [] }), /no disk to export/);
-  invalid(() => buildBackupXml({ ...ok, skip: ['vda'] }), /vda is named twice/);
-  invalid(() => buildBackupXml({ ...ok, incremental: '../x' }), /incremental checkpoint: .* is not a checkpoint name/);
-  invalid(() => buildBackupXml({ ...ok, incremental: '--children' }), /not a checkpoint name/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, disks: [{ target: 'vda', scratch: 'scratch' }] }), /scratch file of vda/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, disks: [{ target: 'vda', scratch: '/a\nb' }] }), /not an absolute path/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, disks: [{ target: "vda' x='", scratch: '/s' }] }), /not a disk target/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, disks: [] }), /no disk to export/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, skip: ['vda'] }), /vda is named twice/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, incremental: '../x' }), /incremental checkpoint: .* is not a checkpoint name/);
+  throwsInvalidArgument(() => buildBackupXml({ ...ok, incremental: '--children' }), /not a checkpoint name/);
 });
 
 test('buildCheckpointXml: name, description, bitmap or no per disk', () => {
@@ -132,11 +123,11 @@ test('buildCheckpointXml: name, description, bitmap or no per disk', () => {
 
 test('buildCheckpointXml refuses bad names, control characters and a checkpoint without a tracked disk', () => {
   for (const name of ['', '.hidden', 'a/b', 'a b', '-x', 'x\n', 'é', 'x'.repeat(201)]) {
-    invalid(() => buildCheckpointXml({ name, disks: [{ target: 'vda', bitmap: true }] }), /not a checkpoint name/);
+    throwsInvalidArgument(() => buildCheckpointXml({ name, disks: [{ target: 'vda', bitmap: true }] }), /not a checkpoint name/);
   }
-  invalid(() => buildCheckpointXml({ name: 'c', description: 'bell\u0007', disks: [{ target: 'vda', bitmap: true }] }), /characters XML cannot carry/);
-  invalid(() => buildCheckpointXml({ name: 'c', disks: [{ target: 'vda', bitmap: false }] }), /no disk to track/);
-  invalid(
+  throwsInvalidArgument(() => buildCheckpointXml({ name: 'c', description: 'bell\u0007', disks: [{ target: 'vda', bitmap: true }] }), /characters XML cannot carry/);
+  throwsInvalidArgument(() => buildCheckpointXml({ name: 'c', disks: [{ target: 'vda', bitmap: false }] }), /no disk to track/);
+  throwsInvalidArgument(
     () =>
       buildCheckpointXml({
         name: 'c',
@@ -154,7 +145,7 @@ test('buildCheckpointXml refuses bad names, control characters and a checkpoint 
 test('escapeXml escapes the five characters and refuses what XML cannot carry', () => {
   assert.equal(escapeXml(`a&b<c>d"e'f`), 'a&amp;b&lt;c&gt;d&quot;e&apos;f');
   assert.equal(escapeXml('tab\tnew\nline'), 'tab\tnew\nline');
-  invalid(() => escapeXml('nul\u0000'), /characters XML cannot carry/);
+  throwsInvalidArgument(() => escapeXml('nul\u0000'), /characters XML cannot carry/);
 });
 
 // As libvirt 9.0 printed it (virsh backup-dumpxml) for an incremental pull-mode job.
@@ -189,8 +180,8 @@ test('parseBackupXml reads libvirt 9.0 backup-dumpxml', () => {
   assert.equal(tcp.socket, '');
   assert.equal(tcp.disks[0]?.scratch, '/dev/vg/s');
   assert.equal(parseBackupXml('<domainbackup/>').mode, 'push');
-  invalid(() => parseBackupXml('<domaincheckpoint/>'), /root element is <domaincheckpoint>, not <domainbackup>/);
-  invalid(() => parseBackupXml('<!DOCTYPE x [<!ENTITY a "b">]><domainbackup/>'), /DOCTYPE is not allowed/);
+  throwsInvalidArgument(() => parseBackupXml('<domaincheckpoint/>'), /root element is <domaincheckpoint>, not <domainbackup>/);
+  throwsInvalidArgument(() => parseBackupXml('<!DOCTYPE x [<!ENTITY a "b">]><domainbackup/>'), /DOCTYPE is not allowed/);
 });
 
 // As libvirt 9.0 printed it (virsh checkpoint-dumpxml --size), <domain> included.
@@ -231,9 +222,9 @@ test('parseCheckpointXml reads libvirt 9.0 checkpoint-dumpxml, with and without 
   );
   assert.equal(root.parent, '');
   assert.equal(root.disks[0]?.sizeBytes, undefined);
-  invalid(() => parseCheckpointXml('<domaincheckpoint><description>x</description></domaincheckpoint>'), /<name> is missing/);
-  invalid(() => parseCheckpointXml(`<domaincheckpoint><name>c</name><disks><disk name='vda' size='-1'/></disks></domaincheckpoint>`), /size of disk vda/);
-  invalid(() => parseCheckpointXml('<domaincheckpoint><name>c</name>'), /not well-formed/);
+  throwsInvalidArgument(() => parseCheckpointXml('<domaincheckpoint><description>x</description></domaincheckpoint>'), /<name> is missing/);
+  throwsInvalidArgument(() => parseCheckpointXml(`<domaincheckpoint><name>c</name><disks><disk name='vda' size='-1'/></disks></domaincheckpoint>`), /size of disk vda/);
+  throwsInvalidArgument(() => parseCheckpointXml('<domaincheckpoint><name>c</name>'), /not well-formed/);
 });
 
 test('parseCheckpointList reads checkpoint-list --parent in any time zone', () => {

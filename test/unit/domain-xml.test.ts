@@ -3,16 +3,7 @@ import assert from 'node:assert/strict';
 import { hostReferences, readDomainFacts, scaledBytes, type HostPathReference } from '../../agent/libvirt/domain-xml.js';
 import { parseXml } from '../../shared/xml/parse-xml.js';
 import { textContent } from '../../shared/xml/xml-tree.js';
-import { KvmcloneError } from '../../shared/errors.js';
-
-function invalid(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof KvmcloneError, `not a KvmcloneError: ${String(err)}`);
-    assert.equal(err.code, 'INVALID_ARGUMENT');
-    assert.match(err.message, pattern);
-    return true;
-  });
-}
+import { throwsInvalidArgument } from '../support/kvmclone-failure.js';
 
 const FULL = `<?xml version="1.0"?>
 <!-- a comment -->
@@ -89,10 +80,10 @@ test('readDomainFacts: defaults and the other CPU modes', () => {
 });
 
 test('readDomainFacts refuses what is not a domain definition', () => {
-  invalid(() => readDomainFacts('<pool><name>a</name></pool>'), /root element is <pool>/);
-  invalid(() => readDomainFacts('<domain><uuid>x</uuid></domain>'), /<name> is missing/);
-  invalid(() => readDomainFacts("<domain><name>a</name><memory unit='parsecs'>1</memory></domain>"), /unknown unit/);
-  invalid(() => readDomainFacts('<domain><name>a</name><vcpu>many</vcpu></domain>'), /not a count/);
+  throwsInvalidArgument(() => readDomainFacts('<pool><name>a</name></pool>'), /root element is <pool>/);
+  throwsInvalidArgument(() => readDomainFacts('<domain><uuid>x</uuid></domain>'), /<name> is missing/);
+  throwsInvalidArgument(() => readDomainFacts("<domain><name>a</name><memory unit='parsecs'>1</memory></domain>"), /unknown unit/);
+  throwsInvalidArgument(() => readDomainFacts('<domain><name>a</name><vcpu>many</vcpu></domain>'), /not a count/);
 });
 
 test('scaledBytes follows libvirt: k/KiB are 1024, KB is 1000, b and bytes are 1', () => {
@@ -104,8 +95,8 @@ test('scaledBytes follows libvirt: k/KiB are 1024, KB is 1000, b and bytes are 1
   assert.equal(scaledBytes('2', 'G', 'x'), 2 * 1024 ** 3);
   assert.equal(scaledBytes('2', 'GB', 'x'), 2e9);
   assert.equal(scaledBytes(' 5 ', '', 'x'), 5 * 1024);
-  invalid(() => scaledBytes('-1', 'KiB', 'x'), /not a number/);
-  invalid(() => scaledBytes('99999999999', 'EiB', 'x'), /too large/);
+  throwsInvalidArgument(() => scaledBytes('-1', 'KiB', 'x'), /not a number/);
+  throwsInvalidArgument(() => scaledBytes('99999999999', 'EiB', 'x'), /too large/);
 });
 
 test('parseXml decodes character references as libxml2 does', () => {
@@ -116,13 +107,13 @@ test('parseXml decodes character references as libxml2 does', () => {
 });
 
 test('parseXml refuses DOCTYPE, unknown entities, duplicate attributes and malformed documents', () => {
-  invalid(() => parseXml('<!DOCTYPE d [<!ENTITY e "/etc/shadow">]><domain><name>&e;</name></domain>'), /DOCTYPE/);
-  invalid(() => parseXml('<a>&nbsp;</a>'), /not well-formed/);
-  invalid(() => parseXml("<a b='1' b='2'/>"), /appears twice/);
-  invalid(() => parseXml('<a><b></a>'), /not well-formed.*line 1/);
-  invalid(() => parseXml('<a/><b/>'), /not well-formed/);
-  invalid(() => parseXml('<x:a/>'), /not well-formed/);
-  invalid(() => parseXml(''), /no root element/);
+  throwsInvalidArgument(() => parseXml('<!DOCTYPE d [<!ENTITY e "/etc/shadow">]><domain><name>&e;</name></domain>'), /DOCTYPE/);
+  throwsInvalidArgument(() => parseXml('<a>&nbsp;</a>'), /not well-formed/);
+  throwsInvalidArgument(() => parseXml("<a b='1' b='2'/>"), /appears twice/);
+  throwsInvalidArgument(() => parseXml('<a><b></a>'), /not well-formed.*line 1/);
+  throwsInvalidArgument(() => parseXml('<a/><b/>'), /not well-formed/);
+  throwsInvalidArgument(() => parseXml('<x:a/>'), /not well-formed/);
+  throwsInvalidArgument(() => parseXml(''), /no root element/);
 });
 
 function refs(xml: string): HostPathReference[] {
