@@ -3,36 +3,14 @@ import assert from 'node:assert/strict';
 import { mapBackingChains } from '../../controller/operations/sync/backing-chains.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
+import { describedDisk, describedDomain } from './support/described-domain.js';
 
 const NAMES = { vm: 'web', destVm: 'web', from: 'a', to: 'b' };
 
 /** A described VM with one qcow2 disk vda at `path` on the chain `chain` (nearest first, [path, format]). */
 function vm(path: string, chain: [string, string][]): DescribeDomainResponse__Output {
-  return {
-    domain: null,
-    xml: '',
-    disks: [
-      {
-        target: 'vda',
-        device: 'disk',
-        path,
-        format: 'qcow2',
-        virtualSize: 1,
-        allocatedSize: 1,
-        backingChain: chain.map(([p, format]) => ({ path: p, format, virtualSize: 1, allocatedSize: 1, backingReference: '' })),
-        readonly: false,
-        shareable: false,
-        backingReference: chain[0]?.[0] ?? '',
-      },
-    ],
-    nvramPath: '',
-    tpmStatePath: '',
-    tpmStateFiles: [],
-    tpmSecret: '',
-    cpuMode: '',
-    cpuModel: '',
-    policyViolations: [],
-  };
+  const backingChain = chain.map(([p, format]) => ({ path: p, format, virtualSize: 1, allocatedSize: 1, backingReference: '' }));
+  return describedDomain({ disks: [describedDisk({ target: 'vda', path, format: 'qcow2', backingChain, backingReference: chain[0]?.[0] ?? '' })] });
 }
 
 test("each source base maps onto the destination's copy, link by link (a --target-dir clone lives elsewhere)", () => {

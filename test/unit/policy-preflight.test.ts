@@ -10,22 +10,16 @@ import { exitCodeFor, EXIT_REFUSED } from '../../controller/cli/exit-codes.js';
 import type { HostSession } from '../../controller/transport/host-session.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
 import { KvmcloneError } from '../../shared/errors.js';
+import { describedDomain } from './support/described-domain.js';
 
 const VIOLATION = "domain/devices/hostdev: host device passthrough (hostdev type 'pci'): the guest would take over whatever device sits at that address on the host";
 
 function described(policyViolations: string[]): DescribeDomainResponse__Output {
-  return {
+  return describedDomain({
     domain: { name: 'web', uuid: '0b7e6c2e-9a3c-4d8e-8f1a-2b3c4d5e6f70', state: 'DOMAIN_STATE_SHUTOFF', persistent: true, vcpus: 1, memoryBytes: 64 * 1024 * 1024 },
     xml: "<domain type='kvm'><name>web</name></domain>",
-    disks: [],
-    nvramPath: '',
-    tpmStatePath: '',
-    tpmStateFiles: [],
-    tpmSecret: '',
-    cpuMode: '',
-    cpuModel: '',
     policyViolations,
-  };
+  });
 }
 
 /** A session whose agent answers DescribeDomain with `response` and records every other call. */

@@ -2,32 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pairFiles } from '../../controller/operations/sync/sync-plan.js';
 import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmclone/agent/v1/DescribeDomainResponse.js';
+import { describedDisk, describedDomain } from './support/described-domain.js';
 
 const IMG = '/var/lib/libvirt/images';
 function vm(disks: [string, string][], nvram = ''): DescribeDomainResponse__Output {
-  return {
-    domain: null,
-    xml: '',
-    disks: disks.map(([target, path]) => ({
-      target,
-      device: 'disk',
-      path,
-      format: 'raw',
-      virtualSize: 1,
-      allocatedSize: 1,
-      backingChain: [],
-      readonly: false,
-      shareable: false,
-      backingReference: '',
-    })),
-    nvramPath: nvram,
-    tpmStatePath: '',
-    tpmStateFiles: [],
-    tpmSecret: '',
-    cpuMode: '',
-    cpuModel: '',
-    policyViolations: [],
-  };
+  return describedDomain({ disks: disks.map(([target, path]) => describedDisk({ target, path })), nvramPath: nvram });
 }
 
 test('disks pair by target; new ones are added beside the others, vanished ones removed; NVRAM pairs with NVRAM', () => {
