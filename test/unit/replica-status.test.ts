@@ -11,19 +11,12 @@ import { join } from 'node:path';
 import { escapeLabel, prometheusText, writeAtomically } from '../../controller/replication/prometheus-text.js';
 import type { Replica, ReplicaRun } from '../../controller/replication/replica-store.js';
 import { allWithinRpo, replicaStatus } from '../../controller/replication/replica-status.js';
+import { sampleReplicaSpec } from './support/sample-replica.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 const replica = (over: Partial<Replica> = {}): Replica => ({
-  name: 'web1',
-  vm: 'web1',
-  from: 'hosta',
-  to: 'hostb',
-  destVm: 'web1',
-  targetDir: null,
-  everySeconds: 600,
-  keep: null,
-  live: false,
+  ...sampleReplicaSpec({ everySeconds: 600 }),
   paused: false,
   direction: 'forward',
   lifecycle: 'active',

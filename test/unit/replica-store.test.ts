@@ -13,21 +13,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { currentProcess, processStartTicks } from '../../controller/replication/process-identity.js';
-import { ReplicaStore, type ReplicaSpec } from '../../controller/replication/replica-store.js';
+import { ReplicaStore } from '../../controller/replication/replica-store.js';
 import { runEffect } from '../../controller/replication/run-replica.js';
-
-const spec = (over: Partial<ReplicaSpec> = {}): ReplicaSpec => ({
-  name: 'web1',
-  vm: 'web1',
-  from: 'hosta',
-  to: 'hostb',
-  destVm: 'web1',
-  targetDir: null,
-  everySeconds: 900,
-  keep: null,
-  live: false,
-  ...over,
-});
+import { sampleReplicaSpec } from './support/sample-replica.js';
 
 async function withStore(body: (store: ReplicaStore, path: string) => Promise<void> | void): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'replica-store-'));
@@ -42,18 +30,18 @@ async function withStore(body: (store: ReplicaStore, path: string) => Promise<vo
 
 test('add, get, list, update, pause, remove', () =>
   withStore((store) => {
-    const added = store.add(spec({ keep: 3, live: true }));
+    const added = store.add(sampleReplicaSpec({ keep: 3, live: true }));
     assert.equal(added.seededAt, null);
     assert.equal(added.direction, 'forward');
     assert.equal(added.lifecycle, 'active');
     assert.equal(added.keep, 3);
     assert.equal(added.live, true);
     assert.throws(
-      () => store.add(spec()),
+      () => store.add(sampleReplicaSpec()),
       (e: Error & { code?: string }) => e.code === 'ALREADY_EXISTS',
     );
-    assert.throws(() => store.add(spec({ name: 'other' })), /replica web1 already keeps web1 on hostb/);
-    store.add(spec({ name: 'db1', vm: 'db1', destVm: 'db1' }));
+    assert.throws(() => store.add(sampleReplicaSpec({ name: 'other' })), /replica web1 already keeps web1 on hostb/);
+    store.add(sampleReplicaSpec({ name: 'db1', vm: 'db1', destVm: 'db1' }));
     assert.deepEqual(
       store.list().map((r) => r.name),
       ['db1', 'web1'],
@@ -73,7 +61,7 @@ test('add, get, list, update, pause, remove', () =>
 
 test('runs: a failure counts and backs off, a success resets and seeds, an interruption changes nothing', () =>
   withStore((store) => {
-    store.add(spec());
+    store.add(sampleReplicaSpec());
     const base = {
       replica: 'web1',
       operationId: 'op-1',
@@ -112,13 +100,13 @@ test('runs: a failure counts and backs off, a success resets and seeds, an inter
       ['succeeded', 'interrupted', 'failed', 'failed'],
     );
     store.remove('web1');
-    store.add(spec());
+    store.add(sampleReplicaSpec());
     assert.equal(store.runs('web1').length, 0, 'a replica added again starts without the old runs');
   }));
 
 test('claims: one live holder at a time; a dead holder gives way; release only by the holder', async () =>
   withStore(async (store) => {
-    store.add(spec());
+    store.add(sampleReplicaSpec());
     const me = currentProcess();
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
     await once(child, 'spawn');
@@ -147,7 +135,7 @@ test('claims: one live holder at a time; a dead holder gives way; release only b
 
 test('alerts are remembered; the tables open again on an existing database', () =>
   withStore((store, path) => {
-    store.add(spec());
+    store.add(sampleReplicaSpec());
     const sent = store.transitionAlerts('web1', (r) => ({ alerts: { failing: true, breached: r.alerts.breached }, value: 'x' }));
     assert.equal(sent, 'x');
     const again = new OperationStore(path);
