@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { withBackingReference } from '../../agent/images/qcow2-backing-rewrite.js';
@@ -16,6 +15,7 @@ import { qcow2HeaderOf } from '../../agent/images/image-header.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { HeaderWindow, planHeader, type HeaderPlan } from '../../agent/transfer/in-place-header.js';
 import { KvmcloneError } from '../../shared/errors.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -25,12 +25,7 @@ let outside: string;
 let roots: ImageRoots;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-inplace-header-'));
-  images = join(dir, 'images');
-  outside = join(dir, 'outside');
-  await mkdir(join(images, 'clones'), { recursive: true });
-  await mkdir(outside);
-  roots = await ImageRoots.open([images]);
+  ({ dir, images, outside, roots } = await makeRootAndOutside('kvmclone-inplace-header-', 'clones'));
 });
 
 after(async () => {

@@ -6,12 +6,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeParents } from '../../agent/paths/make-parents.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { KvmcloneError } from '../../shared/errors.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 
 let dir: string;
 let images: string;
@@ -19,12 +19,7 @@ let outside: string;
 let roots: ImageRoots;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-make-parents-'));
-  images = join(dir, 'images');
-  outside = join(dir, 'outside');
-  await mkdir(images);
-  await mkdir(outside);
-  roots = await ImageRoots.open([images]);
+  ({ dir, images, outside, roots } = await makeRootAndOutside('kvmclone-make-parents-'));
 });
 
 after(async () => {

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { KvmcloneError } from '../../shared/errors.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 
 let base: string;
 let root: string;
@@ -12,17 +12,12 @@ let outside: string;
 let roots: ImageRoots;
 
 before(async () => {
-  base = await mkdtemp(join(tmpdir(), 'kvmclone-roots-'));
-  root = join(base, 'images');
-  outside = join(base, 'outside');
-  await mkdir(join(root, 'sub'), { recursive: true });
-  await mkdir(outside);
+  ({ dir: base, images: root, outside, roots } = await makeRootAndOutside('kvmclone-roots-', 'sub'));
   await writeFile(join(root, 'a.raw'), 'a');
   await writeFile(join(outside, 'secret'), 's');
   await symlink(join(outside, 'secret'), join(root, 'escape.raw'));
   await symlink(outside, join(root, 'escape-dir'));
   await symlink(join(root, 'a.raw'), join(root, 'inside-link.raw'));
-  roots = await ImageRoots.open([root]);
 });
 
 after(async () => {
