@@ -24,6 +24,7 @@ import { TextReporter } from '../../controller/cli/text-reporter.js';
 import { OperationRun } from '../../controller/operations/operation-run.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { LocalSshEngine } from './support/local-ssh-engine.js';
+import { isVmLocked } from './support/vm-lock-probe.js';
 import { fakeDomainXml, startInProcessAgent } from './support/in-process-agent.js';
 
 const log = pino({ level: 'silent' });
@@ -113,20 +114,7 @@ test('a dry run opens read-only sessions and takes no lock; a real run takes bot
         const { src, dst } = await op.openHosts([], access);
         assert.deepEqual([src.role, dst.role], roles);
         // Another operation can lock a name exactly when this one took no lock on it.
-        const isLocked = async (vm: string): Promise<boolean> => {
-          const probe = new OperationRun(
-            { engine: new LocalSshEngine(), options, reporter, store, signal: new AbortController().signal },
-            { kind: 'sync', vm, destVm: vm, from: 'h1', to: 'h1' },
-          );
-          try {
-            return await probe.openHosts([]).then(
-              () => false,
-              (err: unknown) => err instanceof KvmcloneError && err.code === 'ABORTED',
-            );
-          } finally {
-            await probe.close();
-          }
-        };
+        const isLocked = (vm: string): Promise<boolean> => isVmLocked({ options, reporter, store, signal: new AbortController().signal }, vm);
         assert.deepEqual(
           [await isLocked('vm1'), await isLocked('vm1-copy')],
           roles.map((r) => r === 'admin'),

@@ -18,6 +18,7 @@ import { JsonReporter } from '../../controller/cli/reporter.js';
 import { OperationRun } from '../../controller/operations/operation-run.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { LocalSshEngine } from './support/local-ssh-engine.js';
+import { isVmLocked } from './support/vm-lock-probe.js';
 import { fakeDomainXml, startInProcessAgent } from './support/in-process-agent.js';
 
 let dir: string;
@@ -48,17 +49,7 @@ test('an agent restarted under a run: its session reconnects and the run holds i
   const deps = { engine, options, reporter: new JsonReporter(() => undefined), store, signal: new AbortController().signal };
   const op = new OperationRun(deps, { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' });
   /** Whether another operation would be refused the lock of vm1 (ABORTED). */
-  const locked = async (): Promise<boolean> => {
-    const probe = new OperationRun({ ...deps, engine: new LocalSshEngine() }, { kind: 'sync', vm: 'vm1', destVm: 'vm1', from: 'h1', to: 'h1' });
-    try {
-      return await probe.openHosts([]).then(
-        () => false,
-        (err: unknown) => err instanceof KvmcloneError && err.code === 'ABORTED',
-      );
-    } finally {
-      await probe.close();
-    }
-  };
+  const locked = (): Promise<boolean> => isVmLocked(deps, 'vm1');
   try {
     const { src } = await op.openHosts([]);
     assert.equal(engine.connects, 1);
