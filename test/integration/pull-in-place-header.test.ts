@@ -8,18 +8,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createConnection, createServer, type Server } from 'node:net';
-import type { ClientReadableStream } from '@grpc/grpc-js';
 import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
-import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
+import { pullRequest } from './support/agent-pair.js';
 
 const run = promisify(execFile);
 let a: AgentClients;
@@ -27,15 +25,9 @@ let b: AgentClients;
 const agents = new AgentProcessPair();
 let imagesA: string;
 let imagesB: string;
-const tickets: ClientReadableStream<TicketEvent__Output>[] = [];
-const proxies: Server[] = [];
 
 before(async () => {
   await agents.start('kvmclone-pull-header-');
-  agents.atStop(() => {
-    for (const t of tickets) t.cancel();
-    for (const p of proxies) p.close();
-  });
   ({ a, b, imagesA, imagesB } = agents);
   await Promise.all([mkdir(join(imagesA, 'clones')), mkdir(join(imagesB, 'clones'))]);
 });
@@ -54,36 +46,10 @@ async function sha256(path: string): Promise<string> {
 
 /** Pulls A's `source` into B's `target` in place, all of its `size` bytes . */
 async function pullInPlace(source: string, target: string, size: number): Promise<PullProgress__Output[]> {
-  const call = a.transfer.openTicket({ paths: [source], operationId: randomUUID() });
-  tickets.push(call);
-  const ticket = await new Promise<TicketEvent__Output>((resolve, reject) => {
-    call.once('data', resolve);
-    call.once('error', reject);
+  const peer = await agents.peers.broker(source);
+  const pull = b.transfer.pullImage(pullRequest(peer, source, target, { ranges: [{ offset: 0, length: size }], mode: 'PULL_MODE_IN_PLACE', format: 'qcow2' }), {
+    deadline: Date.now() + 60_000,
   });
-  // The source's peer socket re-exposed at a per-operation path in B's runtime directory, as the SSH -R forward would.
-  const peerSocket = join(agents.runB, `peer-${randomUUID()}.sock`);
-  const proxy = createServer((socket) => {
-    const upstream = createConnection(ticket.peerSocket);
-    socket.pipe(upstream).pipe(socket);
-    socket.on('error', () => upstream.destroy());
-    upstream.on('error', () => socket.destroy());
-  });
-  proxies.push(proxy);
-  await new Promise<void>((resolve) => proxy.listen(peerSocket, resolve));
-  const pull = b.transfer.pullImage(
-    {
-      peerSocket,
-      ticket: ticket.ticket,
-      sourcePath: source,
-      targetPath: target,
-      stagingId: '',
-      operationId: randomUUID(),
-      ranges: [{ offset: 0, length: size }],
-      mode: 'PULL_MODE_IN_PLACE',
-      format: 'qcow2',
-    },
-    { deadline: Date.now() + 60_000 },
-  );
   return new Promise((resolve, reject) => {
     const events: PullProgress__Output[] = [];
     pull.on('data', (e: PullProgress__Output) => events.push(e));
