@@ -2,27 +2,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { digestFile, hashBlocks } from '../../agent/disk/block-hasher.js';
 import { HashMemory, identityOf, RACY_MARGIN_NS, type FileIdentity } from '../../agent/disk/hash-memory.js';
 import { rememberedDigest } from '../../agent/disk/remembered-hashes.js';
 import { blockSpans, digestAfterApply } from '../../agent/transfer/applied-digest.js';
+import { withTempDir } from '../support/temp-dir.js';
 
 const B = DEFAULT_BLOCK_SIZE;
 const never = new AbortController().signal;
 const id = (ctimeNs: bigint, size = 10n): FileIdentity => ({ dev: 1n, ino: 2n, size, mtimeNs: ctimeNs, ctimeNs });
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-hash-memory-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>): Promise<void> => withTempDir('kvmclone-hash-memory-', body);
 
 async function allHashes(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');

@@ -6,8 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkHash } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -18,15 +17,9 @@ import { checkJournal } from '../../agent/transfer/journal-reader.js';
 import { settleJournal } from '../../agent/transfer/journal-recovery.js';
 import { JournalWriter } from '../../agent/transfer/journal-writer.js';
 import { build, data, HEADER, over } from './support/journal-builder.js';
+import { withTempDir } from '../support/temp-dir.js';
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-journal-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>): Promise<void> => withTempDir('kvmclone-journal-', body);
 
 test('the writer: 0600, locked, one at a time, splits big chunks, commits what the reader accepts, and discards cleanly', async () => {
   await withDir(async (dir) => {

@@ -6,23 +6,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../shared/config/config-file.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { applyPlan, planApply, planText, readReplicaFile, type ApplyPlan } from '../../controller/replication/replica-file.js';
 import { ReplicaStore, type ReplicaSpec } from '../../controller/replication/replica-store.js';
 import { replicaSpec } from '../../controller/replication/replica-spec.js';
+import { withTempDir } from '../support/temp-dir.js';
 
-async function withDir(body: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'replica-apply-'));
-  try {
-    await body(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>): Promise<void> => withTempDir('replica-apply-', body);
 
 test('a bad file names every problem', () =>
   withDir(async (dir) => {

@@ -11,8 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { chunkHash } from '../../shared/block-hash.js';
@@ -27,19 +26,13 @@ import { decodePointNote, encodePointNote, listPointFiles, nextPointId, parseRes
 import { parseLeftoverName } from '../../agent/leftovers/leftover-names.js';
 import { readExactly } from '../../agent/disk/read-ahead.js';
 import type { GuestReader } from '../../agent/guest/guest-client.js';
+import { withTempDir } from '../support/temp-dir.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const log = pino({ level: 'silent' });
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-points-unit-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (body: (dir: string) => Promise<void>): Promise<void> => withTempDir('kvmclone-points-unit-', body);
 
 test('the header id round-trips at offset 40; a header without one reads exactly as before', () => {
   const plain = { dev: 1n, ino: 2n, size: 4096 };
