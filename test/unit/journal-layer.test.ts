@@ -7,8 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chunkHash } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
@@ -17,6 +16,7 @@ import { journalPathFor, openJournalLocked } from '../../agent/transfer/journal-
 import { checkJournal, type ReadAt } from '../../agent/transfer/journal-reader.js';
 import { settleJournal } from '../../agent/transfer/journal-recovery.js';
 import { JournalWriter } from '../../agent/transfer/journal-writer.js';
+import { withTempDir } from '../support/temp-dir.js';
 
 const BASE: JournalHeader = { dev: 2049n, ino: 987654321n, size: 8 << 20 };
 
@@ -65,9 +65,8 @@ test('an unknown layer code is refused even under a valid check hash; a flipped 
   assert.throws(() => decodeHeader(flipped), /check hash/);
 });
 
-test('checkJournal calls a committed journal with an unknown layer corrupt, and a guest one committed with its layer', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-jlayer-'));
-  try {
+test('checkJournal calls a committed journal with an unknown layer corrupt, and a guest one committed with its layer', () =>
+  withTempDir('kvmclone-jlayer-', async (dir) => {
     const image = join(dir, 'disk.qcow2');
     await writeFile(image, Buffer.alloc(4096));
     const path = journalPathFor(image);
@@ -88,14 +87,10 @@ test('checkJournal calls a committed journal with an unknown layer corrupt, and 
     const verdict = await checkJournal(over(bad), bad.length);
     assert.equal(verdict.state, 'corrupt');
     assert.match(verdict.state === 'corrupt' ? verdict.reason : '', /apply layer code 9/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a committed guest journal is not applied into the file: without a runtime directory it stays for later', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'kvmclone-jlayer-'));
-  try {
+test('a committed guest journal is not applied into the file: without a runtime directory it stays for later', () =>
+  withTempDir('kvmclone-jlayer-', async (dir) => {
     const image = join(dir, 'disk.qcow2');
     const before = Buffer.alloc(1 << 20, 0x11);
     await writeFile(image, before);
@@ -116,7 +111,4 @@ test('a committed guest journal is not applied into the file: without a runtime 
     }
     assert.ok((await readFile(image)).equals(before), 'the image is untouched');
     assert.ok((await stat(path)).size > HEADER_BYTES, 'the journal is still there');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));

@@ -23,6 +23,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { OPERATION_ID_METADATA } from '../../shared/operation-metadata.js';
 import { READ_ONLY_METHODS, isMutating } from '../../agent/rpc/method-roles.js';
 import { AGENT_CAPABILITIES } from '../../shared/capabilities.js';
+import { withTempDir } from '../support/temp-dir.js';
 
 const OP = 'op-1234abcd-5678';
 const UUID = '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9';
@@ -136,9 +137,8 @@ test('/proc/locks: FLOCK lines (holders and waiters) give MAJOR:MINOR:INODE keys
   }
 });
 
-test('the operation id is recorded on the file and read back without following symlinks', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'leftovers-'));
-  try {
+test('the operation id is recorded on the file and read back without following symlinks', () =>
+  withTempDir('leftovers-', async (dir) => {
     const path = join(dir, 'staging');
     await writeFile(path, '');
     assert.equal(recordedOperation(path), '');
@@ -148,10 +148,7 @@ test('the operation id is recorded on the file and read back without following s
     await fh.close();
     assert.equal(recordedOperation(path), OP);
     assert.equal(recordedOperation(join(dir, 'absent')), '');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('ListLeftovers is read-only, RemoveLeftovers is mutating (admin, audited); both announced', () => {
   assert.equal(READ_ONLY_METHODS.has('/kvmclone.agent.v1.TransferService/ListLeftovers'), true);
