@@ -23,11 +23,11 @@
  * running VMs need. Reads keep writeback for the kernel's read-ahead.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, unlink } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KvmcloneError, errnoCode, failedPrecondition, invalidArgument, notFound, permissionDenied } from '../../shared/errors.js';
 import { NbdClient } from './nbd-client.js';
+import { removeStaleSocket } from '../server/socket-file.js';
 
 /** How to serve an image. */
 export interface QemuNbdOptions {
@@ -98,30 +98,6 @@ function startFailure(image: string, stderr: string, exit: string): KvmcloneErro
   return new KvmcloneError('INTERNAL', message);
 }
 
-/** Refuses a socket path that something serves on; removes a stale socket (qemu would silently unlink even a live one). */
-async function claimSocketPath(path: string): Promise<void> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
-  if (!st.isSocket()) throw failedPrecondition(`${path} exists and is not a socket: refusing to replace it`);
-  const live = await new Promise<boolean>((resolve) => {
-    const probe = connect(path);
-    probe.once('connect', () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.once('error', () => resolve(false));
-  });
-  if (live) throw failedPrecondition(`something is already serving on ${path}`);
-  await unlink(path).catch((err: unknown) => {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  });
-}
-
 /** A qemu-nbd child under setpriv, and what its events have told so far: its stderr's tail and how it ended. */
 class QemuNbdProcess {
   readonly child: ChildProcess;
@@ -183,7 +159,8 @@ class QemuNbdProcess {
 export async function startQemuNbd(options: QemuNbdOptions): Promise<QemuNbdServer> {
   const { image, socketPath, exportName = '', signal, startTimeoutMs = DEFAULT_START_TIMEOUT_MS } = options;
   signal.throwIfAborted();
-  await claimSocketPath(socketPath);
+  // qemu-nbd would silently unlink even a live socket: one something serves on is refused here first.
+  await removeStaleSocket(socketPath, 'something');
   const proc = new QemuNbdProcess(options);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= proc.stop(socketPath, image));

@@ -35,6 +35,17 @@ export async function prepareSocketPath(path: string): Promise<void> {
   if ((dirStat.mode & 0o002) !== 0 && (dirStat.mode & 0o1000) === 0) {
     throw failedPrecondition(`socket directory ${dir} is writable by everyone: refusing to serve there`);
   }
+  await removeStaleSocket(path, 'another agent');
+}
+
+/**
+ * Clears the way for a new socket at `path`, for the agent's own sockets and
+ * the qemu-nbd ones it starts alike: nothing there is fine, a stale socket
+ * (nobody accepts on it: its server crashed) is removed, and anything else
+ * is refused: a file that is not a socket, or a socket that `server` (who
+ * the refusal names) still serves on.
+ */
+export async function removeStaleSocket(path: string, server: string): Promise<void> {
   let existing;
   try {
     existing = await lstat(path);
@@ -43,8 +54,8 @@ export async function prepareSocketPath(path: string): Promise<void> {
     throw err;
   }
   if (!existing.isSocket()) throw failedPrecondition(`${path} exists and is not a socket: refusing to replace it`);
-  if (await isListening(path)) throw failedPrecondition(`another agent is already serving on ${path}`);
-  await unlink(path);
+  if (await isListening(path)) throw failedPrecondition(`${server} is already serving on ${path}`);
+  await removeSocket(path);
 }
 
 /**
