@@ -7,10 +7,11 @@
  * named after the operation, so what a killed agent left behind is found by
  * name at its next start and removed.
  */
-import { mkdir, readdir, statfs, unlink } from 'node:fs/promises';
+import { mkdir, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errnoCode, resourceExhausted } from '../../shared/errors.js';
+import { unlinkIfPresent } from '../paths/if-present.js';
 
 const SCRATCH_NAME = /^\.kvmclone-scratch\.([a-z0-9][a-z0-9-]{7,63})\.([a-z0-9]+)\.qcow2$/;
 const SOCKET_NAME = /^backup-([a-z0-9][a-z0-9-]{7,63})\.sock$/;
@@ -64,17 +65,6 @@ export async function checkScratchSpace(scratchDir: string, worstCaseBytes: numb
   return { availableBytes };
 }
 
-/** Removes one file; an absent file is fine. */
-async function removeIfPresent(path: string): Promise<boolean> {
-  try {
-    await unlink(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-}
-
 /**
  * Removes the scratch files and sockets of operations that are not open
  * (`open` holds the ids of live views). Run at start-up, after any job left
@@ -94,7 +84,7 @@ export async function removeLeftovers(scratchDir: string, runtimeDir: string, op
       const m = pattern.exec(name);
       if (!m || open.has(m[1])) continue;
       try {
-        if (await removeIfPresent(join(dir, name))) {
+        if (await unlinkIfPresent(join(dir, name))) {
           removed += 1;
           log.info({ path: join(dir, name) }, 'removed a live-view leftover');
         }

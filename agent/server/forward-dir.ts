@@ -23,6 +23,7 @@ import { basename, dirname, join } from 'node:path';
 import { isListening } from './socket-file.js';
 import { errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { checkAbsolutePath } from '../../shared/validation.js';
+import { lstatIfPresent, unlinkIfPresent } from '../paths/if-present.js';
 
 /** Name of the forward directory inside the agent's runtime directory (the socket's directory). */
 export const FORWARD_DIR_NAME = 'forward';
@@ -81,19 +82,8 @@ export async function prepareForwardDir(runtimeDir: string, gid: number | undefi
 export async function removePeerSocket(path: string, forwardDir: string): Promise<boolean> {
   const p = checkAbsolutePath(path, 'path');
   if (!isPeerSocketIn(p, forwardDir)) throw invalidArgument(`path: ${p} is not a per-operation peer socket (${forwardDir}/peer-<id>.sock)`);
-  let st;
-  try {
-    st = await lstat(p);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
+  const st = await lstatIfPresent(p);
+  if (st === undefined) return false;
   if (!st.isSocket()) throw failedPrecondition(`${p} is not a socket: not removing it`);
-  try {
-    await unlink(p);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
+  return unlinkIfPresent(p);
 }

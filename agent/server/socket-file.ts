@@ -6,9 +6,10 @@
  * Each of the agent's sockets (admin, read-only, peer) goes through it.
  */
 import { connect } from 'node:net';
-import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { errnoCode, failedPrecondition } from '../../shared/errors.js';
+import { failedPrecondition } from '../../shared/errors.js';
+import { lstatIfPresent, unlinkIfPresent } from '../paths/if-present.js';
 
 /** True when something accepts connections at the unix socket `path` (a live agent, a live forward). */
 export function isListening(path: string): Promise<boolean> {
@@ -46,13 +47,8 @@ export async function prepareSocketPath(path: string): Promise<void> {
  * the refusal names) still serves on.
  */
 export async function removeStaleSocket(path: string, server: string): Promise<void> {
-  let existing;
-  try {
-    existing = await lstat(path);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return;
-    throw err;
-  }
+  const existing = await lstatIfPresent(path);
+  if (existing === undefined) return;
   if (!existing.isSocket()) throw failedPrecondition(`${path} exists and is not a socket: refusing to replace it`);
   if (await isListening(path)) throw failedPrecondition(`${server} is already serving on ${path}`);
   await removeSocket(path);
@@ -70,9 +66,5 @@ export async function secureSocket(path: string, mode: number, group: number | u
 
 /** Removes the socket file on shutdown (ignores a missing one). */
 export async function removeSocket(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
+  await unlinkIfPresent(path);
 }
