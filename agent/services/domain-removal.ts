@@ -4,7 +4,7 @@
  * files themselves (under the image roots, regular, named by no other domain)
  * before libvirt drops the definition, and carried out after.
  */
-import { lstat, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, realpath, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KvmcloneError, errnoCode, failedPrecondition, invalidArgument } from '../../shared/errors.js';
 import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
@@ -17,6 +17,7 @@ import type { ImageRoots } from '../paths/image-roots.js';
 import type { CallContext } from '../rpc/handlers.js';
 import type { DomainServiceDeps } from './domain-service.js';
 import { requireState } from './domain-state.js';
+import { exists } from '../paths/if-present.js';
 
 /** Where libvirt keeps swtpm state, one directory per domain UUID. */
 export const DEFAULT_SWTPM_STATE_ROOT = '/var/lib/libvirt/swtpm';
@@ -26,17 +27,6 @@ export const REMOVABLE = new Set(['cdrom', 'floppy']);
 
 /** A libvirt domain or secret UUID. */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether a path exists (false only when it does not: ENOENT). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
-}
 
 /** The swtpm state directory of an emulated TPM, or ''. */
 export function tpmStatePath(facts: DomainFacts, uuid: string, swtpmRoot: string): string {

@@ -25,7 +25,8 @@ import { CommandError } from '../process/run-command.js';
 import { withErrnoPath } from '../disk/errno-path.js';
 import { unary, type CallContext, type RpcDeps } from '../rpc/handlers.js';
 import type { LockRegistry } from '../transfer/lock-registry.js';
-import { DEFAULT_SWTPM_STATE_ROOT, REMOVABLE, UUID_PATTERN, exists, tpmStatePath, undefineDomain } from './domain-removal.js';
+import { DEFAULT_SWTPM_STATE_ROOT, REMOVABLE, UUID_PATTERN, tpmStatePath, undefineDomain } from './domain-removal.js';
+import { exists } from '../paths/if-present.js';
 import { shutdownDomain } from './domain-shutdown.js';
 import { requireState, toSummary } from './domain-state.js';
 
