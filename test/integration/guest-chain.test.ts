@@ -18,6 +18,7 @@ import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
 import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { startInProcessAgent } from './support/in-process-agent.js';
+import { streamEvents } from '../support/stream-events.js';
 
 const T = { deadlineMs: 60_000 };
 let dir: string;
@@ -46,13 +47,7 @@ function qemuImg(...args: string[]): void {
 }
 
 function guestHashes(path: string): Promise<HashBlocksResponse__Output[]> {
-  return new Promise((resolve, reject) => {
-    const out: HashBlocksResponse__Output[] = [];
-    const call = clients.disk.hashBlocks({ path, blockSize: 65536, layer: 'EXTENT_LAYER_GUEST' }, { deadline: Date.now() + T.deadlineMs });
-    call.on('data', (m: HashBlocksResponse__Output) => out.push(m));
-    call.on('error', reject);
-    call.on('end', () => resolve(out));
-  });
+  return streamEvents(clients.disk.hashBlocks({ path, blockSize: 65536, layer: 'EXTENT_LAYER_GUEST' }, { deadline: Date.now() + T.deadlineMs }));
 }
 
 test('a qcow2 whose backing file lies outside the roots is refused at the guest layer before qemu-nbd opens it', async () => {

@@ -18,6 +18,7 @@ import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
 import { pullRequest } from './support/agent-pair.js';
+import { streamEvents } from '../support/stream-events.js';
 
 const run = promisify(execFile);
 let a: AgentClients;
@@ -50,12 +51,7 @@ async function pullInPlace(source: string, target: string, size: number): Promis
   const pull = b.transfer.pullImage(pullRequest(peer, source, target, { ranges: [{ offset: 0, length: size }], mode: 'PULL_MODE_IN_PLACE', format: 'qcow2' }), {
     deadline: Date.now() + 60_000,
   });
-  return new Promise((resolve, reject) => {
-    const events: PullProgress__Output[] = [];
-    pull.on('data', (e: PullProgress__Output) => events.push(e));
-    pull.on('error', reject);
-    pull.on('end', () => resolve(events));
-  });
+  return streamEvents(pull);
 }
 
 test("a source header naming a host file (/etc/passwd) as its backing file is refused before the journal commits; the destination's image is untouched", async () => {

@@ -17,6 +17,7 @@ import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent
 import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/v1/TicketEvent.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
+import { streamEvents } from '../support/stream-events.js';
 
 const run = promisify(execFile);
 const T = { deadlineMs: 30_000 };
@@ -49,13 +50,7 @@ function openTicket(paths: string[]): Promise<{ ticket: TicketEvent__Output; cal
 }
 
 function pull(request: object): Promise<PullProgress__Output[]> {
-  return new Promise((resolve, reject) => {
-    const events: PullProgress__Output[] = [];
-    const call = b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
-    call.on('data', (e: PullProgress__Output) => events.push(e));
-    call.on('error', reject);
-    call.on('end', () => resolve(events));
-  });
+  return streamEvents(b.transfer.pullImage(request, { deadline: Date.now() + 120_000 }));
 }
 
 let imagesA: string;

@@ -17,6 +17,7 @@ import type { WriteRangesRequest } from '../../../shared/generated/kvmclone/agen
 import type { WriteRangesResponse__Output } from '../../../shared/generated/kvmclone/agent/v1/WriteRangesResponse.js';
 import { parseRecordLine, type AuditRecord } from '../../../agent/audit/audit-record.js';
 import { spawnAgent, waitForSocket, type AgentProcess } from '../../support/agent-process.js';
+import { streamEvents } from '../../support/stream-events.js';
 
 export const T = { deadlineMs: 30_000 };
 export const V1 = '/kvmclone.agent.v1.';
@@ -94,13 +95,7 @@ export function writeRanges(c: AgentClients, messages: WriteRangesRequest[]): Pr
 }
 
 export function readAudit(c: AgentClients, request: Partial<ReadAuditRequest>): Promise<AuditEntry__Output[]> {
-  return new Promise((resolve, reject) => {
-    const out: AuditEntry__Output[] = [];
-    const call = c.info.readAudit(request, { deadline: Date.now() + 30_000 });
-    call.on('data', (e: AuditEntry__Output) => out.push(e));
-    call.on('error', reject);
-    call.on('end', () => resolve(out));
-  });
+  return streamEvents(c.info.readAudit(request, { deadline: Date.now() + 30_000 }));
 }
 
 export function checkCaller(r: AuditRecord): void {

@@ -13,6 +13,7 @@ import type { PullProgress__Output } from '../../../shared/generated/kvmclone/ag
 import { pullRequest } from './agent-pair.js';
 import { makeRaw } from './image-files.js';
 import { useInProcessAgents, type InProcessAgentPair } from './in-process-agents.js';
+import { streamEvents } from '../../support/stream-events.js';
 
 export const T = { deadlineMs: 60_000 };
 export const KiB = 1024;
@@ -38,13 +39,7 @@ export function useGuestLayerAgents(): InProcessAgentPair {
 
 /** PullImage on B; resolves with all its events. */
 export function pull(agents: InProcessAgentPair, request: object): Promise<PullProgress__Output[]> {
-  return new Promise((resolve, reject) => {
-    const events: PullProgress__Output[] = [];
-    const call = agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
-    call.on('data', (e: PullProgress__Output) => events.push(e));
-    call.on('error', reject);
-    call.on('end', () => resolve(events));
-  });
+  return streamEvents(agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 }));
 }
 
 /** A GUEST-layer PullImage request from A's `source` into B's `target`. */

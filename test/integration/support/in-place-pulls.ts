@@ -26,6 +26,7 @@ import { rejectsWithStatus } from '../../support/grpc-status.js';
 import { pullRequest } from './agent-pair.js';
 import type { AgentProcessPair } from './agent-processes.js';
 import { run } from './image-files.js';
+import { streamEvents } from '../../support/stream-events.js';
 
 export const MiB = 1024 * 1024;
 
@@ -85,13 +86,9 @@ export interface Pull {
 export function startPull(agents: AgentProcessPair, request: object, onEvent?: (e: PullProgress__Output) => void): Pull {
   const call = agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
   const events: PullProgress__Output[] = [];
-  const ended = new Promise<PullProgress__Output[]>((resolve, reject) => {
-    call.on('data', (e: PullProgress__Output) => {
-      events.push(e);
-      onEvent?.(e);
-    });
-    call.on('error', reject);
-    call.on('end', () => resolve(events));
+  const ended = streamEvents(call, (e) => {
+    events.push(e);
+    onEvent?.(e);
   });
   ended.catch(() => undefined);
   const waitFor = (match: (e: PullProgress__Output) => boolean): Promise<PullProgress__Output> =>

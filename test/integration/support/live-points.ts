@@ -19,6 +19,7 @@ import { listPointFiles } from '../../../agent/transfer/restore-point-files.js';
 import { pullRequest } from './agent-pair.js';
 import { change, makeRaw, qemuInfo, run, type Span } from './image-files.js';
 import type { InProcessAgentPair } from './in-process-agents.js';
+import { streamEvents } from '../../support/stream-events.js';
 
 export const T = { deadlineMs: 60_000 };
 export const KiB = 1024;
@@ -27,13 +28,7 @@ export const MiB = 1024 * KiB;
 /** An in-place pull of A's `source` into B's `target`: GUEST layer unless `extra` says otherwise. */
 export async function pull(agents: InProcessAgentPair, source: string, target: string, ranges: Span[], extra: object): Promise<PullProgress__Output> {
   const request = pullRequest(await agents.broker(source), source, target, { ranges, mode: 'PULL_MODE_IN_PLACE', layer: 'EXTENT_LAYER_GUEST', ...extra });
-  const events = await new Promise<PullProgress__Output[]>((resolve, reject) => {
-    const got: PullProgress__Output[] = [];
-    const call = agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
-    call.on('data', (e: PullProgress__Output) => got.push(e));
-    call.on('error', reject);
-    call.on('end', () => resolve(got));
-  });
+  const events = await streamEvents(agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 }));
   const last = events.at(-1);
   assert.ok(last?.done, 'the pull ends with its final message');
   return last;

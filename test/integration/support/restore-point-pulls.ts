@@ -16,6 +16,7 @@ import type { RestorePointProgress__Output } from '../../../shared/generated/kvm
 import { pullRequest } from './agent-pair.js';
 import type { AgentProcessPair } from './agent-processes.js';
 import { run, sha256 } from './image-files.js';
+import { streamEvents } from '../../support/stream-events.js';
 
 export const T = { deadlineMs: 60_000 };
 export const KiB = 1024;
@@ -31,30 +32,13 @@ export async function pull(
 ): Promise<PullProgress__Output[]> {
   const peer = await agents.peers.broker(join(agents.imagesA, name));
   const request = pullRequest(peer, join(agents.imagesA, name), join(agents.imagesB, name), { ranges, mode: 'PULL_MODE_IN_PLACE' as const, ...extra });
-  const call = agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 });
-  const events: PullProgress__Output[] = [];
-  return new Promise((resolve, reject) => {
-    call.on('data', (e: PullProgress__Output) => {
-      events.push(e);
-      onEvent?.(e);
-    });
-    call.on('error', reject);
-    call.on('end', () => resolve(events));
-  });
+  return streamEvents(agents.b.transfer.pullImage(request, { deadline: Date.now() + 120_000 }), onEvent);
 }
 
 /** Runs RestorePoint on B; `onEvent` sees each message. */
 export function restore(agents: AgentProcessPair, name: string, pointId: string, onEvent?: (e: RestorePointProgress__Output) => void): Promise<RestorePointProgress__Output[]> {
   const call = agents.b.transfer.restorePoint({ targetPath: join(agents.imagesB, name), pointId, destVm: '', operationId: randomUUID() }, { deadline: Date.now() + 120_000 });
-  const events: RestorePointProgress__Output[] = [];
-  return new Promise((resolve, reject) => {
-    call.on('data', (e: RestorePointProgress__Output) => {
-      events.push(e);
-      onEvent?.(e);
-    });
-    call.on('error', reject);
-    call.on('end', () => resolve(events));
-  });
+  return streamEvents(call, onEvent);
 }
 
 export async function points(agents: AgentProcessPair, name: string): Promise<{ id: string; digest: string; sizeBytes: number; imageSize: number; label: string }[]> {
