@@ -9,8 +9,8 @@
  * builds its http2 server in the private `createHttp2Server`, so we wrap that
  * method. The grpc-js version is pinned in package.json and this wrapper is
  * checked at construction: a grpc-js without the method fails loudly instead
- * of silently serving slow. The same hook keeps a session's error from
- * crashing the agent (see the 'error' listener below).
+ * of silently serving slow. The same hook keeps a dying session's streams
+ * from crashing the agent (see the 'error' listener below).
  */
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
@@ -18,7 +18,7 @@ import { FLOW_CONTROL_WINDOW_BYTES, SERVER_OPTIONS } from '../../shared/grpc-tun
 
 type Http2ServerFactory = (credentials: grpc.ServerCredentials) => http2.Http2Server;
 
-/** Listener for errors whose consequence (the session or stream ending) is handled where 'close' is. */
+/** Listener for a stream's error whose consequence (the stream ending) is handled where 'close' is. */
 const ignore = (): void => undefined;
 
 /** grpc.Server with wide HTTP/2 windows; `widenedSessions` counts sessions it tuned. */
@@ -36,14 +36,13 @@ export class WideWindowServer extends grpc.Server {
     internals.createHttp2Server = (credentials) => {
       const server = original.call(this, credentials);
       server.updateSettings({ initialWindowSize: FLOW_CONTROL_WINDOW_BYTES });
+      // A peer that ends its connection with an error code (GOAWAY with PROTOCOL_ERROR, COMPRESSION_ERROR, …)
+      // makes Node destroy the session, and every stream still open on it, with ERR_HTTP2_SESSION_ERROR. The
+      // session's error goes to the server's 'sessionError', but each stream emits its own 'error', which
+      // grpc-js listens for only once a stream is a call: so one misbehaving client crashed the whole agent
+      // (found by the fuzzer). The streams end either way, as for a dropped connection.
+      server.on('stream', (stream: http2.ServerHttp2Stream) => stream.on('error', ignore));
       server.on('session', (session: http2.ServerHttp2Session) => {
-        // A peer that ends its connection with an error code (GOAWAY with PROTOCOL_ERROR, COMPRESSION_ERROR, …)
-        // makes Node destroy the session, and every stream still open on it, with ERR_HTTP2_SESSION_ERROR,
-        // emitted as 'error'. grpc-js listens for the session's 'close' only, and for a stream's first 'error'
-        // only once it is a call, so one misbehaving client crashed the whole agent (found by the fuzzer). The
-        // session is gone either way; its calls end as for a dropped connection.
-        session.on('error', ignore);
-        session.on('stream', (stream: http2.ServerHttp2Stream) => stream.on('error', ignore));
         const widen = (): void => {
           try {
             session.setLocalWindowSize(FLOW_CONTROL_WINDOW_BYTES);
