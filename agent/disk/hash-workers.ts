@@ -23,8 +23,11 @@ import { memoryTight } from '../memory/memory-pressure.js';
 const KEEP_IDLE = 2;
 /** Threads hashing at once, whatever the number of calls: the cores, from 2 to 4. */
 export const MAX_THREADS = Math.max(2, Math.min(4, availableParallelism()));
-/** About how much of a range one job hashes before its thread is handed to the next call in line. */
-const SEGMENT_BYTES = 256 * 1024 * 1024;
+/**
+ * About how much of a range one job hashes before its thread is handed to the next call in line; also how
+ * often a call's batches come (~25–60 ms of one core's hashing).
+ */
+const SEGMENT_BYTES = 64 * 1024 * 1024;
 
 const idle: Worker[] = [];
 /** Every thread started and not yet exited (busy, idle, or ending). */
@@ -120,11 +123,15 @@ function rebuild(failure: HashJobFailure): Error {
 /**
  * Hashes the blocks of [start, end) of the open descriptor `fd` on worker
  * threads and yields them in batches of `batchBlocks` (the last may be
- * smaller), in order. The range goes in segments of whole batches, each on
- * whichever thread is free. The caller keeps `fd` open until the generator
- * has finished: on an abort or an early return the thread is told to stop
- * and this waits until it has, so no read outlives it. `segmentBytes` (about
- * 256 MiB) is for tests.
+ * smaller), in order. The range goes in segments of whole batches, up to
+ * MAX_THREADS of them hashed at once, each on whichever thread is free: one
+ * call alone keeps every core busy (a sync's source hashes its whole image
+ * while the destination recalls its hashes from memory), and calls waiting
+ * for a thread still get one as each segment ends. A segment's batches are
+ * handed out once it has ended, in range order. The caller keeps `fd` open
+ * until the generator has finished: on an abort or an early return every
+ * thread is told to stop and this waits until all have, so no read outlives
+ * it. `segmentBytes` (about 64 MiB) is for tests.
  */
 export async function* hashOnWorker(
   fd: number,
@@ -137,8 +144,40 @@ export async function* hashOnWorker(
 ): AsyncGenerator<HashBatch> {
   signal.throwIfAborted();
   const batchBytes = blockSize * batchBlocks;
-  const segment = Math.max(1, Math.floor(segmentBytes / batchBytes)) * batchBytes;
-  for (let from = start; from < end; from += segment) yield* hashSegment(fd, from, Math.min(end, from + segment), blockSize, batchBlocks, signal);
+  const step = Math.max(1, Math.floor(segmentBytes / batchBytes)) * batchBytes;
+  // Stops the segments still running when the caller leaves early; the caller's own abort stops them too.
+  const leave = new AbortController();
+  const jobSignal = AbortSignal.any([signal, leave.signal]);
+  const running: Promise<HashBatch[]>[] = [];
+  let next = start;
+  const startNext = (): void => {
+    const job = collectSegment(fd, next, Math.min(end, next + step), blockSize, batchBlocks, jobSignal);
+    job.catch(() => undefined); // its failure is thrown when its turn comes (or dropped when the call has left)
+    running.push(job);
+    next += step;
+  };
+  try {
+    while (running.length < MAX_THREADS && next < end) startNext();
+    for (let job = running.shift(); job !== undefined; job = running.shift()) {
+      const batches = await job;
+      if (next < end) startNext();
+      for (const batch of batches) {
+        // Checked before every batch: nothing is handed out after an abort, even what had already come.
+        signal.throwIfAborted();
+        yield batch;
+      }
+    }
+  } finally {
+    leave.abort();
+    await Promise.allSettled(running);
+  }
+}
+
+/** One segment's batches, all of them, once its job has ended and its thread has been let go. */
+async function collectSegment(fd: number, start: number, end: number, blockSize: number, batchBlocks: number, signal: AbortSignal): Promise<HashBatch[]> {
+  const batches: HashBatch[] = [];
+  for await (const batch of hashSegment(fd, start, end, blockSize, batchBlocks, signal)) batches.push(batch);
+  return batches;
 }
 
 /**
