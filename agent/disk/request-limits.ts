@@ -103,6 +103,15 @@ export function checkChunkSize(value: number, field = 'chunk_size'): number {
   return value;
 }
 
+/** ReadRanges batch_bytes: 0 (no batches) or 65536 to MAX_CHUNK_BYTES (batching-sink.ts). */
+export function checkBatchBytes(value: number, field = 'batch_bytes'): number {
+  if (value === 0) return 0;
+  if (!Number.isInteger(value) || value < ZERO_BLOCK_BYTES || value > MAX_CHUNK_BYTES) {
+    throw invalidArgument(`${field}: ${value} is not from 65536 to ${MAX_CHUNK_BYTES} (or 0 for one piece per message)`);
+  }
+  return value;
+}
+
 /** The highest rate_limit accepted: 100 GiB/s, far above any link (a larger number is a mistake, not a wish). */
 export const MAX_RATE_LIMIT = 100 * 1024 ** 3;
 

@@ -16,9 +16,10 @@ import { clientStream, serverStream, unary, type RpcDeps, type StreamSink } from
 import type { HashMemory } from '../disk/hash-memory.js';
 import { rememberedDigest, rememberedHashBlocks, rememberedReadRanges } from '../disk/remembered-hashes.js';
 import { mapFileExtents, mapGuestExtents, type Extent, type ExtentKind } from '../disk/extent-map.js';
-import { checkBatchBlocks, checkBlockSize, checkByteCount, checkChunkSize, checkRateLimit, normalizeRanges } from '../disk/request-limits.js';
+import { checkBatchBlocks, checkBatchBytes, checkBlockSize, checkByteCount, checkChunkSize, checkRateLimit, normalizeRanges } from '../disk/request-limits.js';
 import { RateLimits } from '../transfer/rate-limits.js';
 import { checkCompress, compressingSink } from '../transfer/chunk-compression.js';
+import { batchingSink } from '../disk/batching-sink.js';
 import { currentOperationId } from '../leftovers/call-operation.js';
 import { abortStaging, commitStaging } from '../disk/staging-commit.js';
 import { writeRanges } from '../disk/staging-writer.js';
@@ -165,16 +166,22 @@ function rangeHandlers(deps: DiskServiceDeps, withImage: WithImage, rateLimits: 
     ReadRanges: serverStream('ReadRanges', rpc, async (req, unpaced, ctx) => {
       const rate = checkRateLimit(req.rateLimit);
       const compress = checkCompress(req.compress);
+      const batchBytes = checkBatchBytes(req.batchBytes);
       // Compressed after hashing (hashes cover plain bytes), then paced where the bytes leave this agent,
       // one bucket shared by every stream of the operation (--compress, --bwlimit).
+      // Small pieces packed several to a message (batch_bytes) after compression, so a batch is what is paced.
       return rateLimits.paced(currentOperationId(), rate, unpaced, ctx.signal, async (paced) => {
-        const send = compressingSink(compress, paced);
-        if (isViewPath(req.path)) return viewReadRanges(views(), req, send, ctx);
-        const chunkSize = checkChunkSize(req.chunkSize);
-        await withImage(req, ctx, async (fh, size, resolved, signal) => {
-          const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes, ctx.readDepth);
-          ctx.log.debug({ path: req.path, rate, ...totals }, 'ranges read');
-        });
+        const batches = batchingSink(batchBytes, paced);
+        const send = compressingSink(compress, batches.send);
+        if (isViewPath(req.path)) await viewReadRanges(views(), req, send, ctx);
+        else {
+          const chunkSize = checkChunkSize(req.chunkSize);
+          await withImage(req, ctx, async (fh, size, resolved, signal) => {
+            const totals = await rememberedReadRanges(fh, resolved, size, normalizeRanges(req.ranges, size), chunkSize, send, hashMemory, signal, req.blockHashes, ctx.readDepth);
+            ctx.log.debug({ path: req.path, rate, batchBytes, ...totals }, 'ranges read');
+          });
+        }
+        await batches.flush();
       });
     }),
 

@@ -7,7 +7,8 @@
  */
 import { Metadata } from '@grpc/grpc-js';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
-import { invalidArgument } from '../../shared/errors.js';
+import { dataLoss, invalidArgument } from '../../shared/errors.js';
+import { unpackBatch } from '../disk/batching-sink.js';
 import { fromStatus } from '../../shared/from-status.js';
 import type { ByteRange } from '../../shared/generated/kvmclone/agent/v1/ByteRange.js';
 import type { PullImageRequest__Output } from '../../shared/generated/kvmclone/agent/v1/PullImageRequest.js';
@@ -38,6 +39,9 @@ import { forwardDirOf, isPeerSocketIn } from '../server/forward-dir.js';
 
 /** Metadata key carrying a peer ticket. */
 export const TICKET_METADATA = 'kvmclone-ticket';
+
+/** ReadRanges batch_bytes of a pull: a sync's 64 KiB blocks arrive up to 1 MiB to a message (agent/disk/batching-sink.ts). */
+export const PULL_BATCH_BYTES = 1024 * 1024;
 
 /**
  * Checks that `path` is a per-operation peer socket: `<forward dir>/peer-<id>.sock`
@@ -99,18 +103,23 @@ export function dialPeer(req: PullImageRequest__Output, runtimeDir: string, ownC
         throw fromStatus(err, 'source agent');
       }),
     read: async function* (ranges, signal, blockHashes = false) {
-      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes, rateLimit, compress }, metadata);
+      // Small pieces (a sync's scattered blocks) come packed several to a message; a source agent that does not
+      // know batch_bytes sends them one by one, which reads the same.
+      const reader = clients.disk.readRanges({ path: sourcePath, ranges: [...ranges], chunkSize: 0, blockHashes, rateLimit, compress, batchBytes: PULL_BATCH_BYTES }, metadata);
       const onAbort = (): void => reader.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
       try {
-        for await (const message of reader as AsyncIterable<ReadRangesResponse__Output>) {
-          // Compressed chunks (--compress) become plain here, before any hash is checked; wireBytes counts what came.
-          if (message.data) {
-            wire.bytes += message.data.data.length;
-            if (message.data.compression === 'COMPRESSION_ZSTD') message.data.data = plainData(message.data, 'source agent');
-            wire.plain += message.data.data.length;
+        for await (const received of reader as AsyncIterable<ReadRangesResponse__Output>) {
+          for (const message of unpackBatch(received)) {
+            if (message.batch) throw dataLoss('the source agent sent a ReadRanges batch inside a batch');
+            // Compressed chunks (--compress) become plain here, before any hash is checked; wireBytes counts what came.
+            if (message.data) {
+              wire.bytes += message.data.data.length;
+              if (message.data.compression === 'COMPRESSION_ZSTD') message.data.data = plainData(message.data, 'source agent');
+              wire.plain += message.data.data.length;
+            }
+            yield message;
           }
-          yield message;
         }
       } catch (err) {
         // Aborted here (the controller cancelled, or this agent is shutting down): the abort's own reason, not the

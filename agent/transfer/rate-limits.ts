@@ -89,10 +89,15 @@ export class RateLimits {
   }
 }
 
-/** `send` that takes each data chunk's bytes from `bucket` before sending it. */
+/** Bytes of data a ReadRanges message carries (a batch's pieces together). */
+function dataBytesOf(message: ReadRangesResponse): number {
+  return message.batch ? (message.batch.pieces ?? []).reduce((sum, piece) => sum + dataBytesOf(piece), 0) : (message.data?.data?.length ?? 0);
+}
+
+/** `send` that takes each data chunk's (or batch's) bytes from `bucket` before sending it. */
 export function pacedSink(bucket: TokenBucket, send: ChunkSink, signal: AbortSignal): ChunkSink {
   return async (message: ReadRangesResponse, written?: () => void) => {
-    const bytes = message.data?.data?.length ?? 0;
+    const bytes = dataBytesOf(message);
     if (bytes > 0) await bucket.take(bytes, signal);
     return send(message, written);
   };

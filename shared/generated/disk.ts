@@ -15,6 +15,7 @@ import type { HashBlocksRequest as _kvmclone_agent_v1_HashBlocksRequest, HashBlo
 import type { HashBlocksResponse as _kvmclone_agent_v1_HashBlocksResponse, HashBlocksResponse__Output as _kvmclone_agent_v1_HashBlocksResponse__Output } from './kvmclone/agent/v1/HashBlocksResponse.js';
 import type { MapExtentsRequest as _kvmclone_agent_v1_MapExtentsRequest, MapExtentsRequest__Output as _kvmclone_agent_v1_MapExtentsRequest__Output } from './kvmclone/agent/v1/MapExtentsRequest.js';
 import type { MapExtentsResponse as _kvmclone_agent_v1_MapExtentsResponse, MapExtentsResponse__Output as _kvmclone_agent_v1_MapExtentsResponse__Output } from './kvmclone/agent/v1/MapExtentsResponse.js';
+import type { ReadRangesBatch as _kvmclone_agent_v1_ReadRangesBatch, ReadRangesBatch__Output as _kvmclone_agent_v1_ReadRangesBatch__Output } from './kvmclone/agent/v1/ReadRangesBatch.js';
 import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRangesRequest__Output as _kvmclone_agent_v1_ReadRangesRequest__Output } from './kvmclone/agent/v1/ReadRangesRequest.js';
 import type { ReadRangesResponse as _kvmclone_agent_v1_ReadRangesResponse, ReadRangesResponse__Output as _kvmclone_agent_v1_ReadRangesResponse__Output } from './kvmclone/agent/v1/ReadRangesResponse.js';
 import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, RebaseStagingRequest__Output as _kvmclone_agent_v1_RebaseStagingRequest__Output } from './kvmclone/agent/v1/RebaseStagingRequest.js';
@@ -63,6 +64,7 @@ export interface ProtoGrpcType {
         HashBlocksResponse: MessageTypeDefinition<_kvmclone_agent_v1_HashBlocksResponse, _kvmclone_agent_v1_HashBlocksResponse__Output>
         MapExtentsRequest: MessageTypeDefinition<_kvmclone_agent_v1_MapExtentsRequest, _kvmclone_agent_v1_MapExtentsRequest__Output>
         MapExtentsResponse: MessageTypeDefinition<_kvmclone_agent_v1_MapExtentsResponse, _kvmclone_agent_v1_MapExtentsResponse__Output>
+        ReadRangesBatch: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesBatch, _kvmclone_agent_v1_ReadRangesBatch__Output>
         ReadRangesRequest: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesRequest__Output>
         ReadRangesResponse: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesResponse__Output>
         RebaseStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingRequest__Output>

@@ -31,6 +31,7 @@ import type { PruneCheckpointsRequest as _kvmclone_agent_v1_PruneCheckpointsRequ
 import type { PruneCheckpointsResponse as _kvmclone_agent_v1_PruneCheckpointsResponse, PruneCheckpointsResponse__Output as _kvmclone_agent_v1_PruneCheckpointsResponse__Output } from './kvmclone/agent/v1/PruneCheckpointsResponse.js';
 import type { PullImageRequest as _kvmclone_agent_v1_PullImageRequest, PullImageRequest__Output as _kvmclone_agent_v1_PullImageRequest__Output } from './kvmclone/agent/v1/PullImageRequest.js';
 import type { PullProgress as _kvmclone_agent_v1_PullProgress, PullProgress__Output as _kvmclone_agent_v1_PullProgress__Output } from './kvmclone/agent/v1/PullProgress.js';
+import type { ReadRangesBatch as _kvmclone_agent_v1_ReadRangesBatch, ReadRangesBatch__Output as _kvmclone_agent_v1_ReadRangesBatch__Output } from './kvmclone/agent/v1/ReadRangesBatch.js';
 import type { ReadRangesRequest as _kvmclone_agent_v1_ReadRangesRequest, ReadRangesRequest__Output as _kvmclone_agent_v1_ReadRangesRequest__Output } from './kvmclone/agent/v1/ReadRangesRequest.js';
 import type { ReadRangesResponse as _kvmclone_agent_v1_ReadRangesResponse, ReadRangesResponse__Output as _kvmclone_agent_v1_ReadRangesResponse__Output } from './kvmclone/agent/v1/ReadRangesResponse.js';
 import type { RebaseStagingRequest as _kvmclone_agent_v1_RebaseStagingRequest, RebaseStagingRequest__Output as _kvmclone_agent_v1_RebaseStagingRequest__Output } from './kvmclone/agent/v1/RebaseStagingRequest.js';
@@ -109,6 +110,7 @@ export interface ProtoGrpcType {
         PullMode: EnumTypeDefinition
         PullProgress: MessageTypeDefinition<_kvmclone_agent_v1_PullProgress, _kvmclone_agent_v1_PullProgress__Output>
         Quiesce: EnumTypeDefinition
+        ReadRangesBatch: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesBatch, _kvmclone_agent_v1_ReadRangesBatch__Output>
         ReadRangesRequest: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesRequest, _kvmclone_agent_v1_ReadRangesRequest__Output>
         ReadRangesResponse: MessageTypeDefinition<_kvmclone_agent_v1_ReadRangesResponse, _kvmclone_agent_v1_ReadRangesResponse__Output>
         RebaseStagingRequest: MessageTypeDefinition<_kvmclone_agent_v1_RebaseStagingRequest, _kvmclone_agent_v1_RebaseStagingRequest__Output>

@@ -1,6 +1,6 @@
 /**
  * DiskService's streams cut short over real gRPC on a unix socket: ReadRanges
- * refusals (and overlapping ranges merged), an oversized WriteRanges message,
+ * refusals (and overlapping ranges merged), batches of scattered blocks, an oversized WriteRanges message,
  * a cancelled WriteRanges that removes its staging file, and a ReadRanges
  * cancelled mid-stream that stops on the server and closes the image.
  */
@@ -26,6 +26,8 @@ describe('refusals', () => {
       [{ chunkSize: 8 * MiB }, grpc.status.INVALID_ARGUMENT, 'chunk_size'],
       [{ ranges: [{ offset: MiB - 10, length: 11 }] }, grpc.status.OUT_OF_RANGE, 'ranges\\[0\\]'],
       [{ ranges: [{ offset: 0, length: 0 }] }, grpc.status.INVALID_ARGUMENT, 'length'],
+      [{ batchBytes: 4096 }, grpc.status.INVALID_ARGUMENT, 'batch_bytes'],
+      [{ batchBytes: 8 * MiB }, grpc.status.INVALID_ARGUMENT, 'batch_bytes'],
     ];
     for (const [req, code, field] of cases) {
       const s = await statusOf(collect(h.client.ReadRanges({ path, ...req })));
@@ -98,5 +100,29 @@ describe('cancellation', () => {
     await eventually(async () => (await fdsOpenOn(path)) === 0, 'the server closes the image', 1000);
     assert.ok(Date.now() - started < 1000);
     assert.ok(received < (96 * 16) / 2, `received ${received} of 1536 chunks before the cancel`);
+  });
+});
+
+describe('batches', () => {
+  test('with batch_bytes, scattered blocks come several to a message: the same pieces, bytes and hashes, in order', async () => {
+    const path = join(h.root, 'scattered.raw');
+    const blocks = Array.from({ length: 48 }, (_, i) => ({ offset: i * 5 * 64 * KiB, data: randomBytes(64 * KiB) }));
+    await sparseFile(path, 16 * MiB, blocks);
+    // Each block, and beside every third the hole after it: data and zero pieces interleaved.
+    const ranges = blocks.flatMap((b, i) => [{ offset: b.offset, length: 64 * KiB }, ...(i % 3 === 0 ? [{ offset: b.offset + 2 * 64 * KiB, length: 64 * KiB }] : [])]);
+    const piecesOf = (messages: ReadRangesResponse__Output[]): string[] =>
+      messages
+        .flatMap((m) => (m.batch ? m.batch.pieces : [m]))
+        .map((p) => (p.data ? `data ${p.data.offset} ${chunkHash(p.data.data).toString('hex')} ${p.data.hash.toString('hex')}` : `zero ${p.zero?.offset} ${p.zero?.length}`));
+    const one = await collect<ReadRangesResponse__Output>(h.client.ReadRanges({ path, ranges }));
+    const batched = await collect<ReadRangesResponse__Output>(h.client.ReadRanges({ path, ranges, batchBytes: 512 * KiB }));
+    assert.equal(one.length, 48 + 16);
+    assert.ok(batched.length <= 7, `${batched.length} messages`);
+    assert.ok(batched.every((m) => m.batch === null || m.batch === undefined || m.batch.pieces.every((p) => p.batch === null || p.batch === undefined)));
+    assert.deepEqual(piecesOf(batched), piecesOf(one));
+    assert.deepEqual(
+      piecesOf(one).filter((p) => p.startsWith('data')),
+      blocks.map((b) => `data ${b.offset} ${chunkHash(b.data).toString('hex')} ${chunkHash(b.data).toString('hex')}`),
+    );
   });
 });

@@ -101,6 +101,16 @@ test('the paced sink counts data bytes only: zero runs pass at once', async () =
   assert.equal(seen.length, 2);
 });
 
+test('the paced sink counts a batch by the data bytes of its pieces', async () => {
+  const { bucket, clock } = fakeBucket(MiB);
+  const sink = pacedSink(bucket, async () => undefined, new AbortController().signal);
+  await sink({ batch: { pieces: [{ zero: { offset: 0, length: 1024 ** 3 } }] } });
+  assert.equal(clock.t, 0, 'zero ranges in a batch are free');
+  const data = (offset: number): ReadRangesResponse => ({ data: { offset, data: Buffer.alloc(MiB) } });
+  await sink({ batch: { pieces: [data(0), data(MiB), data(2 * MiB)] } });
+  assert.equal(clock.t, (3 - BURST_SECONDS) * 1000, '3 MiB at 1 MiB/s, less the burst the bucket starts with');
+});
+
 const TRANSFER: ControllerOptions['transfer'] = { concurrency: 2, bwlimit: 10 * MiB, links: [{ from: 'hosta', to: 'dr', bwlimit: 2 * MiB }], compress: 'off', streams: 1 };
 
 test("a host pair's rate wins over the default, one way only", () => {

@@ -6,6 +6,7 @@ import {
   checkBatchBlocks,
   checkBlockSize,
   checkByteCount,
+  checkBatchBytes,
   checkChunkSize,
   checkImageSize,
   checkSpan,
@@ -87,6 +88,14 @@ test('chunk_size: 0 is 1 MiB; multiples of 64 KiB from 64 KiB to 4 MiB', () => {
   assert.equal(checkChunkSize(3 * 65536), 3 * 65536);
   assert.equal(checkChunkSize(4 * 1024 * 1024), 4 * 1024 * 1024);
   for (const bad of [4096, 65537, 100000, 4 * 1024 * 1024 + 65536]) throwsCode(() => checkChunkSize(bad), 'INVALID_ARGUMENT', /^chunk_size: /);
+});
+
+test('batch_bytes: 0 for none; 64 KiB to 4 MiB', () => {
+  assert.equal(checkBatchBytes(0), 0);
+  assert.equal(checkBatchBytes(65536), 65536);
+  assert.equal(checkBatchBytes(1_000_000), 1_000_000);
+  assert.equal(checkBatchBytes(4 * 1024 * 1024), 4 * 1024 * 1024);
+  for (const bad of [1, 65535, 4 * 1024 * 1024 + 1, 1.5 * 65536 + 0.5]) throwsCode(() => checkBatchBytes(bad), 'INVALID_ARGUMENT', /^batch_bytes: /);
 });
 
 test('image size: positive, exact, at most 64 TiB', () => {

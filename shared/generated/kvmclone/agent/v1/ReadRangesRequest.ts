@@ -33,6 +33,14 @@ export interface ReadRangesRequest {
    * hashes always cover the plain bytes; a chunk that does not shrink goes plain.
    */
   'compress'?: (_kvmclone_agent_v1_Compress);
+  /**
+   * When set (65536 to 4194304), data chunks of at most half this size and
+   * zero ranges travel several to a message (ReadRangesResponse.batch), up to
+   * this many bytes of data each: a sync's scattered 64 KiB blocks then cost
+   * one gRPC message per batch instead of one each (grpc-js writes a stream's
+   * messages one at a time, each waiting for the socket). 0: one per message.
+   */
+  'batchBytes'?: (number);
 }
 
 export interface ReadRangesRequest__Output {
@@ -64,4 +72,12 @@ export interface ReadRangesRequest__Output {
    * hashes always cover the plain bytes; a chunk that does not shrink goes plain.
    */
   'compress': (_kvmclone_agent_v1_Compress__Output);
+  /**
+   * When set (65536 to 4194304), data chunks of at most half this size and
+   * zero ranges travel several to a message (ReadRangesResponse.batch), up to
+   * this many bytes of data each: a sync's scattered 64 KiB blocks then cost
+   * one gRPC message per batch instead of one each (grpc-js writes a stream's
+   * messages one at a time, each waiting for the socket). 0: one per message.
+   */
+  'batchBytes': (number);
 }
