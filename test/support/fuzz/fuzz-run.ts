@@ -4,30 +4,17 @@
  * deadline; after every batch the agent must still be alive and answer its
  * health check. Counts go per RPC, per socket and per status code; anything
  * that breaks a rule (agent gone, unhealthy, a call without a status in time)
- * is a failure with the seed and call number to replay it.
+ * is a failure with the seed and call number to replay it. How one call is
+ * made and sent is in fuzz-call.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { loadAgentProto } from '../../../shared/proto.js';
-import { TICKET_METADATA } from '../../../agent/transfer/pull-image.js';
-import { harvested, harvestReply, type FuzzWorld } from './fuzz-world.js';
-import { mutate } from './mutate.js';
-import { DescriptorIndex, randomMessage, type RequestObject } from './proto-messages.js';
-import { randomText } from './hostile-values.js';
+import { CODE_NAMES, sendOne, type CallResult, type FuzzMethod } from './fuzz-call.js';
+import type { FuzzWorld } from './fuzz-world.js';
+import { DescriptorIndex, type RequestObject } from './proto-messages.js';
 import { Prng } from './prng.js';
-
-/** One RPC as the fuzzer drives it. */
-interface FuzzMethod {
-  /** e.g. "DiskService/ReadRanges". */
-  name: string;
-  path: string;
-  requestStream: boolean;
-  responseStream: boolean;
-  requestType: string;
-  serialize: (value: RequestObject) => Buffer;
-  deserialize: (bytes: Buffer) => unknown;
-}
 
 /** Every RPC of the agent's v1 services, from the loaded package definition. */
 export function agentMethods(): FuzzMethod[] {
@@ -81,12 +68,6 @@ export interface FuzzReport {
   failures: string[];
 }
 
-const CODE_NAMES = Object.fromEntries(
-  Object.entries(grpc.status)
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => [v as number, k]),
-);
-
 /** The health client of a socket. */
 function healthCheck(socket: string, deadlineMs: number): Promise<string> {
   const def = protoLoader.loadSync(healthProtoPath, { enums: String });
@@ -102,94 +83,92 @@ function healthCheck(socket: string, deadlineMs: number): Promise<string> {
   });
 }
 
-interface CallResult {
-  code: string;
-  details: string;
-  ms: number;
+/** What every call of a run shares. */
+interface FuzzRunState {
+  readonly seed: number;
+  readonly world: FuzzWorld;
+  readonly methods: FuzzMethod[];
+  readonly index: DescriptorIndex;
+  readonly clients: Map<string, grpc.Client>;
+  readonly deadlineMs: number;
+  readonly report: FuzzReport;
 }
 
-/** grpc-js answers a request it cannot decode with INTERNAL itself, before any agent code runs. */
-const UNDECODABLE = /^Error deserializing request/;
+/** What call n is, before it is sent. */
+interface DrawnCall {
+  rng: Prng;
+  method: FuzzMethod;
+  socket: string;
+  raw: boolean;
+  client: grpc.Client;
+}
 
-/** Sends one call and resolves with its status once it has one. */
-function sendOne(rng: Prng, world: FuzzWorld, client: grpc.Client, method: FuzzMethod, index: DescriptorIndex, deadlineMs: number, raw: boolean): Promise<CallResult> {
-  const started = Date.now();
-  const metadata = new grpc.Metadata();
-  if (rng.chance(0.4)) metadata.set(TICKET_METADATA, harvested(world, rng, 'ticket') ?? randomText(rng, 60).replace(/[^\x20-\x7e]/g, 'x'));
-  if (rng.chance(0.05)) metadata.set(`x-fuzz-${rng.int(100)}`, 'y'.repeat(rng.int(8192)));
-  const options: grpc.CallOptions = { deadline: started + deadlineMs };
-  const plausible = !raw && rng.chance(0.5);
-  let sent = 0;
-  const message = (): RequestObject | Buffer => {
-    const m = randomMessage(rng, world, index, method.requestType, plausible, 0, sent++ === 0 ? 'first' : 'later');
-    return raw ? mutate(rng, method.serialize(m)) : m;
+/** Draws what call n sends where; undefined when there is no method or client for it. */
+function drawCall(run: FuzzRunState, n: number): DrawnCall | undefined {
+  // Call n draws from its own stream, so it is the same call whichever worker sends it.
+  const rng = new Prng((Math.imul(run.seed, 0x9e3779b1) ^ Math.imul(n + 1, 0x85ebca6b)) >>> 0);
+  const method = run.methods[n % run.methods.length] ?? run.methods[0];
+  if (!method) return undefined;
+  const socket = rng.pick(run.world.sockets);
+  const raw = rng.chance(0.3);
+  const client = run.clients.get(socket);
+  if (!client) return undefined;
+  return { rng, method, socket, raw, client };
+}
+
+/** Counts call n's result and records the rules it broke. */
+function tally(run: FuzzRunState, n: number, call: DrawnCall, result: CallResult): void {
+  const { report, seed, deadlineMs } = run;
+  const { method, socket } = call;
+  report.calls++;
+  if (call.raw) report.mutated++;
+  const perMethod = report.byMethod[method.name] ?? (report.byMethod[method.name] = {});
+  perMethod[result.code] = (perMethod[result.code] ?? 0) + 1;
+  report.byCode[result.code] = (report.byCode[result.code] ?? 0) + 1;
+  const examples = report.examples[method.name] ?? (report.examples[method.name] = {});
+  examples[result.code] ??= result.details.slice(0, 200);
+  const socketName = socket.slice(socket.lastIndexOf('/') + 1);
+  report.bySocket[socketName] = (report.bySocket[socketName] ?? 0) + 1;
+  report.slowestMs = Math.max(report.slowestMs, result.ms);
+  if (result.ms > deadlineMs + 5000) report.failures.push(`call ${n} (${method.name} on ${socketName}) took ${result.ms} ms, past its ${deadlineMs} ms deadline (seed ${seed})`);
+  // DEADLINE_EXCEEDED is a status too (counted; on a loaded machine a qemu-img run can take seconds);
+  // a call that outlives its deadline, INTERNAL and UNKNOWN are not acceptable answers.
+  if (result.code === 'INTERNAL' || result.code === 'UNKNOWN')
+    report.failures.push(`call ${n} (${method.name} on ${socketName}) ended ${result.code}: ${result.details} (seed ${seed})`);
+}
+
+/** Sends calls batchStart to batchEnd - 1, `concurrency` at a time; resolves when all have their status. */
+function sendBatch(run: FuzzRunState, batchStart: number, batchEnd: number, concurrency: number): Promise<void[]> {
+  let next = batchStart;
+  const worker = async (): Promise<void> => {
+    while (next < batchEnd) {
+      const n = next++;
+      const call = drawCall(run, n);
+      if (!call) return;
+      const result = await sendOne(call.rng, run.world, call.client, call.method, run.index, run.deadlineMs, call.raw);
+      tally(run, n, call, result);
+    }
   };
-  const serialize = (value: RequestObject | Buffer): Buffer => (Buffer.isBuffer(value) ? value : method.serialize(value));
-  return new Promise<CallResult>((resolve) => {
-    let cancelledByUs = false;
-    const done = (err: grpc.ServiceError | null | { code: number; details: string }): void => {
-      const details = err === null ? '' : err.details;
-      let code = err === null ? 'OK' : (CODE_NAMES[err.code] ?? String(err.code));
-      if (cancelledByUs && code === 'CANCELLED') code = 'CANCELLED(by fuzzer)';
-      if (code === 'INTERNAL' && UNDECODABLE.test(details)) code = 'INTERNAL(undecodable request)';
-      resolve({ code, details, ms: Date.now() - started });
-    };
-    const onReply = (reply: unknown): void => harvestReply(world, reply);
-    if (!method.requestStream && !method.responseStream) {
-      client.makeUnaryRequest(method.path, serialize, method.deserialize, message(), metadata, options, (err, reply) => {
-        if (reply !== undefined) onReply(reply);
-        done(err);
-      });
-      return;
-    }
-    if (!method.requestStream) {
-      const call = client.makeServerStreamRequest(method.path, serialize, method.deserialize, message(), metadata, options);
-      // Long-lived streams (tickets, locks, views) are held a random while, then cancelled.
-      const holdMs = rng.int(1500);
-      const limit = 1 + rng.int(64);
-      let received = 0;
-      const timer = setTimeout(() => {
-        cancelledByUs = true;
-        call.cancel();
-      }, holdMs);
-      call.on('data', (reply: unknown) => {
-        onReply(reply);
-        if (++received >= limit) {
-          cancelledByUs = true;
-          call.cancel();
-        }
-      });
-      call.on('error', () => undefined);
-      call.on('status', (status: grpc.StatusObject) => {
-        clearTimeout(timer);
-        done(status.code === grpc.status.OK ? null : status);
-      });
-      return;
-    }
-    const writeAll = (call: grpc.ClientWritableStream<RequestObject | Buffer>): void => {
-      const n = rng.chance(0.1) ? 0 : 1 + rng.int(8);
-      for (let i = 0; i < n; i++) call.write(message());
-      if (rng.chance(0.9)) call.end();
-      else
-        setTimeout(() => {
-          cancelledByUs = true;
-          call.cancel();
-        }, rng.int(1000));
-    };
-    if (!method.responseStream) {
-      const call = client.makeClientStreamRequest(method.path, serialize, method.deserialize, metadata, options, (err, reply) => {
-        if (reply !== undefined) onReply(reply);
-        done(err);
-      });
-      writeAll(call);
-      return;
-    }
-    const call = client.makeBidiStreamRequest(method.path, serialize, method.deserialize, metadata, options);
-    call.on('data', onReply);
-    call.on('error', () => undefined);
-    call.on('status', (status: grpc.StatusObject) => done(status.code === grpc.status.OK ? null : status));
-    writeAll(call);
-  });
+  return Promise.all(Array.from({ length: concurrency }, () => worker()));
+}
+
+/** The run's state before its first call: the RPCs, a client per socket, an empty report. */
+function startRun(world: FuzzWorld, seed: number, deadlineMs: number): FuzzRunState {
+  const methods = agentMethods();
+  const index = new DescriptorIndex(loadAgentProto().definition);
+  const clients = new Map(
+    world.sockets.map((s) => [s, new grpc.Client(`unix:${s}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 })]),
+  );
+  const report: FuzzReport = { seed, calls: 0, mutated: 0, seconds: 0, byMethod: {}, bySocket: {}, byCode: {}, examples: {}, healthChecks: 0, slowestMs: 0, failures: [] };
+  for (const m of methods) report.byMethod[m.name] = {};
+  return { seed, world, methods, index, clients, deadlineMs, report };
+}
+
+/** Asks the admin socket's health service after a batch; anything but SERVING is a failure. */
+async function checkHealth(run: FuzzRunState, admin: string, batchEnd: number): Promise<void> {
+  const health = await healthCheck(admin, 10_000);
+  run.report.healthChecks++;
+  if (health !== 'SERVING') run.report.failures.push(`health check after call ${batchEnd - 1}: ${health} (seed ${run.seed})`);
 }
 
 /**
@@ -199,63 +178,24 @@ function sendOne(rng: Prng, world: FuzzWorld, client: grpc.Client, method: FuzzM
 export async function runFuzz(world: FuzzWorld, alive: () => boolean, options: FuzzOptions): Promise<FuzzReport> {
   const { seed, count } = options;
   const concurrency = options.concurrency ?? 8;
-  const deadlineMs = options.deadlineMs ?? 10_000;
   const batchSize = options.batchSize ?? 250;
-  const methods = agentMethods();
-  const index = new DescriptorIndex(loadAgentProto().definition);
-  const clients = new Map(
-    world.sockets.map((s) => [s, new grpc.Client(`unix:${s}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 })]),
-  );
+  const run = startRun(world, seed, options.deadlineMs ?? 10_000);
+  const { report } = run;
   const admin = world.sockets.find((s) => s.endsWith('/agent.sock')) ?? world.sockets[0] ?? '';
-  const report: FuzzReport = { seed, calls: 0, mutated: 0, seconds: 0, byMethod: {}, bySocket: {}, byCode: {}, examples: {}, healthChecks: 0, slowestMs: 0, failures: [] };
-  for (const m of methods) report.byMethod[m.name] = {};
   const started = Date.now();
   try {
     for (let batchStart = 0; batchStart < count; batchStart += batchSize) {
       const batchEnd = Math.min(count, batchStart + batchSize);
-      let next = batchStart;
-      const worker = async (): Promise<void> => {
-        while (next < batchEnd) {
-          const n = next++;
-          // Call n draws from its own stream, so it is the same call whichever worker sends it.
-          const rng = new Prng((Math.imul(seed, 0x9e3779b1) ^ Math.imul(n + 1, 0x85ebca6b)) >>> 0);
-          const method = methods[n % methods.length] ?? methods[0];
-          if (!method) return;
-          const socket = rng.pick(world.sockets);
-          const raw = rng.chance(0.3);
-          const client = clients.get(socket);
-          if (!client) return;
-          const result = await sendOne(rng, world, client, method, index, deadlineMs, raw);
-          report.calls++;
-          if (raw) report.mutated++;
-          const perMethod = report.byMethod[method.name] ?? (report.byMethod[method.name] = {});
-          perMethod[result.code] = (perMethod[result.code] ?? 0) + 1;
-          report.byCode[result.code] = (report.byCode[result.code] ?? 0) + 1;
-          const examples = report.examples[method.name] ?? (report.examples[method.name] = {});
-          examples[result.code] ??= result.details.slice(0, 200);
-          const socketName = socket.slice(socket.lastIndexOf('/') + 1);
-          report.bySocket[socketName] = (report.bySocket[socketName] ?? 0) + 1;
-          report.slowestMs = Math.max(report.slowestMs, result.ms);
-          if (result.ms > deadlineMs + 5000)
-            report.failures.push(`call ${n} (${method.name} on ${socketName}) took ${result.ms} ms, past its ${deadlineMs} ms deadline (seed ${seed})`);
-          // DEADLINE_EXCEEDED is a status too (counted; on a loaded machine a qemu-img run can take seconds);
-          // a call that outlives its deadline, INTERNAL and UNKNOWN are not acceptable answers.
-          if (result.code === 'INTERNAL' || result.code === 'UNKNOWN')
-            report.failures.push(`call ${n} (${method.name} on ${socketName}) ended ${result.code}: ${result.details} (seed ${seed})`);
-        }
-      };
-      await Promise.all(Array.from({ length: concurrency }, () => worker()));
+      await sendBatch(run, batchStart, batchEnd, concurrency);
       if (!alive()) {
         report.failures.push(`the agent exited during calls ${batchStart}-${batchEnd - 1} (seed ${seed})`);
         break;
       }
-      const health = await healthCheck(admin, 10_000);
-      report.healthChecks++;
-      if (health !== 'SERVING') report.failures.push(`health check after call ${batchEnd - 1}: ${health} (seed ${seed})`);
+      await checkHealth(run, admin, batchEnd);
       await options.afterBatch?.(batchEnd);
     }
   } finally {
-    for (const c of clients.values()) c.close();
+    for (const c of run.clients.values()) c.close();
     report.seconds = (Date.now() - started) / 1000;
   }
   return report;

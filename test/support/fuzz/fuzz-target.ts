@@ -13,10 +13,11 @@
  * leaves in /tmp is seen, and nothing of another test is mistaken for it),
  * with the unit's CapabilityBoundingSet and NoNewPrivileges (setpriv).
  * Every socket in the agent's runtime directory is fuzzed: admin, peer, and
- * any socket a later version adds (the read-only socket).
+ * any socket a later version adds (the read-only socket). The files it is set
+ * on are planted by fuzz-fixtures.ts.
  */
 import { execFile as execFileCb, execFileSync, spawn } from 'node:child_process';
-import { chown, chmod, link, lstat, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,13 +26,10 @@ import { AGENT_NODE_OPTIONS } from '../../../agent/node-options.js';
 import { AGENT_MAIN, waitForSocket, type AgentProcess } from '../agent-process.js';
 import { readShippedUnit, serviceWords } from '../unit-file.js';
 import type { FuzzWorld } from './fuzz-world.js';
-import { armAtimes } from './canary.js';
+import { isRoot, makeFixtures, plantImages, type FuzzFixtures } from './fuzz-fixtures.js';
 
 const execFile = promisify(execFileCb);
 const SANDBOX = fileURLToPath(new URL('../../../../test/integration/libvirt-sandbox.sh', import.meta.url));
-
-/** uid/gid that owns some images (libvirt-qemu on Debian); the agent needs CAP_DAC_OVERRIDE for them. */
-const OTHER_OWNER = 64055;
 
 /** How libvirt is provided. */
 export type LibvirtChoice = 'auto' | 'sandbox' | 'test';
@@ -56,8 +54,6 @@ export interface FuzzTarget {
   close(): Promise<number | string>;
 }
 
-const isRoot = (): boolean => process.getuid?.() === 0;
-
 function have(tool: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
@@ -80,50 +76,6 @@ export function unitBoundingSet(): string {
   return ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
 }
 
-async function qemuImg(...args: string[]): Promise<void> {
-  await execFile('qemu-img', args);
-}
-
-interface Layout {
-  roots: string[];
-  outside: string;
-  images: string[];
-  links: Array<[string, string]>;
-  hard: [string, string];
-}
-
-async function plantImages(layout: Layout): Promise<void> {
-  const [a, b, c, owned, evil] = layout.images as [string, string, string, string, string];
-  const missing = async (p: string): Promise<boolean> =>
-    lstat(p).then(
-      () => false,
-      () => true,
-    );
-  if (await missing(a)) await qemuImg('create', '-q', '-f', 'qcow2', a, '4M');
-  if (await missing(b)) {
-    await writeFile(b, Buffer.concat([Buffer.alloc(65536, 0x41), Buffer.alloc(65536 * 3)]));
-  }
-  if (await missing(c)) await qemuImg('create', '-q', '-f', 'qcow2', '-b', a, '-F', 'qcow2', c, '4M');
-  if (await missing(owned)) {
-    await qemuImg('create', '-q', '-f', 'qcow2', owned, '2M');
-    if (isRoot()) await chown(owned, OTHER_OWNER, OTHER_OWNER);
-    await chmod(owned, 0o600);
-  }
-  // A qcow2 under the roots whose header names a backing file outside them.
-  if (await missing(evil)) await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', join(layout.outside, 'secret.qcow2'), '-F', 'qcow2', evil, '4M');
-  for (const [path, target] of layout.links) if (await missing(path)) await symlink(target, path);
-  if (await missing(layout.hard[0])) await link(layout.hard[1], layout.hard[0]).catch(() => undefined);
-}
-
-async function plantCanaries(outside: string, marker: string): Promise<void> {
-  await mkdir(join(outside, 'dir'), { recursive: true });
-  await writeFile(join(outside, 'secret.txt'), `canary ${marker}\n`);
-  await writeFile(join(outside, 'dir', 'nested.txt'), 'nested canary\n');
-  await qemuImg('create', '-q', '-f', 'qcow2', join(outside, 'secret.qcow2'), '4M');
-  await qemuImg('create', '-q', '-f', 'qcow2', join(outside, 'hard-secret.qcow2'), '4M');
-  await writeFile(join(outside, 'VARS.fd'), Buffer.alloc(4096, 0x55));
-}
-
 async function listSockets(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
@@ -133,86 +85,68 @@ async function listSockets(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Sets up fixtures and starts the agent. */
-export async function startFuzzTarget(options: { seed: number; libvirt?: LibvirtChoice; isolate?: boolean }): Promise<FuzzTarget> {
-  const marker = `kfz${options.seed.toString(36)}`;
-  const base = await mkdtemp('/var/tmp/kvmclone-fuzz-');
-  const roots = [join(base, 'images'), join(base, 'images2')];
-  const outside = join(base, 'outside');
-  const run = join(base, 'run');
-  for (const d of [...roots, run]) await mkdir(d, { recursive: true });
-  await plantCanaries(outside, marker);
-  const [r1, r2] = roots as [string, string];
-  const layout: Layout = {
-    roots,
-    outside,
-    images: [join(r1, 'base.qcow2'), join(r1, 'data.raw'), join(r2, 'overlay.qcow2'), join(r2, 'owned-by-qemu.qcow2'), join(r1, 'backing-outside.qcow2')],
-    links: [
-      [join(r1, 'link-secret.qcow2'), join(outside, 'secret.qcow2')],
-      [join(r1, 'chain-1.qcow2'), join(r1, 'chain-2.qcow2')],
-      [join(r1, 'chain-2.qcow2'), join(r2, 'chain-3.qcow2')],
-      [join(r2, 'chain-3.qcow2'), join(outside, 'secret.qcow2')],
-      [join(r1, 'up-link.txt'), '../outside/secret.txt'],
-      [join(r1, 'dir-link'), outside],
-      [join(r2, 'etc-link'), '/etc'],
-      [join(r1, `dangling-${marker}.qcow2`), join(outside, `created-through-${marker}.qcow2`)],
-      [join(r2, `dangling-nvram-${marker}.fd`), join(outside, `nvram-through-${marker}.fd`)],
-      [join(r1, 'VARS.fd'), join(outside, 'VARS.fd')],
-    ],
-    hard: [join(r2, 'hard.qcow2'), join(outside, 'hard-secret.qcow2')],
-  };
-  await plantImages(layout);
-  await armAtimes(outside);
-
-  const choice = options.libvirt ?? 'auto';
+/** Which libvirt the agent talks to, and its URI (a sandbox is started here). */
+async function startLibvirt(choice: LibvirtChoice, base: string): Promise<{ libvirt: 'sandbox' | 'test'; sandbox: string; uri: string }> {
   const sandboxWhy = sandboxUnavailable();
   if (choice === 'sandbox' && sandboxWhy) throw new Error(`libvirt sandbox unavailable: ${sandboxWhy}`);
   const libvirt: 'sandbox' | 'test' = choice === 'test' || (choice === 'auto' && sandboxWhy !== undefined) ? 'test' : 'sandbox';
   const sandbox = join(base, 'sandbox');
   const uri = libvirt === 'sandbox' ? (await execFile('bash', [SANDBOX, 'up', sandbox], { timeout: 180_000 })).stdout.trim() : 'test:///default';
+  return { libvirt, sandbox, uri };
+}
 
-  const socket = join(run, 'agent.sock');
+/** node's arguments for the agent: its options, main, an empty config of its own, the roots, libvirt, the audit file. */
+async function agentArguments(fx: FuzzFixtures, socket: string, uri: string): Promise<string[]> {
   // The fuzzed agent's audit trail stays in the run's directory (never the host's /var/log/kvmclone).
   // An empty config of its own: never the machine's /etc/kvmclone/agent.yaml (the installed package's).
-  await writeFile(join(base, 'agent.yaml'), '');
-  const agentArgs = [
+  await writeFile(join(fx.base, 'agent.yaml'), '');
+  return [
     ...AGENT_NODE_OPTIONS,
     AGENT_MAIN,
     '--config',
-    join(base, 'agent.yaml'),
+    join(fx.base, 'agent.yaml'),
     '--socket',
     socket,
-    ...roots.flatMap((r) => ['--images-root', r]),
+    ...fx.roots.flatMap((r) => ['--images-root', r]),
     '--libvirt-uri',
     uri,
     '--audit-file',
-    join(base, 'audit', 'audit.log'),
+    join(fx.base, 'audit', 'audit.log'),
   ];
-  const isolate = (options.isolate ?? true) && isRoot() && have('unshare') && have('setpriv');
+}
+
+/** The command that starts the agent, and the isolation it gets (none unless root with unshare and setpriv). */
+interface AgentLaunch {
+  command: string;
+  args: string[];
+  privateTmp: string | undefined;
+  capabilities: string | undefined;
+}
+
+/** As the unit runs it when `isolate`: a private /tmp, the unit's bounding set, no new privileges; else plain node. */
+async function agentLaunch(isolate: boolean, base: string, agentArgs: string[]): Promise<AgentLaunch> {
   const privateTmp = isolate ? join(base, 'agent-tmp') : undefined;
   const capabilities = isolate ? unitBoundingSet() : undefined;
-  let command: string;
-  let args: string[];
-  if (privateTmp !== undefined && capabilities !== undefined) {
-    await mkdir(privateTmp, { mode: 0o1777 });
-    await chmod(privateTmp, 0o1777);
-    // PrivateTmp= and CapabilityBoundingSet=/NoNewPrivileges= as the unit has them; exec keeps the pid.
-    command = 'unshare';
-    // A checkout under /tmp (a CI clone) would vanish under the private /tmp: it is bound back at its own path inside it.
-    const project = resolve(dirname(AGENT_MAIN), '..', '..');
-    const keep = project.startsWith('/tmp/') ? project : '';
-    const script = [
-      'if [ -n "$2" ]; then mkdir -p "$1${2#/tmp}" && mount --bind "$2" "$1${2#/tmp}"; fi',
-      'mount --rbind "$1" /tmp',
-      'shift 2',
-      'exec setpriv --bounding-set "$1" --no-new-privs -- "${@:2}"',
-    ].join(' && ');
-    args = ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'fuzz-agent', privateTmp, keep, capabilities, process.execPath, ...agentArgs];
-  } else {
-    command = process.execPath;
-    args = agentArgs;
-  }
-  const child = spawn(command, args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (privateTmp === undefined || capabilities === undefined) return { command: process.execPath, args: agentArgs, privateTmp, capabilities };
+  await mkdir(privateTmp, { mode: 0o1777 });
+  await chmod(privateTmp, 0o1777);
+  // PrivateTmp= and CapabilityBoundingSet=/NoNewPrivileges= as the unit has them; exec keeps the pid.
+  // A checkout under /tmp (a CI clone) would vanish under the private /tmp: it is bound back at its own path inside it.
+  const project = resolve(dirname(AGENT_MAIN), '..', '..');
+  const keep = project.startsWith('/tmp/') ? project : '';
+  const script = [
+    'if [ -n "$2" ]; then mkdir -p "$1${2#/tmp}" && mount --bind "$2" "$1${2#/tmp}"; fi',
+    'mount --rbind "$1" /tmp',
+    'shift 2',
+    'exec setpriv --bounding-set "$1" --no-new-privs -- "${@:2}"',
+  ].join(' && ');
+  const args = ['--mount', '--propagation', 'private', '--', 'bash', '-c', script, 'fuzz-agent', privateTmp, keep, capabilities, process.execPath, ...agentArgs];
+  return { command: 'unshare', args, privateTmp, capabilities };
+}
+
+/** Spawns the agent, keeps its last 2000 output lines, and waits until its sockets are bound. */
+async function launchAgent(launch: AgentLaunch, socket: string): Promise<AgentProcess> {
+  const child = spawn(launch.command, launch.args, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (s: string): void => {
     output.push(...s.split('\n').filter(Boolean));
@@ -225,37 +159,54 @@ export async function startFuzzTarget(options: { seed: number; libvirt?: Libvirt
   await waitForSocket(agent, socket, 60_000);
   // The peer socket (and any other) is bound just after the admin socket.
   await sleep(500);
-  const sockets = await listSockets(run);
+  return agent;
+}
 
+/** The target's close(): SIGTERM (SIGKILL after 30 s), the exit code, then the sandbox down; once, however often called. */
+function closer(agent: AgentProcess, libvirt: 'sandbox' | 'test', sandbox: string): () => Promise<number | string> {
+  const { child, exited } = agent;
+  let closed: Promise<number | string> | undefined;
+  return () =>
+    (closed ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      if (libvirt === 'sandbox') await execFile('bash', [SANDBOX, 'down', sandbox], { timeout: 120_000 }).catch(() => undefined);
+      return code;
+    })());
+}
+
+/** Sets up fixtures and starts the agent. */
+export async function startFuzzTarget(options: { seed: number; libvirt?: LibvirtChoice; isolate?: boolean }): Promise<FuzzTarget> {
+  const fx = await makeFixtures(options.seed);
+  const { outside, layout } = fx;
+  const { libvirt, sandbox, uri } = await startLibvirt(options.libvirt ?? 'auto', fx.base);
+  const socket = join(fx.run, 'agent.sock');
+  const agentArgs = await agentArguments(fx, socket, uri);
+  const isolate = (options.isolate ?? true) && isRoot() && have('unshare') && have('setpriv');
+  const launch = await agentLaunch(isolate, fx.base, agentArgs);
+  const agent = await launchAgent(launch, socket);
   const world: FuzzWorld = {
-    roots,
+    roots: fx.roots,
     images: layout.images,
     links: layout.links.map(([p]) => p),
     canaries: [join(outside, 'secret.txt'), join(outside, 'secret.qcow2'), join(outside, 'dir', 'nested.txt'), join(outside, 'dir'), join(outside, 'VARS.fd')],
-    sockets,
-    marker,
+    sockets: await listSockets(fx.run),
+    marker: fx.marker,
     harvested: new Map(),
   };
-  let closed: Promise<number | string> | undefined;
   return {
     world,
     agent,
-    base,
+    base: fx.base,
     outside,
-    privateTmp,
+    privateTmp: launch.privateTmp,
     libvirt,
-    capabilities,
+    capabilities: launch.capabilities,
     readableCanaries: new Set([layout.hard[1]]),
     replant: () => plantImages(layout),
-    close: () =>
-      (closed ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-        const code = await exited;
-        clearTimeout(timer);
-        if (libvirt === 'sandbox') await execFile('bash', [SANDBOX, 'down', sandbox], { timeout: 120_000 }).catch(() => undefined);
-        return code;
-      })()),
+    close: closer(agent, libvirt, sandbox),
   };
 }
 

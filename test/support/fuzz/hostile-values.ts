@@ -71,11 +71,26 @@ export function markedName(rng: Prng, world: FuzzWorld, ext = rng.pick(['.qcow2'
   return `${world.marker}-${rng.u32().toString(36)}${ext}`;
 }
 
-/** A path aimed at the agent's confinement. */
-export function hostilePath(rng: Prng, world: FuzzWorld): string {
-  const root = rng.pick(world.roots);
-  const name = markedName(rng, world);
-  switch (rng.int(24)) {
+/** Device, secret and kernel files a path may name directly. */
+const SYSTEM_FILES = [
+  '/etc/shadow',
+  '/etc/passwd',
+  '/dev/sda',
+  '/dev/vda',
+  '/dev/zero',
+  '/dev/mem',
+  '/proc/self/mem',
+  '/proc/self/environ',
+  '/proc/1/root/etc/shadow',
+  '/sys/kernel/notes',
+  '/',
+  '/run/libvirt/libvirt-sock',
+  '/root/.ssh/id_rsa',
+];
+
+/** Kinds 0-8 of hostilePath: the fixtures themselves, new names in a root, through symlinks, `..` out of a root, canaries. */
+function fixturePath(rng: Prng, world: FuzzWorld, kind: number, root: string, name: string): string {
+  switch (kind) {
     case 0:
     case 1:
     case 2:
@@ -89,8 +104,14 @@ export function hostilePath(rng: Prng, world: FuzzWorld): string {
       return `${rng.pick(world.links)}/${name}`;
     case 7:
       return `${root}/${'../'.repeat(1 + rng.int(8))}${rng.pick(['etc', 'tmp', 'var/tmp', 'root', 'run'])}/${name}`;
-    case 8:
+    default:
       return rng.pick(world.canaries);
+  }
+}
+
+/** Kinds 9-13 of hostilePath: a NUL inside, a name or a path too long, look-alike characters. */
+function mangledPath(rng: Prng, world: FuzzWorld, kind: number, root: string, name: string): string {
+  switch (kind) {
     case 9:
       return `${root}/${name}\u0000/etc/passwd`;
     case 10:
@@ -99,29 +120,21 @@ export function hostilePath(rng: Prng, world: FuzzWorld): string {
       return `${root}/${`${world.marker}/`.repeat(300 + rng.int(300))}${name}`;
     case 12:
       return lookAlike(rng, `${root}/${name}`);
-    case 13:
+    default:
       return lookAlike(rng, rng.pick(world.images));
+  }
+}
+
+/** Kinds 14-17 of hostilePath: system files, /proc ways around the roots, qemu and libvirt pseudo-paths. */
+function systemPath(rng: Prng, world: FuzzWorld, kind: number, name: string): string {
+  switch (kind) {
     case 14:
-      return rng.pick([
-        '/etc/shadow',
-        '/etc/passwd',
-        '/dev/sda',
-        '/dev/vda',
-        '/dev/zero',
-        '/dev/mem',
-        '/proc/self/mem',
-        '/proc/self/environ',
-        '/proc/1/root/etc/shadow',
-        '/sys/kernel/notes',
-        '/',
-        '/run/libvirt/libvirt-sock',
-        '/root/.ssh/id_rsa',
-      ]);
+      return rng.pick(SYSTEM_FILES);
     case 15:
       return `/proc/self/root${rng.pick(world.images)}`;
     case 16:
       return `/proc/self/fd/${rng.int(64)}`;
-    case 17:
+    default:
       return rng.pick([
         `json:{"file.filename":"/etc/shadow"}`,
         `nbd+unix:///x?socket=${rng.pick(world.sockets)}`,
@@ -131,6 +144,12 @@ export function hostilePath(rng: Prng, world: FuzzWorld): string {
         `/.kvmclone-live/../../etc/${name}`,
         `/.kvmclone-live/${rng.u32().toString(16)}0000-0000/vda`,
       ]);
+  }
+}
+
+/** Kinds 18-23 of hostilePath: odd spellings of a root, relative paths, harvested paths, sockets, random and shell characters. */
+function oddPath(rng: Prng, world: FuzzWorld, kind: number, root: string, name: string): string {
+  switch (kind) {
     case 18:
       return rng.pick([`${root}/`, `${root}//${name}`, `${root}/./${name}`, root, `${root}/.`, `${root}/..`]);
     case 19:
@@ -144,6 +163,17 @@ export function hostilePath(rng: Prng, world: FuzzWorld): string {
     default:
       return `${root}/${name.replace('-', rng.pick(['\n', '\t', ' ', '\\', '"', "'", '$(', '`', ';', '|', '*', '?', '%']))}`;
   }
+}
+
+/** A path aimed at the agent's confinement: one of 24 kinds, drawn after the root and the name it may use. */
+export function hostilePath(rng: Prng, world: FuzzWorld): string {
+  const root = rng.pick(world.roots);
+  const name = markedName(rng, world);
+  const kind = rng.int(24);
+  if (kind <= 8) return fixturePath(rng, world, kind, root, name);
+  if (kind <= 13) return mangledPath(rng, world, kind, root, name);
+  if (kind <= 17) return systemPath(rng, world, kind, name);
+  return oddPath(rng, world, kind, root, name);
 }
 
 /** A VM name: harvested, made up (with the marker), or hostile. */
