@@ -34,6 +34,8 @@ export const controllerFileSchema = z.strictObject({
       local: z.enum(['auto', 'off']).optional(),
       connect_timeout: durationField.optional(),
       keepalive: durationField.optional(),
+      /** How long an OpenSSH connection stays after a run for the next run to reuse (e.g. 10m); 0 (default): it ends with the run. */
+      persist: durationField.optional(),
       ciphers: z
         .array(z.string().regex(/^[a-z0-9@.-]+$/, 'not a cipher name'))
         .min(1)
@@ -119,6 +121,8 @@ export interface ControllerOptions {
     local: 'auto' | 'off';
     connectTimeoutS: number;
     keepaliveS: number;
+    /** Seconds a master stays for the next run (openssh-persist.ts); 0: off. */
+    persistS: number;
     ciphers: string[];
     knownHostsFile: string | undefined;
     configFile: string;
@@ -189,6 +193,7 @@ export async function loadControllerOptions(flags: GlobalFlags): Promise<Control
       local: ssh.local ?? 'auto',
       connectTimeoutS: Math.ceil((ssh.connect_timeout ?? 10_000) / 1000),
       keepaliveS: Math.ceil((ssh.keepalive ?? 15_000) / 1000),
+      persistS: Math.ceil((ssh.persist ?? 0) / 1000),
       ciphers: ssh.ciphers ?? ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr'],
       knownHostsFile: ssh.known_hosts,
       configFile: ssh.config_file ?? join(homedir(), '.ssh', 'config'),

@@ -15,8 +15,8 @@ export interface ProcessIdentity {
   startTicks: string;
 }
 
-/** The start time of `pid` from /proc, or undefined when there is no such process. */
-export function processStartTicks(pid: number): string | undefined {
+/** Fields 3 onwards of /proc/PID/stat, or undefined when there is no such process. */
+function statFields(pid: number): string[] | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -24,7 +24,23 @@ export function processStartTicks(pid: number): string | undefined {
     return undefined;
   }
   // comm (field 2) is in parentheses and may hold spaces: count fields after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The start time of `pid` from /proc, or undefined when there is no such process. */
+export function processStartTicks(pid: number): string | undefined {
+  const fields = statFields(pid);
+  return fields === undefined ? undefined : (fields[19] ?? '');
+}
+
+/**
+ * Like processStartTicks, but undefined also for a process that has exited
+ * and waits to be reaped (a zombie): a process that is not our child (a
+ * daemon we started) may stay one for as long as nobody reaps it.
+ */
+export function runningStartTicks(pid: number): string | undefined {
+  const fields = statFields(pid);
+  if (fields === undefined || fields[0] === 'Z' || fields[0] === 'X') return undefined;
   return fields[19] ?? '';
 }
 

@@ -146,8 +146,14 @@ function connectionArgs(settings: SshSettings): string[] {
  * commands at all (a dedicated `kvmclone` user with a nologin shell, allowed
  * stream-local forwarding only). ControlPersist=no keeps it our child process;
  * masterCommand ties its life to ours.
+ *
+ * With `persist` (ssh.persist, openssh-persist.ts) the master outlives us
+ * instead: ssh forks it into the background once authenticated (the process
+ * we started then exits 0), it ends itself `seconds` after its last client,
+ * and it logs to `logPath` (`-E`), since no pipe of ours outlives us.
  */
-export function masterArgs(settings: SshSettings, host: string, controlPath: string): string[] {
+export function masterArgs(settings: SshSettings, host: string, controlPath: string, persist?: { seconds: number; logPath: string }): string[] {
+  const lifetime = persist === undefined ? ['-o', 'ControlPersist=no'] : ['-o', `ControlPersist=${Math.max(1, Math.ceil(persist.seconds))}`, '-E', persist.logPath];
   return [
     ...trustArgs(settings, host),
     ...connectionArgs(settings),
@@ -157,8 +163,7 @@ export function masterArgs(settings: SshSettings, host: string, controlPath: str
     'ControlMaster=yes',
     '-o',
     `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`,
-    '-o',
-    'ControlPersist=no',
+    ...lifetime,
     '-o',
     'StreamLocalBindUnlink=no',
     '-o',
@@ -191,12 +196,12 @@ export function masterCommand(
 }
 
 /**
- * A mux control request (`check`, `forward`, `cancel`, `exit`) to the master
+ * A mux control request (`check`, `forward`, `cancel`, `exit`, `stop`) to the master
  * at `controlPath`. `-F none`: a mux client sends every forward in its
  * options, and a config's LocalForward/RemoteForward for this host would be
  * added to ours; it needs nothing from the config but the control path.
  */
-export function muxArgs(host: string, controlPath: string, command: 'check' | 'forward' | 'cancel' | 'exit', spec: string[] = []): string[] {
+export function muxArgs(host: string, controlPath: string, command: 'check' | 'forward' | 'cancel' | 'exit' | 'stop', spec: string[] = []): string[] {
   return ['-F', 'none', '-o', `ControlPath=${sshOptionPath(host, 'control path', controlPath)}`, '-o', 'ControlMaster=no', '-O', command, ...spec, ...destinationArgs(host)];
 }
 

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkSocketPath, destinationArgs, execArgs, findOpenSsh, muxArgs } from './openssh-args.js';
 import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
-import { OpenSshMaster } from './openssh-master.js';
+import { OpenSshMaster, type SshMaster } from './openssh-master.js';
+import { PersistentMaster } from './openssh-persist.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
 import {
   SshError,
@@ -82,9 +83,12 @@ export class OpenSshEngine implements SshEngine {
         throw new SshError('config', host, `identity file ${this.settings.identityFile} is not readable: ${(err as Error).message}`);
       }
     }
-    const controlPath = join(this.settings.runtimeDir, `cm-${nextId()}`);
-    const master = await OpenSshMaster.start({ sshPath: this.sshPath, settings: this.settings, host, controlPath, signal: options.signal });
-    return new OpenSshConnection(this.sshPath, this.settings, host, master, controlPath);
+    const { sshPath, settings } = this;
+    const master: SshMaster =
+      settings.persistS !== undefined && settings.persistS > 0
+        ? await PersistentMaster.attach({ sshPath, settings, host, seconds: settings.persistS, signal: options.signal })
+        : await OpenSshMaster.start({ sshPath, settings, host, controlPath: join(settings.runtimeDir, `cm-${nextId()}`), signal: options.signal });
+    return new OpenSshConnection(sshPath, settings, host, master);
   }
 }
 
@@ -102,9 +106,12 @@ export class OpenSshConnection implements SshConnection {
     private readonly sshPath: string,
     private readonly settings: SshSettings,
     readonly host: string,
-    private readonly master: OpenSshMaster,
-    private readonly controlPath: string,
-  ) {}
+    private readonly master: SshMaster,
+  ) {
+    this.controlPath = master.controlPath;
+  }
+
+  private readonly controlPath: string;
 
   /** What the master learned: host key fingerprint, address, negotiated cipher, non-debug stderr lines. */
   facts(): SshStderrFacts {
@@ -233,6 +240,8 @@ export class OpenSshConnection implements SshConnection {
     // Local forwards end with the master (their socket files are removed below); remote sockets outlive it.
     if (this.master.alive) await Promise.allSettled([...this.remoteForwards].map(([path, forward]) => this.removeRemote(path, forward)));
     this.remoteForwards.clear();
+    // a persisted master outlives us: our local forwards would stay bound in it
+    if (this.master.persistent && this.master.alive) await Promise.allSettled([...this.localForwards.keys()].map((path) => this.cancelLocalForward(path)));
     await this.master.stop();
     for (const path of this.localForwards.keys()) releasePath(path);
     this.localForwards.clear();

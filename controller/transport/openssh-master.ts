@@ -22,6 +22,22 @@ export interface MasterOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * What a connection needs from its master, whether our child (OpenSshMaster)
+ * or a persisted one shared between runs (PersistentMaster, ssh.persist).
+ */
+export interface SshMaster {
+  /** Its control socket: every mux request and remote command goes there. */
+  readonly controlPath: string;
+  /** True when it outlives this process: our forwards must then be cancelled one by one. */
+  readonly persistent: boolean;
+  readonly alive: boolean;
+  readonly pid: number | undefined;
+  facts(): SshStderrFacts;
+  lost(): SshError;
+  stop(): Promise<void>;
+}
+
 const POLL_MS = 25;
 /** Time a mux `exit` gets before the master is signalled. */
 const EXIT_GRACE_MS = 3000;
@@ -35,7 +51,8 @@ function isSocket(path: string): boolean {
 }
 
 /** A running master; created by `OpenSshMaster.start`. */
-export class OpenSshMaster {
+export class OpenSshMaster implements SshMaster {
+  readonly persistent = false;
   private ended: { code: number | null; signal: NodeJS.Signals | null; error?: Error } | undefined;
   /** Settles once the process has exited and its stderr is drained. */
   private readonly closed: Promise<void>;
@@ -93,6 +110,10 @@ export class OpenSshMaster {
     (child.stderr as Socket | null)?.unref();
     (child.stdin as Socket | null)?.unref();
     return master;
+  }
+
+  get controlPath(): string {
+    return this.options.controlPath;
   }
 
   private async waitUntilUp(limitS: number, signal: AbortSignal | undefined): Promise<void> {

@@ -22,6 +22,7 @@ export async function selectEngine(options: ControllerOptions, runtimeDir: strin
     keepaliveS: options.ssh.keepaliveS,
     ciphers: options.ssh.ciphers,
     runtimeDir,
+    persistS: options.ssh.persistS,
   };
   const engine = sshEngine(options, settings);
   return options.ssh.local === 'auto' ? new LocalFirstEngine(engine, settings) : engine;
@@ -33,6 +34,13 @@ function sshEngine(options: ControllerOptions, settings: SshSettings): SshEngine
     if (ssh === undefined) throw invalidArgument('ssh.engine is openssh but there is no `ssh` binary on PATH; install openssh-client or use the ssh2 engine');
     return new OpenSshEngine(settings);
   }
-  if (options.ssh.engine === 'ssh2' || ssh === undefined) return new Ssh2Engine(settings);
+  if (options.ssh.engine === 'ssh2' || ssh === undefined) {
+    // a setting that would silently do nothing is refused: only OpenSSH masters can outlive the run
+    if (options.ssh.persistS > 0)
+      throw invalidArgument(
+        `ssh.persist needs the OpenSSH engine (${ssh === undefined ? 'there is no `ssh` binary on PATH' : 'ssh.engine is ssh2'}); set ssh.persist: 0 or use OpenSSH`,
+      );
+    return new Ssh2Engine(settings);
+  }
   return new OpenSshEngine(settings);
 }

@@ -30,6 +30,12 @@ export interface SshSettings {
   ciphers: string[];
   /** Directory for the engine's local sockets and control files (private, 0700). */
   runtimeDir: string;
+  /**
+   * Seconds an OpenSSH master stays after its last client, for the next run
+   * to reuse (ssh.persist; openssh-persist.ts). 0 or absent: each run's
+   * masters end with it.
+   */
+  persistS?: number;
 }
 
 /** Why a connection was refused, for messages and exit codes. */

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { exitCodeFor } from '../../controller/cli/exit-codes.js';
 import { JsonReporter, formatBytes } from '../../controller/cli/reporter.js';
 import { loadControllerOptions } from '../../controller/config/controller-config.js';
+import { selectEngine } from '../../controller/transport/select-engine.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { ConfigError } from '../../shared/config/config-file.js';
 import { RevertStack } from '../../shared/revert-stack.js';
@@ -91,6 +92,28 @@ test('controller config: defaults, flags over file, every bad key named', async 
       assert.match(text, /state\.db: unknown key/);
       return true;
     });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('ssh.persist: off by default, a duration in whole seconds, refused with the ssh2 engine (it would do nothing there)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'kvmctl-config-'));
+  try {
+    const none = join(dir, 'none.yaml');
+    await writeFile(none, '');
+    assert.equal((await loadControllerOptions({ config: none })).ssh.persistS, 0);
+    const on = join(dir, 'on.yaml');
+    await writeFile(on, 'ssh:\n  engine: openssh\n  persist: 10m\n');
+    const o = await loadControllerOptions({ config: on });
+    assert.equal(o.ssh.persistS, 600);
+    const rt = await mkdtemp(join(dir, 'rt-'));
+    await assert.rejects(selectEngine({ ...o, ssh: { ...o.ssh, engine: 'ssh2' } }, rt), /ssh\.persist needs the OpenSSH engine \(ssh\.engine is ssh2\)/);
+    const engine = await selectEngine({ ...o, ssh: { ...o.ssh, engine: 'ssh2', persistS: 0 } }, rt);
+    assert.ok(engine);
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'ssh:\n  persist: forever\n');
+    await assert.rejects(loadControllerOptions({ config: bad }), /ssh\.persist: "forever" is not a duration/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -106,6 +106,20 @@ test('the master command line wins over a lax config: strict keys, batch mode, o
   assert.equal(r.get('userknownhostsfile'), join(dir, 'known hosts%x'));
 });
 
+test('a persisted master (ssh.persist) differs only in ControlPersist and its log file; the trust options stay', { skip: !SSH }, () => {
+  const control = join(dir, 'cm-12');
+  const plain = masterArgs(settings(), 'h1', control);
+  const persisted = masterArgs(settings(), 'h1', control, { seconds: 599.2, logPath: join(dir, 'cm-12.log') });
+  const r = resolved(persisted);
+  assert.equal(r.get('controlpersist'), '600', 'whole seconds, rounded up');
+  assert.equal(r.get('stricthostkeychecking'), 'true');
+  assert.equal(r.get('controlpath'), control);
+  const i = persisted.indexOf('-E');
+  assert.equal(persisted[i + 1], join(dir, 'cm-12.log'));
+  const without = [...persisted.slice(0, i), ...persisted.slice(i + 2)].map((a) => (a.startsWith('ControlPersist=') ? 'ControlPersist=no' : a));
+  assert.deepEqual(without, plain);
+});
+
 test('the master runs under setpriv --pdeathsig when setpriv exists (it dies with kvmctl, even by SIGKILL), else ssh directly', () => {
   const control = join(dir, 'cm-11');
   const withSetpriv = masterCommand('/usr/bin/ssh', settings(), 'h1', control, '/usr/bin/setpriv');
