@@ -86,6 +86,11 @@ function hangLimitMs(calibrationMs: number): number {
   return Math.max(240_000, 10 * calibrationMs);
 }
 
+/** The violation of a run (`which`: the run, the rerun) killed as hung. */
+function hangViolation(which: string, calibrationMs: number): string {
+  return `${which} hung: killed after ${hangLimitMs(calibrationMs) / 1000} s`;
+}
+
 /** Runs kvmctl to the end, killing it if it hangs. */
 async function runToEnd(op: FaultOperation, stateDir: string, limitMs: number): Promise<{ run: KvmctlRun; hung: boolean; started: number }> {
   const started = Date.now();
@@ -173,7 +178,7 @@ async function runWithFault(op: FaultOperation, setup: TrialSetup, trial: TrialS
   exited = true;
   clearTimeout(timer);
   clearTimeout(hang);
-  if (hung) findings.violations.push(`the run hung: killed after ${hangLimitMs(setup.calibrationMs) / 1000} s`);
+  if (hung) findings.violations.push(hangViolation('the run', setup.calibrationMs));
   const first = summary(firstRun, started);
   await injecting;
   await armed.remove();
@@ -207,7 +212,7 @@ async function rerunToEnd(op: FaultOperation, setup: TrialSetup, trial: TrialSta
   const again = await runToEnd(op, setup.stateDir, hangLimitMs(setup.calibrationMs));
   const s = summary(again.run, again.started);
   const rerun = { code: s.code, errorCode: s.errorCode, message: s.message, seconds: s.seconds };
-  if (again.hung) notes.push('the rerun hung');
+  if (again.hung) violations.push(hangViolation('the rerun', setup.calibrationMs));
   const [after, changedAfter] = await Promise.all([destinationState(op, trial.src, trial.previous), sourceChanges(op, trial.src)]);
   const converged = s.code === 0 && after.state === 'complete';
   if (!converged) notes.push(`rerun: exit ${s.code} ${s.errorCode} ${s.message}; destination ${after.state}${after.workFiles.length ? ` (${after.workFiles.join(', ')})` : ''}`);
