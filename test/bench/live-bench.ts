@@ -19,23 +19,11 @@ import { join } from 'node:path';
 import { hostAgent, hostExec, TESTBED_DIR } from '../support/testbed.js';
 import { agentPeakRss, timedKvmctl } from './bench-support.js';
 import { startHosts, stopHosts } from './bench-vm.js';
+import { BLOCK, pickBlocks } from './block-picks.js';
 
 const IMAGES = '/var/lib/libvirt/images';
-const BLOCK = 65536;
 const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
 const VM = 'lbench';
-
-/** The 1 % of blocks to write, scattered, seeded: `offset` lines. */
-function picks(seed: number): number[] {
-  const blocks = (sizeGiB * 2 ** 30) / BLOCK;
-  let x = seed * 2654435761;
-  const chosen = new Set<number>();
-  while (chosen.size < Math.floor(blocks / 100)) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    chosen.add(x % blocks);
-  }
-  return [...chosen].sort((a, b) => a - b).map((b) => b * BLOCK);
-}
 
 /**
  * Writes the picked blocks into the running VM's vdb from the host (HMP
@@ -43,7 +31,7 @@ function picks(seed: number): number[] {
  * one virsh session (a connection per command costs ~0.1 s each).
  */
 async function writeLive(seed: number): Promise<number> {
-  const offsets = picks(seed);
+  const offsets = pickBlocks(seed, sizeGiB);
   const xml = await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'dumpxml', VM]);
   const disk = [...xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)].map((m) => m[0]).find((d) => d.includes("<target dev='vdb'"));
   const alias = disk ? /<alias name='([^']+)'/.exec(disk)?.[1] : undefined;
@@ -63,7 +51,7 @@ async function writeLive(seed: number): Promise<number> {
 
 /** Writes the picked blocks into the shut-off VM's image (one qemu-io, many commands). */
 async function writeOffline(seed: number): Promise<number> {
-  const offsets = picks(seed);
+  const offsets = pickBlocks(seed, sizeGiB);
   const file = join(tmpdir(), `live-bench-cmds-${seed}`);
   await writeFile(file, offsets.map((o) => `write -P 0x5a ${o} ${BLOCK}`).join('\n') + '\n');
   await hostExec('hosta', ['bash', '-c', `qemu-io -f qcow2 ${IMAGES}/${VM}-data.qcow2 < ${file} >/dev/null`]);
