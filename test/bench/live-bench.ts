@@ -18,11 +18,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostAgent, hostExec, TESTBED_DIR } from '../support/testbed.js';
 import { agentPeakRss, timedKvmctl } from './bench-support.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 import { startHosts, stopHosts } from './bench-vm.js';
 import { BLOCK, pickBlocks } from './block-picks.js';
 
 const IMAGES = '/var/lib/libvirt/images';
-const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
+const sizeGiB = flagsOrUsage('usage: scripts/bench live [--size-gib N]', () =>
+  numberFlag('size-gib', parseBenchFlags({ 'size-gib': '10' }, process.argv.slice(2))['size-gib'], { min: 1, integer: true }),
+);
 const VM = 'lbench';
 
 /**
