@@ -25,15 +25,22 @@ import { join } from 'node:path';
 import { startKvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, sshConfigPath, TESTBED_DIR } from '../support/testbed.js';
 import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
-import { BENCH_CIPHER, benchArg, median, seconds } from './bench-data.js';
+import { BENCH_CIPHER, median, seconds } from './bench-data.js';
+import { flagsOrUsage, numberFlag, numberListFlag, parseBenchFlags } from './bench-flags.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const delayMs = Number(benchArg('--delay-ms', '10'));
-const sizeGiB = Number(benchArg('--size-gib', '2')) || 2;
-const runs = Number(benchArg('--runs', '3')) || 3;
-const streamCounts = benchArg('--streams', '1,2,4').split(',').map(Number);
+const { delayMs, sizeGiB, runs, streamCounts } = flagsOrUsage('usage: scripts/bench streams [--delay-ms D] [--size-gib G] [--runs N] [--streams 1,2,4]', () => {
+  const flags = parseBenchFlags({ 'delay-ms': '10', 'size-gib': '2', runs: '3', streams: '1,2,4' }, process.argv.slice(2));
+  return {
+    // 0: the testbed's own links, no relay; anything not a number is refused rather than read as 0
+    delayMs: numberFlag('delay-ms', flags['delay-ms'], { min: 0 }),
+    sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
+    runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
+    streamCounts: numberListFlag('streams', flags.streams, { min: 1, integer: true }),
+  };
+});
 
 interface Measurement {
   round: number;
