@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { BLOCK_CHANGER, run, sh } from './bench-support.js';
-import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, seconds, spread, type DataSet } from './bench-data.js';
+import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, ratioFigure, seconds, spread, wireRatios, type DataSet } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
@@ -154,15 +154,14 @@ function printCache(all: Measurement[], dataSet: string, cache: 'warm' | 'cold')
       const b2 = of(base).find((x) => x.round === m.round)?.seconds ?? NaN;
       return invert ? m.seconds / b2 : b2 / m.seconds;
     });
-    return `${median(per).toFixed(2)}x (${spread(per, 2)})`;
+    return ratioFigure(per);
   };
   console.log(`  ${cache}:`);
   for (const method of ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)'] as const) {
     const s = secs(method);
-    const wire = of(method)[0]?.bytesOnWire;
-    console.log(
-      `    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})${wire !== undefined ? `  ${(wire / (of(method)[0]?.changedBytes ?? 1)).toFixed(2)}x the changed bytes on the wire` : ''}`,
-    );
+    // every round's bytes on the wire against its own change, median and range as the times
+    const wire = wireRatios(of(method));
+    console.log(`    ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})${wire.length > 0 ? `  ${ratioFigure(wire)} the changed bytes on the wire` : ''}`);
   }
   console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
   console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);
