@@ -56,3 +56,13 @@ export function median(xs: readonly number[]): number {
 export function spread(xs: readonly number[], digits = 1): string {
   return `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 }
+
+/** A ratio over the rounds as the tables print it: "median x (min–max)". */
+export function ratioFigure(per: readonly number[]): string {
+  return `${median(per).toFixed(2)}x (${spread(per, 2)})`;
+}
+
+/** Each round's bytes on the wire against the bytes it changed (rounds without a wire figure left out). */
+export function wireRatios(rounds: readonly { bytesOnWire?: number | undefined; changedBytes: number }[]): number[] {
+  return rounds.flatMap((r) => (r.bytesOnWire === undefined ? [] : [r.bytesOnWire / r.changedBytes]));
+}

@@ -28,9 +28,10 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, hostDown, hostExec, hostUp, routeHosts, sshConfigPath } from '../support/testbed.js';
+import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { DATA_READER, sh } from './bench-support.js';
 import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
@@ -49,8 +50,6 @@ interface Measurement {
   bytesOnWire?: number;
   phases?: Record<string, number>;
 }
-
-const xml = `<domain type='qemu'><name>bench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/bench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 async function dropCaches(): Promise<void> {
   await sh('sync && echo 3 > /proc/sys/vm/drop_caches');
@@ -96,16 +95,14 @@ async function measure(method: Method, state: string, reader: string): Promise<O
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
+  await startHosts();
   const unroute = await routeHosts();
   const all: Measurement[] = [];
   const dataBytes: Record<string, number> = {};
   try {
     const reader = join(state, 'data-reader.py'); // /tmp is shared with the simulated hosts
     await writeFile(reader, DATA_READER);
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/bench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/bench.xml >/dev/null; rm -f /tmp/bench.xml`]);
+    await defineBenchVm('hosta', 'bench');
     const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
     for (const dataSet of dataSets) {
       console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk ...`);
@@ -127,7 +124,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await unroute();
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(state, { recursive: true, force: true });
   }
   await mkdir('bench-results', { recursive: true });

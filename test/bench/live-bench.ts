@@ -16,25 +16,17 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostAgent, hostDown, hostExec, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { hostAgent, hostExec, TESTBED_DIR } from '../support/testbed.js';
 import { agentPeakRss, timedKvmctl } from './bench-support.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
+import { startHosts, stopHosts } from './bench-vm.js';
+import { BLOCK, pickBlocks } from './block-picks.js';
 
 const IMAGES = '/var/lib/libvirt/images';
-const BLOCK = 65536;
-const sizeGiB = Number(process.argv[process.argv.indexOf('--size-gib') + 1] ?? '') || 10;
+const sizeGiB = flagsOrUsage('usage: scripts/bench live [--size-gib N]', () =>
+  numberFlag('size-gib', parseBenchFlags({ 'size-gib': '10' }, process.argv.slice(2))['size-gib'], { min: 1, integer: true }),
+);
 const VM = 'lbench';
-
-/** The 1 % of blocks to write, scattered, seeded: `offset` lines. */
-function picks(seed: number): number[] {
-  const blocks = (sizeGiB * 2 ** 30) / BLOCK;
-  let x = seed * 2654435761;
-  const chosen = new Set<number>();
-  while (chosen.size < Math.floor(blocks / 100)) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    chosen.add(x % blocks);
-  }
-  return [...chosen].sort((a, b) => a - b).map((b) => b * BLOCK);
-}
 
 /**
  * Writes the picked blocks into the running VM's vdb from the host (HMP
@@ -42,7 +34,7 @@ function picks(seed: number): number[] {
  * one virsh session (a connection per command costs ~0.1 s each).
  */
 async function writeLive(seed: number): Promise<number> {
-  const offsets = picks(seed);
+  const offsets = pickBlocks(seed, sizeGiB);
   const xml = await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'dumpxml', VM]);
   const disk = [...xml.matchAll(/<disk\b[\s\S]*?<\/disk>/g)].map((m) => m[0]).find((d) => d.includes("<target dev='vdb'"));
   const alias = disk ? /<alias name='([^']+)'/.exec(disk)?.[1] : undefined;
@@ -62,7 +54,7 @@ async function writeLive(seed: number): Promise<number> {
 
 /** Writes the picked blocks into the shut-off VM's image (one qemu-io, many commands). */
 async function writeOffline(seed: number): Promise<number> {
-  const offsets = picks(seed);
+  const offsets = pickBlocks(seed, sizeGiB);
   const file = join(tmpdir(), `live-bench-cmds-${seed}`);
   await writeFile(file, offsets.map((o) => `write -P 0x5a ${o} ${BLOCK}`).join('\n') + '\n');
   await hostExec('hosta', ['bash', '-c', `qemu-io -f qcow2 ${IMAGES}/${VM}-data.qcow2 < ${file} >/dev/null`]);
@@ -92,65 +84,102 @@ async function makeVm(): Promise<void> {
   ]);
 }
 
+/** The agents' peak RSS on both hosts. */
+interface AgentRss {
+  hosta: number;
+  hostb: number;
+}
+
+/** One measured sync: what it was, the bytes changed before it, kvmctl's figures and the agents' peak RSS. */
+interface SyncRound {
+  what: string;
+  seconds: number;
+  changed: number;
+  result: Record<string, unknown>;
+  rss: number;
+  agentRss: AgentRss;
+}
+
+type Timed = Awaited<ReturnType<typeof timedKvmctl>>;
+
+/** The offline clone (the copy the offline sync goes to), then the VM started and cloned live; with the agents' peak RSS after. */
+async function makeClones(state: string): Promise<{ offline: Timed; clone: Timed; cloneRss: AgentRss }> {
+  const offline = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`, '--yes'], state);
+  await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'start', VM]);
+  const clone = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--yes'], state);
+  // The agents' peak RSS of the two clones; each measured sync below starts with fresh agents.
+  const cloneRss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
+  return { offline, clone, cloneRss };
+}
+
+/** The measured syncs: live with the bitmap, live with hashes, then (the VM shut off) offline. */
+async function measureSyncs(state: string): Promise<SyncRound[]> {
+  const rounds: SyncRound[] = [];
+  /** Times one sync with fresh agents, so each round's agent peak RSS is its own. */
+  const measured = async (what: string, changed: number, args: string[]): Promise<void> => {
+    await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
+    const r = await timedKvmctl(args, state);
+    rounds.push({ what, changed, ...r, agentRss: { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') } });
+  };
+  // A first live sync makes the chain that the measured bitmap sync then uses.
+  await writeLive(1);
+  await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state);
+  await measured('sync --live (bitmap)', await writeLive(2), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live']);
+  await measured('sync --live --cbt=off (hashes)', await writeLive(3), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--cbt=off']);
+  await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'destroy', VM]);
+  await measured('sync (offline, VM shut off)', await writeOffline(4), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`]);
+  return rounds;
+}
+
+/** Prints the live clone's time, each sync's figures, the bitmap / hash ratio and the clones' agent RSS. */
+function printTable(clone: Timed, rounds: SyncRound[], cloneRss: AgentRss): void {
+  const bitmap = rounds[0];
+  const hash = rounds[1];
+  console.log(
+    `\n${sizeGiB} GiB qcow2 data disk, half unique random data; 1 % of its 64 KiB blocks written through QEMU before each sync; 2 cores shared by both hosts and the controller`,
+  );
+  console.log(`clone --live: ${clone.seconds.toFixed(1)} s`);
+  for (const r of rounds) {
+    const disks = (r.result.disks as { target: string; bytesRead?: number; bytesTransferred: number }[] | undefined) ?? [];
+    const data = disks.find((d) => d.target.endsWith(`${VM}-data.qcow2`));
+    const read = data?.bytesRead;
+    console.log(
+      `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${(typeof r.result.delta === 'string' ? r.result.delta : 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
+        `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB` +
+        `, agent peak RSS ${(r.agentRss.hosta / 2 ** 20).toFixed(0)} / ${(r.agentRss.hostb / 2 ** 20).toFixed(0)} MiB`,
+    );
+  }
+  if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
+  console.log(
+    `agent peak RSS (source / destination), each sync with fresh agents; in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB`,
+  );
+}
+
+/** Writes the raw figures to bench-results/live-<date>.json and says where. */
+async function writeFigures(raw: Record<string, unknown>): Promise<void> {
+  await mkdir('bench-results', { recursive: true });
+  const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(out, JSON.stringify(raw, null, 2));
+  console.log(`raw figures: ${out}`);
+}
+
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-live-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
+  await startHosts();
   const raw: Record<string, unknown> = { sizeGiB, date: new Date().toISOString() };
   try {
     console.log(`making a VM with a ${sizeGiB} GiB qcow2 data disk, half of it unique random data ...`);
     await makeVm();
-    const offline = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`, '--yes'], state);
-    await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'start', VM]);
-    const clone = await timedKvmctl(['clone', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--yes'], state);
-    // The agents' peak RSS of the two clones; each measured sync below starts with fresh agents.
-    const cloneRss = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
-    const rounds: { what: string; seconds: number; changed: number; result: Record<string, unknown>; rss: number; agentRss: { hosta: number; hostb: number } }[] = [];
-    /** Times one sync with fresh agents, so each round's agent peak RSS is its own. */
-    const measured = async (what: string, changed: number, args: string[]): Promise<void> => {
-      await Promise.all([hostAgent('hosta', 'restart'), hostAgent('hostb', 'restart')]);
-      const r = await timedKvmctl(args, state);
-      rounds.push({ what, changed, ...r, agentRss: { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') } });
-    };
-    // A first live sync makes the chain that the measured bitmap sync then uses.
-    await writeLive(1);
-    await timedKvmctl(['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live'], state);
-    await measured('sync --live (bitmap)', await writeLive(2), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live']);
-    await measured('sync --live --cbt=off (hashes)', await writeLive(3), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--live', '--cbt=off']);
-    await hostExec('hosta', ['virsh', '-q', '-c', 'qemu:///system', 'destroy', VM]);
-    await measured('sync (offline, VM shut off)', await writeOffline(4), ['sync', VM, '--from', 'hosta', '--to', 'hostb', '--name', `${VM}-off`]);
+    const { offline, clone, cloneRss } = await makeClones(state);
+    const rounds = await measureSyncs(state);
     raw.clone = { seconds: clone.seconds, result: clone.result };
     raw.offlineClone = { seconds: offline.seconds };
     raw.rounds = rounds;
     raw.agentPeakRssClones = cloneRss;
-
-    const bitmap = rounds[0];
-    const hash = rounds[1];
-    console.log(
-      `\n${sizeGiB} GiB qcow2 data disk, half unique random data; 1 % of its 64 KiB blocks written through QEMU before each sync; 2 cores shared by both hosts and the controller`,
-    );
-    console.log(`clone --live: ${clone.seconds.toFixed(1)} s`);
-    for (const r of rounds) {
-      const disks = (r.result.disks as { target: string; bytesRead?: number; bytesTransferred: number }[] | undefined) ?? [];
-      const data = disks.find((d) => d.target.endsWith(`${VM}-data.qcow2`));
-      const read = data?.bytesRead;
-      console.log(
-        `  ${r.what.padEnd(32)} ${r.seconds.toFixed(2).padStart(7)} s   delta ${(typeof r.result.delta === 'string' ? r.result.delta : 'file').padEnd(6)} changed ${(r.changed / 2 ** 20).toFixed(0)} MiB` +
-          `${read !== undefined ? `, bytesRead ${(read / 2 ** 20).toFixed(0)} MiB (${(read / r.changed).toFixed(2)}x the changed bytes)` : ''}, on the wire ${(Number(r.result.bytesOnWire) / 2 ** 20).toFixed(0)} MiB` +
-          `, agent peak RSS ${(r.agentRss.hosta / 2 ** 20).toFixed(0)} / ${(r.agentRss.hostb / 2 ** 20).toFixed(0)} MiB`,
-      );
-    }
-    if (bitmap && hash) console.log(`bitmap / hash time: ${(bitmap.seconds / hash.seconds).toFixed(3)}x`);
-    console.log(
-      `agent peak RSS (source / destination), each sync with fresh agents; in the clones before: ${(cloneRss.hosta / 2 ** 20).toFixed(0)} / ${(cloneRss.hostb / 2 ** 20).toFixed(0)} MiB`,
-    );
-    await mkdir('bench-results', { recursive: true });
-    const out = join('bench-results', `live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    await writeFile(out, JSON.stringify(raw, null, 2));
-    console.log(`raw figures: ${out}`);
+    printTable(clone, rounds, cloneRss);
+    await writeFigures(raw);
   } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(state, { recursive: true, force: true });
   }
 }

@@ -30,12 +30,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
-import { changeBlocks, makeExt4Image, type BlockChange } from './ext4-image.js';
+import { hostExec, hostImagesDir } from '../support/testbed.js';
+import { changeBlocks, makeExt4Image, type BlockChange, type Ext4Image } from './ext4-image.js';
 import { replicationTable, type LagSample, type ReplicationFigures, type ScheduledRun, type TimedOp } from './replication-report.js';
 import { run } from './bench-support.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const VM = 'bench';
 const REPLICA = 'bench';
 const EVERY_SECONDS = 60;
@@ -53,9 +53,6 @@ function flag(name: string, fallback: number): number {
 }
 const minutes = flag('--minutes', 10);
 const sizeGiB = Math.round(flag('--size-gib', 10));
-
-const domainXml = (name: string, file: string): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${file}'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
 
@@ -151,71 +148,104 @@ async function cloneBack(state: string, name: string, extra: string[]): Promise<
   return timedOp(r);
 }
 
+/** Makes the source's image (ext4, half full of files) at `staged` in the work directory and says what it holds. */
+async function makeImage(staged: string, work: string, signal: AbortSignal): Promise<Ext4Image> {
+  // Made before the testbed lock is taken (it does not need the hosts), moved into hosta's images dir after.
+  console.log(`making a ${sizeGiB} GiB raw image: ext4, half full of files of unique random data ...`);
+  const image = await makeExt4Image(staged, sizeGiB, 0.5, join(work, 'mnt'), signal);
+  console.log(`${image.files} files, ${(image.fileBytes / 2 ** 20).toFixed(0)} MiB; ${(image.allocatedBytes / 2 ** 20).toFixed(0)} MiB allocated`);
+  return image;
+}
+
+/** Starts both hosts, moves the image into hosta's images directory and defines the VM there; resolves with the source's and the copy's image paths. */
+async function setUpHosts(staged: string): Promise<{ source: string; copy: string }> {
+  await startHosts();
+  const source = join(hostImagesDir('hosta'), `${VM}.raw`);
+  const copy = join(hostImagesDir('hostb'), `${VM}.raw`);
+  await run('mv', [staged, source]);
+  await defineBenchVm('hosta', VM);
+  return { source, copy };
+}
+
+/** Adds the replica and runs it once (the clone), then changes the source; resolves with that run and the change. */
+async function firstRun(state: string, source: string, signal: AbortSignal): Promise<{ first: ScheduledRun[]; firstChange: BlockChange }> {
+  await must(state, ['replica', 'add', REPLICA, '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', `${EVERY_SECONDS}s`, '--keep', String(KEEP)]);
+  console.log('first run: the clone ...');
+  const first = runsOf(await must(state, ['replicate', '--due']), null);
+  if (first[0]?.kind !== 'clone' || first[0].outcome !== 'succeeded') throw new Error(`the first run was not a successful clone: ${JSON.stringify(first)}`);
+  console.log(
+    `clone in ${first[0].seconds.toFixed(1)} s, ${(first[0].bytesOnWire / 2 ** 20).toFixed(0)} MiB on the wire; now ${minutes} min of replicate --due every ${TICK_SECONDS} s`,
+  );
+  const firstChange = await changeBlocks(source, CHANGE, 99, signal);
+  return { first, firstChange };
+}
+
+/** The restore points' space: what `kvmctl replica points` reports, and the point files on hostb. */
+async function restorePointSpace(state: string): Promise<ReplicationFigures['restorePoints']> {
+  const points = await must(state, ['replica', 'points', REPLICA]);
+  return { reportedBytes: Number(points.out.result?.totalBytes ?? 0), points: (points.out.result?.points ?? []) as unknown[], files: await pointFiles() };
+}
+
+/** `kvmctl failover` (the source shut off); fails the bench unless the copy then runs. */
+async function failOver(state: string): Promise<TimedOp> {
+  console.log('failover (the source shut off) ...');
+  const failover = timedOp(await must(state, ['failover', REPLICA]));
+  if ((await virsh('hostb', ['domstate', VM])).trim() !== 'running') throw new Error('the copy does not run after the failover');
+  return failover;
+}
+
+/** Changes FAILBACK_CHANGE of the copy's blocks (seeded by `seed`), runs `kvmctl failback` and checks the original equals the copy. */
+async function failback(state: string, source: string, copy: string, seed: number, signal: AbortSignal): Promise<ReplicationFigures['failbackLive']> {
+  const change = await changeBlocks(copy, FAILBACK_CHANGE, seed, signal);
+  const back = await must(state, ['failback', REPLICA, '--yes']);
+  await run('cmp', [source, copy]);
+  return { ...timedOp(back), change, delta: String((back.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null };
+}
+
+/** Failback from the running copy, then a `clone --live` of it back to hosta. */
+async function failbackFromRunning(state: string, source: string, copy: string, signal: AbortSignal): Promise<Pick<ReplicationFigures, 'failbackLive' | 'cloneBackLive'>> {
+  console.log(`changing ${FAILBACK_CHANGE * 100} % of the running copy's blocks, then failback from it ...`);
+  const failbackLive = await failback(state, source, copy, 200, signal);
+  console.log('clone --live of the running copy back to hosta ...');
+  const cloneBackLive = await cloneBack(state, `${VM}-back-live`, ['--live', '--cbt=off']);
+  return { failbackLive, cloneBackLive };
+}
+
+/** The copy stopped, failback (offline), then an offline clone of it back to hosta. */
+async function failbackFromStopped(state: string, source: string, copy: string, signal: AbortSignal): Promise<Pick<ReplicationFigures, 'failbackOffline' | 'cloneBackOffline'>> {
+  console.log(`stopping the copy, changing ${FAILBACK_CHANGE * 100} % of its blocks, then failback (offline) ...`);
+  await virsh('hostb', ['destroy', VM]);
+  const failbackOffline = await failback(state, source, copy, 300, signal);
+  console.log('clone of the shut-off copy back to hosta ...');
+  const cloneBackOffline = await cloneBack(state, `${VM}-back`, []);
+  return { failbackOffline, cloneBackOffline };
+}
+
+/** Prints the table and writes the figures to bench-results/replication-<startedAt>.json. */
+async function report(figures: ReplicationFigures): Promise<void> {
+  console.log(`\n${replicationTable(figures)}`);
+  await mkdir('bench-results', { recursive: true });
+  const file = join('bench-results', `replication-${figures.startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`raw figures: ${file}`);
+}
+
 async function main(signal: AbortSignal): Promise<void> {
   const startedAt = new Date().toISOString();
   const work = await mkdtemp(join(tmpdir(), 'kvmclone-replication-bench-'));
   const state = join(work, 'state');
   const staged = join(work, `${VM}.raw`);
   try {
-    // Made before the testbed lock is taken (it does not need the hosts), moved into hosta's images dir after.
-    console.log(`making a ${sizeGiB} GiB raw image: ext4, half full of files of unique random data ...`);
-    const image = await makeExt4Image(staged, sizeGiB, 0.5, join(work, 'mnt'), signal);
-    console.log(`${image.files} files, ${(image.fileBytes / 2 ** 20).toFixed(0)} MiB; ${(image.allocatedBytes / 2 ** 20).toFixed(0)} MiB allocated`);
-
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-    await hostUp('hosta', 1);
-    await hostUp('hostb', 2);
-    const source = join(hostImagesDir('hosta'), `${VM}.raw`);
-    const copy = join(hostImagesDir('hostb'), `${VM}.raw`);
-    await run('mv', [staged, source]);
-    await hostExec('hosta', [
-      'bash',
-      '-c',
-      `cat > /tmp/${VM}.xml <<'XML'\n${domainXml(VM, `${VM}.raw`)}\nXML\nvirsh -q -c qemu:///system define /tmp/${VM}.xml >/dev/null; rm -f /tmp/${VM}.xml`,
-    ]);
-
-    await must(state, ['replica', 'add', REPLICA, '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', `${EVERY_SECONDS}s`, '--keep', String(KEEP)]);
-    console.log('first run: the clone ...');
-    const first = runsOf(await must(state, ['replicate', '--due']), null);
-    if (first[0]?.kind !== 'clone' || first[0].outcome !== 'succeeded') throw new Error(`the first run was not a successful clone: ${JSON.stringify(first)}`);
-    console.log(
-      `clone in ${first[0].seconds.toFixed(1)} s, ${(first[0].bytesOnWire / 2 ** 20).toFixed(0)} MiB on the wire; now ${minutes} min of replicate --due every ${TICK_SECONDS} s`,
-    );
-    const firstChange = await changeBlocks(source, CHANGE, 99, signal);
-
+    const image = await makeImage(staged, work, signal);
+    const { source, copy } = await setUpHosts(staged);
+    const { first, firstChange } = await firstRun(state, source, signal);
     const end = Date.now() + minutes * 60_000;
     const [scheduled, lag] = await Promise.all([drive(state, source, end, firstChange, signal), sampleLag(state, end, signal)]);
-    const runs = [...first, ...scheduled];
-
-    const points = await must(state, ['replica', 'points', REPLICA]);
-    const restorePoints = { reportedBytes: Number(points.out.result?.totalBytes ?? 0), points: (points.out.result?.points ?? []) as unknown[], files: await pointFiles() };
-
-    console.log('failover (the source shut off) ...');
-    const failover = timedOp(await must(state, ['failover', REPLICA]));
-    if ((await virsh('hostb', ['domstate', VM])).trim() !== 'running') throw new Error('the copy does not run after the failover');
-
-    console.log(`changing ${FAILBACK_CHANGE * 100} % of the running copy's blocks, then failback from it ...`);
-    const liveChange = await changeBlocks(copy, FAILBACK_CHANGE, 200, signal);
-    const liveBack = await must(state, ['failback', REPLICA, '--yes']);
-    await run('cmp', [source, copy]);
-    const failbackLive = { ...timedOp(liveBack), change: liveChange, delta: String((liveBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null };
-    console.log('clone --live of the running copy back to hosta ...');
-    const cloneBackLive = await cloneBack(state, `${VM}-back-live`, ['--live', '--cbt=off']);
-
-    console.log(`stopping the copy, changing ${FAILBACK_CHANGE * 100} % of its blocks, then failback (offline) ...`);
-    await virsh('hostb', ['destroy', VM]);
-    const offlineChange = await changeBlocks(copy, FAILBACK_CHANGE, 300, signal);
-    const offlineBack = await must(state, ['failback', REPLICA, '--yes']);
-    await run('cmp', [source, copy]);
-    const failbackOffline = {
-      ...timedOp(offlineBack),
-      change: offlineChange,
-      delta: String((offlineBack.out.result?.syncs as { delta?: string }[] | undefined)?.[0]?.delta ?? '') || null,
-    };
-    console.log('clone of the shut-off copy back to hosta ...');
-    const cloneBackOffline = await cloneBack(state, `${VM}-back`, []);
-
-    const figures: ReplicationFigures = {
+    const restorePoints = await restorePointSpace(state);
+    const failover = await failOver(state);
+    const { failbackLive, cloneBackLive } = await failbackFromRunning(state, source, copy, signal);
+    const { failbackOffline, cloneBackOffline } = await failbackFromStopped(state, source, copy, signal);
+    await report({
       startedAt,
       sizeGiB,
       minutes,
@@ -225,7 +255,7 @@ async function main(signal: AbortSignal): Promise<void> {
       changeFraction: CHANGE,
       failbackChangeFraction: FAILBACK_CHANGE,
       image,
-      runs,
+      runs: [...first, ...scheduled],
       lag,
       restorePoints,
       failover,
@@ -234,14 +264,9 @@ async function main(signal: AbortSignal): Promise<void> {
       failbackOffline,
       cloneBackOffline,
       loadavgAfter: (await readFile('/proc/loadavg', 'utf8')).trim(),
-    };
-    console.log(`\n${replicationTable(figures)}`);
-    await mkdir('bench-results', { recursive: true });
-    const file = join('bench-results', `replication-${startedAt.replace(/[:.]/g, '-')}.json`);
-    await writeFile(file, `${JSON.stringify(figures, null, 2)}\n`);
-    console.log(`raw figures: ${file}`);
+    });
   } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -23,18 +23,24 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
-import { E2E_DIR, hostDown, hostExec, hostUp, sshConfigPath, TESTBED_DIR } from '../support/testbed.js';
+import { E2E_DIR, hostExec, sshConfigPath, TESTBED_DIR } from '../support/testbed.js';
 import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
-import { BENCH_CIPHER, benchArg, median, seconds } from './bench-data.js';
+import { BENCH_CIPHER, median, seconds } from './bench-data.js';
+import { flagsOrUsage, numberFlag, numberListFlag, parseBenchFlags } from './bench-flags.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const delayMs = Number(benchArg('--delay-ms', '10'));
-const sizeGiB = Number(benchArg('--size-gib', '2')) || 2;
-const runs = Number(benchArg('--runs', '3')) || 3;
-const streamCounts = benchArg('--streams', '1,2,4').split(',').map(Number);
-
-const xml = `<domain type='qemu'><name>sbench</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/sbench.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
+const { delayMs, sizeGiB, runs, streamCounts } = flagsOrUsage('usage: scripts/bench streams [--delay-ms D] [--size-gib G] [--runs N] [--streams 1,2,4]', () => {
+  const flags = parseBenchFlags({ 'delay-ms': '10', 'size-gib': '2', runs: '3', streams: '1,2,4' }, process.argv.slice(2));
+  return {
+    // 0: the testbed's own links, no relay; anything not a number is refused rather than read as 0
+    delayMs: numberFlag('delay-ms', flags['delay-ms'], { min: 0 }),
+    sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
+    runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
+    streamCounts: numberListFlag('streams', flags.streams, { min: 1, integer: true }),
+  };
+});
 
 interface Measurement {
   round: number;
@@ -42,57 +48,81 @@ interface Measurement {
   seconds: number;
 }
 
-async function main(): Promise<void> {
-  const state = await mkdtemp(join(tmpdir(), 'kvmclone-streams-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  const all: Measurement[] = [];
-  let dataBytes = 0;
-  try {
-    // --delay-ms 0: the testbed's links as they are, no relay (what the streams cost where nothing is far)
-    const config = delayMs > 0 ? join(state, 'ssh_config') : sshConfigPath();
-    if (delayMs > 0)
-      await writeFile(
-        config,
-        `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`,
-      );
-    const reader = join(state, 'data-reader.py');
-    await writeFile(reader, DATA_READER);
-    const local = join(E2E_DIR, 'hosta', 'images', 'sbench.raw');
-    console.log(`making a ${sizeGiB} GiB raw disk, half unique random data ...`);
-    await run('python3', ['-c', IMAGE_WRITER, local, String(sizeGiB)]);
-    dataBytes = (await stat(local)).blocks * 512;
-    await hostExec('hosta', ['bash', '-c', `cat > /tmp/sbench.xml <<'XML'\n${xml}\nXML\nvirsh -q -c qemu:///system define /tmp/sbench.xml >/dev/null; rm -f /tmp/sbench.xml`]);
-    await sh(`cat ${local} > /dev/null`);
-    const ssh = `ssh -F ${config} -c ${BENCH_CIPHER}`;
-    for (let round = 1; round <= runs; round++) {
-      const add = (method: string, seconds: number): void => {
-        all.push({ round, method, seconds });
-        console.log(`  round ${round} ${method.padEnd(22)} ${seconds.toFixed(1).padStart(6)} s`);
-      };
-      add('ssh host cat', await seconds(() => sh(`python3 ${reader} ${local} | ${ssh} hostb-root 'cat > /dev/null'`)));
-      add('relay channel', await seconds(() => sh(`${ssh} hosta-root python3 ${reader} ${IMAGES}/sbench.raw | ${ssh} hostb-root 'cat > /dev/null'`)));
-      for (const n of streamCounts) {
-        await writeKvmctlConfig(state, `transfer:\n  streams: ${n}\n`);
-        const took = await seconds(async () => {
-          const out = await startKvmctl(['--json', 'clone', 'sbench', '--from', 'hosta', '--to', 'hostb', '--name', 'sbench-copy'], {
-            stateDir: state,
-            extraGlobal: ['--ssh-config', config],
-          }).done;
-          if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone with ${n} streams exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
-        });
-        await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine sbench-copy >/dev/null && rm -f ${IMAGES}/sbench-copy.raw`]);
-        add(`kvmctl streams ${n}`, took);
-      }
-    }
-  } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-    await rm(state, { recursive: true, force: true });
-  }
+/** What the rounds need: kvmctl's state and ssh_config, the baselines' ssh command, the data reader and the image here. */
+interface StreamsBench {
+  state: string;
+  config: string;
+  ssh: string;
+  reader: string;
+  local: string;
+  all: Measurement[];
+}
+
+/**
+ * The ssh_config every connection uses: with --delay-ms above 0 one (in the
+ * state directory) that sends each connection through delay-relay.mjs;
+ * resolves with its path.
+ */
+async function sshConfig(state: string): Promise<string> {
+  // --delay-ms 0: the testbed's links as they are, no relay (what the streams cost where nothing is far)
+  const config = delayMs > 0 ? join(state, 'ssh_config') : sshConfigPath();
+  if (delayMs > 0)
+    await writeFile(
+      config,
+      `Host hosta hosta-root hostb hostb-root\n  ProxyCommand ${process.execPath} ${join(TESTBED_DIR, 'delay-relay.mjs')} ${delayMs} %h %p\nMatch all\nInclude ${join(E2E_DIR, 'client', 'conf.d')}/*\n`,
+    );
+  return config;
+}
+
+/** Writes the data reader, makes the image on hosta and defines sbench there, then reads it (page cache warm). */
+async function makeImage(state: string): Promise<{ reader: string; local: string; dataBytes: number }> {
+  const reader = join(state, 'data-reader.py');
+  await writeFile(reader, DATA_READER);
+  const local = join(E2E_DIR, 'hosta', 'images', 'sbench.raw');
+  console.log(`making a ${sizeGiB} GiB raw disk, half unique random data ...`);
+  await run('python3', ['-c', IMAGE_WRITER, local, String(sizeGiB)]);
+  const dataBytes = (await stat(local)).blocks * 512;
+  await defineBenchVm('hosta', 'sbench');
+  await sh(`cat ${local} > /dev/null`);
+  return { reader, local, dataBytes };
+}
+
+/** Clones sbench from hosta to hostb with `n` streams, then removes the copy; resolves with the clone's seconds. */
+async function kvmctlClone(bench: StreamsBench, n: number): Promise<number> {
+  await writeKvmctlConfig(bench.state, `transfer:\n  streams: ${n}\n`);
+  const took = await seconds(async () => {
+    const out = await startKvmctl(['--json', 'clone', 'sbench', '--from', 'hosta', '--to', 'hostb', '--name', 'sbench-copy'], {
+      stateDir: bench.state,
+      extraGlobal: ['--ssh-config', bench.config],
+    }).done;
+    if (out.code !== 0 || out.result?.ok !== true) throw new Error(`clone with ${n} streams exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
+  });
+  await hostExec('hostb', ['bash', '-c', `virsh -q -c qemu:///system undefine sbench-copy >/dev/null && rm -f ${IMAGES}/sbench-copy.raw`]);
+  return took;
+}
+
+/** One round: `ssh host cat`, the relay channel, then kvmctl with each streams setting. */
+async function measureRound(bench: StreamsBench, round: number): Promise<void> {
+  const { reader, local, ssh } = bench;
+  const add = (method: string, seconds: number): void => {
+    bench.all.push({ round, method, seconds });
+    console.log(`  round ${round} ${method.padEnd(22)} ${seconds.toFixed(1).padStart(6)} s`);
+  };
+  add('ssh host cat', await seconds(() => sh(`python3 ${reader} ${local} | ${ssh} hostb-root 'cat > /dev/null'`)));
+  add('relay channel', await seconds(() => sh(`${ssh} hosta-root python3 ${reader} ${IMAGES}/sbench.raw | ${ssh} hostb-root 'cat > /dev/null'`)));
+  for (const n of streamCounts) add(`kvmctl streams ${n}`, await kvmctlClone(bench, n));
+}
+
+/** Writes the raw figures to bench-results/streams-<date>.json; resolves with its path. */
+async function writeFigures(all: Measurement[], dataBytes: number): Promise<string> {
   await mkdir('bench-results', { recursive: true });
   const out = join('bench-results', `streams-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   await writeFile(out, JSON.stringify({ delayMs, sizeGiB, runs, dataBytes, cipher: BENCH_CIPHER, measurements: all }, null, 2));
+  return out;
+}
+
+/** Prints each method's median and range, its throughput, and kvmctl's ratios to the two baselines. */
+function printTable(all: Measurement[], dataBytes: number): void {
   const methods = [...new Set(all.map((m) => m.method))];
   const secs = (method: string): number[] => all.filter((m) => m.method === method).map((m) => m.seconds);
   console.log(`\n${(dataBytes / MiB).toFixed(0)} MiB of unique random data, ${delayMs} ms added each way on every SSH connection, page cache warm, ${runs} rounds; median (range)`);
@@ -106,6 +136,25 @@ async function main(): Promise<void> {
       `  ${method.padEnd(22)} ${median(s).toFixed(1).padStart(6)} s (${Math.min(...s).toFixed(1)}–${Math.max(...s).toFixed(1)})  ${(dataBytes / 1e6 / median(s)).toFixed(0).padStart(4)} MB/s  ${method.startsWith('kvmctl') ? `${vs('ssh host cat')} of ssh host cat, ${vs('relay channel')} of the relay channel` : ''}`,
     );
   }
+}
+
+async function main(): Promise<void> {
+  const state = await mkdtemp(join(tmpdir(), 'kvmclone-streams-bench-'));
+  await startHosts();
+  const all: Measurement[] = [];
+  let dataBytes = 0;
+  try {
+    const config = await sshConfig(state);
+    const image = await makeImage(state);
+    dataBytes = image.dataBytes;
+    const bench: StreamsBench = { state, config, ssh: `ssh -F ${config} -c ${BENCH_CIPHER}`, reader: image.reader, local: image.local, all };
+    for (let round = 1; round <= runs; round++) await measureRound(bench, round);
+  } finally {
+    await stopHosts();
+    await rm(state, { recursive: true, force: true });
+  }
+  const out = await writeFigures(all, dataBytes);
+  printTable(all, dataBytes);
   console.log(`\nraw figures: ${out}`);
 }
 

@@ -5,8 +5,18 @@
  * command when the first run did not finish the job, and check again.
  */
 import { startKvmctl, type KvmctlRun } from '../../support/kvmctl.js';
-import type { Fault, FaultName } from './fault-catalog.js';
-import { destinationState, heldLeftovers, settledLeftovers, sourceChanges, sourceJobs, sourceState, type DestinationState } from './invariants.js';
+import type { ArmedFault, Fault, FaultName } from './fault-catalog.js';
+import {
+  destinationState,
+  heldLeftovers,
+  settledLeftovers,
+  sourceChanges,
+  sourceJobs,
+  sourceState,
+  type DestinationCheck,
+  type DestinationState,
+  type SourceState,
+} from './invariants.js';
 import { digests, DST } from './fault-hosts.js';
 import type { FaultOperation, OpName } from './operations.js';
 import { Rng, trialSeed } from './prng.js';
@@ -51,7 +61,16 @@ export interface TrialSetup {
   atPhase?: string | undefined;
 }
 
-function summary(run: KvmctlRun, started: number): { code: number; errorCode: string; message: string; seconds: number; retries: number } {
+/** How one kvmctl run ended: exit code, error, wall seconds since `started`, retries. */
+interface RunSummary {
+  code: number;
+  errorCode: string;
+  message: string;
+  seconds: number;
+  retries: number;
+}
+
+function summary(run: KvmctlRun, started: number): RunSummary {
   const error = (run.result?.error ?? {}) as { code?: string; message?: string };
   return {
     code: run.code,
@@ -65,6 +84,11 @@ function summary(run: KvmctlRun, started: number): { code: number; errorCode: st
 /** A run that takes this much longer than the calibration is hung: killed, and a violation. */
 function hangLimitMs(calibrationMs: number): number {
   return Math.max(240_000, 10 * calibrationMs);
+}
+
+/** The violation of a run (`which`: the run, the rerun) killed as hung. */
+function hangViolation(which: string, calibrationMs: number): string {
+  return `${which} hung: killed after ${hangLimitMs(calibrationMs) / 1000} s`;
 }
 
 /** Runs kvmctl to the end, killing it if it hangs. */
@@ -81,9 +105,33 @@ async function runToEnd(op: FaultOperation, stateDir: string, limitMs: number): 
   return { run, hung, started };
 }
 
-/** Runs trial `setup.index` of `fault` against `op`. */
-export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSetup): Promise<TrialRecord> {
-  const trialStarted = Date.now();
+/** What a trial draws and reads before kvmctl starts: its seed, the source's state, the fault's moment and the armed fault. */
+interface TrialStart {
+  seed: number;
+  src: SourceState;
+  /** The destination's digests before a sync (undefined for other operations). */
+  previous: Record<string, string> | undefined;
+  fraction: number;
+  momentMs: number;
+  armed: ArmedFault;
+}
+
+/** What a trial found: violations (lost or half-made) and notes. */
+interface Findings {
+  violations: string[];
+  notes: string[];
+}
+
+/** How the first run (with the fault) went. */
+interface FirstRun {
+  first: RunSummary;
+  injected: boolean;
+  phaseAtInjection: string;
+  injectError: string;
+}
+
+/** Prepares the operation, reads the source (and a sync's destination), draws the moment and arms the fault. */
+async function startTrial(op: FaultOperation, fault: Fault, setup: TrialSetup): Promise<TrialStart> {
   const seed = trialSeed(setup.seed, op.name, fault.name, setup.index);
   const rng = new Rng(seed);
   await op.prepare(rng);
@@ -92,9 +140,12 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   const fraction = rng.uniform(0, 0.95);
   const momentMs = Math.round(fraction * setup.calibrationMs);
   const armed = fault.arm(rng, op);
-  const violations: string[] = [];
-  const notes: string[] = [];
+  return { seed, src, previous, fraction, momentMs, armed };
+}
 
+/** Runs kvmctl, injects the fault at the trial's moment (or phase), and removes it once the run ends. */
+async function runWithFault(op: FaultOperation, setup: TrialSetup, trial: TrialStart, findings: Findings): Promise<FirstRun> {
+  const { armed, momentMs } = trial;
   const started = Date.now();
   const proc = startKvmctl(['--json', ...op.args], { stateDir: setup.stateDir });
   let phase = 'START';
@@ -127,13 +178,17 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
   exited = true;
   clearTimeout(timer);
   clearTimeout(hang);
-  if (hung) violations.push(`the run hung: killed after ${hangLimitMs(setup.calibrationMs) / 1000} s`);
+  if (hung) findings.violations.push(hangViolation('the run', setup.calibrationMs));
   const first = summary(firstRun, started);
   await injecting;
   await armed.remove();
-  if (injectError) notes.push(`injecting failed: ${injectError}`);
+  if (injectError) findings.notes.push(`injecting failed: ${injectError}`);
+  return { first, injected, phaseAtInjection, injectError };
+}
 
-  // The first run's aftermath, once its agents let go of what it held.
+/** The first run's aftermath, once its agents let go of what it held: leftovers, the source's changes, the destination. */
+async function checkFirstRun(op: FaultOperation, setup: TrialSetup, trial: TrialStart, findings: Findings): Promise<DestinationCheck> {
+  const { violations } = findings;
   const settle = await settledLeftovers(setup.stateDir);
   if (!settle.settled)
     violations.push(
@@ -146,35 +201,36 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
       .filter((l) => !l.includes('(running)'))
       .map((l) => `after the first run: ${l}`),
   );
-  const [changes, dest] = await Promise.all([sourceChanges(op, src), destinationState(op, src, previous)]);
+  const [changes, dest] = await Promise.all([sourceChanges(op, trial.src), destinationState(op, trial.src, trial.previous)]);
   violations.push(...changes, ...dest.violations);
-  const survived = first.code === 0 && dest.state === 'complete';
-  if (first.code === 0 && dest.state !== 'complete') violations.push(`kvmctl said done but the destination is ${dest.state}`);
-  setup.log(
-    `  first run: exit ${first.code}${first.errorCode ? ` ${first.errorCode}` : ''} after ${first.seconds} s (${first.retries} retries); fault ${injected ? `at ${momentMs} ms in ${phaseAtInjection}` : 'not injected: the run had ended'}; destination ${dest.state}`,
-  );
+  return dest;
+}
 
-  let rerun: TrialRecord['rerun'] = null;
-  let converged = survived;
-  if (!survived) {
-    const again = await runToEnd(op, setup.stateDir, hangLimitMs(setup.calibrationMs));
-    const s = summary(again.run, again.started);
-    rerun = { code: s.code, errorCode: s.errorCode, message: s.message, seconds: s.seconds };
-    if (again.hung) notes.push('the rerun hung');
-    const [after, changedAfter] = await Promise.all([destinationState(op, src, previous), sourceChanges(op, src)]);
-    converged = s.code === 0 && after.state === 'complete';
-    if (!converged) notes.push(`rerun: exit ${s.code} ${s.errorCode} ${s.message}; destination ${after.state}${after.workFiles.length ? ` (${after.workFiles.join(', ')})` : ''}`);
-    violations.push(...after.violations.map((v) => `after the rerun: ${v}`));
-    violations.push(...changedAfter.map((v) => `after the rerun: ${v}`));
-    setup.log(`  rerun: exit ${s.code}${s.errorCode ? ` ${s.errorCode}` : ''} after ${s.seconds} s; destination ${after.state}`);
-  }
-  // Whatever the path, nothing may be left behind once the job is done.
+/** Runs the command again to the end (the first run did not finish the job); resolves with its record and whether it converged. */
+async function rerunToEnd(op: FaultOperation, setup: TrialSetup, trial: TrialStart, findings: Findings): Promise<{ rerun: NonNullable<TrialRecord['rerun']>; converged: boolean }> {
+  const { violations, notes } = findings;
+  const again = await runToEnd(op, setup.stateDir, hangLimitMs(setup.calibrationMs));
+  const s = summary(again.run, again.started);
+  const rerun = { code: s.code, errorCode: s.errorCode, message: s.message, seconds: s.seconds };
+  if (again.hung) violations.push(hangViolation('the rerun', setup.calibrationMs));
+  const [after, changedAfter] = await Promise.all([destinationState(op, trial.src, trial.previous), sourceChanges(op, trial.src)]);
+  const converged = s.code === 0 && after.state === 'complete';
+  if (!converged) notes.push(`rerun: exit ${s.code} ${s.errorCode} ${s.message}; destination ${after.state}${after.workFiles.length ? ` (${after.workFiles.join(', ')})` : ''}`);
+  violations.push(...after.violations.map((v) => `after the rerun: ${v}`));
+  violations.push(...changedAfter.map((v) => `after the rerun: ${v}`));
+  setup.log(`  rerun: exit ${s.code}${s.errorCode ? ` ${s.errorCode}` : ''} after ${s.seconds} s; destination ${after.state}`);
+  return { rerun, converged };
+}
+
+/** Whatever the path, nothing may be left behind once the job is done: false when something was (noted). */
+async function nothingLeftBehind(op: FaultOperation, setup: TrialSetup, notes: string[]): Promise<boolean> {
+  let clean = true;
   const end = await settledLeftovers(setup.stateDir);
   // After the agents settled: a view's job ends as its call does, a moment after kvmctl exits.
   const jobs = await sourceJobs(op);
   const left = heldLeftovers(end.leftovers, true);
   if (left.length > 0) {
-    converged = false;
+    clean = false;
     notes.push(`left behind: ${left.join('; ')}`);
   }
   const peers = Object.values(end.leftovers)
@@ -182,28 +238,45 @@ export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSet
     .filter((l) => l.kind === 'peer-socket').length;
   if (peers > 0) notes.push(`${peers} peer socket(s) of ended runs (kvmctl gc removes them)`);
   if (jobs.length > 0) {
-    converged = false;
+    clean = false;
     notes.push(...jobs);
   }
+  return clean;
+}
+
+/** Runs trial `setup.index` of `fault` against `op`. */
+export async function runTrial(op: FaultOperation, fault: Fault, setup: TrialSetup): Promise<TrialRecord> {
+  const trialStarted = Date.now();
+  const trial = await startTrial(op, fault, setup);
+  const findings: Findings = { violations: [], notes: [] };
+  const { first, injected, phaseAtInjection, injectError } = await runWithFault(op, setup, trial, findings);
+  const dest = await checkFirstRun(op, setup, trial, findings);
+  const survived = first.code === 0 && dest.state === 'complete';
+  if (first.code === 0 && dest.state !== 'complete') findings.violations.push(`kvmctl said done but the destination is ${dest.state}`);
+  setup.log(
+    `  first run: exit ${first.code}${first.errorCode ? ` ${first.errorCode}` : ''} after ${first.seconds} s (${first.retries} retries); fault ${injected ? `at ${trial.momentMs} ms in ${phaseAtInjection}` : 'not injected: the run had ended'}; destination ${dest.state}`,
+  );
+  const again = survived ? null : await rerunToEnd(op, setup, trial, findings);
+  const clean = await nothingLeftBehind(op, setup, findings.notes);
   return {
     op: op.name,
     fault: fault.name,
     index: setup.index,
-    trialSeed: seed,
-    fraction: Math.round(fraction * 1e4) / 1e4,
-    momentMs,
+    trialSeed: trial.seed,
+    fraction: Math.round(trial.fraction * 1e4) / 1e4,
+    momentMs: trial.momentMs,
     injected,
     phaseAtInjection,
-    faultDetail: armed.detail,
+    faultDetail: trial.armed.detail,
     injectError,
     first,
     destinationAfterFirst: dest.state,
     survived,
-    rerun,
-    converged,
+    rerun: again ? again.rerun : null,
+    converged: (again ? again.converged : survived) && clean,
     trialSeconds: Math.round((Date.now() - trialStarted) / 1000),
-    violations,
-    notes,
+    violations: findings.violations,
+    notes: findings.notes,
   };
 }
 
