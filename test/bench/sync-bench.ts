@@ -9,7 +9,10 @@
  * - `dd` reads of the source and the destination image: what any tool that
  *   compares both must read, for the cold round.
  * kvmctl runs on this machine (two SSH hops) and on hosta (one hop: hosta is
- * itself). Each run of a tool gets a change of its own (rsync's copy gets
+ * itself). A third pair runs as a scheduled replication would, its SSH
+ * connections kept from the run before: kvmctl from here with `ssh.persist`,
+ * and rsync with an OpenSSH master kept the same way (`ControlMaster=auto`,
+ * `ControlPersist`): both connections are opened before the round, untimed. Each run of a tool gets a change of its own (rsync's copy gets
  * every change too), warm (both images read just before) and cold (page
  * cache dropped before). Data sets: unique (half the disk unique random
  * data in 64 MiB runs, bench-support.ts IMAGE_WRITER) and ext4 (mkfs.ext4 -d
@@ -25,17 +28,30 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { BLOCK_CHANGER, run, sh } from './bench-support.js';
-import { BENCH_CIPHER, benchArg, EXT4_SOURCES, makeDataSet, median, ratioFigure, seconds, spread, wireRatios, type DataSet } from './bench-data.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
+import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, ratioFigure, seconds, spread, wireRatios, type DataSet } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
 const MiB = 2 ** 20;
-const sizeGiB = Number(benchArg('--size-gib', '4')) || 4;
-const runs = Number(benchArg('--runs', '3')) || 3;
-const dataSets = benchArg('--data', 'unique,ext4').split(',') as ('unique' | 'ext4')[];
+const USAGE = 'usage: sync-bench [--size-gib G] [--runs N] [--data unique,ext4]';
+const { sizeGiB, runs, dataSets } = flagsOrUsage(USAGE, () => {
+  const flags = parseBenchFlags({ 'size-gib': '4', runs: '3', data: 'unique,ext4' }, process.argv.slice(2));
+  const sets = flags.data.split(',');
+  const bad = sets.find((d) => d !== 'unique' && d !== 'ext4');
+  if (bad !== undefined) throw new Error(`--data takes unique and/or ext4, got '${bad}'`);
+  return {
+    sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
+    runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
+    dataSets: sets as DataSet[],
+  };
+});
 
-type Method = 'dd of both' | 'kvmctl elsewhere' | 'rsync (1)' | 'kvmctl on hosta' | 'rsync (2)';
+type Method = 'dd of both' | 'kvmctl elsewhere' | 'rsync (1)' | 'kvmctl on hosta' | 'rsync (2)' | 'kvmctl, kept' | 'rsync, kept';
+const METHODS: readonly Method[] = ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)', 'kvmctl, kept', 'rsync, kept'];
+/** How long the kept connections of both tools stay after a run: longer than any round. */
+const KEEP = '10m';
 
 interface Measurement {
   dataSet: string;
@@ -57,6 +73,9 @@ const bRsync = join(E2E_DIR, 'hostb', 'images', 'bench-rsync.raw');
 interface SyncBench {
   state: string;
   ssh: string;
+  /** rsync's ssh command with a kept master (on hosta, to hostb), and kvmctl's config file with ssh.persist. */
+  sshKept: string;
+  keptConfig: string;
   all: Measurement[];
   dataBytes: Record<string, number>;
   seed: number;
@@ -87,17 +106,18 @@ function record(bench: SyncBench, r: Round, method: Method, changedBytes: number
 }
 
 /** Times `kvmctl sync` run here (`onHost` undefined) or on `onHost`, after warming or dropping the cache. */
-async function kvmctlSync(bench: SyncBench, r: Round, onHost: string | undefined, method: Method, changed: number): Promise<void> {
+async function kvmctlSync(bench: SyncBench, r: Round, onHost: string | undefined, method: Method, changed: number, extraGlobal: string[] = []): Promise<void> {
   await prepare(r, b);
   const t0 = Date.now();
-  const out = await startKvmctl(['--json', 'sync', 'bench', '--from', 'hosta', '--to', 'hostb'], { stateDir: bench.state, ...(onHost !== undefined && { onHost }) }).done;
+  const out = await startKvmctl(['--json', 'sync', 'bench', '--from', 'hosta', '--to', 'hostb'], { stateDir: bench.state, extraGlobal, ...(onHost !== undefined && { onHost }) })
+    .done;
   const seconds = (Date.now() - t0) / 1000;
   if (out.code !== 0 || out.result?.ok !== true) throw new Error(`sync exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr}`);
   record(bench, r, method, changed, seconds, { bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> });
 }
 
 /** Times rsync's delta transfer from hosta into its own copy on hostb, after warming or dropping the cache. */
-async function rsync(bench: SyncBench, r: Round, method: Method, changed: number): Promise<void> {
+async function rsync(bench: SyncBench, r: Round, method: Method, changed: number, ssh = bench.ssh): Promise<void> {
   await prepare(r, bRsync);
   // --ignore-times: a copy can share an mtime second with the changed source, and rsync's quick check would then skip it
   record(
@@ -105,13 +125,31 @@ async function rsync(bench: SyncBench, r: Round, method: Method, changed: number
     r,
     method,
     changed,
-    await seconds(() =>
-      hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', bench.ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`]),
-    ),
+    await seconds(() => hostExec('hosta', ['rsync', '--inplace', '--no-whole-file', '--ignore-times', '-e', ssh, `${IMAGES}/bench.raw`, `hostb-root:${IMAGES}/bench-rsync.raw`])),
   );
 }
 
-/** One round: a change, the dd reads, kvmctl from here and rsync; a second change, kvmctl on hosta and rsync; both copies compared. */
+/**
+ * Opens (or keeps) both tools' kept connections, untimed, as the previous
+ * scheduled run would have left them: kvmctl's masters to both hosts (an
+ * `ls` of each with the same settings as its sync), rsync's master from hosta to hostb.
+ */
+async function keepConnections(bench: SyncBench): Promise<void> {
+  for (const host of ['hosta', 'hostb']) {
+    const ls = await startKvmctl(['--json', 'ls', host], { stateDir: bench.state, extraGlobal: ['--config', bench.keptConfig] }).done;
+    if (ls.code !== 0) throw new Error(`kvmctl ls ${host} exited ${ls.code}: ${ls.stderr}`);
+  }
+  await hostExec('hosta', ['sh', '-c', `${bench.sshKept} hostb-root true`]);
+}
+
+/** Ends every kept master: kvmctl's (in this bench's own XDG_RUNTIME_DIR) and rsync's. */
+async function endKeptConnections(bench: SyncBench): Promise<void> {
+  await hostExec('hosta', ['sh', '-c', `${bench.sshKept} -O exit hostb-root 2>/dev/null || true`]);
+  const dir = join(process.env.XDG_RUNTIME_DIR ?? '', 'kvmclone-ssh');
+  await sh(`for s in ${dir}/cm-*; do case "$s" in *.log|*.lock) ;; *) [ -S "$s" ] && ssh -F none -o ControlPath="$s" -O exit x 2>/dev/null; esac; done; true`);
+}
+
+/** One round: a change, the dd reads, kvmctl from here and rsync; a second change, kvmctl on hosta and rsync; a third, both with kept connections; all copies compared. */
 async function measureRound(bench: SyncBench, r: Round): Promise<void> {
   const first = await change(bench);
   await prepare(r, b);
@@ -121,6 +159,10 @@ async function measureRound(bench: SyncBench, r: Round): Promise<void> {
   const second = await change(bench);
   await kvmctlSync(bench, r, 'hosta', 'kvmctl on hosta', second);
   await rsync(bench, r, 'rsync (2)', second);
+  await keepConnections(bench);
+  const third = await change(bench);
+  await kvmctlSync(bench, r, undefined, 'kvmctl, kept', third, ['--config', bench.keptConfig]);
+  await rsync(bench, r, 'rsync, kept', third, bench.sshKept);
   await run('cmp', [a, b]);
   await run('cmp', [a, bRsync]);
 }
@@ -141,7 +183,7 @@ async function measureDataSet(bench: SyncBench, dataSet: DataSet): Promise<void>
 async function writeFigures(bench: SyncBench): Promise<string> {
   await mkdir('bench-results', { recursive: true });
   const out = join('bench-results', `sync-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes: bench.dataBytes, measurements: bench.all }, null, 2));
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, kept: KEEP, sources: EXT4_SOURCES, dataBytes: bench.dataBytes, measurements: bench.all }, null, 2));
   return out;
 }
 
@@ -157,7 +199,7 @@ function printCache(all: Measurement[], dataSet: string, cache: 'warm' | 'cold')
     return ratioFigure(per);
   };
   console.log(`  ${cache}:`);
-  for (const method of ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)'] as const) {
+  for (const method of METHODS) {
     const s = secs(method);
     // every round's bytes on the wire against its own change, median and range as the times
     const wire = wireRatios(of(method));
@@ -165,6 +207,7 @@ function printCache(all: Measurement[], dataSet: string, cache: 'warm' | 'cold')
   }
   console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
   console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);
+  console.log(`    kvmctl, kept:     ${ratio('kvmctl, kept', 'rsync, kept')} faster than rsync, kept; ${ratio('kvmctl, kept', 'rsync (1)')} faster than rsync without`);
 }
 
 /** Prints the table: per data set, warm and cold. */
@@ -178,19 +221,31 @@ function printTable(bench: SyncBench): void {
   }
 }
 
-async function main(): Promise<void> {
+/** The bench's state: kvmctl's directory (its kept masters' directory inside), its ssh.persist config, both ssh commands. */
+async function newBench(): Promise<SyncBench> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-sync-bench-'));
+  process.env.XDG_RUNTIME_DIR = join(state, 'run'); // kvmctl's kept masters live here, not among the user's
+  await mkdir(process.env.XDG_RUNTIME_DIR, { mode: 0o700 });
+  const keptConfig = join(state, 'kept.yaml');
+  await writeFile(keptConfig, `ssh:\n  persist: ${KEEP}\n`);
+  const ssh = `ssh -F ${sshConfigPath()} -c ${BENCH_CIPHER}`;
+  const sshKept = `${ssh} -o ControlMaster=auto -o ControlPath=/tmp/kvmclone-sync-bench-rsync-%C -o ControlPersist=${KEEP}`;
+  return { state, ssh, sshKept, keptConfig, all: [], dataBytes: {}, seed: 0 };
+}
+
+async function main(): Promise<void> {
+  const bench = await newBench();
   await startHosts();
   const unroute = await routeHosts();
-  const bench: SyncBench = { state, ssh: `ssh -F ${sshConfigPath()} -c ${BENCH_CIPHER}`, all: [], dataBytes: {}, seed: 0 };
   try {
     await defineBenchVm('hosta', 'bench');
     await defineBenchVm('hostb', 'bench');
     for (const dataSet of dataSets) await measureDataSet(bench, dataSet);
   } finally {
+    await endKeptConnections(bench);
     await unroute();
     await stopHosts();
-    await rm(state, { recursive: true, force: true });
+    await rm(bench.state, { recursive: true, force: true });
   }
   const out = await writeFigures(bench);
   printTable(bench);
