@@ -131,9 +131,12 @@ export class PersistentMaster implements SshMaster {
     return this.startTicks !== undefined && runningStartTicks(this.pid) === this.startTicks;
   }
 
-  /** Host key, address, cipher and login user, from the head of the master's log. */
+  private headFacts: SshStderrFacts | undefined;
+
+  /** Host key, address, cipher and login user, from the head of the master's log (read once: it does not change). */
   facts(): SshStderrFacts {
-    return parseSshStderr(readLog(this.logPath, FACTS_BYTES));
+    this.headFacts ??= parseSshStderr(readLog(this.logPath, FACTS_BYTES));
+    return this.headFacts;
   }
 
   /** The error for an operation on a master that has died: what the end of its log says. */
