@@ -18,7 +18,7 @@
  *   shut-off VM's) and still ends with the original running and equal; the
  *   next failover deletes that leftover.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -62,12 +62,8 @@ after(async () => {
   await rm(state, { recursive: true, force: true });
 });
 
-test('planned failover checkpoints the copy; failback by its bitmap, then by hashes once the original was touched; --switch', async (t) => {
-  assert.equal((await ctl(['replica', 'add', 'r21', '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', '1h'])).code, 0);
-  const seeded = await ctl(['replicate', 'r21']);
-  assert.equal(seeded.code, 0, seeded.stdout.slice(-3000) + seeded.stderr);
-
-  // The original's last write after the copy's last sync: the failover's final sync brings it over.
+/** Planned failover after the original's last write: the final sync brings about that 1 MiB over, the copy runs with a checkpoint for a bitmap failback. */
+async function plannedFailover(t: TestContext): Promise<void> {
   await offlineWrite('hosta', 200, 0x44);
   const failover = await ctl(['failover', 'r21']);
   assert.equal(failover.code, 0, failover.stdout.slice(-4000) + failover.stderr);
@@ -80,8 +76,10 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.equal(await domstate('hostb', VM), 'running');
   assert.ok((await virsh('hostb', ['checkpoint-list', VM, '--name'])).split('\n').includes(checkpoint), 'the checkpoint is on the copy');
   t.diagnostic(`planned failover: final sync ${finalBytes} bytes, checkpoint ${checkpoint} (${String(failover.result?.seconds)} s)`);
+}
 
-  // 3 MiB written by the running copy (through its QEMU, as its guest would).
+/** 3 MiB written by the running copy (through its QEMU, as its guest would): failback by its bitmap moves about those bytes, the copy stays running. */
+async function failbackByBitmap(t: TestContext): Promise<void> {
   for (const offset of [5, 300, 700]) await hostWrite('hostb', VM, { pattern: 0x5a, offset: offset * MiB, length: MiB });
   const back = await ctl(['failback', 'r21']);
   assert.equal(back.code, 0, back.stdout.slice(-4000) + back.stderr);
@@ -93,9 +91,11 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.ok(bitmapBytes >= 3 * MiB && bitmapBytes <= 4 * MiB, `about the 3 MiB written, not the disks: ${bitmapBytes}\n${back.stdout.slice(-4000)}`);
   t.diagnostic(`failback by the bitmap: ${bitmapBytes} bytes on the wire for 3 MiB written (${String(back.result?.seconds)} s)`);
   assert.equal(await domstate('hostb', VM), 'running', 'the copy stays in service');
+}
 
-  // The original written behind kvmctl's back (over 1 MiB the copy wrote: putting it back costs data, not a
-  // zero range), and 1 MiB more on the copy: hashes, with the reason.
+/** The original written behind kvmctl's back and 1 MiB more on the copy: failback by hashes, with the reason, the copy's checkpoint deleted. */
+async function failbackByHashes(t: TestContext): Promise<void> {
+  // Over 1 MiB the copy wrote: putting it back costs data, not a zero range.
   await offlineWrite('hosta', 5, 0x77);
   await hostWrite('hostb', VM, { pattern: 0x6c, offset: 100 * MiB, length: MiB });
   const touched = await ctl(['failback', 'r21']);
@@ -106,12 +106,10 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   const hashBytes = Number(touched.result?.bytesOnWire);
   assert.ok(hashBytes >= 2 * MiB && hashBytes <= 3 * MiB, `the copy's 1 MiB and the original's 1 MiB put back: ${hashBytes}`);
   t.diagnostic(`failback by hashes after the original was touched: ${hashBytes} bytes (${String(touched.result?.seconds)} s)`);
+}
 
-  // Both shut off: the original equals the copy.
-  await virsh('hostb', ['destroy', VM]);
-  await sameContent();
-
-  // --switch (the copy shut off): its checkpoints go, one final sync, the original runs, the replica is forward again.
+/** --switch (the copy shut off): its checkpoints go, one final sync, the original runs, the replica is forward again; then both equal. */
+async function switchBack(t: TestContext): Promise<void> {
   const switched = await ctl(['failback', 'r21', '--switch']);
   assert.equal(switched.code, 0, switched.stdout.slice(-4000) + switched.stderr);
   assert.equal(switched.result?.lifecycle, 'active');
@@ -124,9 +122,10 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.equal((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim(), '', 'the copy has no checkpoint of the way back left');
   await virsh('hosta', ['destroy', VM]);
   await sameContent();
+}
 
-  // A second failover of the same replica: a new checkpoint of the way back; failback by the bitmap again; then the
-  // copy stops uncleanly and --switch meets it shut off with its checkpoint still there.
+/** A second failover of the same replica: only its new checkpoint on the copy, and failback by the bitmap again. Returns that checkpoint. */
+async function secondFailoverByBitmap(): Promise<string> {
   const again = await ctl(['failover', 'r21']);
   assert.equal(again.code, 0, again.stdout.slice(-4000) + again.stderr);
   assert.equal(again.result?.failbackDelta, 'bitmap');
@@ -138,6 +137,11 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.equal(back2.result?.delta, 'bitmap', back2.stdout.slice(-4000));
   const bitmapBytes2 = Number(back2.result?.bytesOnWire);
   assert.ok(bitmapBytes2 >= MiB && bitmapBytes2 <= 2 * MiB, `about the 1 MiB written: ${bitmapBytes2}`);
+  return checkpoint2;
+}
+
+/** The copy stopped uncleanly: --switch keeps and names its checkpoint (not the failover's), starts the original, and both end equal. */
+async function switchWithCopyStoppedUncleanly(checkpoint2: string): Promise<void> {
   await virsh('hostb', ['destroy', VM]);
   const switched2 = await ctl(['failback', 'r21', '--switch']);
   assert.equal(switched2.code, 0, switched2.stdout.slice(-4000) + switched2.stderr);
@@ -149,11 +153,29 @@ test('planned failover checkpoints the copy; failback by its bitmap, then by has
   assert.equal(await domstate('hosta', VM), 'running');
   await virsh('hosta', ['destroy', VM]);
   await sameContent();
+}
 
-  // The next failover deletes that leftover once it made its own checkpoint.
+/** The next failover deletes that leftover once it made its own checkpoint. */
+async function nextFailoverDeletesLeftover(): Promise<void> {
   const third = await ctl(['failover', 'r21']);
   assert.equal(third.code, 0, third.stdout.slice(-4000) + third.stderr);
   assert.equal(third.result?.failbackDelta, 'bitmap');
   assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [String(third.result?.checkpoint)], 'the leftover checkpoint is gone');
   await virsh('hostb', ['destroy', VM]);
+}
+
+test('planned failover checkpoints the copy; failback by its bitmap, then by hashes once the original was touched; --switch', async (t) => {
+  assert.equal((await ctl(['replica', 'add', 'r21', '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', '1h'])).code, 0);
+  const seeded = await ctl(['replicate', 'r21']);
+  assert.equal(seeded.code, 0, seeded.stdout.slice(-3000) + seeded.stderr);
+  await plannedFailover(t);
+  await failbackByBitmap(t);
+  await failbackByHashes(t);
+  // Both shut off: the original equals the copy.
+  await virsh('hostb', ['destroy', VM]);
+  await sameContent();
+  await switchBack(t);
+  const checkpoint2 = await secondFailoverByBitmap();
+  await switchWithCopyStoppedUncleanly(checkpoint2);
+  await nextFailoverDeletesLeftover();
 });

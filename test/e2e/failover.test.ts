@@ -13,7 +13,7 @@
  *   and makes the replica forward and active again. Both shut off at the end,
  *   the original equals the copy.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,12 +59,8 @@ after(async () => {
   await rm(state, { recursive: true, force: true });
 });
 
-test('test failover and cleanup, failover refused and forced, failback by changed blocks, --switch', async (t) => {
-  assert.equal((await ctl(['replica', 'add', 'r13', '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', '1h'])).code, 0);
-  const seeded = await ctl(['replicate', 'r13']);
-  assert.equal(seeded.code, 0, seeded.stdout.slice(-3000) + seeded.stderr);
-
-  // Test failover: a drill VM runs beside the copy, links down; cleanup removes it; copy and replica untouched.
+/** Test failover: a drill VM runs beside the copy, links down; cleanup removes it; copy and replica untouched. Returns the copy's digests. */
+async function drillAndCleanup(): Promise<string> {
   const digests = await copyDigests();
   const record = await replicaRecord();
   const drill = await ctl(['failover', 'r13', '--test']);
@@ -81,16 +77,21 @@ test('test failover and cleanup, failover refused and forced, failback by change
   assert.ok(!(await virsh('hostb', ['list', '--all', '--name'])).split('\n').includes(`${VM}-drill`), 'the drill VM is gone');
   assert.equal(await copyDigests(), digests, 'the copy is untouched');
   assert.deepEqual(await replicaRecord(), record, 'the replica and its schedule are untouched');
+  return digests;
+}
 
-  // The source runs: refused (split brain), the copy stays shut off.
+/** The source runs: failover is refused (split brain) and the copy stays shut off. */
+async function failoverRefusedWhileSourceRuns(): Promise<void> {
   await virsh('hosta', ['start', VM]);
   const refused = await ctl(['failover', 'r13']);
   assert.equal(refused.code, 3, refused.stdout);
   assert.match(String((refused.result?.error as { message?: string }).message), /vm13 on hosta is running: .*split brain/);
   assert.equal(await domstate('hostb', VM), 'shut off');
   await virsh('hosta', ['destroy', VM]);
+}
 
-  // The source host's agent cannot be reached: refused without --force, done with it.
+/** The source host's agent cannot be reached: refused without --force, done with it; the copy runs as last synced and replicate skips it. */
+async function failoverForcedWhileAgentDown(digests: string): Promise<void> {
   await hostAgent('hosta', 'stop');
   try {
     const unknown = await ctl(['failover', 'r13']);
@@ -109,9 +110,12 @@ test('test failover and cleanup, failover refused and forced, failback by change
   const skipped = await ctl(['replicate', 'r13']);
   assert.equal((skipped.result?.skipped as { reason: string }[])[0]?.reason, 'failed-over');
   assert.equal((await ctl(['failover', 'r13'])).code, 3, 'failed over already');
+}
 
-  // Writes on the running copy, through its QEMU (what the guest would do): 3 MiB in three places of vdb
-  // (the virtio-blk device under libvirt's PCI proxy is the one with the block backend).
+/** Writes 3 MiB in three places of the running copy's vdb through its QEMU and checks the monitor reports no error. */
+async function writeOnRunningCopy(): Promise<void> {
+  // Through its QEMU, what the guest would do (the virtio-blk device under libvirt's PCI proxy is the one with the
+  // block backend).
   const xml = await virsh('hostb', ['dumpxml', VM]);
   const alias = /<target dev='vdb'[^>]*\/>\s*<alias name='([^']+)'\/>/.exec(xml)?.[1];
   assert.ok(alias, 'the running copy names vdb');
@@ -120,8 +124,10 @@ test('test failover and cleanup, failover refused and forced, failback by change
     // qemu-io prints its report on QEMU's stdout, not the monitor: the monitor says only errors.
     assert.doesNotMatch(said, /error/i, `qemu-io on ${alias}: ${said}`);
   }
+}
 
-  // The original was unreachable at the failover: failback asks (refused without --yes), then syncs only what changed.
+/** The original was unreachable at the failover: failback asks (refused without --yes), then live-syncs about the 3 MiB written; the copy stays running. */
+async function failbackFromRunningCopy(t: TestContext): Promise<void> {
   const asked = await ctl(['failback', 'r13']);
   assert.equal(asked.code, 3, asked.stdout);
   assert.match(String((asked.result?.error as { message?: string }).message), /may hold writes vm13 never saw/);
@@ -135,8 +141,10 @@ test('test failover and cleanup, failover refused and forced, failback by change
   t.diagnostic(`failback from the running copy: ${bytes} bytes on the wire for 3 MiB written (${String(back.result?.seconds)} s)`);
   assert.equal(await domstate('hostb', VM), 'running', 'the copy stays in service');
   assert.equal(await domstate('hosta', VM), 'shut off');
+}
 
-  // --switch with the copy shut off: a final sync, the original started, the replica forward again.
+/** --switch with the copy shut off: a final sync, the original started, the replica forward and active again. */
+async function switchBack(t: TestContext): Promise<void> {
   await virsh('hostb', ['destroy', VM]);
   const switched = await ctl(['failback', 'r13', '--switch', '--yes']);
   assert.equal(switched.code, 0, switched.stdout.slice(-3000) + switched.stderr);
@@ -145,11 +153,27 @@ test('test failover and cleanup, failover refused and forced, failback by change
   assert.equal(await domstate('hosta', VM), 'running');
   const home = await replicaRecord();
   assert.deepEqual([home.lifecycle, home.direction, home.paused], ['active', 'forward', false]);
+}
 
+/** Both shut off: the original's images equal the copy's, and the operations history has the failover, failback and drill cleanup. */
+async function originalEqualsCopy(): Promise<void> {
   await virsh('hosta', ['destroy', VM]);
   await run('cmp', [join(hostImagesDir('hosta'), `${VM}-data.raw`), join(hostImagesDir('hostb'), `${VM}-data.raw`)]);
   await run('qemu-img', ['compare', '-q', join(hostImagesDir('hosta'), `${VM}.qcow2`), join(hostImagesDir('hostb'), `${VM}.qcow2`)]);
   const ops = await ctl(['ops', 'list']);
   const kinds = new Set((ops.result?.operations as { kind: string }[] | undefined)?.map((o) => o.kind));
   for (const kind of ['failover', 'failback', 'drill-cleanup']) assert.ok(kinds.has(kind), `${kind} is in the history`);
+}
+
+test('test failover and cleanup, failover refused and forced, failback by changed blocks, --switch', async (t) => {
+  assert.equal((await ctl(['replica', 'add', 'r13', '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', '1h'])).code, 0);
+  const seeded = await ctl(['replicate', 'r13']);
+  assert.equal(seeded.code, 0, seeded.stdout.slice(-3000) + seeded.stderr);
+  const digests = await drillAndCleanup();
+  await failoverRefusedWhileSourceRuns();
+  await failoverForcedWhileAgentDown(digests);
+  await writeOnRunningCopy();
+  await failbackFromRunningCopy(t);
+  await switchBack(t);
+  await originalEqualsCopy();
 });
