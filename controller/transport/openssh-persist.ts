@@ -35,7 +35,7 @@ export interface PersistOptions {
 /** The facts are at the head of the log (the connection's debug lines); later lines are mux chatter. */
 const FACTS_BYTES = 64 * 1024;
 
-/** Reads up to `max` bytes of `path` from `from` (negative: that far before the end); '' when absent. */
+/** Reads up to `max` bytes of `path`: its first ones, or with `fromEnd` its last ones; empty when absent. */
 function readLog(path: string, max: number, fromEnd = false): string {
   let fd: number;
   try {
