@@ -17,12 +17,6 @@ export const EXT4_SOURCES = ['/usr/share', '/usr/bin', '/usr/include', '/var/lib
 /** The data sets: unique random data, or a real filesystem image. */
 export type DataSet = 'unique' | 'ext4';
 
-/** The value after `--name` on the command line, or `fallback`. */
-export function benchArg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
-
 /**
  * Makes a `sizeGiB` GiB sparse raw disk at `path`: `unique` half filled with
  * unique random data in 64 MiB runs (IMAGE_WRITER), `ext4` a filesystem made

@@ -32,6 +32,14 @@ export function numberListFlag(name: string, value: string, rule: NumberRule): n
   return value.split(',').map((item) => numberFlag(name, item, rule));
 }
 
+/** `value` of `--data` as the data sets it names (unique, ext4; bench-data.ts), each once; throws naming a bad one. */
+export function dataSetsFlag(value: string): ('unique' | 'ext4')[] {
+  const sets = value.split(',');
+  const bad = sets.find((d) => d !== 'unique' && d !== 'ext4');
+  if (bad !== undefined) throw new Error(`--data takes unique and/or ext4, got '${bad}'`);
+  return [...new Set(sets as ('unique' | 'ext4')[])];
+}
+
 /** Runs `read` (which reads the flags); on an error, prints it with `usage` and exits 2, as the other benches do on bad usage. */
 export function flagsOrUsage<T>(usage: string, read: () => T): T {
   try {

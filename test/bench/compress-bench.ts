@@ -23,11 +23,13 @@ import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { agentCpuSeconds, run, sh } from './bench-support.js';
 import { EXT4_SOURCES, makeDataSet } from './bench-data.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const i = process.argv.indexOf('--size-gib');
-const sizeGiB = i >= 0 ? Number(process.argv[i + 1]) || 4 : 4;
+const sizeGiB = flagsOrUsage('usage: compress-bench [--size-gib G]', () =>
+  numberFlag('size-gib', parseBenchFlags({ 'size-gib': '4' }, process.argv.slice(2))['size-gib'], { min: 1, integer: true }),
+);
 /** 1 GiB of unique random data (os.urandom per MiB) in the first half of a 2 GiB sparse file. */
 const RANDOM_WRITER = `
 import os, sys

@@ -17,16 +17,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 import { agentCpuSeconds, agentPeakRss, run, sh } from './bench-support.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) || fallback : fallback;
-}
-const ops = flag('--ops', 8);
-const sizeGiB = flag('--size-gib', 1);
+const { ops, sizeGiB } = flagsOrUsage('usage: load-bench [--ops N] [--size-gib G]', () => {
+  const flags = parseBenchFlags({ ops: '8', 'size-gib': '1' }, process.argv.slice(2));
+  return { ops: numberFlag('ops', flags.ops, { min: 1, integer: true }), sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }) };
+});
 
 /** Half of the 1 MiB slots of a sparse image, each filled with fresh random bytes (seeded slot choice, unseeded data). */
 const UNIQUE_WRITER = `

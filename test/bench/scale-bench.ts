@@ -17,12 +17,15 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { agentPeakRss, BLOCK_CHANGER, IMAGE_WRITER, run } from './bench-support.js';
-import { benchArg } from './bench-data.js';
+import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const sizeGiB = Number(benchArg('--size-gib', '100')) || 100;
-const dataGiB = Number(benchArg('--data-gib', '10')) || 10;
+const USAGE = 'usage: scale-bench [--size-gib G] [--data-gib D]';
+const { sizeGiB, dataGiB } = flagsOrUsage(USAGE, () => {
+  const flags = parseBenchFlags({ 'size-gib': '100', 'data-gib': '10' }, process.argv.slice(2));
+  return { sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }), dataGiB: numberFlag('data-gib', flags['data-gib'], { min: 1, integer: true }) };
+});
 
 const xml = (name: string): string =>
   `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/scale.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;

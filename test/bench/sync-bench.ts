@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { BLOCK_CHANGER, run, sh } from './bench-support.js';
-import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
+import { dataSetsFlag, flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, ratioFigure, seconds, spread, wireRatios, type DataSet } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
@@ -38,13 +38,10 @@ const MiB = 2 ** 20;
 const USAGE = 'usage: sync-bench [--size-gib G] [--runs N] [--data unique,ext4]';
 const { sizeGiB, runs, dataSets } = flagsOrUsage(USAGE, () => {
   const flags = parseBenchFlags({ 'size-gib': '4', runs: '3', data: 'unique,ext4' }, process.argv.slice(2));
-  const sets = flags.data.split(',');
-  const bad = sets.find((d) => d !== 'unique' && d !== 'ext4');
-  if (bad !== undefined) throw new Error(`--data takes unique and/or ext4, got '${bad}'`);
   return {
     sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
     runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
-    dataSets: sets as DataSet[],
+    dataSets: dataSetsFlag(flags.data),
   };
 });
 

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { numberFlag, numberListFlag, parseBenchFlags } from '../bench/bench-flags.js';
+import { dataSetsFlag, numberFlag, numberListFlag, parseBenchFlags } from '../bench/bench-flags.js';
 
 const DEFAULTS = { 'size-gib': '10', 'delay-ms': '10' };
 
@@ -34,4 +34,12 @@ test('lists: each item checked', () => {
   assert.deepEqual(numberListFlag('streams', '1,2,4', { min: 1, integer: true }), [1, 2, 4]);
   assert.throws(() => numberListFlag('streams', '1,,4', { min: 1, integer: true }), /--streams takes a whole number of at least 1, got ''/);
   assert.throws(() => numberListFlag('streams', '1,0', { min: 1, integer: true }), /got '0'/);
+});
+
+test('data sets: unique and ext4, each once, in the order given; anything else is refused by name', () => {
+  assert.deepEqual(dataSetsFlag('unique,ext4'), ['unique', 'ext4']);
+  assert.deepEqual(dataSetsFlag('ext4'), ['ext4']);
+  assert.deepEqual(dataSetsFlag('unique,unique'), ['unique']);
+  assert.throws(() => dataSetsFlag('unique,random'), /--data takes unique and\/or ext4, got 'random'/);
+  assert.throws(() => dataSetsFlag(''), /got ''/);
 });
