@@ -82,8 +82,6 @@ export class PersistentMaster implements SshMaster {
     readonly controlPath: string,
     private readonly logPath: string,
     readonly pid: number,
-    /** Whether this run started it (false: an earlier run's master was reused). */
-    readonly started: boolean,
   ) {
     this.startTicks = runningStartTicks(pid);
   }
@@ -103,7 +101,7 @@ export class PersistentMaster implements SshMaster {
     const limitS = Math.max(1, Math.ceil(settings.connectTimeoutS)) * 2 + 10;
     return withStartLock(host, `${base}.lock`, limitS * 1000, signal, async () => {
       const pid = await runningMaster(sshPath, host, base, signal);
-      if (pid !== undefined && logBytes(`${base}.log`) < MAX_LOG_BYTES) return new PersistentMaster(host, base, `${base}.log`, pid, false);
+      if (pid !== undefined && logBytes(`${base}.log`) < MAX_LOG_BYTES) return new PersistentMaster(host, base, `${base}.log`, pid);
       // a master in use for days has a long log: it stops taking clients (finishing its current ones) and a fresh one starts
       if (pid !== undefined) await runSsh(sshPath, muxArgs(host, base, 'stop'), { timeoutMs: 5000, signal });
       rmSync(base, { force: true });
@@ -123,7 +121,7 @@ export class PersistentMaster implements SshMaster {
     if (r.code !== 0) throw sshFailure(host, facts, r.signal ? `ssh was killed by ${r.signal}` : `ssh exited with status ${r.code}`);
     const pid = await runningMaster(sshPath, host, controlPath, signal);
     if (pid === undefined) throw new SshError('unreachable', host, `${host}: the shared SSH connection ended as it started: ${stderrSummary(facts) || 'ssh said nothing'}`);
-    return new PersistentMaster(host, controlPath, logPath, pid, true);
+    return new PersistentMaster(host, controlPath, logPath, pid);
   }
 
   /** Whether the master process still runs (its pid and start time, so a reused pid does not count; nor a zombie). */

@@ -40,6 +40,18 @@ export function dataSetsFlag(value: string): ('unique' | 'ext4')[] {
   return [...new Set(sets as ('unique' | 'ext4')[])];
 }
 
+/** The flags of a benchmark over the data sets (sync, clone): --size-gib (4), --runs (3), --data (unique,ext4); bad ones end it with usage. */
+export function dataSetBenchFlags(bench: string, args: readonly string[]): { sizeGiB: number; runs: number; dataSets: ('unique' | 'ext4')[] } {
+  return flagsOrUsage(`usage: ${bench} [--size-gib G] [--runs N] [--data unique,ext4]`, () => {
+    const flags = parseBenchFlags({ 'size-gib': '4', runs: '3', data: 'unique,ext4' }, args);
+    return {
+      sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
+      runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
+      dataSets: dataSetsFlag(flags.data),
+    };
+  });
+}
+
 /** Runs `read` (which reads the flags); on an error, prints it with `usage` and exits 2, as the other benches do on bad usage. */
 export function flagsOrUsage<T>(usage: string, read: () => T): T {
   try {

@@ -30,21 +30,13 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { DATA_READER, sh } from './bench-support.js';
-import { dataSetsFlag, flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
+import { dataSetBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
-const USAGE = 'usage: clone-bench [--size-gib G] [--runs N] [--data unique,ext4]';
-const { sizeGiB, runs, dataSets } = flagsOrUsage(USAGE, () => {
-  const flags = parseBenchFlags({ 'size-gib': '4', runs: '3', data: 'unique,ext4' }, process.argv.slice(2));
-  return {
-    sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
-    runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
-    dataSets: dataSetsFlag(flags.data),
-  };
-});
+const { sizeGiB, runs, dataSets } = dataSetBenchFlags('clone-bench', process.argv.slice(2));
 
 const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
 type Method = (typeof METHODS)[number];

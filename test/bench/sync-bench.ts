@@ -28,25 +28,17 @@ import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
 import { BLOCK_CHANGER, run, sh } from './bench-support.js';
-import { dataSetsFlag, flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
+import { dataSetBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, ratioFigure, seconds, spread, wireRatios, type DataSet } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
 const MiB = 2 ** 20;
-const USAGE = 'usage: sync-bench [--size-gib G] [--runs N] [--data unique,ext4]';
-const { sizeGiB, runs, dataSets } = flagsOrUsage(USAGE, () => {
-  const flags = parseBenchFlags({ 'size-gib': '4', runs: '3', data: 'unique,ext4' }, process.argv.slice(2));
-  return {
-    sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }),
-    runs: numberFlag('runs', flags.runs, { min: 1, integer: true }),
-    dataSets: dataSetsFlag(flags.data),
-  };
-});
+const { sizeGiB, runs, dataSets } = dataSetBenchFlags('sync-bench', process.argv.slice(2));
 
-type Method = 'dd of both' | 'kvmctl elsewhere' | 'rsync (1)' | 'kvmctl on hosta' | 'rsync (2)' | 'kvmctl, kept' | 'rsync, kept';
-const METHODS: readonly Method[] = ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)', 'kvmctl, kept', 'rsync, kept'];
+const METHODS = ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)', 'kvmctl, kept', 'rsync, kept'] as const;
+type Method = (typeof METHODS)[number];
 /** How long the kept connections of both tools stay after a run: longer than any round. */
 const KEEP = '10m';
 
