@@ -17,7 +17,7 @@ import { checkControlPath, masterArgs, muxArgs } from './openssh-args.js';
 import { parseSshStderr, sshFailure, stderrSummary, type SshStderrFacts } from './openssh-errors.js';
 import type { SshMaster } from './openssh-master.js';
 import { runSsh } from './openssh-process.js';
-import { ensurePersistDir, persistDir, persistKey, withStartLock } from './persist-files.js';
+import { ensurePersistDir, persistDir, persistKey, sweepPersistDir, withStartLock } from './persist-files.js';
 import { SshError, type SshSettings } from './ssh-engine.js';
 
 /** What attaching to (or starting) a persisted master needs. */
@@ -89,13 +89,15 @@ export class PersistentMaster implements SshMaster {
   /**
    * Reuses the live master for these settings, or starts one (under the
    * start lock) and waits until it answers on its control socket. A dead
-   * master's socket and log are removed first. Failures are SshErrors
+   * master's socket and log are removed first, and what long-ended masters
+   * of other settings left is swept (sweepPersistDir). Failures are SshErrors
    * classified from the master's log, as for a master of our own.
    */
   static async attach(options: PersistOptions): Promise<PersistentMaster> {
     const { sshPath, settings, host, signal } = options;
     const dir = options.dir ?? persistDir();
     ensurePersistDir(host, dir);
+    sweepPersistDir(dir);
     const base = join(dir, `cm-${persistKey(sshPath, host, settings)}`);
     checkControlPath(host, base);
     const limitS = Math.max(1, Math.ceil(settings.connectTimeoutS)) * 2 + 10;

@@ -7,7 +7,7 @@
  * exists, disabling multiplexing").
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -125,4 +125,39 @@ export async function withStartLock<T>(host: string, path: string, waitMs: numbe
   } finally {
     rmSync(path, { force: true });
   }
+}
+
+/** A master's log or lock untouched this long, with no control socket beside it, is left from a master long gone. */
+export const STALE_PERSIST_MS = 10 * 60 * 1000;
+
+/**
+ * Removes what ended masters left in `dir`: the log of a master whose
+ * control socket is gone (it expired; a run with the same settings would
+ * have replaced the log, but settings never used again, say before an edit
+ * of known_hosts, leave theirs for good) and the lock of a run that died
+ * while starting one. Only files older than STALE_PERSIST_MS go, so a
+ * master being started now (its log made before its socket) is never
+ * touched. Best effort: a file that cannot be read or removed stays.
+ */
+export function sweepPersistDir(dir: string, now: number = Date.now()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = /^(cm-[0-9a-f]+)\.(log|lock)$/.exec(name);
+    if (m === null || existsSync(join(dir, m[1]))) continue;
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs < STALE_PERSIST_MS || (m[2] === 'lock' && !abandoned(path))) continue;
+      rmSync(path, { force: true });
+      removed.push(name);
+    } catch {
+      // gone already, or not ours to remove: left
+    }
+  }
+  return removed;
 }

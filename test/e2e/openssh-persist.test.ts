@@ -2,14 +2,14 @@
  * ssh.persist against a testbed host: a real sshd, the real agent. A master
  * outlives the run that started it, the next run with the same settings
  * reuses it (and only such a run), its forwards do not outlive their run, a
- * dead master is replaced, and it ends itself when no client came for
+ * dead master is replaced, so is one whose log grew past its bound, and it ends itself when no client came for
  * `persist` seconds. Last, kvmctl itself: two runs, one master.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,6 +135,30 @@ test('a dead master: its connection reports the loss, and the next connect start
   } finally {
     await next.close();
   }
+});
+
+test('a master whose log passed 4 MiB is retired: the next connect stops it and starts a fresh one, with a fresh log', async () => {
+  const own = (): OpenSshEngine => engine({ ciphers: ['aes256-gcm@openssh.com'] });
+  const before = new Set(controlSockets());
+  const first = await own().connect(HOST);
+  const pid = first.masterPid;
+  await first.close();
+  const made = controlSockets().filter((s) => !before.has(s));
+  assert.equal(made.length, 1);
+  const log = join(persistDir(), `${made[0]}.log`);
+  await appendFile(log, Buffer.alloc(4 * 1024 * 1024, 'x'));
+  const next = await own().connect(HOST);
+  try {
+    assert.notEqual(next.masterPid, pid, 'a fresh master');
+    assert.ok(statSync(log).size < 1024 * 1024, `a fresh log (${statSync(log).size} bytes)`);
+    assert.equal(next.facts().cipher, 'aes256-gcm@openssh.com');
+    assert.ok(await getInfo(await next.forwardToLocal(AGENT_SOCK)));
+  } finally {
+    await next.close();
+  }
+  const deadline = Date.now() + 15_000;
+  while (running(pid) && Date.now() < deadline) await sleep(250);
+  assert.equal(running(pid), false, 'the retired master, with no client left, ended');
 });
 
 test('a master with no client for `persist` seconds ends itself', async () => {

@@ -9,7 +9,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, symlinkSync, u
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensurePersistDir, persistDir, persistKey, withStartLock } from '../../controller/transport/persist-files.js';
+import { ensurePersistDir, persistDir, persistKey, STALE_PERSIST_MS, sweepPersistDir, withStartLock } from '../../controller/transport/persist-files.js';
+import { processStartTicks } from '../../controller/replication/process-identity.js';
 import { SshError, type SshSettings } from '../../controller/transport/ssh-engine.js';
 
 const base = mkdtempSync(join(tmpdir(), 'persist-files-'));
@@ -128,4 +129,25 @@ test('withStartLock gives up on a live holder after the wait, naming it; an abor
     /stop/,
   );
   await holder;
+});
+
+test('sweepPersistDir removes old logs without a socket and old locks of dead holders, nothing else', () => {
+  const dir = join(base, 'sweep');
+  mkdirSync(dir, { mode: 0o700 });
+  const files: Record<string, string> = {
+    'cm-aa.log': 'expired master', // no socket: swept
+    'cm-bb': "stands for a live master's socket",
+    'cm-bb.log': 'live master', // its socket is there: kept
+    'cm-cc.log': 'starting master', // young: kept
+    'cm-dd.lock': '999999999 1\n', // holder gone: swept
+    'cm-ee.lock': `${process.pid} ${processStartTicks(process.pid)}\n`, // holder runs: kept
+    'notes.log': 'not ours', // another name: kept
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const now = Date.now();
+  const old = (now - STALE_PERSIST_MS - 60_000) / 1000;
+  for (const name of Object.keys(files).filter((n) => n !== 'cm-cc.log')) utimesSync(join(dir, name), old, old);
+  assert.deepEqual(sweepPersistDir(dir, now).sort(), ['cm-aa.log', 'cm-dd.lock']);
+  for (const name of Object.keys(files)) assert.equal(existsSync(join(dir, name)), !['cm-aa.log', 'cm-dd.lock'].includes(name), name);
+  assert.deepEqual(sweepPersistDir(join(base, 'absent')), [], 'a missing directory is nothing to sweep');
 });
