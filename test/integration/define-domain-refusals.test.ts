@@ -11,13 +11,12 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { LibvirtAdapter } from '../../agent/libvirt/libvirt-adapter.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
-import { createDomainService } from '../../agent/services/domain-service.js';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
-import { loadAgentProto } from '../../shared/proto.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import { serveLibvirtServices } from '../support/domain-service-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 
 let tmp: string;
@@ -29,15 +28,7 @@ before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'kvmclone-define-refusals-'));
   await mkdir(join(tmp, 'images'));
   adapter = new LibvirtAdapter({ uri: 'test:///default', log: pino({ level: 'silent' }) });
-  const v1 = loadAgentProto().proto.kvmclone.agent.v1;
-  server = new grpc.Server();
-  server.addService(
-    v1.DomainService.service,
-    createDomainService({ rpc: { log: pino({ level: 'silent' }), shutdown: new AbortController().signal }, libvirt: adapter, roots: await ImageRoots.open([join(tmp, 'images')]) }),
-  );
-  const socket = join(tmp, 'agent.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  clients = createAgentClients(`unix:${socket}`);
+  ({ server, clients } = await serveLibvirtServices(join(tmp, 'agent.sock'), { libvirt: adapter, roots: await ImageRoots.open([join(tmp, 'images')]) }));
 });
 
 after(async () => {

@@ -12,15 +12,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+import type { AgentProcess } from '../support/agent-process.js';
 import { kvmctl } from '../support/kvmctl.js';
+import { startTestDriverAgent, testDriverDomain } from './support/test-driver-agent.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 let dir: string;
 let images: string;
 let agent: AgentProcess;
@@ -28,10 +27,8 @@ let global: string[];
 
 const disk = (path: string, target: string, extra = ''): string =>
   `<disk type='file' device='${extra.includes('cdrom') ? 'cdrom' : 'disk'}'><driver name='qemu' type='${path.endsWith('.qcow2') ? 'qcow2' : 'raw'}'/><source file='${path}'/><target dev='${target}' bus='${extra.includes('cdrom') ? 'sata' : 'virtio'}'/>${extra.includes('readonly') ? '<readonly/>' : ''}</disk>`;
-const domain = (name: string, n: number, disks: string, runstate: number): string => `
-  <domain type='kvm'><name>${name}</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e20${String(n).padStart(2, '0')}</uuid>
-    <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64'>hvm</type></os>
-    <devices>${disks}</devices><test:runstate>${runstate}</test:runstate></domain>`;
+const domain = (name: string, n: number, disks: string, runstate: number): string =>
+  testDriverDomain(name, `6695eb01-f6a4-8304-79aa-97f2502e20${String(n).padStart(2, '0')}`, disks, runstate);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvmctl-delete-'));
@@ -40,20 +37,15 @@ before(async () => {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', join(images, 'base.qcow2'), '64M']);
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(images, 'base.qcow2'), '-F', 'qcow2', join(images, 'scratch.qcow2')]);
   for (const f of ['install.iso', 'shared.raw', 'busy.raw']) await writeFile(join(images, f), Buffer.alloc(1 << 20));
-  const node = `<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-  <cpu><mhz>2000</mhz><model>x86_64</model><active>2</active><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads></cpu>
-  <memory>8388608</memory>
-  ${domain('scratch', 1, disk(join(images, 'scratch.qcow2'), 'vda') + disk(join(images, 'install.iso'), 'sda', 'cdrom readonly'), 5)}
-  ${domain('keeper', 2, disk(join(images, 'shared.raw'), 'vda'), 5)}
-  ${domain('other', 3, disk(join(images, 'shared.raw'), 'vda'), 5)}
-  ${domain('busy', 4, disk(join(images, 'busy.raw'), 'vda'), 1)}
-</node>`;
-  await writeFile(join(dir, 'node.xml'), node);
-  const sockets = join(dir, 'run');
-  agent = spawnAgent(['--socket', join(sockets, 'agent.sock'), '--images-root', images, '--libvirt-uri', `test://${join(dir, 'node.xml')}`]);
-  await waitForSocket(agent, join(sockets, 'agent.sock'));
-  await waitForSocket(agent, join(sockets, 'agent-ro.sock'));
-  global = ['--json', '--agent-socket', join(sockets, 'agent.sock'), '--agent-ro-socket', join(sockets, 'agent-ro.sock')];
+  const domains = [
+    domain('scratch', 1, disk(join(images, 'scratch.qcow2'), 'vda') + disk(join(images, 'install.iso'), 'sda', 'cdrom readonly'), 5),
+    domain('keeper', 2, disk(join(images, 'shared.raw'), 'vda'), 5),
+    domain('other', 3, disk(join(images, 'shared.raw'), 'vda'), 5),
+    domain('busy', 4, disk(join(images, 'busy.raw'), 'vda'), 1),
+  ];
+  let socketFlags: string[];
+  ({ agent, socketFlags } = await startTestDriverAgent(dir, images, domains.join('')));
+  global = ['--json', ...socketFlags];
 });
 
 after(async () => {

@@ -7,18 +7,16 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { blockHash, ImageDigest } from '../../shared/block-hash.js';
 import type { HashBlocksResponse__Output } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import type { MapExtentsResponse__Output } from '../../shared/generated/kvmclone/agent/v1/MapExtentsResponse.js';
 import { allocated, call, collect, sparseFile, statusOf } from './disk-harness.js';
 import { KiB, MiB, useDiskHarness } from './support/disk-service-fixture.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 const h = useDiskHarness();
 
 describe('MapExtents', () => {

@@ -6,14 +6,12 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { allocated, call } from './disk-harness.js';
 import { checkStream, copyThrough, MiB, useDiskHarness } from './support/disk-service-fixture.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 const h = useDiskHarness();
 
 describe('ReadRanges → WriteRanges → CommitStaging', () => {

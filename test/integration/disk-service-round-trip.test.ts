@@ -6,15 +6,13 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { allocated, call, scatter, sparseFile, stagingFiles } from './disk-harness.js';
 import { checkStream, copyThrough, KiB, MiB, useDiskHarness } from './support/disk-service-fixture.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 const h = useDiskHarness();
 
 describe('ReadRanges → WriteRanges → CommitStaging', () => {

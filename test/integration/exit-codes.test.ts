@@ -15,20 +15,16 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawnAgent, waitForSocket, type AgentProcess } from '../support/agent-process.js';
+import type { AgentProcess } from '../support/agent-process.js';
 import { KVMCTL_MAIN, kvmctl } from '../support/kvmctl.js';
+import { startTestDriverAgent, testDriverDomain } from './support/test-driver-agent.js';
 
 let dir: string;
 let agent: AgentProcess;
 let global: string[];
 
-const domain = (name: string, uuid: string, disk: string, runstate: number): string => `
-  <domain type='kvm'>
-    <name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>64</memory><vcpu>1</vcpu>
-    <os><type arch='x86_64'>hvm</type></os>
-    <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-    <test:runstate>${runstate}</test:runstate>
-  </domain>`;
+const domain = (name: string, uuid: string, disk: string, runstate: number): string =>
+  testDriverDomain(name, uuid, `<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>`, runstate);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kvmctl-exit-codes-'));
@@ -36,19 +32,12 @@ before(async () => {
   await mkdir(images, { recursive: true });
   await writeFile(join(images, 'off.raw'), '');
   await truncate(join(images, 'off.raw'), 64 << 20);
-  const node = `<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-  <cpu><mhz>2000</mhz><model>x86_64</model><active>2</active><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads></cpu>
-  <memory>8388608</memory>
-  ${domain('off', '6695eb01-f6a4-8304-79aa-97f2502e1001', join(images, 'off.raw'), 5)}
-  ${domain('on', '6695eb01-f6a4-8304-79aa-97f2502e1002', join(images, 'off.raw'), 1)}
-  ${domain('lost', '6695eb01-f6a4-8304-79aa-97f2502e1003', join(images, 'gone.raw'), 5)}
-</node>`;
-  await writeFile(join(dir, 'node.xml'), node);
-  const run = join(dir, 'run');
-  agent = spawnAgent(['--socket', join(run, 'agent.sock'), '--images-root', images, '--libvirt-uri', `test://${join(dir, 'node.xml')}`]);
-  await waitForSocket(agent, join(run, 'agent.sock'));
-  await waitForSocket(agent, join(run, 'agent-ro.sock'));
-  global = ['--agent-socket', join(run, 'agent.sock'), '--agent-ro-socket', join(run, 'agent-ro.sock')];
+  const domains = [
+    domain('off', '6695eb01-f6a4-8304-79aa-97f2502e1001', join(images, 'off.raw'), 5),
+    domain('on', '6695eb01-f6a4-8304-79aa-97f2502e1002', join(images, 'off.raw'), 1),
+    domain('lost', '6695eb01-f6a4-8304-79aa-97f2502e1003', join(images, 'gone.raw'), 5),
+  ];
+  ({ agent, socketFlags: global } = await startTestDriverAgent(dir, images, domains.join('')));
 });
 
 after(async () => {

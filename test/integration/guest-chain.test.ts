@@ -9,14 +9,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { HashBlocksResponse__Output } from '../../shared/generated/kvmclone/agent/v1/HashBlocksResponse.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
 import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 import { startInProcessAgent } from './support/in-process-agent.js';
 import { streamEvents } from '../support/stream-events.js';
 
@@ -28,10 +28,7 @@ let server: RunningAgentServer;
 let clients: AgentClients;
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-guest-chain-'));
-  images = join(dir, 'images');
-  outside = join(dir, 'outside');
-  await mkdir(outside);
+  ({ dir, images, outside } = await makeRootAndOutside('kvmclone-guest-chain-'));
   ({ server } = await startInProcessAgent(dir, new FakeLibvirt()));
   clients = createAgentClients(`unix:${join(dir, 'run', 'agent.sock')}`);
 });

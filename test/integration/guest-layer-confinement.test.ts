@@ -8,46 +8,39 @@
  * roots first: PERMISSION_DENIED, and the outside file is not opened (its
  * atime, set before its mtime so a read shows even on relatime, stays).
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { execFile } from 'node:child_process';
 import { stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { call, collect, startDiskHarness, statusOf, type DiskHarness } from './disk-harness.js';
+import { call, collect, statusOf } from './disk-harness.js';
+import { useDiskHarness } from './support/disk-service-fixture.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
-
-let h: DiskHarness;
 let secret: string;
 let overlay: string;
 let rawOverlay: string;
 let inside: string;
 
-before(async () => {
-  h = await startDiskHarness();
-  secret = join(h.outside, 'secret.qcow2');
+const h = useDiskHarness(async (harness) => {
+  secret = join(harness.outside, 'secret.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', secret, '1M']);
-  const shadow = join(h.outside, 'shadow');
+  const shadow = join(harness.outside, 'shadow');
   await writeFile(shadow, Buffer.alloc(1024 * 1024, 0x53));
-  overlay = join(h.root, 'overlay.qcow2');
+  overlay = join(harness.root, 'overlay.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', secret, '-F', 'qcow2', overlay, '1M']);
-  rawOverlay = join(h.root, 'over-raw.qcow2');
+  rawOverlay = join(harness.root, 'over-raw.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-u', '-b', shadow, '-F', 'raw', rawOverlay, '1M']);
   // A chain that stays inside: still readable through its format.
-  const base = join(h.root, 'base.qcow2');
+  const base = join(harness.root, 'base.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', base, '1M']);
-  inside = join(h.root, 'inside.qcow2');
+  inside = join(harness.root, 'inside.qcow2');
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', inside, '1M']);
   for (const f of [secret, shadow]) {
     const { mtimeMs } = await stat(f);
     const mtime = Math.floor(mtimeMs / 1000);
     await utimes(f, mtime - 3600, mtime);
   }
-});
-after(async () => {
-  await h.close();
 });
 
 const GUEST = 'EXTENT_LAYER_GUEST' as const;

@@ -6,18 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { checkImageChain } from '../../agent/images/image-header.js';
 import { holdChain } from '../../agent/images/held-chain.js';
 import { qemuImgChain, qemuImgInfo, qemuImgMap } from '../../agent/images/qemu-img.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { KvmcloneError } from '../../shared/errors.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 let dir: string;
 let roots: ImageRoots;
 

@@ -9,14 +9,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { chunkHash } from '../../shared/block-hash.js';
 import { call, stagingFiles, startDiskHarness, statusOf, writeAll, type DiskHarness } from './disk-harness.js';
-
-const run = promisify(execFile);
+import { run } from './support/image-files.js';
 
 let h: DiskHarness;
 before(async () => {

@@ -6,18 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFile, open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { withBackingReference } from '../../agent/images/qcow2-backing-rewrite.js';
 import { qcow2HeaderOf } from '../../agent/images/image-header.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { HeaderWindow, planHeader, type HeaderPlan } from '../../agent/transfer/in-place-header.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { makeRootAndOutside } from '../support/root-and-outside.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 let dir: string;
 let images: string;

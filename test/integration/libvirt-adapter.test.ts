@@ -12,15 +12,13 @@ import { promisify } from 'node:util';
 import { access, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { LibvirtAdapter } from '../../agent/libvirt/libvirt-adapter.js';
 import { ImageRoots } from '../../agent/paths/image-roots.js';
-import { createDomainService } from '../../agent/services/domain-service.js';
-import { createStorageService } from '../../agent/services/storage-service.js';
 import { KvmcloneError } from '../../shared/errors.js';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
-import { loadAgentProto } from '../../shared/proto.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import { serveLibvirtServices } from '../support/domain-service-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { BOOT_SECTOR, missingSandboxPrerequisite, sandboxDownLeavingNothing, sandboxRestart, sandboxUp } from './support/libvirt-sandbox.js';
 
@@ -84,14 +82,7 @@ before(async () => {
   uri = await sandboxUp(sandbox);
   adapter = new LibvirtAdapter({ uri, log: pino({ level: 'info' }, { write: (line: string) => void adapterLog.push(line) }) });
   roots = await ImageRoots.open([images]);
-  const v1 = loadAgentProto().proto.kvmclone.agent.v1;
-  const rpc = { log: pino({ level: 'silent' }), shutdown: new AbortController().signal };
-  server = new grpc.Server();
-  server.addService(v1.DomainService.service, createDomainService({ rpc, libvirt: adapter, roots }));
-  server.addService(v1.StorageService.service, createStorageService({ rpc, libvirt: adapter, roots }));
-  const socket = join(tmp, 'agent.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  clients = createAgentClients(`unix:${socket}`);
+  ({ server, clients } = await serveLibvirtServices(join(tmp, 'agent.sock'), { libvirt: adapter, roots }));
   execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', BOOT_SECTOR, join(images, 'base.qcow2')]);
   // SeaBIOS does not boot a 512-byte disk
   execFileSync('qemu-img', ['resize', '-q', '-f', 'qcow2', join(images, 'base.qcow2'), '1M']);

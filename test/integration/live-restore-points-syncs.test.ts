@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { listPointFiles, recordedTip } from '../../agent/transfer/restore-point-files.js';
 import { nbdSockets, qemuInfo, sameGuestContent } from './support/image-files.js';
 import { useInProcessAgents } from './support/in-process-agents.js';
+import { assertThreePointsUndoTheSyncs } from './support/three-points.js';
 import { digestOf, KiB, MiB, pointLayer, points, pull, restore, threeLiveSyncs } from './support/live-points.js';
 
 const agents = useInProcessAgents('kvmclone-livepoints-');
@@ -21,18 +22,7 @@ for (const format of ['qcow2', 'raw'] as const) {
   test(`${format}: three live syncs with keep 3 keep three guest-layer points of what they overwrote; restoring to each in turn gives the source's guest content at that sync`, async () => {
     const { target, states } = await threeLiveSyncs(agents, `three-${format}`, format);
     const kept = await points(agents, target);
-    assert.equal(kept.length, 3);
-    // Newest first: point k restores the state before sync k.
-    assert.deepEqual(
-      kept.map((p) => p.digest),
-      [states[2]?.digest, states[1]?.digest, states[0]?.digest],
-      "each point's digest is the source's guest view before its sync",
-    );
-    assert.deepEqual(
-      kept.map((p) => p.imageSize),
-      [20 * MiB, 16 * MiB, 16 * MiB],
-      'each point restores the virtual size before its sync',
-    );
+    assertThreePointsUndoTheSyncs(kept, states, [20 * MiB, 16 * MiB, 16 * MiB], "the source's guest view");
     for (const p of kept) assert.equal(await pointLayer(target, p.id), `guest-${format}`);
     // The shrink's point holds the cut-off tail's data (3.5 MiB at most), the others about what they overwrote.
     assert.ok((kept[0]?.sizeBytes ?? 0) <= 4 * MiB + 256 * KiB, `the shrink's point: ${kept[0]?.sizeBytes}`);

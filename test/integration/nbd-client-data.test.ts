@@ -8,7 +8,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { KiB, MiB, run, useNbdImages } from './support/nbd-fixture.js';
+import { run } from './support/image-files.js';
+import { KiB, MiB, useNbdImages } from './support/nbd-fixture.js';
 
 const { image, serve, connect } = useNbdImages();
 

@@ -8,7 +8,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { NBD_STATE_DIRTY } from '../../agent/nbd/nbd-protocol.js';
-import { ALLOCATION, assertTiles, collect, hasCode, KiB, MiB, run, useNbdImages } from './support/nbd-fixture.js';
+import { run } from './support/image-files.js';
+import { ALLOCATION, assertTiles, collect, hasCode, KiB, MiB, useNbdImages } from './support/nbd-fixture.js';
 
 const { image, serve, connect } = useNbdImages();
 

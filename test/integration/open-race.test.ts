@@ -8,7 +8,7 @@
  * either works on the file inside or fails with a status — never touches the
  * outside one.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +26,8 @@ import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { recoverJournal } from '../../agent/transfer/journal-recovery.js';
 import { JournalWriter } from '../../agent/transfer/journal-writer.js';
-import { call, collect, startDiskHarness, writeAll, type DiskHarness } from './disk-harness.js';
+import { call, collect, writeAll } from './disk-harness.js';
+import { useDiskHarness } from './support/disk-service-fixture.js';
 
 const AT_FDCWD = -100;
 /** How long each race runs. */
@@ -34,24 +35,18 @@ const RACE_MS = 4000;
 const INSIDE = Buffer.alloc(8192, 'i');
 const OUTSIDE = Buffer.alloc(4096, 'O');
 
-let h: DiskHarness;
 let dir: string;
 let swapName: string;
 
-before(async () => {
-  h = await startDiskHarness();
-  dir = join(h.root, 'vm');
-  swapName = join(h.root, 'vm-swap');
+const h = useDiskHarness(async (harness) => {
+  dir = join(harness.root, 'vm');
+  swapName = join(harness.root, 'vm-swap');
   await mkdir(dir);
   await writeFile(join(dir, 'disk.raw'), INSIDE);
-  await mkdir(join(h.outside, 'vm'));
-  await writeFile(join(h.outside, 'vm', 'disk.raw'), OUTSIDE);
+  await mkdir(join(harness.outside, 'vm'));
+  await writeFile(join(harness.outside, 'vm', 'disk.raw'), OUTSIDE);
   // The name the swapper exchanges with the directory: a symlink leading outside the root.
-  await symlink(join(h.outside, 'vm'), swapName);
-});
-
-after(async () => {
-  await h.close();
+  await symlink(join(harness.outside, 'vm'), swapName);
 });
 
 /** Runs `body` while the swapper exchanges `vm` and `vm-swap`; puts the directory back afterwards. */

@@ -7,11 +7,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
@@ -19,8 +17,8 @@ import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
 import { pullRequest } from './support/agent-pair.js';
 import { streamEvents } from '../support/stream-events.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 let a: AgentClients;
 let b: AgentClients;
 const agents = new AgentProcessPair();

@@ -12,17 +12,14 @@ import { join } from 'node:path';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { useAgentProcesses } from './support/agent-processes.js';
 import { gone, makeRaw, run, sha256 } from './support/image-files.js';
-import { cloneToB, inPlace, leaveJournal, MiB, startPull } from './support/in-place-pulls.js';
+import { clonedToB, inPlace, leaveJournal, MiB, startPull } from './support/in-place-pulls.js';
 
 const KiB = 1024;
 const agents = useAgentProcesses('kvmclone-inplace-');
 
 test('an agent killed when the apply begins rolls the sync forward at its next start', async () => {
   const name = 'kill.raw';
-  const source = join(agents.imagesA, name);
-  const target = join(agents.imagesB, name);
-  await makeRaw(source, 128 * MiB, [[0, 128 * MiB]]);
-  await cloneToB(agents, name);
+  const { source, target } = await clonedToB(agents, name, 128 * MiB, [[0, 128 * MiB]]);
   // 96 MiB of new data: the apply outlasts the kill by a wide margin.
   await makeRaw(join(agents.dir, 'new-data'), 96 * MiB, [[0, 96 * MiB]]);
   const fh = await open(source, 'r+');
@@ -86,21 +83,19 @@ test('at start, journals cut before their trailer, damaged, or for another inode
 
 test('the next pull settles a journal first: a committed one is applied, a damaged one discarded', async () => {
   const name = 'next.raw';
-  const target = join(agents.imagesB, name);
-  await makeRaw(join(agents.imagesA, name), 8 * MiB, [[0, 8 * MiB]]);
-  await cloneToB(agents, name);
-  await run('cmp', [join(agents.imagesA, name), target]);
+  const { source, target } = await clonedToB(agents, name, 8 * MiB, [[0, 8 * MiB]]);
+  await run('cmp', [source, target]);
   const old = await readFile(target);
   // Committed: its 0xee block lands, though the pull itself never touches that region.
   await leaveJournal(target, [{ offset: 4 * MiB, data: Buffer.alloc(64 * KiB, 0xee) }]);
-  const fh = await open(join(agents.imagesA, name), 'r+');
+  const fh = await open(source, 'r+');
   await fh.write(randomBytes(64 * KiB), 0, 64 * KiB, 0);
   await fh.close();
   const first = await inPlace(agents, name, [{ offset: 0, length: 64 * KiB }]);
   assert.ok((await startPull(agents, first.request).ended).at(-1)?.done);
   let now = await readFile(target);
   assert.ok(now.subarray(4 * MiB, 4 * MiB + 64 * KiB).equals(Buffer.alloc(64 * KiB, 0xee)), 'the committed journal was applied');
-  assert.ok(now.subarray(0, 64 * KiB).equals((await readFile(join(agents.imagesA, name))).subarray(0, 64 * KiB)), 'then the pull itself');
+  assert.ok(now.subarray(0, 64 * KiB).equals((await readFile(source)).subarray(0, 64 * KiB)), 'then the pull itself');
   // Damaged: its block must not land.
   await leaveJournal(target, [{ offset: 6 * MiB, data: Buffer.alloc(64 * KiB, 0xdd) }], 'corrupt');
   const second = await inPlace(agents, name, [{ offset: 0, length: 64 * KiB }]);

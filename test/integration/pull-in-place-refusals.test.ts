@@ -11,15 +11,14 @@ import { join } from 'node:path';
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { useAgentProcesses } from './support/agent-processes.js';
-import { gone, makeRaw, run, sha256 } from './support/image-files.js';
-import { cloneToB, inPlace, MiB, startPull } from './support/in-place-pulls.js';
+import { gone, run, sha256 } from './support/image-files.js';
+import { clonedToB, inPlace, MiB, startPull } from './support/in-place-pulls.js';
 
 const agents = useAgentProcesses('kvmclone-inplace-');
 
 test('in-place pulls refuse a missing target, a staging id, a target outside the roots or not a file, and ranges past the source', async () => {
   const name = 'refuse.raw';
-  await makeRaw(join(agents.imagesA, name), 4 * MiB, [[0, 4 * MiB]]);
-  await cloneToB(agents, name);
+  await clonedToB(agents, name, 4 * MiB, [[0, 4 * MiB]]);
   const outside = join(agents.dir, 'outside.raw');
   await writeFile(outside, Buffer.alloc(4096));
   await mkdir(join(agents.imagesB, 'adir'), { recursive: true });
@@ -45,8 +44,7 @@ test('in-place pulls refuse a missing target, a staging id, a target outside the
 
 test('an in-place pull refuses a hard-linked target (issue 10, hole 4): the other name, here outside the roots, is not written', async () => {
   const name = 'linked.raw';
-  await makeRaw(join(agents.imagesA, name), 4 * MiB, [[0, 4 * MiB]]);
-  await cloneToB(agents, name);
+  await clonedToB(agents, name, 4 * MiB, [[0, 4 * MiB]]);
   const other = join(agents.dir, 'other-name-of-linked.raw');
   await run('ln', [join(agents.imagesB, name), other]);
   const before = await sha256(other);

@@ -15,7 +15,7 @@ import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { useAgentProcesses } from './support/agent-processes.js';
 import { gone, makeRaw, run } from './support/image-files.js';
-import { cloneToB, extentKinds, inPlace, MiB, startPull } from './support/in-place-pulls.js';
+import { clonedToB, extentKinds, inPlace, MiB, startPull } from './support/in-place-pulls.js';
 
 const T = { deadlineMs: 30_000 };
 const KiB = 1024;
@@ -23,10 +23,7 @@ const agents = useAgentProcesses('kvmclone-inplace-');
 
 test('a sync moves changed blocks, turns a zeroed region into holes, grows the image, and ends byte-identical with the source digest', async () => {
   const name = 'sync.raw';
-  const source = join(agents.imagesA, name);
-  const target = join(agents.imagesB, name);
-  await makeRaw(source, 32 * MiB, [[0, 24 * MiB]]);
-  await cloneToB(agents, name);
+  const { source, target } = await clonedToB(agents, name, 32 * MiB, [[0, 24 * MiB]]);
   // At the source: 40 random 64 KiB blocks rewritten, 2 MiB zeroed, 4 MiB appended (1 MiB of it data).
   const blocks = new Set<number>();
   while (blocks.size < 40) {
@@ -62,10 +59,7 @@ test('a sync moves changed blocks, turns a zeroed region into holes, grows the i
 
 test('empty ranges only resize the image: grown with holes, then shrunk', async () => {
   const name = 'resize.raw';
-  const source = join(agents.imagesA, name);
-  const target = join(agents.imagesB, name);
-  await makeRaw(source, 4 * MiB, [[0, 4 * MiB]]);
-  await cloneToB(agents, name);
+  const { source, target } = await clonedToB(agents, name, 4 * MiB, [[0, 4 * MiB]]);
   for (const size of [6 * MiB, 3 * MiB]) {
     await truncate(source, size);
     const { request } = await inPlace(agents, name, []);

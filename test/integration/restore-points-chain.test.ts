@@ -15,6 +15,7 @@ import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { useAgentProcesses } from './support/agent-processes.js';
 import { gone, sha256 } from './support/image-files.js';
+import { assertThreePointsUndoTheSyncs } from './support/three-points.js';
 import { change, KiB, MiB, points, pull, restore, T, threeSyncs, twin } from './support/restore-point-pulls.js';
 
 const agents = useAgentProcesses('kvmclone-points-');
@@ -23,19 +24,10 @@ test('three syncs with keep 3 keep three points; restoring to each in turn gives
   const name = 'three.raw';
   const states = await threeSyncs(agents, name);
   const listed = await points(agents, name);
-  assert.equal(listed.length, 3);
-  assert.deepEqual(
-    listed.map((p) => p.digest),
-    [states[2]?.digest, states[1]?.digest, states[0]?.digest],
-    "each point's digest is the source's before that sync",
-  );
+  assertThreePointsUndoTheSyncs(listed, states, [10 * MiB, 8 * MiB, 8 * MiB], "the source's");
   assert.deepEqual(
     listed.map((p) => p.label),
     ['sync 3', 'sync 2', 'sync 1'],
-  );
-  assert.deepEqual(
-    listed.map((p) => p.imageSize),
-    [10 * MiB, 8 * MiB, 8 * MiB],
   );
   // Each point costs about what its sync overwrote, far less than the image.
   assert.ok(

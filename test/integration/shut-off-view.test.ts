@@ -10,8 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
@@ -20,6 +19,7 @@ import type { OpenLiveViewRequest } from '../../shared/generated/kvmclone/agent/
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
 import type { RunningAgentServer } from '../../agent/server/agent-server.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 import { startInProcessAgent } from './support/in-process-agent.js';
 
 const T = { deadlineMs: 60_000 };
@@ -62,13 +62,9 @@ async function flatSockets(): Promise<string[]> {
 }
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-shut-off-view-'));
-  images = join(dir, 'images');
-  outside = join(dir, 'outside');
-  runtime = join(dir, 'run');
-  await mkdir(outside);
+  ({ dir, outside } = await makeRootAndOutside('kvmclone-shut-off-view-'));
   libvirt = new FakeLibvirt();
-  ({ server } = await startInProcessAgent(dir, libvirt));
+  ({ server, images, runtime } = await startInProcessAgent(dir, libvirt));
   clients = createAgentClients(`unix:${join(runtime, 'agent.sock')}`);
 });
 

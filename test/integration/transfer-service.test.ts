@@ -5,12 +5,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { open, readdir, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
@@ -18,8 +16,8 @@ import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
 import { streamEvents } from '../support/stream-events.js';
+import { run } from './support/image-files.js';
 
-const run = promisify(execFile);
 const T = { deadlineMs: 30_000 };
 const agents = new AgentProcessPair();
 let a: AgentClients;
@@ -53,6 +51,24 @@ function pull(request: object): Promise<PullProgress__Output[]> {
   return streamEvents(b.transfer.pullImage(request, { deadline: Date.now() + 120_000 }));
 }
 
+/**
+ * A staging pull of A's `source` into B's `target` (`extra` added to the request) through a ticket and a proxy of
+ * A's peer socket at `via.peer` (a fresh path in B's runtime dir unless given), the ticket revoked once the pull ends.
+ */
+async function ticketedPull(
+  source: string,
+  target: string,
+  extra: object = {},
+  via: { peer?: string; connections?: { n: number } } = {},
+): Promise<{ ticket: TicketEvent__Output; peer: string; events: PullProgress__Output[] }> {
+  const { ticket, call } = await openTicket([source]);
+  const peer = via.peer ?? join(runB, `peer-${randomUUID()}.sock`);
+  await proxy(peer, ticket.peerSocket, via.connections);
+  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [], ...extra });
+  call.cancel();
+  return { ticket, peer, events };
+}
+
 let imagesA: string;
 let imagesB: string;
 let peerA: string;
@@ -76,13 +92,9 @@ after(() => agents.stop());
 
 test('a pull through a ticket moves only data, lands in a sparse staging file, and reports a matching digest', async () => {
   const source = join(imagesA, 'disk.raw');
-  const { ticket, call } = await openTicket([source]);
-  assert.equal(ticket.peerSocket, peerA);
-  const peer = join(runB, `peer-${randomUUID()}.sock`);
-  await proxy(peer, ticket.peerSocket);
   const target = join(imagesB, 'disk.raw');
-  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [] });
-  call.cancel();
+  const { ticket, events } = await ticketedPull(source, target);
+  assert.equal(ticket.peerSocket, peerA);
   const last = events.at(-1);
   assert.ok(last?.done, 'the last event is the final one');
   assert.equal(last.bytesTransferred, 20 * MiB, 'holes and zero blocks are not sent');
@@ -98,13 +110,9 @@ test('a pull through a ticket moves only data, lands in a sparse staging file, a
 
 test('a pull over 3 streams (3 connections to the peer socket) lands the same bytes with the same digest', async () => {
   const source = join(imagesA, 'disk.raw');
-  const { ticket, call } = await openTicket([source]);
-  const peer = join(runB, `peer-${randomUUID()}.sock`);
   const connections = { n: 0 };
-  await proxy(peer, ticket.peerSocket, connections);
   const target = join(imagesB, 'striped.raw');
-  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [], streams: 3 });
-  call.cancel();
+  const { ticket, peer, events } = await ticketedPull(source, target, { streams: 3 }, { connections });
   const last = events.at(-1);
   assert.ok(last?.done);
   assert.equal(connections.n, 3, 'one connection per stream, each its own SSH channel through a forward');
@@ -122,20 +130,8 @@ test('a pull over 3 streams (3 connections to the peer socket) lands the same by
 
 test('a pull of some ranges reads its staging file back through the target directory for the digest', async () => {
   const source = join(imagesA, 'disk.raw');
-  const { ticket, call } = await openTicket([source]);
-  const peer = join(runB, `peer-${randomUUID()}.sock`);
-  await proxy(peer, ticket.peerSocket);
   const target = join(imagesB, 'ranges.raw');
-  const events = await pull({
-    peerSocket: peer,
-    ticket: ticket.ticket,
-    sourcePath: source,
-    targetPath: target,
-    stagingId: '',
-    operationId: randomUUID(),
-    ranges: [{ offset: 0, length: 4 * MiB }],
-  });
-  call.cancel();
+  const { events } = await ticketedPull(source, target, { ranges: [{ offset: 0, length: 4 * MiB }] });
   const last = events.at(-1);
   assert.ok(last?.done);
   const staged = await unaryCall(b.disk, b.disk.digestImage, { path: last.stagingPath }, T);
@@ -150,12 +146,8 @@ test('the forward directory: GetInfo names it, a pull dials a peer socket bound 
   assert.ok(info.capabilities.includes('transfer.forward-dir'));
   assert.equal((await stat(forwardDir)).mode & 0o7777, 0o700, 'no socket group configured: root only');
   const source = join(imagesA, 'disk.raw');
-  const { ticket, call } = await openTicket([source]);
-  const peer = join(forwardDir, `peer-${randomUUID()}.sock`);
-  await proxy(peer, ticket.peerSocket);
   const target = join(imagesB, 'fwd.raw');
-  const events = await pull({ peerSocket: peer, ticket: ticket.ticket, sourcePath: source, targetPath: target, stagingId: '', operationId: randomUUID(), ranges: [] });
-  call.cancel();
+  const { peer, events } = await ticketedPull(source, target, {}, { peer: join(forwardDir, `peer-${randomUUID()}.sock`) });
   const last = events.at(-1);
   assert.ok(last?.done);
   await unaryCall(b.disk, b.disk.abortStaging, { targetPath: target, stagingId: last.stagingId }, T);

@@ -3,26 +3,29 @@
  * share: both services over the fake libvirt, through a real in-process gRPC
  * server on a temporary unix socket (so status codes are the ones a client
  * sees), started before a file's tests (useDomainServiceServer) with a fresh
- * fake for each test; and the domain XML and qemu-img helpers they use.
+ * fake for each test; and the domain XML and qemu-img helpers they use. The
+ * server itself (serveLibvirtServices) also serves the other tests that call
+ * the two services over a libvirt of their own (define-chain, the libvirt
+ * adapter's integration tests).
  *
  * The server's state is exported as live bindings: `fake`, `clients`, `root`
  * and the rest are the current ones whenever a test reads them.
  */
 import { before, after, beforeEach } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, rm, access } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
 import type { LibvirtPort } from '../../agent/libvirt/libvirt-port.js';
-import { createDomainService } from '../../agent/services/domain-service.js';
+import { createDomainService, type DomainServiceDeps } from '../../agent/services/domain-service.js';
 import { createStorageService } from '../../agent/services/storage-service.js';
-import { ImageRoots } from '../../agent/paths/image-roots.js';
+import type { ImageRoots } from '../../agent/paths/image-roots.js';
 import { LockRegistry } from '../../agent/transfer/lock-registry.js';
 import { createAgentClients, type AgentClients } from '../../shared/agent-clients.js';
 import { loadAgentProto } from '../../shared/proto.js';
+import { makeRootAndOutside } from './root-and-outside.js';
 
 export const UUID_A = '0b7e6c2e-9a3c-4d8e-8f1a-2b3c4d5e6f70';
 export const UUID_B = '1c8f7d3f-0b4d-4e9f-9a2b-3c4d5e6f7081';
@@ -43,9 +46,21 @@ export function useLibvirt(libvirt: FakeLibvirt): void {
   fake = libvirt;
 }
 
-async function startServer(): Promise<void> {
+/**
+ * DomainService and StorageService over `deps.libvirt` and `deps.roots`, served by a new in-process gRPC
+ * server on the unix socket `socket`, logging nothing: the server (the caller shuts it down) and clients of it.
+ */
+export async function serveLibvirtServices(socket: string, deps: Omit<DomainServiceDeps, 'rpc'>): Promise<{ server: grpc.Server; clients: AgentClients }> {
   const v1 = loadAgentProto().proto.kvmclone.agent.v1;
   const rpc = { log: pino({ level: 'silent' }), shutdown: new AbortController().signal };
+  const server = new grpc.Server();
+  server.addService(v1.DomainService.service, createDomainService({ rpc, ...deps }));
+  server.addService(v1.StorageService.service, createStorageService({ rpc, libvirt: deps.libvirt, roots: deps.roots }));
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  return { server, clients: createAgentClients(`unix:${socket}`) };
+}
+
+async function startServer(): Promise<void> {
   // The services hold this port; it forwards to the current test's fake.
   const port: LibvirtPort = {
     listDomains: (o) => fake.listDomains(o),
@@ -62,12 +77,7 @@ async function startServer(): Promise<void> {
     secretUsage: (u, o) => fake.secretUsage(u, o),
     close: () => fake.close(),
   };
-  server = new grpc.Server();
-  server.addService(v1.DomainService.service, createDomainService({ rpc, libvirt: port, roots, swtpmStateRoot: swtpm, locks }));
-  server.addService(v1.StorageService.service, createStorageService({ rpc, libvirt: port, roots }));
-  const socket = join(base, 'agent.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  clients = createAgentClients(`unix:${socket}`);
+  ({ server, clients } = await serveLibvirtServices(join(base, 'agent.sock'), { libvirt: port, roots, swtpmStateRoot: swtpm, locks }));
 }
 
 /**
@@ -78,14 +88,9 @@ async function startServer(): Promise<void> {
  */
 export function useDomainServiceServer(): void {
   before(async () => {
-    base = await mkdtemp(join(tmpdir(), 'kvmclone-domain-svc-'));
-    root = join(base, 'images');
-    outside = join(base, 'outside');
+    ({ dir: base, images: root, outside, roots } = await makeRootAndOutside('kvmclone-domain-svc-'));
     swtpm = join(base, 'swtpm');
-    await mkdir(root);
-    await mkdir(outside);
     await mkdir(swtpm);
-    roots = await ImageRoots.open([root]);
     fake = new FakeLibvirt();
     await startServer();
   });

@@ -2,7 +2,9 @@
  * What the unit tests of the fake libvirt's live-copy half (LibvirtLivePort,
  * test/unit/fake-libvirt-*.test.ts) share: a running domain 'web' with two
  * qcow2 disks, a raw one and an empty CD-ROM, the backup and checkpoint XML
- * of its jobs, and failure(), which expects a KvmcloneError.
+ * of its jobs, and failure(), which expects a KvmcloneError. The libvirt
+ * sandbox's VM (test/integration/support/libvirt-backup-sandbox.ts) has the
+ * same vda, vdb and vdc, and takes its checkpoint XML from here too.
  */
 import { buildBackupXml, buildCheckpointXml } from '../../agent/libvirt/backup-xml.js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
@@ -32,10 +34,11 @@ export function backupXml(incremental = '', scratchDir = '/nonexistent'): string
   });
 }
 
-export function checkpointXml(name: string, raw = false): string {
+/** A checkpoint `name` of qcow2 vda and vdb (and of raw vdc, which libvirt refuses, when `raw`), described as `description`. */
+export function checkpointXml(name: string, raw = false, description = 'kvmclone replica checkpoint'): string {
   return buildCheckpointXml({
     name,
-    description: 'kvmclone replica checkpoint',
+    description,
     disks: [
       { target: 'vda', bitmap: true },
       { target: 'vdb', bitmap: true },

@@ -8,20 +8,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { pino } from 'pino';
+import type * as grpc from '@grpc/grpc-js';
 import { FakeLibvirt } from '../../agent/libvirt/fake-libvirt.js';
-import { createDomainService } from '../../agent/services/domain-service.js';
-import { ImageRoots } from '../../agent/paths/image-roots.js';
 import { declaredChain } from '../../agent/images/definition-chains.js';
 import { parseXml } from '../../shared/xml/parse-xml.js';
 import { childrenNamed } from '../../shared/xml/xml-tree.js';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
-import { loadAgentProto } from '../../shared/proto.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
+import { serveLibvirtServices } from '../support/domain-service-server.js';
+import { makeRootAndOutside } from '../support/root-and-outside.js';
 
 let base: string;
 let root: string;
@@ -36,19 +33,10 @@ function qemuImg(...args: string[]): void {
 }
 
 before(async () => {
-  base = await mkdtemp(join(tmpdir(), 'kvmclone-define-chain-'));
-  root = join(base, 'images');
-  outside = join(base, 'outside');
-  await mkdir(root);
-  await mkdir(outside);
-  const roots = await ImageRoots.open([root]);
+  const layout = await makeRootAndOutside('kvmclone-define-chain-');
+  ({ dir: base, images: root, outside } = layout);
   fake = new FakeLibvirt();
-  const v1 = loadAgentProto().proto.kvmclone.agent.v1;
-  server = new grpc.Server();
-  server.addService(v1.DomainService.service, createDomainService({ rpc: { log: pino({ level: 'silent' }), shutdown: new AbortController().signal }, libvirt: fake, roots }));
-  const socket = join(base, 'agent.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  clients = createAgentClients(`unix:${socket}`);
+  ({ server, clients } = await serveLibvirtServices(join(base, 'agent.sock'), { libvirt: fake, roots: layout.roots }));
 });
 
 after(async () => {

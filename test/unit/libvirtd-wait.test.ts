@@ -9,6 +9,26 @@ function gone(): Error {
   return Object.assign(new Error('Cannot write data: Broken pipe'), { name: 'LibvirtError', code: 38 });
 }
 
+/** whileLibvirtdRestarts over a call that always throws `failure()`: asserts it rejects; with what, after how many calls. */
+async function rejectionOf(failure: () => unknown, waitMs: number): Promise<{ err: unknown; calls: number }> {
+  let calls = 0;
+  let err: unknown;
+  await assert.rejects(
+    whileLibvirtdRestarts(
+      async () => {
+        calls += 1;
+        throw failure();
+      },
+      { waitMs },
+    ),
+    (e: unknown) => {
+      err = e;
+      return true;
+    },
+  );
+  return { err, calls };
+}
+
 test('a call that meets a gone libvirtd is tried again until it answers', async () => {
   let calls = 0;
   const retries: number[] = [];
@@ -26,46 +46,21 @@ test('a call that meets a gone libvirtd is tried again until it answers', async 
 });
 
 test('it gives up after waitMs with the last failure, UNAVAILABLE', async () => {
-  let calls = 0;
   const started = Date.now();
-  const err = await whileLibvirtdRestarts(
-    async () => {
-      calls += 1;
-      throw libvirtFailure(gone(), 'list domains');
-    },
-    { waitMs: 600 },
-  ).catch((e: unknown) => e);
+  const { err, calls } = await rejectionOf(() => libvirtFailure(gone(), 'list domains'), 600);
   assert.ok(err instanceof KvmcloneError && err.code === 'UNAVAILABLE', String(err));
   assert.ok(Date.now() - started < 2000);
   assert.equal(calls, 3, 'at once, after 250 ms; 500 ms more would pass the limit');
 });
 
 test('waitMs 0 is one retry at once', async () => {
-  let calls = 0;
-  await assert.rejects(
-    whileLibvirtdRestarts(
-      async () => {
-        calls += 1;
-        throw gone();
-      },
-      { waitMs: 0 },
-    ),
-  );
+  const { calls } = await rejectionOf(gone, 0);
   assert.equal(calls, 2);
 });
 
 test('any other failure is not retried', async () => {
-  let calls = 0;
-  await assert.rejects(
-    whileLibvirtdRestarts(
-      async () => {
-        calls += 1;
-        throw new KvmcloneError('NOT_FOUND', 'no such domain');
-      },
-      { waitMs: 10_000 },
-    ),
-    /no such domain/,
-  );
+  const { err, calls } = await rejectionOf(() => new KvmcloneError('NOT_FOUND', 'no such domain'), 10_000);
+  assert.match(String(err), /no such domain/);
   assert.equal(calls, 1);
 });
 

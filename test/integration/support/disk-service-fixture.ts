@@ -15,11 +15,15 @@ import { startDiskHarness, writeAll, type DiskHarness } from '../disk-harness.js
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
-/** A DiskHarness for the calling test file: started before its tests, closed after them; its fields are the running harness's. */
-export function useDiskHarness(): DiskHarness {
+/**
+ * A DiskHarness for the calling test file: started before its tests, then `prepare` run (one hook: Node 20 runs a
+ * file's top-level before hooks concurrently), closed after them; its fields are the running harness's.
+ */
+export function useDiskHarness(prepare?: (harness: DiskHarness) => Promise<void>): DiskHarness {
   let running: DiskHarness | undefined;
   before(async () => {
     running = await startDiskHarness();
+    await prepare?.(running);
   });
   after(async () => {
     await running?.close();

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
+/** execFile as a promise: how the integration tests run qemu-img, qemu-io, cmp and cp. */
 export const run = promisify(execFile);
 
 /** A byte span of a request. */

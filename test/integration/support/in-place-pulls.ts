@@ -25,7 +25,7 @@ import { JournalWriter } from '../../../agent/transfer/journal-writer.js';
 import { rejectsWithStatus } from '../../support/grpc-status.js';
 import { pullRequest } from './agent-pair.js';
 import type { AgentProcessPair } from './agent-processes.js';
-import { run } from './image-files.js';
+import { makeRaw, run } from './image-files.js';
 import { streamEvents } from '../../support/stream-events.js';
 
 export const MiB = 1024 * 1024;
@@ -153,9 +153,13 @@ export async function extentKinds(path: string, from: number, to: number): Promi
   }
 }
 
-/** A same-content copy of A's `name` at B (the clone a sync starts from). */
-export async function cloneToB(agents: AgentProcessPair, name: string): Promise<void> {
-  await run('cp', ['--sparse=always', join(agents.imagesA, name), join(agents.imagesB, name)]);
+/** A raw image `name` on A (`size` bytes, data at `spans`) and a same-content copy of it on B (the clone a sync starts from): their paths. */
+export async function clonedToB(agents: AgentProcessPair, name: string, size: number, spans: [number, number][]): Promise<{ source: string; target: string }> {
+  const source = join(agents.imagesA, name);
+  const target = join(agents.imagesB, name);
+  await makeRaw(source, size, spans);
+  await run('cp', ['--sparse=always', source, target]);
+  return { source, target };
 }
 
 /** Leaves a journal beside `image` as a pull would: committed, then optionally cut, damaged or aimed at another inode. */

@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { buildBackupXml, buildCheckpointXml } from '../../../agent/libvirt/backup-xml.js';
+import { buildBackupXml } from '../../../agent/libvirt/backup-xml.js';
 import { LibvirtAdapter } from '../../../agent/libvirt/libvirt-adapter.js';
+import { checkpointXml as threeDiskCheckpointXml } from '../../support/fake-live-domain.js';
 import { BOOT_SECTOR, missingSandboxPrerequisite, sandboxDownLeavingNothing, sandboxUp } from './libvirt-sandbox.js';
 
 const execFile = promisify(execFileCb);
@@ -150,17 +151,8 @@ export const exists = (path: string): Promise<boolean> =>
     () => false,
   );
 
-export function checkpointXml(name: string, rawToo = false): string {
-  return buildCheckpointXml({
-    name,
-    description: 'kvmclone integration test',
-    disks: [
-      { target: 'vda', bitmap: true },
-      { target: 'vdb', bitmap: true },
-      { target: 'vdc', bitmap: rawToo },
-    ],
-  });
-}
+/** A checkpoint `name` of VM's vda and vdb (and of its raw vdc too when `rawToo`), described as this suite's. */
+export const checkpointXml = (name: string, rawToo = false): string => threeDiskCheckpointXml(name, rawToo, 'kvmclone integration test');
 
 /** qemu-img map of an NBD export: [start, length, data] per extent. */
 export async function nbdMap(socket: string, exportName: string, dirtyBitmap?: string): Promise<Array<[number, number, boolean]>> {

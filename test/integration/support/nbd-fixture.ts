@@ -7,17 +7,15 @@
  */
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { KvmcloneError } from '../../../shared/errors.js';
 import { NbdClient, type NbdExtent } from '../../../agent/nbd/nbd-client.js';
 import { startQemuNbd, type QemuNbdServer } from '../../../agent/nbd/qemu-nbd-server.js';
+import { run } from './image-files.js';
 import { listenScripted, type Script, type ScriptedServer } from './scripted-nbd-server.js';
 
-export const run = promisify(execFile);
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const ALLOCATION = 'base:allocation';
