@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { checkId, checkVmName } from '../../shared/validation.js';
 import { invalidArgument } from '../../shared/errors.js';
-import { openReadOnly, withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, runInContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { fetchAudit, parseSince, type AuditFilters } from '../audit/audit-query.js';
 import { auditTable } from '../audit/audit-table.js';
@@ -43,19 +43,17 @@ export function auditCommand(run: (code: Promise<number>) => void): Command {
     .addOption(new Option('--op <id>', 'only calls of this operation (kvmctl ops list shows the ids)'))
     .addOption(new Option('--limit <n>', `the newest N matching records (default ${DEFAULT_LIMIT})`))
     .action((host: string, flags: AuditFlags, command: Command) => {
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const filters = auditFilters(flags);
-          const session = await openReadOnly(ctx, host, ['audit.read']);
-          try {
-            const records = await fetchAudit(session, filters, ctx.signal);
-            if (ctx.json) ctx.reporter.result({ ok: true, operation: 'audit', host, records });
-            else process.stdout.write(records.length === 0 ? 'no matching audit records\n' : auditTable(records));
-            return EXIT_OK;
-          } finally {
-            await session.close();
-          }
-        }),
-      );
+      runInContext(run, command, async (ctx) => {
+        const filters = auditFilters(flags);
+        const session = await openReadOnly(ctx, host, ['audit.read']);
+        try {
+          const records = await fetchAudit(session, filters, ctx.signal);
+          if (ctx.json) ctx.reporter.result({ ok: true, operation: 'audit', host, records });
+          else process.stdout.write(records.length === 0 ? 'no matching audit records\n' : auditTable(records));
+          return EXIT_OK;
+        } finally {
+          await session.close();
+        }
+      });
     });
 }

@@ -5,7 +5,7 @@
  * and the replica runs forward again. See controller/replication/failback.ts.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { runFailback } from '../replication/failback.js';
 import { recoveryDeps } from './failover.js';
 
@@ -23,11 +23,8 @@ export function failbackCommand(run: (code: Promise<number>) => void): Command {
     .option('--switch', 'then stop the copy, sync what it wrote meanwhile, start the original, and run the replica forward again')
     .option('--shutdown-timeout <seconds>', 'with --switch: how long the running copy gets to power off (default 300)', parseSeconds)
     .action((name: string, flags: { switch?: boolean; shutdownTimeout?: number }, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) =>
-          runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true)),
-        ),
+      runInContext(run, command, async (ctx, global) =>
+        runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true)),
       );
     });
 }

@@ -6,7 +6,7 @@
  * listed with the reason instead of its disks.
  */
 import { Command } from 'commander';
-import { openReadOnly, withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, runInContext, type CommandContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
 import type { HostSession } from '../transport/host-session.js';
@@ -77,6 +77,6 @@ export function lsCommand(run: (code: Promise<number>) => void): Command {
     .description('list the VMs of a host: state, disks, sizes')
     .argument('<host>', 'an ssh config alias or [user@]host[:port]')
     .action((host: string, _flags: unknown, command: Command) => {
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => lsHost(ctx, host)));
+      runInContext(run, command, (ctx) => lsHost(ctx, host));
     });
 }

@@ -4,7 +4,7 @@
  * the RPO). A run already going on is not stopped.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { ReplicaStore } from '../replication/replica-store.js';
 
@@ -15,13 +15,11 @@ export function replicaPauseCommand(run: (code: Promise<number>) => void, pause:
     .description(pause ? "stop a replica's schedule (a run going on finishes)" : "restart a paused replica's schedule")
     .argument('<name>', 'the replica')
     .action((name: string, _flags: unknown, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const replica = new ReplicaStore(ctx.store().database).setPaused(name, pause);
-          if (ctx.json) ctx.reporter.result({ ok: true, operation: `replica-${verb}`, replica });
-          else process.stdout.write(`replica ${name} ${pause ? 'paused' : 'resumed'}\n`);
-          return EXIT_OK;
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        const replica = new ReplicaStore(ctx.store().database).setPaused(name, pause);
+        if (ctx.json) ctx.reporter.result({ ok: true, operation: `replica-${verb}`, replica });
+        else process.stdout.write(`replica ${name} ${pause ? 'paused' : 'resumed'}\n`);
+        return EXIT_OK;
+      }),
     );
 }

@@ -5,7 +5,7 @@
  * destination VM and host, named by the replica.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { restoreVmPoint, showVmPoints } from '../operations/points/vm-point-actions.js';
 import { ReplicaStore } from '../replication/replica-store.js';
 
@@ -15,12 +15,10 @@ export function replicaPointsCommand(run: (code: Promise<number>) => void): Comm
     .description("the restore points kept of a replica's copy, newest first, and the space they take")
     .argument('<name>', 'the replica')
     .action((name: string, _flags: unknown, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const replica = new ReplicaStore(ctx.store().database).get(name);
-          return showVmPoints(ctx, replica.destVm, replica.to);
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        const replica = new ReplicaStore(ctx.store().database).get(name);
+        return showVmPoints(ctx, replica.destVm, replica.to);
+      }),
     );
 }
 
@@ -31,12 +29,9 @@ export function replicaRestoreCommand(run: (code: Promise<number>) => void): Com
     .argument('<name>', 'the replica')
     .requiredOption('--point <id>', 'the point (its id as kvmctl replica points shows it, or a unique prefix of 4+ characters)')
     .action((name: string, flags: { point: string }, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const replica = new ReplicaStore(ctx.store().database).get(name);
-          return restoreVmPoint(ctx, replica.destVm, replica.to, flags.point, global.yes === true);
-        }),
-      );
+      runInContext(run, command, async (ctx, global) => {
+        const replica = new ReplicaStore(ctx.store().database).get(name);
+        return restoreVmPoint(ctx, replica.destVm, replica.to, flags.point, global.yes === true);
+      });
     });
 }

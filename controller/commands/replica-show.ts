@@ -1,6 +1,6 @@
 /** `kvmctl replica show NAME`: one replica, its status and its recent runs (each with its operation id for `kvmctl ops show`). */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { ReplicaStore } from '../replication/replica-store.js';
 import { replicaStatus } from '../replication/replica-status.js';
@@ -12,16 +12,14 @@ export function replicaShowCommand(run: (code: Promise<number>) => void): Comman
     .description('one replica: settings, status and recent runs')
     .argument('<name>', 'the replica')
     .action((name: string, _flags: unknown, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const store = new ReplicaStore(ctx.store().database);
-          const replica = store.get(name);
-          const status = replicaStatus(replica, store.lastSuccess(name), Date.now(), ctx.options.replication.graceMs);
-          const runs = store.runs(name, 20);
-          if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-show', replica, status, runs });
-          else process.stdout.write(replicaDetail(replica, status, runs));
-          return EXIT_OK;
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        const store = new ReplicaStore(ctx.store().database);
+        const replica = store.get(name);
+        const status = replicaStatus(replica, store.lastSuccess(name), Date.now(), ctx.options.replication.graceMs);
+        const runs = store.runs(name, 20);
+        if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-show', replica, status, runs });
+        else process.stdout.write(replicaDetail(replica, status, runs));
+        return EXIT_OK;
+      }),
     );
 }
