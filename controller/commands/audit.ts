@@ -3,7 +3,8 @@
  * the agent's audit trail of calls that changed something on HOST, read
  * through its read-only ReadAudit RPC — a table, or with --json the records.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { hostVerb } from '../cli/verb-builders.js';
 import { checkId, checkVmName } from '../../shared/validation.js';
 import { invalidArgument } from '../../shared/errors.js';
 import { openReadOnly, runInContext } from '../cli/command-context.js';
@@ -35,9 +36,7 @@ export function auditFilters(flags: AuditFlags, now = new Date()): AuditFilters 
 
 /** The audit command. */
 export function auditCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('audit')
-    .description("what the host's agent changed, and who asked: its audit trail, oldest first")
-    .argument('<host>', 'an ssh config alias or [user@]host[:port]')
+  return hostVerb('audit', "what the host's agent changed, and who asked: its audit trail, oldest first")
     .addOption(new Option('--since <duration|time>', 'only calls that ended in this last duration (30m, 12h, 7d) or since this time (2026-12-02T09:00Z)'))
     .addOption(new Option('--vm <name>', 'only calls about this VM'))
     .addOption(new Option('--op <id>', 'only calls of this operation (kvmctl ops list shows the ids)'))

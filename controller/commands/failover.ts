@@ -5,7 +5,8 @@
  * copy for a DR drill and `--test --cleanup` removes it. The logic is in
  * controller/replication/failover.ts and failover-drill.ts.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { replicaVerb } from '../cli/verb-builders.js';
 import { operationDeps, runInContext, type CommandContext } from '../cli/command-context.js';
 import { FailoverStore } from '../replication/failover-store.js';
 import { runFailover, type RecoveryDeps } from '../replication/failover.js';
@@ -46,9 +47,7 @@ export function flagConflict(flags: FailoverFlags): string | undefined {
 
 /** The failover command. */
 export function failoverCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('failover')
-    .description("start a replica's copy as the VM in service (refused while the source VM runs); --test: a throw-away copy for a DR drill")
-    .argument('<name>', 'the replica')
+  return replicaVerb('failover', "start a replica's copy as the VM in service (refused while the source VM runs); --test: a throw-away copy for a DR drill")
     .option('--point <id>', 'roll the copy back to this restore point first (it and newer points are used up)')
     .option('--force', 'go ahead when the source host cannot be reached (you confirm the VM is not running there)')
     .option('--test', 'start a throw-away clone <copy>-drill of the copy instead; the copy and the schedule are untouched')

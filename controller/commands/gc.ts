@@ -8,7 +8,8 @@
  * --dry-run removes nothing. A clone rerun after gc starts over instead of
  * resuming from removed staging files.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { hostVerb } from '../cli/verb-builders.js';
 import { runInContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { HostSession } from '../transport/host-session.js';
@@ -21,9 +22,7 @@ interface GcFlags {
 
 /** The gc command. */
 export function gcCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('gc')
-    .description('remove leftovers (staging files, journals, peer sockets, scratch files) of operations that are not running on HOST')
-    .argument('<host>', 'an ssh config alias or [user@]host[:port]')
+  return hostVerb('gc', 'remove leftovers (staging files, journals, peer sockets, scratch files) of operations that are not running on HOST')
     .addOption(new Option('--older-than <duration>', 'only leftovers at least this old (90s, 30m, 1h, 7d)'))
     .addOption(new Option('--dry-run', 'say what would be removed; remove nothing'))
     .action((host: string, flags: GcFlags, command: Command) => {

@@ -4,7 +4,8 @@
  * is kept unless --delete-copy (replication/delete-copy.ts). A replica that a
  * replicate run is running is refused.
  */
-import { Command } from 'commander';
+import type { Command } from 'commander';
+import { replicaVerb } from '../cli/verb-builders.js';
 import { failedPrecondition } from '../../shared/errors.js';
 import { runInContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
@@ -13,9 +14,7 @@ import { ReplicaStore } from '../replication/replica-store.js';
 
 /** The replica rm command. */
 export function replicaRmCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('rm')
-    .description('remove a replica (the copy stays unless --delete-copy)')
-    .argument('<name>', 'the replica')
+  return replicaVerb('rm', 'remove a replica (the copy stays unless --delete-copy)')
     .option('--delete-copy', 'also undefine the copy on the destination and remove its disks (refused while it runs)')
     .action((name: string, flags: { deleteCopy?: boolean }, command: Command) =>
       runInContext(run, command, async (ctx) => {
