@@ -62,18 +62,25 @@ export function blockHash(data: Uint8Array): Buffer {
   return isAllZero(data) ? ZERO_HASH : chunkHash(data);
 }
 
+/** A blake3 hasher that has taken in the image size (8 bytes LE): how both digests below begin. */
+function hasherOverSize(size: number): Blake3Hasher {
+  const hasher = new Blake3Hasher();
+  const header = Buffer.alloc(8);
+  header.writeBigUInt64LE(BigInt(size));
+  hasher.update(header);
+  return hasher;
+}
+
 /**
  * Incremental whole-image digest: blake3-256 over the size (8 bytes LE) and
  * then the block hashes in order. Both sides of a copy compute it from their
  * own files and compare the strings.
  */
 export class ImageDigest {
-  private readonly hasher = new Blake3Hasher();
+  private readonly hasher: Blake3Hasher;
 
   constructor(size: number) {
-    const header = Buffer.alloc(8);
-    header.writeBigUInt64LE(BigInt(size));
-    this.hasher.update(header);
+    this.hasher = hasherOverSize(size);
   }
 
   /** Adds the next block hashes (a multiple of HASH_BYTES, in block order). */
@@ -98,12 +105,10 @@ export class ImageDigest {
  * by the unchanged identity of the destination image, not re-read.
  */
 export class RangesDigest {
-  private readonly hasher = new Blake3Hasher();
+  private readonly hasher: Blake3Hasher;
 
   constructor(size: number) {
-    const header = Buffer.alloc(8);
-    header.writeBigUInt64LE(BigInt(size));
-    this.hasher.update(header);
+    this.hasher = hasherOverSize(size);
   }
 
   /** Adds one range and its block hashes (ranges in ascending offset order). */

@@ -3,9 +3,9 @@
  * domain calls it has, and `virsh -c URI` (virsh-runner.ts) for what it
  * lacks — storage pools, host capabilities and versions, memory statistics,
  * undefine with NVRAM and TPM flags. It is the real LibvirtLivePort too:
- * backup jobs, checkpoints and the guest agent's freeze are in
- * libvirt-live-adapter.ts, which it hands its virsh runner, its domain UUID
- * lookup and its cached domain capabilities, and delegates to.
+ * backup jobs, checkpoints and the guest agent's freeze are in its base
+ * class LibvirtLiveAdapter (libvirt-live-adapter.ts), to which it supplies
+ * its virsh runner, its domain UUID lookup and its cached domain capabilities.
  *
  * The connection opens on first use (libvirt-connection.ts). When libvirtd
  * restarts, the next call on the old connection fails at once ("client
@@ -33,31 +33,15 @@ import { domainRecord, domainUuids, lookupDomainRecord, persistence } from './li
 import { hostRecord, StaticFactsCache } from './libvirt-host-facts.js';
 import { LibvirtLiveAdapter } from './libvirt-live-adapter.js';
 import { listStoragePools } from './libvirt-pools.js';
-import type {
-  BackupJobRecord,
-  CheckpointDeleteOptions,
-  CheckpointReadOptions,
-  CheckpointRecord,
-  CheckpointRedefineOptions,
-  CheckpointSummary,
-  DomainJobRecord,
-  DomainRecord,
-  HostRecord,
-  LibvirtLivePort,
-  LibvirtPort,
-  PoolRecord,
-  PortCallOptions,
-  StartOptions,
-} from './libvirt-port.js';
+import type { DomainRecord, HostRecord, LibvirtPort, PoolRecord, PortCallOptions, StartOptions } from './libvirt-port.js';
 import { VirshRunner } from './virsh-runner.js';
 import { LIBVIRTD_WAIT_MS } from './libvirtd-wait.js';
 
 /** LibvirtPort and LibvirtLivePort on a real libvirtd. */
-export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
+export class LibvirtAdapter extends LibvirtLiveAdapter implements LibvirtPort {
   private readonly uri: string;
-  private readonly log: Logger;
-  private readonly virsh: VirshRunner;
-  private readonly live: LibvirtLiveAdapter;
+  protected readonly log: Logger;
+  protected readonly virsh: VirshRunner;
   private readonly connection: LibvirtConnection;
   private readonly staticFacts: StaticFactsCache;
   private readonly libvirtdWaitMs: number;
@@ -67,23 +51,23 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
    *   libvirtd before it fails UNAVAILABLE (LIBVIRTD_WAIT_MS by default)
    */
   constructor(options: { uri: string; log: Logger; libvirtdWaitMs?: number }) {
+    super();
     this.uri = options.uri;
     this.log = options.log.child({ component: 'libvirt' });
     this.libvirtdWaitMs = options.libvirtdWaitMs ?? LIBVIRTD_WAIT_MS;
     this.virsh = new VirshRunner(this.uri, this.libvirtdWaitMs, this.log);
     this.connection = new LibvirtConnection(this.uri, this.log, this.libvirtdWaitMs);
     this.staticFacts = new StaticFactsCache(this.virsh);
-    this.live = new LibvirtLiveAdapter({
-      virsh: this.virsh,
-      log: this.log,
-      domainUuid: (name, doing, callOptions) => this.domainUuid(name, doing, callOptions),
-      domainCapabilities: async (callOptions) => (await this.staticFacts.get(callOptions))[2],
-    });
   }
 
   /** The UUID virsh is given for a domain (virsh would take a name such as "12" as a running domain's ID). */
-  private domainUuid(name: string, doing: string, options?: PortCallOptions): Promise<string> {
+  protected domainUuid(name: string, doing: string, options?: PortCallOptions): Promise<string> {
     return this.connection.call(doing, options, async (h) => (await h.domainLookupByName(name)).getUUIDString());
+  }
+
+  /** `virsh domcapabilities`, from the host's cached static facts. */
+  protected async domainCapabilities(options?: PortCallOptions): Promise<string> {
+    return (await this.staticFacts.get(options))[2];
   }
 
   async listDomains(options?: PortCallOptions): Promise<DomainRecord[]> {
@@ -204,56 +188,6 @@ export class LibvirtAdapter implements LibvirtPort, LibvirtLivePort {
   /** Pools are addressed by UUID (virsh takes a pool argument as a UUID first, then as a name). */
   async listPools(options?: PortCallOptions): Promise<PoolRecord[]> {
     return listStoragePools(this.virsh, options);
-  }
-
-  // --- Live copies (LibvirtLivePort): libvirt-live-adapter.ts ---
-
-  backupSupported(options?: PortCallOptions): Promise<boolean> {
-    return this.live.backupSupported(options);
-  }
-
-  domainJob(domain: string, options?: PortCallOptions): Promise<DomainJobRecord | undefined> {
-    return this.live.domainJob(domain, options);
-  }
-
-  backupBegin(domain: string, backupXml: string, checkpointXml: string | undefined, options?: PortCallOptions): Promise<BackupJobRecord> {
-    return this.live.backupBegin(domain, backupXml, checkpointXml, options);
-  }
-
-  backupJob(domain: string, options?: PortCallOptions): Promise<BackupJobRecord | undefined> {
-    return this.live.backupJob(domain, options);
-  }
-
-  abortJob(domain: string, options?: PortCallOptions): Promise<boolean> {
-    return this.live.abortJob(domain, options);
-  }
-
-  listCheckpoints(domain: string, options?: PortCallOptions): Promise<CheckpointSummary[]> {
-    return this.live.listCheckpoints(domain, options);
-  }
-
-  checkpointXml(domain: string, name: string, options?: CheckpointReadOptions): Promise<string> {
-    return this.live.checkpointXml(domain, name, options);
-  }
-
-  getCheckpoint(domain: string, name: string, options?: CheckpointReadOptions): Promise<CheckpointRecord> {
-    return this.live.getCheckpoint(domain, name, options);
-  }
-
-  deleteCheckpoint(domain: string, name: string, options?: CheckpointDeleteOptions): Promise<void> {
-    return this.live.deleteCheckpoint(domain, name, options);
-  }
-
-  redefineCheckpoint(domain: string, xml: string, options?: CheckpointRedefineOptions): Promise<void> {
-    return this.live.redefineCheckpoint(domain, xml, options);
-  }
-
-  fsFreeze(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
-    return this.live.fsFreeze(domain, timeoutMs, options);
-  }
-
-  fsThaw(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number> {
-    return this.live.fsThaw(domain, timeoutMs, options);
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,9 @@
  * take a name such as "12" as a running domain's ID), and XML documents in
  * 0600 files of a private temp dir.
  *
- * LibvirtAdapter builds one and delegates its LibvirtLivePort methods to it,
- * lending its virsh runner, its UUID lookup on the binding's connection and
- * its cached domain capabilities.
+ * LibvirtAdapter extends this class and supplies what it works with: its
+ * virsh runner, its UUID lookup on the binding's connection and its cached
+ * domain capabilities.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -32,29 +32,18 @@ const JOB_END_TIMEOUT_MS = 30_000;
 /** How often an ending job is looked at. */
 const JOB_END_POLL_MS = 50;
 
-/** What LibvirtLiveAdapter borrows from LibvirtAdapter, so that both use one connection, one virsh and one cache. */
-export interface LiveAdapterDeps {
-  virsh: VirshRunner;
-  log: Logger;
+/**
+ * LibvirtLivePort on a real libvirtd, through virsh. Abstract: LibvirtAdapter
+ * is the one subclass, so that both halves use one connection, one virsh and
+ * one cache.
+ */
+export abstract class LibvirtLiveAdapter implements LibvirtLivePort {
+  protected abstract readonly virsh: VirshRunner;
+  protected abstract readonly log: Logger;
   /** The UUID virsh is given for a domain; `doing` names the step in errors. */
-  domainUuid(name: string, doing: string, options?: PortCallOptions): Promise<string>;
+  protected abstract domainUuid(name: string, doing: string, options?: PortCallOptions): Promise<string>;
   /** `virsh domcapabilities` ('' where the driver has none), cached with the host's other static facts. */
-  domainCapabilities(options?: PortCallOptions): Promise<string>;
-}
-
-/** LibvirtLivePort on a real libvirtd, through virsh. */
-export class LibvirtLiveAdapter implements LibvirtLivePort {
-  private readonly virsh: VirshRunner;
-  private readonly log: Logger;
-  private readonly domainUuid: LiveAdapterDeps['domainUuid'];
-  private readonly domainCapabilities: LiveAdapterDeps['domainCapabilities'];
-
-  constructor(deps: LiveAdapterDeps) {
-    this.virsh = deps.virsh;
-    this.log = deps.log;
-    this.domainUuid = deps.domainUuid;
-    this.domainCapabilities = deps.domainCapabilities;
-  }
+  protected abstract domainCapabilities(options?: PortCallOptions): Promise<string>;
 
   async backupSupported(options?: PortCallOptions): Promise<boolean> {
     return backupSupportedIn(await this.domainCapabilities(options));

@@ -5,6 +5,7 @@
  * Ctrl-C trips (a second Ctrl-C exits at once). Errors before the operation
  * starts become exit codes here (config → 2).
  */
+import type { Command } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { ConfigError } from '../../shared/config/config-file.js';
 import { isAbortError, KvmcloneError } from '../../shared/errors.js';
 import { loadControllerOptions, type ControllerOptions, type GlobalFlags } from '../config/controller-config.js';
 import { OperationStore } from '../history/operation-store.js';
+import type { OperationDeps } from '../operations/operation-run.js';
 import type { SshEngine } from '../transport/ssh-engine.js';
 import { HostSession } from '../transport/host-session.js';
 import type { AgentCapability } from '../../shared/capabilities.js';
@@ -103,6 +105,26 @@ export async function withCommandContext(flags: GlobalCliFlags, body: (ctx: Comm
     store?.close();
     await rm(runtimeDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A verb's action, run: the global flags read from `command` (merged with the
+ * verb's own, a global flag winning a clash as commander has it), `body` run
+ * in a command context, and its exit code handed to `run`. The plumbing every
+ * verb's action shares, in one place.
+ */
+export function runInContext<F extends object = object>(
+  run: (code: Promise<number>) => void,
+  command: Command,
+  body: (ctx: CommandContext, global: GlobalCliFlags & F) => Promise<number>,
+): void {
+  const global = command.optsWithGlobals<GlobalCliFlags & F>();
+  run(withCommandContext(global, (ctx) => body(ctx, global)));
+}
+
+/** What an operation needs from its command's context; `options` in place of the context's where a flag changes them. */
+export function operationDeps(ctx: CommandContext, options: ControllerOptions = ctx.options): OperationDeps {
+  return { engine: ctx.engine, options, reporter: ctx.reporter, store: ctx.store(), signal: ctx.signal };
 }
 
 /**

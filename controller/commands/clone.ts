@@ -8,28 +8,22 @@
  */
 import { Command } from 'commander';
 import { checkAbsolutePath, checkVmName } from '../../shared/validation.js';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { confirm } from '../cli/confirm.js';
+import { copyDeps, copyVerb, type CopyFlags } from '../cli/copy-verb.js';
 import { EXIT_USAGE } from '../cli/exit-codes.js';
 import { runClone } from '../operations/clone/run-clone.js';
-import { addCompressOption, withCompress, type CompressFlags } from '../cli/compress-flag.js';
-import { addBwlimitOption, withBwlimit, type BwlimitFlags } from '../cli/bwlimit-flag.js';
-import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
+import { liveOptionsOf } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
 
-interface CloneFlags extends LiveFlags {
-  from: string;
-  to: string;
-  name?: string;
+interface CloneFlags extends CopyFlags {
   targetDir?: string;
   start?: boolean;
-  dryRun?: boolean;
-  flatten?: boolean;
 }
 
 /** The clone command. */
 export function cloneCommand(run: (code: Promise<number>) => void): Command {
-  return addCompressOption(addBwlimitOption(addLiveOptions(new Command('clone'))))
+  return copyVerb('clone')
     .description('clone a VM to another host (or to the same host under a new name); a running one with --live')
     .argument('<vm>', 'the VM to clone')
     .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
@@ -40,38 +34,31 @@ export function cloneCommand(run: (code: Promise<number>) => void): Command {
     .option('--dry-run', 'print the plan and stop')
     .option('--flatten', 'give the copy one standalone image per disk, its backing chain merged (holes stay holes)')
     .action((vm: string, flags: CloneFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & CloneFlags & BwlimitFlags & CompressFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const destVm = checkVmName(flags.name ?? vm, '--name');
-          parseHostSpec(flags.from);
-          parseHostSpec(flags.to);
-          if (flags.from === flags.to && destVm === checkVmName(vm, 'VM')) {
-            ctx.reporter.result({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'a clone on the same host needs a new name: add --name' } });
-            return EXIT_USAGE;
-          }
-          return runClone(
-            {
-              vm: checkVmName(vm, 'VM'),
-              from: flags.from,
-              to: flags.to,
-              destVm,
-              ...(flags.targetDir !== undefined && { targetDir: checkAbsolutePath(flags.targetDir, '--target-dir') }),
-              start: flags.start === true,
-              dryRun: flags.dryRun === true,
-              flatten: flags.flatten === true,
-              live: liveOptionsOf(flags),
-            },
-            {
-              engine: ctx.engine,
-              options: withCompress(withBwlimit(ctx.options, global), global),
-              reporter: ctx.reporter,
-              store: ctx.store(),
-              signal: ctx.signal,
-              confirm: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: true }),
-            },
-          );
-        }),
-      );
+      runInContext<CloneFlags>(run, command, async (ctx, global) => {
+        const destVm = checkVmName(flags.name ?? vm, '--name');
+        parseHostSpec(flags.from);
+        parseHostSpec(flags.to);
+        if (flags.from === flags.to && destVm === checkVmName(vm, 'VM')) {
+          ctx.reporter.result({ ok: false, error: { code: 'INVALID_ARGUMENT', message: 'a clone on the same host needs a new name: add --name' } });
+          return EXIT_USAGE;
+        }
+        return runClone(
+          {
+            vm: checkVmName(vm, 'VM'),
+            from: flags.from,
+            to: flags.to,
+            destVm,
+            ...(flags.targetDir !== undefined && { targetDir: checkAbsolutePath(flags.targetDir, '--target-dir') }),
+            start: flags.start === true,
+            dryRun: flags.dryRun === true,
+            flatten: flags.flatten === true,
+            live: liveOptionsOf(flags),
+          },
+          {
+            ...copyDeps(ctx, global),
+            confirm: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: true }),
+          },
+        );
+      });
     });
 }

@@ -3,7 +3,7 @@
  * and with --storage the images only it uses (controller/operations/delete-vm.ts).
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { operationDeps, runInContext } from '../cli/command-context.js';
 import { checkVmName } from '../../shared/validation.js';
 import { runDelete } from '../operations/delete-vm.js';
 
@@ -20,14 +20,8 @@ export function deleteCommand(run: (code: Promise<number>) => void): Command {
     .requiredOption('--on <host>', 'host the VM is on')
     .option('--storage', 'also remove its images, NVRAM and TPM state (what other domains use is never removed)')
     .action((vm: string, _flags: DeleteFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & DeleteFlags>();
-      run(
-        withCommandContext(global, (ctx) =>
-          runDelete(
-            { vm: checkVmName(vm, 'VM'), host: global.on, storage: global.storage === true, yes: global.yes === true, json: ctx.json },
-            { engine: ctx.engine, options: ctx.options, reporter: ctx.reporter, store: ctx.store(), signal: ctx.signal },
-          ),
-        ),
+      runInContext<DeleteFlags>(run, command, (ctx, global) =>
+        runDelete({ vm: checkVmName(vm, 'VM'), host: global.on, storage: global.storage === true, yes: global.yes === true, json: ctx.json }, operationDeps(ctx)),
       );
     });
 }

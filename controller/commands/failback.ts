@@ -4,8 +4,9 @@
  * with --switch the copy is stopped, a final sync made, the original started
  * and the replica runs forward again. See controller/replication/failback.ts.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { InvalidArgumentError, type Command } from 'commander';
+import { replicaVerb } from '../cli/verb-builders.js';
+import { runInContext } from '../cli/command-context.js';
 import { runFailback } from '../replication/failback.js';
 import { recoveryDeps } from './failover.js';
 
@@ -17,17 +18,12 @@ function parseSeconds(value: string): number {
 
 /** The failback command. */
 export function failbackCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('failback')
-    .description('bring the original VM up to date from its failed-over copy (changed blocks only); --switch hands the roles back')
-    .argument('<name>', 'the replica')
+  return replicaVerb('failback', 'bring the original VM up to date from its failed-over copy (changed blocks only); --switch hands the roles back')
     .option('--switch', 'then stop the copy, sync what it wrote meanwhile, start the original, and run the replica forward again')
     .option('--shutdown-timeout <seconds>', 'with --switch: how long the running copy gets to power off (default 300)', parseSeconds)
     .action((name: string, flags: { switch?: boolean; shutdownTimeout?: number }, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) =>
-          runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true)),
-        ),
+      runInContext(run, command, async (ctx, global) =>
+        runFailback({ replica: name, switchBack: flags.switch === true, shutdownSeconds: flags.shutdownTimeout ?? 300 }, recoveryDeps(ctx, global.yes === true)),
       );
     });
 }

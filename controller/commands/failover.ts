@@ -5,13 +5,13 @@
  * copy for a DR drill and `--test --cleanup` removes it. The logic is in
  * controller/replication/failover.ts and failover-drill.ts.
  */
-import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import type { Command } from 'commander';
+import { replicaVerb } from '../cli/verb-builders.js';
+import { operationDeps, runInContext, type CommandContext } from '../cli/command-context.js';
 import { FailoverStore } from '../replication/failover-store.js';
 import { runFailover, type RecoveryDeps } from '../replication/failover.js';
 import { runDrill, runDrillCleanup } from '../replication/failover-drill.js';
 import { ReplicaStore } from '../replication/replica-store.js';
-import type { CommandContext } from '../cli/command-context.js';
 
 /** The failover command's own flags. */
 export interface FailoverFlags {
@@ -24,15 +24,11 @@ export interface FailoverFlags {
 
 /** What failover, failback and the drill get from a command's context. */
 export function recoveryDeps(ctx: CommandContext, yes: boolean): RecoveryDeps {
-  const store = ctx.store();
+  const deps = operationDeps(ctx);
   return {
-    engine: ctx.engine,
-    options: ctx.options,
-    reporter: ctx.reporter,
-    store,
-    signal: ctx.signal,
-    replicas: new ReplicaStore(store.database),
-    failovers: new FailoverStore(store.database),
+    ...deps,
+    replicas: new ReplicaStore(deps.store.database),
+    failovers: new FailoverStore(deps.store.database),
     yes,
     json: ctx.json,
   };
@@ -51,9 +47,7 @@ export function flagConflict(flags: FailoverFlags): string | undefined {
 
 /** The failover command. */
 export function failoverCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('failover')
-    .description("start a replica's copy as the VM in service (refused while the source VM runs); --test: a throw-away copy for a DR drill")
-    .argument('<name>', 'the replica')
+  return replicaVerb('failover', "start a replica's copy as the VM in service (refused while the source VM runs); --test: a throw-away copy for a DR drill")
     .option('--point <id>', 'roll the copy back to this restore point first (it and newer points are used up)')
     .option('--force', 'go ahead when the source host cannot be reached (you confirm the VM is not running there)')
     .option('--test', 'start a throw-away clone <copy>-drill of the copy instead; the copy and the schedule are untouched')
@@ -62,13 +56,10 @@ export function failoverCommand(run: (code: Promise<number>) => void): Command {
     .action((name: string, flags: FailoverFlags, command: Command) => {
       const conflict = flagConflict(flags);
       if (conflict !== undefined) command.error(`error: ${conflict}`, { exitCode: 2 });
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const deps = recoveryDeps(ctx, global.yes === true);
-          if (flags.test) return flags.cleanup ? runDrillCleanup({ replica: name }, deps) : runDrill({ replica: name, network: flags.network === true }, deps);
-          return runFailover({ replica: name, force: flags.force === true, ...(flags.point !== undefined && { point: flags.point }) }, deps);
-        }),
-      );
+      runInContext(run, command, async (ctx, global) => {
+        const deps = recoveryDeps(ctx, global.yes === true);
+        if (flags.test) return flags.cleanup ? runDrillCleanup({ replica: name }, deps) : runDrill({ replica: name, network: flags.network === true }, deps);
+        return runFailover({ replica: name, force: flags.force === true, ...(flags.point !== undefined && { point: flags.point }) }, deps);
+      });
     });
 }

@@ -6,7 +6,7 @@
  * `kvmctl hosts setup` (hosts-setup.ts) is the other verb of the group.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { checkHosts } from '../operations/host-report.js';
 import { hostsSetupCommand } from './hosts-setup.js';
 
@@ -18,7 +18,7 @@ export function hostsCommand(run: (code: Promise<number>) => void): Command {
     .description('reach each agent: version, capabilities, free space')
     .argument('<host...>', 'ssh config aliases or [user@]host[:port]')
     .action((list: string[], _flags: unknown, command: Command) => {
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => (await checkHosts(ctx, list)).code));
+      runInContext(run, command, async (ctx) => (await checkHosts(ctx, list)).code);
     });
   hosts.addCommand(hostsSetupCommand(run));
   return hosts;

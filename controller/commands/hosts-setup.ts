@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { invalidArgument } from '../../shared/errors.js';
-import { withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext, type CommandContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { readPackageFile } from '../operations/setup/package-file.js';
 import { runSetup } from '../operations/setup/run-setup.js';
@@ -103,6 +103,6 @@ export function hostsSetupCommand(run: (code: Promise<number>) => void): Command
     .addOption(new Option('--key <file>', 'the public key to authorize for --account (default: ssh.identity_file.pub, else ~/.ssh/id_ed25519.pub, id_ecdsa.pub, id_rsa.pub)'))
     .addOption(new Option('--dry-run', 'say what would change; change nothing'))
     .action((host: string, flags: SetupFlags, command: Command) => {
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => setupHost(ctx, host, flags)));
+      runInContext(run, command, (ctx) => setupHost(ctx, host, flags));
     });
 }

@@ -5,8 +5,9 @@
  * agent has none. A VM that cannot be described (a disk file gone) is
  * listed with the reason instead of its disks.
  */
-import { Command } from 'commander';
-import { openReadOnly, withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import type { Command } from 'commander';
+import { hostVerb } from '../cli/verb-builders.js';
+import { openReadOnly, runInContext, type CommandContext } from '../cli/command-context.js';
 import { EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
 import type { HostSession } from '../transport/host-session.js';
@@ -73,10 +74,7 @@ async function lsHost(ctx: CommandContext, host: string): Promise<number> {
 
 /** The ls command. */
 export function lsCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('ls')
-    .description('list the VMs of a host: state, disks, sizes')
-    .argument('<host>', 'an ssh config alias or [user@]host[:port]')
-    .action((host: string, _flags: unknown, command: Command) => {
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => lsHost(ctx, host)));
-    });
+  return hostVerb('ls', 'list the VMs of a host: state, disks, sizes').action((host: string, _flags: unknown, command: Command) => {
+    runInContext(run, command, (ctx) => lsHost(ctx, host));
+  });
 }

@@ -5,7 +5,7 @@
 import { formatPhases, phasesOf } from '../cli/phase-text.js';
 import { Command, Option } from 'commander';
 import { notFound } from '../../shared/errors.js';
-import { openReadOnly, withCommandContext, type CommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { openReadOnly, runInContext, type CommandContext } from '../cli/command-context.js';
 import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
 import { fetchAudit } from '../audit/audit-query.js';
@@ -98,7 +98,7 @@ async function opsShow(ctx: CommandContext, id: string, flags: { agentRecords?: 
 /** The ops command group. */
 export function opsCommand(run: (code: Promise<number>) => void): Command {
   const ops = new Command('ops').description('operation history');
-  const list = (command: Command): void => run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => opsList(ctx)));
+  const list = (command: Command): void => runInContext(run, command, (ctx) => opsList(ctx));
   ops
     .command('list', { isDefault: true })
     .description('recent operations, newest first')
@@ -108,8 +108,6 @@ export function opsCommand(run: (code: Promise<number>) => void): Command {
     .description('one operation and every step it took, and how to see what its agents recorded')
     .argument('<id>', 'operation id (or a unique prefix)')
     .addOption(new Option('--agent-records', "also fetch the audit records of the operation from both hosts' agents (over SSH)"))
-    .action((id: string, flags: { agentRecords?: boolean }, command: Command) =>
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => opsShow(ctx, id, flags))),
-    );
+    .action((id: string, flags: { agentRecords?: boolean }, command: Command) => runInContext(run, command, (ctx) => opsShow(ctx, id, flags)));
   return ops;
 }

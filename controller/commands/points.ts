@@ -7,7 +7,7 @@
  * (`kvmctl replica points|restore`) are these on a replica's destination.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { restoreVmPoint, showVmPoints } from '../operations/points/vm-point-actions.js';
 
 interface OnFlags {
@@ -25,7 +25,7 @@ export function pointsCommand(run: (code: Promise<number>) => void): Command {
     .argument('<vm>', 'the copy (the VM on HOST)')
     .requiredOption('--on <host>', 'host the copy is on')
     .action((vm: string, flags: OnFlags, command: Command) => {
-      run(withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), (ctx) => showVmPoints(ctx, vm, flags.on)));
+      runInContext(run, command, (ctx) => showVmPoints(ctx, vm, flags.on));
     });
 }
 
@@ -37,7 +37,6 @@ export function restoreCommand(run: (code: Promise<number>) => void): Command {
     .requiredOption('--on <host>', 'host the copy is on')
     .requiredOption('--point <id>', 'the point (its id as kvmctl points shows it, or a unique prefix of 4+ characters)')
     .action((vm: string, flags: RestoreFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & RestoreFlags>();
-      run(withCommandContext(global, (ctx) => restoreVmPoint(ctx, vm, flags.on, flags.point, global.yes === true)));
+      runInContext<RestoreFlags>(run, command, (ctx, global) => restoreVmPoint(ctx, vm, flags.on, flags.point, global.yes === true));
     });
 }

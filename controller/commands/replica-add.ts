@@ -4,7 +4,7 @@
  * Nothing is copied yet: the first `kvmctl replicate` clones it.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { EXIT_OK, EXIT_REFUSED } from '../cli/exit-codes.js';
 import { ReplicaStore } from '../replication/replica-store.js';
@@ -37,32 +37,30 @@ export function replicaAddCommand(run: (code: Promise<number>) => void): Command
     .option('--keep <n>', 'restore points to keep of the copy: each sync keeps one (offline replicas only; kvmctl replica points NAME)')
     .option('--live', 'sync a running source from a point-in-time view (otherwise a running source fails the run)')
     .action((name: string, flags: AddFlags, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const spec = replicaSpec({
-            name,
-            vm: flags.vm,
-            from: flags.from,
-            to: flags.to,
-            destName: flags.destName,
-            targetDir: flags.targetDir,
-            every: flags.every,
-            keep: flags.keep,
-            live: flags.live,
-          });
-          let replica;
-          try {
-            replica = new ReplicaStore(ctx.store().database).add(spec);
-          } catch (err) {
-            // A taken name is a refusal (exit 3), as for clone.
-            if (!(err instanceof KvmcloneError && err.code === 'ALREADY_EXISTS')) throw err;
-            ctx.reporter.result({ ok: false, operation: 'replica-add', error: { code: err.code, message: err.message } });
-            return EXIT_REFUSED;
-          }
-          if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-add', replica });
-          else process.stdout.write(`added replica ${replica.name}: ${route(replica)} every ${formatSeconds(replica.everySeconds)}; the next kvmctl replicate clones it\n`);
-          return EXIT_OK;
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        const spec = replicaSpec({
+          name,
+          vm: flags.vm,
+          from: flags.from,
+          to: flags.to,
+          destName: flags.destName,
+          targetDir: flags.targetDir,
+          every: flags.every,
+          keep: flags.keep,
+          live: flags.live,
+        });
+        let replica;
+        try {
+          replica = new ReplicaStore(ctx.store().database).add(spec);
+        } catch (err) {
+          // A taken name is a refusal (exit 3), as for clone.
+          if (!(err instanceof KvmcloneError && err.code === 'ALREADY_EXISTS')) throw err;
+          ctx.reporter.result({ ok: false, operation: 'replica-add', error: { code: err.code, message: err.message } });
+          return EXIT_REFUSED;
+        }
+        if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-add', replica });
+        else process.stdout.write(`added replica ${replica.name}: ${route(replica)} every ${formatSeconds(replica.everySeconds)}; the next kvmctl replicate clones it\n`);
+        return EXIT_OK;
+      }),
     );
 }

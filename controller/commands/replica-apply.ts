@@ -8,7 +8,7 @@
 import { Command } from 'commander';
 import { ConfigError } from '../../shared/config/config-file.js';
 import { invalidArgument } from '../../shared/errors.js';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { EXIT_OK, EXIT_REFUSED } from '../cli/exit-codes.js';
 import { applyPlan, planApply, planText, readReplicaFile } from '../replication/replica-file.js';
 import { ReplicaStore } from '../replication/replica-store.js';
@@ -21,35 +21,33 @@ export function replicaApplyCommand(run: (code: Promise<number>) => void): Comma
     .option('--prune', 'remove replicas that are not in the file (their copies are kept)')
     .option('--dry-run', 'print what would change, change nothing')
     .action((file: string, flags: { prune?: boolean; dryRun?: boolean }, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          let desired;
-          try {
-            desired = await readReplicaFile(file);
-          } catch (err) {
-            // A bad file is a usage error (exit 2), every problem named, as for kvmctl.yaml.
-            if (err instanceof ConfigError) throw invalidArgument(err.message);
-            throw err;
-          }
-          const store = new ReplicaStore(ctx.store().database);
-          const plan = planApply(store.list(), desired, flags.prune === true);
-          const dryRun = flags.dryRun === true;
-          if (!ctx.json) process.stdout.write(planText(plan, desired));
-          if (plan.refused.length > 0) {
-            ctx.reporter.result({
-              ok: false,
-              operation: 'replica-apply',
-              dryRun,
-              plan,
-              error: { code: 'FAILED_PRECONDITION', message: `${plan.refused.length} replica(s) cannot be changed in place; nothing was changed` },
-            });
-            return EXIT_REFUSED;
-          }
-          if (!dryRun) applyPlan(store, desired, plan);
-          if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-apply', dryRun, plan });
-          else if (dryRun) process.stdout.write('dry run: nothing was changed\n');
-          return EXIT_OK;
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        let desired;
+        try {
+          desired = await readReplicaFile(file);
+        } catch (err) {
+          // A bad file is a usage error (exit 2), every problem named, as for kvmctl.yaml.
+          if (err instanceof ConfigError) throw invalidArgument(err.message);
+          throw err;
+        }
+        const store = new ReplicaStore(ctx.store().database);
+        const plan = planApply(store.list(), desired, flags.prune === true);
+        const dryRun = flags.dryRun === true;
+        if (!ctx.json) process.stdout.write(planText(plan, desired));
+        if (plan.refused.length > 0) {
+          ctx.reporter.result({
+            ok: false,
+            operation: 'replica-apply',
+            dryRun,
+            plan,
+            error: { code: 'FAILED_PRECONDITION', message: `${plan.refused.length} replica(s) cannot be changed in place; nothing was changed` },
+          });
+          return EXIT_REFUSED;
+        }
+        if (!dryRun) applyPlan(store, desired, plan);
+        if (ctx.json) ctx.reporter.result({ ok: true, operation: 'replica-apply', dryRun, plan });
+        else if (dryRun) process.stdout.write('dry run: nothing was changed\n');
+        return EXIT_OK;
+      }),
     );
 }

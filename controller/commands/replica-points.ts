@@ -4,39 +4,30 @@
  * roll-back to one of them — `kvmctl points|restore` on the replica's
  * destination VM and host, named by the replica.
  */
-import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import type { Command } from 'commander';
+import { replicaVerb } from '../cli/verb-builders.js';
+import { runInContext } from '../cli/command-context.js';
 import { restoreVmPoint, showVmPoints } from '../operations/points/vm-point-actions.js';
 import { ReplicaStore } from '../replication/replica-store.js';
 
 /** The replica points command. */
 export function replicaPointsCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('points')
-    .description("the restore points kept of a replica's copy, newest first, and the space they take")
-    .argument('<name>', 'the replica')
-    .action((name: string, _flags: unknown, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const replica = new ReplicaStore(ctx.store().database).get(name);
-          return showVmPoints(ctx, replica.destVm, replica.to);
-        }),
-      ),
-    );
+  return replicaVerb('points', "the restore points kept of a replica's copy, newest first, and the space they take").action((name: string, _flags: unknown, command: Command) =>
+    runInContext(run, command, async (ctx) => {
+      const replica = new ReplicaStore(ctx.store().database).get(name);
+      return showVmPoints(ctx, replica.destVm, replica.to);
+    }),
+  );
 }
 
 /** The replica restore command. */
 export function replicaRestoreCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('restore')
-    .description("roll a replica's (shut-off) copy back to one of its restore points; that point and every newer one are used up")
-    .argument('<name>', 'the replica')
+  return replicaVerb('restore', "roll a replica's (shut-off) copy back to one of its restore points; that point and every newer one are used up")
     .requiredOption('--point <id>', 'the point (its id as kvmctl replica points shows it, or a unique prefix of 4+ characters)')
     .action((name: string, flags: { point: string }, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const replica = new ReplicaStore(ctx.store().database).get(name);
-          return restoreVmPoint(ctx, replica.destVm, replica.to, flags.point, global.yes === true);
-        }),
-      );
+      runInContext(run, command, async (ctx, global) => {
+        const replica = new ReplicaStore(ctx.store().database).get(name);
+        return restoreVmPoint(ctx, replica.destVm, replica.to, flags.point, global.yes === true);
+      });
     });
 }

@@ -6,7 +6,7 @@
  * interrupted.
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { operationDeps, runInContext } from '../cli/command-context.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK } from '../cli/exit-codes.js';
 import { formatBytes } from '../cli/reporter.js';
 import { Notifier } from '../replication/notifier.js';
@@ -21,44 +21,37 @@ export function replicateCommand(run: (code: Promise<number>) => void): Command 
     .argument('[names...]', 'replicas to run (default: all that are not paused)')
     .option('--due', 'only replicas whose interval (or backoff after a failure) has passed')
     .action((names: string[], flags: { due?: boolean }, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          const notifier = new Notifier(ctx.options.notify, (m) => ctx.reporter.warn(m));
-          const replicas = new ReplicaStore(ctx.store().database);
-          const outcome = await replicate(
-            { due: flags.due === true, names },
-            {
-              engine: ctx.engine,
-              options: ctx.options,
-              reporter: ctx.reporter,
-              store: ctx.store(),
-              signal: ctx.signal,
-              replicas,
-              yes: global.yes === true,
-              notifier,
-              onRunStart: (r) => ctx.reporter.info(`${r.name}: ${r.seededAt === null ? 'clone' : 'sync'} ${route(r)}`),
-              onRunEnd: (report) => {
-                if (ctx.json) return;
-                process.stdout.write(
-                  report.outcome === 'succeeded'
-                    ? `${report.replica}: ${report.kind} done in ${report.seconds} s, ${formatBytes(report.bytesOnWire)} on the wire (${report.delta ?? '-'}; operation ${report.operationId ?? '-'})\n`
-                    : `${report.replica}: ${report.kind} ${report.outcome}: ${report.errorMessage ?? ''}${report.nextAttemptAt ? ` (failure ${report.consecutiveFailures}; next attempt ${report.nextAttemptAt})` : ''}\n`,
-                );
-              },
+      runInContext(run, command, async (ctx, global) => {
+        const notifier = new Notifier(ctx.options.notify, (m) => ctx.reporter.warn(m));
+        const replicas = new ReplicaStore(ctx.store().database);
+        const outcome = await replicate(
+          { due: flags.due === true, names },
+          {
+            ...operationDeps(ctx),
+            replicas,
+            yes: global.yes === true,
+            notifier,
+            onRunStart: (r) => ctx.reporter.info(`${r.name}: ${r.seededAt === null ? 'clone' : 'sync'} ${route(r)}`),
+            onRunEnd: (report) => {
+              if (ctx.json) return;
+              process.stdout.write(
+                report.outcome === 'succeeded'
+                  ? `${report.replica}: ${report.kind} done in ${report.seconds} s, ${formatBytes(report.bytesOnWire)} on the wire (${report.delta ?? '-'}; operation ${report.operationId ?? '-'})\n`
+                  : `${report.replica}: ${report.kind} ${report.outcome}: ${report.errorMessage ?? ''}${report.nextAttemptAt ? ` (failure ${report.consecutiveFailures}; next attempt ${report.nextAttemptAt})` : ''}\n`,
+              );
             },
-          );
-          await notifier.settle();
-          const ok = outcome.runs.every((r) => r.outcome === 'succeeded');
-          if (ctx.json) ctx.reporter.result({ ok, operation: 'replicate', runs: outcome.runs, skipped: outcome.skipped });
-          else {
-            for (const s of outcome.skipped) if (s.reason !== 'not-due' || names.length > 0) process.stdout.write(`${s.replica}: skipped, ${s.detail}\n`);
-            if (outcome.runs.length === 0) process.stdout.write(flags.due === true ? 'nothing due\n' : 'nothing ran\n');
-            else process.stdout.write(`${outcome.runs.filter((r) => r.outcome === 'succeeded').length} of ${outcome.runs.length} run(s) succeeded\n`);
-          }
-          if (ctx.signal.aborted) return EXIT_INTERRUPTED;
-          return ok ? EXIT_OK : EXIT_FAILED;
-        }),
-      );
+          },
+        );
+        await notifier.settle();
+        const ok = outcome.runs.every((r) => r.outcome === 'succeeded');
+        if (ctx.json) ctx.reporter.result({ ok, operation: 'replicate', runs: outcome.runs, skipped: outcome.skipped });
+        else {
+          for (const s of outcome.skipped) if (s.reason !== 'not-due' || names.length > 0) process.stdout.write(`${s.replica}: skipped, ${s.detail}\n`);
+          if (outcome.runs.length === 0) process.stdout.write(flags.due === true ? 'nothing due\n' : 'nothing ran\n');
+          else process.stdout.write(`${outcome.runs.filter((r) => r.outcome === 'succeeded').length} of ${outcome.runs.length} run(s) succeeded\n`);
+        }
+        if (ctx.signal.aborted) return EXIT_INTERRUPTED;
+        return ok ? EXIT_OK : EXIT_FAILED;
+      });
     });
 }

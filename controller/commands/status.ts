@@ -6,7 +6,7 @@
  * textfile collector. An RPO breach noticed here is notified (once).
  */
 import { Command } from 'commander';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { EXIT_FAILED, EXIT_OK } from '../cli/exit-codes.js';
 import { Notifier } from '../replication/notifier.js';
 import { prometheusText, writeAtomically } from '../replication/prometheus-text.js';
@@ -22,21 +22,19 @@ export function statusCommand(run: (code: Promise<number>) => void): Command {
     .description('replicas: state, lag against the RPO, last sync, next run, failures; exit 1 when one is past its RPO')
     .option('--prometheus <file>', 'also write the figures in the node_exporter textfile format (replaced atomically)')
     .action((flags: { prometheus?: string }, command: Command) =>
-      run(
-        withCommandContext(command.optsWithGlobals<GlobalCliFlags>(), async (ctx) => {
-          const file = flags.prometheus === undefined ? undefined : resolve(flags.prometheus);
-          const store = new ReplicaStore(ctx.store().database);
-          const now = Date.now();
-          const notifier = new Notifier(ctx.options.notify, (m) => ctx.reporter.warn(m));
-          for (const r of store.list()) checkAlerts(store, r.name, notifier, ctx.options.replication.graceMs, now);
-          const statuses = currentStatuses(store, ctx.options.replication.graceMs, now).map((s) => s.status);
-          if (file !== undefined) await writeAtomically(file, prometheusText(statuses));
-          await notifier.settle();
-          const ok = allWithinRpo(statuses);
-          if (ctx.json) ctx.reporter.result({ ok, operation: 'status', replicas: statuses });
-          else process.stdout.write(statusTable(statuses));
-          return ok ? EXIT_OK : EXIT_FAILED;
-        }),
-      ),
+      runInContext(run, command, async (ctx) => {
+        const file = flags.prometheus === undefined ? undefined : resolve(flags.prometheus);
+        const store = new ReplicaStore(ctx.store().database);
+        const now = Date.now();
+        const notifier = new Notifier(ctx.options.notify, (m) => ctx.reporter.warn(m));
+        for (const r of store.list()) checkAlerts(store, r.name, notifier, ctx.options.replication.graceMs, now);
+        const statuses = currentStatuses(store, ctx.options.replication.graceMs, now).map((s) => s.status);
+        if (file !== undefined) await writeAtomically(file, prometheusText(statuses));
+        await notifier.settle();
+        const ok = allWithinRpo(statuses);
+        if (ctx.json) ctx.reporter.result({ ok, operation: 'status', replicas: statuses });
+        else process.stdout.write(statusTable(statuses));
+        return ok ? EXIT_OK : EXIT_FAILED;
+      }),
     );
 }

@@ -6,21 +6,15 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { checkVmName } from '../../shared/validation.js';
-import { withCommandContext, type GlobalCliFlags } from '../cli/command-context.js';
+import { runInContext } from '../cli/command-context.js';
 import { confirm } from '../cli/confirm.js';
+import { copyDeps, copyVerb, type CopyFlags } from '../cli/copy-verb.js';
 import { runSync } from '../operations/sync/run-sync.js';
-import { addCompressOption, withCompress, type CompressFlags } from '../cli/compress-flag.js';
-import { addBwlimitOption, withBwlimit, type BwlimitFlags } from '../cli/bwlimit-flag.js';
-import { addLiveOptions, liveOptionsOf, type LiveFlags } from '../cli/live-flags.js';
+import { liveOptionsOf } from '../cli/live-flags.js';
 import { parseHostSpec } from '../transport/host-spec.js';
 
-interface SyncFlags extends LiveFlags {
-  from: string;
-  to: string;
-  name?: string;
-  dryRun?: boolean;
+interface SyncFlags extends CopyFlags {
   keep?: number;
-  flatten?: boolean;
 }
 
 /** --keep N: 0 to 64 restore points (the agent's limit). */
@@ -31,7 +25,7 @@ function parseKeep(value: string): number {
 
 /** The sync command. */
 export function syncCommand(run: (code: Promise<number>) => void): Command {
-  return addCompressOption(addBwlimitOption(addLiveOptions(new Command('sync'))))
+  return copyVerb('sync')
     .description('bring a copy up to date with its source, moving only changed blocks; a running source with --live')
     .argument('<vm>', 'the source VM')
     .requiredOption('--from <host>', 'host the source VM is on')
@@ -45,32 +39,25 @@ export function syncCommand(run: (code: Promise<number>) => void): Command {
       parseKeep,
     )
     .action((vm: string, flags: SyncFlags, command: Command) => {
-      const global = command.optsWithGlobals<GlobalCliFlags & SyncFlags & BwlimitFlags & CompressFlags>();
-      run(
-        withCommandContext(global, async (ctx) => {
-          parseHostSpec(flags.from);
-          parseHostSpec(flags.to);
-          return runSync(
-            {
-              vm: checkVmName(vm, 'VM'),
-              from: flags.from,
-              to: flags.to,
-              destVm: checkVmName(flags.name ?? vm, '--name'),
-              dryRun: flags.dryRun === true,
-              live: liveOptionsOf(flags),
-              flatten: flags.flatten === true,
-              ...(flags.keep !== undefined && { keep: flags.keep }),
-            },
-            {
-              engine: ctx.engine,
-              options: withCompress(withBwlimit(ctx.options, global), global),
-              reporter: ctx.reporter,
-              store: ctx.store(),
-              signal: ctx.signal,
-              confirmDiskChanges: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: false }),
-            },
-          );
-        }),
-      );
+      runInContext<SyncFlags>(run, command, async (ctx, global) => {
+        parseHostSpec(flags.from);
+        parseHostSpec(flags.to);
+        return runSync(
+          {
+            vm: checkVmName(vm, 'VM'),
+            from: flags.from,
+            to: flags.to,
+            destVm: checkVmName(flags.name ?? vm, '--name'),
+            dryRun: flags.dryRun === true,
+            live: liveOptionsOf(flags),
+            flatten: flags.flatten === true,
+            ...(flags.keep !== undefined && { keep: flags.keep }),
+          },
+          {
+            ...copyDeps(ctx, global),
+            confirmDiskChanges: (question) => confirm(question, { yes: global.yes === true, json: ctx.json, signal: ctx.signal, unattended: false }),
+          },
+        );
+      });
     });
 }

@@ -15,7 +15,7 @@ import type { DescribeDomainResponse__Output } from '../../shared/generated/kvmc
 import { parseHostSpec } from '../transport/host-spec.js';
 import { HostSession } from '../transport/host-session.js';
 import { confirm } from '../cli/confirm.js';
-import { holdLock } from './hold-lock.js';
+import { underLock } from './hold-lock.js';
 import { OperationRun, type OperationDeps } from './operation-run.js';
 
 /** What to delete. */
@@ -73,8 +73,7 @@ export async function runDelete(req: DeleteRequest, deps: OperationDeps): Promis
       debug: (m) => deps.reporter.debug(m),
     });
     const s = session;
-    const lock = await holdLock(s, req.vm, op.id, `delete ${req.vm}`);
-    try {
+    return await underLock(s, req.vm, op.id, `delete ${req.vm}`, async () => {
       const described = await s.call(s.clients.domain, s.clients.domain.describeDomain, { name: req.vm }, deps.signal);
       const state = (described.domain?.state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
       if (state !== 'shutoff') throw failedPrecondition(`${req.vm} on ${req.host} is ${state}: shut it down before deleting it`);
@@ -98,9 +97,7 @@ export async function runDelete(req: DeleteRequest, deps: OperationDeps): Promis
       for (const k of kept) deps.reporter.info(`  kept ${k.path}: ${k.reason}`);
       for (const p of removedPaths) deps.reporter.info(`  removed ${p}`);
       return op.succeed({ ok: true, operation: 'delete', id: op.id, vm: req.vm, host: req.host, storage: req.storage, removedPaths, kept, bytesOnWire: 0, seconds: op.seconds() });
-    } finally {
-      lock.release();
-    }
+    });
   } catch (thrown) {
     return await op.fail(thrown);
   } finally {

@@ -37,3 +37,13 @@ export function holdLock(session: HostSession, vm: string, operationId: string, 
     call.once('error', (err) => reject(fromStatus(err, session.host)));
   });
 }
+
+/** Runs `work` holding the lock (holdLock) and releases it however `work` ends: the scope every locked step shares. */
+export async function underLock<T>(session: HostSession, vm: string, operationId: string, purpose: string, work: () => Promise<T>): Promise<T> {
+  const lock = await holdLock(session, vm, operationId, purpose);
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
+}

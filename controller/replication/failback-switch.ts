@@ -8,7 +8,7 @@
  */
 import { domainStateName } from '../operations/domain-state.js';
 import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
-import { holdLock } from '../operations/hold-lock.js';
+import { underLock } from '../operations/hold-lock.js';
 import type { HostSession } from '../transport/host-session.js';
 import { dropCheckpoints, openFailbackSession, syncBack, type FailbackRun } from './failback-run.js';
 
@@ -34,14 +34,11 @@ async function shutDownCopy({ replica, req, deps }: FailbackRun, away: HostSessi
 async function startOriginal(run: FailbackRun): Promise<void> {
   const { replica, op, deps } = run;
   const home = await openFailbackSession(run, replica.from);
-  const lock = await holdLock(home, replica.vm, op.id, `failback of replica ${replica.name}`);
-  try {
+  await underLock(home, replica.vm, op.id, `failback of replica ${replica.name}`, async () => {
     const started = await home.call(home.clients.domain, home.clients.domain.startDomain, { name: replica.vm, operationId: op.id }, deps.signal);
     if (started.domain?.state !== 'DOMAIN_STATE_RUNNING')
       throw new KvmcloneError('INTERNAL', `${replica.vm} on ${replica.from} is ${domainStateName(started.domain?.state)} after start`);
-  } finally {
-    lock.release();
-  }
+  });
 }
 
 /**

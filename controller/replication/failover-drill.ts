@@ -16,7 +16,7 @@
 import { failedPrecondition, KvmcloneError } from '../../shared/errors.js';
 import { checkVmName } from '../../shared/validation.js';
 import { runClone } from '../operations/clone/run-clone.js';
-import { holdLock } from '../operations/hold-lock.js';
+import { underLock } from '../operations/hold-lock.js';
 import { OperationRun } from '../operations/operation-run.js';
 import type { HostSession } from '../transport/host-session.js';
 import type { DrillRecord } from './failover-store.js';
@@ -39,15 +39,12 @@ export function drillName(copy: string): string {
 async function startDrill(replica: Replica, vm: string, network: boolean, operationId: string, deps: RecoveryDeps): Promise<void> {
   const session = await openRecoverySession(deps, replica.to, ['domain.lifecycle', 'transfer.lock'], operationId);
   try {
-    const lock = await holdLock(session, vm, operationId, `test failover of replica ${replica.name}`);
-    try {
+    await underLock(session, vm, operationId, `test failover of replica ${replica.name}`, async () => {
       deps.reporter.phase('START', `${vm} on ${replica.to}${network ? '' : ', network links down'}`);
       const started = await session.call(session.clients.domain, session.clients.domain.startDomain, { name: vm, operationId }, deps.signal);
       if (started.domain?.state !== 'DOMAIN_STATE_RUNNING')
         throw new KvmcloneError('INTERNAL', `${vm} on ${replica.to} did not start (kvmctl failover ${replica.name} --test --cleanup removes it)`);
-    } finally {
-      lock.release();
-    }
+    });
   } finally {
     await session.close().catch(() => undefined);
   }
@@ -153,13 +150,8 @@ export async function runDrillCleanup(req: { replica: string }, deps: RecoveryDe
   try {
     op.step('CLEANUP', `${drill.vm} on ${drill.host}`);
     session = await openRecoverySession(deps, drill.host, ['domain.describe', 'domain.lifecycle', 'domain.undefine', 'transfer.lock'], op.id);
-    const lock = await holdLock(session, drill.vm, op.id, `remove the test failover of replica ${replica.name}`);
-    let removed: { existed: boolean; removedPaths: string[] };
-    try {
-      removed = await removeDrillVm(session, drill, op, deps);
-    } finally {
-      lock.release();
-    }
+    const s = session;
+    const removed = await underLock(s, drill.vm, op.id, `remove the test failover of replica ${replica.name}`, () => removeDrillVm(s, drill, op, deps));
     deps.failovers.clearDrill(replica.name);
     return op.succeed({
       ok: true,

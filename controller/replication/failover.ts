@@ -20,7 +20,7 @@
 import { failedPrecondition } from '../../shared/errors.js';
 import type { AgentCapability } from '../../shared/capabilities.js';
 import type { ReplicaKey } from '../history/live-replica-store.js';
-import { holdLock } from '../operations/hold-lock.js';
+import { underLock } from '../operations/hold-lock.js';
 import { OperationRun, type OperationDeps } from '../operations/operation-run.js';
 import type { VmPoint } from '../operations/points/vm-points.js';
 import type { HostSession } from '../transport/host-session.js';
@@ -190,8 +190,7 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
       home = await openRecoverySession(deps, replica.from, ['domain.describe', 'disk.stat'], op.id);
       ready = await equalStep(replica, op, home, dst, deps);
     }
-    const lock = await holdLock(dst, replica.destVm, op.id, `failover of replica ${replica.name}`);
-    try {
+    return await underLock(dst, replica.destVm, op.id, `failover of replica ${replica.name}`, async () => {
       const described = await requireShutOffCopy(dst, replica, deps.signal);
       const point = req.point !== undefined ? await restoreToPoint(dst, described, replica, req.point, op, deps) : undefined;
       // Both sides still as the final sync left them (nothing started or wrote either since)?
@@ -199,9 +198,7 @@ async function failoverClaimed(replica: Replica, req: FailoverRequest, deps: Rec
       const started = await startCopy(replica, op, dst, reverseKey(replica), ready, deps);
       recordFailedOver(replica, op, verdict.source, point, started, deps);
       return op.succeed(failoverResult(replica, op, verdict.source, point, ready.equal, started));
-    } finally {
-      lock.release();
-    }
+    });
   } catch (thrown) {
     return await op.fail(thrown);
   } finally {

@@ -11,6 +11,7 @@ import { access, chmod, lstat, rm } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { errnoCode } from '../../shared/errors.js';
+import { listenAt } from './listen-at.js';
 import { relay } from './socket-relay.js';
 import { SshError, type ExecOptions, type LocalForwardOptions, type RemoteExecResult, type RemoteForwardOptions, type SshConnection } from './ssh-engine.js';
 
@@ -97,13 +98,7 @@ export class LocalConnection implements SshConnection {
       }
       relay(sock, to);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    }).catch((err: unknown) => {
+    await listenAt(server, path).catch((err: unknown) => {
       // EADDRINUSE: someone's socket (or a leftover) is there — never taken over
       throw new SshError('forward', this.host, `${this.host} (this machine): cannot listen at ${path}: ${errnoCode(err) ?? String(err)}`);
     });

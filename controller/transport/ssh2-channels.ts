@@ -10,6 +10,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Client as Ssh2Client } from 'ssh2';
 import { RemoteCommands } from './ssh2-exec.js';
+import { listenAt } from './listen-at.js';
 import { relay } from './socket-relay.js';
 import { SshError, shellQuote, type RemoteExecResult } from './ssh-engine.js';
 
@@ -67,13 +68,7 @@ export class ChannelSession {
         relay(sock, channel);
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => {
-        server.removeListener('error', reject);
-        resolve();
-      });
-    });
+    await listenAt(server, path);
     await chmod(path, 0o600);
     this.servers.set(path, server);
     return path;

@@ -1,6 +1,6 @@
 /**
- * The testbed set-up the clone, sync, streams, live and replication
- * benchmarks share: both hosts started fresh (hosta first, then hostb) and
+ * The testbed set-up the clone, sync, streams, live, replication, compress,
+ * load and scale benchmarks share: both hosts started fresh (hosta first, then hostb) and
  * stopped again, and the one-disk VM they copy (64 MiB, no video, no
  * balloon, a raw disk in libvirt's images directory) defined on a host.
  * Each bench used to hold its own copy of these steps, word for word; they

@@ -20,7 +20,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
+import { E2E_DIR, hostAgent, hostExec } from '../support/testbed.js';
 import { agentCpuSeconds, run, sh } from './bench-support.js';
 import { EXT4_SOURCES, makeDataSet } from './bench-data.js';
 import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
@@ -37,9 +38,6 @@ fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.ftru
 for i in range(1024): os.pwrite(fd, os.urandom(1 << 20), i << 20)
 os.fsync(fd); os.close(fd)
 `;
-
-const xml = (name: string): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 /** One clone's figures. */
 interface CloneRun {
@@ -78,9 +76,7 @@ async function cloneOnce(vm: string, compress: string, bwlimit: string | null, s
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-compress-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
+  await startHosts();
   try {
     console.log(`making a ${sizeGiB} GiB raw image: ext4 made from a copy of ${EXT4_SOURCES.join(', ')} ...`);
     const image = join(E2E_DIR, 'hosta', 'images', 'cbench.raw');
@@ -89,7 +85,7 @@ async function main(): Promise<void> {
     const random = join(E2E_DIR, 'hosta', 'images', 'crand.raw');
     await run('python3', ['-c', RANDOM_WRITER, random]);
     for (const vm of ['cbench', 'crand']) {
-      await hostExec('hosta', ['bash', '-c', `cat > /tmp/${vm}.xml <<'XML'\n${xml(vm)}\nXML\nvirsh -q -c qemu:///system define /tmp/${vm}.xml >/dev/null; rm -f /tmp/${vm}.xml`]);
+      await defineBenchVm('hosta', vm);
     }
     const randomBytes = (await stat(random)).blocks * 512;
     await sh(`cat ${image} ${random} > /dev/null`);
@@ -126,7 +122,7 @@ async function main(): Promise<void> {
     await writeFile(out, JSON.stringify({ sizeGiB, sources: EXT4_SOURCES, dataBytes, randomBytes, runs, loadavgAfter: load }, null, 2));
     console.log(`raw figures: ${out}`);
   } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(state, { recursive: true, force: true });
   }
 }

@@ -16,11 +16,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
+import { E2E_DIR, hostAgent } from '../support/testbed.js';
 import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 import { agentCpuSeconds, agentPeakRss, run, sh } from './bench-support.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const { ops, sizeGiB } = flagsOrUsage('usage: load-bench [--ops N] [--size-gib G]', () => {
   const flags = parseBenchFlags({ ops: '8', 'size-gib': '1' }, process.argv.slice(2));
@@ -37,9 +37,6 @@ for slot in sorted(random.Random(seed).sample(range(slots), slots // 2)):
     os.pwrite(fd, os.urandom(1 << 20), slot << 20)
 os.fsync(fd); os.close(fd)
 `;
-
-const xml = (name: string): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/${name}.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 /** One phase's figures. */
 interface Phase {
@@ -72,15 +69,13 @@ async function clonePhase(vms: readonly string[], state: string): Promise<Phase>
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-load-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
+  await startHosts();
   try {
     const names = Array.from({ length: ops + 1 }, (_, i) => `load${i}`);
     console.log(`making ${names.length} raw images of ${sizeGiB} GiB on hosta, each half its own random data ...`);
     for (const [i, vm] of names.entries()) {
       await run('python3', ['-c', UNIQUE_WRITER, join(E2E_DIR, 'hosta', 'images', `${vm}.raw`), String(sizeGiB), String(i + 1)]);
-      await hostExec('hosta', ['bash', '-c', `cat > /tmp/${vm}.xml <<'XML'\n${xml(vm)}\nXML\nvirsh -q -c qemu:///system define /tmp/${vm}.xml >/dev/null; rm -f /tmp/${vm}.xml`]);
+      await defineBenchVm('hosta', vm);
     }
     // Page cache warm for both phases alike (all sources fit in memory here).
     await sh(`cat ${names.map((vm) => join(E2E_DIR, 'hosta', 'images', `${vm}.raw`)).join(' ')} > /dev/null`);
@@ -108,7 +103,7 @@ async function main(): Promise<void> {
     await writeFile(out, JSON.stringify({ sizeGiB, ops, alone, together, loadavgAfter: load }, null, 2));
     console.log(`raw figures: ${out}`);
   } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(state, { recursive: true, force: true });
   }
 }

@@ -15,20 +15,17 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { E2E_DIR } from '../support/testbed.js';
+import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 import { agentPeakRss, BLOCK_CHANGER, IMAGE_WRITER, run } from './bench-support.js';
 import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const USAGE = 'usage: scale-bench [--size-gib G] [--data-gib D]';
 const { sizeGiB, dataGiB } = flagsOrUsage(USAGE, () => {
   const flags = parseBenchFlags({ 'size-gib': '100', 'data-gib': '10' }, process.argv.slice(2));
   return { sizeGiB: numberFlag('size-gib', flags['size-gib'], { min: 1, integer: true }), dataGiB: numberFlag('data-gib', flags['data-gib'], { min: 1, integer: true }) };
 });
-
-const xml = (name: string): string =>
-  `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${IMAGES}/scale.raw'/><target dev='vda' bus='virtio'/></disk><video><model type='none'/></video><memballoon model='none'/></devices></domain>`;
 
 /** One kvmctl run's figures. */
 interface RunFigures {
@@ -93,9 +90,7 @@ async function kvmctlRun(args: string[], state: string): Promise<RunFigures> {
 
 async function main(): Promise<void> {
   const state = await mkdtemp(join(tmpdir(), 'kvmclone-scale-bench-'));
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
+  await startHosts();
   const runs: RunFigures[] = [];
   let dataBytes = 0;
   const rss: Record<string, { hosta: number; hostb: number }> = {};
@@ -104,11 +99,7 @@ async function main(): Promise<void> {
     console.log(`making a ${sizeGiB} GiB sparse raw disk with ${dataGiB} GiB of unique random data ...`);
     await run('python3', ['-c', IMAGE_WRITER, image, String(sizeGiB), String(dataGiB / sizeGiB)]);
     dataBytes = (await stat(image)).blocks * 512;
-    await hostExec('hosta', [
-      'bash',
-      '-c',
-      `cat > /tmp/scale.xml <<'XML'\n${xml('scale')}\nXML\nvirsh -q -c qemu:///system define /tmp/scale.xml >/dev/null; rm -f /tmp/scale.xml`,
-    ]);
+    await defineBenchVm('hosta', 'scale');
     const clone = await kvmctlRun(['clone', 'scale', '--from', 'hosta', '--to', 'hostb'], state);
     runs.push(clone);
     rss.clone = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
@@ -122,7 +113,7 @@ async function main(): Promise<void> {
     rss.sync = { hosta: await agentPeakRss('hosta'), hostb: await agentPeakRss('hostb') };
     await run('cmp', [image, join(E2E_DIR, 'hostb', 'images', 'scale.raw')]);
   } finally {
-    await Promise.all([hostDown('hosta'), hostDown('hostb')]);
+    await stopHosts();
     await rm(join(E2E_DIR, 'hosta', 'images', 'scale.raw'), { force: true });
     await rm(join(E2E_DIR, 'hostb', 'images', 'scale.raw'), { force: true });
     await rm(state, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { openReadOnly, type CommandContext } from '../../cli/command-context.js'
 import { confirm } from '../../cli/confirm.js';
 import { EXIT_OK } from '../../cli/exit-codes.js';
 import { formatBytes } from '../../cli/reporter.js';
-import { holdLock } from '../hold-lock.js';
+import { underLock } from '../hold-lock.js';
 import { findVmPoint, listVmPoints, restoreDisk } from './vm-points.js';
 import { parseHostSpec } from '../../transport/host-spec.js';
 import { HostSession } from '../../transport/host-session.js';
@@ -64,8 +64,7 @@ export async function restoreVmPoint(ctx: CommandContext, vm: string, host: stri
   });
   const operationId = randomUUID();
   try {
-    const lock = await holdLock(session, name, operationId, `restore ${name} to a restore point`);
-    try {
+    return await underLock(session, name, operationId, `restore ${name} to a restore point`, async () => {
       const domain = await session.call(session.clients.domain, session.clients.domain.describeDomain, { name }, ctx.signal);
       const state = (domain.domain?.state ?? 'unknown').replace('DOMAIN_STATE_', '').toLowerCase();
       if (state !== 'shutoff') throw failedPrecondition(`${name} on ${host} is ${state}: shut it down before restoring it`);
@@ -99,9 +98,7 @@ export async function restoreVmPoint(ctx: CommandContext, vm: string, host: stri
         digests,
       });
       return EXIT_OK;
-    } finally {
-      lock.release();
-    }
+    });
   } finally {
     await session.close();
   }

@@ -62,13 +62,13 @@ async function changeBlocks(file: string, count: number, seed: number): Promise<
   await hostExec(SRC, ['python3', '-c', script, `${IMAGES}/${file}`, String(count), String(seed)]);
 }
 
+/** An offline clone or sync of a two-disk VM (support/two-disk-vm.ts): its three images are compared byte for byte. */
+function offlineOperation(kind: 'clone' | 'sync', vm: string): Omit<FaultOperation, 'setup' | 'prepare'> {
+  return { name: kind, kind, vm, images: [`${vm}.qcow2`, `${vm}-base.qcow2`, `${vm}-data.raw`], contentDigest: false, args: [kind, vm, '--from', SRC, '--to', DST] };
+}
+
 const clone: FaultOperation = {
-  name: 'clone',
-  kind: 'clone',
-  vm: 'fc',
-  images: ['fc.qcow2', 'fc-base.qcow2', 'fc-data.raw'],
-  contentDigest: false,
-  args: ['clone', 'fc', '--from', SRC, '--to', DST],
+  ...offlineOperation('clone', 'fc'),
   async setup() {
     await makeTwoDiskVm(SRC, 'fc', { rawGiB: 1, dataMiB: CLONE_DATA_MIB });
   },
@@ -83,12 +83,7 @@ const clone: FaultOperation = {
 };
 
 const sync: FaultOperation = {
-  name: 'sync',
-  kind: 'sync',
-  vm: 'fs',
-  images: ['fs.qcow2', 'fs-base.qcow2', 'fs-data.raw'],
-  contentDigest: false,
-  args: ['sync', 'fs', '--from', SRC, '--to', DST],
+  ...offlineOperation('sync', 'fs'),
   async setup(stateDir) {
     await makeTwoDiskVm(SRC, 'fs', { rawGiB: 1, dataMiB: SYNC_DATA_MIB });
     await mustSucceed(['clone', 'fs', '--from', SRC, '--to', DST], stateDir);
