@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +14,8 @@ import { createAgentClients, unaryCall, type AgentClients } from '../../shared/a
 import { chunkHash } from '../../shared/block-hash.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { relayImage } from '../support/relay-image.js';
-import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, E2E_DIR, type SocketForward } from '../support/testbed.js';
+import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, type SocketForward } from '../support/testbed.js';
+import { serialOutput } from '../support/serial-console.js';
 
 const run = promisify(execFile);
 const IMAGES = '/var/lib/libvirt/images';
@@ -74,12 +75,7 @@ test('a real VM: listed, described, started (under KVM where the machine has it)
   assert.ok(disk.virtualSize > 0 && disk.allocatedSize > 0);
   const started = await unaryCall(a.domain, a.domain.startDomain, { name: 'vm1' }, T);
   assert.equal(started.domain?.state, 'DOMAIN_STATE_RUNNING');
-  const serial = join(E2E_DIR, 'hosta', 'var-log-libvirt', 'qemu', 'vm1-serial.log');
-  let text = '';
-  for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
-    await sleep(100);
-    text = await readFile(serial, 'utf8').catch(() => '');
-  }
+  const text = await serialOutput('hosta', 'vm1', 'HI');
   assert.match(text, /HI/, 'the guest printed HI on its serial port');
   await rejectsWithStatus(unaryCall(a.domain, a.domain.undefineDomain, { name: 'vm1', storage: 'STORAGE_POLICY_KEEP' }, T), 'FAILED_PRECONDITION');
   const destroyed = await unaryCall(a.domain, a.domain.destroyDomain, { name: 'vm1' }, T);

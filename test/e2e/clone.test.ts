@@ -1,6 +1,7 @@
 /**
  * kvmctl clone on the testbed, real KVM, with both SSH engines: the main
- * clone, a same-host clone, the refusals, and an agent killed mid-transfer.
+ * clone, a bandwidth-limited one, a same-host clone and the refusals
+ * (clone-interrupted.test.ts: a controller killed or interrupted mid-clone).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,8 +10,9 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
+import { domains, imageFiles } from '../support/host-inventory.js';
+import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig, type KvmctlRun } from '../support/kvmctl.js';
+import { serialOutput } from '../support/serial-console.js';
 import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
@@ -33,19 +35,6 @@ after(async () => {
   await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
   await rm(state, { recursive: true, force: true });
 });
-
-async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort();
-}
-
-async function imageFiles(host: string): Promise<string[]> {
-  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
-}
-
 async function allocated(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;
 }
@@ -54,77 +43,87 @@ async function sourceSnapshot(): Promise<string> {
   return hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm2.qcow2 vm2-base.qcow2 vm2-data.raw && virsh -c qemu:///system dumpxml --inactive vm2 | sha256sum`]);
 }
 
+/** The result line of an engine's clone: the disks, their digests, bytes on the wire (holes not sent), the phases. */
+function assertCloneResult(out: KvmctlRun, engine: 'openssh' | 'ssh2', destVm: string): Record<string, unknown> {
+  const result = out.result;
+  assert.ok(result && result.ok === true, JSON.stringify(result));
+  assert.equal(result.operation, 'clone');
+  assert.equal(result.destVm, destVm);
+  const disks = result.disks as { source: string; target: string; bytesTransferred: number; digest: string }[];
+  const targets = disks.map((d) => d.target);
+  assert.ok(targets.includes(`${IMAGES}/${destVm}.qcow2`) && targets.includes(`${IMAGES}/${destVm}-data.raw`), targets.join(', '));
+  // The backing file is copied once; a later clone finds the identical file there and reuses it.
+  assert.equal(targets.includes(`${IMAGES}/vm2-base.qcow2`), engine === 'openssh');
+  for (const d of disks) assert.match(d.digest, /^blake3:[0-9a-f]{64}$/);
+  assert.equal(
+    result.bytesOnWire,
+    disks.reduce((n, d) => n + d.bytesTransferred, 0),
+  );
+  assert.ok(result.bytesOnWire < 60 * 1024 * 1024, `holes are not sent (${String(result.bytesOnWire)} bytes on the wire)`);
+  assert.ok(
+    out.events.some((e) => e.type === 'progress'),
+    'progress events were emitted',
+  );
+  assert.deepEqual(
+    out.events.filter((e) => e.type === 'phase').map((e) => e.phase),
+    ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'START'],
+  );
+  return result;
+}
+
+/** On B: the disks equal A's and as sparse, a new UUID and MAC, the data disk at its new path. */
+async function assertCopyOnB(destVm: string, result: Record<string, unknown>): Promise<void> {
+  const a = hostImagesDir('hosta');
+  const b = hostImagesDir('hostb');
+  await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2-data.raw'), join(b, `${destVm}-data.raw`)]);
+  await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2.qcow2'), join(b, `${destVm}.qcow2`)]);
+  const srcAlloc = await allocated(join(a, 'vm2-data.raw'));
+  const dstAlloc = await allocated(join(b, `${destVm}-data.raw`));
+  assert.ok(Math.abs(dstAlloc - srcAlloc) <= 4 * 1024 * 1024, `allocation ${dstAlloc} close to ${srcAlloc}`);
+
+  const xmlA = await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', 'vm2']);
+  const xmlB = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', destVm]);
+  const uuid = (x: string): string => /<uuid>([^<]+)<\/uuid>/.exec(x)?.[1] ?? '';
+  const mac = (x: string): string => /<mac address='([^']+)'/.exec(x)?.[1] ?? '';
+  assert.notEqual(uuid(xmlB), uuid(xmlA));
+  assert.equal(uuid(xmlB), result.uuid);
+  assert.notEqual(mac(xmlB), mac(xmlA));
+  assert.match(mac(xmlB), /^52:54:00:/);
+  assert.match(xmlB, new RegExp(`${IMAGES}/${destVm}-data.raw`));
+}
+
+/** The operation's record, and where the time went. */
+async function assertHistoryPhases(result: Record<string, unknown>, engine: 'openssh' | 'ssh2'): Promise<void> {
+  const history = await kvmctl(['--json', 'ops', 'show', String(result.id)], { stateDir: state, engine });
+  assert.equal(history.code, 0);
+  assert.equal((history.result?.record as { state: string }).state, 'succeeded');
+  // Where the time went: every phase the clone passed through, in order, summing to about its wall time.
+  const phases = result.phases as Record<string, number>;
+  assert.deepEqual(Object.keys(phases).slice(0, 6), ['preflight', 'plan', 'transfer', 'verify', 'define', 'commit'], JSON.stringify(phases));
+  const sum = Object.values(phases).reduce((a, b) => a + b, 0);
+  assert.ok(sum <= Number(result.seconds) + 0.1 && sum >= Number(result.seconds) - 1, `phases ${sum} s of ${String(result.seconds)} s`);
+  assert.deepEqual((history.result?.record as { result: { phases: unknown } }).result.phases, phases, 'ops show keeps them');
+  const shown = await kvmctl(['ops', 'show', String(result.id)], { stateDir: state, engine });
+  assert.match(shown.stdout, /^ {2}phases: preflight [\d.]+ s, plan [\d.]+ s, transfer [\d.]+ s, verify [\d.]+ s, define [\d.]+ s, commit [\d.]+ s/m);
+}
+
 for (const engine of ['openssh', 'ssh2'] as const) {
   test(`clone A → B with the ${engine} engine: equal disks, sparse, new identity, boots, source untouched`, async () => {
     const before = await sourceSnapshot();
     const destVm = `vm2-${engine}`;
     const out = await kvmctl(['--json', 'clone', 'vm2', '--from', 'hosta', '--to', 'hostb', '--name', destVm, '--start'], { stateDir: state, engine });
     assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
-    const result = out.result;
-    assert.ok(result && result.ok === true, JSON.stringify(result));
-    assert.equal(result.operation, 'clone');
-    assert.equal(result.destVm, destVm);
-    const disks = result.disks as { source: string; target: string; bytesTransferred: number; digest: string }[];
-    const targets = disks.map((d) => d.target);
-    assert.ok(targets.includes(`${IMAGES}/${destVm}.qcow2`) && targets.includes(`${IMAGES}/${destVm}-data.raw`), targets.join(', '));
-    // The backing file is copied once; a later clone finds the identical file there and reuses it.
-    assert.equal(targets.includes(`${IMAGES}/vm2-base.qcow2`), engine === 'openssh');
-    for (const d of disks) assert.match(d.digest, /^blake3:[0-9a-f]{64}$/);
-    assert.equal(
-      result.bytesOnWire,
-      disks.reduce((n, d) => n + d.bytesTransferred, 0),
-    );
-    assert.ok(result.bytesOnWire < 60 * 1024 * 1024, `holes are not sent (${String(result.bytesOnWire)} bytes on the wire)`);
-    assert.ok(
-      out.events.some((e) => e.type === 'progress'),
-      'progress events were emitted',
-    );
-    assert.deepEqual(
-      out.events.filter((e) => e.type === 'phase').map((e) => e.phase),
-      ['PREFLIGHT', 'PLAN', 'TRANSFER', 'VERIFY', 'DEFINE', 'COMMIT', 'START'],
-    );
-
-    const a = hostImagesDir('hosta');
-    const b = hostImagesDir('hostb');
-    await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2-data.raw'), join(b, `${destVm}-data.raw`)]);
-    await run('qemu-img', ['compare', '-U', '-q', join(a, 'vm2.qcow2'), join(b, `${destVm}.qcow2`)]);
-    const srcAlloc = await allocated(join(a, 'vm2-data.raw'));
-    const dstAlloc = await allocated(join(b, `${destVm}-data.raw`));
-    assert.ok(Math.abs(dstAlloc - srcAlloc) <= 4 * 1024 * 1024, `allocation ${dstAlloc} close to ${srcAlloc}`);
-
-    const xmlA = await hostExec('hosta', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', 'vm2']);
-    const xmlB = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'dumpxml', '--inactive', destVm]);
-    const uuid = (x: string): string => /<uuid>([^<]+)<\/uuid>/.exec(x)?.[1] ?? '';
-    const mac = (x: string): string => /<mac address='([^']+)'/.exec(x)?.[1] ?? '';
-    assert.notEqual(uuid(xmlB), uuid(xmlA));
-    assert.equal(uuid(xmlB), result.uuid);
-    assert.notEqual(mac(xmlB), mac(xmlA));
-    assert.match(mac(xmlB), /^52:54:00:/);
-    assert.match(xmlB, new RegExp(`${IMAGES}/${destVm}-data.raw`));
+    const result = assertCloneResult(out, engine, destVm);
+    await assertCopyOnB(destVm, result);
 
     const listed = await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'domstate', destVm]);
     assert.match(listed, /running/);
-    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', `${destVm}-serial.log`);
-    let text = '';
-    for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
-      await sleep(100);
-      text = await readFile(serial, 'utf8').catch(() => '');
-    }
+    const text = await serialOutput('hostb', destVm, 'HI');
     assert.match(text, /HI/, 'the clone boots from its copied chain');
     await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'destroy', destVm]);
     assert.equal(await sourceSnapshot(), before, 'the source VM and its disks are unchanged');
 
-    const history = await kvmctl(['--json', 'ops', 'show', String(result.id)], { stateDir: state, engine });
-    assert.equal(history.code, 0);
-    assert.equal((history.result?.record as { state: string }).state, 'succeeded');
-    // Where the time went: every phase the clone passed through, in order, summing to about its wall time.
-    const phases = result.phases as Record<string, number>;
-    assert.deepEqual(Object.keys(phases).slice(0, 6), ['preflight', 'plan', 'transfer', 'verify', 'define', 'commit'], JSON.stringify(phases));
-    const sum = Object.values(phases).reduce((a, b) => a + b, 0);
-    assert.ok(sum <= Number(result.seconds) + 0.1 && sum >= Number(result.seconds) - 1, `phases ${sum} s of ${String(result.seconds)} s`);
-    assert.deepEqual((history.result?.record as { result: { phases: unknown } }).result.phases, phases, 'ops show keeps them');
-    const shown = await kvmctl(['ops', 'show', String(result.id)], { stateDir: state, engine });
-    assert.match(shown.stdout, /^ {2}phases: preflight [\d.]+ s, plan [\d.]+ s, transfer [\d.]+ s, verify [\d.]+ s, define [\d.]+ s, commit [\d.]+ s/m);
+    await assertHistoryPhases(result, engine);
   });
 }
 
@@ -269,74 +268,3 @@ for (const login of ['hostb-root', 'hostb'] as const) {
     }
   });
 }
-
-test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {
-  await makeTwoDiskVm('hosta', 'vm4', { rawGiB: 2, dataMiB: 600 });
-  const args = ['--json', 'clone', 'vm4', '--from', 'hosta', '--to', 'hostb'];
-  const first = startKvmctl(args, { stateDir: state });
-  let killed = false;
-  first.onEvent((e) => {
-    if (!killed && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 1200 * 1024 * 1024) {
-      killed = true;
-      first.child.kill('SIGKILL');
-    }
-  });
-  await first.done;
-  assert.ok(killed, 'the controller was killed during the transfer');
-  // Its OpenSSH masters go with it (their stdin pipe closed): no orphaned connection stays.
-  let masters = '';
-  for (let i = 0; i < 50; i += 1) {
-    masters = await run('pgrep', ['-af', 'ControlMaster=yes']).then(
-      (r) => r.stdout,
-      () => '',
-    );
-    if (masters === '') break;
-    await sleep(100);
-  }
-  assert.equal(masters, '', 'no ssh master outlives the killed controller');
-  const again = await kvmctl(args, { stateDir: state });
-  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
-  assert.ok(
-    again.events.some((e) => e.type === 'info' && /resuming clone/.test(String(e.message))),
-    'the rerun says it resumes',
-  );
-  const sent = Number(again.result?.bytesOnWire);
-  const full = 600 * 1024 * 1024;
-  assert.ok(sent < full * 0.9, `fewer bytes on the wire than a full clone (${sent} of about ${full})`);
-  await run('qemu-img', ['compare', '-q', join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
-  await run('cmp', [join(hostImagesDir('hosta'), 'vm4-data.raw'), join(hostImagesDir('hostb'), 'vm4-data.raw')]);
-  assert.deepEqual(
-    (await imageFiles('hostb')).filter((f) => f.includes('kvmclone-staging')),
-    [],
-    'no staging file is left',
-  );
-});
-
-test('Ctrl-C mid-transfer: exit 130, everything created on B removed, the source untouched', async () => {
-  await makeTwoDiskVm('hosta', 'vm6', { rawGiB: 2, dataMiB: 500 });
-  const source = (): Promise<string> =>
-    hostExec('hosta', ['bash', '-c', `cd ${IMAGES} && sha256sum vm6.qcow2 vm6-data.raw && virsh -c qemu:///system dumpxml --inactive vm6 | sha256sum`]);
-  const sourceBefore = await source();
-  const domainsBefore = await domains('hostb');
-  const filesBefore = await imageFiles('hostb');
-  const clone = startKvmctl(['--json', 'clone', 'vm6', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-  let interrupted = false;
-  clone.onEvent((e) => {
-    if (!interrupted && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 300 * 1024 * 1024) {
-      interrupted = true;
-      clone.child.kill('SIGINT');
-    }
-  });
-  const out = await clone.done;
-  assert.ok(interrupted, 'the transfer was under way when Ctrl-C came');
-  assert.equal(out.code, 130, `${out.stdout.slice(-2000)}\n${out.stderr}`);
-  assert.ok(
-    out.events.some((e) => e.type === 'phase' && e.phase === 'REVERT'),
-    'the revert ran',
-  );
-  assert.deepEqual(await domains('hostb'), domainsBefore);
-  assert.deepEqual(await imageFiles('hostb'), filesBefore, 'no staging file is left');
-  const history = await kvmctl(['--json', 'ops', 'show', String(out.result?.id)], { stateDir: state });
-  assert.equal((history.result?.record as { state: string }).state, 'interrupted');
-  assert.equal(await source(), sourceBefore, 'the source VM and its disks are unchanged');
-});

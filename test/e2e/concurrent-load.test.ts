@@ -118,19 +118,22 @@ async function assertSameDisks(vm: string): Promise<void> {
 /** The agents' peak RSS during the load, for the memory test below. */
 let measured: { hosta: number; hostb: number } | undefined;
 
-test('8 operations at once from one config: all complete and verify, a ninth on a busy VM is refused naming the holder, one cut connection retries alone', async () => {
-  const pids = { hosta: await agentPid('hosta'), hostb: await agentPid('hostb') };
-  const peakRss = { hosta: 0, hostb: 0 };
-  const sampling = setInterval(() => {
-    for (const host of ['hosta', 'hostb'] as const) {
-      memory(pids[host], 'VmRSS').then(
-        (rss) => (peakRss[host] = Math.max(peakRss[host], rss)),
-        () => undefined,
-      );
-    }
-  }, 200);
+/** One of the eight operations: its process, when it first moved data and when it ended. */
+interface LoadOp {
+  proc: KvmctlProcess;
+  firstProgressAt?: number;
+  endedAt?: number;
+}
 
-  const started = Date.now();
+/** What the load test's steps share: the eight operations, and the ninth and the cut once started. */
+interface Load {
+  ops: Map<string, LoadOp>;
+  ninth?: Promise<KvmctlRun & { endedAt: number }>;
+  cut?: Promise<number[]>;
+}
+
+/** Starts the eight operations at once, noting when each first moves data and when it ends. */
+function startOperations(): Map<string, LoadOp> {
   const ops = new Map<string, { proc: KvmctlProcess; firstProgressAt?: number; endedAt?: number }>();
   for (const vm of CLONES) ops.set(vm, { proc: startKvmctl(['--json', 'clone', vm, '--from', 'hosta', '--to', 'hostb'], { stateDir: state }) });
   for (const vm of SYNCS) ops.set(vm, { proc: startKvmctl(['--json', 'sync', vm, '--from', 'hosta', '--to', 'hostb'], { stateDir: state }) });
@@ -140,35 +143,35 @@ test('8 operations at once from one config: all complete and verify, a ninth on 
     });
     void op.proc.done.then(() => (op.endedAt = Date.now()));
   }
+  return ops;
+}
 
+/** Starts the ninth while BUSY's clone moves data, and cuts CUT's connection a quarter into its data disk. */
+function armNinthAndCut(load: Load): void {
   // The ninth: a clone of BUSY while BUSY's clone moves data (its locks are held on both hosts).
-  let ninth: Promise<KvmctlRun & { endedAt: number }> | undefined;
-  ops.get(BUSY)?.proc.onEvent((e) => {
-    if (ninth === undefined && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 0) {
-      ninth = startKvmctl(['--json', 'clone', BUSY, '--from', 'hosta', '--to', 'hostb'], { stateDir: state }).done.then((r) => ({ ...r, endedAt: Date.now() }));
+  load.ops.get(BUSY)?.proc.onEvent((e) => {
+    if (load.ninth === undefined && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 0) {
+      load.ninth = startKvmctl(['--json', 'clone', BUSY, '--from', 'hosta', '--to', 'hostb'], { stateDir: state }).done.then((r) => ({ ...r, endedAt: Date.now() }));
     }
   });
   // The cut: CUT's own SSH master to hostb, once a quarter of its data disk has gone over.
-  let cut: Promise<number[]> | undefined;
-  const cutProc = ops.get(CUT)?.proc;
+  const cutProc = load.ops.get(CUT)?.proc;
   cutProc?.onEvent((e) => {
-    if (cut === undefined && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > (CLONE_DATA_MIB / 4) * MiB) {
-      cut = killSshMaster(cutProc.child.pid ?? -1, 'hostb');
+    if (load.cut === undefined && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > (CLONE_DATA_MIB / 4) * MiB) {
+      load.cut = killSshMaster(cutProc.child.pid ?? -1, 'hostb');
     }
   });
+}
 
-  const outs = new Map<string, KvmctlRun>();
-  await Promise.all([...ops].map(async ([vm, op]) => outs.set(vm, await op.proc.done)));
-  const wall = (Date.now() - started) / 1000;
-  clearInterval(sampling);
-  const hwm = { hosta: await memory(pids.hosta, 'VmHWM'), hostb: await memory(pids.hostb, 'VmHWM') };
-
-  // All eight complete, and they ran at once: each moved data before any of them ended.
+/** All eight complete, and they ran at once: each moved data before any of them ended. */
+function assertAllRanAtOnce(ops: Map<string, LoadOp>, outs: Map<string, KvmctlRun>): void {
   for (const [vm, out] of outs) assert.equal(out.code, 0, `${vm}: ${said(out)}`);
   const firstEnd = Math.min(...[...ops.values()].map((o) => o.endedAt ?? Infinity));
   for (const [vm, op] of ops) assert.ok(op.firstProgressAt !== undefined && op.firstProgressAt < firstEnd, `${vm} was moving data before the first operation ended`);
+}
 
-  // The ninth is refused while the holder runs, naming the holder's operation id.
+/** The ninth is refused while the holder runs, naming the holder's operation id. */
+async function assertNinthRefused({ ninth, ops }: Load, outs: Map<string, KvmctlRun>): Promise<KvmctlRun> {
   assert.ok(ninth !== undefined, 'the ninth was started');
   const refused = await ninth;
   const holder = outs.get(BUSY);
@@ -178,8 +181,11 @@ test('8 operations at once from one config: all complete and verify, a ninth on 
   assert.equal(error?.code, 'ABORTED', said(refused));
   assert.ok(String(error?.message).includes(`locked by operation ${holderId} `), `the refusal names the holder ${holderId}: ${error?.message}`);
   assert.ok(refused.endedAt < (ops.get(BUSY)?.endedAt ?? 0), 'the ninth was refused while the holder still ran');
+  return refused;
+}
 
-  // The cut operation reconnected and completed; no other operation retried.
+/** The cut operation reconnected and completed; no other operation retried. */
+async function assertOnlyCutRetried({ cut }: Load, outs: Map<string, KvmctlRun>): Promise<void> {
   assert.ok(cut !== undefined, `${CUT}'s connection was cut during its transfer`);
   assert.equal((await cut).length, 1, `exactly one ssh master (${CUT}'s to hostb) was killed`);
   const cutOut = outs.get(CUT);
@@ -197,12 +203,52 @@ test('8 operations at once from one config: all complete and verify, a ninth on 
     );
     assert.equal(out.result?.retries, undefined, `${vm}: a result without retries`);
   }
+}
 
-  // Every copy equals its source; nothing is left behind.
+/** Every copy equals its source; nothing is left behind. */
+async function assertCopiesEqualNothingLeft(): Promise<void> {
   for (const vm of [...CLONES, ...SYNCS]) await assertSameDisks(vm);
   const left = (await hostExec('hostb', ['ls', '-A', IMAGES])).split('\n').filter((f) => /kvmclone-(staging|journal)/.test(f));
   assert.deepEqual(left, [], 'no staging or journal file left');
   assert.equal((await hostExec('hostb', ['bash', '-c', 'ls -A /run/kvmclone/forward | grep -c peer- || true'])).trim(), '0', 'no peer socket left');
+}
+
+/** The shared history (one SQLite file, nine writers) holds all nine as they ended. */
+async function assertHistory(outs: Map<string, KvmctlRun>, refused: KvmctlRun): Promise<void> {
+  const list = await kvmctl(['--json', 'ops', 'list'], { stateDir: state });
+  assert.equal(list.code, 0, said(list));
+  const rows = new Map((list.result?.operations as { id: string; state: string }[]).map((r) => [r.id, r.state]));
+  for (const [vm, out] of outs) assert.equal(rows.get(String(out.result?.id)), 'succeeded', `${vm} is recorded as succeeded`);
+  assert.equal(rows.get(String(refused.result?.id)), 'failed', 'the ninth is recorded as failed');
+}
+
+test('8 operations at once from one config: all complete and verify, a ninth on a busy VM is refused naming the holder, one cut connection retries alone', async () => {
+  const pids = { hosta: await agentPid('hosta'), hostb: await agentPid('hostb') };
+  const peakRss = { hosta: 0, hostb: 0 };
+  const sampling = setInterval(() => {
+    for (const host of ['hosta', 'hostb'] as const) {
+      memory(pids[host], 'VmRSS').then(
+        (rss) => (peakRss[host] = Math.max(peakRss[host], rss)),
+        () => undefined,
+      );
+    }
+  }, 200);
+
+  const started = Date.now();
+  const load: Load = { ops: startOperations() };
+  armNinthAndCut(load);
+  const { ops } = load;
+
+  const outs = new Map<string, KvmctlRun>();
+  await Promise.all([...ops].map(async ([vm, op]) => outs.set(vm, await op.proc.done)));
+  const wall = (Date.now() - started) / 1000;
+  clearInterval(sampling);
+  const hwm = { hosta: await memory(pids.hosta, 'VmHWM'), hostb: await memory(pids.hostb, 'VmHWM') };
+
+  assertAllRanAtOnce(ops, outs);
+  const refused = await assertNinthRefused(load, outs);
+  await assertOnlyCutRetried(load, outs);
+  await assertCopiesEqualNothingLeft();
 
   const bytes = [...outs.values()].reduce((n, o) => n + Number(o.result?.bytesOnWire), 0);
   console.log(
@@ -212,13 +258,7 @@ test('8 operations at once from one config: all complete and verify, a ninth on 
 
   // The agents stayed the same processes (their peaks are checked last, below).
   assert.deepEqual({ hosta: await agentPid('hosta'), hostb: await agentPid('hostb') }, pids, 'no agent restarted');
-
-  // The shared history (one SQLite file, nine writers) holds all nine as they ended.
-  const list = await kvmctl(['--json', 'ops', 'list'], { stateDir: state });
-  assert.equal(list.code, 0, said(list));
-  const rows = new Map((list.result?.operations as { id: string; state: string }[]).map((r) => [r.id, r.state]));
-  for (const [vm, out] of outs) assert.equal(rows.get(String(out.result?.id)), 'succeeded', `${vm} is recorded as succeeded`);
-  assert.equal(rows.get(String(refused.result?.id)), 'failed', 'the ninth is recorded as failed');
+  await assertHistory(outs, refused);
 
   measured = hwm;
 });

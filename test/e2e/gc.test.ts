@@ -14,12 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, startKvmctl } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { imageFiles } from '../support/host-inventory.js';
+import { killMidClone } from '../support/kill-mid-clone.js';
+import { kvmctl } from '../support/kvmctl.js';
+import { hostDown, hostImagesDir, hostUp } from '../support/testbed.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 let state: string;
 
 interface Left {
@@ -44,24 +45,6 @@ after(async () => {
   await rm(state, { recursive: true, force: true });
 });
 
-async function imageFiles(host: string): Promise<string[]> {
-  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
-}
-
-/** Starts `args` and SIGKILLs kvmctl once the data disk's transfer is well under way. */
-async function killMidClone(args: string[]): Promise<void> {
-  const first = startKvmctl(args, { stateDir: state });
-  let killed = false;
-  first.onEvent((e) => {
-    if (!killed && e.type === 'progress' && e.item === 'vdb' && Number(e.bytesDone) > 1200 * 1024 * 1024) {
-      killed = true;
-      first.child.kill('SIGKILL');
-    }
-  });
-  await first.done;
-  assert.ok(killed, 'the controller was killed during the transfer');
-}
-
 /** hostb's leftovers from `hosts check --json`, once no pull of the killed controller runs any more. */
 async function settledLeftovers(): Promise<Left[]> {
   for (let i = 0; i < 60; i += 1) {
@@ -85,7 +68,7 @@ async function lastOperationId(): Promise<string> {
 
 test('kvmctl killed mid-clone: hosts check lists the staging files with their operation and age; gc --dry-run changes nothing; the rerun resumes', async () => {
   const args = ['--json', 'clone', 'vm8', '--from', 'hosta', '--to', 'hostb'];
-  await killMidClone(args);
+  await killMidClone(args, state);
   const opId = await lastOperationId();
   const left = await settledLeftovers();
   const staging = left.filter((l) => l.kind === 'staging');
@@ -128,7 +111,7 @@ test('kvmctl killed mid-clone: hosts check lists the staging files with their op
 
 test('gc after a kill: --older-than keeps young files, gc removes them, and the rerun starts over cleanly', async () => {
   const args = ['--json', 'clone', 'vm8', '--from', 'hosta', '--to', 'hostb', '--name', 'vm8b'];
-  await killMidClone(args);
+  await killMidClone(args, state);
   const opId = await lastOperationId();
   const left = await settledLeftovers();
   const staging = left.filter((l) => l.kind === 'staging');

@@ -19,6 +19,7 @@ import { promisify } from 'node:util';
 import { kvmctl, ONE_QUICK_RETRY, writeKvmctlConfig, type KvmctlRun } from '../support/kvmctl.js';
 import { disableIoErrors, enableIoErrors, listIoErrors } from '../support/faults/io-error.js';
 import { E2E_DIR, hostDown, hostExec, hostImagesDir, hostUp, testbedScript } from '../support/testbed.js';
+import { domains, imageFiles } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { lgetxattr } from '../../agent/native/libc.js';
 
@@ -46,18 +47,6 @@ after(async () => {
 
 function said(out: KvmctlRun): string {
   return `exit ${out.code}\n${out.stdout}\n${out.stderr}`;
-}
-
-async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort();
-}
-
-async function imageFiles(host: string): Promise<string[]> {
-  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
 }
 
 /** dd inside the host: the exit status and stderr of reading `count` MiB of `file` from MiB `skip` on. */

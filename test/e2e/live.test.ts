@@ -1,7 +1,6 @@
 /**
  * kvmctl clone/sync --live on the testbed, with a running guest (TCG: no
- * /dev/kvm needed) whose
- * data disk is written from the host through QEMU (as the guest would):
+ * /dev/kvm needed; support/running-vm.ts) whose data disk is written from the host through QEMU (as the guest would):
  * the source keeps running on its own images with no job or scratch file
  * left; the second live sync reads only the dirty blocks (delta: bitmap);
  * a destination changed behind our back, lost checkpoint metadata and
@@ -9,71 +8,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
+import { agentCommand, forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
 import { createAgentClients } from '../../shared/agent-clients.js';
-import { writeFile } from 'node:fs/promises';
-import { agentCommand, E2E_DIR } from '../support/testbed.js';
-import { defineLines, testDomainXml } from '../support/test-domain.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
+import { assertNoLeftovers, compareImages, makeRunningVm, virsh } from '../support/running-vm.js';
+import { serialOutput } from '../support/serial-console.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
 let state: string;
-
-const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
-
-/** A running guest (TCG): the boot sector on a qcow2 vda, and a 64 MiB qcow2 v3 vdb with 8 MiB of random data. */
-async function makeRunningVm(host: string, name: string, dataFormat: 'qcow2' | 'raw' = 'qcow2'): Promise<void> {
-  const xml = testDomainXml(name, {
-    disks: [
-      { file: `${IMAGES}/${name}.qcow2`, format: 'qcow2', target: 'vda' },
-      { file: `${IMAGES}/${name}-data.${dataFormat}`, format: dataFormat, target: 'vdb' },
-    ],
-    serialLog: true,
-  });
-  await hostExec(host, [
-    'bash',
-    '-c',
-    [
-      'set -e',
-      `cd ${IMAGES}`,
-      `qemu-img convert -q -f raw -O qcow2 ${TESTBED_DIR}boot-sector.bin ${name}.qcow2`,
-      `qemu-img resize -q -f qcow2 ${name}.qcow2 1M`,
-      `truncate -s 64M /tmp/${name}-data.raw`,
-      `for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of=/tmp/${name}-data.raw bs=1M count=1 seek=$((i * 7)) conv=notrunc status=none; done`,
-      dataFormat === 'qcow2'
-        ? `qemu-img convert -q -f raw -O qcow2 -o compat=1.1 /tmp/${name}-data.raw ${name}-data.qcow2`
-        : `cp --sparse=always /tmp/${name}-data.raw ${name}-data.raw`,
-      `rm -f /tmp/${name}-data.raw`,
-      ...defineLines(name, xml),
-      `virsh -q -c qemu:///system start ${name} >/dev/null`,
-    ].join('\n'),
-  ]);
-}
-
-/** Compares from the root namespace, where both hosts' image directories are visible. */
-async function compareImages(srcImage: string, dstImage: string, format = 'qcow2'): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  const { promisify } = await import('node:util');
-  await promisify(execFile)('qemu-img', ['compare', '-U', '-f', format, '-F', format, join(hostImagesDir('hosta'), srcImage), join(hostImagesDir('hostb'), dstImage)]);
-}
-
-/** No backup job on the domain, no scratch file or socket left. */
-async function assertNoLeftovers(vm: string): Promise<void> {
-  const job = await virsh('hosta', ['domjobinfo', vm]);
-  assert.match(job, /Job type:\s+None/, `no job left on ${vm}: ${job}`);
-  const names = await readdir(hostImagesDir('hosta'));
-  assert.deepEqual(
-    names.filter((n) => n.includes('kvmclone-scratch')),
-    [],
-    'no scratch file left',
-  );
-}
 
 before(async () => {
   await Promise.all(['hosta', 'hostb'].map(hostDown));
@@ -300,12 +247,7 @@ test('a raw data disk: copied from the point in time, synced by hashes (no bitma
   // The copy boots: the boot sector on its vda prints HI on the serial port.
   await virsh('hostb', ['start', 'lr1']);
   try {
-    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', 'lr1-serial.log');
-    let text = '';
-    for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
-      await sleep(200);
-      text = await readFile(serial, 'utf8').catch(() => '');
-    }
+    const text = await serialOutput('hostb', 'lr1', 'HI', 200);
     assert.match(text, /HI/, 'the copy boots');
   } finally {
     await virsh('hostb', ['destroy', 'lr1']);

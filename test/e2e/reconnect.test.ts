@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startKvmctl, type KvmctlRun } from '../support/kvmctl.js';
 import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { domains, imageFiles } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -36,18 +37,6 @@ after(async () => {
   await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
   await rm(state, { recursive: true, force: true });
 });
-
-async function domains(host: string): Promise<string[]> {
-  return (await hostExec(host, ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']))
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .sort();
-}
-
-async function imageFiles(host: string): Promise<string[]> {
-  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
-}
 
 /** SIGKILLs the sshd session processes of the kvmclone account inside `host` (its network namespace only); returns how many. */
 async function killSshSessions(host: string): Promise<number> {

@@ -71,7 +71,8 @@ async function changeSource(seed: number): Promise<void> {
   ]);
 }
 
-test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures, webhook, recovery, rm --delete-copy', async () => {
+/** Adds the replica; its first due run is a clone, and the copy is equal. */
+async function addAndClone(): Promise<Record<string, unknown> | undefined> {
   const add = await ctl(['replica', 'add', 'r12', '--vm', VM, '--from', 'hosta', '--to', 'hostb', '--every', '20s', '--keep', '2']);
   assert.equal(add.code, 0, add.stdout + add.stderr);
 
@@ -83,8 +84,11 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.equal(clone?.outcome, 'succeeded');
   assert.equal(clone?.delta, 'full');
   await run('cmp', [join(hostImagesDir('hosta'), `${VM}-data.raw`), join(hostImagesDir('hostb'), `${VM}-data.raw`)]);
+  return clone;
+}
 
-  // Not due again yet (unless the clone itself took the whole interval).
+/** Not due again yet (unless the clone itself took the whole interval); returns when the next run is due. */
+async function notDueYet(clone: Record<string, unknown> | undefined): Promise<number> {
   const due = Date.parse(String(clone?.startedAt)) + 20_000;
   if (Date.now() < due - 3000) {
     const early = await ctl(['replicate', '--due']);
@@ -92,8 +96,11 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
     assert.deepEqual(early.result?.runs, []);
     assert.equal((early.result?.skipped as { reason: string }[])[0]?.reason, 'not-due');
   }
+  return due;
+}
 
-  // A change, then the next due run syncs only it.
+/** A change, then the next due run syncs only it. */
+async function syncTheChange(due: number): Promise<Record<string, unknown> | undefined> {
   await changeSource(101);
   await sleep(Math.max(0, due - Date.now() + 200));
   const second = await ctl(['replicate', '--due']);
@@ -104,8 +111,11 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.ok(Number(sync?.bytesOnWire) > 0 && Number(sync?.bytesOnWire) <= 8 * 65536, `only the changed blocks: ${String(sync?.bytesOnWire)}`);
   assert.match(String(sync?.operationId), /^[0-9a-f-]{36}$/);
   await run('cmp', [join(hostImagesDir('hosta'), `${VM}-data.raw`), join(hostImagesDir('hostb'), `${VM}-data.raw`)]);
+  return sync;
+}
 
-  // Status: within the RPO now (exit 0), with the figures; the prometheus file is written.
+/** Status: within the RPO now (exit 0), with the figures; the prometheus file is written. */
+async function statusWithinRpo(sync: Record<string, unknown> | undefined): Promise<void> {
   const prom = join(state, 'kvmclone.prom');
   const fresh = await ctl(['status', '--prometheus', prom]);
   assert.equal(fresh.code, 0, fresh.stdout);
@@ -117,8 +127,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.equal(s.nextRunAt, new Date(Date.parse(String(sync?.startedAt)) + 20_000).toISOString());
   assert.match(await readFile(prom, 'utf8'), /^kvmclone_replica_lag_seconds\{replica="r12",vm="vm12",to="hostb"\} \d+$/m);
   assert.equal(hooks.length, 0, 'nothing to tell yet');
+}
 
-  // Past 20 s + 5 s grace with no run: late, exit 1, rpo-breached notified once.
+/** Past 20 s + 5 s grace with no run: late, exit 1, rpo-breached notified once. */
+async function lateAndNotified(sync: Record<string, unknown> | undefined): Promise<void> {
   await sleep(Math.max(0, Date.parse(String(sync?.startedAt)) + 26_000 - Date.now()));
   const late = await ctl(['status']);
   assert.equal(late.code, 1, late.stdout);
@@ -128,8 +140,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
     hooks.map((h) => h.event),
     ['rpo-breached'],
   );
+}
 
-  // Another kvmctl holding the replica (this test process, as its claim says): replicate skips it, rm refuses it.
+/** Another kvmctl holding the replica (this test process, as its claim says): replicate skips it, rm refuses it. */
+async function busySkipped(): Promise<void> {
   const db = new OperationStore(join(state, 'kvmclone', 'history.sqlite'));
   try {
     const replicas = new ReplicaStore(db.database);
@@ -144,8 +158,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   } finally {
     db.close();
   }
+}
 
-  // The destination's agent stopped: the run fails (exit 1), is counted and backs off; `failed` fires once.
+/** The destination's agent stopped: the run fails (exit 1), is counted and backs off; `failed` fires once. */
+async function failuresBackOff(): Promise<void> {
   await hostAgent('hostb', 'stop');
   try {
     const failing = await ctl(['replicate', 'r12']);
@@ -175,8 +191,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   );
   assert.equal(hooks[1]?.consecutiveFailures, 1);
   assert.ok(hooks[1]?.lastError);
+}
 
-  // Back: the next run succeeds and `recovered` fires.
+/** Back: the next run succeeds and `recovered` fires. */
+async function recovers(): Promise<void> {
   const back = await ctl(['replicate', 'r12']);
   assert.equal(back.code, 0, back.stdout.slice(-2000));
   assert.deepEqual(
@@ -187,8 +205,10 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.equal(ok.code, 0);
   assert.equal(statusOf(ok).consecutiveFailures, 0);
   await run('cmp', [join(hostImagesDir('hosta'), `${VM}-data.raw`), join(hostImagesDir('hostb'), `${VM}-data.raw`)]);
+}
 
-  // rm --delete-copy: refused while the copy runs, then removes it.
+/** rm --delete-copy: refused while the copy runs, then removes it. */
+async function removeWithCopy(): Promise<void> {
   await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'start', VM]);
   try {
     const refused = await ctl(['replica', 'rm', 'r12', '--delete-copy']);
@@ -204,4 +224,16 @@ test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures,
   assert.doesNotMatch(await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name']), /^vm12$/m, 'the copy is undefined');
   const list = await ctl(['replica', 'list']);
   assert.deepEqual(list.result?.replicas, []);
+}
+
+test('a replica on a schedule: clone, sync, status and RPO, busy skip, failures, webhook, recovery, rm --delete-copy', async () => {
+  const clone = await addAndClone();
+  const due = await notDueYet(clone);
+  const sync = await syncTheChange(due);
+  await statusWithinRpo(sync);
+  await lateAndNotified(sync);
+  await busySkipped();
+  await failuresBackOff();
+  await recovers();
+  await removeWithCopy();
 });

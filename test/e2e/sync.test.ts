@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
+import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { serialOutput } from '../support/serial-console.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -100,12 +100,7 @@ test('sync after scattered changes, a zeroed region and a grown disk: equal, onl
 
   await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'start', 'vm5']);
   try {
-    const serial = join(E2E_DIR, 'hostb', 'var-log-libvirt', 'qemu', 'vm5-serial.log');
-    let text = '';
-    for (let i = 0; i < 100 && !text.includes('HI'); i += 1) {
-      await sleep(100);
-      text = await readFile(serial, 'utf8').catch(() => '');
-    }
+    const text = await serialOutput('hostb', 'vm5', 'HI');
     assert.match(text, /HI/, 'the synced copy boots');
   } finally {
     await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'destroy', 'vm5']);

@@ -41,10 +41,4 @@ export default tseslint.config(
       'max-lines-per-function': ['error', { max: 60, IIFEs: true }],
     },
   },
-  {
-    // Not yet within the size rules (issue 15): the e2e files whose tests share one testbed sequence. Each is
-    // named; nothing new may join the list.
-    files: ['test/e2e/clone.test.ts', 'test/e2e/concurrent-load.test.ts', 'test/e2e/live.test.ts', 'test/e2e/replication.test.ts'],
-    rules: { 'max-lines': 'off', 'max-lines-per-function': 'off' },
-  },
 );
