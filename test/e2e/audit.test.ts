@@ -8,11 +8,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { hostDown, hostUp, E2E_DIR } from '../support/testbed.js';
+import { E2E_DIR } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const V1 = '/kvmclone.agent.v1.';
@@ -39,20 +39,14 @@ function auditLines(host: string): Promise<string[]> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-audit-e2e-'));
+  state = await upTwoHosts('audit');
   await makeTwoDiskVm('hosta', 'avm', { rawGiB: 1, dataMiB: 4 });
   const out = await kvmctl(['--json', 'clone', 'avm', '--from', 'hosta', '--to', 'hostb', '--name', 'avm-copy'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
   operationId = String(out.result?.id);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('the destination recorded the clone: pulls, commits and the definition, each naming the operation', async () => {
   const records = await audit('hostb', '--op', operationId);

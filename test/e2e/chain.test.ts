@@ -14,11 +14,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { hostExec } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
 
@@ -58,18 +56,12 @@ async function makeUefiVm(host: string, name: string): Promise<void> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-chain-e2e-'));
+  state = await upTwoHosts('chain');
   await makeChainVm('hosta', 'vm7');
   await hostExec('hostb', ['mkdir', '-p', CLONES]);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('clone --target-dir rebases the copy onto the copied base (RebaseStaging), and it boots', async () => {
   const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb', '--target-dir', CLONES], { stateDir: state });

@@ -7,15 +7,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { killMidClone } from '../support/kill-mid-clone.js';
 import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -23,17 +22,11 @@ const IMAGES = '/var/lib/libvirt/images';
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-interrupted-e2e-'));
+  state = await upTwoHosts('clone-interrupted');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {
   await makeTwoDiskVm('hosta', 'vm4', { rawGiB: 2, dataMiB: 600 });

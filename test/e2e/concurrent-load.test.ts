@@ -14,12 +14,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { kvmctl, startKvmctl, type KvmctlProcess, type KvmctlRun } from '../support/kvmctl.js';
-import { E2E_DIR, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { kvmctl, startKvmctl, type KvmctlProcess, type KvmctlRun, said } from '../support/kvmctl.js';
+import { E2E_DIR, hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 
@@ -39,10 +39,7 @@ const AGENT_RSS_LIMIT = 200 * MiB;
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-load-e2e-'));
+  state = await upTwoHosts('load');
   for (const vm of CLONES) await makeTwoDiskVm('hosta', vm, { rawGiB: 2, dataMiB: CLONE_DATA_MIB });
   for (const vm of SYNCS) {
     await makeTwoDiskVm('hosta', vm, { rawGiB: 2, dataMiB: SYNC_DATA_MIB });
@@ -57,20 +54,7 @@ before(async () => {
   }
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
-
-function said(out: KvmctlRun): string {
-  return (
-    out.stdout
-      .split('\n')
-      .filter((l) => !l.includes('"progress"'))
-      .join('\n')
-      .slice(-4000) + `\n${out.stderr}`
-  );
-}
+after(() => downTwoHosts(state));
 
 /** PID of host `name`'s agent (host-agent.sh runs `bash -c "exec node …"`, so this is the node process itself). */
 async function agentPid(name: string): Promise<number> {

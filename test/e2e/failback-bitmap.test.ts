@@ -21,13 +21,12 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
 import { hostWrite } from '../support/live-guest.js';
-import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -49,18 +48,12 @@ async function sameContent(): Promise<void> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-failback-bitmap-e2e-'));
+  state = await upTwoHosts('failback-bitmap');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', VM, { rawGiB: 1, dataMiB: 16, dataFormat: 'qcow2' });
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 /** Planned failover after the original's last write: the final sync brings about that 1 MiB over, the copy runs with a checkpoint for a bitmap failback. */
 async function plannedFailover(t: TestContext): Promise<void> {

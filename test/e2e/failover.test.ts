@@ -16,12 +16,11 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostAgent, hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -46,18 +45,12 @@ async function replicaRecord(): Promise<Record<string, unknown>> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-failover-e2e-'));
+  state = await upTwoHosts('failover');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', VM, { rawGiB: 1, dataMiB: 16 });
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 /** Test failover: a drill VM runs beside the copy, links down; cleanup removes it; copy and replica untouched. Returns the copy's digests. */
 async function drillAndCleanup(): Promise<string> {

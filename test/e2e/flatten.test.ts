@@ -9,25 +9,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { kvmctl, said } from '../support/kvmctl.js';
+import { hostExec } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
-
-function said(out: KvmctlRun): string {
-  return `${out.stdout
-    .split('\n')
-    .filter((l) => !l.includes('"progress"'))
-    .join('\n')
-    .slice(-4000)}\n${out.stderr}`;
-}
 
 /** Bytes of the file's blocks on disk inside a host (what is allocated, not its length). */
 async function allocatedBytes(host: string, path: string): Promise<number> {
@@ -40,19 +30,13 @@ async function allocatedBytes(host: string, path: string): Promise<number> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-flatten-e2e-'));
+  state = await upTwoHosts('flatten');
   await makeChainVm('hosta', 'vf1', { middle: true });
   // A large virtual size with data in a few places: the copy must stay sparse.
   await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; qemu-img resize -q -f qcow2 vf1.qcow2 1G; qemu-io -f qcow2 -c 'write -P 0x7a 900M 1M' vf1.qcow2 >/dev/null`]);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('clone --flatten gives one standalone, sparse image per disk with what the guest sees, and it boots', async () => {
   const chain = await Promise.all(['vf1.qcow2', 'vf1-mid.qcow2', 'vf1-base.qcow2'].map((f) => sha('hosta', `${IMAGES}/${f}`)));

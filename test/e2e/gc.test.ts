@@ -9,15 +9,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { imageFiles } from '../support/host-inventory.js';
 import { killMidClone } from '../support/kill-mid-clone.js';
 import { kvmctl } from '../support/kvmctl.js';
-import { hostDown, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -33,17 +32,11 @@ interface Left {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-gc-e2e-'));
+  state = await upTwoHosts('gc');
   await makeTwoDiskVm('hosta', 'vm8', { rawGiB: 2, dataMiB: 600 });
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 /** hostb's leftovers from `hosts check --json`, once no pull of the killed controller runs any more. */
 async function settledLeftovers(): Promise<Left[]> {

@@ -8,11 +8,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { agentCommand, forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
+import { agentCommand, forwardAgentSocket, hostAgent, hostExec, hostImagesDir, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { createAgentClients } from '../../shared/agent-clients.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
 import { assertNoLeftovers, compareImages, makeRunningVm, virsh } from '../support/running-vm.js';
@@ -23,17 +23,11 @@ const MiB = 1024 * 1024;
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-live-e2e-'));
+  state = await upTwoHosts('live');
   await makeRunningVm('hosta', 'lv1');
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('a running source is refused without --live, with a hint naming it (exit 3)', async () => {
   const out = await kvmctl(['--json', 'clone', 'lv1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });

@@ -13,7 +13,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startKvmctl, type KvmctlRun } from '../support/kvmctl.js';
+import { startKvmctl, type KvmctlRun, said } from '../support/kvmctl.js';
 import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
@@ -66,16 +66,6 @@ async function allocated(file: string): Promise<number> {
 
 async function assertSameDisks(vm: string): Promise<void> {
   for (const f of [`${vm}.qcow2`, `${vm}-data.raw`]) await run('cmp', [join(hostImagesDir('hosta'), f), join(hostImagesDir('hostb'), f)]);
-}
-
-function said(out: KvmctlRun): string {
-  return (
-    out.stdout
-      .split('\n')
-      .filter((l) => !l.includes('"progress"'))
-      .join('\n')
-      .slice(-4000) + `\n${out.stderr}`
-  );
 }
 
 for (const [name, fault] of [

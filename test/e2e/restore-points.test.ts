@@ -8,13 +8,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { sha256 } from '../support/file-sha256.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const IMAGES = '/var/lib/libvirt/images';
@@ -22,26 +20,14 @@ const DISKS = ['vm7.qcow2', 'vm7-data.raw'];
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-points-e2e-'));
+  state = await upTwoHosts('points');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', 'vm7', { rawGiB: 1, dataMiB: 48 });
   const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+after(() => downTwoHosts(state));
 
 /** sha256 of each disk of vm7 on `host`. */
 async function disksOn(host: string): Promise<string[]> {

@@ -8,12 +8,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
 import { kvmctl } from '../support/kvmctl.js';
-import { forwardAgentSocket, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { forwardAgentSocket, hostExec } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 
@@ -22,19 +20,13 @@ const ABSENT_RO = ['--agent-ro-socket', '/run/kvmclone/absent-ro.sock'];
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-roles-e2e-'));
+  state = await upTwoHosts('roles');
   await makeTwoDiskVm('hosta', 'vr1', { rawGiB: 1, dataMiB: 8 });
   const out = await kvmctl(['--json', 'clone', 'vr1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downTwoHosts(state));
 
 test('the testbed agents serve agent-ro.sock beside agent.sock, 0660', async () => {
   const out = await hostExec('hosta', ['stat', '-c', '%F %a', '/run/kvmclone/agent.sock', '/run/kvmclone/agent-ro.sock']);

@@ -7,14 +7,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostAgent, hostExec, hostImagesDir } from '../support/testbed.js';
+import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { sha256 } from '../support/file-sha256.js';
 import { serialOutput } from '../support/serial-console.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
@@ -24,10 +23,7 @@ const BLOCK = 65536;
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-sync-e2e-'));
+  state = await upTwoHosts('sync');
   // The agent killed here stays down: one quick reconnect, then the revert (test/e2e/reconnect.test.ts covers riding it out).
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', 'vm5', { rawGiB: 2, dataMiB: 96 });
@@ -35,16 +31,7 @@ before(async () => {
   assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
-
-async function sha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+after(() => downTwoHosts(state));
 
 /** Overwrites `count` distinct scattered 64 KiB blocks of `file` on hosta with random data. */
 async function changeBlocks(file: string, count: number, seed: number): Promise<void> {

@@ -18,7 +18,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
+import { kvmctl, said } from '../support/kvmctl.js';
 import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { sha } from '../support/chain-vm.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
@@ -29,14 +29,6 @@ const PERMALL = 'tpm2/tpm2-00.permall';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 const skip = existsSync('/usr/bin/swtpm') ? false : 'swtpm is not installed (Debian: apt-get install swtpm swtpm-tools)';
 let state: string;
-
-function said(out: KvmctlRun): string {
-  return `${out.stdout
-    .split('\n')
-    .filter((l) => !l.includes('"progress"'))
-    .join('\n')
-    .slice(-4000)}\n${out.stderr}`;
-}
 
 /** A VM with an emulated TPM 2.0 (its state encrypted with `secret` when given). */
 async function makeTpmVm(host: string, name: string, secret?: string): Promise<void> {

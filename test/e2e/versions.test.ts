@@ -11,21 +11,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
+import { kvmctl, said } from '../support/kvmctl.js';
 import { agentCommand, hostDown, hostExec, hostUp } from '../support/testbed.js';
 import { makeChainVm } from '../support/chain-vm.js';
 import { KVMCLONE_VERSION } from '../../shared/version.js';
 
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
-
-function said(out: KvmctlRun): string {
-  return `${out.stdout
-    .split('\n')
-    .filter((l) => !l.includes('"progress"'))
-    .join('\n')
-    .slice(-3000)}\n${out.stderr}`;
-}
 
 before(async () => {
   await Promise.all(['hosta', 'hostb'].map(hostDown));

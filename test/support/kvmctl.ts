@@ -91,3 +91,15 @@ export async function writeKvmctlConfig(stateDir: string, yaml: string): Promise
 
 /** A retry section that gives a run one quick reconnect: for faults that do not heal (an agent killed and left down). */
 export const ONE_QUICK_RETRY = 'retry:\n  attempts: 1\n  base_delay: 100ms\n  max_delay: 100ms\n';
+
+/**
+ * What a kvmctl run said, for an assertion's message: the end of its stdout
+ * without the progress events (which would crowd out the rest), and stderr.
+ */
+export function said(out: KvmctlRun): string {
+  return `${out.stdout
+    .split('\n')
+    .filter((l) => !l.includes('"progress"'))
+    .join('\n')
+    .slice(-4000)}\n${out.stderr}`;
+}
