@@ -7,8 +7,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -19,6 +19,7 @@ import type { TicketEvent__Output } from '../../shared/generated/kvmclone/agent/
 import { journalPathFor } from '../../agent/transfer/journal-file.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { AgentProcessPair } from './support/agent-processes.js';
+import { sha256 } from '../support/file-sha256.js';
 
 const T = { deadlineMs: 30_000 };
 const MiB = 1024 * 1024;
@@ -101,12 +102,6 @@ async function makeImage(path: string, size: number): Promise<void> {
   const fh = await open(path, 'w');
   for (let at = 0; at < size; at += MiB) await fh.write(randomBytes(MiB), 0, MiB, at);
   await fh.close();
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
 }
 
 async function exists(path: string): Promise<boolean> {

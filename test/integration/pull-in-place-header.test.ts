@@ -7,8 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import type { PullProgress__Output } from '../../shared/generated/kvmclone/agent/v1/PullProgress.js';
@@ -18,6 +17,7 @@ import { AgentProcessPair } from './support/agent-processes.js';
 import { pullRequest } from './support/agent-pair.js';
 import { streamEvents } from '../support/stream-events.js';
 import { run } from './support/image-files.js';
+import { sha256 } from '../support/file-sha256.js';
 
 let a: AgentClients;
 let b: AgentClients;
@@ -35,12 +35,6 @@ after(() => agents.stop());
 
 async function qemuImg(...args: string[]): Promise<string> {
   return (await run('qemu-img', args)).stdout;
-}
-
-async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
 }
 
 /** Pulls A's `source` into B's `target` in place, all of its `size` bytes . */

@@ -4,9 +4,12 @@
  * file's content.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readdir, stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
+
+/** sha256 of a whole file, streamed: the one the e2e tests use too. */
+export { sha256 } from '../../support/file-sha256.js';
 
 /** execFile as a promise: how the integration tests run qemu-img, qemu-io, cmp and cp. */
 export const run = promisify(execFile);
@@ -32,12 +35,6 @@ export async function change(path: string, spans: [number, number][], zero = fal
   for (const [offset, length] of spans) await fh.write(zero ? Buffer.alloc(length) : randomBytes(length), 0, length, offset);
   await fh.close();
   return spans.map(([offset, length]) => ({ offset, length }));
-}
-
-export async function sha256(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
 }
 
 export async function gone(path: string): Promise<boolean> {
