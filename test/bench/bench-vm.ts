@@ -6,9 +6,7 @@
  * Each bench used to hold its own copy of these steps, word for word; they
  * live here so that the benches cannot drift apart in what they measure.
  */
-import { hostDown, hostExec, hostUp } from '../support/testbed.js';
-
-const IMAGES = '/var/lib/libvirt/images';
+import { hostDown, hostExec, hostUp, IMAGES } from '../support/testbed.js';
 
 /** Stops both hosts, whatever state they were left in, then starts hosta and hostb afresh. */
 export async function startHosts(): Promise<void> {

@@ -28,13 +28,12 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, hostExec, routeHosts, sshConfigPath } from '../support/testbed.js';
+import { E2E_DIR, hostExec, routeHosts, sshConfigPath, IMAGES } from '../support/testbed.js';
 import { DATA_READER, sh } from './bench-support.js';
 import { dataSetBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const { sizeGiB, runs, dataSets } = dataSetBenchFlags('clone-bench', process.argv.slice(2));
 

@@ -21,12 +21,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
-import { E2E_DIR, hostAgent, hostExec } from '../support/testbed.js';
+import { E2E_DIR, hostAgent, hostExec, IMAGES } from '../support/testbed.js';
 import { agentCpuSeconds, run, sh } from './bench-support.js';
 import { EXT4_SOURCES, makeDataSet } from './bench-data.js';
 import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const sizeGiB = flagsOrUsage('usage: compress-bench [--size-gib G]', () =>
   numberFlag('size-gib', parseBenchFlags({ 'size-gib': '4' }, process.argv.slice(2))['size-gib'], { min: 1, integer: true }),

@@ -16,13 +16,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostAgent, hostExec, TESTBED_DIR } from '../support/testbed.js';
+import { hostAgent, hostExec, TESTBED_DIR, IMAGES } from '../support/testbed.js';
 import { agentPeakRss, timedKvmctl } from './bench-support.js';
 import { flagsOrUsage, numberFlag, parseBenchFlags } from './bench-flags.js';
 import { startHosts, stopHosts } from './bench-vm.js';
 import { BLOCK, pickBlocks } from './block-picks.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const sizeGiB = flagsOrUsage('usage: scripts/bench live [--size-gib N]', () =>
   numberFlag('size-gib', parseBenchFlags({ 'size-gib': '10' }, process.argv.slice(2))['size-gib'], { min: 1, integer: true }),
 );

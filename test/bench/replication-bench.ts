@@ -30,7 +30,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, type KvmctlRun } from '../support/kvmctl.js';
-import { hostExec, hostImagesDir } from '../support/testbed.js';
+import { hostImagesDir } from '../support/testbed.js';
+import { virsh } from '../support/host-inventory.js';
 import { changeBlocks, makeExt4Image, type BlockChange, type Ext4Image } from './ext4-image.js';
 import { replicationTable, type LagSample, type ReplicationFigures, type ScheduledRun, type TimedOp } from './replication-report.js';
 import { run } from './bench-support.js';
@@ -53,8 +54,6 @@ function flag(name: string, fallback: number): number {
 }
 const minutes = flag('--minutes', 10);
 const sizeGiB = Math.round(flag('--size-gib', 10));
-
-const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
 
 /** Runs kvmctl --json with the bench's state; resolves with the run and its wall time. */
 async function ctl(state: string, args: string[]): Promise<{ out: KvmctlRun; wallSeconds: number }> {

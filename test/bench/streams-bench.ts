@@ -23,13 +23,12 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
-import { E2E_DIR, hostExec, sshConfigPath, TESTBED_DIR } from '../support/testbed.js';
+import { E2E_DIR, hostExec, sshConfigPath, TESTBED_DIR, IMAGES } from '../support/testbed.js';
 import { DATA_READER, IMAGE_WRITER, run, sh } from './bench-support.js';
 import { BENCH_CIPHER, median, seconds } from './bench-data.js';
 import { flagsOrUsage, numberFlag, numberListFlag, parseBenchFlags } from './bench-flags.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 2 ** 20;
 const { delayMs, sizeGiB, runs, streamCounts } = flagsOrUsage('usage: scripts/bench streams [--delay-ms D] [--size-gib G] [--runs N] [--streams 1,2,4]', () => {
   const flags = parseBenchFlags({ 'delay-ms': '10', 'size-gib': '2', runs: '3', streams: '1,2,4' }, process.argv.slice(2));

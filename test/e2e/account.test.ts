@@ -21,16 +21,16 @@ import { OpenSshEngine } from '../../controller/transport/openssh-engine.js';
 import { Ssh2Engine } from '../../controller/transport/ssh2-engine.js';
 import type { SshConnection, SshSettings } from '../../controller/transport/ssh-engine.js';
 import { kvmctl } from '../support/kvmctl.js';
-import { E2E_DIR, SSH_ACCOUNT, TESTBED_DIR, hostDown, hostExec, hostImagesDir, hostUp, sshConfigPath, testbedScript } from '../support/testbed.js';
+import { E2E_DIR, SSH_ACCOUNT, TESTBED_DIR, hostExec, hostImagesDir, sshConfigPath, testbedScript, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const FORWARD_DIR = '/run/kvmclone/forward';
 const T = { deadlineMs: 15_000 };
-let dir: string;
+/** kvmctl's state directory, also the file's scratch space (the sshd config under test, the echo socket). */
 let state: string;
-let local: string;
-let server: Server;
+/** A unix socket that says hello (`local`): what the account may forward to. */
+let echo: { local: string; server: Server };
 
 /** Runs the OpenSSH client with the testbed config; resolves with its exit code and output (never rejects). */
 async function ssh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -46,20 +46,14 @@ async function rootLogins(host: string): Promise<number> {
 }
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  dir = await mkdtemp(join(tmpdir(), 'kvmclone-account-'));
-  state = join(dir, 'state');
-  local = join(dir, 'echo.sock');
-  server = createServer((s) => s.end('hello\n'));
-  await new Promise<void>((resolve) => server.listen(local, resolve));
+  state = await upHosts('account');
+  echo = { local: join(state, 'echo.sock'), server: createServer((s) => s.end('hello\n')) };
+  await new Promise<void>((resolve) => echo.server.listen(echo.local, resolve));
 });
 
 after(async () => {
-  server?.close();
-  await Promise.all(['hosta', 'hostb'].map(hostDown));
-  await rm(dir, { recursive: true, force: true });
+  echo?.server.close();
+  await downHosts(state);
 });
 
 test("the account is an unprivileged system user with no shell, in the agent socket's group; the forward dir is root:kvmclone 1770", async () => {
@@ -74,7 +68,7 @@ test("the account is an unprivileged system user with no shell, in the agent soc
 
 test('deploy/sshd/kvmclone.conf is valid sshd configuration and gives the account exactly the settings the testbed uses', async () => {
   const conf = join(TESTBED_DIR, '..', '..', 'deploy', 'sshd', 'kvmclone.conf');
-  const main = join(dir, 'sshd_config');
+  const main = join(state, 'sshd_config');
   // included at the top, as Debian's sshd_config does with sshd_config.d/*.conf, with settings after it
   await writeFile(main, `HostKey ${join(E2E_DIR, 'hosta', 'ssh', 'host_ed25519_key')}\nUsePAM no\nInclude ${conf}\nX11Forwarding yes\nPermitTTY yes\n`);
   const effective = async (user: string): Promise<Map<string, string>> =>
@@ -124,7 +118,7 @@ test('it cannot run a command, get a shell or use sftp', async () => {
 
 test('it cannot bind a -R socket outside the forward dir, nor any TCP forward; inside the forward dir it can', async () => {
   for (const path of ['/run/kvmclone/peer-0123abcd-4567.sock', '/run/kvmclone/agent.sock', '/run/kvmclone/live/x.sock', '/var/lib/libvirt/images/x.sock']) {
-    const r = await ssh(['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${path}:${local}`, 'hosta']);
+    const r = await ssh(['-N', '-o', 'ExitOnForwardFailure=yes', '-R', `${path}:${echo.local}`, 'hosta']);
     assert.equal(r.code, 255, `${path}: ${r.stderr}`);
     assert.match(r.stderr, /remote port forwarding failed/, path);
   }
@@ -141,7 +135,7 @@ test('it cannot bind a -R socket outside the forward dir, nor any TCP forward; i
   const conn = await new OpenSshEngine(settings).connect('hosta');
   try {
     const remote = `${FORWARD_DIR}/peer-acc0unt-${Date.now()}.sock`;
-    await conn.forwardToRemote(remote, local, { hostRemoves: true });
+    await conn.forwardToRemote(remote, echo.local, { hostRemoves: true });
     assert.equal((await hostExec('hosta', ['stat', '-c', '%U %a', remote])).trim(), `${SSH_ACCOUNT} 600`, 'sshd binds it as the account, private to it (and root)');
     assert.equal(
       await hostExec('hosta', ['python3', '-c', `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(remote)}); print(s.recv(10).decode().strip())`]),

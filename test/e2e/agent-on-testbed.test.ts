@@ -10,39 +10,33 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createAgentClients, unaryCall, type AgentClients } from '../../shared/agent-clients.js';
+import { unaryCall, type AgentClients } from '../../shared/agent-clients.js';
 import { chunkHash } from '../../shared/block-hash.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 import { relayImage } from '../support/relay-image.js';
-import { forwardAgentSocket, hostAgent, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, type SocketForward } from '../support/testbed.js';
+import { hostAgent, hostExec, hostImagesDir, testbedScript, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
+import { forwardedAgent, type ForwardedAgent } from '../support/forwarded-agent.js';
 import { serialOutput } from '../support/serial-console.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const T = { deadlineMs: 60_000 };
 
-let fwdA: SocketForward;
-let fwdB: SocketForward;
+let state: string;
+/** The forwards to hosta's and hostb's agents, and their clients as a and b. */
+const agents: ForwardedAgent[] = [];
 let a: AgentClients;
 let b: AgentClients;
 
 before(async () => {
-  await Promise.all([hostDown('hosta'), hostDown('hostb')]);
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  fwdA = await forwardAgentSocket('hosta');
-  fwdB = await forwardAgentSocket('hostb');
-  a = createAgentClients(`unix:${fwdA.localSocket}`);
-  b = createAgentClients(`unix:${fwdB.localSocket}`);
+  state = await upHosts('agent');
+  for (const host of ['hosta', 'hostb']) agents.push(await forwardedAgent(host));
+  [a, b] = agents.map((agent) => agent.clients) as [AgentClients, AgentClients];
 });
 
 after(async () => {
-  a?.close();
-  b?.close();
-  await fwdA?.close();
-  await fwdB?.close();
-  await hostDown('hosta');
-  await hostDown('hostb');
+  for (const agent of agents) await agent.close();
+  await downHosts(state);
 });
 
 test('through SSH the agent answers health and Info with real host facts', async () => {

@@ -10,9 +10,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kvmctl } from '../support/kvmctl.js';
+import { cloneToHostb, kvmctl } from '../support/kvmctl.js';
 import { E2E_DIR } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const V1 = '/kvmclone.agent.v1.';
@@ -39,14 +39,13 @@ function auditLines(host: string): Promise<string[]> {
 }
 
 before(async () => {
-  state = await upTwoHosts('audit');
+  state = await upHosts('audit');
   await makeTwoDiskVm('hosta', 'avm', { rawGiB: 1, dataMiB: 4 });
-  const out = await kvmctl(['--json', 'clone', 'avm', '--from', 'hosta', '--to', 'hostb', '--name', 'avm-copy'], { stateDir: state });
-  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  const out = await cloneToHostb('avm', state, ['--name', 'avm-copy']);
   operationId = String(out.result?.id);
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('the destination recorded the clone: pulls, commits and the definition, each naming the operation', async () => {
   const records = await audit('hostb', '--op', operationId);

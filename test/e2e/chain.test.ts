@@ -15,12 +15,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync } from 'node:fs';
 import { kvmctl } from '../support/kvmctl.js';
-import { hostExec } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { hostExec, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const CLONES = `${IMAGES}/clones`;
 /** Under the agents' image roots (the default roots are the images directory; an operator adds libvirt's nvram directory to them in agent.yaml). */
 const NVRAM_DIR = `${IMAGES}/nvram`;
@@ -56,12 +55,12 @@ async function makeUefiVm(host: string, name: string): Promise<void> {
 }
 
 before(async () => {
-  state = await upTwoHosts('chain');
+  state = await upHosts('chain');
   await makeChainVm('hosta', 'vm7');
   await hostExec('hostb', ['mkdir', '-p', CLONES]);
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('clone --target-dir rebases the copy onto the copied base (RebaseStaging), and it boots', async () => {
   const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb', '--target-dir', CLONES], { stateDir: state });

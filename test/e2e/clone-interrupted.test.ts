@@ -13,20 +13,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { killMidClone } from '../support/kill-mid-clone.js';
 import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
-import { hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { hostExec, hostImagesDir, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('clone-interrupted');
+  state = await upHosts('clone-interrupted');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('the controller killed mid-clone: the same command again resumes, sends less, and the copy is identical', async () => {
   await makeTwoDiskVm('hosta', 'vm4', { rawGiB: 2, dataMiB: 600 });

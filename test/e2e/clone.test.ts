@@ -6,35 +6,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig, type KvmctlRun } from '../support/kvmctl.js';
 import { serialOutput } from '../support/serial-console.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, E2E_DIR } from '../support/testbed.js';
+import { hostAgent, hostExec, hostImagesDir, E2E_DIR, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  await hostUp('hostc', 3, { IMAGES_SIZE_MB: '48' });
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-e2e-'));
+  state = await upHosts('clone', { hostc: { IMAGES_SIZE_MB: '48' } });
   // The agent killed here stays down: one quick reconnect, then the revert (test/e2e/reconnect.test.ts covers riding it out).
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', 'vm2', { rawGiB: 4, dataMiB: 40 });
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downHosts(state));
+
 async function allocated(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;
 }

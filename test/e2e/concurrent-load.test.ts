@@ -17,14 +17,13 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { kvmctl, startKvmctl, type KvmctlProcess, type KvmctlRun, said } from '../support/kvmctl.js';
-import { E2E_DIR, hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { cloneToHostb, kvmctl, startKvmctl, type KvmctlProcess, type KvmctlRun, said } from '../support/kvmctl.js';
+import { E2E_DIR, hostExec, hostImagesDir, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { AGENT_NODE_OPTIONS } from '../../agent/node-options.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
 /** The VMs the load clones; the first has its connection cut, the second is the one the ninth asks for. */
 const CLONES = ['lc1', 'lc2', 'lc3', 'lc4'] as const;
@@ -39,12 +38,11 @@ const AGENT_RSS_LIMIT = 200 * MiB;
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('load');
+  state = await upHosts('load');
   for (const vm of CLONES) await makeTwoDiskVm('hosta', vm, { rawGiB: 2, dataMiB: CLONE_DATA_MIB });
   for (const vm of SYNCS) {
     await makeTwoDiskVm('hosta', vm, { rawGiB: 2, dataMiB: SYNC_DATA_MIB });
-    const out = await kvmctl(['--json', 'clone', vm, '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-    assert.equal(out.code, 0, said(out));
+    await cloneToHostb(vm, state);
     // 24 scattered MiB of new data, and the system disk's overlay rewritten in part.
     await hostExec('hosta', [
       'bash',
@@ -54,7 +52,7 @@ before(async () => {
   }
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** PID of host `name`'s agent (host-agent.sh runs `bash -c "exec node …"`, so this is the node process itself). */
 async function agentPid(name: string): Promise<number> {

@@ -26,7 +26,8 @@ import { promisify } from 'node:util';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
 import { hostWrite } from '../support/live-guest.js';
 import { hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
+import { domstate, virsh } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -35,8 +36,6 @@ const MiB = 1024 * 1024;
 let state: string;
 
 const ctl = (args: string[]) => kvmctl(['--json', ...args], { stateDir: state });
-const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
-const domstate = async (host: string, vm: string): Promise<string> => (await virsh(host, ['domstate', vm])).trim();
 /** Writes 1 MiB at `offsetMiB` of the shut-off VM's data disk, behind kvmctl's back. */
 const offlineWrite = (host: string, offsetMiB: number, pattern: number): Promise<string> =>
   hostExec(host, ['qemu-io', '-f', 'qcow2', '-c', `write -P ${pattern} ${offsetMiB}M 1M`, `/var/lib/libvirt/images/${VM}-data.qcow2`]);
@@ -48,12 +47,12 @@ async function sameContent(): Promise<void> {
 }
 
 before(async () => {
-  state = await upTwoHosts('failback-bitmap');
+  state = await upHosts('failback-bitmap');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', VM, { rawGiB: 1, dataMiB: 16, dataFormat: 'qcow2' });
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** Planned failover after the original's last write: the final sync brings about that 1 MiB over, the copy runs with a checkpoint for a bitmap failback. */
 async function plannedFailover(t: TestContext): Promise<void> {
@@ -117,13 +116,19 @@ async function switchBack(t: TestContext): Promise<void> {
   await sameContent();
 }
 
+/** A failover of r21 that leaves failback to the bitmap, with its checkpoint the only one on the copy (`why`); returns that checkpoint. */
+async function failoverForBitmap(why: string): Promise<string> {
+  const failover = await ctl(['failover', 'r21']);
+  assert.equal(failover.code, 0, failover.stdout.slice(-4000) + failover.stderr);
+  assert.equal(failover.result?.failbackDelta, 'bitmap');
+  const checkpoint = String(failover.result?.checkpoint);
+  assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [checkpoint], why);
+  return checkpoint;
+}
+
 /** A second failover of the same replica: only its new checkpoint on the copy, and failback by the bitmap again. Returns that checkpoint. */
 async function secondFailoverByBitmap(): Promise<string> {
-  const again = await ctl(['failover', 'r21']);
-  assert.equal(again.code, 0, again.stdout.slice(-4000) + again.stderr);
-  assert.equal(again.result?.failbackDelta, 'bitmap');
-  const checkpoint2 = String(again.result?.checkpoint);
-  assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [checkpoint2], 'only the new checkpoint is on the copy');
+  const checkpoint2 = await failoverForBitmap('only the new checkpoint is on the copy');
   await hostWrite('hostb', VM, { pattern: 0x21, offset: 400 * MiB, length: MiB });
   const back2 = await ctl(['failback', 'r21']);
   assert.equal(back2.code, 0, back2.stdout.slice(-4000) + back2.stderr);
@@ -150,10 +155,7 @@ async function switchWithCopyStoppedUncleanly(checkpoint2: string): Promise<void
 
 /** The next failover deletes that leftover once it made its own checkpoint. */
 async function nextFailoverDeletesLeftover(): Promise<void> {
-  const third = await ctl(['failover', 'r21']);
-  assert.equal(third.code, 0, third.stdout.slice(-4000) + third.stderr);
-  assert.equal(third.result?.failbackDelta, 'bitmap');
-  assert.deepEqual((await virsh('hostb', ['checkpoint-list', VM, '--name'])).trim().split('\n'), [String(third.result?.checkpoint)], 'the leftover checkpoint is gone');
+  await failoverForBitmap('the leftover checkpoint is gone');
   await virsh('hostb', ['destroy', VM]);
 }
 

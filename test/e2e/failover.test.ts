@@ -19,8 +19,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
-import { hostAgent, hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { hostAgent, hostImagesDir } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
+import { domstate, virsh } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -29,8 +30,6 @@ const MiB = 1024 * 1024;
 let state: string;
 
 const ctl = (args: string[]) => kvmctl(['--json', ...args], { stateDir: state });
-const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
-const domstate = async (host: string, vm: string): Promise<string> => (await virsh(host, ['domstate', vm])).trim();
 
 /** sha256 of each of the copy's image files on hostb. */
 async function copyDigests(): Promise<string> {
@@ -45,12 +44,12 @@ async function replicaRecord(): Promise<Record<string, unknown>> {
 }
 
 before(async () => {
-  state = await upTwoHosts('failover');
+  state = await upHosts('failover');
   await writeKvmctlConfig(state, ONE_QUICK_RETRY);
   await makeTwoDiskVm('hosta', VM, { rawGiB: 1, dataMiB: 16 });
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** Test failover: a drill VM runs beside the copy, links down; cleanup removes it; copy and replica untouched. Returns the copy's digests. */
 async function drillAndCleanup(): Promise<string> {

@@ -11,11 +11,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, said } from '../support/kvmctl.js';
-import { hostExec } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { hostExec, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { guestSha, imageInfo, makeChainVm, sha } from '../support/chain-vm.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];
 let state: string;
 
@@ -30,13 +29,13 @@ async function allocatedBytes(host: string, path: string): Promise<number> {
 }
 
 before(async () => {
-  state = await upTwoHosts('flatten');
+  state = await upHosts('flatten');
   await makeChainVm('hosta', 'vf1', { middle: true });
   // A large virtual size with data in a few places: the copy must stay sparse.
   await hostExec('hosta', ['bash', '-c', `set -e; cd ${IMAGES}; qemu-img resize -q -f qcow2 vf1.qcow2 1G; qemu-io -f qcow2 -c 'write -P 0x7a 900M 1M' vf1.qcow2 >/dev/null`]);
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('clone --flatten gives one standalone, sparse image per disk with what the guest sees, and it boots', async () => {
   const chain = await Promise.all(['vf1.qcow2', 'vf1-mid.qcow2', 'vf1-base.qcow2'].map((f) => sha('hosta', `${IMAGES}/${f}`)));

@@ -16,7 +16,7 @@ import { imageFiles } from '../support/host-inventory.js';
 import { killMidClone } from '../support/kill-mid-clone.js';
 import { kvmctl } from '../support/kvmctl.js';
 import { hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
@@ -32,11 +32,11 @@ interface Left {
 }
 
 before(async () => {
-  state = await upTwoHosts('gc');
+  state = await upHosts('gc');
   await makeTwoDiskVm('hosta', 'vm8', { rawGiB: 2, dataMiB: 600 });
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** hostb's leftovers from `hosts check --json`, once no pull of the killed controller runs any more. */
 async function settledLeftovers(): Promise<Left[]> {

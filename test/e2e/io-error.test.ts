@@ -18,13 +18,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { kvmctl, ONE_QUICK_RETRY, writeKvmctlConfig, type KvmctlRun } from '../support/kvmctl.js';
 import { disableIoErrors, enableIoErrors, listIoErrors } from '../support/faults/io-error.js';
-import { E2E_DIR, hostDown, hostExec, hostImagesDir, hostUp, testbedScript } from '../support/testbed.js';
+import { E2E_DIR, hostDown, hostExec, hostImagesDir, hostUp, testbedScript, IMAGES } from '../support/testbed.js';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { lgetxattr } from '../../agent/native/libc.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
 const VM = 'eio1';
 const DATA = `${VM}-data.raw`;

@@ -19,12 +19,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { digestFile } from '../../agent/disk/block-hasher.js';
 import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
-import { hostDown, hostExec, hostImagesDir, hostUp, TESTBED_DIR } from '../support/testbed.js';
+import { hostDown, hostExec, hostImagesDir, hostUp, TESTBED_DIR, IMAGES } from '../support/testbed.js';
+import { virsh } from '../support/host-inventory.js';
 import { hostWrite } from '../support/live-guest.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** The VM's disks: target, image name, format. */
@@ -34,8 +34,6 @@ const DISKS = [
 ] as const;
 let state: string;
 let scratch: string;
-
-const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
 
 /** A running guest (TCG, a boot sector that idles): a 1 MiB qcow2 vda and a 32 MiB raw vdb with 4 MiB of random data. */
 async function makeRunningVm(host: string, name: string): Promise<void> {

@@ -11,23 +11,22 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { kvmctl } from '../support/kvmctl.js';
-import { agentCommand, forwardAgentSocket, hostAgent, hostExec, hostImagesDir, SSH_ACCOUNT, testbedScript, TESTBED_DIR } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
-import { createAgentClients } from '../../shared/agent-clients.js';
+import { agentCommand, hostAgent, hostExec, hostImagesDir, SSH_ACCOUNT, testbedScript, TESTBED_DIR, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
+import { forwardedAgent } from '../support/forwarded-agent.js';
 import { checkPointInTime, ensureLiveGuestBuilt, hostWrite, makeLiveGuest, runTestbed, waitForPass } from '../support/live-guest.js';
 import { assertNoLeftovers, compareImages, makeRunningVm, virsh } from '../support/running-vm.js';
 import { serialOutput } from '../support/serial-console.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('live');
+  state = await upHosts('live');
   await makeRunningVm('hosta', 'lv1');
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('a running source is refused without --live, with a hint naming it (exit 3)', async () => {
   const out = await kvmctl(['--json', 'clone', 'lv1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
@@ -168,8 +167,8 @@ test('a running destination is refused (exit 3)', async () => {
 
 test('the source agent SIGKILLed while its view is open: after its restart no job and no scratch file, the source runs on its own images, the next sync completes', async () => {
   const blklist = await virsh('hosta', ['domblklist', 'lv1']);
-  const fwd = await forwardAgentSocket('hosta');
-  const clients = createAgentClients(`unix:${fwd.localSocket}`);
+  const agent = await forwardedAgent('hosta');
+  const clients = agent.clients;
   try {
     const call = clients.transfer.openLiveView({
       vmName: 'lv1',
@@ -192,8 +191,7 @@ test('the source agent SIGKILLed while its view is open: after its restart no jo
     );
     await hostAgent('hosta', 'kill');
   } finally {
-    clients.close();
-    await fwd.close();
+    await agent.close();
   }
   await hostAgent('hosta', 'start');
   await assertNoLeftovers('lv1');

@@ -9,34 +9,26 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startKvmctl, type KvmctlRun, said } from '../support/kvmctl.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostAgent, hostExec, hostImagesDir, IMAGES } from '../support/testbed.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { domains, imageFiles } from '../support/host-inventory.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const MiB = 1024 * 1024;
 /** Random data in the big disk of each VM: what a clone must move. */
 const DATA_MIB = 600;
 let state: string;
 
 before(async () => {
-  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
-  await hostUp('hosta', 1);
-  await hostUp('hostb', 2);
-  await hostUp('hostc', 3, { IMAGES_SIZE_MB: '700' });
-  state = await mkdtemp(join(tmpdir(), 'kvmclone-reconnect-e2e-'));
+  state = await upHosts('reconnect', { hostc: { IMAGES_SIZE_MB: '700' } });
 });
 
-after(async () => {
-  await Promise.all(['hosta', 'hostb', 'hostc'].map(hostDown));
-  await rm(state, { recursive: true, force: true });
-});
+after(() => downHosts(state));
 
 /** SIGKILLs the sshd session processes of the kvmclone account inside `host` (its network namespace only); returns how many. */
 async function killSshSessions(host: string): Promise<number> {

@@ -23,11 +23,10 @@ import { kvmctl, writeKvmctlConfig } from '../support/kvmctl.js';
 import { OperationStore } from '../../controller/history/operation-store.js';
 import { currentProcess } from '../../controller/replication/process-identity.js';
 import { ReplicaStore } from '../../controller/replication/replica-store.js';
-import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp } from '../support/testbed.js';
+import { hostAgent, hostDown, hostExec, hostImagesDir, hostUp, IMAGES } from '../support/testbed.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const VM = 'vm12';
 let state: string;
 let server: Server;

@@ -9,25 +9,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { kvmctl, writeKvmctlConfig, ONE_QUICK_RETRY } from '../support/kvmctl.js';
-import { hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { kvmctl } from '../support/kvmctl.js';
+import { hostExec, hostImagesDir, IMAGES } from '../support/testbed.js';
+import { downHosts } from '../support/e2e-hosts.js';
+import { upWithClonedVm } from '../support/cloned-vm.js';
 import { sha256 } from '../support/file-sha256.js';
-import { makeTwoDiskVm } from '../support/two-disk-vm.js';
+import { overwriteBlocks } from '../support/change-blocks.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const DISKS = ['vm7.qcow2', 'vm7-data.raw'];
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('points');
-  await writeKvmctlConfig(state, ONE_QUICK_RETRY);
-  await makeTwoDiskVm('hosta', 'vm7', { rawGiB: 1, dataMiB: 48 });
-  const out = await kvmctl(['--json', 'clone', 'vm7', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  state = await upWithClonedVm('points', 'vm7', { rawGiB: 1, dataMiB: 48 });
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** sha256 of each disk of vm7 on `host`. */
 async function disksOn(host: string): Promise<string[]> {
@@ -36,14 +32,7 @@ async function disksOn(host: string): Promise<string[]> {
 
 /** Known changes at the source: `count` random 64 KiB blocks of the data disk, and a write through the system disk's format. */
 async function change(seed: number): Promise<void> {
-  const script = [
-    'import os, random, sys',
-    'path, seed = sys.argv[1], int(sys.argv[2])',
-    'fd = os.open(path, os.O_WRONLY)',
-    'for b in random.Random(seed).sample(range(os.stat(path).st_size // 65536 - 1), 40): os.pwrite(fd, os.urandom(65536), b * 65536)',
-    'os.fsync(fd)',
-  ].join('\n');
-  await hostExec('hosta', ['python3', '-c', script, `${IMAGES}/vm7-data.raw`, String(seed)]);
+  await overwriteBlocks('hosta', `${IMAGES}/vm7-data.raw`, 40, seed);
   await hostExec('hosta', ['qemu-io', '-f', 'qcow2', '-c', `write -P ${seed % 250} ${(seed % 7) * 64}k 64k`, `${IMAGES}/vm7.qcow2`]);
 }
 

@@ -8,10 +8,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAgentClients, unaryCall } from '../../shared/agent-clients.js';
-import { kvmctl } from '../support/kvmctl.js';
-import { forwardAgentSocket, hostExec } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { unaryCall } from '../../shared/agent-clients.js';
+import { cloneToHostb, kvmctl } from '../support/kvmctl.js';
+import { hostExec } from '../support/testbed.js';
+import { forwardedAgent } from '../support/forwarded-agent.js';
+import { downHosts, upHosts } from '../support/e2e-hosts.js';
 import { makeTwoDiskVm } from '../support/two-disk-vm.js';
 import { rejectsWithStatus } from '../support/grpc-status.js';
 
@@ -20,13 +21,12 @@ const ABSENT_RO = ['--agent-ro-socket', '/run/kvmclone/absent-ro.sock'];
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('roles');
+  state = await upHosts('roles');
   await makeTwoDiskVm('hosta', 'vr1', { rawGiB: 1, dataMiB: 8 });
-  const out = await kvmctl(['--json', 'clone', 'vr1', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  await cloneToHostb('vr1', state);
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 test('the testbed agents serve agent-ro.sock beside agent.sock, 0660', async () => {
   const out = await hostExec('hosta', ['stat', '-c', '%F %a', '/run/kvmclone/agent.sock', '/run/kvmclone/agent-ro.sock']);
@@ -71,8 +71,8 @@ test('clone --dry-run and sync --dry-run need only the read-only socket; a real 
 });
 
 test('through an SSH forward of agent-ro.sock: GetInfo is served, DefineDomain is PERMISSION_DENIED and defines nothing', async () => {
-  const forward = await forwardAgentSocket('hostb', '/run/kvmclone/agent-ro.sock');
-  const clients = createAgentClients(`unix:${forward.localSocket}`);
+  const agent = await forwardedAgent('hostb', '/run/kvmclone/agent-ro.sock');
+  const clients = agent.clients;
   try {
     const info = await unaryCall(clients.info, clients.info.getInfo, {}, { deadlineMs: 15_000 });
     assert.deepEqual(info.apiVersions, ['v1']);
@@ -81,7 +81,6 @@ test('through an SSH forward of agent-ro.sock: GetInfo is served, DefineDomain i
     assert.match(details, /^DefineDomain .* read-only socket \/run\/kvmclone\/agent-ro\.sock/);
     assert.ok(!(await hostExec('hostb', ['virsh', '-c', 'qemu:///system', 'list', '--all', '--name'])).includes('ro-e2e'));
   } finally {
-    clients.close();
-    await forward.close();
+    await agent.close();
   }
 });

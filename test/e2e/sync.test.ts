@@ -10,40 +10,27 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { kvmctl, startKvmctl, ONE_QUICK_RETRY, writeKvmctlConfig } from '../support/kvmctl.js';
-import { hostAgent, hostExec, hostImagesDir } from '../support/testbed.js';
-import { downTwoHosts, upTwoHosts } from '../support/two-hosts.js';
+import { kvmctl, startKvmctl } from '../support/kvmctl.js';
+import { hostAgent, hostExec, hostImagesDir, IMAGES } from '../support/testbed.js';
+import { downHosts } from '../support/e2e-hosts.js';
+import { upWithClonedVm } from '../support/cloned-vm.js';
 import { sha256 } from '../support/file-sha256.js';
 import { serialOutput } from '../support/serial-console.js';
-import { makeTwoDiskVm } from '../support/two-disk-vm.js';
+import { overwriteBlocks } from '../support/change-blocks.js';
 
 const run = promisify(execFile);
-const IMAGES = '/var/lib/libvirt/images';
 const BLOCK = 65536;
 let state: string;
 
 before(async () => {
-  state = await upTwoHosts('sync');
-  // The agent killed here stays down: one quick reconnect, then the revert (test/e2e/reconnect.test.ts covers riding it out).
-  await writeKvmctlConfig(state, ONE_QUICK_RETRY);
-  await makeTwoDiskVm('hosta', 'vm5', { rawGiB: 2, dataMiB: 96 });
-  const out = await kvmctl(['--json', 'clone', 'vm5', '--from', 'hosta', '--to', 'hostb'], { stateDir: state });
-  assert.equal(out.code, 0, `${out.stdout}\n${out.stderr}`);
+  state = await upWithClonedVm('sync', 'vm5', { rawGiB: 2, dataMiB: 96 });
 });
 
-after(() => downTwoHosts(state));
+after(() => downHosts(state));
 
 /** Overwrites `count` distinct scattered 64 KiB blocks of `file` on hosta with random data. */
 async function changeBlocks(file: string, count: number, seed: number): Promise<void> {
-  const script = [
-    'import os, random, sys',
-    'path, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])',
-    'blocks = os.stat(path).st_size // 65536',
-    'fd = os.open(path, os.O_WRONLY)',
-    'for b in random.Random(seed).sample(range(blocks - 1), count): os.pwrite(fd, os.urandom(65536), b * 65536)',
-    'os.fsync(fd)',
-  ].join('\n');
-  await hostExec('hosta', ['python3', '-c', script, `${IMAGES}/${file}`, String(count), String(seed)]);
+  await overwriteBlocks('hosta', `${IMAGES}/${file}`, count, seed);
 }
 
 test('sync after scattered changes, a zeroed region and a grown disk: equal, only changed blocks sent, sparse, boots', async () => {

@@ -19,11 +19,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kvmctl, said } from '../support/kvmctl.js';
-import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp } from '../support/testbed.js';
+import { E2E_DIR, hostAgent, hostDown, hostExec, hostUp, IMAGES } from '../support/testbed.js';
 import { sha } from '../support/chain-vm.js';
 import { defineLines, testDomainXml } from '../support/test-domain.js';
 
-const IMAGES = '/var/lib/libvirt/images';
 const SWTPM = '/var/lib/libvirt/swtpm';
 const PERMALL = 'tpm2/tpm2-00.permall';
 const VIRSH = ['virsh', '-q', '-c', 'qemu:///system'];

@@ -3,10 +3,8 @@
  * shared by the e2e tests of chains (chain.test.ts) and of --flatten
  * (flatten.test.ts).
  */
-import { hostExec, TESTBED_DIR } from './testbed.js';
+import { hostExec, TESTBED_DIR, IMAGES } from './testbed.js';
 import { defineLines, testDomainXml } from './test-domain.js';
-
-const IMAGES = '/var/lib/libvirt/images';
 
 /**
  * A boot-sector VM whose qcow2 names its base by an absolute path (as

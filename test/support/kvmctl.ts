@@ -103,3 +103,13 @@ export function said(out: KvmctlRun): string {
     .join('\n')
     .slice(-4000)}\n${out.stderr}`;
 }
+
+/**
+ * A set-up's clone of `vm` from hosta to hostb (`extra`: more clone flags,
+ * e.g. `--name`), which must succeed; resolves with the run for its result.
+ */
+export async function cloneToHostb(vm: string, stateDir: string, extra: readonly string[] = []): Promise<KvmctlRun> {
+  const out = await kvmctl(['--json', 'clone', vm, '--from', 'hosta', '--to', 'hostb', ...extra], { stateDir });
+  if (out.code !== 0) throw new Error(`set-up clone of ${vm} exited ${out.code}: ${said(out)}`);
+  return out;
+}

@@ -9,13 +9,12 @@ import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hostExec, hostImagesDir, TESTBED_DIR } from './testbed.js';
+import { hostExec, hostImagesDir, TESTBED_DIR, IMAGES } from './testbed.js';
 import { defineLines, testDomainXml } from './test-domain.js';
+import { virsh } from './host-inventory.js';
 
-const IMAGES = '/var/lib/libvirt/images';
-
-/** virsh on a testbed host, quiet, against the system libvirtd. */
-export const virsh = (host: string, args: string[]): Promise<string> => hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
+/** virsh on a testbed host, quiet, against the system libvirtd (host-inventory.ts). */
+export { virsh } from './host-inventory.js';
 
 /** A running guest (TCG): the boot sector on a qcow2 vda, and a 64 MiB qcow2 v3 vdb with 8 MiB of random data. */
 export async function makeRunningVm(host: string, name: string, dataFormat: 'qcow2' | 'raw' = 'qcow2'): Promise<void> {

@@ -88,6 +88,9 @@ export async function hostAgent(name: string, action: 'start' | 'stop' | 'kill' 
   return testbedScript('host-agent.sh', [name, action]);
 }
 
+/** The images directory inside every testbed host: where its libvirt keeps disks and where tests put theirs. */
+export const IMAGES = '/var/lib/libvirt/images';
+
 /** The host's /var/lib/libvirt/images as seen from outside (plain mode). */
 export function hostImagesDir(name: string): string {
   return join(E2E_DIR, name, 'images');

@@ -4,10 +4,8 @@
  * the test boot sector, a sparse raw data disk with scattered random data,
  * and a user-mode network interface with a MAC.
  */
-import { hostExec, TESTBED_DIR } from './testbed.js';
+import { hostExec, TESTBED_DIR, IMAGES } from './testbed.js';
 import { defineLines, testDomainXml } from './test-domain.js';
-
-const IMAGES = '/var/lib/libvirt/images';
 
 /**
  * Creates and defines VM `name` on `host`; `dataMiB` 1 MiB pieces of random data go into a `rawGiB` GiB data disk,

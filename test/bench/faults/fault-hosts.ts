@@ -5,15 +5,16 @@
  * loop filesystem (so it can be filled up); the source's is a FUSE
  * passthrough when the I/O-error injector is in use.
  */
-import { hostDown, hostExec, hostUp } from '../../support/testbed.js';
+import { hostDown, hostExec, hostUp, IMAGES } from '../../support/testbed.js';
 import { kvmctl } from '../../support/kvmctl.js';
+import { virsh } from '../../support/host-inventory.js';
 
 /** Where the operations read from. */
 export const SRC = 'hosta';
 /** Where they write to. */
 export const DST = 'hostb';
 /** The images directory inside every host. */
-export const IMAGES = '/var/lib/libvirt/images';
+export { IMAGES };
 /** The destination's images filesystem: room for every copy the matrix keeps there, small enough to fill in a second. */
 export const DST_IMAGES_MB = 1400;
 
@@ -30,9 +31,7 @@ export async function faultHostsDown(): Promise<void> {
 }
 
 /** virsh on `host` (quiet). */
-export function virsh(host: string, args: string[]): Promise<string> {
-  return hostExec(host, ['virsh', '-q', '-c', 'qemu:///system', ...args]);
-}
+export { virsh } from '../../support/host-inventory.js';
 
 /** Whether domain `vm` is defined on `host`. */
 export async function domainDefined(host: string, vm: string): Promise<boolean> {

@@ -8,6 +8,7 @@
 import { hostExec, TESTBED_DIR } from '../../support/testbed.js';
 import { kvmctl } from '../../support/kvmctl.js';
 import { makeTwoDiskVm } from '../../support/two-disk-vm.js';
+import { overwriteBlocks } from '../../support/change-blocks.js';
 import { hostWrite } from '../../support/live-guest.js';
 import { DST, IMAGES, SRC, virsh } from './fault-hosts.js';
 import type { Rng } from './prng.js';
@@ -48,20 +49,6 @@ async function mustSucceed(args: string[], stateDir: string): Promise<void> {
   if (out.code !== 0) throw new Error(`setup: kvmctl ${args.join(' ')} exited ${out.code}: ${out.stdout.slice(-2000)}\n${out.stderr.slice(-2000)}`);
 }
 
-/** Overwrites `count` distinct 64 KiB blocks of the source's `file`, chosen by `seed`. */
-async function changeBlocks(file: string, count: number, seed: number): Promise<void> {
-  const script = [
-    'import os, random, sys',
-    'path, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])',
-    'blocks = os.stat(path).st_size // 65536',
-    'rnd = random.Random(seed)',
-    'fd = os.open(path, os.O_WRONLY)',
-    'for b in rnd.sample(range(blocks), count): os.pwrite(fd, rnd.randbytes(65536), b * 65536)',
-    'os.fsync(fd)',
-  ].join('\n');
-  await hostExec(SRC, ['python3', '-c', script, `${IMAGES}/${file}`, String(count), String(seed)]);
-}
-
 /** An offline clone or sync of a two-disk VM (support/two-disk-vm.ts): its three images are compared byte for byte. */
 function offlineOperation(kind: 'clone' | 'sync', vm: string): Omit<FaultOperation, 'setup' | 'prepare'> {
   return { name: kind, kind, vm, images: [`${vm}.qcow2`, `${vm}-base.qcow2`, `${vm}-data.raw`], contentDigest: false, args: [kind, vm, '--from', SRC, '--to', DST] };
@@ -89,7 +76,7 @@ const sync: FaultOperation = {
     await mustSucceed(['clone', 'fs', '--from', SRC, '--to', DST], stateDir);
   },
   async prepare(rng) {
-    await changeBlocks('fs-data.raw', SYNC_CHANGED_BLOCKS, rng.int(1, 2 ** 31));
+    await overwriteBlocks(SRC, `${IMAGES}/fs-data.raw`, SYNC_CHANGED_BLOCKS, rng.int(1, 2 ** 31));
   },
 };
 
