@@ -189,14 +189,35 @@ static napi_value js_seek(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * The arguments fadvise and fallocate share: an fd, then a byte range (offset, length) and an int flag
+ * named `flag_name` at argument `flag_at` (fadvise's advice last, fallocate's mode second). Checked in
+ * argument order, so the first bad argument is the one reported; false with an exception thrown.
+ */
+static bool get_fd_range_flag(napi_env env, napi_callback_info info, size_t flag_at, const char *flag_name, int *fd, off_t *offset,
+                              off_t *length, int *flag) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], fd)) return false;
+  off_t *range[2] = {offset, length};
+  const char *range_names[2] = {"offset", "length"};
+  size_t next = 0;
+  for (size_t i = 1; i < 4; i++) {
+    if (i == flag_at) {
+      if (!get_int(env, argv[i], flag_name, flag)) return false;
+    } else if (!get_offset(env, argv[i], range_names[next], range[next])) {
+      return false;
+    } else {
+      next++;
+    }
+  }
+  return true;
+}
+
 /* fadvise(fd, offset, length, advice): posix_fadvise; length 0 means to the end of the file. */
 static napi_value js_fadvise(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
   int fd, advice;
   off_t offset, length;
-  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], &fd) || !get_offset(env, argv[1], "offset", &offset) ||
-      !get_offset(env, argv[2], "length", &length) || !get_int(env, argv[3], "advice", &advice))
-    return NULL;
+  if (!get_fd_range_flag(env, info, 3, "advice", &fd, &offset, &length, &advice)) return NULL;
   int err;
   do err = posix_fadvise(fd, offset, length, advice);
   while (err == EINTR);
@@ -206,12 +227,9 @@ static napi_value js_fadvise(napi_env env, napi_callback_info info) {
 
 /* fallocate(fd, mode, offset, length): mode 0 or FALLOC_FL_KEEP_SIZE with PUNCH_HOLE or ZERO_RANGE. */
 static napi_value js_fallocate(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
   int fd, mode;
   off_t offset, length;
-  if (!get_args(env, info, 4, argv) || !get_fd(env, argv[0], &fd) || !get_int(env, argv[1], "mode", &mode) ||
-      !get_offset(env, argv[2], "offset", &offset) || !get_offset(env, argv[3], "length", &length))
-    return NULL;
+  if (!get_fd_range_flag(env, info, 1, "mode", &fd, &offset, &length, &mode)) return NULL;
   if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) != 0) {
     fail_range(env, "mode", "a combination of FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE and FALLOC_FL_ZERO_RANGE", mode);
     return NULL;

@@ -10,10 +10,11 @@
  */
 import { blockHash, DEFAULT_BLOCK_SIZE, HASH_BYTES, ImageDigest, ZERO_HASH } from '../../shared/block-hash.js';
 import { hashEnd, type HashBatch, type HashPlan } from '../disk/block-hasher.js';
+import { readAheadWith } from '../disk/read-ahead.js';
 import { planReads } from '../disk/read-plan.js';
 import type { GuestCounters, GuestReader } from './guest-client.js';
 import { allocationExtents, zerosAsHoles } from './guest-extents.js';
-import { guestReadAhead } from './guest-read-ahead.js';
+import { GUEST_READ_DEPTH, guestReads } from './guest-read-ahead.js';
 
 /** Bytes per read at most (whole blocks; a block larger than this is read whole). */
 const READ_BYTES = 1024 * 1024;
@@ -63,7 +64,7 @@ export async function* guestHashBatches(client: GuestReader, plan: HashPlan, sig
   const readSize = Math.max(blockSize, READ_BYTES);
   const extents = zerosAsHoles(allocationExtents(client, plan.offset, end - plan.offset, signal));
   const batcher = new Batcher(blockSize, plan.batchBlocks, plan.offset);
-  for await (const { item, data } of guestReadAhead(client, planReads(extents, plan.offset, end, blockSize, readSize), signal, undefined, counters)) {
+  for await (const { item, data } of readAheadWith(planReads(extents, plan.offset, end, blockSize, readSize), guestReads(client, counters), signal, GUEST_READ_DEPTH)) {
     // Steps start on block boundaries and are whole blocks (the export's last may be short).
     for (let at = 0; at < item.length; at += blockSize) {
       const length = Math.min(blockSize, item.length - at);

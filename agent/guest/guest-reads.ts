@@ -13,11 +13,11 @@
  */
 import { sendReads, type ChunkSink, type ReadOptions, type ReadTotals } from '../disk/range-reader.js';
 import { planReads } from '../disk/read-plan.js';
-import type { PlannedRead } from '../disk/read-ahead.js';
+import { readAheadWith, type PlannedRead } from '../disk/read-ahead.js';
 import type { ByteSpan } from '../disk/request-limits.js';
 import type { GuestCounters, GuestReader } from './guest-client.js';
 import { AllocationCursor, zerosAsHoles } from './guest-extents.js';
-import { GUEST_READ_DEPTH, guestReadAhead } from './guest-read-ahead.js';
+import { GUEST_READ_DEPTH, guestReads } from './guest-read-ahead.js';
 
 /** How a guest ReadRanges call hashes and accounts for what it sends. */
 export interface GuestReadOptions extends ReadOptions {
@@ -49,5 +49,5 @@ export async function readGuestRanges(
   const { counters, readDepth, ...sending } = options;
   // An NBD read has a round trip a pread has not: one read more in flight than the file reader's share.
   const depth = readDepth === undefined ? GUEST_READ_DEPTH : () => Math.min(GUEST_READ_DEPTH, readDepth() + 1);
-  return sendReads(guestReadAhead(client, planAll(client, ranges, chunkSize, signal), signal, depth, counters), send, signal, sending);
+  return sendReads(readAheadWith(planAll(client, ranges, chunkSize, signal), guestReads(client, counters), signal, depth), send, signal, sending);
 }

@@ -23,18 +23,7 @@ import { parseBackupXml, parseCheckpointXml, validCheckpointName } from './backu
 import { addCheckpoint, checkpointOf, checkpointXmlText, newCheckpoint } from './fake-checkpoints.js';
 import { FakeLibvirtDomains } from './fake-libvirt-domains.js';
 import { diskFormats, FakeLibvirtError, requireRunning, type StoredDomain } from './fake-libvirt-state.js';
-import type {
-  BackupJobDisk,
-  BackupJobRecord,
-  CheckpointDeleteOptions,
-  CheckpointReadOptions,
-  CheckpointRecord,
-  CheckpointRedefineOptions,
-  CheckpointSummary,
-  DomainJobRecord,
-  LibvirtLivePort,
-  PortCallOptions,
-} from './libvirt-port.js';
+import type { BackupJobDisk, BackupJobRecord, CheckpointRecord, CheckpointSummary, DomainJobRecord, LibvirtLivePort, LiveCallArgs, PortCallOptions } from './libvirt-port.js';
 
 /**
  * How the fake's guest agent answers a freeze or thaw: it works; the domain
@@ -171,20 +160,20 @@ export class FakeLibvirt extends FakeLibvirtDomains implements LibvirtLivePort {
     );
   }
 
-  checkpointXml(domain: string, name: string, options?: CheckpointReadOptions): Promise<string> {
+  checkpointXml(...[domain, name, options]: LiveCallArgs<'checkpointXml'>): Promise<string> {
     return this.run('checkpointXml', `${domain} ${name}`, `read checkpoint '${name}' of domain '${domain}'`, options, () => {
       const c = checkpointOf(this.stored(domain), name, options?.size ?? false);
       return checkpointXmlText(c);
     });
   }
 
-  getCheckpoint(domain: string, name: string, options?: CheckpointReadOptions): Promise<CheckpointRecord> {
+  getCheckpoint(...[domain, name, options]: LiveCallArgs<'getCheckpoint'>): Promise<CheckpointRecord> {
     return this.run('getCheckpoint', `${domain} ${name}`, `read checkpoint '${name}' of domain '${domain}'`, options, () =>
       structuredClone(checkpointOf(this.stored(domain), name, options?.size ?? false)),
     );
   }
 
-  deleteCheckpoint(domain: string, name: string, options?: CheckpointDeleteOptions): Promise<void> {
+  deleteCheckpoint(...[domain, name, options]: LiveCallArgs<'deleteCheckpoint'>): Promise<void> {
     const metadataOnly = options?.metadataOnly ?? false;
     const doing = `delete checkpoint '${name}' of domain '${domain}'${metadataOnly ? ' (metadata only)' : ''}`;
     return this.run('deleteCheckpoint', `${domain} ${name}${metadataOnly ? ' metadata' : ''}`, doing, options, () => {
@@ -202,7 +191,7 @@ export class FakeLibvirt extends FakeLibvirtDomains implements LibvirtLivePort {
     });
   }
 
-  redefineCheckpoint(domain: string, xml: string, options?: CheckpointRedefineOptions): Promise<void> {
+  redefineCheckpoint(...[domain, xml, options]: LiveCallArgs<'redefineCheckpoint'>): Promise<void> {
     const validate = options?.validate ?? true;
     return this.run('redefineCheckpoint', domain, `redefine a checkpoint of domain '${domain}'`, options, () => {
       const stored = this.stored(domain);

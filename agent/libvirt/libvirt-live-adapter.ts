@@ -14,17 +14,7 @@ import type { Logger } from 'pino';
 import { KvmcloneError, failedPrecondition } from '../../shared/errors.js';
 import { backupSupportedIn, parseBackupXml, parseCheckpointList, parseCheckpointXml, parseDomainJobStats, validCheckpointName } from './backup-xml.js';
 import { isDomainNotRunning, isNoActiveJob, isNoBackupJob } from './libvirt-errors.js';
-import type {
-  BackupJobRecord,
-  CheckpointDeleteOptions,
-  CheckpointReadOptions,
-  CheckpointRecord,
-  CheckpointRedefineOptions,
-  CheckpointSummary,
-  DomainJobRecord,
-  LibvirtLivePort,
-  PortCallOptions,
-} from './libvirt-port.js';
+import type { BackupJobRecord, CheckpointRecord, CheckpointSummary, DomainJobRecord, LibvirtLivePort, LiveCallArgs, PortCallOptions } from './libvirt-port.js';
 import type { VirshRunner } from './virsh-runner.js';
 
 /** Longest wait, after an abort, for libvirt to end a backup job (its NBD server and scratch files go with it). */
@@ -143,29 +133,29 @@ export abstract class LibvirtLiveAdapter implements LibvirtLivePort {
     return parseCheckpointList(await this.virsh.run(doing, ['checkpoint-list', '--domain', uuid, '--parent', '--topological'], options));
   }
 
-  private async dumpCheckpoint(domain: string, name: string, extra: string[], options?: CheckpointReadOptions): Promise<string> {
+  private async dumpCheckpoint(extra: string[], ...[domain, name, options]: LiveCallArgs<'checkpointXml'>): Promise<string> {
     const doing = `read checkpoint '${name}' of domain '${domain}'`;
     validCheckpointName(name);
     const uuid = await this.domainUuid(domain, doing, options);
     return this.virsh.run(doing, ['checkpoint-dumpxml', '--domain', uuid, '--checkpointname', name, ...extra, ...(options?.size ? ['--size'] : [])], options);
   }
 
-  async checkpointXml(domain: string, name: string, options?: CheckpointReadOptions): Promise<string> {
-    return this.dumpCheckpoint(domain, name, [], options);
+  async checkpointXml(...[domain, name, options]: LiveCallArgs<'checkpointXml'>): Promise<string> {
+    return this.dumpCheckpoint([], domain, name, options);
   }
 
-  async getCheckpoint(domain: string, name: string, options?: CheckpointReadOptions): Promise<CheckpointRecord> {
-    return parseCheckpointXml(await this.dumpCheckpoint(domain, name, ['--no-domain'], options));
+  async getCheckpoint(...[domain, name, options]: LiveCallArgs<'getCheckpoint'>): Promise<CheckpointRecord> {
+    return parseCheckpointXml(await this.dumpCheckpoint(['--no-domain'], domain, name, options));
   }
 
-  async deleteCheckpoint(domain: string, name: string, options?: CheckpointDeleteOptions): Promise<void> {
+  async deleteCheckpoint(...[domain, name, options]: LiveCallArgs<'deleteCheckpoint'>): Promise<void> {
     const doing = `delete checkpoint '${name}' of domain '${domain}'${options?.metadataOnly ? ' (metadata only)' : ''}`;
     validCheckpointName(name);
     const uuid = await this.domainUuid(domain, doing, options);
     await this.virsh.run(doing, ['checkpoint-delete', '--domain', uuid, '--checkpointname', name, ...(options?.metadataOnly ? ['--metadata'] : [])], options);
   }
 
-  async redefineCheckpoint(domain: string, xml: string, options?: CheckpointRedefineOptions): Promise<void> {
+  async redefineCheckpoint(...[domain, xml, options]: LiveCallArgs<'redefineCheckpoint'>): Promise<void> {
     const name = validCheckpointName(parseCheckpointXml(xml).name, 'checkpoint XML <name>');
     const doing = `redefine checkpoint '${name}' of domain '${domain}'`;
     const uuid = await this.domainUuid(domain, doing, options);

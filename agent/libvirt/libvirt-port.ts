@@ -227,3 +227,12 @@ export interface LibvirtLivePort {
   /** Thaws the guest's filesystems; errors as fsFreeze. */
   fsThaw(domain: string, timeoutMs: number, options?: PortCallOptions): Promise<number>;
 }
+
+/**
+ * The arguments of live call `K`, as LibvirtLivePort declares them. The
+ * implementations take `...[domain, name, options]: LiveCallArgs<'getCheckpoint'>`
+ * where a call has an option type of its own, so that each call's
+ * signature is written here once instead of restated (and imported) by the
+ * adapter and by the fake.
+ */
+export type LiveCallArgs<K extends keyof LibvirtLivePort> = Parameters<LibvirtLivePort[K]>;

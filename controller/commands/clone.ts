@@ -23,12 +23,8 @@ interface CloneFlags extends CopyFlags {
 
 /** The clone command. */
 export function cloneCommand(run: (code: Promise<number>) => void): Command {
-  return copyVerb('clone')
+  return copyVerb('clone', { vm: 'the VM to clone', to: 'host to clone it to' })
     .description('clone a VM to another host (or to the same host under a new name); a running one with --live')
-    .argument('<vm>', 'the VM to clone')
-    .requiredOption('--from <host>', 'host the VM is on (an ssh config alias or [user@]host[:port])')
-    .requiredOption('--to <host>', 'host to clone it to')
-    .option('--name <new>', 'name of the clone (default: the same name)')
     .option('--target-dir <dir>', "directory for the clone's disks on the destination (default: the source directories)")
     .option('--start', 'start the clone and check that it runs')
     .option('--dry-run', 'print the plan and stop')

@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { runInContext } from '../cli/command-context.js';
+import { addFromTo } from '../cli/verb-builders.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { EXIT_OK, EXIT_REFUSED } from '../cli/exit-codes.js';
 import { ReplicaStore } from '../replication/replica-store.js';
@@ -25,12 +26,11 @@ interface AddFlags {
 
 /** The replica add command. */
 export function replicaAddCommand(run: (code: Promise<number>) => void): Command {
-  return new Command('add')
+  const verb = new Command('add')
     .description('declare a replica; the first kvmctl replicate clones the VM, later ones sync it')
     .argument('<name>', 'name of the replica (letters, digits, . _ + -)')
-    .requiredOption('--vm <vm>', 'the VM to replicate')
-    .requiredOption('--from <host>', 'host the VM runs on')
-    .requiredOption('--to <host>', 'host that keeps the copy')
+    .requiredOption('--vm <vm>', 'the VM to replicate');
+  return addFromTo(verb, 'host that keeps the copy')
     .option('--dest-name <name>', "name of the copy (default: the VM's name)")
     .option('--target-dir <dir>', "directory for the copy's disks on the destination (default: the source's directories)")
     .requiredOption('--every <interval>', 'how often to sync, which is also the RPO: 10s … 7d (e.g. 15m, 1h)')

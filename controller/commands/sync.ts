@@ -25,12 +25,8 @@ function parseKeep(value: string): number {
 
 /** The sync command. */
 export function syncCommand(run: (code: Promise<number>) => void): Command {
-  return copyVerb('sync')
+  return copyVerb('sync', { vm: 'the source VM', to: 'host the copy is on' })
     .description('bring a copy up to date with its source, moving only changed blocks; a running source with --live')
-    .argument('<vm>', 'the source VM')
-    .requiredOption('--from <host>', 'host the source VM is on')
-    .requiredOption('--to <host>', 'host the copy is on')
-    .option('--name <dest-vm>', 'name of the copy (default: the same name)')
     .option('--dry-run', 'report how many blocks and bytes differ, change nothing')
     .option('--flatten', 'read the shut-off source as its guest sees it, backing chains merged (for a copy made with clone --flatten)')
     .option(

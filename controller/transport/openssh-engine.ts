@@ -13,17 +13,7 @@ import { muxRequestFailed, type SshStderrFacts } from './openssh-errors.js';
 import { OpenSshMaster, type SshMaster } from './openssh-master.js';
 import { PersistentMaster } from './openssh-persist.js';
 import { ownPath, releasePath, runSsh, type SshRun } from './openssh-process.js';
-import {
-  SshError,
-  commandLine,
-  type ExecOptions,
-  type LocalForwardOptions,
-  type RemoteExecResult,
-  type RemoteForwardOptions,
-  type SshConnection,
-  type SshEngine,
-  type SshSettings,
-} from './ssh-engine.js';
+import { SshError, commandLine, type ConnectionCallArgs, type ExecOptions, type RemoteExecResult, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 
 export { findOpenSsh } from './openssh-args.js';
 
@@ -127,7 +117,7 @@ export class OpenSshConnection implements SshConnection {
     return this.master.pid;
   }
 
-  forwardToLocal(remoteSocket: string, options: LocalForwardOptions = {}): Promise<string> {
+  forwardToLocal(...[remoteSocket, options = {}]: ConnectionCallArgs<'forwardToLocal'>): Promise<string> {
     return this.tracked(() => this.addLocalForward(remoteSocket, options.signal, options.at));
   }
 
@@ -181,7 +171,7 @@ export class OpenSshConnection implements SshConnection {
    * that exists on the host is refused by sshd (StreamLocalBindUnlink no):
    * never a silent takeover.
    */
-  forwardToRemote(remotePath: string, localSocket: string, options: RemoteForwardOptions = {}): Promise<void> {
+  forwardToRemote(...[remotePath, localSocket, options = {}]: ConnectionCallArgs<'forwardToRemote'>): Promise<void> {
     return this.tracked(() => this.addRemoteForward(remotePath, localSocket, options.signal, options.hostRemoves === true));
   }
 
@@ -224,7 +214,7 @@ export class OpenSshConnection implements SshConnection {
    * Killing the ssh (timeout, abort) closes the session; a remote command
    * that never reads or writes again is not signalled (no tty).
    */
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<RemoteExecResult> {
+  async exec(...[argv, options = {}]: ConnectionCallArgs<'exec'>): Promise<RemoteExecResult> {
     this.usable();
     return this.run(argv, options);
   }

@@ -126,6 +126,15 @@ export interface SshConnection {
   close(): Promise<void>;
 }
 
+/**
+ * The arguments of SshConnection call `K`, as the interface declares them.
+ * The engines take `...[remoteSocket, options = {}]: ConnectionCallArgs<'forwardToLocal'>`
+ * where a call has an option type of its own, so that each call's
+ * signature is written here once instead of restated (and imported) by
+ * every engine.
+ */
+export type ConnectionCallArgs<K extends keyof SshConnection> = SshConnection[K] extends (...args: infer A) => unknown ? A : never;
+
 /** A way to open SSH connections. */
 export interface SshEngine {
   readonly name: 'openssh' | 'ssh2';

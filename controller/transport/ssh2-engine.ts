@@ -11,17 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveHost, type ResolveEnvironment } from './host-resolve.js';
-import {
-  SshError,
-  commandLine,
-  type ExecOptions,
-  type LocalForwardOptions,
-  type RemoteExecResult,
-  type RemoteForwardOptions,
-  type SshConnection,
-  type SshEngine,
-  type SshSettings,
-} from './ssh-engine.js';
+import { SshError, commandLine, type ConnectionCallArgs, type RemoteExecResult, type SshConnection, type SshEngine, type SshSettings } from './ssh-engine.js';
 import type { ConnectInfo, ReplyValue, WireError, WorkerReply, WorkerRequest } from './ssh2-worker-protocol.js';
 
 /** Whether ssh2's native crypto binding (sshcrypto.node) loaded; without it ssh2 falls back to slower Node crypto paths, so kvmctl can warn. */
@@ -149,7 +139,7 @@ export class Ssh2Connection implements SshConnection {
     return this.connectInfo;
   }
 
-  async forwardToLocal(remoteSocket: string, options: LocalForwardOptions = {}): Promise<string> {
+  async forwardToLocal(...[remoteSocket, options = {}]: ConnectionCallArgs<'forwardToLocal'>): Promise<string> {
     const onLateResult = (value: ReplyValue): void => {
       if (typeof value === 'string') void this.call({ op: 'closeLocal', localSocket: value }).catch(() => undefined);
     };
@@ -161,7 +151,7 @@ export class Ssh2Connection implements SshConnection {
     await this.call({ op: 'closeLocal', localSocket: localPath });
   }
 
-  async forwardToRemote(remotePath: string, localSocket: string, options: RemoteForwardOptions = {}): Promise<void> {
+  async forwardToRemote(...[remotePath, localSocket, options = {}]: ConnectionCallArgs<'forwardToRemote'>): Promise<void> {
     // undone only once the bind's outcome is known: a cancel racing the bind could leave the socket behind
     const onLateResult = (): void => void this.cancelRemoteForward(remotePath).catch(() => undefined);
     await this.call({ op: 'forwardToRemote', remotePath, localSocket, hostRemoves: options.hostRemoves === true }, options.signal, { onLateResult });
@@ -172,7 +162,7 @@ export class Ssh2Connection implements SshConnection {
   }
 
   /** Runs argv with each argument shell-quoted; a timeout or abort kills the command through sshd. */
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<RemoteExecResult> {
+  async exec(...[argv, options = {}]: ConnectionCallArgs<'exec'>): Promise<RemoteExecResult> {
     if (argv.length === 0) throw new SshError('other', this.host, `${this.host}: exec needs a command`);
     const command = commandLine(argv);
     const onAbort = (id: number): void => void this.call({ op: 'cancelExec', execId: id }).catch(() => undefined);

@@ -37,6 +37,26 @@ export interface Fault {
   arm(rng: Rng, op: FaultOperation): ArmedFault;
 }
 
+/** An armed fault as a catalog entry writes it: `remove` left out where the fault heals by itself (a killed kvmctl, a cut SSH connection). */
+type ArmedFaultSpec = Omit<ArmedFault, 'remove'> & Partial<Pick<ArmedFault, 'remove'>>;
+
+/**
+ * A catalog entry: its name and how it is armed. Every fault here can run
+ * wherever the testbed runs, so none is ever unavailable; the interface
+ * keeps `unavailable` for a fault that needs what a testbed may lack.
+ */
+function fault(name: FaultName, arm: (rng: Rng, op: FaultOperation) => ArmedFaultSpec): Fault {
+  return {
+    name,
+    unavailable: () => Promise.resolve(undefined),
+    // Object.assign, not a spread: a spread would read a `detail` getter once, at arming.
+    arm: (rng, op) => {
+      const armed = arm(rng, op);
+      return Object.assign(armed, { remove: armed.remove ?? (() => Promise.resolve()) });
+    },
+  };
+}
+
 /** SIGKILLs the sshd session processes of the kvmclone account inside `host` (its network namespace only); resolves with how many. */
 export async function killSshSessions(host: string): Promise<number> {
   const script = `me=$(readlink /proc/self/ns/net); n=0; for p in $(pgrep -f '^sshd: kvmclone'); do if [ "$(readlink /proc/$p/ns/net 2>/dev/null)" = "$me" ]; then kill -9 "$p" && n=$((n+1)); fi; done; echo $n`;
@@ -54,127 +74,97 @@ async function agentUp(host: string): Promise<void> {
 
 /** Kill -9 of an agent, restarted after a seeded 1-5 s delay (systemd's Restart=on-failure with RestartSec). */
 function agentKill(name: FaultName, host: string): Fault {
-  return {
-    name,
-    unavailable: async () => undefined,
-    arm(rng) {
-      const delayMs = Math.round(rng.uniform(1000, 5000));
-      let restarting: Promise<void> = Promise.resolve();
-      return {
-        detail: `${host}, restarted after ${delayMs} ms`,
-        async inject() {
-          await hostAgent(host, 'kill');
-          restarting = sleep(delayMs).then(() => agentUp(host));
-        },
-        async remove() {
-          await restarting.catch(() => undefined);
-          await agentUp(host);
-        },
-      };
-    },
-  };
-}
-
-const kvmctlKill: Fault = {
-  name: 'kvmctl-kill',
-  unavailable: async () => undefined,
-  arm() {
+  return fault(name, (rng) => {
+    const delayMs = Math.round(rng.uniform(1000, 5000));
+    let restarting: Promise<void> = Promise.resolve();
     return {
-      detail: 'SIGKILL',
-      async inject(run) {
-        run.child.kill('SIGKILL');
-      },
-      async remove() {},
-    };
-  },
-};
-
-const sshCut: Fault = {
-  name: 'ssh-cut',
-  unavailable: async () => undefined,
-  arm(rng) {
-    const host = rng.pick([SRC, DST]);
-    let killed = 0;
-    return {
-      get detail() {
-        return `${host}, ${killed} sshd session process(es) killed`;
-      },
+      detail: `${host}, restarted after ${delayMs} ms`,
       async inject() {
-        killed = await killSshSessions(host);
-      },
-      async remove() {},
-    };
-  },
-};
-
-const libvirtdRestart: Fault = {
-  name: 'libvirtd-restart',
-  unavailable: async () => undefined,
-  arm(rng) {
-    const host = rng.pick([SRC, DST]);
-    let restarting: Promise<unknown> = Promise.resolve();
-    return {
-      detail: host,
-      async inject() {
-        restarting = testbedScript('host-libvirtd.sh', [host, 'restart']);
-        await restarting;
+        await hostAgent(host, 'kill');
+        restarting = sleep(delayMs).then(() => agentUp(host));
       },
       async remove() {
         await restarting.catch(() => undefined);
-        // Up whatever happened to the restart above.
-        const up = await testbedScript('host-libvirtd.sh', [host, 'status']).then(
-          () => true,
-          () => false,
-        );
-        if (!up) await testbedScript('host-libvirtd.sh', [host, 'restart']);
+        await agentUp(host);
       },
     };
+  });
+}
+
+const kvmctlKill = fault('kvmctl-kill', () => ({
+  detail: 'SIGKILL',
+  async inject(run) {
+    run.child.kill('SIGKILL');
   },
-};
+}));
+
+const sshCut = fault('ssh-cut', (rng) => {
+  const host = rng.pick([SRC, DST]);
+  let killed = 0;
+  return {
+    get detail() {
+      return `${host}, ${killed} sshd session process(es) killed`;
+    },
+    async inject() {
+      killed = await killSshSessions(host);
+    },
+  };
+});
+
+const libvirtdRestart = fault('libvirtd-restart', (rng) => {
+  const host = rng.pick([SRC, DST]);
+  let restarting: Promise<unknown> = Promise.resolve();
+  return {
+    detail: host,
+    async inject() {
+      restarting = testbedScript('host-libvirtd.sh', [host, 'restart']);
+      await restarting;
+    },
+    async remove() {
+      await restarting.catch(() => undefined);
+      // Up whatever happened to the restart above.
+      const up = await testbedScript('host-libvirtd.sh', [host, 'status']).then(
+        () => true,
+        () => false,
+      );
+      if (!up) await testbedScript('host-libvirtd.sh', [host, 'restart']);
+    },
+  };
+});
 
 const FILLERS = [`${IMAGES}/kvmclone-faults-filler`, `${IMAGES}/kvmclone-faults-filler2`] as const;
 
-const dstEnospc: Fault = {
-  name: 'dst-enospc',
-  unavailable: async () => undefined,
-  arm() {
-    return {
-      detail: `${DST} images filesystem filled`,
-      async inject() {
-        // fallocate takes all but 4 MiB at once; dd takes the rest as the run frees or needs it.
-        await hostExec(DST, [
-          'bash',
-          '-c',
-          `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail > 4194304 ? avail - 4194304 : 4096)) ${FILLERS[0]} || true; dd if=/dev/zero of=${FILLERS[1]} bs=1M status=none 2>/dev/null || true`,
-        ]);
-      },
-      async remove() {
-        await hostExec(DST, ['rm', '-f', ...FILLERS]);
-      },
-    };
+const dstEnospc = fault('dst-enospc', () => ({
+  detail: `${DST} images filesystem filled`,
+  async inject() {
+    // fallocate takes all but 4 MiB at once; dd takes the rest as the run frees or needs it.
+    await hostExec(DST, [
+      'bash',
+      '-c',
+      `avail=$(df --output=avail -B1 ${IMAGES} | tail -1); fallocate -l $((avail > 4194304 ? avail - 4194304 : 4096)) ${FILLERS[0]} || true; dd if=/dev/zero of=${FILLERS[1]} bs=1M status=none 2>/dev/null || true`,
+    ]);
   },
-};
+  async remove() {
+    await hostExec(DST, ['rm', '-f', ...FILLERS]);
+  },
+}));
 
-const srcIoError: Fault = {
-  name: 'src-io-error',
-  unavailable: () => Promise.resolve(undefined),
-  arm(rng, op) {
-    // The largest image: its data disk. From a seeded offset in its first half, so a read of data fails.
-    const file = op.images[op.images.length - 1] ?? '';
-    const fromOffset = rng.int(0, 127) * 1024 * 1024;
-    let enabled = false;
-    return {
-      detail: `${SRC}:${IMAGES}/${file} from ${fromOffset}`,
-      async inject() {
-        await enableIoErrors(SRC, file, fromOffset);
-        enabled = true;
-      },
-      async remove() {
-        if (enabled) await disableIoErrors(SRC, file);
-      },
-    };
-  },
-};
+const srcIoError = fault('src-io-error', (rng, op) => {
+  // The largest image: its data disk. From a seeded offset in its first half, so a read of data fails.
+  const file = op.images[op.images.length - 1] ?? '';
+  const fromOffset = rng.int(0, 127) * 1024 * 1024;
+  let enabled = false;
+  return {
+    detail: `${SRC}:${IMAGES}/${file} from ${fromOffset}`,
+    async inject() {
+      await enableIoErrors(SRC, file, fromOffset);
+      enabled = true;
+    },
+    async remove() {
+      if (enabled) await disableIoErrors(SRC, file);
+    },
+  };
+});
 
 /** Every fault, by name. */
 export const FAULTS: Record<FaultName, Fault> = {
