@@ -29,28 +29,13 @@ export function useDiskHarness(prepare?: (harness: DiskHarness) => Promise<void>
     await running?.close();
   });
   const h = (): DiskHarness => running ?? assert.fail('the disk harness starts before the tests');
-  return {
-    get dir() {
-      return h().dir;
-    },
-    get root() {
-      return h().root;
-    },
-    get outside() {
-      return h().outside;
-    },
-    get address() {
-      return h().address;
-    },
-    get client() {
-      return h().client;
-    },
-    get writer() {
-      return h().writer;
-    },
+  const live = {
     newClient: (options) => h().newClient(options),
     close: () => h().close(),
-  };
+  } as DiskHarness;
+  // Each field reads the running harness's when a test asks for it, not when the file is loaded.
+  for (const field of ['dir', 'root', 'outside', 'address', 'client', 'writer'] as const) Object.defineProperty(live, field, { get: () => h()[field], enumerable: true });
+  return live;
 }
 
 /** One ReadRanges message as the copy saw it (bytes dropped, hash checked). */
