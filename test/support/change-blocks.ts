@@ -12,7 +12,7 @@ const SCRIPT = [
   'blocks = os.stat(path).st_size // 65536',
   'rnd = random.Random(seed)',
   'fd = os.open(path, os.O_WRONLY)',
-  // The last block is never picked: it may be a partial one.
+  // The last whole block is never picked, as in the copies this replaced.
   'for b in rnd.sample(range(blocks - 1), count): os.pwrite(fd, rnd.randbytes(65536), b * 65536)',
   'os.fsync(fd)',
 ].join('\n');
