@@ -12,7 +12,10 @@
  * itself). A third pair runs as a scheduled replication would, its SSH
  * connections kept from the run before: kvmctl from here with `ssh.persist`,
  * and rsync with an OpenSSH master kept the same way (`ControlMaster=auto`,
- * `ControlPersist`): both connections are opened before the round, untimed. Each run of a tool gets a change of its own (rsync's copy gets
+ * `ControlPersist`): both connections are opened before the round, untimed.
+ * A fourth pair is the same with kvmctl run on hosta (`kvmctl on A, kept`):
+ * a replica scheduled on its source host, one hop and no first use of a
+ * connection — rsync's side of every pair runs on hosta. Each run of a tool gets a change of its own (rsync's copy gets
  * every change too), warm (both images read just before) and cold (page
  * cache dropped before). Data sets: unique (half the disk unique random
  * data in 64 MiB runs, bench-support.ts IMAGE_WRITER) and ext4 (mkfs.ext4 -d
@@ -36,7 +39,7 @@ const BLOCK = 65536;
 const MiB = 2 ** 20;
 const { sizeGiB, runs, dataSets } = dataSetBenchFlags('sync-bench', process.argv.slice(2));
 
-const METHODS = ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)', 'kvmctl, kept', 'rsync, kept'] as const;
+const METHODS = ['dd of both', 'kvmctl elsewhere', 'rsync (1)', 'kvmctl on hosta', 'rsync (2)', 'kvmctl, kept', 'rsync, kept', 'kvmctl on A, kept', 'rsync, kept (2)'] as const;
 type Method = (typeof METHODS)[number];
 /** How long the kept connections of both tools stay after a run: longer than any round. */
 const KEEP = '10m';
@@ -123,9 +126,11 @@ async function rsync(bench: SyncBench, r: Round, method: Method, changed: number
  * `ls` of each with the same settings as its sync), rsync's master from hosta to hostb.
  */
 async function keepConnections(bench: SyncBench): Promise<void> {
-  for (const host of ['hosta', 'hostb']) {
-    const ls = await startKvmctl(['--json', 'ls', host], { stateDir: bench.state, extraGlobal: ['--config', bench.keptConfig] }).done;
-    if (ls.code !== 0) throw new Error(`kvmctl ls ${host} exited ${ls.code}: ${ls.stderr}`);
+  for (const onHost of [undefined, 'hosta']) {
+    for (const host of ['hosta', 'hostb']) {
+      const ls = await startKvmctl(['--json', 'ls', host], { stateDir: bench.state, extraGlobal: ['--config', bench.keptConfig], ...(onHost !== undefined && { onHost }) }).done;
+      if (ls.code !== 0) throw new Error(`kvmctl ls ${host} (run on ${onHost ?? 'this machine'}) exited ${ls.code}: ${ls.stderr}`);
+    }
   }
   await hostExec('hosta', ['sh', '-c', `${bench.sshKept} hostb-root true`]);
 }
@@ -134,10 +139,14 @@ async function keepConnections(bench: SyncBench): Promise<void> {
 async function endKeptConnections(bench: SyncBench): Promise<void> {
   await hostExec('hosta', ['sh', '-c', `${bench.sshKept} -O exit hostb-root 2>/dev/null || true`]);
   const dir = join(process.env.XDG_RUNTIME_DIR ?? '', 'kvmclone-ssh');
-  await sh(`for s in ${dir}/cm-*; do case "$s" in *.log|*.lock) ;; *) [ -S "$s" ] && ssh -F none -o ControlPath="$s" -O exit x 2>/dev/null; esac; done; true`);
+  const endAll = (d: string): string =>
+    `for s in ${d}/cm-*; do case "$s" in *.log|*.lock) ;; *) [ -S "$s" ] && ssh -F none -o ControlPath="$s" -O exit x 2>/dev/null; esac; done; true`;
+  await sh(endAll(dir));
+  // kvmctl run on hosta keeps its masters in hosta's fallback directory (no XDG_RUNTIME_DIR there)
+  await hostExec('hosta', ['sh', '-c', endAll('/tmp/kvmclone-ssh-$(id -u)')]);
 }
 
-/** One round: a change, the dd reads, kvmctl from here and rsync; a second change, kvmctl on hosta and rsync; a third, both with kept connections; all copies compared. */
+/** One round: a change, the dd reads, kvmctl from here and rsync; a second change, kvmctl on hosta and rsync; a third and a fourth, both with kept connections (kvmctl from here, then on hosta); all copies compared. */
 async function measureRound(bench: SyncBench, r: Round): Promise<void> {
   const first = await change(bench);
   await prepare(r, b);
@@ -151,6 +160,9 @@ async function measureRound(bench: SyncBench, r: Round): Promise<void> {
   const third = await change(bench);
   await kvmctlSync(bench, r, undefined, 'kvmctl, kept', third, ['--config', bench.keptConfig]);
   await rsync(bench, r, 'rsync, kept', third, bench.sshKept);
+  const fourth = await change(bench);
+  await kvmctlSync(bench, r, 'hosta', 'kvmctl on A, kept', fourth, ['--config', bench.keptConfig]);
+  await rsync(bench, r, 'rsync, kept (2)', fourth, bench.sshKept);
   await run('cmp', [a, b]);
   await run('cmp', [a, bRsync]);
 }
@@ -196,6 +208,7 @@ function printCache(all: Measurement[], dataSet: string, cache: 'warm' | 'cold')
   console.log(`    kvmctl elsewhere: ${ratio('kvmctl elsewhere', 'rsync (1)')} faster than rsync, ${ratio('kvmctl elsewhere', 'dd of both', true)} the dd reads`);
   console.log(`    kvmctl on hosta:  ${ratio('kvmctl on hosta', 'rsync (2)')} faster than rsync`);
   console.log(`    kvmctl, kept:     ${ratio('kvmctl, kept', 'rsync, kept')} faster than rsync, kept; ${ratio('kvmctl, kept', 'rsync (1)')} faster than rsync without`);
+  console.log(`    kvmctl on A, kept: ${ratio('kvmctl on A, kept', 'rsync, kept (2)')} faster than rsync, kept`);
 }
 
 /** Prints the table: per data set, warm and cold. */
