@@ -7,7 +7,7 @@
  */
 import { hostDown, hostExec, hostUp, IMAGES } from '../../support/testbed.js';
 import { kvmctl } from '../../support/kvmctl.js';
-import { virsh } from '../../support/host-inventory.js';
+import { domains } from '../../support/host-inventory.js';
 
 /** Where the operations read from. */
 export const SRC = 'hosta';
@@ -30,20 +30,12 @@ export async function faultHostsDown(): Promise<void> {
   await Promise.all([SRC, DST].map(hostDown));
 }
 
-/** virsh on `host` (quiet). */
-export { virsh } from '../../support/host-inventory.js';
+/** virsh on `host` (quiet), and the names in the host's images directory, hidden ones included. */
+export { imageFiles, virsh } from '../../support/host-inventory.js';
 
 /** Whether domain `vm` is defined on `host`. */
 export async function domainDefined(host: string, vm: string): Promise<boolean> {
-  return (await virsh(host, ['list', '--all', '--name']))
-    .split('\n')
-    .map((s) => s.trim())
-    .includes(vm);
-}
-
-/** The names in the host's images directory, hidden ones included. */
-export async function imageFiles(host: string): Promise<string[]> {
-  return (await hostExec(host, ['ls', '-A', IMAGES])).split('\n').filter(Boolean).sort();
+  return (await domains(host)).includes(vm);
 }
 
 /**
