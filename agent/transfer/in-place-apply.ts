@@ -12,7 +12,7 @@ import { digestFile } from '../disk/block-hasher.js';
 import { identityOf, type FileIdentity } from '../disk/hash-memory.js';
 import { digestGuestImage } from '../guest/guest-disk-calls.js';
 import { digestImageRanges } from '../guest/guest-ranges-digest.js';
-import { digestAfterApply, digestFileAs } from './applied-digest.js';
+import { digestAfterApply, digestFileAs, digestRemembering } from './applied-digest.js';
 import type { InPlaceCall, JournalRun } from './in-place-transfer.js';
 import { settleJournal } from './journal-recovery.js';
 import { recordPointTip } from './pull-point.js';
@@ -79,11 +79,11 @@ async function digestApplied(c: InPlaceCall, run: JournalRun, applied: Applied):
       ? req.digestRanges
         ? await digestImageRanges(target, guest.format, ranges, deps.runtimeDir, signal)
         : (await digestGuestImage(target, guest.format, deps.runtimeDir, signal)).digest
-      : remembered === undefined
-        ? header?.sourceForm === undefined
-          ? await digestFile(held, (await held.stat()).size, signal)
-          : await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
-        : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header?.sourceForm);
+      : header?.sourceForm === undefined
+        ? await digestRemembering(held, target, deps.hashMemory, { remembered, oldSize: Number(before.size), newSize, changed: ranges }, signal)
+        : remembered === undefined
+          ? await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
+          : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header.sourceForm);
   c.log.info(
     { from: remembered === undefined ? 'the whole image' : 'remembered hashes and the changed blocks', layer: guest === undefined ? 'file' : `guest ${guest.format}` },
     'image digested',

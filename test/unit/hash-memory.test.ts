@@ -6,7 +6,7 @@ import { open, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { digestFile, hashBlocks } from '../../agent/disk/block-hasher.js';
-import { HashMemory, identityOf, RACY_MARGIN_NS, type FileIdentity } from '../../agent/disk/hash-memory.js';
+import { FINE_RACY_MARGIN_NS, HashMemory, identityOf, pastFineRacyMargin, RACY_MARGIN_NS, racyMarginOf, type FileIdentity } from '../../agent/disk/hash-memory.js';
 import { rememberedDigest } from '../../agent/disk/remembered-hashes.js';
 import { blockSpans, digestAfterApply } from '../../agent/transfer/applied-digest.js';
 import { withTempDir } from '../support/temp-dir.js';
@@ -46,8 +46,33 @@ test('HashMemory recalls only for the identical identity, and refuses files chan
   assert.equal(m.recall('/a', { ...old, mtimeNs: 5n }, B), undefined, 'a changed mtime misses');
   assert.equal(m.recall('/a', old, B), undefined, 'and the stale entry is gone');
   assert.equal(m.remember('/a', old, id(2_000n), old.ctimeNs + RACY_MARGIN_NS, B, hashes), false, 'changed while hashing');
-  assert.equal(m.remember('/a', old, old, old.ctimeNs + RACY_MARGIN_NS - 1n, B, hashes), false, 'changed too shortly before hashing (racy)');
+  assert.equal(m.remember('/a', old, old, old.ctimeNs + FINE_RACY_MARGIN_NS - 1n, B, hashes), false, 'changed too shortly before hashing (racy)');
   assert.equal(m.size, 0);
+});
+
+test('the racy margin is 50 ms where ctime has a sub-second part, a second where it falls on a whole second', () => {
+  const fine = id(1_796_444_400_461_595_061n);
+  const whole = id(1_796_444_400_000_000_000n);
+  assert.equal(racyMarginOf(fine), 50_000_000n);
+  assert.equal(racyMarginOf(whole), RACY_MARGIN_NS);
+  const m = new HashMemory(1024);
+  const hashes = Buffer.alloc(32, 1);
+  assert.equal(m.remember('/fine', fine, fine, fine.ctimeNs + FINE_RACY_MARGIN_NS, B, hashes), true);
+  assert.equal(m.remember('/whole', whole, whole, whole.ctimeNs + FINE_RACY_MARGIN_NS, B, hashes), false, 'whole seconds: 50 ms is too soon');
+  assert.equal(m.remember('/whole', whole, whole, whole.ctimeNs + RACY_MARGIN_NS, B, hashes), true);
+});
+
+test('pastFineRacyMargin waits out the 50 ms after a sub-second change, and does not wait for a whole-second one', async () => {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const fine = id(now + 1n); // just changed, with a sub-second part
+  const t0 = Date.now();
+  assert.equal(await pastFineRacyMargin(fine, never), true);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= 50 && waited < 1000, `waited ${waited} ms`);
+  assert.ok(BigInt(Date.now()) * 1_000_000n >= fine.ctimeNs + FINE_RACY_MARGIN_NS, 'past the margin when it resolves');
+  const t1 = Date.now();
+  assert.equal(await pastFineRacyMargin(id((now / 1_000_000_000n) * 1_000_000_000n), never), false);
+  assert.ok(Date.now() - t1 < 40, 'a whole-second ctime is not waited for');
 });
 
 test('HashMemory stays within its cap, dropping the least recently used', () => {
@@ -73,10 +98,12 @@ test('rememberedDigest reads an old file once, then answers from memory until th
     const m = new HashMemory();
     const fh = await open(path, 'r');
     try {
-      const size = (await fh.stat()).size;
-      const first = await rememberedDigest(fh, path, size, m, never);
+      const st = await fh.stat({ bigint: true });
+      const first = await rememberedDigest(fh, path, Number(st.size), m, never);
+      const endedNs = BigInt(Date.now()) * 1_000_000n;
       assert.equal(first, await fullDigest(path));
-      assert.equal(m.size, 0, 'a file changed within the last second is not remembered');
+      // just changed: not remembered (judged only when this machine got here within the margin)
+      if (endedNs < st.ctimeNs + racyMarginOf(identityOf(st))) assert.equal(m.size, 0, 'a file changed within the racy margin is not remembered');
     } finally {
       await fh.close();
     }
