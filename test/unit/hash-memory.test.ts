@@ -67,12 +67,11 @@ test('pastFineRacyMargin waits out the 50 ms after a sub-second change, and does
   const fine = id(now + 1n); // just changed, with a sub-second part
   const t0 = Date.now();
   assert.equal(await pastFineRacyMargin(fine, never), true);
-  const waited = Date.now() - t0;
-  assert.ok(waited >= 50 && waited < 1000, `waited ${waited} ms`);
   assert.ok(BigInt(Date.now()) * 1_000_000n >= fine.ctimeNs + FINE_RACY_MARGIN_NS, 'past the margin when it resolves');
+  assert.ok(Date.now() - t0 < 1000, 'and not much later');
   const t1 = Date.now();
   assert.equal(await pastFineRacyMargin(id((now / 1_000_000_000n) * 1_000_000_000n), never), false);
-  assert.ok(Date.now() - t1 < 40, 'a whole-second ctime is not waited for');
+  assert.ok(Date.now() - t1 < 500, 'a whole-second ctime is not waited for');
 });
 
 test('HashMemory stays within its cap, dropping the least recently used', () => {
