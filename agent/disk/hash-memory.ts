@@ -70,11 +70,13 @@ export function racyMarginOf(identity: FileIdentity): bigint {
  * Waits until a file last changed at `identity` is past its racy margin, so
  * that hashes taken from now on can be remembered; resolves false at once,
  * without waiting, when that margin is the whole-second one (a second is too
- * long to hold up a caller for).
+ * long to hold up a caller for) or the file's ctime is ahead of the clock.
  */
 export async function pastFineRacyMargin(identity: FileIdentity, signal: AbortSignal): Promise<boolean> {
   if (racyMarginOf(identity) !== FINE_RACY_MARGIN_NS) return false;
   const waitNs = identity.ctimeNs + FINE_RACY_MARGIN_NS - wallClockNs();
+  // a ctime ahead of the clock (stepped back since the write): no wait, and no telling when the margin has passed
+  if (waitNs > FINE_RACY_MARGIN_NS) return false;
   // Date.now() counts whole milliseconds: one more makes up for the truncation
   if (waitNs > 0n) await sleep(Number(waitNs / 1_000_000n) + 1, undefined, { signal });
   return true;

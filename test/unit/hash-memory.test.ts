@@ -72,6 +72,9 @@ test('pastFineRacyMargin waits out the 50 ms after a sub-second change, and does
   const t1 = Date.now();
   assert.equal(await pastFineRacyMargin(id((now / 1_000_000_000n) * 1_000_000_000n), never), false);
   assert.ok(Date.now() - t1 < 500, 'a whole-second ctime is not waited for');
+  const t2 = Date.now();
+  assert.equal(await pastFineRacyMargin(id(now + 3_600_000_000_001n), never), false, 'a ctime an hour ahead of the clock');
+  assert.ok(Date.now() - t2 < 500, 'is not waited for');
 });
 
 test('HashMemory stays within its cap, dropping the least recently used', () => {
