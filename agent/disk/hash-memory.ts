@@ -75,8 +75,9 @@ export function racyMarginOf(identity: FileIdentity): bigint {
 export async function pastFineRacyMargin(identity: FileIdentity, signal: AbortSignal): Promise<boolean> {
   if (racyMarginOf(identity) !== FINE_RACY_MARGIN_NS) return false;
   const waitNs = identity.ctimeNs + FINE_RACY_MARGIN_NS - wallClockNs();
-  // a ctime ahead of the clock (stepped back since the write): no wait, and no telling when the margin has passed
-  if (waitNs > FINE_RACY_MARGIN_NS) return false;
+  // A ctime well ahead of the clock (stepped back since the write): no wait, and no telling when the margin has
+  // passed. Within the margin it is only Date.now()'s truncation to whole milliseconds, or a little skew.
+  if (waitNs > 2n * FINE_RACY_MARGIN_NS) return false;
   // Date.now() counts whole milliseconds: one more makes up for the truncation
   if (waitNs > 0n) await sleep(Number(waitNs / 1_000_000n) + 1, undefined, { signal });
   return true;
