@@ -10,7 +10,7 @@ import type { InfoServiceClient } from './generated/kvmclone/agent/v1/InfoServic
 import type { StorageServiceClient } from './generated/kvmclone/agent/v1/StorageService.js';
 import type { TransferServiceClient } from './generated/kvmclone/agent/v1/TransferService.js';
 import { CLIENT_CHANNEL_OPTIONS } from './grpc-tuning.js';
-import { loadAgentProto } from './proto.js';
+import { loadAgentClientProto } from './proto.js';
 import { isSendableOperationId, operationIdInterceptor } from './operation-metadata.js';
 
 /** The service clients of one agent, sharing one channel. */
@@ -30,7 +30,7 @@ export interface AgentClients {
  * so the agent's audit records of the calls name the operation.
  */
 export function createAgentClients(target: string, options: grpc.ChannelOptions = {}, operationId?: string): AgentClients {
-  const v1 = loadAgentProto().proto.kvmclone.agent.v1;
+  const v1 = loadAgentClientProto().kvmclone.agent.v1;
   const credentials = grpc.credentials.createInsecure();
   const interceptors = operationId !== undefined && isSendableOperationId(operationId) ? { interceptors: [operationIdInterceptor(operationId)] } : {};
   const info = new v1.InfoService(target, credentials, { ...CLIENT_CHANNEL_OPTIONS, ...options, ...interceptors });
