@@ -92,6 +92,13 @@ export class ImageDigest {
   digest(): string {
     return `blake3:${this.hasher.digest('hex')}`;
   }
+
+  /** The digest of a `size`-byte image whose block hashes, all of them in order, are `hashes`. */
+  static of(size: number, hashes: Uint8Array): string {
+    const digest = new ImageDigest(size);
+    digest.update(hashes);
+    return digest.digest();
+  }
 }
 
 /**

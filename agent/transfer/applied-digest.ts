@@ -42,9 +42,8 @@ export function blockSpans(spans: readonly ByteSpan[], size: number, blockSize: 
   return merged;
 }
 
-/** An apply as the digests below see it: the hashes from before it (if known), the sizes, and what it wrote. */
+/** An apply as the digests below see it: the image's size before and after, and the spans it wrote. */
 export interface AppliedChange {
-  readonly remembered: Buffer | undefined;
   readonly oldSize: number;
   readonly newSize: number;
   readonly changed: readonly ByteSpan[];
@@ -64,23 +63,16 @@ export async function digestAfterApply(
   signal: AbortSignal,
   sourceStart?: Buffer,
 ): Promise<string> {
-  const digest = new ImageDigest(newSize);
-  digest.update(await hashesAfterApply(fh, { remembered: before, oldSize, newSize, changed }, signal, sourceStart));
-  return digest.digest();
+  return ImageDigest.of(newSize, await hashesAfterApply(fh, before, { oldSize, newSize, changed }, signal, sourceStart));
 }
 
 /**
  * Every 64 KiB block hash of the open image `fh` after an apply, as
- * digestAfterApply takes them: those remembered from before it, with the
- * blocks within `changed` (and a resized tail) read back and hashed anew;
+ * digestAfterApply takes them: `before`'s (taken ahead of the apply), with
+ * the blocks within `changed` (and a resized tail) read back and hashed anew;
  * with `sourceStart`, its first blocks' hashes are those of the source's form.
  */
-export async function hashesAfterApply(
-  fh: FileHandle,
-  { remembered: before, oldSize, newSize, changed }: AppliedChange & { readonly remembered: Buffer },
-  signal: AbortSignal,
-  sourceStart?: Buffer,
-): Promise<Buffer> {
+export async function hashesAfterApply(fh: FileHandle, before: Buffer, { oldSize, newSize, changed }: AppliedChange, signal: AbortSignal, sourceStart?: Buffer): Promise<Buffer> {
   const blockSize = DEFAULT_BLOCK_SIZE;
   const hashes = Buffer.alloc(Math.ceil(newSize / blockSize) * HASH_BYTES);
   before.copy(hashes, 0, 0, Math.min(before.length, Math.ceil(Math.min(oldSize, newSize) / blockSize) * HASH_BYTES));
@@ -115,23 +107,22 @@ export async function hashesAfterApply(
  * testbed, 0.8 s of a 4 GiB image's warm sync). The hashes are taken once the
  * image's last write is past the racy margin (hash-memory.ts): the 50 ms of a
  * filesystem with sub-second timestamps is waited out; where it keeps whole
- * seconds nothing is remembered. The unchanged blocks' hashes in
- * `change.remembered` were taken before the apply: like the digest itself,
- * they rest on nothing but the caller being the image's one writer meanwhile
- * (a sync holds the image, its VM shut off, under the operation's lock).
+ * seconds nothing is remembered. The unchanged blocks' hashes in `before`
+ * (undefined: none known, the whole image is read) were taken ahead of the
+ * apply: like the digest itself, they rest on nothing but the caller being
+ * the image's one writer meanwhile (a sync holds the image, its VM shut off,
+ * under the operation's lock).
  */
-export async function digestRemembering(fh: FileHandle, path: string, memory: HashMemory, change: AppliedChange, signal: AbortSignal): Promise<string> {
+export async function digestRemembering(fh: FileHandle, path: string, memory: HashMemory, before: Buffer | undefined, change: AppliedChange, signal: AbortSignal): Promise<string> {
   const settled = identityOf(await fh.stat({ bigint: true }));
   const remembering = await pastFineRacyMargin(settled, signal);
   const size = Number(settled.size);
-  if (change.remembered === undefined) return remembering ? rememberedDigest(fh, path, size, memory, signal) : digestFile(fh, size, signal);
+  if (before === undefined) return remembering ? rememberedDigest(fh, path, size, memory, signal) : digestFile(fh, size, signal);
+  // `settled` is the image's state at the start of the hashing: a write while waiting would differ from it at the end
   const startedNs = wallClockNs();
-  const at = identityOf(await fh.stat({ bigint: true }));
-  const hashes = await hashesAfterApply(fh, { ...change, remembered: change.remembered }, signal);
-  if (remembering) memory.remember(path, at, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, hashes);
-  const digest = new ImageDigest(change.newSize);
-  digest.update(hashes);
-  return digest.digest();
+  const hashes = await hashesAfterApply(fh, before, change, signal);
+  if (remembering) memory.remember(path, settled, identityOf(await fh.stat({ bigint: true })), startedNs, DEFAULT_BLOCK_SIZE, hashes);
+  return ImageDigest.of(change.newSize, hashes);
 }
 
 /**

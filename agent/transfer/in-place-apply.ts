@@ -80,7 +80,7 @@ async function digestApplied(c: InPlaceCall, run: JournalRun, applied: Applied):
         ? await digestImageRanges(target, guest.format, ranges, deps.runtimeDir, signal)
         : (await digestGuestImage(target, guest.format, deps.runtimeDir, signal)).digest
       : header?.sourceForm === undefined
-        ? await digestRemembering(held, target, deps.hashMemory, { remembered, oldSize: Number(before.size), newSize, changed: ranges }, signal)
+        ? await digestRemembering(held, target, deps.hashMemory, remembered, { oldSize: Number(before.size), newSize, changed: ranges }, signal)
         : remembered === undefined
           ? await digestFileAs(held, (await held.stat()).size, header.sourceForm, signal)
           : await digestAfterApply(held, remembered, Number(before.size), newSize, ranges, signal, header.sourceForm);

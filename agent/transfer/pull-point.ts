@@ -71,9 +71,7 @@ async function digestNow(held: FileHandle, target: string, hashMemory: HashMemor
   const st = await held.stat({ bigint: true });
   const remembered = hashMemory.recall(target, identityOf(st), DEFAULT_BLOCK_SIZE);
   if (remembered === undefined) return digestFile(held, Number(st.size), signal);
-  const digest = new ImageDigest(Number(st.size));
-  digest.update(remembered);
-  return digest.digest();
+  return ImageDigest.of(Number(st.size), remembered);
 }
 
 /**

@@ -43,7 +43,7 @@ test('a message crosses from one loading to the other unchanged: oneofs, enums, 
     assert.deepEqual(b.requestSerialize(request), bytes, `${service}.${method}: same bytes`);
     assert.deepEqual(b.requestDeserialize(bytes), a.requestDeserialize(bytes), `${service}.${method}: same object`);
   }
-  const response = { batch: { pieces: [{ data: { offset: 65536, data: Buffer.from('abc'), blockHashes: [Buffer.alloc(16, 7)] } }, { zero: { offset: 0, length: 65536 } }] } };
+  const response = { batch: { pieces: [{ data: { offset: 65536, data: Buffer.from('abc'), blockHashes: Buffer.alloc(32, 7) } }, { zero: { offset: 0, length: 65536 } }] } };
   const read = (api: Services): grpc.MethodDefinition<object, object> | undefined => serviceOf(api, 'DiskService').ReadRanges;
   const bytes = read(parsed)?.responseSerialize(response) ?? Buffer.alloc(0);
   assert.ok(bytes.length > 0);
