@@ -12,13 +12,18 @@ import { readRanges, type ChunkSink, type ReadTotals } from './range-reader.js';
 import type { ByteSpan } from './request-limits.js';
 import { StreamDigester } from './stream-digest.js';
 
-/** Batches of `plan` cut from a remembered list of every block hash of a `size`-byte file. */
+/**
+ * Batches of `plan` copied from a remembered list of every block hash of a
+ * `size`-byte file. Copies, not views: an apply takes the list out of the
+ * memory and rewrites it in place (applied-digest.ts), and a batch still
+ * waiting to be sent must keep the hashes it was cut with.
+ */
 function* batchesFrom(known: Buffer, plan: HashPlan, end: number): Generator<HashBatch> {
   const first = plan.offset / plan.blockSize;
   const last = Math.ceil(end / plan.blockSize);
   for (let block = first; block < last; block += plan.batchBlocks) {
     const count = Math.min(plan.batchBlocks, last - block);
-    yield { offset: block * plan.blockSize, blockCount: count, hashes: known.subarray(block * HASH_BYTES, (block + count) * HASH_BYTES) };
+    yield { offset: block * plan.blockSize, blockCount: count, hashes: Buffer.from(known.subarray(block * HASH_BYTES, (block + count) * HASH_BYTES)) };
   }
 }
 
@@ -39,14 +44,17 @@ export async function* rememberedHashBlocks(fh: FileHandle, path: string, size: 
     yield* batchesFrom(known, plan, end);
     return;
   }
-  const whole = plan.offset === 0 && end === size;
+  // The whole file's hashes are collected into one buffer as they come: a 100 GiB image's are 25 MiB, and a list
+  // of the batches joined at the end would hold them twice at the agent's peak.
+  const bytes = Math.ceil(size / plan.blockSize) * HASH_BYTES;
+  const all = plan.offset === 0 && end === size && memory.canHold(bytes) ? Buffer.allocUnsafe(bytes) : undefined;
   const startedNs = wallClockNs();
-  const parts: Buffer[] = [];
+  let filled = 0;
   for await (const batch of hashBlocks(fh, size, plan, signal)) {
-    if (whole) parts.push(batch.hashes);
+    if (all !== undefined) filled += batch.hashes.copy(all, (batch.offset / plan.blockSize) * HASH_BYTES);
     yield batch;
   }
-  if (whole) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, plan.blockSize, Buffer.concat(parts));
+  if (all !== undefined && filled === bytes) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, plan.blockSize, all);
 }
 
 /** The whole-image digest (DigestImage form) of an open image, through `memory`. */

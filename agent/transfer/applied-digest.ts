@@ -52,7 +52,7 @@ export interface AppliedChange {
 /**
  * Digest (DigestImage form) of the open image `fh`, now `newSize` bytes,
  * whose blocks were `before` (every 64 KiB block hash, taken when it was
- * `oldSize` bytes) except within `changed`.
+ * `oldSize` bytes; given up, see hashesAfterApply) except within `changed`.
  */
 export async function digestAfterApply(
   fh: FileHandle,
@@ -71,11 +71,15 @@ export async function digestAfterApply(
  * digestAfterApply takes them: `before`'s (taken ahead of the apply), with
  * the blocks within `changed` (and a resized tail) read back and hashed anew;
  * with `sourceStart`, its first blocks' hashes are those of the source's form.
+ * `before` is the caller's to give up: when the size kept its block count it
+ * is rewritten in place and returned (a 100 GiB image's list is 25 MiB, and a
+ * copy would hold it twice at the destination's peak); else a new list is made.
  */
 export async function hashesAfterApply(fh: FileHandle, before: Buffer, { oldSize, newSize, changed }: AppliedChange, signal: AbortSignal, sourceStart?: Buffer): Promise<Buffer> {
   const blockSize = DEFAULT_BLOCK_SIZE;
-  const hashes = Buffer.alloc(Math.ceil(newSize / blockSize) * HASH_BYTES);
-  before.copy(hashes, 0, 0, Math.min(before.length, Math.ceil(Math.min(oldSize, newSize) / blockSize) * HASH_BYTES));
+  const bytes = Math.ceil(newSize / blockSize) * HASH_BYTES;
+  const hashes = before.length === bytes ? before : Buffer.alloc(bytes);
+  if (hashes !== before) before.copy(hashes, 0, 0, Math.min(before.length, Math.ceil(Math.min(oldSize, newSize) / blockSize) * HASH_BYTES));
   // A size change rewrites the old last block (now longer or shorter) and everything after it.
   const tailFrom = Math.floor(Math.min(oldSize, newSize) / blockSize) * blockSize;
   const resized = oldSize !== newSize ? [{ offset: tailFrom, length: newSize - tailFrom }] : [];
@@ -84,7 +88,11 @@ export async function hashesAfterApply(fh: FileHandle, before: Buffer, { oldSize
   // grown tail may be large and mostly holes, and goes through hashBlocks.
   const spans = blockSpans([...changed, ...resized], newSize, blockSize);
   const small = spans.filter((span) => span.length <= SMALL_SPAN_BYTES).map((span) => ({ ...span, read: true }));
-  const pool = new BufferPool(SMALL_SPAN_BYTES, READ_AHEAD_DEPTH + 1);
+  // Buffers the size of the longest span read, not of the longest allowed: a sync's are mostly one 64 KiB block.
+  const pool = new BufferPool(
+    small.reduce((longest, span) => Math.max(longest, span.length), 0),
+    READ_AHEAD_DEPTH + 1,
+  );
   for await (const { item, data, release } of readAhead(fh, small, signal, READ_AHEAD_DEPTH, pool)) {
     if (data === null) continue;
     for (let at = 0; at < data.length; at += blockSize) {
@@ -109,9 +117,10 @@ export async function hashesAfterApply(fh: FileHandle, before: Buffer, { oldSize
  * filesystem with sub-second timestamps is waited out; where it keeps whole
  * seconds nothing is remembered. The unchanged blocks' hashes in `before`
  * (undefined: none known, the whole image is read) were taken ahead of the
- * apply: like the digest itself, they rest on nothing but the caller being
- * the image's one writer meanwhile (a sync holds the image, its VM shut off,
- * under the operation's lock).
+ * apply, and are given up (rewritten in place into the new list, see
+ * hashesAfterApply): like the digest itself, they rest on nothing but the
+ * caller being the image's one writer meanwhile (a sync holds the image, its
+ * VM shut off, under the operation's lock).
  */
 export async function digestRemembering(fh: FileHandle, path: string, memory: HashMemory, before: Buffer | undefined, change: AppliedChange, signal: AbortSignal): Promise<string> {
   const settled = identityOf(await fh.stat({ bigint: true }));

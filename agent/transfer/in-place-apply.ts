@@ -44,6 +44,7 @@ async function applyCommitted(c: InPlaceCall, run: JournalRun, done: number): Pr
   const before = identityOf(await held.stat({ bigint: true }));
   // (File-layer hashes: of no use to a guest-layer image unless it is raw, and then the digest is cheap to redo.)
   const remembered = guest === undefined ? deps.hashMemory.recall(target, before, DEFAULT_BLOCK_SIZE) : undefined;
+  // Taken out of the memory: the digest after the apply rewrites this list in place (applied-digest.ts).
   deps.hashMemory.forget(target);
   let newSize = Number(before.size);
   try {

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { open, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_BLOCK_SIZE, HASH_BYTES } from '../../shared/block-hash.js';
 import { digestFile, hashBlocks } from '../../agent/disk/block-hasher.js';
 import { FINE_RACY_MARGIN_NS, HashMemory, identityOf, pastFineRacyMargin, RACY_MARGIN_NS, racyMarginOf, type FileIdentity } from '../../agent/disk/hash-memory.js';
-import { rememberedDigest } from '../../agent/disk/remembered-hashes.js';
-import { blockSpans, digestAfterApply } from '../../agent/transfer/applied-digest.js';
+import { rememberedDigest, rememberedHashBlocks } from '../../agent/disk/remembered-hashes.js';
+import { blockSpans, digestAfterApply, hashesAfterApply } from '../../agent/transfer/applied-digest.js';
 import { withTempDir } from '../support/temp-dir.js';
 
 const B = DEFAULT_BLOCK_SIZE;
@@ -120,6 +121,53 @@ test('rememberedDigest reads an old file once, then answers from memory until th
       assert.equal(m.recall(path, identityOf(await fh2.stat({ bigint: true })), B), undefined, 'a truncated file is not recalled');
     } finally {
       await fh2.close();
+    }
+  });
+});
+
+test('a whole-file HashBlocks pass is remembered as one list, and batches recalled from it are copies', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'img');
+    await writeFile(path, randomBytes(9 * B + 100));
+    const st = await stat(path, { bigint: true });
+    await sleep(Number(racyMarginOf(identityOf(st)) / 1_000_000n) + 20); // past the racy margin: the pass is remembered
+    const m = new HashMemory();
+    const plan = { blockSize: B, offset: 0, length: 0, batchBlocks: 4 };
+    const expected = await allHashes(path);
+    const fh = await open(path, 'r');
+    try {
+      const collect = async (): Promise<Buffer[]> => {
+        const batches: Buffer[] = [];
+        for await (const batch of rememberedHashBlocks(fh, path, Number(st.size), plan, m, never)) batches.push(batch.hashes);
+        return batches;
+      };
+      assert.deepEqual(Buffer.concat(await collect()), expected);
+      assert.equal(m.size, expected.length, 'the list is held once, at its own size');
+      const recalled = await collect();
+      // An apply rewrites the remembered list in place (hashesAfterApply): batches already cut must not change with it.
+      m.recall(path, identityOf(await fh.stat({ bigint: true })), B)?.fill(0xff);
+      assert.deepEqual(Buffer.concat(recalled), expected);
+    } finally {
+      await fh.close();
+    }
+  });
+});
+
+test('hashesAfterApply rewrites the list it is given when the block count stays, so it is never held twice', async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, 'img');
+    await writeFile(path, randomBytes(6 * B + 10));
+    const before = await allHashes(path);
+    const fh = await open(path, 'r+');
+    try {
+      await fh.write(randomBytes(B), 0, B, 2 * B);
+      await fh.truncate(6 * B + 900); // grown within its last block: the same count
+      const change = { oldSize: 6 * B + 10, newSize: 6 * B + 900, changed: [{ offset: 2 * B, length: B }] };
+      const after = await hashesAfterApply(fh, before, change, never);
+      assert.equal(after, before, 'the same buffer, rewritten');
+      assert.deepEqual(after, await allHashes(path));
+    } finally {
+      await fh.close();
     }
   });
 });

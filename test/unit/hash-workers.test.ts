@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { blockHash, DEFAULT_BLOCK_SIZE } from '../../shared/block-hash.js';
 import { KvmcloneError } from '../../shared/errors.js';
 import { hashBlocks, type HashPlan } from '../../agent/disk/block-hasher.js';
-import { hashingThreads, hashOnWorker, MAX_THREADS } from '../../agent/disk/hash-workers.js';
+import { hashOnWorker } from '../../agent/disk/hash-workers.js';
+import { hashingThreads, MAX_THREADS, TIGHT_IDLE_MS } from '../../agent/disk/hash-thread-pool.js';
 import { memoryTight, setMemoryTight } from '../../agent/memory/memory-pressure.js';
 
 const MiB = 1024 * 1024;
@@ -200,5 +201,29 @@ test('above the memory soft limit the pool shrinks to one thread and every call 
       setMemoryTight(false);
     }
     assert.ok(most <= MAX_THREADS);
+  });
+});
+
+test('above the memory soft limit, a thread idle for TIGHT_IDLE_MS ends; below it, idle threads are kept', async () => {
+  await withImage(async (path, fh, size) => {
+    const want = await expected(path, DEFAULT_BLOCK_SIZE);
+    const hash = (): Promise<Buffer> => collect(hashOnWorker(fh.fd, 0, size, DEFAULT_BLOCK_SIZE, 4, AbortSignal.timeout(60_000), MiB), DEFAULT_BLOCK_SIZE, 0);
+    const settle = (ms: number): Promise<unknown> => new Promise((resolve) => setTimeout(resolve, ms));
+    try {
+      assert.deepEqual(await hash(), want);
+      assert.ok(hashingThreads() > 0, 'threads are kept idle after a call');
+      setMemoryTight(true); // a look just after the call: not idle long enough yet
+      await settle(100);
+      assert.ok(hashingThreads() > 0, 'a thread idle for less than TIGHT_IDLE_MS is kept');
+      setMemoryTight(false);
+      await settle(TIGHT_IDLE_MS + 100);
+      assert.ok(hashingThreads() > 0, 'below the soft limit idle threads stay, however long');
+      setMemoryTight(true);
+      await settle(300);
+      assert.equal(hashingThreads(), 0, 'above it, the long-idle threads have ended');
+      assert.deepEqual(await hash(), want, 'and the next call starts threads again');
+    } finally {
+      setMemoryTight(false);
+    }
   });
 });
