@@ -9,7 +9,12 @@
  *   /dev/null'`), what kvmctl run elsewhere must beat;
  * - the raw one-hop channel: the same bytes streamed from hosta itself
  *   (`<read data> | ssh B 'cat > /dev/null'`), what kvmctl run on the
- *   source host must beat.
+ *   source host must beat;
+ * - both channels again into a file on hostb, flushed to disk at the end
+ *   (`cat > f && sync f`, as a clone ends with fdatasync): what writing the
+ *   copy costs on this machine, before any checking.
+ * Every step's CPU seconds per program and for the machine are recorded
+ * (cpu-sampler.ts), so the figures say where a clone's time goes.
  * kvmctl is measured both ways: run on this machine (two SSH hops, relayed
  * here) and run on hosta (one hop: hosta is itself, its socket direct).
  *
@@ -24,7 +29,7 @@
  *
  *   node dist/test/bench/clone-bench.js [--size-gib G] [--runs N] [--data unique,ext4]
  */
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
@@ -32,12 +37,13 @@ import { E2E_DIR, hostExec, routeHosts, sshConfigPath, IMAGES } from '../support
 import { DATA_READER, sh } from './bench-support.js';
 import { dataSetBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
+import { startCpuSampler, type CpuUse } from './cpu-sampler.js';
 import { defineBenchVm, startHosts, stopHosts } from './bench-vm.js';
 
 const MiB = 2 ** 20;
 const { sizeGiB, runs, dataSets } = dataSetBenchFlags('clone-bench', process.argv.slice(2));
 
-const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
+const METHODS = ['rsync', 'relay channel', 'one-hop channel', 'relay into a file', 'one-hop into a file', 'kvmctl elsewhere', 'kvmctl on hosta'] as const;
 type Method = (typeof METHODS)[number];
 
 interface Measurement {
@@ -47,6 +53,7 @@ interface Measurement {
   seconds: number;
   bytesOnWire?: number;
   phases?: Record<string, number>;
+  cpu?: CpuUse;
 }
 
 async function dropCaches(): Promise<void> {
@@ -65,10 +72,32 @@ async function kvmctlClone(state: string, onHost: string | undefined): Promise<O
   return { seconds, bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> };
 }
 
-async function measure(method: Method, state: string, reader: string): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
+/** Each agent's pid and the host it serves (the testbed's pid files). */
+async function agentPids(): Promise<Map<string, string>> {
+  const pids = new Map<string, string>();
+  for (const host of ['hosta', 'hostb']) pids.set((await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim(), host);
+  return pids;
+}
+
+/** One method, page cache dropped first, with the CPU it used. */
+async function measure(method: Method, state: string, reader: string, agents: ReadonlyMap<string, string>): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
+  await dropCaches();
+  const sampler = startCpuSampler(agents);
+  let cpu: CpuUse | undefined;
+  let m: Awaited<ReturnType<typeof run>>;
+  try {
+    m = await run(method, state, reader);
+  } finally {
+    cpu = sampler.stop();
+  }
+  if (method === 'relay into a file' || method === 'one-hop into a file') await hostExec('hostb', ['rm', '-f', `${IMAGES}/bench-channel.out`]);
+  return { ...m, cpu };
+}
+
+async function run(method: Method, state: string, reader: string): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method' | 'cpu'>> {
   const ssh = `ssh -F ${sshConfigPath()} -c ${BENCH_CIPHER}`;
   const image = `${IMAGES}/bench.raw`;
-  await dropCaches();
+  const intoFile = `'cat > ${IMAGES}/bench-channel.out && sync ${IMAGES}/bench-channel.out'`;
   const t0 = Date.now();
   const seconds = (): number => (Date.now() - t0) / 1000;
   switch (method) {
@@ -84,6 +113,12 @@ async function measure(method: Method, state: string, reader: string): Promise<O
     case 'one-hop channel':
       await hostExec('hosta', ['bash', '-c', `python3 ${reader} ${image} | ${ssh} hostb-root 'cat > /dev/null'`]);
       return { seconds: seconds() };
+    case 'relay into a file':
+      await sh(`${ssh} hosta-root python3 ${reader} ${image} | ${ssh} hostb-root ${intoFile}`);
+      return { seconds: seconds() };
+    case 'one-hop into a file':
+      await hostExec('hosta', ['bash', '-c', `python3 ${reader} ${image} | ${ssh} hostb-root ${intoFile}`]);
+      return { seconds: seconds() };
     case 'kvmctl elsewhere':
       return kvmctlClone(state, undefined);
     case 'kvmctl on hosta':
@@ -91,44 +126,8 @@ async function measure(method: Method, state: string, reader: string): Promise<O
   }
 }
 
-async function main(): Promise<void> {
-  const state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-bench-'));
-  await startHosts();
-  const unroute = await routeHosts();
-  const all: Measurement[] = [];
-  const dataBytes: Record<string, number> = {};
-  try {
-    const reader = join(state, 'data-reader.py'); // /tmp is shared with the simulated hosts
-    await writeFile(reader, DATA_READER);
-    await defineBenchVm('hosta', 'bench');
-    const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
-    for (const dataSet of dataSets) {
-      console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk ...`);
-      await makeDataSet(dataSet, local, sizeGiB);
-      dataBytes[dataSet] = (await stat(local)).blocks * 512;
-      console.log(`  ${(dataBytes[dataSet] / MiB).toFixed(0)} MiB of data`);
-      for (let round = 1; round <= runs; round++) {
-        for (const method of METHODS) {
-          const m = { dataSet, round, method, ...(await measure(method, state, reader)) };
-          const phases = m.phases
-            ? `  ${Object.entries(m.phases)
-                .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-                .join(', ')}`
-            : '';
-          console.log(`  round ${round} ${method.padEnd(17)} ${m.seconds.toFixed(1).padStart(6)} s${phases}`);
-          all.push(m);
-        }
-      }
-    }
-  } finally {
-    await unroute();
-    await stopHosts();
-    await rm(state, { recursive: true, force: true });
-  }
-  await mkdir('bench-results', { recursive: true });
-  const out = join('bench-results', `clone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
-
+/** The table: each method's median and range, its CPU, and the ratios the targets speak of. */
+function printSummary(all: readonly Measurement[], dataBytes: Record<string, number>): void {
   console.log(
     `\nclone hosta -> hostb, ${sizeGiB} GiB raw disk, cold (page cache dropped before each), ${runs} rounds; median (range) seconds; 2 cores shared by both hosts and kvmctl`,
   );
@@ -142,11 +141,68 @@ async function main(): Promise<void> {
     console.log(`\n${dataSet}: ${(data / MiB).toFixed(0)} MiB of data`);
     for (const method of METHODS) {
       const s = secs(method);
-      console.log(`  ${method.padEnd(17)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})  ${(data / 1e6 / median(s)).toFixed(0).padStart(4)} MB/s`);
+      const ours = all.filter((m) => m.dataSet === dataSet && m.method === method && m.cpu !== undefined);
+      const cpu = (pick: (c: CpuUse) => number): string => median(ours.map((m) => pick(m.cpu as CpuUse))).toFixed(1);
+      const agentsCpu = cpu((c) => (c.byProgram['agent hosta'] ?? 0) + (c.byProgram['agent hostb'] ?? 0));
+      const sshCpu = cpu((c) => (c.byProgram.ssh ?? 0) + (c.byProgram.sshd ?? 0));
+      console.log(
+        `  ${method.padEnd(19)} ${median(s).toFixed(1).padStart(6)} s (${spread(s)})  ${(data / 1e6 / median(s)).toFixed(0).padStart(4)} MB/s   CPU-s: machine ${cpu((c) => c.machine)}, ssh+sshd ${sshCpu}, agents ${agentsCpu}`,
+      );
     }
     console.log(`  kvmctl elsewhere vs rsync ${ratio('kvmctl elsewhere', 'rsync')}, vs the relay channel ${ratio('kvmctl elsewhere', 'relay channel')}`);
     console.log(`  kvmctl on hosta  vs rsync ${ratio('kvmctl on hosta', 'rsync')}, vs the one-hop channel ${ratio('kvmctl on hosta', 'one-hop channel')}`);
+    console.log(
+      `  into a file, the channels reach ${ratio('relay into a file', 'relay channel')} (relay) and ${ratio('one-hop into a file', 'one-hop channel')} (one hop) of their speed to /dev/null`,
+    );
+    console.log(`  kvmctl vs the channels into a file: elsewhere ${ratio('kvmctl elsewhere', 'relay into a file')}, on hosta ${ratio('kvmctl on hosta', 'one-hop into a file')}`);
   }
+}
+
+async function main(): Promise<void> {
+  const state = await mkdtemp(join(tmpdir(), 'kvmclone-clone-bench-'));
+  await startHosts();
+  const unroute = await routeHosts();
+  const all: Measurement[] = [];
+  const dataBytes: Record<string, number> = {};
+  try {
+    const reader = join(state, 'data-reader.py'); // /tmp is shared with the simulated hosts
+    await writeFile(reader, DATA_READER);
+    await defineBenchVm('hosta', 'bench');
+    const agents = await agentPids();
+    const local = join(E2E_DIR, 'hosta', 'images', 'bench.raw');
+    for (const dataSet of dataSets) {
+      console.log(`making the ${dataSet} data set: a ${sizeGiB} GiB raw disk ...`);
+      await makeDataSet(dataSet, local, sizeGiB);
+      dataBytes[dataSet] = (await stat(local)).blocks * 512;
+      console.log(`  ${(dataBytes[dataSet] / MiB).toFixed(0)} MiB of data`);
+      for (let round = 1; round <= runs; round++) {
+        for (const method of METHODS) {
+          const m = { dataSet, round, method, ...(await measure(method, state, reader, agents)) };
+          const phases = m.phases
+            ? `  ${Object.entries(m.phases)
+                .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+                .join(', ')}`
+            : '';
+          const cpu = m.cpu
+            ? `  CPU-s ${m.cpu.machine} (${Object.entries(m.cpu.byProgram)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')})`
+            : '';
+          console.log(`  round ${round} ${method.padEnd(19)} ${m.seconds.toFixed(1).padStart(6)} s${phases}${cpu}`);
+          all.push(m);
+        }
+      }
+    }
+  } finally {
+    await unroute();
+    await stopHosts();
+    await rm(state, { recursive: true, force: true });
+  }
+  await mkdir('bench-results', { recursive: true });
+  const out = join('bench-results', `clone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  await writeFile(out, JSON.stringify({ sizeGiB, runs, cipher: BENCH_CIPHER, sources: EXT4_SOURCES, dataBytes, measurements: all }, null, 2));
+
+  printSummary(all, dataBytes);
   console.log(`\nraw figures: ${out}`);
 }
 
