@@ -49,12 +49,11 @@ export async function* rememberedHashBlocks(fh: FileHandle, path: string, size: 
   const bytes = Math.ceil(size / plan.blockSize) * HASH_BYTES;
   const all = plan.offset === 0 && end === size && memory.canHold(bytes) ? Buffer.allocUnsafe(bytes) : undefined;
   const startedNs = wallClockNs();
-  let filled = 0;
   for await (const batch of hashBlocks(fh, size, plan, signal)) {
-    if (all !== undefined) filled += batch.hashes.copy(all, (batch.offset / plan.blockSize) * HASH_BYTES);
+    all?.set(batch.hashes, (batch.offset / plan.blockSize) * HASH_BYTES);
     yield batch;
   }
-  if (all !== undefined && filled === bytes) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, plan.blockSize, all);
+  if (all !== undefined) memory.remember(path, before, identityOf(await fh.stat({ bigint: true })), startedNs, plan.blockSize, all);
 }
 
 /** The whole-image digest (DigestImage form) of an open image, through `memory`. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KVMCTL_MAIN } from '../support/kvmctl.js';
 import { E2E_DIR, sshConfigPath } from '../support/testbed.js';
+import { processCpu } from './cpu-sampler.js';
 
 export const run = promisify(execFile);
 
@@ -64,18 +65,22 @@ export async function sh(script: string): Promise<string> {
   return (await run('bash', ['-c', script], { maxBuffer: 64 << 20 })).stdout;
 }
 
+/** PID of the agent on testbed host `host`, from the testbed's pid file. */
+export async function agentPid(host: string): Promise<string> {
+  return (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
+}
+
 export async function agentPeakRss(host: string): Promise<number> {
-  const pid = (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const status = await readFile(`/proc/${await agentPid(host)}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
 /** CPU seconds (user + system, all threads) the agent on `host` has used since it started. */
 export async function agentCpuSeconds(host: string): Promise<number> {
-  const pid = (await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim();
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100/s).
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const pid = await agentPid(host);
+  const cpu = processCpu(pid);
+  if (cpu === undefined) throw new Error(`the agent of ${host} (pid ${pid}) is gone`);
+  return cpu.seconds;
 }
 
 /** Runs kvmctl with `args` (after the testbed's global flags); resolves with seconds, the result line and the peak RSS. */

@@ -29,12 +29,12 @@
  *
  *   node dist/test/bench/clone-bench.js [--size-gib G] [--runs N] [--data unique,ext4]
  */
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKvmctl } from '../support/kvmctl.js';
 import { E2E_DIR, hostExec, routeHosts, sshConfigPath, IMAGES } from '../support/testbed.js';
-import { DATA_READER, sh } from './bench-support.js';
+import { agentPid, DATA_READER, sh } from './bench-support.js';
 import { dataSetBenchFlags } from './bench-flags.js';
 import { BENCH_CIPHER, EXT4_SOURCES, makeDataSet, median, spread } from './bench-data.js';
 import { startCpuSampler, type CpuUse } from './cpu-sampler.js';
@@ -72,24 +72,23 @@ async function kvmctlClone(state: string, onHost: string | undefined): Promise<O
   return { seconds, bytesOnWire: Number(out.result.bytesOnWire ?? 0), phases: (out.result.phases ?? {}) as Record<string, number> };
 }
 
-/** Each agent's pid and the host it serves (the testbed's pid files). */
+/** Each agent's pid and the host it serves. */
 async function agentPids(): Promise<Map<string, string>> {
-  const pids = new Map<string, string>();
-  for (const host of ['hosta', 'hostb']) pids.set((await readFile(join(E2E_DIR, host, 'pids', 'agent.pid'), 'utf8')).trim(), host);
-  return pids;
+  return new Map([
+    [await agentPid('hosta'), 'hosta'],
+    [await agentPid('hostb'), 'hostb'],
+  ]);
 }
 
 /** One method, page cache dropped first, with the CPU it used. */
 async function measure(method: Method, state: string, reader: string, agents: ReadonlyMap<string, string>): Promise<Omit<Measurement, 'dataSet' | 'round' | 'method'>> {
   await dropCaches();
   const sampler = startCpuSampler(agents);
-  let cpu: CpuUse | undefined;
-  let m: Awaited<ReturnType<typeof run>>;
-  try {
-    m = await run(method, state, reader);
-  } finally {
-    cpu = sampler.stop();
-  }
+  const m = await run(method, state, reader).catch((err: unknown) => {
+    sampler.stop();
+    throw err;
+  });
+  const cpu = sampler.stop();
   if (method === 'relay into a file' || method === 'one-hop into a file') await hostExec('hostb', ['rm', '-f', `${IMAGES}/bench-channel.out`]);
   return { ...m, cpu };
 }

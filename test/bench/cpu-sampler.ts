@@ -27,23 +27,33 @@ function machineBusy(): number {
   return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / TICKS;
 }
 
-/** Label and CPU seconds of one process, or undefined once it is gone. */
-function processCpu(pid: string, agents: ReadonlyMap<string, string>): { label: string; seconds: number } | undefined {
+/** The command name and CPU seconds (user + system, all threads) of one process, or undefined once it is gone. */
+export function processCpu(pid: string): { comm: string; seconds: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
     const fields = stat.slice(close + 2).split(' ');
-    const seconds = (Number(fields[11]) + Number(fields[12])) / TICKS;
-    const agent = agents.get(pid);
-    if (agent !== undefined) return { label: `agent ${agent}`, seconds };
-    if (comm !== 'node') return { label: comm, seconds };
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return { label: cmdline.includes('controller/main.js') ? 'kvmctl' : 'node (other)', seconds };
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), seconds: (Number(fields[11]) + Number(fields[12])) / TICKS };
   } catch {
     return undefined;
   }
+}
+
+/** Label and CPU seconds of one process, or undefined once it is gone. */
+function labelledCpu(pid: string, agents: ReadonlyMap<string, string>): { label: string; seconds: number } | undefined {
+  const cpu = processCpu(pid);
+  if (cpu === undefined) return undefined;
+  const agent = agents.get(pid);
+  if (agent !== undefined) return { label: `agent ${agent}`, seconds: cpu.seconds };
+  if (cpu.comm !== 'node') return { label: cpu.comm, seconds: cpu.seconds };
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined; // gone since
+  }
+  return { label: cmdline.includes('controller/main.js') ? 'kvmctl' : 'node (other)', seconds: cpu.seconds };
 }
 
 /**
@@ -55,7 +65,7 @@ export function startCpuSampler(agents: ReadonlyMap<string, string>): { stop(): 
   const sample = (started: boolean): void => {
     for (const pid of readdirSync('/proc')) {
       if (!/^\d+$/.test(pid)) continue;
-      const now = processCpu(pid, agents);
+      const now = labelledCpu(pid, agents);
       if (now === undefined) continue;
       const seen = at.get(pid);
       if (seen === undefined) at.set(pid, { label: now.label, first: started ? 0 : now.seconds, last: now.seconds });

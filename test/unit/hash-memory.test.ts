@@ -145,7 +145,9 @@ test('a whole-file HashBlocks pass is remembered as one list, and batches recall
       assert.equal(m.size, expected.length, 'the list is held once, at its own size');
       const recalled = await collect();
       // An apply rewrites the remembered list in place (hashesAfterApply): batches already cut must not change with it.
-      m.recall(path, identityOf(await fh.stat({ bigint: true })), B)?.fill(0xff);
+      const held = m.recall(path, identityOf(await fh.stat({ bigint: true })), B);
+      assert.ok(held !== undefined, 'the list is still remembered');
+      held.fill(0xff);
       assert.deepEqual(Buffer.concat(recalled), expected);
     } finally {
       await fh.close();
